@@ -1,0 +1,207 @@
+# usbredir-guest - top-level Makefile
+#
+#   make              libusbredirguest.a and .so (in build/)
+#   make check        the whole test suite: unit and differential tests, the
+#                     same under valgrind and under ASan+UBSan (clang), a
+#                     bounded libFuzzer run, exported-symbol and install checks
+#   make run          builds and runs the main job (see README.md)
+#   make install      PREFIX=/usr/local DESTDIR=
+#   make fuzz         FUZZ_SECONDS=600: a longer fuzz run
+#
+# Variables: CC, BUILD (output folder), SAN=1 (sanitizers), FUZZ_SECONDS.
+
+VERSION    := 0.1.0
+SOVERSION  := 0
+LIBNAME    := libusbredirguest
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR    ?=
+BUILD      ?= build
+FUZZ_SECONDS ?= 30
+CHECK_FUZZ_SECONDS ?= 20
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L
+OPT     ?= -O2 -g
+ifeq ($(SAN),1)
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+CFLAGS  ?=
+ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(CFLAGS)
+LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden
+
+GUEST_SRC := $(sort $(wildcard guest/*.c))
+GUEST_HDR := $(wildcard guest/*.h)
+LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(GUEST_SRC))
+PUBLIC_HEADERS := guest/urg_guest.h
+
+STATIC := $(BUILD)/$(LIBNAME).a
+SHARED := $(BUILD)/$(LIBNAME).so.$(VERSION)
+
+.PHONY: all lib check run install uninstall clean fuzz tests \
+	check-unit check-valgrind check-asan check-fuzz check-symbols check-install \
+	check-clang run-tests
+
+all: lib
+lib: $(STATIC) $(SHARED)
+
+$(BUILD)/%.o: %.c $(GUEST_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(BUILD)/exports.map:
+	@mkdir -p $(BUILD)
+	printf '{\n  global: urg_*;\n  local: *;\n};\n' > $@
+
+# The static library is one relocatable object whose hidden (internal)
+# symbols are made local, so it too exposes only urg_ names.
+$(STATIC): $(LIB_OBJ)
+	$(LD) -r $(LIB_OBJ) -o $(BUILD)/urg_all.o
+	objcopy --localize-hidden $(BUILD)/urg_all.o
+	rm -f $@ && $(AR) rcs $@ $(BUILD)/urg_all.o
+
+$(SHARED): $(LIB_OBJ) $(BUILD)/exports.map
+	$(CC) -shared $(OPT) -Wl,-soname,$(LIBNAME).so.$(SOVERSION) \
+		-Wl,--version-script=$(BUILD)/exports.map -o $@ $(LIB_OBJ)
+	ln -sf $(LIBNAME).so.$(VERSION) $(BUILD)/$(LIBNAME).so.$(SOVERSION)
+	ln -sf $(LIBNAME).so.$(SOVERSION) $(BUILD)/$(LIBNAME).so
+
+# ---------------------------------------------------------------- tests
+
+TEST_CFLAGS := $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Itests/support
+SUPPORT_SRC := $(wildcard tests/support/*.c)
+SUPPORT_HDR := $(wildcard tests/support/*.h)
+UNIT_SRC    := $(sort $(wildcard tests/guest/test_*.c))
+UNIT_BIN    := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+DIFF_BIN    := $(BUILD)/tests/test_diff_reference
+EXAMPLES    := $(BUILD)/examples/engine_demo
+TEST_BINS   := $(UNIT_BIN) $(DIFF_BIN)
+
+REF_CFLAGS  := $(shell pkg-config --cflags libusbredirparser-0.5 2>/dev/null)
+REF_LIBS    := $(shell pkg-config --libs libusbredirparser-0.5 2>/dev/null || echo -lusbredirparser)
+
+$(BUILD)/tests/test_%: tests/guest/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(STATIC) -lcmocka -o $@
+
+$(DIFF_BIN): tests/diff/test_diff_reference.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(STATIC) $(REF_LIBS) -lcmocka -o $@
+
+$(BUILD)/examples/%: docs/examples/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< $(STATIC) -o $@
+
+tests: $(TEST_BINS) $(EXAMPLES)
+
+# Runs every test binary (RUNNER may be valgrind); fails on the first
+# failure, after printing its output.
+run-tests: tests
+	@set -e; for t in $(TEST_BINS); do \
+		echo "== $(RUNNER_NAME)$$t"; \
+		$(RUNNER) $$t; \
+	done; \
+	for e in $(EXAMPLES); do echo "== $(RUNNER_NAME)$$e"; $(RUNNER) $$e > $(BUILD)/$$(basename $$e).out; done; \
+	echo "== all tests passed $(RUNNER_NAME)in $(BUILD)"
+
+check-unit:
+	$(MAKE) --no-print-directory run-tests
+
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=all \
+	--errors-for-leak-kinds=all --track-origins=yes
+check-valgrind:
+	$(MAKE) --no-print-directory run-tests RUNNER="$(VALGRIND)" RUNNER_NAME="valgrind "
+
+check-asan:
+	$(MAKE) --no-print-directory run-tests BUILD=build-asan CC=clang SAN=1 \
+		RUNNER_NAME="asan+ubsan "
+
+# gcc builds everything above; this proves the clang build warning-free too.
+check-clang:
+	$(MAKE) --no-print-directory lib tests BUILD=build-clang CC=clang
+
+# ---------------------------------------------------------------- fuzzing
+
+FUZZ_BUILD := build-fuzz
+FUZZ_FLAGS := $(CSTD) -D_DEFAULT_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iguest -Itests/support
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(GUEST_SRC) $(GUEST_HDR)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) $< $(GUEST_SRC) -o $@
+
+# Each target runs on a copy of its committed seed corpus (new inputs stay
+# in build-fuzz/, the committed corpus is not changed).
+define run_fuzz
+	@set -e; for f in $(FUZZ_TARGETS); do \
+		n=$$(basename $$f | sed 's/^fuzz_//'); \
+		rm -rf $(FUZZ_BUILD)/corpus-$$n && mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
+		cp tests/fuzz/corpus/$$n/* $(FUZZ_BUILD)/corpus-$$n/; \
+		echo "== fuzz $$n for $(1) s"; \
+		$$f -max_total_time=$(1) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+			-artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus-$$n \
+			2> $(FUZZ_BUILD)/fuzz-$$n.log || { tail -n 60 $(FUZZ_BUILD)/fuzz-$$n.log; exit 1; }; \
+		grep -E '^(Done|stat::number_of_executed_units)' $(FUZZ_BUILD)/fuzz-$$n.log; \
+	done
+endef
+
+check-fuzz: $(FUZZ_TARGETS)
+	$(call run_fuzz,$(CHECK_FUZZ_SECONDS))
+
+fuzz: $(FUZZ_TARGETS)
+	$(call run_fuzz,$(FUZZ_SECONDS))
+
+# ---------------------------------------------------------------- checks
+
+check-symbols: lib
+	@bad=$$(nm -D --defined-only $(SHARED) | awk '{print $$3}' | grep -v '^urg_' || true); \
+	if [ -n "$$bad" ]; then echo "non-urg_ symbols exported by $(SHARED):"; echo "$$bad"; exit 1; fi
+	@bad=$$(nm -g --defined-only $(STATIC) | awk 'NF==3 {print $$3}' | grep -v '^urg_' || true); \
+	if [ -n "$$bad" ]; then echo "non-urg_ global symbols in $(STATIC):"; echo "$$bad"; exit 1; fi
+	@readelf -d $(SHARED) | grep -q 'SONAME.*$(LIBNAME).so.$(SOVERSION)' || \
+		{ echo "soname is not $(LIBNAME).so.$(SOVERSION)"; exit 1; }
+	@echo "== exported symbols: $$(nm -D --defined-only $(SHARED) | wc -l), all urg_; soname $(LIBNAME).so.$(SOVERSION)"
+
+STAGE := $(CURDIR)/$(BUILD)/stage
+check-install: lib
+	rm -rf $(STAGE)
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr/local
+	$(CC) $(CSTD) $(WARN) docs/examples/engine_demo.c -o $(BUILD)/engine_demo_installed \
+		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
+			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest) \
+		-Wl,-rpath,$(STAGE)/usr/local/lib
+	$(BUILD)/engine_demo_installed > /dev/null
+	@echo "== install to DESTDIR, pkg-config and linking against the shared library work"
+
+check: check-clang check-unit check-valgrind check-asan check-fuzz check-symbols check-install
+	@echo "== make check: everything passed"
+
+run: $(BUILD)/examples/engine_demo
+	$(BUILD)/examples/engine_demo
+
+# ---------------------------------------------------------------- install
+
+$(BUILD)/usbredirguest.pc: Makefile
+	@mkdir -p $(BUILD)
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: usbredirguest\nDescription: usb-guest side of the usbredir protocol\nVersion: %s\nLibs: -L$${libdir} -lusbredirguest\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(subst $(PREFIX),$${prefix},$(LIBDIR))' \
+		'$(subst $(PREFIX),$${prefix},$(INCLUDEDIR))' '$(VERSION)' > $@
+
+install: lib $(BUILD)/usbredirguest.pc
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(LIBNAME).so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBNAME).so.$(SOVERSION)
+	ln -sf $(LIBNAME).so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$(LIBNAME).so
+	install -m 644 $(BUILD)/usbredirguest.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(PUBLIC_HEADERS)))
+	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME).a $(DESTDIR)$(LIBDIR)/$(LIBNAME).so*
+	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/usbredirguest.pc
+
+clean:
+	rm -rf build build-asan build-clang build-fuzz

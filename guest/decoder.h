@@ -1,0 +1,56 @@
+/*
+ * decoder.h - the streaming decoder's state, shared by decoder.c and the
+ * session (which embeds one decoder). Not installed.
+ */
+#ifndef URG_GUEST_DECODER_H
+#define URG_GUEST_DECODER_H
+
+#include "internal.h"
+
+struct urgi_decoder_stats {
+    uint64_t rx_packets[URG_TYPE_COUNT], rx_bytes[URG_TYPE_COUNT];
+    uint64_t errors;         /* packets rejected */
+    uint64_t skipped_bytes;  /* bytes skipped (policy skip, discards) */
+    uint64_t payload_copies; /* payloads copied because they straddled */
+};
+
+struct urg_decoder {
+    struct urg_allocator alloc;
+    enum urg_dir dir;          /* direction of what we receive */
+    uint32_t our_caps, peer_caps;
+    bool have_hello;
+    struct urg_wire wire;
+    uint32_t max_packet_size;
+    enum urg_error_policy policy;
+    struct urg_decoder_callbacks cb;
+    void *ctx;
+
+    int state;
+    bool busy;                 /* inside feed/commit */
+    bool copied;               /* this payload was (partly) copied */
+    bool th_done;              /* pkt.h holds the decoded type header */
+    int hlen, th_len;          /* header and type-header sizes */
+    uint32_t hfill;            /* bytes gathered in hbuf */
+    uint8_t hbuf[URGI_MAX_HEADERS];
+    uint32_t type, length;     /* of the current packet */
+    struct urg_packet pkt;
+    uint32_t data_len, data_fill;
+    uint8_t *dest;             /* where the payload goes */
+    uint64_t skip_left;
+    uint8_t *own;              /* own payload buffer */
+    size_t own_cap;
+    int fail_err;
+    char msg[256];
+    struct urgi_decoder_stats stats;
+};
+
+/* The message buffer a callback fills before returning an error. */
+URGI_HIDDEN char *urgi_decoder_msg(urg_decoder *d, size_t *cap);
+/* dest is being released: if the payload in progress goes there, skip the
+ * rest of it instead. */
+URGI_HIDDEN void urgi_decoder_forget_dest(urg_decoder *d, const void *dest);
+/* Marks the stream failed (the owner failed for its own reasons). */
+URGI_HIDDEN void urgi_decoder_fail(urg_decoder *d);
+URGI_HIDDEN const struct urgi_decoder_stats *urgi_decoder_stats(const urg_decoder *d);
+
+#endif

@@ -1,0 +1,498 @@
+/*
+ * dispatch.c - what the host sends, packet by packet: the hello, device
+ * state (device_connect, device_disconnect, interface_info, ep_info, with
+ * the session's filter), replies matched to their requests, stream data and
+ * stream statuses, the host's filter. These are the decoder's callbacks.
+ *
+ * Matching: a reply is matched by id in the pending table, then must be of
+ * the request's type, for its endpoint, and no longer than asked; a reply
+ * for no pending id is late (dropped and counted). A stream status is a
+ * completion only if its id names a start/stop request of the same kind for
+ * the same endpoint; any other is unsolicited (the host uses id 0 or a
+ * packet counter for those), and a non-success one means the host stopped
+ * the stream.
+ */
+#include "session.h"
+
+#include <stdio.h>
+
+static int refuse(urg_session *s, int err, const char *fmt, ...) URGI_PRINTF(3, 4);
+static int refuse(urg_session *s, int err, const char *fmt, ...)
+{
+    size_t cap;
+    char *m = urgi_decoder_msg(s->dec, &cap);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, cap, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/* Does a packet of type reply answer a request of type req? */
+static bool answers(uint8_t req, uint32_t reply)
+{
+    switch (reply) {
+    case URG_CONTROL_PACKET: return req == URG_CONTROL_PACKET;
+    case URG_BULK_PACKET: return req == URG_BULK_PACKET;
+    case URG_INTERRUPT_PACKET: return req == URG_INTERRUPT_PACKET;
+    case URG_CONFIGURATION_STATUS:
+        return req == URG_SET_CONFIGURATION || req == URG_GET_CONFIGURATION;
+    case URG_ALT_SETTING_STATUS: return req == URG_SET_ALT_SETTING || req == URG_GET_ALT_SETTING;
+    case URG_BULK_STREAMS_STATUS:
+        return req == URG_ALLOC_BULK_STREAMS || req == URG_FREE_BULK_STREAMS;
+    case URG_ISO_STREAM_STATUS: return req == URG_START_ISO_STREAM || req == URG_STOP_ISO_STREAM;
+    case URG_INTERRUPT_RECEIVING_STATUS:
+        return req == URG_START_INTERRUPT_RECEIVING || req == URG_STOP_INTERRUPT_RECEIVING;
+    case URG_BULK_RECEIVING_STATUS:
+        return req == URG_START_BULK_RECEIVING || req == URG_STOP_BULK_RECEIVING;
+    default: return false;
+    }
+}
+
+/* Packets that can only be replies (an interrupt packet is one only for an
+ * OUT endpoint; stream statuses may also be unsolicited). */
+static bool is_reply(const struct urg_packet *p)
+{
+    switch (p->type) {
+    case URG_CONTROL_PACKET:
+    case URG_BULK_PACKET:
+    case URG_CONFIGURATION_STATUS:
+    case URG_ALT_SETTING_STATUS:
+    case URG_BULK_STREAMS_STATUS:
+        return true;
+    case URG_INTERRUPT_PACKET:
+        return !(p->h.interrupt.endpoint & 0x80);
+    default:
+        return false;
+    }
+}
+
+/* A reply's fields against its request. */
+static int check_reply(urg_session *s, const struct urgi_pending *e, const struct urg_packet *p)
+{
+    const char *tn = urg_type_name(p->type);
+    bool in = e->flags & URGI_P_IN;
+    uint32_t len = 0;
+    int ep = -1;
+
+    switch (p->type) {
+    case URG_CONTROL_PACKET:
+        ep = p->h.control.endpoint;
+        len = in ? p->data_len : p->h.control.length;
+        break;
+    case URG_BULK_PACKET:
+        ep = p->h.bulk.endpoint;
+        len = in ? p->data_len : p->h.bulk.length;
+        if (p->h.bulk.stream_id != e->aux32)
+            return refuse(s, URG_ERR_PROTO_FIELD,
+                          "bulk_packet: reply id %llu has stream_id %u, the request had %u",
+                          (unsigned long long)p->id, p->h.bulk.stream_id, e->aux32);
+        break;
+    case URG_INTERRUPT_PACKET:
+        ep = p->h.interrupt.endpoint;
+        len = p->h.interrupt.length;
+        break;
+    case URG_ALT_SETTING_STATUS:
+        if (p->h.alt_setting_status.interface != e->aux8)
+            return refuse(s, URG_ERR_PROTO_FIELD,
+                          "alt_setting_status: reply id %llu is for interface %u, the request "
+                          "was for %u",
+                          (unsigned long long)p->id, p->h.alt_setting_status.interface, e->aux8);
+        return 0;
+    default:
+        return 0;
+    }
+    if (ep != e->endpoint)
+        return refuse(s, URG_ERR_PROTO_REPLY_ENDPOINT,
+                      "%s: reply id %llu is for endpoint 0x%02x, the request was for 0x%02x", tn,
+                      (unsigned long long)p->id, ep, e->endpoint);
+    if (len > e->length)
+        return refuse(s, URG_ERR_PROTO_REPLY_LENGTH,
+                      "%s: reply id %llu has length %u, the request asked for %u", tn,
+                      (unsigned long long)p->id, len, e->length);
+    return 0;
+}
+
+int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
+{
+    urg_session *s = ctx;
+    struct urgi_pending *e;
+    uint32_t i;
+    int r;
+
+    if (s->state == URG_STATE_FAILED || s->free_pending)
+        return URG_DECODE_STOP;
+    if (!is_reply(p))
+        return URG_DECODE_CONTINUE;
+    i = urgi_pt_find(&s->pt, p->id);
+    if (i == URGI_NIL) {
+        /* Completed already (a cancel raced it, the device went away) or
+         * never sent: dropped, never delivered twice. */
+        s->late_replies++;
+        urgi_log(s, URG_LOG_DEBUG, "%s: late reply id %llu dropped", urg_type_name(p->type),
+                 (unsigned long long)p->id);
+        return URG_DECODE_DISCARD;
+    }
+    e = &s->pt.e[i];
+    if (!answers(e->type, p->type))
+        return refuse(s, URG_ERR_PROTO_REPLY_TYPE, "%s: reply id %llu answers a %s request",
+                      urg_type_name(p->type), (unsigned long long)p->id, urg_type_name(e->type));
+    if ((r = check_reply(s, e, p)))
+        return r;
+    if (e->in_buf && p->data_len)
+        *dest = e->in_buf;
+    return URG_DECODE_CONTINUE;
+}
+
+/* A reply that passed urgi_on_header. */
+static void on_reply(urg_session *s, const struct urg_packet *p)
+{
+    struct urg_completion x;
+    uint32_t i = urgi_pt_find(&s->pt, p->id);
+    bool in;
+    if (i == URGI_NIL) {
+        s->late_replies++;
+        return;
+    }
+    in = s->pt.e[i].flags & URGI_P_IN;
+    memset(&x, 0, sizeof(x));
+    switch (p->type) {
+    case URG_CONTROL_PACKET:
+        urgi_complete(s, i, p->h.control.status, in ? p->data_len : p->h.control.length,
+                      in ? p->data : NULL, NULL);
+        break;
+    case URG_BULK_PACKET:
+        x.u.bulk.stream_id = p->h.bulk.stream_id;
+        urgi_complete(s, i, p->h.bulk.status, in ? p->data_len : p->h.bulk.length,
+                      in ? p->data : NULL, &x);
+        break;
+    case URG_INTERRUPT_PACKET:
+        urgi_complete(s, i, p->h.interrupt.status, p->h.interrupt.length, NULL, NULL);
+        break;
+    case URG_CONFIGURATION_STATUS:
+        x.u.config.configuration = p->h.configuration_status.configuration;
+        urgi_complete(s, i, p->h.configuration_status.status, 0, NULL, &x);
+        break;
+    case URG_ALT_SETTING_STATUS:
+        x.u.alt.interface = p->h.alt_setting_status.interface;
+        x.u.alt.alt = p->h.alt_setting_status.alt;
+        urgi_complete(s, i, p->h.alt_setting_status.status, 0, NULL, &x);
+        break;
+    case URG_BULK_STREAMS_STATUS:
+        x.u.streams.endpoints = p->h.bulk_streams_status.endpoints;
+        x.u.streams.no_streams = p->h.bulk_streams_status.no_streams;
+        urgi_complete(s, i, p->h.bulk_streams_status.status, 0, NULL, &x);
+        break;
+    default:
+        break;
+    }
+}
+
+static void stream_status(urg_session *s, const struct urg_packet *p, int kind, uint32_t start,
+                          uint32_t stop, uint8_t ep, uint8_t status, uint32_t stream_id)
+{
+    uint32_t bit = 1u << urg_ep_index(ep), i = urgi_pt_find(&s->pt, p->id);
+    struct urg_stream_status st;
+    if (i != URGI_NIL && (s->pt.e[i].type == start || s->pt.e[i].type == stop) &&
+        s->pt.e[i].endpoint == ep) {
+        struct urg_completion x;
+        memset(&x, 0, sizeof(x));
+        x.u.bulk.stream_id = stream_id;
+        if (s->pt.e[i].type == start && status == URG_STATUS_SUCCESS)
+            s->active[kind] |= bit;
+        else
+            s->active[kind] &= ~bit;
+        urgi_complete(s, i, status, 0, NULL, &x);
+        return;
+    }
+    /* Unsolicited: the host stopped the stream (or reports an error). */
+    s->unsolicited++;
+    if (status != URG_STATUS_SUCCESS)
+        s->active[kind] &= ~bit;
+    if (s->cb.stream_status) {
+        memset(&st, 0, sizeof(st));
+        st.type = p->type;
+        st.id = p->id;
+        st.endpoint = ep;
+        st.status = status;
+        st.stream_id = stream_id;
+        s->cb.stream_status(s->ud, &st);
+    }
+}
+
+static void stream_data(urg_session *s, const struct urg_packet *p, uint8_t ep, uint8_t status,
+                        uint32_t stream_id)
+{
+    struct urg_stream_data d;
+    if (!s->cb.stream_data)
+        return;
+    d.type = p->type;
+    d.id = p->id;
+    d.endpoint = ep;
+    d.status = status;
+    d.stream_id = stream_id;
+    d.data = p->data;
+    d.length = p->data_len;
+    s->cb.stream_data(s->ud, &d);
+}
+
+static void on_hello(urg_session *s, const struct urg_packet *p)
+{
+    s->peer_caps = urg_decoder_peer_caps(s->dec);
+    s->wire = urg_decoder_wire(s->dec);
+    s->pt.id64 = s->wire.id64;
+    memcpy(s->peer_version, p->h.hello.version, sizeof(s->peer_version));
+    s->state = URG_STATE_READY;
+    urgi_log(s, URG_LOG_INFO, "host \"%s\", caps 0x%02x, negotiated 0x%02x, %d-bit ids",
+             s->peer_version, s->peer_caps, s->wire.caps, s->wire.id64 ? 64 : 32);
+    if (s->filter_str) {
+        if (urgi_has(s->wire.caps, URG_CAP_FILTER)) {
+            struct urg_packet f;
+            memset(&f, 0, sizeof(f));
+            f.type = URG_FILTER_FILTER;
+            f.data = (const uint8_t *)s->filter_str;
+            f.data_len = (uint32_t)strlen(s->filter_str) + 1;
+            if (urgi_send(s, &f))
+                urgi_log(s, URG_LOG_ERROR, "filter_filter: could not queue the filter");
+        } else {
+            urgi_log(s, URG_LOG_WARNING, "the host lacks the filter cap; filter not sent");
+        }
+    }
+    if (s->cb.hello)
+        s->cb.hello(s->ud, s->peer_version, s->peer_caps);
+}
+
+/* The device ends for the guest: requests complete, streams stop. */
+static void end_device(urg_session *s)
+{
+    s->state = URG_STATE_READY;
+    urgi_complete_all(s);
+    memset(s->active, 0, sizeof(s->active));
+}
+
+static void reject_device(urg_session *s, int reason)
+{
+    bool was_connected = s->state == URG_STATE_CONNECTED;
+    if (was_connected)
+        end_device(s);
+    urgi_log(s, URG_LOG_INFO, "device %04x:%04x rejected by the filter: %s", s->dev.vendor_id,
+             s->dev.product_id, urg_strerror(reason));
+    if (urgi_has(s->wire.caps, URG_CAP_FILTER)) {
+        struct urg_packet r;
+        memset(&r, 0, sizeof(r));
+        r.type = URG_FILTER_REJECT;
+        if (urgi_send(s, &r))
+            urgi_log(s, URG_LOG_ERROR, "filter_reject: could not queue it");
+    } else {
+        urgi_log(s, URG_LOG_WARNING, "the host lacks the filter cap; cannot send filter_reject");
+    }
+    if (s->cb.device_rejected)
+        s->cb.device_rejected(s->ud, &s->dev, reason);
+}
+
+static int on_device_connect(urg_session *s, const struct urg_packet *p)
+{
+    const struct urg_device_connect *c = &p->h.device_connect;
+    int r;
+    if (s->state == URG_STATE_CONNECTED)
+        return refuse(s, URG_ERR_PROTO_STATE,
+                      "device_connect: device %04x:%04x while %04x:%04x is still connected",
+                      c->vendor_id, c->product_id, s->dev.vendor_id, s->dev.product_id);
+    if (!s->have_ifinfo || !s->have_epinfo)
+        urgi_log(s, URG_LOG_WARNING, "device_connect: before %s%s%s",
+                 s->have_ifinfo ? "" : "interface_info",
+                 (!s->have_ifinfo && !s->have_epinfo) ? " and " : "",
+                 s->have_epinfo ? "" : "ep_info");
+    s->dev.speed = c->speed;
+    s->dev.device_class = c->device_class;
+    s->dev.device_subclass = c->device_subclass;
+    s->dev.device_protocol = c->device_protocol;
+    s->dev.vendor_id = c->vendor_id;
+    s->dev.product_id = c->product_id;
+    s->dev.device_version_bcd = c->device_version_bcd;
+    s->dev.has_device_version = urgi_has(s->wire.caps, URG_CAP_CONNECT_DEVICE_VERSION);
+    s->announced = true;
+    if (s->filter && (r = urg_filter_check(s->filter, s->filter_count, &s->dev, s->filter_flags))) {
+        reject_device(s, r);
+        return 0;
+    }
+    s->state = URG_STATE_CONNECTED;
+    urgi_log(s, URG_LOG_INFO, "device %04x:%04x connected, %s speed", c->vendor_id,
+             c->product_id, urg_speed_name(c->speed));
+    if (s->cb.device_connect)
+        s->cb.device_connect(s->ud, &s->dev);
+    return 0;
+}
+
+static void on_device_disconnect(urg_session *s)
+{
+    bool was_connected = s->state == URG_STATE_CONNECTED;
+    if (was_connected)
+        end_device(s);
+    urgi_device_gone(s);
+    if (urgi_has(s->wire.caps, URG_CAP_DEVICE_DISCONNECT_ACK)) {
+        struct urg_packet a;
+        memset(&a, 0, sizeof(a));
+        a.type = URG_DEVICE_DISCONNECT_ACK;
+        if (urgi_send(s, &a))
+            urgi_log(s, URG_LOG_ERROR, "device_disconnect_ack: could not queue it");
+    }
+    urgi_log(s, URG_LOG_INFO, "device disconnected");
+    if (was_connected && s->cb.device_disconnect)
+        s->cb.device_disconnect(s->ud);
+}
+
+static void on_interface_info(urg_session *s, const struct urg_packet *p)
+{
+    const struct urg_interface_info *in = &p->h.interface_info;
+    int r;
+    s->dev.interface_count = in->interface_count;
+    memcpy(s->dev.interface, in->interface, 32);
+    memcpy(s->dev.interface_class, in->interface_class, 32);
+    memcpy(s->dev.interface_subclass, in->interface_subclass, 32);
+    memcpy(s->dev.interface_protocol, in->interface_protocol, 32);
+    s->have_ifinfo = true;
+    if (s->state != URG_STATE_CONNECTED)
+        return;
+    if (s->cb.device_info)
+        s->cb.device_info(s->ud, &s->dev, URG_INFO_INTERFACES);
+    /* New interfaces (a new configuration or alt setting) are checked
+     * against the filter again. */
+    if (s->filter && s->state == URG_STATE_CONNECTED &&
+        (r = urg_filter_check(s->filter, s->filter_count, &s->dev, s->filter_flags)))
+        reject_device(s, r);
+}
+
+static void on_ep_info(urg_session *s, const struct urg_packet *p)
+{
+    const struct urg_ep_info *in = &p->h.ep_info;
+    int i;
+    for (i = 0; i < 32; i++) {
+        s->dev.ep[i].type = in->type[i];
+        s->dev.ep[i].interval = in->interval[i];
+        s->dev.ep[i].interface = in->interface[i];
+        s->dev.ep[i].max_packet_size = in->max_packet_size[i];
+        s->dev.ep[i].max_streams = in->max_streams[i];
+    }
+    s->have_epinfo = true;
+    if (s->state == URG_STATE_CONNECTED && s->cb.device_info)
+        s->cb.device_info(s->ud, &s->dev, URG_INFO_ENDPOINTS);
+}
+
+static int on_filter(urg_session *s, const struct urg_packet *p)
+{
+    struct urg_filter_rule *rules;
+    size_t count;
+    int r = urgi_filter_parse_alloc(&s->alloc, (const char *)p->data, &rules, &count);
+    if (r == URG_ERR_NOMEM)
+        return refuse(s, URG_ERR_NOMEM, "filter_filter: no memory for %zu rules", count);
+    if (r)
+        return refuse(s, URG_ERR_PROTO_FILTER, "filter_filter: malformed rule string");
+    if (s->cb.peer_filter)
+        s->cb.peer_filter(s->ud, rules, count);
+    urgi_free(&s->alloc, rules);
+    return 0;
+}
+
+int urgi_on_packet(void *ctx, const struct urg_packet *p)
+{
+    urg_session *s = ctx;
+    int r = 0;
+
+    if (s->state == URG_STATE_FAILED || s->free_pending)
+        return URG_DECODE_STOP;
+    switch (p->type) {
+    case URG_HELLO:
+        on_hello(s, p);
+        break;
+    case URG_DEVICE_CONNECT:
+        r = on_device_connect(s, p);
+        break;
+    case URG_DEVICE_DISCONNECT:
+        on_device_disconnect(s);
+        break;
+    case URG_INTERFACE_INFO:
+        on_interface_info(s, p);
+        break;
+    case URG_EP_INFO:
+        on_ep_info(s, p);
+        break;
+    case URG_FILTER_FILTER:
+        r = on_filter(s, p);
+        break;
+    case URG_ISO_STREAM_STATUS:
+        stream_status(s, p, URGI_STREAM_ISO, URG_START_ISO_STREAM, URG_STOP_ISO_STREAM,
+                      p->h.iso_stream_status.endpoint, p->h.iso_stream_status.status, 0);
+        break;
+    case URG_INTERRUPT_RECEIVING_STATUS:
+        stream_status(s, p, URGI_STREAM_INT, URG_START_INTERRUPT_RECEIVING,
+                      URG_STOP_INTERRUPT_RECEIVING, p->h.interrupt_receiving_status.endpoint,
+                      p->h.interrupt_receiving_status.status, 0);
+        break;
+    case URG_BULK_RECEIVING_STATUS:
+        stream_status(s, p, URGI_STREAM_BULKRECV, URG_START_BULK_RECEIVING,
+                      URG_STOP_BULK_RECEIVING, p->h.bulk_receiving_status.endpoint,
+                      p->h.bulk_receiving_status.status, p->h.bulk_receiving_status.stream_id);
+        break;
+    case URG_ISO_PACKET:
+        stream_data(s, p, p->h.iso.endpoint, p->h.iso.status, 0);
+        break;
+    case URG_BUFFERED_BULK_PACKET:
+        stream_data(s, p, p->h.buffered_bulk.endpoint, p->h.buffered_bulk.status,
+                    p->h.buffered_bulk.stream_id);
+        break;
+    case URG_INTERRUPT_PACKET:
+        if (p->h.interrupt.endpoint & 0x80) {
+            stream_data(s, p, p->h.interrupt.endpoint, p->h.interrupt.status, 0);
+            break;
+        }
+        on_reply(s, p);
+        break;
+    default:
+        on_reply(s, p);
+        break;
+    }
+    if (r < 0)
+        return r;
+    return (s->state == URG_STATE_FAILED || s->free_pending) ? URG_DECODE_STOP
+                                                               : URG_DECODE_CONTINUE;
+}
+
+/* Under policy skip, a rejected reply to a pending request completes that
+ * request with an I/O error rather than leaving it waiting. */
+static void complete_rejected_reply(urg_session *s)
+{
+    const struct urg_packet *p = &s->dec->pkt;
+    struct urgi_pending *e;
+    uint32_t i;
+    if (!s->dec->th_done) {
+        /* Only the header is known: no endpoint to tell an interrupt
+         * OUT reply from interrupt IN data, or a stream status apart. */
+        if (p->type == URG_INTERRUPT_PACKET || p->type == URG_ISO_STREAM_STATUS ||
+            p->type == URG_INTERRUPT_RECEIVING_STATUS || p->type == URG_BULK_RECEIVING_STATUS)
+            return;
+    } else if (!is_reply(p)) {
+        return;
+    }
+    i = urgi_pt_find(&s->pt, p->id);
+    if (i == URGI_NIL)
+        return;
+    e = &s->pt.e[i];
+    if (!answers(e->type, p->type))
+        return;
+    if (s->dec->th_done && p->type == URG_INTERRUPT_PACKET && p->h.interrupt.endpoint != e->endpoint)
+        return;
+    urgi_complete(s, i, URG_STATUS_IOERROR, 0, NULL, NULL);
+}
+
+void urgi_on_error(void *ctx, int err, const char *msg, int fatal)
+{
+    urg_session *s = ctx;
+    urgi_log(s, URG_LOG_ERROR, "%s", msg);
+    if (s->cb.error)
+        s->cb.error(s->ud, err, msg, fatal);
+    if (fatal)
+        urgi_session_end(s, err, msg);
+    else if (s->state != URG_STATE_FAILED && !s->free_pending)
+        complete_rejected_reply(s);
+}

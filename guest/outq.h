@@ -1,0 +1,53 @@
+/*
+ * outq.h - the output queue: what the session has to send, as a FIFO of
+ * segments. Ring segments are bytes the session wrote (headers, copied
+ * payloads) in a growable byte ring; adjacent ones merge, so a burst of
+ * small packets pulls out as one or two iovecs. External segments are
+ * caller buffers (OUT payloads), sent without a copy; each names the
+ * pending request that owns it, so the session learns when the transport
+ * is done with it and can detach (copy) it if the request ends first.
+ */
+#ifndef URG_GUEST_OUTQ_H
+#define URG_GUEST_OUTQ_H
+
+#include "pending.h"
+
+struct urgi_oseg {
+    const uint8_t *ext; /* NULL: ring bytes */
+    uint32_t len;
+    uint32_t owner;     /* pending entry, or URGI_NIL */
+    uint64_t owner_id;
+    bool owned;         /* ext was allocated here (a detached copy) */
+};
+
+struct urgi_outq {
+    const struct urg_allocator *alloc;
+    uint8_t *ring;
+    size_t rcap, rhead, rlen; /* power-of-two capacity, read position, bytes */
+    struct urgi_oseg *seg;
+    uint32_t scap, shead, scount;
+    size_t off;               /* consumed bytes of the head segment */
+    size_t total;             /* bytes queued */
+};
+
+/* Called when the transport is done with an external segment. */
+typedef void (*urgi_outq_release_fn)(void *ctx, uint32_t owner, uint64_t owner_id);
+
+URGI_HIDDEN int urgi_outq_init(struct urgi_outq *q, const struct urg_allocator *a);
+URGI_HIDDEN void urgi_outq_destroy(struct urgi_outq *q);
+/* Makes room for ring_bytes more ring bytes and nseg more segments, so the
+ * puts that follow cannot fail. */
+URGI_HIDDEN int urgi_outq_reserve(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg);
+URGI_HIDDEN void urgi_outq_put(struct urgi_outq *q, const void *bytes, size_t n);
+URGI_HIDDEN void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t owner,
+                                   uint64_t owner_id);
+URGI_HIDDEN int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, int cnt);
+URGI_HIDDEN void urgi_outq_consume(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn,
+                                   void *ctx);
+/* Copies the external segments owned by (owner, id) into queue-owned
+ * memory: the caller's buffer is then no longer referenced. */
+URGI_HIDDEN int urgi_outq_detach(struct urgi_outq *q, uint32_t owner, uint64_t owner_id);
+/* Drops everything queued. */
+URGI_HIDDEN void urgi_outq_clear(struct urgi_outq *q);
+
+#endif

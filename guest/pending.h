@@ -1,0 +1,71 @@
+/*
+ * pending.h - the table of requests waiting for the host's answer.
+ *
+ * Ids: the table hands out ids from a counter (64-bit when negotiated, else
+ * 32-bit wrapping, never 0) and skips any id whose index slot is taken, so
+ * an id is never reused while pending and a lookup is one array access:
+ * index[id & mask] -> entry, then a compare. The index is kept at most half
+ * full; growing it keeps every pending id in a distinct slot (ids that
+ * differ in their low bits differ in more of them). Entries are linked in
+ * submission order, for completing everything in order on a disconnect.
+ *
+ * Memory: an entry is 48 bytes and the index 4 bytes per slot (2 slots per
+ * entry), so 56 bytes per pending request at most. Both arrays grow only
+ * when a new high-water mark of pending requests is reached.
+ */
+#ifndef URG_GUEST_PENDING_H
+#define URG_GUEST_PENDING_H
+
+#include "internal.h"
+
+#define URGI_NIL UINT32_MAX
+
+enum {
+    URGI_P_USED = 1,
+    URGI_P_CANCEL_SENT = 2, /* cancel_data_packet queued */
+    URGI_P_OUT_QUEUED = 4,  /* the OUT payload is still in the output queue */
+    URGI_P_IN = 8           /* an IN transfer (data comes back) */
+};
+
+struct urgi_pending {
+    uint64_t id;
+    void *user_data;
+    uint8_t *in_buf;    /* IN destination, or NULL */
+    uint32_t length;    /* requested length */
+    uint32_t aux32;     /* stream id, endpoint mask */
+    uint32_t prev, next;/* submission order; free-list link in next */
+    uint8_t type;       /* request packet type */
+    uint8_t endpoint;
+    uint8_t flags;
+    uint8_t aux8;       /* interface, configuration */
+};
+
+struct urgi_ptable {
+    const struct urg_allocator *alloc;
+    struct urgi_pending *e;
+    uint32_t cap;       /* entries allocated */
+    uint32_t hw;        /* entries ever used (0..hw-1 initialised) */
+    uint32_t free_head;
+    uint32_t *index;    /* entry + 1, 0 = empty */
+    uint32_t index_size;/* power of two, >= 2 * cap */
+    uint32_t count;
+    uint32_t head, tail;
+    uint64_t next_id;
+    bool id64;
+};
+
+URGI_HIDDEN int urgi_pt_init(struct urgi_ptable *t, const struct urg_allocator *a, uint32_t hint);
+URGI_HIDDEN void urgi_pt_destroy(struct urgi_ptable *t);
+/* Takes a free entry and gives it a fresh id; URGI_NIL if out of memory. */
+URGI_HIDDEN uint32_t urgi_pt_add(struct urgi_ptable *t);
+/* The pending entry with that id, or URGI_NIL. */
+static inline uint32_t urgi_pt_find(const struct urgi_ptable *t, uint64_t id)
+{
+    uint32_t slot = t->index[id & (t->index_size - 1)];
+    if (slot && t->e[slot - 1].id == id)
+        return slot - 1;
+    return URGI_NIL;
+}
+URGI_HIDDEN void urgi_pt_remove(struct urgi_ptable *t, uint32_t i);
+
+#endif

@@ -1,0 +1,406 @@
+/*
+ * requests.c - a call for every guest-to-host packet: the requests that
+ * get an id and a completion, and the one-way packets (reset, cancel, iso
+ * OUT, filter_filter, filter_reject). Rules on the packet itself (IN
+ * endpoints, lengths, caps) are the codec's (codec.c); this file checks the
+ * session's state and the caller's buffers.
+ */
+#include "session.h"
+
+static int ready(const urg_session *s, bool need_device)
+{
+    if (!s)
+        return URG_ERR_INVALID;
+    if (s->state == URG_STATE_FAILED)
+        return URG_ERR_FAILED;
+    if (s->state == URG_STATE_WAIT_HELLO)
+        return URG_ERR_STATE;
+    if (need_device && s->state != URG_STATE_CONNECTED)
+        return URG_ERR_NO_DEVICE;
+    return 0;
+}
+
+struct req {
+    const void *out;    /* OUT payload, referenced until completion */
+    uint32_t out_len;
+    uint8_t *in_buf;    /* IN destination, optional */
+    uint32_t length;    /* requested length */
+    uint8_t endpoint;
+    bool in;
+    uint32_t aux32;
+    uint8_t aux8;
+};
+
+/* Queues request packet p with a new pending entry. */
+static int submit(urg_session *s, struct urg_packet *p, const struct req *q, void *user_data,
+                  uint64_t *id)
+{
+    uint8_t hdr[URGI_MAX_HEADERS];
+    struct urgi_pending *e;
+    uint32_t i;
+    int n, r, idx;
+
+    n = urg_encoded_header_len(&s->wire, p, URG_DIR_TO_HOST);
+    if (n < 0)
+        return URG_ERR_INVALID;
+    if (s->max_output && s->oq.total &&
+        s->oq.total + (size_t)n + q->out_len > s->max_output)
+        return URG_ERR_AGAIN;
+    i = urgi_pt_add(&s->pt);
+    if (i == URGI_NIL)
+        return URG_ERR_NOMEM;
+    p->id = s->pt.e[i].id;
+    p->data = q->out;
+    p->data_len = q->out_len;
+    n = urg_encode(&s->wire, URG_DIR_TO_HOST, p, hdr, sizeof(hdr));
+    if (n < 0 || (r = urgi_outq_reserve(&s->oq, (size_t)n, 2))) {
+        urgi_pt_remove(&s->pt, i);
+        return n < 0 ? n : r;
+    }
+    urgi_outq_put(&s->oq, hdr, (size_t)n);
+    e = &s->pt.e[i];
+    e->type = (uint8_t)p->type;
+    e->endpoint = q->endpoint;
+    e->length = q->length;
+    e->in_buf = q->in_buf;
+    e->aux32 = q->aux32;
+    e->aux8 = q->aux8;
+    e->user_data = user_data;
+    if (q->in)
+        e->flags |= URGI_P_IN;
+    if (q->out_len) {
+        urgi_outq_put_ext(&s->oq, q->out, q->out_len, i, e->id);
+        e->flags |= URGI_P_OUT_QUEUED;
+    }
+    idx = urg_type_index(p->type);
+    s->tx_packets[idx]++;
+    s->tx_bytes[idx] += (uint64_t)n + q->out_len;
+    s->requests++;
+    if (s->pt.count > s->pending_max)
+        s->pending_max = s->pt.count;
+    if (id)
+        *id = p->id;
+    return 0;
+}
+
+static void init_packet(struct urg_packet *p, uint32_t type)
+{
+    memset(p, 0, sizeof(*p));
+    p->type = type;
+}
+
+URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
+                                void *data, void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    struct req q;
+    int r;
+    if ((r = ready(s, true)))
+        return r;
+    if (!setup || (endpoint & 0x70))
+        return URG_ERR_INVALID;
+    init_packet(&p, URG_CONTROL_PACKET);
+    memset(&q, 0, sizeof(q));
+    p.h.control.requesttype = setup[0];
+    p.h.control.request = setup[1];
+    p.h.control.value = urgi_get16(setup + 2);
+    p.h.control.index = urgi_get16(setup + 4);
+    p.h.control.length = urgi_get16(setup + 6);
+    p.h.control.endpoint = (uint8_t)((endpoint & 0x0f) | (setup[0] & 0x80));
+    q.endpoint = p.h.control.endpoint;
+    q.length = p.h.control.length;
+    q.in = (setup[0] & 0x80) != 0;
+    if (q.in) {
+        q.in_buf = data;
+    } else {
+        if (q.length && !data)
+            return URG_ERR_INVALID;
+        q.out = data;
+        q.out_len = q.length;
+    }
+    return submit(s, &p, &q, user_data, id);
+}
+
+URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_id, uint32_t length,
+                             void *data, void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    struct req q;
+    int r;
+    if ((r = ready(s, true)))
+        return r;
+    if (length > URG_MAX_BULK_LENGTH ||
+        (length > 0xffff && !urgi_has(s->wire.caps, URG_CAP_32BITS_BULK_LENGTH)))
+        return URG_ERR_TOO_LONG;
+    if (stream_id && !urgi_has(s->wire.caps, URG_CAP_BULK_STREAMS))
+        return URG_ERR_NO_CAP;
+    init_packet(&p, URG_BULK_PACKET);
+    memset(&q, 0, sizeof(q));
+    p.h.bulk.endpoint = endpoint;
+    p.h.bulk.length = length;
+    p.h.bulk.stream_id = stream_id;
+    q.endpoint = endpoint;
+    q.length = length;
+    q.aux32 = stream_id;
+    q.in = (endpoint & 0x80) != 0;
+    if (q.in) {
+        q.in_buf = data;
+    } else {
+        if (length && !data)
+            return URG_ERR_INVALID;
+        q.out = data;
+        q.out_len = length;
+    }
+    return submit(s, &p, &q, user_data, id);
+}
+
+URG_API int urg_session_interrupt_out(urg_session *s, uint8_t endpoint, uint16_t length,
+                                      const void *data, void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    struct req q;
+    int r;
+    if ((r = ready(s, true)))
+        return r;
+    if ((endpoint & 0x80) || (length && !data))
+        return URG_ERR_INVALID;
+    init_packet(&p, URG_INTERRUPT_PACKET);
+    memset(&q, 0, sizeof(q));
+    p.h.interrupt.endpoint = endpoint;
+    p.h.interrupt.length = length;
+    q.endpoint = endpoint;
+    q.length = length;
+    q.out = data;
+    q.out_len = length;
+    return submit(s, &p, &q, user_data, id);
+}
+
+URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t length,
+                                const void *data)
+{
+    struct urg_packet p;
+    int r;
+    if ((r = ready(s, true)))
+        return r;
+    if ((endpoint & 0x80) || (length && !data))
+        return URG_ERR_INVALID;
+    if (s->max_output && s->oq.total && s->oq.total + 16 + 4 + length > s->max_output)
+        return URG_ERR_AGAIN;
+    init_packet(&p, URG_ISO_PACKET);
+    p.id = s->iso_out_seq[endpoint & 0x0f]++;
+    p.h.iso.endpoint = endpoint;
+    p.h.iso.length = length;
+    p.data = data;
+    p.data_len = length;
+    return urgi_send(s, &p);
+}
+
+/* A request without payload; cap is a cap it needs, or -1. */
+static int simple(urg_session *s, struct urg_packet *p, int cap, uint8_t endpoint, uint32_t aux32,
+                  uint8_t aux8, void *user_data, uint64_t *id)
+{
+    struct req q;
+    int r;
+    if ((r = ready(s, true)))
+        return r;
+    if (cap >= 0 && !urgi_has(s->wire.caps, cap))
+        return URG_ERR_NO_CAP;
+    memset(&q, 0, sizeof(q));
+    q.endpoint = endpoint;
+    q.aux32 = aux32;
+    q.aux8 = aux8;
+    return submit(s, p, &q, user_data, id);
+}
+
+URG_API int urg_session_set_configuration(urg_session *s, uint8_t configuration, void *user_data,
+                                          uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_SET_CONFIGURATION);
+    p.h.set_configuration.configuration = configuration;
+    return simple(s, &p, -1, 0, 0, configuration, user_data, id);
+}
+
+URG_API int urg_session_get_configuration(urg_session *s, void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_GET_CONFIGURATION);
+    return simple(s, &p, -1, 0, 0, 0, user_data, id);
+}
+
+URG_API int urg_session_set_alt_setting(urg_session *s, uint8_t interface, uint8_t alt,
+                                        void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_SET_ALT_SETTING);
+    p.h.set_alt_setting.interface = interface;
+    p.h.set_alt_setting.alt = alt;
+    return simple(s, &p, -1, 0, 0, interface, user_data, id);
+}
+
+URG_API int urg_session_get_alt_setting(urg_session *s, uint8_t interface, void *user_data,
+                                        uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_GET_ALT_SETTING);
+    p.h.get_alt_setting.interface = interface;
+    return simple(s, &p, -1, 0, 0, interface, user_data, id);
+}
+
+URG_API int urg_session_start_interrupt_receiving(urg_session *s, uint8_t endpoint,
+                                                  void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_START_INTERRUPT_RECEIVING);
+    p.h.start_interrupt_receiving.endpoint = endpoint;
+    return simple(s, &p, -1, endpoint, 0, 0, user_data, id);
+}
+
+URG_API int urg_session_stop_interrupt_receiving(urg_session *s, uint8_t endpoint,
+                                                 void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_STOP_INTERRUPT_RECEIVING);
+    p.h.stop_interrupt_receiving.endpoint = endpoint;
+    return simple(s, &p, -1, endpoint, 0, 0, user_data, id);
+}
+
+URG_API int urg_session_start_bulk_receiving(urg_session *s, uint8_t endpoint, uint32_t stream_id,
+                                             uint32_t bytes_per_transfer, uint8_t no_transfers,
+                                             void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_START_BULK_RECEIVING);
+    p.h.start_bulk_receiving.endpoint = endpoint;
+    p.h.start_bulk_receiving.stream_id = stream_id;
+    p.h.start_bulk_receiving.bytes_per_transfer = bytes_per_transfer;
+    p.h.start_bulk_receiving.no_transfers = no_transfers;
+    return simple(s, &p, URG_CAP_BULK_RECEIVING, endpoint, stream_id, 0, user_data, id);
+}
+
+URG_API int urg_session_stop_bulk_receiving(urg_session *s, uint8_t endpoint, uint32_t stream_id,
+                                            void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_STOP_BULK_RECEIVING);
+    p.h.stop_bulk_receiving.endpoint = endpoint;
+    p.h.stop_bulk_receiving.stream_id = stream_id;
+    return simple(s, &p, URG_CAP_BULK_RECEIVING, endpoint, stream_id, 0, user_data, id);
+}
+
+URG_API int urg_session_start_iso_stream(urg_session *s, uint8_t endpoint, uint8_t pkts_per_urb,
+                                         uint8_t no_urbs, void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_START_ISO_STREAM);
+    p.h.start_iso_stream.endpoint = endpoint;
+    p.h.start_iso_stream.pkts_per_urb = pkts_per_urb;
+    p.h.start_iso_stream.no_urbs = no_urbs;
+    return simple(s, &p, -1, endpoint, 0, 0, user_data, id);
+}
+
+URG_API int urg_session_stop_iso_stream(urg_session *s, uint8_t endpoint, void *user_data,
+                                        uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_STOP_ISO_STREAM);
+    p.h.stop_iso_stream.endpoint = endpoint;
+    return simple(s, &p, -1, endpoint, 0, 0, user_data, id);
+}
+
+URG_API int urg_session_alloc_bulk_streams(urg_session *s, uint32_t endpoints, uint32_t no_streams,
+                                           void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_ALLOC_BULK_STREAMS);
+    p.h.alloc_bulk_streams.endpoints = endpoints;
+    p.h.alloc_bulk_streams.no_streams = no_streams;
+    return simple(s, &p, URG_CAP_BULK_STREAMS, 0, endpoints, 0, user_data, id);
+}
+
+URG_API int urg_session_free_bulk_streams(urg_session *s, uint32_t endpoints, void *user_data,
+                                          uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_FREE_BULK_STREAMS);
+    p.h.free_bulk_streams.endpoints = endpoints;
+    return simple(s, &p, URG_CAP_BULK_STREAMS, 0, endpoints, 0, user_data, id);
+}
+
+URG_API int urg_session_reset(urg_session *s)
+{
+    struct urg_packet p;
+    int r;
+    if ((r = ready(s, true)))
+        return r;
+    init_packet(&p, URG_RESET);
+    return urgi_send(s, &p);
+}
+
+URG_API int urg_session_cancel(urg_session *s, uint64_t id)
+{
+    struct urg_packet p;
+    struct urgi_pending *e;
+    uint32_t i;
+    int r;
+    if ((r = ready(s, false)))
+        return r;
+    i = urgi_pt_find(&s->pt, id);
+    if (i == URGI_NIL)
+        return URG_ERR_NOT_FOUND;
+    e = &s->pt.e[i];
+    if (e->type != URG_CONTROL_PACKET && e->type != URG_BULK_PACKET &&
+        e->type != URG_INTERRUPT_PACKET)
+        return URG_ERR_NOT_CANCELLABLE;
+    if (e->flags & URGI_P_CANCEL_SENT)
+        return 0;
+    init_packet(&p, URG_CANCEL_DATA_PACKET);
+    p.id = id;
+    if ((r = urgi_send(s, &p)))
+        return r;
+    s->pt.e[i].flags |= URGI_P_CANCEL_SENT;
+    return 0;
+}
+
+URG_API int urg_session_send_filter(urg_session *s, const char *filter)
+{
+    struct urg_filter_rule *rules;
+    struct urg_packet p;
+    size_t count;
+    char *str;
+    int r, len;
+    if ((r = ready(s, false)))
+        return r;
+    if (!filter)
+        return URG_ERR_INVALID;
+    if (!urgi_has(s->wire.caps, URG_CAP_FILTER))
+        return URG_ERR_NO_CAP;
+    if ((r = urgi_filter_parse_alloc(&s->alloc, filter, &rules, &count)))
+        return r;
+    len = urg_filter_format(rules, count, NULL, 0);
+    str = urgi_malloc(&s->alloc, (size_t)len + 1);
+    if (!str) {
+        urgi_free(&s->alloc, rules);
+        return URG_ERR_NOMEM;
+    }
+    urg_filter_format(rules, count, str, (size_t)len + 1);
+    init_packet(&p, URG_FILTER_FILTER);
+    p.data = (const uint8_t *)str;
+    p.data_len = (uint32_t)len + 1;
+    r = urgi_send(s, &p);
+    urgi_free(&s->alloc, str);
+    urgi_free(&s->alloc, rules);
+    return r;
+}
+
+URG_API int urg_session_filter_reject(urg_session *s)
+{
+    struct urg_packet p;
+    int r;
+    if ((r = ready(s, false)))
+        return r;
+    if (!urgi_has(s->wire.caps, URG_CAP_FILTER))
+        return URG_ERR_NO_CAP;
+    init_packet(&p, URG_FILTER_REJECT);
+    return urgi_send(s, &p);
+}

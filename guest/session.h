@@ -1,0 +1,74 @@
+/*
+ * session.h - the session's state, shared by session.c (lifecycle, bytes in
+ * and out), requests.c (guest-to-host packets) and dispatch.c (host-to-guest
+ * packets). Not installed.
+ */
+#ifndef URG_GUEST_SESSION_H
+#define URG_GUEST_SESSION_H
+
+#include "decoder.h"
+#include "outq.h"
+#include "pending.h"
+
+/* Stream kinds tracked per endpoint. */
+enum { URGI_STREAM_INT, URGI_STREAM_ISO, URGI_STREAM_BULKRECV, URGI_STREAM_KINDS };
+
+struct urg_session {
+    struct urg_allocator alloc;
+    struct urg_session_callbacks cb;
+    void *ud;
+    uint32_t our_caps;
+    char version[64];
+    enum urg_error_policy policy;
+    size_t max_output;
+    int log_level;
+    unsigned filter_flags;
+    struct urg_filter_rule *filter;
+    size_t filter_count;
+    char *filter_str;            /* formatted, sent as filter_filter */
+
+    urg_decoder *dec;
+    struct urg_wire wire;
+    struct urgi_ptable pt;
+    struct urgi_outq oq;
+
+    int state;                   /* enum urg_session_state */
+    struct urg_device dev;
+    bool have_ifinfo, have_epinfo;
+    bool announced;              /* device_connect seen (allowed or not) */
+    uint32_t active[URGI_STREAM_KINDS]; /* bit urg_ep_index(): started */
+    uint16_t iso_out_seq[32];
+    char peer_version[64];
+    uint32_t peer_caps;
+
+    int err;
+    char errmsg[256];
+    int depth;                   /* nesting of calls that run callbacks */
+    bool free_pending;
+
+    uint64_t tx_packets[URG_TYPE_COUNT], tx_bytes[URG_TYPE_COUNT];
+    uint64_t late_replies, unsolicited, requests, completions, pending_max;
+};
+
+URGI_HIDDEN void urgi_log(urg_session *s, int level, const char *fmt, ...) URGI_PRINTF(3, 4);
+/* Queues one packet (no pending entry): header in the ring, payload copied
+ * into the ring. For cancel, reset, filter packets, acks, iso OUT. */
+URGI_HIDDEN int urgi_send(urg_session *s, struct urg_packet *p);
+/* Completes pending entry i and calls the complete callback. */
+URGI_HIDDEN void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length,
+                               const uint8_t *data, const struct urg_completion *extra);
+/* Completes every pending request with URG_STATUS_NODEV, in submission
+ * order. */
+URGI_HIDDEN void urgi_complete_all(urg_session *s);
+/* Ends the session: drops output, fails the decoder, completes everything,
+ * reports the device gone. */
+URGI_HIDDEN void urgi_session_end(urg_session *s, int err, const char *msg);
+/* Forgets the device and its streams after it went away. */
+URGI_HIDDEN void urgi_device_gone(urg_session *s);
+
+/* dispatch.c: the decoder's callbacks. */
+URGI_HIDDEN int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest);
+URGI_HIDDEN int urgi_on_packet(void *ctx, const struct urg_packet *p);
+URGI_HIDDEN void urgi_on_error(void *ctx, int err, const char *msg, int fatal);
+
+#endif

@@ -1,0 +1,838 @@
+/*
+ * urg_guest.h - the usb-guest protocol engine of usbredir-guest.
+ *
+ * A sans-IO implementation of the usb-guest side of the usbredir protocol,
+ * version 0.7: bytes in (urg_session_recv), bytes out (urg_session_output),
+ * callbacks for everything the usb-host says. No sockets, no event loop, no
+ * threads. The same wire codec also speaks the usb-host side (urg_encode,
+ * urg_decoder with URG_ROLE_HOST) for test peers, replay and benchmarks.
+ *
+ * Conventions
+ *  - Every function that can fail returns 0 (or a count) on success and a
+ *    negative URG_ERR_* code on failure; urg_strerror() names each code.
+ *  - Objects are opaque and created by *_new(), destroyed by *_free().
+ *  - Nothing here is thread-safe. A session (or decoder) must be used by one
+ *    thread at a time; different sessions are independent.
+ *  - Integers on the wire are little-endian whatever the machine.
+ *
+ * docs/engine.md is the guide: ownership of every buffer, what a callback
+ * may call, the error policy, and the caps handled.
+ */
+#ifndef URG_GUEST_H
+#define URG_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define URG_API __attribute__((visibility("default")))
+#else
+#define URG_API
+#endif
+
+#define URG_VERSION_MAJOR 0
+#define URG_VERSION_MINOR 1
+#define URG_VERSION_PATCH 0
+#define URG_VERSION_STRING "0.1.0"
+
+/** The library's version string, e.g. "0.1.0". */
+URG_API const char *urg_version(void);
+
+/* ======================================================================
+ * Errors
+ * ====================================================================== */
+
+enum urg_error {
+    URG_OK = 0,
+    /* Errors of an API call. */
+    URG_ERR_INVALID = -1,        /* an argument is out of range */
+    URG_ERR_NOMEM = -2,          /* the allocator failed */
+    URG_ERR_STATE = -3,          /* not allowed in the session's state */
+    URG_ERR_NO_DEVICE = -4,      /* no device is connected */
+    URG_ERR_NOT_FOUND = -5,      /* no pending request has that id */
+    URG_ERR_NO_CAP = -6,         /* needs a capability not negotiated */
+    URG_ERR_TOO_LONG = -7,       /* a length is over the protocol limit */
+    URG_ERR_AGAIN = -8,          /* output queue is over its bound */
+    URG_ERR_BUSY = -9,           /* not callable from inside a callback */
+    URG_ERR_FAILED = -10,        /* the session failed or was aborted */
+    URG_ERR_NOT_CANCELLABLE = -11, /* only data packets can be cancelled */
+    URG_ERR_FILTER_SYNTAX = -12, /* a usbredirfilter string is malformed */
+    URG_ERR_FILTER_DENIED = -13, /* a filter rule denies the device */
+    URG_ERR_FILTER_NO_MATCH = -14, /* no filter rule matches the device */
+    URG_ERR_BUFFER = -15,        /* the caller's buffer is too small */
+
+    /* Errors in what the peer sent (validation of received packets). */
+    URG_ERR_PROTO_TYPE = -100,          /* unknown packet type */
+    URG_ERR_PROTO_DIRECTION = -101,     /* type not allowed in this direction */
+    URG_ERR_PROTO_BEFORE_HELLO = -102,  /* a packet before the peer's hello */
+    URG_ERR_PROTO_SECOND_HELLO = -103,  /* a second hello */
+    URG_ERR_PROTO_PACKET_SIZE = -104,   /* header.length over the maximum */
+    URG_ERR_PROTO_HEADER_LENGTH = -105, /* header.length < type header */
+    URG_ERR_PROTO_UNEXPECTED_DATA = -106, /* data where none is allowed */
+    URG_ERR_PROTO_DATA_LENGTH = -107,   /* data length != length field */
+    URG_ERR_PROTO_NOT_IN_EP = -108,     /* endpoint must be an IN endpoint */
+    URG_ERR_PROTO_EP_DIRECTION = -109,  /* iso/interrupt/buffered bulk packet
+                                           in the wrong direction for its ep */
+    URG_ERR_PROTO_INTERFACE_COUNT = -110, /* interface_count > 32 */
+    URG_ERR_PROTO_FILTER = -111,        /* bad filter_filter string */
+    URG_ERR_PROTO_CAP = -112,           /* packet needs a cap not negotiated */
+    URG_ERR_PROTO_CAPS = -113,          /* bulk_streams without
+                                           ep_info_max_packet_size */
+    URG_ERR_PROTO_BULK_LENGTH = -114,   /* bulk length over 128 MiB */
+    URG_ERR_PROTO_HELLO = -115,         /* malformed hello */
+    URG_ERR_PROTO_REPLY_TYPE = -116,    /* reply type != request type */
+    URG_ERR_PROTO_REPLY_ENDPOINT = -117, /* reply endpoint != request's */
+    URG_ERR_PROTO_REPLY_LENGTH = -118,  /* reply longer than requested */
+    URG_ERR_PROTO_FIELD = -119,         /* a field value out of range */
+    URG_ERR_PROTO_STATE = -120,         /* packet not valid in this state */
+    URG_ERR_PROTO_CALLBACK = -121       /* a decoder callback refused it */
+};
+
+/** A fixed English sentence for an error code ("unknown error" if none). */
+URG_API const char *urg_strerror(int err);
+/** The enumerator's name for an error code, e.g. "URG_ERR_NOMEM". */
+URG_API const char *urg_error_name(int err);
+
+/* ======================================================================
+ * Protocol constants (usbredir 0.7)
+ * ====================================================================== */
+
+enum urg_packet_type {
+    URG_HELLO = 0,
+    URG_DEVICE_CONNECT = 1,
+    URG_DEVICE_DISCONNECT = 2,
+    URG_RESET = 3,
+    URG_INTERFACE_INFO = 4,
+    URG_EP_INFO = 5,
+    URG_SET_CONFIGURATION = 6,
+    URG_GET_CONFIGURATION = 7,
+    URG_CONFIGURATION_STATUS = 8,
+    URG_SET_ALT_SETTING = 9,
+    URG_GET_ALT_SETTING = 10,
+    URG_ALT_SETTING_STATUS = 11,
+    URG_START_ISO_STREAM = 12,
+    URG_STOP_ISO_STREAM = 13,
+    URG_ISO_STREAM_STATUS = 14,
+    URG_START_INTERRUPT_RECEIVING = 15,
+    URG_STOP_INTERRUPT_RECEIVING = 16,
+    URG_INTERRUPT_RECEIVING_STATUS = 17,
+    URG_ALLOC_BULK_STREAMS = 18,
+    URG_FREE_BULK_STREAMS = 19,
+    URG_BULK_STREAMS_STATUS = 20,
+    URG_CANCEL_DATA_PACKET = 21,
+    URG_FILTER_REJECT = 22,
+    URG_FILTER_FILTER = 23,
+    URG_DEVICE_DISCONNECT_ACK = 24,
+    URG_START_BULK_RECEIVING = 25,
+    URG_STOP_BULK_RECEIVING = 26,
+    URG_BULK_RECEIVING_STATUS = 27,
+    URG_CONTROL_PACKET = 100,
+    URG_BULK_PACKET = 101,
+    URG_ISO_PACKET = 102,
+    URG_INTERRUPT_PACKET = 103,
+    URG_BUFFERED_BULK_PACKET = 104
+};
+
+/** Number of packet types; urg_type_index() maps a type to 0..32. */
+#define URG_TYPE_COUNT 33
+
+/** Dense index 0..URG_TYPE_COUNT-1 of a packet type, or -1 if unknown. */
+URG_API int urg_type_index(uint32_t type);
+/** The packet type at a dense index (inverse of urg_type_index). */
+URG_API uint32_t urg_type_at(int index);
+/** The protocol's name for a type, e.g. "bulk_packet"; "unknown" if none. */
+URG_API const char *urg_type_name(uint32_t type);
+
+/** Capability bit numbers; a caps mask has bit (1u << cap) set. */
+enum urg_cap {
+    URG_CAP_BULK_STREAMS = 0,
+    URG_CAP_CONNECT_DEVICE_VERSION = 1,
+    URG_CAP_FILTER = 2,
+    URG_CAP_DEVICE_DISCONNECT_ACK = 3,
+    URG_CAP_EP_INFO_MAX_PACKET_SIZE = 4,
+    URG_CAP_64BITS_IDS = 5,
+    URG_CAP_32BITS_BULK_LENGTH = 6,
+    URG_CAP_BULK_RECEIVING = 7
+};
+#define URG_CAP_BIT(cap) (1u << (cap))
+#define URG_CAPS_ALL 0xffu
+/** The protocol's name for a cap, e.g. "64bits_ids". */
+URG_API const char *urg_cap_name(int cap);
+
+/**
+ * Statuses. 0..6 are the wire's status codes; any other wire value is
+ * passed through unchanged and is an error. URG_STATUS_NODEV is local: the
+ * request ended because the device went away (device_disconnect), or the
+ * session failed, was aborted or freed, before the host answered.
+ */
+enum urg_status {
+    URG_STATUS_SUCCESS = 0,
+    URG_STATUS_CANCELLED = 1,
+    URG_STATUS_INVAL = 2,
+    URG_STATUS_IOERROR = 3,
+    URG_STATUS_STALL = 4,
+    URG_STATUS_TIMEOUT = 5,
+    URG_STATUS_BABBLE = 6,
+    URG_STATUS_NODEV = 0x100
+};
+/** Name of a status, e.g. "stall"; "unknown" for other wire values. */
+URG_API const char *urg_status_name(int status);
+
+enum urg_speed {
+    URG_SPEED_LOW = 0,
+    URG_SPEED_FULL = 1,
+    URG_SPEED_HIGH = 2,
+    URG_SPEED_SUPER = 3,
+    URG_SPEED_UNKNOWN = 255
+};
+URG_API const char *urg_speed_name(int speed);
+
+enum urg_ep_type {
+    URG_EP_CONTROL = 0,
+    URG_EP_ISO = 1,
+    URG_EP_BULK = 2,
+    URG_EP_INTERRUPT = 3,
+    URG_EP_INVALID = 255
+};
+URG_API const char *urg_ep_type_name(int type);
+
+/** Endpoint address to its index in ep_info and in stream bitmasks:
+ *  OUT endpoints 0-15 are 0-15, IN endpoints 0x80-0x8f are 16-31. */
+static inline int urg_ep_index(uint8_t ep) { return ((ep & 0x80) >> 3) | (ep & 0x0f); }
+/** Index 0..31 back to an endpoint address. */
+static inline uint8_t urg_ep_address(int index)
+{
+    return (uint8_t)(((index & 0x10) << 3) | (index & 0x0f));
+}
+
+/** Protocol limits of libusbredirparser, kept by this engine. */
+#define URG_MAX_BULK_LENGTH (128u * 1024u * 1024u)
+#define URG_DEFAULT_MAX_PACKET_SIZE (URG_MAX_BULK_LENGTH + 1024u)
+/** Limits of this engine on packets without a request to bound them. */
+#define URG_MAX_HELLO_CAPS_WORDS 256u
+#define URG_MAX_FILTER_LENGTH 65536u
+
+/* ======================================================================
+ * Memory and logging
+ * ====================================================================== */
+
+/** A replaceable allocator. All three functions are required; ctx is passed
+ *  back unchanged. realloc(NULL, n) must behave as malloc(n). */
+struct urg_allocator {
+    void *(*malloc)(void *ctx, size_t size);
+    void *(*realloc)(void *ctx, void *ptr, size_t size);
+    void (*free)(void *ctx, void *ptr);
+    void *ctx;
+};
+
+enum urg_log_level {
+    URG_LOG_ERROR = 0,
+    URG_LOG_WARNING = 1,
+    URG_LOG_INFO = 2,
+    URG_LOG_DEBUG = 3
+};
+
+/* ======================================================================
+ * Wire codec (both roles)
+ * ====================================================================== */
+
+/** Which side of the protocol; also the side that receives, for decoders. */
+enum urg_role { URG_ROLE_GUEST = 0, URG_ROLE_HOST = 1 };
+
+/** Direction a packet travels. */
+enum urg_dir { URG_DIR_TO_HOST = 0, URG_DIR_TO_GUEST = 1 };
+
+/**
+ * The layout in force on a connection: the caps both sides have (our caps
+ * AND the peer's) and whether headers carry 64-bit ids. Before the peer's
+ * hello has been processed the layout is {0, 0}: 12-byte headers, smallest
+ * type headers. urg_wire_from_caps() makes the layout after both hellos.
+ */
+struct urg_wire {
+    uint32_t caps;  /* negotiated: ours & peer's */
+    uint8_t id64;   /* 1: 16-byte header with a 64-bit id */
+};
+URG_API struct urg_wire urg_wire_from_caps(uint32_t our_caps, uint32_t peer_caps);
+/** Size of the usbredir header: 12 or 16. */
+URG_API int urg_header_len(const struct urg_wire *w);
+/** Size of the type-specific header of a type travelling in dir under w,
+ *  or -1 if that type never travels in that direction. */
+URG_API int urg_type_header_len(const struct urg_wire *w, uint32_t type, enum urg_dir dir);
+
+struct urg_hello {
+    char version[64];           /* always NUL-terminated after decode */
+    uint32_t caps[8];           /* first 8 caps words */
+    uint32_t caps_words;        /* words present on the wire (may be > 8) */
+};
+struct urg_device_connect {
+    uint8_t speed, device_class, device_subclass, device_protocol;
+    uint16_t vendor_id, product_id;
+    uint16_t device_version_bcd; /* only with connect_device_version */
+};
+struct urg_interface_info {
+    uint32_t interface_count;
+    uint8_t interface[32], interface_class[32], interface_subclass[32],
+        interface_protocol[32];
+};
+struct urg_ep_info {
+    uint8_t type[32], interval[32], interface[32];
+    uint16_t max_packet_size[32]; /* only with ep_info_max_packet_size */
+    uint32_t max_streams[32];     /* only with bulk_streams */
+};
+struct urg_set_configuration { uint8_t configuration; };
+struct urg_configuration_status { uint8_t status, configuration; };
+struct urg_set_alt_setting { uint8_t interface, alt; };
+struct urg_get_alt_setting { uint8_t interface; };
+struct urg_alt_setting_status { uint8_t status, interface, alt; };
+struct urg_start_iso_stream { uint8_t endpoint, pkts_per_urb, no_urbs; };
+struct urg_stop_iso_stream { uint8_t endpoint; };
+struct urg_iso_stream_status { uint8_t status, endpoint; };
+struct urg_start_interrupt_receiving { uint8_t endpoint; };
+struct urg_stop_interrupt_receiving { uint8_t endpoint; };
+struct urg_interrupt_receiving_status { uint8_t status, endpoint; };
+struct urg_alloc_bulk_streams { uint32_t endpoints, no_streams; };
+struct urg_free_bulk_streams { uint32_t endpoints; };
+struct urg_bulk_streams_status { uint32_t endpoints, no_streams; uint8_t status; };
+struct urg_start_bulk_receiving {
+    uint32_t stream_id, bytes_per_transfer;
+    uint8_t endpoint, no_transfers;
+};
+struct urg_stop_bulk_receiving { uint32_t stream_id; uint8_t endpoint; };
+struct urg_bulk_receiving_status { uint32_t stream_id; uint8_t endpoint, status; };
+struct urg_control_packet {
+    uint8_t endpoint, request, requesttype, status;
+    uint16_t value, index, length;
+};
+struct urg_bulk_packet {
+    uint8_t endpoint, status;
+    uint32_t length;            /* length | length_high << 16 */
+    uint32_t stream_id;
+};
+struct urg_iso_packet { uint8_t endpoint, status; uint16_t length; };
+struct urg_interrupt_packet { uint8_t endpoint, status; uint16_t length; };
+struct urg_buffered_bulk_packet {
+    uint32_t stream_id, length;
+    uint8_t endpoint, status;
+};
+
+/** One packet, decoded. data points at the payload (data packets and
+ *  filter_filter, whose string includes its NUL); for a hello it points at
+ *  the raw caps words. Decoders point data into the caller's buffer, a
+ *  request's destination buffer or the decoder's own buffer; it is valid
+ *  only during the callback that receives the packet. */
+struct urg_packet {
+    uint32_t type;
+    uint64_t id;
+    union {
+        struct urg_hello hello;
+        struct urg_device_connect device_connect;
+        struct urg_interface_info interface_info;
+        struct urg_ep_info ep_info;
+        struct urg_set_configuration set_configuration;
+        struct urg_configuration_status configuration_status;
+        struct urg_set_alt_setting set_alt_setting;
+        struct urg_get_alt_setting get_alt_setting;
+        struct urg_alt_setting_status alt_setting_status;
+        struct urg_start_iso_stream start_iso_stream;
+        struct urg_stop_iso_stream stop_iso_stream;
+        struct urg_iso_stream_status iso_stream_status;
+        struct urg_start_interrupt_receiving start_interrupt_receiving;
+        struct urg_stop_interrupt_receiving stop_interrupt_receiving;
+        struct urg_interrupt_receiving_status interrupt_receiving_status;
+        struct urg_alloc_bulk_streams alloc_bulk_streams;
+        struct urg_free_bulk_streams free_bulk_streams;
+        struct urg_bulk_streams_status bulk_streams_status;
+        struct urg_start_bulk_receiving start_bulk_receiving;
+        struct urg_stop_bulk_receiving stop_bulk_receiving;
+        struct urg_bulk_receiving_status bulk_receiving_status;
+        struct urg_control_packet control;
+        struct urg_bulk_packet bulk;
+        struct urg_iso_packet iso;
+        struct urg_interrupt_packet interrupt;
+        struct urg_buffered_bulk_packet buffered_bulk;
+    } h;
+    const uint8_t *data;
+    uint32_t data_len;
+};
+
+/** Bytes urg_encode() writes for p: header + type header (+ caps words for
+ *  a hello). The payload (p->data) is not included. -1 if p->type cannot
+ *  travel in dir. */
+URG_API int urg_encoded_header_len(const struct urg_wire *w, const struct urg_packet *p,
+                                   enum urg_dir dir);
+
+/**
+ * Encodes packet p travelling in dir under layout w: writes the usbredir
+ * header and the type header (and, for a hello, the caps words) into buf and
+ * returns the number of bytes written. The payload p->data (p->data_len
+ * bytes) is checked but not copied: it goes on the wire right after. The
+ * packet is validated as a receiver would (lengths, directions, caps), and
+ * an invalid packet is refused with the URG_ERR_PROTO_* code a receiver
+ * would report. URG_ERR_BUFFER if cap is too small.
+ */
+URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct urg_packet *p,
+                       uint8_t *buf, size_t cap);
+
+/**
+ * Decodes and validates one whole packet at the start of buf (len bytes),
+ * travelling in dir under w. On success fills *p (p->data points into buf)
+ * and *consumed, and returns 0. Returns URG_ERR_AGAIN if buf holds less than
+ * one whole packet, or the URG_ERR_PROTO_* code of the first rule broken.
+ * Stateless: a hello does not change w (see urg_decoder for a stream).
+ */
+URG_API int urg_decode(const struct urg_wire *w, enum urg_dir dir, const uint8_t *buf, size_t len,
+                       uint32_t max_packet_size, struct urg_packet *p, size_t *consumed);
+
+/* ======================================================================
+ * Streaming decoder (either role)
+ * ====================================================================== */
+
+typedef struct urg_decoder urg_decoder;
+
+enum urg_error_policy {
+    URG_POLICY_FAIL = 0, /* a bad packet fails the stream (default) */
+    URG_POLICY_SKIP = 1  /* a bad packet is reported and skipped */
+};
+
+/** Returned by a decoder callback: go on, skip this packet's payload (the
+ *  packet callback is then not called), or stop feeding at once. A negative
+ *  URG_ERR_PROTO_* return rejects the packet under the error policy. */
+enum urg_decoder_verdict {
+    URG_DECODE_CONTINUE = 0,
+    URG_DECODE_DISCARD = 1,
+    URG_DECODE_STOP = 2
+};
+
+struct urg_decoder_callbacks {
+    /* Headers of a packet decoded and validated, payload not read yet.
+     * p->data is NULL; p->data_len is the payload length to come. The
+     * callback may set *dest to a buffer of at least p->data_len bytes into
+     * which the payload is stored if it is not already whole in the buffer
+     * being fed (the buffer must stay valid until the packet callback, or
+     * until the decoder is freed). Optional. */
+    int (*header)(void *ctx, const struct urg_packet *p, uint8_t **dest);
+    /* A whole valid packet. p and p->data are valid during the call only.
+     * For a hello, the decoder's layout has already switched. Required. */
+    int (*packet)(void *ctx, const struct urg_packet *p);
+    /* A packet was rejected: err and a message naming the packet type and
+     * the field. fatal is 1 when the stream has failed (policy fail).
+     * Optional. msg is valid during the call only. */
+    void (*error)(void *ctx, int err, const char *msg, int fatal);
+};
+
+struct urg_decoder_config {
+    enum urg_role role;            /* the side that receives */
+    uint32_t our_caps;             /* caps we advertise in our hello */
+    uint32_t max_packet_size;      /* 0: URG_DEFAULT_MAX_PACKET_SIZE */
+    enum urg_error_policy policy;
+    const struct urg_allocator *allocator; /* NULL: malloc/realloc/free */
+    struct urg_decoder_callbacks callbacks;
+    void *ctx;                     /* passed to every callback */
+};
+
+/** Creates a streaming decoder. Expects the peer's hello first. */
+URG_API int urg_decoder_new(const struct urg_decoder_config *cfg, urg_decoder **out);
+URG_API void urg_decoder_free(urg_decoder *d);
+/** Feeds len bytes (any split of the stream). Returns 0, or the error that
+ *  failed the stream (further calls return URG_ERR_FAILED), or URG_ERR_BUSY
+ *  if called from one of this decoder's callbacks. If a callback returned
+ *  URG_DECODE_STOP, returns 1 and *consumed (if not NULL) says how many bytes
+ *  were used; feed the rest later. */
+URG_API int urg_decoder_feed(urg_decoder *d, const void *buf, size_t len, size_t *consumed);
+/** Where the next bytes of the stream belong: when the decoder is inside a
+ *  payload, sets *buf and *len to the rest of it (in the header callback's
+ *  dest, or the decoder's own buffer) and returns 1; the caller may read up
+ *  to *len bytes there and call urg_decoder_commit(). Returns 0 otherwise. */
+URG_API int urg_decoder_window(urg_decoder *d, void **buf, size_t *len);
+/** Accounts n bytes the caller wrote into the window. */
+URG_API int urg_decoder_commit(urg_decoder *d, size_t n);
+/** The layout now in force for this stream. */
+URG_API struct urg_wire urg_decoder_wire(const urg_decoder *d);
+/** The peer's caps (0 before its hello) and whether the hello arrived. */
+URG_API uint32_t urg_decoder_peer_caps(const urg_decoder *d);
+URG_API int urg_decoder_have_hello(const urg_decoder *d);
+
+/* ======================================================================
+ * usbredirfilter rules
+ * ====================================================================== */
+
+/** One rule: -1 in a field matches any value. */
+struct urg_filter_rule {
+    int device_class;       /* -1 or 0..255 */
+    int vendor_id;          /* -1 or 0..0xffff */
+    int product_id;         /* -1 or 0..0xffff */
+    int device_version_bcd; /* -1 or 0..0xffff */
+    int allow;              /* 0 or 1 */
+};
+
+enum urg_filter_flags {
+    URG_FILTER_DEFAULT_ALLOW = 1,       /* no matching rule: allow */
+    URG_FILTER_DONT_SKIP_NON_BOOT_HID = 2 /* check non-boot HID interfaces */
+};
+
+/**
+ * Parses the usbredirfilter string form: rules of five values
+ * "class,vendor,product,version,allow" separated by '|'. Values are decimal
+ * or 0x-prefixed hex, or -1 for any; allow is 0 or 1; empty rules are
+ * skipped. Writes at most max rules to rules (may be NULL to count) and the
+ * number of rules to *count. URG_ERR_FILTER_SYNTAX on a malformed string
+ * (*count then holds the 0-based index of the bad rule), URG_ERR_BUFFER if
+ * there are more than max rules.
+ */
+URG_API int urg_filter_parse(const char *str, struct urg_filter_rule *rules, size_t max,
+                             size_t *count);
+/** Formats rules as "0x03,-1,-1,-1,1|..." into buf (cap bytes, always NUL-
+ *  terminated when cap > 0). Returns the string's length, which is >= cap if
+ *  it did not fit, or URG_ERR_INVALID if a rule is out of range. */
+URG_API int urg_filter_format(const struct urg_filter_rule *rules, size_t count, char *buf,
+                              size_t cap);
+/** Checks that every field of every rule is in range: 0 or URG_ERR_INVALID. */
+URG_API int urg_filter_verify(const struct urg_filter_rule *rules, size_t count);
+
+struct urg_device; /* below */
+/**
+ * Checks a device against rules as usbredirfilter does: the device class
+ * (unless 0x00 or 0xef) and then each interface class must be allowed by the
+ * first rule that matches it (class, vendor, product, version). Non-boot HID
+ * interfaces are skipped when there are several interfaces, unless every
+ * interface is one. Returns 0 (allowed), URG_ERR_FILTER_DENIED,
+ * URG_ERR_FILTER_NO_MATCH, or URG_ERR_INVALID for bad rules.
+ */
+URG_API int urg_filter_check(const struct urg_filter_rule *rules, size_t count,
+                             const struct urg_device *dev, unsigned flags);
+
+/* ======================================================================
+ * Session: the usb-guest engine
+ * ====================================================================== */
+
+typedef struct urg_session urg_session;
+
+/** One endpoint, from ep_info; index with urg_ep_index(). */
+struct urg_endpoint {
+    uint8_t type;             /* enum urg_ep_type */
+    uint8_t interval;         /* raw bInterval */
+    uint8_t interface;
+    uint16_t max_packet_size; /* 0 without ep_info_max_packet_size */
+    uint32_t max_streams;     /* 0 without bulk_streams */
+};
+
+/** The device as the host described it (device_connect, interface_info,
+ *  ep_info). */
+struct urg_device {
+    uint8_t speed;            /* enum urg_speed */
+    uint8_t device_class, device_subclass, device_protocol;
+    uint16_t vendor_id, product_id;
+    uint16_t device_version_bcd;
+    uint8_t has_device_version; /* 1 if device_version_bcd came on the wire */
+    uint32_t interface_count;
+    uint8_t interface[32], interface_class[32], interface_subclass[32],
+        interface_protocol[32];
+    struct urg_endpoint ep[32];
+};
+
+/** What a finished request reports. Valid during the callback only. */
+struct urg_completion {
+    uint64_t id;              /* the id the session gave the request */
+    void *user_data;          /* the request call's user_data */
+    uint32_t type;            /* the request's packet type */
+    uint8_t endpoint;         /* endpoint address, where the type has one */
+    uint8_t cancel_requested; /* 1 if urg_session_cancel() was called */
+    int status;               /* enum urg_status (or an unknown wire value) */
+    uint32_t length;          /* bytes transferred: IN bytes in data, or OUT
+                                 bytes the device took */
+    const uint8_t *data;      /* IN payload (NULL otherwise). When the request
+                                 gave a destination buffer and the payload
+                                 straddled recv calls, data == that buffer;
+                                 otherwise it points into the caller's recv
+                                 buffer or the session's own buffer. */
+    union {
+        struct { uint8_t configuration; } config;      /* set/get_configuration */
+        struct { uint8_t interface, alt; } alt;          /* set/get_alt_setting */
+        struct { uint32_t endpoints, no_streams; } streams; /* alloc/free streams */
+        struct { uint32_t stream_id; } bulk;            /* bulk and bulk receiving */
+    } u;
+};
+
+/** Unsolicited data of a stream: interrupt IN, iso IN, buffered bulk IN. */
+struct urg_stream_data {
+    uint32_t type;            /* URG_INTERRUPT_PACKET, URG_ISO_PACKET or
+                                 URG_BUFFERED_BULK_PACKET */
+    uint64_t id;              /* host's sequence number (0, 1, 2, ...) */
+    uint8_t endpoint;
+    int status;
+    uint32_t stream_id;       /* buffered bulk only */
+    const uint8_t *data;      /* valid during the callback only */
+    uint32_t length;
+};
+
+/** A stream status the guest did not ask for: the host stopped a stream
+ *  (status is normally stall) or reports an iso OUT error. */
+struct urg_stream_status {
+    uint32_t type;            /* URG_ISO_STREAM_STATUS,
+                                 URG_INTERRUPT_RECEIVING_STATUS or
+                                 URG_BULK_RECEIVING_STATUS */
+    uint64_t id;
+    uint8_t endpoint;
+    int status;
+    uint32_t stream_id;       /* bulk receiving only */
+};
+
+enum urg_device_info_what { URG_INFO_INTERFACES = 1, URG_INFO_ENDPOINTS = 2 };
+
+/**
+ * Callbacks. Every one is optional except complete (needed as soon as a
+ * request is made). All receive the config's user_data first. Pointers they
+ * receive are valid during the call only. They run inside urg_session_recv()
+ * / urg_session_recv_commit(), and complete also inside urg_session_abort()
+ * and urg_session_free(). From a callback the application may make requests,
+ * cancel, pull and consume output, read state and stats, call
+ * urg_session_abort(), and call urg_session_free() (the session is then
+ * freed when the outer call returns, which returns URG_ERR_FAILED); it must
+ * not call urg_session_recv() or urg_session_recv_commit() (URG_ERR_BUSY).
+ */
+struct urg_session_callbacks {
+    /* A request finished: called exactly once for every request call that
+     * returned 0, never for one that failed. */
+    void (*complete)(void *user_data, const struct urg_completion *c);
+    /* The host's hello arrived: its version string and caps. */
+    void (*hello)(void *user_data, const char *version, uint32_t peer_caps);
+    /* The host announced a device that the session's filter (if any)
+     * allows. dev is also available from urg_session_device(). */
+    void (*device_connect)(void *user_data, const struct urg_device *dev);
+    /* The session's filter denied the device (reason URG_ERR_FILTER_*); the
+     * session sent filter_reject where the host has the filter cap. If the
+     * device had been connected, this also ends it (like a disconnect:
+     * pending requests complete with URG_STATUS_NODEV first). */
+    void (*device_rejected)(void *user_data, const struct urg_device *dev, int reason);
+    /* The device went away: every pending request has completed with
+     * URG_STATUS_NODEV, streams are stopped, and the device state is gone. */
+    void (*device_disconnect)(void *user_data);
+    /* interface_info and/or ep_info changed while a device is connected
+     * (after set_configuration or set_alt_setting); what is a mask of
+     * enum urg_device_info_what. Called before the status that caused it. */
+    void (*device_info)(void *user_data, const struct urg_device *dev, unsigned what);
+    /* Interrupt IN, iso IN or buffered bulk data arrived. */
+    void (*stream_data)(void *user_data, const struct urg_stream_data *d);
+    /* A stream status that answers no request (see struct urg_stream_status). */
+    void (*stream_status)(void *user_data, const struct urg_stream_status *st);
+    /* The host sent filter_filter. rules[count] valid during the call. */
+    void (*peer_filter)(void *user_data, const struct urg_filter_rule *rules, size_t count);
+    /* The host sent something invalid. fatal: the session has failed (every
+     * pending request completed with URG_STATUS_NODEV right after this call).
+     * Not fatal (policy skip): the packet was skipped; if it was the reply to
+     * a pending request, that request completed with URG_STATUS_IOERROR. */
+    void (*error)(void *user_data, int err, const char *msg, int fatal);
+    /* Log lines at or below the config's log_level. */
+    void (*log)(void *user_data, int level, const char *msg);
+};
+
+struct urg_session_config {
+    uint32_t caps;                 /* caps to advertise (URG_CAPS_ALL) */
+    const char *version;           /* hello version ("usbredir-guest 0.1.0") */
+    uint32_t max_packet_size;      /* URG_DEFAULT_MAX_PACKET_SIZE */
+    enum urg_error_policy policy;  /* URG_POLICY_FAIL */
+    size_t max_output_bytes;       /* bound on queued output (32 MiB);
+                                      0: no bound */
+    const char *filter;            /* usbredirfilter string, or NULL */
+    unsigned filter_flags;         /* enum urg_filter_flags */
+    uint32_t pending_hint;         /* pre-size for this many pending
+                                      requests (64) */
+    int log_level;                 /* URG_LOG_WARNING */
+    const struct urg_allocator *allocator; /* NULL: libc */
+    struct urg_session_callbacks callbacks;
+    void *user_data;
+};
+
+/** Fills cfg with the defaults shown above. */
+URG_API void urg_session_config_init(struct urg_session_config *cfg);
+
+/**
+ * Creates a session. Its hello is queued at once (pull it with
+ * urg_session_output()). URG_ERR_INVALID for bad caps (bulk_streams without
+ * ep_info_max_packet_size) or a NULL complete callback, URG_ERR_FILTER_SYNTAX
+ * for a bad filter string.
+ */
+URG_API int urg_session_new(const struct urg_session_config *cfg, urg_session **out);
+
+/**
+ * Frees the session. Every pending request first completes with
+ * URG_STATUS_NODEV (queued output is dropped before that, so no OUT buffer
+ * is touched afterwards). Safe on NULL. From inside a callback the free is
+ * deferred until the outermost recv call returns.
+ */
+URG_API void urg_session_free(urg_session *s);
+
+/**
+ * Ends the session without freeing it, e.g. when the connection is lost:
+ * queued output is dropped, every pending request completes with
+ * URG_STATUS_NODEV, device_disconnect is reported if a device was connected,
+ * and every later call but free and the getters returns URG_ERR_FAILED.
+ * reason is recorded as the session's error (0 for a normal close).
+ */
+URG_API void urg_session_abort(urg_session *s, int reason);
+
+/* ---- bytes in ---- */
+
+/**
+ * Feeds bytes received from the host, in any split. Callbacks run from here.
+ * Returns 0, or a negative error if the session failed (it stays failed), or
+ * URG_ERR_BUSY from inside a callback. One byte at a time gives exactly the
+ * events one big buffer gives. Payloads of packets that lie whole in buf are
+ * handed out as pointers into buf (no copy).
+ */
+URG_API int urg_session_recv(urg_session *s, const void *buf, size_t len);
+
+/**
+ * Where the next bytes belong. When the session is inside a payload -- for a
+ * bulk or control IN reply whose request gave a destination buffer, the rest
+ * of that buffer -- sets *buf and *len and returns 1: the caller may read from
+ * its socket straight into *buf (up to *len bytes) and then call
+ * urg_session_recv_commit(). Returns 0 when the next bytes are headers (use
+ * urg_session_recv() with the caller's own buffer).
+ */
+URG_API int urg_session_recv_window(urg_session *s, void **buf, size_t *len);
+URG_API int urg_session_recv_commit(urg_session *s, size_t n);
+
+/* ---- bytes out ---- */
+
+/**
+ * Fills up to iovcnt iovecs with the queued output, in order, and returns
+ * how many it filled (0: nothing queued). Headers and payloads are separate
+ * iovecs; an OUT payload is the caller's own buffer. The iovecs stay valid
+ * until the next urg_session_consume() or request call.
+ */
+URG_API int urg_session_output(urg_session *s, struct iovec *iov, int iovcnt);
+/** Marks the first n queued bytes as written. n must not exceed
+ *  urg_session_output_pending(). */
+URG_API int urg_session_consume(urg_session *s, size_t n);
+/** Bytes queued and not consumed yet. */
+URG_API size_t urg_session_output_pending(const urg_session *s);
+
+/* ---- requests (guest to host) ----
+ *
+ * Every request call returns 0 and gives the request an id (*id if id is not
+ * NULL), or a negative error and then no completion will ever come. Requests
+ * need the host's hello (URG_ERR_STATE before it); all but filter ones need a
+ * connected device (URG_ERR_NO_DEVICE). A request whose packet would push
+ * the output queue past max_output_bytes is refused with URG_ERR_AGAIN
+ * (unless the queue is empty).
+ *
+ * Buffers: an OUT payload (data of an OUT transfer) is not copied; it must
+ * stay valid and unchanged until the request completes. An IN destination
+ * (data of an IN transfer, may be NULL) must stay valid until the request
+ * completes; the engine writes at most length bytes into it, and only when
+ * the reply's payload straddles recv calls or arrives through the recv
+ * window. */
+
+/** Control transfer. setup is the 8-byte SETUP packet (bmRequestType,
+ *  bRequest, wValue, wIndex, wLength, little-endian); endpoint is the control
+ *  endpoint number (normally 0); its direction comes from bmRequestType. */
+URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
+                                void *data, void *user_data, uint64_t *id);
+/** Bulk transfer of length bytes (IN: at most length) on endpoint, on
+ *  stream stream_id (0: no stream). Over 65535 bytes needs 32bits_bulk_length
+ *  (else URG_ERR_TOO_LONG); at most URG_MAX_BULK_LENGTH. */
+URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_id, uint32_t length,
+                             void *data, void *user_data, uint64_t *id);
+/** Interrupt OUT transfer (endpoint must be OUT). */
+URG_API int urg_session_interrupt_out(urg_session *s, uint8_t endpoint, uint16_t length,
+                                      const void *data, void *user_data, uint64_t *id);
+/** One iso OUT packet on a started OUT stream. The payload is copied; the
+ *  host never answers iso OUT packets, so there is no completion. */
+URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t length,
+                                const void *data);
+URG_API int urg_session_set_configuration(urg_session *s, uint8_t configuration,
+                                          void *user_data, uint64_t *id);
+URG_API int urg_session_get_configuration(urg_session *s, void *user_data, uint64_t *id);
+URG_API int urg_session_set_alt_setting(urg_session *s, uint8_t interface, uint8_t alt,
+                                        void *user_data, uint64_t *id);
+URG_API int urg_session_get_alt_setting(urg_session *s, uint8_t interface, void *user_data,
+                                        uint64_t *id);
+URG_API int urg_session_start_interrupt_receiving(urg_session *s, uint8_t endpoint,
+                                                  void *user_data, uint64_t *id);
+URG_API int urg_session_stop_interrupt_receiving(urg_session *s, uint8_t endpoint,
+                                                 void *user_data, uint64_t *id);
+/** Needs bulk_receiving. bytes_per_transfer should be a multiple of the
+ *  endpoint's max packet size (the host checks). */
+URG_API int urg_session_start_bulk_receiving(urg_session *s, uint8_t endpoint, uint32_t stream_id,
+                                             uint32_t bytes_per_transfer, uint8_t no_transfers,
+                                             void *user_data, uint64_t *id);
+URG_API int urg_session_stop_bulk_receiving(urg_session *s, uint8_t endpoint, uint32_t stream_id,
+                                            void *user_data, uint64_t *id);
+URG_API int urg_session_start_iso_stream(urg_session *s, uint8_t endpoint, uint8_t pkts_per_urb,
+                                         uint8_t no_urbs, void *user_data, uint64_t *id);
+URG_API int urg_session_stop_iso_stream(urg_session *s, uint8_t endpoint, void *user_data,
+                                        uint64_t *id);
+/** Needs bulk_streams. endpoints is a bitmask of urg_ep_index() bits. */
+URG_API int urg_session_alloc_bulk_streams(urg_session *s, uint32_t endpoints,
+                                           uint32_t no_streams, void *user_data, uint64_t *id);
+URG_API int urg_session_free_bulk_streams(urg_session *s, uint32_t endpoints, void *user_data,
+                                          uint64_t *id);
+/** Resets the device. The protocol has no reply to a reset, so this is not
+ *  a request: no id, no completion. */
+URG_API int urg_session_reset(urg_session *s);
+/**
+ * Cancels a pending data request (control, bulk, interrupt OUT) by sending
+ * cancel_data_packet. The request still completes exactly once, with the
+ * host's answer: URG_STATUS_CANCELLED, or its real result if it had already
+ * finished. Cancelling twice is a no-op. URG_ERR_NOT_FOUND if no request has
+ * that id, URG_ERR_NOT_CANCELLABLE for a non-data request.
+ */
+URG_API int urg_session_cancel(urg_session *s, uint64_t id);
+/** Sends filter_filter with the given rules (needs the filter cap). */
+URG_API int urg_session_send_filter(urg_session *s, const char *filter);
+/** Sends filter_reject: the guest refuses the device (needs the filter cap;
+ *  needs a device_connect or interface_info to answer). */
+URG_API int urg_session_filter_reject(urg_session *s);
+
+/* ---- state ---- */
+
+enum urg_session_state {
+    URG_STATE_WAIT_HELLO = 0, /* the host's hello has not arrived */
+    URG_STATE_READY = 1,      /* hello done, no device */
+    URG_STATE_CONNECTED = 2,  /* a device is connected */
+    URG_STATE_FAILED = 3      /* failed or aborted */
+};
+URG_API int urg_session_state(const urg_session *s);
+/** The connected device, or NULL. Valid until the next recv call. */
+URG_API const struct urg_device *urg_session_device(const urg_session *s);
+/** Negotiated caps (ours & the host's; 0 before the host's hello). */
+URG_API uint32_t urg_session_caps(const urg_session *s);
+URG_API uint32_t urg_session_peer_caps(const urg_session *s);
+/** The host's hello version string ("" before it). */
+URG_API const char *urg_session_peer_version(const urg_session *s);
+/** The error that failed the session (0 if none) and its message. */
+URG_API int urg_session_error(const urg_session *s, const char **msg);
+/** Number of requests waiting for their completion. */
+URG_API size_t urg_session_pending_count(const urg_session *s);
+/** 1 if the stream of that kind (URG_START_INTERRUPT_RECEIVING,
+ *  URG_START_ISO_STREAM or URG_START_BULK_RECEIVING) on endpoint was started
+ *  successfully and has not been stopped since; else 0. */
+URG_API int urg_session_stream_active(const urg_session *s, uint32_t start_type, uint8_t endpoint);
+
+/** Counters. Packet and byte counts are indexed by urg_type_index(); bytes
+ *  are whole packets (headers included). tx counts packets as they are
+ *  queued. */
+struct urg_stats {
+    uint64_t rx_packets[URG_TYPE_COUNT], rx_bytes[URG_TYPE_COUNT];
+    uint64_t tx_packets[URG_TYPE_COUNT], tx_bytes[URG_TYPE_COUNT];
+    uint64_t late_replies;        /* replies for no pending request, dropped */
+    uint64_t unsolicited_statuses;/* stream statuses answering no request */
+    uint64_t protocol_errors;     /* packets rejected (fatal or skipped) */
+    uint64_t skipped_bytes;       /* bytes skipped under policy skip */
+    uint64_t requests;            /* requests accepted */
+    uint64_t completions;         /* completions delivered */
+    uint64_t payload_copies;      /* payloads copied because they straddled */
+    uint64_t pending_max;         /* most requests pending at once */
+};
+URG_API void urg_session_stats(const urg_session *s, struct urg_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* URG_GUEST_H */

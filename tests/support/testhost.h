@@ -1,0 +1,93 @@
+/*
+ * testhost.h - test support: a scripted usb-host speaking the host side
+ * with the engine's own codec (urg_encode, urg_decoder in URG_ROLE_HOST),
+ * and a recorder that logs every session callback as one text line.
+ */
+#ifndef URG_TESTHOST_H
+#define URG_TESTHOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "urg_guest.h"
+
+/* A packet the guest sent, as the host decoded it (data copied). */
+struct th_packet {
+    struct urg_packet p;
+    uint8_t *data;
+};
+
+struct testhost {
+    uint32_t caps;          /* caps the host advertises */
+    urg_decoder *dec;       /* host-role decoder of the guest's output */
+    struct th_packet *pkts; /* every packet the guest sent, in order */
+    size_t npkts, cap;
+    uint8_t *out;           /* bytes scripted for the guest */
+    size_t out_len, out_cap;
+    int dec_err;            /* last error the host decoder reported */
+};
+
+void th_init(struct testhost *h, uint32_t host_caps);
+void th_free(struct testhost *h);
+/* The host's layout: negotiated once the guest's hello was pumped. */
+struct urg_wire th_wire(const struct testhost *h);
+/* Pulls everything the session queued (through its iovecs), consumes it and
+ * decodes it as the host; returns the number of packets added. */
+size_t th_pump(struct testhost *h, urg_session *s);
+/* Appends an encoded packet for the guest (asserts it encodes). */
+void th_emit(struct testhost *h, const struct urg_packet *p);
+/* Appends raw bytes for the guest. */
+void th_raw(struct testhost *h, const void *bytes, size_t n);
+/* The host's hello with the given caps and version "testhost 1.0". */
+void th_hello(struct testhost *h);
+/* interface_info, ep_info and device_connect of a device with an interrupt
+ * IN endpoint 0x81, bulk endpoints 0x02 and 0x82, an iso IN endpoint 0x83
+ * and an interrupt OUT endpoint 0x04; speed high, 1234:5678, class 0. */
+void th_device(struct testhost *h);
+/* Feeds the scripted bytes to the session in chunks of chunk bytes (0: all
+ * at once), then forgets them. Returns the first nonzero recv result. */
+int th_flush(struct testhost *h, urg_session *s, size_t chunk);
+/* The last packet the guest sent of that type, or NULL. */
+const struct th_packet *th_find(const struct testhost *h, uint32_t type);
+/* Replies to a guest packet. */
+void th_reply_control(struct testhost *h, const struct urg_packet *req, uint8_t status,
+                      const void *data, uint16_t len);
+void th_reply_bulk(struct testhost *h, const struct urg_packet *req, uint8_t status,
+                   const void *data, uint32_t len);
+
+/* ---- recorder ---- */
+
+struct rec_completion {
+    struct urg_completion c;
+    uint8_t *data;          /* copy of c.data */
+};
+
+struct rec {
+    char *log;              /* one line per callback */
+    size_t len, cap;
+    struct rec_completion *done;
+    size_t ndone, done_cap;
+    int hello, connect, disconnect, rejected, info, stream_data, stream_status, filter, errors,
+        fatal;
+    int last_error;
+    uint32_t stream_bytes;
+};
+
+void rec_init(struct rec *r);
+void rec_free(struct rec *r);
+/* Session callbacks that record into r (pass r as user_data). */
+void rec_callbacks(struct urg_session_callbacks *cb);
+/* The completion with that id, or NULL. */
+const struct rec_completion *rec_find(const struct rec *r, uint64_t id);
+/* Number of completions with that id (exactly-once checks). */
+int rec_count(const struct rec *r, uint64_t id);
+
+/* A session with the recorder and the given caps and policy. */
+urg_session *new_session(struct rec *r, uint32_t caps, int policy);
+/* A session connected to a testhost device: hellos exchanged, th_device()
+ * delivered; the session's hello and acks pumped to the host. */
+urg_session *connected_session(struct rec *r, struct testhost *h, uint32_t guest_caps,
+                               uint32_t host_caps);
+
+#endif
