@@ -81,13 +81,16 @@ TEST_BINS   := $(UNIT_BIN) $(DIFF_BIN)
 REF_CFLAGS  := $(shell pkg-config --cflags libusbredirparser-0.5 2>/dev/null)
 REF_LIBS    := $(shell pkg-config --libs libusbredirparser-0.5 2>/dev/null || echo -lusbredirparser)
 
-$(BUILD)/tests/test_%: tests/guest/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(STATIC)
+# Tests link the library's objects (not the sealed archive), so they can
+# also reach internals; the archive and the .so are checked by
+# check-symbols and check-install.
+$(BUILD)/tests/test_%: tests/guest/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(STATIC) -lcmocka -o $@
+	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(LIB_OBJ) -lcmocka -o $@
 
-$(DIFF_BIN): tests/diff/test_diff_reference.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(STATIC)
+$(DIFF_BIN): tests/diff/test_diff_reference.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(STATIC) $(REF_LIBS) -lcmocka -o $@
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(LIB_OBJ) $(REF_LIBS) -lcmocka -o $@
 
 $(BUILD)/examples/%: docs/examples/%.c $(STATIC)
 	@mkdir -p $(dir $@)

@@ -680,6 +680,8 @@ URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct 
     th = urg_type_header_len(w, p->type, dir);
     hl = p->type == URG_HELLO ? 12 : urg_header_len(w);
 
+    if (!w->id64 && p->id > 0xffffffffu && p->type != URG_HELLO)
+        return URG_ERR_INVALID;
     v = *p;
     if (p->type == URG_HELLO) {
         if (p->h.hello.caps_words > 8)
@@ -698,8 +700,6 @@ URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct 
         return r;
     if (p->type != URG_HELLO && data_len && (r = urgi_check_payload(w, dir, &v, NULL, 0)))
         return r;
-    if (!w->id64 && p->id > 0xffffffffu && p->type != URG_HELLO)
-        return URG_ERR_INVALID;
 
     urgi_put32(buf, p->type);
     urgi_put32(buf + 4, (uint32_t)th + data_len);

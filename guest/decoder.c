@@ -167,7 +167,9 @@ static int headers_done(urg_decoder *d, const uint8_t *th, const uint8_t *rest, 
     if ((r = urgi_check_headers(&d->wire, d->dir, p, d->msg, sizeof(d->msg))))
         return reject(d, r, p->data_len);
     v = URG_DECODE_CONTINUE;
-    if (d->cb.header) {
+    /* The hello belongs to the decoder (it sets the layout): the header
+     * callback cannot discard it or place its payload. */
+    if (d->cb.header && p->type != URG_HELLO) {
         d->msg[0] = '\0';
         v = d->cb.header(d->ctx, p, &dest);
         if (v < 0)

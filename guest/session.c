@@ -235,6 +235,11 @@ static void enter(urg_session *s) { s->depth++; }
 static bool leave(urg_session *s)
 {
     if (--s->depth == 0 && s->free_pending) {
+        /* Whatever is still pending completes before the memory goes;
+         * callbacks run from here see a session they cannot free twice. */
+        s->depth++;
+        urgi_session_end(s, 0, "session freed");
+        s->depth--;
         really_free(s);
         return true;
     }
@@ -260,7 +265,6 @@ URG_API void urg_session_free(urg_session *s)
     }
     enter(s);
     s->free_pending = true;
-    urgi_session_end(s, 0, "session freed");
     leave(s);
 }
 

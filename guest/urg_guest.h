@@ -414,7 +414,7 @@ struct urg_decoder_callbacks {
      * callback may set *dest to a buffer of at least p->data_len bytes into
      * which the payload is stored if it is not already whole in the buffer
      * being fed (the buffer must stay valid until the packet callback, or
-     * until the decoder is freed). Optional. */
+     * until the decoder is freed). Not called for a hello. Optional. */
     int (*header)(void *ctx, const struct urg_packet *p, uint8_t **dest);
     /* A whole valid packet. p and p->data are valid during the call only.
      * For a hello, the decoder's layout has already switched. Required. */

@@ -1,0 +1,611 @@
+/*
+ * test_decoder.c - the streaming decoder: any split gives the same packets,
+ * payload placement (in place, destination, own buffer, window), the hello
+ * and the header switch, error policies, callback verdicts, limits.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "decoder.h" /* internal: stats */
+#include "packets.h"
+#include "urg_guest.h"
+
+struct sink {
+    urg_decoder *d;
+    char *log;
+    size_t len, cap;
+    int packets, errors, fatal, last_err;
+    char last_msg[256];
+    const uint8_t *fed;      /* the buffer being fed */
+    size_t fed_len;
+    int in_place, in_dest, in_own;
+    uint8_t *dest;           /* offered as destination when set */
+    size_t dest_cap;
+    int verdict_header;      /* returned by the header callback */
+    int verdict_packet;
+    int try_reenter;
+    int reenter_result;
+};
+
+static void logf_(struct sink *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(struct sink *k, const char *fmt, ...)
+{
+    char b[256];
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(b, sizeof(b), fmt, ap);
+    va_end(ap);
+    if (k->len + (size_t)n + 1 > k->cap) {
+        k->cap = (k->len + (size_t)n + 1) * 2;
+        k->log = realloc(k->log, k->cap);
+    }
+    memcpy(k->log + k->len, b, (size_t)n + 1);
+    k->len += (size_t)n;
+}
+
+/* A digest of a packet: its re-encoding under the decoder's layout. */
+static uint32_t digest(const struct urg_packet *p, const struct urg_wire *w)
+{
+    uint8_t b[16 + 288 + 64];
+    uint32_t h = 2166136261u, i;
+    int n = urg_encode(w, URG_DIR_TO_GUEST, p, b, sizeof(b));
+    assert_true(n > 0);
+    for (i = 0; i < (uint32_t)n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    for (i = 0; p->type != URG_HELLO && i < p->data_len; i++)
+        h = (h ^ p->data[i]) * 16777619u;
+    return h;
+}
+
+static int on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
+{
+    struct sink *k = ctx;
+    if (k->dest && p->data_len && p->data_len <= k->dest_cap)
+        *dest = k->dest;
+    return k->verdict_header;
+}
+
+static int on_packet(void *ctx, const struct urg_packet *p)
+{
+    struct sink *k = ctx;
+    struct urg_wire w = urg_decoder_wire(k->d);
+    k->packets++;
+    if (p->data_len) {
+        if (p->data >= k->fed && p->data < k->fed + k->fed_len)
+            k->in_place++;
+        else if (k->dest && p->data == k->dest)
+            k->in_dest++;
+        else
+            k->in_own++;
+    }
+    if (p->type == URG_HELLO)
+        w.id64 = 0, w.caps = 0; /* digest the hello as it was sent */
+    logf_(k, "%s %llu %u %08x\n", urg_type_name(p->type), (unsigned long long)p->id, p->data_len,
+          digest(p, &w));
+    if (k->try_reenter)
+        k->reenter_result = urg_decoder_feed(k->d, "x", 1, NULL);
+    return k->verdict_packet;
+}
+
+static void on_error(void *ctx, int err, const char *msg, int fatal)
+{
+    struct sink *k = ctx;
+    k->errors++;
+    k->fatal += fatal;
+    k->last_err = err;
+    snprintf(k->last_msg, sizeof(k->last_msg), "%s", msg);
+    logf_(k, "error %s %d\n", urg_error_name(err), fatal);
+}
+
+static void sink_init(struct sink *k, uint32_t our_caps, int policy,
+                      const struct urg_allocator *a, uint32_t max)
+{
+    struct urg_decoder_config c;
+    memset(k, 0, sizeof(*k));
+    memset(&c, 0, sizeof(c));
+    c.role = URG_ROLE_GUEST;
+    c.our_caps = our_caps;
+    c.policy = policy;
+    c.allocator = a;
+    c.max_packet_size = max;
+    c.callbacks.header = on_header;
+    c.callbacks.packet = on_packet;
+    c.callbacks.error = on_error;
+    c.ctx = k;
+    assert_int_equal(urg_decoder_new(&c, &k->d), 0);
+}
+
+static void sink_free(struct sink *k)
+{
+    urg_decoder_free(k->d);
+    free(k->log);
+}
+
+static int feed(struct sink *k, const uint8_t *b, size_t n)
+{
+    k->fed = b;
+    k->fed_len = n;
+    return urg_decoder_feed(k->d, b, n, NULL);
+}
+
+/* A host-to-guest stream: the host's hello, then n valid packets. */
+struct stream {
+    uint8_t *b;
+    size_t len, cap;
+};
+
+static void put(struct stream *s, const void *p, size_t n)
+{
+    if (s->len + n > s->cap) {
+        s->cap = (s->len + n) * 2;
+        s->b = realloc(s->b, s->cap);
+    }
+    memcpy(s->b + s->len, p, n);
+    s->len += n;
+}
+
+static void add(struct stream *s, const struct urg_wire *w, const struct urg_packet *p)
+{
+    uint8_t h[16 + 288 + 64];
+    int n = urg_encode(w, URG_DIR_TO_GUEST, p, h, sizeof(h));
+    assert_true(n > 0);
+    put(s, h, (size_t)n);
+    if (p->type != URG_HELLO && p->data_len)
+        put(s, p->data, p->data_len);
+}
+
+static void make_stream(struct stream *s, uint32_t host_caps, uint32_t guest_caps, int n,
+                        uint32_t seed)
+{
+    static uint8_t payload[70000];
+    struct urg_wire w0 = { 0, 0 }, w = urg_wire_from_caps(guest_caps, host_caps);
+    struct urg_packet p;
+    uint32_t rng = seed;
+    int i;
+    memset(s, 0, sizeof(*s));
+    memset(&p, 0, sizeof(p));
+    p.type = URG_HELLO;
+    strcpy(p.h.hello.version, "unit host");
+    p.h.hello.caps[0] = host_caps;
+    p.h.hello.caps_words = 1;
+    add(s, &w0, &p);
+    for (i = 0; i < n;) {
+        uint32_t t = urg_type_at((int)(rnd(&rng) % URG_TYPE_COUNT));
+        if (t == URG_HELLO)
+            continue;
+        if (gen_packet(t, URG_DIR_TO_GUEST, &w, &rng, &p, payload, sizeof(payload)) != GEN_OK)
+            continue;
+        add(s, &w, &p);
+        i++;
+    }
+}
+
+static char *decode_with_splits(const struct stream *s, uint32_t guest_caps, int mode,
+                                uint32_t seed, struct sink *out_counts)
+{
+    struct sink k;
+    size_t off = 0;
+    uint32_t rng = seed;
+    char *log;
+    sink_init(&k, guest_caps, URG_POLICY_FAIL, NULL, 0);
+    while (off < s->len) {
+        size_t n;
+        void *wb;
+        size_t wl;
+        if (mode == 3 && urg_decoder_window(k.d, &wb, &wl)) {
+            /* Read "from the socket" straight into the window. */
+            n = wl < s->len - off ? wl : s->len - off;
+            if (rnd(&rng) % 2)
+                n = 1 + rnd(&rng) % n;
+            memcpy(wb, s->b + off, n);
+            assert_int_equal(urg_decoder_commit(k.d, n), 0);
+            off += n;
+            continue;
+        }
+        switch (mode) {
+        case 0: n = s->len; break;
+        case 1: n = 1; break;
+        default: n = 1 + rnd(&rng) % 700; break;
+        }
+        if (n > s->len - off)
+            n = s->len - off;
+        assert_int_equal(feed(&k, s->b + off, n), 0);
+        off += n;
+    }
+    assert_int_equal(k.errors, 0);
+    log = k.log;
+    k.log = NULL;
+    if (out_counts)
+        *out_counts = k;
+    sink_free(&k);
+    return log;
+}
+
+static void test_any_split_gives_the_same_packets(void **state)
+{
+    int v;
+    (void)state;
+    for (v = 0; v < LAYOUT_VARIANTS; v++) {
+        struct stream s;
+        struct sink counts;
+        char *whole, *bytes, *random, *window;
+        uint32_t caps = layout_caps(v);
+        make_stream(&s, caps, URG_CAPS_ALL, 150, 77u + (uint32_t)v);
+        whole = decode_with_splits(&s, URG_CAPS_ALL, 0, 1, &counts);
+        assert_int_equal(counts.packets, 151);
+        assert_int_equal(counts.in_own, 0); /* all in place */
+        bytes = decode_with_splits(&s, URG_CAPS_ALL, 1, 1, NULL);
+        random = decode_with_splits(&s, URG_CAPS_ALL, 2, 99u + (uint32_t)v, NULL);
+        window = decode_with_splits(&s, URG_CAPS_ALL, 3, 5u + (uint32_t)v, NULL);
+        assert_string_equal(whole, bytes);
+        assert_string_equal(whole, random);
+        assert_string_equal(whole, window);
+        free(whole);
+        free(bytes);
+        free(random);
+        free(window);
+        free(s.b);
+    }
+}
+
+static void test_payload_placement(void **state)
+{
+    struct stream s;
+    struct sink k;
+    static uint8_t dest[100];
+    uint8_t data[64];
+    struct urg_packet p;
+    struct urg_wire w0 = { 0, 0 };
+    size_t first;
+    (void)state;
+    memset(data, 0xab, sizeof(data));
+    memset(&s, 0, sizeof(s));
+    memset(&p, 0, sizeof(p));
+    p.type = URG_HELLO;
+    p.h.hello.caps_words = 1;
+    add(&s, &w0, &p);
+    first = s.len;
+    memset(&p, 0, sizeof(p));
+    p.type = URG_INTERRUPT_PACKET;
+    p.h.interrupt.endpoint = 0x81;
+    p.h.interrupt.length = 64;
+    p.data = data;
+    p.data_len = 64;
+    add(&s, &w0, &p);
+
+    /* Whole in the buffer: handed out in place. */
+    sink_init(&k, 0, URG_POLICY_FAIL, NULL, 0);
+    assert_int_equal(feed(&k, s.b, s.len), 0);
+    assert_int_equal(k.in_place, 2); /* the hello's caps and the report */
+    assert_int_equal(urgi_decoder_stats(k.d)->payload_copies, 0);
+    sink_free(&k);
+
+    /* Split in the payload: into the offered destination. */
+    sink_init(&k, 0, URG_POLICY_FAIL, NULL, 0);
+    k.dest = dest;
+    k.dest_cap = sizeof(dest);
+    assert_int_equal(feed(&k, s.b, first + 12 + 4 + 10), 0);
+    assert_int_equal(k.packets, 1);
+    assert_int_equal(feed(&k, s.b + first + 26, s.len - first - 26), 0);
+    assert_int_equal(k.in_dest, 1);
+    assert_memory_equal(dest, data, 64);
+    assert_int_equal(urgi_decoder_stats(k.d)->payload_copies, 1);
+    sink_free(&k);
+
+    /* Split, no destination: the decoder's own buffer. */
+    sink_init(&k, 0, URG_POLICY_FAIL, NULL, 0);
+    assert_int_equal(feed(&k, s.b, s.len - 1), 0);
+    assert_int_equal(feed(&k, s.b + s.len - 1, 1), 0);
+    assert_int_equal(k.in_own, 1);
+    sink_free(&k);
+
+    /* The window is the rest of the destination. */
+    sink_init(&k, 0, URG_POLICY_FAIL, NULL, 0);
+    k.dest = dest;
+    k.dest_cap = sizeof(dest);
+    memset(dest, 0, sizeof(dest));
+    {
+        void *wb;
+        size_t wl;
+        assert_int_equal(urg_decoder_window(k.d, &wb, &wl), 0);
+        assert_int_equal(feed(&k, s.b, first + 16 + 8), 0);
+        assert_int_equal(urg_decoder_window(k.d, &wb, &wl), 1);
+        assert_ptr_equal(wb, dest + 8);
+        assert_int_equal(wl, 56);
+        assert_int_equal(urg_decoder_commit(k.d, 57), URG_ERR_INVALID);
+        memcpy(wb, data, 56);
+        assert_int_equal(urg_decoder_commit(k.d, 56), 0);
+        assert_int_equal(k.in_dest, 1);
+        assert_int_equal(urg_decoder_window(k.d, &wb, &wl), 0);
+        assert_int_equal(urg_decoder_commit(k.d, 1), URG_ERR_INVALID);
+        assert_int_equal(urg_decoder_commit(k.d, 0), 0);
+    }
+    sink_free(&k);
+    free(s.b);
+}
+
+static void test_hello_switches_the_header(void **state)
+{
+    struct stream s;
+    struct sink k;
+    struct urg_packet p;
+    struct urg_wire w0 = { 0, 0 }, w64 = urg_wire_from_caps(URG_CAPS_ALL, URG_CAPS_ALL);
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    memset(&p, 0, sizeof(p));
+    p.type = URG_HELLO;
+    p.h.hello.caps[0] = URG_CAPS_ALL;
+    p.h.hello.caps_words = 1;
+    add(&s, &w0, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_CONFIGURATION_STATUS;
+    p.id = 0x1122334455667788ull;
+    add(&s, &w64, &p);
+    sink_init(&k, URG_CAPS_ALL, URG_POLICY_FAIL, NULL, 0);
+    assert_int_equal(urg_decoder_have_hello(k.d), 0);
+    assert_int_equal(urg_decoder_wire(k.d).id64, 0);
+    assert_int_equal(feed(&k, s.b, s.len), 0);
+    assert_int_equal(k.packets, 2);
+    assert_int_equal(urg_decoder_have_hello(k.d), 1);
+    assert_int_equal(urg_decoder_peer_caps(k.d), URG_CAPS_ALL);
+    assert_int_equal(urg_decoder_wire(k.d).id64, 1);
+    assert_non_null(strstr(k.log, "configuration_status 1234605616436508552"));
+    sink_free(&k);
+
+    /* We lack 64bits_ids: the same host stays at 12-byte headers. */
+    sink_init(&k, URG_CAPS_ALL & ~URG_CAP_BIT(URG_CAP_64BITS_IDS), URG_POLICY_FAIL, NULL, 0);
+    assert_int_equal(feed(&k, s.b, 12 + 64 + 4), 0);
+    assert_int_equal(urg_decoder_wire(k.d).id64, 0);
+    assert_int_equal(urg_decoder_wire(k.d).caps, URG_CAPS_ALL & ~URG_CAP_BIT(URG_CAP_64BITS_IDS));
+    sink_free(&k);
+    free(s.b);
+}
+
+static const uint8_t hello_ff[12 + 64 + 4] = { 0, 0, 0, 0, 68, 0, 0, 0, 0, 0, 0, 0,
+                                              [76] = 0xff };
+static const uint8_t get_cfg_status[12 + 2] = { 8, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 1 };
+
+static void test_hello_rules(void **state)
+{
+    struct sink k;
+    uint8_t bad_caps[sizeof(hello_ff)];
+    (void)state;
+    /* A packet before the hello. */
+    sink_init(&k, URG_CAPS_ALL, URG_POLICY_FAIL, NULL, 0);
+    assert_int_equal(feed(&k, get_cfg_status, sizeof(get_cfg_status)),
+                     URG_ERR_PROTO_BEFORE_HELLO);
+    assert_non_null(strstr(k.last_msg, "configuration_status"));
+    assert_int_equal(k.fatal, 1);
+    assert_int_equal(feed(&k, hello_ff, sizeof(hello_ff)), URG_ERR_FAILED);
+    sink_free(&k);
+    /* A second hello (read with 12-byte headers: we lack 64-bit ids). */
+    sink_init(&k, 0, URG_POLICY_FAIL, NULL, 0);
+    assert_int_equal(feed(&k, hello_ff, sizeof(hello_ff)), 0);
+    assert_int_equal(feed(&k, hello_ff, sizeof(hello_ff)), URG_ERR_PROTO_SECOND_HELLO);
+    assert_non_null(strstr(k.last_msg, "hello"));
+    sink_free(&k);
+    /* bulk_streams without ep_info_max_packet_size: fatal under fail... */
+    memcpy(bad_caps, hello_ff, sizeof(bad_caps));
+    bad_caps[76] = 0x01;
+    sink_init(&k, URG_CAPS_ALL, URG_POLICY_FAIL, NULL, 0);
+    assert_int_equal(feed(&k, bad_caps, sizeof(bad_caps)), URG_ERR_PROTO_CAPS);
+    sink_free(&k);
+    /* ...and under skip the cap is dropped, the hello kept. */
+    sink_init(&k, URG_CAPS_ALL, URG_POLICY_SKIP, NULL, 0);
+    assert_int_equal(feed(&k, bad_caps, sizeof(bad_caps)), 0);
+    assert_int_equal(k.errors, 1);
+    assert_int_equal(k.fatal, 0);
+    assert_int_equal(k.packets, 1);
+    assert_int_equal(urg_decoder_peer_caps(k.d), 0);
+    sink_free(&k);
+}
+
+static void test_policies(void **state)
+{
+    struct sink k;
+    uint8_t b[200];
+    size_t n = 0;
+    static const uint8_t bad[12 + 4] = { 2, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4 };
+    (void)state;
+    memcpy(b, hello_ff, sizeof(hello_ff));
+    n += sizeof(hello_ff);
+    /* 64-bit ids are not ours: headers stay 12 bytes. */
+    memcpy(b + n, bad, sizeof(bad)); /* device_disconnect with 4 data bytes */
+    n += sizeof(bad);
+    memcpy(b + n, get_cfg_status, sizeof(get_cfg_status));
+    n += sizeof(get_cfg_status);
+
+    sink_init(&k, 0, URG_POLICY_SKIP, NULL, 0);
+    assert_int_equal(feed(&k, b, n), 0);
+    assert_int_equal(k.packets, 2);
+    assert_int_equal(k.errors, 1);
+    assert_int_equal(k.last_err, URG_ERR_PROTO_UNEXPECTED_DATA);
+    assert_non_null(strstr(k.last_msg, "device_disconnect"));
+    assert_int_equal(urgi_decoder_stats(k.d)->skipped_bytes, 4);
+    assert_int_equal(urgi_decoder_stats(k.d)->errors, 1);
+    sink_free(&k);
+
+    /* Byte by byte, the same. */
+    sink_init(&k, 0, URG_POLICY_SKIP, NULL, 0);
+    {
+        size_t i;
+        for (i = 0; i < n; i++)
+            assert_int_equal(feed(&k, b + i, 1), 0);
+    }
+    assert_int_equal(k.packets, 2);
+    assert_int_equal(k.errors, 1);
+    sink_free(&k);
+
+    sink_init(&k, 0, URG_POLICY_FAIL, NULL, 0);
+    assert_int_equal(feed(&k, b, n), URG_ERR_PROTO_UNEXPECTED_DATA);
+    assert_int_equal(k.packets, 1);
+    assert_int_equal(k.fatal, 1);
+    assert_int_equal(feed(&k, get_cfg_status, sizeof(get_cfg_status)), URG_ERR_FAILED);
+    assert_int_equal(urg_decoder_commit(k.d, 0), URG_ERR_FAILED);
+    sink_free(&k);
+
+    /* Skipping a huge bogus packet streams past it without buffering. */
+    {
+        static uint8_t huge[12 + 100000];
+        memset(huge, 0, sizeof(huge));
+        huge[0] = 77; /* unknown type */
+        huge[4] = 0xa0;
+        huge[5] = 0x86;
+        huge[6] = 0x01; /* 100000 */
+        sink_init(&k, 0, URG_POLICY_SKIP, NULL, 0);
+        assert_int_equal(feed(&k, hello_ff, sizeof(hello_ff)), 0);
+        assert_int_equal(feed(&k, huge, sizeof(huge)), 0);
+        assert_int_equal(feed(&k, get_cfg_status, sizeof(get_cfg_status)), 0);
+        assert_int_equal(k.last_err, URG_ERR_PROTO_TYPE);
+        assert_int_equal(k.packets, 2);
+        assert_int_equal(urgi_decoder_stats(k.d)->skipped_bytes, 100000);
+        assert_int_equal(k.d->own_cap, 0);
+        sink_free(&k);
+    }
+}
+
+static void test_callback_verdicts(void **state)
+{
+    struct sink k;
+    uint8_t b[200];
+    size_t n = 0, used;
+    (void)state;
+    memcpy(b, hello_ff, sizeof(hello_ff));
+    n += sizeof(hello_ff);
+    memcpy(b + n, get_cfg_status, sizeof(get_cfg_status));
+    n += sizeof(get_cfg_status);
+    memcpy(b + n, get_cfg_status, sizeof(get_cfg_status));
+    n += sizeof(get_cfg_status);
+
+    /* DISCARD: no packet callback (the hello is not the callback's). */
+    sink_init(&k, 0, URG_POLICY_FAIL, NULL, 0);
+    k.verdict_header = URG_DECODE_DISCARD;
+    assert_int_equal(feed(&k, b, n), 0);
+    assert_int_equal(k.packets, 1);
+    assert_non_null(strstr(k.log, "hello"));
+    assert_null(strstr(k.log, "configuration_status"));
+    sink_free(&k);
+
+    /* STOP from the packet callback: feed returns 1 and says how far. */
+    sink_init(&k, 0, URG_POLICY_FAIL, NULL, 0);
+    k.verdict_packet = URG_DECODE_STOP;
+    k.fed = b;
+    k.fed_len = n;
+    assert_int_equal(urg_decoder_feed(k.d, b, n, &used), 1);
+    assert_int_equal(used, sizeof(hello_ff));
+    assert_int_equal(urg_decoder_feed(k.d, b + used, n - used, &used), 1);
+    assert_int_equal(used, sizeof(get_cfg_status));
+    k.verdict_packet = URG_DECODE_CONTINUE;
+    assert_int_equal(urg_decoder_feed(k.d, b + n - sizeof(get_cfg_status),
+                                      sizeof(get_cfg_status), &used),
+                     0);
+    assert_int_equal(k.packets, 3);
+    sink_free(&k);
+
+    /* A negative verdict rejects the packet under the policy. */
+    sink_init(&k, 0, URG_POLICY_SKIP, NULL, 0);
+    assert_int_equal(feed(&k, hello_ff, sizeof(hello_ff)), 0);
+    k.verdict_header = URG_ERR_PROTO_CALLBACK;
+    assert_int_equal(feed(&k, get_cfg_status, sizeof(get_cfg_status)), 0);
+    assert_int_equal(k.last_err, URG_ERR_PROTO_CALLBACK);
+    assert_non_null(strstr(k.last_msg, "configuration_status"));
+    assert_int_equal(k.packets, 1);
+    sink_free(&k);
+
+    /* Feeding from inside a callback is refused. */
+    sink_init(&k, 0, URG_POLICY_FAIL, NULL, 0);
+    k.try_reenter = 1;
+    assert_int_equal(feed(&k, hello_ff, sizeof(hello_ff)), 0);
+    assert_int_equal(k.reenter_result, URG_ERR_BUSY);
+    sink_free(&k);
+}
+
+static int fail_after;
+static void *lim_malloc(void *c, size_t n)
+{
+    (void)c;
+    if (fail_after-- <= 0)
+        return NULL;
+    return malloc(n);
+}
+static void *lim_realloc(void *c, void *p, size_t n)
+{
+    (void)c;
+    if (fail_after-- <= 0)
+        return NULL;
+    return realloc(p, n);
+}
+static void lim_free(void *c, void *p)
+{
+    (void)c;
+    free(p);
+}
+
+static void test_limits_and_memory(void **state)
+{
+    const struct urg_allocator lim = { lim_malloc, lim_realloc, lim_free, NULL };
+    struct urg_decoder_config c;
+    urg_decoder *d;
+    struct sink k;
+    uint8_t b[12 + 10 + 2000];
+    (void)state;
+    /* A control reply over a 1024-byte maximum packet size. */
+    memset(b, 0, sizeof(b));
+    b[0] = URG_CONTROL_PACKET;
+    b[4] = (uint8_t)((10 + 2000) & 0xff);
+    b[5] = (uint8_t)((10 + 2000) >> 8);
+    b[12] = 0x80;
+    b[14] = 0x80;
+    b[20] = (uint8_t)(2000 & 0xff);
+    b[21] = (uint8_t)(2000 >> 8);
+    sink_init(&k, 0, URG_POLICY_FAIL, NULL, 1024);
+    assert_int_equal(feed(&k, hello_ff, sizeof(hello_ff)), 0);
+    assert_int_equal(feed(&k, b, 12), URG_ERR_PROTO_PACKET_SIZE);
+    sink_free(&k);
+    /* No memory for a straddling payload: a clear, fatal error. */
+    fail_after = 1; /* the decoder itself, then nothing */
+    sink_init(&k, 0, URG_POLICY_FAIL, &lim, 0);
+    assert_int_equal(feed(&k, hello_ff, sizeof(hello_ff)), 0);
+    assert_int_equal(feed(&k, b, 100), URG_ERR_NOMEM);
+    assert_int_equal(k.last_err, URG_ERR_NOMEM);
+    sink_free(&k);
+    fail_after = 0;
+    memset(&c, 0, sizeof(c));
+    c.callbacks.packet = on_packet;
+    c.allocator = &lim;
+    assert_int_equal(urg_decoder_new(&c, &d), URG_ERR_NOMEM);
+    /* Bad configurations. */
+    c.allocator = NULL;
+    c.callbacks.packet = NULL;
+    assert_int_equal(urg_decoder_new(&c, &d), URG_ERR_INVALID);
+    c.callbacks.packet = on_packet;
+    c.role = 7;
+    assert_int_equal(urg_decoder_new(&c, &d), URG_ERR_INVALID);
+    c.role = URG_ROLE_HOST;
+    c.our_caps = URG_CAP_BIT(URG_CAP_BULK_STREAMS);
+    assert_int_equal(urg_decoder_new(&c, &d), URG_ERR_INVALID);
+    assert_int_equal(urg_decoder_feed(NULL, b, 1, NULL), URG_ERR_INVALID);
+    urg_decoder_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_any_split_gives_the_same_packets),
+        cmocka_unit_test(test_payload_placement),
+        cmocka_unit_test(test_hello_switches_the_header),
+        cmocka_unit_test(test_hello_rules),
+        cmocka_unit_test(test_policies),
+        cmocka_unit_test(test_callback_verdicts),
+        cmocka_unit_test(test_limits_and_memory),
+    };
+    return cmocka_run_group_tests_name("decoder", tests, NULL, NULL);
+}
