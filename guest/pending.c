@@ -3,6 +3,9 @@
  */
 #include "pending.h"
 
+/* docs/engine.md and pending.h give this size. */
+_Static_assert(sizeof(struct urgi_pending) == 48, "pending entry is 48 bytes");
+
 static uint32_t pow2_at_least(uint32_t n)
 {
     uint32_t p = 16;

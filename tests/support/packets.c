@@ -76,6 +76,19 @@ int gen_packet(uint32_t type, enum urg_dir dir, const struct urg_wire *w, uint32
     p->type = type;
     p->id = w->id64 ? ((uint64_t)rnd(rng) << 32 | rnd(rng)) : rnd(rng);
     switch (type) {
+    case URG_DEVICE_CONNECT:
+    case URG_DEVICE_DISCONNECT:
+    case URG_RESET:
+    case URG_INTERFACE_INFO:
+    case URG_EP_INFO:
+    case URG_FILTER_REJECT:
+    case URG_DEVICE_DISCONNECT_ACK:
+        p->id = 0; /* unsolicited: id 0 as the spec says */
+        break;
+    default:
+        break;
+    }
+    switch (type) {
     case URG_HELLO: {
         int n = (int)(rnd(rng) % 63);
         p->id = 0;

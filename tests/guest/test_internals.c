@@ -1,0 +1,258 @@
+/*
+ * test_internals.c - the pending table (pending.c) and the output queue
+ * (outq.c) on their own: ids, slots, growth, order; ring wrap-around,
+ * growth while wrapped, merging, external segments, detach.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "outq.h"
+#include "packets.h"
+#include "pending.h"
+
+
+/* ---------------------------------------------------------------- pending */
+
+static void test_pending_ids_and_lookup(void **state)
+{
+    struct urgi_ptable t;
+    enum { N = 20000 };
+    uint32_t *idx = malloc(N * sizeof(*idx));
+    uint64_t *ids = malloc(N * sizeof(*ids));
+    uint8_t *gone = calloc(N, 1);
+    uint32_t rng = 7, i;
+    (void)state;
+    assert_int_equal(urgi_pt_init(&t, &urgi_default_allocator, 4), 0);
+    assert_int_equal(t.cap, 16);
+    assert_true(t.index_size >= 2 * t.cap);
+    t.id64 = true;
+    for (i = 0; i < N; i++) {
+        idx[i] = urgi_pt_add(&t);
+        assert_int_not_equal(idx[i], URGI_NIL);
+        ids[i] = t.e[idx[i]].id;
+        assert_true(ids[i] != 0);
+        if (i)
+            assert_true(ids[i] > ids[i - 1]);
+    }
+    assert_int_equal(t.count, N);
+    assert_true(2 * t.count <= t.index_size);
+    /* Remove a random half; the rest stay findable, the removed are gone. */
+    for (i = 0; i < N; i++) {
+        if (rnd(&rng) % 2) {
+            urgi_pt_remove(&t, urgi_pt_find(&t, ids[i]));
+            gone[i] = 1;
+        }
+    }
+    for (i = 0; i < N; i++)
+        assert_int_equal(urgi_pt_find(&t, ids[i]) == URGI_NIL, gone[i]);
+    /* Submission order survives removal. */
+    {
+        uint32_t k = t.head, last = 0, seen = 0;
+        uint64_t prev = 0;
+        while (k != URGI_NIL) {
+            assert_true(t.e[k].id > prev);
+            prev = t.e[k].id;
+            last = k;
+            seen++;
+            k = t.e[k].next;
+        }
+        assert_int_equal(seen, t.count);
+        assert_int_equal(last, t.tail);
+    }
+    /* New ids never take a slot in use, even after the counter wraps. */
+    t.id64 = false;
+    t.next_id = 0xffffff00u;
+    for (i = 0; i < 1000; i++) {
+        uint32_t k = urgi_pt_add(&t), j;
+        uint64_t id = t.e[k].id;
+        assert_true(id != 0 && id <= 0xffffffffu);
+        j = urgi_pt_find(&t, id);
+        assert_int_equal(j, k);
+    }
+    urgi_pt_destroy(&t);
+    free(idx);
+    free(ids);
+    free(gone);
+}
+
+static int fail_now;
+static void *f_malloc(void *c, size_t n)
+{
+    (void)c;
+    return fail_now ? NULL : malloc(n);
+}
+static void *f_realloc(void *c, void *p, size_t n)
+{
+    (void)c;
+    return fail_now ? NULL : realloc(p, n);
+}
+static void f_free(void *c, void *p)
+{
+    (void)c;
+    free(p);
+}
+
+static void test_pending_out_of_memory(void **state)
+{
+    const struct urg_allocator a = { f_malloc, f_realloc, f_free, NULL };
+    struct urgi_ptable t;
+    uint32_t i;
+    (void)state;
+    fail_now = 0;
+    assert_int_equal(urgi_pt_init(&t, &a, 16), 0);
+    for (i = 0; i < 16; i++)
+        assert_int_not_equal(urgi_pt_add(&t), URGI_NIL);
+    fail_now = 1;
+    assert_int_equal(urgi_pt_add(&t), URGI_NIL); /* needs to grow */
+    assert_int_equal(t.count, 16);
+    fail_now = 0;
+    assert_int_not_equal(urgi_pt_add(&t), URGI_NIL);
+    urgi_pt_destroy(&t);
+    fail_now = 1;
+    assert_int_equal(urgi_pt_init(&t, &a, 16), URG_ERR_NOMEM);
+    fail_now = 0;
+}
+
+/* ---------------------------------------------------------------- outq */
+
+/* Concatenates what the iovecs describe. */
+static size_t gather(const struct urgi_outq *q, uint8_t *out, int *niov)
+{
+    struct iovec iov[64];
+    int n = urgi_outq_iov(q, iov, 64), i;
+    size_t len = 0;
+    for (i = 0; i < n; i++) {
+        memcpy(out + len, iov[i].iov_base, iov[i].iov_len);
+        len += iov[i].iov_len;
+    }
+    if (niov)
+        *niov = n;
+    return len;
+}
+
+static uint32_t released_owner;
+static int releases;
+static void on_release(void *ctx, uint32_t owner, uint64_t id)
+{
+    (void)ctx;
+    (void)id;
+    released_owner = owner;
+    releases++;
+}
+
+static void test_outq_order_merge_wrap_grow(void **state)
+{
+    struct urgi_outq q;
+    static uint8_t model[20000], got[20000], bytes[3000];
+    size_t mlen = 0, i;
+    uint32_t rng = 99;
+    int niov, round;
+    (void)state;
+    for (i = 0; i < sizeof(bytes); i++)
+        bytes[i] = (uint8_t)i;
+    assert_int_equal(urgi_outq_init(&q, &urgi_default_allocator), 0);
+    /* Small puts merge into one segment. */
+    assert_int_equal(urgi_outq_reserve(&q, 30, 3), 0);
+    urgi_outq_put(&q, "abc", 3);
+    urgi_outq_put(&q, "defg", 4);
+    assert_int_equal(q.scount, 1);
+    assert_int_equal(gather(&q, got, &niov), 7);
+    assert_int_equal(niov, 1);
+    assert_memory_equal(got, "abcdefg", 7);
+    memcpy(model, "abcdefg", 7);
+    mlen = 7;
+    /* A random mix of puts, external segments and consumes, checked
+     * against a flat model; the ring wraps and grows while wrapped. */
+    for (round = 0; round < 3000; round++) {
+        uint32_t op = rnd(&rng) % 4, n = 1 + rnd(&rng) % 700;
+        if (op == 0 || op == 1) {
+            assert_int_equal(urgi_outq_reserve(&q, n, 1), 0);
+            urgi_outq_put(&q, bytes + (round % 100), n);
+            memcpy(model + mlen, bytes + (round % 100), n);
+            mlen += n;
+        } else if (op == 2) {
+            assert_int_equal(urgi_outq_reserve(&q, 0, 1), 0);
+            urgi_outq_put_ext(&q, bytes + 7, n, URGI_NIL, 0);
+            memcpy(model + mlen, bytes + 7, n);
+            mlen += n;
+        } else {
+            size_t c = mlen ? rnd(&rng) % (mlen + 1) : 0;
+            urgi_outq_consume(&q, c, NULL, NULL);
+            memmove(model, model + c, mlen - c);
+            mlen -= c;
+        }
+        if (mlen > 15000) {
+            urgi_outq_consume(&q, 10000, NULL, NULL);
+            memmove(model, model + 10000, mlen - 10000);
+            mlen -= 10000;
+        }
+        assert_int_equal(q.total, mlen);
+        assert_int_equal(gather(&q, got, NULL), mlen);
+        assert_memory_equal(got, model, mlen);
+    }
+    urgi_outq_destroy(&q);
+}
+
+static void test_outq_release_and_detach(void **state)
+{
+    struct urgi_outq q;
+    uint8_t *payload = malloc(100), got[200];
+    (void)state;
+    memset(payload, 0x42, 100);
+    assert_int_equal(urgi_outq_init(&q, &urgi_default_allocator), 0);
+    assert_int_equal(urgi_outq_reserve(&q, 10, 3), 0);
+    urgi_outq_put(&q, "header", 6);
+    urgi_outq_put_ext(&q, payload, 100, 5, 77);
+    urgi_outq_put(&q, "tail", 4);
+    /* The transport takes part of the payload, then the owner goes. */
+    releases = 0;
+    urgi_outq_consume(&q, 6 + 30, on_release, NULL);
+    assert_int_equal(releases, 0);
+    assert_int_equal(urgi_outq_detach(&q, 5, 78), 0); /* another id: nothing */
+    assert_int_equal(q.seg[q.shead].owned, false);
+    assert_int_equal(urgi_outq_detach(&q, 5, 77), 0);
+    memset(payload, 0, 100);
+    free(payload);
+    assert_int_equal(gather(&q, got, NULL), 70 + 4);
+    assert_int_equal(got[0], 0x42);
+    assert_int_equal(got[69], 0x42);
+    assert_memory_equal(got + 70, "tail", 4);
+    /* A detached segment no longer names its owner. */
+    urgi_outq_consume(&q, 70, on_release, NULL);
+    assert_int_equal(releases, 0);
+    /* An attached one is released when written. */
+    payload = malloc(10);
+    assert_int_equal(urgi_outq_reserve(&q, 0, 1), 0);
+    urgi_outq_put_ext(&q, payload, 10, 9, 1);
+    urgi_outq_consume(&q, 4 + 10, on_release, NULL);
+    assert_int_equal(releases, 1);
+    assert_int_equal(released_owner, 9);
+    assert_int_equal(q.total, 0);
+    free(payload);
+    /* clear frees detached copies. */
+    payload = malloc(10);
+    assert_int_equal(urgi_outq_reserve(&q, 0, 1), 0);
+    urgi_outq_put_ext(&q, payload, 10, 3, 3);
+    assert_int_equal(urgi_outq_detach(&q, 3, 3), 0);
+    free(payload);
+    urgi_outq_clear(&q);
+    assert_int_equal(q.total, 0);
+    urgi_outq_destroy(&q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pending_ids_and_lookup),
+        cmocka_unit_test(test_pending_out_of_memory),
+        cmocka_unit_test(test_outq_order_merge_wrap_grow),
+        cmocka_unit_test(test_outq_release_and_detach),
+    };
+    return cmocka_run_group_tests_name("internals", tests, NULL, NULL);
+}
