@@ -305,6 +305,14 @@ static size_t raw(uint8_t *b, uint32_t type, const void *th, size_t thn, const v
     return 12 + thn + dn;
 }
 
+/* Turns raw()'s 12-byte header into a 16-byte one (64-bit id 0). */
+static size_t to16(uint8_t *b, size_t n)
+{
+    memmove(b + 16, b + 12, n - 12);
+    memset(b + 8, 0, 8);
+    return n + 4;
+}
+
 static int dec(const struct urg_wire *w, enum urg_dir dir, const uint8_t *b, size_t n)
 {
     struct urg_packet p;
@@ -417,11 +425,7 @@ static void test_reject_in_endpoint_rules(void **state)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         memset(th, 0, sizeof(th));
         th[cases[i].ep_off] = 0x01;
-        n = raw(b, cases[i].type, th, cases[i].thn, NULL, 0, 0);
-        /* 16-byte header under w: rebuild with an 8-byte id. */
-        memmove(b + 16, b + 12, cases[i].thn);
-        memset(b + 8, 0, 8);
-        n += 4;
+        n = to16(b, raw(b, cases[i].type, th, cases[i].thn, NULL, 0, 0));
         assert_int_equal(urg_decode(&w, cases[i].dir, b, n, 0, &p, &used),
                          URG_ERR_PROTO_NOT_IN_EP);
         b[16 + cases[i].ep_off] = 0x81;
@@ -467,29 +471,21 @@ static void test_reject_lengths_and_fields(void **state)
     th[2] = 1;
     th[8] = 0x00;
     th[9] = 0x08;
-    n = raw(b, URG_BULK_PACKET, th, 10, NULL, 0, 0);
-    memmove(b + 16, b + 12, 10);
-    memset(b + 8, 0, 8);
-    assert_int_equal(urg_decode(&w, G, b, n + 4, 0, &p, &used), URG_ERR_PROTO_BULK_LENGTH);
+    n = to16(b, raw(b, URG_BULK_PACKET, th, 10, NULL, 0, 0));
+    assert_int_equal(urg_decode(&w, G, b, n, 0, &p, &used), URG_ERR_PROTO_BULK_LENGTH);
     th[2] = 0;
-    n = raw(b, URG_BULK_PACKET, th, 10, NULL, 0, 0);
-    memmove(b + 16, b + 12, 10);
-    memset(b + 8, 0, 8);
-    assert_int_equal(urg_decode(&w, G, b, n + 4, 0, &p, &used), 0);
+    n = to16(b, raw(b, URG_BULK_PACKET, th, 10, NULL, 0, 0));
+    assert_int_equal(urg_decode(&w, G, b, n, 0, &p, &used), 0);
     assert_int_equal(p.h.bulk.length, URG_MAX_BULK_LENGTH);
     /* start_bulk_receiving bytes_per_transfer and buffered bulk length. */
     memset(th, 0, sizeof(th));
     th[4] = 1;
     th[7] = 0x08; /* 0x08000001 */
     th[8] = 0x81;
-    n = raw(b, URG_START_BULK_RECEIVING, th, 10, NULL, 0, 0);
-    memmove(b + 16, b + 12, 10);
-    memset(b + 8, 0, 8);
-    assert_int_equal(urg_decode(&w, H, b, n + 4, 0, &p, &used), URG_ERR_PROTO_BULK_LENGTH);
-    n = raw(b, URG_BUFFERED_BULK_PACKET, th, 10, NULL, 0, 0);
-    memmove(b + 16, b + 12, 10);
-    memset(b + 8, 0, 8);
-    assert_int_equal(urg_decode(&w, G, b, n + 4, 0, &p, &used), URG_ERR_PROTO_BULK_LENGTH);
+    n = to16(b, raw(b, URG_START_BULK_RECEIVING, th, 10, NULL, 0, 0));
+    assert_int_equal(urg_decode(&w, H, b, n, 0, &p, &used), URG_ERR_PROTO_BULK_LENGTH);
+    n = to16(b, raw(b, URG_BUFFERED_BULK_PACKET, th, 10, NULL, 0, 0));
+    assert_int_equal(urg_decode(&w, G, b, n, 0, &p, &used), URG_ERR_PROTO_BULK_LENGTH);
     /* interface_count 33. */
     memset(th, 0, sizeof(th));
     th[0] = 33;

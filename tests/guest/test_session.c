@@ -829,6 +829,18 @@ static void emit_status(struct testhost *h, uint32_t type, uint64_t id, uint8_t 
     th_emit(h, &p);
 }
 
+/* Starts stream kind k (0 interrupt, 1 iso, 2 bulk receiving) on ep. */
+static uint64_t start_stream(urg_session *s, int k, uint8_t ep)
+{
+    uint64_t id = 0;
+    switch (k) {
+    case 0: assert_int_equal(urg_session_start_interrupt_receiving(s, ep, NULL, &id), 0); break;
+    case 1: assert_int_equal(urg_session_start_iso_stream(s, ep, 8, 4, NULL, &id), 0); break;
+    default: assert_int_equal(urg_session_start_bulk_receiving(s, ep, 0, 512, 4, NULL, &id), 0);
+    }
+    return id;
+}
+
 static void test_stream_statuses(void **state)
 {
     struct rec r;
@@ -849,12 +861,7 @@ static void test_stream_statuses(void **state)
         uint8_t ep = eps[k];
         rec_init(&r);
         s = connected_session(&r, &h, ALL, ALL);
-        switch (k) {
-        case 0: assert_int_equal(urg_session_start_interrupt_receiving(s, ep, NULL, &start), 0); break;
-        case 1: assert_int_equal(urg_session_start_iso_stream(s, ep, 8, 4, NULL, &start), 0); break;
-        default:
-            assert_int_equal(urg_session_start_bulk_receiving(s, ep, 0, 512, 4, NULL, &start), 0);
-        }
+        start = start_stream(s, k, ep);
         assert_int_equal(urg_session_bulk(s, 0x82, 0, 8, NULL, NULL, &bulk), 0);
         th_pump(&h, s);
         assert_int_equal(urg_session_stream_active(s, kinds[k][0], ep), 0);
@@ -874,12 +881,7 @@ static void test_stream_statuses(void **state)
         urg_session_stats(s, &st);
         assert_int_equal(st.unsolicited_statuses, 2);
         /* Restart, then stop. */
-        switch (k) {
-        case 0: assert_int_equal(urg_session_start_interrupt_receiving(s, ep, NULL, &start), 0); break;
-        case 1: assert_int_equal(urg_session_start_iso_stream(s, ep, 8, 4, NULL, &start), 0); break;
-        default:
-            assert_int_equal(urg_session_start_bulk_receiving(s, ep, 0, 512, 4, NULL, &start), 0);
-        }
+        start = start_stream(s, k, ep);
         emit_status(&h, kinds[k][2], start, ep, URG_STATUS_SUCCESS);
         assert_int_equal(th_flush(&h, s, 0), 0);
         assert_int_equal(urg_session_stream_active(s, kinds[k][0], ep), 1);
