@@ -386,6 +386,17 @@ URG_API int urg_decoder_commit(urg_decoder *d, size_t n)
         return URG_ERR_BUSY;
     if (d->state == S_FAILED)
         return URG_ERR_FAILED;
+    if (d->state == S_SKIP && n <= d->skip_left) {
+        /* The destination was forgotten after the window was handed out:
+         * the bytes read are part of the stream, skipped. */
+        d->skip_left -= n;
+        d->stats.skipped_bytes += n;
+        if (!d->skip_left) {
+            d->state = S_HEADER;
+            d->hfill = 0;
+        }
+        return 0;
+    }
     if (d->state != S_DATA)
         return n ? URG_ERR_INVALID : 0;
     if (n > d->data_len - d->data_fill)

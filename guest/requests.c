@@ -362,6 +362,38 @@ URG_API int urg_session_cancel(urg_session *s, uint64_t id)
     return 0;
 }
 
+URG_API int urg_session_forget(urg_session *s, uint64_t id)
+{
+    struct urg_packet p;
+    struct urgi_pending *e;
+    uint32_t i;
+    int r;
+    if ((r = ready(s, false)))
+        return r;
+    i = urgi_pt_find(&s->pt, id);
+    if (i == URGI_NIL)
+        return URG_ERR_NOT_FOUND;
+    e = &s->pt.e[i];
+    /* Copy an unwritten OUT payload first: if that fails, nothing changed. */
+    if ((e->flags & URGI_P_OUT_QUEUED) && (r = urgi_outq_detach(&s->oq, i, id)))
+        return r;
+    e->flags &= (uint8_t)~URGI_P_OUT_QUEUED;
+    if ((e->type == URG_CONTROL_PACKET || e->type == URG_BULK_PACKET ||
+         e->type == URG_INTERRUPT_PACKET) &&
+        !(e->flags & URGI_P_CANCEL_SENT)) {
+        init_packet(&p, URG_CANCEL_DATA_PACKET);
+        p.id = id;
+        if ((r = urgi_send(s, &p)))
+            return r;
+    }
+    e = &s->pt.e[i];
+    if (e->in_buf)
+        urgi_decoder_forget_dest(s->dec, e->in_buf);
+    urgi_pt_remove(&s->pt, i);
+    s->forgotten++;
+    return 0;
+}
+
 URG_API int urg_session_send_filter(urg_session *s, const char *filter)
 {
     struct urg_filter_rule *rules;

@@ -373,4 +373,5 @@ URG_API void urg_session_stats(const urg_session *s, struct urg_stats *out)
     out->completions = s->completions;
     out->payload_copies = d->payload_copies;
     out->pending_max = s->pending_max;
+    out->forgotten = s->forgotten;
 }

@@ -47,7 +47,7 @@ struct urg_session {
     bool free_pending;
 
     uint64_t tx_packets[URG_TYPE_COUNT], tx_bytes[URG_TYPE_COUNT];
-    uint64_t late_replies, unsolicited, requests, completions, pending_max;
+    uint64_t late_replies, unsolicited, requests, completions, pending_max, forgotten;
 };
 
 URGI_HIDDEN void urgi_log(urg_session *s, int level, const char *fmt, ...) URGI_PRINTF(3, 4);

@@ -784,6 +784,17 @@ URG_API int urg_session_reset(urg_session *s);
  * that id, URG_ERR_NOT_CANCELLABLE for a non-data request.
  */
 URG_API int urg_session_cancel(urg_session *s, uint64_t id);
+/**
+ * Forgets a pending request at once, without a completion: for a caller
+ * that must have its buffers back now (a controller cancelling a transfer).
+ * For a data request a cancel_data_packet is sent (once); an OUT payload not
+ * yet written is copied first and the IN destination is never written again
+ * (a payload arriving into it through the recv window is skipped). The
+ * host's eventual answer is dropped and counted as a late reply. Returns 0,
+ * URG_ERR_NOT_FOUND, or URG_ERR_NOMEM (no memory to copy the OUT payload;
+ * the request is then still pending).
+ */
+URG_API int urg_session_forget(urg_session *s, uint64_t id);
 /** Sends filter_filter with the given rules (needs the filter cap). */
 URG_API int urg_session_send_filter(urg_session *s, const char *filter);
 /** Sends filter_reject: the guest refuses the device (needs the filter cap;
@@ -829,6 +840,7 @@ struct urg_stats {
     uint64_t completions;         /* completions delivered */
     uint64_t payload_copies;      /* payloads copied because they straddled */
     uint64_t pending_max;         /* most requests pending at once */
+    uint64_t forgotten;           /* requests ended by urg_session_forget() */
 };
 URG_API void urg_session_stats(const urg_session *s, struct urg_stats *out);
 

@@ -496,6 +496,97 @@ static void test_cancel(void **state)
     rec_free(&r);
 }
 
+
+static void test_forget(void **state)
+{
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    uint8_t *out = malloc(300), in_buf[4000], data[4000];
+    uint64_t a, b, c, d;
+    struct urg_packet p;
+    struct urg_stats st;
+    void *wb;
+    size_t wl, before;
+    (void)state;
+    memset(out, 0x61, 300);
+    memset(data, 0x62, sizeof(data));
+    memset(in_buf, 0, sizeof(in_buf));
+    rec_init(&r);
+    s = connected_session(&r, &h, ALL, ALL);
+    assert_int_equal(urg_session_bulk(s, 0x02, 0, 300, out, NULL, &a), 0);
+    assert_int_equal(urg_session_bulk(s, 0x82, 0, 4000, in_buf, NULL, &b), 0);
+    assert_int_equal(urg_session_set_configuration(s, 1, NULL, &c), 0);
+    assert_int_equal(urg_session_bulk(s, 0x82, 0, 8, NULL, NULL, &d), 0);
+    /* OUT payload not written yet: forget copies it; the caller frees it. */
+    assert_int_equal(urg_session_forget(s, a), 0);
+    memset(out, 0, 300);
+    free(out);
+    assert_int_equal(urg_session_forget(s, a), URG_ERR_NOT_FOUND);
+    assert_int_equal(urg_session_forget(s, c), 0); /* not a data request */
+    assert_int_equal(urg_session_pending_count(s), 2);
+    before = h.npkts;
+    th_pump(&h, s);
+    /* bulk a (its copied payload intact), bulk b, set_config, bulk d, and
+     * one cancel_data_packet for a (none for set_configuration). */
+    assert_int_equal(h.npkts - before, 5);
+    assert_int_equal(h.pkts[before].p.data[299], 0x61);
+    assert_int_equal(h.pkts[before + 4].p.type, URG_CANCEL_DATA_PACKET);
+    assert_int_equal(h.pkts[before + 4].p.id, a);
+    /* b's reply arrives through the window; b is forgotten halfway. */
+    memset(&p, 0, sizeof(p));
+    p.type = URG_BULK_PACKET;
+    p.id = b;
+    p.h.bulk.endpoint = 0x82;
+    p.h.bulk.length = 4000;
+    p.data = data;
+    p.data_len = 4000;
+    th_emit(&h, &p);
+    assert_int_equal(urg_session_recv(s, h.out, 26), 0);
+    assert_int_equal(urg_session_recv_window(s, &wb, &wl), 1);
+    assert_ptr_equal(wb, in_buf);
+    memcpy(wb, h.out + 26, 1000);
+    assert_int_equal(urg_session_recv_commit(s, 1000), 0);
+    assert_int_equal(urg_session_recv_window(s, &wb, &wl), 1);
+    assert_int_equal(urg_session_forget(s, b), 0);
+    /* Bytes read into the window before the forget still count. */
+    assert_int_equal(urg_session_recv_commit(s, 500), 0);
+    memset(in_buf, 0, sizeof(in_buf));
+    assert_int_equal(urg_session_recv_window(s, &wb, &wl), 0);
+    assert_int_equal(urg_session_recv(s, h.out + 26 + 1500, h.out_len - 26 - 1500), 0);
+    h.out_len = 0;
+    assert_int_equal(in_buf[3999], 0); /* never written after the forget */
+    /* The host answers the forgotten ones; d still completes normally. */
+    p.id = a;
+    p.h.bulk.endpoint = 0x02;
+    p.h.bulk.status = URG_STATUS_CANCELLED;
+    p.h.bulk.length = 0;
+    p.data_len = 0;
+    th_emit(&h, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_CONFIGURATION_STATUS;
+    p.id = c;
+    th_emit(&h, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_BULK_PACKET;
+    p.id = d;
+    p.h.bulk.endpoint = 0x82;
+    th_emit(&h, &p);
+    assert_int_equal(th_flush(&h, s, 5), 0);
+    assert_int_equal(r.ndone, 1);
+    assert_int_equal(r.done[0].c.id, d);
+    urg_session_stats(s, &st);
+    assert_int_equal(st.forgotten, 3);
+    /* a's and c's answers are late; b's came while it was still pending:
+     * the rest of its payload (500 committed + 2500 fed) was skipped. */
+    assert_int_equal(st.late_replies, 2);
+    assert_int_equal(st.skipped_bytes, 3000);
+    assert_int_equal(urg_session_state(s), URG_STATE_CONNECTED);
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+}
+
 /* ---------------------------------------------------------------- disconnect */
 
 static uint64_t pend_everything(urg_session *s, uint64_t *ids, uint8_t *out)
@@ -1600,6 +1691,7 @@ int main(void)
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_many_pending_each_once),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_forget),
         cmocka_unit_test(test_disconnect_with_everything_pending),
         cmocka_unit_test(test_disconnect_ack_and_replug),
         cmocka_unit_test(test_early_reply_detaches_out_payload),
