@@ -354,13 +354,14 @@ static void on_interface_info(urg_session *s, const struct urg_packet *p)
     s->have_ifinfo = true;
     if (s->state != URG_STATE_CONNECTED)
         return;
+    /* New interfaces (a new configuration or alt setting) are checked
+     * against the filter again before anyone hears of them. */
+    if (s->filter && (r = urg_filter_check(s->filter, s->filter_count, &s->dev, s->filter_flags))) {
+        reject_device(s, r);
+        return;
+    }
     if (s->cb.device_info)
         s->cb.device_info(s->ud, &s->dev, URG_INFO_INTERFACES);
-    /* New interfaces (a new configuration or alt setting) are checked
-     * against the filter again. */
-    if (s->filter && s->state == URG_STATE_CONNECTED &&
-        (r = urg_filter_check(s->filter, s->filter_count, &s->dev, s->filter_flags)))
-        reject_device(s, r);
 }
 
 static void on_ep_info(urg_session *s, const struct urg_packet *p)

@@ -181,6 +181,61 @@ void th_device(struct testhost *h)
     th_emit(h, &p);
 }
 
+void th_device_ex(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
+                  uint8_t device_class, const uint8_t *if_classes, int n_if,
+                  const struct th_ep *eps, int n_eps)
+{
+    struct urg_packet p;
+    int i;
+    memset(&p, 0, sizeof(p));
+    p.type = URG_INTERFACE_INFO;
+    p.h.interface_info.interface_count = (uint32_t)n_if;
+    for (i = 0; i < n_if; i++) {
+        p.h.interface_info.interface[i] = (uint8_t)i;
+        p.h.interface_info.interface_class[i] = if_classes[i];
+    }
+    th_emit(h, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_EP_INFO;
+    memset(p.h.ep_info.type, URG_EP_INVALID, 32);
+    p.h.ep_info.type[0] = p.h.ep_info.type[16] = URG_EP_CONTROL;
+    p.h.ep_info.max_packet_size[0] = p.h.ep_info.max_packet_size[16] = 64;
+    for (i = 0; i < n_eps; i++) {
+        int k = urg_ep_index(eps[i].addr);
+        p.h.ep_info.type[k] = eps[i].type;
+        p.h.ep_info.interval[k] = eps[i].interval;
+        p.h.ep_info.interface[k] = eps[i].interface;
+        p.h.ep_info.max_packet_size[k] = eps[i].mps;
+        p.h.ep_info.max_streams[k] = eps[i].max_streams;
+    }
+    th_emit(h, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_DEVICE_CONNECT;
+    p.h.device_connect.speed = speed;
+    p.h.device_connect.device_class = device_class;
+    p.h.device_connect.vendor_id = vid;
+    p.h.device_connect.product_id = pid;
+    p.h.device_connect.device_version_bcd = 0x0100;
+    th_emit(h, &p);
+}
+
+int th_count(const struct testhost *h, uint32_t type)
+{
+    size_t i;
+    int n = 0;
+    for (i = 0; i < h->npkts; i++)
+        n += h->pkts[i].p.type == type;
+    return n;
+}
+
+void th_clear(struct testhost *h)
+{
+    size_t i;
+    for (i = 0; i < h->npkts; i++)
+        free(h->pkts[i].data);
+    h->npkts = 0;
+}
+
 int th_flush(struct testhost *h, urg_session *s, size_t chunk)
 {
     size_t off = 0;

@@ -45,6 +45,21 @@ void th_hello(struct testhost *h);
  * IN endpoint 0x81, bulk endpoints 0x02 and 0x82, an iso IN endpoint 0x83
  * and an interrupt OUT endpoint 0x04; speed high, 1234:5678, class 0. */
 void th_device(struct testhost *h);
+/* An endpoint of a scripted device. */
+struct th_ep {
+    uint8_t addr, type, interval, interface;
+    uint16_t mps;
+    uint32_t max_streams;
+};
+/* A scripted device: interface_info (one interface per class given),
+ * ep_info (control endpoint 0 plus eps), device_connect. */
+void th_device_ex(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
+                  uint8_t device_class, const uint8_t *if_classes, int n_if,
+                  const struct th_ep *eps, int n_eps);
+/* Number of packets of that type the guest sent since the last clear. */
+int th_count(const struct testhost *h, uint32_t type);
+/* Forgets the packets recorded so far. */
+void th_clear(struct testhost *h);
 /* Feeds the scripted bytes to the session in chunks of chunk bytes (0: all
  * at once), then forgets them. Returns the first nonzero recv result. */
 int th_flush(struct testhost *h, urg_session *s, size_t chunk);

@@ -1,0 +1,204 @@
+/*
+ * bulk.c - bulk endpoints.
+ *
+ * Ordinary bulk: each URB is one request; several may be out on one
+ * endpoint (pipelining). Over 65535 bytes needs 32bits_bulk_length, else the
+ * URB is refused with URG_ERR_TOO_LONG.
+ *
+ * Buffered bulk receiving (bulk IN, opt-in per endpoint, on by default for
+ * USB serial adapters): the host keeps no_transfers transfers of
+ * bytes_per_transfer running and sends what they read as buffered bulk
+ * packets; those fill the endpoint's queue and URBs take from it. A URB
+ * whose size is 0 or not a multiple of max packet turns buffered receiving
+ * off for the endpoint and goes as ordinary bulk (as QEMU does). FTDI data
+ * carries a 2-byte status header at every max-packet boundary, so for FTDI
+ * a URB takes whole max-packet blocks of one chunk and never splits one.
+ */
+#include "hcd.h"
+
+struct serial_id {
+    uint16_t vendor, product;
+    bool ftdi;
+};
+
+/* Common USB serial adapters (FTDI, Silicon Labs CP210x, Prolific PL2303). */
+static const struct serial_id serial_ids[] = {
+    { 0x0403, 0x6001, true },  { 0x0403, 0x6010, true },  { 0x0403, 0x6011, true },
+    { 0x0403, 0x6014, true },  { 0x0403, 0x6015, true },  { 0x10c4, 0xea60, false },
+    { 0x10c4, 0xea61, false }, { 0x10c4, 0xea63, false }, { 0x10c4, 0xea70, false },
+    { 0x10c4, 0xea71, false }, { 0x10c4, 0xea80, false }, { 0x067b, 0x2303, false },
+    { 0x067b, 0x2304, false }, { 0x067b, 0x23a3, false }, { 0x067b, 0x23b3, false },
+    { 0x067b, 0x23c3, false }, { 0x067b, 0x23d3, false }, { 0x067b, 0x23e3, false },
+    { 0x067b, 0x23f3, false },
+};
+
+void bulk_apply_serial_quirks(urg_hcd_dev *d)
+{
+    size_t k;
+    int i;
+    if (!d->cfg.buffered_bulk_serial)
+        return;
+    for (k = 0; k < sizeof(serial_ids) / sizeof(serial_ids[0]); k++) {
+        if (serial_ids[k].vendor != d->info.usb.vendor_id ||
+            serial_ids[k].product != d->info.usb.product_id)
+            continue;
+        for (i = 16; i < 32; i++) {
+            if (d->ep[i].info.type == URG_EP_BULK) {
+                d->ep[i].buffered = true;
+                d->ep[i].ftdi = serial_ids[k].ftdi;
+            }
+        }
+        hcd_log(d, URG_LOG_INFO, "%04x:%04x is a serial adapter: buffered bulk receiving%s",
+                d->info.usb.vendor_id, d->info.usb.product_id,
+                serial_ids[k].ftdi ? " (FTDI headers kept)" : "");
+        return;
+    }
+}
+
+URG_API int urg_hcd_ep_set_buffered(urg_hcd_dev *d, uint8_t endpoint, int enable)
+{
+    struct hep *e;
+    if (!d || !(endpoint & 0x80))
+        return URG_ERR_INVALID;
+    e = hep_of(d, endpoint);
+    if (e->info.type != URG_EP_BULK)
+        return URG_ERR_HCD_ENDPOINT;
+    if (!enable && e->buffered)
+        stream_stop(d, e);
+    e->buffered = enable != 0;
+    return 0;
+}
+
+bool bulk_fill(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int *status)
+{
+    uint32_t mps = e->info.max_packet_size ? e->info.max_packet_size : 64;
+    struct pkt *pk;
+    bool any = false;
+    *status = URG_URB_SUCCESS;
+    while ((pk = pktq_head(&e->q)) && u->actual_length < u->length) {
+        uint32_t room = u->length - u->actual_length, n;
+        if (pk->status != URG_STATUS_SUCCESS) {
+            if (any)
+                break;
+            *status = urb_status_from_wire(pk->status);
+            pktq_pop(&e->q, &d->alloc);
+            return true;
+        }
+        any = true;
+        if (e->ftdi) {
+            /* Whole max-packet blocks of this chunk only. */
+            while (pk->off < pk->len) {
+                uint32_t block = pk->len - pk->off < mps ? pk->len - pk->off : mps;
+                if (block > room)
+                    break;
+                memcpy(u->buffer + u->actual_length, pk->data + pk->off, block);
+                u->actual_length += block;
+                pk->off += block;
+                room -= block;
+                if (block < mps)
+                    break;
+            }
+            if (pk->off == pk->len)
+                pktq_pop(&e->q, &d->alloc);
+            break;
+        }
+        n = pk->len - pk->off < room ? pk->len - pk->off : room;
+        memcpy(u->buffer + u->actual_length, pk->data + pk->off, n);
+        u->actual_length += n;
+        pk->off += n;
+        if (pk->off == pk->len)
+            pktq_pop(&e->q, &d->alloc);
+    }
+    if (!any)
+        return false;
+    if (u->actual_length < u->length)
+        *status = URG_URB_SHORT;
+    return true;
+}
+
+int bulk_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
+{
+    uint32_t mps = e->info.max_packet_size;
+    uint64_t id = 0;
+    int r, status;
+    if ((u->endpoint & 0x80) && e->buffered && has_cap(d, URG_CAP_BULK_RECEIVING) &&
+        !u->stream_id) {
+        if (u->length && mps && u->length % mps == 0) {
+            if (!e->head && e->error) {
+                status = e->error;
+                e->error = 0;
+                return urb_complete_now(d, e, u, status, 0);
+            }
+            if ((r = stream_ensure(d, e)) < 0)
+                return r;
+            if (!e->head && pktq_head(&e->q) && bulk_fill(d, e, u, &status))
+                return urb_complete_now(d, e, u, status, u->actual_length);
+            urb_link(e, u, K_WAIT);
+            return 0;
+        }
+        /* An odd size: buffered receiving ends for this endpoint. URBs
+         * still waiting for buffered data end (cancelled) in their turn. */
+        hcd_log(d, URG_LOG_WARNING,
+                "bulk IN of %u bytes on 0x%02x is not a multiple of %u: buffered receiving off",
+                u->length, u->endpoint, mps);
+        e->buffered = false;
+        stream_stop(d, e);
+        {
+            struct urg_urb *w;
+            for (w = e->head; w; w = PRIV(w)->next) {
+                if (PRIV(w)->kind == K_WAIT && PRIV(w)->state == U_QUEUED) {
+                    w->status = URG_URB_CANCELLED;
+                    PRIV(w)->state = U_DONE;
+                }
+            }
+        }
+    }
+    if (u->length > 0xffff && !has_cap(d, URG_CAP_32BITS_BULK_LENGTH))
+        return URG_ERR_TOO_LONG;
+    r = urg_session_bulk(d->s, u->endpoint, u->stream_id, u->length, u->buffer, u, &id);
+    if (r < 0)
+        return r;
+    urb_link(e, u, K_ENGINE);
+    PRIV(u)->id = id;
+    return 0;
+}
+
+void bulk_buffered_data(urg_hcd_dev *d, const struct urg_stream_data *sd)
+{
+    struct hep *e = hep_of(d, sd->endpoint);
+    if (e->stream == ST_NONE || e->info.type != URG_EP_BULK)
+        return; /* still in the pipe after a stop */
+    if (pktq_push(&e->q, &d->alloc, sd->data, sd->length, sd->status)) {
+        e->st.drops++;
+        return;
+    }
+    e->st.packets++;
+    e->st.bytes += sd->length;
+    stream_serve(d, e);
+}
+
+URG_API int urg_hcd_alloc_streams(urg_hcd_dev *d, uint32_t endpoints, uint32_t no_streams,
+                                  void *op)
+{
+    if (!d)
+        return URG_ERR_INVALID;
+    if (d->state != D_ATTACHED || !d->s)
+        return URG_ERR_NO_DEVICE;
+    return urg_session_alloc_bulk_streams(d->s, endpoints, no_streams, op, NULL);
+}
+
+URG_API int urg_hcd_free_streams(urg_hcd_dev *d, uint32_t endpoints, void *op)
+{
+    if (!d)
+        return URG_ERR_INVALID;
+    if (d->state != D_ATTACHED || !d->s)
+        return URG_ERR_NO_DEVICE;
+    return urg_session_free_bulk_streams(d->s, endpoints, op, NULL);
+}
+
+void bulk_streams_done(urg_hcd_dev *d, const struct urg_completion *c)
+{
+    if (d->cfg.callbacks.streams_done)
+        d->cfg.callbacks.streams_done(d->cfg.user_data, d, c->user_data,
+                                      urb_status_from_wire(c->status), c->u.streams.no_streams);
+}

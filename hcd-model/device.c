@@ -1,0 +1,434 @@
+/*
+ * device.c - the device's lifecycle and the engine's events.
+ *
+ *   no session --connect--> waiting for a device --device_connect--> attached
+ *   attached --device_disconnect / connection lost--> detaching
+ *   detaching --urg_hcd_detach_done()--> waiting (or attached again, if a
+ *   new device came meanwhile: no timed delay, an explicit handshake)
+ *
+ * A device that no port speed can carry is refused (filter_reject when the
+ * host has the filter cap); the VMM's filter is the engine's (applied on
+ * device_connect and on every interface_info).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hcd.h"
+
+void hcd_log(urg_hcd_dev *d, int level, const char *fmt, ...)
+{
+    char buf[320];
+    va_list ap;
+    if (!d->cfg.callbacks.log || level > d->cfg.session.log_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    d->cfg.callbacks.log(d->cfg.user_data, level, buf);
+}
+
+URG_API const char *urg_hcd_strerror(int err)
+{
+    switch (err) {
+    case URG_ERR_HCD_SPEED: return "no port speed can carry the device";
+    case URG_ERR_HCD_ENDPOINT: return "the URB does not fit the endpoint";
+    case URG_ERR_HCD_BUSY: return "the URB is already in flight";
+    default: return urg_strerror(err);
+    }
+}
+
+URG_API void urg_hcd_config_init(struct urg_hcd_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->port_speeds = URG_SPEED_MASK_ALL;
+    cfg->interrupt_queue = 1000;
+    cfg->buffered_bulk_serial = 1;
+    cfg->buffered_bulk_bytes = 512;
+    cfg->buffered_bulk_transfers = 5;
+    cfg->buffered_bulk_queue = 5000;
+    cfg->iso_latency_ms = 60;
+    cfg->pcap_bus = 1;
+    urg_session_config_init(&cfg->session);
+}
+
+static char *dup_str(const struct urg_allocator *a, const char *s)
+{
+    size_t n;
+    char *c;
+    if (!s)
+        return NULL;
+    n = strlen(s) + 1;
+    c = a->malloc(a->ctx, n);
+    if (c)
+        memcpy(c, s, n);
+    return c;
+}
+
+static void *lib_malloc(void *c, size_t n)
+{
+    (void)c;
+    return malloc(n);
+}
+static void *lib_realloc(void *c, void *p, size_t n)
+{
+    (void)c;
+    return realloc(p, n);
+}
+static void lib_free(void *c, void *p)
+{
+    (void)c;
+    free(p);
+}
+
+URG_API int urg_hcd_dev_new(const struct urg_hcd_config *cfg, urg_hcd_dev **out)
+{
+    struct urg_allocator a = { lib_malloc, lib_realloc, lib_free, NULL };
+    urg_hcd_dev *d;
+    int i;
+    if (!cfg || !out || !cfg->callbacks.urb_complete || !(cfg->port_speeds & URG_SPEED_MASK_ALL))
+        return URG_ERR_INVALID;
+    *out = NULL;
+    if (cfg->session.allocator)
+        a = *cfg->session.allocator;
+    if (cfg->filter) {
+        size_t n;
+        if (urg_filter_parse(cfg->filter, NULL, 0, &n))
+            return URG_ERR_FILTER_SYNTAX;
+    }
+    d = a.malloc(a.ctx, sizeof(*d));
+    if (!d)
+        return URG_ERR_NOMEM;
+    memset(d, 0, sizeof(*d));
+    d->alloc = a;
+    d->cfg = *cfg;
+    d->filter = dup_str(&a, cfg->filter);
+    d->version = dup_str(&a, cfg->session.version);
+    d->pcap_path = dup_str(&a, cfg->pcap_path);
+    if ((cfg->filter && !d->filter) || (cfg->session.version && !d->version) ||
+        (cfg->pcap_path && !d->pcap_path)) {
+        urg_hcd_dev_free(d);
+        return URG_ERR_NOMEM;
+    }
+    d->cfg.filter = d->filter;
+    d->cfg.session.version = d->version;
+    d->cfg.pcap_path = d->pcap_path;
+    d->cfg.session.allocator = NULL; /* we keep our copy in d->alloc */
+    if (!d->cfg.buffered_bulk_transfers)
+        d->cfg.buffered_bulk_transfers = 5;
+    if (!d->cfg.buffered_bulk_bytes)
+        d->cfg.buffered_bulk_bytes = 512;
+    if (!d->cfg.iso_latency_ms)
+        d->cfg.iso_latency_ms = 60;
+    for (i = 0; i < 32; i++) {
+        d->ep[i].addr = urg_ep_address(i);
+        d->ep[i].info.type = URG_EP_INVALID;
+        pktq_init(&d->ep[i].q, cfg->interrupt_queue);
+    }
+    if (d->pcap_path) {
+        d->pcap = pcap_open(d->pcap_path, cfg->pcap_bus, &d->alloc);
+        if (!d->pcap) {
+            urg_hcd_dev_free(d);
+            return URG_ERR_INVALID;
+        }
+    }
+    d->state = D_NO_SESSION;
+    *out = d;
+    return 0;
+}
+
+URG_API void urg_hcd_dev_free(urg_hcd_dev *d)
+{
+    int i;
+    if (!d)
+        return;
+    urg_hcd_dev_disconnect(d, 0);
+    for (i = 0; i < 32; i++)
+        urb_flush(d, &d->ep[i], URG_URB_NODEV);
+    for (i = 0; i < 32; i++)
+        pktq_destroy(&d->ep[i].q, &d->alloc);
+    pcap_close(d->pcap);
+    d->alloc.free(d->alloc.ctx, d->filter);
+    d->alloc.free(d->alloc.ctx, d->version);
+    d->alloc.free(d->alloc.ctx, d->pcap_path);
+    d->alloc.free(d->alloc.ctx, d);
+}
+
+URG_API urg_session *urg_hcd_dev_session(const urg_hcd_dev *d) { return d ? d->s : NULL; }
+
+URG_API const struct urg_hcd_device *urg_hcd_dev_info(const urg_hcd_dev *d)
+{
+    return (d && d->state == D_ATTACHED) ? &d->info : NULL;
+}
+
+/* ---------------------------------------------------------------- attach */
+
+/* The endpoint table from the engine's device state. */
+static void load_endpoints(urg_hcd_dev *d, const struct urg_device *usb)
+{
+    int i;
+    for (i = 0; i < 32; i++) {
+        struct hep *e = &d->ep[i];
+        struct urg_endpoint n = usb->ep[i];
+        bool changed = n.type != e->info.type || n.max_packet_size != e->info.max_packet_size ||
+                       n.interface != e->info.interface || n.interval != e->info.interval;
+        if (changed && e->stream != ST_NONE) {
+            /* The host dropped this stream with the old setting. */
+            e->stream = ST_NONE;
+            e->start_id = 0;
+            pktq_clear(&e->q, &d->alloc);
+        }
+        if (changed && n.type != URG_EP_BULK) {
+            e->buffered = false;
+            e->ftdi = false;
+        }
+        e->info = n;
+        e->q.target = n.type == URG_EP_BULK ? d->cfg.buffered_bulk_queue : d->cfg.interrupt_queue;
+        if (!e->q.target)
+            e->q.target = 1;
+    }
+}
+
+static void do_attach(urg_hcd_dev *d)
+{
+    const struct urg_device *usb = urg_session_device(d->s);
+    uint32_t mask;
+    int speed, i;
+    d->held = false;
+    if (!usb)
+        return;
+    mask = urg_hcd_speed_mask(usb, urg_session_caps(d->s));
+    if (!(mask & d->cfg.port_speeds)) {
+        hcd_log(d, URG_LOG_WARNING,
+                "device %04x:%04x (%s speed) fits no port speed (can 0x%x, port 0x%x)",
+                usb->vendor_id, usb->product_id, urg_speed_name(usb->speed), mask,
+                d->cfg.port_speeds);
+        d->rejected = true;
+        if (has_cap(d, URG_CAP_FILTER))
+            urg_session_filter_reject(d->s);
+        if (d->cfg.callbacks.rejected)
+            d->cfg.callbacks.rejected(d->cfg.user_data, d, URG_ERR_HCD_SPEED);
+        return;
+    }
+    mask &= d->cfg.port_speeds;
+    speed = usb->speed <= URG_SPEED_SUPER ? usb->speed : URG_SPEED_FULL;
+    if (!(mask & URG_SPEED_MASK(speed))) {
+        for (speed = URG_SPEED_SUPER; speed > URG_SPEED_LOW; speed--)
+            if (mask & URG_SPEED_MASK(speed))
+                break;
+    }
+    memset(&d->info, 0, sizeof(d->info));
+    d->info.usb = *usb;
+    d->info.speed = (uint8_t)speed;
+    d->info.speed_mask = mask;
+    for (i = 0; i < 32; i++) {
+        d->ep[i].info.type = URG_EP_INVALID;
+        d->ep[i].buffered = d->ep[i].ftdi = false;
+        d->ep[i].error = d->ep[i].iso_error = 0;
+        d->ep[i].stream = ST_NONE;
+        memset(&d->ep[i].st, 0, sizeof(d->ep[i].st));
+    }
+    load_endpoints(d, usb);
+    bulk_apply_serial_quirks(d);
+    d->rejected = false;
+    d->state = D_ATTACHED;
+    hcd_log(d, URG_LOG_INFO, "attach %04x:%04x at %s speed", usb->vendor_id, usb->product_id,
+            urg_speed_name(speed));
+    if (d->cfg.callbacks.attach)
+        d->cfg.callbacks.attach(d->cfg.user_data, d, &d->info);
+}
+
+/* The device went away: URBs end, streams are forgotten, the VMM unplugs. */
+static void do_detach(urg_hcd_dev *d)
+{
+    int i;
+    if (d->state != D_ATTACHED)
+        return;
+    for (i = 0; i < 32; i++) {
+        struct hep *e = &d->ep[i];
+        e->stream = ST_NONE;
+        e->start_id = 0;
+        pktq_clear(&e->q, &d->alloc);
+        urb_flush(d, e, URG_URB_NODEV);
+    }
+    d->state = D_DETACHING;
+    hcd_log(d, URG_LOG_INFO, "detach %04x:%04x", d->info.usb.vendor_id, d->info.usb.product_id);
+    if (d->cfg.callbacks.detach)
+        d->cfg.callbacks.detach(d->cfg.user_data, d);
+    else
+        urg_hcd_detach_done(d);
+}
+
+URG_API void urg_hcd_detach_done(urg_hcd_dev *d)
+{
+    if (!d || d->state != D_DETACHING)
+        return;
+    d->state = d->s ? D_WAIT_DEVICE : D_NO_SESSION;
+    if (d->held && d->s && urg_session_device(d->s))
+        do_attach(d);
+}
+
+/* ---------------------------------------------------------------- engine events */
+
+static void ev_complete(void *ud, const struct urg_completion *c)
+{
+    urg_hcd_dev *d = ud;
+    switch (c->type) {
+    case URG_CONTROL_PACKET:
+    case URG_BULK_PACKET:
+        urb_engine_done(d, c);
+        break;
+    case URG_INTERRUPT_PACKET:
+        if (interrupt_is_bounce(c->user_data))
+            interrupt_out_bounce_done(d, c);
+        else
+            urb_engine_done(d, c);
+        break;
+    case URG_SET_CONFIGURATION:
+    case URG_GET_CONFIGURATION:
+    case URG_SET_ALT_SETTING:
+    case URG_GET_ALT_SETTING:
+        control_std_done(d, c->user_data, c);
+        break;
+    case URG_START_INTERRUPT_RECEIVING:
+    case URG_START_ISO_STREAM:
+    case URG_START_BULK_RECEIVING:
+        stream_started(d, c);
+        break;
+    case URG_ALLOC_BULK_STREAMS:
+    case URG_FREE_BULK_STREAMS:
+        bulk_streams_done(d, c);
+        break;
+    default: /* stop requests: nothing waits for them */
+        if (c->status != URG_STATUS_SUCCESS && c->status != URG_STATUS_NODEV)
+            hcd_log(d, URG_LOG_WARNING, "%s on 0x%02x: %s", urg_type_name(c->type), c->endpoint,
+                    urg_status_name(c->status));
+        break;
+    }
+}
+
+static void ev_device_connect(void *ud, const struct urg_device *usb)
+{
+    urg_hcd_dev *d = ud;
+    (void)usb;
+    if (d->state == D_DETACHING) {
+        d->held = true; /* attached once the VMM finished the detach */
+        return;
+    }
+    do_attach(d);
+}
+
+static void ev_device_disconnect(void *ud)
+{
+    urg_hcd_dev *d = ud;
+    d->held = false;
+    d->rejected = false;
+    do_detach(d);
+}
+
+static void ev_device_rejected(void *ud, const struct urg_device *usb, int reason)
+{
+    urg_hcd_dev *d = ud;
+    (void)usb;
+    d->held = false;
+    do_detach(d); /* if it had been attached (new interfaces denied) */
+    if (d->cfg.callbacks.rejected)
+        d->cfg.callbacks.rejected(d->cfg.user_data, d, reason);
+}
+
+static void ev_device_info(void *ud, const struct urg_device *usb, unsigned what)
+{
+    urg_hcd_dev *d = ud;
+    (void)what;
+    if (d->state != D_ATTACHED)
+        return;
+    d->info.usb = *usb;
+    load_endpoints(d, usb);
+    bulk_apply_serial_quirks(d);
+    if (d->cfg.callbacks.endpoints_changed)
+        d->cfg.callbacks.endpoints_changed(d->cfg.user_data, d);
+}
+
+static void ev_stream_data(void *ud, const struct urg_stream_data *sd)
+{
+    urg_hcd_dev *d = ud;
+    if (d->state != D_ATTACHED)
+        return;
+    switch (sd->type) {
+    case URG_INTERRUPT_PACKET: interrupt_data(d, sd); break;
+    case URG_ISO_PACKET: iso_data(d, sd); break;
+    default: bulk_buffered_data(d, sd); break;
+    }
+}
+
+static void ev_stream_status(void *ud, const struct urg_stream_status *st)
+{
+    urg_hcd_dev *d = ud;
+    if (d->state == D_ATTACHED)
+        stream_status(d, st);
+}
+
+static void ev_error(void *ud, int err, const char *msg, int fatal)
+{
+    urg_hcd_dev *d = ud;
+    hcd_log(d, fatal ? URG_LOG_ERROR : URG_LOG_WARNING, "host: %s (%s)", msg,
+            urg_error_name(err));
+}
+
+static void ev_log(void *ud, int level, const char *msg)
+{
+    urg_hcd_dev *d = ud;
+    if (d->cfg.callbacks.log)
+        d->cfg.callbacks.log(d->cfg.user_data, level, msg);
+}
+
+URG_API int urg_hcd_dev_connect(urg_hcd_dev *d, urg_session **session)
+{
+    struct urg_session_config sc;
+    int r;
+    if (!d)
+        return URG_ERR_INVALID;
+    if (d->s)
+        return URG_ERR_STATE;
+    sc = d->cfg.session;
+    sc.allocator = &d->alloc;
+    sc.filter = d->filter;
+    memset(&sc.callbacks, 0, sizeof(sc.callbacks));
+    sc.callbacks.complete = ev_complete;
+    sc.callbacks.device_connect = ev_device_connect;
+    sc.callbacks.device_disconnect = ev_device_disconnect;
+    sc.callbacks.device_rejected = ev_device_rejected;
+    sc.callbacks.device_info = ev_device_info;
+    sc.callbacks.stream_data = ev_stream_data;
+    sc.callbacks.stream_status = ev_stream_status;
+    sc.callbacks.error = ev_error;
+    sc.callbacks.log = ev_log;
+    sc.user_data = d;
+    if ((r = urg_session_new(&sc, &d->s)))
+        return r;
+    if (d->state == D_NO_SESSION)
+        d->state = D_WAIT_DEVICE;
+    d->held = d->rejected = false;
+    if (session)
+        *session = d->s;
+    return 0;
+}
+
+URG_API void urg_hcd_dev_disconnect(urg_hcd_dev *d, int reason)
+{
+    urg_session *s;
+    if (!d || !d->s)
+        return;
+    s = d->s;
+    if (reason)
+        hcd_log(d, URG_LOG_INFO, "connection lost: %s", urg_strerror(reason));
+    /* The engine completes everything (NODEV) and reports the device gone. */
+    urg_session_abort(s, reason);
+    d->s = NULL;
+    d->held = false;
+    if (d->state == D_ATTACHED)
+        do_detach(d); /* in case the engine had no device to report */
+    if (d->state == D_WAIT_DEVICE)
+        d->state = D_NO_SESSION;
+    urg_session_free(s);
+}

@@ -1,0 +1,124 @@
+/*
+ * iso.c - isochronous endpoints.
+ *
+ * The first URB starts the stream, sized from the endpoint's real interval
+ * (urg_hcd_iso_sizing(), speed.c) and the latency target. Iso URBs never
+ * wait:
+ *   IN  - packets from the host fill the queue; nothing is delivered until
+ *         half the stream's buffering is there (pre-fill); a URB then takes
+ *         one packet per descriptor. A URB that finds the queue short gets
+ *         empty descriptors, counts an underrun, and pre-filling starts over.
+ *   OUT - each descriptor goes as one iso packet (copied); the URB completes
+ *         at once with the stream's last error (then cleared).
+ * A stall from the host stops the stream; the next URB reports it and the
+ * one after starts the stream again.
+ */
+#include "hcd.h"
+
+static int iso_start(urg_hcd_dev *d, struct hep *e)
+{
+    uint8_t pkts, urbs;
+    uint64_t id = 0;
+    int r;
+    if (e->stream != ST_NONE)
+        return 0;
+    r = urg_hcd_iso_sizing(d->info.speed, e->info.interval, d->cfg.iso_latency_ms,
+                           (e->addr & 0x80) != 0, &pkts, &urbs);
+    if (r < 0)
+        return URG_ERR_HCD_ENDPOINT;
+    r = urg_session_start_iso_stream(d->s, e->addr, pkts, urbs, NULL, &id);
+    if (r < 0)
+        return r;
+    e->iso_pkts = pkts;
+    e->iso_urbs = urbs;
+    e->q.target = (uint32_t)pkts * urbs;
+    e->prefill = true;
+    e->stream = ST_STARTING;
+    e->start_id = id;
+    return 0;
+}
+
+int iso_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
+{
+    uint32_t total = 0;
+    int i, r, status = URG_URB_SUCCESS;
+
+    if (e->error) {
+        /* The host stopped the stream: this URB says so. */
+        status = e->error;
+        e->error = 0;
+        e->iso_error = 0;
+        for (i = 0; i < u->num_iso_packets; i++) {
+            u->iso[i].actual_length = 0;
+            u->iso[i].status = status;
+        }
+        return urb_complete_now(d, e, u, status, 0);
+    }
+    if ((r = iso_start(d, e)) < 0)
+        return r;
+
+    if (u->endpoint & 0x80) {
+        uint32_t level = (uint32_t)e->iso_pkts * e->iso_urbs / 2;
+        bool short_of_packets = false;
+        if (level < 1)
+            level = 1;
+        if (e->prefill && e->q.count >= level)
+            e->prefill = false;
+        for (i = 0; i < u->num_iso_packets; i++) {
+            struct urg_iso_packet_desc *pd = &u->iso[i];
+            struct pkt *pk = e->prefill ? NULL : pktq_head(&e->q);
+            pd->actual_length = 0;
+            pd->status = URG_URB_SUCCESS;
+            if (!pk) {
+                short_of_packets = !e->prefill;
+                continue;
+            }
+            pd->actual_length = pk->len < pd->length ? pk->len : pd->length;
+            if (pd->actual_length)
+                memcpy(u->buffer + pd->offset, pk->data, pd->actual_length);
+            pd->status = pk->len > pd->length ? URG_URB_BABBLE
+                                               : urb_status_from_wire(pk->status);
+            total += pd->actual_length;
+            pktq_pop(&e->q, &d->alloc);
+        }
+        if (short_of_packets) {
+            e->st.underruns++;
+            e->prefill = true;
+        }
+        return urb_complete_now(d, e, u, URG_URB_SUCCESS, total);
+    }
+
+    for (i = 0; i < u->num_iso_packets; i++) {
+        struct urg_iso_packet_desc *pd = &u->iso[i];
+        r = urg_session_iso_out(d->s, u->endpoint, (uint16_t)pd->length, u->buffer + pd->offset);
+        if (r < 0) {
+            pd->status = URG_URB_IOERROR;
+            pd->actual_length = 0;
+            e->st.drops++;
+            continue;
+        }
+        pd->status = URG_URB_SUCCESS;
+        pd->actual_length = pd->length;
+        total += pd->length;
+        e->st.packets++;
+        e->st.bytes += pd->length;
+    }
+    if (e->iso_error) {
+        status = e->iso_error;
+        e->iso_error = 0;
+    }
+    return urb_complete_now(d, e, u, status, total);
+}
+
+void iso_data(urg_hcd_dev *d, const struct urg_stream_data *sd)
+{
+    struct hep *e = hep_of(d, sd->endpoint);
+    if (e->stream == ST_NONE || e->info.type != URG_EP_ISO)
+        return; /* still in the pipe after a stop */
+    if (pktq_push(&e->q, &d->alloc, sd->data, sd->length, sd->status)) {
+        e->st.drops++;
+        return;
+    }
+    e->st.packets++;
+    e->st.bytes += sd->length;
+}

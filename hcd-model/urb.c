@@ -1,0 +1,338 @@
+/*
+ * urb.c - URBs: allocation, the per-endpoint FIFO that keeps completions
+ * in submission order, submit (dispatch by transfer type), cancel, endpoint
+ * stop and reset, device reset, and the mapping of usbredir statuses.
+ *
+ * A URB completes exactly once: urg_hcd_submit() returning 1 (completed
+ * there, no callback), or one urb_complete callback. A URB whose result
+ * arrives while an earlier URB on its endpoint is still out waits for it
+ * (U_DONE in the FIFO); a cancelled URB completes at once.
+ */
+#include <stdlib.h>
+
+#include "hcd.h"
+
+URG_API struct urg_urb *urg_urb_alloc(int num_iso_packets)
+{
+    struct urb_box *b;
+    if (num_iso_packets < 0 || num_iso_packets > 4096)
+        return NULL;
+    b = calloc(1, sizeof(*b) + (size_t)num_iso_packets * sizeof(struct urg_iso_packet_desc));
+    if (!b)
+        return NULL;
+    b->pub.num_iso_packets = num_iso_packets;
+    b->pub.iso = num_iso_packets ? (struct urg_iso_packet_desc *)(void *)(b + 1) : NULL;
+    return &b->pub;
+}
+
+URG_API void urg_urb_free(struct urg_urb *u)
+{
+    struct urb_priv *p;
+    if (!u)
+        return;
+    p = PRIV(u);
+    if (p->state != U_IDLE) {
+        /* Freeing a URB in flight would leave the model pointing at it. */
+        if (p->dev)
+            hcd_log(p->dev, URG_LOG_ERROR, "urg_urb_free: URB on endpoint 0x%02x is in flight",
+                    u->endpoint);
+        return;
+    }
+    free((char *)u - offsetof(struct urb_box, pub));
+}
+
+URG_API const char *urg_urb_status_name(int status)
+{
+    static const char *const names[] = { "success", "short",  "stall", "babble", "cancelled",
+                                         "ioerror", "nodev",  "nak",   "pending" };
+    return (status >= 0 && status <= URG_URB_PENDING) ? names[status] : "unknown";
+}
+
+int urb_status_from_wire(int wire)
+{
+    switch (wire) {
+    case URG_STATUS_SUCCESS: return URG_URB_SUCCESS;
+    case URG_STATUS_CANCELLED: return URG_URB_CANCELLED;
+    case URG_STATUS_STALL: return URG_URB_STALL;
+    case URG_STATUS_BABBLE: return URG_URB_BABBLE;
+    case URG_STATUS_NODEV: return URG_URB_NODEV;
+    default: return URG_URB_IOERROR; /* inval, ioerror, timeout, unknown */
+    }
+}
+
+static struct hep *hep_of_urb(urg_hcd_dev *d, const struct urg_urb *u)
+{
+    return u->type == URG_EP_CONTROL ? &d->ep[u->endpoint & 0x0f] : hep_of(d, u->endpoint);
+}
+
+void urb_link(struct hep *e, struct urg_urb *u, int kind)
+{
+    struct urb_priv *p = PRIV(u);
+    p->prev = e->tail;
+    p->next = NULL;
+    if (e->tail)
+        PRIV(e->tail)->next = u;
+    else
+        e->head = u;
+    e->tail = u;
+    p->state = U_QUEUED;
+    p->kind = (uint8_t)kind;
+}
+
+static void unlink_urb(struct hep *e, struct urg_urb *u)
+{
+    struct urb_priv *p = PRIV(u);
+    if (p->prev)
+        PRIV(p->prev)->next = p->next;
+    else
+        e->head = p->next;
+    if (p->next)
+        PRIV(p->next)->prev = p->prev;
+    else
+        e->tail = p->prev;
+    p->prev = p->next = NULL;
+}
+
+/* The URB leaves the model: capture, count, back to idle. */
+static void finalize(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
+{
+    struct urb_priv *p = PRIV(u);
+    p->state = U_IDLE;
+    p->id = 0;
+    e->st.urbs++;
+    if (d->pcap)
+        pcap_urb(d->pcap, 'C', d->info.address, u, p->pcap_id);
+}
+
+static void deliver(urg_hcd_dev *d, struct hep *e)
+{
+    struct urg_urb *u;
+    if (e->delivering)
+        return; /* the outer loop delivers */
+    e->delivering = true;
+    while ((u = e->head) && PRIV(u)->state == U_DONE) {
+        unlink_urb(e, u);
+        finalize(d, e, u);
+        d->cfg.callbacks.urb_complete(d->cfg.user_data, d, u);
+    }
+    e->delivering = false;
+}
+
+void urb_done(urg_hcd_dev *d, struct urg_urb *u, int status, uint32_t actual)
+{
+    struct urb_priv *p = PRIV(u);
+    if (p->state != U_QUEUED)
+        return;
+    u->status = status;
+    u->actual_length = actual;
+    p->state = U_DONE;
+    p->id = 0;
+    deliver(d, hep_of_urb(d, u));
+}
+
+int urb_complete_now(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int status,
+                     uint32_t actual)
+{
+    u->status = status;
+    u->actual_length = actual;
+    if (!e->head) {
+        finalize(d, e, u);
+        return 1;
+    }
+    /* An earlier URB is still out: this one waits its turn. */
+    urb_link(e, u, K_LOCAL);
+    PRIV(u)->state = U_DONE;
+    return 0;
+}
+
+void urb_flush(urg_hcd_dev *d, struct hep *e, int status)
+{
+    /* Take the whole FIFO first: URBs submitted from the callbacks below
+     * belong to the new one, not to this flush. */
+    struct urg_urb *u = e->head, *next;
+    e->head = e->tail = NULL;
+    for (; u; u = next) {
+        struct urb_priv *p = PRIV(u);
+        next = p->next;
+        p->prev = p->next = NULL;
+        if (p->state == U_QUEUED) {
+            if (p->id && d->s)
+                urg_session_forget(d->s, p->id);
+            u->status = status;
+        }
+        finalize(d, e, u);
+        d->cfg.callbacks.urb_complete(d->cfg.user_data, d, u);
+    }
+}
+
+void urb_take_data(struct urg_urb *u, const uint8_t *data, uint32_t len)
+{
+    if (len && data && data != u->buffer)
+        memcpy(u->buffer, data, len);
+}
+
+void urb_engine_done(urg_hcd_dev *d, const struct urg_completion *c)
+{
+    struct urg_urb *u = c->user_data;
+    struct urb_priv *p = PRIV(u);
+    uint32_t want;
+    int status;
+    bool in;
+    if (p->state != U_QUEUED || p->id != c->id)
+        return;
+    status = urb_status_from_wire(c->status);
+    in = (u->type == URG_EP_CONTROL) ? (u->setup[0] & 0x80) != 0 : (u->endpoint & 0x80) != 0;
+    want = u->type == URG_EP_CONTROL ? (uint32_t)(u->setup[6] | u->setup[7] << 8) : u->length;
+    if (in)
+        urb_take_data(u, c->data, c->length);
+    if (status == URG_URB_SUCCESS && in && c->length < want)
+        status = URG_URB_SHORT;
+    if (p->std == STD_CLEAR_HALT && status == URG_URB_SUCCESS)
+        urg_hcd_ep_reset(d, u->setup[4]);
+    urb_done(d, u, status, c->length);
+}
+
+void stream_stop(urg_hcd_dev *d, struct hep *e)
+{
+    if (e->stream == ST_ACTIVE && d->s) {
+        if (e->info.type == URG_EP_INTERRUPT)
+            urg_session_stop_interrupt_receiving(d->s, e->addr, NULL, NULL);
+        else if (e->info.type == URG_EP_ISO)
+            urg_session_stop_iso_stream(d->s, e->addr, NULL, NULL);
+        else if (e->info.type == URG_EP_BULK)
+            urg_session_stop_bulk_receiving(d->s, e->addr, 0, NULL, NULL);
+    } else if (e->stream == ST_STARTING && d->s) {
+        urg_session_forget(d->s, e->start_id);
+    }
+    e->stream = ST_NONE;
+    e->start_id = 0;
+    e->prefill = true;
+    e->st.drops += e->q.drops;
+    e->q.drops = 0;
+    pktq_clear(&e->q, &d->alloc);
+}
+
+URG_API int urg_hcd_submit(urg_hcd_dev *d, struct urg_urb *u)
+{
+    struct urb_priv *p;
+    struct hep *e;
+    int r, i;
+    if (!d || !u || (u->length && !u->buffer) || u->type > URG_EP_INTERRUPT)
+        return URG_ERR_INVALID;
+    p = PRIV(u);
+    if (p->state != U_IDLE)
+        return URG_ERR_HCD_BUSY;
+    if (d->state != D_ATTACHED || !d->s)
+        return URG_ERR_NO_DEVICE;
+    e = hep_of_urb(d, u);
+    if (e->info.type != u->type)
+        return URG_ERR_HCD_ENDPOINT;
+    if (u->type == URG_EP_ISO) {
+        if (u->num_iso_packets < 1)
+            return URG_ERR_INVALID;
+        for (i = 0; i < u->num_iso_packets; i++)
+            if ((uint64_t)u->iso[i].offset + u->iso[i].length > u->length)
+                return URG_ERR_INVALID;
+    }
+    p->dev = d;
+    p->std = STD_NONE;
+    p->id = 0;
+    p->pcap_id = ++d->next_pcap_id;
+    u->status = URG_URB_PENDING;
+    u->actual_length = 0;
+    if (d->pcap)
+        pcap_urb(d->pcap, 'S', d->info.address, u, p->pcap_id);
+    switch (u->type) {
+    case URG_EP_CONTROL: r = control_submit(d, e, u); break;
+    case URG_EP_BULK: r = bulk_submit(d, e, u); break;
+    case URG_EP_INTERRUPT: r = interrupt_submit(d, e, u); break;
+    default: r = iso_submit(d, e, u); break;
+    }
+    if (r < 0)
+        p->state = U_IDLE;
+    return r;
+}
+
+URG_API int urg_hcd_cancel(urg_hcd_dev *d, struct urg_urb *u)
+{
+    struct urb_priv *p;
+    struct hep *e;
+    if (!d || !u)
+        return URG_ERR_INVALID;
+    p = PRIV(u);
+    if (p->state == U_IDLE || p->dev != d)
+        return URG_ERR_NOT_FOUND;
+    e = hep_of_urb(d, u);
+    if (p->state == U_QUEUED) {
+        /* The engine lets go of the buffers now; the host's answer, if any,
+         * is dropped. */
+        if (p->id && d->s)
+            urg_session_forget(d->s, p->id);
+        u->status = URG_URB_CANCELLED;
+    }
+    unlink_urb(e, u);
+    finalize(d, e, u);
+    d->cfg.callbacks.urb_complete(d->cfg.user_data, d, u);
+    /* A URB behind it may have been waiting for this one. */
+    deliver(d, e);
+    return 0;
+}
+
+URG_API int urg_hcd_ep_stop(urg_hcd_dev *d, uint8_t endpoint)
+{
+    struct hep *e;
+    if (!d)
+        return URG_ERR_INVALID;
+    e = hep_of(d, endpoint);
+    stream_stop(d, e);
+    urb_flush(d, e, URG_URB_CANCELLED);
+    return 0;
+}
+
+URG_API int urg_hcd_ep_reset(urg_hcd_dev *d, uint8_t endpoint)
+{
+    struct hep *e;
+    if (!d)
+        return URG_ERR_INVALID;
+    e = hep_of(d, endpoint);
+    stream_stop(d, e);
+    e->error = 0;
+    e->iso_error = 0;
+    /* URBs still waiting for stream data get a fresh stream. */
+    if (e->head && PRIV(e->head)->kind == K_WAIT && d->state == D_ATTACHED)
+        stream_ensure(d, e);
+    return 0;
+}
+
+URG_API int urg_hcd_reset(urg_hcd_dev *d)
+{
+    int i, r;
+    if (!d)
+        return URG_ERR_INVALID;
+    if (d->state != D_ATTACHED || !d->s)
+        return URG_ERR_NO_DEVICE;
+    for (i = 0; i < 32; i++) {
+        stream_stop(d, &d->ep[i]);
+        d->ep[i].error = 0;
+        d->ep[i].iso_error = 0;
+    }
+    d->info.address = 0;
+    /* The reset goes on the wire first: URBs the VMM submits again from
+     * the completions below then come after it. */
+    r = urg_session_reset(d->s);
+    for (i = 0; i < 32; i++)
+        urb_flush(d, &d->ep[i], URG_URB_CANCELLED);
+    return r;
+}
+
+URG_API int urg_hcd_ep_stats(const urg_hcd_dev *d, uint8_t endpoint, struct urg_hcd_ep_stats *out)
+{
+    const struct hep *e;
+    if (!d || !out)
+        return URG_ERR_INVALID;
+    e = &d->ep[urg_ep_index(endpoint)];
+    *out = e->st;
+    out->drops += e->q.drops;
+    out->queued = e->q.count;
+    return 0;
+}

@@ -1,0 +1,268 @@
+/*
+ * urg_hcd.h - the virtual host-controller model of usbredir-guest.
+ *
+ * What a VMM's USB controller emulation (xHCI, EHCI, UHCI, ...) links
+ * against: a redirected device with endpoints, URBs submitted and completed,
+ * and all the usbredir bookkeeping QEMU's usb-guest does by hand (standard
+ * requests, interrupt receiving, buffered bulk receiving, iso streams,
+ * speeds, reset, disconnect) over the engine (urg_guest.h).
+ *
+ * Sans-IO like the engine: a urg_hcd_dev owns one urg_session per
+ * connection to a usb-host; the caller (transport/, or the VMM's own I/O)
+ * moves that session's bytes. Nothing here is thread-safe; one thread at a
+ * time per device. docs/vmm-guide.md gives the exact call sequence.
+ */
+#ifndef URG_HCD_H
+#define URG_HCD_H
+
+#include "urg_guest.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct urg_hcd_dev urg_hcd_dev;
+
+/* Errors beyond the engine's. */
+enum urg_hcd_error {
+    URG_ERR_HCD_SPEED = -200,    /* no port speed can carry the device */
+    URG_ERR_HCD_ENDPOINT = -201, /* the URB does not fit the endpoint */
+    URG_ERR_HCD_BUSY = -202      /* the URB is already in flight */
+};
+/** A sentence for any error code of the model or the engine. */
+URG_API const char *urg_hcd_strerror(int err);
+
+/** Bits of a speed mask: URG_SPEED_MASK(URG_SPEED_HIGH) ... */
+#define URG_SPEED_MASK(speed) (1u << (speed))
+#define URG_SPEED_MASK_ALL                                                                        \
+    (URG_SPEED_MASK(URG_SPEED_LOW) | URG_SPEED_MASK(URG_SPEED_FULL) |                             \
+     URG_SPEED_MASK(URG_SPEED_HIGH) | URG_SPEED_MASK(URG_SPEED_SUPER))
+
+/**
+ * The speeds a controller port may present the device at (a mask of
+ * URG_SPEED_MASK bits), given the device and the negotiated caps:
+ * its own speed, and slower ones when its endpoints fit them (a high-speed
+ * device on a full-speed port needs every iso and interrupt endpoint's max
+ * packet <= 64; a SuperSpeed device on a high-speed port <= 1024).
+ * SuperSpeed itself needs 64bits_ids, 32bits_bulk_length and
+ * ep_info_max_packet_size (an xHCI SuperSpeed port). Unknown speed counts as
+ * full. 0 if an iso or interrupt endpoint has interval 0.
+ */
+URG_API uint32_t urg_hcd_speed_mask(const struct urg_device *dev, uint32_t caps);
+
+/**
+ * Iso stream sizing for an endpoint (raw bInterval) at a speed: the
+ * interval is an exponent at full, high and super speed (a period of
+ * 2^(bInterval-1) frames or microframes), so packets per second are
+ * 1000 / 2^(bInterval-1) at full speed and 8000 / 2^(bInterval-1) at high
+ * and super speed. pkts_per_urb is about 10 ms of packets (1..32); no_urbs
+ * covers latency_ms (doubled for OUT), at most 16. Returns 0, or
+ * URG_ERR_INVALID (low speed, or bInterval outside 1..16).
+ */
+URG_API int urg_hcd_iso_sizing(int speed, uint8_t interval, uint32_t latency_ms, int is_in,
+                               uint8_t *pkts_per_urb, uint8_t *no_urbs);
+
+/* ---------------------------------------------------------------- URBs */
+
+/** URB statuses (what the controller reports for the transfer). */
+enum urg_urb_status {
+    URG_URB_SUCCESS = 0,
+    URG_URB_SHORT = 1,     /* IN: fewer bytes than the buffer (a short packet) */
+    URG_URB_STALL = 2,
+    URG_URB_BABBLE = 3,
+    URG_URB_CANCELLED = 4, /* cancelled by the VMM, the host or a stop */
+    URG_URB_IOERROR = 5,
+    URG_URB_NODEV = 6,     /* the device or the connection went away */
+    URG_URB_NAK = 7,       /* interrupt IN, polled mode: no data now */
+    URG_URB_PENDING = 8    /* in flight */
+};
+URG_API const char *urg_urb_status_name(int status);
+
+struct urg_iso_packet_desc {
+    uint32_t offset;        /* in the URB's buffer */
+    uint32_t length;        /* bytes: OUT to send, IN room */
+    uint32_t actual_length; /* set at completion */
+    int status;             /* enum urg_urb_status, set at completion */
+};
+
+/**
+ * A transfer. Allocate with urg_urb_alloc() (the library keeps its private
+ * state in the same allocation) and reuse it as often as you like; fill the
+ * request fields, submit, read the result fields at completion.
+ */
+struct urg_urb {
+    /* request: set by the VMM before urg_hcd_submit() */
+    uint8_t endpoint;     /* address: number | 0x80 for IN (0 for control) */
+    uint8_t type;         /* URG_EP_CONTROL, _BULK, _INTERRUPT or _ISO */
+    uint8_t setup[8];     /* control: the SETUP packet (wLength <= length) */
+    uint32_t stream_id;   /* bulk streams, else 0 */
+    uint8_t *buffer;      /* the VMM's buffer: OUT data, or room for IN data */
+    uint32_t length;      /* bytes in buffer (control: the data stage) */
+    void *user_data;      /* the VMM's */
+    /* result: set by the library when the URB completes */
+    int status;           /* enum urg_urb_status */
+    uint32_t actual_length;
+    /* iso: num_iso_packets descriptors, fixed at allocation */
+    int num_iso_packets;
+    struct urg_iso_packet_desc *iso;
+};
+
+/** Allocates a URB with room for num_iso_packets iso descriptors. */
+URG_API struct urg_urb *urg_urb_alloc(int num_iso_packets);
+/** Frees a URB that is not in flight. */
+URG_API void urg_urb_free(struct urg_urb *urb);
+
+/* ---------------------------------------------------------------- device */
+
+/** The device as attached. */
+struct urg_hcd_device {
+    struct urg_device usb;   /* ids, class, interfaces, endpoints (urg_guest.h) */
+    uint8_t speed;           /* the speed the port presents (URG_SPEED_*) */
+    uint32_t speed_mask;     /* every speed that could carry it */
+    uint8_t address;         /* set by the guest's SET_ADDRESS */
+    uint8_t configuration;   /* after SET/GET_CONFIGURATION */
+};
+
+/** Per-endpoint counters. */
+struct urg_hcd_ep_stats {
+    uint64_t urbs;           /* URBs completed */
+    uint64_t packets, bytes; /* stream packets received (or sent, iso OUT) */
+    uint64_t drops;          /* stream packets dropped by a full queue */
+    uint64_t underruns;      /* iso IN URBs that found too few packets */
+    uint32_t queued;         /* stream packets waiting now */
+};
+
+/**
+ * Callbacks; ud is the config's user_data. Every one but urb_complete is
+ * optional. Pointers are valid during the call only.
+ *
+ * urb_complete runs from inside urg_session_recv() (the byte mover),
+ * urg_hcd_cancel(), urg_hcd_ep_stop(), urg_hcd_reset(),
+ * urg_hcd_dev_disconnect() and urg_hcd_dev_free() - never from inside
+ * urg_hcd_submit(). From a callback the VMM may submit, cancel and stop
+ * endpoints; it must not free the device.
+ */
+struct urg_hcd_callbacks {
+    /* The device is ready: show it on a port at info->speed. */
+    void (*attach)(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *info);
+    /* The device is gone (every URB has completed): unplug it from the
+     * port, then call urg_hcd_detach_done() - now or later. A new device
+     * is not attached before that. */
+    void (*detach)(void *ud, urg_hcd_dev *dev);
+    /* A URB finished (exactly once per URB accepted by urg_hcd_submit()
+     * with 0). URBs on one endpoint complete in submission order, but a
+     * cancelled URB completes at once. */
+    void (*urb_complete)(void *ud, urg_hcd_dev *dev, struct urg_urb *urb);
+    /* A device could not be attached: reason URG_ERR_HCD_SPEED or a
+     * URG_ERR_FILTER_* code. filter_reject was sent if the host has the
+     * filter cap. */
+    void (*rejected)(void *ud, urg_hcd_dev *dev, int reason);
+    /* The endpoint table changed (SET_CONFIGURATION, SET_INTERFACE): read
+     * it with urg_hcd_dev_info(). Runs before the URB that caused it
+     * completes. */
+    void (*endpoints_changed)(void *ud, urg_hcd_dev *dev);
+    /* urg_hcd_alloc_streams() / urg_hcd_free_streams() finished. */
+    void (*streams_done)(void *ud, urg_hcd_dev *dev, void *op, int status, uint32_t no_streams);
+    /* Log lines (engine and model) at or below session.log_level. */
+    void (*log)(void *ud, int level, const char *msg);
+};
+
+struct urg_hcd_config {
+    uint32_t port_speeds;        /* speeds the port can present (URG_SPEED_MASK_ALL) */
+    const char *filter;          /* usbredirfilter string, or NULL */
+    int interrupt_nak;           /* 1: an interrupt IN URB with no data completes
+                                    at once with URG_URB_NAK (UHCI-style polling) */
+    int interrupt_out_immediate; /* 1: interrupt OUT URBs complete at once (QEMU) */
+    uint32_t interrupt_queue;    /* interrupt IN packets kept per endpoint (1000);
+                                    above twice that, drop back to it */
+    int buffered_bulk_serial;    /* 1: buffered bulk receiving for known serial
+                                    adapters (CP210x, PL2303, FTDI) (1) */
+    uint32_t buffered_bulk_bytes; /* bytes_per_transfer (512, rounded up to max packet) */
+    uint8_t buffered_bulk_transfers; /* no_transfers (5) */
+    uint32_t buffered_bulk_queue; /* chunks kept per endpoint (5000) */
+    uint32_t iso_latency_ms;     /* iso buffering target (60) */
+    const char *pcap_path;       /* usbmon capture file, or NULL */
+    uint16_t pcap_bus;           /* bus number in the capture (1) */
+    /* Engine options (caps, policy, limits, allocator, log level, version).
+     * Its callbacks, user_data and filter are the model's: ignored here. */
+    struct urg_session_config session;
+    struct urg_hcd_callbacks callbacks;
+    void *user_data;
+};
+
+/** Fills cfg with the defaults shown above. */
+URG_API void urg_hcd_config_init(struct urg_hcd_config *cfg);
+URG_API int urg_hcd_dev_new(const struct urg_hcd_config *cfg, urg_hcd_dev **out);
+/** Completes every URB with URG_URB_NODEV, closes the capture, frees. */
+URG_API void urg_hcd_dev_free(urg_hcd_dev *dev);
+
+/**
+ * A connection to a usb-host is up: creates its session (our hello is
+ * queued) and returns it in *session. The caller moves its bytes with
+ * urg_session_recv() / urg_session_output() / urg_session_consume(); the
+ * device owns and frees it. URG_ERR_STATE if a connection is already up.
+ */
+URG_API int urg_hcd_dev_connect(urg_hcd_dev *dev, urg_session **session);
+/**
+ * The connection is gone (EOF, error, the caller closed it): every URB
+ * completes with URG_URB_NODEV, the device detaches, the session is freed.
+ * reason is recorded in the log (0 for a normal close).
+ */
+URG_API void urg_hcd_dev_disconnect(urg_hcd_dev *dev, int reason);
+/** The current session, or NULL. */
+URG_API urg_session *urg_hcd_dev_session(const urg_hcd_dev *dev);
+/** The attached device, or NULL. Valid until the next call into the model. */
+URG_API const struct urg_hcd_device *urg_hcd_dev_info(const urg_hcd_dev *dev);
+/** The VMM finished unplugging after the detach callback. */
+URG_API void urg_hcd_detach_done(urg_hcd_dev *dev);
+
+/**
+ * Submits a URB to the attached device. Returns 0 (it completes later,
+ * through urb_complete, exactly once), 1 (it completed now: status and
+ * actual_length are set and there is no callback), or a negative error
+ * (refused: no completion): URG_ERR_NO_DEVICE, URG_ERR_HCD_ENDPOINT (type
+ * or direction does not match the endpoint), URG_ERR_HCD_BUSY (already in
+ * flight), URG_ERR_TOO_LONG (bulk over 65535 bytes without
+ * 32bits_bulk_length), URG_ERR_AGAIN (output queue full), URG_ERR_INVALID.
+ *
+ * Control transfers on endpoint 0 are intercepted: SET_ADDRESS is handled
+ * here; SET/GET_CONFIGURATION and SET/GET_INTERFACE become the protocol's
+ * own requests (streams of the affected endpoints are stopped first);
+ * CLEAR_FEATURE(ENDPOINT_HALT) also resets the model's endpoint state.
+ */
+URG_API int urg_hcd_submit(urg_hcd_dev *dev, struct urg_urb *urb);
+/**
+ * Cancels a URB in flight: it completes now, through urb_complete, with
+ * URG_URB_CANCELLED (or with its result, if that had arrived and it was only
+ * waiting for an earlier URB). Its buffer is the VMM's again when this
+ * returns; a late reply from the host is dropped. URG_ERR_NOT_FOUND if the
+ * URB is not in flight.
+ */
+URG_API int urg_hcd_cancel(urg_hcd_dev *dev, struct urg_urb *urb);
+/** The controller stopped an endpoint: its URBs complete (cancelled) and
+ *  its stream (interrupt receiving, iso, buffered bulk) stops. */
+URG_API int urg_hcd_ep_stop(urg_hcd_dev *dev, uint8_t endpoint);
+/** Resets the model's state of an endpoint (a halt cleared by the
+ *  controller): a reported stall is forgotten, the stream restarts with the
+ *  next URB, queued data is dropped. */
+URG_API int urg_hcd_ep_reset(urg_hcd_dev *dev, uint8_t endpoint);
+/** Resets the device: every URB completes (cancelled), streams stop, the
+ *  host resets the device. */
+URG_API int urg_hcd_reset(urg_hcd_dev *dev);
+/** Turns buffered bulk receiving on or off for a bulk IN endpoint
+ *  (needs the bulk_receiving cap to take effect). */
+URG_API int urg_hcd_ep_set_buffered(urg_hcd_dev *dev, uint8_t endpoint, int enable);
+/** Allocates / frees bulk streams on the endpoints of a mask of
+ *  urg_ep_index() bits; the host's answer comes through streams_done with
+ *  op. */
+URG_API int urg_hcd_alloc_streams(urg_hcd_dev *dev, uint32_t endpoints, uint32_t no_streams,
+                                  void *op);
+URG_API int urg_hcd_free_streams(urg_hcd_dev *dev, uint32_t endpoints, void *op);
+/** Counters of an endpoint. */
+URG_API int urg_hcd_ep_stats(const urg_hcd_dev *dev, uint8_t endpoint,
+                             struct urg_hcd_ep_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* URG_HCD_H */

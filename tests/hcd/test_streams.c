@@ -1,0 +1,573 @@
+/*
+ * test_streams.c - stream endpoints through the model: interrupt IN
+ * receiving, buffered bulk receiving (serial adapters), iso IN and OUT.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vmm.h"
+
+#define ALL URG_CAPS_ALL
+
+static const struct urg_packet *sent(struct vmm *v, uint32_t type)
+{
+    const struct th_packet *t = th_find(&v->h, type);
+    assert_non_null(t);
+    return &t->p;
+}
+
+static void status(struct vmm *v, uint32_t type, uint64_t id, uint8_t ep, uint8_t st)
+{
+    struct urg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.type = type;
+    p.id = id;
+    if (type == URG_INTERRUPT_RECEIVING_STATUS) {
+        p.h.interrupt_receiving_status.endpoint = ep;
+        p.h.interrupt_receiving_status.status = st;
+    } else if (type == URG_ISO_STREAM_STATUS) {
+        p.h.iso_stream_status.endpoint = ep;
+        p.h.iso_stream_status.status = st;
+    } else {
+        p.h.bulk_receiving_status.endpoint = ep;
+        p.h.bulk_receiving_status.status = st;
+    }
+    th_emit(&v->h, &p);
+}
+
+static void data(struct vmm *v, uint32_t type, uint8_t ep, const void *bytes, uint32_t len,
+                 uint8_t st)
+{
+    static uint64_t seq;
+    struct urg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.type = type;
+    p.id = seq++;
+    p.data = bytes;
+    p.data_len = len;
+    if (type == URG_INTERRUPT_PACKET) {
+        p.h.interrupt.endpoint = ep;
+        p.h.interrupt.status = st;
+        p.h.interrupt.length = (uint16_t)len;
+    } else if (type == URG_ISO_PACKET) {
+        p.h.iso.endpoint = ep;
+        p.h.iso.status = st;
+        p.h.iso.length = (uint16_t)len;
+    } else {
+        p.h.buffered_bulk.endpoint = ep;
+        p.h.buffered_bulk.status = st;
+        p.h.buffered_bulk.length = len;
+    }
+    th_emit(&v->h, &p);
+}
+
+/* Starts interrupt receiving on 0x81 with a first URB; the host agrees. */
+static struct urg_urb *start_interrupt(struct vmm *v, uint32_t len)
+{
+    struct urg_urb *u = vmm_urb(URG_EP_INTERRUPT, 0x81, len, 0);
+    assert_int_equal(urg_hcd_submit(v->dev, u), 0);
+    vmm_sync(v, 0);
+    assert_int_equal(th_count(&v->h, URG_START_INTERRUPT_RECEIVING), 1);
+    status(v, URG_INTERRUPT_RECEIVING_STATUS, sent(v, URG_START_INTERRUPT_RECEIVING)->id, 0x81,
+           URG_STATUS_SUCCESS);
+    vmm_sync(v, 0);
+    return u;
+}
+
+static void test_interrupt_receiving(void **state)
+{
+    struct vmm v;
+    struct urg_urb *u, *big;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    u = start_interrupt(&v, 8);
+    assert_int_equal(vmm_count(&v, u), 0); /* waits for data */
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "\0\0\x04\0\0\0\0\0", 8, 0);
+    vmm_sync(&v, 3);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
+    assert_int_equal(vmm_last(&v, u)->actual, 8);
+    assert_int_equal(u->buffer[2], 4);
+    /* Queued data serves the next URB at once. */
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "12345678", 8, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_memory_equal(u->buffer, "12345678", 8);
+    /* A bigger URB merges packets up to a short one. */
+    big = vmm_urb(URG_EP_INTERRUPT, 0x81, 64, 0);
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "aaaaaaaa", 8, 0);
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "bbbbbbbb", 8, 0);
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "ccc", 3, 0);
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "dddddddd", 8, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, big), 1);
+    assert_int_equal(big->status, URG_URB_SHORT);
+    assert_int_equal(big->actual_length, 19);
+    assert_memory_equal(big->buffer, "aaaaaaaabbbbbbbbccc", 19);
+    /* ...or up to a full buffer, or until the queue is empty. */
+    assert_int_equal(urg_hcd_submit(v.dev, big), 1);
+    assert_int_equal(big->actual_length, 8);
+    assert_memory_equal(big->buffer, "dddddddd", 8);
+    /* More than the URB holds: babble. */
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "123456789", 9, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_BABBLE);
+    /* Receiving was started exactly once. */
+    assert_int_equal(th_count(&v.h, URG_START_INTERRUPT_RECEIVING), 1);
+    vmm_free(&v);
+    vmm_urb_free(u);
+    vmm_urb_free(big);
+}
+
+static void test_interrupt_nak_mode(void **state)
+{
+    struct urg_hcd_config cfg;
+    struct vmm v;
+    struct urg_urb *u;
+    (void)state;
+    urg_hcd_config_init(&cfg);
+    cfg.interrupt_nak = 1;
+    vmm_init(&v, &cfg, ALL);
+    vmm_plug_default(&v);
+    u = vmm_urb(URG_EP_INTERRUPT, 0x81, 8, 0);
+    /* Polled: no data completes at once with NAK, receiving starts. */
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_NAK);
+    vmm_sync(&v, 0);
+    assert_int_equal(th_count(&v.h, URG_START_INTERRUPT_RECEIVING), 1);
+    status(&v, URG_INTERRUPT_RECEIVING_STATUS, sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81,
+           0);
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "kbdrep00", 8, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_SUCCESS);
+    assert_memory_equal(u->buffer, "kbdrep00", 8);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_NAK);
+    assert_int_equal(v.ndone, 0); /* never a callback */
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
+static void test_interrupt_stall_and_restart(void **state)
+{
+    struct vmm v;
+    struct urg_urb *u;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    u = start_interrupt(&v, 8);
+    /* The host stops the stream (stall): the waiting URB reports it. */
+    status(&v, URG_INTERRUPT_RECEIVING_STATUS, 0, 0x81, URG_STATUS_STALL);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_STALL);
+    /* The next URB starts receiving again. */
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(th_count(&v.h, URG_START_INTERRUPT_RECEIVING), 2);
+    status(&v, URG_INTERRUPT_RECEIVING_STATUS, sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81,
+           0);
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "again!!!", 8, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
+    /* A stall with no URB waiting goes to the next one submitted. */
+    status(&v, URG_INTERRUPT_RECEIVING_STATUS, 0, 0x81, URG_STATUS_STALL);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_STALL);
+    /* A start the host refuses is reported the same way. */
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    status(&v, URG_INTERRUPT_RECEIVING_STATUS, sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81,
+           URG_STATUS_INVAL);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_IOERROR);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
+static void test_interrupt_queue_overflow(void **state)
+{
+    struct urg_hcd_config cfg;
+    struct urg_hcd_ep_stats st;
+    struct vmm v;
+    struct urg_urb *u;
+    int i;
+    (void)state;
+    urg_hcd_config_init(&cfg);
+    cfg.interrupt_queue = 10;
+    vmm_init(&v, &cfg, ALL);
+    vmm_plug_default(&v);
+    u = start_interrupt(&v, 8);
+    assert_int_equal(urg_hcd_cancel(v.dev, u), 0); /* nobody reads */
+    for (i = 0; i < 25; i++) {
+        uint8_t b[8];
+        memset(b, i, sizeof(b));
+        data(&v, URG_INTERRUPT_PACKET, 0x81, b, 8, 0);
+    }
+    vmm_sync(&v, 0);
+    /* Packet 21 passed twice the target: back to 10 (11 dropped), then 4
+     * more arrived. */
+    assert_int_equal(urg_hcd_ep_stats(v.dev, 0x81, &st), 0);
+    assert_int_equal(st.drops, 11);
+    assert_int_equal(st.queued, 14);
+    assert_int_equal(st.packets, 25);
+    assert_int_equal(st.bytes, 200);
+    /* The oldest went: the next URB gets packet 11. */
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->buffer[0], 11);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
+static void test_configuration_change_during_receiving(void **state)
+{
+    static const uint8_t SET_CONFIG1[8] = { 0x00, 9, 1, 0, 0, 0, 0, 0 };
+    struct vmm v;
+    struct urg_urb *u, *cfg;
+    struct urg_packet p;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    u = start_interrupt(&v, 8);
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "stale!!!", 8, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0); /* waits */
+    cfg = vmm_urb(URG_EP_CONTROL, 0, 0, 0);
+    memcpy(cfg->setup, SET_CONFIG1, 8);
+    th_clear(&v.h);
+    assert_int_equal(urg_hcd_submit(v.dev, cfg), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.h.pkts[0].p.type, URG_STOP_INTERRUPT_RECEIVING);
+    assert_int_equal(v.h.pkts[1].p.type, URG_SET_CONFIGURATION);
+    /* A packet still in the pipe after the stop is not delivered. */
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "inpipe!!", 8, 0);
+    /* Same endpoints in the new configuration. */
+    memset(&p, 0, sizeof(p));
+    p.type = URG_CONFIGURATION_STATUS;
+    p.id = v.h.pkts[1].p.id;
+    p.h.configuration_status.configuration = 1;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, cfg)->status, URG_URB_SUCCESS);
+    assert_int_equal(vmm_count(&v, u), 1); /* only the first one */
+    /* The waiting URB got a fresh stream; data after it reaches it. */
+    assert_int_equal(th_count(&v.h, URG_START_INTERRUPT_RECEIVING), 1);
+    status(&v, URG_INTERRUPT_RECEIVING_STATUS, sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81,
+           0);
+    data(&v, URG_INTERRUPT_PACKET, 0x81, "freshrep", 8, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_count(&v, u), 2);
+    assert_memory_equal(u->buffer, "freshrep", 8);
+    vmm_free(&v);
+    vmm_urb_free(u);
+    vmm_urb_free(cfg);
+}
+
+/* An FTDI-like serial adapter: bulk IN 0x81 and OUT 0x02, max packet 64. */
+static void plug_serial(struct vmm *v, uint16_t vid, uint16_t pid)
+{
+    static const uint8_t ifs[1] = { 0xff };
+    static const struct th_ep eps[2] = { { 0x81, URG_EP_BULK, 0, 0, 64, 0 },
+                                         { 0x02, URG_EP_BULK, 0, 0, 64, 0 } };
+    th_device_ex(&v->h, URG_SPEED_FULL, vid, pid, 0, ifs, 1, eps, 2);
+    vmm_sync(v, 0);
+}
+
+static void test_buffered_bulk_ftdi(void **state)
+{
+    struct vmm v;
+    struct urg_urb *u;
+    uint8_t chunk[130];
+    const struct urg_packet *start;
+    int i;
+    (void)state;
+    for (i = 0; i < 130; i++)
+        chunk[i] = (uint8_t)i;
+    chunk[0] = chunk[64] = chunk[128] = 0x01; /* FTDI status headers */
+    chunk[1] = chunk[65] = chunk[129] = 0x60;
+    vmm_init(&v, NULL, ALL);
+    plug_serial(&v, 0x0403, 0x6001);
+    u = vmm_urb(URG_EP_BULK, 0x81, 128, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    start = sent(&v, URG_START_BULK_RECEIVING);
+    assert_int_equal(start->h.start_bulk_receiving.endpoint, 0x81);
+    assert_int_equal(start->h.start_bulk_receiving.bytes_per_transfer, 512);
+    assert_int_equal(start->h.start_bulk_receiving.no_transfers, 5);
+    assert_int_equal(th_count(&v.h, URG_BULK_PACKET), 0);
+    status(&v, URG_BULK_RECEIVING_STATUS, start->id, 0x81, 0);
+    /* One chunk of 130 bytes: blocks of 64, 64 and 2 (a header only). */
+    data(&v, URG_BUFFERED_BULK_PACKET, 0x81, chunk, 130, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
+    assert_int_equal(vmm_last(&v, u)->actual, 128);
+    assert_memory_equal(u->buffer, chunk, 128);
+    /* The rest: the third block, starting with its header. */
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_SHORT);
+    assert_int_equal(u->actual_length, 2);
+    assert_int_equal(u->buffer[0], 0x01);
+    assert_int_equal(u->buffer[1], 0x60);
+    /* A URB smaller than a chunk never splits a block: 64 of 130. */
+    data(&v, URG_BUFFERED_BULK_PACKET, 0x81, chunk, 130, 0);
+    vmm_sync(&v, 0);
+    u->length = 64;
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->actual_length, 64);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->buffer[0], 0x01); /* the next block's header */
+    assert_int_equal(u->buffer[2], 66);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
+static void test_buffered_bulk_raw_and_fallback(void **state)
+{
+    struct urg_hcd_config cfg;
+    struct vmm v;
+    struct urg_urb *u, *odd;
+    struct urg_hcd_ep_stats st;
+    int i;
+    (void)state;
+    urg_hcd_config_init(&cfg);
+    cfg.buffered_bulk_queue = 4;
+    vmm_init(&v, &cfg, ALL);
+    plug_serial(&v, 0x10c4, 0xea60); /* CP210x: raw data */
+    u = vmm_urb(URG_EP_BULK, 0x81, 64, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    status(&v, URG_BULK_RECEIVING_STATUS, sent(&v, URG_START_BULK_RECEIVING)->id, 0x81, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_cancel(v.dev, u), 0);
+    /* Raw serial data merges across chunks. */
+    data(&v, URG_BUFFERED_BULK_PACKET, 0x81, "hello ", 6, 0);
+    data(&v, URG_BUFFERED_BULK_PACKET, 0x81, "world", 5, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->actual_length, 11);
+    assert_memory_equal(u->buffer, "hello world", 11);
+    /* The queue is bounded: 9 chunks into a queue of 4. */
+    for (i = 0; i < 9; i++)
+        data(&v, URG_BUFFERED_BULK_PACKET, 0x81, "x", 1, 0);
+    vmm_sync(&v, 0);
+    urg_hcd_ep_stats(v.dev, 0x81, &st);
+    assert_int_equal(st.drops, 5);
+    assert_int_equal(st.queued, 4);
+    /* A request that is not a multiple of max packet: buffered receiving
+     * stops and it goes as ordinary bulk. */
+    odd = vmm_urb(URG_EP_BULK, 0x81, 10, 0);
+    th_clear(&v.h);
+    assert_int_equal(urg_hcd_submit(v.dev, odd), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.h.pkts[0].p.type, URG_STOP_BULK_RECEIVING);
+    assert_int_equal(v.h.pkts[1].p.type, URG_BULK_PACKET);
+    assert_int_equal(v.h.pkts[1].p.h.bulk.length, 10);
+    /* ...and so does a 64-byte one now. */
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(th_count(&v.h, URG_BULK_PACKET), 2);
+    assert_int_equal(th_count(&v.h, URG_START_BULK_RECEIVING), 0);
+    vmm_free(&v);
+    vmm_urb_free(u);
+    vmm_urb_free(odd);
+
+    /* Not a serial adapter: ordinary bulk, unless the VMM opts in. */
+    vmm_init(&v, NULL, ALL);
+    plug_serial(&v, 0x1234, 0x0001);
+    u = vmm_urb(URG_EP_BULK, 0x81, 64, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(th_count(&v.h, URG_BULK_PACKET), 1);
+    assert_int_equal(urg_hcd_cancel(v.dev, u), 0);
+    assert_int_equal(urg_hcd_ep_set_buffered(v.dev, 0x81, 1), 0);
+    assert_int_equal(urg_hcd_ep_set_buffered(v.dev, 0x02, 1), URG_ERR_INVALID);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(th_count(&v.h, URG_START_BULK_RECEIVING), 1);
+    vmm_free(&v);
+    vmm_urb_free(u);
+
+    /* Without the bulk_receiving cap: ordinary bulk even for serial. */
+    vmm_init(&v, NULL, ALL & ~URG_CAP_BIT(URG_CAP_BULK_RECEIVING));
+    plug_serial(&v, 0x0403, 0x6001);
+    u = vmm_urb(URG_EP_BULK, 0x81, 64, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(th_count(&v.h, URG_BULK_PACKET), 1);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
+static void test_iso_sizing(void **state)
+{
+    static const struct {
+        int speed;
+        uint8_t interval;
+        uint32_t latency;
+        int in;
+        int ok;
+        uint8_t pkts, urbs;
+    } t[] = {
+        /* full speed: 1000 frames/s; bInterval 1 -> every frame */
+        { URG_SPEED_FULL, 1, 60, 1, 1, 10, 6 },
+        /* full speed, bInterval 4 -> every 8 frames: 125 packets/s */
+        { URG_SPEED_FULL, 4, 60, 1, 1, 1, 8 },
+        /* high speed: 8000 microframes/s; bInterval 1 -> 8000/s */
+        { URG_SPEED_HIGH, 1, 60, 1, 1, 32, 15 },
+        /* high speed, bInterval 4 -> every 8 microframes: 1000/s
+         * (a linear reading of bInterval, as QEMU's, would say 2000/s) */
+        { URG_SPEED_HIGH, 4, 60, 1, 1, 10, 6 },
+        { URG_SPEED_SUPER, 4, 60, 1, 1, 10, 6 },
+        /* OUT keeps twice the transfers, at most 16 */
+        { URG_SPEED_HIGH, 4, 60, 0, 1, 10, 12 },
+        { URG_SPEED_HIGH, 1, 60, 0, 1, 32, 16 },
+        /* a longer latency target */
+        { URG_SPEED_HIGH, 4, 120, 1, 1, 10, 12 },
+        /* bInterval 16 at full speed: one packet every 32768 frames */
+        { URG_SPEED_FULL, 16, 60, 1, 1, 1, 1 },
+        /* no iso at low speed; bInterval outside 1..16 */
+        { URG_SPEED_LOW, 1, 60, 1, 0, 0, 0 },
+        { URG_SPEED_HIGH, 0, 60, 1, 0, 0, 0 },
+        { URG_SPEED_HIGH, 17, 60, 1, 0, 0, 0 },
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        uint8_t p = 0, u = 0;
+        int r = urg_hcd_iso_sizing(t[i].speed, t[i].interval, t[i].latency, t[i].in, &p, &u);
+        if (!t[i].ok) {
+            assert_int_equal(r, URG_ERR_INVALID);
+            continue;
+        }
+        assert_int_equal(r, 0);
+        if (p != t[i].pkts || u != t[i].urbs)
+            fail_msg("case %zu: %u x %u, want %u x %u", i, p, u, t[i].pkts, t[i].urbs);
+    }
+}
+
+static void test_iso_in_prefill_and_underrun(void **state)
+{
+    struct vmm v;
+    struct urg_urb *u;
+    struct urg_hcd_ep_stats st;
+    const struct urg_packet *start;
+    uint8_t pkt[192];
+    int i;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v); /* iso IN 0x85, high speed, bInterval 1 */
+    u = vmm_urb(URG_EP_ISO, 0x85, 192 * 8, 8);
+    /* Iso URBs never wait; the first starts the stream. */
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->actual_length, 0);
+    vmm_sync(&v, 0);
+    start = sent(&v, URG_START_ISO_STREAM);
+    assert_int_equal(start->h.start_iso_stream.pkts_per_urb, 32);
+    assert_int_equal(start->h.start_iso_stream.no_urbs, 15);
+    status(&v, URG_ISO_STREAM_STATUS, start->id, 0x85, 0);
+    /* Pre-fill: nothing until half of 32 x 15 = 240 packets are queued. */
+    for (i = 0; i < 239; i++) {
+        memset(pkt, i, sizeof(pkt));
+        data(&v, URG_ISO_PACKET, 0x85, pkt, 192, 0);
+    }
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->actual_length, 0);
+    data(&v, URG_ISO_PACKET, 0x85, pkt, 100, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->actual_length, 8 * 192);
+    assert_int_equal(u->iso[0].actual_length, 192);
+    assert_int_equal(u->buffer[0], 0);
+    assert_int_equal(u->buffer[192 * 7], 7);
+    /* Take the queue down to its last 8 packets (the short one last). */
+    for (i = 0; i < 28; i++)
+        assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    urg_hcd_ep_stats(v.dev, 0x85, &st);
+    assert_int_equal(st.queued, 8);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->actual_length, 7 * 192 + 100);
+    assert_int_equal(u->iso[7].actual_length, 100);
+    urg_hcd_ep_stats(v.dev, 0x85, &st);
+    assert_int_equal(st.underruns, 0);
+    /* The queue is empty: the next URB underruns. */
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->actual_length, 0);
+    assert_int_equal(u->iso[0].actual_length, 0);
+    urg_hcd_ep_stats(v.dev, 0x85, &st);
+    assert_int_equal(st.underruns, 1);
+    assert_int_equal(st.packets, 240);
+    assert_int_equal(st.bytes, 239 * 192 + 100);
+    /* ...and pre-fills again. */
+    data(&v, URG_ISO_PACKET, 0x85, pkt, 192, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->actual_length, 0);
+    /* A stall stops the stream; the next URB says so, the one after
+     * restarts it. */
+    status(&v, URG_ISO_STREAM_STATUS, 0, 0x85, URG_STATUS_STALL);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_STALL);
+    th_clear(&v.h);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    vmm_sync(&v, 0);
+    assert_int_equal(th_count(&v.h, URG_START_ISO_STREAM), 1);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
+static void test_iso_out(void **state)
+{
+    struct vmm v;
+    struct urg_urb *u;
+    const struct urg_packet *start;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v); /* iso OUT 0x06 */
+    u = vmm_urb(URG_EP_ISO, 0x06, 192 * 4, 4);
+    memset(u->buffer, 0x33, 192 * 4);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_SUCCESS);
+    assert_int_equal(u->actual_length, 192 * 4);
+    vmm_sync(&v, 0);
+    start = sent(&v, URG_START_ISO_STREAM);
+    assert_int_equal(start->h.start_iso_stream.no_urbs, 16); /* 15 doubled, capped */
+    assert_int_equal(th_count(&v.h, URG_ISO_PACKET), 4);
+    assert_int_equal(sent(&v, URG_ISO_PACKET)->data_len, 192);
+    status(&v, URG_ISO_STREAM_STATUS, start->id, 0x06, 0);
+    /* The host reports trouble: the next URB completes with it, once. */
+    status(&v, URG_ISO_STREAM_STATUS, 0, 0x06, URG_STATUS_IOERROR);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_IOERROR);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_SUCCESS);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_interrupt_receiving),
+        cmocka_unit_test(test_interrupt_nak_mode),
+        cmocka_unit_test(test_interrupt_stall_and_restart),
+        cmocka_unit_test(test_interrupt_queue_overflow),
+        cmocka_unit_test(test_configuration_change_during_receiving),
+        cmocka_unit_test(test_buffered_bulk_ftdi),
+        cmocka_unit_test(test_buffered_bulk_raw_and_fallback),
+        cmocka_unit_test(test_iso_sizing),
+        cmocka_unit_test(test_iso_in_prefill_and_underrun),
+        cmocka_unit_test(test_iso_out),
+    };
+    return cmocka_run_group_tests_name("hcd streams", tests, NULL, NULL);
+}

@@ -1,0 +1,674 @@
+/*
+ * test_urbs.c - URBs through the model: control transfers and standard
+ * requests, completion order, cancel races, disconnect with URBs on every
+ * endpoint type, bulk, streams, reset and endpoint stop, interrupt OUT.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "packets.h"
+#include "vmm.h"
+
+#define ALL URG_CAPS_ALL
+
+static const uint8_t GET_DEVICE_DESCRIPTOR[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
+static const uint8_t DEVICE_DESCRIPTOR[18] = { 18, 1, 0, 2, 0, 0, 0, 64, 0x34, 0x12,
+                                               0x78, 0x56, 0, 1, 1, 2, 3, 1 };
+
+static struct urg_urb *control(const uint8_t setup[8], uint32_t len)
+{
+    struct urg_urb *u = vmm_urb(URG_EP_CONTROL, 0, len, 0);
+    memcpy(u->setup, setup, 8);
+    return u;
+}
+
+/* The guest's last packet of a type, as the host saw it. */
+static const struct urg_packet *sent(struct vmm *v, uint32_t type)
+{
+    const struct th_packet *t = th_find(&v->h, type);
+    assert_non_null(t);
+    return &t->p;
+}
+
+static void reply_bulk(struct vmm *v, uint64_t id, uint8_t ep, uint8_t status, const void *data,
+                       uint32_t len)
+{
+    struct urg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.type = URG_BULK_PACKET;
+    p.id = id;
+    p.h.bulk.endpoint = ep;
+    p.h.bulk.status = status;
+    p.h.bulk.length = len;
+    if (ep & 0x80) {
+        p.data = data;
+        p.data_len = len;
+    }
+    th_emit(&v->h, &p);
+}
+
+static void test_control_in_copied_once(void **state)
+{
+    struct vmm v;
+    struct urg_urb *u;
+    struct urg_stats st;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    u = control(GET_DEVICE_DESCRIPTOR, 64);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(sent(&v, URG_CONTROL_PACKET)->h.control.length, 18);
+    th_reply_control(&v.h, sent(&v, URG_CONTROL_PACKET), URG_STATUS_SUCCESS,
+                     DEVICE_DESCRIPTOR, 18);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_count(&v, u), 1);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
+    assert_int_equal(vmm_last(&v, u)->actual, 18);
+    assert_memory_equal(u->buffer, DEVICE_DESCRIPTOR, 18);
+    /* Split over reads: the engine writes straight into the URB's buffer
+     * (one copy, counted by the engine), the model copies nothing. */
+    memset(u->buffer, 0, 64);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    th_reply_control(&v.h, sent(&v, URG_CONTROL_PACKET), URG_STATUS_SUCCESS,
+                     DEVICE_DESCRIPTOR, 10);
+    vmm_sync(&v, 5);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_SHORT);
+    assert_int_equal(vmm_last(&v, u)->actual, 10);
+    assert_memory_equal(u->buffer, DEVICE_DESCRIPTOR, 10);
+    urg_session_stats(v.s, &st);
+    assert_int_equal(st.payload_copies, 1);
+    /* wLength larger than the buffer: refused. */
+    u->length = 8;
+    assert_int_equal(urg_hcd_submit(v.dev, u), URG_ERR_INVALID);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
+static void test_order_on_an_endpoint(void **state)
+{
+    struct vmm v;
+    struct urg_urb *u[3];
+    uint64_t id[3];
+    int i;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    for (i = 0; i < 3; i++) {
+        u[i] = vmm_urb(URG_EP_BULK, 0x83, 512, 0);
+        assert_int_equal(urg_hcd_submit(v.dev, u[i]), 0);
+    }
+    vmm_sync(&v, 0);
+    /* Pipelined: all three reached the host before any reply. */
+    assert_int_equal(th_count(&v.h, URG_BULK_PACKET), 3);
+    for (i = 0; i < 3; i++)
+        id[i] = v.h.pkts[v.h.npkts - 3 + (size_t)i].p.id;
+    /* The host answers 3, 1, 2: the VMM still sees 1, 2, 3. */
+    reply_bulk(&v, id[2], 0x83, 0, "ccc", 3);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.ndone, 0);
+    reply_bulk(&v, id[0], 0x83, 0, "a", 1);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.ndone, 1);
+    reply_bulk(&v, id[1], 0x83, 0, "bb", 2);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.ndone, 3);
+    for (i = 0; i < 3; i++) {
+        assert_ptr_equal(v.done[i].urb, u[i]);
+        assert_int_equal(v.done[i].actual, (uint32_t)i + 1);
+        assert_int_equal(v.done[i].status, URG_URB_SHORT);
+    }
+    assert_memory_equal(u[2]->buffer, "ccc", 3);
+    vmm_free(&v);
+    for (i = 0; i < 3; i++)
+        vmm_urb_free(u[i]);
+}
+
+static void test_standard_requests(void **state)
+{
+    static const uint8_t SET_ADDRESS[8] = { 0x00, 5, 7, 0, 0, 0, 0, 0 };
+    static const uint8_t SET_CONFIG2[8] = { 0x00, 9, 2, 0, 0, 0, 0, 0 };
+    static const uint8_t GET_CONFIG[8] = { 0x80, 8, 0, 0, 0, 0, 1, 0 };
+    static const uint8_t SET_IF1_ALT3[8] = { 0x01, 11, 3, 0, 1, 0, 0, 0 };
+    static const uint8_t GET_IF1[8] = { 0x81, 10, 0, 0, 1, 0, 1, 0 };
+    struct vmm v;
+    struct urg_urb *u, *intr;
+    struct urg_packet p;
+    const struct urg_packet *req;
+    size_t before;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    /* SET_ADDRESS: here, at once, nothing on the wire. */
+    u = control(SET_ADDRESS, 0);
+    before = v.h.npkts;
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_SUCCESS);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.h.npkts, before);
+    assert_int_equal(urg_hcd_dev_info(v.dev)->address, 7);
+    vmm_urb_free(u);
+
+    /* SET_CONFIGURATION with interrupt receiving running: the stream is
+     * stopped first, the new endpoint table is in place before the URB
+     * completes. */
+    intr = vmm_urb(URG_EP_INTERRUPT, 0x81, 8, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, intr), 0);
+    vmm_sync(&v, 0);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_INTERRUPT_RECEIVING_STATUS;
+    p.id = sent(&v, URG_START_INTERRUPT_RECEIVING)->id;
+    p.h.interrupt_receiving_status.endpoint = 0x81;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    th_clear(&v.h);
+    u = control(SET_CONFIG2, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.h.npkts, 2);
+    assert_int_equal(v.h.pkts[0].p.type, URG_STOP_INTERRUPT_RECEIVING);
+    assert_int_equal(v.h.pkts[1].p.type, URG_SET_CONFIGURATION);
+    assert_int_equal(v.h.pkts[1].p.h.set_configuration.configuration, 2);
+    /* The host: new ep_info (0x81 now bulk), interface_info, status. */
+    memset(&p, 0, sizeof(p));
+    p.type = URG_EP_INFO;
+    memset(p.h.ep_info.type, URG_EP_INVALID, 32);
+    p.h.ep_info.type[0] = p.h.ep_info.type[16] = URG_EP_CONTROL;
+    p.h.ep_info.type[urg_ep_index(0x81)] = URG_EP_BULK;
+    p.h.ep_info.max_packet_size[urg_ep_index(0x81)] = 512;
+    th_emit(&v.h, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_INTERFACE_INFO;
+    p.h.interface_info.interface_count = 1;
+    p.h.interface_info.interface_class[0] = 0xff;
+    th_emit(&v.h, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_CONFIGURATION_STATUS;
+    p.id = v.h.pkts[1].p.id;
+    p.h.configuration_status.configuration = 2;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    /* endpoints changed, then the waiting interrupt URB (its endpoint is
+     * gone) and the SET_CONFIGURATION URB complete */
+    assert_string_equal(v.events, "attach,changed,changed,complete,complete");
+    assert_int_equal(vmm_last(&v, intr)->status, URG_URB_CANCELLED);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
+    assert_int_equal(urg_hcd_dev_info(v.dev)->configuration, 2);
+    assert_int_equal(urg_hcd_dev_info(v.dev)->usb.ep[urg_ep_index(0x81)].type, URG_EP_BULK);
+    vmm_urb_free(u);
+
+    /* GET_CONFIGURATION: one byte from configuration_status. */
+    u = control(GET_CONFIG, 1);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    req = sent(&v, URG_GET_CONFIGURATION);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_CONFIGURATION_STATUS;
+    p.id = req->id;
+    p.h.configuration_status.configuration = 2;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
+    assert_int_equal(vmm_last(&v, u)->actual, 1);
+    assert_int_equal(u->buffer[0], 2);
+    vmm_urb_free(u);
+
+    /* SET_INTERFACE and GET_INTERFACE: set/get_alt_setting. */
+    u = control(SET_IF1_ALT3, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    req = sent(&v, URG_SET_ALT_SETTING);
+    assert_int_equal(req->h.set_alt_setting.interface, 1);
+    assert_int_equal(req->h.set_alt_setting.alt, 3);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_ALT_SETTING_STATUS;
+    p.id = req->id;
+    p.h.alt_setting_status.interface = 1;
+    p.h.alt_setting_status.alt = 3;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
+    vmm_urb_free(u);
+    u = control(GET_IF1, 1);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    req = sent(&v, URG_GET_ALT_SETTING);
+    p.id = req->id;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, u)->actual, 1);
+    assert_int_equal(u->buffer[0], 3);
+    vmm_urb_free(u);
+    vmm_urb_free(intr);
+    vmm_free(&v);
+}
+
+static void test_clear_halt_resets_the_endpoint(void **state)
+{
+    static const uint8_t CLEAR_HALT_81[8] = { 0x02, 1, 0, 0, 0x81, 0, 0, 0 };
+    struct vmm v;
+    struct urg_urb *u, *intr;
+    struct urg_packet p;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    intr = vmm_urb(URG_EP_INTERRUPT, 0x81, 8, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, intr), 0);
+    vmm_sync(&v, 0);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_INTERRUPT_RECEIVING_STATUS;
+    p.id = sent(&v, URG_START_INTERRUPT_RECEIVING)->id;
+    p.h.interrupt_receiving_status.endpoint = 0x81;
+    th_emit(&v.h, &p);
+    p.id = 0;
+    p.h.interrupt_receiving_status.status = URG_STATUS_STALL; /* the host stopped it */
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, intr)->status, URG_URB_STALL);
+    /* The guest clears the halt: forwarded, and the model starts afresh. */
+    u = control(CLEAR_HALT_81, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    th_reply_control(&v.h, sent(&v, URG_CONTROL_PACKET), 0, NULL, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
+    th_clear(&v.h);
+    assert_int_equal(urg_hcd_submit(v.dev, intr), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(th_count(&v.h, URG_START_INTERRUPT_RECEIVING), 1);
+    vmm_urb_free(u);
+    vmm_free(&v);
+    vmm_urb_free(intr);
+}
+
+static void test_cancel_races(void **state)
+{
+    struct vmm v;
+    struct urg_urb *a, *b, *c, *d;
+    struct urg_stats st;
+    uint64_t ida, idb, idd;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    a = vmm_urb(URG_EP_BULK, 0x83, 512, 0);
+    b = vmm_urb(URG_EP_BULK, 0x83, 512, 0);
+    c = vmm_urb(URG_EP_BULK, 0x83, 512, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, a), 0);
+    assert_int_equal(urg_hcd_submit(v.dev, b), 0);
+    assert_int_equal(urg_hcd_submit(v.dev, c), 0);
+    vmm_sync(&v, 0);
+    ida = v.h.pkts[v.h.npkts - 3].p.id;
+    idb = v.h.pkts[v.h.npkts - 2].p.id;
+    /* 1. In flight: cancelled at once, a cancel_data_packet goes out, the
+     *    host's "cancelled" answer is dropped. */
+    assert_int_equal(urg_hcd_cancel(v.dev, a), 0);
+    assert_int_equal(vmm_count(&v, a), 1);
+    assert_int_equal(vmm_last(&v, a)->status, URG_URB_CANCELLED);
+    free(a->buffer); /* the buffer is the VMM's again */
+    a->buffer = NULL;
+    a->length = 0;
+    vmm_sync(&v, 0);
+    assert_int_equal(sent(&v, URG_CANCEL_DATA_PACKET)->id, ida);
+    reply_bulk(&v, ida, 0x83, URG_STATUS_CANCELLED, NULL, 0);
+    /* 2. The host finished b before seeing its cancel: the reply is already
+     *    on the wire when the VMM cancels. The reply is dropped too. */
+    reply_bulk(&v, idb, 0x83, URG_STATUS_SUCCESS, "done", 4);
+    assert_int_equal(urg_hcd_cancel(v.dev, b), 0);
+    vmm_sync(&v, 1);
+    assert_int_equal(vmm_count(&v, a), 1);
+    assert_int_equal(vmm_count(&v, b), 1);
+    assert_int_equal(vmm_last(&v, b)->status, URG_URB_CANCELLED);
+    urg_session_stats(v.s, &st);
+    assert_int_equal(st.late_replies, 2);
+    /* 3. A result waiting for an earlier URB: cancel gives the result. */
+    d = vmm_urb(URG_EP_BULK, 0x83, 512, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, d), 0);
+    vmm_sync(&v, 0);
+    idd = v.h.pkts[v.h.npkts - 1].p.id;
+    reply_bulk(&v, idd, 0x83, URG_STATUS_SUCCESS, "xy", 2);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_count(&v, d), 0); /* held behind c */
+    assert_int_equal(urg_hcd_cancel(v.dev, d), 0);
+    assert_int_equal(vmm_last(&v, d)->status, URG_URB_SHORT);
+    assert_int_equal(vmm_last(&v, d)->actual, 2);
+    /* 4. Cancelling c lets nothing else through twice; d is done. */
+    assert_int_equal(urg_hcd_cancel(v.dev, c), 0);
+    assert_int_equal(urg_hcd_cancel(v.dev, c), URG_ERR_NOT_FOUND);
+    assert_int_equal(vmm_count(&v, c), 1);
+    assert_int_equal(vmm_count(&v, d), 1);
+    vmm_free(&v);
+    vmm_urb_free(a);
+    vmm_urb_free(b);
+    vmm_urb_free(c);
+    vmm_urb_free(d);
+}
+
+/* A cancelled IN URB whose reply is arriving through the recv window: the
+ * buffer is freed right after the cancel and must not be written. */
+static void test_cancel_during_window_read(void **state)
+{
+    struct vmm v;
+    struct urg_urb *u;
+    uint8_t big[4000];
+    void *wb;
+    size_t wl;
+    uint64_t id;
+    (void)state;
+    memset(big, 0x5a, sizeof(big));
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    u = vmm_urb(URG_EP_BULK, 0x83, 4096, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    id = sent(&v, URG_BULK_PACKET)->id;
+    reply_bulk(&v, id, 0x83, 0, big, sizeof(big));
+    assert_int_equal(urg_session_recv(v.s, v.h.out, 26 + 100), 0);
+    assert_int_equal(urg_session_recv_window(v.s, &wb, &wl), 1);
+    assert_ptr_equal(wb, u->buffer + 100);
+    assert_int_equal(urg_hcd_cancel(v.dev, u), 0);
+    free(u->buffer);
+    u->buffer = NULL;
+    u->length = 0;
+    assert_int_equal(urg_session_recv_window(v.s, &wb, &wl), 0);
+    assert_int_equal(urg_session_recv(v.s, v.h.out + 126, v.h.out_len - 126), 0);
+    v.h.out_len = 0;
+    assert_int_equal(vmm_count(&v, u), 1);
+    assert_int_equal(urg_session_state(v.s), URG_STATE_CONNECTED);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
+static void test_disconnect_with_urbs_on_every_type(void **state)
+{
+    static const uint8_t SET_CONFIG1[8] = { 0x00, 9, 1, 0, 0, 0, 0, 0 };
+    struct urg_hcd_config cfg;
+    struct vmm v;
+    struct urg_urb *u[8], *iso_in, *iso_out;
+    struct urg_packet p;
+    int i, n = 0;
+    (void)state;
+    urg_hcd_config_init(&cfg);
+    vmm_init(&v, &cfg, ALL);
+    vmm_plug_default(&v);
+    urg_hcd_ep_set_buffered(v.dev, 0x83, 1);
+    u[n++] = control(GET_DEVICE_DESCRIPTOR, 18);          /* control, engine */
+    u[n++] = control(SET_CONFIG1, 0);                     /* standard request */
+    u[n++] = vmm_urb(URG_EP_BULK, 0x04, 1000, 0);         /* bulk OUT */
+    u[n++] = vmm_urb(URG_EP_BULK, 0x83, 1024, 0);         /* buffered bulk, waiting */
+    u[n++] = vmm_urb(URG_EP_INTERRUPT, 0x81, 8, 0);       /* interrupt IN, waiting */
+    u[n++] = vmm_urb(URG_EP_INTERRUPT, 0x02, 4, 0);       /* interrupt OUT */
+    for (i = 0; i < n; i++)
+        assert_int_equal(urg_hcd_submit(v.dev, u[i]), 0);
+    /* iso URBs never wait: they complete at once, even now */
+    iso_in = vmm_urb(URG_EP_ISO, 0x85, 192 * 4, 4);
+    iso_out = vmm_urb(URG_EP_ISO, 0x06, 192 * 4, 4);
+    assert_int_equal(urg_hcd_submit(v.dev, iso_in), 1);
+    assert_int_equal(urg_hcd_submit(v.dev, iso_out), 1);
+    vmm_sync(&v, 0);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_DEVICE_DISCONNECT;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    for (i = 0; i < n; i++) {
+        assert_int_equal(vmm_count(&v, u[i]), 1);
+        assert_int_equal(vmm_last(&v, u[i])->status, URG_URB_NODEV);
+    }
+    assert_int_equal(v.detached, 1);
+    /* every completion before the detach */
+    assert_non_null(strstr(v.events, "complete,complete,complete,complete,complete,complete,detach"));
+    assert_non_null(th_find(&v.h, URG_DEVICE_DISCONNECT_ACK));
+    vmm_free(&v);
+    for (i = 0; i < n; i++)
+        vmm_urb_free(u[i]);
+    vmm_urb_free(iso_in);
+    vmm_urb_free(iso_out);
+}
+
+static void test_bulk_lengths_and_streams(void **state)
+{
+    struct vmm v;
+    struct urg_urb *big, *s1;
+    struct urg_packet p;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    big = vmm_urb(URG_EP_BULK, 0x04, 200000, 0);
+    memset(big->buffer, 0x42, 200000);
+    assert_int_equal(urg_hcd_submit(v.dev, big), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(sent(&v, URG_BULK_PACKET)->h.bulk.length, 200000);
+    assert_int_equal(sent(&v, URG_BULK_PACKET)->data[199999], 0x42);
+    reply_bulk(&v, sent(&v, URG_BULK_PACKET)->id, 0x04, 0, NULL, 200000);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, big)->actual, 200000);
+    assert_int_equal(vmm_last(&v, big)->status, URG_URB_SUCCESS);
+    /* Streams: allocate, use, free. */
+    assert_int_equal(urg_hcd_alloc_streams(v.dev, 1u << urg_ep_index(0x83), 4, (void *)1), 0);
+    vmm_sync(&v, 0);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_BULK_STREAMS_STATUS;
+    p.id = sent(&v, URG_ALLOC_BULK_STREAMS)->id;
+    p.h.bulk_streams_status.endpoints = 1u << urg_ep_index(0x83);
+    p.h.bulk_streams_status.no_streams = 4;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.streams_done, 1);
+    assert_int_equal(v.streams_status, URG_URB_SUCCESS);
+    s1 = vmm_urb(URG_EP_BULK, 0x83, 512, 0);
+    s1->stream_id = 3;
+    assert_int_equal(urg_hcd_submit(v.dev, s1), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(sent(&v, URG_BULK_PACKET)->h.bulk.stream_id, 3);
+    assert_int_equal(urg_hcd_free_streams(v.dev, 1u << urg_ep_index(0x83), NULL), 0);
+    vmm_sync(&v, 0);
+    assert_non_null(th_find(&v.h, URG_FREE_BULK_STREAMS));
+    vmm_free(&v);
+    vmm_urb_free(big);
+    vmm_urb_free(s1);
+
+    /* Without 32bits_bulk_length a transfer over 65535 bytes is refused. */
+    vmm_init(&v, NULL, ALL & ~URG_CAP_BIT(URG_CAP_32BITS_BULK_LENGTH));
+    vmm_plug_default(&v);
+    big = vmm_urb(URG_EP_BULK, 0x04, 65536, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, big), URG_ERR_TOO_LONG);
+    big->length = 65535;
+    assert_int_equal(urg_hcd_submit(v.dev, big), 0);
+    vmm_free(&v);
+    vmm_urb_free(big);
+}
+
+static void test_reset_and_endpoint_stop(void **state)
+{
+    struct vmm v;
+    struct urg_urb *b1, *b2, *intr;
+    uint64_t b2_sent;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    b1 = vmm_urb(URG_EP_BULK, 0x83, 512, 0);
+    b2 = vmm_urb(URG_EP_BULK, 0x04, 512, 0);
+    intr = vmm_urb(URG_EP_INTERRUPT, 0x81, 8, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, b1), 0);
+    assert_int_equal(urg_hcd_submit(v.dev, b2), 0);
+    assert_int_equal(urg_hcd_submit(v.dev, intr), 0);
+    vmm_sync(&v, 0);
+    b2_sent = v.h.pkts[v.h.npkts - 2].p.id; /* bulk 0x83, bulk 0x04, start */
+    assert_int_equal(v.h.pkts[v.h.npkts - 2].p.h.bulk.endpoint, 0x04);
+    /* The controller stops 0x83: only its URB ends. */
+    assert_int_equal(urg_hcd_ep_stop(v.dev, 0x83), 0);
+    assert_int_equal(vmm_last(&v, b1)->status, URG_URB_CANCELLED);
+    assert_int_equal(vmm_count(&v, b2), 0);
+    assert_int_equal(vmm_count(&v, intr), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(sent(&v, URG_CANCEL_DATA_PACKET)->id, v.h.pkts[v.h.npkts - 4].p.id);
+    /* A device reset ends everything and goes to the host. */
+    th_clear(&v.h);
+    assert_int_equal(urg_hcd_reset(v.dev), 0);
+    assert_int_equal(vmm_last(&v, b2)->status, URG_URB_CANCELLED);
+    assert_int_equal(vmm_last(&v, intr)->status, URG_URB_CANCELLED);
+    vmm_sync(&v, 0);
+    /* The interrupt stream had not started (no status yet): its start is
+     * forgotten, no stop goes out. Then the reset, then b2's cancel. */
+    assert_int_equal(v.h.npkts, 2);
+    assert_int_equal(v.h.pkts[0].p.type, URG_RESET);
+    assert_int_equal(v.h.pkts[1].p.type, URG_CANCEL_DATA_PACKET);
+    assert_int_equal(v.h.pkts[1].p.id, b2_sent);
+    vmm_free(&v);
+    vmm_urb_free(b1);
+    vmm_urb_free(b2);
+    vmm_urb_free(intr);
+}
+
+static void test_interrupt_out(void **state)
+{
+    struct urg_hcd_config cfg;
+    struct vmm v;
+    struct urg_urb *u;
+    struct urg_packet p;
+    (void)state;
+    /* By default: completes on the host's reply. */
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    u = vmm_urb(URG_EP_INTERRUPT, 0x02, 1, 0);
+    u->buffer[0] = 0x02;
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(sent(&v, URG_INTERRUPT_PACKET)->data[0], 0x02);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_INTERRUPT_PACKET;
+    p.id = sent(&v, URG_INTERRUPT_PACKET)->id;
+    p.h.interrupt.endpoint = 0x02;
+    p.h.interrupt.status = URG_STATUS_STALL;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_STALL);
+    vmm_free(&v);
+    /* Immediate (as QEMU): completes at once from a copy. */
+    urg_hcd_config_init(&cfg);
+    cfg.interrupt_out_immediate = 1;
+    vmm_init(&v, &cfg, ALL);
+    vmm_plug_default(&v);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1);
+    assert_int_equal(u->status, URG_URB_SUCCESS);
+    assert_int_equal(u->actual_length, 1);
+    u->buffer[0] = 0x99; /* the copy went out, not this */
+    vmm_sync(&v, 0);
+    assert_int_equal(sent(&v, URG_INTERRUPT_PACKET)->data[0], 0x02);
+    p.id = sent(&v, URG_INTERRUPT_PACKET)->id;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_count(&v, u), 0); /* no second completion */
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
+/* Random submits, cancels, replies and stops: every URB completes exactly
+ * once and the VMM's buffers are never touched after their completion. */
+static void test_random_operations_exactly_once(void **state)
+{
+    enum { N = 24 };
+    struct vmm v;
+    struct urg_urb *u[N];
+    int expected[N], pending[N];
+    uint32_t rng = 99;
+    int round, i, k;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    for (i = 0; i < N; i++) {
+        static const uint8_t eps[4] = { 0x83, 0x04, 0x81, 0x02 };
+        uint8_t ep = eps[i % 4];
+        u[i] = vmm_urb(ep == 0x81 || ep == 0x02 ? URG_EP_INTERRUPT : URG_EP_BULK, ep, 8, 0);
+        expected[i] = pending[i] = 0;
+    }
+    for (round = 0; round < 3000; round++) {
+        uint32_t op = rnd(&rng) % 6;
+        i = (int)(rnd(&rng) % N);
+        if (op <= 1 && !pending[i]) {
+            int r = urg_hcd_submit(v.dev, u[i]);
+            assert_true(r == 0 || r == 1);
+            if (r == 0) {
+                expected[i]++; /* one callback owed */
+                pending[i] = 1;
+            }
+        } else if (op == 2 && pending[i]) {
+            assert_int_equal(urg_hcd_cancel(v.dev, u[i]), 0);
+            assert_int_equal(vmm_count(&v, u[i]), expected[i]);
+        } else if (op == 3) {
+            /* The host answers everything it has. */
+            size_t j;
+            for (j = 0; j < v.h.npkts; j++) {
+                struct urg_packet *q = &v.h.pkts[j].p;
+                if (q->type == URG_BULK_PACKET)
+                    reply_bulk(&v, q->id, q->h.bulk.endpoint, 0, "12345678",
+                               (q->h.bulk.endpoint & 0x80) ? 8 : q->h.bulk.length);
+                if (q->type == URG_INTERRUPT_PACKET) {
+                    struct urg_packet r = *q;
+                    r.data = NULL;
+                    r.data_len = 0;
+                    th_emit(&v.h, &r);
+                }
+                if (q->type == URG_START_INTERRUPT_RECEIVING) {
+                    struct urg_packet r;
+                    memset(&r, 0, sizeof(r));
+                    r.type = URG_INTERRUPT_RECEIVING_STATUS;
+                    r.id = q->id;
+                    r.h.interrupt_receiving_status.endpoint = 0x81;
+                    th_emit(&v.h, &r);
+                }
+            }
+            th_clear(&v.h);
+        } else if (op == 4) {
+            struct urg_packet r;
+            memset(&r, 0, sizeof(r));
+            r.type = URG_INTERRUPT_PACKET;
+            r.h.interrupt.endpoint = 0x81;
+            r.h.interrupt.length = 8;
+            r.data = (const uint8_t *)"abcdefgh";
+            r.data_len = 8;
+            th_emit(&v.h, &r);
+        } else if (op == 5 && rnd(&rng) % 8 == 0) {
+            urg_hcd_ep_stop(v.dev, u[i]->endpoint);
+        }
+        vmm_sync(&v, 1 + rnd(&rng) % 40);
+        for (k = 0; k < N; k++) {
+            int now = vmm_count(&v, u[k]);
+            assert_true(now <= expected[k]); /* never twice */
+            if (now == expected[k])
+                pending[k] = 0;
+        }
+    }
+    urg_hcd_dev_free(v.dev);
+    v.dev = NULL;
+    for (i = 0; i < N; i++)
+        assert_int_equal(vmm_count(&v, u[i]), expected[i]); /* and never lost */
+    assert_true(v.ndone > 500);
+    vmm_free(&v);
+    for (i = 0; i < N; i++)
+        vmm_urb_free(u[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_control_in_copied_once),
+        cmocka_unit_test(test_order_on_an_endpoint),
+        cmocka_unit_test(test_standard_requests),
+        cmocka_unit_test(test_clear_halt_resets_the_endpoint),
+        cmocka_unit_test(test_cancel_races),
+        cmocka_unit_test(test_cancel_during_window_read),
+        cmocka_unit_test(test_disconnect_with_urbs_on_every_type),
+        cmocka_unit_test(test_bulk_lengths_and_streams),
+        cmocka_unit_test(test_reset_and_endpoint_stop),
+        cmocka_unit_test(test_interrupt_out),
+        cmocka_unit_test(test_random_operations_exactly_once),
+    };
+    return cmocka_run_group_tests_name("hcd urbs", tests, NULL, NULL);
+}
