@@ -81,7 +81,7 @@ UNIT_BIN    := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HCD_TEST_SRC := $(sort $(wildcard tests/hcd/test_*.c))
 HCD_TEST_BIN := $(patsubst tests/hcd/%.c,$(BUILD)/tests/%,$(HCD_TEST_SRC))
 DIFF_BIN    := $(BUILD)/tests/test_diff_reference
-EXAMPLES    := $(BUILD)/examples/engine_demo
+EXAMPLES    := $(BUILD)/examples/engine_demo $(BUILD)/examples/vmm_enumerate
 TEST_BINS   := $(UNIT_BIN) $(HCD_TEST_BIN) $(DIFF_BIN)
 
 REF_CFLAGS  := $(shell pkg-config --cflags libusbredirparser-0.5 2>/dev/null)
@@ -194,6 +194,11 @@ check-install: lib
 			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest) \
 		-Wl,-rpath,$(STAGE)/usr/local/lib
 	$(BUILD)/engine_demo_installed > /dev/null
+	$(CC) $(CSTD) $(WARN) docs/examples/vmm_enumerate.c -o $(BUILD)/vmm_enumerate_installed \
+		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
+			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest) \
+		-Wl,-rpath,$(STAGE)/usr/local/lib
+	$(BUILD)/vmm_enumerate_installed > /dev/null
 	@echo "== install to DESTDIR, pkg-config and linking against the shared library work"
 
 # The steps run one after another (each builds in parallel under -j).

@@ -614,7 +614,9 @@ struct urg_session_callbacks {
     void (*device_disconnect)(void *user_data);
     /* interface_info and/or ep_info changed while a device is connected
      * (after set_configuration or set_alt_setting); what is a mask of
-     * enum urg_device_info_what. Called before the status that caused it. */
+     * enum urg_device_info_what. Called before the status that caused it;
+     * not called for new interfaces the session's filter rejects (that is a
+     * device_rejected). */
     void (*device_info)(void *user_data, const struct urg_device *dev, unsigned what);
     /* Interrupt IN, iso IN or buffered bulk data arrived. */
     void (*stream_data)(void *user_data, const struct urg_stream_data *d);

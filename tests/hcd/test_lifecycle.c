@@ -204,6 +204,15 @@ static void test_vmm_filter(void **state)
     assert_int_equal(th_count(&v.h, URG_FILTER_REJECT), 1);
     vmm_free(&v);
     vmm_urb_free(u);
+    /* Denied at connect time: never attached. */
+    cfg.filter = "0x01,-1,-1,-1,0|-1,-1,-1,-1,1"; /* no audio interfaces */
+    vmm_init(&v, &cfg, ALL);
+    vmm_plug_default(&v); /* it has an audio interface */
+    assert_int_equal(v.attached, 0);
+    assert_int_equal(v.rejected, 1);
+    assert_int_equal(v.last_reject, URG_ERR_FILTER_DENIED);
+    assert_int_equal(th_count(&v.h, URG_FILTER_REJECT), 1);
+    vmm_free(&v);
     cfg.filter = "1,2";
     cfg.callbacks.urb_complete = (void (*)(void *, urg_hcd_dev *, struct urg_urb *))1;
     assert_int_equal(urg_hcd_dev_new(&cfg, &bad), URG_ERR_FILTER_SYNTAX);

@@ -379,8 +379,12 @@ static void test_buffered_bulk_raw_and_fallback(void **state)
     vmm_urb_free(u);
     vmm_urb_free(odd);
 
-    /* Not a serial adapter: ordinary bulk, unless the VMM opts in. */
-    vmm_init(&v, NULL, ALL);
+    /* Not a serial adapter: ordinary bulk, unless the VMM opts in; its
+     * transfer size (rounded up to max packet) and count are options. */
+    urg_hcd_config_init(&cfg);
+    cfg.buffered_bulk_bytes = 100;
+    cfg.buffered_bulk_transfers = 3;
+    vmm_init(&v, &cfg, ALL);
     plug_serial(&v, 0x1234, 0x0001);
     u = vmm_urb(URG_EP_BULK, 0x81, 64, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 0);
@@ -392,6 +396,9 @@ static void test_buffered_bulk_raw_and_fallback(void **state)
     assert_int_equal(urg_hcd_submit(v.dev, u), 0);
     vmm_sync(&v, 0);
     assert_int_equal(th_count(&v.h, URG_START_BULK_RECEIVING), 1);
+    assert_int_equal(sent(&v, URG_START_BULK_RECEIVING)->h.start_bulk_receiving.bytes_per_transfer,
+                     128);
+    assert_int_equal(sent(&v, URG_START_BULK_RECEIVING)->h.start_bulk_receiving.no_transfers, 3);
     vmm_free(&v);
     vmm_urb_free(u);
 

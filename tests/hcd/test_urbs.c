@@ -442,6 +442,14 @@ static void test_bulk_lengths_and_streams(void **state)
     big = vmm_urb(URG_EP_BULK, 0x04, 200000, 0);
     memset(big->buffer, 0x42, 200000);
     assert_int_equal(urg_hcd_submit(v.dev, big), 0);
+    {
+        /* Bulk OUT goes out from the VMM's own buffer, not a copy. */
+        struct iovec iov[4];
+        int n = urg_session_output(v.s, iov, 4);
+        assert_int_equal(n, 2);
+        assert_ptr_equal(iov[1].iov_base, big->buffer);
+        assert_int_equal(iov[1].iov_len, 200000);
+    }
     vmm_sync(&v, 0);
     assert_int_equal(sent(&v, URG_BULK_PACKET)->h.bulk.length, 200000);
     assert_int_equal(sent(&v, URG_BULK_PACKET)->data[199999], 0x42);
@@ -503,6 +511,7 @@ static void test_reset_and_endpoint_stop(void **state)
     assert_int_equal(v.h.pkts[v.h.npkts - 2].p.h.bulk.endpoint, 0x04);
     /* The controller stops 0x83: only its URB ends. */
     assert_int_equal(urg_hcd_ep_stop(v.dev, 0x83), 0);
+    assert_int_equal(urg_hcd_ep_stop(v.dev, 0x83), 0); /* nothing left: harmless */
     assert_int_equal(vmm_last(&v, b1)->status, URG_URB_CANCELLED);
     assert_int_equal(vmm_count(&v, b2), 0);
     assert_int_equal(vmm_count(&v, intr), 0);
@@ -524,6 +533,53 @@ static void test_reset_and_endpoint_stop(void **state)
     vmm_urb_free(b1);
     vmm_urb_free(b2);
     vmm_urb_free(intr);
+}
+
+static void test_stop_interrupt_and_set_interface(void **state)
+{
+    static const uint8_t SET_IF2_ALT1[8] = { 0x01, 11, 1, 0, 2, 0, 0, 0 };
+    struct vmm v;
+    struct urg_urb *intr, *iso, *u;
+    struct urg_packet p;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    /* Interrupt receiving on 0x81 (interface 0), iso on 0x85 (interface 2). */
+    intr = vmm_urb(URG_EP_INTERRUPT, 0x81, 8, 0);
+    iso = vmm_urb(URG_EP_ISO, 0x85, 192, 1);
+    assert_int_equal(urg_hcd_submit(v.dev, intr), 0);
+    assert_int_equal(urg_hcd_submit(v.dev, iso), 1);
+    vmm_sync(&v, 0);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_INTERRUPT_RECEIVING_STATUS;
+    p.id = sent(&v, URG_START_INTERRUPT_RECEIVING)->id;
+    p.h.interrupt_receiving_status.endpoint = 0x81;
+    th_emit(&v.h, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_ISO_STREAM_STATUS;
+    p.id = sent(&v, URG_START_ISO_STREAM)->id;
+    p.h.iso_stream_status.endpoint = 0x85;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    th_clear(&v.h);
+    /* SET_INTERFACE on interface 2 stops the iso stream only. */
+    u = control(SET_IF2_ALT1, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.h.npkts, 2);
+    assert_int_equal(v.h.pkts[0].p.type, URG_STOP_ISO_STREAM);
+    assert_int_equal(v.h.pkts[1].p.type, URG_SET_ALT_SETTING);
+    assert_int_equal(th_count(&v.h, URG_STOP_INTERRUPT_RECEIVING), 0);
+    /* Stopping the interrupt endpoint ends receiving and its URB. */
+    th_clear(&v.h);
+    assert_int_equal(urg_hcd_ep_stop(v.dev, 0x81), 0);
+    assert_int_equal(vmm_last(&v, intr)->status, URG_URB_CANCELLED);
+    vmm_sync(&v, 0);
+    assert_int_equal(th_count(&v.h, URG_STOP_INTERRUPT_RECEIVING), 1);
+    vmm_free(&v);
+    vmm_urb_free(intr);
+    vmm_urb_free(iso);
+    vmm_urb_free(u);
 }
 
 static void test_interrupt_out(void **state)
@@ -667,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_disconnect_with_urbs_on_every_type),
         cmocka_unit_test(test_bulk_lengths_and_streams),
         cmocka_unit_test(test_reset_and_endpoint_stop),
+        cmocka_unit_test(test_stop_interrupt_and_set_interface),
         cmocka_unit_test(test_interrupt_out),
         cmocka_unit_test(test_random_operations_exactly_once),
     };
