@@ -25,3 +25,5 @@ static void def_free(void *ctx, void *p)
 }
 
 const struct urg_allocator urgi_default_allocator = { def_malloc, def_realloc, def_free, NULL };
+
+URG_API const struct urg_allocator *urg_allocator_default(void) { return &urgi_default_allocator; }

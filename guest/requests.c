@@ -337,10 +337,28 @@ URG_API int urg_session_reset(urg_session *s)
     return urgi_send(s, &p);
 }
 
-URG_API int urg_session_cancel(urg_session *s, uint64_t id)
+static bool is_data_request(uint8_t type)
+{
+    return type == URG_CONTROL_PACKET || type == URG_BULK_PACKET || type == URG_INTERRUPT_PACKET;
+}
+
+/* Sends cancel_data_packet for pending entry i, once. */
+static int send_cancel(urg_session *s, uint32_t i)
 {
     struct urg_packet p;
-    struct urgi_pending *e;
+    int r;
+    if (s->pt.e[i].flags & URGI_P_CANCEL_SENT)
+        return 0;
+    init_packet(&p, URG_CANCEL_DATA_PACKET);
+    p.id = s->pt.e[i].id;
+    if ((r = urgi_send(s, &p)))
+        return r;
+    s->pt.e[i].flags |= URGI_P_CANCEL_SENT;
+    return 0;
+}
+
+URG_API int urg_session_cancel(urg_session *s, uint64_t id)
+{
     uint32_t i;
     int r;
     if ((r = ready(s, false)))
@@ -348,23 +366,13 @@ URG_API int urg_session_cancel(urg_session *s, uint64_t id)
     i = urgi_pt_find(&s->pt, id);
     if (i == URGI_NIL)
         return URG_ERR_NOT_FOUND;
-    e = &s->pt.e[i];
-    if (e->type != URG_CONTROL_PACKET && e->type != URG_BULK_PACKET &&
-        e->type != URG_INTERRUPT_PACKET)
+    if (!is_data_request(s->pt.e[i].type))
         return URG_ERR_NOT_CANCELLABLE;
-    if (e->flags & URGI_P_CANCEL_SENT)
-        return 0;
-    init_packet(&p, URG_CANCEL_DATA_PACKET);
-    p.id = id;
-    if ((r = urgi_send(s, &p)))
-        return r;
-    s->pt.e[i].flags |= URGI_P_CANCEL_SENT;
-    return 0;
+    return send_cancel(s, i);
 }
 
 URG_API int urg_session_forget(urg_session *s, uint64_t id)
 {
-    struct urg_packet p;
     struct urgi_pending *e;
     uint32_t i;
     int r;
@@ -378,14 +386,8 @@ URG_API int urg_session_forget(urg_session *s, uint64_t id)
     if ((e->flags & URGI_P_OUT_QUEUED) && (r = urgi_outq_detach(&s->oq, i, id)))
         return r;
     e->flags &= (uint8_t)~URGI_P_OUT_QUEUED;
-    if ((e->type == URG_CONTROL_PACKET || e->type == URG_BULK_PACKET ||
-         e->type == URG_INTERRUPT_PACKET) &&
-        !(e->flags & URGI_P_CANCEL_SENT)) {
-        init_packet(&p, URG_CANCEL_DATA_PACKET);
-        p.id = id;
-        if ((r = urgi_send(s, &p)))
-            return r;
-    }
+    if (is_data_request(e->type) && (r = send_cancel(s, i)))
+        return r;
     e = &s->pt.e[i];
     if (e->in_buf)
         urgi_decoder_forget_dest(s->dec, e->in_buf);

@@ -230,6 +230,9 @@ struct urg_allocator {
     void *ctx;
 };
 
+/** The allocator used when none is given (libc malloc/realloc/free). */
+URG_API const struct urg_allocator *urg_allocator_default(void);
+
 enum urg_log_level {
     URG_LOG_ERROR = 0,
     URG_LOG_WARNING = 1,

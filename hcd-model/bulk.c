@@ -124,12 +124,7 @@ int bulk_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
     if ((u->endpoint & 0x80) && e->buffered && has_cap(d, URG_CAP_BULK_RECEIVING) &&
         !u->stream_id) {
         if (u->length && mps && u->length % mps == 0) {
-            if (!e->head && e->error) {
-                status = e->error;
-                e->error = 0;
-                return urb_complete_now(d, e, u, status, 0);
-            }
-            if ((r = stream_ensure(d, e)) < 0)
+            if ((r = stream_prepare(d, e, u)) != 0)
                 return r;
             if (!e->head && pktq_head(&e->q) && bulk_fill(d, e, u, &status))
                 return urb_complete_now(d, e, u, status, u->actual_length);
@@ -161,20 +156,6 @@ int bulk_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
     urb_link(e, u, K_ENGINE);
     PRIV(u)->id = id;
     return 0;
-}
-
-void bulk_buffered_data(urg_hcd_dev *d, const struct urg_stream_data *sd)
-{
-    struct hep *e = hep_of(d, sd->endpoint);
-    if (e->stream == ST_NONE || e->info.type != URG_EP_BULK)
-        return; /* still in the pipe after a stop */
-    if (pktq_push(&e->q, &d->alloc, sd->data, sd->length, sd->status)) {
-        e->st.drops++;
-        return;
-    }
-    e->st.packets++;
-    e->st.bytes += sd->length;
-    stream_serve(d, e);
 }
 
 URG_API int urg_hcd_alloc_streams(urg_hcd_dev *d, uint32_t endpoints, uint32_t no_streams,

@@ -12,7 +12,6 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "hcd.h"
 
@@ -65,25 +64,9 @@ static char *dup_str(const struct urg_allocator *a, const char *s)
     return c;
 }
 
-static void *lib_malloc(void *c, size_t n)
-{
-    (void)c;
-    return malloc(n);
-}
-static void *lib_realloc(void *c, void *p, size_t n)
-{
-    (void)c;
-    return realloc(p, n);
-}
-static void lib_free(void *c, void *p)
-{
-    (void)c;
-    free(p);
-}
-
 URG_API int urg_hcd_dev_new(const struct urg_hcd_config *cfg, urg_hcd_dev **out)
 {
-    struct urg_allocator a = { lib_malloc, lib_realloc, lib_free, NULL };
+    struct urg_allocator a = *urg_allocator_default();
     urg_hcd_dev *d;
     int i;
     if (!cfg || !out || !cfg->callbacks.urb_complete || !(cfg->port_speeds & URG_SPEED_MASK_ALL))
@@ -354,11 +337,7 @@ static void ev_stream_data(void *ud, const struct urg_stream_data *sd)
     urg_hcd_dev *d = ud;
     if (d->state != D_ATTACHED)
         return;
-    switch (sd->type) {
-    case URG_INTERRUPT_PACKET: interrupt_data(d, sd); break;
-    case URG_ISO_PACKET: iso_data(d, sd); break;
-    default: bulk_buffered_data(d, sd); break;
-    }
+    stream_data(d, sd);
 }
 
 static void ev_stream_status(void *ud, const struct urg_stream_status *st)

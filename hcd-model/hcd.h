@@ -5,7 +5,9 @@
  *   device.c    device lifecycle: sessions, attach/detach, engine events
  *   urb.c       URBs: allocation, per-endpoint order, submit, cancel, stop
  *   control.c   standard requests on endpoint 0
- *   interrupt.c interrupt IN receiving and its queue; interrupt OUT
+ *   stream.c    streams (interrupt, buffered bulk, iso): start, stop,
+ *               packets into the queue, URBs served from it
+ *   interrupt.c interrupt IN URBs from the queue; interrupt OUT
  *   bulk.c      bulk, buffered bulk receiving (serial adapters), streams
  *   iso.c       iso streams: sizing, IN pre-fill and underruns, OUT
  *   pktq.c      the bounded packet queue of stream endpoints
@@ -150,33 +152,38 @@ HCD_HIDDEN void urb_flush(urg_hcd_dev *d, struct hep *e, int status);
 HCD_HIDDEN void urb_engine_done(urg_hcd_dev *d, const struct urg_completion *c);
 /* Copies IN data into the URB's buffer unless the engine wrote it there. */
 HCD_HIDDEN void urb_take_data(struct urg_urb *u, const uint8_t *data, uint32_t len);
-/* Stops e's stream (a stop request if it runs) and drops its queue. */
-HCD_HIDDEN void stream_stop(urg_hcd_dev *d, struct hep *e);
 
 /* control.c */
 HCD_HIDDEN int control_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
 HCD_HIDDEN void control_std_done(urg_hcd_dev *d, struct urg_urb *u,
                                  const struct urg_completion *c);
 
-/* interrupt.c */
-HCD_HIDDEN int interrupt_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
-HCD_HIDDEN void interrupt_data(urg_hcd_dev *d, const struct urg_stream_data *sd);
-HCD_HIDDEN void interrupt_out_bounce_done(urg_hcd_dev *d, const struct urg_completion *c);
-/* Is this engine user_data an immediate interrupt OUT's copy? */
-HCD_HIDDEN bool interrupt_is_bounce(const void *user_data);
-/* Serves waiting URBs of a stream endpoint from its queue (interrupt or
- * buffered bulk). */
+/* stream.c */
+/* Starts e's stream (interrupt receiving, buffered bulk, iso) if none runs. */
+HCD_HIDDEN int stream_ensure(urg_hcd_dev *d, struct hep *e);
+/* Before a stream URB waits: reports an error the host left (returns 1,
+ * the URB completed), else makes sure the stream runs (0, or an error). */
+HCD_HIDDEN int stream_prepare(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
+/* Serves waiting URBs of a stream endpoint from its queue. */
 HCD_HIDDEN void stream_serve(urg_hcd_dev *d, struct hep *e);
+/* Stops e's stream (a stop request if it runs) and drops its queue. */
+HCD_HIDDEN void stream_stop(urg_hcd_dev *d, struct hep *e);
+/* Packets of a stream arrived. */
+HCD_HIDDEN void stream_data(urg_hcd_dev *d, const struct urg_stream_data *sd);
 /* A stream's start answered, or the host stopped it. */
 HCD_HIDDEN void stream_started(urg_hcd_dev *d, const struct urg_completion *c);
 HCD_HIDDEN void stream_status(urg_hcd_dev *d, const struct urg_stream_status *st);
-/* Starts the stream of e (interrupt receiving or buffered bulk) if none
- * runs. */
-HCD_HIDDEN int stream_ensure(urg_hcd_dev *d, struct hep *e);
+
+/* interrupt.c */
+HCD_HIDDEN int interrupt_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
+/* Fills a waiting interrupt IN URB from the queue; true if it is done. */
+HCD_HIDDEN bool interrupt_fill(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int *status);
+HCD_HIDDEN void interrupt_out_bounce_done(urg_hcd_dev *d, const struct urg_completion *c);
+/* Is this engine user_data an immediate interrupt OUT's copy? */
+HCD_HIDDEN bool interrupt_is_bounce(const void *user_data);
 
 /* bulk.c */
 HCD_HIDDEN int bulk_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
-HCD_HIDDEN void bulk_buffered_data(urg_hcd_dev *d, const struct urg_stream_data *sd);
 HCD_HIDDEN void bulk_apply_serial_quirks(urg_hcd_dev *d);
 /* Fills a waiting buffered-bulk URB from the queue; true if it is done. */
 HCD_HIDDEN bool bulk_fill(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int *status);
@@ -184,7 +191,6 @@ HCD_HIDDEN void bulk_streams_done(urg_hcd_dev *d, const struct urg_completion *c
 
 /* iso.c */
 HCD_HIDDEN int iso_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
-HCD_HIDDEN void iso_data(urg_hcd_dev *d, const struct urg_stream_data *sd);
 
 /* pcap.c */
 HCD_HIDDEN struct urg_pcap *pcap_open(const char *path, uint16_t bus,

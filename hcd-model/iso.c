@@ -1,9 +1,9 @@
 /*
  * iso.c - isochronous endpoints.
  *
- * The first URB starts the stream, sized from the endpoint's real interval
- * (urg_hcd_iso_sizing(), speed.c) and the latency target. Iso URBs never
- * wait:
+ * The first URB starts the stream (stream.c), sized from the endpoint's
+ * real interval (urg_hcd_iso_sizing(), speed.c) and the latency target.
+ * Iso URBs never wait:
  *   IN  - packets from the host fill the queue; nothing is delivered until
  *         half the stream's buffering is there (pre-fill); a URB then takes
  *         one packet per descriptor. A URB that finds the queue short gets
@@ -14,29 +14,6 @@
  * one after starts the stream again.
  */
 #include "hcd.h"
-
-static int iso_start(urg_hcd_dev *d, struct hep *e)
-{
-    uint8_t pkts, urbs;
-    uint64_t id = 0;
-    int r;
-    if (e->stream != ST_NONE)
-        return 0;
-    r = urg_hcd_iso_sizing(d->info.speed, e->info.interval, d->cfg.iso_latency_ms,
-                           (e->addr & 0x80) != 0, &pkts, &urbs);
-    if (r < 0)
-        return URG_ERR_HCD_ENDPOINT;
-    r = urg_session_start_iso_stream(d->s, e->addr, pkts, urbs, NULL, &id);
-    if (r < 0)
-        return r;
-    e->iso_pkts = pkts;
-    e->iso_urbs = urbs;
-    e->q.target = (uint32_t)pkts * urbs;
-    e->prefill = true;
-    e->stream = ST_STARTING;
-    e->start_id = id;
-    return 0;
-}
 
 int iso_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
 {
@@ -54,7 +31,7 @@ int iso_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
         }
         return urb_complete_now(d, e, u, status, 0);
     }
-    if ((r = iso_start(d, e)) < 0)
+    if ((r = stream_ensure(d, e)) < 0)
         return r;
 
     if (u->endpoint & 0x80) {
@@ -108,17 +85,4 @@ int iso_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
         e->iso_error = 0;
     }
     return urb_complete_now(d, e, u, status, total);
-}
-
-void iso_data(urg_hcd_dev *d, const struct urg_stream_data *sd)
-{
-    struct hep *e = hep_of(d, sd->endpoint);
-    if (e->stream == ST_NONE || e->info.type != URG_EP_ISO)
-        return; /* still in the pipe after a stop */
-    if (pktq_push(&e->q, &d->alloc, sd->data, sd->length, sd->status)) {
-        e->st.drops++;
-        return;
-    }
-    e->st.packets++;
-    e->st.bytes += sd->length;
 }

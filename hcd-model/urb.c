@@ -192,26 +192,6 @@ void urb_engine_done(urg_hcd_dev *d, const struct urg_completion *c)
     urb_done(d, u, status, c->length);
 }
 
-void stream_stop(urg_hcd_dev *d, struct hep *e)
-{
-    if (e->stream == ST_ACTIVE && d->s) {
-        if (e->info.type == URG_EP_INTERRUPT)
-            urg_session_stop_interrupt_receiving(d->s, e->addr, NULL, NULL);
-        else if (e->info.type == URG_EP_ISO)
-            urg_session_stop_iso_stream(d->s, e->addr, NULL, NULL);
-        else if (e->info.type == URG_EP_BULK)
-            urg_session_stop_bulk_receiving(d->s, e->addr, 0, NULL, NULL);
-    } else if (e->stream == ST_STARTING && d->s) {
-        urg_session_forget(d->s, e->start_id);
-    }
-    e->stream = ST_NONE;
-    e->start_id = 0;
-    e->prefill = true;
-    e->st.drops += e->q.drops;
-    e->q.drops = 0;
-    pktq_clear(&e->q, &d->alloc);
-}
-
 URG_API int urg_hcd_submit(urg_hcd_dev *d, struct urg_urb *u)
 {
     struct urb_priv *p;

@@ -1664,6 +1664,15 @@ static void test_stats_log_allocator_config(void **state)
     assert_true(created);
     assert_true(n > 3);
 
+    /* The default allocator works as libc's. */
+    {
+        const struct urg_allocator *d = urg_allocator_default();
+        void *p = d->malloc(d->ctx, 16);
+        assert_non_null(p);
+        p = d->realloc(d->ctx, p, 4096);
+        assert_non_null(p);
+        d->free(d->ctx, p);
+    }
     /* Bad configurations. */
     urg_session_config_init(&cfg);
     assert_int_equal(urg_session_new(&cfg, &s), URG_ERR_INVALID); /* no complete */

@@ -1,0 +1,170 @@
+/*
+ * stream.c - the streams of an endpoint: interrupt receiving, buffered bulk
+ * receiving and iso streams. Starting one (with the right request and, for
+ * iso, the sizing), stopping it, the host's answer to a start, the host
+ * stopping it (an unsolicited status), packets arriving into the bounded
+ * queue, and serving URBs that wait for them (interrupt and buffered bulk;
+ * iso URBs never wait, see iso.c).
+ */
+#include "hcd.h"
+
+int stream_ensure(urg_hcd_dev *d, struct hep *e)
+{
+    uint64_t id = 0;
+    int r;
+    if (e->stream != ST_NONE)
+        return 0;
+    if (e->info.type == URG_EP_INTERRUPT) {
+        r = urg_session_start_interrupt_receiving(d->s, e->addr, NULL, &id);
+    } else if (e->info.type == URG_EP_BULK) {
+        uint32_t mps = e->info.max_packet_size ? e->info.max_packet_size : 64;
+        uint32_t bytes = (d->cfg.buffered_bulk_bytes + mps - 1) / mps * mps;
+        r = urg_session_start_bulk_receiving(d->s, e->addr, 0, bytes,
+                                             d->cfg.buffered_bulk_transfers, NULL, &id);
+    } else if (e->info.type == URG_EP_ISO) {
+        uint8_t pkts, urbs;
+        if (urg_hcd_iso_sizing(d->info.speed, e->info.interval, d->cfg.iso_latency_ms,
+                               (e->addr & 0x80) != 0, &pkts, &urbs) < 0)
+            return URG_ERR_HCD_ENDPOINT;
+        r = urg_session_start_iso_stream(d->s, e->addr, pkts, urbs, NULL, &id);
+        if (r == 0) {
+            e->iso_pkts = pkts;
+            e->iso_urbs = urbs;
+            e->q.target = (uint32_t)pkts * urbs;
+        }
+    } else {
+        return URG_ERR_HCD_ENDPOINT;
+    }
+    if (r < 0)
+        return r;
+    e->prefill = true;
+    e->stream = ST_STARTING;
+    e->start_id = id;
+    return 0;
+}
+
+int stream_prepare(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
+{
+    int status;
+    if (!e->head && e->error) {
+        /* The host stopped the stream: this URB reports it. */
+        status = e->error;
+        e->error = 0;
+        return urb_complete_now(d, e, u, status, 0);
+    }
+    return stream_ensure(d, e);
+}
+
+void stream_stop(urg_hcd_dev *d, struct hep *e)
+{
+    if (e->stream == ST_ACTIVE && d->s) {
+        if (e->info.type == URG_EP_INTERRUPT)
+            urg_session_stop_interrupt_receiving(d->s, e->addr, NULL, NULL);
+        else if (e->info.type == URG_EP_ISO)
+            urg_session_stop_iso_stream(d->s, e->addr, NULL, NULL);
+        else if (e->info.type == URG_EP_BULK)
+            urg_session_stop_bulk_receiving(d->s, e->addr, 0, NULL, NULL);
+    } else if (e->stream == ST_STARTING && d->s) {
+        urg_session_forget(d->s, e->start_id);
+    }
+    e->stream = ST_NONE;
+    e->start_id = 0;
+    e->prefill = true;
+    e->st.drops += e->q.drops;
+    e->q.drops = 0;
+    pktq_clear(&e->q, &d->alloc);
+}
+
+static bool fill(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int *status)
+{
+    if (e->info.type == URG_EP_INTERRUPT)
+        return interrupt_fill(d, e, u, status);
+    return bulk_fill(d, e, u, status);
+}
+
+void stream_serve(urg_hcd_dev *d, struct hep *e)
+{
+    struct urg_urb *u;
+    while ((u = e->head) && PRIV(u)->kind == K_WAIT && PRIV(u)->state == U_QUEUED) {
+        int status;
+        if (e->error) {
+            status = e->error;
+            e->error = 0;
+            urb_done(d, u, status, 0);
+            /* The URBs behind it start the stream again. */
+            u = e->head;
+            if (u && PRIV(u)->kind == K_WAIT && PRIV(u)->state == U_QUEUED && d->s)
+                stream_ensure(d, e);
+            continue;
+        }
+        if (!pktq_head(&e->q))
+            return;
+        u->actual_length = 0;
+        if (!fill(d, e, u, &status))
+            return;
+        urb_done(d, u, status, u->actual_length);
+    }
+}
+
+void stream_data(urg_hcd_dev *d, const struct urg_stream_data *sd)
+{
+    struct hep *e = hep_of(d, sd->endpoint);
+    uint8_t type = sd->type == URG_INTERRUPT_PACKET ? URG_EP_INTERRUPT
+                   : sd->type == URG_ISO_PACKET     ? URG_EP_ISO
+                                                    : URG_EP_BULK;
+    if (e->stream == ST_NONE || e->info.type != type)
+        return; /* still in the pipe after a stop */
+    if (pktq_push(&e->q, &d->alloc, sd->data, sd->length, sd->status)) {
+        e->st.drops++;
+        return;
+    }
+    e->st.packets++;
+    e->st.bytes += sd->length;
+    if (type != URG_EP_ISO) /* iso URBs never wait */
+        stream_serve(d, e);
+}
+
+void stream_started(urg_hcd_dev *d, const struct urg_completion *c)
+{
+    struct hep *e = hep_of(d, c->endpoint);
+    if (e->stream != ST_STARTING || e->start_id != c->id)
+        return; /* stopped or restarted meanwhile */
+    e->start_id = 0;
+    if (c->status == URG_STATUS_SUCCESS) {
+        e->stream = ST_ACTIVE;
+        return;
+    }
+    e->stream = ST_NONE;
+    if (c->status == URG_STATUS_NODEV)
+        return;
+    hcd_log(d, URG_LOG_WARNING, "%s on 0x%02x: %s", urg_type_name(c->type), c->endpoint,
+            urg_status_name(c->status));
+    e->error = urb_status_from_wire(c->status);
+    if (e->info.type == URG_EP_ISO)
+        e->iso_error = e->error;
+    stream_serve(d, e);
+}
+
+void stream_status(urg_hcd_dev *d, const struct urg_stream_status *st)
+{
+    struct hep *e = hep_of(d, st->endpoint);
+    if (st->status == URG_STATUS_SUCCESS)
+        return;
+    if (st->type == URG_ISO_STREAM_STATUS && !(st->endpoint & 0x80)) {
+        /* iso OUT trouble: reported by the next OUT URB */
+        e->iso_error = urb_status_from_wire(st->status);
+        if (st->status != URG_STATUS_STALL)
+            return;
+    }
+    /* Only a running stream can be stopped: a stall for a stream being
+     * (re)started belongs to the one before it. */
+    if (e->stream != ST_ACTIVE)
+        return;
+    hcd_log(d, URG_LOG_INFO, "host stopped the stream on 0x%02x: %s", st->endpoint,
+            urg_status_name(st->status));
+    e->stream = ST_NONE;
+    e->error = urb_status_from_wire(st->status);
+    if (e->info.type == URG_EP_ISO)
+        return; /* iso URBs never wait: the next one restarts the stream */
+    stream_serve(d, e);
+}
