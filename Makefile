@@ -29,7 +29,7 @@ OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sani
 endif
 CFLAGS  ?=
 ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(CFLAGS)
-LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -Iguest
+LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -Iguest -Ihcd-model
 
 # The library: the engine (guest/) and the host-controller model
 # (hcd-model/, which uses only the engine's public header).
@@ -38,21 +38,36 @@ HCD_SRC   := $(sort $(wildcard hcd-model/*.c))
 LIB_SRC   := $(GUEST_SRC) $(HCD_SRC)
 LIB_HDR   := $(wildcard guest/*.h hcd-model/*.h)
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
-PUBLIC_HEADERS := guest/urg_guest.h hcd-model/urg_hcd.h
+PUBLIC_HEADERS := guest/urg_guest.h hcd-model/urg_hcd.h transport/urg_transport.h
 
 STATIC := $(BUILD)/$(LIBNAME).a
 SHARED := $(BUILD)/$(LIBNAME).so.$(VERSION)
+
+# The transport library (libev I/O, captures, replay): apart, so that users
+# of the engine and the model never link libev or libpcap.
+TR_LIBNAME := $(LIBNAME)-transport
+TR_SRC     := $(sort $(wildcard transport/*.c))
+TR_HDR     := $(wildcard transport/*.h)
+TR_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(TR_SRC))
+TR_LIBS    := -lev -lpcap
+TR_STATIC  := $(BUILD)/$(TR_LIBNAME).a
+TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 
 .PHONY: all lib check run install uninstall clean fuzz tests corpus \
 	check-unit check-valgrind check-asan check-fuzz check-symbols check-install \
 	check-clang run-tests
 
 all: lib
-lib: $(STATIC) $(SHARED)
+lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
 
 $(BUILD)/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+# Sockets and pcap.h need the BSD and GNU names (_DEFAULT_SOURCE).
+$(BUILD)/transport/%.o: transport/%.c $(LIB_HDR) $(TR_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -D_DEFAULT_SOURCE -Itransport -c $< -o $@
 
 $(BUILD)/exports.map:
 	@mkdir -p $(BUILD)
@@ -71,18 +86,34 @@ $(SHARED): $(LIB_OBJ) $(BUILD)/exports.map
 	ln -sf $(LIBNAME).so.$(VERSION) $(BUILD)/$(LIBNAME).so.$(SOVERSION)
 	ln -sf $(LIBNAME).so.$(SOVERSION) $(BUILD)/$(LIBNAME).so
 
+$(TR_STATIC): $(TR_OBJ)
+	$(LD) -r $(TR_OBJ) -o $(BUILD)/urg_transport_all.o
+	objcopy --localize-hidden $(BUILD)/urg_transport_all.o
+	rm -f $@ && $(AR) rcs $@ $(BUILD)/urg_transport_all.o
+
+$(TR_SHARED): $(TR_OBJ) $(SHARED) $(BUILD)/exports.map
+	$(CC) -shared $(OPT) -Wl,-soname,$(TR_LIBNAME).so.$(SOVERSION) \
+		-Wl,--version-script=$(BUILD)/exports.map -o $@ $(TR_OBJ) \
+		-L$(BUILD) -l:$(LIBNAME).so.$(SOVERSION) $(TR_LIBS)
+	ln -sf $(TR_LIBNAME).so.$(VERSION) $(BUILD)/$(TR_LIBNAME).so.$(SOVERSION)
+	ln -sf $(TR_LIBNAME).so.$(SOVERSION) $(BUILD)/$(TR_LIBNAME).so
+
 # ---------------------------------------------------------------- tests
 
-TEST_CFLAGS := $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itests/support
+TEST_CFLAGS := $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itransport -Itests/support
+TEST_LIBS   := $(TR_LIBS) -lcmocka
+ALL_OBJ     := $(LIB_OBJ) $(TR_OBJ)
 SUPPORT_SRC := $(wildcard tests/support/*.c)
 SUPPORT_HDR := $(wildcard tests/support/*.h)
 UNIT_SRC    := $(sort $(wildcard tests/guest/test_*.c))
 UNIT_BIN    := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HCD_TEST_SRC := $(sort $(wildcard tests/hcd/test_*.c))
 HCD_TEST_BIN := $(patsubst tests/hcd/%.c,$(BUILD)/tests/%,$(HCD_TEST_SRC))
+TR_TEST_SRC := $(sort $(wildcard tests/transport/test_*.c))
+TR_TEST_BIN := $(patsubst tests/transport/%.c,$(BUILD)/tests/%,$(TR_TEST_SRC))
 DIFF_BIN    := $(BUILD)/tests/test_diff_reference
 EXAMPLES    := $(BUILD)/examples/engine_demo $(BUILD)/examples/vmm_enumerate
-TEST_BINS   := $(UNIT_BIN) $(HCD_TEST_BIN) $(DIFF_BIN)
+TEST_BINS   := $(UNIT_BIN) $(HCD_TEST_BIN) $(TR_TEST_BIN) $(DIFF_BIN)
 
 REF_CFLAGS  := $(shell pkg-config --cflags libusbredirparser-0.5 2>/dev/null)
 REF_LIBS    := $(shell pkg-config --libs libusbredirparser-0.5 2>/dev/null || echo -lusbredirparser)
@@ -90,17 +121,21 @@ REF_LIBS    := $(shell pkg-config --libs libusbredirparser-0.5 2>/dev/null || ec
 # Tests link the library's objects (not the sealed archive), so they can
 # also reach internals; the archive and the .so are checked by
 # check-symbols and check-install.
-$(BUILD)/tests/test_%: tests/guest/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(LIB_OBJ)
+$(BUILD)/tests/test_%: tests/guest/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(LIB_OBJ) -lcmocka -o $@
+	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
 
-$(BUILD)/tests/test_%: tests/hcd/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(LIB_OBJ)
+$(BUILD)/tests/test_%: tests/hcd/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(LIB_OBJ) -lcmocka -o $@
+	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
 
-$(DIFF_BIN): tests/diff/test_diff_reference.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(LIB_OBJ)
+$(BUILD)/tests/test_%: tests/transport/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(LIB_OBJ) $(REF_LIBS) -lcmocka -o $@
+	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
+
+$(DIFF_BIN): tests/diff/test_diff_reference.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(REF_LIBS) $(TEST_LIBS) -o $@
 
 $(BUILD)/examples/%: docs/examples/%.c $(STATIC)
 	@mkdir -p $(dir $@)
@@ -177,13 +212,19 @@ fuzz: $(FUZZ_TARGETS)
 # ---------------------------------------------------------------- checks
 
 check-symbols: lib
-	@bad=$$(nm -D --defined-only $(SHARED) | awk '{print $$3}' | grep -v '^urg_' || true); \
-	if [ -n "$$bad" ]; then echo "non-urg_ symbols exported by $(SHARED):"; echo "$$bad"; exit 1; fi
-	@bad=$$(nm -g --defined-only $(STATIC) | awk 'NF==3 {print $$3}' | grep -v '^urg_' || true); \
-	if [ -n "$$bad" ]; then echo "non-urg_ global symbols in $(STATIC):"; echo "$$bad"; exit 1; fi
+	@for so in $(SHARED) $(TR_SHARED); do \
+		bad=$$(nm -D --defined-only $$so | awk '{print $$3}' | grep -v '^urg_' || true); \
+		if [ -n "$$bad" ]; then echo "non-urg_ symbols exported by $$so:"; echo "$$bad"; exit 1; fi; \
+	done
+	@for a in $(STATIC) $(TR_STATIC); do \
+		bad=$$(nm -g --defined-only $$a | awk 'NF==3 {print $$3}' | grep -v '^urg_' || true); \
+		if [ -n "$$bad" ]; then echo "non-urg_ global symbols in $$a:"; echo "$$bad"; exit 1; fi; \
+	done
 	@readelf -d $(SHARED) | grep -q 'SONAME.*$(LIBNAME).so.$(SOVERSION)' || \
 		{ echo "soname is not $(LIBNAME).so.$(SOVERSION)"; exit 1; }
-	@echo "== exported symbols: $$(nm -D --defined-only $(SHARED) | wc -l), all urg_; soname $(LIBNAME).so.$(SOVERSION)"
+	@readelf -d $(TR_SHARED) | grep -q 'SONAME.*$(TR_LIBNAME).so.$(SOVERSION)' || \
+		{ echo "soname is not $(TR_LIBNAME).so.$(SOVERSION)"; exit 1; }
+	@echo "== exported symbols: $$(nm -D --defined-only $(SHARED) | wc -l) + $$(nm -D --defined-only $(TR_SHARED) | wc -l), all urg_; sonames $(LIBNAME).so.$(SOVERSION), $(TR_LIBNAME).so.$(SOVERSION)"
 
 STAGE := $(CURDIR)/$(BUILD)/stage
 check-install: lib
@@ -223,19 +264,29 @@ $(BUILD)/usbredirguest.pc: Makefile
 		'$(PREFIX)' '$(subst $(PREFIX),$${prefix},$(LIBDIR))' \
 		'$(subst $(PREFIX),$${prefix},$(INCLUDEDIR))' '$(VERSION)' > $@
 
-install: lib $(BUILD)/usbredirguest.pc
+$(BUILD)/usbredirguest-transport.pc: Makefile
+	@mkdir -p $(BUILD)
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: usbredirguest-transport\nDescription: libev transport, captures and replay for usbredir-guest\nVersion: %s\nRequires: usbredirguest = %s\nLibs: -L$${libdir} -lusbredirguest-transport\nLibs.private: $(TR_LIBS)\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(subst $(PREFIX),$${prefix},$(LIBDIR))' \
+		'$(subst $(PREFIX),$${prefix},$(INCLUDEDIR))' '$(VERSION)' '$(VERSION)' > $@
+
+install: lib $(BUILD)/usbredirguest.pc $(BUILD)/usbredirguest-transport.pc
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
-	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(STATIC) $(TR_STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED) $(TR_SHARED) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(LIBNAME).so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBNAME).so.$(SOVERSION)
 	ln -sf $(LIBNAME).so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$(LIBNAME).so
-	install -m 644 $(BUILD)/usbredirguest.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	ln -sf $(TR_LIBNAME).so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(TR_LIBNAME).so.$(SOVERSION)
+	ln -sf $(TR_LIBNAME).so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$(TR_LIBNAME).so
+	install -m 644 $(BUILD)/usbredirguest.pc $(BUILD)/usbredirguest-transport.pc \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(PUBLIC_HEADERS)))
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME).a $(DESTDIR)$(LIBDIR)/$(LIBNAME).so*
-	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/usbredirguest.pc
+	rm -f $(DESTDIR)$(LIBDIR)/$(TR_LIBNAME).a $(DESTDIR)$(LIBDIR)/$(TR_LIBNAME).so*
+	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/usbredirguest.pc $(DESTDIR)$(LIBDIR)/pkgconfig/usbredirguest-transport.pc
 
 clean:
 	rm -rf build build-asan build-clang build-fuzz

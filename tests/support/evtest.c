@@ -1,0 +1,142 @@
+/*
+ * evtest.c - see evtest.h.
+ */
+#include "evtest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+static void watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    *(bool *)w->data = true;
+    ev_break(loop, EVBREAK_ONE);
+}
+
+bool run_until(struct ev_loop *loop, bool (*cond)(void *ctx), void *ctx, double seconds)
+{
+    bool expired = false;
+    ev_timer t;
+    ev_timer_init(&t, watchdog, seconds, 0.);
+    t.data = &expired;
+    ev_timer_start(loop, &t);
+    while (!cond(ctx) && !expired)
+        ev_run(loop, EVRUN_ONCE);
+    ev_timer_stop(loop, &t);
+    return !expired;
+}
+
+static void cb_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *info)
+{
+    struct tdev *d = ud;
+    (void)dev;
+    (void)info;
+    d->attached++;
+}
+
+static void cb_detach(void *ud, urg_hcd_dev *dev)
+{
+    struct tdev *d = ud;
+    d->detached++;
+    urg_hcd_detach_done(dev);
+}
+
+static void cb_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
+{
+    struct tdev *d = ud;
+    (void)dev;
+    d->completions++;
+    d->last_status = u->status;
+    d->last_actual = u->actual_length;
+    if (d->free_transport_on == u && d->t) {
+        urg_transport_free(d->t); /* deferred: we are inside its read */
+        d->t = NULL;
+    }
+}
+
+static void cb_event(void *ud, urg_transport *t, int ev, int err)
+{
+    struct tdev *d = ud;
+    if (ev > 0 && ev < 8)
+        d->events[ev]++;
+    if (ev == URG_TEV_RETRY && d->nretry < 16) {
+        struct urg_transport_stats st;
+        urg_transport_stats(t, &st);
+        d->retry_delays[d->nretry++] = st.retry_delay;
+    }
+    d->last_err = err;
+}
+
+static void init(struct tdev *d, struct ev_loop *loop, const char *address, int listen,
+                 int reconnect, int max_retries, const char *capture)
+{
+    struct urg_hcd_config hc;
+    struct urg_transport_config tc;
+    memset(d, 0, sizeof(*d));
+    d->loop = loop;
+    urg_hcd_config_init(&hc);
+    hc.callbacks.attach = cb_attach;
+    hc.callbacks.detach = cb_detach;
+    hc.callbacks.urb_complete = cb_complete;
+    hc.user_data = d;
+    if (urg_hcd_dev_new(&hc, &d->dev))
+        abort();
+    urg_transport_config_init(&tc);
+    tc.address = address;
+    tc.listen = listen;
+    tc.loop = loop;
+    tc.peer = urg_transport_peer_hcd(d->dev);
+    tc.reconnect = reconnect;
+    tc.max_retries = max_retries;
+    tc.backoff_initial = 0.01;
+    tc.backoff_max = 0.08;
+    tc.output_high = 256 * 1024;
+    tc.capture_path = capture;
+    tc.callbacks.event = cb_event;
+    tc.user_data = d;
+    if (urg_transport_new(&tc, &d->t)) {
+        fprintf(stderr, "evtest: urg_transport_new(%s) failed\n", address);
+        abort();
+    }
+}
+
+void tdev_init(struct tdev *d, struct ev_loop *loop, const char *address, int listen,
+               int reconnect, const char *capture)
+{
+    init(d, loop, address, listen, reconnect, 0, capture);
+}
+
+void tdev_init_retries(struct tdev *d, struct ev_loop *loop, const char *address,
+                       int max_retries)
+{
+    init(d, loop, address, 0, 1, max_retries, NULL);
+}
+
+void tdev_free(struct tdev *d)
+{
+    urg_transport_free(d->t);
+    d->t = NULL;
+    urg_hcd_dev_free(d->dev);
+    d->dev = NULL;
+}
+
+bool tdev_attached(void *p)
+{
+    struct tdev *d = p;
+    return urg_hcd_dev_info(d->dev) != NULL;
+}
+
+bool tdev_detached(void *p)
+{
+    struct tdev *d = p;
+    return d->detached > 0;
+}
+
+bool tdev_closed(void *p)
+{
+    struct tdev *d = p;
+    return d->events[URG_TEV_CLOSED] > 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * evtest.h - test support for the transport layer: running a libev loop
+ * until a condition holds (a watchdog fails the test if it never does -
+ * a bound on a hang, never a wait used to synchronise), and a device of the
+ * host-controller model behind a transport, recording what happens.
+ */
+#ifndef URG_EVTEST_H
+#define URG_EVTEST_H
+
+#include <stdbool.h>
+
+#include "urg_transport.h"
+
+struct ev_loop;
+
+/* Runs loop until cond(ctx) is true; returns false if seconds passed first. */
+bool run_until(struct ev_loop *loop, bool (*cond)(void *ctx), void *ctx, double seconds);
+
+struct tdev {
+    struct ev_loop *loop;
+    urg_hcd_dev *dev;
+    urg_transport *t;
+    int attached, detached;
+    int events[8];             /* count per urg_transport_event */
+    int last_err;
+    double retry_delays[16];   /* stats.retry_delay at each URG_TEV_RETRY */
+    int nretry;
+    int completions;
+    int last_status;
+    uint32_t last_actual;
+    struct urg_urb *free_transport_on; /* urg_transport_free() from its completion */
+};
+
+/* A model device with default options and a transport to address (listen
+ * or connect), reconnecting with a 10 ms initial backoff when asked. */
+void tdev_init(struct tdev *d, struct ev_loop *loop, const char *address, int listen,
+               int reconnect, const char *capture);
+/* Connects to address, reconnecting, giving up after max_retries. */
+void tdev_init_retries(struct tdev *d, struct ev_loop *loop, const char *address,
+                       int max_retries);
+void tdev_free(struct tdev *d);
+bool tdev_attached(void *d);        /* conditions for run_until */
+bool tdev_detached(void *d);
+bool tdev_closed(void *d);
+
+#endif

@@ -1,0 +1,692 @@
+/*
+ * test_transport.c - the libev transport: addresses, fd, TCP (IPv4, IPv6),
+ * Unix, listening, reconnect, backpressure both ways, many devices on one
+ * loop, free from a callback, capture, a broken host.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <ev.h>
+
+#include "emuhost.h"
+#include "evtest.h"
+
+/* ---------------------------------------------------------------- a host server */
+
+/* Listens like usbredirect and serves an emulated device per connection. */
+struct srv {
+    struct ev_loop *loop;
+    int lfd, port, kind;
+    ev_io lio;
+    struct emuhost *emu[16];
+    int n;
+    char path[108];
+};
+
+static void srv_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct srv *s = w->data;
+    struct emu_config c;
+    int fd = accept(s->lfd, NULL, NULL);
+    (void)revents;
+    if (fd < 0 || s->n == 16)
+        return;
+    emu_config_init(&c, s->kind);
+    s->emu[s->n] = emu_new(&c);
+    emu_serve(s->emu[s->n], loop, fd, NULL, NULL);
+    s->n++;
+}
+
+static void srv_listen(struct srv *s, struct ev_loop *loop, int family, const char *where,
+                       int kind)
+{
+    int one = 1;
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->kind = kind;
+    s->lfd = socket(family, SOCK_STREAM, 0);
+    assert_true(s->lfd >= 0);
+    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (family == AF_UNIX) {
+        struct sockaddr_un u;
+        memset(&u, 0, sizeof(u));
+        u.sun_family = AF_UNIX;
+        snprintf(s->path, sizeof(s->path), "%s", where);
+        unlink(where);
+        memcpy(u.sun_path, s->path, strlen(s->path) + 1);
+        assert_int_equal(bind(s->lfd, (struct sockaddr *)&u, sizeof(u)), 0);
+    } else if (family == AF_INET) {
+        struct sockaddr_in a;
+        socklen_t l = sizeof(a);
+        memset(&a, 0, sizeof(a));
+        a.sin_family = AF_INET;
+        inet_pton(AF_INET, where, &a.sin_addr);
+        assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+        getsockname(s->lfd, (struct sockaddr *)&a, &l);
+        s->port = ntohs(a.sin_port);
+    } else {
+        struct sockaddr_in6 a;
+        socklen_t l = sizeof(a);
+        memset(&a, 0, sizeof(a));
+        a.sin6_family = AF_INET6;
+        inet_pton(AF_INET6, where, &a.sin6_addr);
+        assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+        getsockname(s->lfd, (struct sockaddr *)&a, &l);
+        s->port = ntohs(a.sin6_port);
+    }
+    assert_int_equal(listen(s->lfd, 8), 0);
+    ev_io_init(&s->lio, srv_accept, s->lfd, EV_READ);
+    s->lio.data = s;
+    ev_io_start(loop, &s->lio);
+}
+
+/* Listens again on 127.0.0.1:port (the host restarted), keeping the
+ * emulated hosts served so far. */
+static void srv_listen_port(struct srv *s, struct ev_loop *loop, int port)
+{
+    struct sockaddr_in a;
+    int one = 1;
+    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s->lfd >= 0);
+    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(s->lfd, 8), 0);
+    ev_io_init(&s->lio, srv_accept, s->lfd, EV_READ);
+    s->lio.data = s;
+    ev_io_start(loop, &s->lio);
+}
+
+static void srv_stop_listening(struct srv *s)
+{
+    if (s->lfd < 0)
+        return;
+    ev_io_stop(s->loop, &s->lio);
+    close(s->lfd);
+    s->lfd = -1;
+    if (s->path[0])
+        unlink(s->path);
+}
+
+static void srv_free(struct srv *s)
+{
+    int i;
+    srv_stop_listening(s);
+    for (i = 0; i < s->n; i++)
+        emu_free(s->emu[i]);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool one_completion(void *p) { return ((struct tdev *)p)->completions >= 1; }
+
+/* Reads the device descriptor through the model; returns idVendor. */
+static int read_vendor(struct tdev *d)
+{
+    static const uint8_t get_dev[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
+    struct urg_urb *u = urg_urb_alloc(0);
+    uint8_t buf[18];
+    int v;
+    u->type = URG_EP_CONTROL;
+    memcpy(u->setup, get_dev, 8);
+    u->buffer = buf;
+    u->length = 18;
+    d->completions = 0;
+    assert_int_equal(urg_hcd_submit(d->dev, u), 0);
+    assert_true(run_until(d->loop, one_completion, d, 10));
+    assert_int_equal(d->last_status, URG_URB_SUCCESS);
+    v = buf[8] | buf[9] << 8;
+    urg_urb_free(u);
+    return v;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_addresses(void **state)
+{
+    struct urg_address a;
+    char buf[300];
+    (void)state;
+    assert_int_equal(urg_address_parse("127.0.0.1:4000", &a), 0);
+    assert_int_equal(a.kind, URG_ADDR_TCP);
+    assert_string_equal(a.host, "127.0.0.1");
+    assert_int_equal(a.port, 4000);
+    assert_int_equal(urg_address_parse("[::1]:4000", &a), 0);
+    assert_string_equal(a.host, "::1");
+    urg_address_format(&a, buf, sizeof(buf));
+    assert_string_equal(buf, "[::1]:4000");
+    assert_int_equal(urg_address_parse("vmhost.example:0", &a), 0);
+    assert_string_equal(a.host, "vmhost.example");
+    assert_int_equal(urg_address_parse("unix:/run/usb.sock", &a), 0);
+    assert_int_equal(a.kind, URG_ADDR_UNIX);
+    assert_string_equal(a.path, "/run/usb.sock");
+    assert_int_equal(urg_address_parse("fd:7", &a), 0);
+    assert_int_equal(a.kind, URG_ADDR_FD);
+    assert_int_equal(a.fd, 7);
+    urg_address_format(&a, buf, sizeof(buf));
+    assert_string_equal(buf, "fd:7");
+    {
+        static const char *bad[] = { "localhost", "::1:4000", "[::1]4000", "[]:1", "[1.2.3.4]:5",
+                                     "host:65536", "host:-1", "host:", "unix:", "fd:", "fd:x",
+                                     "fd:-3", ":80x" };
+        size_t i;
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            if (urg_address_parse(bad[i], &a) != URG_ERR_ADDRESS)
+                fail_msg("accepted \"%s\"", bad[i]);
+    }
+    assert_string_equal(urg_transport_strerror(URG_ERR_TCP_GAP),
+                        "the captured TCP stream has a gap");
+    assert_string_equal(urg_transport_strerror(URG_ERR_HCD_BUSY), "the URB is already in flight");
+}
+
+static void test_fd_over_socketpair(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    struct emu_config c;
+    struct emuhost *e;
+    struct tdev d;
+    struct urg_urb *u;
+    int sv[2];
+    char addr[32];
+    uint8_t rep[8];
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    emu_config_init(&c, EMU_KEYBOARD);
+    e = emu_new(&c);
+    emu_serve(e, loop, sv[1], NULL, NULL);
+    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+    tdev_init(&d, loop, addr, 0, 0, NULL);
+    assert_true(run_until(loop, tdev_attached, &d, 10));
+    assert_int_equal(d.events[URG_TEV_CONNECTED], 1);
+    assert_int_equal(read_vendor(&d), 0x0627);
+    /* The first report typed: 'h'. */
+    u = urg_urb_alloc(0);
+    u->type = URG_EP_INTERRUPT;
+    u->endpoint = 0x81;
+    u->buffer = rep;
+    u->length = 8;
+    d.completions = 0;
+    assert_int_equal(urg_hcd_submit(d.dev, u), 0);
+    assert_true(run_until(loop, one_completion, &d, 10));
+    assert_int_equal(rep[2], 0x0b);
+    tdev_free(&d);
+    assert_int_equal(d.detached, 1);
+    urg_urb_free(u);
+    emu_free(e);
+    ev_loop_destroy(loop);
+}
+
+static int sockopt(int fd, int level, int name)
+{
+    int v = -1;
+    socklen_t l = sizeof(v);
+    assert_int_equal(getsockopt(fd, level, name, &v, &l), 0);
+    return v;
+}
+
+static void connect_and_read(struct ev_loop *loop, const char *addr, int vendor)
+{
+    struct tdev d;
+    int fd;
+    tdev_init(&d, loop, addr, 0, 0, NULL);
+    assert_int_equal(urg_transport_fd(d.t), -1);
+    assert_true(run_until(loop, tdev_attached, &d, 10));
+    fd = urg_transport_fd(d.t);
+    assert_true(fd >= 0);
+    assert_true(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE) != 0);
+    if (strncmp(addr, "unix:", 5) != 0) {
+        assert_true(sockopt(fd, IPPROTO_TCP, TCP_NODELAY) != 0);
+        assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE), 30);
+    }
+    assert_int_equal(read_vendor(&d), vendor);
+    tdev_free(&d);
+}
+
+static void test_tcp_ipv4_ipv6_and_unix(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    struct srv s4, s6, su;
+    char addr[128];
+    (void)state;
+    srv_listen(&s4, loop, AF_INET, "127.0.0.1", EMU_MSC);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", s4.port);
+    connect_and_read(loop, addr, 0x46f4);
+    srv_listen(&s6, loop, AF_INET6, "::1", EMU_SERIAL);
+    snprintf(addr, sizeof(addr), "[::1]:%d", s6.port);
+    connect_and_read(loop, addr, 0x0403);
+    snprintf(addr, sizeof(addr), "/tmp/urg-test-%d.sock", (int)getpid());
+    srv_listen(&su, loop, AF_UNIX, addr, EMU_KEYBOARD);
+    snprintf(addr, sizeof(addr), "unix:/tmp/urg-test-%d.sock", (int)getpid());
+    connect_and_read(loop, addr, 0x0627);
+    srv_free(&s4);
+    srv_free(&s6);
+    srv_free(&su);
+    ev_loop_destroy(loop);
+}
+
+/* usbredirect --to: the host connects to a listening guest. */
+static void test_listen_mode(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    struct emu_config c;
+    struct emuhost *e;
+    struct tdev d;
+    struct sockaddr_in6 a;
+    int fd;
+    (void)state;
+    tdev_init(&d, loop, "[::1]:0", 1, 0, NULL);
+    assert_true(urg_transport_port(d.t) > 0);
+    fd = socket(AF_INET6, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof(a));
+    a.sin6_family = AF_INET6;
+    inet_pton(AF_INET6, "::1", &a.sin6_addr);
+    a.sin6_port = htons((uint16_t)urg_transport_port(d.t));
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    emu_config_init(&c, EMU_MSC);
+    e = emu_new(&c);
+    emu_serve(e, loop, fd, NULL, NULL);
+    assert_true(run_until(loop, tdev_attached, &d, 10));
+    assert_int_equal(read_vendor(&d), 0x46f4);
+    /* The host goes; the guest listens again for the next one. */
+    emu_close(e);
+    assert_true(run_until(loop, tdev_detached, &d, 10));
+    assert_int_equal(d.events[URG_TEV_DISCONNECTED], 1);
+    assert_int_equal(d.events[URG_TEV_CLOSED], 0);
+    emu_free(e);
+    fd = socket(AF_INET6, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    emu_config_init(&c, EMU_KEYBOARD);
+    e = emu_new(&c);
+    emu_serve(e, loop, fd, NULL, NULL);
+    assert_true(run_until(loop, tdev_attached, &d, 10));
+    assert_int_equal(d.attached, 2);
+    assert_int_equal(read_vendor(&d), 0x0627);
+    tdev_free(&d);
+    emu_free(e);
+    ev_loop_destroy(loop);
+}
+
+static bool attached_twice(void *p) { return ((struct tdev *)p)->attached >= 2; }
+static bool five_retries(void *p) { return ((struct tdev *)p)->nretry >= 5; }
+
+
+static void test_reconnect(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    struct srv s;
+    struct tdev d;
+    struct urg_urb *u;
+    uint8_t buf[512];
+    char addr[64];
+    int port;
+    (void)state;
+    srv_listen(&s, loop, AF_INET, "127.0.0.1", EMU_MSC);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", s.port);
+    tdev_init(&d, loop, addr, 0, 1, NULL);
+    assert_true(run_until(loop, tdev_attached, &d, 10));
+    /* A URB waiting when the host dies (a bulk IN with no command). */
+    u = urg_urb_alloc(0);
+    u->type = URG_EP_BULK;
+    u->endpoint = 0x81;
+    u->buffer = buf;
+    u->length = sizeof(buf);
+    d.completions = 0;
+    assert_int_equal(urg_hcd_submit(d.dev, u), 0);
+    /* usbredirect serves one connection and exits: the host side closes,
+     * and nobody listens until it is restarted. */
+    port = s.port;
+    srv_stop_listening(&s);
+    emu_close(s.emu[0]);
+    assert_true(run_until(loop, one_completion, &d, 10));
+    assert_int_equal(d.last_status, URG_URB_NODEV);
+    assert_true(run_until(loop, tdev_detached, &d, 10));
+    assert_int_equal(d.events[URG_TEV_DISCONNECTED], 1);
+    assert_int_equal(d.last_err, URG_ERR_EOF);
+    /* Attempts fail with a backoff that doubles from 10 ms up to 80 ms. */
+    assert_true(run_until(loop, five_retries, &d, 10));
+    assert_int_equal(d.attached, 1);
+    assert_true(d.retry_delays[0] == 0.01 && d.retry_delays[1] == 0.02 &&
+                d.retry_delays[2] == 0.04 && d.retry_delays[3] == 0.08 &&
+                d.retry_delays[4] == 0.08);
+    /* ...it is restarted: the device attaches again, by itself. */
+    srv_listen_port(&s, loop, port);
+    assert_true(run_until(loop, attached_twice, &d, 10));
+    assert_int_equal(s.n, 2);
+    assert_int_equal(read_vendor(&d), 0x46f4);
+    {
+        struct urg_transport_stats st;
+        urg_transport_stats(d.t, &st);
+        assert_int_equal(st.connects, 2);
+        assert_true(st.retries >= 5);
+        assert_true(st.retry_delay == 0);
+    }
+    tdev_free(&d);
+    urg_urb_free(u);
+
+    /* Nobody listens any more: bounded retries, then closed. */
+    srv_free(&s);
+    tdev_init_retries(&d, loop, addr, 3);
+    assert_true(run_until(loop, tdev_closed, &d, 10));
+    assert_int_equal(d.nretry, 3);
+    assert_int_equal(d.events[URG_TEV_RETRY], 3);
+    assert_int_equal(d.last_err, URG_ERR_CONNECT);
+    assert_int_equal(d.attached, 0);
+    tdev_free(&d);
+    ev_loop_destroy(loop);
+}
+
+static bool blocked(void *p) { return ((struct tdev *)p)->events[URG_TEV_OUTPUT_BLOCKED] > 0; }
+
+struct drain {
+    struct tdev *d;
+    int want;
+};
+static bool drained(void *p)
+{
+    struct drain *x = p;
+    return x->d->events[URG_TEV_OUTPUT_DRAINED] > 0 && x->d->completions >= x->want;
+}
+
+/* The host has had the start and has written all its reports. */
+static bool host_started_and_quiet(void *p)
+{
+    size_t n;
+    emu_output(p, &n);
+    return emu_count(p, URG_START_INTERRUPT_RECEIVING) == 1 && n == 0;
+}
+
+static void test_backpressure(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    struct emu_config c;
+    struct emuhost *e;
+    struct tdev d;
+    struct urg_urb *u[40], *intr;
+    struct urg_transport_stats before, after;
+    static uint8_t big[40][65536];
+    uint8_t rep[8];
+    int sv[2], small = 8192, i, refused = 0;
+    char addr[32];
+    struct drain x;
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    emu_config_init(&c, EMU_KEYBOARD);
+    e = emu_new(&c);
+    emu_serve(e, loop, sv[1], NULL, NULL);
+    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+    tdev_init(&d, loop, addr, 0, 0, NULL);
+    assert_true(run_until(loop, tdev_attached, &d, 10));
+
+    /* A slow host: it stops reading. The guest's output piles up. */
+    emu_pause(e, 1);
+    d.completions = 0;
+    for (i = 0; i < 40; i++) {
+        u[i] = urg_urb_alloc(0);
+        u[i]->type = URG_EP_CONTROL;
+        u[i]->setup[0] = 0x40; /* a vendor OUT request with 64 KiB - 1 of data */
+        u[i]->setup[6] = 0xff;
+        u[i]->setup[7] = 0xff;
+        u[i]->buffer = big[i];
+        u[i]->length = 65535;
+        if (urg_hcd_submit(d.dev, u[i]) != 0)
+            refused++;
+    }
+    assert_int_equal(refused, 0);
+    assert_true(run_until(loop, blocked, &d, 10));
+    assert_true(urg_session_output_pending(urg_hcd_dev_session(d.dev)) > 256 * 1024);
+    /* The host reads again: everything drains, every URB completes. */
+    emu_pause(e, 0);
+    x.d = &d;
+    x.want = 40;
+    assert_true(run_until(loop, drained, &x, 20));
+    assert_int_equal(d.completions, 40);
+
+    /* The other way: the application pauses reading. */
+    urg_transport_pause(d.t, 1);
+    intr = urg_urb_alloc(0);
+    intr->type = URG_EP_INTERRUPT;
+    intr->endpoint = 0x81;
+    intr->buffer = rep;
+    intr->length = 8;
+    d.completions = 0;
+    assert_int_equal(urg_hcd_submit(d.dev, intr), 0);
+    urg_transport_stats(d.t, &before);
+    /* The start goes out (writing goes on), the host answers with reports
+     * that wait in the socket: nothing reaches the guest. */
+    assert_true(run_until(loop, host_started_and_quiet, e, 10));
+    ev_run(loop, EVRUN_NOWAIT);
+    urg_transport_stats(d.t, &after);
+    assert_int_equal(after.bytes_in, before.bytes_in);
+    assert_int_equal(d.completions, 0);
+    urg_transport_pause(d.t, 0);
+    assert_true(run_until(loop, one_completion, &d, 10));
+    assert_int_equal(rep[2], 0x0b);
+    tdev_free(&d);
+    for (i = 0; i < 40; i++)
+        urg_urb_free(u[i]);
+    urg_urb_free(intr);
+    emu_free(e);
+    ev_loop_destroy(loop);
+}
+
+struct many {
+    struct tdev d[32];
+    int n;
+};
+static bool all_attached(void *p)
+{
+    struct many *m = p;
+    int i;
+    for (i = 0; i < m->n; i++)
+        if (!tdev_attached(&m->d[i]))
+            return false;
+    return true;
+}
+static bool all_completed(void *p)
+{
+    struct many *m = p;
+    int i;
+    for (i = 0; i < m->n; i++)
+        if (m->d[i].completions < 1)
+            return false;
+    return true;
+}
+
+static void test_many_devices_on_one_loop(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    static struct many m;
+    struct emuhost *e[32];
+    struct urg_urb *u[32];
+    uint8_t rep[32][8];
+    int i;
+    (void)state;
+    m.n = 32;
+    for (i = 0; i < 32; i++) {
+        struct emu_config c;
+        int sv[2];
+        char addr[32];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        emu_config_init(&c, EMU_KEYBOARD);
+        c.text = i % 2 ? "a" : "b";
+        e[i] = emu_new(&c);
+        emu_serve(e[i], loop, sv[1], NULL, NULL);
+        snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+        tdev_init(&m.d[i], loop, addr, 0, 0, NULL);
+    }
+    assert_true(run_until(loop, all_attached, &m, 20));
+    for (i = 0; i < 32; i++) {
+        u[i] = urg_urb_alloc(0);
+        u[i]->type = URG_EP_INTERRUPT;
+        u[i]->endpoint = 0x81;
+        u[i]->buffer = rep[i];
+        u[i]->length = 8;
+        assert_int_equal(urg_hcd_submit(m.d[i].dev, u[i]), 0);
+    }
+    assert_true(run_until(loop, all_completed, &m, 20));
+    for (i = 0; i < 32; i++) {
+        assert_int_equal(rep[i][2], i % 2 ? 0x04 : 0x05); /* 'a' or 'b' */
+        tdev_free(&m.d[i]);
+        urg_urb_free(u[i]);
+        emu_free(e[i]);
+    }
+    ev_loop_destroy(loop);
+}
+
+static bool emu_gone(void *p) { return *(int *)p != 0; }
+static void emu_done(void *ctx, struct emuhost *e)
+{
+    (void)e;
+    *(int *)ctx = 1;
+}
+
+static void test_free_inside_a_callback(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    struct emu_config c;
+    struct emuhost *e;
+    struct tdev d;
+    struct urg_urb *u;
+    uint8_t rep[8];
+    int sv[2], gone = 0, events_before;
+    char addr[32];
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    emu_config_init(&c, EMU_KEYBOARD);
+    e = emu_new(&c);
+    emu_serve(e, loop, sv[1], emu_done, &gone);
+    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+    tdev_init(&d, loop, addr, 0, 0, NULL);
+    assert_true(run_until(loop, tdev_attached, &d, 10));
+    u = urg_urb_alloc(0);
+    u->type = URG_EP_INTERRUPT;
+    u->endpoint = 0x81;
+    u->buffer = rep;
+    u->length = 8;
+    d.free_transport_on = u; /* the completion frees the transport */
+    assert_int_equal(urg_hcd_submit(d.dev, u), 0);
+    events_before = d.events[URG_TEV_DISCONNECTED] + d.events[URG_TEV_CLOSED];
+    assert_true(run_until(loop, emu_gone, &gone, 10)); /* the host saw EOF */
+    assert_null(d.t);
+    /* No transport event after the free. */
+    assert_int_equal(d.events[URG_TEV_DISCONNECTED] + d.events[URG_TEV_CLOSED], events_before);
+    assert_int_equal(d.detached, 1);
+    urg_hcd_dev_free(d.dev);
+    urg_urb_free(u);
+    emu_free(e);
+    ev_loop_destroy(loop);
+}
+
+struct counts {
+    int guest[URG_TYPE_COUNT], host[URG_TYPE_COUNT];
+    uint32_t last_index;
+};
+static int count_packets(void *ctx, const struct urg_capture_packet *cp)
+{
+    struct counts *c = ctx;
+    int i = urg_type_index(cp->p->type);
+    if (cp->dir == URG_DIR_TO_HOST)
+        c->guest[i]++;
+    else
+        c->host[i]++;
+    assert_int_equal(cp->index, c->last_index + 1);
+    c->last_index = cp->index;
+    return 0;
+}
+
+static void test_capture_of_a_session(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    struct emu_config c;
+    struct emuhost *e;
+    struct tdev d;
+    struct counts k;
+    char path[] = "/tmp/urg-cap-XXXXXX", addr[32], err[256];
+    int sv[2], fd, i;
+    (void)state;
+    fd = mkstemp(path);
+    close(fd);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    emu_config_init(&c, EMU_MSC);
+    e = emu_new(&c);
+    emu_serve(e, loop, sv[1], NULL, NULL);
+    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+    tdev_init(&d, loop, addr, 0, 0, path);
+    assert_true(run_until(loop, tdev_attached, &d, 10));
+    assert_int_equal(read_vendor(&d), 0x46f4);
+    assert_int_equal(read_vendor(&d), 0x46f4);
+    tdev_free(&d);
+    memset(&k, 0, sizeof(k));
+    assert_int_equal(urg_capture_decode(path, count_packets, &k, err, sizeof(err)), 0);
+    /* Every packet the guest sent is in the capture, as the host saw it. */
+    for (i = 0; i < URG_TYPE_COUNT; i++)
+        assert_int_equal(k.guest[i], (int)emu_count(e, urg_type_at(i)));
+    assert_int_equal(k.guest[urg_type_index(URG_CONTROL_PACKET)], 2);
+    assert_int_equal(k.host[urg_type_index(URG_HELLO)], 1);
+    assert_int_equal(k.host[urg_type_index(URG_DEVICE_CONNECT)], 1);
+    assert_int_equal(k.host[urg_type_index(URG_CONTROL_PACKET)], 2);
+    unlink(path);
+    emu_free(e);
+    ev_loop_destroy(loop);
+}
+
+static void test_broken_host(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    struct tdev d;
+    uint8_t junk[80 + 16];
+    int sv[2];
+    char addr[32];
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    memset(junk, 0, sizeof(junk));
+    junk[4] = 68; /* a hello with one caps word */
+    junk[76] = 0xff;
+    junk[80] = 77; /* then a packet of an unknown type */
+    assert_int_equal(write(sv[1], junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+    tdev_init(&d, loop, addr, 0, 1, NULL);
+    assert_true(run_until(loop, tdev_closed, &d, 10));
+    assert_int_equal(d.events[URG_TEV_DISCONNECTED], 1);
+    assert_int_equal(d.last_err, URG_ERR_PROTO_TYPE);
+    assert_int_equal(urg_transport_connected(d.t), 0);
+    tdev_free(&d);
+    close(sv[1]);
+    ev_loop_destroy(loop);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_fd_over_socketpair),
+        cmocka_unit_test(test_tcp_ipv4_ipv6_and_unix),
+        cmocka_unit_test(test_listen_mode),
+        cmocka_unit_test(test_reconnect),
+        cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_many_devices_on_one_loop),
+        cmocka_unit_test(test_free_inside_a_callback),
+        cmocka_unit_test(test_capture_of_a_session),
+        cmocka_unit_test(test_broken_host),
+    };
+    return cmocka_run_group_tests_name("transport", tests, NULL, NULL);
+}

@@ -1,0 +1,712 @@
+/*
+ * replay.c - a usb-host that serves a capture to a live guest.
+ *
+ * The first connection of the capture is replayed. Host packets go out in
+ * captured order, each once what it waits for has come from the guest:
+ *   a reply                 the request it answers (its id is remapped to
+ *                           the id the live guest gave that request);
+ *   stream data, a stream's unsolicited status
+ *                           the start of that stream;
+ *   ep_info / interface_info while a set_configuration or set_alt_setting
+ *                           is unanswered: that request;
+ *   the host's hello        nothing;
+ *   anything else           every guest packet captured before it.
+ * Guest packets must come in captured order and equal the captured ones in
+ * every field but the id (a cancel's id must be the remapped one); the
+ * first difference ends the replay with a report naming the packet and the
+ * field. The replay is done when every host packet has gone and every
+ * guest packet has been seen.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "urg_transport.h"
+
+struct rp {
+    struct urg_packet p;
+    uint8_t *data;
+    uint32_t index;      /* in the capture */
+    int32_t dep;         /* host: guest packet it waits for, -1 none */
+    int32_t answers;     /* host: guest packet it replies to, -1 none */
+    uint64_t live_id;    /* guest: the id the live guest used */
+    bool matched;
+};
+
+struct urg_replay {
+    struct urg_replay_config cfg;
+    struct ev_loop *loop;
+    ev_io rio, wio, lio;
+    int fd, lfd, port;
+    struct rp *host, *guest;
+    uint32_t nhost, nguest, hcap, gcap;
+    uint32_t hnext, gnext;
+    uint32_t host_caps;
+    urg_decoder *dec;
+    uint8_t *out;
+    size_t olen, ocap, ooff;
+    bool finished, reported;
+    int depth;
+    bool free_pending;
+};
+
+/* ---------------------------------------------------------------- loading */
+
+struct build {
+    urg_replay *r;
+    int32_t last_guest;
+    int32_t start_gi[32][3]; /* latest start of interrupt / iso / bulk receiving */
+    int32_t set_gi;          /* unanswered set_configuration / set_alt_setting */
+    int err;
+};
+
+static int kind_of_start(uint32_t t)
+{
+    switch (t) {
+    case URG_START_INTERRUPT_RECEIVING: return 0;
+    case URG_START_ISO_STREAM: return 1;
+    case URG_START_BULK_RECEIVING: return 2;
+    default: return -1;
+    }
+}
+
+static int stream_ep(const struct urg_packet *p, int *kind)
+{
+    switch (p->type) {
+    case URG_INTERRUPT_PACKET:
+        *kind = 0;
+        return p->h.interrupt.endpoint;
+    case URG_INTERRUPT_RECEIVING_STATUS:
+        *kind = 0;
+        return p->h.interrupt_receiving_status.endpoint;
+    case URG_ISO_PACKET:
+        *kind = 1;
+        return p->h.iso.endpoint;
+    case URG_ISO_STREAM_STATUS:
+        *kind = 1;
+        return p->h.iso_stream_status.endpoint;
+    case URG_BUFFERED_BULK_PACKET:
+        *kind = 2;
+        return p->h.buffered_bulk.endpoint;
+    case URG_BULK_RECEIVING_STATUS:
+        *kind = 2;
+        return p->h.bulk_receiving_status.endpoint;
+    default:
+        return -1;
+    }
+}
+
+static uint8_t start_ep(const struct urg_packet *p)
+{
+    switch (p->type) {
+    case URG_START_INTERRUPT_RECEIVING: return p->h.start_interrupt_receiving.endpoint;
+    case URG_STOP_INTERRUPT_RECEIVING: return p->h.stop_interrupt_receiving.endpoint;
+    case URG_START_ISO_STREAM: return p->h.start_iso_stream.endpoint;
+    case URG_STOP_ISO_STREAM: return p->h.stop_iso_stream.endpoint;
+    case URG_START_BULK_RECEIVING: return p->h.start_bulk_receiving.endpoint;
+    case URG_STOP_BULK_RECEIVING: return p->h.stop_bulk_receiving.endpoint;
+    default: return 0;
+    }
+}
+
+/* Does host packet h answer guest packet g (same id, a matching type)? */
+static bool answers(const struct urg_packet *g, const struct urg_packet *h)
+{
+    if (g->id != h->id)
+        return false;
+    switch (h->type) {
+    case URG_CONTROL_PACKET: return g->type == URG_CONTROL_PACKET;
+    case URG_BULK_PACKET: return g->type == URG_BULK_PACKET;
+    case URG_INTERRUPT_PACKET:
+        return g->type == URG_INTERRUPT_PACKET && !(h->h.interrupt.endpoint & 0x80);
+    case URG_CONFIGURATION_STATUS:
+        return g->type == URG_SET_CONFIGURATION || g->type == URG_GET_CONFIGURATION;
+    case URG_ALT_SETTING_STATUS:
+        return g->type == URG_SET_ALT_SETTING || g->type == URG_GET_ALT_SETTING;
+    case URG_BULK_STREAMS_STATUS:
+        return g->type == URG_ALLOC_BULK_STREAMS || g->type == URG_FREE_BULK_STREAMS;
+    case URG_INTERRUPT_RECEIVING_STATUS:
+        return (g->type == URG_START_INTERRUPT_RECEIVING ||
+                g->type == URG_STOP_INTERRUPT_RECEIVING) &&
+               start_ep(g) == h->h.interrupt_receiving_status.endpoint;
+    case URG_ISO_STREAM_STATUS:
+        return (g->type == URG_START_ISO_STREAM || g->type == URG_STOP_ISO_STREAM) &&
+               start_ep(g) == h->h.iso_stream_status.endpoint;
+    case URG_BULK_RECEIVING_STATUS:
+        return (g->type == URG_START_BULK_RECEIVING || g->type == URG_STOP_BULK_RECEIVING) &&
+               start_ep(g) == h->h.bulk_receiving_status.endpoint;
+    default:
+        return false;
+    }
+}
+
+static struct rp *append(struct rp **arr, uint32_t *n, uint32_t *cap, const struct urg_packet *p,
+                         uint32_t index)
+{
+    struct rp *e;
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 64;
+        struct rp *na = realloc(*arr, (size_t)nc * sizeof(*na));
+        if (!na)
+            return NULL;
+        *arr = na;
+        *cap = nc;
+    }
+    e = &(*arr)[(*n)++];
+    memset(e, 0, sizeof(*e));
+    e->p = *p;
+    e->index = index;
+    e->dep = e->answers = -1;
+    if (p->data_len) {
+        e->data = malloc(p->data_len);
+        if (!e->data) {
+            (*n)--;
+            return NULL;
+        }
+        memcpy(e->data, p->data, p->data_len);
+    }
+    e->p.data = e->data;
+    return e;
+}
+
+static int collect(void *ctx, const struct urg_capture_packet *cp)
+{
+    struct build *b = ctx;
+    urg_replay *r = b->r;
+    const struct urg_packet *p = cp->p;
+    struct rp *e;
+    int32_t gi;
+    int kind, ep;
+    if (cp->connection != 1)
+        return 1; /* only the first connection */
+    if (cp->dir == URG_DIR_TO_HOST) {
+        e = append(&r->guest, &r->nguest, &r->gcap, p, cp->index);
+        if (!e)
+            return URG_ERR_NOMEM;
+        gi = (int32_t)r->nguest - 1;
+        b->last_guest = gi;
+        if ((kind = kind_of_start(p->type)) >= 0)
+            b->start_gi[urg_ep_index(start_ep(p))][kind] = gi;
+        if (p->type == URG_SET_CONFIGURATION || p->type == URG_SET_ALT_SETTING)
+            b->set_gi = gi;
+        return 0;
+    }
+    e = append(&r->host, &r->nhost, &r->hcap, p, cp->index);
+    if (!e)
+        return URG_ERR_NOMEM;
+    if (p->type == URG_HELLO) {
+        r->host_caps = p->h.hello.caps[0];
+        return 0;
+    }
+    /* A reply: to the latest guest request with its id and a fitting type. */
+    for (gi = b->last_guest; gi >= 0; gi--) {
+        if (answers(&r->guest[gi].p, p)) {
+            e->answers = e->dep = gi;
+            if (gi == b->set_gi && (p->type == URG_CONFIGURATION_STATUS ||
+                                    p->type == URG_ALT_SETTING_STATUS))
+                b->set_gi = -1;
+            return 0;
+        }
+    }
+    ep = stream_ep(p, &kind);
+    if (ep >= 0 && (ep & 0x80 || p->type != URG_INTERRUPT_PACKET) &&
+        b->start_gi[urg_ep_index((uint8_t)ep)][kind] >= 0) {
+        e->dep = b->start_gi[urg_ep_index((uint8_t)ep)][kind];
+        return 0;
+    }
+    if ((p->type == URG_EP_INFO || p->type == URG_INTERFACE_INFO) && b->set_gi >= 0) {
+        e->dep = b->set_gi;
+        return 0;
+    }
+    e->dep = b->last_guest; /* everything the guest said before it */
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reports */
+
+static void finish(urg_replay *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void finish(urg_replay *r, int status, const char *fmt, ...)
+{
+    char report[1024];
+    va_list ap;
+    if (r->reported)
+        return;
+    r->reported = true;
+    va_start(ap, fmt);
+    vsnprintf(report, sizeof(report), fmt, ap);
+    va_end(ap);
+    if (status)
+        r->finished = true;
+    if (r->cfg.log && r->cfg.log_level >= (status ? URG_LOG_ERROR : URG_LOG_INFO))
+        r->cfg.log(r->cfg.user_data, status ? URG_LOG_ERROR : URG_LOG_INFO, report);
+    if (r->cfg.done && !r->free_pending)
+        r->cfg.done(r->cfg.user_data, r, status, report);
+}
+
+/* "h.control.value" -> "value" */
+static const char *leaf(const char *field) { return strrchr(field, '.') + 1; }
+
+#define CMP(field, fmtspec)                                                                       \
+    do {                                                                                          \
+        if (want->field != got->field) {                                                          \
+            snprintf(why, cap, "%s %s is " fmtspec ", the capture has " fmtspec, tn,              \
+                     leaf(#field), got->field, want->field);                                      \
+            return 1;                                                                             \
+        }                                                                                         \
+    } while (0)
+
+/* The first field in which got (live) differs from want (captured). */
+static int differs(const struct urg_packet *want, const struct urg_packet *got, char *why,
+                   size_t cap)
+{
+    const char *tn = urg_type_name(want->type);
+    uint32_t i;
+    if (want->type != got->type) {
+        snprintf(why, cap, "the guest sent %s, the capture has %s", urg_type_name(got->type), tn);
+        return 1;
+    }
+    switch (want->type) {
+    case URG_HELLO: return 0; /* versions and caps may differ */
+    case URG_SET_CONFIGURATION: CMP(h.set_configuration.configuration, "%u"); break;
+    case URG_SET_ALT_SETTING:
+        CMP(h.set_alt_setting.interface, "%u");
+        CMP(h.set_alt_setting.alt, "%u");
+        break;
+    case URG_GET_ALT_SETTING: CMP(h.get_alt_setting.interface, "%u"); break;
+    case URG_START_ISO_STREAM:
+        CMP(h.start_iso_stream.endpoint, "0x%02x");
+        CMP(h.start_iso_stream.pkts_per_urb, "%u");
+        CMP(h.start_iso_stream.no_urbs, "%u");
+        break;
+    case URG_STOP_ISO_STREAM: CMP(h.stop_iso_stream.endpoint, "0x%02x"); break;
+    case URG_START_INTERRUPT_RECEIVING: CMP(h.start_interrupt_receiving.endpoint, "0x%02x"); break;
+    case URG_STOP_INTERRUPT_RECEIVING: CMP(h.stop_interrupt_receiving.endpoint, "0x%02x"); break;
+    case URG_ALLOC_BULK_STREAMS:
+        CMP(h.alloc_bulk_streams.endpoints, "0x%08x");
+        CMP(h.alloc_bulk_streams.no_streams, "%u");
+        break;
+    case URG_FREE_BULK_STREAMS: CMP(h.free_bulk_streams.endpoints, "0x%08x"); break;
+    case URG_START_BULK_RECEIVING:
+        CMP(h.start_bulk_receiving.endpoint, "0x%02x");
+        CMP(h.start_bulk_receiving.stream_id, "%u");
+        CMP(h.start_bulk_receiving.bytes_per_transfer, "%u");
+        CMP(h.start_bulk_receiving.no_transfers, "%u");
+        break;
+    case URG_STOP_BULK_RECEIVING:
+        CMP(h.stop_bulk_receiving.endpoint, "0x%02x");
+        CMP(h.stop_bulk_receiving.stream_id, "%u");
+        break;
+    case URG_CONTROL_PACKET:
+        CMP(h.control.endpoint, "0x%02x");
+        CMP(h.control.requesttype, "0x%02x");
+        CMP(h.control.request, "0x%02x");
+        CMP(h.control.value, "0x%04x");
+        CMP(h.control.index, "0x%04x");
+        CMP(h.control.length, "%u");
+        break;
+    case URG_BULK_PACKET:
+        CMP(h.bulk.endpoint, "0x%02x");
+        CMP(h.bulk.stream_id, "%u");
+        CMP(h.bulk.length, "%u");
+        break;
+    case URG_ISO_PACKET:
+        CMP(h.iso.endpoint, "0x%02x");
+        CMP(h.iso.length, "%u");
+        break;
+    case URG_INTERRUPT_PACKET:
+        CMP(h.interrupt.endpoint, "0x%02x");
+        CMP(h.interrupt.length, "%u");
+        break;
+    default:
+        break;
+    }
+    if (want->data_len != got->data_len) {
+        snprintf(why, cap, "%s carries %u bytes, the capture has %u", tn, got->data_len,
+                 want->data_len);
+        return 1;
+    }
+    for (i = 0; i < want->data_len; i++) {
+        if (want->data[i] != got->data[i]) {
+            snprintf(why, cap, "%s data byte %u is 0x%02x, the capture has 0x%02x", tn, i,
+                     got->data[i], want->data[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the host */
+
+static void out_bytes(urg_replay *r, const void *p, size_t n)
+{
+    if (r->olen + n > r->ocap) {
+        size_t nc = (r->olen + n) * 2 + 4096;
+        uint8_t *no = realloc(r->out, nc);
+        if (!no) {
+            finish(r, URG_ERR_NOMEM, "replay: out of memory");
+            return;
+        }
+        r->out = no;
+        r->ocap = nc;
+    }
+    memcpy(r->out + r->olen, p, n);
+    r->olen += n;
+}
+
+/* Sends every host packet whose turn it is. */
+static void pump(urg_replay *r)
+{
+    while (!r->finished && r->hnext < r->nhost) {
+        struct rp *h = &r->host[r->hnext];
+        struct urg_packet p = h->p;
+        struct urg_wire w = urg_decoder_wire(r->dec);
+        uint8_t hdr[16 + 288 + 64];
+        int n;
+        if (h->dep >= 0 && !r->guest[h->dep].matched)
+            return;
+        if (h->answers >= 0)
+            p.id = r->guest[h->answers].live_id;
+        n = urg_encode(&w, URG_DIR_TO_GUEST, &p, hdr, sizeof(hdr));
+        if (n < 0) {
+            finish(r, URG_ERR_DIVERGED,
+                   "capture packet %u (host to guest, %s) cannot be sent to this guest: %s",
+                   h->index, urg_type_name(p.type), urg_strerror(n));
+            return;
+        }
+        out_bytes(r, hdr, (size_t)n);
+        if (p.type != URG_HELLO && p.data_len)
+            out_bytes(r, p.data, p.data_len);
+        r->hnext++;
+    }
+    if (!r->finished && r->hnext == r->nhost && r->gnext == r->nguest) {
+        r->finished = true;
+        finish(r, 0, "replayed all %u packets of the capture", r->nhost + r->nguest);
+    }
+}
+
+static int on_guest(void *ctx, const struct urg_packet *p)
+{
+    urg_replay *r = ctx;
+    struct rp *g;
+    char why[256], a[200], b[200];
+    if (r->finished)
+        return URG_DECODE_CONTINUE; /* the end: anything after is ignored */
+    if (r->gnext == r->nguest) {
+        urg_packet_format(p, a, sizeof(a));
+        finish(r, URG_ERR_DIVERGED, "the guest sent a packet after the end of the capture: %s", a);
+        return URG_DECODE_STOP;
+    }
+    g = &r->guest[r->gnext];
+    if (differs(&g->p, p, why, sizeof(why))) {
+        urg_packet_format(&g->p, a, sizeof(a));
+        urg_packet_format(p, b, sizeof(b));
+        finish(r, URG_ERR_DIVERGED,
+               "capture packet %u (guest to host): %s\n  capture: %s\n  guest:   %s", g->index,
+               why, a, b);
+        return URG_DECODE_STOP;
+    }
+    if (p->type == URG_CANCEL_DATA_PACKET) {
+        /* The id of a cancel is the (remapped) id of what it cancels. */
+        int32_t k;
+        for (k = (int32_t)r->gnext - 1; k >= 0; k--)
+            if (r->guest[k].p.id == g->p.id && r->guest[k].p.type != URG_CANCEL_DATA_PACKET)
+                break;
+        if (k >= 0 && r->guest[k].live_id != p->id) {
+            finish(r, URG_ERR_DIVERGED,
+                   "capture packet %u (guest to host): cancel_data_packet cancels id %llu, "
+                   "the capture cancels the request sent as id %llu",
+                   g->index, (unsigned long long)p->id, (unsigned long long)r->guest[k].live_id);
+            return URG_DECODE_STOP;
+        }
+    }
+    g->live_id = p->id;
+    g->matched = true;
+    r->gnext++;
+    pump(r);
+    return URG_DECODE_CONTINUE;
+}
+
+static void on_decode_error(void *ctx, int err, const char *msg, int fatal)
+{
+    urg_replay *r = ctx;
+    (void)err;
+    (void)fatal;
+    finish(r, URG_ERR_DIVERGED, "the guest sent a malformed packet: %s", msg);
+}
+
+/* ---------------------------------------------------------------- I/O */
+
+static void enter(urg_replay *r) { r->depth++; }
+static void really_free(urg_replay *r);
+static bool leave(urg_replay *r)
+{
+    if (--r->depth == 0 && r->free_pending) {
+        really_free(r);
+        return true;
+    }
+    return false;
+}
+
+static void close_conn(urg_replay *r)
+{
+    if (r->fd < 0)
+        return;
+    ev_io_stop(r->loop, &r->rio);
+    ev_io_stop(r->loop, &r->wio);
+    close(r->fd);
+    r->fd = -1;
+}
+
+static void flush(urg_replay *r)
+{
+    while (r->fd >= 0 && r->ooff < r->olen) {
+        ssize_t w = send(r->fd, r->out + r->ooff, r->olen - r->ooff, MSG_NOSIGNAL);
+        if (w < 0 && errno == ENOTSOCK)
+            w = write(r->fd, r->out + r->ooff, r->olen - r->ooff);
+        if (w > 0) {
+            r->ooff += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            ev_io_start(r->loop, &r->wio);
+            return;
+        }
+        finish(r, URG_ERR_IO, "replay: cannot write to the guest: %s", strerror(errno));
+        close_conn(r);
+        return;
+    }
+    r->ooff = r->olen = 0;
+    if (r->fd >= 0)
+        ev_io_stop(r->loop, &r->wio);
+    if (r->finished && r->cfg.close_when_done)
+        close_conn(r);
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    urg_replay *r = w->data;
+    uint8_t buf[65536];
+    (void)loop;
+    (void)revents;
+    enter(r);
+    while (r->fd >= 0) {
+        ssize_t n = read(r->fd, buf, sizeof(buf));
+        if (n > 0) {
+            if (urg_decoder_feed(r->dec, buf, (size_t)n, NULL) != 0) {
+                close_conn(r);
+                break;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        /* The guest closed the connection. */
+        if (!r->finished)
+            finish(r, URG_ERR_EOF,
+                   "the guest closed the connection after %u of %u guest packets and %u of %u "
+                   "host packets of the capture",
+                   r->gnext, r->nguest, r->hnext, r->nhost);
+        close_conn(r);
+        break;
+    }
+    flush(r);
+    leave(r);
+}
+
+static void on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    urg_replay *r = w->data;
+    (void)loop;
+    (void)revents;
+    enter(r);
+    flush(r);
+    leave(r);
+}
+
+static void serve(urg_replay *r, int fd)
+{
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    r->fd = fd;
+    ev_io_init(&r->rio, on_read, fd, EV_READ);
+    ev_io_init(&r->wio, on_write, fd, EV_WRITE);
+    r->rio.data = r->wio.data = r;
+    ev_io_start(r->loop, &r->rio);
+    pump(r); /* the hello */
+    flush(r);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    urg_replay *r = w->data;
+    int fd;
+    (void)loop;
+    (void)revents;
+    enter(r);
+    fd = accept(r->lfd, NULL, NULL);
+    if (fd >= 0) {
+        ev_io_stop(r->loop, &r->lio);
+        close(r->lfd);
+        r->lfd = -1;
+        serve(r, fd);
+    }
+    leave(r);
+}
+
+static int listen_on(urg_replay *r, const char *address)
+{
+    struct urg_address a;
+    int fd, one = 1, rc;
+    if ((rc = urg_address_parse(address, &a)))
+        return rc;
+    if (a.kind == URG_ADDR_UNIX) {
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        memcpy(sun.sun_path, a.path, strlen(a.path) + 1);
+        unlink(a.path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 1)) {
+            if (fd >= 0)
+                close(fd);
+            return URG_ERR_CONNECT;
+        }
+    } else if (a.kind == URG_ADDR_TCP) {
+        struct addrinfo hints, *res = NULL;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        char port[8];
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+        snprintf(port, sizeof(port), "%u", a.port);
+        if (getaddrinfo(a.host[0] ? a.host : NULL, port, &hints, &res) || !res)
+            return URG_ERR_RESOLVE;
+        fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+        if (fd >= 0)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 1)) {
+            freeaddrinfo(res);
+            if (fd >= 0)
+                close(fd);
+            return URG_ERR_CONNECT;
+        }
+        freeaddrinfo(res);
+        if (!getsockname(fd, (struct sockaddr *)&ss, &sl))
+            r->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                      : ((struct sockaddr_in *)&ss)->sin_port);
+    } else {
+        return URG_ERR_ADDRESS;
+    }
+    r->lfd = fd;
+    ev_io_init(&r->lio, on_accept, fd, EV_READ);
+    r->lio.data = r;
+    ev_io_start(r->loop, &r->lio);
+    return 0;
+}
+
+URG_API void urg_replay_config_init(struct urg_replay_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->fd = -1;
+    cfg->close_when_done = 1;
+    cfg->log_level = URG_LOG_WARNING;
+}
+
+static void really_free(urg_replay *r)
+{
+    uint32_t i;
+    for (i = 0; i < r->nhost; i++)
+        free(r->host[i].data);
+    for (i = 0; i < r->nguest; i++)
+        free(r->guest[i].data);
+    free(r->host);
+    free(r->guest);
+    free(r->out);
+    urg_decoder_free(r->dec);
+    free(r);
+}
+
+URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out)
+{
+    struct urg_decoder_config dc;
+    struct build b;
+    urg_replay *r;
+    char err[256];
+    int rc, i;
+    if (!cfg || !out || !cfg->capture_path || (cfg->fd < 0 && !cfg->listen_address))
+        return URG_ERR_INVALID;
+    *out = NULL;
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        return URG_ERR_NOMEM;
+    r->cfg = *cfg;
+    r->cfg.capture_path = NULL;
+    r->cfg.listen_address = NULL;
+    r->fd = r->lfd = -1;
+    r->loop = cfg->loop ? cfg->loop : EV_DEFAULT;
+    memset(&b, 0, sizeof(b));
+    b.r = r;
+    b.last_guest = b.set_gi = -1;
+    for (i = 0; i < 32; i++)
+        b.start_gi[i][0] = b.start_gi[i][1] = b.start_gi[i][2] = -1;
+    rc = urg_capture_decode(cfg->capture_path, collect, &b, err, sizeof(err));
+    if (rc < 0 || !r->nhost || r->host[0].p.type != URG_HELLO) {
+        if (cfg->log)
+            cfg->log(cfg->user_data, URG_LOG_ERROR,
+                     rc < 0 ? err : "the capture has no host hello to replay");
+        really_free(r);
+        return rc < 0 ? rc : URG_ERR_CAPTURE;
+    }
+    memset(&dc, 0, sizeof(dc));
+    dc.role = URG_ROLE_HOST;
+    dc.our_caps = r->host_caps & URG_CAPS_ALL;
+    if ((dc.our_caps & URG_CAP_BIT(URG_CAP_BULK_STREAMS)) &&
+        !(dc.our_caps & URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE)))
+        dc.our_caps &= ~URG_CAP_BIT(URG_CAP_BULK_STREAMS);
+    dc.callbacks.packet = on_guest;
+    dc.callbacks.error = on_decode_error;
+    dc.ctx = r;
+    if ((rc = urg_decoder_new(&dc, &r->dec))) {
+        really_free(r);
+        return rc;
+    }
+    if (cfg->fd >= 0) {
+        serve(r, cfg->fd);
+    } else if ((rc = listen_on(r, cfg->listen_address))) {
+        really_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+URG_API void urg_replay_free(urg_replay *r)
+{
+    if (!r || r->free_pending)
+        return;
+    r->free_pending = true;
+    close_conn(r);
+    if (r->lfd >= 0) {
+        ev_io_stop(r->loop, &r->lio);
+        close(r->lfd);
+        r->lfd = -1;
+    }
+    if (r->depth == 0)
+        really_free(r);
+}
+
+URG_API int urg_replay_port(const urg_replay *r) { return r ? r->port : 0; }

@@ -1,0 +1,705 @@
+/*
+ * transport.c - a connection to a usb-host on a libev loop.
+ *
+ *   connect mode:  attempt -> connected -> (drop) -> backoff -> attempt ...
+ *   listen mode:   listening -> connected -> (drop) -> listening ...
+ *   fd mode:       connected -> (drop) -> closed
+ *
+ * Reading: as long as the engine is inside a payload whose request gave a
+ * buffer, read() goes straight into it (urg_session_recv_window); otherwise
+ * into the transport's buffer and urg_session_recv(). A loop iteration reads
+ * at most read_budget bytes so many devices share one loop fairly; reading
+ * can be paused by the application. Writing: the engine's iovecs with one
+ * writev/sendmsg, partial writes consumed; an ev_prepare watcher writes
+ * whatever the application queued before the loop blocks, so requests made
+ * from anywhere go out without an explicit kick. Output over output_high is
+ * reported (blocked), and again when it drains under half of it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "urg_transport.h"
+
+enum { T_IDLE, T_CONNECTING, T_CONNECTED, T_WAITING, T_LISTENING, T_CLOSED };
+
+struct urg_transport {
+    struct urg_transport_config cfg;
+    struct urg_address addr;
+    struct ev_loop *loop;
+    ev_io rio, wio, lio;
+    ev_timer timer;
+    ev_prepare prep;
+    int fd, lfd;
+    bool is_socket;
+    int state;
+    urg_session *s;
+    uint8_t *rbuf;
+    bool paused, blocked;
+    int failures;
+    urg_capture *cap;
+    int depth;
+    bool free_pending;
+    int port;
+    char where[300];  /* the address, for log lines */
+    struct urg_transport_stats st;
+};
+
+static void tlog(urg_transport *t, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void tlog(urg_transport *t, int level, const char *fmt, ...)
+{
+    char buf[320];
+    va_list ap;
+    if (!t->cfg.callbacks.log || level > t->cfg.log_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    t->cfg.callbacks.log(t->cfg.user_data, level, buf);
+}
+
+static void event(urg_transport *t, int ev, int err)
+{
+    if (t->cfg.callbacks.event && !t->free_pending)
+        t->cfg.callbacks.event(t->cfg.user_data, t, ev, err);
+}
+
+URG_API void urg_transport_config_init(struct urg_transport_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->backoff_initial = 0.1;
+    cfg->backoff_max = 10.0;
+    cfg->output_high = 4u * 1024u * 1024u;
+    cfg->read_buffer = 64u * 1024u;
+    cfg->read_budget = 1024u * 1024u;
+    cfg->log_level = URG_LOG_WARNING;
+}
+
+/* ---------------------------------------------------------------- hcd peer */
+
+static int hcd_open(void *ctx, urg_session **s) { return urg_hcd_dev_connect(ctx, s); }
+static void hcd_close(void *ctx, int reason) { urg_hcd_dev_disconnect(ctx, reason); }
+
+URG_API struct urg_transport_peer urg_transport_peer_hcd(urg_hcd_dev *dev)
+{
+    struct urg_transport_peer p = { hcd_open, hcd_close, dev };
+    return p;
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+static void really_free(urg_transport *t)
+{
+    if (t->rbuf)
+        free(t->rbuf);
+    free(t);
+}
+
+/* Every libev callback runs between enter() and leave(); a free asked for
+ * inside is done by the outermost leave(), which then says so. */
+static void enter(urg_transport *t) { t->depth++; }
+static bool leave(urg_transport *t)
+{
+    if (--t->depth == 0 && t->free_pending) {
+        really_free(t);
+        return true;
+    }
+    return false;
+}
+
+static void stop_watchers(urg_transport *t)
+{
+    ev_io_stop(t->loop, &t->rio);
+    ev_io_stop(t->loop, &t->wio);
+    ev_io_stop(t->loop, &t->lio);
+    ev_timer_stop(t->loop, &t->timer);
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    return 0;
+}
+
+static void tune_socket(urg_transport *t, int fd)
+{
+    int one = 1, type = 0;
+    socklen_t len = sizeof(type);
+    t->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+    if (!t->is_socket)
+        return;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    if (t->addr.kind == URG_ADDR_TCP) {
+        int idle = 30, intvl = 10, cnt = 3;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+#ifdef TCP_KEEPIDLE
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+#else
+        (void)idle;
+        (void)intvl;
+        (void)cnt;
+#endif
+    }
+}
+
+/* ---------------------------------------------------------------- drop, retry */
+
+static void schedule(urg_transport *t, double delay)
+{
+    ev_timer_stop(t->loop, &t->timer);
+    ev_timer_set(&t->timer, delay, 0.);
+    ev_timer_start(t->loop, &t->timer);
+}
+
+/* After a failed attempt or a drop: try again, listen again, or give up. */
+static void next_attempt(urg_transport *t, int err)
+{
+    double delay;
+    if (t->addr.kind == URG_ADDR_FD) {
+        t->state = T_CLOSED;
+        event(t, URG_TEV_CLOSED, err);
+        return;
+    }
+    if (t->cfg.listen) {
+        t->state = T_LISTENING;
+        ev_io_start(t->loop, &t->lio);
+        return;
+    }
+    t->failures++;
+    if (!t->cfg.reconnect || (t->cfg.max_retries && t->failures > t->cfg.max_retries)) {
+        t->state = T_CLOSED;
+        event(t, URG_TEV_CLOSED, err);
+        return;
+    }
+    delay = t->cfg.backoff_initial;
+    for (int i = 1; i < t->failures && delay < t->cfg.backoff_max; i++)
+        delay *= 2;
+    if (delay > t->cfg.backoff_max)
+        delay = t->cfg.backoff_max;
+    t->state = T_WAITING;
+    t->st.retries++;
+    t->st.retry_delay = delay;
+    tlog(t, URG_LOG_INFO, "retrying in %.2f s (%s)", delay, urg_transport_strerror(err));
+    event(t, URG_TEV_RETRY, err);
+    schedule(t, delay);
+}
+
+static void drop(urg_transport *t, int err)
+{
+    urg_session *s = t->s;
+    if (t->state != T_CONNECTED)
+        return;
+    ev_io_stop(t->loop, &t->rio);
+    ev_io_stop(t->loop, &t->wio);
+    close(t->fd);
+    t->fd = -1;
+    t->s = NULL;
+    t->blocked = false;
+    t->state = T_IDLE;
+    tlog(t, URG_LOG_INFO, "connection closed: %s", urg_transport_strerror(err));
+    if (s)
+        t->cfg.peer.close(t->cfg.peer.ctx, err);
+    event(t, URG_TEV_DISCONNECTED, err);
+    if (!t->free_pending)
+        next_attempt(t, err);
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static void capture_iov(urg_transport *t, const struct iovec *iov, int n, size_t written)
+{
+    int i;
+    for (i = 0; i < n && written; i++) {
+        size_t k = iov[i].iov_len < written ? iov[i].iov_len : written;
+        urg_capture_write(t->cap, URG_CAP_GUEST, iov[i].iov_base, k);
+        written -= k;
+    }
+}
+
+static void check_blocked(urg_transport *t)
+{
+    size_t pending = t->s ? urg_session_output_pending(t->s) : 0;
+    if (!t->blocked && pending > t->cfg.output_high) {
+        t->blocked = true;
+        t->st.blocked++;
+        event(t, URG_TEV_OUTPUT_BLOCKED, 0);
+    } else if (t->blocked && pending < t->cfg.output_high / 2) {
+        t->blocked = false;
+        event(t, URG_TEV_OUTPUT_DRAINED, 0);
+    }
+}
+
+/* Writes what the engine has queued; returns false if the connection
+ * dropped. */
+static bool try_write(urg_transport *t)
+{
+    struct iovec iov[64];
+    while (t->state == T_CONNECTED && t->s && urg_session_output_pending(t->s)) {
+        int n = urg_session_output(t->s, iov, 64);
+        ssize_t w;
+        if (n <= 0)
+            break;
+        if (t->is_socket) {
+            struct msghdr m;
+            memset(&m, 0, sizeof(m));
+            m.msg_iov = iov;
+            m.msg_iovlen = (size_t)n;
+            w = sendmsg(t->fd, &m, MSG_NOSIGNAL);
+        } else {
+            w = writev(t->fd, iov, n);
+        }
+        if (w > 0) {
+            if (t->cap)
+                capture_iov(t, iov, n, (size_t)w);
+            urg_session_consume(t->s, (size_t)w);
+            t->st.bytes_out += (uint64_t)w;
+            t->st.writes++;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            ev_io_start(t->loop, &t->wio);
+            check_blocked(t);
+            return true;
+        }
+        drop(t, URG_ERR_IO);
+        return false;
+    }
+    if (t->state == T_CONNECTED)
+        ev_io_stop(t->loop, &t->wio);
+    check_blocked(t);
+    return true;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    urg_transport *t = w->data;
+    size_t budget = t->cfg.read_budget;
+    (void)loop;
+    (void)revents;
+    enter(t);
+    while (budget && t->state == T_CONNECTED && !t->paused && !t->free_pending) {
+        void *wb;
+        size_t wl, want;
+        ssize_t n;
+        bool direct = urg_session_recv_window(t->s, &wb, &wl) == 1;
+        int r;
+        if (direct) {
+            want = wl < budget ? wl : budget;
+            n = read(t->fd, wb, want);
+        } else {
+            want = t->cfg.read_buffer < budget ? t->cfg.read_buffer : budget;
+            n = read(t->fd, t->rbuf, want);
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            drop(t, n == 0 ? URG_ERR_EOF : URG_ERR_IO);
+            break;
+        }
+        if (t->cap)
+            urg_capture_write(t->cap, URG_CAP_HOST, direct ? wb : t->rbuf, (size_t)n);
+        t->st.bytes_in += (uint64_t)n;
+        t->st.reads++;
+        budget -= (size_t)n;
+        if (direct) {
+            t->st.direct_bytes += (uint64_t)n;
+            r = urg_session_recv_commit(t->s, (size_t)n);
+        } else {
+            r = urg_session_recv(t->s, t->rbuf, (size_t)n);
+        }
+        if (r < 0 && t->state == T_CONNECTED) {
+            /* The session failed (a broken host): it is over. */
+            const char *msg = "";
+            if (t->s && urg_session_error(t->s, &msg))
+                tlog(t, URG_LOG_ERROR, "session failed: %s", msg);
+            drop(t, r);
+            break;
+        }
+        if ((size_t)n < want)
+            break; /* the socket is empty */
+    }
+    if (t->state == T_CONNECTED && !t->free_pending)
+        try_write(t);
+    leave(t);
+}
+
+static void on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    urg_transport *t = w->data;
+    (void)loop;
+    (void)revents;
+    enter(t);
+    try_write(t);
+    leave(t);
+}
+
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    urg_transport *t = w->data;
+    (void)loop;
+    (void)revents;
+    enter(t);
+    if (t->state == T_CONNECTED && !ev_is_active(&t->wio))
+        try_write(t);
+    leave(t);
+}
+
+/* ---------------------------------------------------------------- connecting */
+
+static void connected(urg_transport *t, int fd)
+{
+    int r;
+    set_nonblock(fd);
+    tune_socket(t, fd);
+    t->fd = fd;
+    r = t->cfg.peer.open(t->cfg.peer.ctx, &t->s);
+    if (r < 0) {
+        tlog(t, URG_LOG_ERROR, "the peer refused the connection: %s", urg_transport_strerror(r));
+        close(fd);
+        t->fd = -1;
+        t->s = NULL;
+        next_attempt(t, r);
+        return;
+    }
+    t->state = T_CONNECTED;
+    t->failures = 0;
+    t->st.retry_delay = 0;
+    t->st.connects++;
+    if (t->cap)
+        urg_capture_write(t->cap, URG_CAP_CONNECT, NULL, 0);
+    ev_io_set(&t->rio, fd, EV_READ);
+    ev_io_set(&t->wio, fd, EV_WRITE);
+    ev_io_start(t->loop, &t->rio);
+    tlog(t, URG_LOG_INFO, "connected");
+    event(t, URG_TEV_CONNECTED, 0);
+    if (t->state == T_CONNECTED && !t->free_pending)
+        try_write(t);
+}
+
+static void on_connect_done(struct ev_loop *loop, ev_io *w, int revents);
+
+/* One connect attempt (TCP or Unix); fd addresses start here too. */
+static void attempt(urg_transport *t)
+{
+    int fd = -1, r, cerr = 0;
+    if (t->addr.kind == URG_ADDR_FD) {
+        connected(t, t->addr.fd);
+        return;
+    }
+    if (t->addr.kind == URG_ADDR_UNIX) {
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        memcpy(sun.sun_path, t->addr.path, strlen(t->addr.path) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || set_nonblock(fd)) {
+            r = URG_ERR_CONNECT;
+            goto fail;
+        }
+        r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+        cerr = errno;
+    } else {
+        struct addrinfo hints, *res = NULL, *ai;
+        char port[8];
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICSERV;
+        snprintf(port, sizeof(port), "%u", t->addr.port);
+        if (getaddrinfo(t->addr.host, port, &hints, &res) || !res) {
+            r = URG_ERR_RESOLVE;
+            goto fail;
+        }
+        r = -1;
+        for (ai = res; ai; ai = ai->ai_next) {
+            fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+            if (fd < 0)
+                continue;
+            set_nonblock(fd);
+            r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+            cerr = errno;
+            if (r == 0 || cerr == EINPROGRESS)
+                break;
+            close(fd);
+            fd = -1;
+        }
+        freeaddrinfo(res);
+        if (fd < 0) {
+            r = URG_ERR_CONNECT;
+            goto fail;
+        }
+    }
+    if (r == 0) {
+        connected(t, fd);
+        return;
+    }
+    if (cerr != EINPROGRESS && cerr != EAGAIN) {
+        r = URG_ERR_CONNECT;
+        goto fail;
+    }
+    t->state = T_CONNECTING;
+    t->fd = fd;
+    ev_io_stop(t->loop, &t->wio);
+    ev_io_init(&t->wio, on_connect_done, fd, EV_WRITE);
+    t->wio.data = t;
+    ev_io_start(t->loop, &t->wio);
+    return;
+fail:
+    if (fd >= 0)
+        close(fd);
+    tlog(t, URG_LOG_INFO, "connect to %s failed: %s", t->where, urg_transport_strerror(r));
+    next_attempt(t, r);
+}
+
+static void on_connect_done(struct ev_loop *loop, ev_io *w, int revents)
+{
+    urg_transport *t = w->data;
+    int err = 0, fd = t->fd;
+    socklen_t len = sizeof(err);
+    (void)loop;
+    (void)revents;
+    enter(t);
+    ev_io_stop(t->loop, &t->wio);
+    ev_io_init(&t->wio, on_write, -1, EV_WRITE);
+    t->wio.data = t;
+    t->fd = -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+        close(fd);
+        tlog(t, URG_LOG_INFO, "connect to %s failed: %s", t->where, strerror(err));
+        next_attempt(t, URG_ERR_CONNECT);
+    } else {
+        connected(t, fd);
+    }
+    leave(t);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    urg_transport *t = w->data;
+    (void)loop;
+    (void)revents;
+    enter(t);
+    t->st.retry_delay = 0;
+    if (t->state == T_WAITING || t->state == T_IDLE)
+        attempt(t);
+    leave(t);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    urg_transport *t = w->data;
+    int fd;
+    (void)loop;
+    (void)revents;
+    enter(t);
+    fd = accept(t->lfd, NULL, NULL);
+    if (fd >= 0) {
+        if (t->state == T_CONNECTED) {
+            close(fd); /* one host at a time */
+        } else {
+            ev_io_stop(t->loop, &t->lio);
+            connected(t, fd);
+        }
+    }
+    leave(t);
+}
+
+static int start_listening(urg_transport *t)
+{
+    int fd = -1, one = 1;
+    if (t->addr.kind == URG_ADDR_UNIX) {
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        memcpy(sun.sun_path, t->addr.path, strlen(t->addr.path) + 1);
+        unlink(t->addr.path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 4))
+            goto fail;
+    } else {
+        struct addrinfo hints, *res = NULL;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        char port[8];
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+        snprintf(port, sizeof(port), "%u", t->addr.port);
+        if (getaddrinfo(t->addr.host[0] ? t->addr.host : NULL, port, &hints, &res) || !res)
+            return URG_ERR_RESOLVE;
+        fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+        if (fd >= 0)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 4)) {
+            freeaddrinfo(res);
+            goto fail;
+        }
+        freeaddrinfo(res);
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+            t->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                      : ((struct sockaddr_in *)&ss)->sin_port);
+    }
+    set_nonblock(fd);
+    t->lfd = fd;
+    ev_io_init(&t->lio, on_accept, fd, EV_READ);
+    t->lio.data = t;
+    ev_io_start(t->loop, &t->lio);
+    t->state = T_LISTENING;
+    return 0;
+fail:
+    if (fd >= 0)
+        close(fd);
+    return URG_ERR_CONNECT;
+}
+
+/* ---------------------------------------------------------------- public */
+
+URG_API int urg_transport_new(const struct urg_transport_config *cfg, urg_transport **out)
+{
+    urg_transport *t;
+    int r;
+    if (!cfg || !out || !cfg->address || !cfg->peer.open || !cfg->peer.close)
+        return URG_ERR_INVALID;
+    *out = NULL;
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return URG_ERR_NOMEM;
+    t->cfg = *cfg;
+    t->fd = t->lfd = -1;
+    if ((r = urg_address_parse(cfg->address, &t->addr))) {
+        free(t);
+        return r;
+    }
+    if (t->addr.kind == URG_ADDR_FD && cfg->listen) {
+        free(t);
+        return URG_ERR_ADDRESS;
+    }
+    if (!t->cfg.read_buffer)
+        t->cfg.read_buffer = 64u * 1024u;
+    if (!t->cfg.read_budget)
+        t->cfg.read_budget = 1024u * 1024u;
+    if (!t->cfg.output_high)
+        t->cfg.output_high = 4u * 1024u * 1024u;
+    if (t->cfg.backoff_initial <= 0)
+        t->cfg.backoff_initial = 0.1;
+    if (t->cfg.backoff_max < t->cfg.backoff_initial)
+        t->cfg.backoff_max = t->cfg.backoff_initial;
+    urg_address_format(&t->addr, t->where, sizeof(t->where));
+    t->cfg.address = NULL; /* the caller's string is not kept */
+    t->rbuf = malloc(t->cfg.read_buffer);
+    if (!t->rbuf) {
+        free(t);
+        return URG_ERR_NOMEM;
+    }
+    t->loop = cfg->loop ? cfg->loop : EV_DEFAULT;
+    ev_io_init(&t->rio, on_read, -1, EV_READ);
+    ev_io_init(&t->wio, on_write, -1, EV_WRITE);
+    ev_timer_init(&t->timer, on_timer, 0., 0.);
+    ev_prepare_init(&t->prep, on_prepare);
+    t->rio.data = t->wio.data = t->lio.data = t->timer.data = t->prep.data = t;
+    if (cfg->capture_path && (r = urg_capture_create(cfg->capture_path, &t->cap))) {
+        really_free(t);
+        return r;
+    }
+    if (cfg->listen) {
+        if ((r = start_listening(t))) {
+            urg_capture_close(t->cap);
+            really_free(t);
+            return r;
+        }
+    } else {
+        t->state = T_IDLE;
+        schedule(t, 0.); /* the first attempt, from the loop */
+    }
+    /* The prepare watcher must not keep the loop alive on its own. */
+    ev_prepare_start(t->loop, &t->prep);
+    ev_unref(t->loop);
+    *out = t;
+    return 0;
+}
+
+URG_API void urg_transport_free(urg_transport *t)
+{
+    urg_session *s;
+    if (!t)
+        return;
+    if (t->free_pending)
+        return;
+    t->free_pending = true; /* from now on: no event callbacks */
+    stop_watchers(t);
+    ev_ref(t->loop);
+    ev_prepare_stop(t->loop, &t->prep);
+    s = t->s;
+    t->s = NULL;
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = -1;
+    if (t->lfd >= 0) {
+        close(t->lfd);
+        if (t->addr.kind == URG_ADDR_UNIX)
+            unlink(t->addr.path);
+    }
+    t->lfd = -1;
+    if (s && t->state == T_CONNECTED)
+        t->cfg.peer.close(t->cfg.peer.ctx, 0);
+    t->state = T_CLOSED;
+    urg_capture_close(t->cap);
+    t->cap = NULL;
+    if (t->depth == 0)
+        really_free(t);
+}
+
+URG_API void urg_transport_pause(urg_transport *t, int pause)
+{
+    if (!t)
+        return;
+    t->paused = pause != 0;
+    if (t->state != T_CONNECTED)
+        return;
+    if (t->paused)
+        ev_io_stop(t->loop, &t->rio);
+    else
+        ev_io_start(t->loop, &t->rio);
+}
+
+URG_API int urg_transport_connected(const urg_transport *t)
+{
+    return t && t->state == T_CONNECTED;
+}
+
+URG_API int urg_transport_port(const urg_transport *t) { return t ? t->port : 0; }
+
+URG_API int urg_transport_fd(const urg_transport *t)
+{
+    return t && t->state == T_CONNECTED ? t->fd : -1;
+}
+
+URG_API void urg_transport_stats(const urg_transport *t, struct urg_transport_stats *out)
+{
+    if (t && out)
+        *out = t->st;
+}
