@@ -109,7 +109,7 @@ URG_API int urg_hcd_dev_new(const struct urg_hcd_config *cfg, urg_hcd_dev **out)
         pktq_init(&d->ep[i].q, cfg->interrupt_queue);
     }
     if (d->pcap_path) {
-        d->pcap = pcap_open(d->pcap_path, cfg->pcap_bus, &d->alloc);
+        d->pcap = usbmon_open(d->pcap_path, cfg->pcap_bus, &d->alloc);
         if (!d->pcap) {
             urg_hcd_dev_free(d);
             return URG_ERR_INVALID;
@@ -130,7 +130,7 @@ URG_API void urg_hcd_dev_free(urg_hcd_dev *d)
         urb_flush(d, &d->ep[i], URG_URB_NODEV);
     for (i = 0; i < 32; i++)
         pktq_destroy(&d->ep[i].q, &d->alloc);
-    pcap_close(d->pcap);
+    usbmon_close(d->pcap);
     d->alloc.free(d->alloc.ctx, d->filter);
     d->alloc.free(d->alloc.ctx, d->version);
     d->alloc.free(d->alloc.ctx, d->pcap_path);

@@ -193,10 +193,10 @@ HCD_HIDDEN void bulk_streams_done(urg_hcd_dev *d, const struct urg_completion *c
 HCD_HIDDEN int iso_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
 
 /* pcap.c */
-HCD_HIDDEN struct urg_pcap *pcap_open(const char *path, uint16_t bus,
+HCD_HIDDEN struct urg_pcap *usbmon_open(const char *path, uint16_t bus,
                                       const struct urg_allocator *a);
-HCD_HIDDEN void pcap_close(struct urg_pcap *p);
-HCD_HIDDEN void pcap_urb(struct urg_pcap *p, char event, uint8_t devnum, const struct urg_urb *u,
+HCD_HIDDEN void usbmon_close(struct urg_pcap *p);
+HCD_HIDDEN void usbmon_urb(struct urg_pcap *p, char event, uint8_t devnum, const struct urg_urb *u,
                          uint64_t id);
 
 #endif

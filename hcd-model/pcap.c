@@ -37,7 +37,7 @@ static void put64(uint8_t *p, uint64_t v)
     put32(p + 4, (uint32_t)(v >> 32));
 }
 
-struct urg_pcap *pcap_open(const char *path, uint16_t bus, const struct urg_allocator *a)
+struct urg_pcap *usbmon_open(const char *path, uint16_t bus, const struct urg_allocator *a)
 {
     uint8_t h[24];
     struct urg_pcap *p = a->malloc(a->ctx, sizeof(*p));
@@ -65,7 +65,7 @@ struct urg_pcap *pcap_open(const char *path, uint16_t bus, const struct urg_allo
     return p;
 }
 
-void pcap_close(struct urg_pcap *p)
+void usbmon_close(struct urg_pcap *p)
 {
     if (!p)
         return;
@@ -98,7 +98,7 @@ static uint8_t usbmon_xfer_type(int type)
     }
 }
 
-void pcap_urb(struct urg_pcap *p, char event, uint8_t devnum, const struct urg_urb *u, uint64_t id)
+void usbmon_urb(struct urg_pcap *p, char event, uint8_t devnum, const struct urg_urb *u, uint64_t id)
 {
     uint8_t rec[16], h[64], d[16];
     struct timespec ts;

@@ -101,7 +101,7 @@ static void finalize(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
     p->id = 0;
     e->st.urbs++;
     if (d->pcap)
-        pcap_urb(d->pcap, 'C', d->info.address, u, p->pcap_id);
+        usbmon_urb(d->pcap, 'C', d->info.address, u, p->pcap_id);
 }
 
 static void deliver(urg_hcd_dev *d, struct hep *e)
@@ -221,7 +221,7 @@ URG_API int urg_hcd_submit(urg_hcd_dev *d, struct urg_urb *u)
     u->status = URG_URB_PENDING;
     u->actual_length = 0;
     if (d->pcap)
-        pcap_urb(d->pcap, 'S', d->info.address, u, p->pcap_id);
+        usbmon_urb(d->pcap, 'S', d->info.address, u, p->pcap_id);
     switch (u->type) {
     case URG_EP_CONTROL: r = control_submit(d, e, u); break;
     case URG_EP_BULK: r = bulk_submit(d, e, u); break;

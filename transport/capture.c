@@ -65,12 +65,18 @@ URG_API int urg_capture_create(const char *path, urg_capture **out)
 
 URG_API int urg_capture_write(urg_capture *c, int kind, const void *data, size_t len)
 {
+    if (!c)
+        return URG_ERR_INVALID;
+    return urg_capture_write_at(c, kind, since(&c->start), data, len);
+}
+
+URG_API int urg_capture_write_at(urg_capture *c, int kind, uint64_t t, const void *data,
+                                 size_t len)
+{
     uint8_t h[16];
-    uint64_t t;
     int i;
     if (!c || (len && !data) || len > MAX_RECORD)
         return URG_ERR_INVALID;
-    t = since(&c->start);
     memset(h, 0, sizeof(h));
     h[0] = (uint8_t)kind;
     for (i = 0; i < 4; i++)

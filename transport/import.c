@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <pcap/pcap.h>
+#include <sys/socket.h>
 
 #include "urg_transport.h"
 
@@ -79,16 +81,9 @@ static int fail(struct imp *m, int code, const char *fmt, ...)
 
 static void side_name(const struct side *s, char *buf, size_t cap)
 {
-    char a[64];
-    if (s->family == 4)
-        snprintf(a, sizeof(a), "%u.%u.%u.%u", s->addr[0], s->addr[1], s->addr[2], s->addr[3]);
-    else {
-        int i;
-        size_t o = 0;
-        for (i = 0; i < 16; i += 2)
-            o += (size_t)snprintf(a + o, sizeof(a) - o, "%s%x", i ? ":" : "",
-                                  (unsigned)(s->addr[i] << 8 | s->addr[i + 1]));
-    }
+    char a[INET6_ADDRSTRLEN];
+    if (!inet_ntop(s->family == 4 ? AF_INET : AF_INET6, s->addr, a, sizeof(a)))
+        snprintf(a, sizeof(a), "?");
     snprintf(buf, cap, s->family == 4 ? "%s:%u" : "[%s]:%u", a, s->port);
 }
 
@@ -231,6 +226,8 @@ static int tcp(struct imp *m, int family, const uint8_t *src, const uint8_t *dst
         m->s[side].next = m->s[side].isn = seq + 1;
         return 0;
     }
+    if (len == off)
+        return 0; /* no data: an ACK, a FIN (they may be ahead of the data) */
     return deliver(m, side, seq, t + off, len - off, ts);
 }
 
@@ -333,6 +330,7 @@ URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path,
     pcap_t *pc;
     urg_capture *cap = NULL;
     int rc = 0, dlt, nx, host_side = -1, i;
+    unsigned frames = 0;
     size_t k;
 
     if (!pcap_path || !out_path)
@@ -348,6 +346,14 @@ URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path,
     dlt = pcap_datalink(pc);
     while ((nx = pcap_next_ex(pc, &hdr, &data)) == 1) {
         uint64_t ts = (uint64_t)hdr->ts.tv_sec * 1000000000u + (uint64_t)hdr->ts.tv_usec;
+        frames++;
+        if (hdr->caplen < hdr->len) {
+            rc = fail(&m, URG_ERR_PCAP,
+                      "%s: frame %u was cut short: captured %u of %u bytes (capture with "
+                      "tcpdump -s 0)",
+                      pcap_path, frames, hdr->caplen, hdr->len);
+            goto out;
+        }
         if (!m.have_t0) {
             m.t0 = ts;
             m.have_t0 = true;
@@ -403,11 +409,11 @@ URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path,
         fail(&m, rc, "%s: cannot create the capture", out_path);
         goto out;
     }
-    if ((rc = urg_capture_write(cap, URG_CAP_CONNECT, NULL, 0)))
+    if ((rc = urg_capture_write_at(cap, URG_CAP_CONNECT, 0, NULL, 0)))
         goto out;
     for (k = 0; k < m.nch; k++) {
         int kind = m.ch[k].side == host_side ? URG_CAP_HOST : URG_CAP_GUEST;
-        if ((rc = urg_capture_write(cap, kind, m.ch[k].data, m.ch[k].len))) {
+        if ((rc = urg_capture_write_at(cap, kind, m.ch[k].t, m.ch[k].data, m.ch[k].len))) {
             fail(&m, rc, "%s: cannot write the capture", out_path);
             goto out;
         }

@@ -170,6 +170,10 @@ typedef struct urg_capture urg_capture;
 URG_API int urg_capture_create(const char *path, urg_capture **out);
 /** Appends a record (time: now, relative to the capture's creation). */
 URG_API int urg_capture_write(urg_capture *c, int kind, const void *data, size_t len);
+/** Appends a record with the given time (ns since the start), for tools
+ *  that convert captures from elsewhere. A record holds at most 256 MiB. */
+URG_API int urg_capture_write_at(urg_capture *c, int kind, uint64_t time_ns, const void *data,
+                                 size_t len);
 URG_API void urg_capture_close(urg_capture *c);
 
 struct urg_capture_record {

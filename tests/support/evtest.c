@@ -140,3 +140,64 @@ bool tdev_closed(void *p)
     struct tdev *d = p;
     return d->events[URG_TEV_CLOSED] > 0;
 }
+
+struct xfer_wait {
+    struct tdev *d;
+    int before;
+};
+static bool xfer_done(void *p)
+{
+    struct xfer_wait *w = p;
+    return w->d->completions > w->before;
+}
+
+int tdev_xfer(struct tdev *d, int type, uint8_t ep, const uint8_t *setup, void *buf,
+              uint32_t len, uint32_t *actual)
+{
+    struct urg_urb *u = urg_urb_alloc(0);
+    struct xfer_wait w = { d, d->completions };
+    int status = URG_URB_IOERROR;
+    u->type = (uint8_t)type;
+    u->endpoint = ep;
+    if (setup)
+        memcpy(u->setup, setup, 8);
+    u->buffer = buf;
+    u->length = len;
+    int rc = urg_hcd_submit(d->dev, u);
+    if (rc == 1 || (rc == 0 && run_until(d->loop, xfer_done, &w, 10))) {
+        status = u->status; /* completed at once (1), or through the callback */
+        if (actual)
+            *actual = u->actual_length;
+    } else if (rc == 0) {
+        urg_hcd_cancel(d->dev, u);
+        run_until(d->loop, xfer_done, &w, 10);
+    }
+    urg_urb_free(u);
+    return status;
+}
+
+int tdev_scsi(struct tdev *d, const uint8_t *cdb, int cdb_len, void *buf, uint32_t len, int in)
+{
+    uint32_t tag = ++d->scsi_tag; /* per device: a replayed session sends the same */
+    uint8_t cbw[31], csw[13];
+    uint32_t got = 0;
+    memset(cbw, 0, sizeof(cbw));
+    memcpy(cbw, "USBC", 4);
+    memcpy(cbw + 4, &tag, 4); /* echoed back as is: byte order does not matter */
+    cbw[8] = (uint8_t)len;
+    cbw[9] = (uint8_t)(len >> 8);
+    cbw[10] = (uint8_t)(len >> 16);
+    cbw[11] = (uint8_t)(len >> 24);
+    cbw[12] = in ? 0x80 : 0;
+    cbw[14] = (uint8_t)cdb_len;
+    memcpy(cbw + 15, cdb, (size_t)cdb_len);
+    if (tdev_xfer(d, URG_EP_BULK, 0x02, NULL, cbw, 31, NULL) != URG_URB_SUCCESS)
+        return -1;
+    if (len && tdev_xfer(d, URG_EP_BULK, in ? 0x81 : 0x02, NULL, buf, len, &got) !=
+                   URG_URB_SUCCESS)
+        return -1;
+    if (tdev_xfer(d, URG_EP_BULK, 0x81, NULL, csw, 13, &got) != URG_URB_SUCCESS || got != 13 ||
+        memcmp(csw, "USBS", 4) != 0 || memcmp(csw + 4, &tag, 4) != 0)
+        return -1;
+    return csw[12];
+}

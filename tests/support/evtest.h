@@ -25,6 +25,7 @@ struct tdev {
     int last_err;
     double retry_delays[16];   /* stats.retry_delay at each URG_TEV_RETRY */
     int nretry;
+    uint32_t scsi_tag;         /* the last CBW tag tdev_scsi() used */
     int completions;
     int last_status;
     uint32_t last_actual;
@@ -39,6 +40,15 @@ void tdev_init(struct tdev *d, struct ev_loop *loop, const char *address, int li
 void tdev_init_retries(struct tdev *d, struct ev_loop *loop, const char *address,
                        int max_retries);
 void tdev_free(struct tdev *d);
+/* One transfer through the model, run to completion (10 s watchdog):
+ * type URG_EP_*, setup for control (else NULL); returns the URB's status
+ * and sets *actual. */
+int tdev_xfer(struct tdev *d, int type, uint8_t ep, const uint8_t *setup, void *buf,
+              uint32_t len, uint32_t *actual);
+/* Bulk-Only Transport: a SCSI command (cdb, 6..16 bytes) with a data stage
+ * of len bytes (IN when in, else OUT) on bulk 0x81 / 0x02; returns the CSW
+ * status (0 passed, 1 failed) or -1 on a transfer error. */
+int tdev_scsi(struct tdev *d, const uint8_t *cdb, int cdb_len, void *buf, uint32_t len, int in);
 bool tdev_attached(void *d);        /* conditions for run_until */
 bool tdev_detached(void *d);
 bool tdev_closed(void *d);

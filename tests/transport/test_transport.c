@@ -141,20 +141,11 @@ static bool one_completion(void *p) { return ((struct tdev *)p)->completions >= 
 static int read_vendor(struct tdev *d)
 {
     static const uint8_t get_dev[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
-    struct urg_urb *u = urg_urb_alloc(0);
     uint8_t buf[18];
-    int v;
-    u->type = URG_EP_CONTROL;
-    memcpy(u->setup, get_dev, 8);
-    u->buffer = buf;
-    u->length = 18;
-    d->completions = 0;
-    assert_int_equal(urg_hcd_submit(d->dev, u), 0);
-    assert_true(run_until(d->loop, one_completion, d, 10));
-    assert_int_equal(d->last_status, URG_URB_SUCCESS);
-    v = buf[8] | buf[9] << 8;
-    urg_urb_free(u);
-    return v;
+    uint32_t got = 0;
+    assert_int_equal(tdev_xfer(d, URG_EP_CONTROL, 0, get_dev, buf, 18, &got), URG_URB_SUCCESS);
+    assert_int_equal(got, 18);
+    return buf[8] | buf[9] << 8;
 }
 
 /* ---------------------------------------------------------------- tests */

@@ -1,0 +1,32 @@
+/*
+ * sessions.h - scripted guest sessions through the whole stack (model,
+ * transport) used by the capture and replay tests: each does the same
+ * thing every time, so a recording of it can be replayed to it.
+ */
+#ifndef URG_SESSIONS_H
+#define URG_SESSIONS_H
+
+#include <stdint.h>
+
+#include "evtest.h"
+
+/* What the keyboard session saw. */
+struct kbd_result {
+    int status;              /* of the last transfer (URG_URB_*) */
+    uint32_t vendor;         /* idVendor from the device descriptor */
+    uint8_t reports[10][8];  /* the reports typing "hello" */
+};
+
+/* Reads the device descriptor, then the ten reports typing "hello". */
+void kbd_session(struct tdev *d, struct kbd_result *r);
+/* TEST UNIT READY, WRITE(10) of block 7 filled with pattern, READ(10) of it
+ * into out (512 bytes). Returns 0, the failing CSW status, or -1. */
+int msc_session(struct tdev *d, uint8_t pattern, uint8_t *out);
+/* Records the session of kind (EMU_KEYBOARD, or EMU_MSC with pattern 0xaa)
+ * against the emulated host into a capture at path. Returns 0, or -1 if
+ * the session did not see what the emulated host gives. */
+int record_session(const char *path, int kind);
+/* A path in /tmp for a capture named after what and this process. */
+char *temp_capture(const char *what);
+
+#endif

@@ -1,0 +1,423 @@
+/*
+ * test_replay.c - the replay host: sessions recorded against the emulated
+ * host are served back to a live guest (the engine and the model behind a
+ * transport), with ids remapped, and every way the guest can depart from
+ * the capture is reported with the packet and the field.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <ev.h>
+
+#include "emuhost.h"
+#include "evtest.h"
+#include "sessions.h"
+
+static const uint8_t get_device[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
+
+/* ---------------------------------------------------------------- a replay */
+
+struct run {
+    struct ev_loop *loop;
+    urg_replay *r;
+    struct tdev d;
+    int done, status;
+    char report[1024];
+};
+
+static void on_done(void *ud, urg_replay *r, int status, const char *report)
+{
+    struct run *x = ud;
+    (void)r;
+    x->done++;
+    x->status = status;
+    snprintf(x->report, sizeof(x->report), "%s", report);
+}
+
+static bool replay_done(void *p) { return ((struct run *)p)->done > 0; }
+static bool guest_detached(void *p) { return ((struct run *)p)->d.detached > 0; }
+
+/* A replay of path on one end of a socketpair, a guest on the other. */
+static void replay_start(struct run *x, const char *path)
+{
+    struct urg_replay_config rc;
+    int sv[2];
+    char addr[32];
+    memset(x, 0, sizeof(*x));
+    x->loop = ev_loop_new(0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    urg_replay_config_init(&rc);
+    rc.capture_path = path;
+    rc.loop = x->loop;
+    rc.fd = sv[1];
+    rc.done = on_done;
+    rc.user_data = x;
+    assert_int_equal(urg_replay_new(&rc, &x->r), 0);
+    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+    tdev_init(&x->d, x->loop, addr, 0, 0, NULL);
+    assert_true(run_until(x->loop, tdev_attached, &x->d, 10));
+}
+
+static void replay_end(struct run *x)
+{
+    tdev_free(&x->d);
+    urg_replay_free(x->r);
+    ev_loop_destroy(x->loop);
+}
+
+/* Packets in a capture, and the index of the first of a type and direction. */
+struct census {
+    uint32_t packets;
+    uint32_t type;
+    enum urg_dir dir;
+    uint32_t first;
+    uint64_t min_id;
+    uint32_t guest;       /* packets the guest sent */
+};
+static int count_packet(void *ctx, const struct urg_capture_packet *cp)
+{
+    struct census *c = ctx;
+    c->packets++;
+    if (cp->dir == URG_DIR_TO_HOST)
+        c->guest++;
+    if (!c->first && cp->p->type == c->type && cp->dir == c->dir)
+        c->first = cp->index;
+    if (cp->p->type == URG_CONTROL_PACKET && cp->p->id < c->min_id)
+        c->min_id = cp->p->id;
+    return 0;
+}
+static struct census census(const char *path, uint32_t type, enum urg_dir dir)
+{
+    struct census c;
+    char err[256];
+    memset(&c, 0, sizeof(c));
+    c.type = type;
+    c.dir = dir;
+    c.min_id = UINT64_MAX;
+    assert_int_equal(urg_capture_decode(path, count_packet, &c, err, sizeof(err)), 0);
+    return c;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_replay_of_a_keyboard_session(void **state)
+{
+    char *path = temp_capture("kbd"), want[64];
+    struct kbd_result live, rec;
+    struct census c;
+    struct run x;
+    (void)state;
+    assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
+    c = census(path, 0, URG_DIR_TO_HOST);
+    replay_start(&x, path);
+    kbd_session(&x.d, &live);
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.status, 0);
+    snprintf(want, sizeof(want), "replayed all %u packets of the capture", c.packets);
+    assert_string_equal(x.report, want);
+    assert_int_equal(live.status, URG_URB_SUCCESS);
+    assert_int_equal(live.vendor, 0x0627);
+    /* The same reports as a live host gives: h e l l o, each released. */
+    {
+        static const uint8_t keys[5] = { 0x0b, 0x08, 0x0f, 0x0f, 0x12 };
+        int i;
+        memset(&rec, 0, sizeof(rec));
+        for (i = 0; i < 5; i++) {
+            rec.reports[2 * i][2] = keys[i];
+            assert_memory_equal(live.reports[2 * i], rec.reports[2 * i], 8);
+            assert_memory_equal(live.reports[2 * i + 1], rec.reports[2 * i + 1], 8);
+        }
+    }
+    /* Done: the replay closes the connection, the device goes. */
+    assert_true(run_until(x.loop, guest_detached, &x, 10));
+    assert_int_equal(x.done, 1);
+    replay_end(&x);
+    unlink(path);
+}
+
+/* Rewrites a capture with every id but the hellos' moved by delta. */
+struct shift {
+    urg_capture *out;
+    uint64_t delta;
+    uint32_t guest_caps, host_caps;
+    int hellos;
+};
+static int shift_packet(void *ctx, const struct urg_capture_packet *cp)
+{
+    struct shift *s = ctx;
+    struct urg_packet p = *cp->p;
+    struct urg_wire w = { 0, 0 };
+    uint8_t buf[400 + 65536];
+    int n;
+    if (p.type == URG_HELLO) {
+        if (cp->dir == URG_DIR_TO_HOST)
+            s->guest_caps = p.h.hello.caps[0];
+        else
+            s->host_caps = p.h.hello.caps[0];
+        s->hellos++;
+    } else {
+        p.id += s->delta;
+    }
+    if (s->hellos == 2 && p.type != URG_HELLO)
+        w = urg_wire_from_caps(s->guest_caps, s->host_caps);
+    n = urg_encode(&w, cp->dir, &p, buf, sizeof(buf));
+    assert_true(n > 0);
+    if (p.type != URG_HELLO && p.data_len) {
+        memcpy(buf + n, p.data, p.data_len);
+        n += (int)p.data_len;
+    }
+    return urg_capture_write(s->out, cp->dir == URG_DIR_TO_HOST ? URG_CAP_GUEST : URG_CAP_HOST,
+                             buf, (size_t)n);
+}
+
+static void test_ids_are_remapped(void **state)
+{
+    char *path = temp_capture("kbd2"), *moved = temp_capture("moved");
+    struct shift s;
+    struct kbd_result live;
+    struct census c;
+    struct run x;
+    char err[256];
+    (void)state;
+    assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
+    memset(&s, 0, sizeof(s));
+    s.delta = 1000;
+    assert_int_equal(urg_capture_create(moved, &s.out), 0);
+    assert_int_equal(urg_capture_write(s.out, URG_CAP_CONNECT, NULL, 0), 0);
+    assert_int_equal(urg_capture_decode(path, shift_packet, &s, err, sizeof(err)), 0);
+    urg_capture_close(s.out);
+    /* The captured guest used ids from 1000 on; the live one starts at 1. */
+    c = census(moved, 0, URG_DIR_TO_HOST);
+    assert_true(c.min_id >= 1000);
+    replay_start(&x, moved);
+    kbd_session(&x.d, &live);
+    assert_int_equal(live.status, URG_URB_SUCCESS);
+    assert_int_equal(live.vendor, 0x0627);
+    assert_int_equal(live.reports[8][2], 0x12); /* o */
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.status, 0);
+    replay_end(&x);
+    unlink(path);
+    unlink(moved);
+}
+
+static bool one_more(void *p)
+{
+    struct tdev *d = p;
+    return d->completions > 0;
+}
+
+static void test_divergence_in_a_field(void **state)
+{
+    static const uint8_t get_short[8] = { 0x80, 6, 0, 1, 0, 0, 9, 0 };
+    char *path = temp_capture("kbd3"), want[128];
+    struct census c;
+    struct run x;
+    struct urg_urb *u;
+    uint8_t desc[18];
+    (void)state;
+    assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
+    c = census(path, URG_CONTROL_PACKET, URG_DIR_TO_HOST);
+    replay_start(&x, path);
+    /* The guest asks for 9 bytes where the capture asked for 18. */
+    u = urg_urb_alloc(0);
+    u->type = URG_EP_CONTROL;
+    memcpy(u->setup, get_short, 8);
+    u->buffer = desc;
+    u->length = 9;
+    x.d.completions = 0;
+    assert_int_equal(urg_hcd_submit(x.d.dev, u), 0);
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.status, URG_ERR_DIVERGED);
+    snprintf(want, sizeof(want),
+             "capture packet %u (guest to host): control_packet length is 9, the capture has 18\n",
+             c.first);
+    if (strncmp(x.report, want, strlen(want)) != 0)
+        fail_msg("report:\n%s\nwanted it to start:\n%s", x.report, want);
+    assert_non_null(strstr(x.report, "  capture: control_packet id="));
+    assert_non_null(strstr(x.report, "len=18"));
+    assert_non_null(strstr(x.report, "  guest:   control_packet id="));
+    /* The replay hangs up; the request still completes, exactly once. */
+    assert_true(run_until(x.loop, one_more, &x.d, 10));
+    assert_int_equal(x.d.completions, 1);
+    assert_int_equal(u->status, URG_URB_NODEV);
+    assert_true(run_until(x.loop, guest_detached, &x, 10));
+    assert_int_equal(x.done, 1);
+    urg_urb_free(u);
+    replay_end(&x);
+    unlink(path);
+}
+
+static void test_divergence_in_the_data(void **state)
+{
+    char *path = temp_capture("msc");
+    uint8_t back[512];
+    struct run x;
+    (void)state;
+    assert_int_equal(record_session(path, EMU_MSC), 0);
+    replay_start(&x, path);
+    /* The same commands, another pattern written. */
+    assert_int_equal(msc_session(&x.d, 0x55, back), -1);
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.status, URG_ERR_DIVERGED);
+    if (!strstr(x.report, ": bulk_packet data byte 0 is 0x55, the capture has 0xaa\n"))
+        fail_msg("report: %s", x.report);
+    replay_end(&x);
+
+    /* And with the same pattern it replays to the end, data read back. */
+    replay_start(&x, path);
+    memset(back, 0, sizeof(back));
+    assert_int_equal(msc_session(&x.d, 0xaa, back), 0);
+    assert_int_equal(back[0], 0xaa);
+    assert_int_equal(back[511], 0xaa);
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.status, 0);
+    replay_end(&x);
+    unlink(path);
+}
+
+static void test_divergence_in_the_type(void **state)
+{
+    char *path = temp_capture("kbd4");
+    struct census c;
+    struct run x;
+    uint8_t buf[8];
+    char want[128];
+    (void)state;
+    assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
+    c = census(path, URG_CONTROL_PACKET, URG_DIR_TO_HOST);
+    replay_start(&x, path);
+    /* An interrupt URB first: the model sends start_interrupt_receiving
+     * where the capture has the control request. */
+    x.d.completions = 0;
+    assert_int_not_equal(tdev_xfer(&x.d, URG_EP_INTERRUPT, 0x81, NULL, buf, 8, NULL),
+                         URG_URB_SUCCESS);
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.status, URG_ERR_DIVERGED);
+    snprintf(want, sizeof(want),
+             "capture packet %u (guest to host): the guest sent start_interrupt_receiving, the "
+             "capture has control_packet",
+             c.first);
+    assert_memory_equal(x.report, want, strlen(want));
+    replay_end(&x);
+    unlink(path);
+}
+
+static void test_guest_leaves_early(void **state)
+{
+    char *path = temp_capture("kbd5");
+    struct census g;
+    struct run x;
+    char want[160];
+    uint32_t got;
+    uint8_t desc[18];
+    (void)state;
+    assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
+    /* The session's guest packets: the hello, the descriptor request, the
+     * start of interrupt receiving (the last). */
+    g = census(path, URG_START_INTERRUPT_RECEIVING, URG_DIR_TO_HOST);
+    assert_int_equal(g.guest, 3);
+    replay_start(&x, path);
+    assert_int_equal(tdev_xfer(&x.d, URG_EP_CONTROL, 0, get_device, desc, 18, &got),
+                     URG_URB_SUCCESS);
+    /* The guest goes before it asks for the reports. */
+    urg_transport_free(x.d.t);
+    x.d.t = NULL;
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.status, URG_ERR_EOF);
+    snprintf(want, sizeof(want), "the guest closed the connection after 2 of %u guest packets",
+             g.guest);
+    if (strncmp(x.report, want, strlen(want)) != 0)
+        fail_msg("report: %s", x.report);
+    replay_end(&x);
+    unlink(path);
+}
+
+static void test_listening_replay(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    struct urg_replay_config rc;
+    char *path = temp_capture("kbd6"), addr[64];
+    struct kbd_result live;
+    struct run x;
+    (void)state;
+    assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
+    memset(&x, 0, sizeof(x));
+    x.loop = loop;
+    urg_replay_config_init(&rc);
+    rc.capture_path = path;
+    rc.loop = loop;
+    rc.listen_address = "127.0.0.1:0";
+    rc.done = on_done;
+    rc.user_data = &x;
+    assert_int_equal(urg_replay_new(&rc, &x.r), 0);
+    assert_true(urg_replay_port(x.r) > 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", urg_replay_port(x.r));
+    tdev_init(&x.d, loop, addr, 0, 0, NULL);
+    assert_true(run_until(loop, tdev_attached, &x.d, 10));
+    kbd_session(&x.d, &live);
+    assert_int_equal(live.status, URG_URB_SUCCESS);
+    assert_int_equal(live.reports[0][2], 0x0b);
+    assert_true(run_until(loop, replay_done, &x, 10));
+    assert_int_equal(x.status, 0);
+    replay_end(&x);
+    unlink(path);
+}
+
+static void test_bad_captures(void **state)
+{
+    struct urg_replay_config rc;
+    urg_replay *r = NULL;
+    char *path = temp_capture("bad");
+    FILE *f;
+    struct ev_loop *loop = ev_loop_new(0);
+    (void)state;
+    urg_replay_config_init(&rc);
+    rc.loop = loop;
+    rc.capture_path = "/nonexistent/capture.urgcap";
+    rc.fd = 0;
+    assert_int_equal(urg_replay_new(&rc, &r), URG_ERR_CAPTURE);
+    assert_null(r);
+    f = fopen(path, "w");
+    fputs("this is not a capture\n", f);
+    fclose(f);
+    rc.capture_path = path;
+    assert_int_equal(urg_replay_new(&rc, &r), URG_ERR_CAPTURE);
+    /* A capture with no host hello has nothing to replay. */
+    {
+        urg_capture *c;
+        assert_int_equal(urg_capture_create(path, &c), 0);
+        urg_capture_close(c);
+    }
+    assert_int_equal(urg_replay_new(&rc, &r), URG_ERR_CAPTURE);
+    rc.fd = -1;
+    assert_int_equal(urg_replay_new(&rc, &r), URG_ERR_INVALID);
+    unlink(path);
+    ev_loop_destroy(loop);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replay_of_a_keyboard_session),
+        cmocka_unit_test(test_ids_are_remapped),
+        cmocka_unit_test(test_divergence_in_a_field),
+        cmocka_unit_test(test_divergence_in_the_data),
+        cmocka_unit_test(test_divergence_in_the_type),
+        cmocka_unit_test(test_guest_leaves_early),
+        cmocka_unit_test(test_listening_replay),
+        cmocka_unit_test(test_bad_captures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
