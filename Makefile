@@ -53,11 +53,11 @@ TR_LIBS    := -lev -lpcap
 TR_STATIC  := $(BUILD)/$(TR_LIBNAME).a
 TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 
-.PHONY: all lib check run install uninstall clean fuzz tests corpus \
+.PHONY: all lib tool check run install uninstall clean fuzz tests corpus fixtures \
 	check-unit check-valgrind check-asan check-fuzz check-symbols check-install \
 	check-clang run-tests
 
-all: lib
+all: lib tool
 lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
 
 $(BUILD)/%.o: %.c $(LIB_HDR)
@@ -97,6 +97,45 @@ $(TR_SHARED): $(TR_OBJ) $(SHARED) $(BUILD)/exports.map
 		-L$(BUILD) -l:$(LIBNAME).so.$(SOVERSION) $(TR_LIBS)
 	ln -sf $(TR_LIBNAME).so.$(VERSION) $(BUILD)/$(TR_LIBNAME).so.$(SOVERSION)
 	ln -sf $(TR_LIBNAME).so.$(SOVERSION) $(BUILD)/$(TR_LIBNAME).so
+
+# ---------------------------------------------------------------- the command
+
+# tools/usbredir-guest: the command-line program, on the two libraries. The
+# captures it runs against with no address are compiled in.
+TOOL        := $(BUILD)/usbredir-guest
+TOOL_SRC    := $(sort $(wildcard tools/usbredir-guest/*.c))
+TOOL_HDR    := $(wildcard tools/usbredir-guest/*.h)
+TOOL_CFLAGS := $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itransport -Itools/usbredir-guest
+BUNDLED     := keyboard-lsusb keyboard-hid msc-read ftdi-serial
+BUNDLED_CAP := $(patsubst %,fixtures/%.urgcap,$(BUNDLED))
+
+tool: $(TOOL)
+
+$(BUILD)/tools/fixtures.c: tools/usbredir-guest/embed.sh $(wildcard $(BUNDLED_CAP))
+	@mkdir -p $(dir $@)
+	tools/usbredir-guest/embed.sh $@ $(foreach f,$(BUNDLED),$(f)=fixtures/$(f).urgcap)
+
+$(TOOL): $(TOOL_SRC) $(TOOL_HDR) $(BUILD)/tools/fixtures.c $(STATIC) $(TR_STATIC)
+	$(CC) $(TOOL_CFLAGS) $(TOOL_SRC) $(BUILD)/tools/fixtures.c $(TR_STATIC) $(STATIC) \
+		$(TR_LIBS) -o $@
+
+# The emulated usb-host as a program, for the command's tests and fixtures.
+EMUHOST := $(BUILD)/tests/emuhost-server
+$(EMUHOST): tests/tools/emuhost-server.c tests/support/emuhost.c tests/support/emuhost.h $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itransport -Itests/support \
+		tests/tools/emuhost-server.c tests/support/emuhost.c $(ALL_OBJ) $(TR_LIBS) -o $@
+
+PCAP_FINS := $(BUILD)/tests/pcap-fins
+$(PCAP_FINS): tests/tools/pcap-fins.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE $< -lpcap -o $@
+
+# Records fixtures/ again with the command against the emulated host, then
+# rebuilds the command with them (tests/cli/make-fixtures.sh says how).
+fixtures: $(TOOL) $(EMUHOST)
+	tests/cli/make-fixtures.sh $(BUILD)
+	$(MAKE) --no-print-directory tool
 
 # ---------------------------------------------------------------- tests
 
@@ -141,7 +180,7 @@ $(BUILD)/examples/%: docs/examples/%.c $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< $(STATIC) -o $@
 
-tests: $(TEST_BINS) $(EXAMPLES)
+tests: $(TEST_BINS) $(EXAMPLES) $(TOOL) $(EMUHOST) $(PCAP_FINS)
 
 # Runs every test binary (RUNNER may be valgrind); fails on the first
 # failure, after printing its output.
@@ -151,6 +190,8 @@ run-tests: tests
 		$(RUNNER) $$t; \
 	done; \
 	for e in $(EXAMPLES); do echo "== $(RUNNER_NAME)$$e"; $(RUNNER) $$e > $(BUILD)/$$(basename $$e).out; done; \
+	echo "== $(RUNNER_NAME)tests/cli/run.sh"; \
+	RUNNER="$(RUNNER)" tests/cli/run.sh $(BUILD); \
 	echo "== all tests passed $(RUNNER_NAME)in $(BUILD)"
 
 check-unit:

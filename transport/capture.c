@@ -96,16 +96,18 @@ URG_API void urg_capture_close(urg_capture *c)
     free(c);
 }
 
-URG_API int urg_capture_open(const char *path, urg_capture_reader **out)
+/* A reader on an open stream (closed on failure). */
+static int open_stream(FILE *f, urg_capture_reader **out)
 {
     urg_capture_reader *r;
     char magic[8];
-    if (!path || !out)
-        return URG_ERR_INVALID;
     r = calloc(1, sizeof(*r));
-    if (!r)
+    if (!r) {
+        if (f)
+            fclose(f);
         return URG_ERR_NOMEM;
-    r->f = fopen(path, "rb");
+    }
+    r->f = f;
     if (!r->f || fread(magic, 1, 8, r->f) != 8 || memcmp(magic, MAGIC, 8)) {
         if (r->f)
             fclose(r->f);
@@ -114,6 +116,20 @@ URG_API int urg_capture_open(const char *path, urg_capture_reader **out)
     }
     *out = r;
     return 0;
+}
+
+URG_API int urg_capture_open(const char *path, urg_capture_reader **out)
+{
+    if (!path || !out)
+        return URG_ERR_INVALID;
+    return open_stream(fopen(path, "rb"), out);
+}
+
+URG_API int urg_capture_open_mem(const void *data, size_t len, urg_capture_reader **out)
+{
+    if (!data || !len || !out)
+        return len ? URG_ERR_INVALID : URG_ERR_CAPTURE;
+    return open_stream(fmemopen((void *)(uintptr_t)data, len, "rb"), out);
 }
 
 URG_API int urg_capture_next(urg_capture_reader *r, struct urg_capture_record *rec)
@@ -237,15 +253,27 @@ static uint32_t hello_caps(const uint8_t *b, size_t len)
     return (uint32_t)b[76] | (uint32_t)b[77] << 8 | (uint32_t)b[78] << 16 | (uint32_t)b[79] << 24;
 }
 
+/* Where a capture is: a file or memory. */
+struct source {
+    const char *path;
+    const void *data;
+    size_t len;
+};
+
+static int source_open(const struct source *src, urg_capture_reader **r)
+{
+    return src->path ? urg_capture_open(src->path, r) : urg_capture_open_mem(src->data, src->len, r);
+}
+
 /* First pass: the caps in each connection's two hellos. */
-static int find_hellos(const char *path, struct hellos **out, uint32_t *nconn)
+static int find_hellos(const struct source *src, struct hellos **out, uint32_t *nconn)
 {
     urg_capture_reader *r;
     struct urg_capture_record rec;
     struct hellos *h = NULL;
     uint32_t n = 0;
     int rc;
-    if ((rc = urg_capture_open(path, &r)))
+    if ((rc = source_open(src, &r)))
         return rc;
     while ((rc = urg_capture_next(r, &rec)) == 1) {
         struct hellos *cur;
@@ -307,10 +335,11 @@ static int new_decoders(const struct hellos *h, struct dec_ctx *d, urg_decoder *
     return 0;
 }
 
-URG_API int urg_capture_decode(const char *path,
-                               int (*fn)(void *ctx, const struct urg_capture_packet *cp),
-                               void *ctx, char *err, size_t errcap)
+static int decode(const struct source *src,
+                  int (*fn)(void *ctx, const struct urg_capture_packet *cp), void *ctx,
+                  char *err, size_t errcap)
 {
+    const char *path = src->path ? src->path : "(capture in memory)";
     struct hellos *h = NULL;
     uint32_t nconn = 0;
     urg_capture_reader *r = NULL;
@@ -319,7 +348,7 @@ URG_API int urg_capture_decode(const char *path,
     struct dec_ctx d;
     int rc;
 
-    if (!path || !fn)
+    if (!fn)
         return URG_ERR_INVALID;
     if (err && errcap)
         err[0] = 0;
@@ -328,12 +357,12 @@ URG_API int urg_capture_decode(const char *path,
     d.ctx = ctx;
     d.err = err;
     d.errcap = errcap;
-    if ((rc = find_hellos(path, &h, &nconn))) {
+    if ((rc = find_hellos(src, &h, &nconn))) {
         if (err && errcap)
             snprintf(err, errcap, "%s: %s", path, urg_transport_strerror(rc));
         return rc;
     }
-    if ((rc = urg_capture_open(path, &r)))
+    if ((rc = source_open(src, &r)))
         goto out;
     while ((rc = urg_capture_next(r, &rec)) == 1) {
         urg_decoder *which;
@@ -378,4 +407,24 @@ out:
     urg_capture_reader_free(r);
     free(h);
     return rc;
+}
+
+URG_API int urg_capture_decode(const char *path,
+                               int (*fn)(void *ctx, const struct urg_capture_packet *cp),
+                               void *ctx, char *err, size_t errcap)
+{
+    struct source src = { path, NULL, 0 };
+    if (!path)
+        return URG_ERR_INVALID;
+    return decode(&src, fn, ctx, err, errcap);
+}
+
+URG_API int urg_capture_decode_mem(const void *data, size_t len,
+                                   int (*fn)(void *ctx, const struct urg_capture_packet *cp),
+                                   void *ctx, char *err, size_t errcap)
+{
+    struct source src = { NULL, data, len };
+    if (!data && len)
+        return URG_ERR_INVALID;
+    return decode(&src, fn, ctx, err, errcap);
 }

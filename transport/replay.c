@@ -647,7 +647,8 @@ URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out
     urg_replay *r;
     char err[256];
     int rc, i;
-    if (!cfg || !out || !cfg->capture_path || (cfg->fd < 0 && !cfg->listen_address))
+    if (!cfg || !out || (!cfg->capture_path && !cfg->capture_data) ||
+        (cfg->fd < 0 && !cfg->listen_address))
         return URG_ERR_INVALID;
     *out = NULL;
     r = calloc(1, sizeof(*r));
@@ -655,6 +656,7 @@ URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out
         return URG_ERR_NOMEM;
     r->cfg = *cfg;
     r->cfg.capture_path = NULL;
+    r->cfg.capture_data = NULL;
     r->cfg.listen_address = NULL;
     r->fd = r->lfd = -1;
     r->loop = cfg->loop ? cfg->loop : EV_DEFAULT;
@@ -663,7 +665,10 @@ URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out
     b.last_guest = b.set_gi = -1;
     for (i = 0; i < 32; i++)
         b.start_gi[i][0] = b.start_gi[i][1] = b.start_gi[i][2] = -1;
-    rc = urg_capture_decode(cfg->capture_path, collect, &b, err, sizeof(err));
+    rc = cfg->capture_path
+             ? urg_capture_decode(cfg->capture_path, collect, &b, err, sizeof(err))
+             : urg_capture_decode_mem(cfg->capture_data, cfg->capture_size, collect, &b, err,
+                                      sizeof(err));
     if (rc < 0 || !r->nhost || r->host[0].p.type != URG_HELLO) {
         if (cfg->log)
             cfg->log(cfg->user_data, URG_LOG_ERROR,

@@ -184,6 +184,8 @@ struct urg_capture_record {
 };
 typedef struct urg_capture_reader urg_capture_reader;
 URG_API int urg_capture_open(const char *path, urg_capture_reader **out);
+/** A reader of a capture held in memory (data must outlive the reader). */
+URG_API int urg_capture_open_mem(const void *data, size_t len, urg_capture_reader **out);
 /** The next record: 1, 0 at the end, or URG_ERR_CAPTURE (a damaged file). */
 URG_API int urg_capture_next(urg_capture_reader *r, struct urg_capture_record *rec);
 URG_API void urg_capture_reader_free(urg_capture_reader *r);
@@ -205,6 +207,10 @@ struct urg_capture_packet {
 URG_API int urg_capture_decode(const char *path,
                                int (*fn)(void *ctx, const struct urg_capture_packet *cp),
                                void *ctx, char *err, size_t errcap);
+/** The same for a capture held in memory. */
+URG_API int urg_capture_decode_mem(const void *data, size_t len,
+                                   int (*fn)(void *ctx, const struct urg_capture_packet *cp),
+                                   void *ctx, char *err, size_t errcap);
 
 /**
  * Imports one TCP connection of a pcap or pcapng file (as tcpdump writes
@@ -225,7 +231,9 @@ URG_API int urg_packet_format(const struct urg_packet *p, char *buf, size_t cap)
 typedef struct urg_replay urg_replay;
 
 struct urg_replay_config {
-    const char *capture_path;
+    const char *capture_path;     /* the capture to serve... */
+    const void *capture_data;     /* ...or one in memory (when capture_path */
+    size_t capture_size;          /*    is NULL), read during urg_replay_new() */
     struct ev_loop *loop;         /* NULL: EV_DEFAULT */
     int fd;                       /* serve the guest on this connected fd... */
     const char *listen_address;   /* ...or on the first guest that connects

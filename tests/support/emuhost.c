@@ -44,7 +44,12 @@ struct emuhost {
     struct pend in[MAXPEND]; /* bulk IN requests waiting for data */
     int nin;
     /* serial */
-    bool receiving;
+    bool receiving, greeted;
+    uint8_t *stash;          /* data waiting for bulk IN requests */
+    size_t stash_len;
+    uint32_t baud;
+    uint8_t line_coding[7];
+    uint64_t serial_requests, serial_out;
     uint32_t bytes_per_transfer;
     uint64_t bulk_seq;
     /* libev glue */
@@ -74,6 +79,21 @@ static const uint8_t kbd_report[63] = {
     0x01, 0x95, 0x06, 0x75, 0x08, 0x15, 0x00, 0x25, 0xff, 0x05, 0x07, 0x19, 0x00, 0x29, 0xff,
     0x81, 0x00, 0xc0,
 };
+static const uint8_t mouse_device[18] = { 18, 1, 0x00, 0x02, 0, 0, 0, 8, 0x27, 0x06,
+                                          0x01, 0x00, 0x00, 0x00, 1, 2, 3, 1 };
+static const uint8_t mouse_config[34] = {
+    9, 2, 34, 0, 1, 1, 0, 0xa0, 50,
+    9, 4, 0, 0, 1, 3, 1, 2, 0,
+    9, 0x21, 0x01, 0x00, 0, 1, 0x22, 52, 0,
+    7, 5, 0x81, 3, 4, 0, 10,
+};
+/* Three buttons, X, Y, wheel. */
+static const uint8_t mouse_report[52] = {
+    0x05, 0x01, 0x09, 0x02, 0xa1, 0x01, 0x09, 0x01, 0xa1, 0x00, 0x05, 0x09, 0x19,
+    0x01, 0x29, 0x03, 0x15, 0x00, 0x25, 0x01, 0x95, 0x03, 0x75, 0x01, 0x81, 0x02,
+    0x95, 0x01, 0x75, 0x05, 0x81, 0x01, 0x05, 0x01, 0x09, 0x30, 0x09, 0x31, 0x09,
+    0x38, 0x15, 0x81, 0x25, 0x7f, 0x75, 0x08, 0x95, 0x03, 0x81, 0x06, 0xc0, 0xc0,
+};
 static const uint8_t msc_device[18] = { 18, 1, 0x00, 0x03, 0, 0, 0, 9, 0xf4, 0x46,
                                         0x01, 0x00, 0x00, 0x00, 1, 2, 3, 1 };
 static const uint8_t msc_config[44] = {
@@ -90,12 +110,55 @@ static const uint8_t ftdi_config[32] = {
     7, 5, 0x81, 2, 64, 0, 0,
     7, 5, 0x02, 2, 64, 0, 0,
 };
-
-static const char *const strings[3][4] = {
-    { NULL, "QEMU", "QEMU USB Keyboard", "42" },
-    { NULL, "QEMU", "QEMU USB HARDDRIVE", "1-0000:00:04.0-2" },
-    { NULL, "FTDI", "FT232R USB UART", "A5XK3RJT" },
+static const uint8_t cp210x_device[18] = { 18, 1, 0x00, 0x02, 0, 0, 0, 64, 0xc4, 0x10,
+                                           0x60, 0xea, 0x00, 0x01, 1, 2, 3, 1 };
+static const uint8_t cp210x_config[32] = {
+    9, 2, 32, 0, 1, 1, 0, 0x80, 50,
+    9, 4, 0, 0, 2, 0xff, 0, 0, 2,
+    7, 5, 0x81, 2, 64, 0, 0,
+    7, 5, 0x01, 2, 64, 0, 0,
 };
+static const uint8_t pl2303_device[18] = { 18, 1, 0x10, 0x01, 0, 0, 0, 64, 0x7b, 0x06,
+                                           0x03, 0x23, 0x00, 0x03, 1, 2, 0, 1 };
+static const uint8_t pl2303_config[39] = {
+    9, 2, 39, 0, 1, 1, 0, 0xa0, 50,
+    9, 4, 0, 0, 3, 0xff, 0, 0, 0,
+    7, 5, 0x81, 3, 10, 0, 1,
+    7, 5, 0x02, 2, 64, 0, 0,
+    7, 5, 0x83, 2, 64, 0, 0,
+};
+
+/* One emulated device model. */
+struct model {
+    const uint8_t *device, *config, *report;
+    uint16_t report_len;
+    const char *strings[4];   /* [0] unused: index 0 is the language list */
+    uint8_t speed;            /* the default */
+    uint8_t serial_in;        /* serial: the data endpoints */
+    uint8_t serial_out;
+};
+
+static const struct model models[EMU_KIND_COUNT] = {
+    [EMU_KEYBOARD] = { kbd_device, kbd_config, kbd_report, sizeof(kbd_report),
+                       { NULL, "QEMU", "QEMU USB Keyboard", "42" }, URG_SPEED_HIGH, 0, 0 },
+    [EMU_MSC] = { msc_device, msc_config, NULL, 0,
+                  { NULL, "QEMU", "QEMU USB HARDDRIVE", "1-0000:00:04.0-2" }, URG_SPEED_SUPER,
+                  0, 0 },
+    [EMU_SERIAL] = { ftdi_device, ftdi_config, NULL, 0,
+                     { NULL, "FTDI", "FT232R USB UART", "A5XK3RJT" }, URG_SPEED_FULL, 0x81,
+                     0x02 },
+    [EMU_MOUSE] = { mouse_device, mouse_config, mouse_report, sizeof(mouse_report),
+                    { NULL, "QEMU", "QEMU USB Mouse", "89126" }, URG_SPEED_FULL, 0, 0 },
+    [EMU_CP210X] = { cp210x_device, cp210x_config, NULL, 0,
+                     { NULL, "Silicon Labs", "CP2102 USB to UART Bridge Controller", "0001" },
+                     URG_SPEED_FULL, 0x81, 0x01 },
+    [EMU_PL2303] = { pl2303_device, pl2303_config, NULL, 0,
+                     { NULL, "Prolific Technology Inc.", "USB-Serial Controller", NULL },
+                     URG_SPEED_FULL, 0x83, 0x02 },
+};
+
+static const struct model *model(const struct emuhost *e) { return &models[e->cfg.kind]; }
+static bool is_serial(const struct emuhost *e) { return model(e)->serial_in != 0; }
 
 static void flush_out(struct emuhost *e);
 
@@ -148,61 +211,47 @@ void emu_consume(struct emuhost *e, size_t n)
 
 /* ---------------------------------------------------------------- device info */
 
+/* interface_info and ep_info, read off the configuration descriptor. */
 static void device_info(struct emuhost *e)
 {
-    struct urg_packet p;
-    pkt_init(&p, URG_INTERFACE_INFO, 0);
-    p.h.interface_info.interface_count = 1;
-    switch (e->cfg.kind) {
-    case EMU_KEYBOARD:
-        p.h.interface_info.interface_class[0] = 3;
-        p.h.interface_info.interface_subclass[0] = 1;
-        p.h.interface_info.interface_protocol[0] = 1;
-        break;
-    case EMU_MSC:
-        p.h.interface_info.interface_class[0] = 8;
-        p.h.interface_info.interface_subclass[0] = 6;
-        p.h.interface_info.interface_protocol[0] = 0x50;
-        break;
-    default:
-        p.h.interface_info.interface_class[0] = 0xff;
-        p.h.interface_info.interface_subclass[0] = 0xff;
-        p.h.interface_info.interface_protocol[0] = 0xff;
-        break;
+    const uint8_t *c = model(e)->config;
+    uint16_t total = (uint16_t)(c[2] | c[3] << 8), off;
+    struct urg_packet ii, ei;
+    pkt_init(&ii, URG_INTERFACE_INFO, 0);
+    pkt_init(&ei, URG_EP_INFO, 0);
+    memset(ei.h.ep_info.type, URG_EP_INVALID, 32);
+    ei.h.ep_info.type[0] = ei.h.ep_info.type[16] = URG_EP_CONTROL;
+    ei.h.ep_info.max_packet_size[0] = ei.h.ep_info.max_packet_size[16] =
+        model(e)->device[7] == 9 ? 512 : model(e)->device[7];
+    for (off = 0; off + 2 <= total && c[off] >= 2; off = (uint16_t)(off + c[off])) {
+        const uint8_t *d = c + off;
+        if (d[1] == 4) {
+            uint32_t n = ii.h.interface_info.interface_count++;
+            ii.h.interface_info.interface[n] = d[2];
+            ii.h.interface_info.interface_class[n] = d[5];
+            ii.h.interface_info.interface_subclass[n] = d[6];
+            ii.h.interface_info.interface_protocol[n] = d[7];
+        } else if (d[1] == 5) {
+            int i = urg_ep_index(d[2]);
+            ei.h.ep_info.type[i] = d[3] & 3;
+            ei.h.ep_info.interval[i] = d[6];
+            ei.h.ep_info.max_packet_size[i] = (uint16_t)(d[4] | d[5] << 8);
+        }
     }
-    send_pkt(e, &p);
-    pkt_init(&p, URG_EP_INFO, 0);
-    memset(p.h.ep_info.type, URG_EP_INVALID, 32);
-    p.h.ep_info.type[0] = p.h.ep_info.type[16] = URG_EP_CONTROL;
-    p.h.ep_info.max_packet_size[0] = p.h.ep_info.max_packet_size[16] =
-        e->cfg.kind == EMU_MSC ? 512 : 64;
-    switch (e->cfg.kind) {
-    case EMU_KEYBOARD:
-        p.h.ep_info.type[17] = URG_EP_INTERRUPT;
-        p.h.ep_info.interval[17] = 7;
-        p.h.ep_info.max_packet_size[17] = 8;
-        break;
-    case EMU_MSC:
-        p.h.ep_info.type[17] = p.h.ep_info.type[2] = URG_EP_BULK;
-        p.h.ep_info.max_packet_size[17] = p.h.ep_info.max_packet_size[2] = 1024;
-        break;
-    default:
-        p.h.ep_info.type[17] = p.h.ep_info.type[2] = URG_EP_BULK;
-        p.h.ep_info.max_packet_size[17] = p.h.ep_info.max_packet_size[2] = 64;
-        break;
-    }
-    send_pkt(e, &p);
+    send_pkt(e, &ii);
+    send_pkt(e, &ei);
 }
 
 static void device_connect(struct emuhost *e)
 {
     struct urg_packet p;
-    const uint8_t *d = e->cfg.kind == EMU_KEYBOARD ? kbd_device
-                       : e->cfg.kind == EMU_MSC    ? msc_device
-                                                   : ftdi_device;
+    const uint8_t *d = model(e)->device;
     device_info(e);
     pkt_init(&p, URG_DEVICE_CONNECT, 0);
     p.h.device_connect.speed = e->cfg.speed;
+    p.h.device_connect.device_class = d[4];
+    p.h.device_connect.device_subclass = d[5];
+    p.h.device_connect.device_protocol = d[6];
     p.h.device_connect.vendor_id = (uint16_t)(d[8] | d[9] << 8);
     p.h.device_connect.product_id = (uint16_t)(d[10] | d[11] << 8);
     p.h.device_connect.device_version_bcd = (uint16_t)(d[12] | d[13] << 8);
@@ -222,9 +271,9 @@ static int string_desc(struct emuhost *e, uint8_t index, uint8_t *buf)
         buf[3] = 0x04;
         return 4;
     }
-    if (index > 3)
+    if (index > 3 || !model(e)->strings[index])
         return -1;
-    s = strings[e->cfg.kind][index];
+    s = model(e)->strings[index];
     n = (int)strlen(s);
     buf[0] = (uint8_t)(2 + 2 * n);
     buf[1] = 3;
@@ -233,6 +282,75 @@ static int string_desc(struct emuhost *e, uint8_t index, uint8_t *buf)
         buf[3 + 2 * i] = 0;
     }
     return 2 + 2 * n;
+}
+
+static uint32_t ftdi_baud(uint16_t value, uint16_t index)
+{
+    static const uint32_t eighths[8] = { 0, 4, 2, 1, 3, 5, 6, 7 }; /* code -> 1/8 */
+    uint32_t div8 = (uint32_t)(value & 0x3fff) * 8 + eighths[(value >> 14) | (index & 1) << 2];
+    if (div8 == 0)
+        return 3000000;
+    if (div8 == 8)
+        return 2000000;
+    return (3000000u * 8 + div8 / 2) / div8;
+}
+
+/* The serial adapters' own requests; returns the IN data length, or -1 to
+ * stall. */
+static int serial_control(struct emuhost *e, const struct urg_packet *req, uint8_t *buf)
+{
+    const struct urg_control_packet *c = &req->h.control;
+    e->serial_requests++;
+    switch (e->cfg.kind) {
+    case EMU_SERIAL: /* FTDI */
+        if (c->requesttype == 0x40) {
+            if (c->request == 3)
+                e->baud = ftdi_baud(c->value, c->index);
+            return 0; /* reset, modem control, flow, baud rate, data, latency */
+        }
+        if (c->requesttype == 0xc0 && c->request == 5) {
+            buf[0] = 0x01; /* modem status */
+            buf[1] = 0x60;
+            return 2;
+        }
+        break;
+    case EMU_CP210X:
+        if (c->requesttype == 0x41) {
+            if (c->request == 0x1e && req->data_len == 4)
+                e->baud = (uint32_t)req->data[0] | (uint32_t)req->data[1] << 8 |
+                          (uint32_t)req->data[2] << 16 | (uint32_t)req->data[3] << 24;
+            return 0; /* IFC_ENABLE, SET_LINE_CTL, SET_MHS, SET_BAUDRATE, ... */
+        }
+        if (c->requesttype == 0xc1) {
+            memset(buf, 0, c->length < 64 ? c->length : 64);
+            return c->length < 64 ? c->length : 64;
+        }
+        break;
+    case EMU_PL2303:
+        if (c->requesttype == 0x40 && c->request == 1)
+            return 0; /* vendor write */
+        if (c->requesttype == 0xc0 && c->request == 1) {
+            buf[0] = 0; /* vendor read */
+            return 1;
+        }
+        if (c->requesttype == 0x21 && c->request == 0x20 && req->data_len == 7) {
+            memcpy(e->line_coding, req->data, 7);
+            e->baud = (uint32_t)req->data[0] | (uint32_t)req->data[1] << 8 |
+                      (uint32_t)req->data[2] << 16 | (uint32_t)req->data[3] << 24;
+            return 0; /* SET_LINE_CODING */
+        }
+        if (c->requesttype == 0x21 && c->request == 0x22)
+            return 0; /* SET_CONTROL_LINE_STATE */
+        if (c->requesttype == 0xa1 && c->request == 0x21) {
+            memcpy(buf, e->line_coding, 7);
+            return 7; /* GET_LINE_CODING */
+        }
+        break;
+    default:
+        break;
+    }
+    e->serial_requests--;
+    return -1;
 }
 
 static void control(struct emuhost *e, const struct urg_packet *req)
@@ -245,14 +363,10 @@ static void control(struct emuhost *e, const struct urg_packet *req)
     if (c->requesttype == 0x80 && c->request == 6) { /* GET_DESCRIPTOR */
         const uint8_t *d = NULL;
         if (type == 1) {
-            d = e->cfg.kind == EMU_KEYBOARD ? kbd_device
-                : e->cfg.kind == EMU_MSC    ? msc_device
-                                            : ftdi_device;
+            d = model(e)->device;
             n = 18;
         } else if (type == 2) {
-            d = e->cfg.kind == EMU_KEYBOARD ? kbd_config
-                : e->cfg.kind == EMU_MSC    ? msc_config
-                                            : ftdi_config;
+            d = model(e)->config;
             n = d[2];
         } else if (type == 3) {
             n = string_desc(e, (uint8_t)c->value, buf);
@@ -262,15 +376,14 @@ static void control(struct emuhost *e, const struct urg_packet *req)
         }
         if (d)
             memcpy(buf, d, (size_t)n);
-    } else if (c->requesttype == 0x81 && c->request == 6 && type == 0x22 &&
-               e->cfg.kind == EMU_KEYBOARD) {
-        memcpy(buf, kbd_report, sizeof(kbd_report));
-        n = sizeof(kbd_report);
+    } else if (c->requesttype == 0x81 && c->request == 6 && type == 0x22 && model(e)->report) {
+        memcpy(buf, model(e)->report, model(e)->report_len);
+        n = model(e)->report_len;
     } else if (c->requesttype == 0x80 && c->request == 0) { /* GET_STATUS */
         buf[0] = buf[1] = 0;
         n = 2;
     } else if (c->requesttype == 0x21 && (c->request == 0x0a || c->request == 0x0b) &&
-               e->cfg.kind == EMU_KEYBOARD) {
+               model(e)->report) {
         n = 0; /* SET_IDLE, SET_PROTOCOL */
     } else if (c->requesttype == 0xa1 && c->request == 0xfe && e->cfg.kind == EMU_MSC) {
         buf[0] = 0; /* GET_MAX_LUN: one LUN */
@@ -278,14 +391,11 @@ static void control(struct emuhost *e, const struct urg_packet *req)
     } else if (c->requesttype == 0x21 && c->request == 0xff && e->cfg.kind == EMU_MSC) {
         e->bot = BOT_IDLE; /* Bulk-Only Mass Storage Reset */
         n = 0;
-    } else if (e->cfg.kind == EMU_SERIAL && c->requesttype == 0x40) {
-        n = 0; /* FTDI: reset, modem control, flow, baud rate, data, latency */
-    } else if (e->cfg.kind == EMU_SERIAL && c->requesttype == 0xc0 && c->request == 5) {
-        buf[0] = 0x01; /* modem status */
-        buf[1] = 0x60;
-        n = 2;
     } else if (c->requesttype == 0x02 && c->request == 1) {
         n = 0; /* CLEAR_FEATURE(ENDPOINT_HALT) */
+    } else if (is_serial(e)) {
+        n = serial_control(e, req, buf);
+        stall = n < 0;
     } else {
         stall = 1;
     }
@@ -567,31 +677,79 @@ static void msc_bulk(struct emuhost *e, const struct urg_packet *req)
 
 /* ---------------------------------------------------------------- serial */
 
-/* Sends text as FTDI data: 64-byte blocks, each 2 status bytes + 62. */
+/* FTDI frames its data in max-packet blocks, each starting with 2 status
+ * bytes; CP210x and PL2303 send raw bytes. */
+static size_t serial_frame(struct emuhost *e, uint8_t *out, size_t cap, const uint8_t **text,
+                           size_t *n)
+{
+    size_t len = 0;
+    if (e->cfg.kind != EMU_SERIAL) {
+        len = *n < cap ? *n : cap;
+        memcpy(out, *text, len);
+        *text += len;
+        *n -= len;
+        return len;
+    }
+    while (*n && len + 3 <= cap) {
+        size_t k = *n < 62 ? *n : 62;
+        if (len + 2 + k > cap)
+            k = cap - len - 2;
+        out[len] = 0x01;
+        out[len + 1] = 0x60;
+        memcpy(out + len + 2, *text, k);
+        len += 2 + k;
+        *text += k;
+        *n -= k;
+        if (k < 62)
+            break; /* a short block ends the transfer */
+    }
+    return len;
+}
+
+/* Answers waiting ordinary bulk IN requests from the stash. */
+static void serial_serve(struct emuhost *e)
+{
+    while (e->nin && (e->stash_len || e->cfg.kind == EMU_SERIAL)) {
+        struct pend q = e->in[0];
+        uint8_t chunk[4096];
+        const uint8_t *t = e->stash;
+        size_t n = e->stash_len, len;
+        if (e->cfg.kind == EMU_SERIAL && !n) {
+            chunk[0] = 0x01; /* FTDI: only the status header */
+            chunk[1] = 0x60;
+            len = 2;
+        } else {
+            len = serial_frame(e, chunk, q.len < sizeof(chunk) ? q.len : sizeof(chunk), &t, &n);
+        }
+        if (len > q.len)
+            len = q.len;
+        bulk_reply(e, q.id, q.ep, URG_STATUS_SUCCESS, chunk, (uint32_t)len);
+        memmove(e->stash, t, n);
+        e->stash_len = n;
+        memmove(e->in, e->in + 1, (size_t)(--e->nin) * sizeof(e->in[0]));
+    }
+}
+
+/* The device sends text: buffered bulk packets while bulk receiving runs,
+ * else it waits for bulk IN requests. */
 static void serial_send(struct emuhost *e, const uint8_t *text, size_t n)
 {
     uint8_t chunk[4096];
     size_t per = e->bytes_per_transfer ? e->bytes_per_transfer : 512;
+    if (!e->receiving) {
+        e->stash = realloc(e->stash, e->stash_len + n);
+        memcpy(e->stash + e->stash_len, text, n);
+        e->stash_len += n;
+        serial_serve(e);
+        return;
+    }
     if (per > sizeof(chunk))
         per = sizeof(chunk);
     while (n) {
-        size_t len = 0;
         struct urg_packet p;
-        while (n && len + 3 <= per) {
-            size_t k = n < 62 ? n : 62;
-            if (len + 2 + k > per)
-                k = per - len - 2;
-            chunk[len] = 0x01;
-            chunk[len + 1] = 0x60;
-            memcpy(chunk + len + 2, text, k);
-            len += 2 + k;
-            text += k;
-            n -= k;
-            if (k < 62)
-                break; /* a short block ends the transfer */
-        }
+        size_t len = serial_frame(e, chunk, per, &text, &n);
         pkt_init(&p, URG_BUFFERED_BULK_PACKET, e->bulk_seq++);
-        p.h.buffered_bulk.endpoint = 0x81;
+        p.h.buffered_bulk.endpoint = model(e)->serial_in;
         p.h.buffered_bulk.length = (uint32_t)len;
         p.data = chunk;
         p.data_len = (uint32_t)len;
@@ -599,18 +757,62 @@ static void serial_send(struct emuhost *e, const uint8_t *text, size_t n)
     }
 }
 
+static void serial_greet(struct emuhost *e)
+{
+    char hello[96];
+    int n;
+    if (e->greeted)
+        return;
+    e->greeted = true;
+    n = snprintf(hello, sizeof(hello), "emulated %s ready\r\n",
+                 e->cfg.kind == EMU_SERIAL ? "FT232R" : e->cfg.kind == EMU_CP210X ? "CP2102"
+                                                                                 : "PL2303");
+    serial_send(e, (const uint8_t *)hello, (size_t)n);
+}
+
 static void serial_bulk(struct emuhost *e, const struct urg_packet *req)
 {
     const struct urg_bulk_packet *b = &req->h.bulk;
     if (b->endpoint & 0x80) {
-        /* Ordinary bulk IN: only the status header, nothing buffered. */
-        static const uint8_t status[2] = { 0x01, 0x60 };
-        bulk_reply(e, req->id, b->endpoint, URG_STATUS_SUCCESS, status, b->length < 2 ? b->length : 2);
+        if (e->nin == MAXPEND) {
+            bulk_reply(e, req->id, b->endpoint, URG_STATUS_IOERROR, NULL, 0);
+            return;
+        }
+        e->in[e->nin].id = req->id;
+        e->in[e->nin].len = b->length;
+        e->in[e->nin].ep = b->endpoint;
+        e->nin++;
+        if (!e->greeted)
+            serial_greet(e);
+        else
+            serial_serve(e);
         return;
     }
     bulk_reply(e, req->id, b->endpoint, URG_STATUS_SUCCESS, NULL, req->data_len);
-    if (e->receiving && req->data_len)
+    e->serial_out += req->data_len;
+    if (req->data_len)
         serial_send(e, req->data, req->data_len); /* loopback */
+}
+
+/* ---------------------------------------------------------------- mouse */
+
+/* Right 10, down 5, a left click, up-left with the right button, wheel. */
+static void move_mouse(struct emuhost *e, uint8_t ep)
+{
+    static const int8_t moves[6][4] = {
+        { 0, 10, 0, 0 }, { 0, 0, 5, 0 }, { 1, 0, 0, 0 }, { 0, 0, 0, 0 }, { 2, -3, -4, 0 },
+        { 0, 0, 0, -1 },
+    };
+    int i;
+    for (i = 0; i < 6; i++) {
+        struct urg_packet p;
+        pkt_init(&p, URG_INTERRUPT_PACKET, e->int_seq++);
+        p.h.interrupt.endpoint = ep;
+        p.h.interrupt.length = 4;
+        p.data = (const uint8_t *)moves[i];
+        p.data_len = 4;
+        send_pkt(e, &p);
+    }
 }
 
 /* ---------------------------------------------------------------- dispatch */
@@ -667,6 +869,8 @@ static int on_packet(void *ctx, const struct urg_packet *req)
                       req->h.start_interrupt_receiving.endpoint);
         if (e->cfg.kind == EMU_KEYBOARD)
             type_text(e, req->h.start_interrupt_receiving.endpoint);
+        else if (e->cfg.kind == EMU_MOUSE)
+            move_mouse(e, req->h.start_interrupt_receiving.endpoint);
         break;
     case URG_STOP_INTERRUPT_RECEIVING:
         stream_status(e, URG_INTERRUPT_RECEIVING_STATUS, req->id,
@@ -676,9 +880,10 @@ static int on_packet(void *ctx, const struct urg_packet *req)
         e->receiving = true;
         e->bytes_per_transfer = req->h.start_bulk_receiving.bytes_per_transfer;
         stream_status(e, URG_BULK_RECEIVING_STATUS, req->id, req->h.start_bulk_receiving.endpoint);
-        if (e->cfg.kind == EMU_SERIAL) {
-            static const char hello[] = "emulated FT232R ready\r\n";
-            serial_send(e, (const uint8_t *)hello, sizeof(hello) - 1);
+        if (is_serial(e)) {
+            serial_send(e, e->stash, e->stash_len); /* what waited */
+            e->stash_len = 0;
+            serial_greet(e);
         }
         break;
     case URG_STOP_BULK_RECEIVING:
@@ -688,7 +893,7 @@ static int on_packet(void *ctx, const struct urg_packet *req)
     case URG_BULK_PACKET:
         if (e->cfg.kind == EMU_MSC)
             msc_bulk(e, req);
-        else if (e->cfg.kind == EMU_SERIAL)
+        else if (is_serial(e))
             serial_bulk(e, req);
         else
             bulk_reply(e, req->id, req->h.bulk.endpoint, URG_STATUS_INVAL, NULL, 0);
@@ -733,8 +938,7 @@ void emu_config_init(struct emu_config *c, int kind)
     c->caps = URG_CAPS_ALL;
     c->text = "hello";
     c->blocks = 2048;
-    c->speed = kind == EMU_MSC ? URG_SPEED_SUPER : kind == EMU_SERIAL ? URG_SPEED_FULL
-                                                                      : URG_SPEED_HIGH;
+    c->speed = models[kind].speed;
 }
 
 struct emuhost *emu_new(const struct emu_config *c)
@@ -799,6 +1003,10 @@ uint8_t *emu_disk(struct emuhost *e, uint32_t *blocks)
         *blocks = e->blocks;
     return e->disk;
 }
+
+uint32_t emu_serial_baud(const struct emuhost *e) { return e->baud; }
+uint64_t emu_serial_requests(const struct emuhost *e) { return e->serial_requests; }
+uint64_t emu_serial_received(const struct emuhost *e) { return e->serial_out; }
 
 uint64_t emu_count(const struct emuhost *e, uint32_t type)
 {
@@ -907,5 +1115,6 @@ void emu_free(struct emuhost *e)
     free(e->out);
     free(e->disk);
     free(e->stage);
+    free(e->stash);
     free(e);
 }

@@ -12,10 +12,18 @@
  *             READ CAPACITY(10), READ(10), WRITE(10), MODE SENSE(6) on a
  *             RAM disk whose block n starts with "block n" and repeats
  *             the byte n & 0xff;
- *   serial    0403:6001, an FTDI FT232R: vendor requests accepted,
- *             buffered bulk IN 0x81 sends a greeting then echoes what
- *             arrives on bulk OUT 0x02, in 64-byte blocks each with the
- *             2-byte FTDI status header.
+ *   serial    0403:6001, an FTDI FT232R: vendor requests accepted (the
+ *             baud rate decoded), bulk IN 0x81 sends a greeting then
+ *             echoes what arrives on bulk OUT 0x02, in 64-byte blocks
+ *             each with the 2-byte FTDI status header - as buffered bulk
+ *             packets while bulk receiving runs, else answering bulk IN;
+ *   mouse     0627:0001, HID boot mouse, interrupt IN 0x81 (4-byte
+ *             reports); after start_interrupt_receiving: right 10, down 5,
+ *             a left click, up-left 3/4 with the right button, wheel down;
+ *   cp210x    10c4:ea60, a CP2102: its vendor requests (the baud rate
+ *             kept), raw data on bulk 0x81 IN / 0x01 OUT, greeting, echo;
+ *   pl2303    067b:2303, a PL2303: vendor reads and writes, CDC line
+ *             coding, raw data on bulk 0x83 IN / 0x02 OUT, greeting, echo.
  *
  * Sans-IO (emu_recv / emu_output / emu_consume) with an optional libev glue.
  */
@@ -27,7 +35,8 @@
 
 #include "urg_guest.h"
 
-enum emu_kind { EMU_KEYBOARD, EMU_MSC, EMU_SERIAL };
+enum emu_kind { EMU_KEYBOARD, EMU_MSC, EMU_SERIAL, EMU_MOUSE, EMU_CP210X, EMU_PL2303,
+                EMU_KIND_COUNT };
 
 struct emu_config {
     int kind;
@@ -52,6 +61,11 @@ void emu_consume(struct emuhost *e, size_t n);
 void emu_unplug(struct emuhost *e);
 /* The RAM disk (msc). */
 uint8_t *emu_disk(struct emuhost *e, uint32_t *blocks);
+/* Serial: the last baud rate the guest set (0: none), the adapter requests
+ * accepted, the bytes received on bulk OUT. */
+uint32_t emu_serial_baud(const struct emuhost *e);
+uint64_t emu_serial_requests(const struct emuhost *e);
+uint64_t emu_serial_received(const struct emuhost *e);
 /* Packets of each type the guest sent. */
 uint64_t emu_count(const struct emuhost *e, uint32_t type);
 

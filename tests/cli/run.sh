@@ -1,0 +1,307 @@
+#!/bin/sh
+# run.sh BUILD - tests of the usbredir-guest command, run by `make check`
+# (RUNNER=valgrind... wraps each run of the command).
+#
+# Every subcommand runs against the emulated usb-host (live, over TCP) and
+# against fixtures (replayed); its output is compared with the golden files
+# in tests/cli/expected/ (UPDATE=1 rewrites them: review the diff), and the
+# ground truth is checked apart from the output: keys typed against the text
+# the emulated keyboard was given, data read against the emulated disk's
+# image, serial bytes and baud rate against what the emulated adapter saw,
+# exit codes against the manual.
+set -u
+B=$1
+RUNNER=${RUNNER:-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+EXP=$HERE/expected
+TMP=$(mktemp -d)
+cleanup() {
+    for p in $(jobs -p); do kill "$p" 2> /dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+. "$HERE/common.sh"
+# The command, under RUNNER when one is given (word splitting wanted).
+T="$RUNNER $B/usbredir-guest"
+pass=0
+fail=0
+
+bad() {
+    echo "FAIL: $*" >&2
+    fail=$((fail + 1))
+}
+
+# t NAME RC COMMAND-ARGS...: runs the command (stdin from /dev/null),
+# stdout to $TMP/NAME.out, stderr to $TMP/NAME.err; checks the exit code.
+t() {
+    _n=$1
+    _want=$2
+    shift 2
+    # shellcheck disable=SC2086
+    $T "$@" < /dev/null > "$TMP/$_n.out" 2> "$TMP/$_n.err"
+    _rc=$?
+    if [ "$_rc" -ne "$_want" ]; then
+        bad "$_n: exit $_rc, wanted $_want ($*)"
+        sed 's/^/    /' "$TMP/$_n.err" >&2
+        return 1
+    fi
+    pass=$((pass + 1))
+    return 0
+}
+
+# golden NAME FILE: $TMP/NAME.out, throughput lines dropped, equals FILE.
+golden() {
+    grep -v '^throughput:' "$TMP/$1.out" | sed "s|$TMP|TMP|g" > "$TMP/$1.cmp"
+    if [ "${UPDATE:-0}" = 1 ]; then
+        cp "$TMP/$1.cmp" "$EXP/$2"
+    fi
+    if diff -u "$EXP/$2" "$TMP/$1.cmp" > "$TMP/$1.diff"; then
+        pass=$((pass + 1))
+    else
+        bad "$1: output differs from expected/$2"
+        head -n 40 "$TMP/$1.diff" >&2
+    fi
+}
+
+# has NAME WHERE TEXT: $TMP/NAME.WHERE (out or err) contains TEXT.
+has() {
+    if grep -qF -- "$3" "$TMP/$1.$2"; then
+        pass=$((pass + 1))
+    else
+        bad "$1: std$2 lacks \"$3\""
+        sed 's/^/    /' "$TMP/$1.$2" | head -n 20 >&2
+    fi
+}
+
+# same A B: the two files are equal.
+same() {
+    if cmp -s "$1" "$2"; then
+        pass=$((pass + 1))
+    else
+        bad "$1 and $2 differ"
+        diff "$1" "$2" | head -n 10 >&2
+    fi
+}
+
+md5() { md5sum "$1" | cut -d' ' -f1; }
+
+# ---------------------------------------------------------------- the command line
+t help 0 --help && has help out "Commands:"
+t version 0 --version && has version out "usbredir-guest 0.1.0 (usbredir protocol 0.7)"
+t noargs 2
+t unknown 2 frobnicate && has unknown err "unknown command \"frobnicate\""
+t badopt 2 lsusb --bogus && has badopt err "unknown option --bogus"
+t twoaddr 2 lsusb a:1 b:2 && has twoaddr err "one address at most"
+t badaddr 2 lsusb localhost && has badaddr err "malformed address"
+t mscopts 2 msc --write 3 && has mscopts err "--write goes with -i FILE"
+t badnum 2 hid -n zero && has badnum err "-n: \"zero\" is not a number"
+for c in lsusb hid msc serial record replay dump import stats; do
+    t "help-$c" 0 "$c" --help && has "help-$c" out "usage: usbredir-guest $c"
+done
+# Nobody listens on a port just closed.
+start_emu e keyboard
+closed=$ADDR
+t gone-first 0 lsusb "$ADDR"
+wait_emu e
+t refused 3 lsusb "$closed" && has refused err "cannot connect"
+t nocapture 1 lsusb capture:/nonexistent.urgcap && has nocapture err "cannot replay"
+
+# ---------------------------------------------------------------- lsusb
+for k in keyboard mouse msc ftdi cp210x pl2303; do
+    start_emu e $k
+    t "lsusb-$k" 0 lsusb "$ADDR" && golden "lsusb-$k" "lsusb-$k.txt"
+    wait_emu e
+done
+has lsusb-keyboard out "iProduct                2 QEMU USB Keyboard"
+has lsusb-msc out "bMaxBurst              15"
+has lsusb-msc out "SuperSpeed Endpoint Companion Descriptor:"
+# With no address: the bundled capture of the same session.
+t lsusb-default 0 lsusb && golden lsusb-default lsusb-keyboard.txt
+t lsusb-msc-fixture 0 lsusb capture:fixtures/msc-lsusb.urgcap &&
+    golden lsusb-msc-fixture lsusb-msc.txt
+
+# ---------------------------------------------------------------- hid
+start_emu e keyboard --text "hello world"
+t hid-keyboard 0 hid -n 22 "$ADDR" && golden hid-keyboard hid-keyboard.txt
+wait_emu e
+has hid-keyboard out 'typed: "hello world"'
+has hid-keyboard out "22 reports"
+start_emu e keyboard --text "Hi, you! 42"
+t hid-shift 0 hid -n 22 "$ADDR" && has hid-shift out 'typed: "Hi, you! 42"'
+wait_emu e
+t hid-default 0 hid && golden hid-default hid-keyboard.txt
+start_emu e mouse
+t hid-mouse 0 hid -n 6 "$ADDR" && golden hid-mouse hid-mouse.txt
+wait_emu e
+has hid-mouse out "total: x=+7 y=+1 wheel=-1, clicks: left 1, right 1, middle 0"
+t hid-mouse-fixture 0 hid capture:fixtures/mouse-hid.urgcap && golden hid-mouse-fixture hid-mouse.txt
+t hid-raw 0 hid --raw capture:fixtures/mouse-hid.urgcap && has hid-raw out "[02 fd fc 00]"
+# The host goes while the command waits for a report that never comes.
+start_emu e keyboard --text "a"
+mkfifo "$TMP/hid-gone.fifo"
+# shellcheck disable=SC2086
+$T hid -n 3 "$ADDR" < /dev/null > "$TMP/hid-gone.fifo" 2> "$TMP/hid-gone.err" &
+hid_pid=$!
+exec 8< "$TMP/hid-gone.fifo"
+read -r _ <&8 && read -r _ <&8 && read -r _ <&8 # the header and the two reports
+kill "$e_pid"
+cat <&8 > /dev/null
+exec 8<&-
+wait "$hid_pid"
+rc=$?
+if [ $rc -eq 3 ]; then pass=$((pass + 1)); else bad "hid-gone: exit $rc, wanted 3"; fi
+has hid-gone err "the device went away"
+
+# ---------------------------------------------------------------- msc
+awk 'BEGIN { for (i = 0; i < 8192; i++) printf "%c", 65 + i % 26 }' > "$TMP/pattern.bin"
+start_emu e msc --blocks 256 --disk-out "$TMP/disk.img"
+t msc-live 0 msc --no-progress --write 32 -i "$TMP/pattern.bin" --verify --read 0 \
+    -o "$TMP/read.bin" "$ADDR" && golden msc-live msc-live.txt
+wait_emu e
+same "$TMP/read.bin" "$TMP/disk.img"
+dd if="$TMP/disk.img" of="$TMP/written.bin" bs=512 skip=32 count=16 2> /dev/null
+same "$TMP/written.bin" "$TMP/pattern.bin"
+has msc-live out "md5 $(md5 "$TMP/pattern.bin")"
+has msc-live out "read 256 blocks (131072 bytes) from block 0 to $TMP/read.bin: md5 $(md5 "$TMP/disk.img")"
+has msc-live out "verify: ok, 16 blocks read back equal"
+# A fresh disk read whole: the same md5 as the bundled capture's.
+start_emu e msc --blocks 256 --disk-out "$TMP/fresh.img"
+t msc-fresh 0 msc --no-progress --chunk 7 "$ADDR"
+wait_emu e
+has msc-fresh out "md5 $(md5 "$TMP/fresh.img")"
+t msc-default 0 msc --no-progress && golden msc-default msc-read.txt
+has msc-default out "md5 $(md5 "$TMP/fresh.img")"
+grep -q "$(md5 "$TMP/fresh.img")" fixtures/README.md && pass=$((pass + 1)) ||
+    bad "fixtures/README.md does not give the msc-read md5 $(md5 "$TMP/fresh.img")"
+t msc-write-fixture 0 msc --no-progress --write 32 -i "$TMP/pattern.bin" --verify --read 32:16 \
+    capture:fixtures/msc-write.urgcap && golden msc-write-fixture msc-write.txt
+# Another pattern than the capture wrote: the replay says where.
+tr A-Z a-z < "$TMP/pattern.bin" > "$TMP/other.bin"
+t msc-diverged 4 msc --no-progress --write 32 -i "$TMP/other.bin" --verify --read 32:16 \
+    capture:fixtures/msc-write.urgcap && has msc-diverged err "bulk_packet data byte 0 is 0x61, the capture has 0x41"
+start_emu e msc --blocks 256
+t msc-past-end 1 msc --no-progress --read 300 "$ADDR" && has msc-past-end err "past the end"
+wait_emu e
+
+# ---------------------------------------------------------------- serial
+for k in ftdi cp210x pl2303; do
+    case $k in ftdi) chip=FT232R ;; cp210x) chip=CP2102 ;; pl2303) chip=PL2303 ;; esac
+    printf 'emulated %s ready\r\nping\r\n' $chip > "$TMP/serial-$k.want"
+    start_emu e $k --report "$TMP/serial-$k.report"
+    t "serial-$k" 0 serial --baud 9600 --send 'ping\r\n' --bytes 29 "$ADDR"
+    wait_emu e
+    same "$TMP/serial-$k.out" "$TMP/serial-$k.want"
+    has "serial-$k" report "baud 9600"
+    has "serial-$k" report "serial_received 6"
+done
+for k in cp210x pl2303; do
+    t "serial-$k-fixture" 0 serial --baud 9600 --send 'ping\r\n' --bytes 29 \
+        "capture:fixtures/$k-serial.urgcap"
+    same "$TMP/serial-$k-fixture.out" "$TMP/serial-$k.want"
+done
+t serial-default 0 serial
+printf 'emulated FT232R ready\r\n' > "$TMP/serial-default.want"
+same "$TMP/serial-default.out" "$TMP/serial-default.want"
+# What is typed on stdin goes out (the emulated adapter echoes it).
+start_emu e ftdi --report "$TMP/serial-stdin.report"
+# shellcheck disable=SC2086
+printf 'typed\n' | $T serial --bytes 29 "$ADDR" > "$TMP/serial-stdin.out" 2> "$TMP/serial-stdin.err"
+wait_emu e
+printf 'emulated FT232R ready\r\ntyped\n' > "$TMP/serial-stdin.want"
+same "$TMP/serial-stdin.out" "$TMP/serial-stdin.want"
+# 115200 baud is 3 MHz / 26: the FT232R runs at 115385.
+has serial-stdin report "baud 115385"
+start_emu e keyboard
+t serial-notadapter 1 serial "$ADDR" && has serial-notadapter err "is not an FTDI, CP210x or PL2303"
+wait_emu e
+
+# ---------------------------------------------------------------- record, replay
+start_emu e msc --blocks 256
+t record 0 record "$TMP/rec.urgcap" lsusb "$ADDR" && golden record lsusb-msc.txt
+wait_emu e
+t record-replayed 0 lsusb "capture:$TMP/rec.urgcap" && golden record-replayed lsusb-msc.txt
+t record-notdevice 2 record "$TMP/x.urgcap" dump x && has record-notdevice err "not a device command"
+t diverged 4 lsusb capture:fixtures/keyboard-hid.urgcap &&
+    has diverged err "diverged: capture packet" &&
+    has diverged err "control_packet endpoint is 0x80, the capture has 0x00"
+
+# replay as a usb-host that a guest connects to.
+replay_at() { # replay_at FIXTURE: starts `replay`, sets ADDR and rp_pid
+    mkfifo "$TMP/rp.fifo"
+    # shellcheck disable=SC2086
+    $T replay "$1" > "$TMP/rp.fifo" 2> "$TMP/rp.err" &
+    rp_pid=$!
+    exec 7< "$TMP/rp.fifo"
+    read -r _line <&7
+    ADDR=${_line#replay: listening on }
+}
+replay_done() { # replay_done NAME RC: collects the replay's output and exit code
+    cat <&7 > "$TMP/$1.out"
+    exec 7<&-
+    rm -f "$TMP/rp.fifo"
+    wait "$rp_pid"
+    _rc=$?
+    cp "$TMP/rp.err" "$TMP/$1.err"
+    if [ $_rc -eq "$2" ]; then pass=$((pass + 1)); else bad "$1: replay exit $_rc, wanted $2"; fi
+}
+replay_at fixtures/keyboard-hid.urgcap
+t replay-guest 0 hid -n 22 "$ADDR" && golden replay-guest hid-keyboard.txt
+replay_done replay-host 0
+has replay-host out "replay: replayed all"
+replay_at fixtures/keyboard-lsusb.urgcap
+t replay-wrong-guest 3 hid "$ADDR"
+replay_done replay-wrong-host 4
+has replay-wrong-host err "capture packet 6 (guest to host): control_packet endpoint is 0x00, the capture has 0x80"
+
+# ---------------------------------------------------------------- dump, stats
+t dump 0 dump fixtures/keyboard-hid.urgcap && golden dump dump-keyboard-hid.txt
+t stats 0 stats fixtures/msc-read.urgcap && golden stats stats-msc-read.txt
+t dump-bad 1 dump "$TMP/pattern.bin" && has dump-bad err "not a capture file"
+
+# ---------------------------------------------------------------- a tcpdump capture
+start_emu e keyboard --text "hello world"
+port=${ADDR##*:}
+mkfifo "$TMP/td.fifo"
+# -B: with whole frames (-s 0) the default 2 MiB ring holds 8 of them, and a
+# burst of more is dropped by the kernel.
+tcpdump -i lo -U --immediate-mode -s 0 -B 65536 -w "$TMP/live.pcap" "tcp port $port" \
+    2> "$TMP/td.fifo" &
+td_pid=$!
+exec 6< "$TMP/td.fifo"
+td_ready=0
+while read -r _line <&6; do
+    case $_line in *"listening on"*) td_ready=1; break ;; esac
+done
+if [ $td_ready = 1 ]; then
+    t td-record 0 record "$TMP/live.urgcap" lsusb "$ADDR"
+    wait_emu e
+    if "$B/tests/pcap-fins" "$TMP/live.pcap" 2; then pass=$((pass + 1)); else bad "tcpdump missed the FINs"; fi
+    kill "$td_pid"
+    cat <&6 > "$TMP/td.stats"
+    wait "$td_pid"
+    if grep -qx '0 packets dropped by kernel' "$TMP/td.stats"; then
+        pass=$((pass + 1))
+    else
+        bad "tcpdump dropped packets: $(tr '\n' ' ' < "$TMP/td.stats")"
+    fi
+    t td-import 0 import "$TMP/live.pcap" "$TMP/imported.urgcap"
+    t td-replayed 0 lsusb "capture:$TMP/imported.urgcap" && golden td-replayed lsusb-keyboard.txt
+    # The same packets each way as the command's own recording, numbers and
+    # times aside (how the two directions interleave may differ).
+    t td-dump-pcap 0 dump "$TMP/live.pcap"
+    t td-dump-rec 0 dump "$TMP/live.urgcap"
+    for d in "guest -> host" "host  -> guest"; do
+        grep -F "$d" "$TMP/td-dump-pcap.out" | cut -c19- > "$TMP/a.txt"
+        grep -F "$d" "$TMP/td-dump-rec.out" | cut -c19- > "$TMP/b.txt"
+        [ -s "$TMP/a.txt" ] || bad "no packets $d in the tcpdump capture"
+        same "$TMP/a.txt" "$TMP/b.txt"
+    done
+    t td-stats 0 stats "$TMP/live.pcap" && has td-stats out "0x00     control"
+else
+    bad "tcpdump did not start (run as root, with tcpdump installed)"
+    kill "$td_pid" 2> /dev/null
+fi
+exec 6<&-
+
+echo "tests/cli/run.sh: $pass passed, $fail failed"
+[ $fail -eq 0 ]

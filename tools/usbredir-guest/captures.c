@@ -1,0 +1,488 @@
+/*
+ * captures.c - the commands on captures: record (a device command with its
+ * session captured), replay (a capture served to a usb-guest, as a
+ * usb-host), dump (each packet on a line), import (pcap/pcapng to a
+ * capture) and stats (per endpoint).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "cli.h"
+
+/* ---------------------------------------------------------------- record */
+
+int cmd_record(int argc, char **argv, struct common *o)
+{
+    static const char *const device_commands[] = { "lsusb", "hid", "msc", "serial" };
+    static int (*const runs[])(int, char **, struct common *) = { cmd_lsusb, cmd_hid, cmd_msc,
+                                                                  cmd_serial };
+    size_t i;
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: %s record FILE COMMAND [OPTIONS] [ADDRESS]\n"
+               "Runs a device command (lsusb, hid, msc, serial) and records its session,\n"
+               "both directions with timestamps, into the capture FILE.\n",
+               o->prog);
+        return EXIT_OK;
+    }
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s record FILE COMMAND [OPTIONS] [ADDRESS]\n", o->prog);
+        return EXIT_USAGE;
+    }
+    for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+        if (!strcmp(argv[2], device_commands[i])) {
+            o->record = argv[1];
+            return runs[i](argc - 2, argv + 2, o);
+        }
+    }
+    cli_error(o, "record: \"%s\" is not a device command (lsusb, hid, msc, serial)", argv[2]);
+    return EXIT_USAGE;
+}
+
+/* ---------------------------------------------------------------- replay */
+
+struct replay_run {
+    bool done;
+    int status;
+    char report[1024];
+    const struct common *o;
+};
+
+static void replay_done(void *ud, urg_replay *r, int status, const char *report)
+{
+    struct replay_run *x = ud;
+    (void)r;
+    x->done = true;
+    x->status = status;
+    snprintf(x->report, sizeof(x->report), "%s", report);
+    ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+static void replay_log(void *ud, int level, const char *msg)
+{
+    struct replay_run *x = ud;
+    if (level <= (x->o->verbose >= 2 ? URG_LOG_DEBUG : URG_LOG_INFO) && x->o->verbose)
+        fprintf(stderr, "%s: %s\n", x->o->prog, msg);
+}
+
+static void on_sigint(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* A connected socket to address (host:port, [v6]:port or unix:/path). */
+static int connect_to(const struct common *o, const char *address)
+{
+    struct urg_address a;
+    int fd;
+    if (urg_address_parse(address, &a) || a.kind == URG_ADDR_FD) {
+        cli_error(o, "replay: bad address \"%s\"", address);
+        return -1;
+    }
+    if (a.kind == URG_ADDR_UNIX) {
+        struct sockaddr_un u;
+        memset(&u, 0, sizeof(u));
+        u.sun_family = AF_UNIX;
+        memcpy(u.sun_path, a.path, strlen(a.path) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&u, sizeof(u)) == 0)
+            return fd;
+    } else {
+        struct addrinfo hints, *res = NULL, *ai;
+        char port[8];
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        snprintf(port, sizeof(port), "%u", a.port);
+        if (getaddrinfo(a.host, port, &hints, &res)) {
+            cli_error(o, "replay: %s does not resolve", a.host);
+            return -1;
+        }
+        fd = -1;
+        for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+            fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+            if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+                close(fd);
+                fd = -1;
+            }
+        }
+        freeaddrinfo(res);
+        if (fd >= 0)
+            return fd;
+    }
+    cli_error(o, "replay: cannot connect to %s: %s", address, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+int cmd_replay(int argc, char **argv, struct common *o)
+{
+    static const struct option longopts[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "connect", required_argument, NULL, 'c' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char usage_text[] =
+        "replay [-v] [--listen ADDRESS | --connect ADDRESS] FILE\n"
+        "Acts as a usb-host that serves the capture FILE to one usb-guest: listens\n"
+        "(127.0.0.1:0 unless given; the address is printed) or connects to a guest\n"
+        "that listens. Prints where the guest diverged from the capture, if it did.\n";
+    struct urg_replay_config rc;
+    struct replay_run x;
+    const char *listen_at = NULL, *connect_at = NULL;
+    struct ev_loop *loop;
+    urg_replay *r;
+    ev_signal sig;
+    int opt, err;
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+vh", longopts, NULL)) != -1) {
+        if (opt == 'l')
+            listen_at = optarg;
+        else if (opt == 'c')
+            connect_at = optarg;
+        else if (opt == 'v')
+            o->verbose++;
+        else if (opt == 'h') {
+            printf("usage: %s %s", o->prog, usage_text);
+            return EXIT_OK;
+        } else {
+            fprintf(stderr, "usage: %s %s", o->prog, usage_text);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || (listen_at && connect_at)) {
+        fprintf(stderr, "usage: %s %s", o->prog, usage_text);
+        return EXIT_USAGE;
+    }
+    memset(&x, 0, sizeof(x));
+    x.o = o;
+    loop = EV_DEFAULT;
+    urg_replay_config_init(&rc);
+    rc.capture_path = argv[optind];
+    rc.loop = loop;
+    rc.done = replay_done;
+    rc.log = replay_log;
+    rc.log_level = URG_LOG_DEBUG;
+    rc.user_data = &x;
+    if (connect_at) {
+        rc.fd = connect_to(o, connect_at);
+        if (rc.fd < 0) {
+            ev_loop_destroy(loop);
+            return EXIT_CONN;
+        }
+    } else {
+        rc.listen_address = listen_at ? listen_at : "127.0.0.1:0";
+    }
+    if ((err = urg_replay_new(&rc, &r))) {
+        cli_error(o, "replay %s: %s", argv[optind], urg_transport_strerror(err));
+        if (rc.fd >= 0)
+            close(rc.fd);
+        ev_loop_destroy(loop);
+        return err == URG_ERR_CONNECT || err == URG_ERR_RESOLVE ? EXIT_CONN : EXIT_FAIL;
+    }
+    if (!connect_at) {
+        struct urg_address a;
+        urg_address_parse(rc.listen_address, &a);
+        if (a.kind == URG_ADDR_UNIX)
+            printf("replay: listening on unix:%s\n", a.path);
+        else if (strchr(a.host, ':'))
+            printf("replay: listening on [%s]:%d\n", a.host, urg_replay_port(r));
+        else
+            printf("replay: listening on %s:%d\n", a.host, urg_replay_port(r));
+        fflush(stdout);
+    }
+    ev_signal_init(&sig, on_sigint, SIGINT);
+    ev_signal_start(loop, &sig);
+    ev_run(loop, 0);
+    ev_signal_stop(loop, &sig);
+    urg_replay_free(r);
+    ev_loop_destroy(loop);
+    if (!x.done) {
+        cli_error(o, "replay: interrupted");
+        return EXIT_FAIL;
+    }
+    if (x.status) {
+        fprintf(stderr, "%s: replay: %s\n", o->prog, x.report);
+        return x.status == URG_ERR_DIVERGED ? EXIT_DIVERGED : EXIT_CONN;
+    }
+    printf("replay: %s\n", x.report);
+    return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- reading captures */
+
+/* A pcap or pcapng file (by its magic), imported to a temporary capture;
+ * else the file itself. Returns the path to decode (tmp when imported). */
+static const char *as_capture(const struct common *o, const char *path, int host_port, char *tmp,
+                              size_t cap, int *rc)
+{
+    static const uint8_t magics[5][4] = {
+        { 0xd4, 0xc3, 0xb2, 0xa1 }, { 0xa1, 0xb2, 0xc3, 0xd4 }, { 0x4d, 0x3c, 0xb2, 0xa1 },
+        { 0xa1, 0xb2, 0x3c, 0x4d }, { 0x0a, 0x0d, 0x0d, 0x0a },
+    };
+    uint8_t m[4] = { 0 };
+    char err[512];
+    FILE *f = fopen(path, "rb");
+    int i, fd, r;
+    *rc = 0;
+    tmp[0] = 0;
+    if (!f) {
+        cli_error(o, "%s: %s", path, strerror(errno));
+        *rc = EXIT_FAIL;
+        return NULL;
+    }
+    r = (int)fread(m, 1, 4, f);
+    fclose(f);
+    for (i = 0; i < 5 && r == 4; i++) {
+        if (memcmp(m, magics[i], 4))
+            continue;
+        snprintf(tmp, cap, "/tmp/usbredir-guest-XXXXXX");
+        fd = mkstemp(tmp);
+        if (fd < 0) {
+            cli_error(o, "a temporary file: %s", strerror(errno));
+            *rc = EXIT_FAIL;
+            return NULL;
+        }
+        close(fd);
+        if ((r = urg_capture_import_pcap(path, tmp, host_port, err, sizeof(err)))) {
+            cli_error(o, "%s", err);
+            unlink(tmp);
+            tmp[0] = 0;
+            *rc = EXIT_FAIL;
+            return NULL;
+        }
+        return tmp;
+    }
+    return path;
+}
+
+static int one_file(int argc, char **argv, struct common *o, const char *usage_text,
+                    int *host_port, const char **file, const char **second)
+{
+    static const struct option longopts[] = {
+        { "host-port", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+    double v;
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        if (opt == 'p') {
+            if (cli_number(o, "--host-port", optarg, 1, 65535, &v))
+                return EXIT_USAGE;
+            *host_port = (int)v;
+        } else if (opt == 'h') {
+            printf("usage: %s %s", o->prog, usage_text);
+            return -1;
+        } else {
+            fprintf(stderr, "usage: %s %s", o->prog, usage_text);
+            return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != (second ? 2 : 1)) {
+        fprintf(stderr, "usage: %s %s", o->prog, usage_text);
+        return EXIT_USAGE;
+    }
+    *file = argv[optind];
+    if (second)
+        *second = argv[optind + 1];
+    return 0;
+}
+
+/* ---------------------------------------------------------------- dump */
+
+struct dump_ctx {
+    uint32_t connection;
+};
+
+static int dump_packet(void *ctx, const struct urg_capture_packet *cp)
+{
+    struct dump_ctx *d = ctx;
+    char line[1024];
+    if (cp->connection != d->connection) {
+        if (d->connection)
+            printf("-- connection %u\n", cp->connection);
+        d->connection = cp->connection;
+    }
+    urg_packet_format(cp->p, line, sizeof(line));
+    printf("%5u %11.6f %s %s\n", cp->index, (double)cp->time_ns / 1e9,
+           cp->dir == URG_DIR_TO_HOST ? "guest -> host " : "host  -> guest", line);
+    return 0;
+}
+
+int cmd_dump(int argc, char **argv, struct common *o)
+{
+    static const char usage_text[] =
+        "dump [--host-port PORT] FILE\n"
+        "Prints each packet of a capture, or of a usbredir session in a pcap/pcapng\n"
+        "file, on one line: number, seconds, direction, type, id and fields.\n";
+    const char *file, *path;
+    char tmp[64], err[512];
+    struct dump_ctx d = { 0 };
+    int host_port = 0, rc = one_file(argc, argv, o, usage_text, &host_port, &file, NULL);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    if (!(path = as_capture(o, file, host_port, tmp, sizeof(tmp), &rc)))
+        return rc;
+    rc = urg_capture_decode(path, dump_packet, &d, err, sizeof(err));
+    if (tmp[0])
+        unlink(tmp);
+    if (rc) {
+        fflush(stdout);
+        cli_error(o, "%s: %s", file, err);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- import */
+
+int cmd_import(int argc, char **argv, struct common *o)
+{
+    static const char usage_text[] =
+        "import [--host-port PORT] PCAP CAPTURE\n"
+        "Reassembles the first TCP connection in PCAP (pcap or pcapng, as tcpdump\n"
+        "writes) and writes it as a capture. The usb-host is the side on PORT, or\n"
+        "the side that sends device_connect.\n";
+    const char *pcap, *out;
+    char err[512];
+    int host_port = 0, rc = one_file(argc, argv, o, usage_text, &host_port, &pcap, &out);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    if ((rc = urg_capture_import_pcap(pcap, out, host_port, err, sizeof(err)))) {
+        cli_error(o, "%s", err);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- stats */
+
+struct ep_stats {
+    uint64_t pkts[2], bytes[2];   /* [0] guest to host, [1] host to guest */
+    uint64_t status[8];           /* host to guest, by status */
+    uint8_t type;
+    bool seen;
+};
+
+struct stats_ctx {
+    struct ep_stats ep[32];
+    uint64_t packets[2];
+    uint32_t connections;
+    uint64_t last_ns;
+};
+
+static int stats_packet(void *ctx, const struct urg_capture_packet *cp)
+{
+    struct stats_ctx *s = ctx;
+    const struct urg_packet *p = cp->p;
+    int dir = cp->dir == URG_DIR_TO_GUEST, ep = -1;
+    uint8_t status = 0;
+    s->packets[dir]++;
+    s->connections = cp->connection;
+    s->last_ns = cp->time_ns;
+    switch (p->type) {
+    case URG_EP_INFO: {
+        int i;
+        for (i = 0; i < 32; i++)
+            s->ep[i].type = p->h.ep_info.type[i];
+        return 0;
+    }
+    case URG_CONTROL_PACKET:
+        ep = 0; /* one row for both directions of the control endpoint */
+        status = p->h.control.status;
+        break;
+    case URG_BULK_PACKET:
+        ep = urg_ep_index(p->h.bulk.endpoint);
+        status = p->h.bulk.status;
+        break;
+    case URG_INTERRUPT_PACKET:
+        ep = urg_ep_index(p->h.interrupt.endpoint);
+        status = p->h.interrupt.status;
+        break;
+    case URG_ISO_PACKET:
+        ep = urg_ep_index(p->h.iso.endpoint);
+        status = p->h.iso.status;
+        break;
+    case URG_BUFFERED_BULK_PACKET:
+        ep = urg_ep_index(p->h.buffered_bulk.endpoint);
+        status = p->h.buffered_bulk.status;
+        break;
+    default:
+        return 0;
+    }
+    s->ep[ep].seen = true;
+    s->ep[ep].pkts[dir]++;
+    s->ep[ep].bytes[dir] += p->data_len;
+    if (dir)
+        s->ep[ep].status[status < 8 ? status : 7]++;
+    return 0;
+}
+
+int cmd_stats(int argc, char **argv, struct common *o)
+{
+    static const char usage_text[] =
+        "stats [--host-port PORT] FILE\n"
+        "Per-endpoint statistics of a capture (or a pcap/pcapng of a session):\n"
+        "packets and payload bytes each way, and the host's statuses.\n";
+    struct stats_ctx *s;
+    const char *file, *path;
+    char tmp[64], err[512];
+    int host_port = 0, i, k, rc = one_file(argc, argv, o, usage_text, &host_port, &file, NULL);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    if (!(path = as_capture(o, file, host_port, tmp, sizeof(tmp), &rc)))
+        return rc;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return EXIT_FAIL;
+    rc = urg_capture_decode(path, stats_packet, s, err, sizeof(err));
+    if (tmp[0])
+        unlink(tmp);
+    if (rc) {
+        cli_error(o, "%s: %s", file, err);
+        free(s);
+        return EXIT_FAIL;
+    }
+    printf("%s: %u connection%s, %.3f s, %llu packets guest -> host, %llu host -> guest\n", file,
+           s->connections, s->connections == 1 ? "" : "s", (double)s->last_ns / 1e9,
+           (unsigned long long)s->packets[0], (unsigned long long)s->packets[1]);
+    printf("%-8s %-11s %9s %12s %9s %12s  %s\n", "endpoint", "type", "pkts out", "bytes out",
+           "pkts in", "bytes in", "host statuses");
+    for (i = 0; i < 32; i++) {
+        const struct ep_stats *e = &s->ep[i];
+        bool first = true;
+        if (!e->seen)
+            continue;
+        printf("0x%02x     %-11s %9llu %12llu %9llu %12llu ", i ? urg_ep_address(i) : 0,
+               i ? urg_ep_type_name(e->type) : "control", (unsigned long long)e->pkts[0],
+               (unsigned long long)e->bytes[0], (unsigned long long)e->pkts[1],
+               (unsigned long long)e->bytes[1]);
+        for (k = 0; k < 8; k++) {
+            if (!e->status[k])
+                continue;
+            printf("%s%s %llu", first ? " " : ", ", k < 7 ? urg_status_name(k) : "other",
+                   (unsigned long long)e->status[k]);
+            first = false;
+        }
+        printf("\n");
+    }
+    free(s);
+    return EXIT_OK;
+}

@@ -1,0 +1,143 @@
+/*
+ * cli.h - the usbredir-guest command: what its files share.
+ *
+ *   main.c      options, the command table, help, version, exit codes
+ *   conn.c      a device behind a transport (a host, or a capture replayed
+ *               in-process), run to completion one request at a time
+ *   lsusb.c     descriptors printed as `lsusb -v` prints them
+ *   hid.c       HID reports; boot keyboard and mouse decoded
+ *   msc.c       mass storage: Bulk-Only Transport and SCSI
+ *   serial.c    FTDI, CP210x and PL2303 adapters
+ *   captures.c  record, replay, dump, import, stats
+ *   md5.c       MD5 of data read (the fixtures' ground truth)
+ *   fixtures.c  (generated) the bundled captures used with no address
+ */
+#ifndef URG_CLI_H
+#define URG_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "urg_transport.h"
+
+/* Exit codes (the man page lists them). */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAIL = 1,      /* the device or a transfer failed, verify failed */
+    EXIT_USAGE = 2,     /* bad command line */
+    EXIT_CONN = 3,      /* cannot connect, the connection or device went away */
+    EXIT_DIVERGED = 4   /* a replayed capture and the command disagreed */
+};
+
+/* Options every device command takes. */
+struct common {
+    const char *address;     /* NULL: the command's bundled fixture */
+    int listen;              /* wait for the host to connect (usbredirect --to) */
+    double timeout;          /* seconds for the device to attach and per request */
+    int verbose;             /* -v: 1 info, 2 debug */
+    const char *record;      /* capture the session here (the record command) */
+    const char *prog;        /* argv[0] for messages */
+};
+
+/* ---------------------------------------------------------------- conn.c */
+
+struct conn;
+
+/* Opens the connection and waits for the device. With no address the
+ * fixture named (fixtures.c) is replayed in-process; "capture:FILE" replays
+ * a capture file. Returns 0, or an exit code after printing why. */
+int conn_open(struct conn **out, const struct common *o, const char *fixture);
+/* Ends the session. For a replay, first lets the replay finish (it must
+ * have served the whole capture). Returns the exit code: rc, or
+ * EXIT_DIVERGED / EXIT_CONN when the replay says so. */
+int conn_close(struct conn *c, int rc);
+const struct urg_hcd_device *conn_device(struct conn *c);
+urg_hcd_dev *conn_dev(struct conn *c);
+struct ev_loop *conn_loop(struct conn *c);
+/* The session negotiated 32-bit bulk lengths. */
+bool conn_bulk32(struct conn *c);
+/* True once the device or the connection went away, or on SIGINT. */
+bool conn_over(struct conn *c);
+/* True when the session is a replay that found the command doing something
+ * else than the capture (conn_close() reports it). */
+bool conn_replay_diverged(struct conn *c);
+/* True when the session is a replay whose capture is used up. */
+bool conn_replay_finished(struct conn *c);
+
+/* What a URB's user_data points to when the command wants to know that it
+ * completed (conn_submit); NULL otherwise. */
+struct xfer {
+    bool done;
+};
+
+/* One URB run to completion (timeout from the options; 0: no limit).
+ * Returns its status (URG_URB_*), or -1 after printing why if it could not
+ * be submitted, timed out (it is cancelled) or the connection went. */
+int conn_xfer(struct conn *c, struct urg_urb *u, double timeout);
+/* Submits without waiting; the completion counts in conn_completions(). */
+int conn_submit(struct conn *c, struct urg_urb *u);
+/* Runs the loop until cond(ctx), the timeout (0: none), the end of the
+ * connection or SIGINT. Returns 0 when cond held, else -1. */
+int conn_run_until(struct conn *c, bool (*cond)(void *ctx), void *ctx, double timeout);
+/* Convenience: a control transfer. Returns the status; *actual the bytes. */
+int conn_control(struct conn *c, uint8_t rt, uint8_t req, uint16_t value, uint16_t index,
+                 void *buf, uint16_t len, uint32_t *actual);
+/* Prints "prog: msg" on stderr. */
+void cli_error(const struct common *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+/* The prog name for messages from commands that have no struct common. */
+extern const char *cli_prog;
+
+/* ---------------------------------------------------------------- commands */
+
+int cmd_lsusb(int argc, char **argv, struct common *o);
+int cmd_hid(int argc, char **argv, struct common *o);
+int cmd_msc(int argc, char **argv, struct common *o);
+int cmd_serial(int argc, char **argv, struct common *o);
+int cmd_record(int argc, char **argv, struct common *o);
+int cmd_replay(int argc, char **argv, struct common *o);
+int cmd_dump(int argc, char **argv, struct common *o);
+int cmd_import(int argc, char **argv, struct common *o);
+int cmd_stats(int argc, char **argv, struct common *o);
+
+/* Parses the options every device command shares (and -h); returns the
+ * index of the first argument left, -1 for a usage error (printed), or -2
+ * for --help (the caller prints its usage and exits 0). spec lists the
+ * command's own options as getopt_long wants them; own(opt, arg) is called
+ * for each and returns 0 or -1 (usage error). */
+struct option;
+int cli_parse(int argc, char **argv, struct common *o, const char *shortopts,
+              const struct option *longopts, int (*own)(void *ctx, int opt, const char *arg),
+              void *ctx);
+/* The whole command line of a device command: cli_parse(), then at most one
+ * ADDRESS. Returns 0 to go on, or 1000 + the exit code when the command is
+ * over (--help printed: 1000; a usage error printed: 1002). */
+int cli_command_line(int argc, char **argv, struct common *o, const char *usage_text,
+                     const char *shortopts, const struct option *longopts,
+                     int (*own)(void *ctx, int opt, const char *arg), void *ctx);
+/* Parses a number with an optional range; -1 on error (printed). */
+int cli_number(const struct common *o, const char *what, const char *text, double lo, double hi,
+               double *out);
+
+/* ---------------------------------------------------------------- helpers */
+
+struct md5 {
+    uint32_t a, b, c, d;
+    uint64_t len;
+    uint8_t buf[64];
+};
+void md5_init(struct md5 *m);
+void md5_update(struct md5 *m, const void *data, size_t len);
+void md5_hex(struct md5 *m, char out[33]);
+
+/* fixtures.c: the bundled captures. */
+struct fixture {
+    const char *name;        /* "keyboard-lsusb" */
+    const unsigned char *data;
+    size_t size;
+};
+const struct fixture *fixture_find(const char *name);
+
+#endif

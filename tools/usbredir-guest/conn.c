@@ -1,0 +1,397 @@
+/*
+ * conn.c - the device a command talks to: the host-controller model behind
+ * a transport, on libev's default loop; with no address, behind an
+ * in-process replay of a bundled capture over a socketpair. Commands are
+ * written as straight-line code: each request is run to completion by
+ * spinning the loop (conn_xfer), bounded by a timeout.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "cli.h"
+
+struct conn {
+    struct common o;
+    struct ev_loop *loop;
+    urg_hcd_dev *dev;
+    urg_transport *t;
+    urg_replay *replay;
+    char where[300];           /* the address, or the capture replayed */
+    bool replay_done;
+    int replay_status;
+    char report[1024];
+    bool attached, gone, interrupted, rejected;
+    int gone_err, reject_reason;
+    ev_signal sigint, sigterm;
+};
+
+const char *cli_prog = "usbredir-guest";
+
+void cli_error(const struct common *o, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", o && o->prog ? o->prog : cli_prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *level_name(int level)
+{
+    switch (level) {
+    case URG_LOG_ERROR: return "error";
+    case URG_LOG_WARNING: return "warning";
+    case URG_LOG_INFO: return "info";
+    default: return "debug";
+    }
+}
+
+static int log_level(const struct common *o)
+{
+    return o->verbose >= 2 ? URG_LOG_DEBUG : o->verbose == 1 ? URG_LOG_INFO : URG_LOG_WARNING;
+}
+
+static void on_log(void *ud, int level, const char *msg)
+{
+    struct conn *c = ud;
+    if (level <= log_level(&c->o))
+        fprintf(stderr, "%s: %s: %s\n", c->o.prog, level_name(level), msg);
+}
+
+/* ---------------------------------------------------------------- callbacks */
+
+static void on_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *info)
+{
+    struct conn *c = ud;
+    (void)dev;
+    c->attached = true;
+    if (c->o.verbose)
+        fprintf(stderr, "%s: info: device %04x:%04x attached at %s speed\n", c->o.prog,
+                info->usb.vendor_id, info->usb.product_id, urg_speed_name(info->speed));
+}
+
+static void on_detach(void *ud, urg_hcd_dev *dev)
+{
+    struct conn *c = ud;
+    c->gone = true;
+    urg_hcd_detach_done(dev);
+}
+
+static void on_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
+{
+    struct xfer *x = u->user_data;
+    (void)ud;
+    (void)dev;
+    if (x)
+        x->done = true;
+}
+
+static void on_rejected(void *ud, urg_hcd_dev *dev, int reason)
+{
+    struct conn *c = ud;
+    (void)dev;
+    c->rejected = true;
+    c->reject_reason = reason;
+}
+
+static void on_event(void *ud, urg_transport *t, int ev, int err)
+{
+    struct conn *c = ud;
+    (void)t;
+    if (ev == URG_TEV_DISCONNECTED || ev == URG_TEV_CLOSED) {
+        c->gone = true;
+        if (!c->gone_err)
+            c->gone_err = err;
+    }
+}
+
+static void on_replay_done(void *ud, urg_replay *r, int status, const char *report)
+{
+    struct conn *c = ud;
+    (void)r;
+    c->replay_done = true;
+    c->replay_status = status;
+    snprintf(c->report, sizeof(c->report), "%s", report);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct conn *c = w->data;
+    (void)revents;
+    c->interrupted = true;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---------------------------------------------------------------- running */
+
+struct watch {
+    bool expired;
+};
+
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    ((struct watch *)w->data)->expired = true;
+    ev_break(loop, EVBREAK_ONE);
+}
+
+int conn_run_until(struct conn *c, bool (*cond)(void *ctx), void *ctx, double timeout)
+{
+    struct watch wd = { false };
+    ev_timer t;
+    ev_timer_init(&t, on_watchdog, timeout, 0.);
+    t.data = &wd;
+    if (timeout > 0)
+        ev_timer_start(c->loop, &t);
+    while (!cond(ctx) && !wd.expired && !c->interrupted && !c->gone)
+        ev_run(c->loop, EVRUN_ONCE);
+    ev_timer_stop(c->loop, &t);
+    return cond(ctx) ? 0 : -1;
+}
+
+static bool xfer_done(void *p) { return ((struct xfer *)p)->done; }
+
+int conn_submit(struct conn *c, struct urg_urb *u)
+{
+    int r = urg_hcd_submit(c->dev, u);
+    if (r < 0)
+        cli_error(&c->o, "cannot submit the transfer: %s", urg_transport_strerror(r));
+    return r;
+}
+
+int conn_xfer(struct conn *c, struct urg_urb *u, double timeout)
+{
+    struct xfer x = { false };
+    void *saved = u->user_data;
+    int r;
+    u->user_data = &x;
+    r = conn_submit(c, u);
+    if (r == 1) {
+        u->user_data = saved;
+        return u->status; /* completed at once */
+    }
+    if (r < 0) {
+        u->user_data = saved;
+        return -1;
+    }
+    if (conn_run_until(c, xfer_done, &x, timeout) != 0) {
+        urg_hcd_cancel(c->dev, u); /* completes now */
+        u->user_data = saved;
+        if (c->interrupted)
+            cli_error(&c->o, "interrupted");
+        else if (!c->gone)
+            cli_error(&c->o, "the device did not answer within %g s", timeout);
+        return -1;
+    }
+    u->user_data = saved;
+    if (u->status == URG_URB_NODEV && !c->replay_done)
+        cli_error(&c->o, "the device went away");
+    return u->status;
+}
+
+int conn_control(struct conn *c, uint8_t rt, uint8_t req, uint16_t value, uint16_t index,
+                 void *buf, uint16_t len, uint32_t *actual)
+{
+    struct urg_urb *u = urg_urb_alloc(0);
+    int st;
+    if (!u)
+        return -1;
+    u->type = URG_EP_CONTROL;
+    u->setup[0] = rt;
+    u->setup[1] = req;
+    u->setup[2] = (uint8_t)value;
+    u->setup[3] = (uint8_t)(value >> 8);
+    u->setup[4] = (uint8_t)index;
+    u->setup[5] = (uint8_t)(index >> 8);
+    u->setup[6] = (uint8_t)len;
+    u->setup[7] = (uint8_t)(len >> 8);
+    u->buffer = buf;
+    u->length = len;
+    st = conn_xfer(c, u, c->o.timeout);
+    if (actual)
+        *actual = st >= 0 ? u->actual_length : 0;
+    urg_urb_free(u);
+    return st;
+}
+
+/* ---------------------------------------------------------------- open, close */
+
+static bool attached_or_over(void *p)
+{
+    struct conn *c = p;
+    return c->attached || c->rejected;
+}
+
+static int start_replay(struct conn *c, const char *fixture, char *addr, size_t cap)
+{
+    struct urg_replay_config rc;
+    int sv[2], r;
+    urg_replay_config_init(&rc);
+    if (c->o.address) {
+        rc.capture_path = c->o.address + strlen("capture:");
+        snprintf(c->where, sizeof(c->where), "the capture %s", rc.capture_path);
+    } else {
+        const struct fixture *f = fixture_find(fixture);
+        if (!f) {
+            cli_error(&c->o, "no bundled capture %s", fixture);
+            return EXIT_FAIL;
+        }
+        rc.capture_data = f->data;
+        rc.capture_size = f->size;
+        snprintf(c->where, sizeof(c->where), "the bundled capture %s", f->name);
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+        cli_error(&c->o, "socketpair: %s", strerror(errno));
+        return EXIT_FAIL;
+    }
+    rc.loop = c->loop;
+    rc.fd = sv[1];
+    rc.done = on_replay_done;
+    rc.log = c->o.verbose ? on_log : NULL; /* conn_close() prints the outcome */
+    rc.log_level = log_level(&c->o);
+    rc.user_data = c;
+    if ((r = urg_replay_new(&rc, &c->replay))) {
+        cli_error(&c->o, "cannot replay %s: %s", c->where, urg_transport_strerror(r));
+        close(sv[0]);
+        close(sv[1]);
+        return EXIT_FAIL;
+    }
+    snprintf(addr, cap, "fd:%d", sv[0]);
+    return 0;
+}
+
+int conn_open(struct conn **out, const struct common *o, const char *fixture)
+{
+    struct urg_hcd_config hc;
+    struct urg_transport_config tc;
+    struct conn *c = calloc(1, sizeof(*c));
+    char addr[64];
+    int r;
+    *out = NULL;
+    if (!c)
+        return EXIT_FAIL;
+    c->o = *o;
+    c->loop = ev_default_loop(0);
+    ev_signal_init(&c->sigint, on_signal, SIGINT);
+    ev_signal_init(&c->sigterm, on_signal, SIGTERM);
+    c->sigint.data = c->sigterm.data = c;
+    ev_signal_start(c->loop, &c->sigint);
+    ev_signal_start(c->loop, &c->sigterm);
+    *out = c;
+
+    urg_hcd_config_init(&hc);
+    hc.callbacks.attach = on_attach;
+    hc.callbacks.detach = on_detach;
+    hc.callbacks.urb_complete = on_complete;
+    hc.callbacks.rejected = on_rejected;
+    hc.callbacks.log = on_log;
+    hc.session.log_level = log_level(o);
+    hc.user_data = c;
+    if ((r = urg_hcd_dev_new(&hc, &c->dev))) {
+        cli_error(o, "%s", urg_transport_strerror(r));
+        return EXIT_FAIL;
+    }
+    urg_transport_config_init(&tc);
+    if (!o->address || strncmp(o->address, "capture:", 8) == 0) {
+        if ((r = start_replay(c, fixture, addr, sizeof(addr))))
+            return r;
+        tc.address = addr;
+    } else {
+        tc.address = o->address;
+        tc.listen = o->listen;
+        snprintf(c->where, sizeof(c->where), "%s", o->address);
+    }
+    tc.loop = c->loop;
+    tc.peer = urg_transport_peer_hcd(c->dev);
+    tc.capture_path = o->record;
+    tc.log_level = log_level(o);
+    tc.callbacks.event = on_event;
+    tc.callbacks.log = on_log;
+    tc.user_data = c;
+    if ((r = urg_transport_new(&tc, &c->t))) {
+        cli_error(o, "%s: %s", o->record && r == URG_ERR_CAPTURE ? o->record : c->where,
+                  urg_transport_strerror(r));
+        return r == URG_ERR_ADDRESS ? EXIT_USAGE : EXIT_CONN;
+    }
+    if (o->listen && o->verbose)
+        fprintf(stderr, "%s: info: waiting for a usb-host on port %d\n", o->prog,
+                urg_transport_port(c->t));
+    if (conn_run_until(c, attached_or_over, c, o->listen ? 0 : o->timeout) != 0 || c->rejected) {
+        if (c->replay_done && c->replay_status)
+            return EXIT_DIVERGED; /* conn_close() prints the report */
+        if (c->rejected)
+            cli_error(o, "the device was rejected: %s", urg_transport_strerror(c->reject_reason));
+        else if (c->interrupted)
+            cli_error(o, "interrupted");
+        else if (c->gone)
+            cli_error(o, "%s: %s", c->where,
+                      c->gone_err ? urg_transport_strerror(c->gone_err)
+                                  : "the connection closed before a device attached");
+        else
+            cli_error(o, "%s: no device attached within %g s", c->where, o->timeout);
+        return EXIT_CONN;
+    }
+    return 0;
+}
+
+static bool replay_over(void *p) { return ((struct conn *)p)->replay_done; }
+
+int conn_close(struct conn *c, int rc)
+{
+    if (!c)
+        return rc;
+    if (c->replay && !c->replay_done && rc == EXIT_OK && !c->interrupted) {
+        /* The command is done: the rest of the capture must follow. */
+        c->gone = false;
+        conn_run_until(c, replay_over, c, c->o.timeout > 0 ? c->o.timeout : 10);
+    }
+    urg_transport_free(c->t);
+    urg_hcd_dev_free(c->dev);
+    if (c->replay) {
+        urg_replay_free(c->replay);
+        if (c->replay_done && c->replay_status) {
+            fprintf(stderr, "%s: %s diverged: %s\n", c->o.prog, c->where, c->report);
+            rc = EXIT_DIVERGED;
+        } else if (!c->replay_done && rc == EXIT_OK) {
+            fprintf(stderr, "%s: %s was not replayed to its end\n", c->o.prog, c->where);
+            rc = EXIT_DIVERGED;
+        } else if (c->o.verbose && c->replay_done) {
+            fprintf(stderr, "%s: info: %s: %s\n", c->o.prog, c->where, c->report);
+        }
+    }
+    ev_signal_stop(c->loop, &c->sigint);
+    ev_signal_stop(c->loop, &c->sigterm);
+    ev_loop_destroy(c->loop);
+    free(c);
+    return rc;
+}
+
+const struct urg_hcd_device *conn_device(struct conn *c) { return urg_hcd_dev_info(c->dev); }
+urg_hcd_dev *conn_dev(struct conn *c) { return c->dev; }
+struct ev_loop *conn_loop(struct conn *c) { return c->loop; }
+bool conn_over(struct conn *c) { return c->gone || c->interrupted; }
+bool conn_replay_diverged(struct conn *c) { return c->replay && c->replay_done && c->replay_status; }
+bool conn_replay_finished(struct conn *c) { return c->replay && c->replay_done && !c->replay_status; }
+
+bool conn_bulk32(struct conn *c)
+{
+    urg_session *s = urg_hcd_dev_session(c->dev);
+    return s && (urg_session_caps(s) & URG_CAP_BIT(URG_CAP_32BITS_BULK_LENGTH));
+}
