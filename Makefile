@@ -1,10 +1,12 @@
 # usbredir-guest - top-level Makefile
 #
-#   make              libusbredirguest.a and .so (in build/)
+#   make              libusbredirguest{,-transport}.a and .so, and the
+#                     usbredir-guest command (in build/)
 #   make check        the whole test suite: unit and differential tests, the
 #                     same under valgrind and under ASan+UBSan (clang), a
 #                     bounded libFuzzer run, exported-symbol and install checks
 #   make run          builds and runs the main job (see README.md)
+#   make fixtures     records fixtures/ again (tests/cli/make-fixtures.sh)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make fuzz         FUZZ_SECONDS=600: a longer fuzz run
 #
@@ -55,7 +57,7 @@ TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 
 .PHONY: all lib tool check run install uninstall clean fuzz tests corpus fixtures \
 	check-unit check-valgrind check-asan check-fuzz check-symbols check-install \
-	check-clang run-tests
+	check-clang check-docs run-tests
 
 all: lib tool
 lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
@@ -151,7 +153,8 @@ HCD_TEST_BIN := $(patsubst tests/hcd/%.c,$(BUILD)/tests/%,$(HCD_TEST_SRC))
 TR_TEST_SRC := $(sort $(wildcard tests/transport/test_*.c))
 TR_TEST_BIN := $(patsubst tests/transport/%.c,$(BUILD)/tests/%,$(TR_TEST_SRC))
 DIFF_BIN    := $(BUILD)/tests/test_diff_reference
-EXAMPLES    := $(BUILD)/examples/engine_demo $(BUILD)/examples/vmm_enumerate
+EXAMPLES    := $(BUILD)/examples/engine_demo $(BUILD)/examples/vmm_enumerate \
+	$(BUILD)/examples/transport_keyboard
 TEST_BINS   := $(UNIT_BIN) $(HCD_TEST_BIN) $(TR_TEST_BIN) $(DIFF_BIN)
 
 REF_CFLAGS  := $(shell pkg-config --cflags libusbredirparser-0.5 2>/dev/null)
@@ -175,6 +178,10 @@ $(BUILD)/tests/test_%: tests/transport/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(
 $(DIFF_BIN): tests/diff/test_diff_reference.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(REF_LIBS) $(TEST_LIBS) -o $@
+
+$(BUILD)/examples/transport_keyboard: docs/examples/transport_keyboard.c $(STATIC) $(TR_STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< $(TR_STATIC) $(STATIC) $(TR_LIBS) -o $@
 
 $(BUILD)/examples/%: docs/examples/%.c $(STATIC)
 	@mkdir -p $(dir $@)
@@ -281,7 +288,16 @@ check-install: lib
 			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest) \
 		-Wl,-rpath,$(STAGE)/usr/local/lib
 	$(BUILD)/vmm_enumerate_installed > /dev/null
-	@echo "== install to DESTDIR, pkg-config and linking against the shared library work"
+	$(CC) $(CSTD) -D_DEFAULT_SOURCE $(WARN) docs/examples/transport_keyboard.c \
+		-o $(BUILD)/transport_keyboard_installed \
+		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
+			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest-transport) \
+		-lev -Wl,-rpath,$(STAGE)/usr/local/lib
+	$(BUILD)/transport_keyboard_installed > /dev/null
+	test -x $(STAGE)/usr/local/bin/usbredir-guest
+	$(STAGE)/usr/local/bin/usbredir-guest hid > /dev/null
+	test -f $(STAGE)/usr/local/share/man/man1/usbredir-guest.1
+	@echo "== install to DESTDIR, pkg-config and linking against the shared libraries work"
 
 # The steps run one after another (each builds in parallel under -j).
 check:
@@ -292,10 +308,22 @@ check:
 	@$(MAKE) --no-print-directory check-fuzz
 	@$(MAKE) --no-print-directory check-symbols
 	@$(MAKE) --no-print-directory check-install
+	@$(MAKE) --no-print-directory check-docs
 	@echo "== make check: everything passed"
 
-run: $(BUILD)/examples/engine_demo
-	$(BUILD)/examples/engine_demo
+# The main job: the command against its bundled captures (no hardware, no
+# host): a keyboard typing, a disk read, a serial adapter's greeting.
+run: $(TOOL)
+	@echo '$$ usbredir-guest hid'
+	@$(TOOL) hid
+	@echo '$$ usbredir-guest msc'
+	@$(TOOL) msc
+	@echo '$$ usbredir-guest serial'
+	@$(TOOL) serial
+	@echo '(usbredir-guest --help tells the rest; each ran against a capture replayed in-process)'
+
+check-docs: $(TOOL)
+	@tests/docs/check.sh $(BUILD)
 
 # ---------------------------------------------------------------- install
 
@@ -311,8 +339,14 @@ $(BUILD)/usbredirguest-transport.pc: Makefile
 		'$(PREFIX)' '$(subst $(PREFIX),$${prefix},$(LIBDIR))' \
 		'$(subst $(PREFIX),$${prefix},$(INCLUDEDIR))' '$(VERSION)' '$(VERSION)' > $@
 
-install: lib $(BUILD)/usbredirguest.pc $(BUILD)/usbredirguest-transport.pc
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+
+install: lib tool $(BUILD)/usbredirguest.pc $(BUILD)/usbredirguest-transport.pc
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/
+	install -m 644 docs/usbredir-guest.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(STATIC) $(TR_STATIC) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(SHARED) $(TR_SHARED) $(DESTDIR)$(LIBDIR)/
@@ -324,6 +358,7 @@ install: lib $(BUILD)/usbredirguest.pc $(BUILD)/usbredirguest-transport.pc
 		$(DESTDIR)$(LIBDIR)/pkgconfig/
 
 uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/usbredir-guest $(DESTDIR)$(MANDIR)/man1/usbredir-guest.1
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(PUBLIC_HEADERS)))
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME).a $(DESTDIR)$(LIBDIR)/$(LIBNAME).so*
 	rm -f $(DESTDIR)$(LIBDIR)/$(TR_LIBNAME).a $(DESTDIR)$(LIBDIR)/$(TR_LIBNAME).so*

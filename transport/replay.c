@@ -659,7 +659,6 @@ URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out
     r->cfg.capture_data = NULL;
     r->cfg.listen_address = NULL;
     r->fd = r->lfd = -1;
-    r->loop = cfg->loop ? cfg->loop : EV_DEFAULT;
     memset(&b, 0, sizeof(b));
     b.r = r;
     b.last_guest = b.set_gi = -1;
@@ -676,6 +675,7 @@ URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out
         really_free(r);
         return rc < 0 ? rc : URG_ERR_CAPTURE;
     }
+    r->loop = cfg->loop ? cfg->loop : EV_DEFAULT; /* only once the capture is good */
     memset(&dc, 0, sizeof(dc));
     dc.role = URG_ROLE_HOST;
     dc.our_caps = r->host_caps & URG_CAPS_ALL;

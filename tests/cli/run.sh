@@ -120,6 +120,23 @@ t lsusb-default 0 lsusb && golden lsusb-default lsusb-keyboard.txt
 t lsusb-msc-fixture 0 lsusb capture:fixtures/msc-lsusb.urgcap &&
     golden lsusb-msc-fixture lsusb-msc.txt
 
+# The host connects to a listening guest (usbredirect --to).
+mkfifo "$TMP/listen.fifo"
+# shellcheck disable=SC2086
+$T lsusb --listen 127.0.0.1:0 < /dev/null > "$TMP/listen.out" 2> "$TMP/listen.fifo" &
+listen_pid=$!
+exec 5< "$TMP/listen.fifo"
+read -r _line <&5
+ADDR=${_line##* on }
+"$EMU" keyboard --connect "$ADDR" > /dev/null &
+cat <&5 > "$TMP/listen.err"
+exec 5<&-
+wait "$listen_pid"
+rc=$?
+if [ $rc -eq 0 ]; then pass=$((pass + 1)); else bad "listen: exit $rc"; fi
+golden listen lsusb-keyboard.txt
+t listen-noaddr 2 lsusb --listen && has listen-noaddr err "--listen needs an address"
+
 # ---------------------------------------------------------------- hid
 start_emu e keyboard --text "hello world"
 t hid-keyboard 0 hid -n 22 "$ADDR" && golden hid-keyboard hid-keyboard.txt

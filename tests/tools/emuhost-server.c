@@ -6,6 +6,8 @@
  *   emuhost-server KIND [options]
  *     KIND            keyboard, mouse, msc, ftdi, cp210x or pl2303
  *     --listen ADDR   host:port, [v6]:port or unix:/path (127.0.0.1:0)
+ *     --connect ADDR  connect to a guest that listens instead, serve it,
+ *                     exit when it goes (usbredirect --to)
  *     --once          exit when the first connection ends, as usbredirect
  *     --text TEXT     keyboard: what it types ("hello")
  *     --blocks N      msc: 512-byte blocks (2048)
@@ -13,7 +15,8 @@
  *     --report F      write what the guest did to F at exit (packets sent
  *                     per type, the serial baud rate, serial bytes)
  *
- * Prints "listening on ADDRESS" on stdout, flushed, when it accepts.
+ * Prints "listening on ADDRESS" on stdout, flushed, when it accepts, or
+ * "connected to ADDRESS".
  */
 #include <errno.h>
 #include <netdb.h>
@@ -127,6 +130,28 @@ static int listen_on(const char *text, char *shown, size_t cap)
     return fd;
 }
 
+static int connect_to(const char *text)
+{
+    struct urg_address a;
+    struct addrinfo hints, *res = NULL;
+    char port[8];
+    int fd;
+    if (urg_address_parse(text, &a) || a.kind != URG_ADDR_TCP)
+        return -1;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof(port), "%u", a.port);
+    if (getaddrinfo(a.host, port, &hints, &res) || !res)
+        return -1;
+    fd = socket(res->ai_family, SOCK_STREAM, 0);
+    if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen)) {
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
 static void write_report(const char *path, struct emuhost *e)
 {
     FILE *f = fopen(path, "w");
@@ -149,7 +174,8 @@ int main(int argc, char **argv)
         [EMU_MOUSE] = "mouse",       [EMU_CP210X] = "cp210x", [EMU_PL2303] = "pl2303",
     };
     struct server s;
-    const char *listen_addr = "127.0.0.1:0", *disk_out = NULL, *report = NULL;
+    const char *listen_addr = "127.0.0.1:0", *connect_addr = NULL, *disk_out = NULL,
+               *report = NULL;
     char shown[300];
     int i, kind = -1;
     memset(&s, 0, sizeof(s));
@@ -169,6 +195,8 @@ int main(int argc, char **argv)
             s.once = 1;
         else if (!strcmp(argv[i], "--listen") && v)
             listen_addr = argv[++i];
+        else if (!strcmp(argv[i], "--connect") && v)
+            connect_addr = argv[++i];
         else if (!strcmp(argv[i], "--text") && v)
             s.cfg.text = argv[++i];
         else if (!strcmp(argv[i], "--blocks") && v)
@@ -183,6 +211,22 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    if (connect_addr) {
+        int fd = connect_to(connect_addr);
+        if (fd < 0) {
+            fprintf(stderr, "emuhost-server: cannot connect to %s: %s\n", connect_addr,
+                    strerror(errno));
+            return 1;
+        }
+        s.once = 1;
+        s.lfd = -1;
+        s.loop = ev_default_loop(0);
+        s.all[s.n] = emu_new(&s.cfg);
+        emu_serve(s.all[s.n++], s.loop, fd, conn_done, &s);
+        printf("connected to %s\n", connect_addr);
+        fflush(stdout);
+        goto run;
+    }
     s.lfd = listen_on(listen_addr, shown, sizeof(shown));
     if (s.lfd < 0) {
         fprintf(stderr, "emuhost-server: cannot listen on %s: %s\n", listen_addr,
@@ -193,10 +237,11 @@ int main(int argc, char **argv)
     ev_io_init(&s.lio, on_accept, s.lfd, EV_READ);
     s.lio.data = &s;
     ev_io_start(s.loop, &s.lio);
-    ev_signal_init(&s.sig, on_signal, SIGTERM);
-    ev_signal_start(s.loop, &s.sig);
     printf("listening on %s\n", shown);
     fflush(stdout);
+run:
+    ev_signal_init(&s.sig, on_signal, SIGTERM);
+    ev_signal_start(s.loop, &s.sig);
     ev_run(s.loop, 0);
     if (s.n) {
         struct emuhost *last = s.all[s.n - 1];

@@ -141,6 +141,24 @@ static void test_capture_format(void **state)
     assert_true(rec.time_ns == UINT64_MAX);
     assert_int_equal(urg_capture_next(r, &rec), 0);
     urg_capture_reader_free(r);
+    /* The same bytes from memory. */
+    assert_int_equal(urg_capture_open_mem(want, sizeof(want), &r), 0);
+    assert_int_equal(urg_capture_next(r, &rec), 1);
+    assert_int_equal(rec.kind, URG_CAP_CONNECT);
+    assert_int_equal(urg_capture_next(r, &rec), 1);
+    assert_memory_equal(rec.data, "abc", 3);
+    assert_int_equal(urg_capture_next(r, &rec), 1);
+    assert_int_equal(urg_capture_next(r, &rec), 1);
+    assert_int_equal(urg_capture_next(r, &rec), 0);
+    urg_capture_reader_free(r);
+    assert_int_equal(urg_capture_open_mem(want, 7, &r), URG_ERR_CAPTURE);
+    assert_int_equal(urg_capture_open_mem(want, 0, &r), URG_ERR_CAPTURE);
+    assert_int_equal(urg_capture_open_mem(want, sizeof(want) - 1, &r), 0);
+    assert_int_equal(urg_capture_next(r, &rec), 1);
+    assert_int_equal(urg_capture_next(r, &rec), 1);
+    assert_int_equal(urg_capture_next(r, &rec), 1);
+    assert_int_equal(urg_capture_next(r, &rec), URG_ERR_CAPTURE); /* the note is cut */
+    urg_capture_reader_free(r);
     unlink(path);
 }
 
@@ -286,6 +304,19 @@ static void test_decode_and_dump_lines(void **state)
     assert_non_null(strstr(l->line[i], " ep=0x81 len=8 status=success data=00000b0000000000"));
     for (i = 0; i < l->n; i++)
         assert_int_equal(l->conn[i], 1);
+    /* Decoding the capture from memory gives the same lines. */
+    {
+        struct lines *m = calloc(1, sizeof(*m));
+        static uint8_t buf[1 << 16];
+        FILE *f = fopen(path, "rb");
+        size_t n = fread(buf, 1, sizeof(buf), f);
+        fclose(f);
+        assert_int_equal(urg_capture_decode_mem(buf, n, keep_line, m, err, sizeof(err)), 0);
+        assert_int_equal(m->n, l->n);
+        for (i = 0; i < l->n; i++)
+            assert_string_equal(m->line[i], l->line[i]);
+        free(m);
+    }
     /* The callback stops the decode with its own value. */
     stop = 0;
     assert_int_equal(urg_capture_decode(path, stop_at_third, &stop, err, sizeof(err)), 7);

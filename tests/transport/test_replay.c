@@ -375,6 +375,55 @@ static void test_listening_replay(void **state)
     unlink(path);
 }
 
+/* A capture held in memory (as the command bundles its fixtures). */
+static void test_replay_from_memory(void **state)
+{
+    char *path = temp_capture("mem");
+    struct urg_replay_config rc;
+    struct kbd_result live;
+    struct run x;
+    uint8_t *buf = malloc(1 << 20);
+    size_t n;
+    int sv[2];
+    char addr[32];
+    FILE *f;
+    (void)state;
+    assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
+    f = fopen(path, "rb");
+    n = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    unlink(path); /* nothing is read from the file from here on */
+    memset(&x, 0, sizeof(x));
+    x.loop = ev_loop_new(0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    urg_replay_config_init(&rc);
+    rc.capture_data = buf;
+    rc.capture_size = n;
+    rc.loop = x.loop;
+    rc.fd = sv[1];
+    rc.done = on_done;
+    rc.user_data = &x;
+    assert_int_equal(urg_replay_new(&rc, &x.r), 0);
+    memset(buf, 0, n); /* the replay keeps its own copy */
+    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+    tdev_init(&x.d, x.loop, addr, 0, 0, NULL);
+    assert_true(run_until(x.loop, tdev_attached, &x.d, 10));
+    kbd_session(&x.d, &live);
+    assert_int_equal(live.status, URG_URB_SUCCESS);
+    assert_int_equal(live.reports[8][2], 0x12);
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.status, 0);
+    replay_end(&x);
+    /* An empty or damaged buffer is refused. */
+    rc.capture_data = "URGCAP";
+    rc.capture_size = 6;
+    rc.fd = 0;
+    rc.loop = ev_loop_new(0);
+    assert_int_equal(urg_replay_new(&rc, &x.r), URG_ERR_CAPTURE);
+    ev_loop_destroy(rc.loop);
+    free(buf);
+}
+
 static void test_bad_captures(void **state)
 {
     struct urg_replay_config rc;
@@ -417,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_divergence_in_the_type),
         cmocka_unit_test(test_guest_leaves_early),
         cmocka_unit_test(test_listening_replay),
+        cmocka_unit_test(test_replay_from_memory),
         cmocka_unit_test(test_bad_captures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -330,9 +330,17 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
                   urg_transport_strerror(r));
         return r == URG_ERR_ADDRESS ? EXIT_USAGE : EXIT_CONN;
     }
-    if (o->listen && o->verbose)
-        fprintf(stderr, "%s: info: waiting for a usb-host on port %d\n", o->prog,
-                urg_transport_port(c->t));
+    if (o->listen) {
+        /* The port matters when the address asked for any (port 0). */
+        struct urg_address a;
+        urg_address_parse(o->address, &a);
+        if (a.kind == URG_ADDR_TCP)
+            fprintf(stderr, strchr(a.host, ':') ? "%s: waiting for a usb-host on [%s]:%d\n"
+                                                 : "%s: waiting for a usb-host on %s:%d\n",
+                    o->prog, a.host, urg_transport_port(c->t));
+        else
+            fprintf(stderr, "%s: waiting for a usb-host on %s\n", o->prog, o->address);
+    }
     if (conn_run_until(c, attached_or_over, c, o->listen ? 0 : o->timeout) != 0 || c->rejected) {
         if (c->replay_done && c->replay_status)
             return EXIT_DIVERGED; /* conn_close() prints the report */
