@@ -18,19 +18,17 @@
  * guest packet has been seen.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <ev.h>
 
+#include "sock.h"
 #include "urg_transport.h"
 
 struct rp {
@@ -539,7 +537,7 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 
 static void serve(urg_replay *r, int fd)
 {
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    sock_nonblock(fd);
     r->fd = fd;
     ev_io_init(&r->rio, on_read, fd, EV_READ);
     ev_io_init(&r->wio, on_write, fd, EV_WRITE);
@@ -569,48 +567,11 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 static int listen_on(urg_replay *r, const char *address)
 {
     struct urg_address a;
-    int fd, one = 1, rc;
+    int fd, rc;
     if ((rc = urg_address_parse(address, &a)))
         return rc;
-    if (a.kind == URG_ADDR_UNIX) {
-        struct sockaddr_un sun;
-        memset(&sun, 0, sizeof(sun));
-        sun.sun_family = AF_UNIX;
-        memcpy(sun.sun_path, a.path, strlen(a.path) + 1);
-        unlink(a.path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 1)) {
-            if (fd >= 0)
-                close(fd);
-            return URG_ERR_CONNECT;
-        }
-    } else if (a.kind == URG_ADDR_TCP) {
-        struct addrinfo hints, *res = NULL;
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        char port[8];
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-        snprintf(port, sizeof(port), "%u", a.port);
-        if (getaddrinfo(a.host[0] ? a.host : NULL, port, &hints, &res) || !res)
-            return URG_ERR_RESOLVE;
-        fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
-        if (fd >= 0)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 1)) {
-            freeaddrinfo(res);
-            if (fd >= 0)
-                close(fd);
-            return URG_ERR_CONNECT;
-        }
-        freeaddrinfo(res);
-        if (!getsockname(fd, (struct sockaddr *)&ss, &sl))
-            r->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                      : ((struct sockaddr_in *)&ss)->sin_port);
-    } else {
-        return URG_ERR_ADDRESS;
-    }
+    if ((fd = sock_listen(&a, 1, &r->port)) < 0)
+        return fd;
     r->lfd = fd;
     ev_io_init(&r->lio, on_accept, fd, EV_READ);
     r->lio.data = r;

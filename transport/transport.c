@@ -32,6 +32,7 @@
 
 #include <ev.h>
 
+#include "sock.h"
 #include "urg_transport.h"
 
 enum { T_IDLE, T_CONNECTING, T_CONNECTED, T_WAITING, T_LISTENING, T_CLOSED };
@@ -128,13 +129,6 @@ static void stop_watchers(urg_transport *t)
     ev_timer_stop(t->loop, &t->timer);
 }
 
-static int set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
-    return 0;
-}
 
 static void tune_socket(urg_transport *t, int fd)
 {
@@ -372,7 +366,7 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 static void connected(urg_transport *t, int fd)
 {
     int r;
-    set_nonblock(fd);
+    sock_nonblock(fd);
     tune_socket(t, fd);
     t->fd = fd;
     r = t->cfg.peer.open(t->cfg.peer.ctx, &t->s);
@@ -415,7 +409,7 @@ static void attempt(urg_transport *t)
         sun.sun_family = AF_UNIX;
         memcpy(sun.sun_path, t->addr.path, strlen(t->addr.path) + 1);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || set_nonblock(fd)) {
+        if (fd < 0 || sock_nonblock(fd)) {
             r = URG_ERR_CONNECT;
             goto fail;
         }
@@ -438,7 +432,7 @@ static void attempt(urg_transport *t)
             fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
             if (fd < 0)
                 continue;
-            set_nonblock(fd);
+            sock_nonblock(fd);
             r = connect(fd, ai->ai_addr, ai->ai_addrlen);
             cerr = errno;
             if (r == 0 || cerr == EINPROGRESS)
@@ -529,51 +523,15 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 static int start_listening(urg_transport *t)
 {
-    int fd = -1, one = 1;
-    if (t->addr.kind == URG_ADDR_UNIX) {
-        struct sockaddr_un sun;
-        memset(&sun, 0, sizeof(sun));
-        sun.sun_family = AF_UNIX;
-        memcpy(sun.sun_path, t->addr.path, strlen(t->addr.path) + 1);
-        unlink(t->addr.path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 4))
-            goto fail;
-    } else {
-        struct addrinfo hints, *res = NULL;
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        char port[8];
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-        snprintf(port, sizeof(port), "%u", t->addr.port);
-        if (getaddrinfo(t->addr.host[0] ? t->addr.host : NULL, port, &hints, &res) || !res)
-            return URG_ERR_RESOLVE;
-        fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
-        if (fd >= 0)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 4)) {
-            freeaddrinfo(res);
-            goto fail;
-        }
-        freeaddrinfo(res);
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-            t->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                      : ((struct sockaddr_in *)&ss)->sin_port);
-    }
-    set_nonblock(fd);
+    int fd = sock_listen(&t->addr, 4, &t->port);
+    if (fd < 0)
+        return fd;
     t->lfd = fd;
     ev_io_init(&t->lio, on_accept, fd, EV_READ);
     t->lio.data = t;
     ev_io_start(t->loop, &t->lio);
     t->state = T_LISTENING;
     return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    return URG_ERR_CONNECT;
 }
 
 /* ---------------------------------------------------------------- public */

@@ -4,6 +4,7 @@
 #include "sessions.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sys/socket.h>
@@ -45,21 +46,36 @@ int msc_session(struct tdev *d, uint8_t pattern, uint8_t *out)
     return tdev_scsi(d, r10, 10, out, 512, 1);
 }
 
+struct emuhost *tdev_pair(struct tdev *d, struct ev_loop *loop, const struct emu_config *c,
+                          const char *capture, void (*done)(void *ctx, struct emuhost *e),
+                          void *ctx)
+{
+    struct emu_config kbd;
+    struct emuhost *e;
+    int sv[2];
+    char addr[32];
+    if (!c) {
+        emu_config_init(&kbd, EMU_KEYBOARD);
+        c = &kbd;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+        abort();
+    e = emu_new(c);
+    emu_serve(e, loop, sv[1], done, ctx);
+    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+    tdev_init(d, loop, addr, 0, 0, capture);
+    return e;
+}
+
 int record_session(const char *path, int kind)
 {
     struct ev_loop *loop = ev_loop_new(0);
     struct emu_config c;
     struct emuhost *e;
     struct tdev d;
-    int sv[2], ok = 0;
-    char addr[32];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
-        return -1;
+    int ok = 0;
     emu_config_init(&c, kind);
-    e = emu_new(&c);
-    emu_serve(e, loop, sv[1], NULL, NULL);
-    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
-    tdev_init(&d, loop, addr, 0, 0, path);
+    e = tdev_pair(&d, loop, &c, path, NULL, NULL);
     if (run_until(loop, tdev_attached, &d, 10)) {
         if (kind == EMU_KEYBOARD) {
             struct kbd_result r;

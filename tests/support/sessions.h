@@ -17,6 +17,16 @@ struct kbd_result {
     uint8_t reports[10][8];  /* the reports typing "hello" */
 };
 
+struct emuhost;
+struct emu_config;
+/* The emulated host c (a keyboard when NULL) on one end of a socketpair,
+ * a model device with a transport to the other (fd:N) in d, recording to
+ * capture if not NULL; done/ctx as emu_serve() takes them. Returns the
+ * host (emu_free() it after tdev_free()). */
+struct emuhost *tdev_pair(struct tdev *d, struct ev_loop *loop, const struct emu_config *c,
+                          const char *capture, void (*done)(void *ctx, struct emuhost *e),
+                          void *ctx);
+
 /* Reads the device descriptor, then the ten reports typing "hello". */
 void kbd_session(struct tdev *d, struct kbd_result *r);
 /* TEST UNIT READY, WRITE(10) of block 7 filled with pattern, READ(10) of it

@@ -24,6 +24,7 @@
 
 #include "emuhost.h"
 #include "evtest.h"
+#include "sessions.h"
 
 /* ---------------------------------------------------------------- a host server */
 
@@ -51,42 +52,43 @@ static void srv_accept(struct ev_loop *loop, ev_io *w, int revents)
     s->n++;
 }
 
-static void srv_listen(struct srv *s, struct ev_loop *loop, int family, const char *where,
-                       int kind)
+/* Binds s->lfd to where (a path, or an address of family with port) and
+ * listens on it. */
+static void srv_bind(struct srv *s, struct ev_loop *loop, int family, const char *where, int port)
 {
+    struct sockaddr_storage ss;
+    socklen_t l = sizeof(ss);
     int one = 1;
-    memset(s, 0, sizeof(*s));
-    s->loop = loop;
-    s->kind = kind;
+    memset(&ss, 0, sizeof(ss));
     s->lfd = socket(family, SOCK_STREAM, 0);
     assert_true(s->lfd >= 0);
     setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (family == AF_UNIX) {
-        struct sockaddr_un u;
-        memset(&u, 0, sizeof(u));
-        u.sun_family = AF_UNIX;
+        struct sockaddr_un *u = (struct sockaddr_un *)&ss;
+        u->sun_family = AF_UNIX;
         snprintf(s->path, sizeof(s->path), "%s", where);
         unlink(where);
-        memcpy(u.sun_path, s->path, strlen(s->path) + 1);
-        assert_int_equal(bind(s->lfd, (struct sockaddr *)&u, sizeof(u)), 0);
+        memcpy(u->sun_path, s->path, strlen(s->path) + 1);
+        l = sizeof(*u);
     } else if (family == AF_INET) {
-        struct sockaddr_in a;
-        socklen_t l = sizeof(a);
-        memset(&a, 0, sizeof(a));
-        a.sin_family = AF_INET;
-        inet_pton(AF_INET, where, &a.sin_addr);
-        assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-        getsockname(s->lfd, (struct sockaddr *)&a, &l);
-        s->port = ntohs(a.sin_port);
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        inet_pton(AF_INET, where, &a->sin_addr);
+        l = sizeof(*a);
     } else {
-        struct sockaddr_in6 a;
-        socklen_t l = sizeof(a);
-        memset(&a, 0, sizeof(a));
-        a.sin6_family = AF_INET6;
-        inet_pton(AF_INET6, where, &a.sin6_addr);
-        assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-        getsockname(s->lfd, (struct sockaddr *)&a, &l);
-        s->port = ntohs(a.sin6_port);
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        inet_pton(AF_INET6, where, &a->sin6_addr);
+        l = sizeof(*a);
+    }
+    assert_int_equal(bind(s->lfd, (struct sockaddr *)&ss, l), 0);
+    if (family != AF_UNIX) {
+        l = sizeof(ss);
+        getsockname(s->lfd, (struct sockaddr *)&ss, &l);
+        s->port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                          : ((struct sockaddr_in6 *)&ss)->sin6_port);
     }
     assert_int_equal(listen(s->lfd, 8), 0);
     ev_io_init(&s->lio, srv_accept, s->lfd, EV_READ);
@@ -94,24 +96,20 @@ static void srv_listen(struct srv *s, struct ev_loop *loop, int family, const ch
     ev_io_start(loop, &s->lio);
 }
 
+static void srv_listen(struct srv *s, struct ev_loop *loop, int family, const char *where,
+                       int kind)
+{
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->kind = kind;
+    srv_bind(s, loop, family, where, 0);
+}
+
 /* Listens again on 127.0.0.1:port (the host restarted), keeping the
  * emulated hosts served so far. */
 static void srv_listen_port(struct srv *s, struct ev_loop *loop, int port)
 {
-    struct sockaddr_in a;
-    int one = 1;
-    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s->lfd >= 0);
-    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(s->lfd, 8), 0);
-    ev_io_init(&s->lio, srv_accept, s->lfd, EV_READ);
-    s->lio.data = s;
-    ev_io_start(loop, &s->lio);
+    srv_bind(s, loop, AF_INET, "127.0.0.1", port);
 }
 
 static void srv_stop_listening(struct srv *s)
@@ -190,20 +188,12 @@ static void test_addresses(void **state)
 static void test_fd_over_socketpair(void **state)
 {
     struct ev_loop *loop = ev_loop_new(0);
-    struct emu_config c;
     struct emuhost *e;
     struct tdev d;
     struct urg_urb *u;
-    int sv[2];
-    char addr[32];
     uint8_t rep[8];
     (void)state;
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    emu_config_init(&c, EMU_KEYBOARD);
-    e = emu_new(&c);
-    emu_serve(e, loop, sv[1], NULL, NULL);
-    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
-    tdev_init(&d, loop, addr, 0, 0, NULL);
+    e = tdev_pair(&d, loop, NULL, NULL, NULL, NULL);
     assert_true(run_until(loop, tdev_attached, &d, 10));
     assert_int_equal(d.events[URG_TEV_CONNECTED], 1);
     assert_int_equal(read_vendor(&d), 0x0627);
@@ -514,15 +504,9 @@ static void test_many_devices_on_one_loop(void **state)
     m.n = 32;
     for (i = 0; i < 32; i++) {
         struct emu_config c;
-        int sv[2];
-        char addr[32];
-        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
         emu_config_init(&c, EMU_KEYBOARD);
         c.text = i % 2 ? "a" : "b";
-        e[i] = emu_new(&c);
-        emu_serve(e[i], loop, sv[1], NULL, NULL);
-        snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
-        tdev_init(&m.d[i], loop, addr, 0, 0, NULL);
+        e[i] = tdev_pair(&m.d[i], loop, &c, NULL, NULL, NULL);
     }
     assert_true(run_until(loop, all_attached, &m, 20));
     for (i = 0; i < 32; i++) {
@@ -553,20 +537,13 @@ static void emu_done(void *ctx, struct emuhost *e)
 static void test_free_inside_a_callback(void **state)
 {
     struct ev_loop *loop = ev_loop_new(0);
-    struct emu_config c;
     struct emuhost *e;
     struct tdev d;
     struct urg_urb *u;
     uint8_t rep[8];
-    int sv[2], gone = 0, events_before;
-    char addr[32];
+    int gone = 0, events_before;
     (void)state;
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    emu_config_init(&c, EMU_KEYBOARD);
-    e = emu_new(&c);
-    emu_serve(e, loop, sv[1], emu_done, &gone);
-    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
-    tdev_init(&d, loop, addr, 0, 0, NULL);
+    e = tdev_pair(&d, loop, NULL, NULL, emu_done, &gone);
     assert_true(run_until(loop, tdev_attached, &d, 10));
     u = urg_urb_alloc(0);
     u->type = URG_EP_INTERRUPT;
@@ -611,17 +588,13 @@ static void test_capture_of_a_session(void **state)
     struct emuhost *e;
     struct tdev d;
     struct counts k;
-    char path[] = "/tmp/urg-cap-XXXXXX", addr[32], err[256];
-    int sv[2], fd, i;
+    char path[] = "/tmp/urg-cap-XXXXXX", err[256];
+    int fd, i;
     (void)state;
     fd = mkstemp(path);
     close(fd);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     emu_config_init(&c, EMU_MSC);
-    e = emu_new(&c);
-    emu_serve(e, loop, sv[1], NULL, NULL);
-    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
-    tdev_init(&d, loop, addr, 0, 0, path);
+    e = tdev_pair(&d, loop, &c, path, NULL, NULL);
     assert_true(run_until(loop, tdev_attached, &d, 10));
     assert_int_equal(read_vendor(&d), 0x46f4);
     assert_int_equal(read_vendor(&d), 0x46f4);
