@@ -123,10 +123,11 @@ $(TOOL): $(TOOL_SRC) $(TOOL_HDR) $(BUILD)/tools/fixtures.c $(STATIC) $(TR_STATIC
 
 # The emulated usb-host as a program, for the command's tests and fixtures.
 EMUHOST := $(BUILD)/tests/emuhost-server
-$(EMUHOST): tests/tools/emuhost-server.c tests/support/emuhost.c tests/support/emuhost.h $(ALL_OBJ)
+$(EMUHOST): tests/tools/emuhost-server.c tests/support/emuhost.c tests/support/emuhost.h \
+		$(LIB_OBJ) $(TR_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itransport -Itests/support \
-		tests/tools/emuhost-server.c tests/support/emuhost.c $(ALL_OBJ) $(TR_LIBS) -o $@
+		tests/tools/emuhost-server.c tests/support/emuhost.c $(LIB_OBJ) $(TR_OBJ) $(TR_LIBS) -o $@
 
 PCAP_FINS := $(BUILD)/tests/pcap-fins
 $(PCAP_FINS): tests/tools/pcap-fins.c
