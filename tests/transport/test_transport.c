@@ -399,11 +399,11 @@ static void test_backpressure(void **state)
     struct emu_config c;
     struct emuhost *e;
     struct tdev d;
-    struct urg_urb *u[40], *intr;
+    struct urg_urb *u[1024], *intr;
     struct urg_transport_stats before, after;
-    static uint8_t big[40][65536];
+    static uint8_t big[65536];
     uint8_t rep[8];
-    int sv[2], small = 8192, i, refused = 0;
+    int sv[2], small = 8192, i, n, r = 0;
     char addr[32];
     struct drain x;
     (void)state;
@@ -417,29 +417,36 @@ static void test_backpressure(void **state)
     tdev_init(&d, loop, addr, 0, 0, NULL);
     assert_true(run_until(loop, tdev_attached, &d, 10));
 
-    /* A slow host: it stops reading. The guest's output piles up. */
+    /* A slow host: it stops reading. The guest's output piles up: past
+     * output_high (256 KiB here) the application is told, and at the
+     * engine's bound (max_output_bytes, 32 MiB) requests are refused. */
     emu_pause(e, 1);
     d.completions = 0;
-    for (i = 0; i < 40; i++) {
-        u[i] = urg_urb_alloc(0);
-        u[i]->type = URG_EP_CONTROL;
-        u[i]->setup[0] = 0x40; /* a vendor OUT request with 64 KiB - 1 of data */
-        u[i]->setup[6] = 0xff;
-        u[i]->setup[7] = 0xff;
-        u[i]->buffer = big[i];
-        u[i]->length = 65535;
-        if (urg_hcd_submit(d.dev, u[i]) != 0)
-            refused++;
+    for (n = 0; n < 1024; n++) {
+        u[n] = urg_urb_alloc(0);
+        u[n]->type = URG_EP_CONTROL;
+        u[n]->setup[0] = 0x40; /* a vendor OUT request with 64 KiB - 1 of data */
+        u[n]->setup[6] = 0xff;
+        u[n]->setup[7] = 0xff;
+        u[n]->buffer = big;
+        u[n]->length = 65535;
+        if ((r = urg_hcd_submit(d.dev, u[n])) != 0)
+            break;
+        if (n == 40)
+            assert_true(run_until(loop, blocked, &d, 10));
     }
-    assert_int_equal(refused, 0);
-    assert_true(run_until(loop, blocked, &d, 10));
-    assert_true(urg_session_output_pending(urg_hcd_dev_session(d.dev)) > 256 * 1024);
+    assert_int_equal(r, URG_ERR_AGAIN);
+    urg_urb_free(u[n]); /* refused: not in flight */
+    assert_true(n > 400);
+    assert_true(urg_session_output_pending(urg_hcd_dev_session(d.dev)) <= 32u << 20);
+    assert_int_equal(d.events[URG_TEV_OUTPUT_BLOCKED], 1);
+    assert_int_equal(d.completions, 0);
     /* The host reads again: everything drains, every URB completes. */
     emu_pause(e, 0);
     x.d = &d;
-    x.want = 40;
-    assert_true(run_until(loop, drained, &x, 20));
-    assert_int_equal(d.completions, 40);
+    x.want = n;
+    assert_true(run_until(loop, drained, &x, 60));
+    assert_int_equal(d.completions, n);
 
     /* The other way: the application pauses reading. */
     urg_transport_pause(d.t, 1);
@@ -462,7 +469,7 @@ static void test_backpressure(void **state)
     assert_true(run_until(loop, one_completion, &d, 10));
     assert_int_equal(rep[2], 0x0b);
     tdev_free(&d);
-    for (i = 0; i < 40; i++)
+    for (i = 0; i < n; i++)
         urg_urb_free(u[i]);
     urg_urb_free(intr);
     emu_free(e);
