@@ -315,6 +315,10 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
         }
         if (t->cap)
             urg_capture_write(t->cap, URG_CAP_HOST, direct ? wb : t->rbuf, (size_t)n);
+        /* The host spoke: the backoff starts over. A connection that is
+         * accepted and closed at once (usbredirect's forwarded port once it
+         * has exited) does not reset it. */
+        t->failures = 0;
         t->st.bytes_in += (uint64_t)n;
         t->st.reads++;
         budget -= (size_t)n;
@@ -379,7 +383,6 @@ static void connected(urg_transport *t, int fd)
         return;
     }
     t->state = T_CONNECTED;
-    t->failures = 0;
     t->st.retry_delay = 0;
     t->st.connects++;
     if (t->cap)

@@ -101,9 +101,12 @@ struct urg_transport_config {
     int reconnect;                /* 1: after a drop, connect again (TCP and
                                      Unix; listening keeps listening) */
     double backoff_initial;       /* seconds before the first retry (0.1) */
-    double backoff_max;           /* doubling up to this (10) */
+    double backoff_max;           /* doubling up to this (10); it starts over
+                                     once a host has sent something */
     int max_retries;              /* give up after this many failed attempts
-                                     in a row (0: never) */
+                                     in a row - connects that failed, or
+                                     connections that closed before the host
+                                     sent a byte (0: never) */
     size_t output_high;           /* queued output that blocks (4 MiB) */
     size_t read_buffer;           /* bytes per read (64 KiB) */
     size_t read_budget;           /* bytes read per loop iteration before

@@ -35,6 +35,7 @@ struct srv {
     ev_io lio;
     struct emuhost *emu[16];
     int n;
+    int resets;     /* connections closed at accept (kind -1) */
     char path[108];
 };
 
@@ -46,6 +47,13 @@ static void srv_accept(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     if (fd < 0 || s->n == 16)
         return;
+    if (s->kind < 0) {
+        /* Like a forwarded port whose usbredirect has exited: accepted,
+         * then closed at once. */
+        close(fd);
+        s->resets++;
+        return;
+    }
     emu_config_init(&c, s->kind);
     s->emu[s->n] = emu_new(&c);
     emu_serve(s->emu[s->n], loop, fd, NULL, NULL);
@@ -306,6 +314,7 @@ static void test_listen_mode(void **state)
 
 static bool attached_twice(void *p) { return ((struct tdev *)p)->attached >= 2; }
 static bool five_retries(void *p) { return ((struct tdev *)p)->nretry >= 5; }
+static bool attached_thrice(void *p) { return ((struct tdev *)p)->attached >= 3; }
 
 
 static void test_reconnect(void **state)
@@ -358,6 +367,23 @@ static void test_reconnect(void **state)
         assert_true(st.retries >= 5);
         assert_true(st.retry_delay == 0);
     }
+    /* It exits again, and now its port accepts and closes at once (a
+     * forwarded port whose usbredirect is gone): those connections end
+     * before the host says a thing, so the backoff goes on doubling - from
+     * the start, since the last host did speak. */
+    s.kind = -1;
+    d.nretry = 0;
+    emu_close(s.emu[1]);
+    assert_true(run_until(loop, five_retries, &d, 10));
+    assert_true(s.resets >= 4);
+    assert_int_equal(d.attached, 2);
+    assert_true(d.retry_delays[0] == 0.01 && d.retry_delays[1] == 0.02 &&
+                d.retry_delays[2] == 0.04 && d.retry_delays[3] == 0.08 &&
+                d.retry_delays[4] == 0.08);
+    /* ...until a real host is back. */
+    s.kind = EMU_MSC;
+    assert_true(run_until(loop, attached_thrice, &d, 10));
+    assert_int_equal(read_vendor(&d), 0x46f4);
     tdev_free(&d);
     urg_urb_free(u);
 
