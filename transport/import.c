@@ -87,19 +87,29 @@ static void side_name(const struct side *s, char *buf, size_t cap)
     snprintf(buf, cap, s->family == 4 ? "%s:%u" : "[%s]:%u", a, s->port);
 }
 
+/* The array p (n used of *cap elements) with room for one more: p, or p
+ * moved and *cap doubled (from first); NULL when out of memory (p stays). */
+static void *grow(void *p, size_t n, size_t *cap, size_t elem, size_t first)
+{
+    size_t nc;
+    void *np;
+    if (n < *cap)
+        return p;
+    nc = *cap ? *cap * 2 : first;
+    if (!(np = realloc(p, nc * elem)))
+        return NULL;
+    *cap = nc;
+    return np;
+}
+
 static int emit(struct imp *m, int side, uint64_t t, const uint8_t *data, uint32_t len)
 {
     struct chunk *c;
     if (!len)
         return 0;
-    if (m->nch == m->chcap) {
-        size_t nc = m->chcap ? m->chcap * 2 : 256;
-        struct chunk *n = realloc(m->ch, nc * sizeof(*n));
-        if (!n)
-            return URG_ERR_NOMEM;
-        m->ch = n;
-        m->chcap = nc;
-    }
+    if (!(c = grow(m->ch, m->nch, &m->chcap, sizeof(*m->ch), 256)))
+        return URG_ERR_NOMEM;
+    m->ch = c;
     c = &m->ch[m->nch];
     c->data = malloc(len);
     if (!c->data)
@@ -136,15 +146,10 @@ static int deliver(struct imp *m, int side, uint32_t seq, const uint8_t *data, u
     }
     if (seqdiff(seq, s->next) > 0) {
         /* Early: hold it until the bytes before it come. */
-        struct seg *g;
-        if (s->nheld == s->cap) {
-            size_t nc = s->cap ? s->cap * 2 : 16;
-            struct seg *n = realloc(s->held, nc * sizeof(*n));
-            if (!n)
-                return URG_ERR_NOMEM;
-            s->held = n;
-            s->cap = nc;
-        }
+        struct seg *g = grow(s->held, s->nheld, &s->cap, sizeof(*s->held), 16);
+        if (!g)
+            return URG_ERR_NOMEM;
+        s->held = g;
         g = &s->held[s->nheld++];
         g->seq = seq;
         g->len = len;
