@@ -34,6 +34,7 @@ enum {
 struct common {
     const char *address;     /* NULL: the command's bundled fixture */
     int listen;              /* wait for the host to connect (usbredirect --to) */
+    int retry;               /* connect again (backoff) until a device attaches */
     double timeout;          /* seconds for the device to attach and per request */
     int verbose;             /* -v: 1 info, 2 debug */
     const char *record;      /* capture the session here (the record command) */

@@ -115,6 +115,9 @@ static void on_event(void *ud, urg_transport *t, int ev, int err)
 {
     struct conn *c = ud;
     (void)t;
+    /* With --retry, drops before the device attached are retried. */
+    if (c->o.retry && !c->attached && ev == URG_TEV_DISCONNECTED)
+        return;
     if (ev == URG_TEV_DISCONNECTED || ev == URG_TEV_CLOSED) {
         c->gone = true;
         if (!c->gone_err)
@@ -316,6 +319,13 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
     } else {
         tc.address = o->address;
         tc.listen = o->listen;
+        /* --retry: a host that is not up yet (refused, or a forwarded
+         * port that accepts and resets) is tried again, 50 ms doubling to
+         * 1 s, within the timeout; once the device attached, a drop ends
+         * the command as usual. */
+        tc.reconnect = o->retry;
+        tc.backoff_initial = 0.05;
+        tc.backoff_max = 1.0;
         snprintf(c->where, sizeof(c->where), "%s", o->address);
     }
     tc.loop = c->loop;

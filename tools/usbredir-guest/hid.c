@@ -183,7 +183,7 @@ static int own_option(void *ctx, int opt, const char *arg)
 }
 
 static const char usage_text[] =
-    "hid [-v] [-n COUNT] [--raw] [--timeout SEC] [--listen] [ADDRESS]\n"
+    "hid [-v] [-n COUNT] [--raw] [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
     "Prints the reports of the device's HID interface; boot keyboards' as keys,\n"
     "boot mice's as buttons and movement (--raw: in hex only). Stops after COUNT\n"
     "reports, when the device goes, or on Ctrl-C.\n";

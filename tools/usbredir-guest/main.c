@@ -59,7 +59,7 @@ static void usage(FILE *f, const char *prog)
 
 /* ---------------------------------------------------------------- shared parsing */
 
-enum { OPT_TIMEOUT = 1000, OPT_LISTEN };
+enum { OPT_TIMEOUT = 1000, OPT_LISTEN, OPT_RETRY };
 
 int cli_number(const struct common *o, const char *what, const char *text, double lo, double hi,
                double *out)
@@ -86,6 +86,7 @@ int cli_parse(int argc, char **argv, struct common *o, const char *shortopts,
         { "help", no_argument, NULL, 'h' },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "listen", no_argument, NULL, OPT_LISTEN },
+        { "retry", no_argument, NULL, OPT_RETRY },
     };
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
         all[n++] = common[i];
@@ -110,6 +111,9 @@ int cli_parse(int argc, char **argv, struct common *o, const char *shortopts,
             break;
         case OPT_LISTEN:
             o->listen = 1;
+            break;
+        case OPT_RETRY:
+            o->retry = 1;
             break;
         case '?':
             if (optopt > 0 && optopt < 128)
@@ -148,6 +152,11 @@ int cli_command_line(int argc, char **argv, struct common *o, const char *usage_
         o->address = argv[first];
     if (o->listen && (!o->address || !strncmp(o->address, "capture:", 8))) {
         cli_error(o, "%s: --listen needs an address to listen on", argv[0]);
+        return EXIT_USAGE + 1000;
+    }
+    if (o->retry && (o->listen || !o->address || !strncmp(o->address, "capture:", 8) ||
+                     !strncmp(o->address, "fd:", 3))) {
+        cli_error(o, "%s: --retry needs an address to connect to", argv[0]);
         return EXIT_USAGE + 1000;
     }
     return 0;

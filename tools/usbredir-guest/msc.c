@@ -590,7 +590,7 @@ static int own_option(void *ctx, int opt, const char *arg)
 
 static const char usage_text[] =
     "msc [-v] [--read LBA[:COUNT]] [-o FILE] [--write LBA -i FILE [--verify]]\n"
-    "           [--chunk BLOCKS] [--progress|--no-progress] [--timeout SEC] [--listen]\n"
+    "           [--chunk BLOCKS] [--progress|--no-progress] [--timeout SEC] [--listen|--retry]\n"
     "           [ADDRESS]\n"
     "Identifies a Bulk-Only mass storage device (INQUIRY, READ CAPACITY), then\n"
     "writes FILE at block LBA (and reads it back with --verify), then reads\n"

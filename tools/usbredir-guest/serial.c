@@ -428,7 +428,7 @@ static int own_option(void *ctx, int opt, const char *arg)
 
 static const char usage_text[] =
     "serial [-v] [--baud N] [--send TEXT] [--bytes N] [--idle SEC] [--no-input]\n"
-    "              [--timeout SEC] [--listen] [ADDRESS]\n"
+    "              [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
     "Sets up an FTDI, CP210x or PL2303 adapter (N baud, 115200 by default, 8N1),\n"
     "writes what it receives to stdout and sends TEXT (\\r, \\n, \\t, \\xNN\n"
     "escapes) and stdin to it. Ends after N bytes, SEC seconds of silence, when\n"
