@@ -379,11 +379,11 @@ static void print_all(const struct desc *d, const struct urg_hcd_device *info)
         value_line("  ", "bLength", q[0], "");
         value_line("  ", "bDescriptorType", q[1], "");
         bcd_line("  ", "bcdUSB", le16(q + 2));
-        value_line("  ", "bDeviceClass", q[3], class_name(q[3]));
-        value_line("  ", "bDeviceSubClass", q[4], subclass_name(q[3], q[4]));
-        value_line("  ", "bDeviceProtocol", q[5], protocol_name(q[3], q[4], q[5]));
-        value_line("  ", "bMaxPacketSize0", q[6], "");
-        value_line("  ", "bNumConfigurations", q[7], "");
+        value_line("  ", "bDeviceClass", q[4], class_name(q[4]));
+        value_line("  ", "bDeviceSubClass", q[5], subclass_name(q[4], q[5]));
+        value_line("  ", "bDeviceProtocol", q[6], protocol_name(q[4], q[5], q[6]));
+        value_line("  ", "bMaxPacketSize0", q[7], "");
+        value_line("  ", "bNumConfigurations", q[8], "");
     }
     if (d->bos)
         print_bos(d->bos, d->bos_len);
@@ -589,7 +589,7 @@ static void desc_free(struct desc *d)
     free(d->bos);
 }
 
-static const char usage_text[] = "lsusb [-v] [--timeout SEC] [--listen] [ADDRESS]\n"
+static const char usage_text[] = "lsusb [-v] [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
                                  "Prints the device's descriptors as lsusb -v does.\n";
 
 int cmd_lsusb(int argc, char **argv, struct common *o)
