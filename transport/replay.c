@@ -1,7 +1,9 @@
 /*
  * replay.c - a usb-host that serves a capture to a live guest.
  *
- * The first connection of the capture is replayed. Host packets go out in
+ * The first connection of the capture on which the host spoke is replayed
+ * (a guest that retried records connections the host closed at once, before
+ * the one that worked). Host packets go out in
  * captured order, each once what it waits for has come from the guest:
  *   a reply                 the request it answers (its id is remapped to
  *                           the id the live guest gave that request);
@@ -62,6 +64,7 @@ struct urg_replay {
 
 struct build {
     urg_replay *r;
+    uint32_t connection;      /* the one replayed */
     int32_t last_guest;
     int32_t start_gi[32][3]; /* latest start of interrupt / iso / bulk receiving */
     int32_t set_gi;          /* unanswered set_configuration / set_alt_setting */
@@ -177,6 +180,15 @@ static struct rp *append(struct rp **arr, uint32_t *n, uint32_t *cap, const stru
     return e;
 }
 
+/* The first connection with a packet from the host. */
+static int find_connection(void *ctx, const struct urg_capture_packet *cp)
+{
+    if (cp->dir != URG_DIR_TO_GUEST)
+        return 0;
+    ((struct build *)ctx)->connection = cp->connection;
+    return 1;
+}
+
 static int collect(void *ctx, const struct urg_capture_packet *cp)
 {
     struct build *b = ctx;
@@ -185,8 +197,8 @@ static int collect(void *ctx, const struct urg_capture_packet *cp)
     struct rp *e;
     int32_t gi;
     int kind, ep;
-    if (cp->connection != 1)
-        return 1; /* only the first connection */
+    if (cp->connection != b->connection)
+        return cp->connection > b->connection; /* that connection only */
     if (cp->dir == URG_DIR_TO_HOST) {
         e = append(&r->guest, &r->nguest, &r->gcap, p, cp->index);
         if (!e)
@@ -625,10 +637,16 @@ URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out
     b.last_guest = b.set_gi = -1;
     for (i = 0; i < 32; i++)
         b.start_gi[i][0] = b.start_gi[i][1] = b.start_gi[i][2] = -1;
-    rc = cfg->capture_path
-             ? urg_capture_decode(cfg->capture_path, collect, &b, err, sizeof(err))
-             : urg_capture_decode_mem(cfg->capture_data, cfg->capture_size, collect, &b, err,
-                                      sizeof(err));
+    b.connection = 1;
+    for (i = 0; i < 2; i++) {
+        int (*fn)(void *, const struct urg_capture_packet *) = i ? collect : find_connection;
+        rc = cfg->capture_path
+                 ? urg_capture_decode(cfg->capture_path, fn, &b, err, sizeof(err))
+                 : urg_capture_decode_mem(cfg->capture_data, cfg->capture_size, fn, &b, err,
+                                          sizeof(err));
+        if (rc < 0)
+            break;
+    }
     if (rc < 0 || !r->nhost || r->host[0].p.type != URG_HELLO) {
         if (cfg->log)
             cfg->log(cfg->user_data, URG_LOG_ERROR,

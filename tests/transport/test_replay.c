@@ -212,6 +212,41 @@ static void test_ids_are_remapped(void **state)
     unlink(moved);
 }
 
+/* A guest that retried (usbredir-guest --retry, a host still starting)
+ * records connections the host closed before it spoke: the replay serves
+ * the first one on which the host spoke. */
+static void test_replay_skips_connections_the_host_never_answered(void **state)
+{
+    static const uint8_t hello_only[] = { 0, 0, 0, 0, 0x44, 0, 0, 0 };
+    char *path = temp_capture("kbd3"), *retried = temp_capture("retried");
+    urg_capture_reader *in;
+    urg_capture *out;
+    struct urg_capture_record rec;
+    struct kbd_result live;
+    struct run x;
+    (void)state;
+    assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
+    assert_int_equal(urg_capture_create(retried, &out), 0);
+    for (int i = 0; i < 2; i++) { /* two connections reset after our hello */
+        assert_int_equal(urg_capture_write(out, URG_CAP_CONNECT, NULL, 0), 0);
+        assert_int_equal(urg_capture_write(out, URG_CAP_GUEST, hello_only, sizeof(hello_only)), 0);
+    }
+    assert_int_equal(urg_capture_open(path, &in), 0);
+    while (urg_capture_next(in, &rec) == 1)
+        assert_int_equal(urg_capture_write_at(out, rec.kind, rec.time_ns, rec.data, rec.len), 0);
+    urg_capture_reader_free(in);
+    urg_capture_close(out);
+    replay_start(&x, retried);
+    kbd_session(&x.d, &live);
+    assert_int_equal(live.status, URG_URB_SUCCESS);
+    assert_int_equal(live.vendor, 0x0627);
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.status, 0);
+    replay_end(&x);
+    unlink(path);
+    unlink(retried);
+}
+
 static bool one_more(void *p)
 {
     struct tdev *d = p;
@@ -493,6 +528,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_of_a_keyboard_session),
         cmocka_unit_test(test_ids_are_remapped),
+        cmocka_unit_test(test_replay_skips_connections_the_host_never_answered),
         cmocka_unit_test(test_divergence_in_a_field),
         cmocka_unit_test(test_divergence_in_the_data),
         cmocka_unit_test(test_divergence_in_the_type),
