@@ -57,15 +57,18 @@ int stream_prepare(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
 
 void stream_stop(urg_hcd_dev *d, struct hep *e)
 {
-    if (e->stream == ST_ACTIVE && d->s) {
+    if ((e->stream == ST_ACTIVE || e->stream == ST_STARTING) && d->s) {
+        /* A stream still starting is stopped too: the host will have
+         * started it by the time it reads the stop. Its start status is
+         * not waited for. */
+        if (e->stream == ST_STARTING)
+            urg_session_forget(d->s, e->start_id);
         if (e->info.type == URG_EP_INTERRUPT)
             urg_session_stop_interrupt_receiving(d->s, e->addr, NULL, NULL);
         else if (e->info.type == URG_EP_ISO)
             urg_session_stop_iso_stream(d->s, e->addr, NULL, NULL);
         else if (e->info.type == URG_EP_BULK)
             urg_session_stop_bulk_receiving(d->s, e->addr, 0, NULL, NULL);
-    } else if (e->stream == ST_STARTING && d->s) {
-        urg_session_forget(d->s, e->start_id);
     }
     e->stream = ST_NONE;
     e->start_id = 0;
