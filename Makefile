@@ -4,9 +4,13 @@
 #                     usbredir-guest command (in build/)
 #   make check        the whole test suite: unit and differential tests, the
 #                     same under valgrind and under ASan+UBSan (clang), a
-#                     bounded libFuzzer run, exported-symbol and install checks
+#                     bounded libFuzzer run, the real usb-host tier (Debian's
+#                     usbredirect in a QEMU VM, tests/realhost/), exported-
+#                     symbol and install checks
 #   make run          builds and runs the main job (see README.md)
 #   make fixtures     records fixtures/ again (tests/cli/make-fixtures.sh)
+#   make fixtures-real  records fixtures/real-*.urgcap again (real usb-host)
+#   make check-realhost the real usb-host tier alone (tests/realhost/)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make fuzz         FUZZ_SECONDS=600: a longer fuzz run
 #
@@ -57,7 +61,7 @@ TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 
 .PHONY: all lib tool check run install uninstall clean fuzz tests corpus fixtures \
 	check-unit check-valgrind check-asan check-fuzz check-symbols check-install \
-	check-clang check-docs run-tests
+	check-clang check-docs run-tests check-realhost fixtures-real
 
 all: lib tool
 lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
@@ -190,6 +194,27 @@ $(BUILD)/examples/%: docs/examples/%.c $(STATIC)
 
 tests: $(TEST_BINS) $(EXAMPLES) $(TOOL) $(EMUHOST) $(PCAP_FINS)
 
+# The real usb-host: Debian's usbredirect in a QEMU VM (tests/realhost/).
+# image.sh builds the VM image once and caches it; the test boots it.
+REALHOST_BIN := $(BUILD)/tests/test_realhost
+$(REALHOST_BIN): tests/realhost/test_realhost.c tests/realhost/vm.c tests/realhost/vm.h \
+		$(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Itests/realhost tests/realhost/test_realhost.c tests/realhost/vm.c \
+		$(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
+
+check-realhost: $(REALHOST_BIN) $(TOOL)
+	@img=$$(tests/realhost/image.sh) && \
+	URG_REALHOST_IMAGE=$$img URG_REALHOST_DIR=$(CURDIR)/$(BUILD)/realhost \
+		URG_TOOL=$(CURDIR)/$(TOOL) $(REALHOST_BIN)
+	@echo "== real usb-host tier passed in $(BUILD)"
+
+# Records the fixtures of real traffic (fixtures/real-*.urgcap) again: the
+# command's tests of the real-host tier, keeping their recordings.
+fixtures-real: $(REALHOST_BIN) $(TOOL)
+	URG_REALHOST_FIXTURES=$(CURDIR)/fixtures URG_REALHOST_ONLY='test_cli_*' \
+		$(MAKE) --no-print-directory check-realhost
+
 # Runs every test binary (RUNNER may be valgrind); fails on the first
 # failure, after printing its output.
 run-tests: tests
@@ -306,6 +331,7 @@ check:
 	@$(MAKE) --no-print-directory check-unit
 	@$(MAKE) --no-print-directory check-valgrind
 	@$(MAKE) --no-print-directory check-asan
+	@$(MAKE) --no-print-directory check-realhost BUILD=build-asan CC=clang SAN=1
 	@$(MAKE) --no-print-directory check-fuzz
 	@$(MAKE) --no-print-directory check-symbols
 	@$(MAKE) --no-print-directory check-install

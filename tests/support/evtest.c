@@ -51,10 +51,28 @@ static void cb_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
     d->completions++;
     d->last_status = u->status;
     d->last_actual = u->actual_length;
+    if (d->on_complete)
+        d->on_complete(d, u);
     if (d->free_transport_on == u && d->t) {
         urg_transport_free(d->t); /* deferred: we are inside its read */
         d->t = NULL;
     }
+}
+
+static void cb_streams(void *ud, urg_hcd_dev *dev, void *op, int status, uint32_t no_streams)
+{
+    struct tdev *d = ud;
+    (void)dev;
+    (void)op;
+    d->streams_done++;
+    d->streams_status = status;
+    d->streams_no = no_streams;
+}
+
+static void cb_endpoints(void *ud, urg_hcd_dev *dev)
+{
+    (void)dev;
+    ((struct tdev *)ud)->endpoints_changed++;
 }
 
 static void cb_event(void *ud, urg_transport *t, int ev, int err)
@@ -81,6 +99,8 @@ static void init(struct tdev *d, struct ev_loop *loop, const char *address, int 
     hc.callbacks.attach = cb_attach;
     hc.callbacks.detach = cb_detach;
     hc.callbacks.urb_complete = cb_complete;
+    hc.callbacks.streams_done = cb_streams;
+    hc.callbacks.endpoints_changed = cb_endpoints;
     hc.user_data = d;
     if (urg_hcd_dev_new(&hc, &d->dev))
         abort();

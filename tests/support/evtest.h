@@ -8,6 +8,7 @@
 #define URG_EVTEST_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "urg_transport.h"
 
@@ -30,6 +31,11 @@ struct tdev {
     int last_status;
     uint32_t last_actual;
     struct urg_urb *free_transport_on; /* urg_transport_free() from its completion */
+    void (*on_complete)(struct tdev *d, struct urg_urb *u); /* also called, if set */
+    int streams_done;          /* streams_done callbacks, and the last one's */
+    int streams_status;        /* status and no_streams */
+    uint32_t streams_no;
+    int endpoints_changed;     /* endpoints_changed callbacks */
 };
 
 /* A model device with default options and a transport to address (listen

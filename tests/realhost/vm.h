@@ -1,0 +1,66 @@
+/*
+ * vm.h - the real-host VM for the tests in tests/realhost/: QEMU (TCG, or
+ * KVM where kvm_intel or kvm_amd is loaded) booting the image that
+ * image.sh builds, with emulated USB devices that Debian's usbredirect
+ * exports on forwarded ports.
+ *
+ * The VM's serial console is read on the test's libev loop, so readiness is
+ * waited for by its markers (see tests/realhost/init) with run_until(),
+ * never with sleeps. Everything is torn down by PID: the QEMU process is
+ * killed and reaped in vm_stop(), and dies with the test process if that
+ * dies first (PR_SET_PDEATHSIG).
+ */
+#ifndef URG_REALHOST_VM_H
+#define URG_REALHOST_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct ev_loop;
+
+#define VM_MAX_PORTS 8
+
+struct vm_config {
+    const char *image;        /* folder with vmlinux and initramfs.cpio */
+    const char *dir;          /* work folder: serial log, monitor socket */
+    /* Devices usbredirect serves: "PORT/VID:PID" each, guest ports. */
+    const char *serve[VM_MAX_PORTS];
+    /* Further QEMU arguments (devices, drives, chardevs), NULL-ended. */
+    const char *const *qemu_args;
+};
+
+struct vm {
+    pid_t pid;
+    int console_in;           /* writes go to the VM's serial console */
+    int console_out;          /* what the console prints (read on the loop) */
+    char *log;                /* everything the console printed, NUL-ended */
+    size_t log_len, log_cap;
+    int log_fd;               /* the same, appended to DIR/serial.log */
+    char monitor[108];        /* the HMP monitor's Unix socket */
+    int guest_port[VM_MAX_PORTS];
+    int host_port[VM_MAX_PORTS]; /* 127.0.0.1:host_port forwards to guest_port */
+    int nports;
+    bool kvm;
+    double boot_seconds;      /* QEMU start to URG-BOOTED */
+    struct ev_loop *loop;
+    void *watcher;
+};
+
+/* Starts QEMU and waits (up to timeout seconds) for the URG-BOOTED marker.
+ * Returns 0, or -1 after printing why. */
+int vm_start(struct vm *vm, struct ev_loop *loop, const struct vm_config *cfg, double timeout);
+/* Kills QEMU by its PID and reaps it; frees everything. */
+void vm_stop(struct vm *vm);
+/* 127.0.0.1:PORT forwarding to a guest port, as an address string. */
+const char *vm_address(const struct vm *vm, int guest_port);
+/* Runs the loop until the console printed needle at or after offset *from
+ * (then *from moves past it); false after timeout seconds. */
+bool vm_wait(struct vm *vm, const char *needle, size_t *from, double timeout);
+/* Sends one command line to /init's console reader ("crash PORT", ...). */
+int vm_console(struct vm *vm, const char *line);
+/* One HMP monitor command; its output (without the prompt) into out.
+ * Returns 0, or -1 if the monitor did not answer within 10 s. */
+int vm_hmp(struct vm *vm, const char *cmd, char *out, size_t cap);
+
+#endif
