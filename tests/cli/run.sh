@@ -105,6 +105,29 @@ t gone-first 0 lsusb "$ADDR"
 wait_emu e
 t refused 3 lsusb "$closed" && has refused err "cannot connect"
 t nocapture 1 lsusb capture:/nonexistent.urgcap && has nocapture err "cannot replay"
+# --retry: a host not up yet (as usbredirect in a VM that is still booting)
+# is tried again until it is; the host starts once the command has retried.
+mkfifo "$TMP/retry.fifo"
+# shellcheck disable=SC2086
+$T -v lsusb --retry --timeout 60 "$closed" < /dev/null > "$TMP/retry.out" 2> "$TMP/retry.fifo" &
+retry_pid=$!
+exec 5< "$TMP/retry.fifo"
+retried=0
+while read -r _line <&5; do
+    case $_line in *"retrying in 0.05 s"*) retried=1 && break ;; esac
+done
+start_emu e keyboard --listen "$closed"
+cat <&5 > "$TMP/retry.err"
+exec 5<&-
+wait "$retry_pid"
+rc=$?
+if [ $rc -eq 0 ]; then pass=$((pass + 1)); else bad "retry: exit $rc"; fi
+wait_emu e
+golden retry lsusb-keyboard.txt
+if [ $retried = 1 ]; then pass=$((pass + 1)); else bad "retry: it never said \"retrying in 0.05 s\""; fi
+t retry-listen 2 lsusb --retry --listen 127.0.0.1:0 &&
+    has retry-listen err "--retry needs an address to connect to"
+t retry-capture 2 lsusb --retry && has retry-capture err "--retry needs an address to connect to"
 
 # ---------------------------------------------------------------- lsusb
 for k in keyboard mouse msc ftdi cp210x pl2303; do
@@ -196,6 +219,17 @@ t msc-write-fixture 0 msc --no-progress --write 32 -i "$TMP/pattern.bin" --verif
 tr A-Z a-z < "$TMP/pattern.bin" > "$TMP/other.bin"
 t msc-diverged 4 msc --no-progress --write 32 -i "$TMP/other.bin" --verify --read 32:16 \
     capture:fixtures/msc-write.urgcap && has msc-diverged err "bulk_packet data byte 0 is 0x61, the capture has 0x41"
+# Fixtures of the real usbredirect (recorded by tests/realhost/), replayed;
+# the md5 is the one fixtures/README.md gives (the real-host test compared
+# those bytes with the VM's disk image).
+t real-lsusb 0 lsusb capture:fixtures/real-msc-lsusb.urgcap && golden real-lsusb lsusb-real-msc.txt
+has real-lsusb out "ID 46f4:0001 QEMU QEMU USB HARDDRIVE"
+t real-hid 0 hid -n 6 capture:fixtures/real-keyboard-hid.urgcap && golden real-hid hid-real-keyboard.txt
+has real-hid out 'typed: "hI"'
+t real-msc 0 msc --no-progress --read 0:64 -o "$TMP/real.bin" capture:fixtures/real-msc-read.urgcap
+has real-msc out "md5 $(md5 "$TMP/real.bin")"
+grep -q "$(md5 "$TMP/real.bin")" fixtures/README.md && pass=$((pass + 1)) ||
+    bad "fixtures/README.md does not give the real-msc-read md5 $(md5 "$TMP/real.bin")"
 start_emu e msc --blocks 256
 t msc-past-end 1 msc --no-progress --read 300 "$ADDR" && has msc-past-end err "past the end"
 wait_emu e
