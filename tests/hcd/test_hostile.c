@@ -262,12 +262,60 @@ static void test_replies_to_unknown_ids(void **state)
     vmm_urb_free(u);
 }
 
+static void no_completion(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
+{
+    (void)ud;
+    (void)dev;
+    (void)u;
+    fail_msg("no URB was submitted");
+}
+
+/* The hello out of order: a device_connect before it, a second one; each
+ * fails the session with its own error, and a URB pending at the second
+ * completes once. */
+static void test_hellos_out_of_order(void **state)
+{
+    struct urg_hcd_config cfg;
+    struct urg_urb *u = vmm_urb(URG_EP_BULK, 0x83, 8, 0);
+    struct testhost h;
+    urg_hcd_dev *dev;
+    urg_session *s;
+    struct vmm v;
+    (void)state;
+    urg_hcd_config_init(&cfg);
+    cfg.callbacks.urb_complete = no_completion;
+    assert_int_equal(urg_hcd_dev_new(&cfg, &dev), 0);
+    assert_int_equal(urg_hcd_dev_connect(dev, &s), 0);
+    th_init(&h, ALL);
+    th_pump(&h, s);
+    th_device(&h); /* no hello first */
+    assert_int_equal(th_flush(&h, s, 0), URG_ERR_PROTO_BEFORE_HELLO);
+    assert_int_equal(urg_session_state(s), URG_STATE_FAILED);
+    urg_hcd_dev_free(dev);
+    th_free(&h);
+
+    metered_vmm(&v);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    th_hello(&v.h);
+    assert_int_equal(vmm_sync(&v, 0), URG_ERR_PROTO_SECOND_HELLO);
+    /* The session failed: the pending URB completed then, and dropping
+     * the connection (as the transport does) does not complete it again. */
+    assert_int_equal(vmm_count(&v, u), 1);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_NODEV);
+    urg_hcd_dev_disconnect(v.dev, URG_ERR_PROTO_SECOND_HELLO);
+    assert_int_equal(vmm_count(&v, u), 1);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_floods_with_no_urb_stay_bounded),
         cmocka_unit_test(test_a_storm_of_stalls),
         cmocka_unit_test(test_replies_to_unknown_ids),
+        cmocka_unit_test(test_hellos_out_of_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
