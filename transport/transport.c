@@ -50,6 +50,7 @@ struct urg_transport {
     urg_session *s;
     uint8_t *rbuf;
     bool paused, blocked;
+    bool after_direct;     /* the last read went straight into a request */
     int failures;
     urg_capture *cap;
     int depth;
@@ -285,6 +286,10 @@ static bool try_write(urg_transport *t)
 
 /* ---------------------------------------------------------------- reading */
 
+/* A read after a direct one: a header (16 bytes, and at most 20 of a type
+ * header) with a little to spare. */
+#define HEADER_READ 64
+
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
     urg_transport *t = w->data;
@@ -302,7 +307,12 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             want = wl < budget ? wl : budget;
             n = read(t->fd, wb, want);
         } else {
-            want = t->cfg.read_buffer < budget ? t->cfg.read_buffer : budget;
+            /* Right after a payload read straight into its request, the
+             * next bytes are most likely the next reply's header, and its
+             * payload may go straight in too: read a header's worth only,
+             * so that payload is not read into our buffer and copied. */
+            want = t->after_direct ? HEADER_READ : t->cfg.read_buffer;
+            want = want < budget ? want : budget;
             n = read(t->fd, t->rbuf, want);
         }
         if (n < 0 && errno == EINTR)
@@ -322,6 +332,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
         t->st.bytes_in += (uint64_t)n;
         t->st.reads++;
         budget -= (size_t)n;
+        t->after_direct = direct;
         if (direct) {
             t->st.direct_bytes += (uint64_t)n;
             r = urg_session_recv_commit(t->s, (size_t)n);
@@ -383,6 +394,7 @@ static void connected(urg_transport *t, int fd)
         return;
     }
     t->state = T_CONNECTED;
+    t->after_direct = false;
     t->st.retry_delay = 0;
     t->st.connects++;
     if (t->cap)
