@@ -62,7 +62,7 @@ TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 
 .PHONY: all lib tool check run install uninstall clean fuzz tests corpus fixtures \
 	check-unit check-valgrind check-asan check-fuzz check-symbols check-install \
-	check-clang check-docs run-tests check-realhost fixtures-real
+	check-clang check-docs run-tests check-realhost fixtures-real bench
 
 all: lib tool
 lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
@@ -243,6 +243,19 @@ check-asan:
 # gcc builds everything above; this proves the clang build warning-free too.
 check-clang:
 	$(MAKE) --no-print-directory lib tests BUILD=build-clang CC=clang
+
+# ---------------------------------------------------------------- benchmarks
+
+# Figures, not tests (docs/benchmarks.md): the engine beside the reference
+# (libusbredirparser, used here and in the differential test only) and the
+# raw limits, in the same run; instruction counts from callgrind.
+BENCH_CODEC := $(BUILD)/bench/bench_codec
+$(BENCH_CODEC): tests/bench/bench_codec.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
+
+bench: $(BENCH_CODEC)
+	tests/bench/run.sh $(BUILD)
 
 # ---------------------------------------------------------------- fuzzing
 
