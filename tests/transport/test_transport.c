@@ -24,6 +24,7 @@
 
 #include "emuhost.h"
 #include "evtest.h"
+#include "testhost.h"
 #include "sessions.h"
 
 /* ---------------------------------------------------------------- a host server */
@@ -219,6 +220,96 @@ static void test_fd_over_socketpair(void **state)
     assert_int_equal(d.detached, 1);
     urg_urb_free(u);
     emu_free(e);
+    ev_loop_destroy(loop);
+}
+
+static bool hello_out(void *p)
+{
+    struct urg_transport_stats st;
+    urg_transport_stats(((struct tdev *)p)->t, &st);
+    return st.bytes_out > 0;
+}
+
+static bool n_completions(void *p)
+{
+    struct tdev *d = p;
+    return d->completions >= 8;
+}
+
+/* Bulk IN replies back to back: after the first read, each payload is read
+ * straight into its URB's buffer (the engine's window) and only a header's
+ * worth goes through the transport's buffer - no copy in user space. */
+static void test_bulk_replies_read_straight_into_the_urbs(void **state)
+{
+    enum { N = 8, LEN = 16384 };
+    struct ev_loop *loop = ev_loop_new(0);
+    struct urg_transport_stats st;
+    struct urg_urb *u[N];
+    struct testhost h;
+    struct tdev d;
+    static uint8_t bufs[N][LEN], payload[N][LEN];
+    char addr[32];
+    int sv[2];
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+    tdev_init(&d, loop, addr, 0, 0, NULL);
+    th_init(&h, URG_CAPS_ALL);
+    /* The guest's hello, decoded by the host: the layout is known. */
+    d.last_err = 0;
+    assert_true(run_until(loop, hello_out, &d, 10));
+    {
+        uint8_t hello[512];
+        ssize_t n = read(sv[1], hello, sizeof(hello));
+        assert_true(n > 0);
+        assert_int_equal(urg_decoder_feed(h.dec, hello, (size_t)n, NULL), 0);
+    }
+    th_hello(&h);
+    th_device(&h); /* bulk IN 0x82 */
+    assert_int_equal(write(sv[1], h.out, h.out_len), (ssize_t)h.out_len);
+    h.out_len = 0;
+    assert_true(run_until(loop, tdev_attached, &d, 10));
+    for (int i = 0; i < N; i++) {
+        u[i] = urg_urb_alloc(0);
+        u[i]->type = URG_EP_BULK;
+        u[i]->endpoint = 0x82;
+        u[i]->buffer = bufs[i];
+        u[i]->length = LEN;
+        assert_int_equal(urg_hcd_submit(d.dev, u[i]), 0);
+    }
+    /* The engine numbers the requests 1, 2, ...: the replies, all at once. */
+    for (int i = 0; i < N; i++) {
+        struct urg_packet p;
+        memset(payload[i], 'a' + i, LEN);
+        memset(&p, 0, sizeof(p));
+        p.type = URG_BULK_PACKET;
+        p.id = (uint64_t)i + 1;
+        p.h.bulk.endpoint = 0x82;
+        p.h.bulk.length = LEN;
+        p.data = payload[i];
+        p.data_len = LEN;
+        th_emit(&h, &p);
+    }
+    /* The guest's hello and requests are read by nobody: the socket keeps
+     * them. The host side writes all its replies first. */
+    assert_int_equal(write(sv[1], h.out, h.out_len), (ssize_t)h.out_len);
+    d.completions = 0;
+    assert_true(run_until(loop, n_completions, &d, 10));
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(u[i]->status, URG_URB_SUCCESS);
+        assert_memory_equal(bufs[i], payload[i], LEN);
+    }
+    urg_transport_stats(d.t, &st);
+    /* The first read takes 64 KiB (copied); from the first direct read on,
+     * only the 64-byte header reads are copied. */
+    printf("bulk: %llu of %d payload bytes read straight into the URBs\n",
+           (unsigned long long)st.direct_bytes, N * LEN);
+    assert_true(st.direct_bytes >= (uint64_t)(N - 4) * (LEN - 64));
+    tdev_free(&d);
+    th_free(&h);
+    close(sv[1]);
+    for (int i = 0; i < N; i++)
+        urg_urb_free(u[i]);
     ev_loop_destroy(loop);
 }
 
@@ -676,6 +767,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_fd_over_socketpair),
+        cmocka_unit_test(test_bulk_replies_read_straight_into_the_urbs),
         cmocka_unit_test(test_tcp_ipv4_ipv6_and_unix),
         cmocka_unit_test(test_listen_mode),
         cmocka_unit_test(test_reconnect),
