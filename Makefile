@@ -254,7 +254,12 @@ $(BENCH_CODEC): tests/bench/bench_codec.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OB
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
 
-bench: $(BENCH_CODEC)
+BENCH_E2E := $(BUILD)/bench/bench_e2e
+$(BENCH_E2E): tests/bench/bench_e2e.c $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
+
+bench: $(BENCH_CODEC) $(BENCH_E2E)
 	tests/bench/run.sh $(BUILD)
 
 # ---------------------------------------------------------------- fuzzing

@@ -1,8 +1,10 @@
 #!/bin/sh
 # run.sh BUILD - make bench: the codec benchmark (tests/bench/bench_codec.c)
 # natively for wall time, then each workload and implementation alone under
-# callgrind for instructions per packet (repeatable where time is not).
-# Writes BUILD/bench/codec.md (a markdown table) and prints it.
+# callgrind for instructions per packet (repeatable where time is not); then
+# the end-to-end benchmark (tests/bench/bench_e2e.c) over TCP and a Unix
+# socket. Writes BUILD/bench/codec.md, e2e.md (markdown tables) and
+# throughput.png (gnuplot, when installed), and prints the tables.
 set -eu
 B=$1
 BIN=$B/bench/bench_codec
@@ -24,4 +26,53 @@ command -v valgrind > /dev/null || { echo "bench: valgrind is needed" >&2; exit 
     done < "$TMP/wall"
 } > "$OUT/codec.md"
 cat "$OUT/codec.md"
+
+# End to end: bulk IN from a fast usb-host (libusbredirparser, host role),
+# K URBs of S bytes outstanding, 2 s after 0.3 s of warm-up.
+E2E=$B/bench/bench_e2e
+SECS=${BENCH_SECONDS:-2}
+{
+    echo "| socket | impl | outstanding | URB size | MB/s |"
+    echo "|---|---|---:|---:|---:|"
+    for sock in tcp unix; do
+        raw=$("$E2E" $sock raw 1 65536 "$SECS")
+        echo "| $sock | raw | - | - | $raw |"
+        for size in 16384 65536; do
+            for k in 1 8 32; do
+                for impl in urg ref; do
+                    echo "| $sock | $impl | $k | $size | $("$E2E" $sock $impl $k $size "$SECS") |"
+                done
+            done
+        done
+        echo "$sock $raw" > "$TMP/raw-$sock"
+    done
+} > "$OUT/e2e.md"
+cat "$OUT/e2e.md"
+
+# The plot: throughput against outstanding URBs, 64 KiB, TCP.
+if command -v gnuplot > /dev/null; then
+    raw=$(cut -d' ' -f2 "$TMP/raw-tcp")
+    for impl in urg ref; do
+        awk -F'|' -v i=" $impl " '$2 == " tcp " && $3 == i && $5 ~ /65536/ {print $4, $6}' \
+            "$OUT/e2e.md" > "$TMP/$impl.dat"
+    done
+    printf '1 %s\n8 %s\n32 %s\n' "$raw" "$raw" "$raw" > "$TMP/raw.dat"
+    gnuplot <<PLOT
+set terminal png size 800,500
+set output "$OUT/throughput.png"
+set title "Bulk IN over loopback TCP, 64 KiB URBs"
+set xlabel "outstanding URBs"
+set ylabel "MB/s"
+set logscale x 2
+set xtics (1, 8, 32)
+set yrange [0:*]
+set key bottom right
+plot "$TMP/urg.dat" with linespoints title "usbredir-guest", \
+     "$TMP/ref.dat" with linespoints title "libusbredirparser guest", \
+     "$TMP/raw.dat" with lines dashtype 2 title "raw socket (no protocol)"
+PLOT
+    echo "bench: plot in $OUT/throughput.png"
+else
+    echo "bench: no gnuplot (apt-get install gnuplot-nox): no plot"
+fi
 echo "bench: $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)"

@@ -1,0 +1,464 @@
+/*
+ * bench_e2e.c - end-to-end bulk IN throughput over loopback TCP and a Unix
+ * socket: a fast usb-host (libusbredirparser in the host role, answering
+ * every bulk IN request on 0x81 with as many bytes as it asked for) in a
+ * child process, and in this one a guest keeping K URBs of S bytes
+ * outstanding:
+ *
+ *   urg   the library: hcd-model + transport (libev), the URB resubmitted
+ *         from its completion
+ *   ref   libusbredirparser in the guest role, polling its socket; each
+ *         reply's data copied into the request's buffer (as QEMU does),
+ *         the request sent again
+ *   raw   no protocol: the host writes 64 KiB buffers, the guest reads them
+ *
+ *   bench_e2e tcp|unix urg|ref|raw K S SECONDS   prints "MB/s"
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <usbredirparser.h>
+
+#include "urg_transport.h"
+
+static uint8_t data[1 << 20];
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------------- the host */
+
+struct host {
+    struct usbredirparser *p;
+    int fd;
+};
+
+static int h_read(void *priv, uint8_t *b, int n)
+{
+    ssize_t r = read(((struct host *)priv)->fd, b, (size_t)n);
+    return r < 0 ? (errno == EAGAIN ? 0 : -1) : r == 0 ? -1 : (int)r;
+}
+
+static int h_write(void *priv, uint8_t *b, int n)
+{
+    ssize_t r = write(((struct host *)priv)->fd, b, (size_t)n);
+    return r < 0 ? (errno == EAGAIN ? 0 : -1) : (int)r;
+}
+
+static void h_log(void *priv, int level, const char *msg)
+{
+    (void)priv;
+    if (level <= usbredirparser_error)
+        fprintf(stderr, "fasthost: %s\n", msg);
+}
+
+static void h_bulk(void *priv, uint64_t id, struct usb_redir_bulk_packet_header *h, uint8_t *d,
+                   int len)
+{
+    struct host *x = priv;
+    struct usb_redir_bulk_packet_header r = *h;
+    uint32_t want = h->length | (uint32_t)h->length_high << 16;
+    usbredirparser_free_packet_data(x->p, d);
+    (void)len;
+    if (want > sizeof(data))
+        want = sizeof(data);
+    r.status = usb_redir_success;
+    r.length = (uint16_t)want;
+    r.length_high = (uint16_t)(want >> 16);
+    usbredirparser_send_bulk_packet(x->p, id, &r, data, (int)want);
+}
+
+static void h_hello(void *priv, struct usb_redir_hello_header *h) { (void)priv, (void)h; }
+
+/* The device, once the guest's hello is in (the layout is known only then,
+ * as usbredirhost does it). */
+static void h_guest_hello(void *priv, struct usb_redir_hello_header *h)
+{
+    struct host *x = priv;
+    struct usb_redir_interface_info_header ii;
+    struct usb_redir_ep_info_header ei;
+    struct usb_redir_device_connect_header dc = { usb_redir_speed_high, 0, 0, 0, 0x1234, 0x5678, 0 };
+    (void)h;
+    memset(&ii, 0, sizeof(ii));
+    ii.interface_count = 1;
+    ii.interface_class[0] = 0xff;
+    memset(&ei, 0, sizeof(ei));
+    for (int i = 0; i < 32; i++)
+        ei.type[i] = usb_redir_type_invalid;
+    ei.type[0] = ei.type[16] = usb_redir_type_control;
+    ei.type[17] = usb_redir_type_bulk; /* 0x81 */
+    ei.max_packet_size[17] = 512;
+    usbredirparser_send_interface_info(x->p, &ii);
+    usbredirparser_send_ep_info(x->p, &ei);
+    usbredirparser_send_device_connect(x->p, &dc);
+}
+static void h_cancel(void *priv, uint64_t id) { (void)priv, (void)id; }
+static void h_nothing(void *priv) { (void)priv; }
+
+static void host_run(int fd, int raw)
+{
+    struct host x = { usbredirparser_create(), fd };
+    uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0xff };
+    if (raw) {
+        while (write(fd, data, 65536) > 0)
+            ;
+        _exit(0);
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK); /* the parser reads until there is nothing */
+    x.p->priv = &x;
+    x.p->log_func = h_log;
+    x.p->read_func = h_read;
+    x.p->write_func = h_write;
+    x.p->hello_func = h_guest_hello;
+    x.p->bulk_packet_func = h_bulk;
+    x.p->cancel_data_packet_func = h_cancel;
+    x.p->reset_func = h_nothing;
+    x.p->device_disconnect_ack_func = h_nothing;
+    usbredirparser_init(x.p, "fasthost", caps, USB_REDIR_CAPS_SIZE, usbredirparser_fl_usb_host);
+    for (;;) {
+        struct pollfd f = { fd, POLLIN, 0 };
+        if (usbredirparser_has_data_to_write(x.p))
+            f.events |= POLLOUT;
+        if (poll(&f, 1, -1) < 0 && errno != EINTR)
+            break;
+        if ((f.revents & POLLIN) && usbredirparser_do_read(x.p) < 0)
+            break;
+        if ((f.revents & POLLOUT) && usbredirparser_do_write(x.p) < 0)
+            break;
+        if (f.revents & (POLLHUP | POLLERR))
+            break;
+    }
+    _exit(0);
+}
+
+/* Listens, forks the host on the first connection; returns the address. */
+static pid_t host_start(int unix_socket, int raw, char *addr, size_t cap)
+{
+    int l, one = 1;
+    pid_t pid;
+    if (unix_socket) {
+        struct sockaddr_un a = { AF_UNIX, { 0 } };
+        snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/urg-bench-%d.sock", (int)getpid());
+        unlink(a.sun_path);
+        l = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (bind(l, (struct sockaddr *)&a, sizeof(a)))
+            abort();
+        snprintf(addr, cap, "unix:%s", a.sun_path);
+    } else {
+        struct sockaddr_in a;
+        socklen_t len = sizeof(a);
+        memset(&a, 0, sizeof(a));
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        l = socket(AF_INET, SOCK_STREAM, 0);
+        if (bind(l, (struct sockaddr *)&a, sizeof(a)) || getsockname(l, (struct sockaddr *)&a, &len))
+            abort();
+        snprintf(addr, cap, "127.0.0.1:%d", ntohs(a.sin_port));
+    }
+    listen(l, 1);
+    pid = fork();
+    if (pid == 0) {
+        int fd = accept(l, NULL, NULL);
+        if (!unix_socket)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        host_run(fd, raw);
+    }
+    close(l);
+    return pid;
+}
+
+static int connect_to(const char *addr)
+{
+    struct urg_address a;
+    int fd, one = 1;
+    if (urg_address_parse(addr, &a))
+        abort();
+    if (a.kind == URG_ADDR_UNIX) {
+        struct sockaddr_un u = { AF_UNIX, { 0 } };
+        snprintf(u.sun_path, sizeof(u.sun_path), "%s", a.path);
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (connect(fd, (struct sockaddr *)&u, sizeof(u)))
+            abort();
+    } else {
+        struct sockaddr_in in;
+        memset(&in, 0, sizeof(in));
+        in.sin_family = AF_INET;
+        in.sin_port = htons((uint16_t)a.port);
+        inet_pton(AF_INET, a.host, &in.sin_addr);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(fd, (struct sockaddr *)&in, sizeof(in)))
+            abort();
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    return fd;
+}
+
+/* ---------------------------------------------------------------- measuring */
+
+struct meter {
+    double t0, warm, until;
+    uint64_t bytes;   /* counted after warm-up */
+    int done;
+};
+
+static void count(struct meter *m, uint64_t n)
+{
+    double t = now();
+    if (t >= m->warm && t < m->until)
+        m->bytes += n;
+    if (t >= m->until)
+        m->done = 1;
+}
+
+/* ---------------------------------------------------------------- urg */
+
+struct urg_guest {
+    struct meter m;
+    urg_hcd_dev *dev;
+    struct urg_urb **u;
+    int k;
+};
+
+static void u_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *info)
+{
+    struct urg_guest *g = ud;
+    (void)info;
+    for (int i = 0; i < g->k; i++)
+        urg_hcd_submit(dev, g->u[i]);
+}
+
+static void u_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
+{
+    struct urg_guest *g = ud;
+    if (u->status != URG_URB_SUCCESS)
+        return;
+    count(&g->m, u->actual_length);
+    if (!g->m.done)
+        urg_hcd_submit(dev, u);
+}
+
+static void u_detach(void *ud, urg_hcd_dev *dev)
+{
+    (void)ud;
+    urg_hcd_detach_done(dev);
+}
+
+static void u_log(void *ud, int level, const char *msg)
+{
+    (void)ud;
+    if (getenv("BENCH_DEBUG") || level <= URG_LOG_ERROR)
+        fprintf(stderr, "urg: %s\n", msg);
+}
+
+static void u_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct urg_guest *g = w->data;
+    (void)revents;
+    if (getenv("BENCH_DEBUG"))
+        fprintf(stderr, "tick: done %d, %.3f s to go\n", g->m.done, g->m.until - now());
+    if (g->m.done || now() >= g->m.until)
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void run_urg(const char *addr, int k, uint32_t size, struct meter *m)
+{
+    struct urg_guest g;
+    struct urg_hcd_config hc;
+    struct urg_transport_config tc;
+    struct ev_loop *loop = ev_loop_new(0);
+    urg_transport *t;
+    ev_timer tick;
+    memset(&g, 0, sizeof(g));
+    g.m = *m;
+    g.k = k;
+    g.u = calloc((size_t)k, sizeof(*g.u));
+    for (int i = 0; i < k; i++) {
+        g.u[i] = urg_urb_alloc(0);
+        g.u[i]->type = URG_EP_BULK;
+        g.u[i]->endpoint = 0x81;
+        g.u[i]->buffer = malloc(size);
+        g.u[i]->length = size;
+        memset(g.u[i]->buffer, 0, size);
+    }
+    urg_hcd_config_init(&hc);
+    hc.callbacks.attach = u_attach;
+    hc.callbacks.urb_complete = u_complete;
+    hc.callbacks.detach = u_detach;
+    hc.callbacks.log = u_log;
+    hc.session.log_level = getenv("BENCH_DEBUG") ? URG_LOG_DEBUG : URG_LOG_ERROR;
+    hc.user_data = &g;
+    urg_hcd_dev_new(&hc, &g.dev);
+    urg_transport_config_init(&tc);
+    tc.address = addr;
+    tc.loop = loop;
+    tc.peer = urg_transport_peer_hcd(g.dev);
+    tc.callbacks.log = u_log;
+    tc.log_level = getenv("BENCH_DEBUG") ? URG_LOG_DEBUG : URG_LOG_ERROR;
+    if (urg_transport_new(&tc, &t))
+        abort();
+    ev_timer_init(&tick, u_tick, 0.05, 0.05);
+    tick.data = &g;
+    ev_timer_start(loop, &tick);
+    ev_run(loop, 0);
+    *m = g.m;
+    urg_transport_free(t);
+    urg_hcd_dev_free(g.dev);
+    for (int i = 0; i < k; i++) {
+        free(g.u[i]->buffer);
+        urg_urb_free(g.u[i]);
+    }
+    free(g.u);
+    ev_loop_destroy(loop);
+}
+
+/* ---------------------------------------------------------------- ref */
+
+struct ref_guest {
+    struct host io;   /* first: the read and write callbacks take it */
+    struct meter m;
+    int k;
+    uint32_t size;
+    uint8_t **buf;    /* the requests' buffers, by id % k */
+    uint64_t next_id;
+};
+
+static void send_request(struct ref_guest *g)
+{
+    struct usb_redir_bulk_packet_header h = { 0x81, 0, (uint16_t)g->size, 0,
+                                              (uint16_t)(g->size >> 16) };
+    usbredirparser_send_bulk_packet(g->io.p, g->next_id++, &h, NULL, 0);
+}
+
+static void r_connect(void *priv, struct usb_redir_device_connect_header *h)
+{
+    struct ref_guest *g = priv;
+    (void)h;
+    for (int i = 0; i < g->k; i++)
+        send_request(g);
+}
+
+static void r_bulk(void *priv, uint64_t id, struct usb_redir_bulk_packet_header *h, uint8_t *d,
+                   int len)
+{
+    struct ref_guest *g = priv;
+    (void)h;
+    if (len > 0)
+        memcpy(g->buf[id % (uint64_t)g->k], d, (size_t)len); /* into the request's buffer */
+    usbredirparser_free_packet_data(g->io.p, d);
+    count(&g->m, (uint64_t)(len > 0 ? len : 0));
+    if (!g->m.done)
+        send_request(g);
+}
+
+static void r_ii(void *priv, struct usb_redir_interface_info_header *h) { (void)priv, (void)h; }
+static void r_ei(void *priv, struct usb_redir_ep_info_header *h) { (void)priv, (void)h; }
+
+static void run_ref(const char *addr, int k, uint32_t size, struct meter *m)
+{
+    struct ref_guest g;
+    uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0xff };
+    struct usbredirparser *p;
+    memset(&g, 0, sizeof(g));
+    g.m = *m;
+    g.k = k;
+    g.size = size;
+    g.buf = calloc((size_t)k, sizeof(*g.buf));
+    for (int i = 0; i < k; i++)
+        g.buf[i] = calloc(1, size);
+    g.io.fd = connect_to(addr);
+    fcntl(g.io.fd, F_SETFL, O_NONBLOCK);
+    g.io.p = p = usbredirparser_create();
+    p->priv = &g;
+    p->log_func = h_log;
+    p->read_func = h_read;
+    p->write_func = h_write;
+    p->hello_func = h_hello;
+    p->interface_info_func = r_ii;
+    p->ep_info_func = r_ei;
+    p->device_connect_func = r_connect;
+    p->bulk_packet_func = r_bulk;
+    usbredirparser_init(p, "refguest", caps, USB_REDIR_CAPS_SIZE, 0);
+    while (!g.m.done && now() < g.m.until) {
+        struct pollfd f = { g.io.fd, POLLIN, 0 };
+        if (usbredirparser_has_data_to_write(p))
+            f.events |= POLLOUT;
+        if (poll(&f, 1, 100) < 0)
+            break;
+        if ((f.revents & POLLOUT) && usbredirparser_do_write(p) < 0)
+            break;
+        if ((f.revents & POLLIN) && usbredirparser_do_read(p) < 0)
+            break;
+    }
+    *m = g.m;
+    usbredirparser_destroy(p);
+    close(g.io.fd);
+    for (int i = 0; i < k; i++)
+        free(g.buf[i]);
+    free(g.buf);
+}
+
+/* ---------------------------------------------------------------- raw */
+
+static void run_raw(const char *addr, struct meter *m)
+{
+    static uint8_t buf[65536];
+    int fd = connect_to(addr);
+    ssize_t n;
+    while (!m->done && (n = read(fd, buf, sizeof(buf))) > 0)
+        count(m, (uint64_t)n);
+    close(fd);
+}
+
+int main(int argc, char **argv)
+{
+    char addr[160];
+    struct meter m;
+    int unix_socket, k;
+    uint32_t size;
+    double secs;
+    pid_t host;
+    if (argc != 6) {
+        fprintf(stderr, "usage: bench_e2e tcp|unix urg|ref|raw K SIZE SECONDS\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    unix_socket = !strcmp(argv[1], "unix");
+    k = atoi(argv[3]);
+    size = (uint32_t)atoi(argv[4]);
+    secs = atof(argv[5]);
+    host = host_start(unix_socket, !strcmp(argv[2], "raw"), addr, sizeof(addr));
+    memset(&m, 0, sizeof(m));
+    m.t0 = now();
+    m.warm = m.t0 + 0.3;
+    m.until = m.warm + secs;
+    if (!strcmp(argv[2], "urg"))
+        run_urg(addr, k, size, &m);
+    else if (!strcmp(argv[2], "ref"))
+        run_ref(addr, k, size, &m);
+    else
+        run_raw(addr, &m);
+    kill(host, SIGKILL);
+    waitpid(host, NULL, 0);
+    if (unix_socket)
+        unlink(addr + 5);
+    printf("%.1f\n", (double)m.bytes / secs / 1e6);
+    return 0;
+}
