@@ -62,7 +62,7 @@ TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 
 .PHONY: all lib tool check run install uninstall clean fuzz tests corpus fixtures \
 	check-unit check-valgrind check-asan check-fuzz check-symbols check-install \
-	check-clang check-docs run-tests check-realhost fixtures-real bench
+	check-clang check-docs run-tests check-realhost fixtures-real bench soak
 
 all: lib tool
 lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
@@ -255,9 +255,22 @@ $(BENCH_CODEC): tests/bench/bench_codec.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OB
 	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
 
 BENCH_E2E := $(BUILD)/bench/bench_e2e
-$(BENCH_E2E): tests/bench/bench_e2e.c $(ALL_OBJ)
+$(BENCH_E2E): tests/bench/bench_e2e.c tests/bench/fasthost.c tests/bench/fasthost.h $(ALL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< tests/bench/fasthost.c $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
+
+SOAK := $(BUILD)/bench/soak
+$(SOAK): tests/bench/soak.c tests/bench/fasthost.c tests/bench/fasthost.h $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< tests/bench/fasthost.c $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
+
+# The soak (docs/robustness.md): 1000 connect and disconnect cycles and
+# 1,000,000 URBs against the fast host, memory flat (this build), then the
+# same built with ASan+UBSan, whose LeakSanitizer reports any leak.
+soak: $(SOAK)
+	$(SOAK)
+	$(MAKE) --no-print-directory build-asan/bench/soak BUILD=build-asan CC=clang SAN=1
+	build-asan/bench/soak
 
 bench: $(BENCH_CODEC) $(BENCH_E2E)
 	tests/bench/run.sh $(BUILD)
@@ -365,6 +378,7 @@ check:
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory check-realhost BUILD=build-asan CC=clang SAN=1
 	@$(MAKE) --no-print-directory check-fuzz
+	@$(MAKE) --no-print-directory soak
 	@$(MAKE) --no-print-directory check-symbols
 	@$(MAKE) --no-print-directory check-install
 	@$(MAKE) --no-print-directory check-docs

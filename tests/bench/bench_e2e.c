@@ -34,9 +34,9 @@
 #include <ev.h>
 #include <usbredirparser.h>
 
+#include "fasthost.h"
 #include "urg_transport.h"
 
-static uint8_t data[1 << 20];
 static double now(void)
 {
     struct timespec ts;
@@ -44,172 +44,33 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* ---------------------------------------------------------------- the host */
+/* ---------------------------------------------------------------- the reference's I/O */
 
-struct host {
+struct io {
     struct usbredirparser *p;
     int fd;
 };
 
-static int h_read(void *priv, uint8_t *b, int n)
+static int io_read(void *priv, uint8_t *b, int n)
 {
-    ssize_t r = read(((struct host *)priv)->fd, b, (size_t)n);
+    ssize_t r = read(((struct io *)priv)->fd, b, (size_t)n);
     return r < 0 ? (errno == EAGAIN ? 0 : -1) : r == 0 ? -1 : (int)r;
 }
 
-static int h_write(void *priv, uint8_t *b, int n)
+static int io_write(void *priv, uint8_t *b, int n)
 {
-    ssize_t r = write(((struct host *)priv)->fd, b, (size_t)n);
+    ssize_t r = write(((struct io *)priv)->fd, b, (size_t)n);
     return r < 0 ? (errno == EAGAIN ? 0 : -1) : (int)r;
 }
 
-static void h_log(void *priv, int level, const char *msg)
+static void io_log(void *priv, int level, const char *msg)
 {
     (void)priv;
     if (level <= usbredirparser_error)
-        fprintf(stderr, "fasthost: %s\n", msg);
+        fprintf(stderr, "refguest: %s\n", msg);
 }
 
-static void h_bulk(void *priv, uint64_t id, struct usb_redir_bulk_packet_header *h, uint8_t *d,
-                   int len)
-{
-    struct host *x = priv;
-    struct usb_redir_bulk_packet_header r = *h;
-    uint32_t want = h->length | (uint32_t)h->length_high << 16;
-    usbredirparser_free_packet_data(x->p, d);
-    (void)len;
-    if (want > sizeof(data))
-        want = sizeof(data);
-    r.status = usb_redir_success;
-    r.length = (uint16_t)want;
-    r.length_high = (uint16_t)(want >> 16);
-    usbredirparser_send_bulk_packet(x->p, id, &r, data, (int)want);
-}
-
-static void h_hello(void *priv, struct usb_redir_hello_header *h) { (void)priv, (void)h; }
-
-/* The device, once the guest's hello is in (the layout is known only then,
- * as usbredirhost does it). */
-static void h_guest_hello(void *priv, struct usb_redir_hello_header *h)
-{
-    struct host *x = priv;
-    struct usb_redir_interface_info_header ii;
-    struct usb_redir_ep_info_header ei;
-    struct usb_redir_device_connect_header dc = { usb_redir_speed_high, 0, 0, 0, 0x1234, 0x5678, 0 };
-    (void)h;
-    memset(&ii, 0, sizeof(ii));
-    ii.interface_count = 1;
-    ii.interface_class[0] = 0xff;
-    memset(&ei, 0, sizeof(ei));
-    for (int i = 0; i < 32; i++)
-        ei.type[i] = usb_redir_type_invalid;
-    ei.type[0] = ei.type[16] = usb_redir_type_control;
-    ei.type[17] = usb_redir_type_bulk; /* 0x81 */
-    ei.max_packet_size[17] = 512;
-    usbredirparser_send_interface_info(x->p, &ii);
-    usbredirparser_send_ep_info(x->p, &ei);
-    usbredirparser_send_device_connect(x->p, &dc);
-}
-static void h_cancel(void *priv, uint64_t id) { (void)priv, (void)id; }
-static void h_nothing(void *priv) { (void)priv; }
-
-static void host_run(int fd, int raw)
-{
-    struct host x = { usbredirparser_create(), fd };
-    uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0xff };
-    if (raw) {
-        while (write(fd, data, 65536) > 0)
-            ;
-        _exit(0);
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK); /* the parser reads until there is nothing */
-    x.p->priv = &x;
-    x.p->log_func = h_log;
-    x.p->read_func = h_read;
-    x.p->write_func = h_write;
-    x.p->hello_func = h_guest_hello;
-    x.p->bulk_packet_func = h_bulk;
-    x.p->cancel_data_packet_func = h_cancel;
-    x.p->reset_func = h_nothing;
-    x.p->device_disconnect_ack_func = h_nothing;
-    usbredirparser_init(x.p, "fasthost", caps, USB_REDIR_CAPS_SIZE, usbredirparser_fl_usb_host);
-    for (;;) {
-        struct pollfd f = { fd, POLLIN, 0 };
-        if (usbredirparser_has_data_to_write(x.p))
-            f.events |= POLLOUT;
-        if (poll(&f, 1, -1) < 0 && errno != EINTR)
-            break;
-        if ((f.revents & POLLIN) && usbredirparser_do_read(x.p) < 0)
-            break;
-        if ((f.revents & POLLOUT) && usbredirparser_do_write(x.p) < 0)
-            break;
-        if (f.revents & (POLLHUP | POLLERR))
-            break;
-    }
-    _exit(0);
-}
-
-/* Listens, forks the host on the first connection; returns the address. */
-static pid_t host_start(int unix_socket, int raw, char *addr, size_t cap)
-{
-    int l, one = 1;
-    pid_t pid;
-    if (unix_socket) {
-        struct sockaddr_un a = { AF_UNIX, { 0 } };
-        snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/urg-bench-%d.sock", (int)getpid());
-        unlink(a.sun_path);
-        l = socket(AF_UNIX, SOCK_STREAM, 0);
-        if (bind(l, (struct sockaddr *)&a, sizeof(a)))
-            abort();
-        snprintf(addr, cap, "unix:%s", a.sun_path);
-    } else {
-        struct sockaddr_in a;
-        socklen_t len = sizeof(a);
-        memset(&a, 0, sizeof(a));
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        l = socket(AF_INET, SOCK_STREAM, 0);
-        if (bind(l, (struct sockaddr *)&a, sizeof(a)) || getsockname(l, (struct sockaddr *)&a, &len))
-            abort();
-        snprintf(addr, cap, "127.0.0.1:%d", ntohs(a.sin_port));
-    }
-    listen(l, 1);
-    pid = fork();
-    if (pid == 0) {
-        int fd = accept(l, NULL, NULL);
-        if (!unix_socket)
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        host_run(fd, raw);
-    }
-    close(l);
-    return pid;
-}
-
-static int connect_to(const char *addr)
-{
-    struct urg_address a;
-    int fd, one = 1;
-    if (urg_address_parse(addr, &a))
-        abort();
-    if (a.kind == URG_ADDR_UNIX) {
-        struct sockaddr_un u = { AF_UNIX, { 0 } };
-        snprintf(u.sun_path, sizeof(u.sun_path), "%s", a.path);
-        fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        if (connect(fd, (struct sockaddr *)&u, sizeof(u)))
-            abort();
-    } else {
-        struct sockaddr_in in;
-        memset(&in, 0, sizeof(in));
-        in.sin_family = AF_INET;
-        in.sin_port = htons((uint16_t)a.port);
-        inet_pton(AF_INET, a.host, &in.sin_addr);
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(fd, (struct sockaddr *)&in, sizeof(in)))
-            abort();
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
-    return fd;
-}
+static void io_hello(void *priv, struct usb_redir_hello_header *h) { (void)priv, (void)h; }
 
 /* ---------------------------------------------------------------- measuring */
 
@@ -332,7 +193,7 @@ static void run_urg(const char *addr, int k, uint32_t size, struct meter *m)
 /* ---------------------------------------------------------------- ref */
 
 struct ref_guest {
-    struct host io;   /* first: the read and write callbacks take it */
+    struct io io;     /* first: the read and write callbacks take it */
     struct meter m;
     int k;
     uint32_t size;
@@ -383,14 +244,14 @@ static void run_ref(const char *addr, int k, uint32_t size, struct meter *m)
     g.buf = calloc((size_t)k, sizeof(*g.buf));
     for (int i = 0; i < k; i++)
         g.buf[i] = calloc(1, size);
-    g.io.fd = connect_to(addr);
+    g.io.fd = fasthost_connect(addr);
     fcntl(g.io.fd, F_SETFL, O_NONBLOCK);
     g.io.p = p = usbredirparser_create();
     p->priv = &g;
-    p->log_func = h_log;
-    p->read_func = h_read;
-    p->write_func = h_write;
-    p->hello_func = h_hello;
+    p->log_func = io_log;
+    p->read_func = io_read;
+    p->write_func = io_write;
+    p->hello_func = io_hello;
     p->interface_info_func = r_ii;
     p->ep_info_func = r_ei;
     p->device_connect_func = r_connect;
@@ -420,7 +281,7 @@ static void run_ref(const char *addr, int k, uint32_t size, struct meter *m)
 static void run_raw(const char *addr, struct meter *m)
 {
     static uint8_t buf[65536];
-    int fd = connect_to(addr);
+    int fd = fasthost_connect(addr);
     ssize_t n;
     while (!m->done && (n = read(fd, buf, sizeof(buf))) > 0)
         count(m, (uint64_t)n);
@@ -444,7 +305,7 @@ int main(int argc, char **argv)
     k = atoi(argv[3]);
     size = (uint32_t)atoi(argv[4]);
     secs = atof(argv[5]);
-    host = host_start(unix_socket, !strcmp(argv[2], "raw"), addr, sizeof(addr));
+    host = fasthost_start(unix_socket, !strcmp(argv[2], "raw"), addr, sizeof(addr));
     memset(&m, 0, sizeof(m));
     m.t0 = now();
     m.warm = m.t0 + 0.3;
@@ -455,10 +316,7 @@ int main(int argc, char **argv)
         run_ref(addr, k, size, &m);
     else
         run_raw(addr, &m);
-    kill(host, SIGKILL);
-    waitpid(host, NULL, 0);
-    if (unix_socket)
-        unlink(addr + 5);
+    fasthost_stop(host, addr);
     printf("%.1f\n", (double)m.bytes / secs / 1e6);
     return 0;
 }

@@ -1,0 +1,23 @@
+/*
+ * fasthost.h - a fast usb-host for the benchmarks and the soak:
+ * libusbredirparser in the host role, in a child process, with one device
+ * (bulk IN 0x81, control endpoint 0). It answers every bulk IN request with
+ * as many bytes as were asked for and every control request with success
+ * (IN: wLength bytes); in raw mode it writes 64 KiB buffers with no protocol. It serves
+ * connection after connection until killed.
+ */
+#ifndef URG_FASTHOST_H
+#define URG_FASTHOST_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Listens on a TCP port of 127.0.0.1 (or a Unix socket), forks the host;
+ * the address goes to addr ("127.0.0.1:PORT" or "unix:PATH"). */
+pid_t fasthost_start(int unix_socket, int raw, char *addr, size_t cap);
+/* Kills and reaps it. */
+void fasthost_stop(pid_t pid, const char *addr);
+/* A blocking connection to addr (TCP_NODELAY on TCP). */
+int fasthost_connect(const char *addr);
+
+#endif
