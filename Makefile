@@ -259,6 +259,11 @@ $(BENCH_E2E): tests/bench/bench_e2e.c tests/bench/fasthost.c tests/bench/fasthos
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< tests/bench/fasthost.c $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
 
+BENCH_SCALE := $(BUILD)/bench/bench_scale
+$(BENCH_SCALE): tests/bench/bench_scale.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TR_LIBS) -o $@
+
 SOAK := $(BUILD)/bench/soak
 $(SOAK): tests/bench/soak.c tests/bench/fasthost.c tests/bench/fasthost.h $(ALL_OBJ)
 	@mkdir -p $(dir $@)
@@ -272,7 +277,7 @@ soak: $(SOAK)
 	$(MAKE) --no-print-directory build-asan/bench/soak BUILD=build-asan CC=clang SAN=1
 	build-asan/bench/soak
 
-bench: $(BENCH_CODEC) $(BENCH_E2E)
+bench: $(BENCH_CODEC) $(BENCH_E2E) $(BENCH_SCALE)
 	tests/bench/run.sh $(BUILD)
 
 # ---------------------------------------------------------------- fuzzing

@@ -13,6 +13,11 @@
  *   raw   no protocol: the host writes 64 KiB buffers, the guest reads them
  *
  *   bench_e2e tcp|unix urg|ref|raw K S SECONDS   prints "MB/s"
+ *   bench_e2e tcp|unix rtt-urg|rtt-ref|rtt-raw N  prints "p50 p99" in µs
+ *
+ * The round trip: N control IN requests of 18 bytes (GET_DESCRIPTOR), one
+ * at a time; raw is a ping-pong of the same sizes on the wire (26 bytes
+ * out, 44 back) with no protocol.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -288,6 +293,191 @@ static void run_raw(const char *addr, struct meter *m)
     close(fd);
 }
 
+/* ---------------------------------------------------------------- round trips */
+
+static double *lat;
+static int nlat, want_lat;
+static double sent_at;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static const uint8_t get_device[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
+
+struct rtt_urg {
+    struct urg_urb *u;
+    uint8_t buf[18];
+};
+
+static void rt_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *info)
+{
+    struct rtt_urg *r = ud;
+    (void)info;
+    sent_at = now();
+    urg_hcd_submit(dev, r->u);
+}
+
+static void rt_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
+{
+    (void)ud;
+    lat[nlat++] = now() - sent_at;
+    if (nlat < want_lat) {
+        sent_at = now();
+        urg_hcd_submit(dev, u);
+    }
+}
+
+static void rt_check(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    if (nlat >= want_lat)
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void rtt_urg(const char *addr)
+{
+    struct rtt_urg r;
+    struct urg_hcd_config hc;
+    struct urg_transport_config tc;
+    struct ev_loop *loop = ev_loop_new(0);
+    urg_transport *t;
+    urg_hcd_dev *dev;
+    ev_prepare chk;
+    r.u = urg_urb_alloc(0);
+    r.u->type = URG_EP_CONTROL;
+    memcpy(r.u->setup, get_device, 8);
+    r.u->buffer = r.buf;
+    r.u->length = 18;
+    urg_hcd_config_init(&hc);
+    hc.callbacks.attach = rt_attach;
+    hc.callbacks.urb_complete = rt_complete;
+    hc.callbacks.detach = u_detach;
+    hc.user_data = &r;
+    urg_hcd_dev_new(&hc, &dev);
+    urg_transport_config_init(&tc);
+    tc.address = addr;
+    tc.loop = loop;
+    tc.peer = urg_transport_peer_hcd(dev);
+    if (urg_transport_new(&tc, &t))
+        abort();
+    ev_prepare_init(&chk, rt_check);
+    ev_prepare_start(loop, &chk);
+    ev_run(loop, 0);
+    urg_transport_free(t);
+    urg_hcd_dev_free(dev);
+    urg_urb_free(r.u);
+    ev_loop_destroy(loop);
+}
+
+static void rt_ref_send(struct usbredirparser *p)
+{
+    struct usb_redir_control_packet_header h = { 0x80, 6, 0x80, 0, 0x100, 0, 18 };
+    sent_at = now();
+    usbredirparser_send_control_packet(p, (uint64_t)nlat + 1, &h, NULL, 0);
+}
+
+static void rt_ref_connect(void *priv, struct usb_redir_device_connect_header *h)
+{
+    (void)h;
+    rt_ref_send(((struct io *)priv)->p);
+}
+
+static void rt_ref_control(void *priv, uint64_t id, struct usb_redir_control_packet_header *h,
+                           uint8_t *d, int len)
+{
+    struct io *x = priv;
+    (void)id;
+    (void)h;
+    (void)len;
+    lat[nlat++] = now() - sent_at;
+    usbredirparser_free_packet_data(x->p, d);
+    if (nlat < want_lat)
+        rt_ref_send(x->p);
+}
+
+static void rtt_ref(const char *addr)
+{
+    uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0xff };
+    struct io x;
+    struct usbredirparser *p = usbredirparser_create();
+    x.p = p;
+    x.fd = fasthost_connect(addr);
+    fcntl(x.fd, F_SETFL, O_NONBLOCK);
+    p->priv = &x;
+    p->log_func = io_log;
+    p->read_func = io_read;
+    p->write_func = io_write;
+    p->hello_func = io_hello;
+    p->interface_info_func = r_ii;
+    p->ep_info_func = r_ei;
+    p->device_connect_func = rt_ref_connect;
+    p->control_packet_func = rt_ref_control;
+    usbredirparser_init(p, "refguest", caps, USB_REDIR_CAPS_SIZE, 0);
+    while (nlat < want_lat) {
+        struct pollfd f = { x.fd, POLLIN, 0 };
+        if (usbredirparser_has_data_to_write(p))
+            f.events |= POLLOUT;
+        if (poll(&f, 1, 1000) <= 0)
+            break;
+        if ((f.revents & POLLOUT) && usbredirparser_do_write(p) < 0)
+            break;
+        if ((f.revents & POLLIN) && usbredirparser_do_read(p) < 0)
+            break;
+    }
+    usbredirparser_destroy(p);
+    close(x.fd);
+}
+
+static void rtt_raw(const char *addr)
+{
+    static const uint8_t req[26];
+    uint8_t rep[44];
+    int fd = fasthost_connect(addr);
+    while (nlat < want_lat) {
+        size_t got = 0;
+        sent_at = now();
+        if (write(fd, req, sizeof(req)) != (ssize_t)sizeof(req))
+            break;
+        while (got < sizeof(rep)) {
+            ssize_t n = read(fd, rep + got, sizeof(rep) - got);
+            if (n <= 0)
+                abort();
+            got += (size_t)n;
+        }
+        lat[nlat++] = now() - sent_at;
+    }
+    close(fd);
+}
+
+static int run_rtt(int unix_socket, const char *impl, int n)
+{
+    char addr[160];
+    pid_t host;
+    want_lat = n;
+    lat = calloc((size_t)n, sizeof(double));
+    host = fasthost_start(unix_socket, !strcmp(impl, "rtt-raw") ? FASTHOST_RAW_PINGPONG : 0,
+                          addr, sizeof(addr));
+    if (!strcmp(impl, "rtt-urg"))
+        rtt_urg(addr);
+    else if (!strcmp(impl, "rtt-ref"))
+        rtt_ref(addr);
+    else
+        rtt_raw(addr);
+    fasthost_stop(host, addr);
+    if (nlat != n)
+        return 1;
+    /* The first tenth is warm-up. */
+    qsort(lat + n / 10, (size_t)(n - n / 10), sizeof(double), cmp_double);
+    printf("%.1f %.1f\n", lat[n / 10 + (n - n / 10) / 2] * 1e6,
+           lat[n / 10 + (size_t)((n - n / 10) * 0.99)] * 1e6);
+    free(lat);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char addr[160];
@@ -296,6 +486,8 @@ int main(int argc, char **argv)
     uint32_t size;
     double secs;
     pid_t host;
+    if (argc == 4 && !strncmp(argv[2], "rtt-", 4))
+        return run_rtt(!strcmp(argv[1], "unix"), argv[2], atoi(argv[3]));
     if (argc != 6) {
         fprintf(stderr, "usage: bench_e2e tcp|unix urg|ref|raw K SIZE SECONDS\n");
         return 2;
@@ -305,7 +497,8 @@ int main(int argc, char **argv)
     k = atoi(argv[3]);
     size = (uint32_t)atoi(argv[4]);
     secs = atof(argv[5]);
-    host = fasthost_start(unix_socket, !strcmp(argv[2], "raw"), addr, sizeof(addr));
+    host = fasthost_start(unix_socket, !strcmp(argv[2], "raw") ? FASTHOST_RAW_STREAM : 0, addr,
+                          sizeof(addr));
     memset(&m, 0, sizeof(m));
     m.t0 = now();
     m.warm = m.t0 + 0.3;

@@ -108,9 +108,27 @@ static void host_run(int fd, int raw)
 {
     struct host x = { usbredirparser_create(), fd };
     uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0xff };
-    if (raw) {
+    if (raw == FASTHOST_RAW_STREAM) {
         while (write(fd, data, 65536) > 0)
             ;
+        usbredirparser_destroy(x.p);
+        return;
+    }
+    if (raw == FASTHOST_RAW_PINGPONG) { /* 26 bytes in, 44 out: a control GET */
+        uint8_t req[26];
+        for (;;) {
+            size_t got = 0;
+            while (got < sizeof(req)) {
+                ssize_t n = read(fd, req + got, sizeof(req) - got);
+                if (n <= 0) {
+                    usbredirparser_destroy(x.p);
+                    return;
+                }
+                got += (size_t)n;
+            }
+            if (write(fd, data, 44) != 44)
+                break;
+        }
         usbredirparser_destroy(x.p);
         return;
     }

@@ -12,6 +12,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* raw: 0 the usb-host; FASTHOST_RAW_STREAM 64 KiB writes with no protocol;
+ * FASTHOST_RAW_PINGPONG a 44-byte answer to each 26 bytes read (the sizes
+ * of a control IN request of 18 bytes and its reply, with 64-bit ids). */
+enum { FASTHOST_RAW_STREAM = 1, FASTHOST_RAW_PINGPONG = 2 };
+
 /* Listens on a TCP port of 127.0.0.1 (or a Unix socket), forks the host;
  * the address goes to addr ("127.0.0.1:PORT" or "unix:PATH"). */
 pid_t fasthost_start(int unix_socket, int raw, char *addr, size_t cap);

@@ -3,7 +3,9 @@
 # natively for wall time, then each workload and implementation alone under
 # callgrind for instructions per packet (repeatable where time is not); then
 # the end-to-end benchmark (tests/bench/bench_e2e.c) over TCP and a Unix
-# socket. Writes BUILD/bench/codec.md, e2e.md (markdown tables) and
+# socket, throughput and control round trips; then the scale runs
+# (tests/bench/bench_scale.c). Writes BUILD/bench/codec.md, e2e.md, rtt.md,
+# scale.md (markdown tables) and
 # throughput.png (gnuplot, when installed), and prints the tables.
 set -eu
 B=$1
@@ -48,6 +50,39 @@ SECS=${BENCH_SECONDS:-2}
     done
 } > "$OUT/e2e.md"
 cat "$OUT/e2e.md"
+
+# Control round trips: 20,000 GET_DESCRIPTOR(18) one at a time; raw is a
+# ping-pong of the same sizes with no protocol.
+{
+    echo "| socket | impl | p50 µs | p99 µs |"
+    echo "|---|---|---:|---:|"
+    for sock in tcp unix; do
+        for impl in urg ref raw; do
+            set -- $("$E2E" $sock rtt-$impl 20000)
+            echo "| $sock | $impl | $1 | $2 |"
+        done
+    done
+} > "$OUT/rtt.md"
+cat "$OUT/rtt.md"
+
+# Scale: one control request and its reply with N-1 others outstanding;
+# memory per pending URB; 256 devices on one loop.
+SCALE=$B/bench/bench_scale
+{
+    echo "| outstanding | ns/request | instructions/request |"
+    echo "|---:|---:|---:|"
+    for n in 1 10 100 1000 10000 100000; do
+        set -- $("$SCALE" cost $n)
+        valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$TMP/cg" \
+            "$SCALE" cost $n > /dev/null 2>&1
+        echo "| $n | $2 | $(($(awk '/^summary:/ {print $2}' "$TMP/cg") / 10000)) |"
+    done
+    echo
+    "$SCALE" memory
+    echo
+    "$SCALE" devices
+} > "$OUT/scale.md"
+cat "$OUT/scale.md"
 
 # The plot: throughput against outstanding URBs, 64 KiB, TCP.
 if command -v gnuplot > /dev/null; then
