@@ -76,6 +76,49 @@ static void io_log(void *priv, int level, const char *msg)
 }
 
 static void io_hello(void *priv, struct usb_redir_hello_header *h) { (void)priv, (void)h; }
+static void r_ii(void *priv, struct usb_redir_interface_info_header *h) { (void)priv, (void)h; }
+static void r_ei(void *priv, struct usb_redir_ep_info_header *h) { (void)priv, (void)h; }
+
+/* A reference guest connected to addr: the parser, its I/O and setup
+ * callbacks (priv for all of them; it must start with a struct io). The
+ * caller sets device_connect_func and the reply callback, then calls
+ * usbredirparser_init() through ref_guest_init(). */
+static struct usbredirparser *ref_guest_open(struct io *x, const char *addr, void *priv)
+{
+    struct usbredirparser *p = usbredirparser_create();
+    x->p = p;
+    x->fd = fasthost_connect(addr);
+    fcntl(x->fd, F_SETFL, O_NONBLOCK);
+    p->priv = priv;
+    p->log_func = io_log;
+    p->read_func = io_read;
+    p->write_func = io_write;
+    p->hello_func = io_hello;
+    p->interface_info_func = r_ii;
+    p->ep_info_func = r_ei;
+    return p;
+}
+
+static void ref_guest_init(struct usbredirparser *p)
+{
+    uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0xff };
+    usbredirparser_init(p, "refguest", caps, USB_REDIR_CAPS_SIZE, 0);
+}
+
+/* One wait for the socket and what it allows; -1 when it is over. */
+static int ref_guest_poll(struct io *x, int timeout_ms)
+{
+    struct pollfd f = { x->fd, POLLIN, 0 };
+    if (usbredirparser_has_data_to_write(x->p))
+        f.events |= POLLOUT;
+    if (poll(&f, 1, timeout_ms) <= 0)
+        return -1;
+    if ((f.revents & POLLOUT) && usbredirparser_do_write(x->p) < 0)
+        return -1;
+    if ((f.revents & POLLIN) && usbredirparser_do_read(x->p) < 0)
+        return -1;
+    return 0;
+}
 
 /* ---------------------------------------------------------------- measuring */
 
@@ -234,13 +277,9 @@ static void r_bulk(void *priv, uint64_t id, struct usb_redir_bulk_packet_header 
         send_request(g);
 }
 
-static void r_ii(void *priv, struct usb_redir_interface_info_header *h) { (void)priv, (void)h; }
-static void r_ei(void *priv, struct usb_redir_ep_info_header *h) { (void)priv, (void)h; }
-
 static void run_ref(const char *addr, int k, uint32_t size, struct meter *m)
 {
     struct ref_guest g;
-    uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0xff };
     struct usbredirparser *p;
     memset(&g, 0, sizeof(g));
     g.m = *m;
@@ -249,30 +288,12 @@ static void run_ref(const char *addr, int k, uint32_t size, struct meter *m)
     g.buf = calloc((size_t)k, sizeof(*g.buf));
     for (int i = 0; i < k; i++)
         g.buf[i] = calloc(1, size);
-    g.io.fd = fasthost_connect(addr);
-    fcntl(g.io.fd, F_SETFL, O_NONBLOCK);
-    g.io.p = p = usbredirparser_create();
-    p->priv = &g;
-    p->log_func = io_log;
-    p->read_func = io_read;
-    p->write_func = io_write;
-    p->hello_func = io_hello;
-    p->interface_info_func = r_ii;
-    p->ep_info_func = r_ei;
+    p = ref_guest_open(&g.io, addr, &g);
     p->device_connect_func = r_connect;
     p->bulk_packet_func = r_bulk;
-    usbredirparser_init(p, "refguest", caps, USB_REDIR_CAPS_SIZE, 0);
-    while (!g.m.done && now() < g.m.until) {
-        struct pollfd f = { g.io.fd, POLLIN, 0 };
-        if (usbredirparser_has_data_to_write(p))
-            f.events |= POLLOUT;
-        if (poll(&f, 1, 100) < 0)
-            break;
-        if ((f.revents & POLLOUT) && usbredirparser_do_write(p) < 0)
-            break;
-        if ((f.revents & POLLIN) && usbredirparser_do_read(p) < 0)
-            break;
-    }
+    ref_guest_init(p);
+    while (!g.m.done && now() < g.m.until && ref_guest_poll(&g.io, 100) == 0)
+        ;
     *m = g.m;
     usbredirparser_destroy(p);
     close(g.io.fd);
@@ -401,33 +422,13 @@ static void rt_ref_control(void *priv, uint64_t id, struct usb_redir_control_pac
 
 static void rtt_ref(const char *addr)
 {
-    uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0xff };
     struct io x;
-    struct usbredirparser *p = usbredirparser_create();
-    x.p = p;
-    x.fd = fasthost_connect(addr);
-    fcntl(x.fd, F_SETFL, O_NONBLOCK);
-    p->priv = &x;
-    p->log_func = io_log;
-    p->read_func = io_read;
-    p->write_func = io_write;
-    p->hello_func = io_hello;
-    p->interface_info_func = r_ii;
-    p->ep_info_func = r_ei;
+    struct usbredirparser *p = ref_guest_open(&x, addr, &x);
     p->device_connect_func = rt_ref_connect;
     p->control_packet_func = rt_ref_control;
-    usbredirparser_init(p, "refguest", caps, USB_REDIR_CAPS_SIZE, 0);
-    while (nlat < want_lat) {
-        struct pollfd f = { x.fd, POLLIN, 0 };
-        if (usbredirparser_has_data_to_write(p))
-            f.events |= POLLOUT;
-        if (poll(&f, 1, 1000) <= 0)
-            break;
-        if ((f.revents & POLLOUT) && usbredirparser_do_write(p) < 0)
-            break;
-        if ((f.revents & POLLIN) && usbredirparser_do_read(p) < 0)
-            break;
-    }
+    ref_guest_init(p);
+    while (nlat < want_lat && ref_guest_poll(&x, 1000) == 0)
+        ;
     usbredirparser_destroy(p);
     close(x.fd);
 }
