@@ -10,6 +10,8 @@
 #   make run          builds and runs the main job (see README.md)
 #   make fixtures     records fixtures/ again (tests/cli/make-fixtures.sh)
 #   make fixtures-real  records fixtures/real-*.urgcap again (real usb-host)
+#   make bench        figures beside libusbredirparser (docs/benchmarks.md)
+#   make soak         1000 connections, 1,000,000 URBs (also in make check)
 #   make check-realhost the real usb-host tier alone (tests/realhost/)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make fuzz         FUZZ_SECONDS=600: each fuzz target for that long
