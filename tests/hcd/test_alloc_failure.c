@@ -107,20 +107,6 @@ static int deliver(struct testhost *h, urg_hcd_dev *dev)
     return 0;
 }
 
-static void interrupt_packet(struct testhost *h, uint8_t key)
-{
-    static uint8_t report[8];
-    struct urg_packet p;
-    memset(&p, 0, sizeof(p));
-    report[2] = key;
-    p.type = URG_INTERRUPT_PACKET;
-    p.h.interrupt.endpoint = 0x81;
-    p.h.interrupt.length = 8;
-    p.data = report;
-    p.data_len = 8;
-    th_emit(h, &p);
-}
-
 /* One whole session with the fail_at-th allocation failing. */
 static void session(struct fail *f, struct run *r)
 {
@@ -197,14 +183,10 @@ static void session(struct fail *f, struct run *r)
         if ((q = th_find(&h, URG_BULK_PACKET)))
             th_reply_bulk(&h, &q->p, URG_STATUS_SUCCESS, bufs[5], 512);
         if ((q = th_find(&h, URG_START_INTERRUPT_RECEIVING))) {
-            struct urg_packet p;
-            memset(&p, 0, sizeof(p));
-            p.type = URG_INTERRUPT_RECEIVING_STATUS;
-            p.id = q->p.id;
-            p.h.interrupt_receiving_status.endpoint = 0x81;
-            th_emit(&h, &p);
-            interrupt_packet(&h, 0x04);
-            interrupt_packet(&h, 0x00);
+            static const uint8_t press_a[8] = { 0, 0, 0x04 }, release[8];
+            th_stream_status(&h, URG_INTERRUPT_RECEIVING_STATUS, q->p.id, 0x81, URG_STATUS_SUCCESS);
+            th_stream_data(&h, URG_INTERRUPT_PACKET, 0x81, press_a, 8, URG_STATUS_SUCCESS);
+            th_stream_data(&h, URG_INTERRUPT_PACKET, 0x81, release, 8, URG_STATUS_SUCCESS);
         }
         if (deliver(&h, dev) == 0) {
             struct urg_packet p;

@@ -90,41 +90,7 @@ static const struct th_packet *sent(struct vmm *v, uint32_t type)
     return p;
 }
 
-static void stream_status(struct vmm *v, uint32_t type, uint64_t id, uint8_t ep)
-{
-    struct urg_packet p;
-    memset(&p, 0, sizeof(p));
-    p.type = type;
-    p.id = id;
-    if (type == URG_INTERRUPT_RECEIVING_STATUS)
-        p.h.interrupt_receiving_status.endpoint = ep;
-    else if (type == URG_ISO_STREAM_STATUS)
-        p.h.iso_stream_status.endpoint = ep;
-    else
-        p.h.bulk_receiving_status.endpoint = ep;
-    th_emit(&v->h, &p);
-}
-
-static void stream_data(struct vmm *v, uint32_t type, uint8_t ep, uint32_t len)
-{
-    static uint8_t bytes[512];
-    struct urg_packet p;
-    memset(&p, 0, sizeof(p));
-    p.type = type;
-    p.data = bytes;
-    p.data_len = len;
-    if (type == URG_INTERRUPT_PACKET) {
-        p.h.interrupt.endpoint = ep;
-        p.h.interrupt.length = (uint16_t)len;
-    } else if (type == URG_ISO_PACKET) {
-        p.h.iso.endpoint = ep;
-        p.h.iso.length = (uint16_t)len;
-    } else {
-        p.h.buffered_bulk.endpoint = ep;
-        p.h.buffered_bulk.length = len;
-    }
-    th_emit(&v->h, &p);
-}
+static uint8_t payload[512]; /* what the flooding host sends */
 
 /* ---------------------------------------------------------------- tests */
 
@@ -153,19 +119,21 @@ static void test_floods_with_no_urb_stay_bounded(void **state)
     assert_true(urg_hcd_submit(v.dev, iso) >= 0);
     assert_int_equal(urg_hcd_submit(v.dev, bulk), 0);
     vmm_sync(&v, 0);
-    stream_status(&v, URG_INTERRUPT_RECEIVING_STATUS, sent(&v, URG_START_INTERRUPT_RECEIVING)->p.id,
-                  0x81);
-    stream_status(&v, URG_ISO_STREAM_STATUS, sent(&v, URG_START_ISO_STREAM)->p.id, 0x85);
-    stream_status(&v, URG_BULK_RECEIVING_STATUS, sent(&v, URG_START_BULK_RECEIVING)->p.id, 0x83);
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS,
+                     sent(&v, URG_START_INTERRUPT_RECEIVING)->p.id, 0x81, URG_STATUS_SUCCESS);
+    th_stream_status(&v.h, URG_ISO_STREAM_STATUS, sent(&v, URG_START_ISO_STREAM)->p.id, 0x85,
+                     URG_STATUS_SUCCESS);
+    th_stream_status(&v.h, URG_BULK_RECEIVING_STATUS, sent(&v, URG_START_BULK_RECEIVING)->p.id,
+                     0x83, URG_STATUS_SUCCESS);
     vmm_sync(&v, 0);
     urg_hcd_cancel(v.dev, intr);
     urg_hcd_cancel(v.dev, bulk);
 
     for (int n = 0; n < total; n += batch) {
         for (int i = 0; i < batch; i++) {
-            stream_data(&v, URG_INTERRUPT_PACKET, 0x81, 8);
-            stream_data(&v, URG_ISO_PACKET, 0x85, 192);
-            stream_data(&v, URG_BUFFERED_BULK_PACKET, 0x83, 512);
+            th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, payload, 8, URG_STATUS_SUCCESS);
+            th_stream_data(&v.h, URG_ISO_PACKET, 0x85, payload, 192, URG_STATUS_SUCCESS);
+            th_stream_data(&v.h, URG_BUFFERED_BULK_PACKET, 0x83, payload, 512, URG_STATUS_SUCCESS);
         }
         assert_int_equal(vmm_sync(&v, 0), 0);
         if (n + batch == total / 2)

@@ -22,51 +22,6 @@ static const struct urg_packet *sent(struct vmm *v, uint32_t type)
     return &t->p;
 }
 
-static void status(struct vmm *v, uint32_t type, uint64_t id, uint8_t ep, uint8_t st)
-{
-    struct urg_packet p;
-    memset(&p, 0, sizeof(p));
-    p.type = type;
-    p.id = id;
-    if (type == URG_INTERRUPT_RECEIVING_STATUS) {
-        p.h.interrupt_receiving_status.endpoint = ep;
-        p.h.interrupt_receiving_status.status = st;
-    } else if (type == URG_ISO_STREAM_STATUS) {
-        p.h.iso_stream_status.endpoint = ep;
-        p.h.iso_stream_status.status = st;
-    } else {
-        p.h.bulk_receiving_status.endpoint = ep;
-        p.h.bulk_receiving_status.status = st;
-    }
-    th_emit(&v->h, &p);
-}
-
-static void data(struct vmm *v, uint32_t type, uint8_t ep, const void *bytes, uint32_t len,
-                 uint8_t st)
-{
-    static uint64_t seq;
-    struct urg_packet p;
-    memset(&p, 0, sizeof(p));
-    p.type = type;
-    p.id = seq++;
-    p.data = bytes;
-    p.data_len = len;
-    if (type == URG_INTERRUPT_PACKET) {
-        p.h.interrupt.endpoint = ep;
-        p.h.interrupt.status = st;
-        p.h.interrupt.length = (uint16_t)len;
-    } else if (type == URG_ISO_PACKET) {
-        p.h.iso.endpoint = ep;
-        p.h.iso.status = st;
-        p.h.iso.length = (uint16_t)len;
-    } else {
-        p.h.buffered_bulk.endpoint = ep;
-        p.h.buffered_bulk.status = st;
-        p.h.buffered_bulk.length = len;
-    }
-    th_emit(&v->h, &p);
-}
-
 /* Starts interrupt receiving on 0x81 with a first URB; the host agrees. */
 static struct urg_urb *start_interrupt(struct vmm *v, uint32_t len)
 {
@@ -74,8 +29,8 @@ static struct urg_urb *start_interrupt(struct vmm *v, uint32_t len)
     assert_int_equal(urg_hcd_submit(v->dev, u), 0);
     vmm_sync(v, 0);
     assert_int_equal(th_count(&v->h, URG_START_INTERRUPT_RECEIVING), 1);
-    status(v, URG_INTERRUPT_RECEIVING_STATUS, sent(v, URG_START_INTERRUPT_RECEIVING)->id, 0x81,
-           URG_STATUS_SUCCESS);
+    th_stream_status(&v->h, URG_INTERRUPT_RECEIVING_STATUS,
+                     sent(v, URG_START_INTERRUPT_RECEIVING)->id, 0x81, URG_STATUS_SUCCESS);
     vmm_sync(v, 0);
     return u;
 }
@@ -89,22 +44,22 @@ static void test_interrupt_receiving(void **state)
     vmm_plug_default(&v);
     u = start_interrupt(&v, 8);
     assert_int_equal(vmm_count(&v, u), 0); /* waits for data */
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "\0\0\x04\0\0\0\0\0", 8, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "\0\0\x04\0\0\0\0\0", 8, 0);
     vmm_sync(&v, 3);
     assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
     assert_int_equal(vmm_last(&v, u)->actual, 8);
     assert_int_equal(u->buffer[2], 4);
     /* Queued data serves the next URB at once. */
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "12345678", 8, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "12345678", 8, 0);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 1);
     assert_memory_equal(u->buffer, "12345678", 8);
     /* A bigger URB merges packets up to a short one. */
     big = vmm_urb(URG_EP_INTERRUPT, 0x81, 64, 0);
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "aaaaaaaa", 8, 0);
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "bbbbbbbb", 8, 0);
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "ccc", 3, 0);
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "dddddddd", 8, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "aaaaaaaa", 8, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "bbbbbbbb", 8, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "ccc", 3, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "dddddddd", 8, 0);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, big), 1);
     assert_int_equal(big->status, URG_URB_SHORT);
@@ -115,7 +70,7 @@ static void test_interrupt_receiving(void **state)
     assert_int_equal(big->actual_length, 8);
     assert_memory_equal(big->buffer, "dddddddd", 8);
     /* More than the URB holds: babble. */
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "123456789", 9, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "123456789", 9, 0);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 1);
     assert_int_equal(u->status, URG_URB_BABBLE);
@@ -142,9 +97,9 @@ static void test_interrupt_nak_mode(void **state)
     assert_int_equal(u->status, URG_URB_NAK);
     vmm_sync(&v, 0);
     assert_int_equal(th_count(&v.h, URG_START_INTERRUPT_RECEIVING), 1);
-    status(&v, URG_INTERRUPT_RECEIVING_STATUS, sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81,
-           0);
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "kbdrep00", 8, 0);
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS,
+                     sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "kbdrep00", 8, 0);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 1);
     assert_int_equal(u->status, URG_URB_SUCCESS);
@@ -165,28 +120,28 @@ static void test_interrupt_stall_and_restart(void **state)
     vmm_plug_default(&v);
     u = start_interrupt(&v, 8);
     /* The host stops the stream (stall): the waiting URB reports it. */
-    status(&v, URG_INTERRUPT_RECEIVING_STATUS, 0, 0x81, URG_STATUS_STALL);
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS, 0, 0x81, URG_STATUS_STALL);
     vmm_sync(&v, 0);
     assert_int_equal(vmm_last(&v, u)->status, URG_URB_STALL);
     /* The next URB starts receiving again. */
     assert_int_equal(urg_hcd_submit(v.dev, u), 0);
     vmm_sync(&v, 0);
     assert_int_equal(th_count(&v.h, URG_START_INTERRUPT_RECEIVING), 2);
-    status(&v, URG_INTERRUPT_RECEIVING_STATUS, sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81,
-           0);
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "again!!!", 8, 0);
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS,
+                     sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "again!!!", 8, 0);
     vmm_sync(&v, 0);
     assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
     /* A stall with no URB waiting goes to the next one submitted. */
-    status(&v, URG_INTERRUPT_RECEIVING_STATUS, 0, 0x81, URG_STATUS_STALL);
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS, 0, 0x81, URG_STATUS_STALL);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 1);
     assert_int_equal(u->status, URG_URB_STALL);
     /* A start the host refuses is reported the same way. */
     assert_int_equal(urg_hcd_submit(v.dev, u), 0);
     vmm_sync(&v, 0);
-    status(&v, URG_INTERRUPT_RECEIVING_STATUS, sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81,
-           URG_STATUS_INVAL);
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS,
+                     sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81, URG_STATUS_INVAL);
     vmm_sync(&v, 0);
     assert_int_equal(vmm_last(&v, u)->status, URG_URB_IOERROR);
     vmm_free(&v);
@@ -210,7 +165,7 @@ static void test_interrupt_queue_overflow(void **state)
     for (i = 0; i < 25; i++) {
         uint8_t b[8];
         memset(b, i, sizeof(b));
-        data(&v, URG_INTERRUPT_PACKET, 0x81, b, 8, 0);
+        th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, b, 8, 0);
     }
     vmm_sync(&v, 0);
     /* Packet 21 passed twice the target: back to 10 (11 dropped), then 4
@@ -237,7 +192,7 @@ static void test_configuration_change_during_receiving(void **state)
     vmm_init(&v, NULL, ALL);
     vmm_plug_default(&v);
     u = start_interrupt(&v, 8);
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "stale!!!", 8, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "stale!!!", 8, 0);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 0); /* waits */
     cfg = vmm_urb(URG_EP_CONTROL, 0, 0, 0);
@@ -248,7 +203,7 @@ static void test_configuration_change_during_receiving(void **state)
     assert_int_equal(v.h.pkts[0].p.type, URG_STOP_INTERRUPT_RECEIVING);
     assert_int_equal(v.h.pkts[1].p.type, URG_SET_CONFIGURATION);
     /* A packet still in the pipe after the stop is not delivered. */
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "inpipe!!", 8, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "inpipe!!", 8, 0);
     /* Same endpoints in the new configuration. */
     memset(&p, 0, sizeof(p));
     p.type = URG_CONFIGURATION_STATUS;
@@ -260,9 +215,9 @@ static void test_configuration_change_during_receiving(void **state)
     assert_int_equal(vmm_count(&v, u), 1); /* only the first one */
     /* The waiting URB got a fresh stream; data after it reaches it. */
     assert_int_equal(th_count(&v.h, URG_START_INTERRUPT_RECEIVING), 1);
-    status(&v, URG_INTERRUPT_RECEIVING_STATUS, sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81,
-           0);
-    data(&v, URG_INTERRUPT_PACKET, 0x81, "freshrep", 8, 0);
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS,
+                     sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81, 0);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "freshrep", 8, 0);
     vmm_sync(&v, 0);
     assert_int_equal(vmm_count(&v, u), 2);
     assert_memory_equal(u->buffer, "freshrep", 8);
@@ -303,9 +258,9 @@ static void test_buffered_bulk_ftdi(void **state)
     assert_int_equal(start->h.start_bulk_receiving.bytes_per_transfer, 512);
     assert_int_equal(start->h.start_bulk_receiving.no_transfers, 5);
     assert_int_equal(th_count(&v.h, URG_BULK_PACKET), 0);
-    status(&v, URG_BULK_RECEIVING_STATUS, start->id, 0x81, 0);
+    th_stream_status(&v.h, URG_BULK_RECEIVING_STATUS, start->id, 0x81, 0);
     /* One chunk of 130 bytes: blocks of 64, 64 and 2 (a header only). */
-    data(&v, URG_BUFFERED_BULK_PACKET, 0x81, chunk, 130, 0);
+    th_stream_data(&v.h, URG_BUFFERED_BULK_PACKET, 0x81, chunk, 130, 0);
     vmm_sync(&v, 0);
     assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
     assert_int_equal(vmm_last(&v, u)->actual, 128);
@@ -317,7 +272,7 @@ static void test_buffered_bulk_ftdi(void **state)
     assert_int_equal(u->buffer[0], 0x01);
     assert_int_equal(u->buffer[1], 0x60);
     /* A URB smaller than a chunk never splits a block: 64 of 130. */
-    data(&v, URG_BUFFERED_BULK_PACKET, 0x81, chunk, 130, 0);
+    th_stream_data(&v.h, URG_BUFFERED_BULK_PACKET, 0x81, chunk, 130, 0);
     vmm_sync(&v, 0);
     u->length = 64;
     assert_int_equal(urg_hcd_submit(v.dev, u), 1);
@@ -344,19 +299,20 @@ static void test_buffered_bulk_raw_and_fallback(void **state)
     u = vmm_urb(URG_EP_BULK, 0x81, 64, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 0);
     vmm_sync(&v, 0);
-    status(&v, URG_BULK_RECEIVING_STATUS, sent(&v, URG_START_BULK_RECEIVING)->id, 0x81, 0);
+    th_stream_status(&v.h, URG_BULK_RECEIVING_STATUS, sent(&v, URG_START_BULK_RECEIVING)->id, 0x81,
+                     0);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_cancel(v.dev, u), 0);
     /* Raw serial data merges across chunks. */
-    data(&v, URG_BUFFERED_BULK_PACKET, 0x81, "hello ", 6, 0);
-    data(&v, URG_BUFFERED_BULK_PACKET, 0x81, "world", 5, 0);
+    th_stream_data(&v.h, URG_BUFFERED_BULK_PACKET, 0x81, "hello ", 6, 0);
+    th_stream_data(&v.h, URG_BUFFERED_BULK_PACKET, 0x81, "world", 5, 0);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 1);
     assert_int_equal(u->actual_length, 11);
     assert_memory_equal(u->buffer, "hello world", 11);
     /* The queue is bounded: 9 chunks into a queue of 4. */
     for (i = 0; i < 9; i++)
-        data(&v, URG_BUFFERED_BULK_PACKET, 0x81, "x", 1, 0);
+        th_stream_data(&v.h, URG_BUFFERED_BULK_PACKET, 0x81, "x", 1, 0);
     vmm_sync(&v, 0);
     urg_hcd_ep_stats(v.dev, 0x81, &st);
     assert_int_equal(st.drops, 5);
@@ -479,16 +435,16 @@ static void test_iso_in_prefill_and_underrun(void **state)
     start = sent(&v, URG_START_ISO_STREAM);
     assert_int_equal(start->h.start_iso_stream.pkts_per_urb, 32);
     assert_int_equal(start->h.start_iso_stream.no_urbs, 15);
-    status(&v, URG_ISO_STREAM_STATUS, start->id, 0x85, 0);
+    th_stream_status(&v.h, URG_ISO_STREAM_STATUS, start->id, 0x85, 0);
     /* Pre-fill: nothing until half of 32 x 15 = 240 packets are queued. */
     for (i = 0; i < 239; i++) {
         memset(pkt, i, sizeof(pkt));
-        data(&v, URG_ISO_PACKET, 0x85, pkt, 192, 0);
+        th_stream_data(&v.h, URG_ISO_PACKET, 0x85, pkt, 192, 0);
     }
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 1);
     assert_int_equal(u->actual_length, 0);
-    data(&v, URG_ISO_PACKET, 0x85, pkt, 100, 0);
+    th_stream_data(&v.h, URG_ISO_PACKET, 0x85, pkt, 100, 0);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 1);
     assert_int_equal(u->actual_length, 8 * 192);
@@ -514,13 +470,13 @@ static void test_iso_in_prefill_and_underrun(void **state)
     assert_int_equal(st.packets, 240);
     assert_int_equal(st.bytes, 239 * 192 + 100);
     /* ...and pre-fills again. */
-    data(&v, URG_ISO_PACKET, 0x85, pkt, 192, 0);
+    th_stream_data(&v.h, URG_ISO_PACKET, 0x85, pkt, 192, 0);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 1);
     assert_int_equal(u->actual_length, 0);
     /* A stall stops the stream; the next URB says so, the one after
      * restarts it. */
-    status(&v, URG_ISO_STREAM_STATUS, 0, 0x85, URG_STATUS_STALL);
+    th_stream_status(&v.h, URG_ISO_STREAM_STATUS, 0, 0x85, URG_STATUS_STALL);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 1);
     assert_int_equal(u->status, URG_URB_STALL);
@@ -550,9 +506,9 @@ static void test_iso_out(void **state)
     assert_int_equal(start->h.start_iso_stream.no_urbs, 16); /* 15 doubled, capped */
     assert_int_equal(th_count(&v.h, URG_ISO_PACKET), 4);
     assert_int_equal(sent(&v, URG_ISO_PACKET)->data_len, 192);
-    status(&v, URG_ISO_STREAM_STATUS, start->id, 0x06, 0);
+    th_stream_status(&v.h, URG_ISO_STREAM_STATUS, start->id, 0x06, 0);
     /* The host reports trouble: the next URB completes with it, once. */
-    status(&v, URG_ISO_STREAM_STATUS, 0, 0x06, URG_STATUS_IOERROR);
+    th_stream_status(&v.h, URG_ISO_STREAM_STATUS, 0, 0x06, URG_STATUS_IOERROR);
     vmm_sync(&v, 0);
     assert_int_equal(urg_hcd_submit(v.dev, u), 1);
     assert_int_equal(u->status, URG_URB_IOERROR);

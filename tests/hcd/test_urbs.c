@@ -162,11 +162,8 @@ static void test_standard_requests(void **state)
     intr = vmm_urb(URG_EP_INTERRUPT, 0x81, 8, 0);
     assert_int_equal(urg_hcd_submit(v.dev, intr), 0);
     vmm_sync(&v, 0);
-    memset(&p, 0, sizeof(p));
-    p.type = URG_INTERRUPT_RECEIVING_STATUS;
-    p.id = sent(&v, URG_START_INTERRUPT_RECEIVING)->id;
-    p.h.interrupt_receiving_status.endpoint = 0x81;
-    th_emit(&v.h, &p);
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS,
+                     sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81, URG_STATUS_SUCCESS);
     vmm_sync(&v, 0);
     th_clear(&v.h);
     u = control(SET_CONFIG2, 0);
@@ -255,21 +252,16 @@ static void test_clear_halt_resets_the_endpoint(void **state)
     static const uint8_t CLEAR_HALT_81[8] = { 0x02, 1, 0, 0, 0x81, 0, 0, 0 };
     struct vmm v;
     struct urg_urb *u, *intr;
-    struct urg_packet p;
     (void)state;
     vmm_init(&v, NULL, ALL);
     vmm_plug_default(&v);
     intr = vmm_urb(URG_EP_INTERRUPT, 0x81, 8, 0);
     assert_int_equal(urg_hcd_submit(v.dev, intr), 0);
     vmm_sync(&v, 0);
-    memset(&p, 0, sizeof(p));
-    p.type = URG_INTERRUPT_RECEIVING_STATUS;
-    p.id = sent(&v, URG_START_INTERRUPT_RECEIVING)->id;
-    p.h.interrupt_receiving_status.endpoint = 0x81;
-    th_emit(&v.h, &p);
-    p.id = 0;
-    p.h.interrupt_receiving_status.status = URG_STATUS_STALL; /* the host stopped it */
-    th_emit(&v.h, &p);
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS,
+                     sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81, URG_STATUS_SUCCESS);
+    /* The host stopped it. */
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS, 0, 0x81, URG_STATUS_STALL);
     vmm_sync(&v, 0);
     assert_int_equal(vmm_last(&v, intr)->status, URG_URB_STALL);
     /* The guest clears the halt: forwarded, and the model starts afresh. */
@@ -543,7 +535,6 @@ static void test_stop_interrupt_and_set_interface(void **state)
     static const uint8_t SET_IF2_ALT1[8] = { 0x01, 11, 1, 0, 2, 0, 0, 0 };
     struct vmm v;
     struct urg_urb *intr, *iso, *u;
-    struct urg_packet p;
     (void)state;
     vmm_init(&v, NULL, ALL);
     vmm_plug_default(&v);
@@ -553,16 +544,10 @@ static void test_stop_interrupt_and_set_interface(void **state)
     assert_int_equal(urg_hcd_submit(v.dev, intr), 0);
     assert_int_equal(urg_hcd_submit(v.dev, iso), 1);
     vmm_sync(&v, 0);
-    memset(&p, 0, sizeof(p));
-    p.type = URG_INTERRUPT_RECEIVING_STATUS;
-    p.id = sent(&v, URG_START_INTERRUPT_RECEIVING)->id;
-    p.h.interrupt_receiving_status.endpoint = 0x81;
-    th_emit(&v.h, &p);
-    memset(&p, 0, sizeof(p));
-    p.type = URG_ISO_STREAM_STATUS;
-    p.id = sent(&v, URG_START_ISO_STREAM)->id;
-    p.h.iso_stream_status.endpoint = 0x85;
-    th_emit(&v.h, &p);
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS,
+                     sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81, URG_STATUS_SUCCESS);
+    th_stream_status(&v.h, URG_ISO_STREAM_STATUS, sent(&v, URG_START_ISO_STREAM)->id, 0x85,
+                     URG_STATUS_SUCCESS);
     vmm_sync(&v, 0);
     th_clear(&v.h);
     /* SET_INTERFACE on interface 2 stops the iso stream only. */

@@ -132,6 +132,50 @@ void th_hello(struct testhost *h)
     th_emit(h, &p);
 }
 
+void th_stream_status(struct testhost *h, uint32_t type, uint64_t id, uint8_t ep, uint8_t status)
+{
+    struct urg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.type = type;
+    p.id = id;
+    if (type == URG_INTERRUPT_RECEIVING_STATUS) {
+        p.h.interrupt_receiving_status.endpoint = ep;
+        p.h.interrupt_receiving_status.status = status;
+    } else if (type == URG_ISO_STREAM_STATUS) {
+        p.h.iso_stream_status.endpoint = ep;
+        p.h.iso_stream_status.status = status;
+    } else {
+        p.h.bulk_receiving_status.endpoint = ep;
+        p.h.bulk_receiving_status.status = status;
+    }
+    th_emit(h, &p);
+}
+
+void th_stream_data(struct testhost *h, uint32_t type, uint8_t ep, const void *bytes, uint32_t len,
+                    uint8_t status)
+{
+    struct urg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.type = type;
+    p.id = h->stream_seq++;
+    p.data = bytes;
+    p.data_len = len;
+    if (type == URG_INTERRUPT_PACKET) {
+        p.h.interrupt.endpoint = ep;
+        p.h.interrupt.status = status;
+        p.h.interrupt.length = (uint16_t)len;
+    } else if (type == URG_ISO_PACKET) {
+        p.h.iso.endpoint = ep;
+        p.h.iso.status = status;
+        p.h.iso.length = (uint16_t)len;
+    } else {
+        p.h.buffered_bulk.endpoint = ep;
+        p.h.buffered_bulk.status = status;
+        p.h.buffered_bulk.length = len;
+    }
+    th_emit(h, &p);
+}
+
 void th_device(struct testhost *h)
 {
     struct urg_packet p;

@@ -26,6 +26,7 @@ struct testhost {
     uint8_t *out;           /* bytes scripted for the guest */
     size_t out_len, out_cap;
     int dec_err;            /* last error the host decoder reported */
+    uint64_t stream_seq;    /* id of the next th_stream_data() packet */
 };
 
 void th_init(struct testhost *h, uint32_t host_caps);
@@ -56,6 +57,13 @@ struct th_ep {
 void th_device_ex(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
                   uint8_t device_class, const uint8_t *if_classes, int n_if,
                   const struct th_ep *eps, int n_eps);
+/* A stream's status - interrupt_receiving_status, iso_stream_status or
+ * bulk_receiving_status (type) - with request id id, for endpoint ep. */
+void th_stream_status(struct testhost *h, uint32_t type, uint64_t id, uint8_t ep, uint8_t status);
+/* Stream data - an interrupt, iso or buffered bulk packet (type) - of len
+ * bytes on endpoint ep; ids count 0, 1, 2, ... per host. */
+void th_stream_data(struct testhost *h, uint32_t type, uint8_t ep, const void *bytes, uint32_t len,
+                    uint8_t status);
 /* Number of packets of that type the guest sent since the last clear. */
 int th_count(const struct testhost *h, uint32_t type);
 /* Forgets the packets recorded so far. */
