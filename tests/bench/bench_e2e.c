@@ -51,48 +51,24 @@ static double now(void)
 
 /* ---------------------------------------------------------------- the reference's I/O */
 
-struct io {
-    struct usbredirparser *p;
-    int fd;
-};
-
-static int io_read(void *priv, uint8_t *b, int n)
-{
-    ssize_t r = read(((struct io *)priv)->fd, b, (size_t)n);
-    return r < 0 ? (errno == EAGAIN ? 0 : -1) : r == 0 ? -1 : (int)r;
-}
-
-static int io_write(void *priv, uint8_t *b, int n)
-{
-    ssize_t r = write(((struct io *)priv)->fd, b, (size_t)n);
-    return r < 0 ? (errno == EAGAIN ? 0 : -1) : (int)r;
-}
-
-static void io_log(void *priv, int level, const char *msg)
-{
-    (void)priv;
-    if (level <= usbredirparser_error)
-        fprintf(stderr, "refguest: %s\n", msg);
-}
-
 static void io_hello(void *priv, struct usb_redir_hello_header *h) { (void)priv, (void)h; }
 static void r_ii(void *priv, struct usb_redir_interface_info_header *h) { (void)priv, (void)h; }
 static void r_ei(void *priv, struct usb_redir_ep_info_header *h) { (void)priv, (void)h; }
 
 /* A reference guest connected to addr: the parser, its I/O and setup
- * callbacks (priv for all of them; it must start with a struct io). The
+ * callbacks (priv for all of them; it must start with a struct fasthost_io). The
  * caller sets device_connect_func and the reply callback, then calls
  * usbredirparser_init() through ref_guest_init(). */
-static struct usbredirparser *ref_guest_open(struct io *x, const char *addr, void *priv)
+static struct usbredirparser *ref_guest_open(struct fasthost_io *x, const char *addr, void *priv)
 {
     struct usbredirparser *p = usbredirparser_create();
     x->p = p;
     x->fd = fasthost_connect(addr);
     fcntl(x->fd, F_SETFL, O_NONBLOCK);
     p->priv = priv;
-    p->log_func = io_log;
-    p->read_func = io_read;
-    p->write_func = io_write;
+    p->log_func = fasthost_io_log;
+    p->read_func = fasthost_io_read;
+    p->write_func = fasthost_io_write;
     p->hello_func = io_hello;
     p->interface_info_func = r_ii;
     p->ep_info_func = r_ei;
@@ -106,7 +82,7 @@ static void ref_guest_init(struct usbredirparser *p)
 }
 
 /* One wait for the socket and what it allows; -1 when it is over. */
-static int ref_guest_poll(struct io *x, int timeout_ms)
+static int ref_guest_poll(struct fasthost_io *x, int timeout_ms)
 {
     struct pollfd f = { x->fd, POLLIN, 0 };
     if (usbredirparser_has_data_to_write(x->p))
@@ -241,7 +217,7 @@ static void run_urg(const char *addr, int k, uint32_t size, struct meter *m)
 /* ---------------------------------------------------------------- ref */
 
 struct ref_guest {
-    struct io io;     /* first: the read and write callbacks take it */
+    struct fasthost_io io;     /* first: the read and write callbacks take it */
     struct meter m;
     int k;
     uint32_t size;
@@ -404,13 +380,13 @@ static void rt_ref_send(struct usbredirparser *p)
 static void rt_ref_connect(void *priv, struct usb_redir_device_connect_header *h)
 {
     (void)h;
-    rt_ref_send(((struct io *)priv)->p);
+    rt_ref_send(((struct fasthost_io *)priv)->p);
 }
 
 static void rt_ref_control(void *priv, uint64_t id, struct usb_redir_control_packet_header *h,
                            uint8_t *d, int len)
 {
-    struct io *x = priv;
+    struct fasthost_io *x = priv;
     (void)id;
     (void)h;
     (void)len;
@@ -422,7 +398,7 @@ static void rt_ref_control(void *priv, uint64_t id, struct usb_redir_control_pac
 
 static void rtt_ref(const char *addr)
 {
-    struct io x;
+    struct fasthost_io x;
     struct usbredirparser *p = ref_guest_open(&x, addr, &x);
     p->device_connect_func = rt_ref_connect;
     p->control_packet_func = rt_ref_control;

@@ -26,34 +26,29 @@
 
 static uint8_t data[1 << 20];
 
-struct host {
-    struct usbredirparser *p;
-    int fd;
-};
-
-static int h_read(void *priv, uint8_t *b, int n)
+int fasthost_io_read(void *priv, uint8_t *b, int n)
 {
-    ssize_t r = read(((struct host *)priv)->fd, b, (size_t)n);
+    ssize_t r = read(((struct fasthost_io *)priv)->fd, b, (size_t)n);
     return r < 0 ? (errno == EAGAIN ? 0 : -1) : r == 0 ? -1 : (int)r;
 }
 
-static int h_write(void *priv, uint8_t *b, int n)
+int fasthost_io_write(void *priv, uint8_t *b, int n)
 {
-    ssize_t r = write(((struct host *)priv)->fd, b, (size_t)n);
+    ssize_t r = write(((struct fasthost_io *)priv)->fd, b, (size_t)n);
     return r < 0 ? (errno == EAGAIN ? 0 : -1) : (int)r;
 }
 
-static void h_log(void *priv, int level, const char *msg)
+void fasthost_io_log(void *priv, int level, const char *msg)
 {
     (void)priv;
     if (level <= usbredirparser_error)
-        fprintf(stderr, "fasthost: %s\n", msg);
+        fprintf(stderr, "usbredirparser: %s\n", msg);
 }
 
 static void h_bulk(void *priv, uint64_t id, struct usb_redir_bulk_packet_header *h, uint8_t *d,
                    int len)
 {
-    struct host *x = priv;
+    struct fasthost_io *x = priv;
     struct usb_redir_bulk_packet_header r = *h;
     uint32_t want = h->length | (uint32_t)h->length_high << 16;
     usbredirparser_free_packet_data(x->p, d);
@@ -71,7 +66,7 @@ static void h_bulk(void *priv, uint64_t id, struct usb_redir_bulk_packet_header 
  * as usbredirhost does it). */
 static void h_guest_hello(void *priv, struct usb_redir_hello_header *h)
 {
-    struct host *x = priv;
+    struct fasthost_io *x = priv;
     struct usb_redir_interface_info_header ii;
     struct usb_redir_ep_info_header ei;
     struct usb_redir_device_connect_header dc = { usb_redir_speed_high, 0, 0, 0, 0x1234, 0x5678, 0 };
@@ -92,7 +87,7 @@ static void h_guest_hello(void *priv, struct usb_redir_hello_header *h)
 static void h_control(void *priv, uint64_t id, struct usb_redir_control_packet_header *h,
                       uint8_t *d, int len)
 {
-    struct host *x = priv;
+    struct fasthost_io *x = priv;
     struct usb_redir_control_packet_header r = *h;
     int in = h->endpoint & 0x80;
     usbredirparser_free_packet_data(x->p, d);
@@ -106,7 +101,7 @@ static void h_nothing(void *priv) { (void)priv; }
 
 static void host_run(int fd, int raw)
 {
-    struct host x = { usbredirparser_create(), fd };
+    struct fasthost_io x = { usbredirparser_create(), fd };
     uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0xff };
     if (raw == FASTHOST_RAW_STREAM) {
         while (write(fd, data, 65536) > 0)
@@ -134,9 +129,9 @@ static void host_run(int fd, int raw)
     }
     fcntl(fd, F_SETFL, O_NONBLOCK); /* the parser reads until there is nothing */
     x.p->priv = &x;
-    x.p->log_func = h_log;
-    x.p->read_func = h_read;
-    x.p->write_func = h_write;
+    x.p->log_func = fasthost_io_log;
+    x.p->read_func = fasthost_io_read;
+    x.p->write_func = fasthost_io_write;
     x.p->hello_func = h_guest_hello;
     x.p->bulk_packet_func = h_bulk;
     x.p->control_packet_func = h_control;

@@ -10,6 +10,7 @@
 #define URG_FASTHOST_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* raw: 0 the usb-host; FASTHOST_RAW_STREAM 64 KiB writes with no protocol;
@@ -24,5 +25,19 @@ pid_t fasthost_start(int unix_socket, int raw, char *addr, size_t cap);
 void fasthost_stop(pid_t pid, const char *addr);
 /* A blocking connection to addr (TCP_NODELAY on TCP). */
 int fasthost_connect(const char *addr);
+
+/* A libusbredirparser endpoint on a non-blocking socket, and its read,
+ * write and log callbacks (priv is the struct fasthost_io, or a struct that
+ * starts with one): read and write return 0 when the socket would block and
+ * -1 when it is closed or failed. Used by the host and by the benchmarks'
+ * reference guest. */
+struct usbredirparser;
+struct fasthost_io {
+    struct usbredirparser *p;
+    int fd;
+};
+int fasthost_io_read(void *priv, uint8_t *b, int n);
+int fasthost_io_write(void *priv, uint8_t *b, int n);
+void fasthost_io_log(void *priv, int level, const char *msg);
 
 #endif
