@@ -91,6 +91,17 @@ URG_API struct urg_wire urg_wire_from_caps(uint32_t our_caps, uint32_t peer_caps
 
 URG_API int urg_header_len(const struct urg_wire *w) { return w->id64 ? 16 : 12; }
 
+void urgi_frame_table_init(struct urgi_frame_table *t, const struct urg_wire *w, enum urg_dir dir)
+{
+    t->may_have_data = 0;
+    for (int i = 0; i < URG_TYPE_COUNT; i++) {
+        uint32_t type = urg_type_at(i);
+        t->th[i] = (int16_t)urg_type_header_len(w, type, dir);
+        if (urgi_type_may_have_data(type))
+            t->may_have_data |= 1ull << i;
+    }
+}
+
 URG_API int urg_type_header_len(const struct urg_wire *w, uint32_t type, enum urg_dir dir)
 {
     if (!(type_dirs(type) & (dir == URG_DIR_TO_HOST ? TO_HOST : TO_GUEST)))
@@ -494,7 +505,6 @@ static int need_in_ep(uint8_t ep, const struct urg_packet *p, char *msg, size_t 
 int urgi_check_headers(const struct urg_wire *w, enum urg_dir dir, const struct urg_packet *p,
                        char *msg, size_t cap)
 {
-    const char *tn = urg_type_name(p->type);
     bool to_host = dir == URG_DIR_TO_HOST;
     uint32_t length = 0;
     int ep = -1, r, i;
@@ -613,18 +623,18 @@ int urgi_check_headers(const struct urg_wire *w, enum urg_dir dir, const struct 
         if (p->data_len != length)
             return urgi_fmt(msg, cap, URG_ERR_PROTO_DATA_LENGTH,
                             "%s: %u bytes of data but the length field says %u (endpoint 0x%02x)",
-                            tn, p->data_len, length, ep);
+                            urg_type_name(p->type), p->data_len, length, ep);
         return 0;
     }
     if (p->data_len)
         return urgi_fmt(msg, cap, URG_ERR_PROTO_UNEXPECTED_DATA,
-                        "%s: %u bytes of data for endpoint 0x%02x, which carries none %s", tn,
-                        p->data_len, ep, dir_name(dir));
+                        "%s: %u bytes of data for endpoint 0x%02x, which carries none %s",
+                        urg_type_name(p->type), p->data_len, ep, dir_name(dir));
     if (p->type == URG_ISO_PACKET || p->type == URG_BUFFERED_BULK_PACKET ||
         (p->type == URG_INTERRUPT_PACKET && to_host))
         return urgi_fmt(msg, cap, URG_ERR_PROTO_EP_DIRECTION,
-                        "%s: endpoint 0x%02x is an %s endpoint; this packet cannot travel %s", tn,
-                        ep, (ep & 0x80) ? "IN" : "OUT", dir_name(dir));
+                        "%s: endpoint 0x%02x is an %s endpoint; this packet cannot travel %s",
+                        urg_type_name(p->type), ep, (ep & 0x80) ? "IN" : "OUT", dir_name(dir));
     return 0;
 }
 

@@ -42,6 +42,8 @@ URG_API int urg_decoder_new(const struct urg_decoder_config *cfg, urg_decoder **
     d->cb = cfg->callbacks;
     d->ctx = cfg->ctx;
     d->state = S_HEADER;
+    d->hlen = 12;
+    urgi_frame_table_init(&d->ft, &d->wire, d->dir);
     *out = d;
     return 0;
 }
@@ -115,6 +117,8 @@ static int take_hello(urg_decoder *d, struct urg_packet *p)
     d->peer_caps = caps;
     d->have_hello = true;
     d->wire = urg_wire_from_caps(d->our_caps, caps);
+    d->hlen = urg_header_len(&d->wire); /* from the next packet on */
+    urgi_frame_table_init(&d->ft, &d->wire, d->dir);
     return 0;
 }
 
@@ -128,7 +132,9 @@ static int finish(urg_decoder *d, const uint8_t *data)
     d->msg[0] = '\0';
     if (p->type == URG_HELLO)
         urgi_decode_hello_caps(p);
-    if (p->data_len && (r = urgi_check_payload(&d->wire, d->dir, p, d->msg, sizeof(d->msg))))
+    /* Only the filter string has rules on the payload itself. */
+    if (p->type == URG_FILTER_FILTER && p->data_len &&
+        (r = urgi_check_payload(&d->wire, d->dir, p, d->msg, sizeof(d->msg))))
         return reject(d, r, 0);
     d->state = S_HEADER;
     d->hfill = 0;
@@ -226,15 +232,18 @@ static int header_done(urg_decoder *d, const uint8_t *h)
     d->pkt.type = d->type;
     d->pkt.id = d->hlen == 16 ? urgi_get64(h + 8) : urgi_get32(h + 8);
     d->msg[0] = '\0';
-    r = urgi_check_frame(&d->wire, d->dir, d->type, d->length, d->max_packet_size, &d->th_len,
-                         d->msg, sizeof(d->msg));
+    idx = urgi_type_index(d->type);
+    d->th_len = urgi_frame_ok(&d->ft, idx, d->length, d->max_packet_size);
+    r = 0;
+    if (d->th_len < 0) /* the rule broken, and its message */
+        r = urgi_check_frame(&d->wire, d->dir, d->type, d->length, d->max_packet_size,
+                             &d->th_len, d->msg, sizeof(d->msg));
     if (!r && d->type != URG_HELLO && !d->have_hello)
         r = urgi_fmt(d->msg, sizeof(d->msg), URG_ERR_PROTO_BEFORE_HELLO,
                      "%s: received before the peer's hello", urg_type_name(d->type));
     if (!r && d->type == URG_HELLO && d->have_hello)
         r = urgi_fmt(d->msg, sizeof(d->msg), URG_ERR_PROTO_SECOND_HELLO,
                      "hello: a second hello after the peer's first");
-    idx = urg_type_index(d->type);
     if (idx >= 0) {
         d->stats.rx_packets[idx]++;
         d->stats.rx_bytes[idx] += (uint64_t)d->hlen + d->length;
@@ -257,11 +266,8 @@ static int feed(urg_decoder *d, const uint8_t *p, size_t left, size_t *consumed)
             goto out;
         case S_HEADER: {
             const uint8_t *h;
-            if (d->hfill == 0) {
-                d->hlen = urg_header_len(&d->wire);
-                if (!left)
-                    goto out;
-            }
+            if (!left)
+                goto out;
             if (d->hfill == 0 && left >= (size_t)d->hlen) {
                 h = p;
                 p += d->hlen;
@@ -281,8 +287,10 @@ static int feed(urg_decoder *d, const uint8_t *p, size_t left, size_t *consumed)
             d->hfill = (uint32_t)d->hlen; /* type header gathers after it */
             if ((r = header_done(d, h)) < 0)
                 goto out;
-            break;
+            if (d->state != S_TYPE_HEADER)
+                break;
         }
+            /* fall through - to the type header, often in the same buffer */
         case S_TYPE_HEADER: {
             const uint8_t *th;
             size_t used, have = d->hfill - (uint32_t)d->hlen;

@@ -20,6 +20,7 @@ struct urg_decoder {
     uint32_t our_caps, peer_caps;
     bool have_hello;
     struct urg_wire wire;
+    struct urgi_frame_table ft; /* the frame rules under wire, for dir */
     uint32_t max_packet_size;
     enum urg_error_policy policy;
     struct urg_decoder_callbacks cb;

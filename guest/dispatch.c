@@ -70,7 +70,6 @@ static bool is_reply(const struct urg_packet *p)
 /* A reply's fields against its request. */
 static int check_reply(urg_session *s, const struct urgi_pending *e, const struct urg_packet *p)
 {
-    const char *tn = urg_type_name(p->type);
     bool in = e->flags & URGI_P_IN;
     uint32_t len = 0;
     int ep = -1;
@@ -104,12 +103,12 @@ static int check_reply(urg_session *s, const struct urgi_pending *e, const struc
     }
     if (ep != e->endpoint)
         return refuse(s, URG_ERR_PROTO_REPLY_ENDPOINT,
-                      "%s: reply id %llu is for endpoint 0x%02x, the request was for 0x%02x", tn,
-                      (unsigned long long)p->id, ep, e->endpoint);
+                      "%s: reply id %llu is for endpoint 0x%02x, the request was for 0x%02x",
+                      urg_type_name(p->type), (unsigned long long)p->id, ep, e->endpoint);
     if (len > e->length)
         return refuse(s, URG_ERR_PROTO_REPLY_LENGTH,
-                      "%s: reply id %llu has length %u, the request asked for %u", tn,
-                      (unsigned long long)p->id, len, e->length);
+                      "%s: reply id %llu has length %u, the request asked for %u",
+                      urg_type_name(p->type), (unsigned long long)p->id, len, e->length);
     return 0;
 }
 
@@ -155,13 +154,13 @@ static void on_reply(urg_session *s, const struct urg_packet *p)
         return;
     }
     in = s->pt.e[i].flags & URGI_P_IN;
-    memset(&x, 0, sizeof(x));
     switch (p->type) {
     case URG_CONTROL_PACKET:
         urgi_complete(s, i, p->h.control.status, in ? p->data_len : p->h.control.length,
                       in ? p->data : NULL, NULL);
         break;
     case URG_BULK_PACKET:
+        memset(&x, 0, sizeof(x));
         x.u.bulk.stream_id = p->h.bulk.stream_id;
         urgi_complete(s, i, p->h.bulk.status, in ? p->data_len : p->h.bulk.length,
                       in ? p->data : NULL, &x);
@@ -170,15 +169,18 @@ static void on_reply(urg_session *s, const struct urg_packet *p)
         urgi_complete(s, i, p->h.interrupt.status, p->h.interrupt.length, NULL, NULL);
         break;
     case URG_CONFIGURATION_STATUS:
+        memset(&x, 0, sizeof(x));
         x.u.config.configuration = p->h.configuration_status.configuration;
         urgi_complete(s, i, p->h.configuration_status.status, 0, NULL, &x);
         break;
     case URG_ALT_SETTING_STATUS:
+        memset(&x, 0, sizeof(x));
         x.u.alt.interface = p->h.alt_setting_status.interface;
         x.u.alt.alt = p->h.alt_setting_status.alt;
         urgi_complete(s, i, p->h.alt_setting_status.status, 0, NULL, &x);
         break;
     case URG_BULK_STREAMS_STATUS:
+        memset(&x, 0, sizeof(x));
         x.u.streams.endpoints = p->h.bulk_streams_status.endpoints;
         x.u.streams.no_streams = p->h.bulk_streams_status.no_streams;
         urgi_complete(s, i, p->h.bulk_streams_status.status, 0, NULL, &x);

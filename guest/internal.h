@@ -86,6 +86,35 @@ static inline void urgi_free(const struct urg_allocator *a, void *p)
 
 /* Does this type ever carry a payload? */
 URGI_HIDDEN bool urgi_type_may_have_data(uint32_t type);
+/* urg_type_index(), inline for the receive path. */
+static inline int urgi_type_index(uint32_t type)
+{
+    if (type <= URG_BULK_RECEIVING_STATUS)
+        return (int)type;
+    if (type - URG_CONTROL_PACKET <= URG_BUFFERED_BULK_PACKET - URG_CONTROL_PACKET)
+        return (int)(type - URG_CONTROL_PACKET) + 28;
+    return -1;
+}
+/* urgi_check_frame()'s rules for one wire layout and direction, as a table
+ * a receiver builds once per layout (urgi_frame_table_init): the type-header
+ * size per type index (-1: never travels this way) and whether the type may
+ * carry data. urgi_frame_ok() passes exactly what urgi_check_frame() passes;
+ * on a failure, urgi_check_frame() gives the error and its message. */
+struct urgi_frame_table {
+    int16_t th[URG_TYPE_COUNT];
+    uint64_t may_have_data; /* bit per type index */
+};
+URGI_HIDDEN void urgi_frame_table_init(struct urgi_frame_table *t, const struct urg_wire *w,
+                                       enum urg_dir dir);
+static inline int urgi_frame_ok(const struct urgi_frame_table *t, int idx, uint32_t length,
+                                uint32_t max_packet_size)
+{
+    int th;
+    if (idx < 0 || (th = t->th[idx]) < 0 || length > max_packet_size || length < (uint32_t)th ||
+        (length > (uint32_t)th && !((t->may_have_data >> idx) & 1u)))
+        return -1;
+    return th;
+}
 /* Decodes the type header at th (of the right length) into p->h. */
 URGI_HIDDEN void urgi_decode_type_header(const struct urg_wire *w, uint32_t type, const uint8_t *th,
                                          struct urg_packet *p);

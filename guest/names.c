@@ -41,14 +41,7 @@ static const char *const data_names[5] = {
     "control_packet", "bulk_packet", "iso_packet", "interrupt_packet", "buffered_bulk_packet",
 };
 
-URG_API int urg_type_index(uint32_t type)
-{
-    if (type <= URG_BULK_RECEIVING_STATUS)
-        return (int)type;
-    if (type >= URG_CONTROL_PACKET && type <= URG_BUFFERED_BULK_PACKET)
-        return (int)(type - URG_CONTROL_PACKET) + 28;
-    return -1;
-}
+URG_API int urg_type_index(uint32_t type) { return urgi_type_index(type); }
 
 URG_API uint32_t urg_type_at(int index)
 {
