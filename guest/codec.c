@@ -676,39 +676,44 @@ URG_API int urg_encoded_header_len(const struct urg_wire *w, const struct urg_pa
 URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct urg_packet *p,
                        uint8_t *buf, size_t cap)
 {
-    struct urg_packet v;
+    struct urg_packet hv;          /* a hello as checked: its caps as data */
+    const struct urg_packet *v = p;
     int n, th, hl, r;
     uint32_t i, data_len;
 
     if (!w || !p || (!buf && cap))
         return URG_ERR_INVALID;
-    n = urg_encoded_header_len(w, p, dir);
-    if (n < 0)
+    th = urg_type_header_len(w, p->type, dir);
+    if (th < 0)
         return URG_ERR_PROTO_DIRECTION;
+    if (p->type == URG_HELLO) /* always a 32-bit id header */
+        hl = 12, n = 12 + th + 4 * (int)(p->h.hello.caps_words > 8 ? 8 : p->h.hello.caps_words);
+    else
+        hl = urg_header_len(w), n = hl + th;
     if ((size_t)n > cap)
         return URG_ERR_BUFFER;
-    th = urg_type_header_len(w, p->type, dir);
-    hl = p->type == URG_HELLO ? 12 : urg_header_len(w);
 
     if (!w->id64 && p->id > 0xffffffffu && p->type != URG_HELLO)
         return URG_ERR_INVALID;
-    v = *p;
     if (p->type == URG_HELLO) {
         if (p->h.hello.caps_words > 8)
             return URG_ERR_INVALID;
-        v.data_len = 4 * p->h.hello.caps_words;
-        v.data = NULL;
+        hv = *p;
+        hv.data_len = 4 * p->h.hello.caps_words;
+        hv.data = NULL;
+        v = &hv;
     } else if (p->data_len && !p->data) {
         return URG_ERR_INVALID;
     }
-    data_len = v.data_len;
+    data_len = v->data_len;
     if (data_len > UINT32_MAX - (uint32_t)th)
         return URG_ERR_TOO_LONG;
-    if ((r = urgi_check_frame(w, dir, p->type, (uint32_t)th + data_len, UINT32_MAX, &th, NULL, 0)))
+    /* The frame rules left once th is known: the length is th + data_len. */
+    if (data_len && !urgi_type_may_have_data(p->type))
+        return URG_ERR_PROTO_UNEXPECTED_DATA;
+    if ((r = urgi_check_headers(w, dir, v, NULL, 0)))
         return r;
-    if ((r = urgi_check_headers(w, dir, &v, NULL, 0)))
-        return r;
-    if (p->type != URG_HELLO && data_len && (r = urgi_check_payload(w, dir, &v, NULL, 0)))
+    if (p->type == URG_FILTER_FILTER && data_len && (r = urgi_check_payload(w, dir, v, NULL, 0)))
         return r;
 
     urgi_put32(buf, p->type);

@@ -100,7 +100,8 @@ void urgi_outq_put(struct urgi_outq *q, const void *bytes, size_t n)
     if (first > n)
         first = n;
     memcpy(q->ring + tail, bytes, first);
-    memcpy(q->ring, (const uint8_t *)bytes + first, n - first);
+    if (n > first) /* wrapped */
+        memcpy(q->ring, (const uint8_t *)bytes + first, n - first);
     q->rlen += n;
     q->total += n;
     /* Merge with a ring segment at the tail, unless it is the head one

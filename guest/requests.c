@@ -40,23 +40,29 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
     uint32_t i;
     int n, r, idx;
 
-    n = urg_encoded_header_len(&s->wire, p, URG_DIR_TO_HOST);
+    /* Encoded (and checked) before it has an id, which is then filled in
+     * at its place in the header. */
+    p->id = 0;
+    p->data = q->out;
+    p->data_len = q->out_len;
+    n = urg_encode(&s->wire, URG_DIR_TO_HOST, p, hdr, sizeof(hdr));
     if (n < 0)
-        return URG_ERR_INVALID;
+        return n;
     if (s->max_output && s->oq.total &&
         s->oq.total + (size_t)n + q->out_len > s->max_output)
         return URG_ERR_AGAIN;
     i = urgi_pt_add(&s->pt);
     if (i == URGI_NIL)
         return URG_ERR_NOMEM;
-    p->id = s->pt.e[i].id;
-    p->data = q->out;
-    p->data_len = q->out_len;
-    n = urg_encode(&s->wire, URG_DIR_TO_HOST, p, hdr, sizeof(hdr));
-    if (n < 0 || (r = urgi_outq_reserve(&s->oq, (size_t)n, 2))) {
+    if ((r = urgi_outq_reserve(&s->oq, (size_t)n, 2))) {
         urgi_pt_remove(&s->pt, i);
-        return n < 0 ? n : r;
+        return r;
     }
+    p->id = s->pt.e[i].id;
+    if (s->wire.id64)
+        urgi_put64(hdr + 8, p->id);
+    else
+        urgi_put32(hdr + 8, (uint32_t)p->id);
     urgi_outq_put(&s->oq, hdr, (size_t)n);
     e = &s->pt.e[i];
     e->type = (uint8_t)p->type;
@@ -72,7 +78,7 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
         urgi_outq_put_ext(&s->oq, q->out, q->out_len, i, e->id);
         e->flags |= URGI_P_OUT_QUEUED;
     }
-    idx = urg_type_index(p->type);
+    idx = urgi_type_index(p->type);
     s->tx_packets[idx]++;
     s->tx_bytes[idx] += (uint64_t)n + q->out_len;
     s->requests++;
@@ -83,10 +89,34 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
     return 0;
 }
 
+/* The type headers of the packets a guest sends fit in this many bytes;
+ * only they are cleared, not the whole union (the hello's and ep_info's
+ * fields make it hundreds of bytes). */
+#define REQ_HEADER_MAX 16
+#define FITS(m) _Static_assert(sizeof(((struct urg_packet *)0)->h.m) <= REQ_HEADER_MAX, #m)
+FITS(set_configuration);
+FITS(set_alt_setting);
+FITS(get_alt_setting);
+FITS(start_iso_stream);
+FITS(stop_iso_stream);
+FITS(start_interrupt_receiving);
+FITS(stop_interrupt_receiving);
+FITS(alloc_bulk_streams);
+FITS(free_bulk_streams);
+FITS(start_bulk_receiving);
+FITS(stop_bulk_receiving);
+FITS(control);
+FITS(bulk);
+FITS(iso);
+FITS(interrupt);
+
 static void init_packet(struct urg_packet *p, uint32_t type)
 {
-    memset(p, 0, sizeof(*p));
     p->type = type;
+    p->id = 0;
+    memset(&p->h, 0, REQ_HEADER_MAX);
+    p->data = NULL;
+    p->data_len = 0;
 }
 
 URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
