@@ -284,6 +284,7 @@ static double eng_encode_run(struct work *w)
     struct urg_run r = { NULL, 0 };
     urg_session *s = urg_start(w, &r);
     uint8_t *buf = malloc(16384);
+    int out = !strcmp(w->name, "out16k"), bulkin = !strcmp(w->name, "bulkin");
     double t0;
     memset(buf, 0x5a, 16384);
     CALLGRIND_TOGGLE_COLLECT;
@@ -291,9 +292,9 @@ static double eng_encode_run(struct work *w)
     t0 = now();
     for (uint32_t i = 0; i < w->n; i++) {
         int rc;
-        if (!strcmp(w->name, "out16k"))
+        if (out)
             rc = urg_session_bulk(s, 0x02, 0, 16384, buf, NULL, NULL);
-        else if (!strcmp(w->name, "bulkin"))
+        else if (bulkin)
             rc = urg_session_bulk(s, 0x82, 0, 16384, buf, NULL, NULL);
         else
             rc = urg_session_control(s, 0, get_device, buf, NULL, NULL);
@@ -464,17 +465,17 @@ static double ref_encode_run(struct work *w)
     struct ref_run r;
     struct usbredirparser *p = ref_start(w, &r);
     uint8_t *buf = malloc(16384);
+    int ctrl = !strcmp(w->name, "ctrl"), out = !strcmp(w->name, "out16k");
     double t0;
     memset(buf, 0x5a, 16384);
     CALLGRIND_TOGGLE_COLLECT;
     collecting = 1;
     t0 = now();
     for (uint32_t i = 0; i < w->n; i++) {
-        if (!strcmp(w->name, "ctrl")) {
+        if (ctrl) {
             struct usb_redir_control_packet_header h = { 0x80, 6, 0x80, 0, 0x100, 0, 18 };
             usbredirparser_send_control_packet(p, i + 1, &h, NULL, 0);
         } else {
-            int out = !strcmp(w->name, "out16k");
             struct usb_redir_bulk_packet_header h = { (uint8_t)(out ? 0x02 : 0x82), 0, 16384, 0,
                                                       0 };
             usbredirparser_send_bulk_packet(p, i + 1, &h, out ? buf : NULL, out ? 16384 : 0);
