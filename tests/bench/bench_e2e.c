@@ -11,8 +11,12 @@
  *         reply's data copied into the request's buffer (as QEMU does),
  *         the request sent again
  *   raw   no protocol: the host writes 64 KiB buffers, the guest reads them
+ *   rawcopy  as raw, the host copying each 64 KiB into a fresh buffer
+ *         first, as the parser in the host role sends every packet
  *
- *   bench_e2e tcp|unix urg|ref|raw K S SECONDS   prints "MB/s"
+ *   bench_e2e tcp|unix urg|ref|raw|rawcopy K S SECONDS
+ *       prints "MB/s HOST% GUEST%": the throughput, and the CPU the host and
+ *       the guest process used over the measured seconds (% of one CPU)
  *   bench_e2e tcp|unix rtt-urg|rtt-ref|rtt-raw N  prints "p50 p99" in µs
  *
  * The round trip: N control IN requests of 18 bytes (GET_DESCRIPTOR), one
@@ -98,19 +102,49 @@ static int ref_guest_poll(struct fasthost_io *x, int timeout_ms)
 
 /* ---------------------------------------------------------------- measuring */
 
+/* CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long ut = 0, st = 0;
+    size_t n;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* after "pid (comm) ": state is field 3; utime and stime are 14 and 15 */
+    if (!(p = strrchr(buf, ')')) ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 struct meter {
     double t0, warm, until;
     uint64_t bytes;   /* counted after warm-up */
-    int done;
+    int done, started;
+    pid_t host;
+    double cpu0[2], cpu1[2]; /* host, guest CPU seconds at warm and at until */
 };
 
 static void count(struct meter *m, uint64_t n)
 {
     double t = now();
+    if (t >= m->warm && !m->started) {
+        m->started = 1;
+        m->cpu0[0] = cpu_seconds(m->host);
+        m->cpu0[1] = cpu_seconds(getpid());
+    }
     if (t >= m->warm && t < m->until)
         m->bytes += n;
-    if (t >= m->until)
+    if (t >= m->until && !m->done) {
         m->done = 1;
+        m->cpu1[0] = cpu_seconds(m->host);
+        m->cpu1[1] = cpu_seconds(getpid());
+    }
 }
 
 /* ---------------------------------------------------------------- urg */
@@ -280,14 +314,26 @@ static void run_ref(const char *addr, int k, uint32_t size, struct meter *m)
 
 /* ---------------------------------------------------------------- raw */
 
-static void run_raw(const char *addr, struct meter *m)
+/* The bytes read into K buffers of S bytes in turn, each filled before the
+ * next, as the guest's URBs are (K 1: one buffer, always in the cache). */
+static void run_raw(const char *addr, int k, uint32_t size, struct meter *m)
 {
-    static uint8_t buf[65536];
+    uint8_t *buf = calloc((size_t)k, size);
+    size_t at = 0, fill = 0;
     int fd = fasthost_connect(addr);
     ssize_t n;
-    while (!m->done && (n = read(fd, buf, sizeof(buf))) > 0)
+    if (!buf)
+        abort();
+    while (!m->done && (n = read(fd, buf + at * size + fill, size - fill)) > 0) {
         count(m, (uint64_t)n);
+        fill += (size_t)n;
+        if (fill == size) {
+            fill = 0;
+            at = (at + 1) % (size_t)k;
+        }
+    }
     close(fd);
+    free(buf);
 }
 
 /* ---------------------------------------------------------------- round trips */
@@ -466,7 +512,7 @@ int main(int argc, char **argv)
     if (argc == 4 && !strncmp(argv[2], "rtt-", 4))
         return run_rtt(!strcmp(argv[1], "unix"), argv[2], atoi(argv[3]));
     if (argc != 6) {
-        fprintf(stderr, "usage: bench_e2e tcp|unix urg|ref|raw K SIZE SECONDS\n");
+        fprintf(stderr, "usage: bench_e2e tcp|unix urg|ref|raw|rawcopy K SIZE SECONDS\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -474,9 +520,13 @@ int main(int argc, char **argv)
     k = atoi(argv[3]);
     size = (uint32_t)atoi(argv[4]);
     secs = atof(argv[5]);
-    host = fasthost_start(unix_socket, !strcmp(argv[2], "raw") ? FASTHOST_RAW_STREAM : 0, addr,
-                          sizeof(addr));
+    host = fasthost_start(unix_socket,
+                          !strcmp(argv[2], "raw")       ? FASTHOST_RAW_STREAM
+                          : !strcmp(argv[2], "rawcopy") ? FASTHOST_RAW_COPY
+                                                        : 0,
+                          addr, sizeof(addr));
     memset(&m, 0, sizeof(m));
+    m.host = host;
     m.t0 = now();
     m.warm = m.t0 + 0.3;
     m.until = m.warm + secs;
@@ -485,8 +535,15 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[2], "ref"))
         run_ref(addr, k, size, &m);
     else
-        run_raw(addr, &m);
+        run_raw(addr, k, size, &m);
+    if (!m.done) { /* the loop ended on the clock, not on a count */
+        m.cpu1[0] = cpu_seconds(host);
+        m.cpu1[1] = cpu_seconds(getpid());
+    }
     fasthost_stop(host, addr);
-    printf("%.1f\n", (double)m.bytes / secs / 1e6);
+    /* MB/s, then the host's and the guest's CPU use over the measured
+     * seconds, in % of one CPU. */
+    printf("%.1f %.0f %.0f\n", (double)m.bytes / secs / 1e6,
+           100 * (m.cpu1[0] - m.cpu0[0]) / secs, 100 * (m.cpu1[1] - m.cpu0[1]) / secs);
     return 0;
 }

@@ -15,8 +15,11 @@
 
 /* raw: 0 the usb-host; FASTHOST_RAW_STREAM 64 KiB writes with no protocol;
  * FASTHOST_RAW_PINGPONG a 44-byte answer to each 26 bytes read (the sizes
- * of a control IN request of 18 bytes and its reply, with 64-bit ids). */
-enum { FASTHOST_RAW_STREAM = 1, FASTHOST_RAW_PINGPONG = 2 };
+ * of a control IN request of 18 bytes and its reply, with 64-bit ids);
+ * FASTHOST_RAW_COPY as STREAM, but each 64 KiB first copied into a buffer
+ * allocated for it and freed after the write, as the parser in the host
+ * role sends every packet (the ceiling any guest has against this host). */
+enum { FASTHOST_RAW_STREAM = 1, FASTHOST_RAW_PINGPONG = 2, FASTHOST_RAW_COPY = 3 };
 
 /* Listens on a TCP port of 127.0.0.1 (or a Unix socket), forks the host;
  * the address goes to addr ("127.0.0.1:PORT" or "unix:PATH"). */

@@ -30,38 +30,108 @@ command -v valgrind > /dev/null || { echo "bench: valgrind is needed" >&2; exit 
 cat "$OUT/codec.md"
 
 # End to end: bulk IN from a fast usb-host (libusbredirparser, host role),
-# K URBs of S bytes outstanding, 2 s after 0.3 s of warm-up.
+# K URBs of S bytes outstanding, SECS s after 0.3 s of warm-up; raw is the
+# same pair with no protocol, rawcopy the host copying each 64 KiB first as
+# the parser does. Every configuration runs REPEAT times, the runs
+# interleaved (round r of all of them, then round r+1), so that a slow
+# moment of the machine falls on all; the tables give the median, min and
+# max, and the median CPU use of the host and the guest process over the
+# measured seconds (% of one CPU: 100 is a core kept busy).
 E2E=$B/bench/bench_e2e
-SECS=${BENCH_SECONDS:-2}
-{
-    echo "| socket | impl | outstanding | URB size | MB/s |"
-    echo "|---|---|---:|---:|---:|"
+SECS=${BENCH_SECONDS:-1}
+REPEAT=${BENCH_REPEAT:-5}
+r=0
+while [ $r -lt "$REPEAT" ]; do
+    r=$((r + 1))
     for sock in tcp unix; do
-        raw=$("$E2E" $sock raw 1 65536 "$SECS")
-        echo "| $sock | raw | - | - | $raw |"
+        for impl in raw rawcopy; do
+            echo "$sock $impl - - $("$E2E" $sock $impl 1 65536 "$SECS")"
+        done
         for size in 16384 65536; do
             for k in 1 8 32; do
                 for impl in urg ref; do
-                    echo "| $sock | $impl | $k | $size | $("$E2E" $sock $impl $k $size "$SECS") |"
+                    echo "$sock $impl $k $size $("$E2E" $sock $impl $k $size "$SECS")"
                 done
             done
         done
-        echo "$sock $raw" > "$TMP/raw-$sock"
     done
+done > "$TMP/e2e-runs"
+# median (middle of the sorted runs), min, max per configuration, in the
+# order first run
+awk 'function sort(a, c,   i, j, t) {
+        for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+     }
+     function med(a, c) { return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2 }
+     { k = $1 " " $2 " " $3 " " $4; if (!(k in n)) order[++m] = k; n[k]++
+       v[k, n[k]] = $5; h[k, n[k]] = $6; g[k, n[k]] = $7 }
+     END {
+        for (i = 1; i <= m; i++) {
+            k = order[i]; c = n[k]
+            for (a = 1; a <= c; a++) { s[a] = v[k, a] + 0; hs[a] = h[k, a] + 0; gs[a] = g[k, a] + 0 }
+            sort(s, c); sort(hs, c); sort(gs, c)
+            print k, med(s, c), s[1], s[c], med(hs, c), med(gs, c)
+        }
+     }' "$TMP/e2e-runs" > "$TMP/e2e-med"   # SOCK IMPL K SIZE MEDIAN MIN MAX HOST% GUEST%
+{
+    echo "| socket | impl | outstanding | URB size | MB/s (median of $REPEAT) | min | max | host CPU % | guest CPU % |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    awk '{ printf "| %s | %s | %s | %s | %.1f | %.1f | %.1f | %.0f | %.0f |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' \
+        "$TMP/e2e-med"
+    echo
+    echo "| socket | outstanding | URB size | urg / ref | urg / raw | urg / rawcopy | runs urg > ref |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    # Per run: was the library above the reference in the same round?
+    awk -v R="$REPEAT" 'NR == FNR { if ($2 == "raw" || $2 == "rawcopy") base[$1, $2] = $5
+                                     else med[$1, $2, $3, $4] = $5; next }
+         $2 == "urg" { u[$1, $3, $4, ++cu[$1, $3, $4]] = $5; key[++m] = $1 SUBSEP $3 SUBSEP $4 }
+         $2 == "ref" { f[$1, $3, $4, ++cf[$1, $3, $4]] = $5 }
+         END {
+            for (i = 1; i <= m; i++) {
+                if (seen[key[i]]++) continue
+                split(key[i], x, SUBSEP); s = x[1]; k = x[2]; z = x[3]; above = 0
+                for (j = 1; j <= cu[s, k, z]; j++) above += u[s, k, z, j] > f[s, k, z, j]
+                printf "| %s | %s | %s | %.2f | %.0f%% | %.0f%% | %d of %d |\n", s, k, z,
+                    med[s, "urg", k, z] / med[s, "ref", k, z], 100 * med[s, "urg", k, z] / base[s, "raw"],
+                    100 * med[s, "urg", k, z] / base[s, "rawcopy"], above, cu[s, k, z]
+            }
+         }' "$TMP/e2e-med" "$TMP/e2e-runs"
 } > "$OUT/e2e.md"
 cat "$OUT/e2e.md"
+awk '$2 == "raw" { print $1, $5 }' "$TMP/e2e-med" | while read -r sock v; do
+    echo "$sock $v" > "$TMP/raw-$sock"
+done
 
-# Control round trips: 20,000 GET_DESCRIPTOR(18) one at a time; raw is a
-# ping-pong of the same sizes with no protocol.
-{
-    echo "| socket | impl | p50 µs | p99 µs |"
-    echo "|---|---|---:|---:|"
+# Control round trips: 20,000 GET_DESCRIPTOR(18) one at a time, REPEAT
+# times; raw is a ping-pong of the same sizes with no protocol. The table
+# gives the median of the runs' p50s and of their p99s.
+r=0
+while [ $r -lt "$REPEAT" ]; do
+    r=$((r + 1))
     for sock in tcp unix; do
         for impl in urg ref raw; do
-            set -- $("$E2E" $sock rtt-$impl 20000)
-            echo "| $sock | $impl | $1 | $2 |"
+            echo "$sock $impl $("$E2E" $sock rtt-$impl 20000)"
         done
     done
+done > "$TMP/rtt-runs"
+{
+    echo "| socket | impl | p50 µs (median of $REPEAT) | p99 µs (median of $REPEAT) | p50 / raw p50 |"
+    echo "|---|---|---:|---:|---:|"
+    awk 'function med(a, c,   i, j, t) {
+            for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+            return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+         }
+         { k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k]++; p50[k, n[k]] = $3; p99[k, n[k]] = $4 }
+         END {
+            for (i = 1; i <= m; i++) {
+                k = order[i]; split(k, x, " ")
+                for (j = 1; j <= n[k]; j++) { a[j] = p50[k, j] + 0; b[j] = p99[k, j] + 0 }
+                r50[k] = med(a, n[k]); r99[k] = med(b, n[k]); sock[i] = x[1]
+            }
+            for (i = 1; i <= m; i++) {
+                k = order[i]; split(k, x, " ")
+                printf "| %s | %s | %.1f | %.1f | %.2f |\n", x[1], x[2], r50[k], r99[k], r50[k] / r50[x[1] " raw"]
+            }
+         }' "$TMP/rtt-runs"
 } > "$OUT/rtt.md"
 cat "$OUT/rtt.md"
 
@@ -92,6 +162,8 @@ if command -v gnuplot > /dev/null; then
             "$OUT/e2e.md" > "$TMP/$impl.dat"
     done
     printf '1 %s\n8 %s\n32 %s\n' "$raw" "$raw" "$raw" > "$TMP/raw.dat"
+    rawcopy=$(awk '$1 == "tcp" && $2 == "rawcopy" { print $5 }' "$TMP/e2e-med")
+    printf '1 %s\n8 %s\n32 %s\n' "$rawcopy" "$rawcopy" "$rawcopy" > "$TMP/rawcopy.dat"
     gnuplot <<PLOT
 set terminal png size 800,500
 set output "$OUT/throughput.png"
@@ -104,7 +176,8 @@ set yrange [0:*]
 set key bottom right
 plot "$TMP/urg.dat" with linespoints title "usbredir-guest", \
      "$TMP/ref.dat" with linespoints title "libusbredirparser guest", \
-     "$TMP/raw.dat" with lines dashtype 2 title "raw socket (no protocol)"
+     "$TMP/raw.dat" with lines dashtype 2 title "raw socket (no protocol)", \
+     "$TMP/rawcopy.dat" with lines dashtype 3 title "raw, the host copying each 64 KiB first"
 PLOT
     echo "bench: plot in $OUT/throughput.png"
 else
