@@ -286,19 +286,9 @@ static bool try_write(urg_transport *t)
 
 /* ---------------------------------------------------------------- reading */
 
-/* The bytes read after a payload that went straight into its request: a
- * bulk reply's header and type header under the negotiated layout (26
- * bytes with 64-bit ids and 32-bit lengths), so that the next bulk reply's
- * payload is not read into our buffer and copied, but goes straight in as
- * well. */
-static size_t header_read(const urg_transport *t)
-{
-    uint32_t caps = urg_session_caps(t->s);
-    struct urg_wire w = urg_wire_from_caps(caps, caps);
-    size_t n = (size_t)urg_header_len(&w) +
-               (size_t)urg_type_header_len(&w, URG_BULK_PACKET, URG_DIR_TO_GUEST);
-    return n < t->cfg.read_buffer ? n : t->cfg.read_buffer;
-}
+/* A read after a direct one: a header (16 bytes, and at most 20 of a type
+ * header) with a little to spare. */
+#define HEADER_READ 64
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -309,34 +299,19 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
     enter(t);
     while (budget && t->state == T_CONNECTED && !t->paused && !t->free_pending) {
         void *wb;
-        size_t wl, want, tail = 0;
+        size_t wl, want;
         ssize_t n;
         bool direct = urg_session_recv_window(t->s, &wb, &wl) == 1;
         int r;
         if (direct) {
-            /* The payload's rest straight into its request and, in the
-             * same call, a header's worth after it into our buffer: the
-             * next reply's header, so that its payload can go straight in
-             * too. One read per reply. */
-            struct iovec iov[2];
-            size_t hr = header_read(t);
             want = wl < budget ? wl : budget;
-            iov[0].iov_base = wb;
-            iov[0].iov_len = want;
-            iov[1].iov_base = t->rbuf;
-            iov[1].iov_len = want == wl && budget - want >= hr ? hr : 0;
-            n = readv(t->fd, iov, iov[1].iov_len ? 2 : 1);
-            if (n > (ssize_t)want) {
-                tail = (size_t)n - want;
-                n = (ssize_t)want;
-            }
-            want += iov[1].iov_len;
+            n = read(t->fd, wb, want);
         } else {
             /* Right after a payload read straight into its request, the
              * next bytes are most likely the next reply's header, and its
              * payload may go straight in too: read a header's worth only,
              * so that payload is not read into our buffer and copied. */
-            want = t->after_direct ? header_read(t) : t->cfg.read_buffer;
+            want = t->after_direct ? HEADER_READ : t->cfg.read_buffer;
             want = want < budget ? want : budget;
             n = read(t->fd, t->rbuf, want);
         }
@@ -348,27 +323,19 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             drop(t, n == 0 ? URG_ERR_EOF : URG_ERR_IO);
             break;
         }
-        if (t->cap) {
+        if (t->cap)
             urg_capture_write(t->cap, URG_CAP_HOST, direct ? wb : t->rbuf, (size_t)n);
-            if (tail)
-                urg_capture_write(t->cap, URG_CAP_HOST, t->rbuf, tail);
-        }
         /* The host spoke: the backoff starts over. A connection that is
          * accepted and closed at once (usbredirect's forwarded port once it
          * has exited) does not reset it. */
         t->failures = 0;
-        t->st.bytes_in += (uint64_t)n + tail;
+        t->st.bytes_in += (uint64_t)n;
         t->st.reads++;
-        budget -= (size_t)n + tail;
+        budget -= (size_t)n;
         t->after_direct = direct;
         if (direct) {
             t->st.direct_bytes += (uint64_t)n;
             r = urg_session_recv_commit(t->s, (size_t)n);
-            /* The header's worth read after the payload: part of the
-             * stream, handed on whatever the callbacks did (unless the
-             * connection is already gone). */
-            if (r >= 0 && tail && t->state == T_CONNECTED && !t->free_pending)
-                r = urg_session_recv(t->s, t->rbuf, tail);
         } else {
             r = urg_session_recv(t->s, t->rbuf, (size_t)n);
         }
@@ -380,7 +347,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             drop(t, r);
             break;
         }
-        if ((size_t)n + tail < want)
+        if ((size_t)n < want)
             break; /* the socket is empty */
     }
     if (t->state == T_CONNECTED && !t->free_pending)
