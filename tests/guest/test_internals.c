@@ -1,7 +1,8 @@
 /*
  * test_internals.c - the pending table (pending.c) and the output queue
  * (outq.c) on their own: ids, slots, growth, order; ring wrap-around,
- * growth while wrapped, merging, external segments, detach.
+ * growth while wrapped, merging, external segments, detach. The receive
+ * path's frame table (codec.c) against urgi_check_frame().
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,47 @@
 #include "packets.h"
 #include "pending.h"
 
+
+/* ---------------------------------------------------------------- frame table */
+
+/* The decoder checks a header with urgi_frame_ok() and asks
+ * urgi_check_frame() only for a failure's message: the two must pass and
+ * refuse exactly the same headers, with the same type-header size, for
+ * every caps set, direction, type (known or not) and length around each
+ * bound. */
+static void test_frame_table_agrees_with_check_frame(void **state)
+{
+    static const uint32_t extra_types[] = { 28, 99, 105, 1000, UINT32_MAX };
+    unsigned long checked = 0;
+    (void)state;
+    for (uint32_t caps = 0; caps < 256; caps++) {
+        struct urg_wire w = urg_wire_from_caps(caps, caps);
+        for (int dir = 0; dir < 2; dir++) {
+            enum urg_dir d = dir ? URG_DIR_TO_HOST : URG_DIR_TO_GUEST;
+            struct urgi_frame_table t;
+            urgi_frame_table_init(&t, &w, d);
+            for (int i = 0; i < URG_TYPE_COUNT + 5; i++) {
+                uint32_t type = i < URG_TYPE_COUNT ? urg_type_at(i)
+                                                   : extra_types[i - URG_TYPE_COUNT];
+                int th = urg_type_header_len(&w, type, d);
+                uint32_t lens[] = { 0, 1, 7, 8, 9, 10, 11, 64, 65, 288, 289, 1000, 4096, 4097 };
+                for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+                    for (int dl = -1; dl <= 1; dl++) {
+                        uint32_t len = lens[k], max = 4096;
+                        int th_check = -7, ok;
+                        if (th >= 0 && dl)
+                            len = (uint32_t)(th + dl < 0 ? 0 : th + dl);
+                        ok = urgi_check_frame(&w, d, type, len, max, &th_check, NULL, 0) == 0;
+                        assert_int_equal(urgi_frame_ok(&t, urgi_type_index(type), len, max),
+                                         ok ? th_check : -1);
+                        checked++;
+                    }
+                }
+            }
+        }
+    }
+    assert_true(checked > 100000);
+}
 
 /* ---------------------------------------------------------------- pending */
 
@@ -249,6 +291,7 @@ static void test_outq_release_and_detach(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_frame_table_agrees_with_check_frame),
         cmocka_unit_test(test_pending_ids_and_lookup),
         cmocka_unit_test(test_pending_out_of_memory),
         cmocka_unit_test(test_outq_order_merge_wrap_grow),
