@@ -718,10 +718,7 @@ URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct 
 
     urgi_put32(buf, p->type);
     urgi_put32(buf + 4, (uint32_t)th + data_len);
-    if (hl == 16)
-        urgi_put64(buf + 8, p->id);
-    else
-        urgi_put32(buf + 8, p->type == URG_HELLO ? 0 : (uint32_t)p->id);
+    urgi_put_id(buf, hl, p->type == URG_HELLO ? 0 : p->id);
     encode_type_header(w, p, buf + hl);
     if (p->type == URG_HELLO)
         for (i = 0; i < p->h.hello.caps_words; i++)

@@ -84,6 +84,15 @@ static inline void urgi_free(const struct urg_allocator *a, void *p)
 
 /* ---- codec (codec.c) ---- */
 
+/* Writes id into an encoded header of hlen bytes (12: 32-bit id, 16:
+ * 64-bit), as urg_encode() does; a request gets its id after encoding. */
+static inline void urgi_put_id(uint8_t *hdr, int hlen, uint64_t id)
+{
+    if (hlen == 16)
+        urgi_put64(hdr + 8, id);
+    else
+        urgi_put32(hdr + 8, (uint32_t)id);
+}
 /* Does this type ever carry a payload? */
 URGI_HIDDEN bool urgi_type_may_have_data(uint32_t type);
 /* urg_type_index(), inline for the receive path. */

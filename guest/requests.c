@@ -59,10 +59,7 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
         return r;
     }
     p->id = s->pt.e[i].id;
-    if (s->wire.id64)
-        urgi_put64(hdr + 8, p->id);
-    else
-        urgi_put32(hdr + 8, (uint32_t)p->id);
+    urgi_put_id(hdr, urg_header_len(&s->wire), p->id);
     urgi_outq_put(&s->oq, hdr, (size_t)n);
     e = &s->pt.e[i];
     e->type = (uint8_t)p->type;
