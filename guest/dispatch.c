@@ -112,6 +112,62 @@ static int check_reply(urg_session *s, const struct urgi_pending *e, const struc
     return 0;
 }
 
+/* The most a stream data packet may hold: what the guest asked for. */
+static uint32_t stream_limit(const urg_session *s, int kind, uint8_t ep)
+{
+    uint32_t raw, decoded, whole;
+    if (kind == URGI_STREAM_BULKRECV)
+        return s->bulk_recv_bytes[urg_ep_index(ep)];
+    /* Interrupt and iso: at low, full and high speed the host sends
+     * ep_info's max packet size either as the whole per-interval size
+     * (libusbredirhost: size x multiplier, at most 3 x 1024) or raw, with
+     * the high-bandwidth multiplier in bits 11-12; the larger reading
+     * counts. SuperSpeed has no multiplier bits: the value is the size. */
+    raw = s->dev.ep[urg_ep_index(ep)].max_packet_size;
+    if (!raw)
+        return UINT16_MAX; /* unknown (no ep_info_max_packet_size) */
+    if (s->dev.speed == URG_SPEED_SUPER)
+        return raw;
+    decoded = (raw & 0x7ffu) * (((raw >> 11) & 3u) + 1u);
+    whole = raw < 3u * 1024u ? raw : 3u * 1024u;
+    return decoded > whole ? decoded : whole;
+}
+
+/* Stream data: skipped unread if no stream of its kind runs (or starts) on
+ * its endpoint, refused if longer than the stream's transfers. */
+static int check_stream_data(urg_session *s, const struct urg_packet *p)
+{
+    uint32_t limit;
+    uint8_t ep;
+    int kind;
+    switch (p->type) {
+    case URG_INTERRUPT_PACKET:
+        ep = p->h.interrupt.endpoint;
+        kind = URGI_STREAM_INT;
+        break;
+    case URG_ISO_PACKET:
+        ep = p->h.iso.endpoint;
+        kind = URGI_STREAM_ISO;
+        break;
+    case URG_BUFFERED_BULK_PACKET:
+        ep = p->h.buffered_bulk.endpoint;
+        kind = URGI_STREAM_BULKRECV;
+        break;
+    default:
+        return URG_DECODE_CONTINUE;
+    }
+    if (!((s->active[kind] | s->starting[kind]) >> urg_ep_index(ep) & 1u)) {
+        s->stream_discarded++;
+        return URG_DECODE_DISCARD;
+    }
+    limit = stream_limit(s, kind, ep);
+    if (p->data_len > limit)
+        return refuse(s, URG_ERR_PROTO_STREAM_LENGTH,
+                      "%s: %u bytes on endpoint 0x%02x, whose stream's transfers hold %u",
+                      urg_type_name(p->type), p->data_len, ep, limit);
+    return URG_DECODE_CONTINUE;
+}
+
 int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
 {
     urg_session *s = ctx;
@@ -122,7 +178,7 @@ int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
     if (s->state == URG_STATE_FAILED || s->free_pending)
         return URG_DECODE_STOP;
     if (!is_reply(p))
-        return URG_DECODE_CONTINUE;
+        return check_stream_data(s, p);
     i = urgi_pt_find(&s->pt, p->id);
     if (i == URGI_NIL) {
         /* Completed already (a cancel raced it, the device went away) or
@@ -240,13 +296,15 @@ static void stream_data(urg_session *s, const struct urg_packet *p, uint8_t ep, 
 
 static void on_hello(urg_session *s, const struct urg_packet *p)
 {
+    char version[4 * sizeof(s->peer_version)];
     s->peer_caps = urg_decoder_peer_caps(s->dec);
     s->wire = urg_decoder_wire(s->dec);
     s->pt.id64 = s->wire.id64;
     memcpy(s->peer_version, p->h.hello.version, sizeof(s->peer_version));
     s->state = URG_STATE_READY;
-    urgi_log(s, URG_LOG_INFO, "host \"%s\", caps 0x%02x, negotiated 0x%02x, %d-bit ids",
-             s->peer_version, s->peer_caps, s->wire.caps, s->wire.id64 ? 64 : 32);
+    urg_escape(s->peer_version, strlen(s->peer_version), NULL, version, sizeof(version));
+    urgi_log(s, URG_LOG_INFO, "host \"%s\", caps 0x%02x, negotiated 0x%02x, %d-bit ids", version,
+             s->peer_caps, s->wire.caps, s->wire.id64 ? 64 : 32);
     if (s->filter_str) {
         if (urgi_has(s->wire.caps, URG_CAP_FILTER)) {
             struct urg_packet f;
@@ -254,7 +312,7 @@ static void on_hello(urg_session *s, const struct urg_packet *p)
             f.type = URG_FILTER_FILTER;
             f.data = (const uint8_t *)s->filter_str;
             f.data_len = (uint32_t)strlen(s->filter_str) + 1;
-            if (urgi_send(s, &f))
+            if (urgi_send(s, &f, URGI_BOUND_ANSWER))
                 urgi_log(s, URG_LOG_ERROR, "filter_filter: could not queue the filter");
         } else {
             urgi_log(s, URG_LOG_WARNING, "the host lacks the filter cap; filter not sent");
@@ -272,24 +330,41 @@ static void end_device(urg_session *s)
     memset(s->active, 0, sizeof(s->active));
 }
 
-static void reject_device(urg_session *s, int reason)
+/* Queues an answer the host's packet asks for; a host that keeps asking
+ * while reading nothing is refused (URG_ERR_PROTO_FLOOD). */
+static int answer(urg_session *s, uint32_t type, const char *why)
+{
+    struct urg_packet a;
+    int r;
+    memset(&a, 0, sizeof(a));
+    a.type = type;
+    r = urgi_send(s, &a, URGI_BOUND_ANSWER);
+    if (r == URG_ERR_PROTO_FLOOD)
+        return refuse(s, r,
+                      "%s: %zu bytes of output wait and the host reads none; not queueing "
+                      "%s",
+                      why, s->oq.total, urg_type_name(type));
+    if (r)
+        return refuse(s, r, "%s: cannot queue %s: %s", why, urg_type_name(type),
+                      urg_strerror(r));
+    return 0;
+}
+
+static int reject_device(urg_session *s, int reason, const char *why)
 {
     bool was_connected = s->state == URG_STATE_CONNECTED;
+    int r = 0;
     if (was_connected)
         end_device(s);
     urgi_log(s, URG_LOG_INFO, "device %04x:%04x rejected by the filter: %s", s->dev.vendor_id,
              s->dev.product_id, urg_strerror(reason));
-    if (urgi_has(s->wire.caps, URG_CAP_FILTER)) {
-        struct urg_packet r;
-        memset(&r, 0, sizeof(r));
-        r.type = URG_FILTER_REJECT;
-        if (urgi_send(s, &r))
-            urgi_log(s, URG_LOG_ERROR, "filter_reject: could not queue it");
-    } else {
+    if (urgi_has(s->wire.caps, URG_CAP_FILTER))
+        r = answer(s, URG_FILTER_REJECT, why);
+    else
         urgi_log(s, URG_LOG_WARNING, "the host lacks the filter cap; cannot send filter_reject");
-    }
     if (s->cb.device_rejected)
         s->cb.device_rejected(s->ud, &s->dev, reason);
+    return r;
 }
 
 static int on_device_connect(urg_session *s, const struct urg_packet *p)
@@ -314,10 +389,8 @@ static int on_device_connect(urg_session *s, const struct urg_packet *p)
     s->dev.device_version_bcd = c->device_version_bcd;
     s->dev.has_device_version = urgi_has(s->wire.caps, URG_CAP_CONNECT_DEVICE_VERSION);
     s->announced = true;
-    if (s->filter && (r = urg_filter_check(s->filter, s->filter_count, &s->dev, s->filter_flags))) {
-        reject_device(s, r);
-        return 0;
-    }
+    if (s->filter && (r = urg_filter_check(s->filter, s->filter_count, &s->dev, s->filter_flags)))
+        return reject_device(s, r, "device_connect");
     s->state = URG_STATE_CONNECTED;
     urgi_log(s, URG_LOG_INFO, "device %04x:%04x connected, %s speed", c->vendor_id,
              c->product_id, urg_speed_name(c->speed));
@@ -326,25 +399,30 @@ static int on_device_connect(urg_session *s, const struct urg_packet *p)
     return 0;
 }
 
-static void on_device_disconnect(urg_session *s)
+static int on_device_disconnect(urg_session *s)
 {
     bool was_connected = s->state == URG_STATE_CONNECTED;
+    /* Acknowledged once per device announced (connected or refused): a
+     * repeat has no device behind it and the host waits for one ack only. */
+    bool ack = s->announced && urgi_has(s->wire.caps, URG_CAP_DEVICE_DISCONNECT_ACK);
+    int r = 0;
+    if (!s->announced) {
+        s->unacked_disconnects++;
+        urgi_log(s, URG_LOG_DEBUG, "device_disconnect with no device: not acknowledged");
+        return 0;
+    }
     if (was_connected)
         end_device(s);
     urgi_device_gone(s);
-    if (urgi_has(s->wire.caps, URG_CAP_DEVICE_DISCONNECT_ACK)) {
-        struct urg_packet a;
-        memset(&a, 0, sizeof(a));
-        a.type = URG_DEVICE_DISCONNECT_ACK;
-        if (urgi_send(s, &a))
-            urgi_log(s, URG_LOG_ERROR, "device_disconnect_ack: could not queue it");
-    }
+    if (ack)
+        r = answer(s, URG_DEVICE_DISCONNECT_ACK, "device_disconnect");
     urgi_log(s, URG_LOG_INFO, "device disconnected");
     if (was_connected && s->cb.device_disconnect)
         s->cb.device_disconnect(s->ud);
+    return r;
 }
 
-static void on_interface_info(urg_session *s, const struct urg_packet *p)
+static int on_interface_info(urg_session *s, const struct urg_packet *p)
 {
     const struct urg_interface_info *in = &p->h.interface_info;
     int r;
@@ -355,15 +433,14 @@ static void on_interface_info(urg_session *s, const struct urg_packet *p)
     memcpy(s->dev.interface_protocol, in->interface_protocol, 32);
     s->have_ifinfo = true;
     if (s->state != URG_STATE_CONNECTED)
-        return;
+        return 0;
     /* New interfaces (a new configuration or alt setting) are checked
      * against the filter again before anyone hears of them. */
-    if (s->filter && (r = urg_filter_check(s->filter, s->filter_count, &s->dev, s->filter_flags))) {
-        reject_device(s, r);
-        return;
-    }
+    if (s->filter && (r = urg_filter_check(s->filter, s->filter_count, &s->dev, s->filter_flags)))
+        return reject_device(s, r, "interface_info");
     if (s->cb.device_info)
         s->cb.device_info(s->ud, &s->dev, URG_INFO_INTERFACES);
+    return 0;
 }
 
 static void on_ep_info(urg_session *s, const struct urg_packet *p)
@@ -412,10 +489,10 @@ int urgi_on_packet(void *ctx, const struct urg_packet *p)
         r = on_device_connect(s, p);
         break;
     case URG_DEVICE_DISCONNECT:
-        on_device_disconnect(s);
+        r = on_device_disconnect(s);
         break;
     case URG_INTERFACE_INFO:
-        on_interface_info(s, p);
+        r = on_interface_info(s, p);
         break;
     case URG_EP_INFO:
         on_ep_info(s, p);
@@ -491,9 +568,12 @@ static void complete_rejected_reply(urg_session *s)
 void urgi_on_error(void *ctx, int err, const char *msg, int fatal)
 {
     urg_session *s = ctx;
-    urgi_log(s, URG_LOG_ERROR, "%s", msg);
+    /* One channel per error: the application's error callback, or else
+     * the log. */
     if (s->cb.error)
         s->cb.error(s->ud, err, msg, fatal);
+    else
+        urgi_log(s, fatal ? URG_LOG_ERROR : URG_LOG_WARNING, "%s", msg);
     if (fatal)
         urgi_session_end(s, err, msg);
     else if (s->state != URG_STATE_FAILED && !s->free_pending)

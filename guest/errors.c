@@ -51,6 +51,8 @@ static const struct err_desc errors[] = {
     E(URG_ERR_PROTO_FIELD, "field value out of range"),
     E(URG_ERR_PROTO_STATE, "packet not valid in the session's state"),
     E(URG_ERR_PROTO_CALLBACK, "packet refused by a decoder callback"),
+    E(URG_ERR_PROTO_STREAM_LENGTH, "stream data longer than the stream's transfers"),
+    E(URG_ERR_PROTO_FLOOD, "the host asks for answers faster than it reads them"),
 };
 #undef E
 

@@ -48,9 +48,8 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
     n = urg_encode(&s->wire, URG_DIR_TO_HOST, p, hdr, sizeof(hdr));
     if (n < 0)
         return n;
-    if (s->max_output && s->oq.total &&
-        s->oq.total + (size_t)n + q->out_len > s->max_output)
-        return URG_ERR_AGAIN;
+    if ((r = urgi_output_fits(s, (size_t)n + q->out_len, URGI_BOUND_REQUEST)))
+        return r;
     i = urgi_pt_add(&s->pt);
     if (i == URGI_NIL)
         return URG_ERR_NOMEM;
@@ -75,6 +74,9 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
         urgi_outq_put_ext(&s->oq, q->out, q->out_len, i, e->id);
         e->flags |= URGI_P_OUT_QUEUED;
     }
+    if (p->type == URG_START_INTERRUPT_RECEIVING || p->type == URG_START_ISO_STREAM ||
+        p->type == URG_START_BULK_RECEIVING)
+        s->starting[urgi_stream_kind(p->type)] |= 1u << urg_ep_index(q->endpoint);
     idx = urgi_type_index(p->type);
     s->tx_packets[idx]++;
     s->tx_bytes[idx] += (uint64_t)n + q->out_len;
@@ -211,15 +213,16 @@ URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t lengt
         return r;
     if ((endpoint & 0x80) || (length && !data))
         return URG_ERR_INVALID;
-    if (s->max_output && s->oq.total && s->oq.total + 16 + 4 + length > s->max_output)
-        return URG_ERR_AGAIN;
     init_packet(&p, URG_ISO_PACKET);
-    p.id = s->iso_out_seq[endpoint & 0x0f]++;
+    p.id = s->iso_out_seq[endpoint & 0x0f];
     p.h.iso.endpoint = endpoint;
     p.h.iso.length = length;
     p.data = data;
     p.data_len = length;
-    return urgi_send(s, &p);
+    if ((r = urgi_send(s, &p, URGI_BOUND_REQUEST)))
+        return r;
+    s->iso_out_seq[endpoint & 0x0f]++;
+    return 0;
 }
 
 /* A request without payload; cap is a cap it needs, or -1. */
@@ -297,12 +300,16 @@ URG_API int urg_session_start_bulk_receiving(urg_session *s, uint8_t endpoint, u
                                              void *user_data, uint64_t *id)
 {
     struct urg_packet p;
+    int r;
     init_packet(&p, URG_START_BULK_RECEIVING);
     p.h.start_bulk_receiving.endpoint = endpoint;
     p.h.start_bulk_receiving.stream_id = stream_id;
     p.h.start_bulk_receiving.bytes_per_transfer = bytes_per_transfer;
     p.h.start_bulk_receiving.no_transfers = no_transfers;
-    return simple(s, &p, URG_CAP_BULK_RECEIVING, endpoint, stream_id, 0, user_data, id);
+    r = simple(s, &p, URG_CAP_BULK_RECEIVING, endpoint, stream_id, 0, user_data, id);
+    if (r == 0) /* what the host's buffered_bulk_packets may hold */
+        s->bulk_recv_bytes[urg_ep_index(endpoint)] = bytes_per_transfer;
+    return r;
 }
 
 URG_API int urg_session_stop_bulk_receiving(urg_session *s, uint8_t endpoint, uint32_t stream_id,
@@ -361,7 +368,7 @@ URG_API int urg_session_reset(urg_session *s)
     if ((r = ready(s, true)))
         return r;
     init_packet(&p, URG_RESET);
-    return urgi_send(s, &p);
+    return urgi_send(s, &p, URGI_BOUND_REQUEST);
 }
 
 static bool is_data_request(uint8_t type)
@@ -378,7 +385,7 @@ static int send_cancel(urg_session *s, uint32_t i)
         return 0;
     init_packet(&p, URG_CANCEL_DATA_PACKET);
     p.id = s->pt.e[i].id;
-    if ((r = urgi_send(s, &p)))
+    if ((r = urgi_send(s, &p, URGI_BOUND_NONE)))
         return r;
     s->pt.e[i].flags |= URGI_P_CANCEL_SENT;
     return 0;
@@ -418,6 +425,7 @@ URG_API int urg_session_forget(urg_session *s, uint64_t id)
     e = &s->pt.e[i];
     if (e->in_buf)
         urgi_decoder_forget_dest(s->dec, e->in_buf);
+    urgi_request_gone(s, e);
     urgi_pt_remove(&s->pt, i);
     s->forgotten++;
     return 0;
@@ -448,7 +456,7 @@ URG_API int urg_session_send_filter(urg_session *s, const char *filter)
     init_packet(&p, URG_FILTER_FILTER);
     p.data = (const uint8_t *)str;
     p.data_len = (uint32_t)len + 1;
-    r = urgi_send(s, &p);
+    r = urgi_send(s, &p, URGI_BOUND_REQUEST);
     urgi_free(&s->alloc, str);
     urgi_free(&s->alloc, rules);
     return r;
@@ -463,5 +471,8 @@ URG_API int urg_session_filter_reject(urg_session *s)
     if (!urgi_has(s->wire.caps, URG_CAP_FILTER))
         return URG_ERR_NO_CAP;
     init_packet(&p, URG_FILTER_REJECT);
-    return urgi_send(s, &p);
+    /* An answer the host asked for (by announcing the device): it may use
+     * the answer reserve; past that the caller may try again. */
+    r = urgi_send(s, &p, URGI_BOUND_ANSWER);
+    return r == URG_ERR_PROTO_FLOOD ? URG_ERR_AGAIN : r;
 }

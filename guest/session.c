@@ -124,7 +124,7 @@ URG_API int urg_session_new(const struct urg_session_config *cfg, urg_session **
     memcpy(hello.h.hello.version, s->version, sizeof(s->version));
     hello.h.hello.caps[0] = s->our_caps;
     hello.h.hello.caps_words = 1;
-    if ((r = urgi_send(s, &hello)))
+    if ((r = urgi_send(s, &hello, URGI_BOUND_NONE)))
         goto fail;
     *out = s;
     return 0;
@@ -133,13 +133,27 @@ fail:
     return r;
 }
 
-int urgi_send(urg_session *s, struct urg_packet *p)
+int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bound bound)
+{
+    size_t limit = s->max_output;
+    if (!limit || !s->oq.total || bound == URGI_BOUND_NONE)
+        return 0;
+    if (bound == URGI_BOUND_ANSWER)
+        limit += URGI_ANSWER_RESERVE;
+    if (s->oq.total + n <= limit)
+        return 0;
+    return bound == URGI_BOUND_ANSWER ? URG_ERR_PROTO_FLOOD : URG_ERR_AGAIN;
+}
+
+int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound)
 {
     uint8_t hdr[12 + 64 + 4 * 8];
     int n, r, idx;
     n = urg_encode(&s->wire, URG_DIR_TO_HOST, p, hdr, sizeof(hdr));
     if (n < 0)
         return n;
+    if ((r = urgi_output_fits(s, (size_t)n + p->data_len, bound)))
+        return r;
     if ((r = urgi_outq_reserve(&s->oq, (size_t)n + p->data_len, 1)))
         return r;
     urgi_outq_put(&s->oq, hdr, (size_t)n);
@@ -179,6 +193,7 @@ void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length, cons
     }
     if (e->in_buf)
         urgi_decoder_forget_dest(s->dec, e->in_buf);
+    urgi_request_gone(s, e);
     urgi_pt_remove(&s->pt, i);
     s->completions++;
     s->cb.complete(s->ud, &c);
@@ -201,10 +216,38 @@ void urgi_complete_all(urg_session *s)
     }
 }
 
+int urgi_stream_kind(uint32_t type)
+{
+    switch (type) {
+    case URG_START_INTERRUPT_RECEIVING:
+    case URG_STOP_INTERRUPT_RECEIVING:
+        return URGI_STREAM_INT;
+    case URG_START_ISO_STREAM:
+    case URG_STOP_ISO_STREAM:
+        return URGI_STREAM_ISO;
+    case URG_START_BULK_RECEIVING:
+    case URG_STOP_BULK_RECEIVING:
+        return URGI_STREAM_BULKRECV;
+    default:
+        return -1;
+    }
+}
+
+void urgi_request_gone(urg_session *s, const struct urgi_pending *e)
+{
+    int kind;
+    if (e->type != URG_START_INTERRUPT_RECEIVING && e->type != URG_START_ISO_STREAM &&
+        e->type != URG_START_BULK_RECEIVING)
+        return;
+    kind = urgi_stream_kind(e->type);
+    s->starting[kind] &= ~(1u << urg_ep_index(e->endpoint));
+}
+
 void urgi_device_gone(urg_session *s)
 {
     memset(&s->dev, 0, sizeof(s->dev));
     memset(s->active, 0, sizeof(s->active));
+    memset(s->starting, 0, sizeof(s->starting));
     memset(s->iso_out_seq, 0, sizeof(s->iso_out_seq));
     s->have_ifinfo = s->have_epinfo = false;
     s->announced = false;
@@ -347,13 +390,10 @@ URG_API size_t urg_session_pending_count(const urg_session *s) { return s->pt.co
 
 URG_API int urg_session_stream_active(const urg_session *s, uint32_t start_type, uint8_t endpoint)
 {
-    int kind;
-    switch (start_type) {
-    case URG_START_INTERRUPT_RECEIVING: kind = URGI_STREAM_INT; break;
-    case URG_START_ISO_STREAM: kind = URGI_STREAM_ISO; break;
-    case URG_START_BULK_RECEIVING: kind = URGI_STREAM_BULKRECV; break;
-    default: return 0;
-    }
+    int kind = urgi_stream_kind(start_type);
+    if (kind < 0 || (start_type != URG_START_INTERRUPT_RECEIVING &&
+                     start_type != URG_START_ISO_STREAM && start_type != URG_START_BULK_RECEIVING))
+        return 0;
     return (s->active[kind] >> urg_ep_index(endpoint)) & 1u;
 }
 
@@ -374,4 +414,6 @@ URG_API void urg_session_stats(const urg_session *s, struct urg_stats *out)
     out->payload_copies = d->payload_copies;
     out->pending_max = s->pending_max;
     out->forgotten = s->forgotten;
+    out->stream_discarded = s->stream_discarded;
+    out->unacked_disconnects = s->unacked_disconnects;
 }

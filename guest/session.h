@@ -37,6 +37,10 @@ struct urg_session {
     bool have_ifinfo, have_epinfo;
     bool announced;              /* device_connect seen (allowed or not) */
     uint32_t active[URGI_STREAM_KINDS]; /* bit urg_ep_index(): started */
+    uint32_t starting[URGI_STREAM_KINDS]; /* bit urg_ep_index(): a start is
+                                           pending */
+    uint32_t bulk_recv_bytes[32];  /* bytes_per_transfer of the last
+                                      start_bulk_receiving, per ep index */
     uint16_t iso_out_seq[32];
     char peer_version[64];
     uint32_t peer_caps;
@@ -48,15 +52,33 @@ struct urg_session {
 
     uint64_t tx_packets[URG_TYPE_COUNT], tx_bytes[URG_TYPE_COUNT];
     uint64_t late_replies, unsolicited, requests, completions, pending_max, forgotten;
+    uint64_t stream_discarded, unacked_disconnects;
 };
 
+/* How far a packet the session queues may fill the output queue. */
+enum urgi_bound {
+    URGI_BOUND_REQUEST, /* max_output (URG_ERR_AGAIN past it) */
+    URGI_BOUND_ANSWER,  /* max_output + URGI_ANSWER_RESERVE (URG_ERR_PROTO_FLOOD) */
+    URGI_BOUND_NONE     /* always: our hello, one cancel per pending request */
+};
+#define URGI_ANSWER_RESERVE (64u * 1024u)
+
 URGI_HIDDEN void urgi_log(urg_session *s, int level, const char *fmt, ...) URGI_PRINTF(3, 4);
+/* Would n more bytes fit under the bound? 0, URG_ERR_AGAIN (a request) or
+ * URG_ERR_PROTO_FLOOD (an answer). An empty queue always takes a packet. */
+URGI_HIDDEN int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bound bound);
 /* Queues one packet (no pending entry): header in the ring, payload copied
  * into the ring. For cancel, reset, filter packets, acks, iso OUT. */
-URGI_HIDDEN int urgi_send(urg_session *s, struct urg_packet *p);
+URGI_HIDDEN int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound);
+/* The stream kind (URGI_STREAM_*) a start or stop request type belongs to,
+ * or -1. */
+URGI_HIDDEN int urgi_stream_kind(uint32_t type);
 /* Completes pending entry i and calls the complete callback. */
 URGI_HIDDEN void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length,
                                const uint8_t *data, const struct urg_completion *extra);
+/* A pending request ends (completed or forgotten): a stream start no
+ * longer pending. */
+URGI_HIDDEN void urgi_request_gone(urg_session *s, const struct urgi_pending *e);
 /* Completes every pending request with URG_STATUS_NODEV, in submission
  * order. */
 URGI_HIDDEN void urgi_complete_all(urg_session *s);

@@ -90,7 +90,13 @@ enum urg_error {
     URG_ERR_PROTO_REPLY_LENGTH = -118,  /* reply longer than requested */
     URG_ERR_PROTO_FIELD = -119,         /* a field value out of range */
     URG_ERR_PROTO_STATE = -120,         /* packet not valid in this state */
-    URG_ERR_PROTO_CALLBACK = -121       /* a decoder callback refused it */
+    URG_ERR_PROTO_CALLBACK = -121,      /* a decoder callback refused it */
+    URG_ERR_PROTO_STREAM_LENGTH = -122, /* stream data longer than the
+                                           stream's transfers (max packet
+                                           size, bytes_per_transfer) */
+    URG_ERR_PROTO_FLOOD = -123          /* the host made the engine owe it
+                                           more answers than the output
+                                           bound holds, while not reading */
 };
 
 /** A fixed English sentence for an error code ("unknown error" if none). */
@@ -220,6 +226,19 @@ static inline uint8_t urg_ep_address(int index)
 /* ======================================================================
  * Memory and logging
  * ====================================================================== */
+
+/**
+ * Copies len bytes of text from a peer or a file into buf, safe for a
+ * terminal or a log: C0 controls (but those listed in keep, e.g. "\n\t",
+ * or NULL for none), DEL, C1 controls (U+0080..U+009F) and every byte that
+ * is not part of well-formed UTF-8 (overlong forms, surrogates, values over
+ * U+10FFFF, cut sequences) become the four characters \xNN; everything
+ * else is copied. A NUL byte is a control like the others. Always
+ * NUL-terminates buf when cap > 0 and never cuts an escape or a character
+ * in two. Returns the length the whole result needs (snprintf semantics):
+ * at most 4 * len.
+ */
+URG_API size_t urg_escape(const void *text, size_t len, const char *keep, char *buf, size_t cap);
 
 /** A replaceable allocator. All three functions are required; ctx is passed
  *  back unchanged. realloc(NULL, n) must behave as malloc(n). */
@@ -561,7 +580,14 @@ struct urg_completion {
     } u;
 };
 
-/** Unsolicited data of a stream: interrupt IN, iso IN, buffered bulk IN. */
+/** Unsolicited data of a stream: interrupt IN, iso IN, buffered bulk IN.
+ *  Only data for a stream of its kind that runs (or whose start is pending)
+ *  on its endpoint is delivered; other data is skipped without being
+ *  buffered (urg_stats.stream_discarded). Its length is at most what the
+ *  guest asked for: the endpoint's max packet size from ep_info (with its
+ *  high-bandwidth multiplier; 65535 without ep_info_max_packet_size) for
+ *  interrupt and iso, bytes_per_transfer for buffered bulk; longer data is
+ *  a protocol error (URG_ERR_PROTO_STREAM_LENGTH). */
 struct urg_stream_data {
     uint32_t type;            /* URG_INTERRUPT_PACKET, URG_ISO_PACKET or
                                  URG_BUFFERED_BULK_PACKET */
@@ -630,9 +656,15 @@ struct urg_session_callbacks {
     /* The host sent something invalid. fatal: the session has failed (every
      * pending request completed with URG_STATUS_NODEV right after this call).
      * Not fatal (policy skip): the packet was skipped; if it was the reply to
-     * a pending request, that request completed with URG_STATUS_IOERROR. */
+     * a pending request, that request completed with URG_STATUS_IOERROR.
+     * An error reported here is not also logged: this callback is its one
+     * channel (without it, the engine logs the message at URG_LOG_ERROR, or
+     * URG_LOG_WARNING when skipped). msg names the packet and the field; any
+     * text the host supplied in it is escaped (\xNN). */
     void (*error)(void *user_data, int err, const char *msg, int fatal);
-    /* Log lines at or below the config's log_level. */
+    /* Log lines at or below the config's log_level. Text the host supplied
+     * (its hello's version) is escaped: controls and bytes that are not
+     * UTF-8 appear as \xNN. */
     void (*log)(void *user_data, int level, const char *msg);
 };
 
@@ -641,8 +673,11 @@ struct urg_session_config {
     const char *version;           /* hello version ("usbredir-guest 0.1.0") */
     uint32_t max_packet_size;      /* URG_DEFAULT_MAX_PACKET_SIZE */
     enum urg_error_policy policy;  /* URG_POLICY_FAIL */
-    size_t max_output_bytes;       /* bound on queued output (32 MiB);
-                                      0: no bound */
+    size_t max_output_bytes;       /* bound on queued requests (32 MiB);
+                                      0: no bound. Packets the engine owes
+                                      the host on its own (acks,
+                                      filter_reject) may use 64 KiB more;
+                                      see "bytes out" below */
     const char *filter;            /* usbredirfilter string, or NULL */
     unsigned filter_flags;         /* enum urg_filter_flags */
     uint32_t pending_hint;         /* pre-size for this many pending
@@ -703,7 +738,21 @@ URG_API int urg_session_recv(urg_session *s, const void *buf, size_t len);
 URG_API int urg_session_recv_window(urg_session *s, void **buf, size_t *len);
 URG_API int urg_session_recv_commit(urg_session *s, size_t n);
 
-/* ---- bytes out ---- */
+/* ---- bytes out ----
+ *
+ * The output queue is bounded: requests (and reset, iso OUT, filter
+ * packets sent by the application) are refused with URG_ERR_AGAIN while
+ * they would push it past max_output_bytes (unless it is empty). Packets the
+ * engine sends on its own because the host asked for them -
+ * device_disconnect_ack, filter_reject, the session's filter_filter after
+ * the host's hello - may go 64 KiB past the bound; a host that makes the
+ * engine owe it more than that while reading nothing fails the session with
+ * URG_ERR_PROTO_FLOOD (a skipped packet under URG_POLICY_SKIP: the answer is
+ * then not sent). cancel_data_packet is never refused: there is at most one
+ * per pending request. A device_disconnect with no device announced since
+ * the last one (a repeat) is not acknowledged: the host can only be waiting
+ * for one ack; it is counted in urg_stats.unacked_disconnects.
+ */
 
 /**
  * Fills up to iovcnt iovecs with the queued output, in order, and returns
@@ -846,6 +895,11 @@ struct urg_stats {
     uint64_t payload_copies;      /* payloads copied because they straddled */
     uint64_t pending_max;         /* most requests pending at once */
     uint64_t forgotten;           /* requests ended by urg_session_forget() */
+    uint64_t stream_discarded;    /* stream data packets skipped unread: no
+                                     stream of their kind was running or
+                                     starting on their endpoint */
+    uint64_t unacked_disconnects; /* device_disconnects with no device to
+                                     acknowledge */
 };
 URG_API void urg_session_stats(const urg_session *s, struct urg_stats *out);
 

@@ -880,9 +880,19 @@ static void test_output_iovecs_and_backpressure(void **state)
     assert_int_equal(urg_session_iso_out(s, 0x03, 192, out), 0);                  /* 838 */
     assert_int_equal(urg_session_iso_out(s, 0x03, 192, out), URG_ERR_AGAIN);      /* 1050 */
     assert_int_equal(urg_session_output_pending(s), 838);
-    /* One-way protocol packets are never refused. */
-    assert_int_equal(urg_session_reset(s), 0);
+    /* One-way packets the application sends are bounded as requests are;
+     * a cancel never is (one per pending request at most). */
+    assert_int_equal(urg_session_reset(s), 0);                                   /* 854 */
+    assert_int_equal(urg_session_bulk(s, 0x82, 0, 512, NULL, NULL, &id), 0);     /* 880 */
+    assert_int_equal(urg_session_iso_out(s, 0x03, 101, out), URG_ERR_AGAIN);     /* 1001 */
+    assert_int_equal(urg_session_iso_out(s, 0x03, 100, out), 0);                  /* 1000 */
+    assert_int_equal(urg_session_reset(s), URG_ERR_AGAIN);
+    assert_int_equal(urg_session_send_filter(s, "-1,-1,-1,-1,1"), URG_ERR_AGAIN);
+    assert_int_equal(urg_session_cancel(s, id), 0);
+    assert_int_equal(urg_session_output_pending(s), 1000 + 16);
     th_pump(&h, s);
+    assert_int_equal(th_count(&h, URG_CANCEL_DATA_PACKET), 1);
+    assert_int_equal(th_count(&h, URG_RESET), 1);
     assert_int_equal(urg_session_bulk(s, 0x02, 0, 800, out, NULL, &id), 0);
     /* A single request bigger than the bound goes when the queue is empty. */
     th_pump(&h, s);
@@ -997,45 +1007,289 @@ static void test_stream_data(void **state)
     struct rec r;
     struct testhost h;
     urg_session *s;
-    struct urg_packet p;
     uint8_t rep[8] = { 0, 0, 4, 0, 0, 0, 0, 0 }, audio[192], serial[300];
     (void)state;
     memset(audio, 0x44, sizeof(audio));
     memset(serial, 0x55, sizeof(serial));
     rec_init(&r);
     s = connected_session(&r, &h, ALL, ALL);
-    memset(&p, 0, sizeof(p));
-    p.type = URG_INTERRUPT_PACKET;
-    p.id = 0;
-    p.h.interrupt.endpoint = 0x81;
-    p.h.interrupt.length = 8;
-    p.data = rep;
-    p.data_len = 8;
-    th_emit(&h, &p);
-    memset(&p, 0, sizeof(p));
-    p.type = URG_ISO_PACKET;
-    p.id = 5;
-    p.h.iso.endpoint = 0x83;
-    p.h.iso.length = 192;
-    p.data = audio;
-    p.data_len = 192;
-    th_emit(&h, &p);
-    memset(&p, 0, sizeof(p));
-    p.type = URG_BUFFERED_BULK_PACKET;
-    p.id = 2;
-    p.h.buffered_bulk.endpoint = 0x82;
-    p.h.buffered_bulk.stream_id = 0;
-    p.h.buffered_bulk.length = 300;
-    p.data = serial;
-    p.data_len = 300;
-    th_emit(&h, &p);
+    start_stream(s, 0, 0x81);
+    start_stream(s, 1, 0x83);
+    start_stream(s, 2, 0x82);
+    /* Data may follow a start at once (before its status). */
+    th_stream_data(&h, URG_INTERRUPT_PACKET, 0x81, rep, 8, 0);
+    th_stream_data(&h, URG_ISO_PACKET, 0x83, audio, 192, 0);
+    th_stream_data(&h, URG_BUFFERED_BULK_PACKET, 0x82, serial, 300, 0);
     assert_int_equal(th_flush(&h, s, 1), 0);
     assert_int_equal(r.stream_data, 3);
     assert_int_equal(r.stream_bytes, 8 + 192 + 300);
     assert_non_null(strstr(r.log, "data interrupt_packet id=0 ep=0x81 status=success stream=0 "
                                   "0000040000000000"));
-    assert_non_null(strstr(r.log, "data iso_packet id=5 ep=0x83"));
+    assert_non_null(strstr(r.log, "data iso_packet id=1 ep=0x83"));
     assert_non_null(strstr(r.log, "data buffered_bulk_packet id=2 ep=0x82"));
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+}
+
+/* An allocator that counts the bytes it holds at most. */
+struct peak {
+    size_t live, peak;
+};
+static void *peak_malloc(void *ctx, size_t n)
+{
+    struct peak *p = ctx;
+    size_t *b = malloc(sizeof(size_t) * 2 + n);
+    if (!b)
+        return NULL;
+    b[0] = n;
+    p->live += n;
+    if (p->live > p->peak)
+        p->peak = p->live;
+    return b + 2;
+}
+static void peak_free(void *ctx, void *ptr)
+{
+    struct peak *p = ctx;
+    size_t *b = (size_t *)ptr - 2;
+    p->live -= b[0];
+    free(b);
+}
+static void *peak_realloc(void *ctx, void *ptr, size_t n)
+{
+    void *q = peak_malloc(ctx, n);
+    if (q && ptr) {
+        size_t old = ((size_t *)ptr)[-2];
+        memcpy(q, ptr, old < n ? old : n);
+        peak_free(ctx, ptr);
+    }
+    return q;
+}
+
+/* A hostile host sends stream data nobody asked for, and more than a
+ * stream's transfers hold: skipped unbuffered, or refused. */
+static void test_stream_data_bounded(void **state)
+{
+    struct urg_session_config cfg;
+    struct peak pk = { 0, 0 };
+    struct urg_allocator a = { peak_malloc, peak_realloc, peak_free, &pk };
+    struct rec r;
+    struct testhost h;
+    struct urg_stats st;
+    urg_session *s;
+    static uint8_t big[1u << 20];
+    uint8_t hdr[64];
+    size_t before;
+    int k;
+    (void)state;
+    rec_init(&r);
+    urg_session_config_init(&cfg);
+    rec_callbacks(&cfg.callbacks);
+    cfg.user_data = &r;
+    cfg.allocator = &a;
+    assert_int_equal(urg_session_new(&cfg, &s), 0);
+    th_init(&h, ALL);
+    th_pump(&h, s);
+    th_hello(&h);
+    th_device(&h);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    th_pump(&h, s);
+    before = pk.peak;
+    /* No stream runs: 1 MiB of buffered bulk data, fed 4 KiB at a time (so
+     * it straddles every call), and interrupt and iso data are skipped
+     * without a byte buffered. */
+    th_stream_data(&h, URG_BUFFERED_BULK_PACKET, 0x82, big, sizeof(big), 0);
+    th_stream_data(&h, URG_INTERRUPT_PACKET, 0x81, big, 8, 0);
+    th_stream_data(&h, URG_ISO_PACKET, 0x83, big, 192, 0);
+    assert_int_equal(th_flush(&h, s, 4096), 0);
+    assert_int_equal(r.stream_data, 0);
+    urg_session_stats(s, &st);
+    assert_int_equal(st.stream_discarded, 3);
+    assert_int_equal(st.payload_copies, 0);
+    assert_true(pk.peak - before < 4096);
+    assert_int_equal(urg_session_state(s), URG_STATE_CONNECTED);
+
+    /* Running streams take what their transfers hold, no more. */
+    start_stream(s, 0, 0x81); /* max packet 8 */
+    start_stream(s, 1, 0x83); /* max packet 192 */
+    start_stream(s, 2, 0x82); /* bytes_per_transfer 512 */
+    th_stream_data(&h, URG_INTERRUPT_PACKET, 0x81, big, 8, 0);
+    th_stream_data(&h, URG_ISO_PACKET, 0x83, big, 192, 0);
+    th_stream_data(&h, URG_BUFFERED_BULK_PACKET, 0x82, big, 512, 0);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    assert_int_equal(r.stream_data, 3);
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+
+    /* One byte over: the session fails with its own error, before the
+     * payload is read (a 128 MiB one is refused on its header). */
+    for (k = 0; k < 4; k++) {
+        static const uint32_t types[4] = { URG_INTERRUPT_PACKET, URG_ISO_PACKET,
+                                           URG_BUFFERED_BULK_PACKET, URG_BUFFERED_BULK_PACKET };
+        static const uint8_t eps[4] = { 0x81, 0x83, 0x82, 0x82 };
+        static const uint32_t lens[4] = { 9, 193, 513, 128u << 20 };
+        rec_init(&r);
+        s = connected_session(&r, &h, ALL, ALL);
+        start_stream(s, k < 2 ? k : 2, eps[k]);
+        if (lens[k] <= sizeof(big)) {
+            th_stream_data(&h, types[k], eps[k], big, lens[k], 0);
+        } else {
+            /* Headers only: the session must refuse before the payload. */
+            struct urg_packet p;
+            struct urg_wire w = th_wire(&h);
+            int n;
+            memset(&p, 0, sizeof(p));
+            p.type = URG_BUFFERED_BULK_PACKET;
+            p.h.buffered_bulk.endpoint = 0x82;
+            p.h.buffered_bulk.length = lens[k];
+            p.data = big;
+            p.data_len = lens[k];
+            n = urg_encode(&w, URG_DIR_TO_GUEST, &p, hdr, sizeof(hdr));
+            assert_true(n > 0);
+            th_raw(&h, hdr, (size_t)n);
+        }
+        assert_int_equal(th_flush(&h, s, 0), URG_ERR_PROTO_STREAM_LENGTH);
+        assert_int_equal(r.fatal, 1);
+        assert_int_equal(r.last_error, URG_ERR_PROTO_STREAM_LENGTH);
+        assert_int_equal(r.stream_data, 0);
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
+/* ep_info's max packet size comes as the whole per-interval size or raw,
+ * with the high-bandwidth multiplier in bits 11-12: the larger counts. */
+static void test_stream_data_multiplier(void **state)
+{
+    static const struct th_ep eps[] = {
+        { 0x81, URG_EP_INTERRUPT, 1, 0, 0x1400, 0 }, /* raw: 3 x 1024 */
+        { 0x82, URG_EP_ISO, 1, 0, 3072, 0 },         /* already multiplied */
+    };
+    static uint8_t data[3073];
+    uint8_t cls = 3;
+    int k;
+    (void)state;
+    for (k = 0; k < 2; k++) {
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        rec_init(&r);
+        s = new_session(&r, ALL, URG_POLICY_SKIP);
+        th_init(&h, ALL);
+        th_pump(&h, s);
+        th_hello(&h);
+        th_device_ex(&h, URG_SPEED_HIGH, 1, 2, 0, &cls, 1, eps, 2);
+        assert_int_equal(th_flush(&h, s, 0), 0);
+        start_stream(s, k, eps[k].addr);
+        th_stream_data(&h, k ? URG_ISO_PACKET : URG_INTERRUPT_PACKET, eps[k].addr, data, 3072, 0);
+        th_stream_data(&h, k ? URG_ISO_PACKET : URG_INTERRUPT_PACKET, eps[k].addr, data, 3073, 0);
+        th_stream_data(&h, k ? URG_ISO_PACKET : URG_INTERRUPT_PACKET, eps[k].addr, data, 1, 0);
+        /* Policy skip: the long one is reported and skipped, the stream
+         * goes on. */
+        assert_int_equal(th_flush(&h, s, 0), 0);
+        assert_int_equal(r.stream_data, 2);
+        assert_int_equal(r.stream_bytes, 3073);
+        assert_int_equal(r.errors, 1);
+        assert_int_equal(r.fatal, 0);
+        assert_int_equal(r.last_error, URG_ERR_PROTO_STREAM_LENGTH);
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
+/* A host that reads nothing and keeps sending packets the guest must
+ * answer cannot grow the output queue past its bound. */
+static void test_answers_bounded(void **state)
+{
+    struct urg_session_config cfg;
+    struct urg_packet c, d;
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    size_t most = 0;
+    int i, policy, rc = 0;
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    c.type = URG_DEVICE_CONNECT;
+    c.h.device_connect.speed = URG_SPEED_FULL;
+    memset(&d, 0, sizeof(d));
+    d.type = URG_DEVICE_DISCONNECT;
+    for (policy = URG_POLICY_FAIL; policy <= URG_POLICY_SKIP; policy++) {
+        rec_init(&r);
+        urg_session_config_init(&cfg);
+        rec_callbacks(&cfg.callbacks);
+        cfg.user_data = &r;
+        cfg.policy = (enum urg_error_policy)policy;
+        cfg.max_output_bytes = 4096;
+        /* Every device is refused: each connect costs a filter_reject and
+         * each disconnect an ack. */
+        cfg.filter = "-1,-1,-1,-1,0";
+        assert_int_equal(urg_session_new(&cfg, &s), 0);
+        th_init(&h, ALL);
+        th_pump(&h, s); /* the host takes our hello, then never reads again */
+        th_hello(&h);
+        assert_int_equal(th_flush(&h, s, 0), 0);
+        for (i = 0; i < 20000 && rc == 0; i++) {
+            th_emit(&h, &c);
+            th_emit(&h, &d);
+            rc = th_flush(&h, s, 0);
+            if (urg_session_output_pending(s) > most)
+                most = urg_session_output_pending(s);
+        }
+        assert_true(most <= 4096 + 64 * 1024);
+        assert_true(most > 64 * 1024); /* it did fill up */
+        if (policy == URG_POLICY_FAIL) {
+            const char *msg;
+            assert_int_equal(rc, URG_ERR_PROTO_FLOOD);
+            assert_int_equal(urg_session_error(s, &msg), URG_ERR_PROTO_FLOOD);
+            assert_non_null(strstr(msg, "reads none"));
+            assert_int_equal(r.fatal, 1);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(i, 20000);
+            assert_true(r.errors > 1000);
+            assert_int_equal(r.fatal, 0);
+        }
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+        rc = 0;
+        most = 0;
+    }
+}
+
+/* A device_disconnect is acknowledged once per device announced; a repeat
+ * (or one before any device) gets nothing. */
+static void test_disconnect_without_device_not_acked(void **state)
+{
+    struct urg_packet d;
+    struct urg_stats st;
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    int i;
+    (void)state;
+    memset(&d, 0, sizeof(d));
+    d.type = URG_DEVICE_DISCONNECT;
+    rec_init(&r);
+    s = new_session(&r, ALL, URG_POLICY_FAIL);
+    th_init(&h, ALL);
+    th_pump(&h, s);
+    th_hello(&h);
+    th_emit(&h, &d); /* before any device */
+    th_device(&h);
+    for (i = 0; i < 5; i++)
+        th_emit(&h, &d);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    th_pump(&h, s);
+    assert_int_equal(th_count(&h, URG_DEVICE_DISCONNECT_ACK), 1);
+    assert_int_equal(r.disconnect, 1);
+    urg_session_stats(s, &st);
+    assert_int_equal(st.unacked_disconnects, 5);
+    assert_int_equal(urg_session_state(s), URG_STATE_READY);
     urg_session_free(s);
     th_free(&h);
     rec_free(&r);
@@ -1708,6 +1962,10 @@ int main(void)
         cmocka_unit_test(test_output_iovecs_and_backpressure),
         cmocka_unit_test(test_stream_statuses),
         cmocka_unit_test(test_stream_data),
+        cmocka_unit_test(test_stream_data_bounded),
+        cmocka_unit_test(test_stream_data_multiplier),
+        cmocka_unit_test(test_answers_bounded),
+        cmocka_unit_test(test_disconnect_without_device_not_acked),
         cmocka_unit_test(test_bad_replies_fail_the_session),
         cmocka_unit_test(test_bad_replies_skipped),
         cmocka_unit_test(test_protocol_errors_from_host),
