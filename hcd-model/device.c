@@ -46,6 +46,7 @@ URG_API void urg_hcd_config_init(struct urg_hcd_config *cfg)
     cfg->buffered_bulk_bytes = 512;
     cfg->buffered_bulk_transfers = 5;
     cfg->buffered_bulk_queue = 5000;
+    cfg->stream_queue_bytes = 4u * 1024u * 1024u;
     cfg->iso_latency_ms = 60;
     cfg->pcap_bus = 1;
     urg_session_config_init(&cfg->session);
@@ -106,7 +107,7 @@ URG_API int urg_hcd_dev_new(const struct urg_hcd_config *cfg, urg_hcd_dev **out)
     for (i = 0; i < 32; i++) {
         d->ep[i].addr = urg_ep_address(i);
         d->ep[i].info.type = URG_EP_INVALID;
-        pktq_init(&d->ep[i].q, cfg->interrupt_queue);
+        pktq_init(&d->ep[i].q, cfg->interrupt_queue, cfg->stream_queue_bytes);
     }
     if (d->pcap_path) {
         d->pcap = usbmon_open(d->pcap_path, cfg->pcap_bus, &d->alloc);
@@ -347,11 +348,16 @@ static void ev_stream_status(void *ud, const struct urg_stream_status *st)
         stream_status(d, st);
 }
 
+/* A packet the engine refused. A fatal error is not logged here: it fails
+ * the session, urg_session_recv() returns it, and whoever moves the bytes
+ * ends the connection and says why, once (the transport logs it with the
+ * address; urg_session_error() gives the message). A skipped packet has no
+ * one else to tell. */
 static void ev_error(void *ud, int err, const char *msg, int fatal)
 {
     urg_hcd_dev *d = ud;
-    hcd_log(d, fatal ? URG_LOG_ERROR : URG_LOG_WARNING, "host: %s (%s)", msg,
-            urg_error_name(err));
+    if (!fatal)
+        hcd_log(d, URG_LOG_WARNING, "host: %s (%s), skipped", msg, urg_error_name(err));
 }
 
 static void ev_log(void *ud, int level, const char *msg)

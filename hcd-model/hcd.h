@@ -44,12 +44,15 @@ struct pktq {
     struct pkt *ring;
     uint32_t cap, head, count;
     uint32_t target;       /* kept; above twice this, drop back to it */
+    size_t bytes;          /* payload bytes queued */
+    size_t max_bytes;      /* above this, drop the oldest until under it */
     uint64_t drops;
 };
 
-HCD_HIDDEN void pktq_init(struct pktq *q, uint32_t target);
+HCD_HIDDEN void pktq_init(struct pktq *q, uint32_t target, size_t max_bytes);
 /* Copies len bytes in; returns 0 or URG_ERR_NOMEM. Drops the oldest
- * packets (counted) when the queue passes twice its target. */
+ * packets (counted) when the queue passes twice its target, or its byte
+ * bound. */
 HCD_HIDDEN int pktq_push(struct pktq *q, const struct urg_allocator *a, const uint8_t *data,
                          uint32_t len, int status);
 static inline struct pkt *pktq_head(struct pktq *q)

@@ -3,15 +3,18 @@
  * iso IN, buffered bulk IN). Each packet owns a copy of its data, so
  * dropping or consuming one never touches another's memory. When the queue
  * passes twice its target, the oldest packets are dropped (and counted)
- * until it is back at the target: memory stays bounded whatever the host
- * sends.
+ * until it is back at the target; when its payload bytes pass max_bytes,
+ * the oldest are dropped until they are under it again: memory stays
+ * bounded in packets and in bytes whatever the host sends (the engine
+ * already bounds each packet by what the stream asked for).
  */
 #include "hcd.h"
 
-void pktq_init(struct pktq *q, uint32_t target)
+void pktq_init(struct pktq *q, uint32_t target, size_t max_bytes)
 {
     memset(q, 0, sizeof(*q));
     q->target = target ? target : 1;
+    q->max_bytes = max_bytes;
 }
 
 static void free_pkt(struct pkt *p, const struct urg_allocator *a)
@@ -25,6 +28,7 @@ void pktq_pop(struct pktq *q, const struct urg_allocator *a)
 {
     if (!q->count)
         return;
+    q->bytes -= q->ring[q->head].len;
     free_pkt(&q->ring[q->head], a);
     q->head = (q->head + 1) % q->cap;
     q->count--;
@@ -59,11 +63,16 @@ int pktq_push(struct pktq *q, const struct urg_allocator *a, const uint8_t *data
     p->off = 0;
     p->status = status;
     q->count++;
+    q->bytes += len;
     if (q->count > 2 * q->target) {
         while (q->count > q->target) {
             pktq_pop(q, a);
             q->drops++;
         }
+    }
+    while (q->max_bytes && q->bytes > q->max_bytes && q->count > 1) {
+        pktq_pop(q, a);
+        q->drops++;
     }
     return 0;
 }

@@ -180,6 +180,10 @@ struct urg_hcd_config {
     uint32_t buffered_bulk_bytes; /* bytes_per_transfer (512, rounded up to max packet) */
     uint8_t buffered_bulk_transfers; /* no_transfers (5) */
     uint32_t buffered_bulk_queue; /* chunks kept per endpoint (5000) */
+    size_t stream_queue_bytes;   /* payload bytes kept per stream endpoint
+                                    (4 MiB; 0: no byte bound): above it the
+                                    oldest packets are dropped (counted in
+                                    drops) */
     uint32_t iso_latency_ms;     /* iso buffering target (60) */
     const char *pcap_path;       /* usbmon capture file, or NULL */
     uint16_t pcap_bus;           /* bus number in the capture (1) */

@@ -167,6 +167,50 @@ static void test_floods_with_no_urb_stay_bounded(void **state)
     vmm_urb_free(bulk);
 }
 
+/* The queues are bounded in bytes too: 4 KiB buffered bulk chunks (5000
+ * of them would be 20 MB) stop at stream_queue_bytes, and so does memory. */
+static void test_stream_queue_bounded_in_bytes(void **state)
+{
+    static uint8_t chunk[4096];
+    struct urg_hcd_config cfg;
+    struct urg_hcd_ep_stats st;
+    struct urg_urb *bulk;
+    struct vmm v;
+    (void)state;
+    memset(&meter, 0, sizeof(meter));
+    urg_hcd_config_init(&cfg);
+    cfg.session.allocator = &metered;
+    cfg.buffered_bulk_bytes = sizeof(chunk);
+    cfg.stream_queue_bytes = 64 * 1024;
+    vmm_init(&v, &cfg, ALL);
+    vmm_plug_default(&v);
+    bulk = vmm_urb(URG_EP_BULK, 0x83, 512, 0);
+    assert_int_equal(urg_hcd_ep_set_buffered(v.dev, 0x83, 1), 0);
+    assert_int_equal(urg_hcd_submit(v.dev, bulk), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(sent(&v, URG_START_BULK_RECEIVING)->p.h.start_bulk_receiving.bytes_per_transfer,
+                     sizeof(chunk));
+    th_stream_status(&v.h, URG_BULK_RECEIVING_STATUS, sent(&v, URG_START_BULK_RECEIVING)->p.id,
+                     0x83, URG_STATUS_SUCCESS);
+    vmm_sync(&v, 0);
+    urg_hcd_cancel(v.dev, bulk);
+    for (int n = 0; n < 20; n++) {
+        for (int i = 0; i < 100; i++)
+            th_stream_data(&v.h, URG_BUFFERED_BULK_PACKET, 0x83, chunk, sizeof(chunk),
+                           URG_STATUS_SUCCESS);
+        assert_int_equal(vmm_sync(&v, 0), 0);
+        assert_int_equal(urg_hcd_ep_stats(v.dev, 0x83, &st), 0);
+        assert_true((uint64_t)st.queued * sizeof(chunk) <= cfg.stream_queue_bytes);
+    }
+    assert_int_equal(st.packets, 2000);
+    assert_int_equal(st.queued, 16);
+    assert_int_equal(st.drops + st.queued, 2000);
+    assert_true(meter.peak < 1u << 20);
+    vmm_free(&v);
+    assert_int_equal(meter.live, 0);
+    vmm_urb_free(bulk);
+}
+
 /* 10,000 bulk URBs, each answered with a stall: each completes once, as a
  * stall, and memory is the same after as after the first. */
 static void test_a_storm_of_stalls(void **state)
@@ -281,6 +325,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_floods_with_no_urb_stay_bounded),
+        cmocka_unit_test(test_stream_queue_bounded_in_bytes),
         cmocka_unit_test(test_a_storm_of_stalls),
         cmocka_unit_test(test_replies_to_unknown_ids),
         cmocka_unit_test(test_hellos_out_of_order),
