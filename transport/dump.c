@@ -20,6 +20,7 @@ URG_API const char *urg_transport_strerror(int err)
     case URG_ERR_PCAP: return "cannot read or use the pcap file";
     case URG_ERR_TCP_GAP: return "the captured TCP stream has a gap";
     case URG_ERR_DIVERGED: return "the guest did not do what the capture did";
+    case URG_ERR_STALLED: return "the host stopped reading what we send";
     default: return urg_hcd_strerror(err);
     }
 }
@@ -40,6 +41,15 @@ static void put(struct out *o, const char *fmt, ...)
     va_end(ap);
     if (n > 0)
         o->len += (size_t)n;
+}
+
+/* Text from the peer (or a capture file), escaped, in quotes. */
+static void text(struct out *o, const void *t, size_t n)
+{
+    size_t room = o->len < o->cap ? o->cap - o->len : 0;
+    put(o, "\"");
+    o->len += urg_escape(t, n, NULL, room > 1 ? o->buf + o->len : NULL, room > 1 ? room - 1 : 0);
+    put(o, "\"");
 }
 
 static void data(struct out *o, const uint8_t *d, uint32_t n)
@@ -69,7 +79,9 @@ URG_API int urg_packet_format(const struct urg_packet *p, char *buf, size_t cap)
         put(&o, " id=%llu", (unsigned long long)p->id);
     switch (p->type) {
     case URG_HELLO:
-        put(&o, " version=\"%s\" caps=0x%02x", p->h.hello.version, p->h.hello.caps[0]);
+        put(&o, " version=");
+        text(&o, p->h.hello.version, strnlen(p->h.hello.version, sizeof(p->h.hello.version)));
+        put(&o, " caps=0x%02x", p->h.hello.caps[0]);
         break;
     case URG_DEVICE_CONNECT: {
         const struct urg_device_connect *c = &p->h.device_connect;
@@ -148,7 +160,8 @@ URG_API int urg_packet_format(const struct urg_packet *p, char *buf, size_t cap)
             p->h.bulk_streams_status.no_streams, st(p->h.bulk_streams_status.status));
         break;
     case URG_FILTER_FILTER:
-        put(&o, " \"%.*s\"", p->data_len ? (int)p->data_len - 1 : 0, (const char *)p->data);
+        put(&o, " ");
+        text(&o, p->data, p->data_len ? p->data_len - 1 : 0);
         break;
     case URG_START_BULK_RECEIVING:
         put(&o, " ep=0x%02x stream=%u bytes=%u transfers=%u", p->h.start_bulk_receiving.endpoint,

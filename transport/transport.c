@@ -12,8 +12,13 @@
  * can be paused by the application. Writing: the engine's iovecs with one
  * writev/sendmsg, partial writes consumed; an ev_prepare watcher writes
  * whatever the application queued before the loop blocks, so requests made
- * from anywhere go out without an explicit kick. Output over output_high is
- * reported (blocked), and again when it drains under half of it.
+ * from anywhere go out without an explicit kick.
+ *
+ * Backpressure both ways: output over output_high is reported (blocked)
+ * and reading stops until it drains under half of it, so a host that reads
+ * nothing cannot make us queue answers without end; a host that takes no
+ * byte for stall_timeout seconds while output waits is dropped
+ * (URG_ERR_STALLED).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +48,8 @@ struct urg_transport {
     struct ev_loop *loop;
     ev_io rio, wio, lio;
     ev_timer timer;
+    ev_timer stall;        /* output waits and the host takes none */
+    ev_tstamp last_write;  /* when the host last took a byte */
     ev_prepare prep;
     int fd, lfd;
     bool is_socket;
@@ -87,6 +94,7 @@ URG_API void urg_transport_config_init(struct urg_transport_config *cfg)
     cfg->output_high = 4u * 1024u * 1024u;
     cfg->read_buffer = 64u * 1024u;
     cfg->read_budget = 1024u * 1024u;
+    cfg->stall_timeout = 60.0;
     cfg->log_level = URG_LOG_WARNING;
 }
 
@@ -128,6 +136,7 @@ static void stop_watchers(urg_transport *t)
     ev_io_stop(t->loop, &t->wio);
     ev_io_stop(t->loop, &t->lio);
     ev_timer_stop(t->loop, &t->timer);
+    ev_timer_stop(t->loop, &t->stall);
 }
 
 
@@ -203,6 +212,7 @@ static void drop(urg_transport *t, int err)
         return;
     ev_io_stop(t->loop, &t->rio);
     ev_io_stop(t->loop, &t->wio);
+    ev_timer_stop(t->loop, &t->stall);
     close(t->fd);
     t->fd = -1;
     t->s = NULL;
@@ -228,16 +238,39 @@ static void capture_iov(urg_transport *t, const struct iovec *iov, int n, size_t
     }
 }
 
+/* We read while connected, not paused and not blocked. */
+static void update_reading(urg_transport *t)
+{
+    bool want = t->state == T_CONNECTED && !t->paused && !t->blocked;
+    if (want && !ev_is_active(&t->rio))
+        ev_io_start(t->loop, &t->rio);
+    else if (!want && ev_is_active(&t->rio))
+        ev_io_stop(t->loop, &t->rio);
+}
+
 static void check_blocked(urg_transport *t)
 {
     size_t pending = t->s ? urg_session_output_pending(t->s) : 0;
     if (!t->blocked && pending > t->cfg.output_high) {
         t->blocked = true;
         t->st.blocked++;
+        update_reading(t);
         event(t, URG_TEV_OUTPUT_BLOCKED, 0);
     } else if (t->blocked && pending < t->cfg.output_high / 2) {
         t->blocked = false;
+        update_reading(t);
         event(t, URG_TEV_OUTPUT_DRAINED, 0);
+    }
+}
+
+/* The socket is full: from now on the host has stall_timeout to take a
+ * byte (each byte taken starts the time again, see on_stall). */
+static void watch_stall(urg_transport *t)
+{
+    if (t->cfg.stall_timeout > 0 && !ev_is_active(&t->stall)) {
+        t->last_write = ev_now(t->loop);
+        ev_timer_set(&t->stall, t->cfg.stall_timeout, 0.);
+        ev_timer_start(t->loop, &t->stall);
     }
 }
 
@@ -263,6 +296,7 @@ static bool try_write(urg_transport *t)
         if (w > 0) {
             if (t->cap)
                 capture_iov(t, iov, n, (size_t)w);
+            t->last_write = ev_now(t->loop);
             urg_session_consume(t->s, (size_t)w);
             t->st.bytes_out += (uint64_t)w;
             t->st.writes++;
@@ -272,16 +306,37 @@ static bool try_write(urg_transport *t)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             ev_io_start(t->loop, &t->wio);
+            watch_stall(t);
             check_blocked(t);
             return true;
         }
         drop(t, URG_ERR_IO);
         return false;
     }
-    if (t->state == T_CONNECTED)
+    if (t->state == T_CONNECTED) {
         ev_io_stop(t->loop, &t->wio);
+        ev_timer_stop(t->loop, &t->stall);
+    }
     check_blocked(t);
     return true;
+}
+
+static void on_stall(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    urg_transport *t = w->data;
+    ev_tstamp left = t->last_write + t->cfg.stall_timeout - ev_now(loop);
+    (void)revents;
+    enter(t);
+    if (t->state == T_CONNECTED && left > 0) {
+        /* The host took something meanwhile: wait the rest. */
+        ev_timer_set(&t->stall, left, 0.);
+        ev_timer_start(loop, &t->stall);
+    } else if (t->state == T_CONNECTED) {
+        tlog(t, URG_LOG_ERROR, "%s: the host read nothing for %g s while %zu bytes waited",
+             t->where, t->cfg.stall_timeout, t->s ? urg_session_output_pending(t->s) : 0);
+        drop(t, URG_ERR_STALLED);
+    }
+    leave(t);
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -297,7 +352,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     enter(t);
-    while (budget && t->state == T_CONNECTED && !t->paused && !t->free_pending) {
+    while (budget && t->state == T_CONNECTED && !t->paused && !t->blocked && !t->free_pending) {
         void *wb;
         size_t wl, want;
         ssize_t n;
@@ -340,13 +395,21 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             r = urg_session_recv(t->s, t->rbuf, (size_t)n);
         }
         if (r < 0 && t->state == T_CONNECTED) {
-            /* The session failed (a broken host): it is over. */
+            /* The session failed (a broken host): it is over. This is the
+             * one line that says why (the engine and the model leave a
+             * fatal error to whoever ends the connection). */
             const char *msg = "";
-            if (t->s && urg_session_error(t->s, &msg))
-                tlog(t, URG_LOG_ERROR, "session failed: %s", msg);
+            if (t->s && urg_session_error(t->s, &msg) && msg[0])
+                tlog(t, URG_LOG_ERROR, "%s: %s", t->where, msg);
+            else
+                tlog(t, URG_LOG_ERROR, "%s: %s", t->where, urg_transport_strerror(r));
             drop(t, r);
             break;
         }
+        /* Answers pile up faster than the host takes them: write, and stop
+         * reading until they drain. */
+        if (urg_session_output_pending(t->s) > t->cfg.output_high && !try_write(t))
+            break;
         if ((size_t)n < want)
             break; /* the socket is empty */
     }
@@ -401,7 +464,7 @@ static void connected(urg_transport *t, int fd)
         urg_capture_write(t->cap, URG_CAP_CONNECT, NULL, 0);
     ev_io_set(&t->rio, fd, EV_READ);
     ev_io_set(&t->wio, fd, EV_WRITE);
-    ev_io_start(t->loop, &t->rio);
+    update_reading(t);
     tlog(t, URG_LOG_INFO, "connected");
     event(t, URG_TEV_CONNECTED, 0);
     if (t->state == T_CONNECTED && !t->free_pending)
@@ -592,8 +655,9 @@ URG_API int urg_transport_new(const struct urg_transport_config *cfg, urg_transp
     ev_io_init(&t->rio, on_read, -1, EV_READ);
     ev_io_init(&t->wio, on_write, -1, EV_WRITE);
     ev_timer_init(&t->timer, on_timer, 0., 0.);
+    ev_timer_init(&t->stall, on_stall, 0., 0.);
     ev_prepare_init(&t->prep, on_prepare);
-    t->rio.data = t->wio.data = t->lio.data = t->timer.data = t->prep.data = t;
+    t->rio.data = t->wio.data = t->lio.data = t->timer.data = t->stall.data = t->prep.data = t;
     if (cfg->capture_path && (r = urg_capture_create(cfg->capture_path, &t->cap))) {
         really_free(t);
         return r;
@@ -651,12 +715,7 @@ URG_API void urg_transport_pause(urg_transport *t, int pause)
     if (!t)
         return;
     t->paused = pause != 0;
-    if (t->state != T_CONNECTED)
-        return;
-    if (t->paused)
-        ev_io_stop(t->loop, &t->rio);
-    else
-        ev_io_start(t->loop, &t->rio);
+    update_reading(t);
 }
 
 URG_API int urg_transport_connected(const urg_transport *t)

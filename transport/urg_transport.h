@@ -31,7 +31,9 @@ enum urg_transport_error {
     URG_ERR_CAPTURE = -305,     /* a capture file cannot be read or written */
     URG_ERR_PCAP = -306,        /* a pcap file cannot be read or used */
     URG_ERR_TCP_GAP = -307,     /* the captured TCP stream has a gap */
-    URG_ERR_DIVERGED = -308     /* the guest did not do what the capture did */
+    URG_ERR_DIVERGED = -308,    /* the guest did not do what the capture did */
+    URG_ERR_STALLED = -309      /* the host took no byte for stall_timeout
+                                   while output waited */
 };
 URG_API const char *urg_transport_strerror(int err);
 
@@ -80,8 +82,10 @@ enum urg_transport_event {
     URG_TEV_RETRY,           /* a connect failed or a connection dropped;
                                 trying again after the backoff (err: why) */
     URG_TEV_CLOSED,          /* no more connections will be made (err: why) */
-    URG_TEV_OUTPUT_BLOCKED,  /* queued output passed output_high */
-    URG_TEV_OUTPUT_DRAINED   /* it came back under half of that */
+    URG_TEV_OUTPUT_BLOCKED,  /* queued output passed output_high: reading
+                                stops until it drains */
+    URG_TEV_OUTPUT_DRAINED   /* it came back under half of that: reading
+                                goes on */
 };
 
 struct urg_transport_callbacks {
@@ -107,7 +111,13 @@ struct urg_transport_config {
                                      in a row - connects that failed, or
                                      connections that closed before the host
                                      sent a byte (0: never) */
-    size_t output_high;           /* queued output that blocks (4 MiB) */
+    size_t output_high;           /* queued output that blocks: above it
+                                     nothing is read from the host until
+                                     it drains under half (4 MiB) */
+    double stall_timeout;         /* seconds the host may take no byte while
+                                     output waits before the connection is
+                                     dropped with URG_ERR_STALLED (60; 0:
+                                     never) */
     size_t read_buffer;           /* bytes per read (64 KiB) */
     size_t read_budget;           /* bytes read per loop iteration before
                                      others get a turn (1 MiB) */
@@ -226,7 +236,9 @@ URG_API int urg_capture_decode_mem(const void *data, size_t len,
 URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path, int host_port,
                                     char *err, size_t errcap);
 
-/** One line describing a packet, as `dump` prints it (snprintf semantics). */
+/** One line describing a packet, as `dump` prints it (snprintf semantics).
+ *  Text the peer supplied (a hello's version, a filter string) is quoted
+ *  and escaped as urg_escape() does. */
 URG_API int urg_packet_format(const struct urg_packet *p, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------- replay */

@@ -89,7 +89,8 @@ static void cb_event(void *ud, urg_transport *t, int ev, int err)
 }
 
 static void init(struct tdev *d, struct ev_loop *loop, const char *address, int listen,
-                 int reconnect, int max_retries, const char *capture)
+                 int reconnect, int max_retries, const char *capture, size_t output_high,
+                 double stall_timeout)
 {
     struct urg_hcd_config hc;
     struct urg_transport_config tc;
@@ -113,7 +114,8 @@ static void init(struct tdev *d, struct ev_loop *loop, const char *address, int 
     tc.max_retries = max_retries;
     tc.backoff_initial = 0.01;
     tc.backoff_max = 0.08;
-    tc.output_high = 256 * 1024;
+    tc.output_high = output_high;
+    tc.stall_timeout = stall_timeout;
     tc.capture_path = capture;
     tc.callbacks.event = cb_event;
     tc.user_data = d;
@@ -126,13 +128,19 @@ static void init(struct tdev *d, struct ev_loop *loop, const char *address, int 
 void tdev_init(struct tdev *d, struct ev_loop *loop, const char *address, int listen,
                int reconnect, const char *capture)
 {
-    init(d, loop, address, listen, reconnect, 0, capture);
+    init(d, loop, address, listen, reconnect, 0, capture, 256 * 1024, 60);
+}
+
+void tdev_init_bounds(struct tdev *d, struct ev_loop *loop, const char *address,
+                      size_t output_high, double stall_timeout)
+{
+    init(d, loop, address, 0, 0, 0, NULL, output_high, stall_timeout);
 }
 
 void tdev_init_retries(struct tdev *d, struct ev_loop *loop, const char *address,
                        int max_retries)
 {
-    init(d, loop, address, 0, 1, max_retries, NULL);
+    init(d, loop, address, 0, 1, max_retries, NULL, 256 * 1024, 60);
 }
 
 void tdev_free(struct tdev *d)

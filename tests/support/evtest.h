@@ -45,6 +45,9 @@ void tdev_init(struct tdev *d, struct ev_loop *loop, const char *address, int li
 /* Connects to address, reconnecting, giving up after max_retries. */
 void tdev_init_retries(struct tdev *d, struct ev_loop *loop, const char *address,
                        int max_retries);
+/* Connects to address with these output_high and stall_timeout. */
+void tdev_init_bounds(struct tdev *d, struct ev_loop *loop, const char *address,
+                      size_t output_high, double stall_timeout);
 void tdev_free(struct tdev *d);
 /* One transfer through the model, run to completion (10 s watchdog):
  * type URG_EP_*, setup for control (else NULL); returns the URB's status

@@ -3,6 +3,7 @@
  * Unix, listening, reconnect, backpressure both ways, many devices on one
  * loop, free from a callback, capture, a broken host.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -737,6 +738,132 @@ static void test_capture_of_a_session(void **state)
     ev_loop_destroy(loop);
 }
 
+/* A host that never reads and floods packets the guest must answer: a
+ * device_connect and a device_disconnect, again and again (each costs the
+ * guest a device_disconnect_ack). */
+struct flood {
+    struct ev_loop *loop;
+    ev_io w;
+    ev_check check;
+    uint8_t *chunk;       /* hello + connects + disconnects, then pairs */
+    size_t first, len, off;
+    uint64_t written;
+    int eagain;
+    urg_hcd_dev *dev;
+    size_t most;          /* the guest's output queue at its largest */
+};
+
+static void flood_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct flood *f = w->data;
+    (void)loop;
+    (void)revents;
+    for (;;) {
+        ssize_t n = write(w->fd, f->chunk + f->off, f->len - f->off);
+        if (n <= 0) {
+            if (n < 0 && errno == EAGAIN)
+                f->eagain++;
+            else
+                ev_io_stop(f->loop, w); /* the guest hung up */
+            return;
+        }
+        f->written += (uint64_t)n;
+        f->off += (size_t)n;
+        if (f->off == f->len)
+            f->off = f->first; /* the pairs again, without the hello */
+    }
+}
+
+static void flood_measure(struct ev_loop *loop, ev_check *w, int revents)
+{
+    struct flood *f = w->data;
+    urg_session *s = urg_hcd_dev_session(f->dev);
+    (void)loop;
+    (void)revents;
+    if (s && urg_session_output_pending(s) > f->most)
+        f->most = urg_session_output_pending(s);
+}
+
+static bool closed_or_dropped(void *p)
+{
+    struct tdev *d = p;
+    return d->events[URG_TEV_DISCONNECTED] > 0;
+}
+
+static void test_host_that_never_reads(void **state)
+{
+    const uint32_t host_caps = URG_CAPS_ALL & ~URG_CAP_BIT(URG_CAP_64BITS_IDS);
+    struct urg_wire w0 = { 0, 0 }, w = urg_wire_from_caps(host_caps, URG_CAPS_ALL);
+    struct ev_loop *loop = ev_loop_new(0);
+    struct urg_transport_stats st;
+    struct urg_packet p;
+    struct flood f;
+    struct tdev d;
+    int sv[2], small = 8192, n, i;
+    char addr[32];
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    f.chunk = malloc(64 * 1024);
+    assert_non_null(f.chunk);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_HELLO;
+    snprintf(p.h.hello.version, sizeof(p.h.hello.version), "flood");
+    p.h.hello.caps[0] = host_caps;
+    p.h.hello.caps_words = 1;
+    n = urg_encode(&w0, URG_DIR_TO_GUEST, &p, f.chunk, 64 * 1024);
+    assert_true(n > 0);
+    f.first = f.len = (size_t)n;
+    for (i = 0; i < 1000; i++) {
+        memset(&p, 0, sizeof(p));
+        p.type = URG_DEVICE_CONNECT;
+        p.h.device_connect.speed = URG_SPEED_FULL;
+        p.h.device_connect.vendor_id = 0x1234;
+        n = urg_encode(&w, URG_DIR_TO_GUEST, &p, f.chunk + f.len, 64 * 1024 - f.len);
+        assert_true(n > 0);
+        f.len += (size_t)n;
+        memset(&p, 0, sizeof(p));
+        p.type = URG_DEVICE_DISCONNECT;
+        n = urg_encode(&w, URG_DIR_TO_GUEST, &p, f.chunk + f.len, 64 * 1024 - f.len);
+        assert_true(n > 0);
+        f.len += (size_t)n;
+    }
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    f.loop = loop;
+    ev_io_init(&f.w, flood_write, sv[1], EV_WRITE);
+    f.w.data = &f;
+    ev_io_start(loop, &f.w);
+    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+    tdev_init_bounds(&d, loop, addr, 64 * 1024, 0.5);
+    f.dev = d.dev;
+    ev_check_init(&f.check, flood_measure);
+    f.check.data = &f;
+    ev_check_start(loop, &f.check);
+
+    /* Reading stops once 64 KiB of answers wait; the host's writes then
+     * block too; half a second without a byte taken ends the connection. */
+    assert_true(run_until(loop, closed_or_dropped, &d, 20));
+    assert_int_equal(d.last_err, URG_ERR_STALLED);
+    urg_transport_stats(d.t, &st);
+    assert_true(st.blocked >= 1);
+    assert_true(f.eagain >= 1);
+    /* At most output_high plus what one read (64 KiB) of requests for
+     * answers can add (an ack per 30 bytes read). */
+    assert_true(f.most > 64 * 1024);
+    assert_true(f.most <= 64 * 1024 + 64 * 1024);
+    printf("never-reading host: wrote %llu bytes, the guest's output queue peaked at %zu "
+           "bytes, %llu bytes read\n",
+           (unsigned long long)f.written, f.most, (unsigned long long)st.bytes_in);
+    ev_check_stop(loop, &f.check);
+    ev_io_stop(loop, &f.w);
+    tdev_free(&d);
+    close(sv[1]);
+    free(f.chunk);
+    ev_loop_destroy(loop);
+}
+
 static void test_broken_host(void **state)
 {
     struct ev_loop *loop = ev_loop_new(0);
@@ -772,6 +899,7 @@ int main(void)
         cmocka_unit_test(test_listen_mode),
         cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_host_that_never_reads),
         cmocka_unit_test(test_many_devices_on_one_loop),
         cmocka_unit_test(test_free_inside_a_callback),
         cmocka_unit_test(test_capture_of_a_session),
