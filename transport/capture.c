@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "talloc.h"
 #include "urg_transport.h"
 
 #define MAGIC "URGCAP\x01\n"
@@ -27,12 +28,14 @@
 struct urg_capture {
     FILE *f;
     struct timespec start;
+    struct urg_allocator alloc;
 };
 
 struct urg_capture_reader {
     FILE *f;
     uint8_t *buf;
     size_t cap;
+    struct urg_allocator alloc;
 };
 
 static uint64_t since(const struct timespec *start)
@@ -43,24 +46,31 @@ static uint64_t since(const struct timespec *start)
            (uint64_t)(now.tv_nsec - start->tv_nsec);
 }
 
-URG_API int urg_capture_create(const char *path, urg_capture **out)
+int urgt_capture_create(const struct urg_allocator *a, const char *path, urg_capture **out)
 {
     urg_capture *c;
     if (!path || !out)
         return URG_ERR_INVALID;
-    c = calloc(1, sizeof(*c));
+    a = tr_alloc(a);
+    c = tr_calloc(a, sizeof(*c));
     if (!c)
         return URG_ERR_NOMEM;
+    c->alloc = *a;
     c->f = fopen(path, "wb");
     if (!c->f || fwrite(MAGIC, 1, 8, c->f) != 8) {
         if (c->f)
             fclose(c->f);
-        free(c);
+        tr_free(a, c);
         return URG_ERR_CAPTURE;
     }
     clock_gettime(CLOCK_MONOTONIC, &c->start);
     *out = c;
     return 0;
+}
+
+URG_API int urg_capture_create(const char *path, urg_capture **out)
+{
+    return urgt_capture_create(NULL, path, out);
 }
 
 URG_API int urg_capture_write(urg_capture *c, int kind, const void *data, size_t len)
@@ -93,43 +103,56 @@ URG_API void urg_capture_close(urg_capture *c)
     if (!c)
         return;
     fclose(c->f);
-    free(c);
+    tr_free(&c->alloc, c);
 }
 
 /* A reader on an open stream (closed on failure). */
-static int open_stream(FILE *f, urg_capture_reader **out)
+static int open_stream(const struct urg_allocator *a, FILE *f, urg_capture_reader **out)
 {
     urg_capture_reader *r;
     char magic[8];
-    r = calloc(1, sizeof(*r));
+    a = tr_alloc(a);
+    r = tr_calloc(a, sizeof(*r));
     if (!r) {
         if (f)
             fclose(f);
         return URG_ERR_NOMEM;
     }
+    r->alloc = *a;
     r->f = f;
     if (!r->f || fread(magic, 1, 8, r->f) != 8 || memcmp(magic, MAGIC, 8)) {
         if (r->f)
             fclose(r->f);
-        free(r);
+        tr_free(a, r);
         return URG_ERR_CAPTURE;
     }
     *out = r;
     return 0;
 }
 
-URG_API int urg_capture_open(const char *path, urg_capture_reader **out)
+int urgt_capture_open(const struct urg_allocator *a, const char *path, urg_capture_reader **out)
 {
     if (!path || !out)
         return URG_ERR_INVALID;
-    return open_stream(fopen(path, "rb"), out);
+    return open_stream(a, fopen(path, "rb"), out);
+}
+
+int urgt_capture_open_mem(const struct urg_allocator *a, const void *data, size_t len,
+                          urg_capture_reader **out)
+{
+    if (!data || !len || !out)
+        return len ? URG_ERR_INVALID : URG_ERR_CAPTURE;
+    return open_stream(a, fmemopen((void *)(uintptr_t)data, len, "rb"), out);
+}
+
+URG_API int urg_capture_open(const char *path, urg_capture_reader **out)
+{
+    return urgt_capture_open(NULL, path, out);
 }
 
 URG_API int urg_capture_open_mem(const void *data, size_t len, urg_capture_reader **out)
 {
-    if (!data || !len || !out)
-        return len ? URG_ERR_INVALID : URG_ERR_CAPTURE;
-    return open_stream(fmemopen((void *)(uintptr_t)data, len, "rb"), out);
+    return urgt_capture_open_mem(NULL, data, len, out);
 }
 
 URG_API int urg_capture_next(urg_capture_reader *r, struct urg_capture_record *rec)
@@ -155,7 +178,7 @@ URG_API int urg_capture_next(urg_capture_reader *r, struct urg_capture_record *r
         h[1] || h[2] || h[3] || len > MAX_RECORD)
         return URG_ERR_CAPTURE;
     if (len > r->cap) {
-        uint8_t *n = realloc(r->buf, len);
+        uint8_t *n = tr_realloc(&r->alloc, r->buf, len);
         if (!n)
             return URG_ERR_NOMEM;
         r->buf = n;
@@ -175,8 +198,8 @@ URG_API void urg_capture_reader_free(urg_capture_reader *r)
     if (!r)
         return;
     fclose(r->f);
-    free(r->buf);
-    free(r);
+    tr_free(&r->alloc, r->buf);
+    tr_free(&r->alloc, r);
 }
 
 /* ---------------------------------------------------------------- decode */
@@ -253,16 +276,18 @@ static uint32_t hello_caps(const uint8_t *b, size_t len)
     return (uint32_t)b[76] | (uint32_t)b[77] << 8 | (uint32_t)b[78] << 16 | (uint32_t)b[79] << 24;
 }
 
-/* Where a capture is: a file or memory. */
+/* Where a capture is: a file or memory; and the allocator to use. */
 struct source {
     const char *path;
     const void *data;
     size_t len;
+    const struct urg_allocator *alloc;
 };
 
 static int source_open(const struct source *src, urg_capture_reader **r)
 {
-    return src->path ? urg_capture_open(src->path, r) : urg_capture_open_mem(src->data, src->len, r);
+    return src->path ? urgt_capture_open(src->alloc, src->path, r)
+                     : urgt_capture_open_mem(src->alloc, src->data, src->len, r);
 }
 
 /* First pass: the caps in each connection's two hellos. */
@@ -279,7 +304,7 @@ static int find_hellos(const struct source *src, struct hellos **out, uint32_t *
         struct hellos *cur;
         size_t k;
         if (rec.kind == URG_CAP_CONNECT || !n) {
-            struct hellos *nh = realloc(h, (n + 1) * sizeof(*h));
+            struct hellos *nh = tr_realloc(src->alloc, h, (n + 1) * sizeof(*h));
             if (!nh) {
                 rc = URG_ERR_NOMEM;
                 break;
@@ -300,7 +325,7 @@ static int find_hellos(const struct source *src, struct hellos **out, uint32_t *
     }
     urg_capture_reader_free(r);
     if (rc < 0) {
-        free(h);
+        tr_free(src->alloc, h);
         return rc;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -312,12 +337,13 @@ static int find_hellos(const struct source *src, struct hellos **out, uint32_t *
     return 0;
 }
 
-static int new_decoders(const struct hellos *h, struct dec_ctx *d, urg_decoder **g,
-                        urg_decoder **hd)
+static int new_decoders(const struct urg_allocator *a, const struct hellos *h, struct dec_ctx *d,
+                        urg_decoder **g, urg_decoder **hd)
 {
     struct urg_decoder_config c;
     int r;
     memset(&c, 0, sizeof(c));
+    c.allocator = a;
     c.callbacks.packet = on_packet;
     c.callbacks.error = on_error;
     c.ctx = d;
@@ -372,7 +398,7 @@ static int decode(const struct source *src,
             urg_decoder_free(g);
             urg_decoder_free(hd);
             g = hd = NULL;
-            if ((rc = new_decoders(&h[d.connection], &d, &g, &hd)))
+            if ((rc = new_decoders(src->alloc, &h[d.connection], &d, &g, &hd)))
                 goto out;
             d.connection++;
             if (rec.kind == URG_CAP_CONNECT)
@@ -405,26 +431,40 @@ out:
     urg_decoder_free(g);
     urg_decoder_free(hd);
     urg_capture_reader_free(r);
-    free(h);
+    tr_free(src->alloc, h);
     return rc;
+}
+
+int urgt_capture_decode(const struct urg_allocator *a, const char *path,
+                        int (*fn)(void *ctx, const struct urg_capture_packet *cp), void *ctx,
+                        char *err, size_t errcap)
+{
+    struct source src = { path, NULL, 0, tr_alloc(a) };
+    if (!path)
+        return URG_ERR_INVALID;
+    return decode(&src, fn, ctx, err, errcap);
+}
+
+int urgt_capture_decode_mem(const struct urg_allocator *a, const void *data, size_t len,
+                            int (*fn)(void *ctx, const struct urg_capture_packet *cp), void *ctx,
+                            char *err, size_t errcap)
+{
+    struct source src = { NULL, data, len, tr_alloc(a) };
+    if (!data && len)
+        return URG_ERR_INVALID;
+    return decode(&src, fn, ctx, err, errcap);
 }
 
 URG_API int urg_capture_decode(const char *path,
                                int (*fn)(void *ctx, const struct urg_capture_packet *cp),
                                void *ctx, char *err, size_t errcap)
 {
-    struct source src = { path, NULL, 0 };
-    if (!path)
-        return URG_ERR_INVALID;
-    return decode(&src, fn, ctx, err, errcap);
+    return urgt_capture_decode(NULL, path, fn, ctx, err, errcap);
 }
 
 URG_API int urg_capture_decode_mem(const void *data, size_t len,
                                    int (*fn)(void *ctx, const struct urg_capture_packet *cp),
                                    void *ctx, char *err, size_t errcap)
 {
-    struct source src = { NULL, data, len };
-    if (!data && len)
-        return URG_ERR_INVALID;
-    return decode(&src, fn, ctx, err, errcap);
+    return urgt_capture_decode_mem(NULL, data, len, fn, ctx, err, errcap);
 }

@@ -21,6 +21,7 @@
 #include <pcap/pcap.h>
 #include <sys/socket.h>
 
+#include "talloc.h"
 #include "urg_transport.h"
 
 #ifndef DLT_LINUX_SLL2
@@ -55,6 +56,7 @@ struct chunk {
 };
 
 struct imp {
+    const struct urg_allocator *alloc;
     struct side s[2];
     bool have_conn;
     struct chunk *ch;
@@ -89,14 +91,15 @@ static void side_name(const struct side *s, char *buf, size_t cap)
 
 /* The array p (n used of *cap elements) with room for one more: p, or p
  * moved and *cap doubled (from first); NULL when out of memory (p stays). */
-static void *grow(void *p, size_t n, size_t *cap, size_t elem, size_t first)
+static void *grow(const struct urg_allocator *a, void *p, size_t n, size_t *cap, size_t elem,
+                  size_t first)
 {
     size_t nc;
     void *np;
     if (n < *cap)
         return p;
     nc = *cap ? *cap * 2 : first;
-    if (!(np = realloc(p, nc * elem)))
+    if (!(np = tr_realloc(a, p, nc * elem)))
         return NULL;
     *cap = nc;
     return np;
@@ -107,11 +110,11 @@ static int emit(struct imp *m, int side, uint64_t t, const uint8_t *data, uint32
     struct chunk *c;
     if (!len)
         return 0;
-    if (!(c = grow(m->ch, m->nch, &m->chcap, sizeof(*m->ch), 256)))
+    if (!(c = grow(m->alloc, m->ch, m->nch, &m->chcap, sizeof(*m->ch), 256)))
         return URG_ERR_NOMEM;
     m->ch = c;
     c = &m->ch[m->nch];
-    c->data = malloc(len);
+    c->data = tr_malloc(m->alloc, len);
     if (!c->data)
         return URG_ERR_NOMEM;
     memcpy(c->data, data, len);
@@ -121,12 +124,14 @@ static int emit(struct imp *m, int side, uint64_t t, const uint8_t *data, uint32
     m->nch++;
     if (m->slen[side] < 4096) {
         size_t k = len < 4096 - m->slen[side] ? len : 4096 - m->slen[side];
-        uint8_t *n = realloc(m->stream[side], m->slen[side] + k);
-        if (n) {
-            memcpy(n + m->slen[side], data, k);
-            m->stream[side] = n;
-            m->slen[side] += k;
-        }
+        /* Without these bytes the host could not be told apart: the
+         * import fails rather than guess. */
+        uint8_t *n = tr_realloc(m->alloc, m->stream[side], m->slen[side] + k);
+        if (!n)
+            return URG_ERR_NOMEM;
+        memcpy(n + m->slen[side], data, k);
+        m->stream[side] = n;
+        m->slen[side] += k;
     }
     return 0;
 }
@@ -146,18 +151,19 @@ static int deliver(struct imp *m, int side, uint32_t seq, const uint8_t *data, u
     }
     if (seqdiff(seq, s->next) > 0) {
         /* Early: hold it until the bytes before it come. */
-        struct seg *g = grow(s->held, s->nheld, &s->cap, sizeof(*s->held), 16);
+        struct seg *g = grow(m->alloc, s->held, s->nheld, &s->cap, sizeof(*s->held), 16);
         if (!g)
             return URG_ERR_NOMEM;
         s->held = g;
-        g = &s->held[s->nheld++];
+        g = &s->held[s->nheld];
         g->seq = seq;
         g->len = len;
         g->t = t;
-        g->data = malloc(len);
+        g->data = tr_malloc(m->alloc, len);
         if (!g->data)
             return URG_ERR_NOMEM;
         memcpy(g->data, data, len);
+        s->nheld++;
         return 0;
     }
     if (seqdiff(seq + len, s->next) > 0) {
@@ -180,7 +186,7 @@ static int deliver(struct imp *m, int side, uint32_t seq, const uint8_t *data, u
                     return r;
                 s->next = g->seq + g->len;
             }
-            free(g->data);
+            tr_free(m->alloc, g->data);
             s->held[i] = s->held[--s->nheld];
             progress = true;
             break;
@@ -325,8 +331,8 @@ static int looks_like_host(const uint8_t *b, size_t n)
     return type == URG_INTERFACE_INFO || type == URG_EP_INFO || type == URG_DEVICE_CONNECT;
 }
 
-URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path, int host_port,
-                                    char *err, size_t errcap)
+int urgt_capture_import_pcap(const struct urg_allocator *alloc, const char *pcap_path,
+                             const char *out_path, int host_port, char *err, size_t errcap)
 {
     char ebuf[PCAP_ERRBUF_SIZE];
     struct pcap_pkthdr *hdr;
@@ -341,6 +347,7 @@ URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path,
     if (!pcap_path || !out_path)
         return URG_ERR_INVALID;
     memset(&m, 0, sizeof(m));
+    m.alloc = tr_alloc(alloc);
     m.err = err;
     m.errcap = errcap;
     if (err && errcap)
@@ -410,7 +417,7 @@ URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path,
             goto out;
         }
     }
-    if ((rc = urg_capture_create(out_path, &cap))) {
+    if ((rc = urgt_capture_create(m.alloc, out_path, &cap))) {
         fail(&m, rc, "%s: cannot create the capture", out_path);
         goto out;
     }
@@ -424,16 +431,24 @@ URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path,
         }
     }
 out:
+    if (rc < 0 && err && errcap && !err[0])
+        snprintf(err, errcap, "%s: %s", pcap_path, urg_transport_strerror(rc));
     urg_capture_close(cap);
     pcap_close(pc);
     for (k = 0; k < m.nch; k++)
-        free(m.ch[k].data);
-    free(m.ch);
+        tr_free(m.alloc, m.ch[k].data);
+    tr_free(m.alloc, m.ch);
     for (i = 0; i < 2; i++) {
         for (k = 0; k < m.s[i].nheld; k++)
-            free(m.s[i].held[k].data);
-        free(m.s[i].held);
-        free(m.stream[i]);
+            tr_free(m.alloc, m.s[i].held[k].data);
+        tr_free(m.alloc, m.s[i].held);
+        tr_free(m.alloc, m.stream[i]);
     }
     return rc;
+}
+
+URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path, int host_port,
+                                    char *err, size_t errcap)
+{
+    return urgt_capture_import_pcap(NULL, pcap_path, out_path, host_port, err, errcap);
 }

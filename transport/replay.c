@@ -31,6 +31,7 @@
 #include <ev.h>
 
 #include "sock.h"
+#include "talloc.h"
 #include "urg_transport.h"
 
 struct rp {
@@ -45,6 +46,7 @@ struct rp {
 
 struct urg_replay {
     struct urg_replay_config cfg;
+    struct urg_allocator alloc; /* everything below, the decoders too */
     struct ev_loop *loop;
     ev_io rio, wio, lio;
     int fd, lfd, port;
@@ -56,6 +58,8 @@ struct urg_replay {
     uint8_t *out;
     size_t olen, ocap, ooff;
     bool finished, reported;
+    int status;            /* what finish() reported */
+    bool starting;         /* inside urg_replay_new(): an error is returned, not done() */
     int depth;
     bool free_pending;
 };
@@ -151,13 +155,13 @@ static bool answers(const struct urg_packet *g, const struct urg_packet *h)
     }
 }
 
-static struct rp *append(struct rp **arr, uint32_t *n, uint32_t *cap, const struct urg_packet *p,
-                         uint32_t index)
+static struct rp *append(const struct urg_allocator *a, struct rp **arr, uint32_t *n, uint32_t *cap,
+                         const struct urg_packet *p, uint32_t index)
 {
     struct rp *e;
     if (*n == *cap) {
         uint32_t nc = *cap ? *cap * 2 : 64;
-        struct rp *na = realloc(*arr, (size_t)nc * sizeof(*na));
+        struct rp *na = tr_realloc(a, *arr, (size_t)nc * sizeof(*na));
         if (!na)
             return NULL;
         *arr = na;
@@ -169,7 +173,7 @@ static struct rp *append(struct rp **arr, uint32_t *n, uint32_t *cap, const stru
     e->index = index;
     e->dep = e->answers = -1;
     if (p->data_len) {
-        e->data = malloc(p->data_len);
+        e->data = tr_malloc(a, p->data_len);
         if (!e->data) {
             (*n)--;
             return NULL;
@@ -200,7 +204,7 @@ static int collect(void *ctx, const struct urg_capture_packet *cp)
     if (cp->connection != b->connection)
         return cp->connection > b->connection; /* that connection only */
     if (cp->dir == URG_DIR_TO_HOST) {
-        e = append(&r->guest, &r->nguest, &r->gcap, p, cp->index);
+        e = append(&r->alloc, &r->guest, &r->nguest, &r->gcap, p, cp->index);
         if (!e)
             return URG_ERR_NOMEM;
         gi = (int32_t)r->nguest - 1;
@@ -211,7 +215,7 @@ static int collect(void *ctx, const struct urg_capture_packet *cp)
             b->set_gi = gi;
         return 0;
     }
-    e = append(&r->host, &r->nhost, &r->hcap, p, cp->index);
+    e = append(&r->alloc, &r->host, &r->nhost, &r->hcap, p, cp->index);
     if (!e)
         return URG_ERR_NOMEM;
     if (p->type == URG_HELLO) {
@@ -252,6 +256,7 @@ static void finish(urg_replay *r, int status, const char *fmt, ...)
     if (r->reported)
         return;
     r->reported = true;
+    r->status = status;
     va_start(ap, fmt);
     vsnprintf(report, sizeof(report), fmt, ap);
     va_end(ap);
@@ -259,6 +264,8 @@ static void finish(urg_replay *r, int status, const char *fmt, ...)
         r->finished = true;
     if (r->cfg.log && r->cfg.log_level >= (status ? URG_LOG_ERROR : URG_LOG_INFO))
         r->cfg.log(r->cfg.user_data, status ? URG_LOG_ERROR : URG_LOG_INFO, report);
+    if (status && r->starting)
+        return; /* urg_replay_new() returns it */
     if (r->cfg.done && !r->free_pending)
         r->cfg.done(r->cfg.user_data, r, status, report);
 }
@@ -357,20 +364,26 @@ static int differs(const struct urg_packet *want, const struct urg_packet *got, 
 
 /* ---------------------------------------------------------------- the host */
 
-static void out_bytes(urg_replay *r, const void *p, size_t n)
+/* Queues a packet (its encoded header and its data) whole, or not at all
+ * (false: out of memory, the replay is over). */
+static bool out_packet(urg_replay *r, const void *hdr, size_t hlen, const void *data, size_t dlen)
 {
-    if (r->olen + n > r->ocap) {
-        size_t nc = (r->olen + n) * 2 + 4096;
-        uint8_t *no = realloc(r->out, nc);
+    if (r->olen + hlen + dlen > r->ocap) {
+        size_t nc = (r->olen + hlen + dlen) * 2 + 4096;
+        uint8_t *no = tr_realloc(&r->alloc, r->out, nc);
         if (!no) {
-            finish(r, URG_ERR_NOMEM, "replay: out of memory");
-            return;
+            finish(r, URG_ERR_NOMEM, "replay: out of memory for %zu bytes of output",
+                   r->olen + hlen + dlen);
+            return false;
         }
         r->out = no;
         r->ocap = nc;
     }
-    memcpy(r->out + r->olen, p, n);
-    r->olen += n;
+    memcpy(r->out + r->olen, hdr, hlen);
+    if (dlen)
+        memcpy(r->out + r->olen + hlen, data, dlen);
+    r->olen += hlen + dlen;
+    return true;
 }
 
 /* Sends every host packet whose turn it is. */
@@ -393,9 +406,8 @@ static void pump(urg_replay *r)
                    h->index, urg_type_name(p.type), urg_strerror(n));
             return;
         }
-        out_bytes(r, hdr, (size_t)n);
-        if (p.type != URG_HELLO && p.data_len)
-            out_bytes(r, p.data, p.data_len);
+        if (!out_packet(r, hdr, (size_t)n, p.data, p.type != URG_HELLO ? p.data_len : 0))
+            return;
         r->hnext++;
     }
     if (!r->finished && r->hnext == r->nhost && r->gnext == r->nguest) {
@@ -449,9 +461,11 @@ static int on_guest(void *ctx, const struct urg_packet *p)
 static void on_decode_error(void *ctx, int err, const char *msg, int fatal)
 {
     urg_replay *r = ctx;
-    (void)err;
     (void)fatal;
-    finish(r, URG_ERR_DIVERGED, "the guest sent a malformed packet: %s", msg);
+    if (err == URG_ERR_NOMEM)
+        finish(r, err, "replay: out of memory decoding what the guest sent: %s", msg);
+    else
+        finish(r, URG_ERR_DIVERGED, "the guest sent a malformed packet: %s", msg);
 }
 
 /* ---------------------------------------------------------------- I/O */
@@ -500,7 +514,8 @@ static void flush(urg_replay *r)
     r->ooff = r->olen = 0;
     if (r->fd >= 0)
         ev_io_stop(r->loop, &r->wio);
-    if (r->finished && r->cfg.close_when_done)
+    /* Done, or failed (a failed replay always hangs up). */
+    if (r->finished && (r->cfg.close_when_done || r->status))
         close_conn(r);
 }
 
@@ -514,7 +529,11 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
     while (r->fd >= 0) {
         ssize_t n = read(r->fd, buf, sizeof(buf));
         if (n > 0) {
-            if (urg_decoder_feed(r->dec, buf, (size_t)n, NULL) != 0) {
+            int x = urg_decoder_feed(r->dec, buf, (size_t)n, NULL);
+            if (x != 0) {
+                if (x < 0) /* reported by on_decode_error, or else here */
+                    finish(r, x, "replay: decoding what the guest sent failed: %s",
+                           urg_strerror(x));
                 close_conn(r);
                 break;
             }
@@ -601,20 +620,22 @@ URG_API void urg_replay_config_init(struct urg_replay_config *cfg)
 
 static void really_free(urg_replay *r)
 {
+    struct urg_allocator a = r->alloc;
     uint32_t i;
     for (i = 0; i < r->nhost; i++)
-        free(r->host[i].data);
+        tr_free(&a, r->host[i].data);
     for (i = 0; i < r->nguest; i++)
-        free(r->guest[i].data);
-    free(r->host);
-    free(r->guest);
-    free(r->out);
+        tr_free(&a, r->guest[i].data);
+    tr_free(&a, r->host);
+    tr_free(&a, r->guest);
+    tr_free(&a, r->out);
     urg_decoder_free(r->dec);
-    free(r);
+    tr_free(&a, r);
 }
 
 URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out)
 {
+    const struct urg_allocator *a;
     struct urg_decoder_config dc;
     struct build b;
     urg_replay *r;
@@ -624,10 +645,13 @@ URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out
         (cfg->fd < 0 && !cfg->listen_address))
         return URG_ERR_INVALID;
     *out = NULL;
-    r = calloc(1, sizeof(*r));
+    a = tr_alloc(cfg->allocator);
+    r = tr_calloc(a, sizeof(*r));
     if (!r)
         return URG_ERR_NOMEM;
+    r->alloc = *a;
     r->cfg = *cfg;
+    r->cfg.allocator = NULL; /* our copy is r->alloc */
     r->cfg.capture_path = NULL;
     r->cfg.capture_data = NULL;
     r->cfg.listen_address = NULL;
@@ -641,9 +665,9 @@ URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out
     for (i = 0; i < 2; i++) {
         int (*fn)(void *, const struct urg_capture_packet *) = i ? collect : find_connection;
         rc = cfg->capture_path
-                 ? urg_capture_decode(cfg->capture_path, fn, &b, err, sizeof(err))
-                 : urg_capture_decode_mem(cfg->capture_data, cfg->capture_size, fn, &b, err,
-                                          sizeof(err));
+                 ? urgt_capture_decode(&r->alloc, cfg->capture_path, fn, &b, err, sizeof(err))
+                 : urgt_capture_decode_mem(&r->alloc, cfg->capture_data, cfg->capture_size, fn,
+                                           &b, err, sizeof(err));
         if (rc < 0)
             break;
     }
@@ -664,11 +688,25 @@ URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out
     dc.callbacks.packet = on_guest;
     dc.callbacks.error = on_decode_error;
     dc.ctx = r;
+    dc.allocator = &r->alloc;
     if ((rc = urg_decoder_new(&dc, &r->dec))) {
+        if (cfg->log)
+            cfg->log(cfg->user_data, URG_LOG_ERROR, "replay: cannot create the decoder");
         really_free(r);
         return rc;
     }
     if (cfg->fd >= 0) {
+        /* The host's hello is queued before the fd is touched: if that
+         * fails, this returns the error (no done()) and the fd is the
+         * caller's still. */
+        r->starting = true;
+        pump(r);
+        r->starting = false;
+        if (r->status) {
+            rc = r->status;
+            really_free(r);
+            return rc;
+        }
         serve(r, cfg->fd);
     } else if ((rc = listen_on(r, cfg->listen_address))) {
         really_free(r);

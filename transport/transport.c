@@ -38,12 +38,14 @@
 #include <ev.h>
 
 #include "sock.h"
+#include "talloc.h"
 #include "urg_transport.h"
 
 enum { T_IDLE, T_CONNECTING, T_CONNECTED, T_WAITING, T_LISTENING, T_CLOSED };
 
 struct urg_transport {
     struct urg_transport_config cfg;
+    struct urg_allocator alloc; /* the transport, its buffer, its capture */
     struct urg_address addr;
     struct ev_loop *loop;
     ev_io rio, wio, lio;
@@ -113,9 +115,9 @@ URG_API struct urg_transport_peer urg_transport_peer_hcd(urg_hcd_dev *dev)
 
 static void really_free(urg_transport *t)
 {
-    if (t->rbuf)
-        free(t->rbuf);
-    free(t);
+    struct urg_allocator a = t->alloc;
+    tr_free(&a, t->rbuf);
+    tr_free(&a, t);
 }
 
 /* Every libev callback runs between enter() and leave(); a free asked for
@@ -616,22 +618,26 @@ static int start_listening(urg_transport *t)
 
 URG_API int urg_transport_new(const struct urg_transport_config *cfg, urg_transport **out)
 {
+    const struct urg_allocator *a;
     urg_transport *t;
     int r;
     if (!cfg || !out || !cfg->address || !cfg->peer.open || !cfg->peer.close)
         return URG_ERR_INVALID;
     *out = NULL;
-    t = calloc(1, sizeof(*t));
+    a = tr_alloc(cfg->allocator);
+    t = tr_calloc(a, sizeof(*t));
     if (!t)
         return URG_ERR_NOMEM;
+    t->alloc = *a;
     t->cfg = *cfg;
+    t->cfg.allocator = NULL; /* our copy is t->alloc */
     t->fd = t->lfd = -1;
     if ((r = urg_address_parse(cfg->address, &t->addr))) {
-        free(t);
+        really_free(t);
         return r;
     }
     if (t->addr.kind == URG_ADDR_FD && cfg->listen) {
-        free(t);
+        really_free(t);
         return URG_ERR_ADDRESS;
     }
     if (!t->cfg.read_buffer)
@@ -646,9 +652,9 @@ URG_API int urg_transport_new(const struct urg_transport_config *cfg, urg_transp
         t->cfg.backoff_max = t->cfg.backoff_initial;
     urg_address_format(&t->addr, t->where, sizeof(t->where));
     t->cfg.address = NULL; /* the caller's string is not kept */
-    t->rbuf = malloc(t->cfg.read_buffer);
+    t->rbuf = tr_malloc(&t->alloc, t->cfg.read_buffer);
     if (!t->rbuf) {
-        free(t);
+        really_free(t);
         return URG_ERR_NOMEM;
     }
     t->loop = cfg->loop ? cfg->loop : EV_DEFAULT;
@@ -658,7 +664,7 @@ URG_API int urg_transport_new(const struct urg_transport_config *cfg, urg_transp
     ev_timer_init(&t->stall, on_stall, 0., 0.);
     ev_prepare_init(&t->prep, on_prepare);
     t->rio.data = t->wio.data = t->lio.data = t->timer.data = t->stall.data = t->prep.data = t;
-    if (cfg->capture_path && (r = urg_capture_create(cfg->capture_path, &t->cap))) {
+    if (cfg->capture_path && (r = urgt_capture_create(&t->alloc, cfg->capture_path, &t->cap))) {
         really_free(t);
         return r;
     }

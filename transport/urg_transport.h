@@ -123,6 +123,10 @@ struct urg_transport_config {
                                      others get a turn (1 MiB) */
     const char *capture_path;     /* record both directions here, or NULL */
     int log_level;                /* URG_LOG_WARNING */
+    const struct urg_allocator *allocator; /* NULL: libc. The transport, its
+                                     read buffer and its capture; the peer's
+                                     memory is the peer's (a model device:
+                                     urg_hcd_config.session.allocator) */
     struct urg_transport_callbacks callbacks;
     void *user_data;
 };
@@ -132,7 +136,7 @@ URG_API void urg_transport_config_init(struct urg_transport_config *cfg);
  * Creates the transport and starts connecting (or listening) on the loop;
  * nothing happens until the loop runs. An fd address is used at once.
  * Returns 0 or an error (bad address, cannot listen, cannot open the
- * capture).
+ * capture, URG_ERR_NOMEM); on an error an fd address is still the caller's.
  */
 URG_API int urg_transport_new(const struct urg_transport_config *cfg, urg_transport **out);
 /**
@@ -179,6 +183,8 @@ enum urg_capture_kind {
 };
 
 typedef struct urg_capture urg_capture;
+/* Captures, their readers, urg_capture_decode*() and the pcap import take
+ * no config and allocate with urg_allocator_default() (libc). */
 /** Creates (truncates) a capture file. */
 URG_API int urg_capture_create(const char *path, urg_capture **out);
 /** Appends a record (time: now, relative to the capture's creation). */
@@ -254,7 +260,8 @@ struct urg_replay_config {
     const char *listen_address;   /* ...or on the first guest that connects
                                      here (when fd < 0) */
     int close_when_done;          /* 1: close the connection once the whole
-                                     capture has been replayed (1) */
+                                     capture has been replayed (1); a replay
+                                     that fails always closes it */
     /* The replay finished: status 0 (the whole capture replayed) or an
      * error (URG_ERR_DIVERGED, URG_ERR_EOF, ...), report says where and
      * which field. */
@@ -262,8 +269,14 @@ struct urg_replay_config {
     void (*log)(void *ud, int level, const char *msg);
     void *user_data;
     int log_level;
+    const struct urg_allocator *allocator; /* NULL: libc. The replay, the
+                                     capture's packets, its decoders and its
+                                     output buffer */
 };
 URG_API void urg_replay_config_init(struct urg_replay_config *cfg);
+/** Reads the capture and starts serving. Returns 0 or an error
+ *  (URG_ERR_CAPTURE, URG_ERR_NOMEM, ...; no done() call), and then cfg->fd
+ *  is still the caller's. */
 URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out);
 URG_API void urg_replay_free(urg_replay *r);
 /** The port a listening replay got (listen address with port 0). */

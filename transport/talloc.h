@@ -1,0 +1,68 @@
+/*
+ * talloc.h - the transport layer's allocator (internal: hidden in the
+ * library, never installed).
+ *
+ * Every heap allocation of transport/ goes through a struct urg_allocator:
+ * the transport's and the replay's come from their configs; captures, the
+ * capture decoder and the pcap import have no config, so their public
+ * functions use urg_allocator_default() and call the variants below, which
+ * take one (the transport, the replay and the tests call these). Memory
+ * that libc (fopen, fmemopen, getaddrinfo), libev and libpcap allocate for
+ * themselves is theirs and does not come through here.
+ */
+#ifndef URG_TALLOC_H
+#define URG_TALLOC_H
+
+#include <string.h>
+
+#include "urg_transport.h"
+
+/* a, or the default (libc) allocator for NULL. */
+static inline const struct urg_allocator *tr_alloc(const struct urg_allocator *a)
+{
+    return a ? a : urg_allocator_default();
+}
+static inline void *tr_malloc(const struct urg_allocator *a, size_t n)
+{
+    return a->malloc(a->ctx, n);
+}
+static inline void *tr_calloc(const struct urg_allocator *a, size_t n)
+{
+    void *p = a->malloc(a->ctx, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+static inline void *tr_realloc(const struct urg_allocator *a, void *p, size_t n)
+{
+    return a->realloc(a->ctx, p, n);
+}
+static inline void tr_free(const struct urg_allocator *a, void *p)
+{
+    if (p)
+        a->free(a->ctx, p);
+}
+
+/* urg_capture_create(), urg_capture_open(), urg_capture_open_mem(): the
+ * capture or reader, its buffer, come from a (NULL: libc); a copy of *a is
+ * kept, so a itself need not outlive the call. */
+int urgt_capture_create(const struct urg_allocator *a, const char *path, urg_capture **out);
+int urgt_capture_open(const struct urg_allocator *a, const char *path, urg_capture_reader **out);
+int urgt_capture_open_mem(const struct urg_allocator *a, const void *data, size_t len,
+                          urg_capture_reader **out);
+
+/* urg_capture_decode() and urg_capture_decode_mem(): the readers, the
+ * decoders and the table of hellos come from a. */
+int urgt_capture_decode(const struct urg_allocator *a, const char *path,
+                        int (*fn)(void *ctx, const struct urg_capture_packet *cp), void *ctx,
+                        char *err, size_t errcap);
+int urgt_capture_decode_mem(const struct urg_allocator *a, const void *data, size_t len,
+                            int (*fn)(void *ctx, const struct urg_capture_packet *cp), void *ctx,
+                            char *err, size_t errcap);
+
+/* urg_capture_import_pcap(): the reassembly's segments and chunks, and the
+ * capture written, come from a (libpcap's own buffers do not). */
+int urgt_capture_import_pcap(const struct urg_allocator *alloc, const char *pcap_path,
+                             const char *out_path, int host_port, char *err, size_t errcap);
+
+#endif
