@@ -88,7 +88,7 @@ static void build(struct work *w, int kinds_mask, uint32_t bulk_size)
     struct testhost h;
     struct urg_session_config cfg;
     urg_session *s;
-    uint32_t i, k = 0, reqs = 0;
+    uint32_t i, k = 0, reqs = 1; /* id 1: the engine's start of interrupt receiving */
     urg_session_config_init(&cfg);
     cfg.callbacks.complete = no_complete;
     urg_session_new(&cfg, &s);
@@ -110,7 +110,7 @@ static void build(struct work *w, int kinds_mask, uint32_t bulk_size)
         while (!(kinds_mask & (1u << k)));
         w->kind[i] = k;
         if (k != 1)
-            p.id = ++reqs; /* the engine numbers requests 1, 2, 3, ... */
+            p.id = ++reqs; /* the engine numbers requests 2, 3, 4, ... */
         if (k == 0) {
             p.type = URG_BULK_PACKET;
             p.h.bulk.endpoint = 0x82;
@@ -189,9 +189,13 @@ static urg_session *urg_start(struct work *w, struct urg_run *r)
     cfg.callbacks.complete = urg_complete;
     cfg.callbacks.stream_data = urg_stream;
     cfg.user_data = r;
-    cfg.pending_hint = w->n;
+    cfg.pending_hint = w->n + 1; /* and the start of interrupt receiving */
     cfg.max_output_bytes = 0;
     if (urg_session_new(&cfg, &s) || urg_session_recv(s, w->setup, w->setup_len) < 0)
+        abort();
+    /* The engine delivers interrupt IN data only for a stream it started
+     * (the reference delivers any): start it, as a guest would, as id 1. */
+    if (urg_session_start_interrupt_receiving(s, 0x81, NULL, NULL))
         abort();
     drain(s);
     return s;
