@@ -163,7 +163,8 @@ static int check_stream_data(urg_session *s, const struct urg_packet *p)
     limit = stream_limit(s, kind, ep);
     if (p->data_len > limit)
         return refuse(s, URG_ERR_PROTO_STREAM_LENGTH,
-                      "%s: %u bytes on endpoint 0x%02x, whose stream's transfers hold %u",
+                      "%s: %u bytes on endpoint 0x%02x, longer than the %u its stream's "
+                      "transfers hold",
                       urg_type_name(p->type), p->data_len, ep, limit);
     return URG_DECODE_CONTINUE;
 }

@@ -5,10 +5,9 @@
  */
 #include "internal.h"
 
-/* Length of the well-formed UTF-8 sequence at p (n bytes available) that
- * is not a control, or 0 if the byte at p must be escaped. */
-static size_t utf8_char(const uint8_t *p, size_t n, const char *keep)
+URG_API int urg_escape_unit(const void *text, size_t n, const char *keep)
 {
+    const uint8_t *p = text;
     uint8_t b = p[0], lo = 0x80, hi = 0xbf;
     size_t len, k;
     if (b < 0x20)
@@ -17,17 +16,10 @@ static size_t utf8_char(const uint8_t *p, size_t n, const char *keep)
         return 1;
     if (b < 0xc2 || b > 0xf4)
         return 0; /* DEL, a continuation byte, an overlong lead, out of range */
-    if (b < 0xe0)
-        len = 2;
-    else if (b < 0xf0)
-        len = 3;
-    else
-        len = 4;
-    if (n < len)
-        return 0;
-    if (b == 0xc2 && p[1] < 0xa0)
-        return 0; /* U+0080..U+009F: C1 controls */
-    if (b == 0xe0)
+    len = b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+    if (b == 0xc2)
+        lo = 0xa0; /* U+0080..U+009F: C1 controls */
+    else if (b == 0xe0)
         lo = 0xa0; /* overlong */
     else if (b == 0xed)
         hi = 0x9f; /* surrogates */
@@ -35,12 +27,13 @@ static size_t utf8_char(const uint8_t *p, size_t n, const char *keep)
         lo = 0x90; /* overlong */
     else if (b == 0xf4)
         hi = 0x8f; /* over U+10FFFF */
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (k = 2; k < len; k++)
-        if (p[k] < 0x80 || p[k] > 0xbf)
+    for (k = 1; k < len; k++) {
+        if (k >= n)
+            return -1; /* a well-formed start, cut short */
+        if (p[k] < (k == 1 ? lo : 0x80) || p[k] > (k == 1 ? hi : 0xbf))
             return 0;
-    return len;
+    }
+    return (int)len;
 }
 
 URG_API size_t urg_escape(const void *text, size_t len, const char *keep, char *buf, size_t cap)
@@ -50,8 +43,8 @@ URG_API size_t urg_escape(const void *text, size_t len, const char *keep, char *
     size_t i = 0, out = 0;
     bool full = cap == 0;
     while (i < len) {
-        size_t k = utf8_char(p + i, len - i, keep);
-        size_t need = k ? k : 4;
+        int unit = urg_escape_unit(p + i, len - i, keep);
+        size_t k = unit > 0 ? (size_t)unit : 0, need = k ? k : 4;
         if (!full && out + need < cap) {
             if (k) {
                 memcpy(buf + out, p + i, k);

@@ -239,6 +239,15 @@ static inline uint8_t urg_ep_address(int index)
  * at most 4 * len.
  */
 URG_API size_t urg_escape(const void *text, size_t len, const char *keep, char *buf, size_t cap);
+/**
+ * The unit of text at text[0..n) (n >= 1) as urg_escape() sees it: 1-4,
+ * the length of a character it copies (or a control listed in keep); 0, a
+ * byte it escapes; -1, the well-formed start of a character cut short by
+ * the end of the buffer (more bytes could complete it; urg_escape()
+ * escapes it). For text that arrives in pieces: hold back a cut character
+ * and escape it with the next piece.
+ */
+URG_API int urg_escape_unit(const void *text, size_t n, const char *keep);
 
 /** A replaceable allocator. All three functions are required; ctx is passed
  *  back unchanged. realloc(NULL, n) must behave as malloc(n). */

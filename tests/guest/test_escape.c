@@ -77,6 +77,25 @@ static void test_bounded_output(void **state)
     assert_string_equal(out, "");
 }
 
+/* Units, for text that comes in pieces: a cut character is told apart
+ * from an ill-formed one. */
+static void test_units(void **state)
+{
+    (void)state;
+    assert_int_equal(urg_escape_unit("a", 1, NULL), 1);
+    assert_int_equal(urg_escape_unit("\n", 1, NULL), 0);
+    assert_int_equal(urg_escape_unit("\n", 1, "\n\t"), 1);
+    assert_int_equal(urg_escape_unit("\x1b", 1, "\n\t"), 0);
+    assert_int_equal(urg_escape_unit("\xc3\xa9", 2, NULL), 2);
+    assert_int_equal(urg_escape_unit("\xc3", 1, NULL), -1);          /* cut */
+    assert_int_equal(urg_escape_unit("\xf0\x9f\x98", 3, NULL), -1);
+    assert_int_equal(urg_escape_unit("\xf0\x9f\x98\x80", 4, NULL), 4);
+    assert_int_equal(urg_escape_unit("\xe0\x80", 2, NULL), 0);      /* overlong, not cut */
+    assert_int_equal(urg_escape_unit("\xc2", 1, NULL), -1);          /* could be U+00A0.. */
+    assert_int_equal(urg_escape_unit("\xc2\x9b", 2, NULL), 0);      /* a C1 control */
+    assert_int_equal(urg_escape_unit("\x80", 1, NULL), 0);
+}
+
 /* Every one of the 65,536 two-byte inputs: the output never holds a
  * control, DEL or a C1 control, and is well-formed UTF-8 (checked by
  * escaping it again: it must come back unchanged). */
@@ -104,6 +123,7 @@ int main(void)
         cmocka_unit_test(test_controls_escaped),
         cmocka_unit_test(test_utf8_checked),
         cmocka_unit_test(test_bounded_output),
+        cmocka_unit_test(test_units),
         cmocka_unit_test(test_all_two_byte_inputs),
     };
     return cmocka_run_group_tests_name("escape", tests, NULL, NULL);
