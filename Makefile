@@ -187,6 +187,23 @@ $(DIFF_BIN): tests/diff/test_diff_reference.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(AL
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(REF_LIBS) $(TEST_LIBS) -o $@
 
+# ---- the command's parsers of what a usb-host sends (tools/usbredir-guest/
+# parse.h: text.c, parse.c, describe.c need no connection, and of the
+# library only its escaper, guest/escape.c): their unit test, run by
+# run-tests with the others (so under valgrind and ASan+UBSan too), and
+# their fuzz target ($(FUZZ_BUILD)/fuzz_tools, below).
+TOOL_PARSE_SRC := tools/usbredir-guest/text.c tools/usbredir-guest/parse.c \
+	tools/usbredir-guest/describe.c guest/escape.c
+TOOL_PARSE_HDR := tools/usbredir-guest/parse.h
+TOOL_TEST_BIN  := $(BUILD)/tests/test_parse
+$(TOOL_TEST_BIN): tests/tools/test_parse.c $(TOOL_PARSE_SRC) $(TOOL_PARSE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Itools/usbredir-guest $< $(TOOL_PARSE_SRC) \
+		-lcmocka -o $@
+TEST_BINS += $(TOOL_TEST_BIN)
+tests: $(TOOL_TEST_BIN)
+# ---- end of the command's parsers
+
 $(BUILD)/examples/transport_keyboard: docs/examples/transport_keyboard.c $(STATIC) $(TR_STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< $(TR_STATIC) $(STATIC) $(TR_LIBS) -o $@
@@ -217,6 +234,7 @@ check-realhost: $(REALHOST_BIN) $(TOOL)
 fixtures-real: $(REALHOST_BIN) $(TOOL)
 	URG_REALHOST_FIXTURES=$(CURDIR)/fixtures URG_REALHOST_ONLY='test_cli_*' \
 		$(MAKE) --no-print-directory check-realhost
+
 
 # Runs every test binary (RUNNER may be valgrind); fails on the first
 # failure, after printing its output.
@@ -297,6 +315,12 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(LIB_HDR)
 $(FUZZ_BUILD)/fuzz_import: tests/fuzz/fuzz_import.c $(LIB_SRC) $(LIB_HDR) $(TR_SRC) $(TR_HDR)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Ihcd-model -Itransport $< $(LIB_SRC) $(TR_SRC) $(TR_LIBS) -o $@
+
+# The command's parsers (TOOL_PARSE_SRC above): the escaper of the library
+# and no more, no main.c.
+$(FUZZ_BUILD)/fuzz_tools: tests/fuzz/fuzz_tools.c $(TOOL_PARSE_SRC) $(TOOL_PARSE_HDR)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -Itools/usbredir-guest $< $(TOOL_PARSE_SRC) -o $@
 
 # Each target runs on a copy of its committed seed corpus (new inputs stay
 # in build-fuzz/, the committed corpus is not changed).

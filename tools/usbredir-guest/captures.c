@@ -2,7 +2,8 @@
  * captures.c - the commands on captures: record (a device command with its
  * session captured), replay (a capture served to a usb-guest, as a
  * usb-host), dump (each packet on a line), import (pcap/pcapng to a
- * capture) and stats (per endpoint).
+ * capture) and stats (per endpoint). Whatever comes from a capture file
+ * or a guest is printed escaped (parse.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 #include <ev.h>
 
 #include "cli.h"
+#include "parse.h"
 
 /* ---------------------------------------------------------------- record */
 
@@ -71,7 +73,7 @@ static void replay_log(void *ud, int level, const char *msg)
 {
     struct replay_run *x = ud;
     if (level <= (x->o->verbose >= 2 ? URG_LOG_DEBUG : URG_LOG_INFO) && x->o->verbose)
-        fprintf(stderr, "%s: %s\n", x->o->prog, msg);
+        cli_error(x->o, "%s", msg);
 }
 
 static void on_sigint(struct ev_loop *loop, ev_signal *w, int revents)
@@ -216,10 +218,12 @@ int cmd_replay(int argc, char **argv, struct common *o)
         return EXIT_FAIL;
     }
     if (x.status) {
-        fprintf(stderr, "%s: replay: %s\n", o->prog, x.report);
+        cli_error(o, "replay: %s", x.report);
         return x.status == URG_ERR_DIVERGED ? EXIT_DIVERGED : EXIT_CONN;
     }
-    printf("replay: %s\n", x.report);
+    printf("replay: ");
+    text_puts(stdout, x.report, 0);
+    printf("\n");
     return EXIT_OK;
 }
 
@@ -321,8 +325,10 @@ static int dump_packet(void *ctx, const struct urg_capture_packet *cp)
         d->connection = cp->connection;
     }
     urg_packet_format(cp->p, line, sizeof(line));
-    printf("%5u %11.6f %s %s\n", cp->index, (double)cp->time_ns / 1e9,
-           cp->dir == URG_DIR_TO_HOST ? "guest -> host " : "host  -> guest", line);
+    printf("%5u %11.6f %s ", cp->index, (double)cp->time_ns / 1e9,
+           cp->dir == URG_DIR_TO_HOST ? "guest -> host " : "host  -> guest");
+    text_puts(stdout, line, 0); /* a hello's version, a filter: the file's text */
+    printf("\n");
     return 0;
 }
 
@@ -447,11 +453,15 @@ int cmd_stats(int argc, char **argv, struct common *o)
     int host_port = 0, i, k, rc = one_file(argc, argv, o, usage_text, &host_port, &file, NULL);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
-    if (!(path = as_capture(o, file, host_port, tmp, sizeof(tmp), &rc)))
-        return rc;
     s = calloc(1, sizeof(*s));
-    if (!s)
+    if (!s) {
+        cli_error(o, "out of memory");
         return EXIT_FAIL;
+    }
+    if (!(path = as_capture(o, file, host_port, tmp, sizeof(tmp), &rc))) {
+        free(s);
+        return rc;
+    }
     rc = urg_capture_decode(path, stats_packet, s, err, sizeof(err));
     if (tmp[0])
         unlink(tmp);

@@ -10,6 +10,9 @@
  *   serial.c    FTDI, CP210x and PL2303 adapters
  *   captures.c  record, replay, dump, import, stats
  *   md5.c       MD5 of data read (the fixtures' ground truth)
+ *   text.c, parse.c, describe.c (parse.h)
+ *               what the host or a capture sends: checked, decoded,
+ *               escaped and printed with no connection (fuzzed, unit-tested)
  *   fixtures.c  (generated) the bundled captures used with no address
  */
 #ifndef URG_CLI_H
@@ -51,15 +54,24 @@ struct conn;
 int conn_open(struct conn **out, const struct common *o, const char *fixture);
 /* Ends the session. For a replay, first lets the replay finish (it must
  * have served the whole capture). Returns the exit code: rc, or
- * EXIT_DIVERGED / EXIT_CONN when the replay says so. */
+ * EXIT_DIVERGED / EXIT_CONN when the replay says so. With EXIT_CONN it
+ * says why the session ended if nothing did yet. */
 int conn_close(struct conn *c, int rc);
+/* The device as it attached (never NULL after conn_open() returned 0, also
+ * once the device is gone). */
 const struct urg_hcd_device *conn_device(struct conn *c);
 urg_hcd_dev *conn_dev(struct conn *c);
 struct ev_loop *conn_loop(struct conn *c);
 /* The session negotiated 32-bit bulk lengths. */
 bool conn_bulk32(struct conn *c);
-/* True once the device or the connection went away, or on SIGINT. */
+/* True once the device or the connection went away, or on SIGINT. From
+ * then on every transfer fails (as with URG_URB_NODEV): a device attached
+ * again is another one. */
 bool conn_over(struct conn *c);
+/* The exit code of a command that failed: when the session is over,
+ * EXIT_CONN after saying why (once per session: conn_xfer() and the rest
+ * say it only once too); else EXIT_FAIL, the caller having said why. */
+int conn_fail(struct conn *c);
 /* True when the session is a replay that found the command doing something
  * else than the capture (conn_close() reports it). */
 bool conn_replay_diverged(struct conn *c);
@@ -84,7 +96,8 @@ int conn_run_until(struct conn *c, bool (*cond)(void *ctx), void *ctx, double ti
 /* Convenience: a control transfer. Returns the status; *actual the bytes. */
 int conn_control(struct conn *c, uint8_t rt, uint8_t req, uint16_t value, uint16_t index,
                  void *buf, uint16_t len, uint32_t *actual);
-/* Prints "prog: msg" on stderr. */
+/* Prints "prog: msg" on stderr, msg escaped (text_escape(): it may quote
+ * what a peer or a file sent). */
 void cli_error(const struct common *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Seconds on a monotonic clock. */
 double cli_now(void);

@@ -18,11 +18,13 @@
 #include <ev.h>
 
 #include "cli.h"
+#include "parse.h"
 
 struct conn {
     struct common o;
     struct ev_loop *loop;
     urg_hcd_dev *dev;
+    struct urg_hcd_device info; /* the device's, kept from on_attach on */
     urg_transport *t;
     urg_replay *replay;
     char where[300];           /* the address, or the capture replayed */
@@ -30,20 +32,34 @@ struct conn {
     int replay_status;
     char report[1024];
     bool attached, gone, interrupted, rejected;
+    bool said;                 /* why the session ended was printed */
+    bool transport_said;       /* the transport logged why it ended the
+                                  connection (an error line) */
     int gone_err, reject_reason;
     ev_signal sigint, sigterm;
 };
 
 const char *cli_prog = "usbredir-guest";
 
+/* The message is escaped whole: it may quote what a peer or a file said. */
 void cli_error(const struct common *o, const char *fmt, ...)
 {
+    char buf[512], *msg = buf;
     va_list ap;
-    fprintf(stderr, "%s: ", o && o->prog ? o->prog : cli_prog);
+    int n;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof(buf) && (msg = malloc((size_t)n + 1)) != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    fprintf(stderr, "%s: ", o && o->prog ? o->prog : cli_prog);
+    text_puts(stderr, msg ? msg : buf, 0);
     fputc('\n', stderr);
+    if (msg != buf)
+        free(msg);
 }
 
 double cli_now(void)
@@ -72,7 +88,26 @@ static void on_log(void *ud, int level, const char *msg)
 {
     struct conn *c = ud;
     if (level <= log_level(&c->o))
-        fprintf(stderr, "%s: %s: %s\n", c->o.prog, level_name(level), msg);
+        cli_error(&c->o, "%s: %s", level_name(level), msg);
+}
+
+/* The transport logs an error line only when it ends a connection (a
+ * broken host, one that stopped reading): that line is the reason, and
+ * the command does not say it again. */
+static void on_transport_log(void *ud, int level, const char *msg)
+{
+    struct conn *c = ud;
+    if (level == URG_LOG_ERROR)
+        c->transport_said = true;
+    on_log(ud, level, msg);
+}
+
+/* The usb-host broke the protocol (the engine refused what it sent): the
+ * device failed (exit 1), it did not just go away (exit 3). */
+static int gone_code(const struct conn *c)
+{
+    return c->gone_err <= URG_ERR_PROTO_TYPE && c->gone_err > URG_ERR_HCD_SPEED ? EXIT_FAIL
+                                                                                : EXIT_CONN;
 }
 
 /* ---------------------------------------------------------------- callbacks */
@@ -82,6 +117,7 @@ static void on_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *i
     struct conn *c = ud;
     (void)dev;
     c->attached = true;
+    c->info = *info;
     if (c->o.verbose)
         fprintf(stderr, "%s: info: device %04x:%04x attached at %s speed\n", c->o.prog,
                 info->usb.vendor_id, info->usb.product_id, urg_speed_name(info->speed));
@@ -96,11 +132,21 @@ static void on_detach(void *ud, urg_hcd_dev *dev)
 
 static void on_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
 {
+    struct conn *c = ud;
     struct xfer *x = u->user_data;
-    (void)ud;
     (void)dev;
+    if (u->status == URG_URB_NODEV)
+        c->gone = true; /* whatever comes next is not this device */
     if (x)
         x->done = true;
+}
+
+static void on_endpoints_changed(void *ud, urg_hcd_dev *dev)
+{
+    struct conn *c = ud;
+    const struct urg_hcd_device *info = urg_hcd_dev_info(dev);
+    if (info && !c->gone)
+        c->info = *info;
 }
 
 static void on_rejected(void *ud, urg_hcd_dev *dev, int reason)
@@ -144,6 +190,32 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* ---------------------------------------------------------------- running */
 
+/* Says once why the session is over: SIGINT, or the device (or the
+ * connection) went away. A replay that ended is conn_close()'s to report. */
+static void say_gone(struct conn *c, const char *when)
+{
+    if (c->said || (c->replay_done && !c->interrupted))
+        return;
+    c->said = true;
+    if (c->transport_said && !c->interrupted)
+        return; /* its error line said why */
+    if (c->interrupted)
+        cli_error(&c->o, "interrupted");
+    else if (c->gone_err)
+        cli_error(&c->o, "the device went away%s: %s: %s", when, c->where,
+                  urg_transport_strerror(c->gone_err));
+    else
+        cli_error(&c->o, "the device went away%s", when);
+}
+
+int conn_fail(struct conn *c)
+{
+    if (!conn_over(c))
+        return EXIT_FAIL;
+    say_gone(c, "");
+    return c->interrupted ? EXIT_CONN : gone_code(c);
+}
+
 struct watch {
     bool expired;
 };
@@ -173,9 +245,21 @@ static bool xfer_done(void *p) { return ((struct xfer *)p)->done; }
 
 int conn_submit(struct conn *c, struct urg_urb *u)
 {
-    int r = urg_hcd_submit(c->dev, u);
-    if (r < 0)
+    int r;
+    if (conn_over(c)) {
+        /* Not to a device plugged in since: it is another one. */
+        say_gone(c, "");
+        return URG_ERR_NO_DEVICE;
+    }
+    r = urg_hcd_submit(c->dev, u);
+    if (r == URG_ERR_NO_DEVICE) {
+        c->gone = true;
+        say_gone(c, "");
+    } else if (r < 0) {
         cli_error(&c->o, "cannot submit the transfer: %s", urg_transport_strerror(r));
+    } else if (r == 1 && u->status == URG_URB_NODEV) {
+        c->gone = true;
+    }
     return r;
 }
 
@@ -197,15 +281,15 @@ int conn_xfer(struct conn *c, struct urg_urb *u, double timeout)
     if (conn_run_until(c, xfer_done, &x, timeout) != 0) {
         urg_hcd_cancel(c->dev, u); /* completes now */
         u->user_data = saved;
-        if (c->interrupted)
-            cli_error(&c->o, "interrupted");
-        else if (!c->gone)
+        if (conn_over(c))
+            say_gone(c, "");
+        else
             cli_error(&c->o, "the device did not answer within %g s", timeout);
         return -1;
     }
     u->user_data = saved;
-    if (u->status == URG_URB_NODEV && !c->replay_done)
-        cli_error(&c->o, "the device went away");
+    if (u->status == URG_URB_NODEV)
+        say_gone(c, "");
     return u->status;
 }
 
@@ -214,8 +298,10 @@ int conn_control(struct conn *c, uint8_t rt, uint8_t req, uint16_t value, uint16
 {
     struct urg_urb *u = urg_urb_alloc(0);
     int st;
-    if (!u)
+    if (!u) {
+        cli_error(&c->o, "out of memory");
         return -1;
+    }
     u->type = URG_EP_CONTROL;
     u->setup[0] = rt;
     u->setup[1] = req;
@@ -288,8 +374,10 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
     char addr[64];
     int r;
     *out = NULL;
-    if (!c)
+    if (!c) {
+        cli_error(o, "out of memory");
         return EXIT_FAIL;
+    }
     c->o = *o;
     c->loop = ev_default_loop(0);
     ev_signal_init(&c->sigint, on_signal, SIGINT);
@@ -304,17 +392,21 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
     hc.callbacks.detach = on_detach;
     hc.callbacks.urb_complete = on_complete;
     hc.callbacks.rejected = on_rejected;
+    hc.callbacks.endpoints_changed = on_endpoints_changed;
     hc.callbacks.log = on_log;
     hc.session.log_level = log_level(o);
     hc.user_data = c;
     if ((r = urg_hcd_dev_new(&hc, &c->dev))) {
+        c->said = true;
         cli_error(o, "%s", urg_transport_strerror(r));
         return EXIT_FAIL;
     }
     urg_transport_config_init(&tc);
     if (!o->address || strncmp(o->address, "capture:", 8) == 0) {
-        if ((r = start_replay(c, fixture, addr, sizeof(addr))))
+        if ((r = start_replay(c, fixture, addr, sizeof(addr)))) {
+            c->said = true;
             return r;
+        }
         tc.address = addr;
     } else {
         tc.address = o->address;
@@ -333,9 +425,11 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
     tc.capture_path = o->record;
     tc.log_level = log_level(o);
     tc.callbacks.event = on_event;
-    tc.callbacks.log = on_log;
+    tc.callbacks.log = on_transport_log;
+    tc.stall_timeout = o->timeout; /* a host that stops reading, as one that stops answering */
     tc.user_data = c;
     if ((r = urg_transport_new(&tc, &c->t))) {
+        c->said = true;
         cli_error(o, "%s: %s", o->record && r == URG_ERR_CAPTURE ? o->record : c->where,
                   urg_transport_strerror(r));
         return r == URG_ERR_ADDRESS ? EXIT_USAGE : EXIT_CONN;
@@ -351,6 +445,8 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
         else
             fprintf(stderr, "%s: waiting for a usb-host on %s\n", o->prog, o->address);
     }
+    /* Every way out below has said why (conn_close() says a replay's). */
+    c->said = true;
     if (conn_run_until(c, attached_or_over, c, o->listen ? 0 : o->timeout) != 0 || c->rejected) {
         if (c->replay_done && c->replay_status)
             return EXIT_DIVERGED; /* conn_close() prints the report */
@@ -358,6 +454,8 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
             cli_error(o, "the device was rejected: %s", urg_transport_strerror(c->reject_reason));
         else if (c->interrupted)
             cli_error(o, "interrupted");
+        else if (c->gone && c->transport_said)
+            return gone_code(c); /* the transport's error line said why */
         else if (c->gone)
             cli_error(o, "%s: %s", c->where,
                       c->gone_err ? urg_transport_strerror(c->gone_err)
@@ -365,6 +463,14 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
         else
             cli_error(o, "%s: no device attached within %g s", c->where, o->timeout);
         return EXIT_CONN;
+    }
+    c->said = false;
+    if (conn_over(c)) {
+        /* It attached and went in the same read (or the connection did). */
+        if (c->replay_done && c->replay_status)
+            return EXIT_DIVERGED;
+        say_gone(c, " right after it attached");
+        return c->interrupted ? EXIT_CONN : gone_code(c);
     }
     return 0;
 }
@@ -385,15 +491,20 @@ int conn_close(struct conn *c, int rc)
     if (c->replay) {
         urg_replay_free(c->replay);
         if (c->replay_done && c->replay_status) {
-            fprintf(stderr, "%s: %s diverged: %s\n", c->o.prog, c->where, c->report);
+            cli_error(&c->o, "%s diverged: %s", c->where, c->report);
             rc = EXIT_DIVERGED;
         } else if (!c->replay_done && rc == EXIT_OK) {
-            fprintf(stderr, "%s: %s was not replayed to its end\n", c->o.prog, c->where);
+            cli_error(&c->o, "%s was not replayed to its end", c->where);
             rc = EXIT_DIVERGED;
+        } else if (c->replay_done && rc == EXIT_CONN && !c->said && !c->interrupted) {
+            c->said = true;
+            cli_error(&c->o, "the device went away: %s ended", c->where);
         } else if (c->o.verbose && c->replay_done) {
-            fprintf(stderr, "%s: info: %s: %s\n", c->o.prog, c->where, c->report);
+            cli_error(&c->o, "info: %s: %s", c->where, c->report);
         }
     }
+    if (rc == EXIT_CONN)
+        say_gone(c, ""); /* if nothing did */
     ev_signal_stop(c->loop, &c->sigint);
     ev_signal_stop(c->loop, &c->sigterm);
     ev_loop_destroy(c->loop);
@@ -401,7 +512,15 @@ int conn_close(struct conn *c, int rc)
     return rc;
 }
 
-const struct urg_hcd_device *conn_device(struct conn *c) { return urg_hcd_dev_info(c->dev); }
+/* The copy taken at attach, kept up to date while the device is there: the
+ * model's own is gone with the device. */
+const struct urg_hcd_device *conn_device(struct conn *c)
+{
+    const struct urg_hcd_device *info = conn_over(c) ? NULL : urg_hcd_dev_info(c->dev);
+    if (info)
+        c->info = *info;
+    return &c->info;
+}
 urg_hcd_dev *conn_dev(struct conn *c) { return c->dev; }
 struct ev_loop *conn_loop(struct conn *c) { return c->loop; }
 bool conn_over(struct conn *c) { return c->gone || c->interrupted; }

@@ -11,157 +11,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "parse.h"
 
 struct hid_opts {
     long count;     /* stop after this many reports (0: no limit) */
     int raw;        /* hex only */
     struct common *o;
 };
-
-/* ---------------------------------------------------------------- keyboard */
-
-static const char *key_name(uint8_t k, char *buf, size_t cap)
-{
-    static const char *const named[] = {
-        [0x28] = "Enter", [0x29] = "Esc",      [0x2a] = "Backspace", [0x2b] = "Tab",
-        [0x2c] = "Space", [0x39] = "CapsLock", [0x46] = "PrintScreen", [0x47] = "ScrollLock",
-        [0x48] = "Pause", [0x49] = "Insert",   [0x4a] = "Home",      [0x4b] = "PageUp",
-        [0x4c] = "Delete", [0x4d] = "End",     [0x4e] = "PageDown",  [0x4f] = "Right",
-        [0x50] = "Left",  [0x51] = "Down",     [0x52] = "Up",
-    };
-    static const char punct[] = "-=[]\\#;'`,./";
-    if (k >= 0x04 && k <= 0x1d)
-        snprintf(buf, cap, "%c", 'a' + (k - 0x04));
-    else if (k >= 0x1e && k <= 0x27)
-        snprintf(buf, cap, "%c", k == 0x27 ? '0' : '1' + (k - 0x1e));
-    else if (k >= 0x2d && k <= 0x38)
-        snprintf(buf, cap, "%c", punct[k - 0x2d]);
-    else if (k >= 0x3a && k <= 0x45)
-        snprintf(buf, cap, "F%u", k - 0x3a + 1);
-    else if (k < sizeof(named) / sizeof(named[0]) && named[k])
-        snprintf(buf, cap, "%s", named[k]);
-    else
-        snprintf(buf, cap, "0x%02x", k);
-    return buf;
-}
-
-/* The character a key types, or 0. */
-static char key_char(uint8_t k, bool shift)
-{
-    static const char digits[] = "1234567890", shifted_digits[] = "!@#$%^&*()";
-    static const char punct[] = "-=[]\\#;'`,./", shifted_punct[] = "_+{}|~:\"~<>?";
-    if (k >= 0x04 && k <= 0x1d)
-        return (char)((shift ? 'A' : 'a') + (k - 0x04));
-    if (k >= 0x1e && k <= 0x27)
-        return shift ? shifted_digits[k - 0x1e] : digits[k - 0x1e];
-    if (k >= 0x2d && k <= 0x38)
-        return shift ? shifted_punct[k - 0x2d] : punct[k - 0x2d];
-    if (k == 0x2c)
-        return ' ';
-    if (k == 0x28)
-        return '\n';
-    if (k == 0x2b)
-        return '\t';
-    return 0;
-}
-
-static const char *const modifiers[8] = { "LeftCtrl",  "LeftShift",  "LeftAlt",  "LeftGUI",
-                                          "RightCtrl", "RightShift", "RightAlt", "RightGUI" };
-
-struct kbd {
-    uint8_t prev[8];
-    char typed[4096];
-    size_t ntyped;
-};
-
-static bool in_report(const uint8_t *r, uint32_t n, uint8_t k)
-{
-    uint32_t i;
-    for (i = 2; i < n; i++)
-        if (r[i] == k)
-            return true;
-    return false;
-}
-
-static void keyboard_report(struct kbd *s, const uint8_t *r, uint32_t n)
-{
-    char name[16];
-    bool any = false, shift = (r[0] & 0x22) != 0;
-    uint32_t i;
-    int b;
-    if (n < 3)
-        return;
-    if (n >= 8 && r[2] == 1 && r[3] == 1) {
-        printf(" rollover");
-        return;
-    }
-    for (b = 0; b < 8; b++) {
-        uint8_t bit = (uint8_t)(1u << b);
-        if ((r[0] & bit) != (s->prev[0] & bit)) {
-            printf("%s %s", any ? "," : "", modifiers[b]);
-            printf(r[0] & bit ? " down" : " up");
-            any = true;
-        }
-    }
-    for (i = 2; i < n && i < 8; i++) {
-        char ch;
-        if (!r[i] || in_report(s->prev, 8, r[i]))
-            continue;
-        printf("%s press %s", any ? "," : "", key_name(r[i], name, sizeof(name)));
-        any = true;
-        ch = key_char(r[i], shift);
-        if (ch && s->ntyped < sizeof(s->typed) - 1)
-            s->typed[s->ntyped++] = ch;
-    }
-    for (i = 2; i < 8; i++) {
-        if (!s->prev[i] || in_report(r, n < 8 ? n : 8, s->prev[i]))
-            continue;
-        printf("%s release %s", any ? "," : "", key_name(s->prev[i], name, sizeof(name)));
-        any = true;
-    }
-    memset(s->prev, 0, sizeof(s->prev));
-    memcpy(s->prev, r, n < 8 ? n : 8);
-}
-
-/* ---------------------------------------------------------------- mouse */
-
-struct mouse {
-    uint8_t buttons;
-    long x, y, wheel;
-    unsigned clicks[3];
-};
-
-static void mouse_report(struct mouse *m, const uint8_t *r, uint32_t n)
-{
-    static const char *const names[3] = { "left", "right", "middle" };
-    bool any = false;
-    int b;
-    if (n < 3)
-        return;
-    for (b = 0; b < 3; b++) {
-        uint8_t bit = (uint8_t)(1u << b);
-        if ((r[0] & bit) != (m->buttons & bit)) {
-            printf("%s %s %s", any ? "," : "", r[0] & bit ? "press" : "release", names[b]);
-            if (r[0] & bit)
-                m->clicks[b]++;
-            any = true;
-        }
-    }
-    m->buttons = r[0];
-    if ((int8_t)r[1] || (int8_t)r[2]) {
-        printf("%s move x=%+d y=%+d", any ? "," : "", (int8_t)r[1], (int8_t)r[2]);
-        m->x += (int8_t)r[1];
-        m->y += (int8_t)r[2];
-        any = true;
-    }
-    if (n >= 4 && (int8_t)r[3]) {
-        printf("%s wheel %+d", any ? "," : "", (int8_t)r[3]);
-        m->wheel += (int8_t)r[3];
-        any = true;
-    }
-    if (!any)
-        printf(" (no change)");
-}
 
 /* ---------------------------------------------------------------- command */
 
@@ -220,8 +76,8 @@ int cmd_hid(int argc, char **argv, struct common *o)
         { NULL, 0, NULL, 0 },
     };
     struct hid_opts h = { 0, 0, o };
-    struct kbd kbd;
-    struct mouse mouse;
+    struct kbd_state kbd;
+    struct mouse_state mouse;
     struct conn *c;
     const struct urg_hcd_device *info;
     struct urg_urb *u;
@@ -249,29 +105,37 @@ int cmd_hid(int argc, char **argv, struct common *o)
     if (sub == 1 && proto) {
         /* The boot protocol, and for a keyboard reports only on change. */
         int st = conn_control(c, 0x21, 0x0b, 0, (uint16_t)iface, NULL, 0, NULL);
-        if (st == URG_URB_SUCCESS && proto == 1)
+        bool idle = false;
+        if (st == URG_URB_SUCCESS && proto == 1) {
             st = conn_control(c, 0x21, 0x0a, 0, (uint16_t)iface, NULL, 0, NULL);
+            idle = true;
+        }
+        if (st >= 0 && st != URG_URB_SUCCESS && st != URG_URB_STALL && st != URG_URB_NODEV)
+            cli_error(o, "%s: %s", idle ? "SET_IDLE" : "SET_PROTOCOL",
+                      urg_urb_status_name(st));
         if (st != URG_URB_SUCCESS && st != URG_URB_STALL)
-            return conn_close(c, conn_over(c) ? EXIT_CONN : EXIT_FAIL);
+            return conn_close(c, conn_fail(c));
     }
     memset(&kbd, 0, sizeof(kbd));
     memset(&mouse, 0, sizeof(mouse));
     u = urg_urb_alloc(0);
-    if (!u)
+    if (!u) {
+        cli_error(o, "out of memory");
         return conn_close(c, EXIT_FAIL);
+    }
     rc = EXIT_OK;
     while (!h.count || n < h.count) {
-        uint32_t i;
+        size_t i, got;
         int st;
         u->type = URG_EP_INTERRUPT;
         u->endpoint = ep;
         u->buffer = buf;
         u->length = mps;
         st = conn_xfer(c, u, 0);
-        if (st == URG_URB_NODEV && conn_replay_finished(c))
+        if ((st < 0 || st == URG_URB_NODEV) && conn_replay_finished(c))
             break; /* the capture is over */
         if (st < 0 || st == URG_URB_NODEV) {
-            rc = conn_over(c) && !conn_replay_finished(c) ? EXIT_CONN : EXIT_FAIL;
+            rc = conn_fail(c); /* said: the device went, a timeout, SIGINT */
             break;
         }
         if (st != URG_URB_SUCCESS && st != URG_URB_SHORT) {
@@ -280,14 +144,15 @@ int cmd_hid(int argc, char **argv, struct common *o)
             break;
         }
         n++;
+        got = u->actual_length < mps ? u->actual_length : mps;
         printf("[");
-        for (i = 0; i < u->actual_length; i++)
+        for (i = 0; i < got; i++)
             printf("%s%02x", i ? " " : "", buf[i]);
         printf("]");
         if (proto == 1 && !h.raw)
-            keyboard_report(&kbd, buf, u->actual_length);
+            kbd_report(stdout, &kbd, buf, got);
         else if (proto == 2 && !h.raw)
-            mouse_report(&mouse, buf, u->actual_length);
+            mouse_report(stdout, &mouse, buf, got);
         printf("\n");
         fflush(stdout);
     }

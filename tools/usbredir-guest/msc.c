@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "parse.h"
 
 #define PIECE 32768u          /* bytes per data-stage URB without 32-bit lengths */
 #define MAX_PIECES 64
@@ -39,6 +40,14 @@ struct msc {
     uint64_t blocks;
 };
 
+/* A transfer that failed with status st (or -1) still needs saying: not
+ * when conn_xfer() said it (-1), nor when the session is over (said once,
+ * by conn_fail()). */
+static bool to_say(const struct msc *m, int st)
+{
+    return st >= 0 && !conn_over(m->c);
+}
+
 static void put_be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
@@ -46,20 +55,17 @@ static void put_be32(uint8_t *p, uint32_t v)
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
 }
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* ---------------------------------------------------------------- Bulk-Only Transport */
 
 static int clear_halt(struct msc *m, uint8_t ep)
 {
-    return conn_control(m->c, 0x02, 1, 0, ep, NULL, 0, NULL) == URG_URB_SUCCESS ? 0 : -1;
+    int st = conn_control(m->c, 0x02, 1, 0, ep, NULL, 0, NULL);
+    if (st == URG_URB_SUCCESS)
+        return 0;
+    if (to_say(m, st))
+        cli_error(m->o, "CLEAR_FEATURE(ENDPOINT_HALT) of 0x%02x: %s", ep, urg_urb_status_name(st));
+    return -1;
 }
 
 struct stage {
@@ -103,6 +109,7 @@ static int64_t data_stage(struct msc *m, uint8_t *data, uint32_t len, int in, bo
         struct urg_urb *u = urg_urb_alloc(0);
         int r;
         if (!u) {
+            cli_error(m->o, "out of memory");
             moved = -1;
             break;
         }
@@ -137,7 +144,7 @@ static int64_t data_stage(struct msc *m, uint8_t *data, uint32_t len, int in, bo
             } else if (short_seen) {
                 /* After a short packet the device moved on to the CSW. */
                 if (st != URG_URB_CANCELLED && u->actual_length == 13 &&
-                    le32(u->buffer) == 0x53425355u && !*got_csw) {
+                    get_le32(u->buffer) == 0x53425355u && !*got_csw) {
                     memcpy(csw, u->buffer, 13);
                     *got_csw = true;
                 }
@@ -145,7 +152,8 @@ static int64_t data_stage(struct msc *m, uint8_t *data, uint32_t len, int in, bo
                 moved += u->actual_length;
                 short_seen = st == URG_URB_SHORT;
             } else {
-                cli_error(m->o, "bulk %s: %s", in ? "IN" : "OUT", urg_urb_status_name(st));
+                if (to_say(m, st))
+                    cli_error(m->o, "bulk %s: %s", in ? "IN" : "OUT", urg_urb_status_name(st));
                 moved = -1;
             }
         }
@@ -159,10 +167,12 @@ static int64_t data_stage(struct msc *m, uint8_t *data, uint32_t len, int in, bo
 static int bot(struct msc *m, const uint8_t *cdb, int cdb_len, uint8_t *data, uint32_t len, int in,
                uint32_t *moved_out)
 {
-    uint8_t cbw[31], csw[13];
+    uint8_t cbw[31], csw[13], status;
     struct urg_urb *u;
     bool stalled = false, got_csw = false;
     int64_t moved = 0;
+    uint32_t residue;
+    char why[128];
     int st, attempt;
     memset(cbw, 0, sizeof(cbw));
     cbw[0] = 'U';
@@ -182,15 +192,17 @@ static int bot(struct msc *m, const uint8_t *cdb, int cdb_len, uint8_t *data, ui
     cbw[14] = (uint8_t)cdb_len;
     memcpy(cbw + 15, cdb, (size_t)cdb_len);
     u = urg_urb_alloc(0);
-    if (!u)
+    if (!u) {
+        cli_error(m->o, "out of memory");
         return -1;
+    }
     u->type = URG_EP_BULK;
     u->endpoint = m->out;
     u->buffer = cbw;
     u->length = 31;
     st = conn_xfer(m->c, u, m->o->timeout);
     if (st != URG_URB_SUCCESS) {
-        if (st >= 0)
+        if (to_say(m, st))
             cli_error(m->o, "sending the command: %s", urg_urb_status_name(st));
         urg_urb_free(u);
         return -1;
@@ -203,7 +215,7 @@ static int bot(struct msc *m, const uint8_t *cdb, int cdb_len, uint8_t *data, ui
         }
         if (stalled && clear_halt(m, in ? m->in : m->out)) {
             urg_urb_free(u);
-            return -1;
+            return -1; /* said */
         }
     }
     for (attempt = 0; !got_csw && attempt < 2; attempt++) {
@@ -215,7 +227,7 @@ static int bot(struct msc *m, const uint8_t *cdb, int cdb_len, uint8_t *data, ui
         if (st == URG_URB_STALL && attempt == 0 && clear_halt(m, m->in) == 0)
             continue; /* a stalled CSW is read again once */
         if (st != URG_URB_SUCCESS || u->actual_length != 13) {
-            if (st >= 0)
+            if (to_say(m, st))
                 cli_error(m->o, "reading the status: %s (%u bytes)", urg_urb_status_name(st),
                           u->actual_length);
             urg_urb_free(u);
@@ -226,25 +238,40 @@ static int bot(struct msc *m, const uint8_t *cdb, int cdb_len, uint8_t *data, ui
     urg_urb_free(u);
     if (!got_csw)
         return -1;
-    if (le32(csw) != 0x53425355u || le32(csw + 4) != m->tag) {
-        cli_error(m->o, "the device answered with a bad status block (signature 0x%08x, tag %u)",
-                  le32(csw), le32(csw + 4));
+    if (bot_csw_decode(csw, sizeof(csw), m->tag, len, &status, &residue, why, sizeof(why))) {
+        cli_error(m->o, "the device answered with %s", why);
         return -1;
     }
     if (moved_out)
         *moved_out = (uint32_t)moved;
-    return csw[12];
+    return status;
+}
+
+/* REQUEST SENSE: 0 when it passed (*valid: its data decoded as sense
+ * data), 1 when it failed, -1 when it could not run (said). */
+static int request_sense(struct msc *m, struct scsi_sense *sense, bool *valid)
+{
+    static const uint8_t rs[6] = { 0x03, 0, 0, 0, 18, 0 };
+    uint8_t s[18];
+    uint32_t moved = 0;
+    int r;
+    memset(s, 0, sizeof(s));
+    r = bot(m, rs, 6, s, 18, 1, &moved);
+    *valid = r == 0 && scsi_sense_decode(s, moved, sense) == 0;
+    return r < 0 ? -1 : r ? 1 : 0;
 }
 
 static void report_sense(struct msc *m, const char *what)
 {
-    static const uint8_t rs[6] = { 0x03, 0, 0, 0, 18, 0 };
-    uint8_t s[18];
-    memset(s, 0, sizeof(s));
-    if (bot(m, rs, 6, s, 18, 1, NULL) == 0)
-        cli_error(m->o, "%s failed: sense key 0x%x, asc 0x%02x, ascq 0x%02x", what, s[2] & 15,
-                  s[12], s[13]);
-    else
+    struct scsi_sense s;
+    bool valid;
+    int r = request_sense(m, &s, &valid);
+    if (r == 0 && valid)
+        cli_error(m->o, "%s failed: sense key 0x%x, asc 0x%02x, ascq 0x%02x", what, s.key, s.asc,
+                  s.ascq);
+    else if (r == 0)
+        cli_error(m->o, "%s failed, and REQUEST SENSE returned no sense data", what);
+    else if (!conn_over(m->c))
         cli_error(m->o, "%s failed, and so did REQUEST SENSE", what);
 }
 
@@ -298,12 +325,15 @@ static void throughput(const char *what, uint64_t bytes, double seconds)
 /* ---------------------------------------------------------------- transfers */
 
 /* Reads or writes count blocks from lba through buf (chunk blocks per
- * command); feeds the md5 with the data; the file, if any, is written
- * (read) or read (write) as it goes. */
+ * command, fewer if the block size the device gave would make a command
+ * larger than one data stage can be); feeds the md5 with the data; the
+ * file, if any, is written (read) or read (write) as it goes. */
 static int blocks_io(struct msc *m, const struct msc_opts *mo, int write, uint64_t lba,
                      uint64_t count, FILE *f, struct md5 *md, uint8_t *compare_to)
 {
-    uint32_t chunk = mo->chunk;
+    uint64_t stage_max = conn_bulk32(m->c) ? URG_MAX_BULK_LENGTH : (uint64_t)MAX_PIECES * PIECE;
+    uint32_t chunk = (uint64_t)mo->chunk * m->block > stage_max ? (uint32_t)(stage_max / m->block)
+                                                                 : mo->chunk;
     size_t bytes = (size_t)chunk * m->block;
     uint8_t *buf = malloc(bytes);
     struct progress p = { 0, cli_now(), count * m->block, 0, write ? "write" : "read " };
@@ -311,8 +341,10 @@ static int blocks_io(struct msc *m, const struct msc_opts *mo, int write, uint64
     p.on = mo->progress < 0 ? isatty(2) : mo->progress;
     if (compare_to)
         p.what = "check";
-    if (!buf)
+    if (!buf) {
+        cli_error(m->o, "out of memory");
         return -1;
+    }
     while (done < count) {
         uint32_t n = count - done < chunk ? (uint32_t)(count - done) : chunk;
         uint32_t len = n * m->block;
@@ -381,7 +413,8 @@ static int do_write(struct msc *m, const struct msc_opts *mo)
         return EXIT_FAIL;
     }
     count = (uint64_t)size / m->block;
-    if (mo->write_lba + count > m->blocks || mo->write_lba + count > 0xffffffffu) {
+    if (mo->write_lba >= m->blocks || count > m->blocks - mo->write_lba ||
+        mo->write_lba + count > 0xffffffffu) {
         cli_error(m->o, "blocks %llu to %llu are past the end of the disk (%llu blocks)",
                   (unsigned long long)mo->write_lba,
                   (unsigned long long)(mo->write_lba + count - 1),
@@ -395,7 +428,7 @@ static int do_write(struct msc *m, const struct msc_opts *mo)
     t = cli_now() - t;
     if (r) {
         fclose(f);
-        return conn_over(m->c) ? EXIT_CONN : EXIT_FAIL;
+        return conn_fail(m->c);
     }
     md5_hex(&md, hex);
     printf("wrote %llu blocks (%ld bytes) at block %llu: md5 %s\n", (unsigned long long)count,
@@ -405,6 +438,7 @@ static int do_write(struct msc *m, const struct msc_opts *mo)
         all = malloc((size_t)size);
         rewind(f);
         if (!all || fread(all, 1, (size_t)size, f) != (size_t)size) {
+            cli_error(m->o, all ? "%s: cannot read it again" : "out of memory", mo->in);
             free(all);
             fclose(f);
             return EXIT_FAIL;
@@ -413,7 +447,7 @@ static int do_write(struct msc *m, const struct msc_opts *mo)
         free(all);
         if (r < 0) {
             fclose(f);
-            return conn_over(m->c) ? EXIT_CONN : EXIT_FAIL;
+            return conn_fail(m->c);
         }
         if (r > 0) {
             fclose(f);
@@ -438,7 +472,7 @@ static int do_read(struct msc *m, const struct msc_opts *mo)
                   (unsigned long long)lba, (unsigned long long)m->blocks);
         return EXIT_FAIL;
     }
-    if (!count || lba + count > m->blocks)
+    if (!count || count > m->blocks - lba)
         count = m->blocks - lba;
     if (lba + count > 0xffffffffu) {
         cli_error(m->o, "READ(10) reaches block 4294967295 at most");
@@ -457,7 +491,7 @@ static int do_read(struct msc *m, const struct msc_opts *mo)
         return EXIT_FAIL;
     }
     if (r)
-        return conn_over(m->c) ? EXIT_CONN : EXIT_FAIL;
+        return conn_fail(m->c);
     md5_hex(&md, hex);
     printf("read %llu blocks (%llu bytes) from block %llu%s%s: md5 %s\n",
            (unsigned long long)count, (unsigned long long)(count * m->block),
@@ -468,64 +502,53 @@ static int do_read(struct msc *m, const struct msc_opts *mo)
 
 /* ---------------------------------------------------------------- command */
 
-static void trim(char *s)
-{
-    size_t n = strlen(s);
-    while (n && s[n - 1] == ' ')
-        s[--n] = 0;
-}
-
 static int identify(struct msc *m)
 {
     static const uint8_t inquiry[6] = { 0x12, 0, 0, 0, 36, 0 };
     static const uint8_t tur[6] = { 0 };
     static const uint8_t cap10[10] = { 0x25 };
     uint8_t d[36], cap[32];
-    char vendor[9], product[17], rev[5];
-    int i;
+    struct scsi_inquiry q;
+    struct scsi_sense sense;
+    bool valid;
+    char why[128];
+    int i, r;
     if (scsi(m, "INQUIRY", inquiry, 6, d, 36, 1))
         return -1;
-    memcpy(vendor, d + 8, 8);
-    vendor[8] = 0;
-    memcpy(product, d + 16, 16);
-    product[16] = 0;
-    memcpy(rev, d + 32, 4);
-    rev[4] = 0;
-    trim(vendor);
-    trim(product);
-    trim(rev);
+    scsi_inquiry_decode(d, sizeof(d), &q); /* all 36 bytes came (scsi()) */
     for (i = 0; i < 8; i++) {
-        int r = bot(m, tur, 6, NULL, 0, 1, NULL);
+        r = bot(m, tur, 6, NULL, 0, 1, NULL);
         if (r == 0)
             break;
-        if (r != 1 || i == 7) {
-            if (r == 1)
-                report_sense(m, "TEST UNIT READY");
+        if (r == 1 && i == 7)
+            report_sense(m, "TEST UNIT READY");
+        else if (r == 2)
+            cli_error(m->o, "TEST UNIT READY: phase error");
+        if (r != 1 || i == 7)
             return -1;
-        }
-        {
-            static const uint8_t rs[6] = { 0x03, 0, 0, 0, 18, 0 };
-            uint8_t s[18];
-            if (bot(m, rs, 6, s, 18, 1, NULL) != 0) /* clears a unit attention */
-                return -1;
-        }
+        r = request_sense(m, &sense, &valid); /* clears a unit attention */
+        if (r > 0)
+            cli_error(m->o, "TEST UNIT READY failed, and so did REQUEST SENSE");
+        if (r)
+            return -1;
     }
     printf("inquiry: vendor \"%s\", product \"%s\", revision \"%s\", %s, peripheral type %u\n",
-           vendor, product, rev, d[1] & 0x80 ? "removable" : "fixed", d[0] & 0x1f);
+           q.vendor, q.product, q.revision, q.removable ? "removable" : "fixed",
+           q.peripheral_type);
     if (scsi(m, "READ CAPACITY(10)", cap10, 10, cap, 8, 1))
         return -1;
-    m->blocks = (uint64_t)be32(cap) + 1;
-    m->block = be32(cap + 4);
-    if (be32(cap) == 0xffffffffu) {
+    if (scsi_capacity10(cap, 8, &m->blocks, &m->block) == 1) {
         uint8_t c16[16] = { 0x9e, 0x10 };
         c16[13] = 32;
         if (scsi(m, "READ CAPACITY(16)", c16, 16, cap, 32, 1))
             return -1;
-        m->blocks = ((uint64_t)be32(cap) << 32 | be32(cap + 4)) + 1;
-        m->block = be32(cap + 8);
+        if (scsi_capacity16(cap, 32, &m->blocks, &m->block)) {
+            cli_error(m->o, "READ CAPACITY(16): the last block is 2^64 - 1");
+            return -1;
+        }
     }
-    if (m->block < 512 || m->block > 65536 || (m->block & (m->block - 1))) {
-        cli_error(m->o, "a block size of %u bytes is not supported", m->block);
+    if (scsi_capacity_check(m->blocks, m->block, why, sizeof(why))) {
+        cli_error(m->o, "%s", why);
         return -1;
     }
     printf("capacity: %llu blocks of %u bytes (%.1f MiB)\n", (unsigned long long)m->blocks,
@@ -659,7 +682,7 @@ int cmd_msc(int argc, char **argv, struct common *o)
     printf("mass storage %04x:%04x, interface %d, bulk IN 0x%02x, OUT 0x%02x\n",
            info->usb.vendor_id, info->usb.product_id, iface, m.in, m.out);
     if (identify(&m))
-        return conn_close(c, conn_over(c) ? EXIT_CONN : EXIT_FAIL);
+        return conn_close(c, conn_fail(c));
     rc = EXIT_OK;
     if (mo.write)
         rc = do_write(&m, &mo);

@@ -4,7 +4,8 @@
  * on) with the adapter's own requests, then copies what arrives on its bulk
  * IN endpoint to stdout (the model reads it with buffered bulk receiving;
  * FTDI's 2-byte status headers are stripped) and sends --send TEXT and what
- * comes on stdin to its bulk OUT endpoint.
+ * comes on stdin to its bulk OUT endpoint. What the device sends is
+ * escaped (parse.h; line ends and tabs pass) unless --raw.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <ev.h>
 
 #include "cli.h"
+#include "parse.h"
 
 enum adapter { FTDI, CP210X, PL2303 };
 
@@ -44,6 +46,7 @@ struct serial_opts {
     uint64_t bytes;          /* stop after this many bytes (0: no limit) */
     double idle;             /* stop after this much silence (0: never) */
     int no_input;
+    int raw;                 /* the device's bytes unchanged to stdout */
 };
 
 struct port {
@@ -65,7 +68,7 @@ static int req(struct port *p, uint8_t rt, uint8_t r, uint16_t value, uint16_t i
     int st = conn_control(p->c, rt, r, value, index, buf, len, &got);
     if (st == URG_URB_SUCCESS || st == URG_URB_SHORT)
         return 0;
-    if (st >= 0)
+    if (st >= 0 && !conn_over(p->c))
         cli_error(p->o, "adapter request 0x%02x/0x%02x: %s", rt, r, urg_urb_status_name(st));
     return -1;
 }
@@ -178,17 +181,26 @@ static size_t unescape(const char *s, uint8_t *out)
     return n;
 }
 
+/* Bytes from stdin waiting to go out, at most: stdin is not read beyond
+ * (a device that does not take them does not make the command grow). */
+#define PENDING_MAX 65536
+/* Bytes read from the bulk IN endpoint at a time. */
+#define IN_BUF 4096
+
 struct pump {
     struct port *p;
     struct urg_urb *in, *out;
     struct xfer xin, xout;
     bool out_busy;
-    uint8_t inbuf[4096];
+    uint8_t inbuf[IN_BUF], data[IN_BUF];
     uint8_t *pending;        /* bytes waiting to go out */
     size_t npending, cap;
     bool stdin_ready;
     ev_io sio;
-    bool reading_stdin;
+    bool reading_stdin;      /* sio is started */
+    bool stdin_paused;       /* ... stopped while PENDING_MAX bytes wait */
+    struct text_stream text; /* the device's bytes as text (not --raw) */
+    int raw;
     uint64_t received, sent;
 };
 
@@ -206,18 +218,21 @@ static bool something(void *ctx)
     return x->xin.done || (x->out_busy && x->xout.done) || x->stdin_ready;
 }
 
-static void queue_out(struct pump *x, const uint8_t *b, size_t n)
+static int queue_out(struct pump *x, const uint8_t *b, size_t n)
 {
     if (x->npending + n > x->cap) {
         size_t nc = (x->npending + n) * 2;
         uint8_t *np = realloc(x->pending, nc);
-        if (!np)
-            return;
+        if (!np) {
+            cli_error(x->p->o, "out of memory");
+            return -1;
+        }
         x->pending = np;
         x->cap = nc;
     }
     memcpy(x->pending + x->npending, b, n);
     x->npending += n;
+    return 0;
 }
 
 static uint8_t out_chunk[4096];
@@ -262,24 +277,21 @@ static int recv_next(struct pump *x)
     return 0;
 }
 
-/* Writes what arrived to stdout; FTDI's status headers dropped. */
+/* Writes what arrived to stdout (up to limit bytes in all, 0: no limit);
+ * FTDI's status headers dropped. */
 static size_t deliver(struct pump *x, uint64_t limit)
 {
-    uint32_t n = x->in->actual_length, off, total = 0;
-    for (off = 0; off < n;) {
-        uint32_t block = x->p->kind == FTDI ? (n - off < x->p->mps ? n - off : x->p->mps)
-                                            : n - off;
-        uint32_t skip = x->p->kind == FTDI ? (block < 2 ? block : 2) : 0;
-        uint32_t take = block - skip;
-        if (limit && x->received + take > limit)
-            take = (uint32_t)(limit - x->received);
-        fwrite(x->inbuf + off + skip, 1, take, stdout);
-        x->received += take;
-        total += take;
-        off += block;
-    }
+    size_t n = x->in->actual_length < sizeof(x->inbuf) ? x->in->actual_length : sizeof(x->inbuf);
+    size_t take = serial_payload(x->p->kind == FTDI, x->p->mps, x->inbuf, n, x->data);
+    if (limit && take > limit - x->received)
+        take = (size_t)(limit - x->received);
+    if (x->raw)
+        fwrite(x->data, 1, take, stdout);
+    else
+        text_stream_put(&x->text, stdout, x->data, take);
+    x->received += take;
     fflush(stdout);
-    return total;
+    return take;
 }
 
 static int run(struct port *p, const struct serial_opts *so, bool use_stdin)
@@ -289,18 +301,25 @@ static int run(struct port *p, const struct serial_opts *so, bool use_stdin)
     int rc = EXIT_OK;
     memset(&x, 0, sizeof(x));
     x.p = p;
+    x.raw = so->raw;
+    x.text.flags = TEXT_LINES;
     x.in = urg_urb_alloc(0);
     x.out = urg_urb_alloc(0);
     if (!x.in || !x.out) {
+        cli_error(p->o, "out of memory");
         urg_urb_free(x.in);
         urg_urb_free(x.out);
         return EXIT_FAIL;
     }
     if (so->send) {
         uint8_t *b = malloc(strlen(so->send) + 1);
-        if (b) {
-            queue_out(&x, b, unescape(so->send, b));
-            free(b);
+        int r = b ? queue_out(&x, b, unescape(so->send, b)) : -1;
+        if (!b)
+            cli_error(p->o, "out of memory");
+        free(b);
+        if (r) {
+            rc = EXIT_FAIL;
+            goto out;
         }
     }
     if (use_stdin) {
@@ -311,7 +330,7 @@ static int run(struct port *p, const struct serial_opts *so, bool use_stdin)
         x.reading_stdin = true;
     }
     if (recv_next(&x) || send_next(&x)) {
-        rc = EXIT_FAIL;
+        rc = conn_fail(p->c); /* said */
         goto out;
     }
     for (;;) {
@@ -329,8 +348,10 @@ static int run(struct port *p, const struct serial_opts *so, bool use_stdin)
         if (x.xin.done) {
             int st = x.in->status;
             if (st != URG_URB_SUCCESS && st != URG_URB_SHORT) {
-                if (st != URG_URB_NODEV)
+                if (!conn_over(p->c)) {
                     cli_error(p->o, "bulk IN: %s", urg_urb_status_name(st));
+                    rc = EXIT_FAIL;
+                }
                 break;
             }
             if (deliver(&x, so->bytes))
@@ -338,21 +359,27 @@ static int run(struct port *p, const struct serial_opts *so, bool use_stdin)
             if (so->bytes && x.received >= so->bytes)
                 break;
             if (recv_next(&x)) {
-                rc = EXIT_FAIL;
+                rc = conn_fail(p->c);
                 break;
             }
         }
         if (x.out_busy && x.xout.done) {
             x.out_busy = false;
             if (x.out->status != URG_URB_SUCCESS) {
-                if (x.out->status != URG_URB_NODEV)
+                if (!conn_over(p->c)) {
                     cli_error(p->o, "bulk OUT: %s", urg_urb_status_name(x.out->status));
+                    rc = EXIT_FAIL;
+                }
                 break;
             }
             x.sent += x.out->actual_length;
             if (send_next(&x)) {
-                rc = EXIT_FAIL;
+                rc = conn_fail(p->c);
                 break;
+            }
+            if (x.stdin_paused && x.npending < PENDING_MAX) {
+                x.stdin_paused = false;
+                ev_io_start(conn_loop(p->c), &x.sio);
             }
         }
         if (x.stdin_ready) {
@@ -360,22 +387,31 @@ static int run(struct port *p, const struct serial_opts *so, bool use_stdin)
             ssize_t n = read(0, b, sizeof(b));
             x.stdin_ready = false;
             if (n > 0) {
-                queue_out(&x, b, (size_t)n);
-                if (send_next(&x)) {
+                if (queue_out(&x, b, (size_t)n)) {
                     rc = EXIT_FAIL;
                     break;
                 }
+                if (send_next(&x)) {
+                    rc = conn_fail(p->c);
+                    break;
+                }
             }
-            if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+            if (n > 0 && x.npending >= PENDING_MAX)
+                x.stdin_paused = true; /* until the device takes some */
+            else if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
                 ev_io_start(conn_loop(p->c), &x.sio);
             else
                 x.reading_stdin = false; /* end of input: keep receiving */
         }
     }
+    /* The end of a replayed capture, or the bytes wanted, is the end. */
     if (conn_over(p->c) && !conn_replay_finished(p->c) && rc == EXIT_OK &&
         !(so->bytes && x.received >= so->bytes))
-        rc = EXIT_CONN;
+        rc = conn_fail(p->c);
 out:
+    if (!x.raw)
+        text_stream_end(&x.text, stdout);
+    fflush(stdout);
     if (x.reading_stdin)
         ev_io_stop(conn_loop(p->c), &x.sio);
     if (!x.xin.done)
@@ -393,7 +429,7 @@ out:
 
 /* ---------------------------------------------------------------- command */
 
-enum { OPT_BAUD = 3000, OPT_SEND, OPT_BYTES, OPT_IDLE, OPT_NO_INPUT };
+enum { OPT_BAUD = 3000, OPT_SEND, OPT_BYTES, OPT_IDLE, OPT_NO_INPUT, OPT_RAW };
 
 static int own_option(void *ctx, int opt, const char *arg)
 {
@@ -421,18 +457,23 @@ static int own_option(void *ctx, int opt, const char *arg)
     case OPT_NO_INPUT:
         so->no_input = 1;
         return 0;
+    case OPT_RAW:
+        so->raw = 1;
+        return 0;
     default:
         return -1;
     }
 }
 
 static const char usage_text[] =
-    "serial [-v] [--baud N] [--send TEXT] [--bytes N] [--idle SEC] [--no-input]\n"
+    "serial [-v] [--baud N] [--send TEXT] [--bytes N] [--idle SEC] [--no-input] [--raw]\n"
     "              [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
     "Sets up an FTDI, CP210x or PL2303 adapter (N baud, 115200 by default, 8N1),\n"
     "writes what it receives to stdout and sends TEXT (\\r, \\n, \\t, \\xNN\n"
     "escapes) and stdin to it. Ends after N bytes, SEC seconds of silence, when\n"
-    "the device goes, or on Ctrl-C. Against a capture stdin is not read.\n";
+    "the device goes, or on Ctrl-C. Against a capture stdin is not read.\n"
+    "What it receives is printed with control characters and bytes that are not\n"
+    "UTF-8 as \\xNN (line ends and tabs as they are); --raw: unchanged.\n";
 
 int cmd_serial(int argc, char **argv, struct common *o)
 {
@@ -442,6 +483,7 @@ int cmd_serial(int argc, char **argv, struct common *o)
         { "bytes", required_argument, NULL, OPT_BYTES },
         { "idle", required_argument, NULL, OPT_IDLE },
         { "no-input", no_argument, NULL, OPT_NO_INPUT },
+        { "raw", no_argument, NULL, OPT_RAW },
         { NULL, 0, NULL, 0 },
     };
     struct serial_opts so;
@@ -480,7 +522,11 @@ int cmd_serial(int argc, char **argv, struct common *o)
             continue;
         if (k >= 16 && !p.in) {
             p.in = urg_ep_address(k);
+            /* At most the receive buffer: each read is a whole number of
+             * packets (recv_next), at least one. */
             p.mps = e->max_packet_size ? e->max_packet_size : 64;
+            if (p.mps > IN_BUF)
+                p.mps = IN_BUF;
         }
         if (k < 16 && !p.out)
             p.out = urg_ep_address(k);
@@ -497,9 +543,10 @@ int cmd_serial(int argc, char **argv, struct common *o)
         fprintf(stderr, "%s: info: %s %04x:%04x, %u baud 8N1, bulk IN 0x%02x, OUT 0x%02x\n",
                 o->prog, name, info->usb.vendor_id, info->usb.product_id, so.baud, p.in, p.out);
     if (setup(&p, so.baud))
-        return conn_close(c, conn_over(c) ? EXIT_CONN : EXIT_FAIL);
+        return conn_close(c, conn_fail(c));
     rc = run(&p, &so, o->address && strncmp(o->address, "capture:", 8) && !so.no_input);
-    if (p.kind == CP210X && !conn_over(c))
-        req(&p, 0x41, 0x00, 0x0000, p.index, NULL, 0); /* IFC_ENABLE off */
+    if (p.kind == CP210X && !conn_over(c) && req(&p, 0x41, 0x00, 0x0000, p.index, NULL, 0) &&
+        rc == EXIT_OK) /* IFC_ENABLE off */
+        rc = conn_fail(c);
     return conn_close(c, rc);
 }
