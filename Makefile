@@ -13,6 +13,7 @@
 #   make bench        figures beside libusbredirparser (docs/benchmarks.md)
 #   make soak         1000 connections, 1,000,000 URBs (also in make check)
 #   make check-realhost the real usb-host tier alone (tests/realhost/)
+#   make check-hostile  the hostile usb-host tier alone (tests/hostile/)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make fuzz         FUZZ_SECONDS=600: each fuzz target for that long
 #                     (docs/robustness.md); make corpus rebuilds the seeds
@@ -235,6 +236,26 @@ fixtures-real: $(REALHOST_BIN) $(TOOL)
 	URG_REALHOST_FIXTURES=$(CURDIR)/fixtures URG_REALHOST_ONLY='test_cli_*' \
 		$(MAKE) --no-print-directory check-realhost
 
+# ---- the hostile usb-host tier (tests/hostile/): every device command and
+# the transport example against a usb-host that misbehaves on purpose
+# (tests/hostile/hostile-host.c) under a supervisor (tests/hostile/supervise.c);
+# tests/hostile/run.sh says what it asserts. `make check` runs it with the
+# ASan+UBSan build (BUILD=build-asan CC=clang SAN=1), as check-realhost.
+HOSTILE_HOST := $(BUILD)/tests/hostile-host
+SUPERVISE    := $(BUILD)/tests/supervise
+.PHONY: check-hostile
+$(HOSTILE_HOST): tests/hostile/hostile-host.c tests/support/emuhost.c tests/support/emuhost.h \
+		$(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) tests/hostile/hostile-host.c tests/support/emuhost.c $(LIB_OBJ) \
+		-lev -o $@
+$(SUPERVISE): tests/hostile/supervise.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@
+tests: $(HOSTILE_HOST) $(SUPERVISE)
+check-hostile: $(HOSTILE_HOST) $(SUPERVISE) $(TOOL) $(BUILD)/examples/transport_keyboard
+	tests/hostile/run.sh $(BUILD)
+# ---- end of the hostile usb-host tier
 
 # Runs every test binary (RUNNER may be valgrind); fails on the first
 # failure, after printing its output.
@@ -408,6 +429,7 @@ check:
 	@$(MAKE) --no-print-directory check-valgrind
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory check-realhost BUILD=build-asan CC=clang SAN=1
+	@$(MAKE) --no-print-directory check-hostile BUILD=build-asan CC=clang SAN=1
 	@$(MAKE) --no-print-directory check-fuzz
 	@$(MAKE) --no-print-directory soak
 	@$(MAKE) --no-print-directory check-symbols
