@@ -865,16 +865,8 @@ static void test_output_iovecs_and_backpressure(void **state)
     /* A bound on queued output. */
     rec_init(&r);
     urg_session_config_init(&cfg);
-    rec_callbacks(&cfg.callbacks);
-    cfg.user_data = &r;
     cfg.max_output_bytes = 1000;
-    assert_int_equal(urg_session_new(&cfg, &s), 0);
-    th_init(&h, ALL);
-    th_pump(&h, s);
-    th_hello(&h);
-    th_device(&h);
-    assert_int_equal(th_flush(&h, s, 0), 0);
-    th_pump(&h, s);
+    s = connected_session_cfg(&r, &h, &cfg, ALL);
     assert_int_equal(urg_session_bulk(s, 0x02, 0, 600, out, NULL, &id), 0);      /* 626 */
     assert_int_equal(urg_session_bulk(s, 0x02, 0, 800, out, NULL, &id), URG_ERR_AGAIN);
     assert_int_equal(urg_session_iso_out(s, 0x03, 192, out), 0);                  /* 838 */
@@ -1084,16 +1076,8 @@ static void test_stream_data_bounded(void **state)
     (void)state;
     rec_init(&r);
     urg_session_config_init(&cfg);
-    rec_callbacks(&cfg.callbacks);
-    cfg.user_data = &r;
     cfg.allocator = &a;
-    assert_int_equal(urg_session_new(&cfg, &s), 0);
-    th_init(&h, ALL);
-    th_pump(&h, s);
-    th_hello(&h);
-    th_device(&h);
-    assert_int_equal(th_flush(&h, s, 0), 0);
-    th_pump(&h, s);
+    s = connected_session_cfg(&r, &h, &cfg, ALL);
     before = pk.peak;
     /* No stream runs: 1 MiB of buffered bulk data, fed 4 KiB at a time (so
      * it straddles every call), and interrupt and iso data are skipped

@@ -1066,13 +1066,21 @@ static void huge_buffered_bulk(struct conn *c, uint8_t ep)
 }
 
 /* Stream data for streams nobody started, right after device_connect. */
+/* Queues packet p, encoded, count times in a row. */
+static void q_repeated(struct conn *c, const struct urg_packet *p, size_t count)
+{
+    size_t n, len;
+    uint8_t *u = encode_alloc(c, p, &n), *b = repeat(u, n, count, &len);
+    q_bytes(c, b, len);
+    free(u);
+    free(b);
+}
+
 static void stream_junk(struct conn *c)
 {
     static const uint8_t key_a[8] = { 0, 0, 0x04, 0, 0, 0, 0, 0 };
     static uint8_t iso[1023], bulk[512];
     struct urg_packet p;
-    uint8_t *u, *b;
-    size_t n, len;
     memset(iso, 0xaa, sizeof(iso));
     memset(bulk, 'x', sizeof(bulk));
     pkt_init(&p, URG_INTERRUPT_PACKET, 0);
@@ -1080,31 +1088,19 @@ static void stream_junk(struct conn *c)
     p.h.interrupt.length = 8;
     p.data = key_a;
     p.data_len = 8;
-    u = encode_alloc(c, &p, &n);
-    b = repeat(u, n, 50000, &len);
-    q_bytes(c, b, len);
-    free(u);
-    free(b);
+    q_repeated(c, &p, 50000);
     pkt_init(&p, URG_ISO_PACKET, 0);
     p.h.iso.endpoint = 0x82;
     p.h.iso.length = sizeof(iso);
     p.data = iso;
     p.data_len = sizeof(iso);
-    u = encode_alloc(c, &p, &n);
-    b = repeat(u, n, 2000, &len);
-    q_bytes(c, b, len);
-    free(u);
-    free(b);
+    q_repeated(c, &p, 2000);
     pkt_init(&p, URG_BUFFERED_BULK_PACKET, 0);
     p.h.buffered_bulk.endpoint = 0x83;
     p.h.buffered_bulk.length = sizeof(bulk);
     p.data = bulk;
     p.data_len = sizeof(bulk);
-    u = encode_alloc(c, &p, &n);
-    b = repeat(u, n, 5000, &len);
-    q_bytes(c, b, len);
-    free(u);
-    free(b);
+    q_repeated(c, &p, 5000);
 }
 
 /* Replies to ids the guest never used. */

@@ -525,7 +525,22 @@ urg_session *new_session(struct rec *r, uint32_t caps, int policy)
 urg_session *connected_session(struct rec *r, struct testhost *h, uint32_t guest_caps,
                                uint32_t host_caps)
 {
-    urg_session *s = new_session(r, guest_caps, URG_POLICY_FAIL);
+    return connect_session(new_session(r, guest_caps, URG_POLICY_FAIL), h, host_caps);
+}
+
+urg_session *connected_session_cfg(struct rec *r, struct testhost *h,
+                                   struct urg_session_config *cfg, uint32_t host_caps)
+{
+    urg_session *s;
+    rec_callbacks(&cfg->callbacks);
+    cfg->user_data = r;
+    if (urg_session_new(cfg, &s))
+        die("urg_session_new");
+    return connect_session(s, h, host_caps);
+}
+
+urg_session *connect_session(urg_session *s, struct testhost *h, uint32_t host_caps)
+{
     th_init(h, host_caps);
     th_pump(h, s);
     th_hello(h);

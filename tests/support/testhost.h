@@ -112,5 +112,11 @@ urg_session *new_session(struct rec *r, uint32_t caps, int policy);
  * delivered; the session's hello and acks pumped to the host. */
 urg_session *connected_session(struct rec *r, struct testhost *h, uint32_t guest_caps,
                                uint32_t host_caps);
+/* The same for a session made from cfg (its callbacks and user_data are
+ * set to the recorder's). */
+urg_session *connected_session_cfg(struct rec *r, struct testhost *h,
+                                   struct urg_session_config *cfg, uint32_t host_caps);
+/* Connects session s to a new testhost h as connected_session() does. */
+urg_session *connect_session(urg_session *s, struct testhost *h, uint32_t host_caps);
 
 #endif
