@@ -156,7 +156,7 @@ static int check_stream_data(urg_session *s, const struct urg_packet *p)
     default:
         return URG_DECODE_CONTINUE;
     }
-    if (!((s->active[kind] | s->starting[kind]) >> urg_ep_index(ep) & 1u)) {
+    if (!((s->active[kind] >> urg_ep_index(ep)) & 1u) && !s->starting[kind][urg_ep_index(ep)]) {
         s->stream_discarded++;
         return URG_DECODE_DISCARD;
     }
@@ -254,13 +254,21 @@ static void stream_status(urg_session *s, const struct urg_packet *p, int kind, 
     struct urg_stream_status st;
     if (i != URGI_NIL && (s->pt.e[i].type == start || s->pt.e[i].type == stop) &&
         s->pt.e[i].endpoint == ep) {
+        const struct urgi_pending *e = &s->pt.e[i];
         struct urg_completion x;
         memset(&x, 0, sizeof(x));
         x.u.bulk.stream_id = stream_id;
-        if (s->pt.e[i].type == start && status == URG_STATUS_SUCCESS)
+        if (e->type == start && status == URG_STATUS_SUCCESS) {
             s->active[kind] |= bit;
-        else
+            /* Running now: its own bytes_per_transfer bounds its data,
+             * unless another start is still pending. */
+            if (kind == URGI_STREAM_BULKRECV && s->starting[kind][urg_ep_index(ep)] == 1)
+                s->bulk_recv_bytes[urg_ep_index(ep)] = e->length;
+        } else if (e->type == stop) {
             s->active[kind] &= ~bit;
+        }
+        /* A start that failed leaves a stream that runs running (the host
+         * refuses a second start and keeps the first). */
         urgi_complete(s, i, status, 0, NULL, &x);
         return;
     }
@@ -342,9 +350,9 @@ static int answer(urg_session *s, uint32_t type, const char *why)
     r = urgi_send(s, &a, URGI_BOUND_ANSWER);
     if (r == URG_ERR_PROTO_FLOOD)
         return refuse(s, r,
-                      "%s: %zu bytes of output wait and the host reads none; not queueing "
+                      "%s: %zu bytes of answers wait and the host reads none; not queueing "
                       "%s",
-                      why, s->oq.total, urg_type_name(type));
+                      why, s->answers_unread, urg_type_name(type));
     if (r)
         return refuse(s, r, "%s: cannot queue %s: %s", why, urg_type_name(type),
                       urg_strerror(r));
@@ -362,7 +370,8 @@ static int reject_device(urg_session *s, int reason, const char *why)
     if (urgi_has(s->wire.caps, URG_CAP_FILTER))
         r = answer(s, URG_FILTER_REJECT, why);
     else
-        urgi_log(s, URG_LOG_WARNING, "the host lacks the filter cap; cannot send filter_reject");
+        urgi_warn_once(s, URGI_WARN_NO_FILTER_CAP,
+                       "the host lacks the filter cap; cannot send filter_reject");
     if (s->cb.device_rejected)
         s->cb.device_rejected(s->ud, &s->dev, reason);
     return r;
@@ -377,7 +386,7 @@ static int on_device_connect(urg_session *s, const struct urg_packet *p)
                       "device_connect: device %04x:%04x while %04x:%04x is still connected",
                       c->vendor_id, c->product_id, s->dev.vendor_id, s->dev.product_id);
     if (!s->have_ifinfo || !s->have_epinfo)
-        urgi_log(s, URG_LOG_WARNING, "device_connect: before %s%s%s",
+        urgi_warn_once(s, URGI_WARN_NO_INFO, "device_connect: before %s%s%s",
                  s->have_ifinfo ? "" : "interface_info",
                  (!s->have_ifinfo && !s->have_epinfo) ? " and " : "",
                  s->have_epinfo ? "" : "ep_info");

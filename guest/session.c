@@ -135,14 +135,17 @@ fail:
 
 int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bound bound)
 {
-    size_t limit = s->max_output;
-    if (!limit || !s->oq.total || bound == URGI_BOUND_NONE)
+    switch (bound) {
+    case URGI_BOUND_REQUEST:
+        return s->max_output && s->oq.total && s->oq.total + n > s->max_output ? URG_ERR_AGAIN
+                                                                               : 0;
+    case URGI_BOUND_ANSWER:
+        /* Answers the host asked for, counted from what it last read: a
+         * host that reads keeps getting them, whatever else is queued. */
+        return s->answers_unread + n > URGI_ANSWER_RESERVE ? URG_ERR_PROTO_FLOOD : 0;
+    default:
         return 0;
-    if (bound == URGI_BOUND_ANSWER)
-        limit += URGI_ANSWER_RESERVE;
-    if (s->oq.total + n <= limit)
-        return 0;
-    return bound == URGI_BOUND_ANSWER ? URG_ERR_PROTO_FLOOD : URG_ERR_AGAIN;
+    }
 }
 
 int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound)
@@ -159,6 +162,8 @@ int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound)
     urgi_outq_put(&s->oq, hdr, (size_t)n);
     if (p->data_len)
         urgi_outq_put(&s->oq, p->data, p->data_len);
+    if (bound == URGI_BOUND_ANSWER)
+        s->answers_unread += (size_t)n + p->data_len;
     idx = urg_type_index(p->type);
     s->tx_packets[idx]++;
     s->tx_bytes[idx] += (uint64_t)n + p->data_len;
@@ -216,31 +221,21 @@ void urgi_complete_all(urg_session *s)
     }
 }
 
-int urgi_stream_kind(uint32_t type)
+int urgi_stream_start_kind(uint32_t type)
 {
     switch (type) {
-    case URG_START_INTERRUPT_RECEIVING:
-    case URG_STOP_INTERRUPT_RECEIVING:
-        return URGI_STREAM_INT;
-    case URG_START_ISO_STREAM:
-    case URG_STOP_ISO_STREAM:
-        return URGI_STREAM_ISO;
-    case URG_START_BULK_RECEIVING:
-    case URG_STOP_BULK_RECEIVING:
-        return URGI_STREAM_BULKRECV;
-    default:
-        return -1;
+    case URG_START_INTERRUPT_RECEIVING: return URGI_STREAM_INT;
+    case URG_START_ISO_STREAM: return URGI_STREAM_ISO;
+    case URG_START_BULK_RECEIVING: return URGI_STREAM_BULKRECV;
+    default: return -1;
     }
 }
 
 void urgi_request_gone(urg_session *s, const struct urgi_pending *e)
 {
-    int kind;
-    if (e->type != URG_START_INTERRUPT_RECEIVING && e->type != URG_START_ISO_STREAM &&
-        e->type != URG_START_BULK_RECEIVING)
-        return;
-    kind = urgi_stream_kind(e->type);
-    s->starting[kind] &= ~(1u << urg_ep_index(e->endpoint));
+    int kind = urgi_stream_start_kind(e->type);
+    if (kind >= 0 && s->starting[kind][urg_ep_index(e->endpoint)])
+        s->starting[kind][urg_ep_index(e->endpoint)]--;
 }
 
 void urgi_device_gone(urg_session *s)
@@ -265,6 +260,7 @@ void urgi_session_end(urg_session *s, int err, const char *msg)
         snprintf(s->errmsg, sizeof(s->errmsg), "%s", msg ? msg : urg_strerror(err));
     }
     urgi_outq_clear(&s->oq);
+    s->answers_unread = 0;
     urgi_decoder_fail(s->dec);
     urgi_complete_all(s);
     urgi_device_gone(s);
@@ -363,6 +359,7 @@ URG_API int urg_session_consume(urg_session *s, size_t n)
     if (!s || n > s->oq.total)
         return URG_ERR_INVALID;
     urgi_outq_consume(&s->oq, n, release, s);
+    s->answers_unread = n < s->answers_unread ? s->answers_unread - n : 0;
     return 0;
 }
 
@@ -390,11 +387,8 @@ URG_API size_t urg_session_pending_count(const urg_session *s) { return s->pt.co
 
 URG_API int urg_session_stream_active(const urg_session *s, uint32_t start_type, uint8_t endpoint)
 {
-    int kind = urgi_stream_kind(start_type);
-    if (kind < 0 || (start_type != URG_START_INTERRUPT_RECEIVING &&
-                     start_type != URG_START_ISO_STREAM && start_type != URG_START_BULK_RECEIVING))
-        return 0;
-    return (s->active[kind] >> urg_ep_index(endpoint)) & 1u;
+    int kind = urgi_stream_start_kind(start_type);
+    return kind < 0 ? 0 : (s->active[kind] >> urg_ep_index(endpoint)) & 1u;
 }
 
 URG_API void urg_session_stats(const urg_session *s, struct urg_stats *out)

@@ -37,10 +37,15 @@ struct urg_session {
     bool have_ifinfo, have_epinfo;
     bool announced;              /* device_connect seen (allowed or not) */
     uint32_t active[URGI_STREAM_KINDS]; /* bit urg_ep_index(): started */
-    uint32_t starting[URGI_STREAM_KINDS]; /* bit urg_ep_index(): a start is
-                                           pending */
-    uint32_t bulk_recv_bytes[32];  /* bytes_per_transfer of the last
-                                      start_bulk_receiving, per ep index */
+    uint16_t starting[URGI_STREAM_KINDS][32]; /* starts pending, per
+                                                 urg_ep_index() */
+    uint32_t bulk_recv_bytes[32];  /* the most a buffered_bulk_packet may
+                                      hold, per urg_ep_index(): the running
+                                      stream's bytes_per_transfer, or the
+                                      larger of it and a pending start's */
+    size_t answers_unread;         /* bytes of answers queued since the host
+                                      last read (consume) */
+    unsigned warned;               /* URGI_WARN_* said once already */
     uint16_t iso_out_seq[32];
     char peer_version[64];
     uint32_t peer_caps;
@@ -58,21 +63,29 @@ struct urg_session {
 /* How far a packet the session queues may fill the output queue. */
 enum urgi_bound {
     URGI_BOUND_REQUEST, /* max_output (URG_ERR_AGAIN past it) */
-    URGI_BOUND_ANSWER,  /* max_output + URGI_ANSWER_RESERVE (URG_ERR_PROTO_FLOOD) */
+    URGI_BOUND_ANSWER,  /* URGI_ANSWER_RESERVE unread (URG_ERR_PROTO_FLOOD) */
     URGI_BOUND_NONE     /* always: our hello, one cancel per pending request */
 };
 #define URGI_ANSWER_RESERVE (64u * 1024u)
 
 URGI_HIDDEN void urgi_log(urg_session *s, int level, const char *fmt, ...) URGI_PRINTF(3, 4);
+/* Warnings a host can cause again and again: said once per session at
+ * URG_LOG_WARNING, then at URG_LOG_DEBUG (a host cannot flood the log). */
+enum { URGI_WARN_NO_INFO = 1, URGI_WARN_NO_FILTER_CAP = 2 };
+#define urgi_warn_once(s, bit, ...)                                                              \
+    do {                                                                                         \
+        urgi_log((s), ((s)->warned & (bit)) ? URG_LOG_DEBUG : URG_LOG_WARNING, __VA_ARGS__);     \
+        (s)->warned |= (bit);                                                                    \
+    } while (0)
 /* Would n more bytes fit under the bound? 0, URG_ERR_AGAIN (a request) or
  * URG_ERR_PROTO_FLOOD (an answer). An empty queue always takes a packet. */
 URGI_HIDDEN int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bound bound);
 /* Queues one packet (no pending entry): header in the ring, payload copied
  * into the ring. For cancel, reset, filter packets, acks, iso OUT. */
 URGI_HIDDEN int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound);
-/* The stream kind (URGI_STREAM_*) a start or stop request type belongs to,
- * or -1. */
-URGI_HIDDEN int urgi_stream_kind(uint32_t type);
+/* The stream kind (URGI_STREAM_*) a stream start request type starts, or
+ * -1 for any other type. */
+URGI_HIDDEN int urgi_stream_start_kind(uint32_t type);
 /* Completes pending entry i and calls the complete callback. */
 URGI_HIDDEN void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length,
                                const uint8_t *data, const struct urg_completion *extra);

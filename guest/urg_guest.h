@@ -685,8 +685,8 @@ struct urg_session_config {
     size_t max_output_bytes;       /* bound on queued requests (32 MiB);
                                       0: no bound. Packets the engine owes
                                       the host on its own (acks,
-                                      filter_reject) may use 64 KiB more;
-                                      see "bytes out" below */
+                                      filter_reject) have a bound of their
+                                      own; see "bytes out" below */
     const char *filter;            /* usbredirfilter string, or NULL */
     unsigned filter_flags;         /* enum urg_filter_flags */
     uint32_t pending_hint;         /* pre-size for this many pending
@@ -754,10 +754,12 @@ URG_API int urg_session_recv_commit(urg_session *s, size_t n);
  * they would push it past max_output_bytes (unless it is empty). Packets the
  * engine sends on its own because the host asked for them -
  * device_disconnect_ack, filter_reject, the session's filter_filter after
- * the host's hello - may go 64 KiB past the bound; a host that makes the
- * engine owe it more than that while reading nothing fails the session with
- * URG_ERR_PROTO_FLOOD (a skipped packet under URG_POLICY_SKIP: the answer is
- * then not sent). cancel_data_packet is never refused: there is at most one
+ * the host's hello - are bounded by what the host has not read of them:
+ * 64 KiB of answers queued since the last urg_session_consume() (whatever
+ * else is queued). A host that makes the engine owe it more while reading
+ * nothing fails the session with URG_ERR_PROTO_FLOOD (a skipped packet
+ * under URG_POLICY_SKIP: the answer is then not sent); one that reads gets
+ * its answers. cancel_data_packet is never refused: there is at most one
  * per pending request. A device_disconnect with no device announced since
  * the last one (a repeat) is not acknowledged: the host can only be waiting
  * for one ack; it is counted in urg_stats.unacked_disconnects.

@@ -1143,6 +1143,61 @@ static void test_stream_data_bounded(void **state)
     }
 }
 
+/* Streams started, refused, stopped and started again: data of a stream
+ * that runs (or starts) is never dropped, and a buffered bulk stream's old
+ * transfers bound its data until the new start is answered. */
+static void test_stream_restarts(void **state)
+{
+    static uint8_t data[1024];
+    struct urg_stats st;
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    uint64_t a, b, stop;
+    (void)state;
+    rec_init(&r);
+    s = connected_session(&r, &h, ALL, ALL);
+    /* A running stream survives a second start the host refuses. */
+    a = start_stream(s, 0, 0x81);
+    b = start_stream(s, 0, 0x81);
+    emit_status(&h, URG_INTERRUPT_RECEIVING_STATUS, a, 0x81, URG_STATUS_SUCCESS);
+    emit_status(&h, URG_INTERRUPT_RECEIVING_STATUS, b, 0x81, URG_STATUS_INVAL);
+    th_stream_data(&h, URG_INTERRUPT_PACKET, 0x81, data, 8, 0);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    assert_int_equal(r.stream_data, 1);
+    assert_int_equal(urg_session_stream_active(s, URG_START_INTERRUPT_RECEIVING, 0x81), 1);
+    /* Two starts pending: the first failing leaves the second's data. */
+    a = start_stream(s, 1, 0x83);
+    b = start_stream(s, 1, 0x83);
+    emit_status(&h, URG_ISO_STREAM_STATUS, a, 0x83, URG_STATUS_INVAL);
+    th_stream_data(&h, URG_ISO_PACKET, 0x83, data, 192, 0);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    assert_int_equal(r.stream_data, 2);
+    emit_status(&h, URG_ISO_STREAM_STATUS, b, 0x83, URG_STATUS_SUCCESS);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    /* Buffered bulk at 1024, stopped, started again at 512: 1024 bytes of
+     * the old stream still in the pipe are taken, until the new start is
+     * answered. */
+    assert_int_equal(urg_session_start_bulk_receiving(s, 0x82, 0, 1024, 4, NULL, &a), 0);
+    emit_status(&h, URG_BULK_RECEIVING_STATUS, a, 0x82, URG_STATUS_SUCCESS);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    assert_int_equal(urg_session_stop_bulk_receiving(s, 0x82, 0, NULL, &stop), 0);
+    assert_int_equal(urg_session_start_bulk_receiving(s, 0x82, 0, 512, 4, NULL, &b), 0);
+    th_stream_data(&h, URG_BUFFERED_BULK_PACKET, 0x82, data, 1024, 0);
+    emit_status(&h, URG_BULK_RECEIVING_STATUS, stop, 0x82, URG_STATUS_SUCCESS);
+    emit_status(&h, URG_BULK_RECEIVING_STATUS, b, 0x82, URG_STATUS_SUCCESS);
+    th_stream_data(&h, URG_BUFFERED_BULK_PACKET, 0x82, data, 512, 0);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    assert_int_equal(r.stream_data, 4);
+    urg_session_stats(s, &st);
+    assert_int_equal(st.stream_discarded, 0);
+    th_stream_data(&h, URG_BUFFERED_BULK_PACKET, 0x82, data, 513, 0);
+    assert_int_equal(th_flush(&h, s, 0), URG_ERR_PROTO_STREAM_LENGTH);
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+}
+
 /* ep_info's max packet size comes as the whole per-interval size or raw,
  * with the high-bandwidth multiplier in bits 11-12: the larger counts. */
 static void test_stream_data_multiplier(void **state)
@@ -1223,8 +1278,9 @@ static void test_answers_bounded(void **state)
             if (urg_session_output_pending(s) > most)
                 most = urg_session_output_pending(s);
         }
-        assert_true(most <= 4096 + 64 * 1024);
-        assert_true(most > 64 * 1024); /* it did fill up */
+        /* Answers wait unread up to 64 KiB (the queue holds nothing else). */
+        assert_true(most <= 64 * 1024);
+        assert_true(most > 60 * 1024); /* it did fill up */
         if (policy == URG_POLICY_FAIL) {
             const char *msg;
             assert_int_equal(rc, URG_ERR_PROTO_FLOOD);
@@ -1243,6 +1299,107 @@ static void test_answers_bounded(void **state)
         rc = 0;
         most = 0;
     }
+}
+
+/* The answer bound counts what the host has not read, not the queue: a
+ * request bigger than max_output_bytes (taken into an empty queue) does
+ * not make the host's legitimate device_disconnect a flood, and a host that
+ * reads gets its answers whatever else waits. */
+static void test_answers_counted_from_what_the_host_read(void **state)
+{
+    static uint8_t big[256 * 1024];
+    struct urg_session_config cfg;
+    struct urg_packet c, d;
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    uint64_t id;
+    int i;
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    c.type = URG_DEVICE_CONNECT;
+    c.h.device_connect.speed = URG_SPEED_HIGH;
+    memset(&d, 0, sizeof(d));
+    d.type = URG_DEVICE_DISCONNECT;
+    rec_init(&r);
+    urg_session_config_init(&cfg);
+    cfg.max_output_bytes = 4096;
+    s = connected_session_cfg(&r, &h, &cfg, ALL);
+    assert_int_equal(urg_session_bulk(s, 0x02, 0, sizeof(big), big, NULL, &id), 0);
+    assert_true(urg_session_output_pending(s) > sizeof(big));
+    th_emit(&h, &d);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    assert_int_equal(urg_session_state(s), URG_STATE_READY); /* acked, not a flood */
+    /* 64 KiB of acks unread is the most; the host reading a little makes
+     * room for as much again. */
+    for (i = 0; i < 64 * 1024 / 16 - 1; i++) { /* with the first: 64 KiB of acks */
+        th_emit(&h, &c);
+        th_emit(&h, &d);
+    }
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    th_emit(&h, &c);
+    th_emit(&h, &d);
+    assert_int_equal(th_flush(&h, s, 0), URG_ERR_PROTO_FLOOD);
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+
+    rec_init(&r);
+    s = connected_session_cfg(&r, &h, &cfg, ALL);
+    th_pump(&h, s);
+    for (i = 0; i < 3 * 64 * 1024 / 16; i++) {
+        th_emit(&h, &d);
+        th_emit(&h, &c);
+        assert_int_equal(th_flush(&h, s, 0), 0);
+        assert_int_equal(urg_session_consume(s, 16), 0); /* the host reads each ack */
+    }
+    assert_int_equal(urg_session_state(s), URG_STATE_CONNECTED);
+    assert_int_equal(urg_session_output_pending(s), 0);
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+}
+
+/* What a host can cause again and again is logged once per session, then
+ * at the debug level: it cannot flood the application's log. */
+static void test_repeated_warnings_said_once(void **state)
+{
+    struct urg_session_config cfg;
+    struct urg_packet c, d;
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    int i;
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    c.type = URG_DEVICE_CONNECT;
+    c.h.device_connect.speed = URG_SPEED_FULL;
+    c.h.device_connect.device_class = 3; /* checked by the filter (0 is not) */
+    memset(&d, 0, sizeof(d));
+    d.type = URG_DEVICE_DISCONNECT;
+    rec_init(&r);
+    urg_session_config_init(&cfg);
+    cfg.filter = "-1,-1,-1,-1,0"; /* every device refused */
+    rec_callbacks(&cfg.callbacks);
+    cfg.user_data = &r;
+    assert_int_equal(urg_session_new(&cfg, &s), 0);
+    th_init(&h, ALL & ~URG_CAP_BIT(URG_CAP_FILTER));
+    th_pump(&h, s);
+    th_hello(&h);
+    /* device_connects with no interface_info or ep_info before them, for a
+     * host that cannot be sent filter_reject: two warnings, each once. */
+    for (i = 0; i < 1000; i++) {
+        th_emit(&h, &c);
+        th_emit(&h, &d);
+    }
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    assert_int_equal(r.rejected, 1000);
+    /* the hello's "filter not sent", then the two, once each */
+    assert_int_equal(r.logs[URG_LOG_WARNING], 3);
+    assert_int_equal(r.logs[URG_LOG_ERROR], 0);
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
 }
 
 /* A device_disconnect is acknowledged once per device announced; a repeat
@@ -1948,8 +2105,11 @@ int main(void)
         cmocka_unit_test(test_stream_data),
         cmocka_unit_test(test_stream_data_bounded),
         cmocka_unit_test(test_stream_data_multiplier),
+        cmocka_unit_test(test_stream_restarts),
         cmocka_unit_test(test_answers_bounded),
+        cmocka_unit_test(test_answers_counted_from_what_the_host_read),
         cmocka_unit_test(test_disconnect_without_device_not_acked),
+        cmocka_unit_test(test_repeated_warnings_said_once),
         cmocka_unit_test(test_bad_replies_fail_the_session),
         cmocka_unit_test(test_bad_replies_skipped),
         cmocka_unit_test(test_protocol_errors_from_host),

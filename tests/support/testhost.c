@@ -463,6 +463,16 @@ static void on_error(void *ud, int err, const char *msg, int fatal)
     rlog(r, "error %s fatal=%d %s", urg_error_name(err), fatal, msg);
 }
 
+/* Log lines are counted by level, not recorded (their text is not the
+ * engine's contract). */
+static void on_log(void *ud, int level, const char *msg)
+{
+    struct rec *r = ud;
+    (void)msg;
+    if (level >= 0 && level < 4)
+        r->logs[level]++;
+}
+
 void rec_init(struct rec *r) { memset(r, 0, sizeof(*r)); }
 
 void rec_free(struct rec *r)
@@ -488,6 +498,7 @@ void rec_callbacks(struct urg_session_callbacks *cb)
     cb->stream_status = on_stream_status;
     cb->peer_filter = on_filter;
     cb->error = on_error;
+    cb->log = on_log;
 }
 
 const struct rec_completion *rec_find(const struct rec *r, uint64_t id)

@@ -95,6 +95,7 @@ struct rec {
         fatal;
     int last_error;
     uint32_t stream_bytes;
+    int logs[4];            /* log lines per URG_LOG_* level */
 };
 
 void rec_init(struct rec *r);
