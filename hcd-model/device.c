@@ -183,14 +183,13 @@ static void do_attach(urg_hcd_dev *d)
         return;
     mask = urg_hcd_speed_mask(usb, urg_session_caps(d->s));
     if (!(mask & d->cfg.port_speeds)) {
-        /* Said once per device: a host announcing it again and again does
-         * not flood the log (the rest go to the debug level). */
-        uint64_t key = ((uint64_t)usb->vendor_id << 16 | usb->product_id) + 1;
-        hcd_log(d, d->refused_key == key ? URG_LOG_DEBUG : URG_LOG_WARNING,
+        /* Said once per connection: a host announcing devices again and
+         * again does not flood the log (the rest go to the debug level). */
+        hcd_log(d, d->refused_said ? URG_LOG_DEBUG : URG_LOG_WARNING,
                 "device %04x:%04x (%s speed) fits no port speed (can 0x%x, port 0x%x)",
                 usb->vendor_id, usb->product_id, urg_speed_name(usb->speed), mask,
                 d->cfg.port_speeds);
-        d->refused_key = key;
+        d->refused_said = true;
         d->rejected = true;
         if (has_cap(d, URG_CAP_FILTER))
             urg_session_filter_reject(d->s);
@@ -398,7 +397,7 @@ URG_API int urg_hcd_dev_connect(urg_hcd_dev *d, urg_session **session)
     if (d->state == D_NO_SESSION)
         d->state = D_WAIT_DEVICE;
     d->held = d->rejected = false;
-    d->refused_key = 0; /* each connection says it once */
+    d->refused_said = false; /* each connection says it once */
     if (session)
         *session = d->s;
     return 0;

@@ -121,8 +121,8 @@ struct urg_hcd_dev {
     int state;
     bool held;                   /* a device waits for the detach to finish */
     bool rejected;               /* the device on the session was refused */
-    uint64_t refused_key;        /* vendor << 16 | product, + 1, of the last
-                                    device refused for its speed (0: none) */
+    bool refused_said;           /* a refusal for speed was logged on this
+                                    connection */
     struct urg_hcd_device info;
     struct hep ep[32];
     struct urg_pcap *pcap;

@@ -211,6 +211,35 @@ static void test_stream_queue_bounded_in_bytes(void **state)
     vmm_urb_free(bulk);
 }
 
+/* A host announcing devices the port cannot carry, again and again (two
+ * of them in turn): each is refused, and the log hears of it once per
+ * connection. */
+static void test_refusals_logged_once(void **state)
+{
+    static const struct th_ep bulk[] = { { 0x81, URG_EP_BULK, 0, 0, 512, 0 } };
+    struct urg_hcd_config cfg;
+    struct urg_packet d;
+    struct vmm v;
+    uint8_t cls = 8;
+    (void)state;
+    urg_hcd_config_init(&cfg);
+    cfg.port_speeds = URG_SPEED_MASK(URG_SPEED_LOW); /* no bulk at low speed */
+    vmm_init(&v, &cfg, ALL);
+    memset(&d, 0, sizeof(d));
+    d.type = URG_DEVICE_DISCONNECT;
+    for (int i = 0; i < 200; i++) {
+        th_device_ex(&v.h, URG_SPEED_HIGH, 0x1234, (uint16_t)(i & 1), 0, &cls, 1, bulk, 1);
+        th_emit(&v.h, &d);
+    }
+    assert_int_equal(vmm_sync(&v, 0), 0);
+    assert_int_equal(v.rejected, 200);
+    assert_int_equal(v.last_reject, URG_ERR_HCD_SPEED);
+    assert_int_equal(th_count(&v.h, URG_FILTER_REJECT), 200);
+    assert_int_equal(v.logs[URG_LOG_WARNING], 1);
+    assert_int_equal(v.logs[URG_LOG_ERROR], 0);
+    vmm_free(&v);
+}
+
 /* 10,000 bulk URBs, each answered with a stall: each completes once, as a
  * stall, and memory is the same after as after the first. */
 static void test_a_storm_of_stalls(void **state)
@@ -326,6 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_floods_with_no_urb_stay_bounded),
         cmocka_unit_test(test_stream_queue_bounded_in_bytes),
+        cmocka_unit_test(test_refusals_logged_once),
         cmocka_unit_test(test_a_storm_of_stalls),
         cmocka_unit_test(test_replies_to_unknown_ids),
         cmocka_unit_test(test_hellos_out_of_order),

@@ -81,6 +81,14 @@ static void cb_streams(void *ud, urg_hcd_dev *dev, void *op, int status, uint32_
     event(v, "streams");
 }
 
+static void cb_log(void *ud, int level, const char *msg)
+{
+    struct vmm *v = ud;
+    (void)msg;
+    if (level >= 0 && level < 4)
+        v->logs[level]++;
+}
+
 void vmm_init(struct vmm *v, const struct urg_hcd_config *cfg, uint32_t host_caps)
 {
     struct urg_hcd_config c;
@@ -95,6 +103,7 @@ void vmm_init(struct vmm *v, const struct urg_hcd_config *cfg, uint32_t host_cap
     c.callbacks.rejected = cb_rejected;
     c.callbacks.endpoints_changed = cb_changed;
     c.callbacks.streams_done = cb_streams;
+    c.callbacks.log = cb_log;
     c.user_data = v;
     if (urg_hcd_dev_new(&c, &v->dev)) {
         fprintf(stderr, "vmm: urg_hcd_dev_new failed\n");

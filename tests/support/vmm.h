@@ -28,6 +28,7 @@ struct vmm {
     char events[4096];        /* "attach,detach,complete,..." in order */
     struct urg_urb *resubmit; /* submitted again from its own completion */
     int resubmits;
+    int logs[4];              /* log lines (model and engine) per level */
 };
 
 /* A model with cfg (NULL: defaults) and a connection to a host with
