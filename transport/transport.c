@@ -258,7 +258,7 @@ static void check_blocked(urg_transport *t)
         t->st.blocked++;
         update_reading(t);
         event(t, URG_TEV_OUTPUT_BLOCKED, 0);
-    } else if (t->blocked && pending < t->cfg.output_high / 2) {
+    } else if (t->blocked && pending <= t->cfg.output_high / 2) {
         t->blocked = false;
         update_reading(t);
         event(t, URG_TEV_OUTPUT_DRAINED, 0);
