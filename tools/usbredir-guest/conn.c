@@ -164,6 +164,8 @@ static void on_event(void *ud, urg_transport *t, int ev, int err)
     /* With --retry, drops before the device attached are retried. */
     if (c->o.retry && !c->attached && ev == URG_TEV_DISCONNECTED)
         return;
+    if (ev == URG_TEV_CONNECTED)
+        c->transport_said = false; /* a line about an earlier connection is not this one's */
     if (ev == URG_TEV_DISCONNECTED || ev == URG_TEV_CLOSED) {
         c->gone = true;
         if (!c->gone_err)

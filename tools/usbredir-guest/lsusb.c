@@ -170,9 +170,18 @@ static int fetch(struct lsusb_run *l)
         d->config[i] = calloc(1, total);
         if (!d->config[i])
             return out_of_memory(o);
-        if (check(get_desc(c, 0x80, 2, (uint8_t)i, 0, d->config[i], total, &got), "configuration",
-                  o))
+        r = check(get_desc(c, 0x80, 2, (uint8_t)i, 0, d->config[i], total, &got), "configuration",
+                  o);
+        if (r < 0)
             return -1;
+        if (r) { /* its first 9 bytes came, the whole did not: as lsusb does */
+            cli_error(o, "configuration descriptor %d: the device stalled reading its %u bytes; "
+                         "some information will be missing",
+                      i, total);
+            free(d->config[i]);
+            d->config[i] = NULL;
+            continue;
+        }
         d->config_len[i] = got;
     }
     /* Strings, in order of first mention. */
@@ -200,9 +209,18 @@ static int fetch(struct lsusb_run *l)
             d->bos = malloc(total);
             if (!d->bos)
                 return out_of_memory(o);
-            if (check(get_desc(c, 0x80, 0x0f, 0, 0, d->bos, total, &got), "BOS", o))
+            r = check(get_desc(c, 0x80, 0x0f, 0, 0, d->bos, total, &got), "BOS", o);
+            if (r < 0)
                 return -1;
-            d->bos_len = got;
+            if (r) {
+                cli_error(o, "BOS descriptor: the device stalled reading its %u bytes; some "
+                             "information will be missing",
+                          total);
+                free(d->bos);
+                d->bos = NULL;
+            } else {
+                d->bos_len = got;
+            }
         }
     }
     r = check(conn_control(c, 0x80, 0, 0, 0, buf, 2, &got), "GET_STATUS", o);
