@@ -82,6 +82,8 @@
  *                             past the end.
  *    config-tail1             the same with only the bLength byte (09) of
  *                             that header in the last byte.
+ *    config-stall             the configuration's 9-byte header comes, the
+ *                             read of the whole configuration stalls.
  *    hid-report-long          HID report descriptor with long items, the
  *                             last one claiming 255 data bytes it lacks.
  *    hid-report-truncated     HID report descriptor whose last item claims
@@ -102,9 +104,9 @@
  *  3 no-read-disconnect-flood never reads from the guest; for
  *                             --flood-seconds writes, as fast as the guest
  *                             takes them, blocks of 4096 device_disconnect
- *                             packets (each asks a 16-byte
- *                             device_disconnect_ack of the guest: as many
- *                             bytes out as in) and blocks of 16
+ *                             packets (with no device announced: the guest
+ *                             owes no ack; a guest that acked each would
+ *                             send as many bytes as it got) and blocks of 16
  *                             interface_info, ep_info, device_connect,
  *                             device_disconnect sets (the device comes and
  *                             goes); then reads again and announces the
@@ -191,6 +193,7 @@ enum scenario {
     SC_CONFIG_ZERO,
     SC_CONFIG_TAIL,
     SC_CONFIG_TAIL1,
+    SC_CONFIG_STALL,
     SC_HID_REPORT_LONG,
     SC_HID_REPORT_TRUNCATED,
     SC_INQUIRY_SHORT,
@@ -240,6 +243,7 @@ static const struct {
     { "config-zero", SC_CONFIG_ZERO, 0 },
     { "config-tail", SC_CONFIG_TAIL, 0 },
     { "config-tail1", SC_CONFIG_TAIL1, 0 },
+    { "config-stall", SC_CONFIG_STALL, 0 },
     { "hid-report-long", SC_HID_REPORT_LONG, 0 },
     { "hid-report-truncated", SC_HID_REPORT_TRUNCATED, 0 },
     { "inquiry-short", SC_INQUIRY_SHORT, 0 },
@@ -715,6 +719,16 @@ static bool mutate_control(struct conn *c, const struct urg_packet *p)
             return false;
         n = bad_config(big);
         break;
+    case SC_CONFIG_STALL:
+        /* The 9-byte header comes, the whole configuration stalls. */
+        if (h->requesttype != 0x80 || h->request != 6 || type != 2 || want <= 9)
+            return false;
+        q.h.control.status = URG_STATUS_STALL;
+        q.h.control.length = 0;
+        q.data = NULL;
+        q.data_len = 0;
+        emit(c, &q);
+        return true;
     case SC_HID_REPORT_LONG:
     case SC_HID_REPORT_TRUNCATED:
         if (h->requesttype != 0x81 || h->request != 6 || type != 0x22)
@@ -1233,6 +1247,7 @@ static void host_packet(struct conn *c, const struct urg_packet *p, const uint8_
     case SC_CONFIG_ZERO:
     case SC_CONFIG_TAIL:
     case SC_CONFIG_TAIL1:
+    case SC_CONFIG_STALL:
     case SC_HID_REPORT_LONG:
     case SC_HID_REPORT_TRUNCATED:
     case SC_SERIAL_VENDOR_SHORT:

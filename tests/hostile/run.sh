@@ -24,19 +24,18 @@
 #     the sanitizers' start-up; a normal run takes 0.05-0.1 s, a slowloris
 #     one 2-3 s;
 #   - its peak RSS (ru_maxrss) is at most the same command's baseline (the
-#     run against a correct host, measured first in this run) + 96 MiB.
+#     run against a correct host, measured first in this run) + 24 MiB.
 #     Measured under ASan+UBSan with ASAN_OPTIONS quarantine_size_mb=16 (set
 #     below, so that freed memory parked in ASan's quarantine, 256 MiB by
 #     default, does not count as the program's), 2026-11-27: baselines
-#     8.0-8.8 MiB for every command and the example; the most a bounded
-#     library holds here is the engine's output queue at its 32 MiB bound,
-#     which costs up to 77 MiB of peak RSS under ASan (a reject flood drove
-#     the example there before the engine failed the session); the
-#     transport's 4 MiB output_high and 1 MiB read budget and the model's
-#     queues (about 4 MiB at their bounds) fit beside it. The bound (about
-#     105 MiB) fails a 128 MiB buffered bulk payload held in memory or a
-#     259 MB output queue. A baseline itself must stay under 32 MiB
-#     (BASE_MAX_KB);
+#     8.0-8.8 MiB, and no case above 9 MiB. What the library may hold here
+#     at most: the transport's output_high (4 MiB: it stops reading there),
+#     its 64 KiB read buffer and 1 MiB read budget, 64 KiB of answers the
+#     host has not read, a stream endpoint's queue (stream_queue_bytes,
+#     4 MiB); ASan roughly doubles it. A 128 MiB buffered bulk payload held
+#     in memory, or the 259 MB output queue of issue 11, fails the bound;
+#     so would a 24 MiB regression. A baseline itself must stay under
+#     32 MiB (BASE_MAX_KB);
 #   - the exit code is one the case allows: 3 when the device or the
 #     connection went away, 1 when the device misbehaved, 0 where the
 #     command can legitimately finish (then, for the cases marked "same", its
@@ -73,7 +72,7 @@ EX=$B/examples/transport_keyboard
 ONLY=${HOSTILE_ONLY:-}
 LIMIT=8
 LIMIT_LONG=12
-RSS_MARGIN_KB=98304
+RSS_MARGIN_KB=24576
 BASE_MAX_KB=32768
 export ASAN_OPTIONS="quarantine_size_mb=16:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
@@ -102,7 +101,6 @@ CAPACITY='capacity|block size|blocks|not supported|past the end'
 CSW='status|csw|signature|tag|residue'
 VENDOR='adapter|request|vendor|status|short'
 REJECT='reject|speed|port|not supported|cannot|refus'
-BABBLE="babble|overflow|$PROTO"
 
 pass=0
 fail=0
@@ -346,37 +344,46 @@ while [ "$n" -le "$(replies_of example)" ]; do
 done
 
 # ---------------------------------------------------------------- 2: bad descriptors
-for s in string-len0 string-len1 string-odd config-wrap config-zero config-tail config-tail1 \
+# lsusb prints what it read, says where a descriptor is malformed and exits
+# 1; a stalled configuration is left out with a warning (lsusb -v does so).
+for s in string-len0 string-len1 config-wrap config-zero config-tail config-tail1 \
     hid-report-long hid-report-truncated; do
-    c lsusb-$s lsusb keyboard "$s" 0,1 "$DESC" ""
+    c lsusb-$s lsusb keyboard "$s" 1 "$DESC" ""
 done
-c hid-hid-report-long hid keyboard hid-report-long 0,1 "$DESC" ""
-c hid-hid-report-truncated hid keyboard hid-report-truncated 0,1 "$DESC" ""
+c lsusb-string-odd lsusb keyboard string-odd 0 - ""
+c lsusb-config-stall lsusb keyboard config-stall 0 - ""
+# hid reads reports, not the report descriptor's items.
+c hid-hid-report-long hid keyboard hid-report-long 0 - ""
+c hid-hid-report-truncated hid keyboard hid-report-truncated 0 - ""
 c msc-inquiry-short msc msc inquiry-short 1 "$SHORT" ""
 c msc-capacity-zero-block msc msc capacity-zero-block 1 "$CAPACITY" ""
-c msc-capacity-huge msc msc capacity-huge 0,1 "$CAPACITY" ""
+c msc-capacity-huge msc msc capacity-huge 1 "$CAPACITY" ""
 c msc-csw-signature msc msc csw-signature 1 "$CSW" ""
 c msc-csw-tag msc msc csw-tag 1 "$CSW" ""
-c msc-csw-residue msc msc csw-residue 0,1 "$CSW" ""
+c msc-csw-residue msc msc csw-residue 1 "$CSW" ""
 for k in ftdi cp210x pl2303; do
-    c serial-$k-vendor-short serial "$k" serial-vendor-short 0,1 "$VENDOR" ""
+    # An empty answer to a vendor OUT request is not an error.
+    c serial-$k-vendor-short serial "$k" serial-vendor-short 0 - ""
     c serial-$k-vendor-garbage serial "$k" serial-vendor-garbage 1 "$VENDOR" ""
 done
 
 # ---------------------------------------------------------------- 3: unbounded output
+# A command ends at the flood's first device (it goes away, or it is
+# refused), with one line; the example stays connected through the whole
+# flood (its reconnects included), which is where the output bound shows.
 for t in $DEV; do
     k="$(k_of "$t")"
     c "$t-no-read-disconnect-flood" "$t" "$k" no-read-disconnect-flood 3 "$GONE" ""
-    c "$t-no-read-reject-flood" "$t" "$k" no-read-reject-flood 1,3 "$REJECT" ""
+    c "$t-no-read-reject-flood" "$t" "$k" no-read-reject-flood 3 "$REJECT" ""
 done
 c example-no-read-disconnect-flood example keyboard no-read-disconnect-flood 0 - ""
 c example-no-read-reject-flood example keyboard no-read-reject-flood 0 - long
 
 # ---------------------------------------------------------------- 4: unbounded stream data
-c serial-huge-buffered-bulk serial ftdi huge-buffered-bulk 0,1 "$PROTO" ""
+c serial-huge-buffered-bulk serial ftdi huge-buffered-bulk 1 "$PROTO" ""
 c example-huge-buffered-bulk example keyboard huge-buffered-bulk 0 - ""
-c hid-huge-interrupt hid keyboard huge-interrupt 0,1 "$BABBLE" ""
-c hid-huge-interrupt-flood hid keyboard huge-interrupt-flood 0,1 "$BABBLE" ""
+c hid-huge-interrupt hid keyboard huge-interrupt 1 "$PROTO" ""
+c hid-huge-interrupt-flood hid keyboard huge-interrupt-flood 1 "$PROTO" ""
 c example-huge-interrupt example keyboard huge-interrupt 0 - ""
 c example-huge-interrupt-flood example keyboard huge-interrupt-flood 0 - ""
 for t in $DEV example; do
