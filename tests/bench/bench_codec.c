@@ -441,8 +441,8 @@ static double ref_decode(struct work *w)
     struct usbredirparser *p = ref_start(w, &r);
     double t0;
     uint8_t *small = malloc((size_t)w->n * 64);
-    uint32_t id = 0;
-    r.table = calloc(w->n + 1, sizeof(uint8_t *));
+    uint32_t id = 1; /* the replies' ids start at 2 (see build()) */
+    r.table = calloc(w->n + 2, sizeof(uint8_t *));
     for (uint32_t i = 0; i < w->n; i++) /* the application's requests */
         if (w->kind[i] == 0)
             r.table[++id] = bulk_buf(i, w->size[i]);
