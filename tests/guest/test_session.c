@@ -1239,6 +1239,16 @@ static void test_stream_data_multiplier(void **state)
     }
 }
 
+/* A device_connect (of speed) and a device_disconnect, for floods. */
+static void plug_packets(struct urg_packet *c, struct urg_packet *d, uint8_t speed)
+{
+    memset(c, 0, sizeof(*c));
+    c->type = URG_DEVICE_CONNECT;
+    c->h.device_connect.speed = speed;
+    memset(d, 0, sizeof(*d));
+    d->type = URG_DEVICE_DISCONNECT;
+}
+
 /* A host that reads nothing and keeps sending packets the guest must
  * answer cannot grow the output queue past its bound. */
 static void test_answers_bounded(void **state)
@@ -1251,11 +1261,7 @@ static void test_answers_bounded(void **state)
     size_t most = 0;
     int i, policy, rc = 0;
     (void)state;
-    memset(&c, 0, sizeof(c));
-    c.type = URG_DEVICE_CONNECT;
-    c.h.device_connect.speed = URG_SPEED_FULL;
-    memset(&d, 0, sizeof(d));
-    d.type = URG_DEVICE_DISCONNECT;
+    plug_packets(&c, &d, URG_SPEED_FULL);
     for (policy = URG_POLICY_FAIL; policy <= URG_POLICY_SKIP; policy++) {
         rec_init(&r);
         urg_session_config_init(&cfg);
@@ -1316,11 +1322,7 @@ static void test_answers_counted_from_what_the_host_read(void **state)
     uint64_t id;
     int i;
     (void)state;
-    memset(&c, 0, sizeof(c));
-    c.type = URG_DEVICE_CONNECT;
-    c.h.device_connect.speed = URG_SPEED_HIGH;
-    memset(&d, 0, sizeof(d));
-    d.type = URG_DEVICE_DISCONNECT;
+    plug_packets(&c, &d, URG_SPEED_HIGH);
     rec_init(&r);
     urg_session_config_init(&cfg);
     cfg.max_output_bytes = 4096;
@@ -1371,12 +1373,8 @@ static void test_repeated_warnings_said_once(void **state)
     urg_session *s;
     int i;
     (void)state;
-    memset(&c, 0, sizeof(c));
-    c.type = URG_DEVICE_CONNECT;
-    c.h.device_connect.speed = URG_SPEED_FULL;
+    plug_packets(&c, &d, URG_SPEED_FULL);
     c.h.device_connect.device_class = 3; /* checked by the filter (0 is not) */
-    memset(&d, 0, sizeof(d));
-    d.type = URG_DEVICE_DISCONNECT;
     rec_init(&r);
     urg_session_config_init(&cfg);
     cfg.filter = "-1,-1,-1,-1,0"; /* every device refused */

@@ -1319,16 +1319,14 @@ static void host_packet(struct conn *c, const struct urg_packet *p, const uint8_
         }
         return;
     case SC_STREAM_DATA_NOT_STARTED:
-        q_bytes(c, raw, len);
-        if (p->type == URG_DEVICE_CONNECT && !c->done) {
-            stream_junk(c);
-            c->done = true;
-        }
-        return;
     case SC_LATE_REPLY_FLOOD:
+        /* Right after device_connect, once. */
         q_bytes(c, raw, len);
         if (p->type == URG_DEVICE_CONNECT && !c->done) {
-            late_replies(c);
+            if (opt.sc == SC_STREAM_DATA_NOT_STARTED)
+                stream_junk(c);
+            else
+                late_replies(c);
             c->done = true;
         }
         return;
