@@ -1137,6 +1137,8 @@ static void test_stream_data_bounded(void **state)
         assert_int_equal(r.fatal, 1);
         assert_int_equal(r.last_error, URG_ERR_PROTO_STREAM_LENGTH);
         assert_int_equal(r.stream_data, 0);
+        /* Reported to the error callback, so not logged too. */
+        assert_int_equal(r.logs[URG_LOG_ERROR] + r.logs[URG_LOG_WARNING], 0);
         urg_session_free(s);
         th_free(&h);
         rec_free(&r);
@@ -1196,6 +1198,39 @@ static void test_stream_restarts(void **state)
     urg_session_free(s);
     th_free(&h);
     rec_free(&r);
+}
+
+/* Without an error callback, an error's one channel is the log: fatal at
+ * the error level, skipped at the warning level, once each. */
+static void test_errors_logged_without_callback(void **state)
+{
+    static uint8_t data[16];
+    struct urg_session_config cfg;
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    int policy;
+    (void)state;
+    for (policy = URG_POLICY_FAIL; policy <= URG_POLICY_SKIP; policy++) {
+        rec_init(&r);
+        urg_session_config_init(&cfg);
+        cfg.policy = (enum urg_error_policy)policy;
+        rec_callbacks(&cfg.callbacks);
+        cfg.callbacks.error = NULL;
+        cfg.user_data = &r;
+        assert_int_equal(urg_session_new(&cfg, &s), 0);
+        s = connect_session(s, &h, ALL);
+        start_stream(s, 0, 0x81);
+        th_stream_data(&h, URG_INTERRUPT_PACKET, 0x81, data, 9, 0);
+        assert_int_equal(th_flush(&h, s, 0),
+                         policy == URG_POLICY_FAIL ? URG_ERR_PROTO_STREAM_LENGTH : 0);
+        assert_int_equal(r.errors, 0);
+        assert_int_equal(r.logs[URG_LOG_ERROR], policy == URG_POLICY_FAIL);
+        assert_int_equal(r.logs[URG_LOG_WARNING], policy == URG_POLICY_SKIP);
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
 }
 
 /* ep_info's max packet size comes as the whole per-interval size or raw,
@@ -2104,6 +2139,7 @@ int main(void)
         cmocka_unit_test(test_stream_data_bounded),
         cmocka_unit_test(test_stream_data_multiplier),
         cmocka_unit_test(test_stream_restarts),
+        cmocka_unit_test(test_errors_logged_without_callback),
         cmocka_unit_test(test_answers_bounded),
         cmocka_unit_test(test_answers_counted_from_what_the_host_read),
         cmocka_unit_test(test_disconnect_without_device_not_acked),
