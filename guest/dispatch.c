@@ -112,63 +112,6 @@ static int check_reply(urg_session *s, const struct urgi_pending *e, const struc
     return 0;
 }
 
-/* The most a stream data packet may hold: what the guest asked for. */
-static uint32_t stream_limit(const urg_session *s, int kind, uint8_t ep)
-{
-    uint32_t raw, decoded, whole;
-    if (kind == URGI_STREAM_BULKRECV)
-        return s->bulk_recv_bytes[urg_ep_index(ep)];
-    /* Interrupt and iso: at low, full and high speed the host sends
-     * ep_info's max packet size either as the whole per-interval size
-     * (libusbredirhost: size x multiplier, at most 3 x 1024) or raw, with
-     * the high-bandwidth multiplier in bits 11-12; the larger reading
-     * counts. SuperSpeed has no multiplier bits: the value is the size. */
-    raw = s->dev.ep[urg_ep_index(ep)].max_packet_size;
-    if (!raw)
-        return UINT16_MAX; /* unknown (no ep_info_max_packet_size) */
-    if (s->dev.speed == URG_SPEED_SUPER)
-        return raw;
-    decoded = (raw & 0x7ffu) * (((raw >> 11) & 3u) + 1u);
-    whole = raw < 3u * 1024u ? raw : 3u * 1024u;
-    return decoded > whole ? decoded : whole;
-}
-
-/* Stream data: skipped unread if no stream of its kind runs (or starts) on
- * its endpoint, refused if longer than the stream's transfers. */
-static int check_stream_data(urg_session *s, const struct urg_packet *p)
-{
-    uint32_t limit;
-    uint8_t ep;
-    int kind;
-    switch (p->type) {
-    case URG_INTERRUPT_PACKET:
-        ep = p->h.interrupt.endpoint;
-        kind = URGI_STREAM_INT;
-        break;
-    case URG_ISO_PACKET:
-        ep = p->h.iso.endpoint;
-        kind = URGI_STREAM_ISO;
-        break;
-    case URG_BUFFERED_BULK_PACKET:
-        ep = p->h.buffered_bulk.endpoint;
-        kind = URGI_STREAM_BULKRECV;
-        break;
-    default:
-        return URG_DECODE_CONTINUE;
-    }
-    if (!((s->active[kind] >> urg_ep_index(ep)) & 1u) && !s->starting[kind][urg_ep_index(ep)]) {
-        s->stream_discarded++;
-        return URG_DECODE_DISCARD;
-    }
-    limit = stream_limit(s, kind, ep);
-    if (p->data_len > limit)
-        return refuse(s, URG_ERR_PROTO_STREAM_LENGTH,
-                      "%s: %u bytes on endpoint 0x%02x, longer than the %u its stream's "
-                      "transfers hold",
-                      urg_type_name(p->type), p->data_len, ep, limit);
-    return URG_DECODE_CONTINUE;
-}
-
 int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
 {
     urg_session *s = ctx;
@@ -179,7 +122,7 @@ int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
     if (s->state == URG_STATE_FAILED || s->free_pending)
         return URG_DECODE_STOP;
     if (!is_reply(p))
-        return check_stream_data(s, p);
+        return urgi_stream_check_data(s, p);
     i = urgi_pt_find(&s->pt, p->id);
     if (i == URGI_NIL) {
         /* Completed already (a cancel raced it, the device went away) or
@@ -250,32 +193,21 @@ static void on_reply(urg_session *s, const struct urg_packet *p)
 static void stream_status(urg_session *s, const struct urg_packet *p, int kind, uint32_t start,
                           uint32_t stop, uint8_t ep, uint8_t status, uint32_t stream_id)
 {
-    uint32_t bit = 1u << urg_ep_index(ep), i = urgi_pt_find(&s->pt, p->id);
+    uint32_t i = urgi_pt_find(&s->pt, p->id);
     struct urg_stream_status st;
     if (i != URGI_NIL && (s->pt.e[i].type == start || s->pt.e[i].type == stop) &&
         s->pt.e[i].endpoint == ep) {
-        const struct urgi_pending *e = &s->pt.e[i];
         struct urg_completion x;
         memset(&x, 0, sizeof(x));
         x.u.bulk.stream_id = stream_id;
-        if (e->type == start && status == URG_STATUS_SUCCESS) {
-            s->active[kind] |= bit;
-            /* Running now: its own bytes_per_transfer bounds its data,
-             * unless another start is still pending. */
-            if (kind == URGI_STREAM_BULKRECV && s->starting[kind][urg_ep_index(ep)] == 1)
-                s->bulk_recv_bytes[urg_ep_index(ep)] = e->length;
-        } else if (e->type == stop) {
-            s->active[kind] &= ~bit;
-        }
-        /* A start that failed leaves a stream that runs running (the host
-         * refuses a second start and keeps the first). */
+        urgi_stream_answered(s, &s->pt.e[i], kind, status);
         urgi_complete(s, i, status, 0, NULL, &x);
         return;
     }
     /* Unsolicited: the host stopped the stream (or reports an error). */
     s->unsolicited++;
     if (status != URG_STATUS_SUCCESS)
-        s->active[kind] &= ~bit;
+        urgi_stream_stopped(s, kind, ep);
     if (s->cb.stream_status) {
         memset(&st, 0, sizeof(st));
         st.type = p->type;
@@ -336,7 +268,7 @@ static void end_device(urg_session *s)
 {
     s->state = URG_STATE_READY;
     urgi_complete_all(s);
-    memset(s->active, 0, sizeof(s->active));
+    urgi_streams_clear(s);
 }
 
 /* Queues an answer the host's packet asks for; a host that keeps asking

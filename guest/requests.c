@@ -74,8 +74,7 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
         urgi_outq_put_ext(&s->oq, q->out, q->out_len, i, e->id);
         e->flags |= URGI_P_OUT_QUEUED;
     }
-    if ((r = urgi_stream_start_kind(p->type)) >= 0)
-        s->starting[r][urg_ep_index(q->endpoint)]++;
+    urgi_stream_request_sent(s, p, e);
     idx = urgi_type_index(p->type);
     s->tx_packets[idx]++;
     s->tx_bytes[idx] += (uint64_t)n + q->out_len;
@@ -299,33 +298,12 @@ URG_API int urg_session_start_bulk_receiving(urg_session *s, uint8_t endpoint, u
                                              void *user_data, uint64_t *id)
 {
     struct urg_packet p;
-    struct req q;
-    uint32_t *most;
-    bool running;
-    int r;
-    if ((r = ready(s, true)))
-        return r;
-    if (!urgi_has(s->wire.caps, URG_CAP_BULK_RECEIVING))
-        return URG_ERR_NO_CAP;
     init_packet(&p, URG_START_BULK_RECEIVING);
     p.h.start_bulk_receiving.endpoint = endpoint;
     p.h.start_bulk_receiving.stream_id = stream_id;
     p.h.start_bulk_receiving.bytes_per_transfer = bytes_per_transfer;
     p.h.start_bulk_receiving.no_transfers = no_transfers;
-    memset(&q, 0, sizeof(q));
-    q.endpoint = endpoint;
-    q.aux32 = stream_id;
-    q.length = bytes_per_transfer; /* the stream's bound once it runs */
-    most = &s->bulk_recv_bytes[urg_ep_index(endpoint)];
-    running = ((s->active[URGI_STREAM_BULKRECV] >> urg_ep_index(endpoint)) & 1u) ||
-              s->starting[URGI_STREAM_BULKRECV][urg_ep_index(endpoint)];
-    if ((r = submit(s, &p, &q, user_data, id)))
-        return r;
-    /* What buffered_bulk_packets may hold: data of a stream still running
-     * (or starting) may come until this start is answered. */
-    if (!running || bytes_per_transfer > *most)
-        *most = bytes_per_transfer;
-    return 0;
+    return simple(s, &p, URG_CAP_BULK_RECEIVING, endpoint, stream_id, 0, user_data, id);
 }
 
 URG_API int urg_session_stop_bulk_receiving(urg_session *s, uint8_t endpoint, uint32_t stream_id,
@@ -441,7 +419,7 @@ URG_API int urg_session_forget(urg_session *s, uint64_t id)
     e = &s->pt.e[i];
     if (e->in_buf)
         urgi_decoder_forget_dest(s->dec, e->in_buf);
-    urgi_request_gone(s, e);
+    urgi_stream_request_gone(s, e);
     urgi_pt_remove(&s->pt, i);
     s->forgotten++;
     return 0;

@@ -198,7 +198,7 @@ void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length, cons
     }
     if (e->in_buf)
         urgi_decoder_forget_dest(s->dec, e->in_buf);
-    urgi_request_gone(s, e);
+    urgi_stream_request_gone(s, e);
     urgi_pt_remove(&s->pt, i);
     s->completions++;
     s->cb.complete(s->ud, &c);
@@ -221,28 +221,10 @@ void urgi_complete_all(urg_session *s)
     }
 }
 
-int urgi_stream_start_kind(uint32_t type)
-{
-    switch (type) {
-    case URG_START_INTERRUPT_RECEIVING: return URGI_STREAM_INT;
-    case URG_START_ISO_STREAM: return URGI_STREAM_ISO;
-    case URG_START_BULK_RECEIVING: return URGI_STREAM_BULKRECV;
-    default: return -1;
-    }
-}
-
-void urgi_request_gone(urg_session *s, const struct urgi_pending *e)
-{
-    int kind = urgi_stream_start_kind(e->type);
-    if (kind >= 0 && s->starting[kind][urg_ep_index(e->endpoint)])
-        s->starting[kind][urg_ep_index(e->endpoint)]--;
-}
-
 void urgi_device_gone(urg_session *s)
 {
     memset(&s->dev, 0, sizeof(s->dev));
-    memset(s->active, 0, sizeof(s->active));
-    memset(s->starting, 0, sizeof(s->starting));
+    urgi_streams_clear(s);
     memset(s->iso_out_seq, 0, sizeof(s->iso_out_seq));
     s->have_ifinfo = s->have_epinfo = false;
     s->announced = false;
@@ -384,12 +366,6 @@ URG_API int urg_session_error(const urg_session *s, const char **msg)
 }
 
 URG_API size_t urg_session_pending_count(const urg_session *s) { return s->pt.count; }
-
-URG_API int urg_session_stream_active(const urg_session *s, uint32_t start_type, uint8_t endpoint)
-{
-    int kind = urgi_stream_start_kind(start_type);
-    return kind < 0 ? 0 : (s->active[kind] >> urg_ep_index(endpoint)) & 1u;
-}
 
 URG_API void urg_session_stats(const urg_session *s, struct urg_stats *out)
 {

@@ -77,21 +77,37 @@ enum { URGI_WARN_NO_INFO = 1, URGI_WARN_NO_FILTER_CAP = 2 };
         urgi_log((s), ((s)->warned & (bit)) ? URG_LOG_DEBUG : URG_LOG_WARNING, __VA_ARGS__);     \
         (s)->warned |= (bit);                                                                    \
     } while (0)
-/* Would n more bytes fit under the bound? 0, URG_ERR_AGAIN (a request) or
- * URG_ERR_PROTO_FLOOD (an answer). An empty queue always takes a packet. */
+/* Would n more bytes fit under the bound? 0, URG_ERR_AGAIN (a request;
+ * an empty queue always takes one) or URG_ERR_PROTO_FLOOD (an answer). */
 URGI_HIDDEN int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bound bound);
 /* Queues one packet (no pending entry): header in the ring, payload copied
  * into the ring. For cancel, reset, filter packets, acks, iso OUT. */
 URGI_HIDDEN int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound);
+/* streams.c: which streams run or start, and what their data may hold. */
 /* The stream kind (URGI_STREAM_*) a stream start request type starts, or
  * -1 for any other type. */
 URGI_HIDDEN int urgi_stream_start_kind(uint32_t type);
+/* Request p was queued as pending entry e (a start counts as pending). */
+URGI_HIDDEN void urgi_stream_request_sent(urg_session *s, const struct urg_packet *p,
+                                          struct urgi_pending *e);
+/* Pending entry e ends (completed or forgotten). */
+URGI_HIDDEN void urgi_stream_request_gone(urg_session *s, const struct urgi_pending *e);
+/* The host answered start or stop request e (stream kind kind) with status;
+ * called before the request completes. */
+URGI_HIDDEN void urgi_stream_answered(urg_session *s, const struct urgi_pending *e, int kind,
+                                      uint8_t status);
+/* The host stopped a stream on its own (an unsolicited error status). */
+URGI_HIDDEN void urgi_stream_stopped(urg_session *s, int kind, uint8_t ep);
+/* No stream runs or starts any more (the device is gone). */
+URGI_HIDDEN void urgi_streams_clear(urg_session *s);
+/* The header callback's verdict on stream data p: go on, skip it unread
+ * (no stream of its kind runs or starts on its endpoint), or
+ * URG_ERR_PROTO_STREAM_LENGTH (longer than its stream's transfers; the
+ * message is in the decoder's). */
+URGI_HIDDEN int urgi_stream_check_data(urg_session *s, const struct urg_packet *p);
 /* Completes pending entry i and calls the complete callback. */
 URGI_HIDDEN void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length,
                                const uint8_t *data, const struct urg_completion *extra);
-/* A pending request ends (completed or forgotten): a stream start no
- * longer pending. */
-URGI_HIDDEN void urgi_request_gone(urg_session *s, const struct urgi_pending *e);
 /* Completes every pending request with URG_STATUS_NODEV, in submission
  * order. */
 URGI_HIDDEN void urgi_complete_all(urg_session *s);

@@ -1,0 +1,142 @@
+/*
+ * streams.c - the streams the session tracks per endpoint (interrupt
+ * receiving, iso streams, buffered bulk receiving): which run, how many
+ * starts are pending, and what their data may hold. The one owner of
+ * s->active, s->starting and s->bulk_recv_bytes; requests.c, dispatch.c
+ * and session.c tell it what happened.
+ *
+ * A stream of a kind runs on an endpoint from a successful start's status
+ * to a stop's status or an unsolicited error status. A start that fails
+ * leaves a stream that runs running (the host refuses a second start and
+ * keeps the first). Data is taken for a stream that runs or is starting,
+ * up to what the guest asked for; data for any other is skipped unread.
+ */
+#include "session.h"
+
+#include <stdio.h>
+
+int urgi_stream_start_kind(uint32_t type)
+{
+    switch (type) {
+    case URG_START_INTERRUPT_RECEIVING: return URGI_STREAM_INT;
+    case URG_START_ISO_STREAM: return URGI_STREAM_ISO;
+    case URG_START_BULK_RECEIVING: return URGI_STREAM_BULKRECV;
+    default: return -1;
+    }
+}
+
+static bool running_or_starting(const urg_session *s, int kind, uint8_t ep)
+{
+    return ((s->active[kind] >> urg_ep_index(ep)) & 1u) || s->starting[kind][urg_ep_index(ep)];
+}
+
+void urgi_stream_request_sent(urg_session *s, const struct urg_packet *p, struct urgi_pending *e)
+{
+    int kind = urgi_stream_start_kind(p->type);
+    if (kind < 0)
+        return;
+    if (kind == URGI_STREAM_BULKRECV) {
+        /* Data of a stream still running (or starting) may come until this
+         * start is answered: the larger bound holds until then. */
+        uint32_t bytes = p->h.start_bulk_receiving.bytes_per_transfer;
+        uint32_t *most = &s->bulk_recv_bytes[urg_ep_index(e->endpoint)];
+        if (!running_or_starting(s, kind, e->endpoint) || bytes > *most)
+            *most = bytes;
+        e->length = bytes; /* the stream's own bound once it runs */
+    }
+    s->starting[kind][urg_ep_index(e->endpoint)]++;
+}
+
+void urgi_stream_request_gone(urg_session *s, const struct urgi_pending *e)
+{
+    int kind = urgi_stream_start_kind(e->type);
+    if (kind >= 0 && s->starting[kind][urg_ep_index(e->endpoint)])
+        s->starting[kind][urg_ep_index(e->endpoint)]--;
+}
+
+void urgi_stream_answered(urg_session *s, const struct urgi_pending *e, int kind, uint8_t status)
+{
+    int idx = urg_ep_index(e->endpoint);
+    if (urgi_stream_start_kind(e->type) < 0) { /* a stop */
+        s->active[kind] &= ~(1u << idx);
+    } else if (status == URG_STATUS_SUCCESS) {
+        s->active[kind] |= 1u << idx;
+        /* Running now: its own bytes_per_transfer bounds its data, unless
+         * another start is still pending (this one counts till it ends). */
+        if (kind == URGI_STREAM_BULKRECV && s->starting[kind][idx] == 1)
+            s->bulk_recv_bytes[idx] = e->length;
+    }
+}
+
+void urgi_stream_stopped(urg_session *s, int kind, uint8_t ep)
+{
+    s->active[kind] &= ~(1u << urg_ep_index(ep));
+}
+
+void urgi_streams_clear(urg_session *s)
+{
+    memset(s->active, 0, sizeof(s->active));
+    memset(s->starting, 0, sizeof(s->starting));
+}
+
+/* The most a stream data packet may hold: what the guest asked for. */
+static uint32_t stream_limit(const urg_session *s, int kind, uint8_t ep)
+{
+    uint32_t raw, decoded, whole;
+    if (kind == URGI_STREAM_BULKRECV)
+        return s->bulk_recv_bytes[urg_ep_index(ep)];
+    /* Interrupt and iso: at low, full and high speed the host sends
+     * ep_info's max packet size either as the whole per-interval size
+     * (libusbredirhost: size x multiplier, at most 3 x 1024) or raw, with
+     * the high-bandwidth multiplier in bits 11-12; the larger reading
+     * counts. SuperSpeed has no multiplier bits: the value is the size. */
+    raw = s->dev.ep[urg_ep_index(ep)].max_packet_size;
+    if (!raw)
+        return UINT16_MAX; /* unknown (no ep_info_max_packet_size) */
+    if (s->dev.speed == URG_SPEED_SUPER)
+        return raw;
+    decoded = (raw & 0x7ffu) * (((raw >> 11) & 3u) + 1u);
+    whole = raw < 3u * 1024u ? raw : 3u * 1024u;
+    return decoded > whole ? decoded : whole;
+}
+
+int urgi_stream_check_data(urg_session *s, const struct urg_packet *p)
+{
+    uint32_t limit;
+    uint8_t ep;
+    int kind;
+    size_t cap;
+    switch (p->type) {
+    case URG_INTERRUPT_PACKET:
+        ep = p->h.interrupt.endpoint;
+        kind = URGI_STREAM_INT;
+        break;
+    case URG_ISO_PACKET:
+        ep = p->h.iso.endpoint;
+        kind = URGI_STREAM_ISO;
+        break;
+    case URG_BUFFERED_BULK_PACKET:
+        ep = p->h.buffered_bulk.endpoint;
+        kind = URGI_STREAM_BULKRECV;
+        break;
+    default:
+        return URG_DECODE_CONTINUE;
+    }
+    if (!running_or_starting(s, kind, ep)) {
+        s->stream_discarded++;
+        return URG_DECODE_DISCARD;
+    }
+    limit = stream_limit(s, kind, ep);
+    if (p->data_len <= limit)
+        return URG_DECODE_CONTINUE;
+    snprintf(urgi_decoder_msg(s->dec, &cap), cap,
+             "%s: %u bytes on endpoint 0x%02x, longer than the %u its stream's transfers hold",
+             urg_type_name(p->type), p->data_len, ep, limit);
+    return URG_ERR_PROTO_STREAM_LENGTH;
+}
+
+URG_API int urg_session_stream_active(const urg_session *s, uint32_t start_type, uint8_t endpoint)
+{
+    int kind = urgi_stream_start_kind(start_type);
+    return kind < 0 ? 0 : (s->active[kind] >> urg_ep_index(endpoint)) & 1u;
+}
