@@ -76,6 +76,8 @@ URG_API const char *urg_error_name(int err)
     return d ? d->name : "URG_ERR_UNKNOWN";
 }
 
+URG_API int urg_error_is_protocol(int err) { return err <= -100 && err > -200; }
+
 int urgi_fmt(char *msg, size_t cap, int err, const char *fmt, ...)
 {
     if (msg && cap) {

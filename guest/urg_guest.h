@@ -66,7 +66,8 @@ enum urg_error {
     URG_ERR_FILTER_NO_MATCH = -14, /* no filter rule matches the device */
     URG_ERR_BUFFER = -15,        /* the caller's buffer is too small */
 
-    /* Errors in what the peer sent (validation of received packets). */
+    /* Errors in what the peer sent (validation of received packets): -100
+     * to -199, urg_error_is_protocol(). */
     URG_ERR_PROTO_TYPE = -100,          /* unknown packet type */
     URG_ERR_PROTO_DIRECTION = -101,     /* type not allowed in this direction */
     URG_ERR_PROTO_BEFORE_HELLO = -102,  /* a packet before the peer's hello */
@@ -103,6 +104,10 @@ enum urg_error {
 URG_API const char *urg_strerror(int err);
 /** The enumerator's name for an error code, e.g. "URG_ERR_NOMEM". */
 URG_API const char *urg_error_name(int err);
+/** 1 if err is a URG_ERR_PROTO_* code (-100 to -199): the peer broke the
+ *  protocol - a broken or hostile usb-host, not the application, the
+ *  system or the connection. Else 0. */
+URG_API int urg_error_is_protocol(int err);
 
 /* ======================================================================
  * Protocol constants (usbredir 0.7)
@@ -808,7 +813,9 @@ URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_i
 URG_API int urg_session_interrupt_out(urg_session *s, uint8_t endpoint, uint16_t length,
                                       const void *data, void *user_data, uint64_t *id);
 /** One iso OUT packet on a started OUT stream. The payload is copied; the
- *  host never answers iso OUT packets, so there is no completion. */
+ *  host never answers iso OUT packets, so there is no completion. Returns
+ *  0, URG_ERR_INVALID (an IN endpoint, or data missing), URG_ERR_AGAIN
+ *  (the output bound), or the errors every request call returns. */
 URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t length,
                                 const void *data);
 URG_API int urg_session_set_configuration(urg_session *s, uint8_t configuration,
@@ -839,14 +846,17 @@ URG_API int urg_session_alloc_bulk_streams(urg_session *s, uint32_t endpoints,
 URG_API int urg_session_free_bulk_streams(urg_session *s, uint32_t endpoints, void *user_data,
                                           uint64_t *id);
 /** Resets the device. The protocol has no reply to a reset, so this is not
- *  a request: no id, no completion. */
+ *  a request: no id, no completion. Returns 0, URG_ERR_AGAIN (the output
+ *  bound: try again after writing), URG_ERR_NO_DEVICE, URG_ERR_STATE,
+ *  URG_ERR_FAILED or URG_ERR_NOMEM. */
 URG_API int urg_session_reset(urg_session *s);
 /**
  * Cancels a pending data request (control, bulk, interrupt OUT) by sending
  * cancel_data_packet. The request still completes exactly once, with the
  * host's answer: URG_STATUS_CANCELLED, or its real result if it had already
  * finished. Cancelling twice is a no-op. URG_ERR_NOT_FOUND if no request has
- * that id, URG_ERR_NOT_CANCELLABLE for a non-data request.
+ * that id, URG_ERR_NOT_CANCELLABLE for a non-data request; never
+ * URG_ERR_AGAIN (a cancel is not bounded by max_output_bytes).
  */
 URG_API int urg_session_cancel(urg_session *s, uint64_t id);
 /**
@@ -860,10 +870,15 @@ URG_API int urg_session_cancel(urg_session *s, uint64_t id);
  * the request is then still pending).
  */
 URG_API int urg_session_forget(urg_session *s, uint64_t id);
-/** Sends filter_filter with the given rules (needs the filter cap). */
+/** Sends filter_filter with the given rules (needs the filter cap).
+ *  Returns 0, URG_ERR_NO_CAP, URG_ERR_FILTER_SYNTAX, URG_ERR_AGAIN (the
+ *  output bound), URG_ERR_STATE, URG_ERR_FAILED or URG_ERR_NOMEM. */
 URG_API int urg_session_send_filter(urg_session *s, const char *filter);
 /** Sends filter_reject: the guest refuses the device (needs the filter cap;
- *  needs a device_connect or interface_info to answer). */
+ *  needs a device_connect or interface_info to answer). An answer the host
+ *  asked for, bounded as such (see "bytes out"): returns 0, URG_ERR_NO_CAP,
+ *  URG_ERR_AGAIN (64 KiB of answers already wait unread), URG_ERR_STATE,
+ *  URG_ERR_FAILED or URG_ERR_NOMEM. */
 URG_API int urg_session_filter_reject(urg_session *s);
 
 /* ---- state ---- */

@@ -70,7 +70,7 @@ static void test_error_strings(void **state)
         URG_ERR_PROTO_FILTER, URG_ERR_PROTO_CAP, URG_ERR_PROTO_CAPS, URG_ERR_PROTO_BULK_LENGTH,
         URG_ERR_PROTO_HELLO, URG_ERR_PROTO_REPLY_TYPE, URG_ERR_PROTO_REPLY_ENDPOINT,
         URG_ERR_PROTO_REPLY_LENGTH, URG_ERR_PROTO_FIELD, URG_ERR_PROTO_STATE,
-        URG_ERR_PROTO_CALLBACK,
+        URG_ERR_PROTO_CALLBACK, URG_ERR_PROTO_STREAM_LENGTH, URG_ERR_PROTO_FLOOD,
     };
     size_t i, j, n = sizeof(codes) / sizeof(codes[0]);
     (void)state;
@@ -83,6 +83,12 @@ static void test_error_strings(void **state)
         }
     }
     assert_string_equal(urg_error_name(URG_ERR_PROTO_CAP), "URG_ERR_PROTO_CAP");
+    for (i = 0; i < n; i++)
+        assert_int_equal(urg_error_is_protocol(codes[i]), codes[i] <= URG_ERR_PROTO_TYPE);
+    assert_int_equal(urg_error_is_protocol(URG_ERR_PROTO_FLOOD), 1);
+    assert_int_equal(urg_error_is_protocol(-200), 0); /* the model's */
+    assert_int_equal(urg_error_is_protocol(-300), 0); /* the transport's */
+    assert_int_equal(urg_error_is_protocol(0), 0);
     assert_string_equal(urg_strerror(12345), "unknown error");
     assert_string_equal(urg_strerror(0), "success");
     assert_string_equal(urg_version(), URG_VERSION_STRING);

@@ -193,6 +193,8 @@ static void test_addresses(void **state)
     assert_string_equal(urg_transport_strerror(URG_ERR_TCP_GAP),
                         "the captured TCP stream has a gap");
     assert_string_equal(urg_transport_strerror(URG_ERR_HCD_BUSY), "the URB is already in flight");
+    assert_string_equal(urg_transport_strerror(URG_ERR_STALLED),
+                        "the host stopped reading what we send");
 }
 
 static void test_fd_over_socketpair(void **state)

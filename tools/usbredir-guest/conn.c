@@ -106,8 +106,7 @@ static void on_transport_log(void *ud, int level, const char *msg)
  * device failed (exit 1), it did not just go away (exit 3). */
 static int gone_code(const struct conn *c)
 {
-    return c->gone_err <= URG_ERR_PROTO_TYPE && c->gone_err > URG_ERR_HCD_SPEED ? EXIT_FAIL
-                                                                                : EXIT_CONN;
+    return urg_error_is_protocol(c->gone_err) ? EXIT_FAIL : EXIT_CONN;
 }
 
 /* ---------------------------------------------------------------- callbacks */
