@@ -262,6 +262,20 @@ printf 'emulated FT232R ready\r\ntyped\n' > "$TMP/serial-stdin.want"
 same "$TMP/serial-stdin.out" "$TMP/serial-stdin.want"
 # 115200 baud is 3 MHz / 26: the FT232R runs at 115385.
 has serial-stdin report "baud 115385"
+# The device's data is escaped but for line ends and tabs; --raw passes it
+# unchanged (the emulated adapter echoes ESC [ 1 m and a BEL back).
+for m in escaped raw; do
+    start_emu e ftdi
+    if [ $m = raw ]; then
+        t serial-$m 0 serial --raw --send 'a\x1b[1mb\x07\r\n' --bytes 32 "$ADDR"
+        printf 'emulated FT232R ready\r\na\033[1mb\007\r\n' > "$TMP/serial-$m.want"
+    else
+        t serial-$m 0 serial --send 'a\x1b[1mb\x07\r\n' --bytes 32 "$ADDR"
+        printf 'emulated FT232R ready\r\na\\x1b[1mb\\x07\r\n' > "$TMP/serial-$m.want"
+    fi
+    wait_emu e
+    same "$TMP/serial-$m.out" "$TMP/serial-$m.want"
+done
 start_emu e keyboard
 t serial-notadapter 1 serial "$ADDR" && has serial-notadapter err "is not an FTDI, CP210x or PL2303"
 wait_emu e

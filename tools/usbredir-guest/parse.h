@@ -26,20 +26,14 @@
 
 /* ---------------------------------------------------------------- text.c */
 
-/* The one escaper for everything printed that came from a peer or a file:
- * well-formed UTF-8 that is not a control passes; C0 controls (ESC, CR, LF
- * and TAB included), DEL, C1 controls (U+0080..U+009F) and every byte that
- * is not part of well-formed UTF-8 (overlongs, surrogates, above U+10FFFF,
- * cut sequences, stray continuation bytes) become \xNN. */
+/* Everything printed that came from a peer or a file goes through these,
+ * escaped by the library's rules (urg_escape() in urg_guest.h: controls
+ * and ill-formed UTF-8 become \xNN). */
 enum {
     TEXT_LINES = 1   /* \n, \r and \t pass too (the serial line) */
 };
 /* Bytes each escaped input byte may take at most ("\xNN"). */
 #define TEXT_MAX_GROWTH 4
-/* Length (1-4) of the printable, well-formed UTF-8 character at s[0..n);
- * 0 when s[0] must be escaped; -1 when s[0..n) is a well-formed start of
- * one that is cut short (more bytes could complete it). */
-int text_char(const uint8_t *s, size_t n, unsigned flags);
 /* Escapes s[0..n) into out (always NUL-terminated when cap > 0; on
  * truncation only whole characters and whole escapes are written).
  * Returns the length written. TEXT_MAX_GROWTH * n + 1 bytes always fit. */

@@ -9,14 +9,10 @@
 #include "parse.h"
 #include "urg_guest.h"
 
-static const char hex[] = "0123456789abcdef";
-
-/* The controls the serial line lets through. */
+/* The controls the serial line lets through. The rules are the library's
+ * (urg_escape(), urg_escape_unit()): one escaper for the engine's log
+ * lines, the dump command and this. */
 static const char *keep(unsigned flags) { return (flags & TEXT_LINES) ? "\n\r\t" : NULL; }
-
-/* The rules are the library's (urg_escape(), urg_escape_unit()): one
- * escaper for the engine's log lines, the dump command and this. */
-int text_char(const uint8_t *s, size_t n, unsigned flags) { return urg_escape_unit(s, n, keep(flags)); }
 
 size_t text_escape(char *out, size_t cap, const void *data, size_t n, unsigned flags)
 {
@@ -33,7 +29,8 @@ static size_t put_units(FILE *f, const uint8_t *s, size_t n, unsigned flags, boo
 {
     size_t i = 0, run = 0; /* s[i - run .. i) is printable, not yet written */
     while (i < n) {
-        int k = text_char(s + i, n - i, flags);
+        int k = urg_escape_unit(s + i, n - i, keep(flags));
+        char esc[5];
         if (k < 0 && hold)
             break;
         if (k > 0) {
@@ -43,10 +40,8 @@ static size_t put_units(FILE *f, const uint8_t *s, size_t n, unsigned flags, boo
         }
         fwrite(s + i - run, 1, run, f);
         run = 0;
-        fputc('\\', f);
-        fputc('x', f);
-        fputc(hex[s[i] >> 4], f);
-        fputc(hex[s[i] & 15], f);
+        urg_escape(s + i, 1, NULL, esc, sizeof(esc)); /* one byte to escape: \xNN */
+        fputs(esc, f);
         i++;
     }
     fwrite(s + i - run, 1, run, f);
