@@ -367,27 +367,15 @@ static int start_replay(struct conn *c, const char *fixture, char *addr, size_t 
     return 0;
 }
 
-int conn_open(struct conn **out, const struct common *o, const char *fixture)
+/* The model, the transport (or the replay), and the wait for the device.
+ * Every way out but 0 has said why, or leaves it to conn_close() (a
+ * replay's report). */
+static int open_device(struct conn *c, const struct common *o, const char *fixture)
 {
     struct urg_hcd_config hc;
     struct urg_transport_config tc;
-    struct conn *c = calloc(1, sizeof(*c));
     char addr[64];
     int r;
-    *out = NULL;
-    if (!c) {
-        cli_error(o, "out of memory");
-        return EXIT_FAIL;
-    }
-    c->o = *o;
-    c->loop = ev_default_loop(0);
-    ev_signal_init(&c->sigint, on_signal, SIGINT);
-    ev_signal_init(&c->sigterm, on_signal, SIGTERM);
-    c->sigint.data = c->sigterm.data = c;
-    ev_signal_start(c->loop, &c->sigint);
-    ev_signal_start(c->loop, &c->sigterm);
-    *out = c;
-
     urg_hcd_config_init(&hc);
     hc.callbacks.attach = on_attach;
     hc.callbacks.detach = on_detach;
@@ -398,16 +386,13 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
     hc.session.log_level = log_level(o);
     hc.user_data = c;
     if ((r = urg_hcd_dev_new(&hc, &c->dev))) {
-        c->said = true;
         cli_error(o, "%s", urg_transport_strerror(r));
         return EXIT_FAIL;
     }
     urg_transport_config_init(&tc);
     if (!o->address || strncmp(o->address, "capture:", 8) == 0) {
-        if ((r = start_replay(c, fixture, addr, sizeof(addr)))) {
-            c->said = true;
+        if ((r = start_replay(c, fixture, addr, sizeof(addr))))
             return r;
-        }
         tc.address = addr;
     } else {
         tc.address = o->address;
@@ -430,7 +415,6 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
     tc.stall_timeout = o->timeout; /* a host that stops reading, as one that stops answering */
     tc.user_data = c;
     if ((r = urg_transport_new(&tc, &c->t))) {
-        c->said = true;
         cli_error(o, "%s: %s", o->record && r == URG_ERR_CAPTURE ? o->record : c->where,
                   urg_transport_strerror(r));
         return r == URG_ERR_ADDRESS ? EXIT_USAGE : EXIT_CONN;
@@ -446,8 +430,6 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
         else
             fprintf(stderr, "%s: waiting for a usb-host on %s\n", o->prog, o->address);
     }
-    /* Every way out below has said why (conn_close() says a replay's). */
-    c->said = true;
     if (conn_run_until(c, attached_or_over, c, o->listen ? 0 : o->timeout) != 0 || c->rejected) {
         if (c->replay_done && c->replay_status)
             return EXIT_DIVERGED; /* conn_close() prints the report */
@@ -465,7 +447,6 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
             cli_error(o, "%s: no device attached within %g s", c->where, o->timeout);
         return EXIT_CONN;
     }
-    c->said = false;
     if (conn_over(c)) {
         /* It attached and went in the same read (or the connection did). */
         if (c->replay_done && c->replay_status)
@@ -474,6 +455,28 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
         return c->interrupted ? EXIT_CONN : gone_code(c);
     }
     return 0;
+}
+
+int conn_open(struct conn **out, const struct common *o, const char *fixture)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    int r;
+    *out = NULL;
+    if (!c) {
+        cli_error(o, "out of memory");
+        return EXIT_FAIL;
+    }
+    c->o = *o;
+    c->loop = ev_default_loop(0);
+    ev_signal_init(&c->sigint, on_signal, SIGINT);
+    ev_signal_init(&c->sigterm, on_signal, SIGTERM);
+    c->sigint.data = c->sigterm.data = c;
+    ev_signal_start(c->loop, &c->sigint);
+    ev_signal_start(c->loop, &c->sigterm);
+    *out = c;
+    if ((r = open_device(c, o, fixture)))
+        c->said = true; /* conn_close() adds no second line */
+    return r;
 }
 
 static bool replay_over(void *p) { return ((struct conn *)p)->replay_done; }
