@@ -527,16 +527,7 @@ static void test_msc_cancel_in_flight(void **state)
 
     /* READ(10) of 4 MiB: the CBW, then the data URB, cancelled in flight. */
     read10(cdb, 0, (uint16_t)(len / 512), 0);
-    memset(cbw, 0, sizeof(cbw));
-    memcpy(cbw, "USBC", 4);
-    cbw[4] = 0x77;
-    cbw[8] = (uint8_t)len;
-    cbw[9] = (uint8_t)(len >> 8);
-    cbw[10] = (uint8_t)(len >> 16);
-    cbw[11] = (uint8_t)(len >> 24);
-    cbw[12] = 0x80;
-    cbw[14] = 10;
-    memcpy(cbw + 15, cdb, 10);
+    bot_cbw(cbw, 0x77, cdb, 10, len, 1);
     assert_int_equal(tdev_xfer(&td, URG_EP_BULK, 0x02, NULL, cbw, 31, &got), URG_URB_SUCCESS);
     u->type = URG_EP_BULK;
     u->endpoint = 0x81;

@@ -204,12 +204,9 @@ int tdev_xfer(struct tdev *d, int type, uint8_t ep, const uint8_t *setup, void *
     return status;
 }
 
-int tdev_scsi(struct tdev *d, const uint8_t *cdb, int cdb_len, void *buf, uint32_t len, int in)
+void bot_cbw(uint8_t cbw[31], uint32_t tag, const uint8_t *cdb, int cdb_len, uint32_t len, int in)
 {
-    uint32_t tag = ++d->scsi_tag; /* per device: a replayed session sends the same */
-    uint8_t cbw[31], csw[13];
-    uint32_t got = 0;
-    memset(cbw, 0, sizeof(cbw));
+    memset(cbw, 0, 31);
     memcpy(cbw, "USBC", 4);
     memcpy(cbw + 4, &tag, 4); /* echoed back as is: byte order does not matter */
     cbw[8] = (uint8_t)len;
@@ -219,6 +216,14 @@ int tdev_scsi(struct tdev *d, const uint8_t *cdb, int cdb_len, void *buf, uint32
     cbw[12] = in ? 0x80 : 0;
     cbw[14] = (uint8_t)cdb_len;
     memcpy(cbw + 15, cdb, (size_t)cdb_len);
+}
+
+int tdev_scsi(struct tdev *d, const uint8_t *cdb, int cdb_len, void *buf, uint32_t len, int in)
+{
+    uint32_t tag = ++d->scsi_tag; /* per device: a replayed session sends the same */
+    uint8_t cbw[31], csw[13];
+    uint32_t got = 0;
+    bot_cbw(cbw, tag, cdb, cdb_len, len, in);
     if (tdev_xfer(d, URG_EP_BULK, 0x02, NULL, cbw, 31, NULL) != URG_URB_SUCCESS)
         return -1;
     if (len && tdev_xfer(d, URG_EP_BULK, in ? 0x81 : 0x02, NULL, buf, len, &got) !=

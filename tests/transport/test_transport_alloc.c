@@ -435,16 +435,7 @@ static int scsi(struct guest *g, uint32_t tag, const uint8_t *cdb, int cdb_len, 
                 uint32_t len, int in)
 {
     uint8_t cbw[31], csw[13];
-    memset(cbw, 0, sizeof(cbw));
-    memcpy(cbw, "USBC", 4);
-    memcpy(cbw + 4, &tag, 4);
-    cbw[8] = (uint8_t)len;
-    cbw[9] = (uint8_t)(len >> 8);
-    cbw[10] = (uint8_t)(len >> 16);
-    cbw[11] = (uint8_t)(len >> 24);
-    cbw[12] = in ? 0x80 : 0;
-    cbw[14] = (uint8_t)cdb_len;
-    memcpy(cbw + 15, cdb, (size_t)cdb_len);
+    bot_cbw(cbw, tag, cdb, cdb_len, len, in);
     if (guest_xfer(g, URG_EP_BULK, 0x02, NULL, cbw, 31) != URG_URB_SUCCESS)
         return 0;
     if (len && guest_xfer(g, URG_EP_BULK, in ? 0x81 : 0x02, NULL, buf, len) != URG_URB_SUCCESS)
