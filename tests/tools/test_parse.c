@@ -214,6 +214,24 @@ static void test_string_unicode(void **state)
 
 /* ---------------------------------------------------------------- descriptor walks */
 
+/* A walk over bytes[0..n) (an exact-size copy) takes the first descriptor,
+ * then stops at the second - and stays stopped - for the reason why. */
+static void expect_walk_stops(const uint8_t *bytes, size_t n, const char *why)
+{
+    struct desc_iter it;
+    const uint8_t *d;
+    size_t dn;
+    char got[128];
+    uint8_t *b = dup_bytes(bytes, n);
+    desc_iter_init(&it, b, n);
+    assert_int_equal(desc_next(&it, &d, &dn), DESC_OK);
+    assert_int_equal(desc_next(&it, &d, &dn), DESC_BAD);
+    assert_int_equal(desc_next(&it, &d, &dn), DESC_BAD);
+    desc_problem(&it, got, sizeof(got));
+    assert_string_equal(got, why);
+    free(b);
+}
+
 static void test_desc_walk(void **state)
 {
     static const uint8_t ok[] = { 9, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0x99, 1 };
@@ -221,7 +239,6 @@ static void test_desc_walk(void **state)
     struct desc_iter it;
     const uint8_t *d;
     size_t n;
-    char why[128];
     uint8_t *b = dup_bytes(ok, sizeof(ok));
     (void)state;
     desc_iter_init(&it, b, sizeof(ok));
@@ -233,14 +250,7 @@ static void test_desc_walk(void **state)
     assert_int_equal(desc_next(&it, &d, &n), DESC_END);
     free(b);
     /* bLength 0 stops the walk (and keeps it stopped). */
-    b = dup_bytes(zero, sizeof(zero));
-    desc_iter_init(&it, b, sizeof(zero));
-    assert_int_equal(desc_next(&it, &d, &n), DESC_OK);
-    assert_int_equal(desc_next(&it, &d, &n), DESC_BAD);
-    assert_int_equal(desc_next(&it, &d, &n), DESC_BAD);
-    desc_problem(&it, why, sizeof(why));
-    assert_string_equal(why, "malformed descriptor at byte 9: bLength 0");
-    free(b);
+    expect_walk_stops(zero, sizeof(zero), "malformed descriptor at byte 9: bLength 0");
 }
 
 /* A header in the last one or two bytes: the walk stops there, and the
@@ -250,25 +260,11 @@ static void test_desc_header_at_end(void **state)
     static const uint8_t one_left[] = { 9, 2, 10, 0, 1, 1, 0, 0x80, 50, 9 };
     static const uint8_t two_left[] = { 9, 2, 11, 0, 1, 1, 0, 0x80, 50, 9, 4 };
     static const uint8_t ep_cut[] = { 9, 2, 14, 0, 1, 1, 0, 0x80, 50, 7, 5, 0x81, 3, 8 };
-    struct desc_iter it;
-    const uint8_t *d;
-    size_t n;
-    char why[128];
-    uint8_t *b = dup_bytes(one_left, sizeof(one_left));
     (void)state;
-    desc_iter_init(&it, b, sizeof(one_left));
-    assert_int_equal(desc_next(&it, &d, &n), DESC_OK);
-    assert_int_equal(desc_next(&it, &d, &n), DESC_BAD);
-    desc_problem(&it, why, sizeof(why));
-    assert_string_equal(why, "malformed descriptor at byte 9: 1 byte left, too short for one");
-    free(b);
-    b = dup_bytes(two_left, sizeof(two_left));
-    desc_iter_init(&it, b, sizeof(two_left));
-    assert_int_equal(desc_next(&it, &d, &n), DESC_OK);
-    assert_int_equal(desc_next(&it, &d, &n), DESC_BAD);
-    desc_problem(&it, why, sizeof(why));
-    assert_string_equal(why, "malformed descriptor at byte 9: bLength 9, only 2 bytes left");
-    free(b);
+    expect_walk_stops(one_left, sizeof(one_left),
+                      "malformed descriptor at byte 9: 1 byte left, too short for one");
+    expect_walk_stops(two_left, sizeof(two_left),
+                      "malformed descriptor at byte 9: bLength 9, only 2 bytes left");
     /* Through the printer: each said once, the walk stopped where it was. */
     {
         static const uint8_t *const cfgs[3] = { one_left, two_left, ep_cut };
