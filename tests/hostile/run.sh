@@ -410,6 +410,33 @@ c example-escape-version example keyboard escape-version 0 - ""
 c lsusb-escape-strings lsusb keyboard escape-strings 0 - ""
 c msc-escape-inquiry msc msc escape-inquiry 0 - ""
 c serial-escape-serial serial ftdi escape-serial 0 - ""
+# The same host recorded, then the capture dumped: the file's text (the
+# hello's version) comes out escaped, once (no \\x5c: not escaped twice).
+if [ -z "$ONLY" ] || printf 'dump-escape-version\n' | grep -Eq -- "$ONLY"; then
+    total=$((total + 1))
+    _why=
+    if start_hh dump-escape-version --scenario escape-version --kind keyboard --deadline 30; then
+        "$TOOL" record "$TMP/evil.urgcap" lsusb --timeout 2 "$ADDR" > /dev/null 2>&1 ||
+            _why="; record exited $?"
+        stop_hh
+        "$SUP" -t "$LIMIT" -o "$TMP/dump.sup" -- "$TOOL" dump "$TMP/evil.urgcap" \
+            < /dev/null > "$TMP/dump.out" 2> "$TMP/dump.err" || _why="$_why; dump exited $?"
+        _ctl=$("$SUP" --check-text "$TMP/dump.out" "$TMP/dump.err" | head -n 1)
+        [ -z "$_ctl" ] || _why="$_why; terminal control: ${_ctl#"$TMP"/}"
+        grep -qF 'version="emuhost\x1b[2J\x07\xc2\x9b6n\xff\xfe\x7f\x9b\x85end"' \
+            "$TMP/dump.out" || _why="$_why; the version is not escaped once"
+    else
+        _why="; the hostile host did not start"
+        stop_hh
+    fi
+    if [ -z "$_why" ]; then
+        echo "PASS dump-escape-version"
+        pass=$((pass + 1))
+    else
+        echo "FAIL dump-escape-version: ${_why#; }"
+        fail=$((fail + 1))
+    fi
+fi
 
 # ---------------------------------------------------------------- 7: one error, one line
 for t in $DEV; do

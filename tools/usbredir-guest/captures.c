@@ -325,10 +325,9 @@ static int dump_packet(void *ctx, const struct urg_capture_packet *cp)
         d->connection = cp->connection;
     }
     urg_packet_format(cp->p, line, sizeof(line));
-    printf("%5u %11.6f %s ", cp->index, (double)cp->time_ns / 1e9,
-           cp->dir == URG_DIR_TO_HOST ? "guest -> host " : "host  -> guest");
-    text_puts(stdout, line, 0); /* a hello's version, a filter: the file's text */
-    printf("\n");
+    /* urg_packet_format() escapes the file's text (a version, a filter). */
+    printf("%5u %11.6f %s %s\n", cp->index, (double)cp->time_ns / 1e9,
+           cp->dir == URG_DIR_TO_HOST ? "guest -> host " : "host  -> guest", line);
     return 0;
 }
 
