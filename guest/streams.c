@@ -106,6 +106,7 @@ int urgi_stream_check_data(urg_session *s, const struct urg_packet *p)
     uint8_t ep;
     int kind;
     size_t cap;
+    char *msg;
     switch (p->type) {
     case URG_INTERRUPT_PACKET:
         ep = p->h.interrupt.endpoint;
@@ -129,7 +130,8 @@ int urgi_stream_check_data(urg_session *s, const struct urg_packet *p)
     limit = stream_limit(s, kind, ep);
     if (p->data_len <= limit)
         return URG_DECODE_CONTINUE;
-    snprintf(urgi_decoder_msg(s->dec, &cap), cap,
+    msg = urgi_decoder_msg(s->dec, &cap); /* sets cap: not in the same call */
+    snprintf(msg, cap,
              "%s: %u bytes on endpoint 0x%02x, longer than the %u its stream's transfers hold",
              urg_type_name(p->type), p->data_len, ep, limit);
     return URG_ERR_PROTO_STREAM_LENGTH;
