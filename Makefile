@@ -257,6 +257,20 @@ check-hostile: $(HOSTILE_HOST) $(SUPERVISE) $(TOOL) $(BUILD)/examples/transport_
 	tests/hostile/run.sh $(BUILD)
 # ---- end of the hostile usb-host tier
 
+# ---- the USB/IP server (tools/usbredir-guest/usbip.c): a USB/IP client
+# written here drives it against the emulated host (tests/usbip/), the
+# server under RUNNER; its protocol code (usbip_wire.c) has a unit test
+# among TEST_BINS and a fuzz target (fuzz_usbip). Linux's own client drives
+# it in tests/realhost.
+USBIP_WIRE     := tools/usbredir-guest/usbip_wire.c tools/usbredir-guest/usbip_wire.h
+USBIP_TEST_BIN := $(BUILD)/tests/test_usbip
+$(USBIP_TEST_BIN): tests/usbip/test_usbip.c $(USBIP_WIRE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Itools/usbredir-guest $< \
+		tools/usbredir-guest/usbip_wire.c -lcmocka -o $@
+tests: $(USBIP_TEST_BIN)
+# ---- end of the USB/IP server
+
 # Runs every test binary (RUNNER may be valgrind); fails on the first
 # failure, after printing its output.
 run-tests: tests
@@ -267,6 +281,9 @@ run-tests: tests
 	for e in $(EXAMPLES); do echo "== $(RUNNER_NAME)$$e"; $(RUNNER) $$e > $(BUILD)/$$(basename $$e).out; done; \
 	echo "== $(RUNNER_NAME)tests/cli/run.sh"; \
 	RUNNER="$(RUNNER)" tests/cli/run.sh $(BUILD); \
+	echo "== $(RUNNER_NAME)$(USBIP_TEST_BIN) (the server under $(or $(RUNNER_NAME),no runner))"; \
+	URG_TOOL=$(CURDIR)/$(TOOL) URG_EMUHOST=$(CURDIR)/$(EMUHOST) URG_TOOL_RUNNER="$(RUNNER)" \
+		$(USBIP_TEST_BIN); \
 	echo "== all tests passed $(RUNNER_NAME)in $(BUILD)"
 
 check-unit:

@@ -9,6 +9,7 @@
  *   msc.c       mass storage: Bulk-Only Transport and SCSI
  *   serial.c    FTDI, CP210x and PL2303 adapters
  *   captures.c  record, replay, dump, import, stats
+ *   usbip.c     the USB/IP server (usbip_wire.c: its protocol, pure code)
  *   md5.c       MD5 of data read (the fixtures' ground truth)
  *   text.c, parse.c, describe.c (parse.h)
  *               what the host or a capture sends: checked, decoded,
@@ -115,6 +116,7 @@ int cmd_replay(int argc, char **argv, struct common *o);
 int cmd_dump(int argc, char **argv, struct common *o);
 int cmd_import(int argc, char **argv, struct common *o);
 int cmd_stats(int argc, char **argv, struct common *o);
+int cmd_usbip(int argc, char **argv, struct common *o);
 
 /* Parses the options every device command shares (and -h); returns the
  * index of the first argument left, -1 for a usage error (printed), or -2

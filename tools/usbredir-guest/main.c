@@ -32,6 +32,7 @@ static const struct command commands[] = {
     { "dump", cmd_dump, "print each packet of a capture (or pcap) decoded" },
     { "import", cmd_import, "turn a tcpdump pcap/pcapng of a session into a capture" },
     { "stats", cmd_stats, "per-endpoint statistics of a capture (or pcap)" },
+    { "usbip", cmd_usbip, "serve usb-hosts' devices to USB/IP clients (usbip attach)" },
 };
 
 static void usage(FILE *f, const char *prog)

@@ -1,0 +1,736 @@
+/*
+ * test_usbip.c - `usbredir-guest usbip` driven by a USB/IP client written
+ * here, against the emulated usb-host (tests/tools/emuhost-server): the
+ * management phase, control, bulk (Bulk-Only storage) and interrupt URBs,
+ * CMD_UNLINK both ways, ZERO_PACKET, malformed input, a device that goes
+ * away and comes back. The client's sockets have a receive timeout, so a
+ * missing reply fails a test instead of hanging it; every wait is for an
+ * event (a line on the server's stderr, a reply), never a sleep.
+ *
+ * Environment: URG_TOOL (the command), URG_EMUHOST (emuhost-server).
+ * Linux's own client (vhci-hcd) drives the same server in tests/realhost.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+
+#include "usbip_wire.h"
+
+#define TIMEOUT_S 20
+
+/* ---------------------------------------------------------------- processes */
+
+struct proc {
+    pid_t pid;
+    int out;                  /* its stdout (emuhost) or stderr (server) */
+    char addr[64];            /* "listening on ADDR" */
+    char log[65536];          /* the server's stderr so far */
+    size_t log_len;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Starts argv with stdout (or stderr, with err_pipe) on a pipe. */
+static void spawn(struct proc *p, char *const argv[], int err_pipe, int out_pipe_for_addr)
+{
+    int po[2], pe[2];
+    assert_int_equal(pipe(po), 0);
+    assert_int_equal(pipe(pe), 0);
+    p->pid = fork();
+    assert_true(p->pid >= 0);
+    if (p->pid == 0) {
+        dup2(po[1], 1);
+        if (err_pipe)
+            dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    /* "listening on ADDR" on stdout */
+    {
+        char line[256];
+        size_t n = 0;
+        double end = now_s() + TIMEOUT_S;
+        while (n < sizeof(line) - 1 && now_s() < end) {
+            struct pollfd pf = { po[0], POLLIN, 0 };
+            if (poll(&pf, 1, 1000) <= 0)
+                continue;
+            if (read(po[0], line + n, 1) != 1)
+                break;
+            if (line[n++] == '\n')
+                break;
+        }
+        line[n] = 0;
+        assert_true(sscanf(line, "listening on %63s", p->addr) == 1 || !out_pipe_for_addr);
+    }
+    close(po[0]);
+    p->out = pe[0];
+    if (!err_pipe) {
+        close(pe[0]);
+        p->out = -1;
+    }
+    p->log_len = 0;
+}
+
+/* Ends the process; returns its wait status. */
+static int stop(struct proc *p, int sig)
+{
+    int st = 0;
+    if (p->pid <= 0)
+        return 0;
+    kill(p->pid, sig);
+    waitpid(p->pid, &st, 0);
+    p->pid = 0;
+    if (p->out >= 0)
+        close(p->out);
+    p->out = -1;
+    return st;
+}
+
+/* Reads the server's stderr until text appears after offset from (or the
+ * timeout fails the test). Returns where it ends. */
+static size_t wait_log(struct proc *p, size_t from, const char *text)
+{
+    double end = now_s() + TIMEOUT_S;
+    for (;;) {
+        char *hit;
+        p->log[p->log_len] = 0;
+        if (from <= p->log_len && (hit = strstr(p->log + from, text)) != NULL)
+            return (size_t)(hit - p->log) + strlen(text);
+        assert_true(now_s() < end);
+        struct pollfd pf = { p->out, POLLIN, 0 };
+        if (poll(&pf, 1, 200) > 0) {
+            ssize_t n = read(p->out, p->log + p->log_len, sizeof(p->log) - 1 - p->log_len);
+            assert_true(n > 0);
+            p->log_len += (size_t)n;
+        }
+    }
+}
+
+/* Drains what the server has logged so far (no waiting). */
+static void read_log(struct proc *p)
+{
+    struct pollfd pf = { p->out, POLLIN, 0 };
+    while (poll(&pf, 1, 0) > 0 && p->log_len < sizeof(p->log) - 1) {
+        ssize_t n = read(p->out, p->log + p->log_len, sizeof(p->log) - 1 - p->log_len);
+        if (n <= 0)
+            break;
+        p->log_len += (size_t)n;
+    }
+    p->log[p->log_len] = 0;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *h = hay; (h = strstr(h, needle)) != NULL; h += strlen(needle))
+        n++;
+    return n;
+}
+
+/* ---------------------------------------------------------------- the fixture */
+
+struct world {
+    struct proc msc, kbd, server;
+    char kbd_port[16];
+};
+static struct world W;
+
+static void start_emuhost(struct proc *p, const char *kind, const char *listen)
+{
+    char *argv[] = { getenv("URG_EMUHOST"), (char *)kind, "--listen", (char *)listen, "--text",
+                     "", NULL };
+    if (strcmp(kind, "keyboard"))
+        argv[4] = NULL;
+    spawn(p, argv, 0, 1);
+}
+
+/* The server, under URG_TOOL_RUNNER when given (valgrind ...: split at
+ * spaces). */
+static int setup_world(void **state)
+{
+    static char runner[512];
+    char *argv[40], *tok;
+    int n = 0;
+    (void)state;
+    memset(&W, 0, sizeof(W));
+    signal(SIGPIPE, SIG_IGN);
+    start_emuhost(&W.msc, "msc", "127.0.0.1:0");
+    start_emuhost(&W.kbd, "keyboard", "127.0.0.1:0");
+    snprintf(runner, sizeof(runner), "%s", getenv("URG_TOOL_RUNNER") ? getenv("URG_TOOL_RUNNER") : "");
+    for (tok = strtok(runner, " "); tok && n < 30; tok = strtok(NULL, " "))
+        argv[n++] = tok;
+    argv[n++] = getenv("URG_TOOL");
+    argv[n++] = "usbip";
+    argv[n++] = "-v";
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n++] = W.msc.addr;
+    argv[n++] = W.kbd.addr;
+    argv[n] = NULL;
+    if (argv[0][0] != '/') { /* a runner named without its path */
+        static char path[600];
+        snprintf(path, sizeof(path), "/usr/bin/%s", argv[0]);
+        argv[0] = path;
+    }
+    spawn(&W.server, argv, 1, 1);
+    wait_log(&W.server, 0, "1-1: 46f4:0001 at super speed, exportable");
+    wait_log(&W.server, 0, "1-2: 0627:0001 at high speed, exportable");
+    return 0;
+}
+
+/* The server ends on SIGTERM with status 0 (under valgrind: no error,
+ * no leak). */
+static int teardown_world(void **state)
+{
+    int st = stop(&W.server, SIGTERM);
+    (void)state;
+    stop(&W.msc, SIGTERM);
+    stop(&W.kbd, SIGTERM);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "the server ended with wait status 0x%x; its log:\n%s\n", st, W.server.log);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the client */
+
+static int connect_server(void)
+{
+    struct sockaddr_in a;
+    char host[64];
+    int port, fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = { TIMEOUT_S, 0 };
+    assert_true(fd >= 0);
+    assert_int_equal(sscanf(W.server.addr, "%63[^:]:%d", host, &port), 2);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, host, &a.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static void send_all(int fd, const void *buf, size_t n)
+{
+    assert_int_equal(send(fd, buf, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Reads exactly n bytes; 0 on EOF before any, fails the test on a timeout. */
+static int recv_all(int fd, void *buf, size_t n)
+{
+    size_t have = 0;
+    while (have < n) {
+        ssize_t r = recv(fd, (char *)buf + have, n - have, 0);
+        if (r == 0)
+            return 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        assert_true(r > 0); /* a timeout: the server did not answer */
+        have += (size_t)r;
+    }
+    return 1;
+}
+
+/* The server closed the connection (EOF, or a reset), within the timeout. */
+static void expect_closed(int fd)
+{
+    char b[256];
+    for (;;) {
+        ssize_t r = recv(fd, b, sizeof(b), 0);
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
+            return;
+        assert_true(r > 0);
+    }
+}
+
+/* Closes a connection and waits for the server to log that it closed it
+ * ("127.0.0.1:PORT: connection closed", PORT this end's). */
+static void close_and_wait(int fd)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    char line[64];
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    snprintf(line, sizeof(line), "127.0.0.1:%u: connection closed", ntohs(a.sin_port));
+    close(fd);
+    wait_log(&W.server, 0, line);
+}
+
+struct devlist {
+    uint32_t n;
+    struct usbip_device d[4];
+};
+
+static void devlist(struct devlist *out)
+{
+    int fd = connect_server();
+    uint8_t h[8], rec[USBIP_DEVICE_SIZE], ifc[4];
+    usbip_put_op_header(h, USBIP_OP_REQ_DEVLIST, 0);
+    send_all(fd, h, 8);
+    assert_true(recv_all(fd, h, 8));
+    assert_int_equal(usbip_get16(h), USBIP_VERSION);
+    assert_int_equal(usbip_get16(h + 2), USBIP_OP_REP_DEVLIST);
+    assert_int_equal(usbip_get32(h + 4), 0);
+    assert_true(recv_all(fd, h, 4));
+    out->n = usbip_get32(h);
+    assert_true(out->n <= 4);
+    for (uint32_t i = 0; i < out->n; i++) {
+        struct usbip_device *d = &out->d[i];
+        assert_true(recv_all(fd, rec, sizeof(rec)));
+        memcpy(d->path, rec, 256);
+        memcpy(d->busid, rec + 256, 32);
+        d->busnum = usbip_get32(rec + 288);
+        d->devnum = usbip_get32(rec + 292);
+        d->speed = usbip_get32(rec + 296);
+        d->id_vendor = usbip_get16(rec + 300);
+        d->id_product = usbip_get16(rec + 302);
+        d->bcd_device = usbip_get16(rec + 304);
+        d->device_class = rec[306];
+        d->configuration_value = rec[309];
+        d->num_configurations = rec[310];
+        d->num_interfaces = rec[311];
+        for (unsigned k = 0; k < d->num_interfaces && k < 32; k++) {
+            assert_true(recv_all(fd, ifc, 4));
+            d->interface[k].class_code = ifc[0];
+            d->interface[k].subclass = ifc[1];
+            d->interface[k].protocol = ifc[2];
+        }
+    }
+    expect_closed(fd); /* usbipd closes after a list */
+    close(fd);
+}
+
+/* OP_REQ_IMPORT: returns the status; on 0 the connection (fd) is left in
+ * the URB phase and *rec has the record. */
+static uint32_t import(const char *busid, int *fd_out, uint8_t rec[USBIP_DEVICE_SIZE])
+{
+    int fd = connect_server();
+    uint8_t req[40], h[8];
+    uint32_t st;
+    memset(req, 0, sizeof(req));
+    usbip_put_op_header(req, USBIP_OP_REQ_IMPORT, 0);
+    snprintf((char *)req + 8, 32, "%s", busid);
+    send_all(fd, req, sizeof(req));
+    assert_true(recv_all(fd, h, 8));
+    assert_int_equal(usbip_get16(h + 2), USBIP_OP_REP_IMPORT);
+    st = usbip_get32(h + 4);
+    if (st == 0) {
+        assert_true(recv_all(fd, rec, USBIP_DEVICE_SIZE));
+        *fd_out = fd;
+    } else {
+        expect_closed(fd);
+        close(fd);
+        *fd_out = -1;
+    }
+    return st;
+}
+
+static uint32_t devid_of(const char *busid)
+{
+    return 1u << 16 | (uint32_t)atoi(busid + 2);
+}
+
+static void submit(int fd, const char *busid, uint32_t seqnum, uint32_t ep, uint32_t dir,
+                   uint32_t flags, uint32_t len, const uint8_t setup[8], const void *data)
+{
+    struct usbip_cmd c;
+    uint8_t h[USBIP_HEADER_SIZE];
+    memset(&c, 0, sizeof(c));
+    c.command = USBIP_CMD_SUBMIT;
+    c.seqnum = seqnum;
+    c.devid = devid_of(busid);
+    c.direction = dir;
+    c.ep = ep;
+    c.transfer_flags = flags;
+    c.transfer_buffer_length = len;
+    c.number_of_packets = 0xffffffff; /* stale, as on a reused URB: ignored off iso */
+    if (setup)
+        memcpy(c.setup, setup, 8);
+    usbip_put_cmd(h, &c);
+    send_all(fd, h, sizeof(h));
+    if (dir == USBIP_DIR_OUT && len)
+        send_all(fd, data, len);
+}
+
+static void unlink_urb(int fd, const char *busid, uint32_t seqnum, uint32_t target)
+{
+    struct usbip_cmd c;
+    uint8_t h[USBIP_HEADER_SIZE];
+    memset(&c, 0, sizeof(c));
+    c.command = USBIP_CMD_UNLINK;
+    c.seqnum = seqnum;
+    c.devid = devid_of(busid);
+    c.unlink_seqnum = target;
+    usbip_put_cmd(h, &c);
+    send_all(fd, h, sizeof(h));
+}
+
+struct ret {
+    uint32_t command, seqnum;
+    int32_t status;
+    uint32_t actual, npackets, errors;
+    uint8_t data[65536];
+};
+
+/* The next reply; data holds an IN reply's bytes (dir says which). */
+static void next_reply(int fd, struct ret *r, uint32_t dir_of_seqnum_in)
+{
+    uint8_t h[USBIP_HEADER_SIZE];
+    assert_true(recv_all(fd, h, sizeof(h)));
+    r->command = usbip_get32(h);
+    r->seqnum = usbip_get32(h + 4);
+    assert_int_equal(usbip_get32(h + 8), 0);
+    r->status = (int32_t)usbip_get32(h + 20);
+    r->actual = usbip_get32(h + 24);
+    r->npackets = usbip_get32(h + 32);
+    r->errors = usbip_get32(h + 36);
+    if (r->command == USBIP_RET_SUBMIT && dir_of_seqnum_in && r->actual) {
+        assert_true(r->actual <= sizeof(r->data));
+        assert_true(recv_all(fd, r->data, r->actual));
+    }
+}
+
+static const uint8_t get_device_desc[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_devlist(void **state)
+{
+    struct devlist l;
+    (void)state;
+    devlist(&l);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.d[0].busid, "1-1");
+    assert_int_equal(l.d[0].busnum, 1);
+    assert_int_equal(l.d[0].devnum, 1);
+    assert_int_equal(l.d[0].speed, USBIP_SPEED_SUPER);
+    assert_int_equal(l.d[0].id_vendor, 0x46f4);
+    assert_int_equal(l.d[0].id_product, 0x0001);
+    assert_int_equal(l.d[0].num_configurations, 1);
+    assert_int_equal(l.d[0].num_interfaces, 1);
+    assert_int_equal(l.d[0].interface[0].class_code, 8);
+    assert_int_equal(l.d[0].interface[0].subclass, 6);
+    assert_int_equal(l.d[0].interface[0].protocol, 0x50);
+    assert_string_equal(l.d[1].busid, "1-2");
+    assert_int_equal(l.d[1].speed, USBIP_SPEED_HIGH);
+    assert_int_equal(l.d[1].id_vendor, 0x0627);
+    assert_int_equal(l.d[1].interface[0].class_code, 3);
+    assert_int_equal(l.d[1].interface[0].subclass, 1);
+    assert_int_equal(l.d[1].interface[0].protocol, 1);
+}
+
+static void test_import_refusals(void **state)
+{
+    uint8_t rec[USBIP_DEVICE_SIZE];
+    int fd, fd2;
+    (void)state;
+    assert_int_equal(import("1-9", &fd, rec), USBIP_ST_NODEV);
+    assert_int_equal(import("1-2", &fd, rec), USBIP_ST_OK);
+    assert_memory_equal(rec + 256, "1-2", 4);
+    assert_int_equal(usbip_get32(rec + 288), 1);
+    assert_int_equal(usbip_get32(rec + 292), 2);
+    assert_int_equal(usbip_get32(rec + 296), USBIP_SPEED_HIGH);
+    assert_int_equal(import("1-2", &fd2, rec), USBIP_ST_DEV_BUSY);
+    /* Free again once the importer is gone. */
+    close_and_wait(fd);
+    assert_int_equal(import("1-2", &fd2, rec), USBIP_ST_OK);
+    close_and_wait(fd2);
+}
+
+static void test_control(void **state)
+{
+    uint8_t rec[USBIP_DEVICE_SIZE];
+    static struct ret r;
+    int fd;
+    (void)state;
+    assert_int_equal(import("1-2", &fd, rec), 0);
+    submit(fd, "1-2", 7, 0, USBIP_DIR_IN, 0x200, 18, get_device_desc, NULL);
+    next_reply(fd, &r, 1);
+    assert_int_equal(r.command, USBIP_RET_SUBMIT);
+    assert_int_equal(r.seqnum, 7);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.actual, 18);
+    assert_int_equal(r.data[0], 18);
+    assert_int_equal(r.data[8] | r.data[9] << 8, 0x0627);
+    /* A request the device stalls: -EPIPE, and endpoint 0 goes on. */
+    {
+        static const uint8_t vendor[8] = { 0xc0, 0x77, 0, 0, 0, 0, 4, 0 };
+        submit(fd, "1-2", 8, 0, USBIP_DIR_IN, 0x200, 4, vendor, NULL);
+        next_reply(fd, &r, 1);
+        assert_int_equal(r.seqnum, 8);
+        assert_int_equal(r.status, -EPIPE);
+        assert_int_equal(r.actual, 0);
+    }
+    submit(fd, "1-2", 9, 0, USBIP_DIR_IN, 0x200, 18, get_device_desc, NULL);
+    next_reply(fd, &r, 1);
+    assert_int_equal(r.seqnum, 9);
+    assert_int_equal(r.status, 0);
+    /* An endpoint the device does not have: answered, not left hanging. */
+    submit(fd, "1-2", 10, 5, USBIP_DIR_IN, 0x200, 8, NULL, NULL);
+    next_reply(fd, &r, 1);
+    assert_int_equal(r.seqnum, 10);
+    assert_int_equal(r.status, -EPIPE);
+    close_and_wait(fd);
+}
+
+static void bot_cbw(uint8_t cbw[31], uint32_t tag, uint32_t len, int in, const uint8_t *cdb,
+                    uint8_t cdb_len)
+{
+    memset(cbw, 0, 31);
+    memcpy(cbw, "USBC", 4);
+    cbw[4] = (uint8_t)tag;
+    cbw[5] = (uint8_t)(tag >> 8);
+    cbw[8] = (uint8_t)len;
+    cbw[9] = (uint8_t)(len >> 8);
+    cbw[10] = (uint8_t)(len >> 16);
+    cbw[12] = in ? 0x80 : 0;
+    cbw[14] = cdb_len;
+    memcpy(cbw + 15, cdb, cdb_len);
+}
+
+/* READ(10) of 64 blocks from block 100: CBW, data and CSW submitted at once
+ * (pipelined, as usb-storage does not, but a client may); the data equals
+ * the emulated disk ("block N" then N's low byte). */
+static void test_bulk_storage(void **state)
+{
+    uint8_t rec[USBIP_DEVICE_SIZE], cbw[31];
+    static const uint8_t read10[10] = { 0x28, 0, 0, 0, 0, 100, 0, 0, 64, 0 };
+    static struct ret r;
+    int fd, got_data = 0, got_csw = 0, got_cbw = 0;
+    (void)state;
+    assert_int_equal(import("1-1", &fd, rec), 0);
+    bot_cbw(cbw, 0x1234, 64 * 512, 1, read10, 10);
+    submit(fd, "1-1", 100, 2, USBIP_DIR_OUT, 0, 31, NULL, cbw);
+    submit(fd, "1-1", 101, 1, USBIP_DIR_IN, 0x201, 64 * 512, NULL, NULL);
+    submit(fd, "1-1", 102, 1, USBIP_DIR_IN, 0x201, 13, NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        r.seqnum = 0;
+        /* seqnum 101 and 102 are IN: their data follows the header. */
+        uint8_t h[USBIP_HEADER_SIZE];
+        assert_true(recv_all(fd, h, sizeof(h)));
+        r.seqnum = usbip_get32(h + 4);
+        r.status = (int32_t)usbip_get32(h + 20);
+        r.actual = usbip_get32(h + 24);
+        assert_int_equal(usbip_get32(h), USBIP_RET_SUBMIT);
+        assert_int_equal(r.status, 0);
+        if (r.seqnum == 100) {
+            assert_int_equal(r.actual, 31); /* OUT: bytes written, no data back */
+            got_cbw = 1;
+        } else {
+            assert_true(recv_all(fd, r.data, r.actual));
+            if (r.seqnum == 101) {
+                char label[16];
+                assert_int_equal(r.actual, 64 * 512);
+                for (int b = 0; b < 64; b++) {
+                    int n = snprintf(label, sizeof(label), "block %d", 100 + b);
+                    assert_memory_equal(r.data + b * 512, label, (size_t)n);
+                    assert_int_equal(r.data[b * 512 + 511], (100 + b) & 0xff);
+                }
+                got_data = 1;
+            } else {
+                assert_int_equal(r.seqnum, 102);
+                assert_int_equal(r.actual, 13);
+                assert_memory_equal(r.data, "USBS", 4);
+                assert_int_equal(r.data[4] | r.data[5] << 8, 0x1234);
+                assert_int_equal(r.data[12], 0); /* passed */
+                got_csw = 1;
+            }
+        }
+    }
+    assert_true(got_cbw && got_data && got_csw);
+    close_and_wait(fd);
+}
+
+/* An interrupt IN URB the keyboard never answers (it types nothing):
+ * CMD_UNLINK gives RET_UNLINK -ECONNRESET and never a RET_SUBMIT for it;
+ * unlinking an answered URB gives status 0. */
+static void test_unlink(void **state)
+{
+    uint8_t rec[USBIP_DEVICE_SIZE];
+    static struct ret r;
+    int fd;
+    (void)state;
+    assert_int_equal(import("1-2", &fd, rec), 0);
+    submit(fd, "1-2", 20, 1, USBIP_DIR_IN, 0x200, 8, NULL, NULL);
+    unlink_urb(fd, "1-2", 21, 20);
+    next_reply(fd, &r, 0);
+    assert_int_equal(r.command, USBIP_RET_UNLINK);
+    assert_int_equal(r.seqnum, 21);
+    assert_int_equal(r.status, -ECONNRESET);
+    /* The next reply is the control transfer's: nothing came for 20. */
+    submit(fd, "1-2", 22, 0, USBIP_DIR_IN, 0x200, 18, get_device_desc, NULL);
+    next_reply(fd, &r, 1);
+    assert_int_equal(r.command, USBIP_RET_SUBMIT);
+    assert_int_equal(r.seqnum, 22);
+    assert_int_equal(r.status, 0);
+    /* 22 was answered: unlinking it is a no-op, status 0. */
+    unlink_urb(fd, "1-2", 23, 22);
+    next_reply(fd, &r, 0);
+    assert_int_equal(r.command, USBIP_RET_UNLINK);
+    assert_int_equal(r.seqnum, 23);
+    assert_int_equal(r.status, 0);
+    /* Unknown seqnum: also 0. */
+    unlink_urb(fd, "1-2", 24, 999);
+    next_reply(fd, &r, 0);
+    assert_int_equal(r.command, USBIP_RET_UNLINK);
+    assert_int_equal(r.status, 0);
+    /* A URB still pending when the client goes is cancelled in the model. */
+    submit(fd, "1-2", 25, 1, USBIP_DIR_IN, 0x200, 8, NULL, NULL);
+    close_and_wait(fd);
+}
+
+/* Malformed input closes that connection with one log line; the device
+ * stays exportable. */
+static void test_malformed(void **state)
+{
+    static const struct {
+        const char *what;
+        uint32_t field_offset, value;
+        const char *logged;
+    } cases[] = {
+        { "endpoint 16", 16, 16, "CMD_SUBMIT: endpoint 16" },
+        { "direction 2", 12, 2, "CMD_SUBMIT: direction 2" },
+        { "negative length", 24, 0xfffffff0u, "transfer_buffer_length -16 is outside" },
+        { "huge length", 24, 0x7fffffffu, "transfer_buffer_length 2147483647 is outside" },
+        { "unknown command", 0, 9, "unknown command 9" },
+        { "another devid", 8, 0x00010007u, "devid 0x00010007 is not" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t rec[USBIP_DEVICE_SIZE], h[USBIP_HEADER_SIZE];
+        struct usbip_cmd c;
+        int fd, before;
+        size_t mark;
+        (void)state;
+        read_log(&W.server);
+        mark = W.server.log_len;
+        before = count(W.server.log, "closing the connection");
+        assert_int_equal(import("1-2", &fd, rec), 0);
+        memset(&c, 0, sizeof(c));
+        c.command = USBIP_CMD_SUBMIT;
+        c.seqnum = 30;
+        c.devid = devid_of("1-2");
+        c.direction = USBIP_DIR_IN;
+        c.transfer_buffer_length = 8;
+        usbip_put_cmd(h, &c);
+        h[cases[i].field_offset] = (uint8_t)(cases[i].value >> 24);
+        h[cases[i].field_offset + 1] = (uint8_t)(cases[i].value >> 16);
+        h[cases[i].field_offset + 2] = (uint8_t)(cases[i].value >> 8);
+        h[cases[i].field_offset + 3] = (uint8_t)cases[i].value;
+        send_all(fd, h, sizeof(h));
+        expect_closed(fd);
+        close(fd);
+        wait_log(&W.server, mark, cases[i].logged);
+        read_log(&W.server);
+        assert_int_equal(count(W.server.log, "closing the connection"), before + 1);
+    }
+    /* Garbage in the management phase, a bad version. */
+    {
+        int fd = connect_server();
+        uint8_t h[8];
+        usbip_put_op_header(h, USBIP_OP_REQ_DEVLIST, 0);
+        h[1] = 0x06;
+        send_all(fd, h, 8);
+        expect_closed(fd);
+        close(fd);
+        wait_log(&W.server, 0, "protocol version 0x0106, not 0x0111");
+    }
+    /* Still importable. */
+    {
+        uint8_t rec[USBIP_DEVICE_SIZE];
+        int fd;
+        assert_int_equal(import("1-2", &fd, rec), 0);
+        close_and_wait(fd);
+    }
+}
+
+/* The keyboard's usb-host goes away while imported: the import connection
+ * closes (vhci's unplug signal), the pending URB's RET_SUBMIT says -ENODEV
+ * first; the device leaves the list; the host comes back on its port and
+ * the device is listed and importable again. */
+static void test_device_gone_and_back(void **state)
+{
+    uint8_t rec[USBIP_DEVICE_SIZE];
+    static struct ret r;
+    struct devlist l;
+    char listen[64];
+    size_t mark;
+    int fd;
+    (void)state;
+    assert_int_equal(import("1-2", &fd, rec), 0);
+    submit(fd, "1-2", 40, 1, USBIP_DIR_IN, 0x200, 8, NULL, NULL);
+    /* The model has it once the control transfer after it is answered. */
+    submit(fd, "1-2", 41, 0, USBIP_DIR_IN, 0x200, 18, get_device_desc, NULL);
+    next_reply(fd, &r, 1);
+    assert_int_equal(r.seqnum, 41);
+    read_log(&W.server);
+    mark = W.server.log_len;
+    snprintf(listen, sizeof(listen), "%s", W.kbd.addr);
+    stop(&W.kbd, SIGKILL);
+    next_reply(fd, &r, 1);
+    assert_int_equal(r.command, USBIP_RET_SUBMIT);
+    assert_int_equal(r.seqnum, 40);
+    assert_int_equal(r.status, -ENODEV);
+    expect_closed(fd);
+    close(fd);
+    wait_log(&W.server, mark, "1-2: the device went away");
+    devlist(&l);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.d[0].busid, "1-1");
+    assert_int_equal(import("1-2", &fd, rec), USBIP_ST_NA);
+    start_emuhost(&W.kbd, "keyboard", listen);
+    wait_log(&W.server, mark, "1-2: 0627:0001 at high speed, exportable");
+    devlist(&l);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(import("1-2", &fd, rec), USBIP_ST_OK);
+    submit(fd, "1-2", 42, 0, USBIP_DIR_IN, 0x200, 18, get_device_desc, NULL);
+    next_reply(fd, &r, 1);
+    assert_int_equal(r.seqnum, 42);
+    assert_int_equal(r.status, 0);
+    close_and_wait(fd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_devlist),
+        cmocka_unit_test(test_import_refusals),
+        cmocka_unit_test(test_control),
+        cmocka_unit_test(test_bulk_storage),
+        cmocka_unit_test(test_unlink),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_device_gone_and_back),
+    };
+    if (!getenv("URG_TOOL") || !getenv("URG_EMUHOST")) {
+        fprintf(stderr, "test_usbip: set URG_TOOL and URG_EMUHOST\n");
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, setup_world, teardown_world);
+}
