@@ -1646,10 +1646,6 @@ static bool set_scenario(const char *name)
 
 int main(int argc, char **argv)
 {
-    static const char *kinds[EMU_KIND_COUNT] = {
-        [EMU_KEYBOARD] = "keyboard", [EMU_MSC] = "msc",       [EMU_SERIAL] = "ftdi",
-        [EMU_MOUSE] = "mouse",       [EMU_CP210X] = "cp210x", [EMU_PL2303] = "pl2303",
-    };
     struct sigaction sa;
     char shown[128];
     uint64_t first_replies = 0;
@@ -1672,9 +1668,7 @@ int main(int argc, char **argv)
                 usage();
             have_scenario = 1;
         } else if (!strcmp(argv[i], "--kind")) {
-            for (k = 0; k < EMU_KIND_COUNT && strcmp(v, kinds[k]); k++)
-                ;
-            if (k == EMU_KIND_COUNT)
+            if ((k = emu_kind_parse(v)) < 0)
                 usage();
             opt.kind = k;
         } else if (!strcmp(argv[i], "--at")) {

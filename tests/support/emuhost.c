@@ -50,6 +50,7 @@ struct emuhost {
     uint32_t baud;
     uint8_t line_coding[7];
     uint64_t serial_requests, serial_out;
+    uint64_t iso_out_bytes;
     uint32_t bytes_per_transfer;
     uint64_t bulk_seq;
     /* libev glue */
@@ -120,6 +121,16 @@ static const uint8_t cp210x_config[32] = {
 };
 static const uint8_t pl2303_device[18] = { 18, 1, 0x10, 0x01, 0, 0, 0, 64, 0x7b, 0x06,
                                            0x03, 0x23, 0x00, 0x03, 1, 2, 0, 1 };
+/* A vendor-class full-speed device with an iso IN (0x81) and an iso OUT
+ * (0x02) endpoint of 192 bytes polled every frame, as an audio function. */
+static const uint8_t iso_device[18] = { 18, 1, 0x10, 0x01, 0, 0, 0, 64, 0xf4, 0x46,
+                                        0x02, 0x00, 0x00, 0x01, 1, 2, 0, 1 };
+static const uint8_t iso_config[32] = {
+    9, 2, 32, 0, 1, 1, 0, 0x80, 50,
+    9, 4, 0, 0, 2, 0xff, 0, 0, 0,
+    7, 5, 0x81, 1, 192, 0, 1,
+    7, 5, 0x02, 1, 192, 0, 1,
+};
 static const uint8_t pl2303_config[39] = {
     9, 2, 39, 0, 1, 1, 0, 0xa0, 50,
     9, 4, 0, 0, 3, 0xff, 0, 0, 0,
@@ -155,7 +166,28 @@ static const struct model models[EMU_KIND_COUNT] = {
     [EMU_PL2303] = { pl2303_device, pl2303_config, NULL, 0,
                      { NULL, "Prolific Technology Inc.", "USB-Serial Controller", NULL },
                      URG_SPEED_FULL, 0x83, 0x02 },
+    [EMU_ISO] = { iso_device, iso_config, NULL, 0, { NULL, "usbredir-guest", "iso test", NULL },
+                  URG_SPEED_FULL, 0, 0 },
 };
+
+static const char *const kind_names[EMU_KIND_COUNT] = {
+    [EMU_KEYBOARD] = "keyboard", [EMU_MSC] = "msc",       [EMU_SERIAL] = "ftdi",
+    [EMU_MOUSE] = "mouse",       [EMU_CP210X] = "cp210x", [EMU_PL2303] = "pl2303",
+    [EMU_ISO] = "iso",
+};
+
+const char *emu_kind_name(int kind)
+{
+    return kind >= 0 && kind < EMU_KIND_COUNT ? kind_names[kind] : NULL;
+}
+
+int emu_kind_parse(const char *name)
+{
+    for (int k = 0; k < EMU_KIND_COUNT; k++)
+        if (!strcmp(name, kind_names[k]))
+            return k;
+    return -1;
+}
 
 static const struct model *model(const struct emuhost *e) { return &models[e->cfg.kind]; }
 static bool is_serial(const struct emuhost *e) { return model(e)->serial_in != 0; }
@@ -815,6 +847,25 @@ static void move_mouse(struct emuhost *e, uint8_t ep)
     }
 }
 
+/* ---------------------------------------------------------------- iso */
+
+static void iso_burst(struct emuhost *e, uint8_t ep)
+{
+    uint8_t data[192];
+    for (uint32_t k = 0; k < e->cfg.iso_burst; k++) {
+        struct urg_packet p;
+        uint16_t len = (uint16_t)(100 + k % 50);
+        for (uint16_t i = 0; i < len; i++)
+            data[i] = (uint8_t)(k + i);
+        pkt_init(&p, URG_ISO_PACKET, k);
+        p.h.iso.endpoint = ep;
+        p.h.iso.length = len;
+        p.data = data;
+        p.data_len = len;
+        send_pkt(e, &p);
+    }
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 static void stream_status(struct emuhost *e, uint32_t type, uint64_t id, uint8_t ep)
@@ -904,6 +955,17 @@ static int on_packet(void *ctx, const struct urg_packet *req)
         p.h.interrupt.length = req->h.interrupt.length;
         send_pkt(e, &p);
         break;
+    case URG_START_ISO_STREAM:
+        stream_status(e, URG_ISO_STREAM_STATUS, req->id, req->h.start_iso_stream.endpoint);
+        if (e->cfg.kind == EMU_ISO && (req->h.start_iso_stream.endpoint & 0x80))
+            iso_burst(e, req->h.start_iso_stream.endpoint);
+        break;
+    case URG_STOP_ISO_STREAM:
+        stream_status(e, URG_ISO_STREAM_STATUS, req->id, req->h.stop_iso_stream.endpoint);
+        break;
+    case URG_ISO_PACKET: /* iso OUT: never answered */
+        e->iso_out_bytes += req->data_len;
+        break;
     case URG_CANCEL_DATA_PACKET:
         for (i = 0; i < e->nin; i++) {
             if (e->in[i].id != req->id)
@@ -938,6 +1000,7 @@ void emu_config_init(struct emu_config *c, int kind)
     c->caps = URG_CAPS_ALL;
     c->text = "hello";
     c->blocks = 2048;
+    c->iso_burst = 64;
     c->speed = models[kind].speed;
 }
 
@@ -1007,6 +1070,7 @@ uint8_t *emu_disk(struct emuhost *e, uint32_t *blocks)
 uint32_t emu_serial_baud(const struct emuhost *e) { return e->baud; }
 uint64_t emu_serial_requests(const struct emuhost *e) { return e->serial_requests; }
 uint64_t emu_serial_received(const struct emuhost *e) { return e->serial_out; }
+uint64_t emu_iso_out_bytes(const struct emuhost *e) { return e->iso_out_bytes; }
 
 uint64_t emu_count(const struct emuhost *e, uint32_t type)
 {

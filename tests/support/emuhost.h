@@ -36,14 +36,19 @@
 #include "urg_guest.h"
 
 enum emu_kind { EMU_KEYBOARD, EMU_MSC, EMU_SERIAL, EMU_MOUSE, EMU_CP210X, EMU_PL2303,
-                EMU_KIND_COUNT };
+                EMU_ISO, EMU_KIND_COUNT };
+/* The kind's name on command lines ("keyboard", "msc", "ftdi", "mouse",
+ * "cp210x", "pl2303", "iso"), and back (-1 for an unknown name). */
+const char *emu_kind_name(int kind);
+int emu_kind_parse(const char *name);
 
 struct emu_config {
     int kind;
     uint32_t caps;          /* the host's caps (URG_CAPS_ALL) */
     const char *text;       /* keyboard: what it types ("hello") */
     uint32_t blocks;        /* msc: 512-byte blocks (2048) */
-    uint8_t speed;          /* URG_SPEED_* (high; msc: super) */
+    uint8_t speed;          /* URG_SPEED_* (high; msc: super; serial, iso: full) */
+    uint32_t iso_burst;     /* iso: IN packets sent when the stream starts (64) */
 };
 
 struct emuhost;
@@ -66,6 +71,10 @@ uint8_t *emu_disk(struct emuhost *e, uint32_t *blocks);
 uint32_t emu_serial_baud(const struct emuhost *e);
 uint64_t emu_serial_requests(const struct emuhost *e);
 uint64_t emu_serial_received(const struct emuhost *e);
+/* Iso (EMU_ISO): OUT payload bytes received; IN packets sent. Starting its
+ * iso IN stream sends a burst of iso_burst packets: packet k has
+ * 100 + k % 50 bytes, byte i being (k + i) & 0xff. */
+uint64_t emu_iso_out_bytes(const struct emuhost *e);
 /* Packets of each type the guest sent. */
 uint64_t emu_count(const struct emuhost *e, uint32_t type);
 

@@ -4,7 +4,7 @@
  * `make fixtures` run the usbredir-guest command against it.
  *
  *   emuhost-server KIND [options]
- *     KIND            keyboard, mouse, msc, ftdi, cp210x or pl2303
+ *     KIND            keyboard, mouse, msc, ftdi, cp210x, pl2303 or iso
  *     --listen ADDR   host:port, [v6]:port or unix:/path (127.0.0.1:0)
  *     --connect ADDR  connect to a guest that listens instead, serve it,
  *                     exit when it goes (usbredirect --to)
@@ -158,9 +158,10 @@ static void write_report(const char *path, struct emuhost *e)
     uint32_t t;
     if (!f)
         return;
-    fprintf(f, "baud %u\nserial_requests %llu\nserial_received %llu\n", emu_serial_baud(e),
-            (unsigned long long)emu_serial_requests(e),
-            (unsigned long long)emu_serial_received(e));
+    fprintf(f, "baud %u\nserial_requests %llu\nserial_received %llu\niso_out_bytes %llu\n",
+            emu_serial_baud(e), (unsigned long long)emu_serial_requests(e),
+            (unsigned long long)emu_serial_received(e),
+            (unsigned long long)emu_iso_out_bytes(e));
     for (t = 0; t < 200; t++)
         if (urg_type_index(t) >= 0 && emu_count(e, t))
             fprintf(f, "%s %llu\n", urg_type_name(t), (unsigned long long)emu_count(e, t));
@@ -169,21 +170,14 @@ static void write_report(const char *path, struct emuhost *e)
 
 int main(int argc, char **argv)
 {
-    static const char *kinds[EMU_KIND_COUNT] = {
-        [EMU_KEYBOARD] = "keyboard", [EMU_MSC] = "msc",       [EMU_SERIAL] = "ftdi",
-        [EMU_MOUSE] = "mouse",       [EMU_CP210X] = "cp210x", [EMU_PL2303] = "pl2303",
-    };
     struct server s;
     const char *listen_addr = "127.0.0.1:0", *connect_addr = NULL, *disk_out = NULL,
                *report = NULL;
     char shown[300];
-    int i, kind = -1;
+    int i, kind = argc > 1 ? emu_kind_parse(argv[1]) : -1;
     memset(&s, 0, sizeof(s));
-    for (i = 0; i < EMU_KIND_COUNT && argc > 1; i++)
-        if (strcmp(argv[1], kinds[i]) == 0)
-            kind = i;
     if (kind < 0) {
-        fprintf(stderr, "usage: emuhost-server keyboard|mouse|msc|ftdi|cp210x|pl2303 "
+        fprintf(stderr, "usage: emuhost-server keyboard|mouse|msc|ftdi|cp210x|pl2303|iso "
                         "[--listen ADDR] [--once] [--text T] [--blocks N] [--disk-out F] "
                         "[--report F]\n");
         return 2;

@@ -156,7 +156,8 @@ static int count(const char *hay, const char *needle)
 /* ---------------------------------------------------------------- the fixture */
 
 struct world {
-    struct proc msc, kbd, server;
+    struct proc msc, kbd, iso, server;
+    char iso_report[128];
     char kbd_port[16];
 };
 static struct world W;
@@ -165,8 +166,12 @@ static void start_emuhost(struct proc *p, const char *kind, const char *listen)
 {
     char *argv[] = { getenv("URG_EMUHOST"), (char *)kind, "--listen", (char *)listen, "--text",
                      "", NULL };
-    if (strcmp(kind, "keyboard"))
+    if (!strcmp(kind, "iso")) {
+        argv[4] = "--report";
+        argv[5] = W.iso_report;
+    } else if (strcmp(kind, "keyboard")) {
         argv[4] = NULL;
+    }
     spawn(p, argv, 0, 1);
 }
 
@@ -182,6 +187,8 @@ static int setup_world(void **state)
     signal(SIGPIPE, SIG_IGN);
     start_emuhost(&W.msc, "msc", "127.0.0.1:0");
     start_emuhost(&W.kbd, "keyboard", "127.0.0.1:0");
+    snprintf(W.iso_report, sizeof(W.iso_report), "/tmp/test_usbip-iso-%d.report", (int)getpid());
+    start_emuhost(&W.iso, "iso", "127.0.0.1:0");
     snprintf(runner, sizeof(runner), "%s", getenv("URG_TOOL_RUNNER") ? getenv("URG_TOOL_RUNNER") : "");
     for (tok = strtok(runner, " "); tok && n < 30; tok = strtok(NULL, " "))
         argv[n++] = tok;
@@ -192,6 +199,7 @@ static int setup_world(void **state)
     argv[n++] = "127.0.0.1:0";
     argv[n++] = W.msc.addr;
     argv[n++] = W.kbd.addr;
+    argv[n++] = W.iso.addr;
     argv[n] = NULL;
     if (argv[0][0] != '/') { /* a runner named without its path */
         static char path[600];
@@ -201,6 +209,7 @@ static int setup_world(void **state)
     spawn(&W.server, argv, 1, 1);
     wait_log(&W.server, 0, "1-1: 46f4:0001 at super speed, exportable");
     wait_log(&W.server, 0, "1-2: 0627:0001 at high speed, exportable");
+    wait_log(&W.server, 0, "1-3: 46f4:0002 at full speed, exportable");
     return 0;
 }
 
@@ -212,6 +221,8 @@ static int teardown_world(void **state)
     (void)state;
     stop(&W.msc, SIGTERM);
     stop(&W.kbd, SIGTERM);
+    stop(&W.iso, SIGTERM);
+    unlink(W.iso_report);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         fprintf(stderr, "the server ended with wait status 0x%x; its log:\n%s\n", st, W.server.log);
         return -1;
@@ -427,7 +438,7 @@ static void test_devlist(void **state)
     struct devlist l;
     (void)state;
     devlist(&l);
-    assert_int_equal(l.n, 2);
+    assert_int_equal(l.n, 3);
     assert_string_equal(l.d[0].busid, "1-1");
     assert_int_equal(l.d[0].busnum, 1);
     assert_int_equal(l.d[0].devnum, 1);
@@ -702,19 +713,146 @@ static void test_device_gone_and_back(void **state)
     close(fd);
     wait_log(&W.server, mark, "1-2: the device went away");
     devlist(&l);
-    assert_int_equal(l.n, 1);
+    assert_int_equal(l.n, 2);
     assert_string_equal(l.d[0].busid, "1-1");
+    assert_string_equal(l.d[1].busid, "1-3");
     assert_int_equal(import("1-2", &fd, rec), USBIP_ST_NA);
     start_emuhost(&W.kbd, "keyboard", listen);
     wait_log(&W.server, mark, "1-2: 0627:0001 at high speed, exportable");
     devlist(&l);
-    assert_int_equal(l.n, 2);
+    assert_int_equal(l.n, 3);
     assert_int_equal(import("1-2", &fd, rec), USBIP_ST_OK);
     submit(fd, "1-2", 42, 0, USBIP_DIR_IN, 0x200, 18, get_device_desc, NULL);
     next_reply(fd, &r, 1);
     assert_int_equal(r.seqnum, 42);
     assert_int_equal(r.status, 0);
     close_and_wait(fd);
+}
+
+/* An iso CMD_SUBMIT: npk packets of pktlen bytes each, back to back; OUT
+ * data is byte (seqnum + i). */
+static void submit_iso(int fd, uint32_t seqnum, uint32_t ep, uint32_t dir, uint32_t npk,
+                       uint32_t pktlen)
+{
+    static uint8_t data[64 * 192], desc[64 * USBIP_ISO_DESC_SIZE];
+    struct usbip_cmd c;
+    uint8_t h[USBIP_HEADER_SIZE];
+    assert_true(npk <= 64 && pktlen <= 192);
+    memset(&c, 0, sizeof(c));
+    c.command = USBIP_CMD_SUBMIT;
+    c.seqnum = seqnum;
+    c.devid = devid_of("1-3");
+    c.direction = dir;
+    c.ep = ep;
+    c.transfer_flags = 0x2 | (dir ? 0x200 : 0); /* ISO_ASAP */
+    c.transfer_buffer_length = npk * pktlen;
+    c.number_of_packets = npk;
+    c.interval = 1;
+    usbip_put_cmd(h, &c);
+    send_all(fd, h, sizeof(h));
+    if (dir == USBIP_DIR_OUT) {
+        for (uint32_t i = 0; i < npk * pktlen; i++)
+            data[i] = (uint8_t)(seqnum + i);
+        send_all(fd, data, npk * pktlen);
+    }
+    for (uint32_t k = 0; k < npk; k++) {
+        struct usbip_iso_desc d = { k * pktlen, pktlen, 0, 0 };
+        usbip_put_iso_desc(desc + k * USBIP_ISO_DESC_SIZE, &d);
+    }
+    send_all(fd, desc, npk * USBIP_ISO_DESC_SIZE);
+}
+
+/* An iso RET_SUBMIT: the header into r, IN data into r->data, the
+ * descriptors into d. */
+static void next_iso_reply(int fd, struct ret *r, int in, struct usbip_iso_desc *d, uint32_t max)
+{
+    uint8_t raw[USBIP_ISO_DESC_SIZE];
+    next_reply(fd, r, (uint32_t)in);
+    assert_int_equal(r->command, USBIP_RET_SUBMIT);
+    assert_true(r->npackets <= max);
+    for (uint32_t k = 0; k < r->npackets; k++) {
+        assert_true(recv_all(fd, raw, sizeof(raw)));
+        d[k].offset = usbip_get32(raw);
+        d[k].length = usbip_get32(raw + 4);
+        d[k].actual_length = usbip_get32(raw + 8);
+        d[k].status = (int32_t)usbip_get32(raw + 12);
+    }
+}
+
+/* Iso OUT through the bridge, paced: 10 URBs of 8 packets on a full-speed
+ * endpoint with bInterval 1 take 8 frames (8 ms) each, so the last reply
+ * comes no earlier than 80 ms after the first submit (the model itself
+ * completes iso OUT at once). Every packet reaches the device. Then iso IN:
+ * the device's burst comes back packet by packet, each packet's bytes back
+ * to back in the reply, descriptors carrying the submitted offset and
+ * length and the received length. */
+static void test_iso(void **state)
+{
+    uint8_t rec[USBIP_DEVICE_SIZE];
+    static struct ret r;
+    struct usbip_iso_desc d[64];
+    double t0, last = 0;
+    uint32_t next_pkt = 0;
+    int fd;
+    FILE *f;
+    char line[128];
+    unsigned long long out_bytes = 0;
+    (void)state;
+    assert_int_equal(import("1-3", &fd, rec), 0);
+    assert_int_equal(usbip_get32(rec + 296), USBIP_SPEED_FULL);
+    t0 = now_s();
+    for (uint32_t k = 0; k < 10; k++)
+        submit_iso(fd, 50 + k, 2, USBIP_DIR_OUT, 8, 192);
+    for (uint32_t k = 0; k < 10; k++) {
+        next_iso_reply(fd, &r, 0, d, 64);
+        last = now_s();
+        assert_int_equal(r.seqnum, 50 + k);
+        assert_int_equal(r.status, 0);
+        assert_int_equal(r.npackets, 8);
+        assert_int_equal(r.actual, 8 * 192);
+        assert_int_equal(r.errors, 0);
+        for (int i = 0; i < 8; i++) {
+            assert_int_equal(d[i].offset, (uint32_t)i * 192);
+            assert_int_equal(d[i].length, 192);
+            assert_int_equal(d[i].actual_length, 192);
+            assert_int_equal(d[i].status, 0);
+        }
+    }
+    assert_true(last - t0 >= 0.080);
+    /* Iso IN: 4 URBs of 8 packets with 192 bytes of room each. */
+    for (uint32_t k = 0; k < 4; k++)
+        submit_iso(fd, 60 + k, 1, USBIP_DIR_IN, 8, 192);
+    for (uint32_t k = 0; k < 4; k++) {
+        uint32_t at = 0, sum = 0;
+        next_iso_reply(fd, &r, 1, d, 64);
+        assert_int_equal(r.seqnum, 60 + k);
+        assert_int_equal(r.status, 0);
+        assert_int_equal(r.npackets, 8);
+        for (int i = 0; i < 8; i++) {
+            assert_int_equal(d[i].offset, (uint32_t)i * 192);
+            assert_int_equal(d[i].length, 192);
+            sum += d[i].actual_length;
+            if (d[i].actual_length == 0)
+                continue; /* a frame the device had no packet for yet */
+            /* The burst's next packet: 100 + n % 50 bytes of (n + j). */
+            assert_int_equal(d[i].actual_length, 100 + next_pkt % 50);
+            for (uint32_t j = 0; j < d[i].actual_length; j++)
+                assert_int_equal(r.data[at + j], (uint8_t)(next_pkt + j));
+            at += d[i].actual_length;
+            next_pkt++;
+        }
+        assert_int_equal(r.actual, sum);
+    }
+    assert_true(next_pkt > 0);
+    close_and_wait(fd);
+    /* The device got every OUT byte. */
+    stop(&W.iso, SIGTERM);
+    f = fopen(W.iso_report, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f))
+        sscanf(line, "iso_out_bytes %llu", &out_bytes);
+    fclose(f);
+    assert_int_equal(out_bytes, 10 * 8 * 192);
 }
 
 int main(void)
@@ -727,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_unlink),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_device_gone_and_back),
+        cmocka_unit_test(test_iso),
     };
     if (!getenv("URG_TOOL") || !getenv("URG_EMUHOST")) {
         fprintf(stderr, "test_usbip: set URG_TOOL and URG_EMUHOST\n");

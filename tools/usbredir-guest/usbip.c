@@ -58,7 +58,9 @@ enum req_state {
     REQ_HELD,      /* the model's output was full (URG_ERR_AGAIN): retried */
     REQ_IN_FLIGHT, /* submitted */
     REQ_ZLP,       /* the zero-length packet after it is in flight */
-    REQ_PACED      /* completed; its reply waits for its frames to pass */
+    REQ_PACED,     /* completed; its reply waits for its frames to pass */
+    REQ_SCHEDULED  /* iso IN: submitted once its frames have passed, so that
+                      it carries what arrived during them */
 };
 
 struct urb_req {
@@ -69,7 +71,7 @@ struct urb_req {
     enum req_state state;
     int unlinked;                /* answered by RET_UNLINK: no RET_SUBMIT */
     uint32_t zlp_actual;         /* bytes of the data stage, during REQ_ZLP */
-    double due;                  /* REQ_PACED: when its reply may go */
+    double due;                  /* iso: when its frames end (the reply's time) */
     int32_t start_frame;
     struct urg_urb *urb;
     struct usbip_iso_desc *iso;  /* cmd.number_of_packets of them */
@@ -135,6 +137,7 @@ static void client_close(struct client *c, const char *why);
 static void client_graceful_close(struct client *c);
 static void client_process(struct client *c);
 static void req_complete(struct urb_req *q);
+static int req_submit(struct urb_req *q);
 
 /* ---------------------------------------------------------------- logging */
 
@@ -252,7 +255,7 @@ static void req_unlist(struct urb_req *q)
     struct urb_req **head;
     if (!c)
         return;
-    head = q->state == REQ_PACED ? &c->paced : &c->reqs;
+    head = q->state == REQ_PACED || q->state == REQ_SCHEDULED ? &c->paced : &c->reqs;
     if (q->prev)
         q->prev->next = q->next;
     else if (*head == q)
@@ -379,12 +382,13 @@ static void pace_arm(struct client *c)
     }
 }
 
-static void pace_insert(struct urb_req *q)
+/* Into the paced list, by due time, as REQ_PACED or REQ_SCHEDULED. */
+static void pace_insert(struct urb_req *q, enum req_state state)
 {
     struct client *c = q->client;
     struct urb_req **pp = &c->paced, *prev = NULL;
     req_unlist(q);
-    q->state = REQ_PACED;
+    q->state = state;
     while (*pp && (*pp)->due <= q->due) {
         prev = *pp;
         pp = &(*pp)->next;
@@ -405,6 +409,21 @@ static void on_pace(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     while (c->paced && c->paced->due <= t) {
         struct urb_req *q = c->paced;
+        if (q->state == REQ_SCHEDULED) {
+            req_unlist(q);
+            q->state = REQ_READING; /* back in the client's list */
+            q->next = c->reqs;
+            if (c->reqs)
+                c->reqs->prev = q;
+            c->reqs = q;
+            if (req_submit(q) == 1) {
+                ev_check_start(c->s->loop, &c->retry);
+                break; /* the rest waits behind it */
+            }
+            if (c->fd < 0)
+                return;
+            continue;
+        }
         reply_submit(q, errno_of(q->urb->status));
         if (c->fd < 0) /* the client closed while replying */
             return;
@@ -446,7 +465,7 @@ static void req_complete(struct urb_req *q)
         }
     }
     if (q->ep_type == URG_EP_ISO && q->due > ev_time()) {
-        pace_insert(q);
+        pace_insert(q, REQ_PACED);
         return;
     }
     reply_submit(q, errno_of(u->status));
@@ -574,6 +593,10 @@ static void req_ready(struct client *c)
         const struct urg_hcd_device *info = urg_hcd_dev_info(c->exp->dev);
         if (info)
             pace_schedule(q, info);
+        if (info && q->cmd.direction == USBIP_DIR_IN) {
+            pace_insert(q, REQ_SCHEDULED); /* submitted when its frames end */
+            return;
+        }
     }
     if (req_submit(q) == 1)
         ev_check_start(c->s->loop, &c->retry);
