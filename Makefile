@@ -268,7 +268,12 @@ $(USBIP_TEST_BIN): tests/usbip/test_usbip.c $(USBIP_WIRE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Itools/usbredir-guest $< \
 		tools/usbredir-guest/usbip_wire.c -lcmocka -o $@
-tests: $(USBIP_TEST_BIN)
+USBIP_WIRE_TEST_BIN := $(BUILD)/tests/test_usbip_wire
+$(USBIP_WIRE_TEST_BIN): tests/tools/test_usbip_wire.c $(USBIP_WIRE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itools/usbredir-guest $< tools/usbredir-guest/usbip_wire.c -lcmocka -o $@
+TEST_BINS += $(USBIP_WIRE_TEST_BIN)
+tests: $(USBIP_TEST_BIN) $(USBIP_WIRE_TEST_BIN)
 # ---- end of the USB/IP server
 
 # Runs every test binary (RUNNER may be valgrind); fails on the first
@@ -359,6 +364,12 @@ $(FUZZ_BUILD)/fuzz_import: tests/fuzz/fuzz_import.c $(LIB_SRC) $(LIB_HDR) $(TR_S
 $(FUZZ_BUILD)/fuzz_tools: tests/fuzz/fuzz_tools.c $(TOOL_PARSE_SRC) $(TOOL_PARSE_HDR)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Itools/usbredir-guest $< $(TOOL_PARSE_SRC) -o $@
+
+# What a USB/IP client sends (tools/usbredir-guest/usbip_wire.c), read as the
+# server reads it.
+$(FUZZ_BUILD)/fuzz_usbip: tests/fuzz/fuzz_usbip.c $(USBIP_WIRE)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -Itools/usbredir-guest $< tools/usbredir-guest/usbip_wire.c -o $@
 
 # Each target runs on a copy of its committed seed corpus (new inputs stay
 # in build-fuzz/, the committed corpus is not changed).
