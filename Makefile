@@ -287,7 +287,8 @@ run-tests: tests
 	echo "== $(RUNNER_NAME)tests/cli/run.sh"; \
 	RUNNER="$(RUNNER)" tests/cli/run.sh $(BUILD); \
 	echo "== $(RUNNER_NAME)$(USBIP_TEST_BIN) (the server under $(or $(RUNNER_NAME),no runner))"; \
-	URG_TOOL=$(CURDIR)/$(TOOL) URG_EMUHOST=$(CURDIR)/$(EMUHOST) URG_TOOL_RUNNER="$(RUNNER)" \
+	URG_TOOL=$(CURDIR)/$(TOOL) URG_EMUHOST=$(CURDIR)/$(EMUHOST) URG_HOSTILE=$(CURDIR)/$(HOSTILE_HOST) \
+		URG_TOOL_RUNNER="$(RUNNER)" \
 		$(USBIP_TEST_BIN); \
 	echo "== all tests passed $(RUNNER_NAME)in $(BUILD)"
 

@@ -7,7 +7,9 @@
  * missing reply fails a test instead of hanging it; every wait is for an
  * event (a line on the server's stderr, a reply), never a sleep.
  *
- * Environment: URG_TOOL (the command), URG_EMUHOST (emuhost-server).
+ * Environment: URG_TOOL (the command), URG_EMUHOST (emuhost-server),
+ * URG_HOSTILE (tests/hostile's hostile-host), URG_TOOL_RUNNER (valgrind ...
+ * for the server, optional).
  * Linux's own client (vhci-hcd) drives the same server in tests/realhost.
  */
 #include <errno.h>
@@ -156,8 +158,8 @@ static int count(const char *hay, const char *needle)
 /* ---------------------------------------------------------------- the fixture */
 
 struct world {
-    struct proc msc, kbd, iso, server;
-    char iso_report[128];
+    struct proc msc, kbd, iso, ftdi, server;
+    char iso_report[128], ftdi_report[128];
     char kbd_port[16];
 };
 static struct world W;
@@ -166,9 +168,9 @@ static void start_emuhost(struct proc *p, const char *kind, const char *listen)
 {
     char *argv[] = { getenv("URG_EMUHOST"), (char *)kind, "--listen", (char *)listen, "--text",
                      "", NULL };
-    if (!strcmp(kind, "iso")) {
+    if (!strcmp(kind, "iso") || !strcmp(kind, "ftdi")) {
         argv[4] = "--report";
-        argv[5] = W.iso_report;
+        argv[5] = !strcmp(kind, "iso") ? W.iso_report : W.ftdi_report;
     } else if (strcmp(kind, "keyboard")) {
         argv[4] = NULL;
     }
@@ -189,6 +191,8 @@ static int setup_world(void **state)
     start_emuhost(&W.kbd, "keyboard", "127.0.0.1:0");
     snprintf(W.iso_report, sizeof(W.iso_report), "/tmp/test_usbip-iso-%d.report", (int)getpid());
     start_emuhost(&W.iso, "iso", "127.0.0.1:0");
+    snprintf(W.ftdi_report, sizeof(W.ftdi_report), "/tmp/test_usbip-ftdi-%d.report", (int)getpid());
+    start_emuhost(&W.ftdi, "ftdi", "127.0.0.1:0");
     snprintf(runner, sizeof(runner), "%s", getenv("URG_TOOL_RUNNER") ? getenv("URG_TOOL_RUNNER") : "");
     for (tok = strtok(runner, " "); tok && n < 30; tok = strtok(NULL, " "))
         argv[n++] = tok;
@@ -200,6 +204,7 @@ static int setup_world(void **state)
     argv[n++] = W.msc.addr;
     argv[n++] = W.kbd.addr;
     argv[n++] = W.iso.addr;
+    argv[n++] = W.ftdi.addr;
     argv[n] = NULL;
     if (argv[0][0] != '/') { /* a runner named without its path */
         static char path[600];
@@ -210,6 +215,7 @@ static int setup_world(void **state)
     wait_log(&W.server, 0, "1-1: 46f4:0001 at super speed, exportable");
     wait_log(&W.server, 0, "1-2: 0627:0001 at high speed, exportable");
     wait_log(&W.server, 0, "1-3: 46f4:0002 at full speed, exportable");
+    wait_log(&W.server, 0, "1-4: 0403:6001 at full speed, exportable");
     return 0;
 }
 
@@ -222,7 +228,9 @@ static int teardown_world(void **state)
     stop(&W.msc, SIGTERM);
     stop(&W.kbd, SIGTERM);
     stop(&W.iso, SIGTERM);
+    stop(&W.ftdi, SIGTERM);
     unlink(W.iso_report);
+    unlink(W.ftdi_report);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         fprintf(stderr, "the server ended with wait status 0x%x; its log:\n%s\n", st, W.server.log);
         return -1;
@@ -438,7 +446,7 @@ static void test_devlist(void **state)
     struct devlist l;
     (void)state;
     devlist(&l);
-    assert_int_equal(l.n, 3);
+    assert_int_equal(l.n, 4);
     assert_string_equal(l.d[0].busid, "1-1");
     assert_int_equal(l.d[0].busnum, 1);
     assert_int_equal(l.d[0].devnum, 1);
@@ -713,20 +721,124 @@ static void test_device_gone_and_back(void **state)
     close(fd);
     wait_log(&W.server, mark, "1-2: the device went away");
     devlist(&l);
-    assert_int_equal(l.n, 2);
+    assert_int_equal(l.n, 3);
     assert_string_equal(l.d[0].busid, "1-1");
     assert_string_equal(l.d[1].busid, "1-3");
+    assert_string_equal(l.d[2].busid, "1-4");
     assert_int_equal(import("1-2", &fd, rec), USBIP_ST_NA);
     start_emuhost(&W.kbd, "keyboard", listen);
     wait_log(&W.server, mark, "1-2: 0627:0001 at high speed, exportable");
     devlist(&l);
-    assert_int_equal(l.n, 3);
+    assert_int_equal(l.n, 4);
     assert_int_equal(import("1-2", &fd, rec), USBIP_ST_OK);
     submit(fd, "1-2", 42, 0, USBIP_DIR_IN, 0x200, 18, get_device_desc, NULL);
     next_reply(fd, &r, 1);
     assert_int_equal(r.seqnum, 42);
     assert_int_equal(r.status, 0);
     close_and_wait(fd);
+}
+
+/* A counter of the emulated host's report ("NAME VALUE" lines), written
+ * when it ends. */
+static unsigned long long report_value(const char *path, const char *name)
+{
+    char line[128], fmt[64];
+    unsigned long long v = 0;
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    snprintf(fmt, sizeof(fmt), "%s %%llu", name);
+    while (fgets(line, sizeof(line), f))
+        sscanf(line, fmt, &v);
+    fclose(f);
+    return v;
+}
+
+/* URB_ZERO_PACKET on the FTDI adapter's bulk OUT (max packet 64): 128
+ * bytes with the flag become a bulk packet and a zero-length one, answered
+ * once with 128 bytes written; 100 bytes with the flag (not a multiple) and
+ * 64 without it are one packet each. The device saw 4 bulk packets and 292
+ * bytes. */
+static void test_zero_packet(void **state)
+{
+    uint8_t rec[USBIP_DEVICE_SIZE], data[128];
+    static struct ret r;
+    static const uint32_t len[3] = { 128, 100, 64 }, flags[3] = { 0x40, 0x40, 0 };
+    int fd;
+    (void)state;
+    memset(data, 'z', sizeof(data));
+    assert_int_equal(import("1-4", &fd, rec), 0);
+    for (uint32_t k = 0; k < 3; k++) {
+        submit(fd, "1-4", 70 + k, 2, USBIP_DIR_OUT, flags[k], len[k], NULL, data);
+        next_reply(fd, &r, 0);
+        assert_int_equal(r.seqnum, 70 + k);
+        assert_int_equal(r.status, 0);
+        assert_int_equal(r.actual, len[k]);
+    }
+    close_and_wait(fd);
+    stop(&W.ftdi, SIGTERM);
+    assert_int_equal(report_value(W.ftdi_report, "bulk_packet"), 4);
+    assert_int_equal(report_value(W.ftdi_report, "serial_received"), 292);
+}
+
+/* Backpressure: behind a usb-host that reads 61 bytes a millisecond
+ * (hostile-host slow-reader) and a bound of 8 KiB of requests queued for
+ * it, 60 bulk OUT URBs of 2 KiB wait in the bridge (it logs that it stops
+ * reading the client) and all complete, in order, every byte written. */
+static void test_backpressure(void **state)
+{
+    struct proc host, server;
+    char *argv[40], runner[512], *tok;
+    uint8_t rec[USBIP_DEVICE_SIZE], data[2048];
+    static struct ret r;
+    int n = 0, fd;
+    struct world saved = W;
+    (void)state;
+    memset(&host, 0, sizeof(host));
+    memset(&server, 0, sizeof(server));
+    {
+        char *hargv[] = { getenv("URG_HOSTILE"), "--scenario", "slow-reader", "--kind", "ftdi",
+                          NULL };
+        spawn(&host, hargv, 0, 1);
+    }
+    snprintf(runner, sizeof(runner), "%s", getenv("URG_TOOL_RUNNER") ? getenv("URG_TOOL_RUNNER") : "");
+    for (tok = strtok(runner, " "); tok && n < 30; tok = strtok(NULL, " "))
+        argv[n++] = tok;
+    argv[n++] = getenv("URG_TOOL");
+    argv[n++] = "usbip";
+    argv[n++] = "-v";
+    argv[n++] = "--max-output";
+    argv[n++] = "8192";
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n++] = host.addr;
+    argv[n] = NULL;
+    if (argv[0][0] != '/') {
+        static char path[600];
+        snprintf(path, sizeof(path), "/usr/bin/%s", argv[0]);
+        argv[0] = path;
+    }
+    spawn(&server, argv, 1, 1);
+    W.server = server; /* the helpers talk to W.server */
+    wait_log(&W.server, 0, "1-1: 0403:6001 at full speed, exportable");
+    assert_int_equal(import("1-1", &fd, rec), 0);
+    for (uint32_t k = 0; k < 60; k++) {
+        memset(data, (int)k, sizeof(data));
+        submit(fd, "1-1", 200 + k, 2, USBIP_DIR_OUT, 0, sizeof(data), NULL, data);
+    }
+    for (uint32_t k = 0; k < 60; k++) {
+        next_reply(fd, &r, 0);
+        assert_int_equal(r.seqnum, 200 + k);
+        assert_int_equal(r.status, 0);
+        assert_int_equal(r.actual, sizeof(data));
+    }
+    wait_log(&W.server, 0, "1-1: 8192 bytes wait for the usb-host: not reading 127.0.0.1:");
+    close_and_wait(fd);
+    {
+        int st = stop(&W.server, SIGTERM);
+        W = saved;
+        stop(&host, SIGTERM);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
 }
 
 /* An iso CMD_SUBMIT: npk packets of pktlen bytes each, back to back; OUT
@@ -865,10 +977,12 @@ int main(void)
         cmocka_unit_test(test_unlink),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_device_gone_and_back),
+        cmocka_unit_test(test_zero_packet),
+        cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_iso),
     };
-    if (!getenv("URG_TOOL") || !getenv("URG_EMUHOST")) {
-        fprintf(stderr, "test_usbip: set URG_TOOL and URG_EMUHOST\n");
+    if (!getenv("URG_TOOL") || !getenv("URG_EMUHOST") || !getenv("URG_HOSTILE")) {
+        fprintf(stderr, "test_usbip: set URG_TOOL, URG_EMUHOST and URG_HOSTILE\n");
         return 1;
     }
     return cmocka_run_group_tests(tests, setup_world, teardown_world);

@@ -129,6 +129,7 @@ struct server {
     int n_exports;
     struct client *clients;
     struct client *closed;       /* freed before the loop next waits */
+    size_t max_output;           /* requests queued per usb-host (--max-output) */
     ev_prepare reaper;
     int stopping;
 };
@@ -483,6 +484,9 @@ static int req_submit(struct urb_req *q)
     struct export *e = c->exp;
     int r = e ? urg_hcd_submit(e->dev, q->urb) : URG_ERR_NO_DEVICE;
     if (r == URG_ERR_AGAIN) {
+        if (q->state != REQ_HELD && c->s->o->verbose)
+            cli_error(c->s->o, "info: %s: %zu bytes wait for the usb-host: not reading %s",
+                      e->busid, c->s->max_output, c->peer);
         q->state = REQ_HELD;
         c->held = q;
         return 1;
@@ -1080,6 +1084,8 @@ static int export_open(struct server *s, struct export *e, const char *address)
     hc.callbacks.rejected = on_rejected;
     hc.callbacks.log = on_model_log;
     hc.session.log_level = log_level(s->o);
+    if (s->max_output)
+        hc.session.max_output_bytes = s->max_output;
     hc.user_data = e;
     if ((r = urg_hcd_dev_new(&hc, &e->dev))) {
         cli_error(s->o, "%s", urg_transport_strerror(r));
@@ -1198,6 +1204,8 @@ static const char usage_text[] =
     "  --listen ADDR   where USB/IP clients connect (" DEFAULT_LISTEN ");\n"
     "                  port 0 picks one. There is no authentication: keep it\n"
     "                  on loopback or a trusted network.\n"
+    "  --max-output N  bytes of requests queued for each usb-host (32 MiB):\n"
+    "                  above it a client's URBs wait and it is not read\n"
     "  -v              say what happens (-vv: the protocol's debug lines)\n"
     "\n"
     "Prints \"listening on ADDR\" on stdout when it accepts clients; runs until\n"
@@ -1207,12 +1215,14 @@ int cmd_usbip(int argc, char **argv, struct common *o)
 {
     static const struct option opts[] = {
         { "listen", required_argument, NULL, 'l' },
+        { "max-output", required_argument, NULL, 'm' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct server *s;
     const char *listen_addr = DEFAULT_LISTEN;
+    size_t max_output = 0;
     int opt, rc = 0;
     optind = 0;
     opterr = 0;
@@ -1227,6 +1237,13 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         case 'l':
             listen_addr = optarg;
             break;
+        case 'm': {
+            double v;
+            if (cli_number(o, "--max-output", optarg, 4096, 1 << 30, &v))
+                return EXIT_USAGE;
+            max_output = (size_t)v;
+            break;
+        }
         default:
             cli_error(o, "usbip: unknown option %s, or it needs a value", argv[optind - 1]);
             fprintf(stderr, "usage: %s %s", o->prog, usage_text);
@@ -1250,6 +1267,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         return EXIT_FAIL;
     }
     s->o = o;
+    s->max_output = max_output;
     s->loop = ev_default_loop(0);
     s->lfd = -1;
     for (int i = optind; i < argc && !rc; i++)
