@@ -993,6 +993,10 @@ static void probe_start(struct export *e)
  * attach; then the device is listed. */
 static void probe_done(struct export *e, const struct urg_urb *u)
 {
+    if (u->status == URG_URB_NODEV) {
+        e->probing = 0; /* gone already: detach follows */
+        return;
+    }
     if (e->probing == 1) {
         e->num_configurations = u->status == URG_URB_SUCCESS && u->actual_length == 18
                                     ? e->descriptor[17] : 1;
