@@ -177,13 +177,34 @@ static void start_emuhost(struct proc *p, const char *kind, const char *listen)
     spawn(p, argv, 0, 1);
 }
 
-/* The server, under URG_TOOL_RUNNER when given (valgrind ...: split at
- * spaces). */
-static int setup_world(void **state)
+/* `usbredir-guest usbip -v --listen 127.0.0.1:0 ARGS...` under
+ * URG_TOOL_RUNNER when given (valgrind ...: split at spaces). */
+static void start_server(struct proc *p, char *const args[])
 {
     static char runner[512];
-    char *argv[40], *tok;
+    char *argv[48], *tok;
     int n = 0;
+    snprintf(runner, sizeof(runner), "%s", getenv("URG_TOOL_RUNNER") ? getenv("URG_TOOL_RUNNER") : "");
+    for (tok = strtok(runner, " "); tok && n < 30; tok = strtok(NULL, " "))
+        argv[n++] = tok;
+    if (n && argv[0][0] != '/') { /* a runner named without its path */
+        static char path[600];
+        snprintf(path, sizeof(path), "/usr/bin/%s", argv[0]);
+        argv[0] = path;
+    }
+    argv[n++] = getenv("URG_TOOL");
+    argv[n++] = "usbip";
+    argv[n++] = "-v";
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    for (int i = 0; args[i] && n < 47; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    spawn(p, argv, 1, 1);
+}
+
+static int setup_world(void **state)
+{
     (void)state;
     memset(&W, 0, sizeof(W));
     signal(SIGPIPE, SIG_IGN);
@@ -193,25 +214,10 @@ static int setup_world(void **state)
     start_emuhost(&W.iso, "iso", "127.0.0.1:0");
     snprintf(W.ftdi_report, sizeof(W.ftdi_report), "/tmp/test_usbip-ftdi-%d.report", (int)getpid());
     start_emuhost(&W.ftdi, "ftdi", "127.0.0.1:0");
-    snprintf(runner, sizeof(runner), "%s", getenv("URG_TOOL_RUNNER") ? getenv("URG_TOOL_RUNNER") : "");
-    for (tok = strtok(runner, " "); tok && n < 30; tok = strtok(NULL, " "))
-        argv[n++] = tok;
-    argv[n++] = getenv("URG_TOOL");
-    argv[n++] = "usbip";
-    argv[n++] = "-v";
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
-    argv[n++] = W.msc.addr;
-    argv[n++] = W.kbd.addr;
-    argv[n++] = W.iso.addr;
-    argv[n++] = W.ftdi.addr;
-    argv[n] = NULL;
-    if (argv[0][0] != '/') { /* a runner named without its path */
-        static char path[600];
-        snprintf(path, sizeof(path), "/usr/bin/%s", argv[0]);
-        argv[0] = path;
+    {
+        char *args[] = { W.msc.addr, W.kbd.addr, W.iso.addr, W.ftdi.addr, NULL };
+        start_server(&W.server, args);
     }
-    spawn(&W.server, argv, 1, 1);
     wait_log(&W.server, 0, "1-1: 46f4:0001 at super speed, exportable");
     wait_log(&W.server, 0, "1-2: 0627:0001 at high speed, exportable");
     wait_log(&W.server, 0, "1-3: 46f4:0002 at full speed, exportable");
@@ -787,10 +793,9 @@ static void test_zero_packet(void **state)
 static void test_backpressure(void **state)
 {
     struct proc host, server;
-    char *argv[40], runner[512], *tok;
     uint8_t rec[USBIP_DEVICE_SIZE], data[2048];
     static struct ret r;
-    int n = 0, fd;
+    int fd;
     struct world saved = W;
     (void)state;
     memset(&host, 0, sizeof(host));
@@ -800,24 +805,10 @@ static void test_backpressure(void **state)
                           NULL };
         spawn(&host, hargv, 0, 1);
     }
-    snprintf(runner, sizeof(runner), "%s", getenv("URG_TOOL_RUNNER") ? getenv("URG_TOOL_RUNNER") : "");
-    for (tok = strtok(runner, " "); tok && n < 30; tok = strtok(NULL, " "))
-        argv[n++] = tok;
-    argv[n++] = getenv("URG_TOOL");
-    argv[n++] = "usbip";
-    argv[n++] = "-v";
-    argv[n++] = "--max-output";
-    argv[n++] = "8192";
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
-    argv[n++] = host.addr;
-    argv[n] = NULL;
-    if (argv[0][0] != '/') {
-        static char path[600];
-        snprintf(path, sizeof(path), "/usr/bin/%s", argv[0]);
-        argv[0] = path;
+    {
+        char *args[] = { "--max-output", "8192", host.addr, NULL };
+        start_server(&server, args);
     }
-    spawn(&server, argv, 1, 1);
     W.server = server; /* the helpers talk to W.server */
     wait_log(&W.server, 0, "1-1: 0403:6001 at full speed, exportable");
     assert_int_equal(import("1-1", &fd, rec), 0);
