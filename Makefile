@@ -446,6 +446,17 @@ check-install: lib
 			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest-transport) \
 		-lev -Wl,-rpath,$(STAGE)/usr/local/lib
 	$(BUILD)/transport_keyboard_installed > /dev/null
+	@# The USB/IP bridge is built as a VMM would be: the installed headers only
+	@# (no -Iguest, -Ihcd-model, -Itransport), and every library symbol it uses
+	@# is one the installed shared libraries export.
+	$(CC) $(CSTD) -D_DEFAULT_SOURCE $(WARN) -c tools/usbredir-guest/usbip.c -Itools/usbredir-guest \
+		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
+			--define-variable=prefix=$(STAGE)/usr/local --cflags usbredirguest-transport) \
+		-o $(BUILD)/usbip_installed.o
+	@for f in $$(nm -u $(BUILD)/usbip_installed.o | awk '/urg/ {print $$2}'); do \
+		nm -D --defined-only $(STAGE)/usr/local/lib/libusbredirguest*.so | grep -q " T $$f$$" || \
+			{ echo "usbip.c uses $$f, which the installed libraries do not export"; exit 1; }; \
+	done
 	test -x $(STAGE)/usr/local/bin/usbredir-guest
 	$(STAGE)/usr/local/bin/usbredir-guest hid > /dev/null
 	test -f $(STAGE)/usr/local/share/man/man1/usbredir-guest.1
