@@ -449,13 +449,16 @@ check-install: lib
 	@# The USB/IP bridge is built as a VMM would be: the installed headers only
 	@# (no -Iguest, -Ihcd-model, -Itransport), and every library symbol it uses
 	@# is one the installed shared libraries export.
-	$(CC) $(CSTD) -D_DEFAULT_SOURCE $(WARN) -c tools/usbredir-guest/usbip.c -Itools/usbredir-guest \
+	for f in usbip usbip_client; do \
+		$(CC) $(CSTD) -D_DEFAULT_SOURCE $(WARN) -c tools/usbredir-guest/$$f.c -Itools/usbredir-guest \
 		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
 			--define-variable=prefix=$(STAGE)/usr/local --cflags usbredirguest-transport) \
-		-o $(BUILD)/usbip_installed.o
-	@for f in $$(nm -u $(BUILD)/usbip_installed.o | awk '/urg/ {print $$2}'); do \
+		-o $(BUILD)/$${f}_installed.o || exit 1; \
+	done
+	@for f in $$(nm -u $(BUILD)/usbip_installed.o $(BUILD)/usbip_client_installed.o | \
+			awk '/urg/ {print $$2}' | sort -u); do \
 		nm -D --defined-only $(STAGE)/usr/local/lib/libusbredirguest*.so | grep -q " T $$f$$" || \
-			{ echo "usbip.c uses $$f, which the installed libraries do not export"; exit 1; }; \
+			{ echo "the USB/IP bridge uses $$f, which the installed libraries do not export"; exit 1; }; \
 	done
 	test -x $(STAGE)/usr/local/bin/usbredir-guest
 	$(STAGE)/usr/local/bin/usbredir-guest hid > /dev/null

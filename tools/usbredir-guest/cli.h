@@ -9,7 +9,8 @@
  *   msc.c       mass storage: Bulk-Only Transport and SCSI
  *   serial.c    FTDI, CP210x and PL2303 adapters
  *   captures.c  record, replay, dump, import, stats
- *   usbip.c     the USB/IP server (usbip_wire.c: its protocol, pure code)
+ *   usbip.c, usbip_client.c (usbip.h)
+ *               the USB/IP server (usbip_wire.c: its protocol, pure code)
  *   md5.c       MD5 of data read (the fixtures' ground truth)
  *   text.c, parse.c, describe.c (parse.h)
  *               what the host or a capture sends: checked, decoded,

@@ -1,0 +1,86 @@
+/*
+ * usbip.h - what the two files of `usbredir-guest usbip` share:
+ *
+ *   usbip.c         the command: options, the listening socket, the exports
+ *                   (a model device behind a reconnecting transport per
+ *                   usb-host, probed and described as USB/IP lists it)
+ *   usbip_client.c  a client's connection: the management request, then
+ *                   its URBs from CMD_SUBMIT to RET_SUBMIT (the one owner
+ *                   of a URB's lifecycle), unlink, iso pacing, bounds
+ *   usbip_wire.c    the protocol's bytes (usbip_wire.h; pure, fuzzed)
+ *
+ * Both use the installed public headers only (urg_hcd.h, urg_transport.h),
+ * as a VMM's controller model would.
+ */
+#ifndef URG_CLI_USBIP_H
+#define URG_CLI_USBIP_H
+
+#include <ev.h>
+
+#include "cli.h"
+#include "usbip_wire.h"
+
+#define MAX_EXPORTS 32
+
+struct client;
+
+struct export {
+    struct server *s;
+    int devnum;                  /* 1..: busid "1-devnum" */
+    char busid[USBIP_BUSID_SIZE];
+    const char *address;
+    urg_hcd_dev *dev;
+    urg_transport *t;
+    int ready;                   /* attached and probed: listed */
+    int probing;
+    struct urg_urb *probe;
+    uint8_t descriptor[18];
+    uint8_t configuration;       /* GET_CONFIGURATION's answer (the model keeps it) */
+    uint8_t num_configurations;
+    struct client *importer;
+};
+
+struct server {
+    struct common *o;
+    struct ev_loop *loop;
+    int lfd;
+    ev_io lio;
+    ev_signal sigint, sigterm;
+    struct export exports[MAX_EXPORTS];
+    int n_exports;
+    struct client *clients;
+    struct client *closed;       /* freed before the loop next waits */
+    size_t max_output;           /* requests queued per usb-host (--max-output) */
+    ev_prepare reaper;
+    int stopping;
+};
+
+/* ---- usbip.c */
+
+/* The log level -v and -vv ask for. */
+int usbip_log_level(const struct common *o);
+/* The export with this busid, or NULL. */
+struct export *export_by_busid(struct server *s, const char *busid);
+/* The device record a client is sent (OP_REP_DEVLIST, OP_REP_IMPORT). */
+void export_describe(const struct export *e, struct usbip_device *d);
+
+/* ---- usbip_client.c */
+
+/* A client connected on fd (the client owns it from here). */
+void client_new(struct server *s, int fd);
+/* Ends the connection now: every URB it has in the model is cancelled and
+ * answered to no one, the device is reset and importable again. why: the
+ * log line's reason, NULL for a normal close. The client is freed by
+ * clients_reap(). */
+void client_close(struct client *c, const char *why);
+/* Its device went away (the export's detach): the replies the model just
+ * completed are written, then the connection closes. */
+void client_device_gone(struct client *c);
+/* The model completed a URB of a client (urb_complete). */
+void client_urb_complete(struct urg_urb *u);
+/* At exit: every client closed. */
+void clients_close_all(struct server *s);
+/* Frees the clients closed since the last call. */
+void clients_reap(struct server *s);
+
+#endif
