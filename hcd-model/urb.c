@@ -147,22 +147,22 @@ int urb_complete_now(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int statu
 
 void urb_flush(urg_hcd_dev *d, struct hep *e, int status)
 {
-    /* Take the whole FIFO first: URBs submitted from the callbacks below
-     * belong to the new one, not to this flush. */
-    struct urg_urb *u = e->head, *next;
-    e->head = e->tail = NULL;
-    for (; u; u = next) {
+    /* Every URB now in the FIFO is finished with status (one that had its
+     * result keeps it) and delivered in order from the FIFO itself, so that
+     * a callback may cancel one still waiting its turn; URBs submitted from
+     * the callbacks queue behind them and belong to the endpoint's next
+     * life. */
+    for (struct urg_urb *u = e->head; u; u = PRIV(u)->next) {
         struct urb_priv *p = PRIV(u);
-        next = p->next;
-        p->prev = p->next = NULL;
-        if (p->state == U_QUEUED) {
-            if (p->id && d->s)
-                urg_session_forget(d->s, p->id);
-            u->status = status;
-        }
-        finalize(d, e, u);
-        d->cfg.callbacks.urb_complete(d->cfg.user_data, d, u);
+        if (p->state != U_QUEUED)
+            continue;
+        if (p->id && d->s)
+            urg_session_forget(d->s, p->id);
+        u->status = status;
+        p->state = U_DONE;
+        p->id = 0;
     }
+    deliver(d, e);
 }
 
 void urb_take_data(struct urg_urb *u, const uint8_t *data, uint32_t len)

@@ -39,6 +39,7 @@ struct run {
     struct slot s[NURB];
     uint32_t rng;
     urg_hcd_dev *dev;
+    int depth;     /* submits from inside callbacks */
 };
 
 static uint32_t rnd(uint32_t *s)
@@ -50,10 +51,15 @@ static uint32_t rnd(uint32_t *s)
     return *s = x ? x : 1;
 }
 
+static void submit(struct run *r, struct slot *sl);
+
+/* ud is the run. As a VMM may, the callback sometimes cancels another URB
+ * (also one a flush is about to complete), submits one, or stops an
+ * endpoint. */
 static void on_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
 {
-    struct slot *sl = u->user_data;
-    (void)ud;
+    struct run *r = ud;
+    struct slot *sl = u->user_data, *other;
     (void)dev;
     if (!sl || !sl->busy || sl->u != u)
         abort(); /* not in flight: twice, or never submitted */
@@ -62,6 +68,34 @@ static void on_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
     sl->busy = 0;
     sl->completions++;
     ASAN_POISON_MEMORY_REGION(sl->buf, BUFSZ); /* the buffer is idle again */
+    other = &r->s[rnd(&r->rng) % NURB];
+    switch (rnd(&r->rng) % 8) {
+    case 0:
+        if (other->busy)
+            urg_hcd_cancel(r->dev, other->u);
+        break;
+    case 1:
+        if (!other->busy && r->depth < 4) {
+            r->depth++;
+            submit(r, other);
+            r->depth--;
+        }
+        break;
+    case 2:
+        if (rnd(&r->rng) % 4 == 0)
+            urg_hcd_ep_stop(r->dev, other->u->endpoint);
+        break;
+    case 3: /* one behind it on its endpoint: a flush may be completing both */
+        for (int i = 0, k = (int)(rnd(&r->rng) % NURB); i < NURB; i++, k = (k + 1) % NURB) {
+            if (r->s[k].busy && r->s[k].u->endpoint == u->endpoint) {
+                urg_hcd_cancel(r->dev, r->s[k].u);
+                break;
+            }
+        }
+        break;
+    default:
+        break;
+    }
 }
 
 static void on_detach(void *ud, urg_hcd_dev *dev)

@@ -530,6 +530,41 @@ static void test_reset_and_endpoint_stop(void **state)
     vmm_urb_free(intr);
 }
 
+/* A VMM may cancel from a completion: here, from the first of three URBs
+ * an endpoint stop completes, the third - still waiting its turn in that
+ * flush. Each completes once, the third as cancelled, in order. */
+static void test_cancel_from_a_flush(void **state)
+{
+    struct vmm v;
+    struct urg_urb *b[3];
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    for (int i = 0; i < 3; i++) {
+        b[i] = vmm_urb(URG_EP_BULK, 0x83, 512, 0);
+        assert_int_equal(urg_hcd_submit(v.dev, b[i]), 0);
+    }
+    vmm_sync(&v, 0);
+    v.cancel_when = b[0];
+    v.cancel_what = b[2];
+    v.cancel_result = -1;
+    assert_int_equal(urg_hcd_ep_stop(v.dev, 0x83), 0);
+    assert_int_equal(v.cancel_result, 0);
+    assert_int_equal(v.ndone, 3);
+    assert_ptr_equal(v.done[0].urb, b[0]);
+    assert_ptr_equal(v.done[1].urb, b[2]); /* cancelled from b[0]'s callback */
+    assert_ptr_equal(v.done[2].urb, b[1]);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(vmm_count(&v, b[i]), 1);
+        assert_int_equal(vmm_last(&v, b[i])->status, URG_URB_CANCELLED);
+    }
+    /* The endpoint works on. */
+    assert_int_equal(urg_hcd_submit(v.dev, b[0]), 0);
+    vmm_free(&v);
+    for (int i = 0; i < 3; i++)
+        vmm_urb_free(b[i]);
+}
+
 static void test_stop_interrupt_and_set_interface(void **state)
 {
     static const uint8_t SET_IF2_ALT1[8] = { 0x01, 11, 1, 0, 2, 0, 0, 0 };
@@ -711,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_disconnect_with_urbs_on_every_type),
         cmocka_unit_test(test_bulk_lengths_and_streams),
         cmocka_unit_test(test_reset_and_endpoint_stop),
+        cmocka_unit_test(test_cancel_from_a_flush),
         cmocka_unit_test(test_stop_interrupt_and_set_interface),
         cmocka_unit_test(test_interrupt_out),
         cmocka_unit_test(test_random_operations_exactly_once),

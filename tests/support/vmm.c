@@ -44,6 +44,11 @@ static void cb_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
     d->status = u->status;
     d->actual = u->actual_length;
     event(v, "complete");
+    if (u == v->cancel_when && v->cancel_what) {
+        struct urg_urb *c = v->cancel_what;
+        v->cancel_what = NULL;
+        v->cancel_result = urg_hcd_cancel(dev, c);
+    }
     if (u == v->resubmit && v->resubmits > 0) {
         v->resubmits--;
         if (urg_hcd_submit(dev, u) == 1) {

@@ -28,6 +28,9 @@ struct vmm {
     char events[4096];        /* "attach,detach,complete,..." in order */
     struct urg_urb *resubmit; /* submitted again from its own completion */
     int resubmits;
+    struct urg_urb *cancel_when, *cancel_what; /* cancel_what is cancelled
+                                 from cancel_when's completion */
+    int cancel_result;        /* what that cancel returned */
     int logs[4];              /* log lines (model and engine) per level */
 };
 
