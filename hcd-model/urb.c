@@ -210,8 +210,11 @@ URG_API int urg_hcd_submit(urg_hcd_dev *d, struct urg_urb *u)
     if (u->type == URG_EP_ISO) {
         if (u->num_iso_packets < 1)
             return URG_ERR_INVALID;
+        /* A packet lies within the buffer, and fits the protocol's 16-bit
+         * iso length. */
         for (i = 0; i < u->num_iso_packets; i++)
-            if ((uint64_t)u->iso[i].offset + u->iso[i].length > u->length)
+            if ((uint64_t)u->iso[i].offset + u->iso[i].length > u->length ||
+                u->iso[i].length > 0xffff)
                 return URG_ERR_INVALID;
     }
     p->dev = d;

@@ -227,7 +227,9 @@ URG_API void urg_hcd_detach_done(urg_hcd_dev *dev);
  * (refused: no completion): URG_ERR_NO_DEVICE, URG_ERR_HCD_ENDPOINT (type
  * or direction does not match the endpoint), URG_ERR_HCD_BUSY (already in
  * flight), URG_ERR_TOO_LONG (bulk over 65535 bytes without
- * 32bits_bulk_length), URG_ERR_AGAIN (output queue full), URG_ERR_INVALID.
+ * 32bits_bulk_length), URG_ERR_AGAIN (output queue full), URG_ERR_INVALID
+ * (no buffer for a length; iso: no descriptors, a packet outside the
+ * buffer or over 65535 bytes).
  *
  * Control transfers on endpoint 0 are intercepted: SET_ADDRESS is handled
  * here; SET/GET_CONFIGURATION and SET/GET_INTERFACE become the protocol's

@@ -565,6 +565,31 @@ static void test_cancel_from_a_flush(void **state)
         vmm_urb_free(b[i]);
 }
 
+/* An iso packet the protocol cannot carry (over 65535 bytes) or outside
+ * the buffer is refused before anything is sent. */
+static void test_iso_packet_bounds(void **state)
+{
+    struct vmm v;
+    struct urg_urb *u;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    u = vmm_urb(URG_EP_ISO, 0x06, 70000, 2);
+    u->iso[0].offset = 0;
+    u->iso[0].length = 192;
+    u->iso[1].offset = 192;
+    u->iso[1].length = 65536;
+    assert_int_equal(urg_hcd_submit(v.dev, u), URG_ERR_INVALID);
+    u->iso[1].length = 70000 - 191;
+    assert_int_equal(urg_hcd_submit(v.dev, u), URG_ERR_INVALID);
+    u->iso[1].length = 192;
+    assert_int_equal(urg_hcd_submit(v.dev, u), 1); /* iso OUT completes at once */
+    assert_int_equal(u->iso[1].actual_length, 192);
+    assert_int_equal(v.ndone, 0);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
 static void test_stop_interrupt_and_set_interface(void **state)
 {
     static const uint8_t SET_IF2_ALT1[8] = { 0x01, 11, 1, 0, 2, 0, 0, 0 };
@@ -747,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_bulk_lengths_and_streams),
         cmocka_unit_test(test_reset_and_endpoint_stop),
         cmocka_unit_test(test_cancel_from_a_flush),
+        cmocka_unit_test(test_iso_packet_bounds),
         cmocka_unit_test(test_stop_interrupt_and_set_interface),
         cmocka_unit_test(test_interrupt_out),
         cmocka_unit_test(test_random_operations_exactly_once),
