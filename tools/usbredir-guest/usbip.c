@@ -106,12 +106,16 @@ static void probe_start(struct export *e)
     u->buffer = e->probing == 1 ? e->descriptor : &e->configuration;
     u->length = e->probing == 1 ? 18 : 1;
     r = urg_hcd_submit(e->dev, u);
-    if (r == 1) {
+    if (r == 1 || r == URG_ERR_NO_DEVICE) {
+        u->status = r == 1 ? u->status : URG_URB_NODEV;
         probe_done(e, u);
     } else if (r < 0) {
-        cli_error(e->s->o, "%s: cannot read the device's descriptor: %s", e->busid,
+        /* Listed all the same, with what the model knows. */
+        cli_error(e->s->o, "%s: warning: cannot read the device's descriptor: %s", e->busid,
                   urg_transport_strerror(r));
-        e->probing = 0;
+        u->status = URG_URB_IOERROR;
+        u->actual_length = 0;
+        probe_done(e, u);
     }
 }
 
@@ -310,14 +314,36 @@ static int listen_on(struct server *s, const char *text)
     return 0;
 }
 
+/* A client is accepted if there is room (MAX_CLIENTS); out of file
+ * descriptors, accepting pauses for a second instead of spinning. */
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct server *s = w->data;
     int fd = accept(s->lfd, NULL, NULL);
-    (void)loop;
     (void)revents;
-    if (fd >= 0)
-        client_new(s, fd);
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            cli_error(s->o, "usbip: cannot accept a client: %s (trying again in 1 s)",
+                      strerror(errno));
+            ev_io_stop(loop, &s->lio);
+            ev_timer_start(loop, &s->accept_again);
+        }
+        return;
+    }
+    if (s->n_clients >= MAX_CLIENTS) {
+        if (s->o->verbose)
+            cli_error(s->o, "info: usbip: %d clients already: one more refused", MAX_CLIENTS);
+        close(fd);
+        return;
+    }
+    client_new(s, fd);
+}
+
+static void on_accept_again(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct server *s = w->data;
+    (void)revents;
+    ev_io_start(loop, &s->lio);
 }
 
 /* Clients closed during an iteration are freed before the loop waits. */
@@ -425,6 +451,8 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         ev_prepare_start(s->loop, &s->reaper);
         ev_io_init(&s->lio, on_accept, s->lfd, EV_READ);
         s->lio.data = s;
+        ev_timer_init(&s->accept_again, on_accept_again, 1., 0.);
+        s->accept_again.data = s;
         ev_io_start(s->loop, &s->lio);
         ev_signal_init(&s->sigint, on_signal, SIGINT);
         ev_signal_init(&s->sigterm, on_signal, SIGTERM);
@@ -435,6 +463,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         ev_signal_stop(s->loop, &s->sigint);
         ev_signal_stop(s->loop, &s->sigterm);
         ev_io_stop(s->loop, &s->lio);
+        ev_timer_stop(s->loop, &s->accept_again);
     }
     clients_close_all(s);
     for (int i = 0; i < s->n_exports; i++)

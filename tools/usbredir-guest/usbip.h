@@ -21,6 +21,7 @@
 #include "usbip_wire.h"
 
 #define MAX_EXPORTS 32
+#define MAX_CLIENTS 64
 
 struct client;
 
@@ -49,7 +50,9 @@ struct server {
     struct export exports[MAX_EXPORTS];
     int n_exports;
     struct client *clients;
-    struct client *closed;       /* freed before the loop next waits */
+    int n_clients;               /* connected (MAX_CLIENTS at most) */
+    struct client *closed;       /* reaped before the loop next waits */
+    ev_timer accept_again;       /* out of file descriptors: accept later */
     size_t max_output;           /* requests queued per usb-host (--max-output) */
     ev_prepare reaper;
     int stopping;
@@ -68,10 +71,9 @@ void export_describe(const struct export *e, struct usbip_device *d);
 
 /* A client connected on fd (the client owns it from here). */
 void client_new(struct server *s, int fd);
-/* Ends the connection now: every URB it has in the model is cancelled and
- * answered to no one, the device is reset and importable again. why: the
- * log line's reason, NULL for a normal close. The client is freed by
- * clients_reap(). */
+/* Ends the connection now (safe from anywhere, inside the model's
+ * callbacks too: it does not call the model). why: the log line's reason,
+ * NULL for a normal close. clients_reap() does the rest. */
 void client_close(struct client *c, const char *why);
 /* Its device went away (the export's detach): the replies the model just
  * completed are written, then the connection closes. */
@@ -80,7 +82,9 @@ void client_device_gone(struct client *c);
 void client_urb_complete(struct urg_urb *u);
 /* At exit: every client closed. */
 void clients_close_all(struct server *s);
-/* Frees the clients closed since the last call. */
+/* For each client closed since the last call, from outside every callback:
+ * its URBs still in the model are cancelled (answered to no one), the
+ * device it imported is reset and importable again, and it is freed. */
 void clients_reap(struct server *s);
 
 #endif

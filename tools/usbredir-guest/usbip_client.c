@@ -1,19 +1,31 @@
 /*
  * usbip_client.c - a USB/IP client's connection (usbip.h): its management
- * request, then its URBs. Each CMD_SUBMIT becomes an urb_req - the URB,
- * its buffer and its iso descriptors in one allocation - whose state says
- * where it is; this file alone changes it:
+ * request, then its URBs. Each CMD_SUBMIT becomes an urb_req - its URB (and
+ * the zero-length OUT after it, for URB_ZERO_PACKET), its buffer and its
+ * iso descriptors in one allocation. This file alone changes its state:
  *
- *   READING -> (iso IN: SCHEDULED until its frames end) -> IN_FLIGHT in the
- *   model (HELD while the model's output is full; ZLP while the zero-length
- *   packet after it is out) -> (iso: PACED until its frames end) -> its
- *   RET_SUBMIT, then freed. CMD_UNLINK or the connection's end frees it at
- *   any point without a RET_SUBMIT.
+ *   READING    its payload is being read
+ *   SCHEDULED  iso IN: handed to the model once its frames have passed, so
+ *              that it carries what arrived during them (in c->paced)
+ *   WAITING    not every part is in the model: the model's output was full
+ *              (URG_ERR_AGAIN); retried in order (c->held_head)
+ *   IN_FLIGHT  every part in the model; done when none is outstanding
+ *   PACED      iso: done, its reply waits for its frames to end (c->paced)
  *
- * The client is an untrusted peer: usbip_wire.c checks every header; the
- * bytes in flight per client are bounded (reading stops above the bound),
- * as is its output (reading stops above OUTPUT_HIGH; a client that takes
- * no byte for STALL_SECONDS is dropped). docs/usbip.md is the guide.
+ * then its RET_SUBMIT, and it is freed. CMD_UNLINK, or the end of the
+ * connection, frees it at any point without a RET_SUBMIT.
+ *
+ * The model is called only from this loop's own handlers (reading,
+ * timers, the retry and resume watchers) - never from inside one of its
+ * callbacks but to submit the next URB, which it allows. A client closed
+ * from anywhere (a failed write, a malformed message, its device gone)
+ * stops its I/O at once; its URBs are cancelled in the model and the
+ * device reset when it is reaped, before the loop next waits.
+ *
+ * The client is an untrusted peer: usbip_wire.c checks every header; what
+ * its URBs in flight hold is bounded (reading stops above the bound), as
+ * are its replies (reading stops above OUTPUT_HIGH; a client that takes no
+ * byte for STALL_SECONDS is dropped). docs/usbip.md is the guide.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,33 +45,30 @@
 
 /* Bounds per client (docs/usbip.md). */
 #define MAX_TRANSFER (16u << 20)       /* one URB's buffer */
-#define MAX_IN_FLIGHT_BYTES (64u << 20) /* buffers of the URBs not answered */
+#define MAX_IN_FLIGHT_BYTES (64u << 20) /* what the URBs not answered hold */
 #define MAX_IN_FLIGHT_URBS 4096
 #define OUTPUT_HIGH (4u << 20)          /* queued replies that stop reading */
 #define STALL_SECONDS 60.0              /* a client that takes no byte */
 #define FLUSH_SECONDS 5.0               /* the last replies before a close */
+#define MANAGEMENT_SECONDS 30.0         /* to send its request and read the reply */
+#define PEER_CHECK_SECONDS 1.0          /* while not reading: has it closed? */
 
-enum req_state {
-    REQ_READING,   /* its payload is being read */
-    REQ_HELD,      /* the model's output was full (URG_ERR_AGAIN): retried */
-    REQ_IN_FLIGHT, /* submitted */
-    REQ_ZLP,       /* the zero-length packet after it is in flight */
-    REQ_PACED,     /* completed; its reply waits for its frames to pass */
-    REQ_SCHEDULED  /* iso IN: submitted once its frames have passed, so that
-                      it carries what arrived during them */
-};
+enum req_state { REQ_READING, REQ_SCHEDULED, REQ_WAITING, REQ_IN_FLIGHT, REQ_PACED };
 
 struct urb_req {
-    struct urb_req *prev, *next; /* the client's list, or the paced list */
-    struct client *client;       /* NULL once the client is gone */
+    struct urb_req *prev, *next; /* c->reqs, or c->paced when PACED or SCHEDULED */
+    struct urb_req *held_next;   /* c->held_head's queue, when WAITING */
+    struct client *client;
     struct usbip_cmd cmd;
     int ep_type;                 /* URG_EP_* from the live table */
     enum req_state state;
     int unlinked;                /* answered by RET_UNLINK: no RET_SUBMIT */
-    uint32_t zlp_actual;         /* bytes of the data stage, during REQ_ZLP */
+    struct urg_urb *part[2];     /* the URB, and the zero-length OUT after it */
+    int parts, submitted, outstanding; /* parts: 1 or 2 */
+    int refused;                 /* URG_ERR_* of a part the model refused */
     double due;                  /* iso: when its frames end (the reply's time) */
     int32_t start_frame;
-    struct urg_urb *urb;
+    size_t cost;                 /* counted in c->in_flight_bytes */
     struct usbip_iso_desc *iso;  /* cmd.number_of_packets of them */
     uint8_t *buffer;             /* cmd.transfer_buffer_length bytes */
 };
@@ -70,8 +79,9 @@ struct client {
     int fd;
     char peer[80];
     ev_io rio, wio;
-    ev_timer stall, pace;
-    ev_check retry;
+    ev_timer stall, pace, deadline, peer_check;
+    ev_check retry;              /* WAITING requests, after each poll */
+    ev_idle resume;              /* reading re-evaluated, outside callbacks */
     struct usbip_reader reader;
     uint8_t rbuf[READ_SIZE];
     size_t rpos, rlen;
@@ -79,11 +89,11 @@ struct client {
     int processing;              /* in client_process() */
     uint8_t *out;
     size_t out_pos, out_len, out_cap;
-    struct export *exp;
-    struct urb_req *reqs;        /* READING, HELD, IN_FLIGHT, ZLP */
-    struct urb_req *paced;       /* PACED, by due time */
+    struct export *exp;          /* imported (kept until reaped) */
+    struct urb_req *reqs;        /* READING, WAITING, IN_FLIGHT */
+    struct urb_req *paced;       /* SCHEDULED and PACED, by due time */
     struct urb_req *current;     /* REQ_READING */
-    struct urb_req *held;        /* REQ_HELD */
+    struct urb_req *held_head, *held_tail;
     size_t in_flight_bytes;
     unsigned in_flight;
     double ep_clock[32];         /* iso: when each endpoint's frames are used up */
@@ -91,13 +101,24 @@ struct client {
 
 static void client_graceful_close(struct client *c);
 static void client_process(struct client *c);
-static void req_complete(struct urb_req *q);
-static int req_submit(struct urb_req *q);
+static void req_submit(struct urb_req *q);
+static void req_go(struct urb_req *q);
+static void req_finish(struct urb_req *q);
+
+/* Reading is looked at again from the loop (not from inside a callback of
+ * the model). */
+static void client_wake(struct client *c)
+{
+    if (c->fd >= 0 && c->paused)
+        ev_idle_start(c->s->loop, &c->resume);
+}
 
 /* ---------------------------------------------------------------- output */
 
 static void client_write(struct client *c)
 {
+    if (c->fd < 0)
+        return;
     while (c->out_pos < c->out_len) {
         ssize_t n = send(c->fd, c->out + c->out_pos, c->out_len - c->out_pos, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
@@ -125,14 +146,16 @@ static void client_write(struct client *c)
             ev_timer_again(c->s->loop, &c->stall);
     }
     /* Reading goes on once the replies queued are under half the bound. */
-    if (c->paused && c->out_len - c->out_pos < OUTPUT_HIGH / 2)
-        client_process(c);
+    if (c->out_len - c->out_pos < OUTPUT_HIGH / 2)
+        client_wake(c);
 }
 
 /* Room for n more bytes of output; NULL (the client closed) if memory
- * ran out. */
+ * ran out or the client is closed. */
 static uint8_t *out_reserve(struct client *c, size_t n)
 {
+    if (c->fd < 0)
+        return NULL;
     if (c->out_pos > 0 && c->out_pos == c->out_len)
         c->out_pos = c->out_len = 0;
     if (c->out_len + n > c->out_cap) {
@@ -185,40 +208,17 @@ static int32_t errno_of_refusal(int err)
     }
 }
 
-static void req_unlist(struct urb_req *q)
+/* The errno a finished request reports: a refusal, else its URB's status,
+ * else the zero-length packet's. */
+static int32_t req_status(const struct urb_req *q)
 {
-    struct client *c = q->client;
-    struct urb_req **head;
-    if (!c)
-        return;
-    head = q->state == REQ_PACED || q->state == REQ_SCHEDULED ? &c->paced : &c->reqs;
-    if (q->prev)
-        q->prev->next = q->next;
-    else if (*head == q)
-        *head = q->next;
-    if (q->next)
-        q->next->prev = q->prev;
-    q->prev = q->next = NULL;
-}
-
-static void req_free(struct urb_req *q)
-{
-    struct client *c = q->client;
-    req_unlist(q);
-    if (c) {
-        c->in_flight--;
-        c->in_flight_bytes -= q->cmd.transfer_buffer_length;
-        if (c->current == q)
-            c->current = NULL;
-        if (c->held == q)
-            c->held = NULL;
-    }
-    urg_urb_free(q->urb);
-    free(q);
-    /* Reading stopped at the in-flight bound goes on. */
-    if (c && c->paused && !c->held && c->in_flight_bytes < MAX_IN_FLIGHT_BYTES &&
-        c->in_flight < MAX_IN_FLIGHT_URBS)
-        client_process(c);
+    if (q->refused && q->submitted == 0)
+        return errno_of_refusal(q->refused);
+    if (q->part[0]->status != URG_URB_SUCCESS || q->parts == 1)
+        return errno_of(q->part[0]->status);
+    if (q->refused)
+        return errno_of_refusal(q->refused);
+    return errno_of(q->part[1]->status);
 }
 
 /* RET_SUBMIT for a request that finished with status (an errno), from its
@@ -226,7 +226,7 @@ static void req_free(struct urb_req *q)
 static void reply_submit(struct urb_req *q, int32_t status)
 {
     struct client *c = q->client;
-    const struct urg_urb *u = q->urb;
+    const struct urg_urb *u = q->part[0];
     uint32_t n = q->cmd.number_of_packets, actual = 0, errors = 0, data = 0, i;
     uint8_t *p;
     if (q->ep_type == URG_EP_ISO && status == 0) {
@@ -249,9 +249,10 @@ static void reply_submit(struct urb_req *q, int32_t status)
         }
         errors = n;
     } else {
-        actual = q->state == REQ_ZLP ? q->zlp_actual : u->actual_length;
-        if (status != 0 && status != -EPIPE && status != -EOVERFLOW)
-            actual = q->cmd.direction == USBIP_DIR_IN ? 0 : actual;
+        actual = q->submitted ? u->actual_length : 0;
+        if (status != 0 && status != -EPIPE && status != -EOVERFLOW &&
+            q->cmd.direction == USBIP_DIR_IN)
+            actual = 0;
         if (actual > q->cmd.transfer_buffer_length)
             actual = q->cmd.transfer_buffer_length;
         if (q->cmd.direction == USBIP_DIR_IN)
@@ -280,6 +281,81 @@ static void reply_unlink(struct client *c, uint32_t seqnum, int32_t status)
         usbip_put_ret_unlink(p, seqnum, status);
 }
 
+/* ---------------------------------------------------------------- request lists */
+
+static struct urb_req **req_list(struct urb_req *q)
+{
+    return q->state == REQ_PACED || q->state == REQ_SCHEDULED ? &q->client->paced
+                                                               : &q->client->reqs;
+}
+
+static void req_unlist(struct urb_req *q)
+{
+    struct urb_req **head = req_list(q);
+    if (q->prev)
+        q->prev->next = q->next;
+    else if (*head == q)
+        *head = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    q->prev = q->next = NULL;
+}
+
+/* Into the client's list (READING, WAITING, IN_FLIGHT). */
+static void req_list_push(struct urb_req *q, enum req_state state)
+{
+    struct client *c = q->client;
+    q->state = state;
+    q->prev = NULL;
+    q->next = c->reqs;
+    if (c->reqs)
+        c->reqs->prev = q;
+    c->reqs = q;
+}
+
+static void held_push(struct urb_req *q)
+{
+    struct client *c = q->client;
+    q->held_next = NULL;
+    if (c->held_tail)
+        c->held_tail->held_next = q;
+    else
+        c->held_head = q;
+    c->held_tail = q;
+}
+
+static void held_remove(struct urb_req *q)
+{
+    struct client *c = q->client;
+    struct urb_req **pp = &c->held_head, *prev = NULL;
+    while (*pp && *pp != q) {
+        prev = *pp;
+        pp = &(*pp)->held_next;
+    }
+    if (!*pp)
+        return;
+    *pp = q->held_next;
+    if (c->held_tail == q)
+        c->held_tail = prev;
+    q->held_next = NULL;
+}
+
+static void req_free(struct urb_req *q)
+{
+    struct client *c = q->client;
+    if (q->state == REQ_WAITING)
+        held_remove(q);
+    req_unlist(q);
+    c->in_flight--;
+    c->in_flight_bytes -= q->cost;
+    if (c->current == q)
+        c->current = NULL;
+    urg_urb_free(q->part[0]);
+    urg_urb_free(q->part[1]);
+    free(q);
+    client_wake(c); /* the in-flight bound may allow reading again */
+}
+
 /* ---------------------------------------------------------------- iso pacing */
 
 static double now(struct client *c) { return ev_now(c->s->loop); }
@@ -292,8 +368,7 @@ static double now(struct client *c) { return ev_now(c->s->loop); }
 static void pace_schedule(struct urb_req *q, const struct urg_hcd_device *info)
 {
     struct client *c = q->client;
-    uint8_t addr = (uint8_t)(q->cmd.ep | (q->cmd.direction == USBIP_DIR_IN ? 0x80 : 0));
-    int idx = urg_ep_index(addr);
+    int idx = urg_ep_index(q->part[0]->endpoint);
     unsigned interval = info->usb.ep[idx].interval;
     double period, start;
     if (interval < 1)
@@ -311,7 +386,7 @@ static void pace_schedule(struct urb_req *q, const struct urg_hcd_device *info)
 static void pace_arm(struct client *c)
 {
     ev_timer_stop(c->s->loop, &c->pace);
-    if (c->paced) {
+    if (c->paced && c->fd >= 0) {
         double wait = c->paced->due - ev_time();
         ev_timer_set(&c->pace, wait > 0 ? wait : 0, 0.);
         ev_timer_start(c->s->loop, &c->pace);
@@ -337,32 +412,24 @@ static void pace_insert(struct urb_req *q, enum req_state state)
     pace_arm(c);
 }
 
+/* Whatever is due: SCHEDULED iso IN goes to the model, PACED replies go
+ * out. */
 static void on_pace(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct client *c = w->data;
     double t = ev_time();
     (void)loop;
     (void)revents;
-    while (c->paced && c->paced->due <= t) {
+    while (c->fd >= 0 && c->paced && c->paced->due <= t) {
         struct urb_req *q = c->paced;
+        req_unlist(q);
         if (q->state == REQ_SCHEDULED) {
-            req_unlist(q);
-            q->state = REQ_READING; /* back in the client's list */
-            q->next = c->reqs;
-            if (c->reqs)
-                c->reqs->prev = q;
-            c->reqs = q;
-            if (req_submit(q) == 1) {
-                ev_check_start(c->s->loop, &c->retry);
-                break; /* the rest waits behind it */
-            }
-            if (c->fd < 0)
-                return;
+            req_list_push(q, REQ_READING);
+            req_go(q);
             continue;
         }
-        reply_submit(q, errno_of(q->urb->status));
-        if (c->fd < 0) /* the client closed while replying */
-            return;
+        req_list_push(q, REQ_IN_FLIGHT);
+        reply_submit(q, req_status(q));
         req_free(q);
     }
     pace_arm(c);
@@ -371,94 +438,109 @@ static void on_pace(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---------------------------------------------------------------- requests */
 
-/* The request finished (its URB completed, at once or later). */
-static void req_complete(struct urb_req *q)
+/* Every part is done: the reply, now or when its frames end. */
+static void req_finish(struct urb_req *q)
 {
     struct client *c = q->client;
-    struct urg_urb *u = q->urb;
-    if (!c || q->unlinked) {
+    if (c->fd < 0 || q->unlinked) {
         req_free(q); /* the client is gone, or RET_UNLINK answered it */
         return;
     }
-    /* ZERO_PACKET: a bulk or interrupt OUT that filled its last packet is
-     * followed by a zero-length OUT; the reply waits for both. */
-    if (q->state == REQ_IN_FLIGHT && q->cmd.direction == USBIP_DIR_OUT &&
-        (q->cmd.transfer_flags & USBIP_URB_ZERO_PACKET) &&
-        (q->ep_type == URG_EP_BULK || q->ep_type == URG_EP_INTERRUPT) &&
-        u->status == URG_URB_SUCCESS && u->actual_length > 0 && c->exp) {
-        const struct urg_hcd_device *info = urg_hcd_dev_info(c->exp->dev);
-        uint16_t mps = info ? info->usb.ep[urg_ep_index(u->endpoint)].max_packet_size : 0;
-        if (mps && u->actual_length % mps == 0) {
-            int r;
-            q->zlp_actual = u->actual_length;
-            q->state = REQ_ZLP;
-            u->length = 0;
-            r = urg_hcd_submit(c->exp->dev, u);
-            if (r == 0)
-                return;
-            if (r < 0)
-                u->status = URG_URB_IOERROR;
-        }
-    }
-    if (q->ep_type == URG_EP_ISO && q->due > ev_time()) {
+    if (q->ep_type == URG_EP_ISO && q->due > ev_time() && q->refused == 0) {
         pace_insert(q, REQ_PACED);
         return;
     }
-    reply_submit(q, errno_of(u->status));
-    if (c->fd < 0)
-        return;
+    reply_submit(q, req_status(q));
     req_free(q);
     client_write(c);
 }
 
-/* Submits q's URB: it is in flight, done now, held for later (the model's
- * output is full), or refused. Returns 0, or 1 when held. */
-static int req_submit(struct urb_req *q)
+/* Hands q's parts not yet submitted to the model, in order. A part the
+ * model refuses for a full output (URG_ERR_AGAIN) leaves q WAITING, first
+ * in the held queue; another refusal ends q's submitting. */
+static void req_submit(struct urb_req *q)
 {
     struct client *c = q->client;
     struct export *e = c->exp;
-    int r = e ? urg_hcd_submit(e->dev, q->urb) : URG_ERR_NO_DEVICE;
-    if (r == URG_ERR_AGAIN) {
-        if (q->state != REQ_HELD && c->s->o->verbose)
-            cli_error(c->s->o, "info: %s: %zu bytes wait for the usb-host: not reading %s",
-                      e->busid, c->s->max_output, c->peer);
-        q->state = REQ_HELD;
-        c->held = q;
-        return 1;
+    while (q->submitted < q->parts && !q->refused) {
+        int r = e ? urg_hcd_submit(e->dev, q->part[q->submitted]) : URG_ERR_NO_DEVICE;
+        if (r == URG_ERR_AGAIN) {
+            if (q->state != REQ_WAITING) {
+                if (c->s->o->verbose && !c->held_head)
+                    cli_error(c->s->o, "info: %s: %zu bytes wait for the usb-host: not reading %s",
+                              e->busid, c->s->max_output, c->peer);
+                q->state = REQ_WAITING;
+                held_push(q);
+                ev_check_start(c->s->loop, &c->retry);
+            }
+            return;
+        }
+        if (r < 0) {
+            if (c->s->o->verbose)
+                cli_error(c->s->o, "%s: seqnum %u on endpoint %u refused: %s", c->peer,
+                          q->cmd.seqnum, q->cmd.ep, urg_transport_strerror(r));
+            q->refused = r;
+            break;
+        }
+        q->submitted++;
+        if (r == 0)
+            q->outstanding++; /* 1: done already, no callback */
     }
-    if (c->held == q)
-        c->held = NULL;
+    if (q->state == REQ_WAITING)
+        held_remove(q);
     q->state = REQ_IN_FLIGHT;
-    if (r == 0)
-        return 0;
-    if (r == 1) {
-        req_complete(q);
-        return 0;
-    }
-    if (c->s->o->verbose)
-        cli_error(c->s->o, "%s: seqnum %u on endpoint %u refused: %s", c->peer, q->cmd.seqnum,
-                  q->cmd.ep, urg_transport_strerror(r));
-    reply_submit(q, errno_of_refusal(r));
-    if (c->fd < 0)
-        return 0;
-    req_free(q);
-    client_write(c);
-    return 0;
+    if (q->outstanding == 0)
+        req_finish(q);
 }
 
+/* After each poll while requests wait for the model's output to drain:
+ * they go in order; the first still refused stops the rest. */
 static void on_retry(struct ev_loop *loop, ev_check *w, int revents)
 {
     struct client *c = w->data;
     (void)revents;
-    if (!c->held) {
-        ev_check_stop(loop, w);
+    while (c->fd >= 0 && c->held_head) {
+        struct urb_req *q = c->held_head;
+        req_submit(q);
+        if (c->held_head == q)
+            return; /* still full */
+    }
+    ev_check_stop(loop, w);
+    client_wake(c);
+}
+
+static void on_resume(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)revents;
+    ev_idle_stop(loop, w);
+    client_process(w->data);
+}
+
+/* The model completed a part of a request (its urb_complete). */
+void client_urb_complete(struct urg_urb *u)
+{
+    struct urb_req *q = u->user_data;
+    if (--q->outstanding > 0)
+        return;
+    if (q->client->fd < 0 || q->unlinked) {
+        req_free(q);
         return;
     }
-    if (req_submit(c->held) == 0) {
-        ev_check_stop(loop, w);
-        if (c->fd >= 0)
-            client_process(c);
+    if (q->submitted == q->parts || q->refused)
+        req_finish(q);
+    /* else WAITING: the retry submits the rest, then it finishes */
+}
+
+/* To the model, unless requests already wait: then behind them. */
+static void req_go(struct urb_req *q)
+{
+    if (q->client->held_head) {
+        q->state = REQ_WAITING;
+        held_push(q);
+        ev_check_start(q->client->s->loop, &q->client->retry);
+        return;
     }
+    req_submit(q);
 }
 
 /* The header of a CMD_SUBMIT: the request, with room for its payload. */
@@ -475,7 +557,7 @@ static int req_begin(struct client *c)
         return -1;
     n = cmd->number_of_packets;
     size = sizeof(*q) + n * sizeof(struct usbip_iso_desc) + cmd->transfer_buffer_length;
-    if (!(q = calloc(1, size)) || !(q->urb = urg_urb_alloc((int)n))) {
+    if (!(q = calloc(1, size)) || !(q->part[0] = urg_urb_alloc((int)n))) {
         free(q);
         snprintf(c->reader.why, sizeof(c->reader.why), "out of memory for a %u-byte URB",
                  cmd->transfer_buffer_length);
@@ -484,25 +566,58 @@ static int req_begin(struct client *c)
     q->client = c;
     q->cmd = *cmd;
     q->ep_type = type;
-    q->state = REQ_READING;
+    q->parts = 1;
     q->iso = (struct usbip_iso_desc *)(q + 1);
     q->buffer = (uint8_t *)(q->iso + n);
-    q->next = c->reqs;
-    if (c->reqs)
-        c->reqs->prev = q;
-    c->reqs = q;
+    q->cost = size + n * sizeof(struct urg_iso_packet_desc);
+    req_list_push(q, REQ_READING);
     c->current = q;
     c->in_flight++;
-    c->in_flight_bytes += cmd->transfer_buffer_length;
+    c->in_flight_bytes += q->cost;
     usbip_reader_payload(&c->reader, q->buffer, q->iso);
     return 0;
+}
+
+/* URB_ZERO_PACKET on a bulk or interrupt OUT whose length is a non-zero
+ * multiple of the endpoint's max packet size: a zero-length OUT right
+ * behind it, as the second part (usbredir has no ZLP flag). */
+static int want_zlp(const struct urb_req *q, const struct urg_hcd_device *info)
+{
+    uint16_t mps;
+    if (!info || q->cmd.direction != USBIP_DIR_OUT ||
+        !(q->cmd.transfer_flags & USBIP_URB_ZERO_PACKET) ||
+        (q->ep_type != URG_EP_BULK && q->ep_type != URG_EP_INTERRUPT) ||
+        q->cmd.transfer_buffer_length == 0)
+        return 0;
+    mps = info->usb.ep[urg_ep_index(q->part[0]->endpoint)].max_packet_size;
+    return mps && q->cmd.transfer_buffer_length % mps == 0;
+}
+
+/* A port reset (Windows clients send SET_FEATURE(PORT_RESET) on endpoint
+ * 0): the device is reset, as the Linux stub does. */
+static void req_port_reset(struct urb_req *q)
+{
+    struct client *c = q->client;
+    int r = c->exp ? urg_hcd_reset(c->exp->dev) : URG_ERR_NO_DEVICE;
+    if (r < 0) {
+        cli_error(c->s->o, "%s: the device was not reset: %s", c->peer,
+                  urg_transport_strerror(r));
+        q->refused = r;
+    } else {
+        q->submitted = 1; /* its result: success, nothing moved */
+        q->part[0]->status = URG_URB_SUCCESS;
+        q->part[0]->actual_length = 0;
+    }
+    q->state = REQ_IN_FLIGHT;
+    req_finish(q);
 }
 
 /* The whole CMD_SUBMIT is read: its URB goes to the model. */
 static void req_ready(struct client *c)
 {
     struct urb_req *q = c->current;
-    struct urg_urb *u = q->urb;
+    struct urg_urb *u = q->part[0];
+    const struct urg_hcd_device *info = c->exp ? urg_hcd_dev_info(c->exp->dev) : NULL;
     uint32_t i;
     c->current = NULL;
     u->endpoint = q->cmd.ep == 0 ? 0
@@ -517,33 +632,49 @@ static void req_ready(struct client *c)
         u->iso[i].offset = q->iso[i].offset;
         u->iso[i].length = q->iso[i].length;
     }
-    /* A port reset (Windows clients send it on endpoint 0): the device is
-     * reset, as the Linux stub does. */
     if (q->cmd.ep == 0 && !memcmp(q->cmd.setup, "\x23\x03\x04\x00", 4)) {
-        if (c->exp)
-            urg_hcd_reset(c->exp->dev);
-        q->state = REQ_IN_FLIGHT;
-        u->status = URG_URB_SUCCESS;
-        u->actual_length = 0;
-        req_complete(q);
+        req_port_reset(q);
         return;
     }
-    if (q->ep_type == URG_EP_ISO && c->exp) {
-        const struct urg_hcd_device *info = urg_hcd_dev_info(c->exp->dev);
-        if (info)
-            pace_schedule(q, info);
-        if (info && q->cmd.direction == USBIP_DIR_IN) {
-            pace_insert(q, REQ_SCHEDULED); /* submitted when its frames end */
+    if (want_zlp(q, info)) {
+        struct urg_urb *z = urg_urb_alloc(0);
+        if (!z) {
+            client_close(c, "out of memory for a zero-length packet");
+            return;
+        }
+        z->endpoint = u->endpoint;
+        z->type = u->type;
+        z->user_data = q;
+        q->part[1] = z;
+        q->parts = 2;
+    }
+    if (q->ep_type == URG_EP_ISO && info) {
+        pace_schedule(q, info);
+        if (q->cmd.direction == USBIP_DIR_IN) {
+            pace_insert(q, REQ_SCHEDULED); /* handed to the model when its frames end */
             return;
         }
     }
-    if (req_submit(q) == 1)
-        ev_check_start(c->s->loop, &c->retry);
+    req_go(q);
+}
+
+/* Cancels q's parts in the model (the zero-length packet first: it waits
+ * behind the other); each completes now, and the last one's completion
+ * frees q, so nothing of q is touched after it. Returns how many could not
+ * be cancelled (0 unless the model lost them). */
+static int req_cancel_parts(struct urb_req *q)
+{
+    struct export *e = q->client->exp;
+    int left = q->outstanding;
+    for (int i = q->submitted - 1; i >= 0 && left > 0 && e; i--)
+        if (urg_hcd_cancel(e->dev, q->part[i]) == 0)
+            left--;
+    return left;
 }
 
 /* CMD_UNLINK: the URB seqnum is cancelled and answered by RET_UNLINK
  * -ECONNRESET, never by a RET_SUBMIT; status 0 when it was answered
- * already. */
+ * already (or is unknown). */
 static void req_unlink(struct client *c)
 {
     uint32_t target = c->reader.cmd.unlink_seqnum, seqnum = c->reader.cmd.seqnum;
@@ -554,10 +685,11 @@ static void req_unlink(struct client *c)
                 continue;
             reply_unlink(c, seqnum, -ECONNRESET);
             q->unlinked = 1;
-            if ((q->state == REQ_IN_FLIGHT || q->state == REQ_ZLP) && c->exp &&
-                urg_hcd_cancel(c->exp->dev, q->urb) == 0)
-                return; /* its completion, now, freed it */
-            req_free(q);
+            if (q->outstanding == 0) {
+                req_free(q);
+                return;
+            }
+            req_cancel_parts(q); /* the last part's completion frees it */
             return;
         }
     }
@@ -621,6 +753,7 @@ static void op_import(struct client *c)
     c->exp = e;
     e->importer = c;
     usbip_reader_urb_mode(&c->reader, 1u << 16 | (uint32_t)e->devnum);
+    ev_timer_stop(c->s->loop, &c->deadline); /* URBs may be rare: no deadline */
     if (c->s->o->verbose)
         cli_error(c->s->o, "info: %s imported %s (%s)", c->peer, e->busid, e->address);
 }
@@ -631,7 +764,7 @@ static void op_import(struct client *c)
 static void client_process(struct client *c)
 {
     struct server *s = c->s;
-    if (c->processing)
+    if (c->processing || c->fd < 0)
         return; /* the loop below looks at the bounds again itself */
     c->processing = 1;
     for (;;) {
@@ -639,12 +772,15 @@ static void client_process(struct client *c)
         enum usbip_event ev;
         if (c->closing)
             break;
-        c->paused = c->held || c->in_flight_bytes >= MAX_IN_FLIGHT_BYTES ||
+        c->paused = c->held_head || c->in_flight_bytes >= MAX_IN_FLIGHT_BYTES ||
                     c->in_flight >= MAX_IN_FLIGHT_URBS || c->out_len - c->out_pos >= OUTPUT_HIGH;
         if (c->paused) {
             ev_io_stop(s->loop, &c->rio);
+            if (!ev_is_active(&c->peer_check))
+                ev_timer_again(s->loop, &c->peer_check);
             break;
         }
+        ev_timer_stop(s->loop, &c->peer_check);
         /* Called with no bytes too: a submit with no payload is whole
          * right after its header. */
         ev = usbip_read(&c->reader, c->rbuf + c->rpos, c->rlen - c->rpos, &used);
@@ -675,8 +811,6 @@ static void client_process(struct client *c)
             client_close(c, c->reader.why);
             break;
         }
-        if (c->fd < 0)
-            return;
         if (c->out_len > c->out_pos)
             client_write(c);
         if (c->fd < 0)
@@ -722,13 +856,37 @@ static void on_client_stall(struct ev_loop *loop, ev_timer *w, int revents)
     client_close(c, c->closing ? "it took no byte of the last replies" : "it took no byte for 60 s");
 }
 
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    client_close(w->data, "no management request within 30 s");
+}
+
+/* While it is not read, a client that closed its end (FIN: TCP state
+ * CLOSE_WAIT) is noticed all the same, so that its device is free again. */
+static void on_peer_check(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct client *c = w->data;
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    (void)loop;
+    (void)revents;
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE_WAIT)
+        client_close(c, "it closed the connection while its URBs waited");
+}
+
 /* Stops reading; closes once the replies queued are written (a bound of
  * FLUSH_SECONDS for a client that does not read). */
 static void client_graceful_close(struct client *c)
 {
+    if (c->fd < 0)
+        return;
     c->closing = 1;
     ev_io_stop(c->s->loop, &c->rio);
     ev_check_stop(c->s->loop, &c->retry);
+    ev_timer_stop(c->s->loop, &c->deadline);
+    ev_timer_stop(c->s->loop, &c->peer_check);
     if (c->out_len == c->out_pos) {
         client_close(c, NULL);
         return;
@@ -738,16 +896,13 @@ static void client_graceful_close(struct client *c)
     ev_io_start(c->s->loop, &c->wio);
 }
 
-/* The connection ends: every URB still in the model is cancelled (no reply
- * goes out), the device is reset as the Linux stub resets it, and it can
- * be imported again. why: NULL for a normal close. */
+/* The connection ends now for the peer; the model's part waits for
+ * clients_reap(). why: NULL for a normal close. */
 void client_close(struct client *c, const char *why)
 {
     struct server *s = c->s;
-    struct export *e = c->exp;
-    struct urb_req *q;
     if (c->fd < 0)
-        return; /* closing already (a cancel's completion called back) */
+        return;
     if (why)
         cli_error(s->o, "%s: closing the connection: %s", c->peer, why);
     else if (s->o->verbose)
@@ -756,48 +911,55 @@ void client_close(struct client *c, const char *why)
     ev_io_stop(s->loop, &c->wio);
     ev_timer_stop(s->loop, &c->stall);
     ev_timer_stop(s->loop, &c->pace);
+    ev_timer_stop(s->loop, &c->deadline);
+    ev_timer_stop(s->loop, &c->peer_check);
     ev_check_stop(s->loop, &c->retry);
+    ev_idle_stop(s->loop, &c->resume);
     close(c->fd);
     c->fd = -1;
     c->closing = 1;
-    while ((q = c->paced)) {
-        req_free(q);
-    }
-    while ((q = c->reqs)) {
-        int in_model = (q->state == REQ_IN_FLIGHT || q->state == REQ_ZLP) && e;
-        req_unlist(q);
-        c->in_flight--;
-        c->in_flight_bytes -= q->cmd.transfer_buffer_length;
-        q->client = NULL; /* its completion frees it */
-        if (!in_model || urg_hcd_cancel(e->dev, q->urb) != 0) {
-            urg_urb_free(q->urb);
-            free(q);
-        }
-    }
-    if (e) {
-        e->importer = NULL;
-        if (e->ready)
-            urg_hcd_reset(e->dev);
-    }
+    free(c->out);
+    c->out = NULL;
+    c->out_pos = c->out_len = c->out_cap = 0;
     if (c->prev)
         c->prev->next = c->next;
     else
         s->clients = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    free(c->out);
-    c->out = NULL;
-    c->out_pos = c->out_len = c->out_cap = 0;
-    /* Freed once every caller up the stack has seen c->fd < 0. */
+    s->n_clients--;
+    c->prev = NULL;
     c->next = s->closed;
     s->closed = c;
 }
 
+/* Outside every callback: each closed client's URBs still in the model are
+ * cancelled (their completions, now, answer no one), the device it
+ * imported is reset as the Linux stub resets it and can be imported again,
+ * and the client is freed. */
 void clients_reap(struct server *s)
 {
     while (s->closed) {
         struct client *c = s->closed;
+        struct export *e = c->exp;
+        struct urb_req *q;
         s->closed = c->next;
+        while ((q = c->paced))
+            req_free(q);
+        while ((q = c->reqs)) {
+            if (q->outstanding == 0 || req_cancel_parts(q) > 0) {
+                q->outstanding = 0; /* not in the model (or lost by it) */
+                req_free(q);
+            }
+        }
+        if (e) {
+            int r = e->ready ? urg_hcd_reset(e->dev) : 0;
+            if (r < 0)
+                cli_error(s->o, "%s: the device was not reset after %s: %s", e->busid, c->peer,
+                          urg_transport_strerror(r));
+            if (e->importer == c)
+                e->importer = NULL;
+        }
         free(c);
     }
 }
@@ -846,13 +1008,20 @@ void client_new(struct server *s, int fd)
     ev_init(&c->stall, on_client_stall);
     c->stall.repeat = STALL_SECONDS;
     ev_init(&c->pace, on_pace);
+    ev_timer_init(&c->deadline, on_deadline, MANAGEMENT_SECONDS, 0.);
+    ev_init(&c->peer_check, on_peer_check);
+    c->peer_check.repeat = PEER_CHECK_SECONDS;
     ev_check_init(&c->retry, on_retry);
+    ev_idle_init(&c->resume, on_resume);
     c->rio.data = c->wio.data = c->stall.data = c->pace.data = c->retry.data = c;
+    c->deadline.data = c->peer_check.data = c->resume.data = c;
     c->next = s->clients;
     if (s->clients)
         s->clients->prev = c;
     s->clients = c;
+    s->n_clients++;
     ev_io_start(s->loop, &c->rio);
+    ev_timer_start(s->loop, &c->deadline);
 }
 
 void clients_close_all(struct server *s)
@@ -862,16 +1031,36 @@ void clients_close_all(struct server *s)
     clients_reap(s);
 }
 
+/* Its device went away (the export's detach, from inside the model): every
+ * URB has completed by now. Replies waiting for their frames go at once,
+ * requests the model never had get -ENODEV, then the connection closes. */
 void client_device_gone(struct client *c)
 {
     struct export *e = c->exp;
+    struct urb_req *q;
     e->importer = NULL;
     c->exp = NULL;
+    if (c->fd < 0)
+        return; /* closed already */
     cli_error(c->s->o, "%s: the device went away: closing %s", e->busid, c->peer);
+    while ((q = c->held_head)) {
+        held_remove(q);
+        q->state = REQ_IN_FLIGHT;
+        q->refused = URG_ERR_NO_DEVICE;
+    }
+    while ((q = c->paced)) {
+        req_unlist(q);
+        if (q->state == REQ_SCHEDULED)
+            q->refused = URG_ERR_NO_DEVICE;
+        req_list_push(q, REQ_IN_FLIGHT);
+        q->due = 0;
+    }
+    for (q = c->reqs; q; q = c->reqs) {
+        while (q && (q->state == REQ_READING || q->outstanding > 0))
+            q = q->next;
+        if (!q)
+            break;
+        req_finish(q);
+    }
     client_graceful_close(c);
-}
-
-void client_urb_complete(struct urg_urb *u)
-{
-    req_complete(u->user_data);
 }
