@@ -896,6 +896,69 @@ static void test_backpressure(void **state)
     }
 }
 
+/* The bridge behind a usb-host that misbehaves (tests/hostile's
+ * hostile-host, its first connection hostile, the next ones correct): the
+ * device vanishing at a reply (and coming back on the same connection),
+ * garbage, a protocol error, a connection cut mid-packet, a flood of late
+ * replies. Each time the bridge lives on, connects again, offers the
+ * device again and a client uses it; it ends with status 0 (no sanitizer
+ * report or leak under make check's runners). */
+static void test_hostile_hosts(void **state)
+{
+    static const char *const scenarios[] = {
+        "disconnect-with-reply-1", "disconnect-with-reply-3", "unplug-replug-2",
+        "connect-then-garbage",    "garbage",                 "protocol-error",
+        "close-mid-payload",       "late-reply-flood",        "huge-interrupt",
+    };
+    struct world saved = W;
+    (void)state;
+    for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+        struct proc host, server;
+        uint8_t rec[USBIP_DEVICE_SIZE];
+        static struct ret r;
+        char *hargv[] = { getenv("URG_HOSTILE"), "--scenario", (char *)scenarios[i], "--kind",
+                          "keyboard", "--connections", "3", "--text", "", NULL };
+        int fd = -1, st, tries;
+        size_t mark = 0;
+        memset(&host, 0, sizeof(host));
+        memset(&server, 0, sizeof(server));
+        spawn(&host, hargv, 0, 1);
+        {
+            char *args[] = { host.addr, NULL };
+            start_server(&server, args);
+        }
+        W.server = server;
+        /* Until an import holds: the device may come and go first. */
+        for (tries = 0; tries < 4; tries++) {
+            mark = wait_log(&W.server, mark, "1-1: 0627:0001 at high speed, exportable");
+            if (import("1-1", &fd, rec) == USBIP_ST_OK)
+                break;
+        }
+        assert_true(tries < 4);
+        submit(fd, "1-1", 1, 0, USBIP_DIR_IN, 0x200, 18, get_device_desc, NULL);
+        next_reply(fd, &r, 1);
+        if (r.status != 0) {
+            /* The hostile connection broke under this request: the next
+             * one serves it. */
+            assert_true(r.status == -ENODEV || r.status == -EPROTO);
+            expect_closed(fd);
+            close(fd);
+            mark = wait_log(&W.server, mark, "1-1: 0627:0001 at high speed, exportable");
+            assert_int_equal(import("1-1", &fd, rec), USBIP_ST_OK);
+            submit(fd, "1-1", 2, 0, USBIP_DIR_IN, 0x200, 18, get_device_desc, NULL);
+            next_reply(fd, &r, 1);
+        }
+        assert_int_equal(r.status, 0);
+        assert_int_equal(r.actual, 18);
+        close_and_wait(fd);
+        st = stop(&W.server, SIGTERM);
+        W = saved;
+        stop(&host, SIGTERM);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail_msg("%s: the server ended with wait status 0x%x", scenarios[i], st);
+    }
+}
+
 /* An iso CMD_SUBMIT: npk packets of pktlen bytes each, back to back; OUT
  * data is byte (seqnum + i). */
 static void submit_iso(int fd, uint32_t seqnum, uint32_t ep, uint32_t dir, uint32_t npk,
@@ -1077,6 +1140,7 @@ int main(void)
         cmocka_unit_test(test_device_gone_and_back),
         cmocka_unit_test(test_zero_packet),
         cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_hostile_hosts),
         cmocka_unit_test(test_iso),
     };
     if (!getenv("URG_TOOL") || !getenv("URG_EMUHOST") || !getenv("URG_HOSTILE")) {

@@ -146,11 +146,14 @@ static void probe_done(struct export *e, const struct urg_urb *u)
     }
 }
 
+static void redial_arm(struct export *e);
+
 static void on_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *info)
 {
     struct export *e = ud;
     (void)dev;
     (void)info;
+    ev_timer_stop(e->s->loop, &e->redial);
     memset(e->descriptor, 0, sizeof(e->descriptor));
     e->probing = 1;
     probe_start(e);
@@ -169,6 +172,8 @@ static void on_detach(void *ud, urg_hcd_dev *dev)
         cli_error(e->s->o, "info: %s: the device went away", e->busid);
     }
     urg_hcd_detach_done(dev);
+    if (e->can_redial && e->t && urg_transport_connected(e->t))
+        redial_arm(e);
 }
 
 static void on_urb_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
@@ -189,18 +194,64 @@ static void on_rejected(void *ud, urg_hcd_dev *dev, int reason)
     cli_error(e->s->o, "%s: the device was rejected: %s", e->busid, urg_transport_strerror(reason));
 }
 
+static int export_dial(struct export *e);
+
+/* The usb-host kept the connection but has had no device for
+ * --device-wait seconds: usbredirect, for one, never sees a device plugged
+ * in again until it is started again (it is, by whatever restarts it when
+ * its guest goes). The connection is dropped and dialled again. */
+static void on_redial(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct export *e = w->data;
+    (void)loop;
+    (void)revents;
+    if (e->ready || e->probing)
+        return;
+    if (e->s->o->verbose)
+        cli_error(e->s->o, "info: %s: no device on %s for %g s: connecting again", e->busid,
+                  e->address, e->s->device_wait);
+    {
+        urg_transport *t = e->t;
+        e->t = NULL; /* the detach its close may cause does not re-arm */
+        urg_transport_free(t);
+    }
+    if (export_dial(e))
+        cli_error(e->s->o, "%s: %s: cannot connect again", e->busid, e->address);
+}
+
+/* (Re)starts the wait for a device on the connection (set again each
+ * time: a one-shot timer that fired keeps its old expiry). */
+static void redial_arm(struct export *e)
+{
+    ev_timer_stop(e->s->loop, &e->redial);
+    ev_timer_set(&e->redial, e->s->device_wait, 0.);
+    ev_timer_start(e->s->loop, &e->redial);
+}
+
+static void on_transport_event(void *ud, urg_transport *t, int event, int err)
+{
+    struct export *e = ud;
+    (void)t;
+    (void)err;
+    if (event == URG_TEV_CONNECTED && e->can_redial)
+        redial_arm(e); /* stopped when a device attaches */
+    else if (event != URG_TEV_CONNECTED)
+        ev_timer_stop(e->s->loop, &e->redial);
+}
+
 static int export_open(struct server *s, struct export *e, const char *address)
 {
     struct urg_hcd_config hc;
-    struct urg_transport_config tc;
     struct urg_address a;
     int r;
+    e->s = s;
+    ev_timer_init(&e->redial, on_redial, s->device_wait > 0 ? s->device_wait : 1., 0.);
+    e->redial.data = e;
     if (urg_address_parse(address, &a)) {
         cli_error(s->o, "usbip: \"%s\" is not an address (host:port, [v6]:port, unix:/path, fd:N)",
                   address);
         return EXIT_USAGE;
     }
-    e->s = s;
     e->address = address;
     e->devnum = (int)(e - s->exports) + 1;
     snprintf(e->busid, sizeof(e->busid), "1-%d", e->devnum);
@@ -222,8 +273,18 @@ static int export_open(struct server *s, struct export *e, const char *address)
         cli_error(s->o, "%s", urg_transport_strerror(r));
         return EXIT_FAIL;
     }
+    e->can_redial = a.kind != URG_ADDR_FD && s->device_wait > 0; /* an fd cannot be */
+    return export_dial(e);
+}
+
+/* The transport to the usb-host, which connects again after a drop. */
+static int export_dial(struct export *e)
+{
+    struct server *s = e->s;
+    struct urg_transport_config tc;
+    int r;
     urg_transport_config_init(&tc);
-    tc.address = address;
+    tc.address = e->address;
     tc.loop = s->loop;
     tc.peer = urg_transport_peer_hcd(e->dev);
     tc.reconnect = 1;           /* a usb-host that goes away is waited for */
@@ -231,9 +292,10 @@ static int export_open(struct server *s, struct export *e, const char *address)
     tc.backoff_max = 2.0;
     tc.log_level = usbip_log_level(s->o);
     tc.callbacks.log = on_transport_log;
+    tc.callbacks.event = on_transport_event;
     tc.user_data = e;
     if ((r = urg_transport_new(&tc, &e->t))) {
-        cli_error(s->o, "%s: %s", address, urg_transport_strerror(r));
+        cli_error(s->o, "%s: %s", e->address, urg_transport_strerror(r));
         return r == URG_ERR_ADDRESS ? EXIT_USAGE : EXIT_CONN;
     }
     return 0;
@@ -241,7 +303,11 @@ static int export_open(struct server *s, struct export *e, const char *address)
 
 static void export_close(struct export *e)
 {
-    urg_transport_free(e->t);
+    urg_transport *t = e->t;
+    e->t = NULL;
+    if (t)
+        urg_transport_free(t);
+    ev_timer_stop(e->s->loop, &e->redial);
     if (e->dev)
         urg_hcd_dev_free(e->dev);
     urg_urb_free(e->probe);
@@ -375,6 +441,9 @@ static const char usage_text[] =
     "  --listen ADDR   where USB/IP clients connect (" DEFAULT_LISTEN ");\n"
     "                  port 0 picks one. There is no authentication: keep it\n"
     "                  on loopback or a trusted network.\n"
+    "  --device-wait S a usb-host connected with no device for S seconds (2)\n"
+    "                  is dialled again (usbredirect sees a device plugged\n"
+    "                  in again only when started again); 0: wait on it\n"
     "  --max-output N  bytes of requests queued for each usb-host (32 MiB):\n"
     "                  above it a client's URBs wait and it is not read\n"
     "  -v              say what happens (-vv: the protocol's debug lines)\n"
@@ -387,6 +456,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
     static const struct option opts[] = {
         { "listen", required_argument, NULL, 'l' },
         { "max-output", required_argument, NULL, 'm' },
+        { "device-wait", required_argument, NULL, 'w' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -394,6 +464,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
     struct server *s;
     const char *listen_addr = DEFAULT_LISTEN;
     size_t max_output = 0;
+    double device_wait = 2;
     int opt, rc = 0;
     optind = 0;
     opterr = 0;
@@ -407,6 +478,10 @@ int cmd_usbip(int argc, char **argv, struct common *o)
             return EXIT_OK;
         case 'l':
             listen_addr = optarg;
+            break;
+        case 'w':
+            if (cli_number(o, "--device-wait", optarg, 0, 86400, &device_wait))
+                return EXIT_USAGE;
             break;
         case 'm': {
             double v;
@@ -439,6 +514,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
     }
     s->o = o;
     s->max_output = max_output;
+    s->device_wait = device_wait;
     s->loop = ev_default_loop(0);
     s->lfd = -1;
     for (int i = optind; i < argc && !rc; i++)

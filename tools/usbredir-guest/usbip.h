@@ -39,6 +39,8 @@ struct export {
     uint8_t configuration;       /* GET_CONFIGURATION's answer (the model keeps it) */
     uint8_t num_configurations;
     struct client *importer;
+    ev_timer redial;             /* connected with no device: dial again */
+    int can_redial;              /* a host address and --device-wait > 0 */
 };
 
 struct server {
@@ -54,6 +56,7 @@ struct server {
     struct client *closed;       /* reaped before the loop next waits */
     ev_timer accept_again;       /* out of file descriptors: accept later */
     size_t max_output;           /* requests queued per usb-host (--max-output) */
+    double device_wait;          /* --device-wait: seconds connected with no device */
     ev_prepare reaper;
     int stopping;
 };
