@@ -224,15 +224,26 @@ $(REALHOST_BIN): tests/realhost/test_realhost.c tests/realhost/vm.c tests/realho
 	$(CC) $(TEST_CFLAGS) -Itests/realhost tests/realhost/test_realhost.c tests/realhost/vm.c \
 		$(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
 
-check-realhost: $(REALHOST_BIN) $(TOOL)
+# Linux's own USB/IP client (vhci-hcd in a second VM) against the bridge,
+# `usbredir-guest usbip` (tests/realhost/test_usbip_linux.c).
+USBIP_LINUX_BIN := $(BUILD)/tests/test_usbip_linux
+$(USBIP_LINUX_BIN): tests/realhost/test_usbip_linux.c tests/realhost/vm.c tests/realhost/vm.h \
+		$(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Itests/realhost tests/realhost/test_usbip_linux.c tests/realhost/vm.c \
+		$(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -lm -o $@
+
+check-realhost: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
 	@img=$$(tests/realhost/image.sh) && \
 	URG_REALHOST_IMAGE=$$img URG_REALHOST_DIR=$(CURDIR)/$(BUILD)/realhost \
-		URG_TOOL=$(CURDIR)/$(TOOL) $(REALHOST_BIN)
+		URG_TOOL=$(CURDIR)/$(TOOL) $(REALHOST_BIN) && \
+	URG_REALHOST_IMAGE=$$img URG_REALHOST_DIR=$(CURDIR)/$(BUILD)/realhost \
+		URG_TOOL=$(CURDIR)/$(TOOL) $(USBIP_LINUX_BIN)
 	@echo "== real usb-host tier passed in $(BUILD)"
 
 # Records the fixtures of real traffic (fixtures/real-*.urgcap) again: the
 # command's tests of the real-host tier, keeping their recordings.
-fixtures-real: $(REALHOST_BIN) $(TOOL)
+fixtures-real: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
 	URG_REALHOST_FIXTURES=$(CURDIR)/fixtures URG_REALHOST_ONLY='test_cli_*' \
 		$(MAKE) --no-print-directory check-realhost
 

@@ -1,6 +1,9 @@
 #!/bin/sh
-# tests/realhost/image.sh - builds (once) the small Linux VM that runs the
-# real usb-host, Debian's usbredirect, for the real-host tests.
+# tests/realhost/image.sh - builds (once) the small Linux VM of the
+# real-host tests. One image, two roles (chosen on the kernel command line,
+# see tests/realhost/init): the device VM runs the real usb-host, Debian's
+# usbredirect; the attach VM is a Linux USB/IP client (vhci-hcd and Debian's
+# `usbip` tool) with the class drivers that bind what it attaches.
 #
 #   tests/realhost/image.sh            prints the image folder, building it
 #                                      if it is not cached yet
@@ -8,27 +11,36 @@
 # Everything comes from Debian 12 packages fetched with `apt-get download`
 # and unpacked with `dpkg -x` (nothing is installed on this machine): the
 # kernel (booted as the uncompressed ELF vmlinux, about 4.5 s faster than the
-# bzImage under emulation), busybox-static, usbredirect and the shared
-# libraries it needs. The initramfs is an uncompressed cpio with
-# tests/realhost/init as its /init.
+# bzImage under emulation), busybox-static, usbredirect, usbip and the
+# shared libraries they need. The initramfs is an uncompressed cpio with
+# tests/realhost/init as its /init, and urg-vmtool (tests/realhost/vmtool.c,
+# built here with cc -static) for what busybox cannot do.
 #
 # Cache: $URG_REALHOST_CACHE (default /var/cache/usbredir-guest/realhost).
 # The .debs stay in debs/; the image goes to image-KEY/, KEY being a hash of
-# this script, the init script and the package versions, so changing either
-# builds a new image. Only the newest image is kept.
+# this script, the init script, vmtool.c and the package versions, so
+# changing any of them builds a new image. Only the newest image is kept.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${URG_REALHOST_CACHE:-/var/cache/usbredir-guest/realhost}
 mkdir -p "$cache/debs"
 
-# usbredirect and every library `ld.so --list` shows it needs (checked below).
+# usbredirect, usbip and every library `ld.so --list` shows they need
+# (checked below). usbip's other dependencies (usb.ids, libwrap0) serve
+# `usbip list` names and usbipd only.
 USER_PKGS="busybox-static usbredirect libusbredirhost1 libusbredirparser1 libusb-1.0-0 \
-libglib2.0-0 libc6 libudev1 libpcre2-8-0 zlib1g libmount1 libselinux1 libffi8 libblkid1"
-# Kernel modules loaded by /init, with what they depend on: the xHCI
-# controller and virtio-net. No class drivers (usbhid, usb-storage), so
-# nothing competes with usbredirect for the devices.
-MODULES="xhci_pci virtio_net virtio_pci"
+libglib2.0-0 libc6 libudev1 libpcre2-8-0 zlib1g libmount1 libselinux1 libffi8 libblkid1 usbip"
+BINARIES="usr/bin/usbredirect usr/sbin/usbip"
+# Kernel modules loaded by /init, with what they depend on, per role.
+# Device: the xHCI controller and virtio-net; no class drivers (usbhid,
+# usb-storage), so nothing competes with usbredirect for the devices.
+# Attach: the same, vhci-hcd, and the class drivers of the devices the
+# tests attach - usb-storage and sd, usbhid and evdev, ftdi_sio,
+# snd-usb-audio (the xHCI controller carries QEMU's own usb-redir there).
+MODULES_DEVICE="xhci_pci virtio_net virtio_pci"
+MODULES_ATTACH="$MODULES_DEVICE vhci_hcd usb_storage sd_mod usbhid hid_generic evdev ftdi_sio \
+snd_usb_audio"
 
 say() { echo "image: $*" >&2; }
 
@@ -44,7 +56,7 @@ fi
 versions=$(for p in $kpkg $USER_PKGS; do
     printf '%s=%s\n' "$p" "$(apt-cache policy "$p" | awk '/Candidate:/ {print $2}')"
 done)
-key=$( { cat "$0" "$here/init"; echo "$versions"; } | sha256sum | cut -c1-16)
+key=$( { cat "$0" "$here/init" "$here/vmtool.c"; echo "$versions"; } | sha256sum | cut -c1-16)
 img="$cache/image-$key"
 if [ -f "$img/ready" ]; then
     echo "$img"
@@ -104,10 +116,11 @@ if [ ! -f "$vmlinux" ]; then
     cp "$bz" "$vmlinux"
 fi
 
-# The modules in load order: each after what its modinfo depends= names.
+# The modules in load order, one list per role (lib/modules/order.ROLE):
+# each after what its modinfo depends= names.
 r="$work/root"
-mkdir -p "$r/bin" "$r/lib/modules" "$r/proc" "$r/sys" "$r/dev" "$r/run" "$r/tmp"
-: > "$work/order"
+mkdir -p "$r/bin" "$r/lib/modules" "$r/proc" "$r/sys" "$r/dev" "$r/run" "$r/tmp" "$r/var"
+ln -s ../run "$r/var/run"
 add_module() {
     local name ko deps d
     name=$(echo "$1" | tr - _)
@@ -122,26 +135,39 @@ add_module() {
     cp "$ko" "$r/lib/modules/$name.ko"
     echo "$name" >> "$work/order"
 }
-for m in $MODULES; do add_module "$m"; done
-cp "$work/order" "$r/lib/modules/order"
+for role in device attach; do
+    : > "$work/order"
+    if [ $role = device ]; then mods=$MODULES_DEVICE; else mods=$MODULES_ATTACH; fi
+    for m in $mods; do add_module "$m"; done
+    cp "$work/order" "$r/lib/modules/order.$role"
+done
 
-# busybox, usbredirect, and the libraries: the dynamic loader lists what
-# usbredirect needs; every one must resolve inside the unpacked tree.
+# busybox, usbredirect, usbip, and the libraries: the dynamic loader lists
+# what each needs; every one must resolve inside the unpacked tree.
 cp "$work/deb/bin/busybox" "$r/bin/busybox"
-cp "$work/deb/usr/bin/usbredirect" "$r/bin/usbredirect"
 libpath="$work/deb/lib/x86_64-linux-gnu:$work/deb/usr/lib/x86_64-linux-gnu"
-"$work/deb/lib64/ld-linux-x86-64.so.2" --list --library-path "$libpath" \
-    "$work/deb/usr/bin/usbredirect" > "$work/ldd"
-if grep -q 'not found' "$work/ldd" || grep '=>' "$work/ldd" | grep -v "$work/deb" | grep -q .; then
-    say "usbredirect needs a library not in the package list:"; cat "$work/ldd" >&2; exit 1
-fi
 mkdir -p "$r/lib/x86_64-linux-gnu" "$r/lib64"
-grep '=>' "$work/ldd" | awk '{print $3}' | while read -r lib; do
-    cp -L "$lib" "$r/lib/x86_64-linux-gnu/"
+: > "$work/ldd"
+for b in $BINARIES; do
+    "$work/deb/lib64/ld-linux-x86-64.so.2" --list --library-path "$libpath" \
+        "$work/deb/$b" > "$work/ldd.one"
+    if grep -q 'not found' "$work/ldd.one" || grep '=>' "$work/ldd.one" | grep -v "$work/deb" | grep -q .; then
+        say "$b needs a library not in the package list:"; cat "$work/ldd.one" >&2; exit 1
+    fi
+    { echo "$b:"; cat "$work/ldd.one"; } >> "$work/ldd"
+    grep '=>' "$work/ldd.one" | awk '{print $3}' | while read -r lib; do
+        cp -L "$lib" "$r/lib/x86_64-linux-gnu/"
+    done
+    cp "$work/deb/$b" "$r/bin/"
+    chmod 755 "$r/bin/$(basename "$b")"
 done
 cp -L "$work/deb/lib64/ld-linux-x86-64.so.2" "$r/lib64/"
+# The helper for evdev and the sound card (static, so that it needs nothing
+# from the image; `cc` and not $CC: a sanitizer build's CC would not do).
+cc -static -O2 -Wall -o "$r/bin/urg-vmtool" "$here/vmtool.c" -lm ||
+    { say "cannot build vmtool.c with cc -static (libc6-dev has libc.a)"; exit 1; }
 cp "$here/init" "$r/init"
-chmod 755 "$r/init" "$r/bin/busybox" "$r/bin/usbredirect"
+chmod 755 "$r/init" "$r/bin/busybox"
 
 (cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > "$work/initramfs.cpio"
 

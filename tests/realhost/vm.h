@@ -1,8 +1,10 @@
 /*
- * vm.h - the real-host VM for the tests in tests/realhost/: QEMU (TCG, or
+ * vm.h - the real-host VMs for the tests in tests/realhost/: QEMU (TCG, or
  * KVM where kvm_intel or kvm_amd is loaded) booting the image that
- * image.sh builds, with emulated USB devices that Debian's usbredirect
- * exports on forwarded ports.
+ * image.sh builds. In the device role (the default) Debian's usbredirect
+ * exports emulated USB devices on forwarded ports; in the attach role the
+ * VM is a Linux USB/IP client (vhci-hcd, `usbip attach`) that reaches this
+ * machine's loopback at 10.0.2.2 (tests/realhost/init lists its commands).
  *
  * The VM's serial console is read on the test's libev loop, so readiness is
  * waited for by its markers (see tests/realhost/init) with run_until(),
@@ -28,6 +30,8 @@ struct vm_config {
     const char *serve[VM_MAX_PORTS];
     /* Further QEMU arguments (devices, drives, chardevs), NULL-ended. */
     const char *const *qemu_args;
+    /* "attach" for the USB/IP client role; NULL: the device role. */
+    const char *role;
 };
 
 struct vm {
@@ -43,6 +47,7 @@ struct vm {
     int nports;
     bool kvm;
     double boot_seconds;      /* QEMU start to URG-BOOTED */
+    double t_launch;
     struct ev_loop *loop;
     void *watcher;
 };
@@ -50,6 +55,10 @@ struct vm {
 /* Starts QEMU and waits (up to timeout seconds) for the URG-BOOTED marker.
  * Returns 0, or -1 after printing why. */
 int vm_start(struct vm *vm, struct ev_loop *loop, const struct vm_config *cfg, double timeout);
+/* The same in two steps, so that two VMs boot at the same time: vm_launch()
+ * starts QEMU, vm_booted() waits for the marker. */
+int vm_launch(struct vm *vm, struct ev_loop *loop, const struct vm_config *cfg);
+int vm_booted(struct vm *vm, double timeout);
 /* Kills QEMU by its PID and reaps it; frees everything. */
 void vm_stop(struct vm *vm);
 /* 127.0.0.1:PORT forwarding to a guest port, as an address string. */

@@ -207,6 +207,16 @@ static void on_redial(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     if (e->ready || e->probing)
         return;
+    {
+        /* Only a host that said hello and has no device: a forwarded port
+         * may accept long before a usb-host listens behind it, and an
+         * abandoned connection would use up one of usbredirect's serves. */
+        urg_session *ss = urg_hcd_dev_session(e->dev);
+        if (!ss || urg_session_state(ss) == URG_STATE_WAIT_HELLO) {
+            redial_arm(e);
+            return;
+        }
+    }
     if (e->s->o->verbose)
         cli_error(e->s->o, "info: %s: no device on %s for %g s: connecting again", e->busid,
                   e->address, e->s->device_wait);
