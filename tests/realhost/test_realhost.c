@@ -53,13 +53,6 @@ static const char *dir, *tool;
 static char disk_path[512], uas_path[512];
 static double t_start;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void note(const char *fmt, ...)
 {
     va_list ap;
@@ -78,28 +71,6 @@ static char *path_in_dir(const char *name)
     char *p = paths[n++ % 8];
     snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
     return p;
-}
-
-/* The disk images: a fixed pseudo-random stream (xorshift32), so the
- * fixtures recorded from them have a fixed md5. */
-static int make_image(const char *path, uint32_t bytes, uint32_t seed)
-{
-    uint32_t *buf = malloc(bytes), x = seed;
-    FILE *f = fopen(path, "wb");
-    int rc = -1;
-    if (buf && f) {
-        for (uint32_t i = 0; i < bytes / 4; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            buf[i] = x;
-        }
-        rc = fwrite(buf, 1, bytes, f) == bytes ? 0 : -1;
-    }
-    if (f && fclose(f))
-        rc = -1;
-    free(buf);
-    return rc;
 }
 
 static int read_image(const char *path, uint64_t off, void *buf, size_t len)
@@ -206,7 +177,7 @@ static int group_setup(void **state)
     mkdir(dir, 0755);
     snprintf(disk_path, sizeof(disk_path), "%s/disk.img", dir);
     snprintf(uas_path, sizeof(uas_path), "%s/uas.img", dir);
-    if (make_image(disk_path, DISK_BYTES, 0x2545f491u) || make_image(uas_path, UAS_BYTES, 0x9e3779b9u))
+    if (vm_make_image(disk_path, DISK_BYTES, 0x2545f491u) || vm_make_image(uas_path, UAS_BYTES, 0x9e3779b9u))
         return -1;
     snprintf(disk_arg, sizeof(disk_arg),
              "driver=raw,node-name=disk0,file.driver=file,file.filename=%s", disk_path);
@@ -247,7 +218,7 @@ static int group_setup(void **state)
     cfg.serve[4] = "4004/46f4:0003";
     cfg.qemu_args = args;
     loop = ev_loop_new(EVFLAG_AUTO);
-    t_start = now();
+    t_start = vm_now();
     if (vm_start(&vm, loop, &cfg, 120))
         return -1;
     note("VM booted in %.1f s (%s); console log %s/serial.log", vm.boot_seconds,
@@ -260,7 +231,7 @@ static int group_teardown(void **state)
     (void)state;
     vm_stop(&vm);
     ev_loop_destroy(loop);
-    note("the tier took %.1f s", now() - t_start);
+    note("the tier took %.1f s", vm_now() - t_start);
     return 0;
 }
 
@@ -268,7 +239,7 @@ static double t_test;
 static int test_setup(void **state)
 {
     (void)state;
-    t_test = now();
+    t_test = vm_now();
     return 0;
 }
 
@@ -277,7 +248,7 @@ static int test_teardown(void **state)
     (void)state;
     if (td_open) /* the test failed half-way */
         close_dev(&td);
-    note("  %.1f s", now() - t_test);
+    note("  %.1f s", vm_now() - t_test);
     return 0;
 }
 
@@ -468,14 +439,14 @@ static void test_msc_read_write(void **state)
     assert_int_equal(cap[4] << 24 | cap[5] << 16 | cap[6] << 8 | cap[7], 512);
 
     /* 8 MiB in 1 MiB commands, each compared with the image file. */
-    t0 = now();
+    t0 = vm_now();
     for (uint32_t off = 0; off < total; off += chunk) {
         read10(cdb, off / 512, (uint16_t)(chunk / 512), 0);
         assert_int_equal(tdev_scsi(&td, cdb, 10, buf, chunk, 1), 0);
         assert_int_equal(read_image(disk_path, off, want, chunk), 0);
         assert_memory_equal(buf, want, chunk);
     }
-    secs = now() - t0;
+    secs = vm_now() - t0;
     note("  read %u MiB in 1 MiB READ(10)s, equal to the image file: %.1f MB/s", total >> 20,
          total / secs / 1e6);
 
@@ -1038,10 +1009,10 @@ static void proc_start(struct proc *p, const char *name, const char *const args[
 /* Reads the command's output until needle appears (true) or it ends. */
 static bool proc_read_until(struct proc *p, const char *needle, double timeout)
 {
-    double deadline = now() + timeout;
+    double deadline = vm_now() + timeout;
     while (!needle || !strstr(p->buf, needle)) {
         struct pollfd f = { p->out, POLLIN, 0 };
-        int ms = (int)((deadline - now()) * 1000);
+        int ms = (int)((deadline - vm_now()) * 1000);
         ssize_t k;
         if (ms <= 0 || poll(&f, 1, ms) != 1)
             return false;

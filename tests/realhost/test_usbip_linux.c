@@ -72,13 +72,6 @@ static const char *tool;
 static char dir[512], disk_path[600], wav_path[700];
 static double t_start, t_test;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void note(const char *fmt, ...)
 {
     va_list ap;
@@ -88,27 +81,6 @@ static void note(const char *fmt, ...)
     printf("\n");
     fflush(stdout);
     va_end(ap);
-}
-
-/* The disk image: the same xorshift32 stream as test_realhost.c's. */
-static int make_image(const char *path, uint32_t bytes, uint32_t seed)
-{
-    uint32_t *buf = malloc(bytes), x = seed;
-    FILE *f = fopen(path, "wb");
-    int rc = -1;
-    if (buf && f) {
-        for (uint32_t i = 0; i < bytes / 4; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            buf[i] = x;
-        }
-        rc = fwrite(buf, 1, bytes, f) == bytes ? 0 : -1;
-    }
-    if (f && fclose(f))
-        rc = -1;
-    free(buf);
-    return rc;
 }
 
 /* md5 of a file on this machine (coreutils' md5sum), as 32 hex digits. */
@@ -548,11 +520,11 @@ struct md5_result {
 static void md5_disk(const char *name, struct md5_result *r)
 {
     char line[256], want[32];
-    double t0 = now(), c0 = br.pid > 0 ? bridge_cpu() : 0;
+    double t0 = vm_now(), c0 = br.pid > 0 ? bridge_cpu() : 0;
     int cs = 0;
     snprintf(want, sizeof(want), "URG-MD5 %s ", name);
     vm_do(&att, want, line, sizeof(line), "md5 %s", name);
-    r->wall = now() - t0;
+    r->wall = vm_now() - t0;
     r->bridge_cpu = br.pid > 0 ? bridge_cpu() - c0 : 0;
     memset(r->hash, 0, sizeof(r->hash));
     if (sscanf(line + strlen(want), "%32s %d rc=%d", r->hash, &cs, &r->rc) != 3)
@@ -592,7 +564,7 @@ static int group_setup(void **state)
     mkdir(devdir, 0755);
     mkdir(attdir, 0755);
     snprintf(disk_path, sizeof(disk_path), "%s/disk.img", dir);
-    if (make_image(disk_path, DISK_BYTES, 0x2545f491u))
+    if (vm_make_image(disk_path, DISK_BYTES, 0x2545f491u))
         return -1;
     snprintf(disk_arg, sizeof(disk_arg),
              "driver=raw,node-name=disk0,file.driver=file,file.filename=%s", disk_path);
@@ -634,7 +606,7 @@ static int group_setup(void **state)
     ac.role = "attach";
     ac.qemu_args = none;
     loop = ev_loop_new(EVFLAG_AUTO);
-    t_start = now();
+    t_start = vm_now();
     /* Both boot at once. */
     if (vm_launch(&dev, loop, &dc) || vm_launch(&att, loop, &ac) || vm_booted(&dev, 120) ||
         vm_booted(&att, 120))
@@ -661,7 +633,7 @@ static int group_setup(void **state)
         return -1;
     }
     note("bridge listening on 127.0.0.1:%d, 4 devices exportable %.1f s after the start", br.port,
-         now() - t_start);
+         vm_now() - t_start);
     return 0;
 }
 
@@ -686,7 +658,7 @@ static int group_teardown(void **state)
     free(ser.rx);
     free(br.log);
     ev_loop_destroy(loop);
-    note("the tier took %.1f s", now() - t_start);
+    note("the tier took %.1f s", vm_now() - t_start);
     return 0;
 }
 
@@ -695,7 +667,7 @@ static size_t test_log_from; /* the bridge's log at the start of the test */
 static int test_setup(void **state)
 {
     (void)state;
-    t_test = now();
+    t_test = vm_now();
     test_log_from = br.len;
     return 0;
 }
@@ -713,7 +685,7 @@ static int test_teardown(void **state)
             vm_console(&att, cmd);
             vm_wait(&att, "URG-DETACH", &from, WAIT);
         }
-    note("  %.1f s", now() - t_test);
+    note("  %.1f s", vm_now() - t_test);
     return 0;
 }
 

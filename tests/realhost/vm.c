@@ -25,7 +25,7 @@
 
 #include "evtest.h"
 
-static double now(void)
+double vm_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -170,7 +170,7 @@ int vm_launch(struct vm *vm, struct ev_loop *loop, const struct vm_config *cfg)
         fcntl(in[i], F_SETFD, FD_CLOEXEC);
         fcntl(out[i], F_SETFD, FD_CLOEXEC);
     }
-    vm->t_launch = now();
+    vm->t_launch = vm_now();
     vm->pid = fork();
     if (vm->pid < 0) {
         perror("vm: fork");
@@ -208,7 +208,7 @@ int vm_booted(struct vm *vm, double timeout)
                 timeout, vm->log ? vm->log : "");
         return -1;
     }
-    vm->boot_seconds = now() - vm->t_launch;
+    vm->boot_seconds = vm_now() - vm->t_launch;
     return 0;
 }
 
@@ -290,7 +290,7 @@ static int read_prompt(int fd, char *buf, size_t cap, size_t *len, double deadli
     static const char prompt[] = "(qemu) ";
     while (*len < 7 || strcmp(buf + *len - 7, prompt) != 0) {
         struct pollfd p = { fd, POLLIN, 0 };
-        int ms = (int)((deadline - now()) * 1000);
+        int ms = (int)((deadline - vm_now()) * 1000);
         ssize_t n;
         if (ms <= 0 || poll(&p, 1, ms) <= 0)
             return -1;
@@ -310,7 +310,7 @@ int vm_hmp(struct vm *vm, const char *cmd, char *out, size_t cap)
     struct sockaddr_un a;
     char buf[8192];
     size_t len = 0;
-    double deadline = now() + 10;
+    double deadline = vm_now() + 10;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
     memset(&a, 0, sizeof(a));
     a.sun_family = AF_UNIX;
@@ -334,5 +334,25 @@ out:
         close(fd);
     if (rc)
         fprintf(stderr, "vm: the monitor did not answer \"%s\"\n", cmd);
+    return rc;
+}
+
+int vm_make_image(const char *path, uint32_t bytes, uint32_t seed)
+{
+    uint32_t *buf = malloc(bytes), x = seed;
+    FILE *f = fopen(path, "wb");
+    int rc = -1;
+    if (buf && f) {
+        for (uint32_t i = 0; i < bytes / 4; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            buf[i] = x;
+        }
+        rc = fwrite(buf, 1, bytes, f) == bytes ? 0 : -1;
+    }
+    if (f && fclose(f))
+        rc = -1;
+    free(buf);
     return rc;
 }

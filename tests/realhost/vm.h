@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct ev_loop;
@@ -71,5 +72,12 @@ int vm_console(struct vm *vm, const char *line);
 /* One HMP monitor command; its output (without the prompt) into out.
  * Returns 0, or -1 if the monitor did not answer within 10 s. */
 int vm_hmp(struct vm *vm, const char *cmd, char *out, size_t cap);
+
+/* Seconds on a monotonic clock. */
+double vm_now(void);
+/* Writes a disk image of bytes (a multiple of 4): a fixed pseudo-random
+ * stream (xorshift32 from seed), so the fixtures recorded from it have a
+ * fixed md5. Returns 0 or -1. */
+int vm_make_image(const char *path, uint32_t bytes, uint32_t seed);
 
 #endif
