@@ -37,10 +37,13 @@ BINARIES="usr/bin/usbredirect usr/sbin/usbip"
 # usb-storage), so nothing competes with usbredirect for the devices.
 # Attach: the same, vhci-hcd, and the class drivers of the devices the
 # tests attach - usb-storage and sd, usbhid and evdev, ftdi_sio,
-# snd-usb-audio (the xHCI controller carries QEMU's own usb-redir there).
+# snd-usb-audio, cdc_ether (usbnet, mii) for QEMU's usb-net - and vfat
+# with the codepage (437) and iocharset (ascii; utf8 too) that Debian's
+# kernel mounts vfat with by default (the xHCI controller carries QEMU's
+# own usb-redir there).
 MODULES_DEVICE="xhci_pci virtio_net virtio_pci"
 MODULES_ATTACH="$MODULES_DEVICE vhci_hcd usb_storage sd_mod usbhid hid_generic evdev ftdi_sio \
-snd_usb_audio"
+snd_usb_audio cdc_ether vfat nls_cp437 nls_ascii nls_utf8"
 
 say() { echo "image: $*" >&2; }
 

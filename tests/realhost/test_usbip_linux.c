@@ -4,20 +4,23 @@
  * one VM (the attach role of tests/realhost/init) import the devices the
  * bridge on this machine offers, the bridge's usb-hosts being Debian's
  * usbredirect in a second VM (the device role), exporting QEMU's emulated
- * keyboard, storage, FTDI serial adapter and sound card.
+ * keyboard, storage, FTDI serial adapter, sound card and usb-net.
  *
  *   attach VM: usbip attach -r 10.0.2.2 --tcp-port P -b 1-N, vhci-hcd,
- *              usb-storage + sd, usbhid + evdev, ftdi_sio, snd-usb-audio
+ *              usb-storage + sd (+ vfat), usbhid + evdev, ftdi_sio,
+ *              snd-usb-audio, cdc_ether
  *        |  USB/IP over QEMU's user network (10.0.2.2 is this machine)
- *   usbredir-guest usbip -v --listen 127.0.0.1:0 KBD MSC SERIAL AUDIO
- *        |  (busids 1-1..1-4) usbredir over the device VM's forwarded ports
+ *   usbredir-guest usbip -v --listen 127.0.0.1:0 KBD MSC SERIAL AUDIO NET
+ *        |  (busids 1-1..1-5) usbredir over the device VM's forwarded ports
  *   device VM: usbredirect --device VID:PID per device
  *
  * Every check is against ground truth outside both sessions: the disk
  * image file behind the emulated storage (md5 on this machine, the bytes
  * of a write), keys typed through the device VM's monitor (the evdev
  * events in the attach VM), the serial adapter's chardev socket on this
- * machine, the sound card's output in a WAV file on this machine.
+ * machine, the sound card's output in a WAV file on this machine, a
+ * filesystem's bytes in the image file, a file served by TFTP from a
+ * folder on this machine through the usb-net's own user network.
  * Readiness is waited for by console markers and the bridge's log lines,
  * each wait bounded (WAIT) so that a hang fails the test. docs/realhost.md
  * describes each test.
@@ -55,21 +58,26 @@
 
 /* Guest ports of the devices usbredirect serves, and their busids at the
  * bridge (their place on its command line). */
-enum { P_KBD = 4000, P_MSC = 4001, P_SERIAL = 4002, P_AUDIO = 4003 };
+enum { P_KBD = 4000, P_MSC = 4001, P_SERIAL = 4002, P_AUDIO = 4003, P_NET = 4004 };
 #define BUS_KBD "1-1"
 #define BUS_MSC "1-2"
 #define BUS_SERIAL "1-3"
 #define BUS_AUDIO "1-4"
+#define BUS_NET "1-5"
+#define NDEVS 5
 
 #define DISK_BYTES (16u << 20)
 #define DISK_SECTORS (DISK_BYTES / 512)
 #define SERIAL_BYTES 65536
+#define FS_BYTES (1u << 20)      /* the file test_usbip_filesystem copies */
+#define TFTP_BYTES (256u << 10)  /* the file test_usbip_cdc_ether fetches */
+#define TFTP_NAME "blob.bin"
 #define WAIT 60.0 /* seconds: a bound on a hang, never a wait that synchronises */
 
 static struct ev_loop *loop;
 static struct vm dev, att;  /* the device VM, the attach VM */
 static const char *tool;
-static char dir[512], disk_path[600], wav_path[700];
+static char dir[512], disk_path[600], wav_path[700], tftp_path[700];
 static double t_start, t_test;
 
 static void note(const char *fmt, ...)
@@ -541,12 +549,13 @@ static double mbps(double seconds)
 
 static int group_setup(void **state)
 {
-    static char disk_arg[800], chardev_arg[800], audiodev_arg[800], devdir[600], attdir[600];
+    static char disk_arg[800], chardev_arg[800], audiodev_arg[800], netdev_arg[900], devdir[600],
+        attdir[600], tftpdir[620];
     static const char *args[24];
     static const char *none[] = { NULL };
     const char *image = getenv("URG_REALHOST_IMAGE"), *base = getenv("URG_REALHOST_DIR");
     struct vm_config dc, ac;
-    const char *addr[4];
+    const char *addr[NDEVS];
     size_t from = 0;
     int n = 0;
     (void)state;
@@ -590,6 +599,19 @@ static int group_setup(void **state)
     args[n++] = audiodev_arg;
     args[n++] = "-device";
     args[n++] = "usb-audio,id=audio,audiodev=snd,bus=xhci.0";
+    /* QEMU's usb-net (CDC ECM and RNDIS configurations) on a user network
+     * of its own, whose TFTP server serves DIR/device/tftp from this
+     * machine: 256 KiB of a fixed pseudo-random stream. */
+    snprintf(tftpdir, sizeof(tftpdir), "%s/tftp", devdir);
+    mkdir(tftpdir, 0755);
+    snprintf(tftp_path, sizeof(tftp_path), "%s/" TFTP_NAME, tftpdir);
+    if (vm_make_image(tftp_path, TFTP_BYTES, 0x5eed1234u))
+        return -1;
+    snprintf(netdev_arg, sizeof(netdev_arg), "user,id=un,net=10.0.3.0/24,tftp=%s", tftpdir);
+    args[n++] = "-netdev";
+    args[n++] = netdev_arg;
+    args[n++] = "-device";
+    args[n++] = "usb-net,id=net,netdev=un,bus=xhci.0";
     args[n] = NULL;
 
     memset(&dc, 0, sizeof(dc));
@@ -599,6 +621,7 @@ static int group_setup(void **state)
     dc.serve[1] = "4001/46f4:0001";
     dc.serve[2] = "4002/0403:6001";
     dc.serve[3] = "4003/46f4:0002";
+    dc.serve[4] = "4004/0525:a4a2";
     dc.qemu_args = args;
     memset(&ac, 0, sizeof(ac));
     ac.image = image;
@@ -620,19 +643,22 @@ static int group_setup(void **state)
     addr[1] = vm_address(&dev, P_MSC);
     addr[2] = vm_address(&dev, P_SERIAL);
     addr[3] = vm_address(&dev, P_AUDIO);
-    bridge_start(addr, 4);
+    addr[4] = vm_address(&dev, P_NET);
+    bridge_start(addr, NDEVS);
     if (!bridge_wait("info: " BUS_KBD ": 0627:0001 at high speed, exportable", &from, WAIT) ||
         (from = 0, !bridge_wait("info: " BUS_MSC ": 46f4:0001 at super speed, exportable", &from,
                                 WAIT)) ||
         (from = 0, !bridge_wait("info: " BUS_SERIAL ": 0403:6001 at full speed, exportable",
                                 &from, WAIT)) ||
         (from = 0, !bridge_wait("info: " BUS_AUDIO ": 46f4:0002 at full speed, exportable",
-                                &from, WAIT))) {
-        fprintf(stderr, "usbip-linux: the bridge did not offer the 4 devices; it logged:\n%s\n",
+                                &from, WAIT)) ||
+        (from = 0, !bridge_wait("info: " BUS_NET ": 0525:a4a2 at ", &from, WAIT)) ||
+        !strstr(br.log + from, "exportable")) {
+        fprintf(stderr, "usbip-linux: the bridge did not offer the 5 devices; it logged:\n%s\n",
                 br.log ? br.log : "");
         return -1;
     }
-    note("bridge listening on 127.0.0.1:%d, 4 devices exportable %.1f s after the start", br.port,
+    note("bridge listening on 127.0.0.1:%d, 5 devices exportable %.1f s after the start", br.port,
          vm_now() - t_start);
     return 0;
 }
@@ -1116,6 +1142,125 @@ static void test_usbip_detach_during_read(void **state)
          "close; imported again, md5 equal", cs / 100.0, rc);
 }
 
+/* ---------------------------------------------------------------- filesystem */
+
+/* One "fs STEP ..." command in the attach VM; fails the test unless it
+ * answered "URG-FS STEP rc=0". Returns what follows "rc=0 " in line. */
+static const char *fs_step(char *line, size_t cap, const char *step, const char *fmt, ...)
+{
+    char cmd[256], want[64], ok[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    snprintf(want, sizeof(want), "URG-FS %s ", step);
+    snprintf(ok, sizeof(ok), "URG-FS %s rc=0", step);
+    vm_do(&att, want, line, cap, "fs %s %s", step, cmd);
+    if (strncmp(line, ok, strlen(ok)))
+        fail_msg("fs %s %s: %s (see %s/attach/serial.log)", step, cmd, line, dir);
+    return line[strlen(ok)] ? line + strlen(ok) + 1 : "";
+}
+
+static void test_usbip_filesystem(void **state)
+{
+    const unsigned start = 500000;
+    uint8_t *pat = pattern(start, FS_BYTES), *img = malloc(DISK_BYTES), *found;
+    char want[33], name[16], line[256], path[700], hash[33];
+    unsigned long bytes = 0;
+    int fd, port;
+    FILE *f;
+    (void)state;
+    assert_non_null(img);
+    /* The file's md5, computed here. */
+    snprintf(path, sizeof(path), "%s/fs-pattern", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(pat, 1, FS_BYTES, f), FS_BYTES);
+    fclose(f);
+    md5_file(path, want);
+
+    port = attach(BUS_MSC);
+    wait_block(name);
+    /* busybox mkdosfs (FAT32) on the whole disk, mounted (vfat, its
+     * default codepage 437 and iocharset ascii), the 1 MiB pattern copied
+     * onto it, sync, umount (and the page cache dropped), mounted again:
+     * the file as read back from the disk has the md5 computed here. */
+    fs_step(line, sizeof(line), "mkfs", "%s", name);
+    fs_step(line, sizeof(line), "mount", "%s", name);
+    assert_string_equal(fs_step(line, sizeof(line), "put", "%u %u", start, FS_BYTES), want);
+    fs_step(line, sizeof(line), "umount", "");
+    fs_step(line, sizeof(line), "mount", "%s", name);
+    if (sscanf(fs_step(line, sizeof(line), "get", ""), "%32s %lu", hash, &bytes) != 2)
+        fail_msg("fs get: %s", line);
+    assert_string_equal(hash, want);
+    assert_int_equal(bytes, FS_BYTES);
+    fs_step(line, sizeof(line), "umount", "");
+    detach(port);
+
+    /* Outside the session: the image file here is a FAT32 filesystem
+     * (the boot sector's signature 55 AA at 510, "FAT32   " at 82) with
+     * the file's bytes in it (a new filesystem's one file: contiguous). */
+    fd = open(disk_path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, img, DISK_BYTES, 0), DISK_BYTES);
+    close(fd);
+    assert_int_equal(img[510], 0x55);
+    assert_int_equal(img[511], 0xaa);
+    assert_memory_equal(img + 82, "FAT32   ", 8);
+    found = NULL;
+    for (size_t at = 0; !found && at + FS_BYTES <= DISK_BYTES; at += 512) /* sector aligned */
+        if (!memcmp(img + at, pat, FS_BYTES))
+            found = img + at;
+    if (!found)
+        fail_msg("the file's 1 MiB is not in the image file %s", disk_path);
+    note("  /dev/%s: mkdosfs, mount, 1 MiB copied, umount, mount: md5 %s equal to this "
+         "machine's; the image file here: 55 AA at 510, \"FAT32\" at 82, the file at byte %ld",
+         name, hash, (long)(found - img));
+    bridge_clean(test_log_from, NULL);
+    free(pat);
+    free(img);
+}
+
+/* ---------------------------------------------------------------- network */
+
+static void test_usbip_cdc_ether(void **state)
+{
+    char want[33], line[256], iface[32] = "", driver[32] = "", cfg[16] = "", addr[64] = "",
+                              hash[33] = "";
+    unsigned long bytes = 0;
+    int port, rc = -1, cs = 0;
+    (void)state;
+    md5_file(tftp_path, want);
+    port = attach(BUS_NET);
+    /* usbcore picks the CDC ECM configuration (Linux passes over a first
+     * configuration that is RNDIS when another one follows), cdc_ether
+     * binds and makes the interface. */
+    vm_do(&att, "URG-NET ", line, sizeof(line), "net");
+    if (sscanf(line, "URG-NET %31s %31s %15s", iface, driver, cfg) != 3)
+        fail_msg("no network interface: %s", line);
+    note("  %s: driver %s, configuration %s", iface, driver, cfg);
+    assert_string_equal(driver, "cdc_ether");
+    /* A lease from QEMU's user network behind the usb-net (10.0.3.0/24). */
+    {
+        char want_line[64];
+        snprintf(want_line, sizeof(want_line), "URG-DHCP %s ", iface);
+        vm_do(&att, want_line, line, sizeof(line), "dhcp %s", iface);
+        if (sscanf(line + strlen(want_line), "rc=%d %63s", &rc, addr) != 2 || rc != 0 ||
+            strncmp(addr, "10.0.3.", 7))
+            fail_msg("udhcpc on %s: %s", iface, line);
+    }
+    /* The file from its TFTP server (a directory on this machine). */
+    vm_do(&att, "URG-TFTP ", line, sizeof(line), "tftp 10.0.3.2 " TFTP_NAME " 1428");
+    if (sscanf(line, "URG-TFTP rc=%d %32s %lu %d", &rc, hash, &bytes, &cs) != 4 || rc != 0)
+        fail_msg("tftp: %s", line);
+    assert_string_equal(hash, want);
+    assert_int_equal(bytes, TFTP_BYTES);
+    note("  %s got %s by DHCP; tftp -b 1428 of %u KiB: md5 equal to the file here, %.1f KB/s "
+         "(VM clock)", iface, addr, TFTP_BYTES >> 10, cs > 0 ? TFTP_BYTES / 1e3 / (cs / 100.0) : 0);
+    detach(port);
+    bridge_clean(test_log_from, NULL);
+}
+
 /* ---------------------------------------------------------------- throughput */
 
 static void test_usbip_vs_usb_redir(void **state)
@@ -1196,6 +1341,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_usbip_hot_unplug, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_usbip_host_crash, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_usbip_detach_during_read, test_setup, test_teardown),
+        /* after the tests that compare the whole disk (they read the image
+         * file when they compare, so a filesystem on it does not matter) */
+        cmocka_unit_test_setup_teardown(test_usbip_filesystem, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_usbip_cdc_ether, test_setup, test_teardown),
         /* last: it stops the bridge */
         cmocka_unit_test_setup_teardown(test_usbip_vs_usb_redir, test_setup, test_teardown),
     };

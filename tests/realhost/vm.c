@@ -239,9 +239,9 @@ void vm_stop(struct vm *vm)
 
 const char *vm_address(const struct vm *vm, int guest_port)
 {
-    static char addr[4][32];
+    static char addr[VM_MAX_PORTS][32]; /* one for each port: a test may hold them all */
     static int n;
-    char *a = addr[n++ % 4];
+    char *a = addr[n++ % VM_MAX_PORTS];
     for (int i = 0; i < vm->nports; i++)
         if (vm->guest_port[i] == guest_port) {
             snprintf(a, sizeof(addr[0]), "127.0.0.1:%d", vm->host_port[i]);
