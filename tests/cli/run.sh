@@ -95,7 +95,15 @@ t twoaddr 2 lsusb a:1 b:2 && has twoaddr err "one address at most"
 t badaddr 2 lsusb localhost && has badaddr err "malformed address"
 t mscopts 2 msc --write 3 && has mscopts err "--write goes with -i FILE"
 t badnum 2 hid -n zero && has badnum err "-n: \"zero\" is not a number"
-for c in lsusb hid msc serial record replay dump import stats; do
+# usbip: its usage errors (tests/usbip/test_usbip.c drives the server).
+t usbip-noaddr 2 usbip && has usbip-noaddr err "give 1 to 32 usb-host addresses"
+t usbip-twice 2 usbip 127.0.0.1:9 127.0.0.1:8 127.0.0.1:9 &&
+    has usbip-twice err "127.0.0.1:9 is given twice (busids 1-1 and 1-3)"
+t usbip-capture 2 usbip capture:x.urgcap && has usbip-capture err "a capture replays one guest"
+t usbip-badaddr 2 usbip localhost && has usbip-badaddr err "\"localhost\" is not an address"
+t usbip-badlisten 2 usbip --listen fd:3 127.0.0.1:9 && has usbip-badlisten err "--listen \"fd:3\""
+t usbip-badopt 2 usbip --max-output 12 127.0.0.1:9 && has usbip-badopt err "--max-output"
+for c in lsusb hid msc serial record replay dump import stats usbip; do
     t "help-$c" 0 "$c" --help && has "help-$c" out "usage: usbredir-guest $c"
 done
 # Nobody listens on a port just closed.

@@ -512,6 +512,15 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         return EXIT_USAGE;
     }
     for (int i = optind; i < argc; i++) {
+        for (int j = optind; j < i; j++) {
+            if (!strcmp(argv[i], argv[j])) {
+                /* Two devices dialling one usb-host would knock each other
+                 * off: usbredirect serves one guest at a time. */
+                cli_error(o, "usbip: %s is given twice (busids 1-%d and 1-%d)", argv[i],
+                          j - optind + 1, i - optind + 1);
+                return EXIT_USAGE;
+            }
+        }
         if (!strncmp(argv[i], "capture:", 8)) {
             cli_error(o, "usbip: %s: a capture replays one guest's packets exactly; serve it "
                          "with `usbredir-guest replay` and give its address", argv[i]);
