@@ -101,6 +101,8 @@ int conn_control(struct conn *c, uint8_t rt, uint8_t req, uint16_t value, uint16
 /* Prints "prog: msg" on stderr, msg escaped (text_escape(): it may quote
  * what a peer or a file sent). */
 void cli_error(const struct common *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The log level (URG_LOG_*) -v and -vv ask for. */
+int cli_log_level(const struct common *o);
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 /* The prog name for messages from commands that have no struct common. */

@@ -79,7 +79,7 @@ static const char *level_name(int level)
     }
 }
 
-static int log_level(const struct common *o)
+int cli_log_level(const struct common *o)
 {
     return o->verbose >= 2 ? URG_LOG_DEBUG : o->verbose == 1 ? URG_LOG_INFO : URG_LOG_WARNING;
 }
@@ -87,7 +87,7 @@ static int log_level(const struct common *o)
 static void on_log(void *ud, int level, const char *msg)
 {
     struct conn *c = ud;
-    if (level <= log_level(&c->o))
+    if (level <= cli_log_level(&c->o))
         cli_error(&c->o, "%s: %s", level_name(level), msg);
 }
 
@@ -355,7 +355,7 @@ static int start_replay(struct conn *c, const char *fixture, char *addr, size_t 
     rc.fd = sv[1];
     rc.done = on_replay_done;
     rc.log = c->o.verbose ? on_log : NULL; /* conn_close() prints the outcome */
-    rc.log_level = log_level(&c->o);
+    rc.log_level = cli_log_level(&c->o);
     rc.user_data = c;
     if ((r = urg_replay_new(&rc, &c->replay))) {
         cli_error(&c->o, "cannot replay %s: %s", c->where, urg_transport_strerror(r));
@@ -383,7 +383,7 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
     hc.callbacks.rejected = on_rejected;
     hc.callbacks.endpoints_changed = on_endpoints_changed;
     hc.callbacks.log = on_log;
-    hc.session.log_level = log_level(o);
+    hc.session.log_level = cli_log_level(o);
     hc.user_data = c;
     if ((r = urg_hcd_dev_new(&hc, &c->dev))) {
         cli_error(o, "%s", urg_transport_strerror(r));
@@ -409,7 +409,7 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
     tc.loop = c->loop;
     tc.peer = urg_transport_peer_hcd(c->dev);
     tc.capture_path = o->record;
-    tc.log_level = log_level(o);
+    tc.log_level = cli_log_level(o);
     tc.callbacks.event = on_event;
     tc.callbacks.log = on_transport_log;
     tc.stall_timeout = o->timeout; /* a host that stops reading, as one that stops answering */

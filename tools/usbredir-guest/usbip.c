@@ -31,15 +31,10 @@
 
 /* ---------------------------------------------------------------- logging */
 
-int usbip_log_level(const struct common *o)
-{
-    return o->verbose >= 2 ? URG_LOG_DEBUG : o->verbose == 1 ? URG_LOG_INFO : URG_LOG_WARNING;
-}
-
 static void on_model_log(void *ud, int level, const char *msg)
 {
     struct export *e = ud;
-    if (level <= usbip_log_level(e->s->o))
+    if (level <= cli_log_level(e->s->o))
         cli_error(e->s->o, "%s: %s: %s", e->busid, e->address, msg);
 }
 
@@ -275,7 +270,7 @@ static int export_open(struct server *s, struct export *e, const char *address)
     hc.callbacks.urb_complete = on_urb_complete;
     hc.callbacks.rejected = on_rejected;
     hc.callbacks.log = on_model_log;
-    hc.session.log_level = usbip_log_level(s->o);
+    hc.session.log_level = cli_log_level(s->o);
     if (s->max_output)
         hc.session.max_output_bytes = s->max_output;
     hc.user_data = e;
@@ -300,7 +295,7 @@ static int export_dial(struct export *e)
     tc.reconnect = 1;           /* a usb-host that goes away is waited for */
     tc.backoff_initial = 0.05;
     tc.backoff_max = 2.0;
-    tc.log_level = usbip_log_level(s->o);
+    tc.log_level = cli_log_level(s->o);
     tc.callbacks.log = on_transport_log;
     tc.callbacks.event = on_transport_event;
     tc.user_data = e;

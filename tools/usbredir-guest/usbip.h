@@ -63,8 +63,6 @@ struct server {
 
 /* ---- usbip.c */
 
-/* The log level -v and -vv ask for. */
-int usbip_log_level(const struct common *o);
 /* The export with this busid, or NULL. */
 struct export *export_by_busid(struct server *s, const char *busid);
 /* The device record a client is sent (OP_REP_DEVLIST, OP_REP_IMPORT). */
