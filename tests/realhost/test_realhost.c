@@ -161,7 +161,7 @@ static uint32_t received(const struct counts *c, uint32_t type)
 
 static int group_setup(void **state)
 {
-    static char uas_arg[700], disk_arg[700], chardev_arg[700];
+    static char uas_arg[700];
     static const char *args[32];
     struct vm_config cfg;
     const char *image = getenv("URG_REALHOST_IMAGE");
@@ -179,27 +179,9 @@ static int group_setup(void **state)
     snprintf(uas_path, sizeof(uas_path), "%s/uas.img", dir);
     if (vm_make_image(disk_path, DISK_BYTES, 0x2545f491u) || vm_make_image(uas_path, UAS_BYTES, 0x9e3779b9u))
         return -1;
-    snprintf(disk_arg, sizeof(disk_arg),
-             "driver=raw,node-name=disk0,file.driver=file,file.filename=%s", disk_path);
     snprintf(uas_arg, sizeof(uas_arg),
              "driver=raw,node-name=disk1,file.driver=file,file.filename=%s", uas_path);
-    snprintf(chardev_arg, sizeof(chardev_arg), "socket,id=serchr,path=%s/serial.sock,server=on,wait=off",
-             dir);
-    unlink(path_in_dir("serial.sock"));
-    args[n++] = "-device";
-    args[n++] = "usb-kbd,id=kbd,bus=xhci.0";
-    args[n++] = "-blockdev";
-    args[n++] = disk_arg;
-    args[n++] = "-device";
-    args[n++] = "usb-storage,id=stor,drive=disk0,bus=xhci.0";
-    args[n++] = "-chardev";
-    args[n++] = chardev_arg;
-    args[n++] = "-device";
-    args[n++] = "usb-serial,id=ser,chardev=serchr,bus=xhci.0";
-    args[n++] = "-audiodev";
-    args[n++] = "none,id=snd";
-    args[n++] = "-device";
-    args[n++] = "usb-audio,id=audio,audiodev=snd,bus=xhci.0";
+    n = vm_common_devices(args, n, dir, disk_path, "none,id=snd");
     args[n++] = "-blockdev";
     args[n++] = uas_arg;
     args[n++] = "-device";
@@ -211,11 +193,7 @@ static int group_setup(void **state)
     memset(&cfg, 0, sizeof(cfg));
     cfg.image = image;
     cfg.dir = dir;
-    cfg.serve[0] = "4000/0627:0001";
-    cfg.serve[1] = "4001/46f4:0001";
-    cfg.serve[2] = "4002/0403:6001";
-    cfg.serve[3] = "4003/46f4:0002";
-    cfg.serve[4] = "4004/46f4:0003";
+    cfg.serve[vm_serve_common(&cfg)] = "4004/46f4:0003";
     cfg.qemu_args = args;
     loop = ev_loop_new(EVFLAG_AUTO);
     t_start = vm_now();

@@ -549,7 +549,7 @@ static double mbps(double seconds)
 
 static int group_setup(void **state)
 {
-    static char disk_arg[800], chardev_arg[800], audiodev_arg[800], netdev_arg[900], devdir[600],
+    static char audiodev_arg[800], netdev_arg[900], devdir[600],
         attdir[600], tftpdir[620];
     static const char *args[24];
     static const char *none[] = { NULL };
@@ -575,30 +575,13 @@ static int group_setup(void **state)
     snprintf(disk_path, sizeof(disk_path), "%s/disk.img", dir);
     if (vm_make_image(disk_path, DISK_BYTES, 0x2545f491u))
         return -1;
-    snprintf(disk_arg, sizeof(disk_arg),
-             "driver=raw,node-name=disk0,file.driver=file,file.filename=%s", disk_path);
-    snprintf(chardev_arg, sizeof(chardev_arg),
-             "socket,id=serchr,path=%s/serial.sock,server=on,wait=off", devdir);
     snprintf(wav_path, sizeof(wav_path), "%s/audio.wav", devdir);
     unlink(wav_path);
-    snprintf(audiodev_arg, sizeof(audiodev_arg), "wav,id=snd,path=%s,out.mixing-engine=off",
-             wav_path);
-    args[n++] = "-device";
-    args[n++] = "usb-kbd,id=kbd,bus=xhci.0";
-    args[n++] = "-blockdev";
-    args[n++] = disk_arg;
-    args[n++] = "-device";
-    args[n++] = "usb-storage,id=stor,drive=disk0,bus=xhci.0";
-    args[n++] = "-chardev";
-    args[n++] = chardev_arg;
-    args[n++] = "-device";
-    args[n++] = "usb-serial,id=ser,chardev=serchr,bus=xhci.0";
     /* The sound card's output in a WAV file on this machine, as the
      * device got it (no mixing engine: no volume, no resampling). */
-    args[n++] = "-audiodev";
-    args[n++] = audiodev_arg;
-    args[n++] = "-device";
-    args[n++] = "usb-audio,id=audio,audiodev=snd,bus=xhci.0";
+    snprintf(audiodev_arg, sizeof(audiodev_arg), "wav,id=snd,path=%s,out.mixing-engine=off",
+             wav_path);
+    n = vm_common_devices(args, n, devdir, disk_path, audiodev_arg);
     /* QEMU's usb-net (CDC ECM and RNDIS configurations) on a user network
      * of its own, whose TFTP server serves DIR/device/tftp from this
      * machine: 256 KiB of a fixed pseudo-random stream. */
@@ -617,11 +600,7 @@ static int group_setup(void **state)
     memset(&dc, 0, sizeof(dc));
     dc.image = image;
     dc.dir = devdir;
-    dc.serve[0] = "4000/0627:0001";
-    dc.serve[1] = "4001/46f4:0001";
-    dc.serve[2] = "4002/0403:6001";
-    dc.serve[3] = "4003/46f4:0002";
-    dc.serve[4] = "4004/0525:a4a2";
+    dc.serve[vm_serve_common(&dc)] = "4004/0525:a4a2";
     dc.qemu_args = args;
     memset(&ac, 0, sizeof(ac));
     ac.image = image;

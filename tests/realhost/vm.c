@@ -356,3 +356,40 @@ int vm_make_image(const char *path, uint32_t bytes, uint32_t seed)
     free(buf);
     return rc;
 }
+
+int vm_common_devices(const char **args, int n, const char *dir, const char *disk_path,
+                      const char *audiodev)
+{
+    static char disk_arg[700], chardev_arg[700], sock[600], audio_arg[700];
+    snprintf(disk_arg, sizeof(disk_arg),
+             "driver=raw,node-name=disk0,file.driver=file,file.filename=%s", disk_path);
+    snprintf(sock, sizeof(sock), "%s/serial.sock", dir);
+    unlink(sock);
+    snprintf(chardev_arg, sizeof(chardev_arg), "socket,id=serchr,path=%s,server=on,wait=off",
+             sock);
+    snprintf(audio_arg, sizeof(audio_arg), "%s", audiodev);
+    args[n++] = "-device";
+    args[n++] = "usb-kbd,id=kbd,bus=xhci.0";
+    args[n++] = "-blockdev";
+    args[n++] = disk_arg;
+    args[n++] = "-device";
+    args[n++] = "usb-storage,id=stor,drive=disk0,bus=xhci.0";
+    args[n++] = "-chardev";
+    args[n++] = chardev_arg;
+    args[n++] = "-device";
+    args[n++] = "usb-serial,id=ser,chardev=serchr,bus=xhci.0";
+    args[n++] = "-audiodev";
+    args[n++] = audio_arg;
+    args[n++] = "-device";
+    args[n++] = "usb-audio,id=audio,audiodev=snd,bus=xhci.0";
+    return n;
+}
+
+int vm_serve_common(struct vm_config *cfg)
+{
+    cfg->serve[0] = "4000/0627:0001";
+    cfg->serve[1] = "4001/46f4:0001";
+    cfg->serve[2] = "4002/0403:6001";
+    cfg->serve[3] = "4003/46f4:0002";
+    return 4;
+}

@@ -73,6 +73,17 @@ int vm_console(struct vm *vm, const char *line);
  * Returns 0, or -1 if the monitor did not answer within 10 s. */
 int vm_hmp(struct vm *vm, const char *cmd, char *out, size_t cap);
 
+/* The emulated devices both programs put on the device VM's xHCI, their
+ * QEMU arguments appended to args at n (returns the new n): usb-kbd,
+ * usb-storage on disk_path (node disk0), usb-serial on the socket chardev
+ * DIR/serial.sock (any old one removed), usb-audio on the audiodev given
+ * ("none,id=snd", or a wav one with id=snd). The strings are the
+ * function's own (one device VM per process). Ports 4000-4003 of
+ * vm_serve_common() export them in that order. */
+int vm_common_devices(const char **args, int n, const char *dir, const char *disk_path,
+                      const char *audiodev);
+/* cfg->serve[0..3] for the devices above; returns 4, the next free slot. */
+int vm_serve_common(struct vm_config *cfg);
 /* Seconds on a monotonic clock. */
 double vm_now(void);
 /* Writes a disk image of bytes (a multiple of 4): a fixed pseudo-random
