@@ -73,10 +73,20 @@ URG_API int urg_hcd_iso_sizing(int speed, uint8_t interval, uint32_t latency_ms,
     if (needed < 1)
         needed = 1;
     urbs = (needed + per_urb - 1) / per_urb;
-    if (!is_in)
+    if (!is_in) {
         urbs *= 2; /* OUT keeps half its buffers filled before starting */
-    if (urbs > 16)
+        needed *= 2;
+    }
+    if (urbs > 16) {
+        /* 16 transfers of about 10 ms fall short of the target: longer
+         * transfers (at most 32 packets) hold it, or as much of it as
+         * 16 x 32 packets can. */
+        if (per_urb < (needed + 15) / 16)
+            per_urb = (needed + 15) / 16;
+        if (per_urb > 32)
+            per_urb = 32;
         urbs = 16;
+    }
     *pkts_per_urb = (uint8_t)per_urb;
     *no_urbs = (uint8_t)urbs;
     return 0;

@@ -56,7 +56,10 @@ URG_API uint32_t urg_hcd_speed_mask(const struct urg_device *dev, uint32_t caps)
  * 2^(bInterval-1) frames or microframes), so packets per second are
  * 1000 / 2^(bInterval-1) at full speed and 8000 / 2^(bInterval-1) at high
  * and super speed. pkts_per_urb is about 10 ms of packets (1..32); no_urbs
- * covers latency_ms (doubled for OUT), at most 16. Returns 0, or
+ * covers latency_ms (doubled for OUT), at most 16, as QEMU's usb-redir
+ * sizes them. Where 16 such transfers fall short of the target (more than
+ * 80 ms OUT or 160 ms IN at full speed) the transfers grow instead, up to
+ * 32 packets: 16 transfers of ceil(packets / 16). Returns 0, or
  * URG_ERR_INVALID (low speed, or bInterval outside 1..16).
  */
 URG_API int urg_hcd_iso_sizing(int speed, uint8_t interval, uint32_t latency_ms, int is_in,

@@ -397,6 +397,12 @@ static void test_iso_sizing(void **state)
         { URG_SPEED_HIGH, 1, 60, 0, 1, 32, 16 },
         /* a longer latency target */
         { URG_SPEED_HIGH, 4, 120, 1, 1, 10, 12 },
+        /* past 16 transfers of 10 ms the transfers grow (at most 32
+         * packets): 120 ms OUT at full speed is 240 packets, 16 x 15 */
+        { URG_SPEED_FULL, 1, 120, 0, 1, 15, 16 },
+        { URG_SPEED_FULL, 1, 200, 1, 1, 13, 16 },
+        { URG_SPEED_FULL, 1, 250, 0, 1, 32, 16 },
+        { URG_SPEED_HIGH, 1, 1000, 1, 1, 32, 16 },
         /* bInterval 16 at full speed: one packet every 32768 frames */
         { URG_SPEED_FULL, 16, 60, 1, 1, 1, 1 },
         /* no iso at low speed; bInterval outside 1..16 */
