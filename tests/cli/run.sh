@@ -103,6 +103,8 @@ t usbip-capture 2 usbip capture:x.urgcap && has usbip-capture err "a capture rep
 t usbip-badaddr 2 usbip localhost && has usbip-badaddr err "\"localhost\" is not an address"
 t usbip-badlisten 2 usbip --listen fd:3 127.0.0.1:9 && has usbip-badlisten err "--listen \"fd:3\""
 t usbip-badopt 2 usbip --max-output 12 127.0.0.1:9 && has usbip-badopt err "--max-output"
+t usbip-badiso 2 usbip --iso-latency 0 127.0.0.1:9 &&
+    has usbip-badiso err '--iso-latency: "0" is not a number from 1 to 1000'
 for c in lsusb hid msc serial record replay dump import stats usbip; do
     t "help-$c" 0 "$c" --help && has "help-$c" out "usage: usbredir-guest $c"
 done

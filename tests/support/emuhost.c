@@ -51,6 +51,7 @@ struct emuhost {
     uint8_t line_coding[7];
     uint64_t serial_requests, serial_out;
     uint64_t iso_out_bytes;
+    uint8_t iso_out_pkts, iso_out_urbs; /* the last iso OUT start_iso_stream's sizing */
     uint32_t bytes_per_transfer;
     uint64_t bulk_seq;
     /* libev glue */
@@ -956,6 +957,10 @@ static int on_packet(void *ctx, const struct urg_packet *req)
         send_pkt(e, &p);
         break;
     case URG_START_ISO_STREAM:
+        if (!(req->h.start_iso_stream.endpoint & 0x80)) {
+            e->iso_out_pkts = req->h.start_iso_stream.pkts_per_urb;
+            e->iso_out_urbs = req->h.start_iso_stream.no_urbs;
+        }
         stream_status(e, URG_ISO_STREAM_STATUS, req->id, req->h.start_iso_stream.endpoint);
         if (e->cfg.kind == EMU_ISO && (req->h.start_iso_stream.endpoint & 0x80))
             iso_burst(e, req->h.start_iso_stream.endpoint);
@@ -1071,6 +1076,11 @@ uint32_t emu_serial_baud(const struct emuhost *e) { return e->baud; }
 uint64_t emu_serial_requests(const struct emuhost *e) { return e->serial_requests; }
 uint64_t emu_serial_received(const struct emuhost *e) { return e->serial_out; }
 uint64_t emu_iso_out_bytes(const struct emuhost *e) { return e->iso_out_bytes; }
+void emu_iso_out_sizing(const struct emuhost *e, uint8_t *pkts_per_urb, uint8_t *no_urbs)
+{
+    *pkts_per_urb = e->iso_out_pkts;
+    *no_urbs = e->iso_out_urbs;
+}
 
 uint64_t emu_count(const struct emuhost *e, uint32_t type)
 {

@@ -75,6 +75,9 @@ uint64_t emu_serial_received(const struct emuhost *e);
  * iso IN stream sends a burst of iso_burst packets: packet k has
  * 100 + k % 50 bytes, byte i being (k + i) & 0xff. */
 uint64_t emu_iso_out_bytes(const struct emuhost *e);
+/* The pkts_per_urb and no_urbs of the last start_iso_stream for an OUT
+ * endpoint (0 and 0 if none came). */
+void emu_iso_out_sizing(const struct emuhost *e, uint8_t *pkts_per_urb, uint8_t *no_urbs);
 /* Packets of each type the guest sent. */
 uint64_t emu_count(const struct emuhost *e, uint32_t type);
 

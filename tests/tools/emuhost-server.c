@@ -13,7 +13,8 @@
  *     --blocks N      msc: 512-byte blocks (2048)
  *     --disk-out F    msc: write the RAM disk to F at exit
  *     --report F      write what the guest did to F at exit (packets sent
- *                     per type, the serial baud rate, serial bytes)
+ *                     per type, the serial baud rate, serial bytes, iso
+ *                     OUT bytes and the iso OUT stream's sizing)
  *
  * Prints "listening on ADDRESS" on stdout, flushed, when it accepts, or
  * "connected to ADDRESS".
@@ -156,12 +157,15 @@ static void write_report(const char *path, struct emuhost *e)
 {
     FILE *f = fopen(path, "w");
     uint32_t t;
+    uint8_t pkts, urbs;
     if (!f)
         return;
-    fprintf(f, "baud %u\nserial_requests %llu\nserial_received %llu\niso_out_bytes %llu\n",
+    emu_iso_out_sizing(e, &pkts, &urbs);
+    fprintf(f, "baud %u\nserial_requests %llu\nserial_received %llu\niso_out_bytes %llu\n"
+               "iso_out_stream %u x %u\n",
             emu_serial_baud(e), (unsigned long long)emu_serial_requests(e),
             (unsigned long long)emu_serial_received(e),
-            (unsigned long long)emu_iso_out_bytes(e));
+            (unsigned long long)emu_iso_out_bytes(e), pkts, urbs);
     for (t = 0; t < 200; t++)
         if (urg_type_index(t) >= 0 && emu_count(e, t))
             fprintf(f, "%s %llu\n", urg_type_name(t), (unsigned long long)emu_count(e, t));

@@ -197,6 +197,10 @@ static void start_server(struct proc *p, char *const args[])
     argv[n++] = "-v";
     argv[n++] = "--listen";
     argv[n++] = "127.0.0.1:0";
+    /* 100 ms of iso buffering at the usb-host: 200 packets for OUT at full
+     * speed, more than 16 transfers of 10 (test_iso checks the sizing). */
+    argv[n++] = "--iso-latency";
+    argv[n++] = "100";
     for (int i = 0; args[i] && n < 47; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
@@ -1027,6 +1031,7 @@ static void test_iso(void **state)
     FILE *f;
     char line[128];
     unsigned long long out_bytes = 0;
+    unsigned pkts = 0, urbs = 0;
     (void)state;
     assert_int_equal(import("1-3", &fd, rec), 0);
     assert_int_equal(usbip_get32(rec + 296), USBIP_SPEED_FULL);
@@ -1121,10 +1126,16 @@ static void test_iso(void **state)
     stop(&W.iso, SIGTERM);
     f = fopen(W.iso_report, "r");
     assert_non_null(f);
-    while (fgets(line, sizeof(line), f))
+    while (fgets(line, sizeof(line), f)) {
         sscanf(line, "iso_out_bytes %llu", &out_bytes);
+        sscanf(line, "iso_out_stream %u x %u", &pkts, &urbs);
+    }
     fclose(f);
     assert_int_equal(out_bytes, 13 * 8 * 192); /* 65's packets went before its unlink */
+    /* --iso-latency 100 reached the model: 200 packets (twice 100 ms, OUT)
+     * in 16 transfers of 13. */
+    assert_int_equal(pkts, 13);
+    assert_int_equal(urbs, 16);
 }
 
 int main(void)

@@ -273,6 +273,7 @@ static int export_open(struct server *s, struct export *e, const char *address)
     hc.session.log_level = cli_log_level(s->o);
     if (s->max_output)
         hc.session.max_output_bytes = s->max_output;
+    hc.iso_latency_ms = s->iso_latency_ms;
     hc.user_data = e;
     if ((r = urg_hcd_dev_new(&hc, &e->dev))) {
         cli_error(s->o, "%s", urg_transport_strerror(r));
@@ -436,7 +437,8 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 /* ---------------------------------------------------------------- the command */
 
 static const char usage_text[] =
-    "usbip [-v] [--listen ADDR] ADDRESS...\n"
+    "usbip [-v] [--listen ADDR] [--device-wait S] [--max-output N]\n"
+    "      [--iso-latency MS] ADDRESS...\n"
     "\n"
     "A USB/IP server (protocol 1.1.1): each ADDRESS is a usb-host (host:port,\n"
     "[v6]:port, unix:/path or fd:N) whose device is offered as busid 1-N, N\n"
@@ -451,6 +453,10 @@ static const char usage_text[] =
     "                  in again only when started again); 0: wait on it\n"
     "  --max-output N  bytes of requests queued for each usb-host (32 MiB):\n"
     "                  above it a client's URBs wait and it is not read\n"
+    "  --iso-latency MS iso buffering at the usb-host (60, as QEMU): raise it\n"
+    "                  if the usb-host's side may stall that long (an iso OUT\n"
+    "                  packet finding usbredirect's buffer full is dropped,\n"
+    "                  with the next 60 ms of packets at the default)\n"
     "  -v              say what happens (-vv: the protocol's debug lines)\n"
     "\n"
     "Prints \"listening on ADDR\" on stdout when it accepts clients; runs until\n"
@@ -462,6 +468,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         { "listen", required_argument, NULL, 'l' },
         { "max-output", required_argument, NULL, 'm' },
         { "device-wait", required_argument, NULL, 'w' },
+        { "iso-latency", required_argument, NULL, 'i' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -469,7 +476,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
     struct server *s;
     const char *listen_addr = DEFAULT_LISTEN;
     size_t max_output = 0;
-    double device_wait = 2;
+    double device_wait = 2, iso_latency = 60;
     int opt, rc = 0;
     optind = 0;
     opterr = 0;
@@ -486,6 +493,10 @@ int cmd_usbip(int argc, char **argv, struct common *o)
             break;
         case 'w':
             if (cli_number(o, "--device-wait", optarg, 0, 86400, &device_wait))
+                return EXIT_USAGE;
+            break;
+        case 'i':
+            if (cli_number(o, "--iso-latency", optarg, 1, 1000, &iso_latency))
                 return EXIT_USAGE;
             break;
         case 'm': {
@@ -529,6 +540,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
     s->o = o;
     s->max_output = max_output;
     s->device_wait = device_wait;
+    s->iso_latency_ms = (uint32_t)iso_latency;
     s->loop = ev_default_loop(0);
     s->lfd = -1;
     for (int i = optind; i < argc && !rc; i++)

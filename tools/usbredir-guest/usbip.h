@@ -57,6 +57,7 @@ struct server {
     ev_timer accept_again;       /* out of file descriptors: accept later */
     size_t max_output;           /* requests queued per usb-host (--max-output) */
     double device_wait;          /* --device-wait: seconds connected with no device */
+    uint32_t iso_latency_ms;     /* --iso-latency: the usb-host's iso buffering */
     ev_prepare reaper;
     int stopping;
 };
