@@ -10,7 +10,8 @@
  *              usb-storage + sd (+ vfat), usbhid + evdev, ftdi_sio,
  *              snd-usb-audio, cdc_ether
  *        |  USB/IP over QEMU's user network (10.0.2.2 is this machine)
- *   usbredir-guest usbip -v --listen 127.0.0.1:0 KBD MSC SERIAL AUDIO NET
+ *   usbredir-guest usbip -v --listen 127.0.0.1:0 --iso-latency 250 KBD MSC
+ *                        SERIAL AUDIO NET
  *        |  (busids 1-1..1-5) usbredir over the device VM's forwarded ports
  *   device VM: usbredirect --device VID:PID per device
  *
@@ -203,6 +204,12 @@ static void bridge_start(const char *const addr[], int n)
     argv[a++] = "-v";
     argv[a++] = "--listen";
     argv[a++] = "127.0.0.1:0";
+    /* The device VM falls behind now and then (TCG on 2 cores beside the
+     * attach VM): at the default 60 ms usbredirect dropped 61 packets of
+     * the tone in about one run in ten, at 250 ms (16 transfers of 32
+     * packets) none (docs/realhost.md). */
+    argv[a++] = "--iso-latency";
+    argv[a++] = "250";
     for (int i = 0; i < n; i++)
         argv[a++] = addr[i];
     argv[a] = NULL;
@@ -863,9 +870,9 @@ static void test_usbip_serial(void **state)
 struct tone_check {
     long frames;      /* of the tone that arrived */
     long first, last; /* their numbers (the first and last that arrived) */
-    long gaps;        /* runs of frames that did not */
-    long lost;        /* frames missing between first and last */
-    long unaligned;   /* gaps that are not whole packets */
+    long gaps;        /* runs of the tone's frames that did not */
+    long lost;        /* the tone's frames missing between first and last */
+    long longest;     /* the longest gap, in frames */
     long wrong;       /* frames whose sample is not the tone's */
 };
 
@@ -873,8 +880,9 @@ struct tone_check {
  * writes, from byte offset from (after the 44-byte header): each frame's
  * right channel is the low 16 bits of its number, its left channel the
  * sine of that number. Frames before the tone's start (number < 10
- * packets, sample right) are skipped. */
-static void check_tone(long from, struct tone_check *t)
+ * packets, sample right) are skipped, and so are frames from number limit
+ * on (the tail played after the tone). */
+static void check_tone(long from, long limit, struct tone_check *t)
 {
     FILE *f = fopen(wav_path, "rb");
     int16_t fr[2];
@@ -895,11 +903,13 @@ static void check_tone(long from, struct tone_check *t)
             i += prev - (prev & 0xffff);
             if (i <= prev)
                 i += 0x10000;
+            if (i >= limit)
+                break;
             if (i != prev + 1) {
                 t->gaps++;
                 t->lost += i - prev - 1;
-                if ((prev + 1) % PACKET_FRAMES || i % PACKET_FRAMES)
-                    t->unaligned++;
+                if (i - prev - 1 > t->longest)
+                    t->longest = i - prev - 1;
             }
         }
         want = (short)lrint(16384 * sin(2 * M_PI * TONE_HZ * (double)i / TONE_RATE));
@@ -909,6 +919,18 @@ static void check_tone(long from, struct tone_check *t)
         prev = t->last = i;
     }
     fclose(f);
+}
+
+/* The sample rate in the WAV file's header. */
+static long wav_rate(void)
+{
+    unsigned char h[28];
+    FILE *f = fopen(wav_path, "rb");
+    size_t n = f ? fread(h, 1, sizeof(h), f) : 0;
+    if (f)
+        fclose(f);
+    return n == sizeof(h) ? (long)(h[24] | h[25] << 8 | h[26] << 16 | (unsigned long)h[27] << 24)
+                          : -1;
 }
 
 static long file_size(const char *path)
@@ -935,9 +957,18 @@ static void play_tone(double seconds, int *xruns)
     assert_int_equal(frames, (long)(seconds * TONE_RATE));
 }
 
+/* The tone's length, and what is played after it. The device VM's wav
+ * audiodev writes at its own 44.1 kHz (see vm_common_devices) while 48 kHz
+ * arrive: usb-audio's buffer holds the backlog, and whatever the buffer
+ * holds when the stream stops (alternate setting 0) is dropped. So more
+ * numbered frames follow the tone, until the tone itself has reached the
+ * file, and only the tone's frames are required. */
+#define TONE_SECONDS 2.0
+#define TAIL_SECONDS 1.0
+
 static void test_usbip_audio(void **state)
 {
-    const double seconds = 2;
+    const long tone_frames = (long)(TONE_SECONDS * TONE_RATE);
     struct tone_check t;
     long from = file_size(wav_path);
     int port, xruns = 0;
@@ -945,18 +976,24 @@ static void test_usbip_audio(void **state)
     port = attach(BUS_AUDIO);
     /* snd-usb-audio streams the tone in iso OUT URBs through the bridge
      * to QEMU's usb-audio in the device VM. */
-    play_tone(seconds, &xruns);
+    play_tone(TONE_SECONDS + TAIL_SECONDS, &xruns);
     detach(port);
-    check_tone(from, &t);
-    note("  %g s tone played (%d xruns): %ld frames arrived (%ld..%ld), %ld lost in %ld gaps, "
-         "%ld samples wrong", seconds, xruns, t.frames, t.first, t.last, t.lost, t.gaps, t.wrong);
-    /* Every sample that arrived is the tone's, in order; what is missing
-     * is whole 1 ms packets (dropped in the device VM: see docs/realhost.md);
-     * at least a quarter of the tone arrived, from its start. */
-    assert_true(t.first >= 0 && t.first < 10 * PACKET_FRAMES);
+    check_tone(from, tone_frames, &t);
+    note("  %g s tone (+%g s) played (%d xruns): %ld of its %ld frames arrived (%ld..%ld), "
+         "%ld lost in %ld gaps (the longest %ld), %ld samples wrong; the WAV header says %ld Hz",
+         TONE_SECONDS, TAIL_SECONDS, xruns, t.frames, tone_frames, t.first, t.last, t.lost,
+         t.gaps, t.longest, t.wrong, wav_rate());
+    /* (A gap of 61 packets, 2928 frames, is usbredirect's own drop: an
+     * iso OUT packet that finds all its transfers still submitted is
+     * dropped with the next half of its ring, 60 packets, when the device
+     * VM has fallen that far behind; seen only with this machine's CPUs
+     * busy beside the tier. See docs/realhost.md.) */
+    /* Every frame of the tone arrived, bit-exact and in order, from its
+     * first: the WAV file holds the tone. */
+    assert_int_equal(t.first, 0);
     assert_int_equal(t.wrong, 0);
-    assert_int_equal(t.unaligned, 0);
-    assert_true(t.frames >= (long)(seconds * TONE_RATE) / 4);
+    assert_int_equal(t.gaps, 0);
+    assert_int_equal(t.frames, tone_frames);
     bridge_clean(test_log_from, NULL);
 }
 
@@ -1299,12 +1336,14 @@ static void test_usbip_vs_usb_redir(void **state)
                  strchr(vm_address(&dev, P_AUDIO), ':') + 1);
         hmp_on(&att, cmd);
         hmp_on(&att, "device_add usb-redir,chardev=redir1,id=redir1,bus=xhci.0");
-        play_tone(2, &xruns);
+        play_tone(TONE_SECONDS + TAIL_SECONDS, &xruns);
         hmp_on(&att, "device_del redir1");
-        check_tone(at, &t);
-        note("  the same 2 s tone through QEMU's usb-redir (%d xruns): %ld frames arrived "
-             "(%ld..%ld), %ld lost in %ld gaps, %ld samples wrong", xruns, t.frames, t.first,
-             t.last, t.lost, t.gaps, t.wrong);
+        check_tone(at, (long)(TONE_SECONDS * TONE_RATE), &t);
+        note("  the same %g s tone (+%g s) through QEMU's usb-redir (%d xruns): %ld of its "
+             "%ld frames arrived (%ld..%ld), %ld lost in %ld gaps (the longest %ld), %ld "
+             "samples wrong", TONE_SECONDS, TAIL_SECONDS, xruns, t.frames,
+             (long)(TONE_SECONDS * TONE_RATE), t.first, t.last, t.lost, t.gaps, t.longest,
+             t.wrong);
     }
 }
 
