@@ -28,87 +28,56 @@ static int refuse(urg_session *s, int err, const char *fmt, ...)
     return err;
 }
 
-/* Does a packet of type reply answer a request of type req? */
+/* Does a packet of type reply answer a request of type req? (Its row.) */
 static bool answers(uint8_t req, uint32_t reply)
 {
-    switch (reply) {
-    case URG_CONTROL_PACKET: return req == URG_CONTROL_PACKET;
-    case URG_BULK_PACKET: return req == URG_BULK_PACKET;
-    case URG_INTERRUPT_PACKET: return req == URG_INTERRUPT_PACKET;
-    case URG_CONFIGURATION_STATUS:
-        return req == URG_SET_CONFIGURATION || req == URG_GET_CONFIGURATION;
-    case URG_ALT_SETTING_STATUS: return req == URG_SET_ALT_SETTING || req == URG_GET_ALT_SETTING;
-    case URG_BULK_STREAMS_STATUS:
-        return req == URG_ALLOC_BULK_STREAMS || req == URG_FREE_BULK_STREAMS;
-    case URG_ISO_STREAM_STATUS: return req == URG_START_ISO_STREAM || req == URG_STOP_ISO_STREAM;
-    case URG_INTERRUPT_RECEIVING_STATUS:
-        return req == URG_START_INTERRUPT_RECEIVING || req == URG_STOP_INTERRUPT_RECEIVING;
-    case URG_BULK_RECEIVING_STATUS:
-        return req == URG_START_BULK_RECEIVING || req == URG_STOP_BULK_RECEIVING;
-    default: return false;
-    }
+    const struct urgi_type *t = urgi_type(reply);
+    int i = urgi_type_index(req);
+    return t && i >= 0 && ((t->answers >> i) & 1u);
 }
 
 /* Packets that can only be replies (an interrupt packet is one only for an
- * OUT endpoint; stream statuses may also be unsolicited). */
+ * OUT endpoint; stream statuses may also come unasked). */
 static bool is_reply(const struct urg_packet *p)
 {
-    switch (p->type) {
-    case URG_CONTROL_PACKET:
-    case URG_BULK_PACKET:
-    case URG_CONFIGURATION_STATUS:
-    case URG_ALT_SETTING_STATUS:
-    case URG_BULK_STREAMS_STATUS:
-        return true;
-    case URG_INTERRUPT_PACKET:
-        return !(p->h.interrupt.endpoint & 0x80);
-    default:
+    const struct urgi_type *t = urgi_type(p->type);
+    if (!t)
         return false;
-    }
+    if (t->reply == URGI_REPLY_IF_OUT)
+        return !(urgi_packet_endpoint(t, p) & 0x80);
+    return t->reply == URGI_REPLY;
 }
 
 /* A reply's fields against its request. */
 static int check_reply(urg_session *s, const struct urgi_pending *e, const struct urg_packet *p)
 {
-    bool in = e->flags & URGI_P_IN;
-    uint32_t len = 0;
-    int ep = -1;
+    const struct urgi_type *t = urgi_type(p->type);
+    uint32_t len;
+    int ep;
 
-    switch (p->type) {
-    case URG_CONTROL_PACKET:
-        ep = p->h.control.endpoint;
-        len = in ? p->data_len : p->h.control.length;
-        break;
-    case URG_BULK_PACKET:
-        ep = p->h.bulk.endpoint;
-        len = in ? p->data_len : p->h.bulk.length;
-        if (p->h.bulk.stream_id != e->aux32)
-            return refuse(s, URG_ERR_PROTO_FIELD,
-                          "bulk_packet: reply id %llu has stream_id %u, the request had %u",
-                          (unsigned long long)p->id, p->h.bulk.stream_id, e->aux32);
-        break;
-    case URG_INTERRUPT_PACKET:
-        ep = p->h.interrupt.endpoint;
-        len = p->h.interrupt.length;
-        break;
-    case URG_ALT_SETTING_STATUS:
-        if (p->h.alt_setting_status.interface != e->aux8)
-            return refuse(s, URG_ERR_PROTO_FIELD,
-                          "alt_setting_status: reply id %llu is for interface %u, the request "
-                          "was for %u",
-                          (unsigned long long)p->id, p->h.alt_setting_status.interface, e->aux8);
+    if (p->type == URG_BULK_PACKET && p->h.bulk.stream_id != e->aux32)
+        return refuse(s, URG_ERR_PROTO_FIELD,
+                      "bulk_packet: reply id %llu has stream_id %u, the request had %u",
+                      (unsigned long long)p->id, p->h.bulk.stream_id, e->aux32);
+    if (p->type == URG_ALT_SETTING_STATUS && p->h.alt_setting_status.interface != e->aux8)
+        return refuse(s, URG_ERR_PROTO_FIELD,
+                      "alt_setting_status: reply id %llu is for interface %u, the request was "
+                      "for %u",
+                      (unsigned long long)p->id, p->h.alt_setting_status.interface, e->aux8);
+    if (t->data != URGI_DATA_ENDPOINT)
         return 0;
-    default:
-        return 0;
-    }
+    /* A data reply: for the request's endpoint, and no longer than asked
+     * (IN: the data; OUT: what the host says it wrote). */
+    ep = urgi_packet_endpoint(t, p);
+    len = (e->flags & URGI_P_IN) ? p->data_len : urgi_packet_length(t, p);
     if (ep != e->endpoint)
         return refuse(s, URG_ERR_PROTO_REPLY_ENDPOINT,
                       "%s: reply id %llu is for endpoint 0x%02x, the request was for 0x%02x",
-                      urg_type_name(p->type), (unsigned long long)p->id, ep, e->endpoint);
+                      t->name, (unsigned long long)p->id, ep, e->endpoint);
     if (len > e->length)
         return refuse(s, URG_ERR_PROTO_REPLY_LENGTH,
-                      "%s: reply id %llu has length %u, the request asked for %u",
-                      urg_type_name(p->type), (unsigned long long)p->id, len, e->length);
+                      "%s: reply id %llu has length %u, the request asked for %u", t->name,
+                      (unsigned long long)p->id, len, e->length);
     return 0;
 }
 
@@ -143,60 +112,52 @@ int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
     return URG_DECODE_CONTINUE;
 }
 
-/* A reply that passed urgi_on_header. */
-static void on_reply(urg_session *s, const struct urg_packet *p)
+/* A reply that passed urgi_on_header: its status, its length (IN: the data
+ * received; OUT: what the host wrote) and what else the request learns. */
+static void on_reply(urg_session *s, const struct urgi_type *t, const struct urg_packet *p)
 {
     struct urg_completion x;
-    uint32_t i = urgi_pt_find(&s->pt, p->id);
+    uint32_t i = urgi_pt_find(&s->pt, p->id), len = 0;
     bool in;
     if (i == URGI_NIL) {
         s->late_replies++;
         return;
     }
     in = s->pt.e[i].flags & URGI_P_IN;
+    if (t->data == URGI_DATA_ENDPOINT)
+        len = in ? p->data_len : urgi_packet_length(t, p);
+    memset(&x, 0, sizeof(x));
     switch (p->type) {
-    case URG_CONTROL_PACKET:
-        urgi_complete(s, i, p->h.control.status, in ? p->data_len : p->h.control.length,
-                      in ? p->data : NULL, NULL);
-        break;
     case URG_BULK_PACKET:
-        memset(&x, 0, sizeof(x));
         x.u.bulk.stream_id = p->h.bulk.stream_id;
-        urgi_complete(s, i, p->h.bulk.status, in ? p->data_len : p->h.bulk.length,
-                      in ? p->data : NULL, &x);
-        break;
-    case URG_INTERRUPT_PACKET:
-        urgi_complete(s, i, p->h.interrupt.status, p->h.interrupt.length, NULL, NULL);
         break;
     case URG_CONFIGURATION_STATUS:
-        memset(&x, 0, sizeof(x));
         x.u.config.configuration = p->h.configuration_status.configuration;
-        urgi_complete(s, i, p->h.configuration_status.status, 0, NULL, &x);
         break;
     case URG_ALT_SETTING_STATUS:
-        memset(&x, 0, sizeof(x));
         x.u.alt.interface = p->h.alt_setting_status.interface;
         x.u.alt.alt = p->h.alt_setting_status.alt;
-        urgi_complete(s, i, p->h.alt_setting_status.status, 0, NULL, &x);
         break;
     case URG_BULK_STREAMS_STATUS:
-        memset(&x, 0, sizeof(x));
         x.u.streams.endpoints = p->h.bulk_streams_status.endpoints;
         x.u.streams.no_streams = p->h.bulk_streams_status.no_streams;
-        urgi_complete(s, i, p->h.bulk_streams_status.status, 0, NULL, &x);
         break;
     default:
         break;
     }
+    urgi_complete(s, i, urgi_packet_status(t, p), len,
+                  in && t->data == URGI_DATA_ENDPOINT ? p->data : NULL, &x);
 }
 
-static void stream_status(urg_session *s, const struct urg_packet *p, int kind, uint32_t start,
-                          uint32_t stop, uint8_t ep, uint8_t status, uint32_t stream_id)
+/* A stream's status: the answer to its start or stop request (by id, for
+ * the same endpoint), or else unasked. */
+static void stream_status(urg_session *s, const struct urgi_type *t, const struct urg_packet *p)
 {
-    uint32_t i = urgi_pt_find(&s->pt, p->id);
+    uint32_t i = urgi_pt_find(&s->pt, p->id), stream_id = urgi_packet_stream_id(t, p);
+    uint8_t ep = (uint8_t)urgi_packet_endpoint(t, p), status = urgi_packet_status(t, p);
+    int kind = urgi_type_stream(t);
     struct urg_stream_status st;
-    if (i != URGI_NIL && (s->pt.e[i].type == start || s->pt.e[i].type == stop) &&
-        s->pt.e[i].endpoint == ep) {
+    if (i != URGI_NIL && answers(s->pt.e[i].type, p->type) && s->pt.e[i].endpoint == ep) {
         struct urg_completion x;
         memset(&x, 0, sizeof(x));
         x.u.bulk.stream_id = stream_id;
@@ -219,17 +180,16 @@ static void stream_status(urg_session *s, const struct urg_packet *p, int kind, 
     }
 }
 
-static void stream_data(urg_session *s, const struct urg_packet *p, uint8_t ep, uint8_t status,
-                        uint32_t stream_id)
+static void stream_data(urg_session *s, const struct urgi_type *t, const struct urg_packet *p)
 {
     struct urg_stream_data d;
     if (!s->cb.stream_data)
         return;
     d.type = p->type;
     d.id = p->id;
-    d.endpoint = ep;
-    d.status = status;
-    d.stream_id = stream_id;
+    d.endpoint = (uint8_t)urgi_packet_endpoint(t, p);
+    d.status = urgi_packet_status(t, p);
+    d.stream_id = urgi_packet_stream_id(t, p);
     d.data = p->data;
     d.length = p->data_len;
     s->cb.stream_data(s->ud, &d);
@@ -442,37 +402,16 @@ int urgi_on_packet(void *ctx, const struct urg_packet *p)
     case URG_FILTER_FILTER:
         r = on_filter(s, p);
         break;
-    case URG_ISO_STREAM_STATUS:
-        stream_status(s, p, URGI_STREAM_ISO, URG_START_ISO_STREAM, URG_STOP_ISO_STREAM,
-                      p->h.iso_stream_status.endpoint, p->h.iso_stream_status.status, 0);
+    default: {
+        const struct urgi_type *t = urgi_type(p->type);
+        if (t->reply == URGI_STATUS)
+            stream_status(s, t, p);
+        else if (is_reply(p))
+            on_reply(s, t, p);
+        else if (urgi_type_stream(t) >= 0)
+            stream_data(s, t, p);
         break;
-    case URG_INTERRUPT_RECEIVING_STATUS:
-        stream_status(s, p, URGI_STREAM_INT, URG_START_INTERRUPT_RECEIVING,
-                      URG_STOP_INTERRUPT_RECEIVING, p->h.interrupt_receiving_status.endpoint,
-                      p->h.interrupt_receiving_status.status, 0);
-        break;
-    case URG_BULK_RECEIVING_STATUS:
-        stream_status(s, p, URGI_STREAM_BULKRECV, URG_START_BULK_RECEIVING,
-                      URG_STOP_BULK_RECEIVING, p->h.bulk_receiving_status.endpoint,
-                      p->h.bulk_receiving_status.status, p->h.bulk_receiving_status.stream_id);
-        break;
-    case URG_ISO_PACKET:
-        stream_data(s, p, p->h.iso.endpoint, p->h.iso.status, 0);
-        break;
-    case URG_BUFFERED_BULK_PACKET:
-        stream_data(s, p, p->h.buffered_bulk.endpoint, p->h.buffered_bulk.status,
-                    p->h.buffered_bulk.stream_id);
-        break;
-    case URG_INTERRUPT_PACKET:
-        if (p->h.interrupt.endpoint & 0x80) {
-            stream_data(s, p, p->h.interrupt.endpoint, p->h.interrupt.status, 0);
-            break;
-        }
-        on_reply(s, p);
-        break;
-    default:
-        on_reply(s, p);
-        break;
+    }
     }
     if (r < 0)
         return r;
@@ -490,8 +429,8 @@ static void complete_rejected_reply(urg_session *s)
     if (!s->dec->th_done) {
         /* Only the header is known: no endpoint to tell an interrupt
          * OUT reply from interrupt IN data, or a stream status apart. */
-        if (p->type == URG_INTERRUPT_PACKET || p->type == URG_ISO_STREAM_STATUS ||
-            p->type == URG_INTERRUPT_RECEIVING_STATUS || p->type == URG_BULK_RECEIVING_STATUS)
+        const struct urgi_type *t = urgi_type(p->type);
+        if (t && (t->reply == URGI_REPLY_IF_OUT || t->reply == URGI_STATUS))
             return;
     } else if (!is_reply(p)) {
         return;
@@ -502,7 +441,8 @@ static void complete_rejected_reply(urg_session *s)
     e = &s->pt.e[i];
     if (!answers(e->type, p->type))
         return;
-    if (s->dec->th_done && p->type == URG_INTERRUPT_PACKET && p->h.interrupt.endpoint != e->endpoint)
+    if (s->dec->th_done && urgi_type(p->type)->reply == URGI_REPLY_IF_OUT &&
+        urgi_packet_endpoint(urgi_type(p->type), p) != e->endpoint)
         return;
     urgi_complete(s, i, URG_STATUS_IOERROR, 0, NULL, NULL);
 }

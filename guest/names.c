@@ -1,61 +1,23 @@
 /*
- * names.c - names of packet types, caps, statuses, speeds and endpoint
- * types; the dense packet-type index; the library version.
+ * names.c - names of packet types (their rows, packet_types.c), caps,
+ * statuses, speeds and endpoint types; the dense packet-type index; the
+ * library version.
  */
 #include "internal.h"
 
 URG_API const char *urg_version(void) { return URG_VERSION_STRING; }
 
-static const char *const control_names[28] = {
-    "hello",
-    "device_connect",
-    "device_disconnect",
-    "reset",
-    "interface_info",
-    "ep_info",
-    "set_configuration",
-    "get_configuration",
-    "configuration_status",
-    "set_alt_setting",
-    "get_alt_setting",
-    "alt_setting_status",
-    "start_iso_stream",
-    "stop_iso_stream",
-    "iso_stream_status",
-    "start_interrupt_receiving",
-    "stop_interrupt_receiving",
-    "interrupt_receiving_status",
-    "alloc_bulk_streams",
-    "free_bulk_streams",
-    "bulk_streams_status",
-    "cancel_data_packet",
-    "filter_reject",
-    "filter_filter",
-    "device_disconnect_ack",
-    "start_bulk_receiving",
-    "stop_bulk_receiving",
-    "bulk_receiving_status",
-};
-
-static const char *const data_names[5] = {
-    "control_packet", "bulk_packet", "iso_packet", "interrupt_packet", "buffered_bulk_packet",
-};
-
 URG_API int urg_type_index(uint32_t type) { return urgi_type_index(type); }
 
 URG_API uint32_t urg_type_at(int index)
 {
-    if (index < 28)
-        return (uint32_t)index;
-    return (uint32_t)(index - 28) + URG_CONTROL_PACKET;
+    return index >= 0 && index < URG_TYPE_COUNT ? urgi_types[index].type : UINT32_MAX;
 }
 
 URG_API const char *urg_type_name(uint32_t type)
 {
-    int i = urg_type_index(type);
-    if (i < 0)
-        return "unknown";
-    return i < 28 ? control_names[i] : data_names[i - 28];
+    const struct urgi_type *t = urgi_type(type);
+    return t ? t->name : "unknown";
 }
 
 URG_API const char *urg_cap_name(int cap)

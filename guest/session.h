@@ -11,7 +11,6 @@
 #include "pending.h"
 
 /* Stream kinds tracked per endpoint. */
-enum { URGI_STREAM_INT, URGI_STREAM_ISO, URGI_STREAM_BULKRECV, URGI_STREAM_KINDS };
 
 struct urg_session {
     struct urg_allocator alloc;

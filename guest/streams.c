@@ -17,12 +17,8 @@
 
 int urgi_stream_start_kind(uint32_t type)
 {
-    switch (type) {
-    case URG_START_INTERRUPT_RECEIVING: return URGI_STREAM_INT;
-    case URG_START_ISO_STREAM: return URGI_STREAM_ISO;
-    case URG_START_BULK_RECEIVING: return URGI_STREAM_BULKRECV;
-    default: return -1;
-    }
+    const struct urgi_type *t = urgi_type(type);
+    return t && t->starts ? urgi_type_stream(t) : -1;
 }
 
 static bool running_or_starting(const urg_session *s, int kind, uint8_t ep)
@@ -102,27 +98,15 @@ static uint32_t stream_limit(const urg_session *s, int kind, uint8_t ep)
 
 int urgi_stream_check_data(urg_session *s, const struct urg_packet *p)
 {
+    const struct urgi_type *t = urgi_type(p->type);
     uint32_t limit;
     uint8_t ep;
     int kind;
     size_t cap;
     char *msg;
-    switch (p->type) {
-    case URG_INTERRUPT_PACKET:
-        ep = p->h.interrupt.endpoint;
-        kind = URGI_STREAM_INT;
-        break;
-    case URG_ISO_PACKET:
-        ep = p->h.iso.endpoint;
-        kind = URGI_STREAM_ISO;
-        break;
-    case URG_BUFFERED_BULK_PACKET:
-        ep = p->h.buffered_bulk.endpoint;
-        kind = URGI_STREAM_BULKRECV;
-        break;
-    default:
+    if (!t || t->data != URGI_DATA_ENDPOINT || (kind = urgi_type_stream(t)) < 0)
         return URG_DECODE_CONTINUE;
-    }
+    ep = (uint8_t)urgi_packet_endpoint(t, p);
     if (!running_or_starting(s, kind, ep)) {
         s->stream_discarded++;
         return URG_DECODE_DISCARD;

@@ -154,7 +154,8 @@ enum urg_packet_type {
 
 /** Dense index 0..URG_TYPE_COUNT-1 of a packet type, or -1 if unknown. */
 URG_API int urg_type_index(uint32_t type);
-/** The packet type at a dense index (inverse of urg_type_index). */
+/** The packet type at a dense index (inverse of urg_type_index);
+ *  UINT32_MAX for an index outside 0..URG_TYPE_COUNT-1. */
 URG_API uint32_t urg_type_at(int index);
 /** The protocol's name for a type, e.g. "bulk_packet"; "unknown" if none. */
 URG_API const char *urg_type_name(uint32_t type);
