@@ -600,3 +600,41 @@ const struct urgi_type urgi_types[URG_TYPE_COUNT] = {
         STREAM(URGI_STREAM_BULKRECV),
         CODEC(buffered_bulk), .check = check_buffered_bulk),
 };
+
+/* ---------------------------------------------------------------- public */
+
+URG_API int urg_packet_endpoint(const struct urg_packet *p)
+{
+    const struct urgi_type *t = p ? urgi_type(p->type) : NULL;
+    return t ? urgi_packet_endpoint(t, p) : -1;
+}
+
+URG_API uint32_t urg_packet_stream(const struct urg_packet *p)
+{
+    static const uint32_t start[URGI_STREAM_KINDS] = {
+        [URGI_STREAM_INT] = URG_START_INTERRUPT_RECEIVING,
+        [URGI_STREAM_ISO] = URG_START_ISO_STREAM,
+        [URGI_STREAM_BULKRECV] = URG_START_BULK_RECEIVING,
+    };
+    const struct urgi_type *t = p ? urgi_type(p->type) : NULL;
+    int kind = t ? urgi_type_stream(t) : -1;
+    if (kind < 0 || (t->reply == URGI_REPLY_IF_OUT && !(urgi_packet_endpoint(t, p) & 0x80)))
+        return 0;
+    return start[kind];
+}
+
+URG_API int urg_packet_answers(const struct urg_packet *reply, const struct urg_packet *request)
+{
+    const struct urgi_type *t = reply ? urgi_type(reply->type) : NULL;
+    int i = request ? urgi_type_index(request->type) : -1;
+    if (!t || i < 0 || reply->id != request->id || !((t->answers >> i) & 1u))
+        return 0;
+    switch (t->reply) {
+    case URGI_REPLY_IF_OUT:
+        return !(urgi_packet_endpoint(t, reply) & 0x80);
+    case URGI_STATUS:
+        return urgi_packet_endpoint(t, reply) == urg_packet_endpoint(request);
+    default:
+        return 1;
+    }
+}

@@ -397,6 +397,23 @@ struct urg_packet {
     uint32_t data_len;
 };
 
+/* What a packet is, beyond its fields (every type's row: guest/packet_types.c). */
+
+/** The endpoint a packet names: data packets, stream start, stop and
+ *  status packets. -1 for a type without an endpoint field. */
+URG_API int urg_packet_endpoint(const struct urg_packet *p);
+/** The stream a packet starts, stops, reports on or carries, named by the
+ *  request that starts it: URG_START_INTERRUPT_RECEIVING, URG_START_ISO_STREAM
+ *  or URG_START_BULK_RECEIVING (an interrupt packet belongs to the interrupt
+ *  stream only for an IN endpoint). 0 for any other packet. */
+URG_API uint32_t urg_packet_stream(const struct urg_packet *p);
+/** 1 if host packet reply answers guest packet request: the same id, a
+ *  type that answers the request's type (control, bulk and interrupt
+ *  packets themselves; configuration_status set/get_configuration; ...),
+ *  an interrupt reply for an OUT endpoint, a stream status for the
+ *  endpoint of its start or stop request. Else 0. */
+URG_API int urg_packet_answers(const struct urg_packet *reply, const struct urg_packet *request);
+
 /** Bytes urg_encode() writes for p: header + type header (+ caps words for
  *  a hello). The payload (p->data) is not included. -1 if p->type cannot
  *  travel in dir. */

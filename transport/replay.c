@@ -75,83 +75,14 @@ struct build {
     int err;
 };
 
-static int kind_of_start(uint32_t t)
+/* A stream's slot in start_gi: interrupt receiving, iso, bulk receiving. */
+static int stream_kind(uint32_t start_type)
 {
-    switch (t) {
+    switch (start_type) {
     case URG_START_INTERRUPT_RECEIVING: return 0;
     case URG_START_ISO_STREAM: return 1;
     case URG_START_BULK_RECEIVING: return 2;
     default: return -1;
-    }
-}
-
-static int stream_ep(const struct urg_packet *p, int *kind)
-{
-    switch (p->type) {
-    case URG_INTERRUPT_PACKET:
-        *kind = 0;
-        return p->h.interrupt.endpoint;
-    case URG_INTERRUPT_RECEIVING_STATUS:
-        *kind = 0;
-        return p->h.interrupt_receiving_status.endpoint;
-    case URG_ISO_PACKET:
-        *kind = 1;
-        return p->h.iso.endpoint;
-    case URG_ISO_STREAM_STATUS:
-        *kind = 1;
-        return p->h.iso_stream_status.endpoint;
-    case URG_BUFFERED_BULK_PACKET:
-        *kind = 2;
-        return p->h.buffered_bulk.endpoint;
-    case URG_BULK_RECEIVING_STATUS:
-        *kind = 2;
-        return p->h.bulk_receiving_status.endpoint;
-    default:
-        return -1;
-    }
-}
-
-static uint8_t start_ep(const struct urg_packet *p)
-{
-    switch (p->type) {
-    case URG_START_INTERRUPT_RECEIVING: return p->h.start_interrupt_receiving.endpoint;
-    case URG_STOP_INTERRUPT_RECEIVING: return p->h.stop_interrupt_receiving.endpoint;
-    case URG_START_ISO_STREAM: return p->h.start_iso_stream.endpoint;
-    case URG_STOP_ISO_STREAM: return p->h.stop_iso_stream.endpoint;
-    case URG_START_BULK_RECEIVING: return p->h.start_bulk_receiving.endpoint;
-    case URG_STOP_BULK_RECEIVING: return p->h.stop_bulk_receiving.endpoint;
-    default: return 0;
-    }
-}
-
-/* Does host packet h answer guest packet g (same id, a matching type)? */
-static bool answers(const struct urg_packet *g, const struct urg_packet *h)
-{
-    if (g->id != h->id)
-        return false;
-    switch (h->type) {
-    case URG_CONTROL_PACKET: return g->type == URG_CONTROL_PACKET;
-    case URG_BULK_PACKET: return g->type == URG_BULK_PACKET;
-    case URG_INTERRUPT_PACKET:
-        return g->type == URG_INTERRUPT_PACKET && !(h->h.interrupt.endpoint & 0x80);
-    case URG_CONFIGURATION_STATUS:
-        return g->type == URG_SET_CONFIGURATION || g->type == URG_GET_CONFIGURATION;
-    case URG_ALT_SETTING_STATUS:
-        return g->type == URG_SET_ALT_SETTING || g->type == URG_GET_ALT_SETTING;
-    case URG_BULK_STREAMS_STATUS:
-        return g->type == URG_ALLOC_BULK_STREAMS || g->type == URG_FREE_BULK_STREAMS;
-    case URG_INTERRUPT_RECEIVING_STATUS:
-        return (g->type == URG_START_INTERRUPT_RECEIVING ||
-                g->type == URG_STOP_INTERRUPT_RECEIVING) &&
-               start_ep(g) == h->h.interrupt_receiving_status.endpoint;
-    case URG_ISO_STREAM_STATUS:
-        return (g->type == URG_START_ISO_STREAM || g->type == URG_STOP_ISO_STREAM) &&
-               start_ep(g) == h->h.iso_stream_status.endpoint;
-    case URG_BULK_RECEIVING_STATUS:
-        return (g->type == URG_START_BULK_RECEIVING || g->type == URG_STOP_BULK_RECEIVING) &&
-               start_ep(g) == h->h.bulk_receiving_status.endpoint;
-    default:
-        return false;
     }
 }
 
@@ -209,8 +140,8 @@ static int collect(void *ctx, const struct urg_capture_packet *cp)
             return URG_ERR_NOMEM;
         gi = (int32_t)r->nguest - 1;
         b->last_guest = gi;
-        if ((kind = kind_of_start(p->type)) >= 0)
-            b->start_gi[urg_ep_index(start_ep(p))][kind] = gi;
+        if (urg_packet_stream(p) == p->type && (kind = stream_kind(p->type)) >= 0)
+            b->start_gi[urg_ep_index((uint8_t)urg_packet_endpoint(p))][kind] = gi;
         if (p->type == URG_SET_CONFIGURATION || p->type == URG_SET_ALT_SETTING)
             b->set_gi = gi;
         return 0;
@@ -224,7 +155,7 @@ static int collect(void *ctx, const struct urg_capture_packet *cp)
     }
     /* A reply: to the latest guest request with its id and a fitting type. */
     for (gi = b->last_guest; gi >= 0; gi--) {
-        if (answers(&r->guest[gi].p, p)) {
+        if (urg_packet_answers(p, &r->guest[gi].p)) {
             e->answers = e->dep = gi;
             if (gi == b->set_gi && (p->type == URG_CONFIGURATION_STATUS ||
                                     p->type == URG_ALT_SETTING_STATUS))
@@ -232,9 +163,10 @@ static int collect(void *ctx, const struct urg_capture_packet *cp)
             return 0;
         }
     }
-    ep = stream_ep(p, &kind);
-    if (ep >= 0 && (ep & 0x80 || p->type != URG_INTERRUPT_PACKET) &&
-        b->start_gi[urg_ep_index((uint8_t)ep)][kind] >= 0) {
+    /* Stream data or an unasked stream status: after its stream's start. */
+    kind = stream_kind(urg_packet_stream(p));
+    ep = urg_packet_endpoint(p);
+    if (kind >= 0 && b->start_gi[urg_ep_index((uint8_t)ep)][kind] >= 0) {
         e->dep = b->start_gi[urg_ep_index((uint8_t)ep)][kind];
         return 0;
     }

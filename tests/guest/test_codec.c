@@ -57,6 +57,122 @@ static void test_type_index_and_names(void **state)
     assert_int_equal(urg_ep_address(2), 0x02);
 }
 
+/* A packet of type t with id and endpoint ep (in whichever member holds
+ * it), for the packet-fact functions. */
+static struct urg_packet pkt(uint32_t t, uint64_t id, uint8_t ep)
+{
+    struct urg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.type = t;
+    p.id = id;
+    switch (t) {
+    case URG_CONTROL_PACKET: p.h.control.endpoint = ep; break;
+    case URG_BULK_PACKET: p.h.bulk.endpoint = ep; break;
+    case URG_ISO_PACKET: p.h.iso.endpoint = ep; break;
+    case URG_INTERRUPT_PACKET: p.h.interrupt.endpoint = ep; break;
+    case URG_BUFFERED_BULK_PACKET: p.h.buffered_bulk.endpoint = ep; break;
+    case URG_START_ISO_STREAM: p.h.start_iso_stream.endpoint = ep; break;
+    case URG_STOP_ISO_STREAM: p.h.stop_iso_stream.endpoint = ep; break;
+    case URG_ISO_STREAM_STATUS: p.h.iso_stream_status.endpoint = ep; break;
+    case URG_START_INTERRUPT_RECEIVING: p.h.start_interrupt_receiving.endpoint = ep; break;
+    case URG_STOP_INTERRUPT_RECEIVING: p.h.stop_interrupt_receiving.endpoint = ep; break;
+    case URG_INTERRUPT_RECEIVING_STATUS: p.h.interrupt_receiving_status.endpoint = ep; break;
+    case URG_START_BULK_RECEIVING: p.h.start_bulk_receiving.endpoint = ep; break;
+    case URG_STOP_BULK_RECEIVING: p.h.stop_bulk_receiving.endpoint = ep; break;
+    case URG_BULK_RECEIVING_STATUS: p.h.bulk_receiving_status.endpoint = ep; break;
+    default: break;
+    }
+    return p;
+}
+
+/* urg_packet_endpoint, urg_packet_stream and urg_packet_answers: what a
+ * packet is, from its type's row. */
+static void test_packet_facts(void **state)
+{
+    static const uint32_t no_endpoint[] = { URG_HELLO, URG_DEVICE_CONNECT, URG_EP_INFO,
+                                            URG_SET_CONFIGURATION, URG_CONFIGURATION_STATUS,
+                                            URG_ALT_SETTING_STATUS, URG_CANCEL_DATA_PACKET,
+                                            URG_BULK_STREAMS_STATUS };
+    static const struct {
+        uint32_t type;
+        uint8_t ep;
+        uint32_t stream;
+    } streams[] = {
+        { URG_START_ISO_STREAM, 0x03, URG_START_ISO_STREAM },
+        { URG_STOP_ISO_STREAM, 0x83, URG_START_ISO_STREAM },
+        { URG_ISO_STREAM_STATUS, 0x83, URG_START_ISO_STREAM },
+        { URG_ISO_PACKET, 0x03, URG_START_ISO_STREAM },
+        { URG_START_INTERRUPT_RECEIVING, 0x81, URG_START_INTERRUPT_RECEIVING },
+        { URG_STOP_INTERRUPT_RECEIVING, 0x81, URG_START_INTERRUPT_RECEIVING },
+        { URG_INTERRUPT_RECEIVING_STATUS, 0x81, URG_START_INTERRUPT_RECEIVING },
+        { URG_INTERRUPT_PACKET, 0x81, URG_START_INTERRUPT_RECEIVING },
+        { URG_INTERRUPT_PACKET, 0x01, 0 }, /* an OUT request or its reply */
+        { URG_START_BULK_RECEIVING, 0x82, URG_START_BULK_RECEIVING },
+        { URG_STOP_BULK_RECEIVING, 0x82, URG_START_BULK_RECEIVING },
+        { URG_BULK_RECEIVING_STATUS, 0x82, URG_START_BULK_RECEIVING },
+        { URG_BUFFERED_BULK_PACKET, 0x82, URG_START_BULK_RECEIVING },
+        { URG_CONTROL_PACKET, 0x80, 0 },
+        { URG_BULK_PACKET, 0x82, 0 },
+    };
+    struct urg_packet a, b;
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(no_endpoint) / sizeof(no_endpoint[0]); i++) {
+        a = pkt(no_endpoint[i], 1, 0);
+        assert_int_equal(urg_packet_endpoint(&a), -1);
+        assert_int_equal(urg_packet_stream(&a), 0);
+    }
+    for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+        a = pkt(streams[i].type, 1, streams[i].ep);
+        assert_int_equal(urg_packet_endpoint(&a), streams[i].ep);
+        if (urg_packet_stream(&a) != streams[i].stream)
+            fail_msg("%s ep 0x%02x: stream %u, want %u", urg_type_name(streams[i].type),
+                     streams[i].ep, urg_packet_stream(&a), streams[i].stream);
+    }
+    a = pkt(1000, 1, 0);
+    assert_int_equal(urg_packet_endpoint(&a), -1);
+    assert_int_equal(urg_packet_stream(&a), 0);
+    assert_int_equal(urg_packet_endpoint(NULL), -1);
+
+    /* Replies answer their requests by type and id... */
+    a = pkt(URG_CONFIGURATION_STATUS, 7, 0);
+    b = pkt(URG_SET_CONFIGURATION, 7, 0);
+    assert_true(urg_packet_answers(&a, &b));
+    b = pkt(URG_GET_CONFIGURATION, 7, 0);
+    assert_true(urg_packet_answers(&a, &b));
+    b.id = 8;
+    assert_false(urg_packet_answers(&a, &b));
+    b = pkt(URG_SET_ALT_SETTING, 7, 0);
+    assert_false(urg_packet_answers(&a, &b));
+    a = pkt(URG_BULK_PACKET, 9, 0x82);
+    b = pkt(URG_BULK_PACKET, 9, 0x82);
+    assert_true(urg_packet_answers(&a, &b));
+    b = pkt(URG_CONTROL_PACKET, 9, 0x80);
+    assert_false(urg_packet_answers(&a, &b));
+    /* ... an interrupt packet only for an OUT endpoint ... */
+    a = pkt(URG_INTERRUPT_PACKET, 3, 0x01);
+    b = pkt(URG_INTERRUPT_PACKET, 3, 0x01);
+    assert_true(urg_packet_answers(&a, &b));
+    a = pkt(URG_INTERRUPT_PACKET, 3, 0x81);
+    assert_false(urg_packet_answers(&a, &b));
+    /* ... a stream status for its start or stop request's endpoint. */
+    a = pkt(URG_ISO_STREAM_STATUS, 4, 0x83);
+    b = pkt(URG_START_ISO_STREAM, 4, 0x83);
+    assert_true(urg_packet_answers(&a, &b));
+    b = pkt(URG_STOP_ISO_STREAM, 4, 0x83);
+    assert_true(urg_packet_answers(&a, &b));
+    b = pkt(URG_STOP_ISO_STREAM, 4, 0x84);
+    assert_false(urg_packet_answers(&a, &b));
+    b = pkt(URG_START_INTERRUPT_RECEIVING, 4, 0x83);
+    assert_false(urg_packet_answers(&a, &b));
+    /* Requests and notices answer nothing. */
+    a = pkt(URG_DEVICE_CONNECT, 4, 0);
+    b = pkt(URG_RESET, 4, 0);
+    assert_false(urg_packet_answers(&a, &b));
+    assert_false(urg_packet_answers(NULL, &b));
+    assert_false(urg_packet_answers(&b, NULL));
+}
+
 static void test_error_strings(void **state)
 {
     static const int codes[] = {
@@ -597,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_reject_lengths_and_fields),
         cmocka_unit_test(test_reject_filter_strings),
         cmocka_unit_test(test_encode_errors),
+        cmocka_unit_test(test_packet_facts),
     };
     return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
 }
