@@ -1,5 +1,6 @@
 /*
- * errors.c - a sentence and a name for every URG_ERR_* code.
+ * errors.c - a sentence and a name for every URG_ERR_* code of every layer
+ * (the engine's, the controller model's, the transport's): one error space.
  */
 #include "internal.h"
 
@@ -53,6 +54,19 @@ static const struct err_desc errors[] = {
     E(URG_ERR_PROTO_CALLBACK, "packet refused by a decoder callback"),
     E(URG_ERR_PROTO_STREAM_LENGTH, "stream data longer than the stream's transfers"),
     E(URG_ERR_PROTO_FLOOD, "the host asks for answers faster than it reads them"),
+    E(URG_ERR_HCD_SPEED, "no port speed can carry the device"),
+    E(URG_ERR_HCD_ENDPOINT, "the URB does not fit the endpoint"),
+    E(URG_ERR_HCD_BUSY, "the URB is already in flight"),
+    E(URG_ERR_ADDRESS, "malformed address (host:port, [v6]:port, unix:/path, fd:N)"),
+    E(URG_ERR_RESOLVE, "the host name does not resolve"),
+    E(URG_ERR_CONNECT, "cannot connect, bind or listen"),
+    E(URG_ERR_IO, "read or write failed"),
+    E(URG_ERR_EOF, "the peer closed the connection"),
+    E(URG_ERR_CAPTURE, "not a capture file, or a damaged one"),
+    E(URG_ERR_PCAP, "cannot read or use the pcap file"),
+    E(URG_ERR_TCP_GAP, "the captured TCP stream has a gap"),
+    E(URG_ERR_DIVERGED, "the guest did not do what the capture did"),
+    E(URG_ERR_STALLED, "the host stopped reading what we send"),
 };
 #undef E
 

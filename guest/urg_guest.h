@@ -95,12 +95,32 @@ enum urg_error {
     URG_ERR_PROTO_STREAM_LENGTH = -122, /* stream data longer than the
                                            stream's transfers (max packet
                                            size, bytes_per_transfer) */
-    URG_ERR_PROTO_FLOOD = -123          /* the host made the engine owe it
+    URG_ERR_PROTO_FLOOD = -123,         /* the host made the engine owe it
                                            more answers than the output
                                            bound holds, while not reading */
+
+    /* Errors of the controller model (urg_hcd.h): -200 to -299. */
+    URG_ERR_HCD_SPEED = -200,    /* no port speed can carry the device */
+    URG_ERR_HCD_ENDPOINT = -201, /* the URB does not fit the endpoint */
+    URG_ERR_HCD_BUSY = -202,     /* the URB is already in flight */
+
+    /* Errors of the transport, captures and replay (urg_transport.h):
+     * -300 to -399. */
+    URG_ERR_ADDRESS = -300,     /* a malformed address */
+    URG_ERR_RESOLVE = -301,     /* the host name does not resolve */
+    URG_ERR_CONNECT = -302,     /* connect, bind or listen failed */
+    URG_ERR_IO = -303,          /* read or write failed */
+    URG_ERR_EOF = -304,         /* the peer closed the connection */
+    URG_ERR_CAPTURE = -305,     /* a capture file cannot be read or written */
+    URG_ERR_PCAP = -306,        /* a pcap file cannot be read or used */
+    URG_ERR_TCP_GAP = -307,     /* the captured TCP stream has a gap */
+    URG_ERR_DIVERGED = -308,    /* the guest did not do what the capture did */
+    URG_ERR_STALLED = -309      /* the host took no byte for stall_timeout
+                                   while output waited */
 };
 
-/** A fixed English sentence for an error code ("unknown error" if none). */
+/** A fixed English sentence for an error code of any layer, the engine's,
+ *  the controller model's or the transport's ("unknown error" if none). */
 URG_API const char *urg_strerror(int err);
 /** The enumerator's name for an error code, e.g. "URG_ERR_NOMEM". */
 URG_API const char *urg_error_name(int err);
@@ -503,7 +523,14 @@ URG_API int urg_decoder_feed(urg_decoder *d, const void *buf, size_t len, size_t
  *  dest, or the decoder's own buffer) and returns 1; the caller may read up
  *  to *len bytes there and call urg_decoder_commit(). Returns 0 otherwise. */
 URG_API int urg_decoder_window(urg_decoder *d, void **buf, size_t *len);
-/** Accounts n bytes the caller wrote into the window. */
+/** Accounts n bytes the caller wrote into the window; a payload completed
+ *  by them is delivered (its callbacks run). Returns 0, or:
+ *  - URG_ERR_INVALID: d NULL, n over what the window holds, or n > 0 when
+ *    no window is open;
+ *  - URG_ERR_BUSY: called from one of this decoder's callbacks;
+ *  - URG_ERR_FAILED: the stream failed before;
+ *  - the error that failed the stream now (a URG_ERR_PROTO_* code, or
+ *    what a callback returned), as urg_decoder_feed(). */
 URG_API int urg_decoder_commit(urg_decoder *d, size_t n);
 /** The layout now in force for this stream. */
 URG_API struct urg_wire urg_decoder_wire(const urg_decoder *d);
@@ -768,6 +795,14 @@ URG_API int urg_session_recv(urg_session *s, const void *buf, size_t len);
  * urg_session_recv() with the caller's own buffer).
  */
 URG_API int urg_session_recv_window(urg_session *s, void **buf, size_t *len);
+/** Accounts n bytes the caller read into the window from
+ *  urg_session_recv_window(), as urg_session_recv() would have. Returns 0,
+ *  or:
+ *  - URG_ERR_INVALID: s NULL, or n over the window (or n > 0 with none);
+ *  - URG_ERR_BUSY: called from inside a callback;
+ *  - URG_ERR_FAILED: the session had failed, or was freed from a callback;
+ *  - the error that failed the session now (a URG_ERR_PROTO_* code, or
+ *    URG_ERR_NOMEM). */
 URG_API int urg_session_recv_commit(urg_session *s, size_t n);
 
 /* ---- bytes out ----

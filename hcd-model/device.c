@@ -27,16 +27,6 @@ void hcd_log(urg_hcd_dev *d, int level, const char *fmt, ...)
     d->cfg.callbacks.log(d->cfg.user_data, level, buf);
 }
 
-URG_API const char *urg_hcd_strerror(int err)
-{
-    switch (err) {
-    case URG_ERR_HCD_SPEED: return "no port speed can carry the device";
-    case URG_ERR_HCD_ENDPOINT: return "the URB does not fit the endpoint";
-    case URG_ERR_HCD_BUSY: return "the URB is already in flight";
-    default: return urg_strerror(err);
-    }
-}
-
 URG_API void urg_hcd_config_init(struct urg_hcd_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));

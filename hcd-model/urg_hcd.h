@@ -23,14 +23,9 @@ extern "C" {
 
 typedef struct urg_hcd_dev urg_hcd_dev;
 
-/* Errors beyond the engine's. */
-enum urg_hcd_error {
-    URG_ERR_HCD_SPEED = -200,    /* no port speed can carry the device */
-    URG_ERR_HCD_ENDPOINT = -201, /* the URB does not fit the endpoint */
-    URG_ERR_HCD_BUSY = -202      /* the URB is already in flight */
-};
-/** A sentence for any error code of the model or the engine. */
-URG_API const char *urg_hcd_strerror(int err);
+/* The model's own errors (URG_ERR_HCD_*) are in urg_guest.h's one error
+ * space, with every other layer's: urg_strerror() and urg_error_name()
+ * name them all. */
 
 /** Bits of a speed mask: URG_SPEED_MASK(URG_SPEED_HIGH) ... */
 #define URG_SPEED_MASK(speed) (1u << (speed))
@@ -199,6 +194,15 @@ struct urg_hcd_config {
 
 /** Fills cfg with the defaults shown above. */
 URG_API void urg_hcd_config_init(struct urg_hcd_config *cfg);
+/**
+ * Creates a device with no connection yet (urg_hcd_dev_connect(), or a
+ * transport's peer, makes one). Copies cfg and its strings.
+ * Returns 0 and *out, or:
+ * - URG_ERR_INVALID: cfg or out NULL, no urb_complete callback, no speed in
+ *   port_speeds, or the pcap_path capture cannot be created;
+ * - URG_ERR_FILTER_SYNTAX: filter is not a well-formed usbredirfilter string;
+ * - URG_ERR_NOMEM: the allocator failed.
+ */
 URG_API int urg_hcd_dev_new(const struct urg_hcd_config *cfg, urg_hcd_dev **out);
 /** Completes every URB with URG_URB_NODEV, closes the capture, frees. */
 URG_API void urg_hcd_dev_free(urg_hcd_dev *dev);

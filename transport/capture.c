@@ -385,7 +385,7 @@ static int decode(const struct source *src,
     d.errcap = errcap;
     if ((rc = find_hellos(src, &h, &nconn))) {
         if (err && errcap)
-            snprintf(err, errcap, "%s: %s", path, urg_transport_strerror(rc));
+            snprintf(err, errcap, "%s: %s", path, urg_strerror(rc));
         return rc;
     }
     if ((rc = source_open(src, &r)))
@@ -427,7 +427,7 @@ static int decode(const struct source *src,
         err[0] = 0;
 out:
     if (rc < 0 && err && errcap && !err[0])
-        snprintf(err, errcap, "%s", urg_transport_strerror(rc));
+        snprintf(err, errcap, "%s", urg_strerror(rc));
     urg_decoder_free(g);
     urg_decoder_free(hd);
     urg_capture_reader_free(r);

@@ -1,29 +1,11 @@
 /*
- * dump.c - one line of text per packet, as the dump command prints it, and
- * the transport layer's error strings.
+ * dump.c - one line of text per packet, as the dump command prints it.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "urg_transport.h"
-
-URG_API const char *urg_transport_strerror(int err)
-{
-    switch (err) {
-    case URG_ERR_ADDRESS: return "malformed address (host:port, [v6]:port, unix:/path, fd:N)";
-    case URG_ERR_RESOLVE: return "the host name does not resolve";
-    case URG_ERR_CONNECT: return "cannot connect, bind or listen";
-    case URG_ERR_IO: return "read or write failed";
-    case URG_ERR_EOF: return "the peer closed the connection";
-    case URG_ERR_CAPTURE: return "not a capture file, or a damaged one";
-    case URG_ERR_PCAP: return "cannot read or use the pcap file";
-    case URG_ERR_TCP_GAP: return "the captured TCP stream has a gap";
-    case URG_ERR_DIVERGED: return "the guest did not do what the capture did";
-    case URG_ERR_STALLED: return "the host stopped reading what we send";
-    default: return urg_hcd_strerror(err);
-    }
-}
 
 struct out {
     char *buf;

@@ -432,7 +432,7 @@ int urgt_capture_import_pcap(const struct urg_allocator *alloc, const char *pcap
     }
 out:
     if (rc < 0 && err && errcap && !err[0])
-        snprintf(err, errcap, "%s: %s", pcap_path, urg_transport_strerror(rc));
+        snprintf(err, errcap, "%s: %s", pcap_path, urg_strerror(rc));
     urg_capture_close(cap);
     pcap_close(pc);
     for (k = 0; k < m.nch; k++)

@@ -202,7 +202,7 @@ static void next_attempt(urg_transport *t, int err)
     t->state = T_WAITING;
     t->st.retries++;
     t->st.retry_delay = delay;
-    tlog(t, URG_LOG_INFO, "retrying in %.2f s (%s)", delay, urg_transport_strerror(err));
+    tlog(t, URG_LOG_INFO, "retrying in %.2f s (%s)", delay, urg_strerror(err));
     event(t, URG_TEV_RETRY, err);
     schedule(t, delay);
 }
@@ -220,7 +220,7 @@ static void drop(urg_transport *t, int err)
     t->s = NULL;
     t->blocked = false;
     t->state = T_IDLE;
-    tlog(t, URG_LOG_INFO, "connection closed: %s", urg_transport_strerror(err));
+    tlog(t, URG_LOG_INFO, "connection closed: %s", urg_strerror(err));
     if (s)
         t->cfg.peer.close(t->cfg.peer.ctx, err);
     event(t, URG_TEV_DISCONNECTED, err);
@@ -404,7 +404,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             if (t->s && urg_session_error(t->s, &msg) && msg[0])
                 tlog(t, URG_LOG_ERROR, "%s: %s", t->where, msg);
             else
-                tlog(t, URG_LOG_ERROR, "%s: %s", t->where, urg_transport_strerror(r));
+                tlog(t, URG_LOG_ERROR, "%s: %s", t->where, urg_strerror(r));
             drop(t, r);
             break;
         }
@@ -451,7 +451,7 @@ static void connected(urg_transport *t, int fd)
     t->fd = fd;
     r = t->cfg.peer.open(t->cfg.peer.ctx, &t->s);
     if (r < 0) {
-        tlog(t, URG_LOG_ERROR, "the peer refused the connection: %s", urg_transport_strerror(r));
+        tlog(t, URG_LOG_ERROR, "the peer refused the connection: %s", urg_strerror(r));
         close(fd);
         t->fd = -1;
         t->s = NULL;
@@ -544,7 +544,7 @@ static void attempt(urg_transport *t)
 fail:
     if (fd >= 0)
         close(fd);
-    tlog(t, URG_LOG_INFO, "connect to %s failed: %s", t->where, urg_transport_strerror(r));
+    tlog(t, URG_LOG_INFO, "connect to %s failed: %s", t->where, urg_strerror(r));
     next_attempt(t, r);
 }
 

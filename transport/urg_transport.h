@@ -20,22 +20,9 @@ extern "C" {
 
 struct ev_loop;
 
-/* Errors of this layer (urg_transport_strerror() names them, and the
- * engine's and the model's). */
-enum urg_transport_error {
-    URG_ERR_ADDRESS = -300,     /* a malformed address */
-    URG_ERR_RESOLVE = -301,     /* the host name does not resolve */
-    URG_ERR_CONNECT = -302,     /* connect, bind or listen failed */
-    URG_ERR_IO = -303,          /* read or write failed */
-    URG_ERR_EOF = -304,         /* the peer closed the connection */
-    URG_ERR_CAPTURE = -305,     /* a capture file cannot be read or written */
-    URG_ERR_PCAP = -306,        /* a pcap file cannot be read or used */
-    URG_ERR_TCP_GAP = -307,     /* the captured TCP stream has a gap */
-    URG_ERR_DIVERGED = -308,    /* the guest did not do what the capture did */
-    URG_ERR_STALLED = -309      /* the host took no byte for stall_timeout
-                                   while output waited */
-};
-URG_API const char *urg_transport_strerror(int err);
+/* This layer's errors (URG_ERR_ADDRESS ... URG_ERR_STALLED, -300 to -399)
+ * are in urg_guest.h's one error space: urg_strerror() and
+ * urg_error_name() name them, and every other layer's. */
 
 /* ---------------------------------------------------------------- addresses */
 

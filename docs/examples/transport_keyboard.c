@@ -118,7 +118,7 @@ static void on_event(void *ud, urg_transport *t, int ev, int err)
     if (ev == URG_TEV_CONNECTED)
         printf("connected\n");
     else if (ev == URG_TEV_RETRY)
-        printf("retrying: %s\n", urg_transport_strerror(err));
+        printf("retrying: %s\n", urg_strerror(err));
     else if (ev == URG_TEV_CLOSED)
         ev_break(a->loop, EVBREAK_ALL);
 }
@@ -141,7 +141,7 @@ int main(int argc, char **argv)
     hc.callbacks.urb_complete = on_complete;
     hc.user_data = &a;
     if ((r = urg_hcd_dev_new(&hc, &a.dev)))
-        return fprintf(stderr, "%s\n", urg_hcd_strerror(r)), 1;
+        return fprintf(stderr, "%s\n", urg_strerror(r)), 1;
 
     if (argc < 2) {
         /* No host: replay a capture of one in this loop. */
@@ -153,7 +153,7 @@ int main(int argc, char **argv)
         rc.loop = a.loop;
         rc.fd = sv[1];
         if ((r = urg_replay_new(&rc, &a.replay)))
-            return fprintf(stderr, "replay: %s\n", urg_transport_strerror(r)), 1;
+            return fprintf(stderr, "replay: %s\n", urg_strerror(r)), 1;
         snprintf(addr, sizeof(addr), "fd:%d", sv[0]); /* the transport owns it now */
     }
 
@@ -166,7 +166,7 @@ int main(int argc, char **argv)
     tc.callbacks.event = on_event;
     tc.user_data = &a;
     if ((r = urg_transport_new(&tc, &a.t)))
-        return fprintf(stderr, "%s: %s\n", tc.address, urg_transport_strerror(r)), 1;
+        return fprintf(stderr, "%s: %s\n", tc.address, urg_strerror(r)), 1;
 
     ev_run(a.loop, 0);
 

@@ -195,7 +195,7 @@ static void control(struct vmm *v, uint8_t rt, uint8_t req, uint16_t value, uint
     v->ctl->length = len;
     r = urg_hcd_submit(v->dev, v->ctl);
     if (r < 0) {
-        fprintf(stderr, "submit: %s\n", urg_hcd_strerror(r));
+        fprintf(stderr, "submit: %s\n", urg_strerror(r));
         exit(1);
     }
     if (r == 1) /* completed at once (SET_ADDRESS): no callback */
@@ -206,7 +206,7 @@ static void read_interrupt(struct vmm *v)
 {
     int r = urg_hcd_submit(v->dev, v->intr);
     if (r < 0) {
-        fprintf(stderr, "submit: %s\n", urg_hcd_strerror(r));
+        fprintf(stderr, "submit: %s\n", urg_strerror(r));
         exit(1);
     }
     if (r == 1) /* a report was already queued */

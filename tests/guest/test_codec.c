@@ -173,6 +173,37 @@ static void test_packet_facts(void **state)
     assert_false(urg_packet_answers(&b, NULL));
 }
 
+/* One error space: the model's and the transport's codes have their own
+ * sentence and name from urg_strerror and urg_error_name, distinct from
+ * each other and from the engine's, and none is a protocol error. */
+static void test_one_error_space(void **state)
+{
+    static const int layers[] = {
+        URG_ERR_HCD_SPEED, URG_ERR_HCD_ENDPOINT, URG_ERR_HCD_BUSY, URG_ERR_ADDRESS,
+        URG_ERR_RESOLVE,   URG_ERR_CONNECT,      URG_ERR_IO,       URG_ERR_EOF,
+        URG_ERR_CAPTURE,   URG_ERR_PCAP,         URG_ERR_TCP_GAP,  URG_ERR_DIVERGED,
+        URG_ERR_STALLED,
+    };
+    size_t i, n = sizeof(layers) / sizeof(layers[0]);
+    int code;
+    (void)state;
+    for (i = 0; i < n; i++) {
+        assert_string_not_equal(urg_strerror(layers[i]), "unknown error");
+        assert_false(urg_error_is_protocol(layers[i]));
+        /* unique among every code from -1 to -399 */
+        for (code = -1; code >= -399; code--) {
+            if (code == layers[i] || !strcmp(urg_error_name(code), "URG_ERR_UNKNOWN"))
+                continue;
+            assert_string_not_equal(urg_strerror(layers[i]), urg_strerror(code));
+            assert_string_not_equal(urg_error_name(layers[i]), urg_error_name(code));
+        }
+    }
+    assert_string_equal(urg_error_name(URG_ERR_HCD_BUSY), "URG_ERR_HCD_BUSY");
+    assert_string_equal(urg_error_name(URG_ERR_STALLED), "URG_ERR_STALLED");
+    assert_string_equal(urg_strerror(URG_ERR_EOF), "the peer closed the connection");
+    assert_string_equal(urg_strerror(URG_ERR_HCD_SPEED), "no port speed can carry the device");
+}
+
 static void test_error_strings(void **state)
 {
     static const int codes[] = {
@@ -714,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_reject_filter_strings),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_packet_facts),
+        cmocka_unit_test(test_one_error_space),
     };
     return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
 }

@@ -282,8 +282,8 @@ static void test_urb_misuse(void **state)
     assert_int_equal(urg_hcd_submit(v.dev, iso), URG_ERR_INVALID);
     assert_null(urg_urb_alloc(-1));
     assert_string_equal(urg_urb_status_name(URG_URB_NAK), "nak");
-    assert_string_equal(urg_hcd_strerror(URG_ERR_HCD_SPEED), "no port speed can carry the device");
-    assert_string_equal(urg_hcd_strerror(URG_ERR_NOMEM), "out of memory");
+    assert_string_equal(urg_strerror(URG_ERR_HCD_SPEED), "no port speed can carry the device");
+    assert_string_equal(urg_strerror(URG_ERR_NOMEM), "out of memory");
     vmm_free(&v);
     vmm_urb_free(u);
     vmm_urb_free(iso);

@@ -190,10 +190,10 @@ static void test_addresses(void **state)
             if (urg_address_parse(bad[i], &a) != URG_ERR_ADDRESS)
                 fail_msg("accepted \"%s\"", bad[i]);
     }
-    assert_string_equal(urg_transport_strerror(URG_ERR_TCP_GAP),
+    assert_string_equal(urg_strerror(URG_ERR_TCP_GAP),
                         "the captured TCP stream has a gap");
-    assert_string_equal(urg_transport_strerror(URG_ERR_HCD_BUSY), "the URB is already in flight");
-    assert_string_equal(urg_transport_strerror(URG_ERR_STALLED),
+    assert_string_equal(urg_strerror(URG_ERR_HCD_BUSY), "the URB is already in flight");
+    assert_string_equal(urg_strerror(URG_ERR_STALLED),
                         "the host stopped reading what we send");
 }
 

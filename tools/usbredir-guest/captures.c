@@ -190,7 +190,7 @@ int cmd_replay(int argc, char **argv, struct common *o)
         rc.listen_address = listen_at ? listen_at : "127.0.0.1:0";
     }
     if ((err = urg_replay_new(&rc, &r))) {
-        cli_error(o, "replay %s: %s", argv[optind], urg_transport_strerror(err));
+        cli_error(o, "replay %s: %s", argv[optind], urg_strerror(err));
         if (rc.fd >= 0)
             close(rc.fd);
         ev_loop_destroy(loop);

@@ -204,7 +204,7 @@ static void say_gone(struct conn *c, const char *when)
         cli_error(&c->o, "interrupted");
     else if (c->gone_err)
         cli_error(&c->o, "the device went away%s: %s: %s", when, c->where,
-                  urg_transport_strerror(c->gone_err));
+                  urg_strerror(c->gone_err));
     else
         cli_error(&c->o, "the device went away%s", when);
 }
@@ -257,7 +257,7 @@ int conn_submit(struct conn *c, struct urg_urb *u)
         c->gone = true;
         say_gone(c, "");
     } else if (r < 0) {
-        cli_error(&c->o, "cannot submit the transfer: %s", urg_transport_strerror(r));
+        cli_error(&c->o, "cannot submit the transfer: %s", urg_strerror(r));
     } else if (r == 1 && u->status == URG_URB_NODEV) {
         c->gone = true;
     }
@@ -358,7 +358,7 @@ static int start_replay(struct conn *c, const char *fixture, char *addr, size_t 
     rc.log_level = cli_log_level(&c->o);
     rc.user_data = c;
     if ((r = urg_replay_new(&rc, &c->replay))) {
-        cli_error(&c->o, "cannot replay %s: %s", c->where, urg_transport_strerror(r));
+        cli_error(&c->o, "cannot replay %s: %s", c->where, urg_strerror(r));
         close(sv[0]);
         close(sv[1]);
         return EXIT_FAIL;
@@ -386,7 +386,7 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
     hc.session.log_level = cli_log_level(o);
     hc.user_data = c;
     if ((r = urg_hcd_dev_new(&hc, &c->dev))) {
-        cli_error(o, "%s", urg_transport_strerror(r));
+        cli_error(o, "%s", urg_strerror(r));
         return EXIT_FAIL;
     }
     urg_transport_config_init(&tc);
@@ -416,7 +416,7 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
     tc.user_data = c;
     if ((r = urg_transport_new(&tc, &c->t))) {
         cli_error(o, "%s: %s", o->record && r == URG_ERR_CAPTURE ? o->record : c->where,
-                  urg_transport_strerror(r));
+                  urg_strerror(r));
         return r == URG_ERR_ADDRESS ? EXIT_USAGE : EXIT_CONN;
     }
     if (o->listen) {
@@ -434,14 +434,14 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
         if (c->replay_done && c->replay_status)
             return EXIT_DIVERGED; /* conn_close() prints the report */
         if (c->rejected)
-            cli_error(o, "the device was rejected: %s", urg_transport_strerror(c->reject_reason));
+            cli_error(o, "the device was rejected: %s", urg_strerror(c->reject_reason));
         else if (c->interrupted)
             cli_error(o, "interrupted");
         else if (c->gone && c->transport_said)
             return gone_code(c); /* the transport's error line said why */
         else if (c->gone)
             cli_error(o, "%s: %s", c->where,
-                      c->gone_err ? urg_transport_strerror(c->gone_err)
+                      c->gone_err ? urg_strerror(c->gone_err)
                                   : "the connection closed before a device attached");
         else
             cli_error(o, "%s: no device attached within %g s", c->where, o->timeout);

@@ -107,7 +107,7 @@ static void probe_start(struct export *e)
     } else if (r < 0) {
         /* Listed all the same, with what the model knows. */
         cli_error(e->s->o, "%s: warning: cannot read the device's descriptor: %s", e->busid,
-                  urg_transport_strerror(r));
+                  urg_strerror(r));
         u->status = URG_URB_IOERROR;
         u->actual_length = 0;
         probe_done(e, u);
@@ -186,7 +186,7 @@ static void on_rejected(void *ud, urg_hcd_dev *dev, int reason)
 {
     struct export *e = ud;
     (void)dev;
-    cli_error(e->s->o, "%s: the device was rejected: %s", e->busid, urg_transport_strerror(reason));
+    cli_error(e->s->o, "%s: the device was rejected: %s", e->busid, urg_strerror(reason));
 }
 
 static int export_dial(struct export *e);
@@ -276,7 +276,7 @@ static int export_open(struct server *s, struct export *e, const char *address)
     hc.iso_latency_ms = s->iso_latency_ms;
     hc.user_data = e;
     if ((r = urg_hcd_dev_new(&hc, &e->dev))) {
-        cli_error(s->o, "%s", urg_transport_strerror(r));
+        cli_error(s->o, "%s", urg_strerror(r));
         return EXIT_FAIL;
     }
     e->can_redial = a.kind != URG_ADDR_FD && s->device_wait > 0; /* an fd cannot be */
@@ -301,7 +301,7 @@ static int export_dial(struct export *e)
     tc.callbacks.event = on_transport_event;
     tc.user_data = e;
     if ((r = urg_transport_new(&tc, &e->t))) {
-        cli_error(s->o, "%s: %s", e->address, urg_transport_strerror(r));
+        cli_error(s->o, "%s: %s", e->address, urg_strerror(r));
         return r == URG_ERR_ADDRESS ? EXIT_USAGE : EXIT_CONN;
     }
     return 0;

@@ -478,7 +478,7 @@ static void req_submit(struct urb_req *q)
         if (r < 0) {
             if (c->s->o->verbose)
                 cli_error(c->s->o, "%s: seqnum %u on endpoint %u refused: %s", c->peer,
-                          q->cmd.seqnum, q->cmd.ep, urg_transport_strerror(r));
+                          q->cmd.seqnum, q->cmd.ep, urg_strerror(r));
             q->refused = r;
             break;
         }
@@ -601,7 +601,7 @@ static void req_port_reset(struct urb_req *q)
     int r = c->exp ? urg_hcd_reset(c->exp->dev) : URG_ERR_NO_DEVICE;
     if (r < 0) {
         cli_error(c->s->o, "%s: the device was not reset: %s", c->peer,
-                  urg_transport_strerror(r));
+                  urg_strerror(r));
         q->refused = r;
     } else {
         q->submitted = 1; /* its result: success, nothing moved */
@@ -956,7 +956,7 @@ void clients_reap(struct server *s)
             int r = e->ready ? urg_hcd_reset(e->dev) : 0;
             if (r < 0)
                 cli_error(s->o, "%s: the device was not reset after %s: %s", e->busid, c->peer,
-                          urg_transport_strerror(r));
+                          urg_strerror(r));
             if (e->importer == c)
                 e->importer = NULL;
         }
