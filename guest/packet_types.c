@@ -1,17 +1,21 @@
 /*
  * packet_types.c - one row per usbredir 0.7 packet type (urgi_types[]),
- * and beside each row its field codec.
+ * and beside the rows each type's field codec.
  *
  * A row holds every fact about a type that is not a field's value: its
  * number and name, the directions it travels, whether it carries data and
- * how, the cap both sides need, its type-header size under each set of
- * caps, the IN-endpoint rule, whether it answers a request and which, and
- * the two functions that move its fields between the wire and struct
- * urg_packet. codec.c (sizes, frame and header checks, urg_encode,
- * urg_decode), names.c (urg_type_name, the dense index) and dispatch.c
- * (which reply answers which request) read the rows; nothing else lists
- * the types. Adding a type, or a caps variant of one, is a row here and
- * its two field functions.
+ * how, the caps both sides need, its type-header size under each set of
+ * caps, which members are its endpoint, length, status and stream id, the
+ * stream it belongs to, the IN-endpoint rule, whether it answers a request
+ * and which, and its field codec. codec.c (sizes, checks, urg_encode,
+ * urg_decode), names.c (names, the dense index), dispatch.c (reply
+ * matching, routing, completions) and streams.c read the rows; nothing
+ * else lists the types.
+ *
+ * Most types' fields are a list (FIELDS_x): the list gives both functions
+ * of the codec and the type-header size. The few whose header changes
+ * with the caps, or holds arrays, have functions of their own. Adding a
+ * type, or a caps variant of one, is a row and its fields.
  */
 #include "internal.h"
 
@@ -31,6 +35,81 @@ static void encode_none(const struct urg_wire *w, const struct urg_packet *p, ui
 {
     (void)w, (void)p, (void)t;
 }
+
+/* Types whose type header is a fixed list of fields: FIELDS_x(F, x) names
+ * each field as F(x, kind, member, offset in the type header), and
+ * FIELD_CODEC makes decode_x and encode_x from the list. */
+static inline uint8_t get_u8(const uint8_t *t) { return t[0]; }
+static inline void put_u8(uint8_t *t, uint8_t v) { t[0] = v; }
+#define get_u16 urgi_get16
+#define get_u32 urgi_get32
+#define put_u16 urgi_put16
+#define put_u32 urgi_put32
+#define GET(x, kind, m, off) p->h.x.m = get_##kind(t + (off));
+#define PUT(x, kind, m, off) put_##kind(t + (off), p->h.x.m);
+#define FIELD_CODEC(x, FIELDS)                                                                   \
+    static void decode_##x(const struct urg_wire *w, const uint8_t *t, struct urg_packet *p)    \
+    {                                                                                           \
+        (void)w;                                                                                \
+        FIELDS(GET, x)                                                                          \
+    }                                                                                           \
+    static void encode_##x(const struct urg_wire *w, const struct urg_packet *p, uint8_t *t)    \
+    {                                                                                           \
+        (void)w;                                                                                \
+        FIELDS(PUT, x)                                                                          \
+    }
+
+#define FIELDS_SET_CONFIGURATION(F, x) F(x, u8, configuration, 0)
+#define FIELDS_CONFIGURATION_STATUS(F, x) F(x, u8, status, 0) F(x, u8, configuration, 1)
+#define FIELDS_SET_ALT_SETTING(F, x) F(x, u8, interface, 0) F(x, u8, alt, 1)
+#define FIELDS_GET_ALT_SETTING(F, x) F(x, u8, interface, 0)
+#define FIELDS_ALT_SETTING_STATUS(F, x)                                                          \
+    F(x, u8, status, 0) F(x, u8, interface, 1) F(x, u8, alt, 2)
+#define FIELDS_START_ISO_STREAM(F, x)                                                            \
+    F(x, u8, endpoint, 0) F(x, u8, pkts_per_urb, 1) F(x, u8, no_urbs, 2)
+#define FIELDS_ENDPOINT(F, x) F(x, u8, endpoint, 0)
+#define FIELDS_STATUS_ENDPOINT(F, x) F(x, u8, status, 0) F(x, u8, endpoint, 1)
+#define FIELDS_ALLOC_BULK_STREAMS(F, x) F(x, u32, endpoints, 0) F(x, u32, no_streams, 4)
+#define FIELDS_FREE_BULK_STREAMS(F, x) F(x, u32, endpoints, 0)
+#define FIELDS_BULK_STREAMS_STATUS(F, x)                                                         \
+    F(x, u32, endpoints, 0) F(x, u32, no_streams, 4) F(x, u8, status, 8)
+#define FIELDS_START_BULK_RECEIVING(F, x)                                                        \
+    F(x, u32, stream_id, 0) F(x, u32, bytes_per_transfer, 4) F(x, u8, endpoint, 8)             \
+    F(x, u8, no_transfers, 9)
+#define FIELDS_STOP_BULK_RECEIVING(F, x) F(x, u32, stream_id, 0) F(x, u8, endpoint, 4)
+#define FIELDS_BULK_RECEIVING_STATUS(F, x)                                                       \
+    F(x, u32, stream_id, 0) F(x, u8, endpoint, 4) F(x, u8, status, 5)
+#define FIELDS_CONTROL(F, x)                                                                     \
+    F(x, u8, endpoint, 0) F(x, u8, request, 1) F(x, u8, requesttype, 2) F(x, u8, status, 3)    \
+    F(x, u16, value, 4) F(x, u16, index, 6) F(x, u16, length, 8)
+#define FIELDS_ENDPOINT_STATUS_LENGTH(F, x)                                                      \
+    F(x, u8, endpoint, 0) F(x, u8, status, 1) F(x, u16, length, 2)
+#define FIELDS_BUFFERED_BULK(F, x)                                                               \
+    F(x, u32, stream_id, 0) F(x, u32, length, 4) F(x, u8, endpoint, 8) F(x, u8, status, 9)
+
+FIELD_CODEC(set_configuration, FIELDS_SET_CONFIGURATION)
+FIELD_CODEC(configuration_status, FIELDS_CONFIGURATION_STATUS)
+FIELD_CODEC(set_alt_setting, FIELDS_SET_ALT_SETTING)
+FIELD_CODEC(get_alt_setting, FIELDS_GET_ALT_SETTING)
+FIELD_CODEC(alt_setting_status, FIELDS_ALT_SETTING_STATUS)
+FIELD_CODEC(start_iso_stream, FIELDS_START_ISO_STREAM)
+FIELD_CODEC(stop_iso_stream, FIELDS_ENDPOINT)
+FIELD_CODEC(iso_stream_status, FIELDS_STATUS_ENDPOINT)
+FIELD_CODEC(start_interrupt_receiving, FIELDS_ENDPOINT)
+FIELD_CODEC(stop_interrupt_receiving, FIELDS_ENDPOINT)
+FIELD_CODEC(interrupt_receiving_status, FIELDS_STATUS_ENDPOINT)
+FIELD_CODEC(alloc_bulk_streams, FIELDS_ALLOC_BULK_STREAMS)
+FIELD_CODEC(free_bulk_streams, FIELDS_FREE_BULK_STREAMS)
+FIELD_CODEC(bulk_streams_status, FIELDS_BULK_STREAMS_STATUS)
+FIELD_CODEC(start_bulk_receiving, FIELDS_START_BULK_RECEIVING)
+FIELD_CODEC(stop_bulk_receiving, FIELDS_STOP_BULK_RECEIVING)
+FIELD_CODEC(bulk_receiving_status, FIELDS_BULK_RECEIVING_STATUS)
+FIELD_CODEC(control, FIELDS_CONTROL)
+FIELD_CODEC(iso, FIELDS_ENDPOINT_STATUS_LENGTH)
+FIELD_CODEC(interrupt, FIELDS_ENDPOINT_STATUS_LENGTH)
+FIELD_CODEC(buffered_bulk, FIELDS_BUFFERED_BULK)
+
+/* Types whose type header changes with the caps, or holds arrays. */
 
 static void decode_hello(const struct urg_wire *w, const uint8_t *t, struct urg_packet *p)
 {
@@ -124,179 +203,6 @@ static void encode_ep_info(const struct urg_wire *w, const struct urg_packet *p,
             urgi_put32(t + 160 + 4 * i, d->max_streams[i]);
 }
 
-/* Types whose type header is a few bytes, one field each: the struct's
- * members in wire order. */
-#define BYTES1(x, a)                                                                            \
-    static void decode_##x(const struct urg_wire *w, const uint8_t *t, struct urg_packet *p)    \
-    {                                                                                           \
-        (void)w;                                                                                \
-        p->h.x.a = t[0];                                                                        \
-    }                                                                                           \
-    static void encode_##x(const struct urg_wire *w, const struct urg_packet *p, uint8_t *t)    \
-    {                                                                                           \
-        (void)w;                                                                                \
-        t[0] = p->h.x.a;                                                                        \
-    }
-#define BYTES2(x, a, b)                                                                         \
-    static void decode_##x(const struct urg_wire *w, const uint8_t *t, struct urg_packet *p)    \
-    {                                                                                           \
-        (void)w;                                                                                \
-        p->h.x.a = t[0];                                                                        \
-        p->h.x.b = t[1];                                                                        \
-    }                                                                                           \
-    static void encode_##x(const struct urg_wire *w, const struct urg_packet *p, uint8_t *t)    \
-    {                                                                                           \
-        (void)w;                                                                                \
-        t[0] = p->h.x.a;                                                                        \
-        t[1] = p->h.x.b;                                                                        \
-    }
-#define BYTES3(x, a, b, c)                                                                      \
-    static void decode_##x(const struct urg_wire *w, const uint8_t *t, struct urg_packet *p)    \
-    {                                                                                           \
-        (void)w;                                                                                \
-        p->h.x.a = t[0];                                                                        \
-        p->h.x.b = t[1];                                                                        \
-        p->h.x.c = t[2];                                                                        \
-    }                                                                                           \
-    static void encode_##x(const struct urg_wire *w, const struct urg_packet *p, uint8_t *t)    \
-    {                                                                                           \
-        (void)w;                                                                                \
-        t[0] = p->h.x.a;                                                                        \
-        t[1] = p->h.x.b;                                                                        \
-        t[2] = p->h.x.c;                                                                        \
-    }
-
-BYTES1(set_configuration, configuration)
-BYTES2(configuration_status, status, configuration)
-BYTES2(set_alt_setting, interface, alt)
-BYTES1(get_alt_setting, interface)
-BYTES3(alt_setting_status, status, interface, alt)
-BYTES3(start_iso_stream, endpoint, pkts_per_urb, no_urbs)
-BYTES1(stop_iso_stream, endpoint)
-BYTES2(iso_stream_status, status, endpoint)
-BYTES1(start_interrupt_receiving, endpoint)
-BYTES1(stop_interrupt_receiving, endpoint)
-BYTES2(interrupt_receiving_status, status, endpoint)
-
-static void decode_alloc_bulk_streams(const struct urg_wire *w, const uint8_t *t,
-                                      struct urg_packet *p)
-{
-    (void)w;
-    p->h.alloc_bulk_streams.endpoints = urgi_get32(t);
-    p->h.alloc_bulk_streams.no_streams = urgi_get32(t + 4);
-}
-static void encode_alloc_bulk_streams(const struct urg_wire *w, const struct urg_packet *p,
-                                      uint8_t *t)
-{
-    (void)w;
-    urgi_put32(t, p->h.alloc_bulk_streams.endpoints);
-    urgi_put32(t + 4, p->h.alloc_bulk_streams.no_streams);
-}
-
-static void decode_free_bulk_streams(const struct urg_wire *w, const uint8_t *t,
-                                     struct urg_packet *p)
-{
-    (void)w;
-    p->h.free_bulk_streams.endpoints = urgi_get32(t);
-}
-static void encode_free_bulk_streams(const struct urg_wire *w, const struct urg_packet *p,
-                                     uint8_t *t)
-{
-    (void)w;
-    urgi_put32(t, p->h.free_bulk_streams.endpoints);
-}
-
-static void decode_bulk_streams_status(const struct urg_wire *w, const uint8_t *t,
-                                       struct urg_packet *p)
-{
-    (void)w;
-    p->h.bulk_streams_status.endpoints = urgi_get32(t);
-    p->h.bulk_streams_status.no_streams = urgi_get32(t + 4);
-    p->h.bulk_streams_status.status = t[8];
-}
-static void encode_bulk_streams_status(const struct urg_wire *w, const struct urg_packet *p,
-                                       uint8_t *t)
-{
-    (void)w;
-    urgi_put32(t, p->h.bulk_streams_status.endpoints);
-    urgi_put32(t + 4, p->h.bulk_streams_status.no_streams);
-    t[8] = p->h.bulk_streams_status.status;
-}
-
-static void decode_start_bulk_receiving(const struct urg_wire *w, const uint8_t *t,
-                                        struct urg_packet *p)
-{
-    (void)w;
-    p->h.start_bulk_receiving.stream_id = urgi_get32(t);
-    p->h.start_bulk_receiving.bytes_per_transfer = urgi_get32(t + 4);
-    p->h.start_bulk_receiving.endpoint = t[8];
-    p->h.start_bulk_receiving.no_transfers = t[9];
-}
-static void encode_start_bulk_receiving(const struct urg_wire *w, const struct urg_packet *p,
-                                        uint8_t *t)
-{
-    (void)w;
-    urgi_put32(t, p->h.start_bulk_receiving.stream_id);
-    urgi_put32(t + 4, p->h.start_bulk_receiving.bytes_per_transfer);
-    t[8] = p->h.start_bulk_receiving.endpoint;
-    t[9] = p->h.start_bulk_receiving.no_transfers;
-}
-
-static void decode_stop_bulk_receiving(const struct urg_wire *w, const uint8_t *t,
-                                       struct urg_packet *p)
-{
-    (void)w;
-    p->h.stop_bulk_receiving.stream_id = urgi_get32(t);
-    p->h.stop_bulk_receiving.endpoint = t[4];
-}
-static void encode_stop_bulk_receiving(const struct urg_wire *w, const struct urg_packet *p,
-                                       uint8_t *t)
-{
-    (void)w;
-    urgi_put32(t, p->h.stop_bulk_receiving.stream_id);
-    t[4] = p->h.stop_bulk_receiving.endpoint;
-}
-
-static void decode_bulk_receiving_status(const struct urg_wire *w, const uint8_t *t,
-                                         struct urg_packet *p)
-{
-    (void)w;
-    p->h.bulk_receiving_status.stream_id = urgi_get32(t);
-    p->h.bulk_receiving_status.endpoint = t[4];
-    p->h.bulk_receiving_status.status = t[5];
-}
-static void encode_bulk_receiving_status(const struct urg_wire *w, const struct urg_packet *p,
-                                         uint8_t *t)
-{
-    (void)w;
-    urgi_put32(t, p->h.bulk_receiving_status.stream_id);
-    t[4] = p->h.bulk_receiving_status.endpoint;
-    t[5] = p->h.bulk_receiving_status.status;
-}
-
-static void decode_control(const struct urg_wire *w, const uint8_t *t, struct urg_packet *p)
-{
-    (void)w;
-    p->h.control.endpoint = t[0];
-    p->h.control.request = t[1];
-    p->h.control.requesttype = t[2];
-    p->h.control.status = t[3];
-    p->h.control.value = urgi_get16(t + 4);
-    p->h.control.index = urgi_get16(t + 6);
-    p->h.control.length = urgi_get16(t + 8);
-}
-static void encode_control(const struct urg_wire *w, const struct urg_packet *p, uint8_t *t)
-{
-    (void)w;
-    t[0] = p->h.control.endpoint;
-    t[1] = p->h.control.request;
-    t[2] = p->h.control.requesttype;
-    t[3] = p->h.control.status;
-    urgi_put16(t + 4, p->h.control.value);
-    urgi_put16(t + 6, p->h.control.index);
-    urgi_put16(t + 8, p->h.control.length);
-}
-
 static void decode_bulk(const struct urg_wire *w, const uint8_t *t, struct urg_packet *p)
 {
     p->h.bulk.endpoint = t[0];
@@ -315,44 +221,6 @@ static void encode_bulk(const struct urg_wire *w, const struct urg_packet *p, ui
     urgi_put32(t + 4, p->h.bulk.stream_id);
     if (urgi_has(w->caps, URG_CAP_32BITS_BULK_LENGTH))
         urgi_put16(t + 8, (uint16_t)(p->h.bulk.length >> 16));
-}
-
-/* iso_packet and interrupt_packet: endpoint, status, 16-bit length. */
-#define EP_STATUS_LENGTH(x)                                                                     \
-    static void decode_##x(const struct urg_wire *w, const uint8_t *t, struct urg_packet *p)    \
-    {                                                                                           \
-        (void)w;                                                                                \
-        p->h.x.endpoint = t[0];                                                                 \
-        p->h.x.status = t[1];                                                                   \
-        p->h.x.length = urgi_get16(t + 2);                                                      \
-    }                                                                                           \
-    static void encode_##x(const struct urg_wire *w, const struct urg_packet *p, uint8_t *t)    \
-    {                                                                                           \
-        (void)w;                                                                                \
-        t[0] = p->h.x.endpoint;                                                                 \
-        t[1] = p->h.x.status;                                                                   \
-        urgi_put16(t + 2, p->h.x.length);                                                       \
-    }
-EP_STATUS_LENGTH(iso)
-EP_STATUS_LENGTH(interrupt)
-
-static void decode_buffered_bulk(const struct urg_wire *w, const uint8_t *t,
-                                 struct urg_packet *p)
-{
-    (void)w;
-    p->h.buffered_bulk.stream_id = urgi_get32(t);
-    p->h.buffered_bulk.length = urgi_get32(t + 4);
-    p->h.buffered_bulk.endpoint = t[8];
-    p->h.buffered_bulk.status = t[9];
-}
-static void encode_buffered_bulk(const struct urg_wire *w, const struct urg_packet *p,
-                                 uint8_t *t)
-{
-    (void)w;
-    urgi_put32(t, p->h.buffered_bulk.stream_id);
-    urgi_put32(t + 4, p->h.buffered_bulk.length);
-    t[8] = p->h.buffered_bulk.endpoint;
-    t[9] = p->h.buffered_bulk.status;
 }
 
 /* ---------------------------------------------------------------- field rules */
@@ -465,6 +333,13 @@ static int check_buffered_bulk(const struct urg_wire *w, const struct urg_packet
 #define CAP(c) URG_CAP_BIT(c)
 #define ROW(t, ...) [URGI_INDEX(t)] = { .type = (t), __VA_ARGS__ }
 #define CODEC(x) .decode = decode_##x, .encode = encode_##x
+/* A type whose fields are a list (FIELD_CODEC): its codec, and its type
+ * header's size as the sum of its fields' sizes. */
+#define SIZE_u8 1
+#define SIZE_u16 2
+#define SIZE_u32 4
+#define SIZE_OF(x, kind, m, off) +SIZE_##kind
+#define LISTED(x, FIELDS) .header = 0 FIELDS(SIZE_OF, x), CODEC(x)
 /* Which members of its header are the endpoint, the data length, the
  * status and the stream id. */
 #define EP(x) .endpoint_at = offsetof(struct urg_packet, h.x.endpoint)
@@ -477,74 +352,73 @@ static int check_buffered_bulk(const struct urg_wire *w, const struct urg_packet
                .length_size = sizeof(((struct urg_packet *)0)->h.x.length)
 
 const struct urgi_type urgi_types[URG_TYPE_COUNT] = {
-    ROW(URG_HELLO, .name = "hello", .dirs = HG, .data = URGI_DATA_OWN, .header = 64,
-        CODEC(hello), .check = check_hello),
-    ROW(URG_DEVICE_CONNECT, .name = "device_connect", .dirs = G, .header = 8,
-        .more = { { URG_CAP_CONNECT_DEVICE_VERSION, 2 } },
+    ROW(URG_HELLO, .name = "hello", .dirs = HG, .data = URGI_DATA_OWN,
+        .header = 64, CODEC(hello), .check = check_hello),
+    ROW(URG_DEVICE_CONNECT, .name = "device_connect", .dirs = G,
+        .header = 8, .more = { { URG_CAP_CONNECT_DEVICE_VERSION, 2 } },
         CODEC(device_connect)),
     ROW(URG_DEVICE_DISCONNECT, .name = "device_disconnect", .dirs = G,
         CODEC(none)),
     ROW(URG_RESET, .name = "reset", .dirs = H,
         CODEC(none)),
-    ROW(URG_INTERFACE_INFO, .name = "interface_info", .dirs = G, .header = 4 + 4 * 32,
-        CODEC(interface_info), .check = check_interface_info),
+    ROW(URG_INTERFACE_INFO, .name = "interface_info", .dirs = G,
+        .header = 4 + 4 * 32, CODEC(interface_info), .check = check_interface_info),
     /* type, interval, interface; then max_packet_size; then max_streams
      * (bulk_streams only ever comes with ep_info_max_packet_size:
      * urg_wire_from_caps) */
-    ROW(URG_EP_INFO, .name = "ep_info", .dirs = G, .header = 3 * 32,
+    ROW(URG_EP_INFO, .name = "ep_info", .dirs = G,
+        .header = 3 * 32,
         .more = { { URG_CAP_EP_INFO_MAX_PACKET_SIZE, 2 * 32 }, { URG_CAP_BULK_STREAMS, 4 * 32 } },
         CODEC(ep_info), .check = check_ep_info),
-    ROW(URG_SET_CONFIGURATION, .name = "set_configuration", .dirs = H, .header = 1,
-        CODEC(set_configuration)),
+    ROW(URG_SET_CONFIGURATION, .name = "set_configuration", .dirs = H,
+        LISTED(set_configuration, FIELDS_SET_CONFIGURATION)),
     ROW(URG_GET_CONFIGURATION, .name = "get_configuration", .dirs = H,
         CODEC(none)),
-    ROW(URG_CONFIGURATION_STATUS, .name = "configuration_status", .dirs = G, .header = 2,
+    ROW(URG_CONFIGURATION_STATUS, .name = "configuration_status", .dirs = G,
+        LISTED(configuration_status, FIELDS_CONFIGURATION_STATUS),
         STATUS(configuration_status),
-        .reply = URGI_REPLY, ANSWERS(URG_SET_CONFIGURATION, URG_GET_CONFIGURATION),
-        CODEC(configuration_status)),
-    ROW(URG_SET_ALT_SETTING, .name = "set_alt_setting", .dirs = H, .header = 2,
-        CODEC(set_alt_setting)),
-    ROW(URG_GET_ALT_SETTING, .name = "get_alt_setting", .dirs = H, .header = 1,
-        CODEC(get_alt_setting)),
-    ROW(URG_ALT_SETTING_STATUS, .name = "alt_setting_status", .dirs = G, .header = 3,
+        .reply = URGI_REPLY, ANSWERS(URG_SET_CONFIGURATION, URG_GET_CONFIGURATION)),
+    ROW(URG_SET_ALT_SETTING, .name = "set_alt_setting", .dirs = H,
+        LISTED(set_alt_setting, FIELDS_SET_ALT_SETTING)),
+    ROW(URG_GET_ALT_SETTING, .name = "get_alt_setting", .dirs = H,
+        LISTED(get_alt_setting, FIELDS_GET_ALT_SETTING)),
+    ROW(URG_ALT_SETTING_STATUS, .name = "alt_setting_status", .dirs = G,
+        LISTED(alt_setting_status, FIELDS_ALT_SETTING_STATUS),
         STATUS(alt_setting_status),
-        .reply = URGI_REPLY, ANSWERS(URG_SET_ALT_SETTING, URG_GET_ALT_SETTING),
-        CODEC(alt_setting_status)),
-    ROW(URG_START_ISO_STREAM, .name = "start_iso_stream", .dirs = H, .header = 3,
-        EP(start_iso_stream), STREAM(URGI_STREAM_ISO), .starts = true,
-        CODEC(start_iso_stream)),
-    ROW(URG_STOP_ISO_STREAM, .name = "stop_iso_stream", .dirs = H, .header = 1,
-        EP(stop_iso_stream), STREAM(URGI_STREAM_ISO),
-        CODEC(stop_iso_stream)),
-    ROW(URG_ISO_STREAM_STATUS, .name = "iso_stream_status", .dirs = G, .header = 2,
+        .reply = URGI_REPLY, ANSWERS(URG_SET_ALT_SETTING, URG_GET_ALT_SETTING)),
+    ROW(URG_START_ISO_STREAM, .name = "start_iso_stream", .dirs = H,
+        LISTED(start_iso_stream, FIELDS_START_ISO_STREAM),
+        EP(start_iso_stream), STREAM(URGI_STREAM_ISO), .starts = true),
+    ROW(URG_STOP_ISO_STREAM, .name = "stop_iso_stream", .dirs = H,
+        LISTED(stop_iso_stream, FIELDS_ENDPOINT),
+        EP(stop_iso_stream), STREAM(URGI_STREAM_ISO)),
+    ROW(URG_ISO_STREAM_STATUS, .name = "iso_stream_status", .dirs = G,
+        LISTED(iso_stream_status, FIELDS_STATUS_ENDPOINT),
         EP(iso_stream_status), STATUS(iso_stream_status), STREAM(URGI_STREAM_ISO),
-        .reply = URGI_STATUS, ANSWERS(URG_START_ISO_STREAM, URG_STOP_ISO_STREAM),
-        CODEC(iso_stream_status)),
+        .reply = URGI_STATUS, ANSWERS(URG_START_ISO_STREAM, URG_STOP_ISO_STREAM)),
     ROW(URG_START_INTERRUPT_RECEIVING, .name = "start_interrupt_receiving", .dirs = H,
-        .header = 1, .in_endpoint = true,
-        EP(start_interrupt_receiving), STREAM(URGI_STREAM_INT), .starts = true,
-        CODEC(start_interrupt_receiving)),
+        LISTED(start_interrupt_receiving, FIELDS_ENDPOINT), .in_endpoint = true,
+        EP(start_interrupt_receiving), STREAM(URGI_STREAM_INT), .starts = true),
     ROW(URG_STOP_INTERRUPT_RECEIVING, .name = "stop_interrupt_receiving", .dirs = H,
-        .header = 1, .in_endpoint = true,
-        EP(stop_interrupt_receiving), STREAM(URGI_STREAM_INT),
-        CODEC(stop_interrupt_receiving)),
+        LISTED(stop_interrupt_receiving, FIELDS_ENDPOINT), .in_endpoint = true,
+        EP(stop_interrupt_receiving), STREAM(URGI_STREAM_INT)),
     ROW(URG_INTERRUPT_RECEIVING_STATUS, .name = "interrupt_receiving_status", .dirs = G,
-        .header = 2, .in_endpoint = true,
+        LISTED(interrupt_receiving_status, FIELDS_STATUS_ENDPOINT), .in_endpoint = true,
         EP(interrupt_receiving_status), STATUS(interrupt_receiving_status),
         STREAM(URGI_STREAM_INT),
-        .reply = URGI_STATUS, ANSWERS(URG_START_INTERRUPT_RECEIVING, URG_STOP_INTERRUPT_RECEIVING),
-        CODEC(interrupt_receiving_status)),
+        .reply = URGI_STATUS,
+        ANSWERS(URG_START_INTERRUPT_RECEIVING, URG_STOP_INTERRUPT_RECEIVING)),
     ROW(URG_ALLOC_BULK_STREAMS, .name = "alloc_bulk_streams", .dirs = H,
-        .caps = CAP(URG_CAP_BULK_STREAMS), .header = 8,
-        CODEC(alloc_bulk_streams)),
+        .caps = CAP(URG_CAP_BULK_STREAMS),
+        LISTED(alloc_bulk_streams, FIELDS_ALLOC_BULK_STREAMS)),
     ROW(URG_FREE_BULK_STREAMS, .name = "free_bulk_streams", .dirs = H,
-        .caps = CAP(URG_CAP_BULK_STREAMS), .header = 4,
-        CODEC(free_bulk_streams)),
+        .caps = CAP(URG_CAP_BULK_STREAMS),
+        LISTED(free_bulk_streams, FIELDS_FREE_BULK_STREAMS)),
     ROW(URG_BULK_STREAMS_STATUS, .name = "bulk_streams_status", .dirs = G,
-        .caps = CAP(URG_CAP_BULK_STREAMS), .header = 9,
+        .caps = CAP(URG_CAP_BULK_STREAMS),
+        LISTED(bulk_streams_status, FIELDS_BULK_STREAMS_STATUS),
         STATUS(bulk_streams_status),
-        .reply = URGI_REPLY, ANSWERS(URG_ALLOC_BULK_STREAMS, URG_FREE_BULK_STREAMS),
-        CODEC(bulk_streams_status)),
+        .reply = URGI_REPLY, ANSWERS(URG_ALLOC_BULK_STREAMS, URG_FREE_BULK_STREAMS)),
     ROW(URG_CANCEL_DATA_PACKET, .name = "cancel_data_packet", .dirs = H,
         CODEC(none)),
     ROW(URG_FILTER_REJECT, .name = "filter_reject", .dirs = H,
@@ -557,48 +431,47 @@ const struct urgi_type urgi_types[URG_TYPE_COUNT] = {
         .caps = CAP(URG_CAP_DEVICE_DISCONNECT_ACK),
         CODEC(none)),
     ROW(URG_START_BULK_RECEIVING, .name = "start_bulk_receiving", .dirs = H,
-        .caps = CAP(URG_CAP_BULK_RECEIVING), .header = 10, .in_endpoint = true,
+        .caps = CAP(URG_CAP_BULK_RECEIVING),
+        LISTED(start_bulk_receiving, FIELDS_START_BULK_RECEIVING), .in_endpoint = true,
+        .check = check_start_bulk_receiving,
         EP(start_bulk_receiving), STREAM_ID(start_bulk_receiving),
-        STREAM(URGI_STREAM_BULKRECV), .starts = true,
-        CODEC(start_bulk_receiving), .check = check_start_bulk_receiving),
+        STREAM(URGI_STREAM_BULKRECV), .starts = true),
     ROW(URG_STOP_BULK_RECEIVING, .name = "stop_bulk_receiving", .dirs = H,
-        .caps = CAP(URG_CAP_BULK_RECEIVING), .header = 5, .in_endpoint = true,
-        EP(stop_bulk_receiving), STREAM_ID(stop_bulk_receiving), STREAM(URGI_STREAM_BULKRECV),
-        CODEC(stop_bulk_receiving)),
+        .caps = CAP(URG_CAP_BULK_RECEIVING),
+        LISTED(stop_bulk_receiving, FIELDS_STOP_BULK_RECEIVING), .in_endpoint = true,
+        EP(stop_bulk_receiving), STREAM_ID(stop_bulk_receiving), STREAM(URGI_STREAM_BULKRECV)),
     ROW(URG_BULK_RECEIVING_STATUS, .name = "bulk_receiving_status", .dirs = G,
-        .caps = CAP(URG_CAP_BULK_RECEIVING), .header = 6, .in_endpoint = true,
+        .caps = CAP(URG_CAP_BULK_RECEIVING),
+        LISTED(bulk_receiving_status, FIELDS_BULK_RECEIVING_STATUS), .in_endpoint = true,
         EP(bulk_receiving_status), STATUS(bulk_receiving_status),
         STREAM_ID(bulk_receiving_status), STREAM(URGI_STREAM_BULKRECV),
-        .reply = URGI_STATUS, ANSWERS(URG_START_BULK_RECEIVING, URG_STOP_BULK_RECEIVING),
-        CODEC(bulk_receiving_status)),
+        .reply = URGI_STATUS, ANSWERS(URG_START_BULK_RECEIVING, URG_STOP_BULK_RECEIVING)),
     ROW(URG_CONTROL_PACKET, .name = "control_packet", .dirs = HG, .data = URGI_DATA_ENDPOINT,
-        .header = 10,
+        LISTED(control, FIELDS_CONTROL), .check = check_control,
         EP(control), LEN(control), STATUS(control),
-        .reply = URGI_REPLY, ANSWERS(URG_CONTROL_PACKET, URG_CONTROL_PACKET),
-        CODEC(control), .check = check_control),
+        .reply = URGI_REPLY, ANSWERS(URG_CONTROL_PACKET, URG_CONTROL_PACKET)),
     ROW(URG_BULK_PACKET, .name = "bulk_packet", .dirs = HG, .data = URGI_DATA_ENDPOINT,
         .header = 8, .more = { { URG_CAP_32BITS_BULK_LENGTH, 2 } },
+        CODEC(bulk), .check = check_bulk,
         EP(bulk), LEN(bulk), STATUS(bulk), STREAM_ID(bulk),
-        .reply = URGI_REPLY, ANSWERS(URG_BULK_PACKET, URG_BULK_PACKET),
-        CODEC(bulk), .check = check_bulk),
+        .reply = URGI_REPLY, ANSWERS(URG_BULK_PACKET, URG_BULK_PACKET)),
     /* Iso data travels only the way its endpoint's data goes. */
     ROW(URG_ISO_PACKET, .name = "iso_packet", .dirs = HG, .data = URGI_DATA_ENDPOINT,
-        .data_only = HG, .header = 4,
-        EP(iso), LEN(iso), STATUS(iso), STREAM(URGI_STREAM_ISO),
-        CODEC(iso)),
+        .data_only = HG,
+        LISTED(iso, FIELDS_ENDPOINT_STATUS_LENGTH),
+        EP(iso), LEN(iso), STATUS(iso), STREAM(URGI_STREAM_ISO)),
     /* Interrupt: from the guest only to an OUT endpoint (IN is a stream);
      * from the host an IN endpoint's data, or the reply to an OUT request. */
     ROW(URG_INTERRUPT_PACKET, .name = "interrupt_packet", .dirs = HG,
-        .data = URGI_DATA_ENDPOINT, .data_only = H, .header = 4,
+        .data = URGI_DATA_ENDPOINT, .data_only = H,
+        LISTED(interrupt, FIELDS_ENDPOINT_STATUS_LENGTH),
         EP(interrupt), LEN(interrupt), STATUS(interrupt), STREAM(URGI_STREAM_INT),
-        .reply = URGI_REPLY_IF_OUT, ANSWERS(URG_INTERRUPT_PACKET, URG_INTERRUPT_PACKET),
-        CODEC(interrupt)),
+        .reply = URGI_REPLY_IF_OUT, ANSWERS(URG_INTERRUPT_PACKET, URG_INTERRUPT_PACKET)),
     ROW(URG_BUFFERED_BULK_PACKET, .name = "buffered_bulk_packet", .dirs = G,
         .data = URGI_DATA_ENDPOINT, .data_only = G, .caps = CAP(URG_CAP_BULK_RECEIVING),
-        .header = 10,
+        LISTED(buffered_bulk, FIELDS_BUFFERED_BULK), .check = check_buffered_bulk,
         EP(buffered_bulk), LEN(buffered_bulk), STATUS(buffered_bulk), STREAM_ID(buffered_bulk),
-        STREAM(URGI_STREAM_BULKRECV),
-        CODEC(buffered_bulk), .check = check_buffered_bulk),
+        STREAM(URGI_STREAM_BULKRECV)),
 };
 
 /* ---------------------------------------------------------------- public */
