@@ -57,10 +57,10 @@ void bulk_apply_serial_quirks(urg_hcd_dev *d)
 
 URG_API int urg_hcd_ep_set_buffered(urg_hcd_dev *d, uint8_t endpoint, int enable)
 {
-    struct hep *e;
+    struct endpoint *e;
     if (!d || !(endpoint & 0x80))
         return URG_ERR_INVALID;
-    e = hep_of(d, endpoint);
+    e = endpoint_of(d, endpoint);
     if (e->info.type != URG_EP_BULK)
         return URG_ERR_HCD_ENDPOINT;
     if (!enable && e->buffered)
@@ -69,7 +69,7 @@ URG_API int urg_hcd_ep_set_buffered(urg_hcd_dev *d, uint8_t endpoint, int enable
     return 0;
 }
 
-bool bulk_fill(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int *status)
+bool bulk_fill(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status)
 {
     uint32_t mps = e->info.max_packet_size ? e->info.max_packet_size : 64;
     struct pkt *pk;
@@ -116,7 +116,7 @@ bool bulk_fill(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int *status)
     return true;
 }
 
-int bulk_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
+int bulk_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct urb_verdict *v)
 {
     uint32_t mps = e->info.max_packet_size;
     uint64_t id = 0;
@@ -124,12 +124,11 @@ int bulk_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
     if ((u->endpoint & 0x80) && e->buffered && has_cap(d, URG_CAP_BULK_RECEIVING) &&
         !u->stream_id) {
         if (u->length && mps && u->length % mps == 0) {
-            if ((r = stream_prepare(d, e, u)) != 0)
-                return r;
+            if ((r = stream_prepare(d, e)) != 0)
+                return r < 0 ? r : verdict_done(v, r, 0);
             if (!e->head && pktq_head(&e->q) && bulk_fill(d, e, u, &status))
-                return urb_complete_now(d, e, u, status, u->actual_length);
-            urb_link(e, u, K_WAIT);
-            return 0;
+                return verdict_done(v, status, u->actual_length);
+            return verdict_wait(v);
         }
         /* An odd size: buffered receiving ends for this endpoint. URBs
          * still waiting for buffered data end (cancelled) in their turn. */
@@ -138,48 +137,58 @@ int bulk_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
                 u->length, u->endpoint, mps);
         e->buffered = false;
         stream_stop(d, e);
-        {
-            struct urg_urb *w;
-            for (w = e->head; w; w = PRIV(w)->next) {
-                if (PRIV(w)->kind == K_WAIT && PRIV(w)->state == U_QUEUED) {
-                    w->status = URG_URB_CANCELLED;
-                    PRIV(w)->state = U_DONE;
-                }
-            }
-        }
+        v->end_waiting = true;
     }
     if (u->length > 0xffff && !has_cap(d, URG_CAP_32BITS_BULK_LENGTH))
         return URG_ERR_TOO_LONG;
-    r = urg_session_bulk(d->s, u->endpoint, u->stream_id, u->length, u->buffer, u, &id);
+    r = urg_session_bulk(d->s, u->endpoint, u->stream_id, u->length, u->buffer, urb_request(u), &id);
+    return verdict_sent(v, r, id, SERVED_BY_ENGINE, STD_NONE);
+}
+
+/* An alloc_bulk_streams or free_bulk_streams request: the VMM's op. */
+struct streams_request {
+    struct hcd_request request; /* REQUEST_STREAMS */
+    void *op;
+};
+
+/* Sends alloc (no_streams > 0) or free (0) of bulk streams for op. */
+static int streams_request(urg_hcd_dev *d, uint32_t endpoints, uint32_t no_streams, void *op)
+{
+    struct streams_request *q;
+    int r;
+    if (!d)
+        return URG_ERR_INVALID;
+    if (d->state != D_ATTACHED || !d->s)
+        return URG_ERR_NO_DEVICE;
+    if (!(q = d->alloc.malloc(d->alloc.ctx, sizeof(*q))))
+        return URG_ERR_NOMEM;
+    q->request.kind = REQUEST_STREAMS;
+    q->op = op;
+    r = no_streams ? urg_session_alloc_bulk_streams(d->s, endpoints, no_streams, &q->request, NULL)
+                   : urg_session_free_bulk_streams(d->s, endpoints, &q->request, NULL);
     if (r < 0)
-        return r;
-    urb_link(e, u, K_ENGINE);
-    PRIV(u)->id = id;
-    return 0;
+        d->alloc.free(d->alloc.ctx, q);
+    return r;
 }
 
 URG_API int urg_hcd_alloc_streams(urg_hcd_dev *d, uint32_t endpoints, uint32_t no_streams,
                                   void *op)
 {
-    if (!d)
+    if (!no_streams)
         return URG_ERR_INVALID;
-    if (d->state != D_ATTACHED || !d->s)
-        return URG_ERR_NO_DEVICE;
-    return urg_session_alloc_bulk_streams(d->s, endpoints, no_streams, op, NULL);
+    return streams_request(d, endpoints, no_streams, op);
 }
 
 URG_API int urg_hcd_free_streams(urg_hcd_dev *d, uint32_t endpoints, void *op)
 {
-    if (!d)
-        return URG_ERR_INVALID;
-    if (d->state != D_ATTACHED || !d->s)
-        return URG_ERR_NO_DEVICE;
-    return urg_session_free_bulk_streams(d->s, endpoints, op, NULL);
+    return streams_request(d, endpoints, 0, op);
 }
 
 void bulk_streams_done(urg_hcd_dev *d, const struct urg_completion *c)
 {
+    struct streams_request *q = c->user_data;
     if (d->cfg.callbacks.streams_done)
-        d->cfg.callbacks.streams_done(d->cfg.user_data, d, c->user_data,
-                                      urb_status_from_wire(c->status), c->u.streams.no_streams);
+        d->cfg.callbacks.streams_done(d->cfg.user_data, d, q->op, urb_status_from_wire(c->status),
+                                      c->u.streams.no_streams);
+    d->alloc.free(d->alloc.ctx, q);
 }

@@ -23,19 +23,7 @@ enum {
     REQ_SET_INTERFACE = 11
 };
 
-static int std_request(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int std, int r,
-                       uint64_t id)
-{
-    if (r < 0)
-        return r;
-    urb_link(e, u, K_STD);
-    PRIV(u)->std = (uint8_t)std;
-    PRIV(u)->id = id;
-    (void)d;
-    return 0;
-}
-
-int control_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
+int control_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct urb_verdict *v)
 {
     uint8_t rt = u->setup[0], req = u->setup[1];
     uint16_t value = (uint16_t)(u->setup[2] | u->setup[3] << 8);
@@ -44,102 +32,80 @@ int control_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
     uint64_t id = 0;
     int r, i;
 
+    (void)e; /* endpoint 0's state is the device's */
     if (wlength > u->length)
         return URG_ERR_INVALID;
     if ((u->endpoint & 0x0f) == 0) {
         if (rt == 0x00 && req == REQ_SET_ADDRESS) {
             d->info.address = (uint8_t)(value & 0x7f);
-            return urb_complete_now(d, e, u, URG_URB_SUCCESS, 0);
+            return verdict_done(v, URG_URB_SUCCESS, 0);
         }
         if (rt == 0x00 && req == REQ_SET_CONFIGURATION) {
             for (i = 1; i < 32; i++)
                 if (i != 16)
                     stream_stop(d, &d->ep[i]);
-            r = urg_session_set_configuration(d->s, (uint8_t)value, u, &id);
-            return std_request(d, e, u, STD_SET_CONFIG, r, id);
+            r = urg_session_set_configuration(d->s, (uint8_t)value, urb_request(u), &id);
+            return verdict_sent(v, r, id, SERVED_AS_STANDARD, STD_SET_CONFIG);
         }
         if (rt == 0x80 && req == REQ_GET_CONFIGURATION) {
-            r = urg_session_get_configuration(d->s, u, &id);
-            return std_request(d, e, u, STD_GET_CONFIG, r, id);
+            r = urg_session_get_configuration(d->s, urb_request(u), &id);
+            return verdict_sent(v, r, id, SERVED_AS_STANDARD, STD_GET_CONFIG);
         }
         if (rt == 0x01 && req == REQ_SET_INTERFACE) {
             for (i = 1; i < 32; i++)
                 if (i != 16 && d->ep[i].info.interface == index &&
                     d->ep[i].info.type != URG_EP_INVALID)
                     stream_stop(d, &d->ep[i]);
-            r = urg_session_set_alt_setting(d->s, (uint8_t)index, (uint8_t)value, u, &id);
-            return std_request(d, e, u, STD_SET_ALT, r, id);
+            r = urg_session_set_alt_setting(d->s, (uint8_t)index, (uint8_t)value, urb_request(u), &id);
+            return verdict_sent(v, r, id, SERVED_AS_STANDARD, STD_SET_ALT);
         }
         if (rt == 0x81 && req == REQ_GET_INTERFACE) {
-            r = urg_session_get_alt_setting(d->s, (uint8_t)index, u, &id);
-            return std_request(d, e, u, STD_GET_ALT, r, id);
+            r = urg_session_get_alt_setting(d->s, (uint8_t)index, urb_request(u), &id);
+            return verdict_sent(v, r, id, SERVED_AS_STANDARD, STD_GET_ALT);
         }
     }
-    r = urg_session_control(d->s, u->endpoint & 0x0f, u->setup, u->buffer, u, &id);
-    if (r < 0)
-        return r;
-    urb_link(e, u, K_ENGINE);
-    PRIV(u)->id = id;
-    if ((u->endpoint & 0x0f) == 0 && rt == 0x02 && req == REQ_CLEAR_FEATURE && value == 0)
-        PRIV(u)->std = STD_CLEAR_HALT;
-    return 0;
+    r = urg_session_control(d->s, u->endpoint & 0x0f, u->setup, u->buffer, urb_request(u), &id);
+    /* CLEAR_FEATURE(ENDPOINT_HALT) goes through; its success resets the
+     * endpoint here too. */
+    return verdict_sent(v, r, id, SERVED_BY_ENGINE,
+                        (u->endpoint & 0x0f) == 0 && rt == 0x02 && req == REQ_CLEAR_FEATURE &&
+                                value == 0
+                            ? STD_CLEAR_HALT
+                            : STD_NONE);
 }
 
-/* After a configuration or alt-setting change, URBs still waiting for
- * stream data either get a stream on the new endpoint or end. */
-static void after_change(urg_hcd_dev *d, int interface)
+void control_standard_result(urg_hcd_dev *d, struct urg_urb *u, const struct urg_completion *c,
+                             int *status, uint32_t *actual, int *changed)
 {
-    int i;
-    for (i = 1; i < 32; i++) {
-        struct hep *e = &d->ep[i];
-        bool streamable;
-        if (i == 16 || !e->head || PRIV(e->head)->kind != K_WAIT)
-            continue;
-        if (interface >= 0 && e->info.interface != interface)
-            continue;
-        streamable = (e->addr & 0x80) &&
-                     (e->info.type == URG_EP_INTERRUPT || (e->info.type == URG_EP_BULK && e->buffered));
-        if (streamable && d->state == D_ATTACHED && stream_ensure(d, e) == 0)
-            continue;
-        urb_flush(d, e, URG_URB_CANCELLED);
-    }
-}
-
-void control_std_done(urg_hcd_dev *d, struct urg_urb *u, const struct urg_completion *c)
-{
-    struct urb_priv *p = PRIV(u);
     uint16_t wlength = (uint16_t)(u->setup[6] | u->setup[7] << 8);
-    uint32_t actual = 0;
-    int status;
-    if (p->state != U_QUEUED || p->id != c->id)
-        return;
-    status = urb_status_from_wire(c->status);
-    switch (p->std) {
+    *status = urb_status_from_wire(c->status);
+    *actual = 0;
+    *changed = NO_CHANGE;
+    switch (urb_private(u)->standard) {
     case STD_SET_CONFIG:
-        if (status == URG_URB_SUCCESS)
+        if (*status == URG_URB_SUCCESS)
             d->info.configuration = c->u.config.configuration;
-        after_change(d, -1);
+        *changed = -1;
         break;
     case STD_GET_CONFIG:
-        if (status == URG_URB_SUCCESS && wlength >= 1) {
+        if (*status == URG_URB_SUCCESS && wlength >= 1) {
             u->buffer[0] = c->u.config.configuration;
             d->info.configuration = c->u.config.configuration;
-            actual = 1;
+            *actual = 1;
         }
         break;
     case STD_SET_ALT:
-        after_change(d, u->setup[4]);
+        *changed = u->setup[4];
         break;
     case STD_GET_ALT:
-        if (status == URG_URB_SUCCESS && wlength >= 1) {
+        if (*status == URG_URB_SUCCESS && wlength >= 1) {
             u->buffer[0] = c->u.alt.alt;
-            actual = 1;
+            *actual = 1;
         }
         break;
     default:
         break;
     }
-    if (status == URG_URB_SUCCESS && actual < wlength && (u->setup[0] & 0x80))
-        status = URG_URB_SHORT;
-    urb_done(d, u, status, actual);
+    if (*status == URG_URB_SUCCESS && *actual < wlength && (u->setup[0] & 0x80))
+        *status = URG_URB_SHORT;
 }

@@ -10,22 +10,8 @@
  * host has the filter cap); the VMM's filter is the engine's (applied on
  * device_connect and on every interface_info).
  */
-#include <stdarg.h>
-#include <stdio.h>
 
 #include "hcd.h"
-
-void hcd_log(urg_hcd_dev *d, int level, const char *fmt, ...)
-{
-    char buf[320];
-    va_list ap;
-    if (!d->cfg.callbacks.log || level > d->cfg.session.log_level)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    d->cfg.callbacks.log(d->cfg.user_data, level, buf);
-}
 
 URG_API void urg_hcd_config_init(struct urg_hcd_config *cfg)
 {
@@ -142,7 +128,7 @@ static void load_endpoints(urg_hcd_dev *d, const struct urg_device *usb)
 {
     int i;
     for (i = 0; i < 32; i++) {
-        struct hep *e = &d->ep[i];
+        struct endpoint *e = &d->ep[i];
         struct urg_endpoint n = usb->ep[i];
         bool changed = n.type != e->info.type || n.max_packet_size != e->info.max_packet_size ||
                        n.interface != e->info.interface || n.interval != e->info.interval;
@@ -222,7 +208,7 @@ static void do_detach(urg_hcd_dev *d)
     if (d->state != D_ATTACHED)
         return;
     for (i = 0; i < 32; i++) {
-        struct hep *e = &d->ep[i];
+        struct endpoint *e = &d->ep[i];
         e->stream = ST_NONE;
         e->start_id = 0;
         pktq_clear(&e->q, &d->alloc);
@@ -247,44 +233,30 @@ URG_API void urg_hcd_detach_done(urg_hcd_dev *d)
 
 /* ---------------------------------------------------------------- engine events */
 
-static void ev_complete(void *ud, const struct urg_completion *c)
+/* A request the model made is answered: routed by what it was for. */
+static void on_engine_complete(void *ud, const struct urg_completion *c)
 {
     urg_hcd_dev *d = ud;
-    switch (c->type) {
-    case URG_CONTROL_PACKET:
-    case URG_BULK_PACKET:
-        urb_engine_done(d, c);
-        break;
-    case URG_INTERRUPT_PACKET:
-        if (interrupt_is_bounce(c->user_data))
-            interrupt_out_bounce_done(d, c);
-        else
-            urb_engine_done(d, c);
-        break;
-    case URG_SET_CONFIGURATION:
-    case URG_GET_CONFIGURATION:
-    case URG_SET_ALT_SETTING:
-    case URG_GET_ALT_SETTING:
-        control_std_done(d, c->user_data, c);
-        break;
-    case URG_START_INTERRUPT_RECEIVING:
-    case URG_START_ISO_STREAM:
-    case URG_START_BULK_RECEIVING:
-        stream_started(d, c);
-        break;
-    case URG_ALLOC_BULK_STREAMS:
-    case URG_FREE_BULK_STREAMS:
-        bulk_streams_done(d, c);
-        break;
-    default: /* stop requests: nothing waits for them */
-        if (c->status != URG_STATUS_SUCCESS && c->status != URG_STATUS_NODEV)
-            hcd_log(d, URG_LOG_WARNING, "%s on 0x%02x: %s", urg_type_name(c->type), c->endpoint,
-                    urg_status_name(c->status));
-        break;
+    struct hcd_request *r = c->user_data;
+    if (r) {
+        switch (r->kind) {
+        case REQUEST_URB: urb_engine_done(d, r, c); return;
+        case REQUEST_OUT_COPY: interrupt_out_copy_done(d, c); return;
+        case REQUEST_STREAMS: bulk_streams_done(d, c); return;
+        }
+    }
+    /* A stream's start or stop (no record: the type and endpoint say it). */
+    if (is_stream_start(c->type)) {
+        if (stream_started(d, c))
+            urb_serve(d, endpoint_of(d, c->endpoint));
+    } else if (c->status != URG_STATUS_SUCCESS && c->status != URG_STATUS_NODEV) {
+        /* a stop: nothing waits for it */
+        hcd_log(d, URG_LOG_WARNING, "%s on 0x%02x: %s", urg_type_name(c->type), c->endpoint,
+                urg_status_name(c->status));
     }
 }
 
-static void ev_device_connect(void *ud, const struct urg_device *usb)
+static void on_engine_device_connect(void *ud, const struct urg_device *usb)
 {
     urg_hcd_dev *d = ud;
     (void)usb;
@@ -295,7 +267,7 @@ static void ev_device_connect(void *ud, const struct urg_device *usb)
     do_attach(d);
 }
 
-static void ev_device_disconnect(void *ud)
+static void on_engine_device_disconnect(void *ud)
 {
     urg_hcd_dev *d = ud;
     d->held = false;
@@ -303,7 +275,7 @@ static void ev_device_disconnect(void *ud)
     do_detach(d);
 }
 
-static void ev_device_rejected(void *ud, const struct urg_device *usb, int reason)
+static void on_engine_device_rejected(void *ud, const struct urg_device *usb, int reason)
 {
     urg_hcd_dev *d = ud;
     (void)usb;
@@ -313,7 +285,7 @@ static void ev_device_rejected(void *ud, const struct urg_device *usb, int reaso
         d->cfg.callbacks.rejected(d->cfg.user_data, d, reason);
 }
 
-static void ev_device_info(void *ud, const struct urg_device *usb, unsigned what)
+static void on_engine_device_info(void *ud, const struct urg_device *usb, unsigned what)
 {
     urg_hcd_dev *d = ud;
     (void)what;
@@ -326,19 +298,18 @@ static void ev_device_info(void *ud, const struct urg_device *usb, unsigned what
         d->cfg.callbacks.endpoints_changed(d->cfg.user_data, d);
 }
 
-static void ev_stream_data(void *ud, const struct urg_stream_data *sd)
+static void on_engine_stream_data(void *ud, const struct urg_stream_data *sd)
 {
     urg_hcd_dev *d = ud;
-    if (d->state != D_ATTACHED)
-        return;
-    stream_data(d, sd);
+    if (d->state == D_ATTACHED && stream_data(d, sd))
+        urb_serve(d, endpoint_of(d, sd->endpoint));
 }
 
-static void ev_stream_status(void *ud, const struct urg_stream_status *st)
+static void on_engine_stream_status(void *ud, const struct urg_stream_status *st)
 {
     urg_hcd_dev *d = ud;
-    if (d->state == D_ATTACHED)
-        stream_status(d, st);
+    if (d->state == D_ATTACHED && stream_status(d, st))
+        urb_serve(d, endpoint_of(d, st->endpoint));
 }
 
 /* A packet the engine refused. A fatal error is not logged here: it fails
@@ -346,14 +317,14 @@ static void ev_stream_status(void *ud, const struct urg_stream_status *st)
  * ends the connection and says why, once (the transport logs it with the
  * address; urg_session_error() gives the message). A skipped packet has no
  * one else to tell. */
-static void ev_error(void *ud, int err, const char *msg, int fatal)
+static void on_engine_error(void *ud, int err, const char *msg, int fatal)
 {
     urg_hcd_dev *d = ud;
     if (!fatal)
         hcd_log(d, URG_LOG_WARNING, "host: %s (%s), skipped", msg, urg_error_name(err));
 }
 
-static void ev_log(void *ud, int level, const char *msg)
+static void on_engine_log(void *ud, int level, const char *msg)
 {
     urg_hcd_dev *d = ud;
     if (d->cfg.callbacks.log)
@@ -372,15 +343,15 @@ URG_API int urg_hcd_dev_connect(urg_hcd_dev *d, urg_session **session)
     sc.allocator = &d->alloc;
     sc.filter = d->filter;
     memset(&sc.callbacks, 0, sizeof(sc.callbacks));
-    sc.callbacks.complete = ev_complete;
-    sc.callbacks.device_connect = ev_device_connect;
-    sc.callbacks.device_disconnect = ev_device_disconnect;
-    sc.callbacks.device_rejected = ev_device_rejected;
-    sc.callbacks.device_info = ev_device_info;
-    sc.callbacks.stream_data = ev_stream_data;
-    sc.callbacks.stream_status = ev_stream_status;
-    sc.callbacks.error = ev_error;
-    sc.callbacks.log = ev_log;
+    sc.callbacks.complete = on_engine_complete;
+    sc.callbacks.device_connect = on_engine_device_connect;
+    sc.callbacks.device_disconnect = on_engine_device_disconnect;
+    sc.callbacks.device_rejected = on_engine_device_rejected;
+    sc.callbacks.device_info = on_engine_device_info;
+    sc.callbacks.stream_data = on_engine_stream_data;
+    sc.callbacks.stream_status = on_engine_stream_status;
+    sc.callbacks.error = on_engine_error;
+    sc.callbacks.log = on_engine_log;
     sc.user_data = d;
     if ((r = urg_session_new(&sc, &d->s)))
         return r;

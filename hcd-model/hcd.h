@@ -2,17 +2,26 @@
  * hcd.h - the host-controller model's state, shared by the files of
  * hcd-model/. Not installed.
  *
- *   device.c    device lifecycle: sessions, attach/detach, engine events
- *   urb.c       URBs: allocation, per-endpoint order, submit, cancel, stop
- *   control.c   standard requests on endpoint 0
- *   stream.c    streams (interrupt, buffered bulk, iso): start, stop,
- *               packets into the queue, URBs served from it
- *   interrupt.c interrupt IN URBs from the queue; interrupt OUT
- *   bulk.c      bulk, buffered bulk receiving (serial adapters), streams
- *   iso.c       iso streams: sizing, IN pre-fill and underruns, OUT
- *   pktq.c      the bounded packet queue of stream endpoints
- *   speed.c     which port speeds can carry a device
- *   pcap.c      usbmon capture of URB traffic
+ * The files call each other one way only (no file calls one above it):
+ *
+ *   device.c     the device's lifecycle, and the engine's events, each
+ *                routed once (a completion by its request record)
+ *     urb.c      a URB's whole lifecycle: the only file that moves URBs
+ *                (submit, the per-endpoint FIFO, completion, cancel, stop,
+ *                reset, serving URBs that wait for stream data)
+ *       control.c, bulk.c, interrupt.c, iso.c
+ *                what to do with a URB of that transfer type: each returns
+ *                a verdict (sent with an id, done now, or wait) that urb.c
+ *                applies; filling a URB from the stream queue
+ *         stream.c   an endpoint's stream: start, stop, the host's
+ *                    answers, packets into the queue
+ *           pktq.c   the bounded packet queue
+ *           speed.c  port speeds and iso sizing
+ *           pcap.c   usbmon capture
+ *           log.c    the model's log line
+ *
+ * A URB followed from urg_hcd_submit() to the wire and back visits urb.c,
+ * its transfer type's file, and (for a completion) device.c, each once.
  */
 #ifndef URG_HCD_INTERNAL_H
 #define URG_HCD_INTERNAL_H
@@ -65,16 +74,34 @@ HCD_HIDDEN void pktq_destroy(struct pktq *q, const struct urg_allocator *a);
 
 /* ---- URBs ---- */
 
-enum { U_IDLE, U_QUEUED, U_DONE };        /* URB states */
-enum { K_ENGINE, K_WAIT, K_STD, K_LOCAL }; /* how a queued URB is served */
+/* Where a URB is (only urb.c moves it): not in the model; in its
+ * endpoint's FIFO waiting for its result; or with its result, waiting for
+ * the URBs before it to complete. */
+enum { URB_IDLE, URB_AWAITS_RESULT, URB_AWAITS_TURN };
+/* What gives a URB its result: an engine request, the endpoint's stream
+ * queue, a standard request the model translates, or the model itself. */
+enum { SERVED_BY_ENGINE, SERVED_FROM_QUEUE, SERVED_AS_STANDARD, SERVED_LOCALLY };
+/* The standard request a control URB is (control.c). */
 enum { STD_NONE, STD_SET_CONFIG, STD_GET_CONFIG, STD_SET_ALT, STD_GET_ALT, STD_CLEAR_HALT };
 
+/* What an engine request was made for: the user_data of every request the
+ * model makes is one of these (NULL for stream starts and stops, which the
+ * completion's type and endpoint name), so a completion is routed by what
+ * it is for, once. */
+enum { REQUEST_URB = 1, REQUEST_OUT_COPY, REQUEST_STREAMS };
+struct hcd_request {
+    uint8_t kind; /* REQUEST_* */
+};
+
 struct urb_priv {
+    struct hcd_request request;  /* REQUEST_URB: the engine request for it */
     urg_hcd_dev *dev;
     struct urg_urb *prev, *next; /* the endpoint's FIFO */
     uint64_t id;                 /* engine request id, 0 if none */
     uint64_t pcap_id;
-    uint8_t state, kind, std;
+    uint8_t state;               /* URB_* */
+    uint8_t served;              /* SERVED_* */
+    uint8_t standard;            /* STD_* */
 };
 
 struct urb_box {
@@ -82,16 +109,25 @@ struct urb_box {
     struct urg_urb pub;
 };
 
-static inline struct urb_priv *PRIV(struct urg_urb *u)
+static inline struct urb_priv *urb_private(struct urg_urb *u)
 {
     return &((struct urb_box *)(void *)((char *)u - offsetof(struct urb_box, pub)))->priv;
+}
+/* The engine request record of a URB, and the URB of one. */
+static inline struct hcd_request *urb_request(struct urg_urb *u)
+{
+    return &urb_private(u)->request;
+}
+static inline struct urg_urb *request_urb(const struct hcd_request *r)
+{
+    return &((struct urb_box *)(void *)((char *)r - offsetof(struct urb_box, priv.request)))->pub;
 }
 
 /* ---- endpoints ---- */
 
 enum { ST_NONE, ST_STARTING, ST_ACTIVE }; /* stream states */
 
-struct hep {
+struct endpoint {
     uint8_t addr;
     struct urg_endpoint info;  /* from ep_info */
     struct urg_urb *head, *tail;
@@ -124,14 +160,23 @@ struct urg_hcd_dev {
     bool refused_said;           /* a refusal for speed was logged on this
                                     connection */
     struct urg_hcd_device info;
-    struct hep ep[32];
+    struct endpoint ep[32];
     struct urg_pcap *pcap;
     uint64_t next_pcap_id;
 };
 
-static inline struct hep *hep_of(urg_hcd_dev *d, uint8_t ep)
+static inline struct endpoint *endpoint_of(urg_hcd_dev *d, uint8_t ep)
 {
     return &d->ep[urg_ep_index(ep)];
+}
+/* Is type a stream's start request? (The stream a start belongs to is
+ * named by the start itself.) */
+static inline bool is_stream_start(uint32_t type)
+{
+    struct urg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.type = type;
+    return urg_packet_stream(&p) == type;
 }
 static inline bool has_cap(const urg_hcd_dev *d, int cap)
 {
@@ -142,60 +187,106 @@ HCD_HIDDEN void hcd_log(urg_hcd_dev *d, int level, const char *fmt, ...) HCD_PRI
 
 /* urb.c */
 HCD_HIDDEN int urb_status_from_wire(int wire);
-/* Appends a URB to its endpoint's FIFO as queued. */
-HCD_HIDDEN void urb_link(struct hep *e, struct urg_urb *u, int kind);
 /* Sets the result of a queued URB; delivers it (and those behind it) in
  * order. */
 HCD_HIDDEN void urb_done(urg_hcd_dev *d, struct urg_urb *u, int status, uint32_t actual);
-/* Result of a URB being submitted: completes it now (returns 1) when no
- * earlier URB is queued on the endpoint, else queues it as done (0). */
-HCD_HIDDEN int urb_complete_now(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int status,
-                                uint32_t actual);
 /* Completes every URB queued on e with status (forgetting engine ones). */
-HCD_HIDDEN void urb_flush(urg_hcd_dev *d, struct hep *e, int status);
-/* The engine finished a request made for a URB. */
-HCD_HIDDEN void urb_engine_done(urg_hcd_dev *d, const struct urg_completion *c);
+HCD_HIDDEN void urb_flush(urg_hcd_dev *d, struct endpoint *e, int status);
+/* The engine finished request r made for a URB (a standard request too). */
+HCD_HIDDEN void urb_engine_done(urg_hcd_dev *d, struct hcd_request *r,
+                                const struct urg_completion *c);
+/* Serves the URBs waiting on a stream endpoint from its queue (or with the
+ * error the host left). */
+HCD_HIDDEN void urb_serve(urg_hcd_dev *d, struct endpoint *e);
 /* Copies IN data into the URB's buffer unless the engine wrote it there. */
 HCD_HIDDEN void urb_take_data(struct urg_urb *u, const uint8_t *data, uint32_t len);
 
-/* control.c */
-HCD_HIDDEN int control_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
-HCD_HIDDEN void control_std_done(urg_hcd_dev *d, struct urg_urb *u,
-                                 const struct urg_completion *c);
+/* ---- what a transfer type's file decides for a URB ---- */
+
+/* control.c, bulk.c, interrupt.c and iso.c look at a URB and return one of
+ * these; urb.c, which alone moves URBs, applies it. */
+struct urb_verdict {
+    uint8_t served;    /* SERVED_BY_ENGINE, SERVED_AS_STANDARD: sent (id, standard);
+                          SERVED_FROM_QUEUE: waits for stream data;
+                          SERVED_LOCALLY: done now (status, actual) */
+    uint8_t standard;  /* STD_*: the standard request a control URB is */
+    bool end_waiting;  /* first end the URBs waiting for stream data (cancelled) */
+    uint64_t id;       /* the engine request that serves it */
+    int status;        /* done now: URG_URB_* */
+    uint32_t actual;   /* done now: bytes moved */
+};
+
+static inline int verdict_done(struct urb_verdict *v, int status, uint32_t actual)
+{
+    v->served = SERVED_LOCALLY;
+    v->status = status;
+    v->actual = actual;
+    return 0;
+}
+/* r: what the engine call that sent the request returned. */
+static inline int verdict_sent(struct urb_verdict *v, int r, uint64_t id, int served, int standard)
+{
+    if (r < 0)
+        return r;
+    v->served = (uint8_t)served;
+    v->standard = (uint8_t)standard;
+    v->id = id;
+    return 0;
+}
+static inline int verdict_wait(struct urb_verdict *v)
+{
+    v->served = SERVED_FROM_QUEUE;
+    return 0;
+}
+
+/* Each returns 0 with *v set, or a negative error (the URB is refused). */
+HCD_HIDDEN int control_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
+                              struct urb_verdict *v);
+/* The result of a standard request's URB from the engine's completion:
+ * its status and bytes, the device's state updated; *changed is the
+ * interface whose alternate setting changed, -1 for a new configuration,
+ * or NO_CHANGE. */
+#define NO_CHANGE (-2)
+HCD_HIDDEN void control_standard_result(urg_hcd_dev *d, struct urg_urb *u,
+                                        const struct urg_completion *c, int *status,
+                                        uint32_t *actual, int *changed);
 
 /* stream.c */
 /* Starts e's stream (interrupt receiving, buffered bulk, iso) if none runs. */
-HCD_HIDDEN int stream_ensure(urg_hcd_dev *d, struct hep *e);
-/* Before a stream URB waits: reports an error the host left (returns 1,
- * the URB completed), else makes sure the stream runs (0, or an error). */
-HCD_HIDDEN int stream_prepare(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
-/* Serves waiting URBs of a stream endpoint from its queue. */
-HCD_HIDDEN void stream_serve(urg_hcd_dev *d, struct hep *e);
+HCD_HIDDEN int stream_ensure(urg_hcd_dev *d, struct endpoint *e);
+/* Before a URB waits for stream data: the URB status of an error the host
+ * left for the next URB (> 0, taken), else 0 with the stream running or
+ * starting, or a negative error. */
+HCD_HIDDEN int stream_prepare(urg_hcd_dev *d, struct endpoint *e);
 /* Stops e's stream (a stop request if it runs) and drops its queue. */
-HCD_HIDDEN void stream_stop(urg_hcd_dev *d, struct hep *e);
-/* Packets of a stream arrived. */
-HCD_HIDDEN void stream_data(urg_hcd_dev *d, const struct urg_stream_data *sd);
-/* A stream's start answered, or the host stopped it. */
-HCD_HIDDEN void stream_started(urg_hcd_dev *d, const struct urg_completion *c);
-HCD_HIDDEN void stream_status(urg_hcd_dev *d, const struct urg_stream_status *st);
+HCD_HIDDEN void stream_stop(urg_hcd_dev *d, struct endpoint *e);
+/* Packets of a stream arrived; a stream's start was answered; the host
+ * stopped a stream. Each returns true when URBs waiting on the endpoint
+ * may be served now (urb_serve()). */
+HCD_HIDDEN bool stream_data(urg_hcd_dev *d, const struct urg_stream_data *sd);
+HCD_HIDDEN bool stream_started(urg_hcd_dev *d, const struct urg_completion *c);
+HCD_HIDDEN bool stream_status(urg_hcd_dev *d, const struct urg_stream_status *st);
 
 /* interrupt.c */
-HCD_HIDDEN int interrupt_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
+HCD_HIDDEN int interrupt_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
+                                struct urb_verdict *v);
 /* Fills a waiting interrupt IN URB from the queue; true if it is done. */
-HCD_HIDDEN bool interrupt_fill(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int *status);
-HCD_HIDDEN void interrupt_out_bounce_done(urg_hcd_dev *d, const struct urg_completion *c);
-/* Is this engine user_data an immediate interrupt OUT's copy? */
-HCD_HIDDEN bool interrupt_is_bounce(const void *user_data);
+HCD_HIDDEN bool interrupt_fill(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status);
+/* The host answered an interrupt OUT already completed from a copy of its
+ * data (interrupt_out_immediate): the copy goes. */
+HCD_HIDDEN void interrupt_out_copy_done(urg_hcd_dev *d, const struct urg_completion *c);
 
 /* bulk.c */
-HCD_HIDDEN int bulk_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
+HCD_HIDDEN int bulk_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
+                           struct urb_verdict *v);
 HCD_HIDDEN void bulk_apply_serial_quirks(urg_hcd_dev *d);
 /* Fills a waiting buffered-bulk URB from the queue; true if it is done. */
-HCD_HIDDEN bool bulk_fill(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int *status);
+HCD_HIDDEN bool bulk_fill(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status);
 HCD_HIDDEN void bulk_streams_done(urg_hcd_dev *d, const struct urg_completion *c);
 
 /* iso.c */
-HCD_HIDDEN int iso_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u);
+HCD_HIDDEN int iso_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
+                          struct urb_verdict *v);
 
 /* pcap.c */
 HCD_HIDDEN struct urg_pcap *usbmon_open(const char *path, uint16_t bus,

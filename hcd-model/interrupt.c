@@ -13,18 +13,17 @@
  * (config interrupt_out_immediate, as QEMU does) completed at once from a
  * copy of the data.
  */
-#include <stdint.h>
-
 #include "hcd.h"
 
-/* Engine user_data of an immediate interrupt OUT: a tagged bounce buffer
- * (malloc alignment leaves bit 0 free), never a URB. */
-static void *tag(void *p) { return (void *)((uintptr_t)p | 1u); }
-static void *untag(void *p) { return (void *)((uintptr_t)p & ~(uintptr_t)1u); }
-static bool tagged(const void *p) { return ((uintptr_t)p & 1u) != 0; }
+/* An immediate interrupt OUT's copy of the data: the engine request's
+ * record, the bytes behind it. */
+struct out_copy {
+    struct hcd_request request; /* REQUEST_OUT_COPY */
+    uint8_t data[];
+};
 
 /* Fills an interrupt IN URB from the queue; true when it is complete. */
-bool interrupt_fill(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int *status)
+bool interrupt_fill(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status)
 {
     uint32_t mps = e->info.max_packet_size, taken = 0;
     struct pkt *pk;
@@ -63,52 +62,48 @@ bool interrupt_fill(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int *statu
     return true;
 }
 
-int interrupt_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
+int interrupt_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
+                     struct urb_verdict *v)
 {
     uint64_t id = 0;
     int r, status;
     if (u->endpoint & 0x80) {
-        if ((r = stream_prepare(d, e, u)) != 0)
-            return r;
+        if ((r = stream_prepare(d, e)) != 0)
+            return r < 0 ? r : verdict_done(v, r, 0);
         if (!e->head) {
             if (pktq_head(&e->q) && interrupt_fill(d, e, u, &status))
-                return urb_complete_now(d, e, u, status, u->actual_length);
+                return verdict_done(v, status, u->actual_length);
             if (d->cfg.interrupt_nak)
-                return urb_complete_now(d, e, u, URG_URB_NAK, 0);
+                return verdict_done(v, URG_URB_NAK, 0);
         }
-        urb_link(e, u, K_WAIT);
-        return 0;
+        return verdict_wait(v);
     }
     if (u->length > 0xffff)
         return URG_ERR_TOO_LONG;
     if (d->cfg.interrupt_out_immediate) {
-        uint8_t *copy = d->alloc.malloc(d->alloc.ctx, u->length ? u->length : 1);
+        struct out_copy *copy = d->alloc.malloc(d->alloc.ctx, sizeof(*copy) + u->length);
         if (!copy)
             return URG_ERR_NOMEM;
+        copy->request.kind = REQUEST_OUT_COPY;
         if (u->length)
-            memcpy(copy, u->buffer, u->length);
-        r = urg_session_interrupt_out(d->s, u->endpoint, (uint16_t)u->length, copy, tag(copy),
-                                      NULL);
+            memcpy(copy->data, u->buffer, u->length);
+        r = urg_session_interrupt_out(d->s, u->endpoint, (uint16_t)u->length, copy->data,
+                                      &copy->request, NULL);
         if (r < 0) {
             d->alloc.free(d->alloc.ctx, copy);
             return r;
         }
-        return urb_complete_now(d, e, u, URG_URB_SUCCESS, u->length);
+        return verdict_done(v, URG_URB_SUCCESS, u->length);
     }
-    r = urg_session_interrupt_out(d->s, u->endpoint, (uint16_t)u->length, u->buffer, u, &id);
-    if (r < 0)
-        return r;
-    urb_link(e, u, K_ENGINE);
-    PRIV(u)->id = id;
-    return 0;
+    r = urg_session_interrupt_out(d->s, u->endpoint, (uint16_t)u->length, u->buffer,
+                                  urb_request(u), &id);
+    return verdict_sent(v, r, id, SERVED_BY_ENGINE, STD_NONE);
 }
 
-bool interrupt_is_bounce(const void *user_data) { return tagged(user_data); }
-
-void interrupt_out_bounce_done(urg_hcd_dev *d, const struct urg_completion *c)
+void interrupt_out_copy_done(urg_hcd_dev *d, const struct urg_completion *c)
 {
     if (c->status != URG_STATUS_SUCCESS && c->status != URG_STATUS_NODEV)
         hcd_log(d, URG_LOG_WARNING, "interrupt OUT on 0x%02x (already completed): %s",
                 c->endpoint, urg_status_name(c->status));
-    d->alloc.free(d->alloc.ctx, untag(c->user_data));
+    d->alloc.free(d->alloc.ctx, c->user_data); /* the out_copy: its record comes first */
 }

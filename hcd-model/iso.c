@@ -15,7 +15,7 @@
  */
 #include "hcd.h"
 
-int iso_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
+int iso_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct urb_verdict *v)
 {
     uint32_t total = 0;
     int i, r, status = URG_URB_SUCCESS;
@@ -29,7 +29,7 @@ int iso_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
             u->iso[i].actual_length = 0;
             u->iso[i].status = status;
         }
-        return urb_complete_now(d, e, u, status, 0);
+        return verdict_done(v, status, 0);
     }
     if ((r = stream_ensure(d, e)) < 0)
         return r;
@@ -62,7 +62,7 @@ int iso_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
             e->st.underruns++;
             e->prefill = true;
         }
-        return urb_complete_now(d, e, u, URG_URB_SUCCESS, total);
+        return verdict_done(v, URG_URB_SUCCESS, total);
     }
 
     for (i = 0; i < u->num_iso_packets; i++) {
@@ -84,5 +84,5 @@ int iso_submit(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
         status = e->iso_error;
         e->iso_error = 0;
     }
-    return urb_complete_now(d, e, u, status, total);
+    return verdict_done(v, status, total);
 }

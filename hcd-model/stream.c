@@ -3,12 +3,12 @@
  * receiving and iso streams. Starting one (with the right request and, for
  * iso, the sizing), stopping it, the host's answer to a start, the host
  * stopping it (an unsolicited status), packets arriving into the bounded
- * queue, and serving URBs that wait for them (interrupt and buffered bulk;
- * iso URBs never wait, see iso.c).
+ * queue. URBs that wait for the packets are urb.c's: an event that may let
+ * them go says so (returns true) and the caller has urb.c serve them.
  */
 #include "hcd.h"
 
-int stream_ensure(urg_hcd_dev *d, struct hep *e)
+int stream_ensure(urg_hcd_dev *d, struct endpoint *e)
 {
     uint64_t id = 0;
     int r;
@@ -43,19 +43,19 @@ int stream_ensure(urg_hcd_dev *d, struct hep *e)
     return 0;
 }
 
-int stream_prepare(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
+int stream_prepare(urg_hcd_dev *d, struct endpoint *e)
 {
     int status;
     if (!e->head && e->error) {
         /* The host stopped the stream: this URB reports it. */
         status = e->error;
         e->error = 0;
-        return urb_complete_now(d, e, u, status, 0);
+        return status;
     }
     return stream_ensure(d, e);
 }
 
-void stream_stop(urg_hcd_dev *d, struct hep *e)
+void stream_stop(urg_hcd_dev *d, struct endpoint *e)
 {
     if ((e->stream == ST_ACTIVE || e->stream == ST_STARTING) && d->s) {
         /* A stream still starting is stopped too: the host will have
@@ -78,96 +78,63 @@ void stream_stop(urg_hcd_dev *d, struct hep *e)
     pktq_clear(&e->q, &d->alloc);
 }
 
-static bool fill(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int *status)
+bool stream_data(urg_hcd_dev *d, const struct urg_stream_data *sd)
 {
-    if (e->info.type == URG_EP_INTERRUPT)
-        return interrupt_fill(d, e, u, status);
-    return bulk_fill(d, e, u, status);
-}
-
-void stream_serve(urg_hcd_dev *d, struct hep *e)
-{
-    struct urg_urb *u;
-    while ((u = e->head) && PRIV(u)->kind == K_WAIT && PRIV(u)->state == U_QUEUED) {
-        int status;
-        if (e->error) {
-            status = e->error;
-            e->error = 0;
-            urb_done(d, u, status, 0);
-            /* The URBs behind it start the stream again. */
-            u = e->head;
-            if (u && PRIV(u)->kind == K_WAIT && PRIV(u)->state == U_QUEUED && d->s)
-                stream_ensure(d, e);
-            continue;
-        }
-        if (!pktq_head(&e->q))
-            return;
-        u->actual_length = 0;
-        if (!fill(d, e, u, &status))
-            return;
-        urb_done(d, u, status, u->actual_length);
-    }
-}
-
-void stream_data(urg_hcd_dev *d, const struct urg_stream_data *sd)
-{
-    struct hep *e = hep_of(d, sd->endpoint);
+    struct endpoint *e = endpoint_of(d, sd->endpoint);
     uint8_t type = sd->type == URG_INTERRUPT_PACKET ? URG_EP_INTERRUPT
                    : sd->type == URG_ISO_PACKET     ? URG_EP_ISO
                                                     : URG_EP_BULK;
     if (e->stream == ST_NONE || e->info.type != type)
-        return; /* still in the pipe after a stop */
+        return false; /* still in the pipe after a stop */
     if (pktq_push(&e->q, &d->alloc, sd->data, sd->length, sd->status)) {
         e->st.drops++;
-        return;
+        return false;
     }
     e->st.packets++;
     e->st.bytes += sd->length;
-    if (type != URG_EP_ISO) /* iso URBs never wait */
-        stream_serve(d, e);
+    return type != URG_EP_ISO; /* iso URBs never wait */
 }
 
-void stream_started(urg_hcd_dev *d, const struct urg_completion *c)
+bool stream_started(urg_hcd_dev *d, const struct urg_completion *c)
 {
-    struct hep *e = hep_of(d, c->endpoint);
+    struct endpoint *e = endpoint_of(d, c->endpoint);
     if (e->stream != ST_STARTING || e->start_id != c->id)
-        return; /* stopped or restarted meanwhile */
+        return false; /* stopped or restarted meanwhile */
     e->start_id = 0;
     if (c->status == URG_STATUS_SUCCESS) {
         e->stream = ST_ACTIVE;
-        return;
+        return false;
     }
     e->stream = ST_NONE;
     if (c->status == URG_STATUS_NODEV)
-        return;
+        return false;
     hcd_log(d, URG_LOG_WARNING, "%s on 0x%02x: %s", urg_type_name(c->type), c->endpoint,
             urg_status_name(c->status));
     e->error = urb_status_from_wire(c->status);
     if (e->info.type == URG_EP_ISO)
         e->iso_error = e->error;
-    stream_serve(d, e);
+    return true;
 }
 
-void stream_status(urg_hcd_dev *d, const struct urg_stream_status *st)
+bool stream_status(urg_hcd_dev *d, const struct urg_stream_status *st)
 {
-    struct hep *e = hep_of(d, st->endpoint);
+    struct endpoint *e = endpoint_of(d, st->endpoint);
     if (st->status == URG_STATUS_SUCCESS)
-        return;
+        return false;
     if (st->type == URG_ISO_STREAM_STATUS && !(st->endpoint & 0x80)) {
         /* iso OUT trouble: reported by the next OUT URB */
         e->iso_error = urb_status_from_wire(st->status);
         if (st->status != URG_STATUS_STALL)
-            return;
+            return false;
     }
     /* Only a running stream can be stopped: a stall for a stream being
      * (re)started belongs to the one before it. */
     if (e->stream != ST_ACTIVE)
-        return;
+        return false;
     hcd_log(d, URG_LOG_INFO, "host stopped the stream on 0x%02x: %s", st->endpoint,
             urg_status_name(st->status));
     e->stream = ST_NONE;
     e->error = urb_status_from_wire(st->status);
-    if (e->info.type == URG_EP_ISO)
-        return; /* iso URBs never wait: the next one restarts the stream */
-    stream_serve(d, e);
+    /* iso URBs never wait: the next one restarts the stream */
+    return e->info.type != URG_EP_ISO;
 }

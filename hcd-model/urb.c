@@ -6,7 +6,7 @@
  * A URB completes exactly once: urg_hcd_submit() returning 1 (completed
  * there, no callback), or one urb_complete callback. A URB whose result
  * arrives while an earlier URB on its endpoint is still out waits for it
- * (U_DONE in the FIFO); a cancelled URB completes at once.
+ * (URB_AWAITS_TURN in the FIFO); a cancelled URB completes at once.
  */
 #include <stdlib.h>
 
@@ -30,8 +30,8 @@ URG_API void urg_urb_free(struct urg_urb *u)
     struct urb_priv *p;
     if (!u)
         return;
-    p = PRIV(u);
-    if (p->state != U_IDLE) {
+    p = urb_private(u);
+    if (p->state != URB_IDLE) {
         /* Freeing a URB in flight would leave the model pointing at it. */
         if (p->dev)
             hcd_log(p->dev, URG_LOG_ERROR, "urg_urb_free: URB on endpoint 0x%02x is in flight",
@@ -60,57 +60,57 @@ int urb_status_from_wire(int wire)
     }
 }
 
-static struct hep *hep_of_urb(urg_hcd_dev *d, const struct urg_urb *u)
+static struct endpoint *endpoint_of_urb(urg_hcd_dev *d, const struct urg_urb *u)
 {
-    return u->type == URG_EP_CONTROL ? &d->ep[u->endpoint & 0x0f] : hep_of(d, u->endpoint);
+    return u->type == URG_EP_CONTROL ? &d->ep[u->endpoint & 0x0f] : endpoint_of(d, u->endpoint);
 }
 
-void urb_link(struct hep *e, struct urg_urb *u, int kind)
+static void link_urb(struct endpoint *e, struct urg_urb *u, int served)
 {
-    struct urb_priv *p = PRIV(u);
+    struct urb_priv *p = urb_private(u);
     p->prev = e->tail;
     p->next = NULL;
     if (e->tail)
-        PRIV(e->tail)->next = u;
+        urb_private(e->tail)->next = u;
     else
         e->head = u;
     e->tail = u;
-    p->state = U_QUEUED;
-    p->kind = (uint8_t)kind;
+    p->state = URB_AWAITS_RESULT;
+    p->served = (uint8_t)served;
 }
 
-static void unlink_urb(struct hep *e, struct urg_urb *u)
+static void unlink_urb(struct endpoint *e, struct urg_urb *u)
 {
-    struct urb_priv *p = PRIV(u);
+    struct urb_priv *p = urb_private(u);
     if (p->prev)
-        PRIV(p->prev)->next = p->next;
+        urb_private(p->prev)->next = p->next;
     else
         e->head = p->next;
     if (p->next)
-        PRIV(p->next)->prev = p->prev;
+        urb_private(p->next)->prev = p->prev;
     else
         e->tail = p->prev;
     p->prev = p->next = NULL;
 }
 
 /* The URB leaves the model: capture, count, back to idle. */
-static void finalize(urg_hcd_dev *d, struct hep *e, struct urg_urb *u)
+static void finalize(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u)
 {
-    struct urb_priv *p = PRIV(u);
-    p->state = U_IDLE;
+    struct urb_priv *p = urb_private(u);
+    p->state = URB_IDLE;
     p->id = 0;
     e->st.urbs++;
     if (d->pcap)
         usbmon_urb(d->pcap, 'C', d->info.address, u, p->pcap_id);
 }
 
-static void deliver(urg_hcd_dev *d, struct hep *e)
+static void deliver(urg_hcd_dev *d, struct endpoint *e)
 {
     struct urg_urb *u;
     if (e->delivering)
         return; /* the outer loop delivers */
     e->delivering = true;
-    while ((u = e->head) && PRIV(u)->state == U_DONE) {
+    while ((u = e->head) && urb_private(u)->state == URB_AWAITS_TURN) {
         unlink_urb(e, u);
         finalize(d, e, u);
         d->cfg.callbacks.urb_complete(d->cfg.user_data, d, u);
@@ -120,18 +120,20 @@ static void deliver(urg_hcd_dev *d, struct hep *e)
 
 void urb_done(urg_hcd_dev *d, struct urg_urb *u, int status, uint32_t actual)
 {
-    struct urb_priv *p = PRIV(u);
-    if (p->state != U_QUEUED)
+    struct urb_priv *p = urb_private(u);
+    if (p->state != URB_AWAITS_RESULT)
         return;
     u->status = status;
     u->actual_length = actual;
-    p->state = U_DONE;
+    p->state = URB_AWAITS_TURN;
     p->id = 0;
-    deliver(d, hep_of_urb(d, u));
+    deliver(d, endpoint_of_urb(d, u));
 }
 
-int urb_complete_now(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int status,
-                     uint32_t actual)
+/* A URB's result is known at submit: completes it now (1) when no earlier
+ * URB is queued on the endpoint, else queues it with its result (0). */
+static int complete_now(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int status,
+                        uint32_t actual)
 {
     u->status = status;
     u->actual_length = actual;
@@ -140,26 +142,26 @@ int urb_complete_now(urg_hcd_dev *d, struct hep *e, struct urg_urb *u, int statu
         return 1;
     }
     /* An earlier URB is still out: this one waits its turn. */
-    urb_link(e, u, K_LOCAL);
-    PRIV(u)->state = U_DONE;
+    link_urb(e, u, SERVED_LOCALLY);
+    urb_private(u)->state = URB_AWAITS_TURN;
     return 0;
 }
 
-void urb_flush(urg_hcd_dev *d, struct hep *e, int status)
+void urb_flush(urg_hcd_dev *d, struct endpoint *e, int status)
 {
     /* Every URB now in the FIFO is finished with status (one that had its
      * result keeps it) and delivered in order from the FIFO itself, so that
      * a callback may cancel one still waiting its turn; URBs submitted from
      * the callbacks queue behind them and belong to the endpoint's next
      * life. */
-    for (struct urg_urb *u = e->head; u; u = PRIV(u)->next) {
-        struct urb_priv *p = PRIV(u);
-        if (p->state != U_QUEUED)
+    for (struct urg_urb *u = e->head; u; u = urb_private(u)->next) {
+        struct urb_priv *p = urb_private(u);
+        if (p->state != URB_AWAITS_RESULT)
             continue;
         if (p->id && d->s)
             urg_session_forget(d->s, p->id);
         u->status = status;
-        p->state = U_DONE;
+        p->state = URB_AWAITS_TURN;
         p->id = 0;
     }
     deliver(d, e);
@@ -171,15 +173,78 @@ void urb_take_data(struct urg_urb *u, const uint8_t *data, uint32_t len)
         memcpy(u->buffer, data, len);
 }
 
-void urb_engine_done(urg_hcd_dev *d, const struct urg_completion *c)
+/* After a configuration or alternate-setting change (interface, or -1 for
+ * all), URBs still waiting for stream data either get a stream on the new
+ * endpoint or end. */
+static void after_change(urg_hcd_dev *d, int interface)
 {
-    struct urg_urb *u = c->user_data;
-    struct urb_priv *p = PRIV(u);
-    uint32_t want;
-    int status;
+    for (int i = 1; i < 32; i++) {
+        struct endpoint *e = &d->ep[i];
+        bool streamable;
+        if (i == 16 || !e->head || urb_private(e->head)->served != SERVED_FROM_QUEUE)
+            continue;
+        if (interface >= 0 && e->info.interface != interface)
+            continue;
+        streamable = (e->addr & 0x80) && (e->info.type == URG_EP_INTERRUPT ||
+                                          (e->info.type == URG_EP_BULK && e->buffered));
+        if (streamable && d->state == D_ATTACHED && stream_ensure(d, e) == 0)
+            continue;
+        urb_flush(d, e, URG_URB_CANCELLED);
+    }
+}
+
+static bool fill(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status)
+{
+    if (e->info.type == URG_EP_INTERRUPT)
+        return interrupt_fill(d, e, u, status);
+    return bulk_fill(d, e, u, status);
+}
+
+static bool waits_for_data(struct urg_urb *u)
+{
+    return u && urb_private(u)->served == SERVED_FROM_QUEUE &&
+           urb_private(u)->state == URB_AWAITS_RESULT;
+}
+
+void urb_serve(urg_hcd_dev *d, struct endpoint *e)
+{
+    struct urg_urb *u;
+    while ((u = e->head) && waits_for_data(u)) {
+        int status;
+        if (e->error) {
+            status = e->error;
+            e->error = 0;
+            urb_done(d, u, status, 0);
+            /* The URBs behind it start the stream again. */
+            if (e->head && waits_for_data(e->head) && d->s)
+                stream_ensure(d, e);
+            continue;
+        }
+        if (!pktq_head(&e->q))
+            return;
+        u->actual_length = 0;
+        if (!fill(d, e, u, &status))
+            return;
+        urb_done(d, u, status, u->actual_length);
+    }
+}
+
+void urb_engine_done(urg_hcd_dev *d, struct hcd_request *r, const struct urg_completion *c)
+{
+    struct urg_urb *u = request_urb(r);
+    struct urb_priv *p = urb_private(u);
+    uint32_t want, actual;
+    int status, changed;
     bool in;
-    if (p->state != U_QUEUED || p->id != c->id)
+    if (p->state != URB_AWAITS_RESULT || p->id != c->id)
         return;
+    if (p->served == SERVED_AS_STANDARD) {
+        control_standard_result(d, u, c, &status, &actual, &changed);
+        if (changed != NO_CHANGE)
+            after_change(d, changed);
+        urb_done(d, u, status, actual);
+        return;
+    }
     status = urb_status_from_wire(c->status);
     in = (u->type == URG_EP_CONTROL) ? (u->setup[0] & 0x80) != 0 : (u->endpoint & 0x80) != 0;
     want = u->type == URG_EP_CONTROL ? (uint32_t)(u->setup[6] | u->setup[7] << 8) : u->length;
@@ -187,24 +252,49 @@ void urb_engine_done(urg_hcd_dev *d, const struct urg_completion *c)
         urb_take_data(u, c->data, c->length);
     if (status == URG_URB_SUCCESS && in && c->length < want)
         status = URG_URB_SHORT;
-    if (p->std == STD_CLEAR_HALT && status == URG_URB_SUCCESS)
+    if (p->standard == STD_CLEAR_HALT && status == URG_URB_SUCCESS)
         urg_hcd_ep_reset(d, u->setup[4]);
     urb_done(d, u, status, c->length);
 }
 
+/* What the transfer type's file decided, done: 1 if the URB completed
+ * here (no callback will come), else 0. */
+static int apply(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
+                 const struct urb_verdict *v)
+{
+    struct urb_priv *p = urb_private(u);
+    if (v->end_waiting) {
+        /* URBs waiting for stream data end (cancelled), in their turn. */
+        for (struct urg_urb *w = e->head; w; w = urb_private(w)->next) {
+            struct urb_priv *wp = urb_private(w);
+            if (wp->served == SERVED_FROM_QUEUE && wp->state == URB_AWAITS_RESULT) {
+                w->status = URG_URB_CANCELLED;
+                wp->state = URB_AWAITS_TURN;
+            }
+        }
+    }
+    if (v->served == SERVED_LOCALLY)
+        return complete_now(d, e, u, v->status, v->actual);
+    link_urb(e, u, v->served);
+    p->id = v->id;
+    p->standard = v->standard;
+    return 0;
+}
+
 URG_API int urg_hcd_submit(urg_hcd_dev *d, struct urg_urb *u)
 {
+    struct urb_verdict v;
     struct urb_priv *p;
-    struct hep *e;
+    struct endpoint *e;
     int r, i;
     if (!d || !u || (u->length && !u->buffer) || u->type > URG_EP_INTERRUPT)
         return URG_ERR_INVALID;
-    p = PRIV(u);
-    if (p->state != U_IDLE)
+    p = urb_private(u);
+    if (p->state != URB_IDLE)
         return URG_ERR_HCD_BUSY;
     if (d->state != D_ATTACHED || !d->s)
         return URG_ERR_NO_DEVICE;
-    e = hep_of_urb(d, u);
+    e = endpoint_of_urb(d, u);
     if (e->info.type != u->type)
         return URG_ERR_HCD_ENDPOINT;
     if (u->type == URG_EP_ISO) {
@@ -217,36 +307,40 @@ URG_API int urg_hcd_submit(urg_hcd_dev *d, struct urg_urb *u)
                 u->iso[i].length > 0xffff)
                 return URG_ERR_INVALID;
     }
+    p->request.kind = REQUEST_URB;
     p->dev = d;
-    p->std = STD_NONE;
+    p->standard = STD_NONE;
     p->id = 0;
     p->pcap_id = ++d->next_pcap_id;
     u->status = URG_URB_PENDING;
     u->actual_length = 0;
     if (d->pcap)
         usbmon_urb(d->pcap, 'S', d->info.address, u, p->pcap_id);
+    memset(&v, 0, sizeof(v));
     switch (u->type) {
-    case URG_EP_CONTROL: r = control_submit(d, e, u); break;
-    case URG_EP_BULK: r = bulk_submit(d, e, u); break;
-    case URG_EP_INTERRUPT: r = interrupt_submit(d, e, u); break;
-    default: r = iso_submit(d, e, u); break;
+    case URG_EP_CONTROL: r = control_submit(d, e, u, &v); break;
+    case URG_EP_BULK: r = bulk_submit(d, e, u, &v); break;
+    case URG_EP_INTERRUPT: r = interrupt_submit(d, e, u, &v); break;
+    default: r = iso_submit(d, e, u, &v); break;
     }
-    if (r < 0)
-        p->state = U_IDLE;
-    return r;
+    if (r < 0) {
+        p->state = URB_IDLE;
+        return r;
+    }
+    return apply(d, e, u, &v);
 }
 
 URG_API int urg_hcd_cancel(urg_hcd_dev *d, struct urg_urb *u)
 {
     struct urb_priv *p;
-    struct hep *e;
+    struct endpoint *e;
     if (!d || !u)
         return URG_ERR_INVALID;
-    p = PRIV(u);
-    if (p->state == U_IDLE || p->dev != d)
+    p = urb_private(u);
+    if (p->state == URB_IDLE || p->dev != d)
         return URG_ERR_NOT_FOUND;
-    e = hep_of_urb(d, u);
-    if (p->state == U_QUEUED) {
+    e = endpoint_of_urb(d, u);
+    if (p->state == URB_AWAITS_RESULT) {
         /* The engine lets go of the buffers now; the host's answer, if any,
          * is dropped. */
         if (p->id && d->s)
@@ -263,10 +357,10 @@ URG_API int urg_hcd_cancel(urg_hcd_dev *d, struct urg_urb *u)
 
 URG_API int urg_hcd_ep_stop(urg_hcd_dev *d, uint8_t endpoint)
 {
-    struct hep *e;
+    struct endpoint *e;
     if (!d)
         return URG_ERR_INVALID;
-    e = hep_of(d, endpoint);
+    e = endpoint_of(d, endpoint);
     stream_stop(d, e);
     urb_flush(d, e, URG_URB_CANCELLED);
     return 0;
@@ -274,15 +368,15 @@ URG_API int urg_hcd_ep_stop(urg_hcd_dev *d, uint8_t endpoint)
 
 URG_API int urg_hcd_ep_reset(urg_hcd_dev *d, uint8_t endpoint)
 {
-    struct hep *e;
+    struct endpoint *e;
     if (!d)
         return URG_ERR_INVALID;
-    e = hep_of(d, endpoint);
+    e = endpoint_of(d, endpoint);
     stream_stop(d, e);
     e->error = 0;
     e->iso_error = 0;
     /* URBs still waiting for stream data get a fresh stream. */
-    if (e->head && PRIV(e->head)->kind == K_WAIT && d->state == D_ATTACHED)
+    if (e->head && urb_private(e->head)->served == SERVED_FROM_QUEUE && d->state == D_ATTACHED)
         stream_ensure(d, e);
     return 0;
 }
@@ -310,7 +404,7 @@ URG_API int urg_hcd_reset(urg_hcd_dev *d)
 
 URG_API int urg_hcd_ep_stats(const urg_hcd_dev *d, uint8_t endpoint, struct urg_hcd_ep_stats *out)
 {
-    const struct hep *e;
+    const struct endpoint *e;
     if (!d || !out)
         return URG_ERR_INVALID;
     e = &d->ep[urg_ep_index(endpoint)];
