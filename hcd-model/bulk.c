@@ -151,8 +151,9 @@ struct streams_request {
     void *op;
 };
 
-/* Sends alloc (no_streams > 0) or free (0) of bulk streams for op. */
-static int streams_request(urg_hcd_dev *d, uint32_t endpoints, uint32_t no_streams, void *op)
+/* Sends alloc_bulk_streams (alloc) or free_bulk_streams for op. */
+static int streams_request(urg_hcd_dev *d, bool alloc, uint32_t endpoints, uint32_t no_streams,
+                           void *op)
 {
     struct streams_request *q;
     int r;
@@ -164,8 +165,8 @@ static int streams_request(urg_hcd_dev *d, uint32_t endpoints, uint32_t no_strea
         return URG_ERR_NOMEM;
     q->request.kind = REQUEST_STREAMS;
     q->op = op;
-    r = no_streams ? urg_session_alloc_bulk_streams(d->s, endpoints, no_streams, &q->request, NULL)
-                   : urg_session_free_bulk_streams(d->s, endpoints, &q->request, NULL);
+    r = alloc ? urg_session_alloc_bulk_streams(d->s, endpoints, no_streams, &q->request, NULL)
+              : urg_session_free_bulk_streams(d->s, endpoints, &q->request, NULL);
     if (r < 0)
         d->alloc.free(d->alloc.ctx, q);
     return r;
@@ -174,14 +175,12 @@ static int streams_request(urg_hcd_dev *d, uint32_t endpoints, uint32_t no_strea
 URG_API int urg_hcd_alloc_streams(urg_hcd_dev *d, uint32_t endpoints, uint32_t no_streams,
                                   void *op)
 {
-    if (!no_streams)
-        return URG_ERR_INVALID;
-    return streams_request(d, endpoints, no_streams, op);
+    return streams_request(d, true, endpoints, no_streams, op);
 }
 
 URG_API int urg_hcd_free_streams(urg_hcd_dev *d, uint32_t endpoints, void *op)
 {
-    return streams_request(d, endpoints, 0, op);
+    return streams_request(d, false, endpoints, 0, op);
 }
 
 void bulk_streams_done(urg_hcd_dev *d, const struct urg_completion *c)

@@ -267,7 +267,9 @@ URG_API int urg_hcd_reset(urg_hcd_dev *dev);
 URG_API int urg_hcd_ep_set_buffered(urg_hcd_dev *dev, uint8_t endpoint, int enable);
 /** Allocates / frees bulk streams on the endpoints of a mask of
  *  urg_ep_index() bits; the host's answer comes through streams_done with
- *  op. */
+ *  op. Returns 0, URG_ERR_INVALID (dev NULL), URG_ERR_NO_DEVICE,
+ *  URG_ERR_NOMEM, or the engine's refusal (URG_ERR_NO_CAP without the
+ *  bulk_streams cap, URG_ERR_AGAIN over the output bound). */
 URG_API int urg_hcd_alloc_streams(urg_hcd_dev *dev, uint32_t endpoints, uint32_t no_streams,
                                   void *op);
 URG_API int urg_hcd_free_streams(urg_hcd_dev *dev, uint32_t endpoints, void *op);
