@@ -4,7 +4,7 @@
  * used. Memory is measured through the configured allocator (every
  * allocation of the model and the engine goes through it): it must stay
  * bounded, with the drops counted. The engine's own validation (bounds,
- * directions, hellos) is in tests/guest/test_session.c.
+ * directions, hellos) is in tests/guest/test_session_*.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>

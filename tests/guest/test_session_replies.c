@@ -1,0 +1,480 @@
+/*
+ * test_session_replies.c - what the engine session receives from the
+ * scripted test host (guest/dispatch.c, the decoder under the session):
+ * replies completing requests, payloads in place, copied once or read
+ * through the recv window, bad replies under both error policies, protocol
+ * errors, and a whole session fed whole, byte by byte and in odd chunks
+ * under every caps layout.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "packets.h"
+#include "session_fixture.h"
+#include "testhost.h"
+
+/* ---------------------------------------------------------------- replies */
+
+static void test_replies_complete_requests(void **state)
+{
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    uint8_t desc[18], out[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    uint64_t ctl, blk_in, blk_out, intr, cfg, alt, alloc;
+    const struct rec_completion *c;
+    struct urg_packet p;
+    int i;
+    (void)state;
+    for (i = 0; i < 18; i++)
+        desc[i] = (uint8_t)(i * 7);
+    rec_init(&r);
+    s = connected_session(&r, &h, ALL, ALL);
+    assert_int_equal(urg_session_control(s, 0, GET_DEVICE_DESCRIPTOR, NULL, (void *)1, &ctl), 0);
+    assert_int_equal(urg_session_bulk(s, 0x82, 0, 512, NULL, (void *)2, &blk_in), 0);
+    assert_int_equal(urg_session_bulk(s, 0x02, 0, 8, out, (void *)3, &blk_out), 0);
+    assert_int_equal(urg_session_interrupt_out(s, 0x04, 8, out, (void *)4, &intr), 0);
+    assert_int_equal(urg_session_set_configuration(s, 1, (void *)5, &cfg), 0);
+    assert_int_equal(urg_session_get_alt_setting(s, 1, (void *)6, &alt), 0);
+    assert_int_equal(urg_session_alloc_bulk_streams(s, 1u << 18, 8, (void *)7, &alloc), 0);
+    assert_int_equal(urg_session_pending_count(s), 7);
+    th_pump(&h, s);
+
+    th_reply_control(&h, &th_find(&h, URG_CONTROL_PACKET)->p, URG_STATUS_SUCCESS, desc, 18);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_BULK_PACKET;
+    p.id = blk_in;
+    p.h.bulk.endpoint = 0x82;
+    p.h.bulk.status = URG_STATUS_SUCCESS;
+    p.h.bulk.length = 13;
+    p.data = desc;
+    p.data_len = 13;
+    th_emit(&h, &p);
+    p.id = blk_out;
+    p.h.bulk.endpoint = 0x02;
+    p.h.bulk.length = 8;
+    p.data_len = 0;
+    p.data = NULL;
+    th_emit(&h, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_INTERRUPT_PACKET;
+    p.id = intr;
+    p.h.interrupt.endpoint = 0x04;
+    p.h.interrupt.status = URG_STATUS_STALL;
+    th_emit(&h, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_CONFIGURATION_STATUS;
+    p.id = cfg;
+    p.h.configuration_status.configuration = 1;
+    th_emit(&h, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_ALT_SETTING_STATUS;
+    p.id = alt;
+    p.h.alt_setting_status.interface = 1;
+    p.h.alt_setting_status.alt = 2;
+    th_emit(&h, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_BULK_STREAMS_STATUS;
+    p.id = alloc;
+    p.h.bulk_streams_status.endpoints = 1u << 18;
+    p.h.bulk_streams_status.no_streams = 8;
+    th_emit(&h, &p);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+
+    assert_int_equal(r.ndone, 7);
+    assert_int_equal(urg_session_pending_count(s), 0);
+    c = rec_find(&r, ctl);
+    assert_ptr_equal(c->c.user_data, (void *)1);
+    assert_int_equal(c->c.type, URG_CONTROL_PACKET);
+    assert_int_equal(c->c.status, URG_STATUS_SUCCESS);
+    assert_int_equal(c->c.length, 18);
+    assert_memory_equal(c->data, desc, 18);
+    c = rec_find(&r, blk_in);
+    assert_int_equal(c->c.length, 13);
+    assert_memory_equal(c->data, desc, 13);
+    assert_int_equal(c->c.endpoint, 0x82);
+    c = rec_find(&r, blk_out);
+    assert_int_equal(c->c.length, 8);
+    assert_null(c->data);
+    c = rec_find(&r, intr);
+    assert_int_equal(c->c.status, URG_STATUS_STALL);
+    c = rec_find(&r, cfg);
+    assert_int_equal(c->c.u.config.configuration, 1);
+    c = rec_find(&r, alt);
+    assert_int_equal(c->c.u.alt.interface, 1);
+    assert_int_equal(c->c.u.alt.alt, 2);
+    c = rec_find(&r, alloc);
+    assert_int_equal(c->c.u.streams.endpoints, 1u << 18);
+    assert_int_equal(c->c.u.streams.no_streams, 8);
+    assert_ptr_equal(c->c.user_data, (void *)7);
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+}
+
+/* ---------------------------------------------------------------- payloads */
+
+static void test_zero_copy_and_window(void **state)
+{
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    uint8_t desc[18], in_buf[18], big[16384], dest[16384];
+    uint64_t id;
+    struct urg_packet p;
+    struct urg_stats st;
+    size_t i;
+    void *wb;
+    size_t wl;
+    (void)state;
+    for (i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 31);
+    memset(desc, 0x12, sizeof(desc));
+    rec_init(&r);
+    s = connected_session(&r, &h, ALL, ALL);
+
+    /* Whole in the recv buffer: delivered in place, in_buf untouched. */
+    memset(in_buf, 0, sizeof(in_buf));
+    assert_int_equal(urg_session_control(s, 0, GET_DEVICE_DESCRIPTOR, in_buf, NULL, &id), 0);
+    th_pump(&h, s);
+    th_reply_control(&h, &th_find(&h, URG_CONTROL_PACKET)->p, 0, desc, 18);
+    {
+        uint8_t *copy = malloc(h.out_len);
+        size_t len = h.out_len;
+        const uint8_t *seen;
+        memcpy(copy, h.out, len);
+        h.out_len = 0;
+        assert_int_equal(urg_session_recv(s, copy, len), 0);
+        seen = rec_find(&r, id)->c.data; /* the recorder's copy */
+        assert_memory_equal(seen, desc, 18);
+        free(copy);
+    }
+    assert_int_equal(in_buf[0], 0);
+    urg_session_stats(s, &st);
+    assert_int_equal(st.payload_copies, 0);
+
+    /* Straddling two recv calls: copied once, into in_buf. */
+    assert_int_equal(urg_session_control(s, 0, GET_DEVICE_DESCRIPTOR, in_buf, NULL, &id), 0);
+    th_pump(&h, s);
+    th_reply_control(&h, &th_find(&h, URG_CONTROL_PACKET)->p, 0, desc, 18);
+    assert_int_equal(th_flush(&h, s, 30), 0);
+    assert_memory_equal(in_buf, desc, 18);
+    urg_session_stats(s, &st);
+    assert_int_equal(st.payload_copies, 1);
+
+    /* The recv window: the socket's bytes go straight into dest. */
+    assert_int_equal(urg_session_bulk(s, 0x82, 0, sizeof(dest), dest, NULL, &id), 0);
+    th_pump(&h, s);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_BULK_PACKET;
+    p.id = id;
+    p.h.bulk.endpoint = 0x82;
+    p.h.bulk.length = sizeof(big);
+    p.data = big;
+    p.data_len = sizeof(big);
+    th_emit(&h, &p);
+    assert_int_equal(urg_session_recv_window(s, &wb, &wl), 0);
+    assert_int_equal(urg_session_recv(s, h.out, 26), 0); /* headers only */
+    assert_int_equal(urg_session_recv_window(s, &wb, &wl), 1);
+    assert_ptr_equal(wb, dest);
+    assert_int_equal(wl, sizeof(dest));
+    memcpy(wb, h.out + 26, 10000);
+    assert_int_equal(urg_session_recv_commit(s, 10000), 0);
+    assert_int_equal(urg_session_recv_window(s, &wb, &wl), 1);
+    assert_ptr_equal(wb, dest + 10000);
+    memcpy(wb, h.out + 26 + 10000, wl);
+    assert_int_equal(urg_session_recv_commit(s, wl), 0);
+    h.out_len = 0;
+    assert_int_equal(rec_count(&r, id), 1);
+    assert_memory_equal(dest, big, sizeof(big));
+    assert_int_equal(rec_find(&r, id)->c.length, sizeof(big));
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+}
+
+/* ---------------------------------------------------------------- bad hosts */
+
+struct bad_reply {
+    const char *what;
+    int err;
+};
+
+/* Sends request kind k and a reply broken in way k. */
+static uint64_t bad_case(urg_session *s, struct testhost *h, int k)
+{
+    struct urg_packet p;
+    uint64_t id;
+    memset(&p, 0, sizeof(p));
+    switch (k) {
+    case 0: /* set_configuration answered by an alt_setting_status */
+        assert_int_equal(urg_session_set_configuration(s, 1, NULL, &id), 0);
+        p.type = URG_ALT_SETTING_STATUS;
+        break;
+    case 1: /* a bulk reply for another endpoint */
+        assert_int_equal(urg_session_bulk(s, 0x82, 0, 8, NULL, NULL, &id), 0);
+        p.type = URG_BULK_PACKET;
+        p.h.bulk.endpoint = 0x81;
+        break;
+    case 2: /* more IN data than asked for */
+        assert_int_equal(urg_session_bulk(s, 0x82, 0, 8, NULL, NULL, &id), 0);
+        p.type = URG_BULK_PACKET;
+        p.h.bulk.endpoint = 0x82;
+        p.h.bulk.length = 9;
+        p.data = (const uint8_t *)"123456789";
+        p.data_len = 9;
+        break;
+    case 3: /* a bulk reply on another stream */
+        assert_int_equal(urg_session_bulk(s, 0x82, 1, 8, NULL, NULL, &id), 0);
+        p.type = URG_BULK_PACKET;
+        p.h.bulk.endpoint = 0x82;
+        p.h.bulk.stream_id = 2;
+        break;
+    case 4: /* an alt status for another interface */
+        assert_int_equal(urg_session_set_alt_setting(s, 1, 1, NULL, &id), 0);
+        p.type = URG_ALT_SETTING_STATUS;
+        p.h.alt_setting_status.interface = 0;
+        break;
+    default: /* an OUT reply claiming more than was sent */
+        assert_int_equal(urg_session_interrupt_out(s, 0x04, 2, "ab", NULL, &id), 0);
+        p.type = URG_INTERRUPT_PACKET;
+        p.h.interrupt.endpoint = 0x04;
+        p.h.interrupt.length = 3;
+        break;
+    }
+    p.id = id;
+    th_emit(h, &p);
+    return id;
+}
+
+static const int bad_errs[6] = {
+    URG_ERR_PROTO_REPLY_TYPE,   URG_ERR_PROTO_REPLY_ENDPOINT, URG_ERR_PROTO_REPLY_LENGTH,
+    URG_ERR_PROTO_FIELD,        URG_ERR_PROTO_FIELD,          URG_ERR_PROTO_REPLY_LENGTH,
+};
+
+static void test_bad_replies_fail_the_session(void **state)
+{
+    int k;
+    (void)state;
+    for (k = 0; k < 6; k++) {
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        uint64_t other, id, x;
+        const char *msg;
+        rec_init(&r);
+        s = connected_session(&r, &h, ALL, ALL);
+        assert_int_equal(urg_session_get_configuration(s, NULL, &other), 0);
+        id = bad_case(s, &h, k);
+        th_pump(&h, s);
+        assert_int_equal(th_flush(&h, s, 0), bad_errs[k]);
+        assert_int_equal(r.fatal, 1);
+        assert_int_equal(r.last_error, bad_errs[k]);
+        /* Everything pending completed, once, with no-device. */
+        assert_int_equal(rec_count(&r, id), 1);
+        assert_int_equal(rec_count(&r, other), 1);
+        assert_int_equal(rec_find(&r, id)->c.status, URG_STATUS_NODEV);
+        assert_int_equal(r.disconnect, 1);
+        assert_int_equal(urg_session_state(s), URG_STATE_FAILED);
+        assert_int_equal(urg_session_error(s, &msg), bad_errs[k]);
+        assert_true(strlen(msg) > 10);
+        assert_int_equal(urg_session_output_pending(s), 0);
+        assert_int_equal(urg_session_get_configuration(s, NULL, &x), URG_ERR_FAILED);
+        assert_int_equal(urg_session_recv(s, "x", 1), URG_ERR_FAILED);
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
+static void test_bad_replies_skipped(void **state)
+{
+    int k;
+    (void)state;
+    for (k = 0; k < 6; k++) {
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        uint64_t id, good;
+        struct urg_packet p;
+        rec_init(&r);
+        s = new_session(&r, ALL, URG_POLICY_SKIP);
+        th_init(&h, ALL);
+        th_pump(&h, s);
+        th_hello(&h);
+        th_device(&h);
+        assert_int_equal(th_flush(&h, s, 0), 0);
+        th_pump(&h, s);
+        id = bad_case(s, &h, k);
+        assert_int_equal(urg_session_get_configuration(s, NULL, &good), 0);
+        th_pump(&h, s);
+        memset(&p, 0, sizeof(p));
+        p.type = URG_CONFIGURATION_STATUS;
+        p.id = good;
+        th_emit(&h, &p);
+        assert_int_equal(th_flush(&h, s, 1), 0);
+        assert_int_equal(r.errors, 1);
+        assert_int_equal(r.fatal, 0);
+        assert_int_equal(r.last_error, bad_errs[k]);
+        if (k == 0) {
+            /* A reply of the wrong type is not this request's reply. */
+            assert_int_equal(rec_count(&r, id), 0);
+        } else {
+            assert_int_equal(rec_count(&r, id), 1);
+            assert_int_equal(rec_find(&r, id)->c.status, URG_STATUS_IOERROR);
+        }
+        assert_int_equal(rec_count(&r, good), 1);
+        assert_int_equal(urg_session_state(s), URG_STATE_CONNECTED);
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
+static void test_protocol_errors_from_host(void **state)
+{
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    struct urg_packet p;
+    uint8_t junk[16] = { 99, 0, 0, 0 };
+    (void)state;
+    /* A second device_connect while connected. */
+    rec_init(&r);
+    s = connected_session(&r, &h, ALL, ALL);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_DEVICE_CONNECT;
+    th_emit(&h, &p);
+    assert_int_equal(th_flush(&h, s, 0), URG_ERR_PROTO_STATE);
+    assert_non_null(strstr(r.log, "device_connect"));
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+    /* Garbage before the hello. */
+    rec_init(&r);
+    s = new_session(&r, ALL, URG_POLICY_FAIL);
+    assert_int_equal(urg_session_recv(s, junk, sizeof(junk)), URG_ERR_PROTO_TYPE);
+    assert_int_equal(r.fatal, 1);
+    assert_int_equal(urg_session_state(s), URG_STATE_FAILED);
+    urg_session_free(s);
+    rec_free(&r);
+    /* A packet type the guest never receives. */
+    rec_init(&r);
+    s = new_session(&r, ALL, URG_POLICY_FAIL);
+    th_init(&h, ALL);
+    th_hello(&h);
+    junk[0] = URG_RESET;
+    junk[4] = 0;
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    assert_int_equal(urg_session_recv(s, junk, 16), URG_ERR_PROTO_DIRECTION);
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+}
+
+/* ---------------------------------------------------------------- splits */
+
+/* A whole session, scripted: returns the recorder's log. */
+static char *scripted_session(uint32_t guest_caps, uint32_t host_caps, size_t chunk)
+{
+    struct rec r;
+    struct testhost h;
+    urg_session *s = new_session(&r, guest_caps, URG_POLICY_FAIL);
+    uint8_t bigdata[3000], desc[18];
+    struct urg_packet p;
+    uint64_t a, b, c, d;
+    char *log;
+    int i;
+    rec_init(&r);
+    urg_session_free(s);
+    s = new_session(&r, guest_caps, URG_POLICY_FAIL);
+    for (i = 0; i < 3000; i++)
+        bigdata[i] = (uint8_t)(i ^ (i >> 3));
+    memset(desc, 1, sizeof(desc));
+    th_init(&h, host_caps);
+    th_pump(&h, s);
+    th_hello(&h);
+    th_device(&h);
+    assert_int_equal(th_flush(&h, s, chunk), 0);
+    th_pump(&h, s);
+    assert_int_equal(urg_session_control(s, 0, GET_DEVICE_DESCRIPTOR, NULL, NULL, &a), 0);
+    assert_int_equal(urg_session_bulk(s, 0x82, 0, 3000, NULL, NULL, &b), 0);
+    assert_int_equal(urg_session_start_interrupt_receiving(s, 0x81, NULL, &c), 0);
+    assert_int_equal(urg_session_bulk(s, 0x82, 0, 100, NULL, NULL, &d), 0);
+    th_pump(&h, s);
+    th_reply_control(&h, &th_find(&h, URG_CONTROL_PACKET)->p, 0, desc, 18);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_BULK_PACKET;
+    p.id = b;
+    p.h.bulk.endpoint = 0x82;
+    p.h.bulk.length = 3000;
+    p.data = bigdata;
+    p.data_len = 3000;
+    th_emit(&h, &p);
+    emit_status(&h, URG_INTERRUPT_RECEIVING_STATUS, c, 0x81, 0);
+    for (i = 0; i < 5; i++) {
+        memset(&p, 0, sizeof(p));
+        p.type = URG_INTERRUPT_PACKET;
+        p.id = (uint64_t)i;
+        p.h.interrupt.endpoint = 0x81;
+        p.h.interrupt.length = 8;
+        p.data = bigdata + i;
+        p.data_len = 8;
+        th_emit(&h, &p);
+    }
+    emit_status(&h, URG_INTERRUPT_RECEIVING_STATUS, 0, 0x81, URG_STATUS_STALL);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_DEVICE_DISCONNECT;
+    th_emit(&h, &p);
+    th_device(&h);
+    assert_int_equal(th_flush(&h, s, chunk), 0);
+    assert_int_equal(rec_count(&r, d), 1);
+    urg_session_free(s);
+    th_free(&h);
+    log = r.log;
+    r.log = NULL;
+    rec_free(&r);
+    return log;
+}
+
+static void test_split_equivalence_every_caps_layout(void **state)
+{
+    int g;
+    (void)state;
+    for (g = 0; g < LAYOUT_VARIANTS; g++) {
+        uint32_t caps = layout_caps(g);
+        char *whole = scripted_session(ALL, caps, 0);
+        char *bytes = scripted_session(ALL, caps, 1);
+        char *odd = scripted_session(ALL, caps, 13);
+        char *guest_side = scripted_session(caps, ALL, 7);
+        assert_string_equal(whole, bytes);
+        assert_string_equal(whole, odd);
+        assert_non_null(strstr(whole, "complete id=1 type=control_packet"));
+        assert_non_null(strstr(whole, "disconnect"));
+        assert_non_null(strstr(guest_side, "connect 1234:5678"));
+        free(whole);
+        free(bytes);
+        free(odd);
+        free(guest_side);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replies_complete_requests),
+        cmocka_unit_test(test_zero_copy_and_window),
+        cmocka_unit_test(test_bad_replies_fail_the_session),
+        cmocka_unit_test(test_bad_replies_skipped),
+        cmocka_unit_test(test_protocol_errors_from_host),
+        cmocka_unit_test(test_split_equivalence_every_caps_layout),
+    };
+    return cmocka_run_group_tests_name("session_replies", tests, NULL, NULL);
+}
