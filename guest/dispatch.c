@@ -88,7 +88,7 @@ int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
     uint32_t i;
     int r;
 
-    if (s->state == URG_STATE_FAILED || s->free_pending)
+    if (s->state == URG_STATE_FAILED || s->guard.free_pending)
         return URG_DECODE_STOP;
     if (!is_reply(p))
         return urgi_stream_check_data(s, p);
@@ -381,7 +381,7 @@ int urgi_on_packet(void *ctx, const struct urg_packet *p)
     urg_session *s = ctx;
     int r = 0;
 
-    if (s->state == URG_STATE_FAILED || s->free_pending)
+    if (s->state == URG_STATE_FAILED || s->guard.free_pending)
         return URG_DECODE_STOP;
     switch (p->type) {
     case URG_HELLO:
@@ -415,7 +415,7 @@ int urgi_on_packet(void *ctx, const struct urg_packet *p)
     }
     if (r < 0)
         return r;
-    return (s->state == URG_STATE_FAILED || s->free_pending) ? URG_DECODE_STOP
+    return (s->state == URG_STATE_FAILED || s->guard.free_pending) ? URG_DECODE_STOP
                                                                : URG_DECODE_CONTINUE;
 }
 
@@ -458,6 +458,6 @@ void urgi_on_error(void *ctx, int err, const char *msg, int fatal)
         urgi_log(s, fatal ? URG_LOG_ERROR : URG_LOG_WARNING, "%s", msg);
     if (fatal)
         urgi_session_end(s, err, msg);
-    else if (s->state != URG_STATE_FAILED && !s->free_pending)
+    else if (s->state != URG_STATE_FAILED && !s->guard.free_pending)
         complete_rejected_reply(s);
 }

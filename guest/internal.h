@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "urg_guest.h"
+#include "urgi_common.h"
 
 #if defined(__GNUC__)
 #define URGI_HIDDEN __attribute__((visibility("hidden")))
@@ -25,38 +26,6 @@
 #define URGI_UNLIKELY(x) (x)
 #endif
 
-/* ---- little-endian access: byte by byte, whatever the host order ---- */
-
-static inline uint16_t urgi_get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
-}
-static inline uint32_t urgi_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t urgi_get64(const uint8_t *p)
-{
-    return (uint64_t)urgi_get32(p) | (uint64_t)urgi_get32(p + 4) << 32;
-}
-static inline void urgi_put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static inline void urgi_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-static inline void urgi_put64(uint8_t *p, uint64_t v)
-{
-    urgi_put32(p, (uint32_t)v);
-    urgi_put32(p + 4, (uint32_t)(v >> 32));
-}
-
 static inline bool urgi_has(uint32_t caps, int cap) { return (caps >> cap) & 1u; }
 
 /* Largest type header (ep_info with max_packet_size and max_streams). */
@@ -68,19 +37,6 @@ static inline bool urgi_has(uint32_t caps, int cap) { return (caps >> cap) & 1u;
 /* ---- allocator ---- */
 
 URGI_HIDDEN extern const struct urg_allocator urgi_default_allocator;
-static inline void *urgi_malloc(const struct urg_allocator *a, size_t n)
-{
-    return a->malloc(a->ctx, n);
-}
-static inline void *urgi_realloc(const struct urg_allocator *a, void *p, size_t n)
-{
-    return a->realloc(a->ctx, p, n);
-}
-static inline void urgi_free(const struct urg_allocator *a, void *p)
-{
-    if (p)
-        a->free(a->ctx, p);
-}
 
 /* ---- codec (codec.c) ---- */
 

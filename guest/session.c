@@ -24,14 +24,10 @@ URG_API void urg_session_config_init(struct urg_session_config *cfg)
 
 void urgi_log(urg_session *s, int level, const char *fmt, ...)
 {
-    char buf[320];
     va_list ap;
-    if (!s->cb.log || level > s->log_level)
-        return;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    urgi_vlog(s->cb.log, s->ud, s->log_level, level, fmt, ap);
     va_end(ap);
-    s->cb.log(s->ud, level, buf);
 }
 
 static void release(void *ctx, uint32_t owner, uint64_t owner_id)
@@ -252,15 +248,15 @@ void urgi_session_end(urg_session *s, int err, const char *msg)
 
 /* Entered by every call that runs callbacks; the outermost one frees a
  * session whose free was asked for from a callback. */
-static void enter(urg_session *s) { s->depth++; }
+static void enter(urg_session *s) { urgi_guard_enter(&s->guard); }
 static bool leave(urg_session *s)
 {
-    if (--s->depth == 0 && s->free_pending) {
+    if (urgi_guard_leave(&s->guard)) {
         /* Whatever is still pending completes before the memory goes;
          * callbacks run from here see a session they cannot free twice. */
-        s->depth++;
+        urgi_guard_enter(&s->guard);
         urgi_session_end(s, 0, "session freed");
-        s->depth--;
+        s->guard.depth--;
         really_free(s);
         return true;
     }
@@ -280,12 +276,9 @@ URG_API void urg_session_free(urg_session *s)
 {
     if (!s)
         return;
-    if (s->depth > 0) {
-        s->free_pending = true;
-        return;
-    }
+    if (!urgi_guard_free(&s->guard))
+        return; /* the outermost call frees it */
     enter(s);
-    s->free_pending = true;
     leave(s);
 }
 
@@ -302,7 +295,7 @@ URG_API int urg_session_recv(urg_session *s, const void *buf, size_t len)
 {
     if (!s || (!buf && len))
         return URG_ERR_INVALID;
-    if (s->depth)
+    if (s->guard.depth)
         return URG_ERR_BUSY;
     if (s->state == URG_STATE_FAILED)
         return URG_ERR_FAILED;
@@ -312,7 +305,7 @@ URG_API int urg_session_recv(urg_session *s, const void *buf, size_t len)
 
 URG_API int urg_session_recv_window(urg_session *s, void **buf, size_t *len)
 {
-    if (!s || s->depth || s->state == URG_STATE_FAILED)
+    if (!s || s->guard.depth || s->state == URG_STATE_FAILED)
         return 0;
     return urg_decoder_window(s->dec, buf, len);
 }
@@ -321,7 +314,7 @@ URG_API int urg_session_recv_commit(urg_session *s, size_t n)
 {
     if (!s)
         return URG_ERR_INVALID;
-    if (s->depth)
+    if (s->guard.depth)
         return URG_ERR_BUSY;
     if (s->state == URG_STATE_FAILED)
         return URG_ERR_FAILED;

@@ -51,8 +51,8 @@ struct urg_session {
 
     int err;
     char errmsg[256];
-    int depth;                   /* nesting of calls that run callbacks */
-    bool free_pending;
+    struct urgi_guard guard;     /* calls running callbacks; a free asked
+                                    for from one of them */
 
     uint64_t tx_packets[URG_TYPE_COUNT], tx_bytes[URG_TYPE_COUNT];
     uint64_t late_replies, unsolicited, requests, completions, pending_max, forgotten;

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "urg_hcd.h"
+#include "urgi_common.h"
 
 #if defined(__GNUC__)
 #define HCD_HIDDEN __attribute__((visibility("hidden")))

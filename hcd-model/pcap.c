@@ -21,22 +21,6 @@ struct urg_pcap {
     const struct urg_allocator *alloc;
 };
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
 struct urg_pcap *usbmon_open(const char *path, uint16_t bus, const struct urg_allocator *a)
 {
     uint8_t h[24];
@@ -50,13 +34,13 @@ struct urg_pcap *usbmon_open(const char *path, uint16_t bus, const struct urg_al
     }
     p->bus = bus;
     p->alloc = a;
-    put32(h, 0xa1b2c3d4u);
-    put16(h + 4, 2);
-    put16(h + 6, 4);
-    put32(h + 8, 0);  /* thiszone */
-    put32(h + 12, 0); /* sigfigs */
-    put32(h + 16, SNAPLEN);
-    put32(h + 20, LINKTYPE_USB_LINUX_MMAPPED);
+    urgi_put32(h, 0xa1b2c3d4u);
+    urgi_put16(h + 4, 2);
+    urgi_put16(h + 6, 4);
+    urgi_put32(h + 8, 0);  /* thiszone */
+    urgi_put32(h + 12, 0); /* sigfigs */
+    urgi_put32(h + 16, SNAPLEN);
+    urgi_put32(h + 20, LINKTYPE_USB_LINUX_MMAPPED);
     if (fwrite(h, 1, sizeof(h), p->f) != sizeof(h)) {
         fclose(p->f);
         a->free(a->ctx, p);
@@ -119,36 +103,36 @@ void usbmon_urb(struct urg_pcap *p, char event, uint8_t devnum, const struct urg
 
     clock_gettime(CLOCK_REALTIME, &ts);
     memset(h, 0, sizeof(h));
-    put64(h, id);
+    urgi_put64(h, id);
     h[8] = (uint8_t)event;
     h[9] = usbmon_xfer_type(u->type);
     h[10] = (uint8_t)((u->endpoint & 0x0f) | (in ? 0x80 : 0));
     h[11] = devnum;
-    put16(h + 12, p->bus);
+    urgi_put16(h + 12, p->bus);
     h[14] = (event == 'S' && u->type == URG_EP_CONTROL) ? 0 : '-';
     h[15] = data_len ? 0 : (in ? '<' : '>');
-    put64(h + 16, (uint64_t)ts.tv_sec);
-    put32(h + 24, (uint32_t)(ts.tv_nsec / 1000));
-    put32(h + 28, (uint32_t)(event == 'S' ? -EINPROGRESS : usbmon_status(u->status)));
-    put32(h + 32, event == 'S' ? u->length : u->actual_length);
-    put32(h + 36, data_len + 16u * ndesc);
+    urgi_put64(h + 16, (uint64_t)ts.tv_sec);
+    urgi_put32(h + 24, (uint32_t)(ts.tv_nsec / 1000));
+    urgi_put32(h + 28, (uint32_t)(event == 'S' ? -EINPROGRESS : usbmon_status(u->status)));
+    urgi_put32(h + 32, event == 'S' ? u->length : u->actual_length);
+    urgi_put32(h + 36, data_len + 16u * ndesc);
     if (u->type == URG_EP_CONTROL && event == 'S')
         memcpy(h + 40, u->setup, 8);
     else if (u->type == URG_EP_ISO)
-        put32(h + 44, ndesc); /* error_count stays 0 */
-    put32(h + 60, ndesc);
+        urgi_put32(h + 44, ndesc); /* error_count stays 0 */
+    urgi_put32(h + 60, ndesc);
 
-    put32(rec, (uint32_t)ts.tv_sec);
-    put32(rec + 4, (uint32_t)(ts.tv_nsec / 1000));
-    put32(rec + 8, 64 + 16u * ndesc + data_len);
-    put32(rec + 12, 64 + 16u * ndesc + data_len);
+    urgi_put32(rec, (uint32_t)ts.tv_sec);
+    urgi_put32(rec + 4, (uint32_t)(ts.tv_nsec / 1000));
+    urgi_put32(rec + 8, 64 + 16u * ndesc + data_len);
+    urgi_put32(rec + 12, 64 + 16u * ndesc + data_len);
     if (fwrite(rec, 1, 16, p->f) != 16 || fwrite(h, 1, 64, p->f) != 64)
         return;
     for (i = 0; i < ndesc; i++) {
         memset(d, 0, sizeof(d));
-        put32(d, (uint32_t)(event == 'C' ? usbmon_status(u->iso[i].status) : 0));
-        put32(d + 4, u->iso[i].offset);
-        put32(d + 8, event == 'C' ? u->iso[i].actual_length : u->iso[i].length);
+        urgi_put32(d, (uint32_t)(event == 'C' ? usbmon_status(u->iso[i].status) : 0));
+        urgi_put32(d + 4, u->iso[i].offset);
+        urgi_put32(d + 8, event == 'C' ? u->iso[i].actual_length : u->iso[i].length);
         if (fwrite(d, 1, 16, p->f) != 16)
             return;
     }

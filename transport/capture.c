@@ -51,8 +51,8 @@ int urgt_capture_create(const struct urg_allocator *a, const char *path, urg_cap
     urg_capture *c;
     if (!path || !out)
         return URG_ERR_INVALID;
-    a = tr_alloc(a);
-    c = tr_calloc(a, sizeof(*c));
+    a = urgi_allocator_or_default(a);
+    c = urgi_calloc(a, sizeof(*c));
     if (!c)
         return URG_ERR_NOMEM;
     c->alloc = *a;
@@ -60,7 +60,7 @@ int urgt_capture_create(const struct urg_allocator *a, const char *path, urg_cap
     if (!c->f || fwrite(MAGIC, 1, 8, c->f) != 8) {
         if (c->f)
             fclose(c->f);
-        tr_free(a, c);
+        urgi_free(a, c);
         return URG_ERR_CAPTURE;
     }
     clock_gettime(CLOCK_MONOTONIC, &c->start);
@@ -103,7 +103,7 @@ URG_API void urg_capture_close(urg_capture *c)
     if (!c)
         return;
     fclose(c->f);
-    tr_free(&c->alloc, c);
+    urgi_free(&c->alloc, c);
 }
 
 /* A reader on an open stream (closed on failure). */
@@ -111,8 +111,8 @@ static int open_stream(const struct urg_allocator *a, FILE *f, urg_capture_reade
 {
     urg_capture_reader *r;
     char magic[8];
-    a = tr_alloc(a);
-    r = tr_calloc(a, sizeof(*r));
+    a = urgi_allocator_or_default(a);
+    r = urgi_calloc(a, sizeof(*r));
     if (!r) {
         if (f)
             fclose(f);
@@ -123,7 +123,7 @@ static int open_stream(const struct urg_allocator *a, FILE *f, urg_capture_reade
     if (!r->f || fread(magic, 1, 8, r->f) != 8 || memcmp(magic, MAGIC, 8)) {
         if (r->f)
             fclose(r->f);
-        tr_free(a, r);
+        urgi_free(a, r);
         return URG_ERR_CAPTURE;
     }
     *out = r;
@@ -178,7 +178,7 @@ URG_API int urg_capture_next(urg_capture_reader *r, struct urg_capture_record *r
         h[1] || h[2] || h[3] || len > MAX_RECORD)
         return URG_ERR_CAPTURE;
     if (len > r->cap) {
-        uint8_t *n = tr_realloc(&r->alloc, r->buf, len);
+        uint8_t *n = urgi_realloc(&r->alloc, r->buf, len);
         if (!n)
             return URG_ERR_NOMEM;
         r->buf = n;
@@ -198,8 +198,8 @@ URG_API void urg_capture_reader_free(urg_capture_reader *r)
     if (!r)
         return;
     fclose(r->f);
-    tr_free(&r->alloc, r->buf);
-    tr_free(&r->alloc, r);
+    urgi_free(&r->alloc, r->buf);
+    urgi_free(&r->alloc, r);
 }
 
 /* ---------------------------------------------------------------- decode */
@@ -304,7 +304,7 @@ static int find_hellos(const struct source *src, struct hellos **out, uint32_t *
         struct hellos *cur;
         size_t k;
         if (rec.kind == URG_CAP_CONNECT || !n) {
-            struct hellos *nh = tr_realloc(src->alloc, h, (n + 1) * sizeof(*h));
+            struct hellos *nh = urgi_realloc(src->alloc, h, (n + 1) * sizeof(*h));
             if (!nh) {
                 rc = URG_ERR_NOMEM;
                 break;
@@ -325,7 +325,7 @@ static int find_hellos(const struct source *src, struct hellos **out, uint32_t *
     }
     urg_capture_reader_free(r);
     if (rc < 0) {
-        tr_free(src->alloc, h);
+        urgi_free(src->alloc, h);
         return rc;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -431,7 +431,7 @@ out:
     urg_decoder_free(g);
     urg_decoder_free(hd);
     urg_capture_reader_free(r);
-    tr_free(src->alloc, h);
+    urgi_free(src->alloc, h);
     return rc;
 }
 
@@ -439,7 +439,7 @@ int urgt_capture_decode(const struct urg_allocator *a, const char *path,
                         int (*fn)(void *ctx, const struct urg_capture_packet *cp), void *ctx,
                         char *err, size_t errcap)
 {
-    struct source src = { path, NULL, 0, tr_alloc(a) };
+    struct source src = { path, NULL, 0, urgi_allocator_or_default(a) };
     if (!path)
         return URG_ERR_INVALID;
     return decode(&src, fn, ctx, err, errcap);
@@ -449,7 +449,7 @@ int urgt_capture_decode_mem(const struct urg_allocator *a, const void *data, siz
                             int (*fn)(void *ctx, const struct urg_capture_packet *cp), void *ctx,
                             char *err, size_t errcap)
 {
-    struct source src = { NULL, data, len, tr_alloc(a) };
+    struct source src = { NULL, data, len, urgi_allocator_or_default(a) };
     if (!data && len)
         return URG_ERR_INVALID;
     return decode(&src, fn, ctx, err, errcap);

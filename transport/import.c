@@ -99,7 +99,7 @@ static void *grow(const struct urg_allocator *a, void *p, size_t n, size_t *cap,
     if (n < *cap)
         return p;
     nc = *cap ? *cap * 2 : first;
-    if (!(np = tr_realloc(a, p, nc * elem)))
+    if (!(np = urgi_realloc(a, p, nc * elem)))
         return NULL;
     *cap = nc;
     return np;
@@ -114,7 +114,7 @@ static int emit(struct imp *m, int side, uint64_t t, const uint8_t *data, uint32
         return URG_ERR_NOMEM;
     m->ch = c;
     c = &m->ch[m->nch];
-    c->data = tr_malloc(m->alloc, len);
+    c->data = urgi_malloc(m->alloc, len);
     if (!c->data)
         return URG_ERR_NOMEM;
     memcpy(c->data, data, len);
@@ -126,7 +126,7 @@ static int emit(struct imp *m, int side, uint64_t t, const uint8_t *data, uint32
         size_t k = len < 4096 - m->slen[side] ? len : 4096 - m->slen[side];
         /* Without these bytes the host could not be told apart: the
          * import fails rather than guess. */
-        uint8_t *n = tr_realloc(m->alloc, m->stream[side], m->slen[side] + k);
+        uint8_t *n = urgi_realloc(m->alloc, m->stream[side], m->slen[side] + k);
         if (!n)
             return URG_ERR_NOMEM;
         memcpy(n + m->slen[side], data, k);
@@ -159,7 +159,7 @@ static int deliver(struct imp *m, int side, uint32_t seq, const uint8_t *data, u
         g->seq = seq;
         g->len = len;
         g->t = t;
-        g->data = tr_malloc(m->alloc, len);
+        g->data = urgi_malloc(m->alloc, len);
         if (!g->data)
             return URG_ERR_NOMEM;
         memcpy(g->data, data, len);
@@ -186,7 +186,7 @@ static int deliver(struct imp *m, int side, uint32_t seq, const uint8_t *data, u
                     return r;
                 s->next = g->seq + g->len;
             }
-            tr_free(m->alloc, g->data);
+            urgi_free(m->alloc, g->data);
             s->held[i] = s->held[--s->nheld];
             progress = true;
             break;
@@ -347,7 +347,7 @@ int urgt_capture_import_pcap(const struct urg_allocator *alloc, const char *pcap
     if (!pcap_path || !out_path)
         return URG_ERR_INVALID;
     memset(&m, 0, sizeof(m));
-    m.alloc = tr_alloc(alloc);
+    m.alloc = urgi_allocator_or_default(alloc);
     m.err = err;
     m.errcap = errcap;
     if (err && errcap)
@@ -436,13 +436,13 @@ out:
     urg_capture_close(cap);
     pcap_close(pc);
     for (k = 0; k < m.nch; k++)
-        tr_free(m.alloc, m.ch[k].data);
-    tr_free(m.alloc, m.ch);
+        urgi_free(m.alloc, m.ch[k].data);
+    urgi_free(m.alloc, m.ch);
     for (i = 0; i < 2; i++) {
         for (k = 0; k < m.s[i].nheld; k++)
-            tr_free(m.alloc, m.s[i].held[k].data);
-        tr_free(m.alloc, m.s[i].held);
-        tr_free(m.alloc, m.stream[i]);
+            urgi_free(m.alloc, m.s[i].held[k].data);
+        urgi_free(m.alloc, m.s[i].held);
+        urgi_free(m.alloc, m.stream[i]);
     }
     return rc;
 }

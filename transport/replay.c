@@ -60,8 +60,7 @@ struct urg_replay {
     bool finished, reported;
     int status;            /* what finish() reported */
     bool starting;         /* inside urg_replay_new(): an error is returned, not done() */
-    int depth;
-    bool free_pending;
+    struct urgi_guard guard; /* libev callbacks running; a free asked for in one */
 };
 
 /* ---------------------------------------------------------------- loading */
@@ -92,7 +91,7 @@ static struct rp *append(const struct urg_allocator *a, struct rp **arr, uint32_
     struct rp *e;
     if (*n == *cap) {
         uint32_t nc = *cap ? *cap * 2 : 64;
-        struct rp *na = tr_realloc(a, *arr, (size_t)nc * sizeof(*na));
+        struct rp *na = urgi_realloc(a, *arr, (size_t)nc * sizeof(*na));
         if (!na)
             return NULL;
         *arr = na;
@@ -104,7 +103,7 @@ static struct rp *append(const struct urg_allocator *a, struct rp **arr, uint32_
     e->index = index;
     e->dep = e->answers = -1;
     if (p->data_len) {
-        e->data = tr_malloc(a, p->data_len);
+        e->data = urgi_malloc(a, p->data_len);
         if (!e->data) {
             (*n)--;
             return NULL;
@@ -198,7 +197,7 @@ static void finish(urg_replay *r, int status, const char *fmt, ...)
         r->cfg.log(r->cfg.user_data, status ? URG_LOG_ERROR : URG_LOG_INFO, report);
     if (status && r->starting)
         return; /* urg_replay_new() returns it */
-    if (r->cfg.done && !r->free_pending)
+    if (r->cfg.done && !r->guard.free_pending)
         r->cfg.done(r->cfg.user_data, r, status, report);
 }
 
@@ -302,7 +301,7 @@ static bool out_packet(urg_replay *r, const void *hdr, size_t hlen, const void *
 {
     if (r->olen + hlen + dlen > r->ocap) {
         size_t nc = (r->olen + hlen + dlen) * 2 + 4096;
-        uint8_t *no = tr_realloc(&r->alloc, r->out, nc);
+        uint8_t *no = urgi_realloc(&r->alloc, r->out, nc);
         if (!no) {
             finish(r, URG_ERR_NOMEM, "replay: out of memory for %zu bytes of output",
                    r->olen + hlen + dlen);
@@ -402,11 +401,11 @@ static void on_decode_error(void *ctx, int err, const char *msg, int fatal)
 
 /* ---------------------------------------------------------------- I/O */
 
-static void enter(urg_replay *r) { r->depth++; }
+static void enter(urg_replay *r) { urgi_guard_enter(&r->guard); }
 static void really_free(urg_replay *r);
 static bool leave(urg_replay *r)
 {
-    if (--r->depth == 0 && r->free_pending) {
+    if (urgi_guard_leave(&r->guard)) {
         really_free(r);
         return true;
     }
@@ -555,14 +554,14 @@ static void really_free(urg_replay *r)
     struct urg_allocator a = r->alloc;
     uint32_t i;
     for (i = 0; i < r->nhost; i++)
-        tr_free(&a, r->host[i].data);
+        urgi_free(&a, r->host[i].data);
     for (i = 0; i < r->nguest; i++)
-        tr_free(&a, r->guest[i].data);
-    tr_free(&a, r->host);
-    tr_free(&a, r->guest);
-    tr_free(&a, r->out);
+        urgi_free(&a, r->guest[i].data);
+    urgi_free(&a, r->host);
+    urgi_free(&a, r->guest);
+    urgi_free(&a, r->out);
     urg_decoder_free(r->dec);
-    tr_free(&a, r);
+    urgi_free(&a, r);
 }
 
 URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out)
@@ -577,8 +576,8 @@ URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out
         (cfg->fd < 0 && !cfg->listen_address))
         return URG_ERR_INVALID;
     *out = NULL;
-    a = tr_alloc(cfg->allocator);
-    r = tr_calloc(a, sizeof(*r));
+    a = urgi_allocator_or_default(cfg->allocator);
+    r = urgi_calloc(a, sizeof(*r));
     if (!r)
         return URG_ERR_NOMEM;
     r->alloc = *a;
@@ -650,17 +649,17 @@ URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out
 
 URG_API void urg_replay_free(urg_replay *r)
 {
-    if (!r || r->free_pending)
+    if (!r || r->guard.free_pending)
         return;
-    r->free_pending = true;
+    urgi_guard_free(&r->guard);
     close_conn(r);
     if (r->lfd >= 0) {
         ev_io_stop(r->loop, &r->lio);
         close(r->lfd);
         r->lfd = -1;
     }
-    if (r->depth == 0)
-        really_free(r);
+    if (!r->guard.depth)
+        really_free(r); /* else the outermost leave() does */
 }
 
 URG_API int urg_replay_port(const urg_replay *r) { return r ? r->port : 0; }

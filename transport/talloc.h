@@ -1,8 +1,9 @@
 /*
- * talloc.h - the transport layer's allocator (internal: hidden in the
- * library, never installed).
+ * talloc.h - the transport layer's allocator variants (internal: hidden in
+ * the library, never installed).
  *
- * Every heap allocation of transport/ goes through a struct urg_allocator:
+ * Every heap allocation of transport/ goes through a struct urg_allocator
+ * (urgi_malloc() and the rest, guest/urgi_common.h):
  * the transport's and the replay's come from their configs; captures, the
  * capture decoder and the pcap import have no config, so their public
  * functions use urg_allocator_default() and call the variants below, which
@@ -16,32 +17,7 @@
 #include <string.h>
 
 #include "urg_transport.h"
-
-/* a, or the default (libc) allocator for NULL. */
-static inline const struct urg_allocator *tr_alloc(const struct urg_allocator *a)
-{
-    return a ? a : urg_allocator_default();
-}
-static inline void *tr_malloc(const struct urg_allocator *a, size_t n)
-{
-    return a->malloc(a->ctx, n);
-}
-static inline void *tr_calloc(const struct urg_allocator *a, size_t n)
-{
-    void *p = a->malloc(a->ctx, n);
-    if (p)
-        memset(p, 0, n);
-    return p;
-}
-static inline void *tr_realloc(const struct urg_allocator *a, void *p, size_t n)
-{
-    return a->realloc(a->ctx, p, n);
-}
-static inline void tr_free(const struct urg_allocator *a, void *p)
-{
-    if (p)
-        a->free(a->ctx, p);
-}
+#include "urgi_common.h"
 
 /* urg_capture_create(), urg_capture_open(), urg_capture_open_mem(): the
  * capture or reader, its buffer, come from a (NULL: libc); a copy of *a is

@@ -62,8 +62,7 @@ struct urg_transport {
     bool after_direct;     /* the last read went straight into a request */
     int failures;
     urg_capture *cap;
-    int depth;
-    bool free_pending;
+    struct urgi_guard guard; /* libev callbacks running; a free asked for in one */
     int port;
     char where[300];  /* the address, for log lines */
     struct urg_transport_stats st;
@@ -72,19 +71,15 @@ struct urg_transport {
 static void tlog(urg_transport *t, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void tlog(urg_transport *t, int level, const char *fmt, ...)
 {
-    char buf[320];
     va_list ap;
-    if (!t->cfg.callbacks.log || level > t->cfg.log_level)
-        return;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    urgi_vlog(t->cfg.callbacks.log, t->cfg.user_data, t->cfg.log_level, level, fmt, ap);
     va_end(ap);
-    t->cfg.callbacks.log(t->cfg.user_data, level, buf);
 }
 
 static void event(urg_transport *t, int ev, int err)
 {
-    if (t->cfg.callbacks.event && !t->free_pending)
+    if (t->cfg.callbacks.event && !t->guard.free_pending)
         t->cfg.callbacks.event(t->cfg.user_data, t, ev, err);
 }
 
@@ -116,16 +111,16 @@ URG_API struct urg_transport_peer urg_transport_peer_hcd(urg_hcd_dev *dev)
 static void really_free(urg_transport *t)
 {
     struct urg_allocator a = t->alloc;
-    tr_free(&a, t->rbuf);
-    tr_free(&a, t);
+    urgi_free(&a, t->rbuf);
+    urgi_free(&a, t);
 }
 
 /* Every libev callback runs between enter() and leave(); a free asked for
  * inside is done by the outermost leave(), which then says so. */
-static void enter(urg_transport *t) { t->depth++; }
+static void enter(urg_transport *t) { urgi_guard_enter(&t->guard); }
 static bool leave(urg_transport *t)
 {
-    if (--t->depth == 0 && t->free_pending) {
+    if (urgi_guard_leave(&t->guard)) {
         really_free(t);
         return true;
     }
@@ -224,7 +219,7 @@ static void drop(urg_transport *t, int err)
     if (s)
         t->cfg.peer.close(t->cfg.peer.ctx, err);
     event(t, URG_TEV_DISCONNECTED, err);
-    if (!t->free_pending)
+    if (!t->guard.free_pending)
         next_attempt(t, err);
 }
 
@@ -354,7 +349,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     enter(t);
-    while (budget && t->state == T_CONNECTED && !t->paused && !t->blocked && !t->free_pending) {
+    while (budget && t->state == T_CONNECTED && !t->paused && !t->blocked && !t->guard.free_pending) {
         void *wb;
         size_t wl, want;
         ssize_t n;
@@ -415,7 +410,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
         if ((size_t)n < want)
             break; /* the socket is empty */
     }
-    if (t->state == T_CONNECTED && !t->free_pending)
+    if (t->state == T_CONNECTED && !t->guard.free_pending)
         try_write(t);
     leave(t);
 }
@@ -469,7 +464,7 @@ static void connected(urg_transport *t, int fd)
     update_reading(t);
     tlog(t, URG_LOG_INFO, "connected");
     event(t, URG_TEV_CONNECTED, 0);
-    if (t->state == T_CONNECTED && !t->free_pending)
+    if (t->state == T_CONNECTED && !t->guard.free_pending)
         try_write(t);
 }
 
@@ -624,8 +619,8 @@ URG_API int urg_transport_new(const struct urg_transport_config *cfg, urg_transp
     if (!cfg || !out || !cfg->address || !cfg->peer.open || !cfg->peer.close)
         return URG_ERR_INVALID;
     *out = NULL;
-    a = tr_alloc(cfg->allocator);
-    t = tr_calloc(a, sizeof(*t));
+    a = urgi_allocator_or_default(cfg->allocator);
+    t = urgi_calloc(a, sizeof(*t));
     if (!t)
         return URG_ERR_NOMEM;
     t->alloc = *a;
@@ -652,7 +647,7 @@ URG_API int urg_transport_new(const struct urg_transport_config *cfg, urg_transp
         t->cfg.backoff_max = t->cfg.backoff_initial;
     urg_address_format(&t->addr, t->where, sizeof(t->where));
     t->cfg.address = NULL; /* the caller's string is not kept */
-    t->rbuf = tr_malloc(&t->alloc, t->cfg.read_buffer);
+    t->rbuf = urgi_malloc(&t->alloc, t->cfg.read_buffer);
     if (!t->rbuf) {
         really_free(t);
         return URG_ERR_NOMEM;
@@ -690,9 +685,9 @@ URG_API void urg_transport_free(urg_transport *t)
     urg_session *s;
     if (!t)
         return;
-    if (t->free_pending)
+    if (t->guard.free_pending)
         return;
-    t->free_pending = true; /* from now on: no event callbacks */
+    urgi_guard_free(&t->guard); /* from now on: no event callbacks */
     stop_watchers(t);
     ev_ref(t->loop);
     ev_prepare_stop(t->loop, &t->prep);
@@ -712,8 +707,8 @@ URG_API void urg_transport_free(urg_transport *t)
     t->state = T_CLOSED;
     urg_capture_close(t->cap);
     t->cap = NULL;
-    if (t->depth == 0)
-        really_free(t);
+    if (!t->guard.depth)
+        really_free(t); /* else the outermost leave() does */
 }
 
 URG_API void urg_transport_pause(urg_transport *t, int pause)
