@@ -95,11 +95,12 @@ struct hcd_request {
 };
 
 struct urb_priv {
-    struct hcd_request request;  /* REQUEST_URB: the engine request for it */
     urg_hcd_dev *dev;
     struct urg_urb *prev, *next; /* the endpoint's FIFO */
     uint64_t id;                 /* engine request id, 0 if none */
     uint64_t pcap_id;
+    const struct urg_allocator *alloc; /* the URB's memory came from it */
+    struct hcd_request request;  /* REQUEST_URB: the engine request for it */
     uint8_t state;               /* URB_* */
     uint8_t served;              /* SERVED_* */
     uint8_t standard;            /* STD_* */

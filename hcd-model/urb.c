@@ -8,21 +8,27 @@
  * arrives while an earlier URB on its endpoint is still out waits for it
  * (URB_AWAITS_TURN in the FIFO); a cancelled URB completes at once.
  */
-#include <stdlib.h>
 
 #include "hcd.h"
 
-URG_API struct urg_urb *urg_urb_alloc(int num_iso_packets)
+URG_API struct urg_urb *urg_urb_alloc_with(const struct urg_allocator *a, int num_iso_packets)
 {
     struct urb_box *b;
     if (num_iso_packets < 0 || num_iso_packets > 4096)
         return NULL;
-    b = calloc(1, sizeof(*b) + (size_t)num_iso_packets * sizeof(struct urg_iso_packet_desc));
+    a = urgi_allocator_or_default(a);
+    b = urgi_calloc(a, sizeof(*b) + (size_t)num_iso_packets * sizeof(struct urg_iso_packet_desc));
     if (!b)
         return NULL;
+    b->priv.alloc = a;
     b->pub.num_iso_packets = num_iso_packets;
     b->pub.iso = num_iso_packets ? (struct urg_iso_packet_desc *)(void *)(b + 1) : NULL;
     return &b->pub;
+}
+
+URG_API struct urg_urb *urg_urb_alloc(int num_iso_packets)
+{
+    return urg_urb_alloc_with(NULL, num_iso_packets);
 }
 
 URG_API void urg_urb_free(struct urg_urb *u)
@@ -38,7 +44,7 @@ URG_API void urg_urb_free(struct urg_urb *u)
                     u->endpoint);
         return;
     }
-    free((char *)u - offsetof(struct urb_box, pub));
+    urgi_free(p->alloc, (char *)u - offsetof(struct urb_box, pub));
 }
 
 URG_API const char *urg_urb_status_name(int status)

@@ -105,8 +105,15 @@ struct urg_urb {
     struct urg_iso_packet_desc *iso;
 };
 
-/** Allocates a URB with room for num_iso_packets iso descriptors. */
+/** Allocates a URB with room for num_iso_packets iso descriptors (0 to
+ *  4096), zeroed, from the default (libc) allocator. NULL if out of range
+ *  or out of memory. */
 URG_API struct urg_urb *urg_urb_alloc(int num_iso_packets);
+/** The same from allocator a (NULL: the default), e.g. the one given in a
+ *  device's config.session.allocator: the URB and its descriptors are one
+ *  allocation of a, and urg_urb_free() gives it back to a. The URB keeps
+ *  the pointer: *a must stay valid until the URB is freed. */
+URG_API struct urg_urb *urg_urb_alloc_with(const struct urg_allocator *a, int num_iso_packets);
 /** Frees a URB that is not in flight. */
 URG_API void urg_urb_free(struct urg_urb *urb);
 

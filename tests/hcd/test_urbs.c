@@ -759,6 +759,58 @@ static void test_random_operations_exactly_once(void **state)
         vmm_urb_free(u[i]);
 }
 
+/* URBs from the VMM's allocator: one allocation each, zeroed, given back
+ * by urg_urb_free(); a failing allocator gives NULL. */
+struct counting {
+    int mallocs, frees, fail;
+};
+static void *c_malloc(void *ctx, size_t n)
+{
+    struct counting *c = ctx;
+    if (c->fail)
+        return NULL;
+    c->mallocs++;
+    return malloc(n);
+}
+static void *c_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    return realloc(p, n);
+}
+static void c_free(void *ctx, void *p)
+{
+    struct counting *c = ctx;
+    c->frees++;
+    free(p);
+}
+
+static void test_urb_allocator(void **state)
+{
+    struct counting c = { 0, 0, 0 };
+    struct urg_allocator a = { c_malloc, c_realloc, c_free, &c };
+    struct urg_urb *u, *plain;
+    (void)state;
+    u = urg_urb_alloc_with(&a, 8);
+    assert_non_null(u);
+    assert_int_equal(c.mallocs, 1);
+    assert_int_equal(u->num_iso_packets, 8);
+    assert_non_null(u->iso);
+    assert_int_equal(u->iso[7].length, 0); /* zeroed */
+    assert_int_equal(u->length, 0);
+    urg_urb_free(u);
+    assert_int_equal(c.frees, 1);
+    c.fail = 1;
+    assert_null(urg_urb_alloc_with(&a, 0));
+    assert_null(urg_urb_alloc_with(NULL, -1));
+    assert_null(urg_urb_alloc_with(NULL, 4097));
+    plain = urg_urb_alloc_with(NULL, 0); /* the default allocator */
+    assert_non_null(plain);
+    assert_null(plain->iso);
+    urg_urb_free(plain);
+    assert_int_equal(c.mallocs, 1);
+    assert_int_equal(c.frees, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -776,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_stop_interrupt_and_set_interface),
         cmocka_unit_test(test_interrupt_out),
         cmocka_unit_test(test_random_operations_exactly_once),
+        cmocka_unit_test(test_urb_allocator),
     };
     return cmocka_run_group_tests_name("hcd urbs", tests, NULL, NULL);
 }
