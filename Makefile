@@ -116,6 +116,9 @@ TOOL        := $(BUILD)/usbredir-guest
 TOOL_SRC    := $(sort $(wildcard tools/usbredir-guest/*.c))
 TOOL_HDR    := $(wildcard tools/usbredir-guest/*.h)
 TOOL_CFLAGS := $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itransport -Itools/usbredir-guest
+# libmd (Debian's libmd-dev, <md5.h>): the md5 msc prints; the command's
+# alone, the libraries do not link it.
+TOOL_LIBS   := $(TR_LIBS) -lmd
 BUNDLED     := keyboard-lsusb keyboard-hid msc-read ftdi-serial
 BUNDLED_CAP := $(patsubst %,fixtures/%.urgcap,$(BUNDLED))
 
@@ -127,7 +130,7 @@ $(BUILD)/tools/fixtures.c: tools/usbredir-guest/embed.sh $(wildcard $(BUNDLED_CA
 
 $(TOOL): $(TOOL_SRC) $(TOOL_HDR) $(BUILD)/tools/fixtures.c $(STATIC) $(TR_STATIC)
 	$(CC) $(TOOL_CFLAGS) $(TOOL_SRC) $(BUILD)/tools/fixtures.c $(TR_STATIC) $(STATIC) \
-		$(TR_LIBS) -o $@
+		$(TOOL_LIBS) -o $@
 
 # The emulated usb-host as a program, for the command's tests and fixtures.
 EMUHOST := $(BUILD)/tests/emuhost-server
