@@ -39,6 +39,10 @@ OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sani
 endif
 CFLAGS  ?=
 ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(CFLAGS)
+# Each compile of one source writes the headers it read (a .d beside its
+# output), included at the end of this file: an object or test is rebuilt
+# when a header it includes changes.
+DEPFLAGS := -MMD -MP
 LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -Iguest -Ihcd-model
 
 # The library: the engine (guest/) and the host-controller model
@@ -70,14 +74,19 @@ TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 all: lib tool
 lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
 
-$(BUILD)/%.o: %.c $(LIB_HDR)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # Sockets and pcap.h need the BSD and GNU names (_DEFAULT_SOURCE).
-$(BUILD)/transport/%.o: transport/%.c $(LIB_HDR) $(TR_HDR)
+$(BUILD)/transport/%.o: transport/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -D_DEFAULT_SOURCE -Itransport -c $< -o $@
+	$(CC) $(LIB_CFLAGS) -D_DEFAULT_SOURCE -Itransport $(DEPFLAGS) -c $< -o $@
+
+# An object with no .d yet but built already (a build folder from before
+# DEPFLAGS) depends on every header of the libraries, once.
+NODEP_OBJ := $(foreach o,$(LIB_OBJ) $(TR_OBJ),$(if $(wildcard $(o:.o=.d)),,$(o)))
+$(NODEP_OBJ): $(LIB_HDR) $(TR_HDR)
 
 $(BUILD)/exports.map:
 	@mkdir -p $(BUILD)
@@ -114,7 +123,7 @@ $(TR_SHARED): $(TR_OBJ) $(SHARED) $(BUILD)/exports.map
 # captures it runs against with no address are compiled in.
 TOOL        := $(BUILD)/usbredir-guest
 TOOL_SRC    := $(sort $(wildcard tools/usbredir-guest/*.c))
-TOOL_HDR    := $(wildcard tools/usbredir-guest/*.h)
+TOOL_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(TOOL_SRC)) $(BUILD)/tools/fixtures.o
 TOOL_CFLAGS := $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itransport -Itools/usbredir-guest
 # libmd (Debian's libmd-dev, <md5.h>): the md5 msc prints; the command's
 # alone, the libraries do not link it.
@@ -128,17 +137,22 @@ $(BUILD)/tools/fixtures.c: tools/usbredir-guest/embed.sh $(wildcard $(BUNDLED_CA
 	@mkdir -p $(dir $@)
 	tools/usbredir-guest/embed.sh $@ $(foreach f,$(BUNDLED),$(f)=fixtures/$(f).urgcap)
 
-$(TOOL): $(TOOL_SRC) $(TOOL_HDR) $(BUILD)/tools/fixtures.c $(STATIC) $(TR_STATIC)
-	$(CC) $(TOOL_CFLAGS) $(TOOL_SRC) $(BUILD)/tools/fixtures.c $(TR_STATIC) $(STATIC) \
-		$(TOOL_LIBS) -o $@
+$(BUILD)/tools/usbredir-guest/%.o: tools/usbredir-guest/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/tools/fixtures.o: $(BUILD)/tools/fixtures.c
+	$(CC) $(TOOL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(TOOL): $(TOOL_OBJ) $(STATIC) $(TR_STATIC)
+	$(CC) $(OPT) $(CFLAGS) $(TOOL_OBJ) $(TR_STATIC) $(STATIC) $(TOOL_LIBS) -o $@
 
 # The emulated usb-host as a program, for the command's tests and fixtures.
 EMUHOST := $(BUILD)/tests/emuhost-server
-$(EMUHOST): tests/tools/emuhost-server.c tests/support/emuhost.c tests/support/emuhost.h \
-		$(LIB_OBJ) $(TR_OBJ)
+$(EMUHOST): tests/tools/emuhost-server.c $(BUILD)/tests/support/emuhost.o $(LIB_OBJ) $(TR_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itransport -Itests/support \
-		tests/tools/emuhost-server.c tests/support/emuhost.c $(LIB_OBJ) $(TR_OBJ) $(TR_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) $< $(BUILD)/tests/support/emuhost.o $(LIB_OBJ) $(TR_OBJ) \
+		$(TR_LIBS) -o $@
 
 PCAP_FINS := $(BUILD)/tests/pcap-fins
 $(PCAP_FINS): tests/tools/pcap-fins.c
@@ -157,39 +171,36 @@ TEST_CFLAGS := $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itransport -
 TEST_LIBS   := $(TR_LIBS) -lcmocka
 ALL_OBJ     := $(LIB_OBJ) $(TR_OBJ)
 SUPPORT_SRC := $(wildcard tests/support/*.c)
-SUPPORT_HDR := $(wildcard tests/support/*.h)
-UNIT_SRC    := $(sort $(wildcard tests/guest/test_*.c))
-UNIT_BIN    := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-HCD_TEST_SRC := $(sort $(wildcard tests/hcd/test_*.c))
-HCD_TEST_BIN := $(patsubst tests/hcd/%.c,$(BUILD)/tests/%,$(HCD_TEST_SRC))
-TR_TEST_SRC := $(sort $(wildcard tests/transport/test_*.c))
-TR_TEST_BIN := $(patsubst tests/transport/%.c,$(BUILD)/tests/%,$(TR_TEST_SRC))
+SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(SUPPORT_SRC))
+# The unit tests: each folder's test_*.c, in this order (one rule, below).
+UNIT_DIRS   := tests/guest tests/hcd tests/transport
+UNIT_BIN    := $(strip $(foreach d,$(UNIT_DIRS),\
+	$(patsubst $(d)/%.c,$(BUILD)/tests/%,$(sort $(wildcard $(d)/test_*.c)))))
 DIFF_BIN    := $(BUILD)/tests/test_diff_reference
 EXAMPLES    := $(BUILD)/examples/engine_demo $(BUILD)/examples/vmm_enumerate \
 	$(BUILD)/examples/transport_keyboard
-TEST_BINS   := $(UNIT_BIN) $(HCD_TEST_BIN) $(TR_TEST_BIN) $(DIFF_BIN)
+TEST_BINS   := $(UNIT_BIN) $(DIFF_BIN)
 
 REF_CFLAGS  := $(shell pkg-config --cflags libusbredirparser-0.5 2>/dev/null)
 REF_LIBS    := $(shell pkg-config --libs libusbredirparser-0.5 2>/dev/null || echo -lusbredirparser)
 
-# Tests link the library's objects (not the sealed archive), so they can
-# also reach internals; the archive and the .so are checked by
-# check-symbols and check-install.
-$(BUILD)/tests/test_%: tests/guest/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+# The test support code (tests/support/), compiled once per build.
+$(BUILD)/tests/support/%.o: tests/support/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/tests/test_%: tests/hcd/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+# One rule for the unit tests (UNIT_DIRS) and the differential test
+# (tests/diff, which also takes the reference, libusbredirparser). Tests
+# link the library's objects (not the sealed archive), so they can also
+# reach internals; the archive and the .so are checked by check-symbols and
+# check-install.
+vpath test_%.c $(UNIT_DIRS) tests/diff
+$(DIFF_BIN): TEST_REF_CFLAGS = $(REF_CFLAGS)
+$(DIFF_BIN): TEST_REF_LIBS = $(REF_LIBS)
+$(BUILD)/tests/test_%: test_%.c $(SUPPORT_OBJ) $(ALL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
-
-$(BUILD)/tests/test_%: tests/transport/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
-
-$(DIFF_BIN): tests/diff/test_diff_reference.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(REF_LIBS) $(TEST_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(TEST_REF_CFLAGS) $(DEPFLAGS) $< $(SUPPORT_OBJ) $(ALL_OBJ) \
+		$(TEST_REF_LIBS) $(TEST_LIBS) -o $@
 
 # ---- the command's parsers of what a usb-host sends (tools/usbredir-guest/
 # parse.h: text.c, parse.c, describe.c need no connection, and of the
@@ -220,21 +231,20 @@ tests: $(TEST_BINS) $(EXAMPLES) $(TOOL) $(EMUHOST) $(PCAP_FINS)
 
 # The real usb-host: Debian's usbredirect in a QEMU VM (tests/realhost/).
 # image.sh builds the VM image once and caches it; the test boots it.
-REALHOST_BIN := $(BUILD)/tests/test_realhost
-$(REALHOST_BIN): tests/realhost/test_realhost.c tests/realhost/vm.c tests/realhost/vm.h \
-		$(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -Itests/realhost tests/realhost/test_realhost.c tests/realhost/vm.c \
-		$(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
-
 # Linux's own USB/IP client (vhci-hcd in a second VM) against the bridge,
-# `usbredir-guest usbip` (tests/realhost/test_usbip_linux.c).
+# `usbredir-guest usbip` (tests/realhost/test_usbip_linux.c). Both on the
+# VM driver, tests/realhost/vm.c.
+REALHOST_BIN    := $(BUILD)/tests/test_realhost
 USBIP_LINUX_BIN := $(BUILD)/tests/test_usbip_linux
-$(USBIP_LINUX_BIN): tests/realhost/test_usbip_linux.c tests/realhost/vm.c tests/realhost/vm.h \
-		$(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+VM_OBJ          := $(BUILD)/tests/realhost/vm.o
+$(VM_OBJ): tests/realhost/vm.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -Itests/realhost tests/realhost/test_usbip_linux.c tests/realhost/vm.c \
-		$(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -lm -o $@
+	$(CC) $(TEST_CFLAGS) -Itests/realhost $(DEPFLAGS) -c $< -o $@
+$(REALHOST_BIN) $(USBIP_LINUX_BIN): $(BUILD)/tests/%: tests/realhost/%.c $(VM_OBJ) \
+		$(SUPPORT_OBJ) $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Itests/realhost $(DEPFLAGS) $< $(VM_OBJ) $(SUPPORT_OBJ) $(ALL_OBJ) \
+		$(TEST_LIBS) -lm -o $@
 
 check-realhost: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
 	@img=$$(tests/realhost/image.sh) && \
@@ -258,14 +268,12 @@ fixtures-real: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
 HOSTILE_HOST := $(BUILD)/tests/hostile-host
 SUPERVISE    := $(BUILD)/tests/supervise
 .PHONY: check-hostile
-$(HOSTILE_HOST): tests/hostile/hostile-host.c tests/support/emuhost.c tests/support/emuhost.h \
-		$(LIB_OBJ)
+$(HOSTILE_HOST): tests/hostile/hostile-host.c $(BUILD)/tests/support/emuhost.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) tests/hostile/hostile-host.c tests/support/emuhost.c $(LIB_OBJ) \
-		-lev -o $@
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) $< $(BUILD)/tests/support/emuhost.o $(LIB_OBJ) -lev -o $@
 $(SUPERVISE): tests/hostile/supervise.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< -o $@
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $< -o $@
 tests: $(HOSTILE_HOST) $(SUPERVISE)
 check-hostile: $(HOSTILE_HOST) $(SUPERVISE) $(TOOL) $(BUILD)/examples/transport_keyboard
 	tests/hostile/run.sh $(BUILD)
@@ -328,24 +336,27 @@ check-clang:
 # (libusbredirparser, used here and in the differential test only) and the
 # raw limits, in the same run; instruction counts from callgrind.
 BENCH_CODEC := $(BUILD)/bench/bench_codec
-$(BENCH_CODEC): tests/bench/bench_codec.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+$(BENCH_CODEC): tests/bench/bench_codec.c $(SUPPORT_OBJ) $(ALL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
-
-BENCH_E2E := $(BUILD)/bench/bench_e2e
-$(BENCH_E2E): tests/bench/bench_e2e.c tests/bench/fasthost.c tests/bench/fasthost.h $(ALL_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< tests/bench/fasthost.c $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $(DEPFLAGS) $< $(SUPPORT_OBJ) $(ALL_OBJ) $(REF_LIBS) \
+		$(TR_LIBS) -o $@
 
 BENCH_SCALE := $(BUILD)/bench/bench_scale
-$(BENCH_SCALE): tests/bench/bench_scale.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+$(BENCH_SCALE): tests/bench/bench_scale.c $(SUPPORT_OBJ) $(ALL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TR_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) $< $(SUPPORT_OBJ) $(ALL_OBJ) $(TR_LIBS) -o $@
 
-SOAK := $(BUILD)/bench/soak
-$(SOAK): tests/bench/soak.c tests/bench/fasthost.c tests/bench/fasthost.h $(ALL_OBJ)
+# The end-to-end benchmark and the soak, on the fast host (fasthost.c).
+BENCH_E2E := $(BUILD)/bench/bench_e2e
+SOAK      := $(BUILD)/bench/soak
+FASTHOST_OBJ := $(BUILD)/bench/fasthost.o
+$(FASTHOST_OBJ): tests/bench/fasthost.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< tests/bench/fasthost.c $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(BENCH_E2E) $(SOAK): $(BUILD)/bench/%: tests/bench/%.c $(FASTHOST_OBJ) $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $(DEPFLAGS) $< $(FASTHOST_OBJ) $(ALL_OBJ) $(REF_LIBS) \
+		$(TR_LIBS) -o $@
 
 # The soak (docs/robustness.md): 1000 connect and disconnect cycles and
 # 1,000,000 URBs against the fast host, memory flat (this build), then the
@@ -549,3 +560,6 @@ uninstall:
 
 clean:
 	rm -rf build build-asan build-clang build-fuzz
+
+# The headers each object and test read (DEPFLAGS).
+-include $(shell find $(BUILD) -name '*.d' 2> /dev/null)
