@@ -5,8 +5,9 @@
 #   make check        the whole test suite: unit and differential tests, the
 #                     same under valgrind and under ASan+UBSan (clang), a
 #                     bounded libFuzzer run, the real usb-host tier (Debian's
-#                     usbredirect in a QEMU VM, tests/realhost/), exported-
-#                     symbol and install checks
+#                     usbredirect in a QEMU VM, tests/realhost/), the
+#                     hostile usb-host tier, the soak, exported-symbol,
+#                     install and docs checks
 #   make run          builds and runs the main job (see README.md)
 #   make fixtures     records fixtures/ again (tests/cli/make-fixtures.sh)
 #   make fixtures-real  records fixtures/real-*.urgcap again (real usb-host)
@@ -18,7 +19,29 @@
 #   make fuzz         FUZZ_SECONDS=600: each fuzz target for that long
 #                     (docs/robustness.md); make corpus rebuilds the seeds
 #
-# Variables: CC, BUILD (output folder), SAN=1 (sanitizers), FUZZ_SECONDS.
+# Variables: CC, BUILD (output folder), SAN=1 (sanitizers), FUZZ_SECONDS,
+# CHECK_FUZZ_SECONDS (make check's fuzz run, 10), RUNNER (make run-tests:
+# a command each test runs under), VALGRIND (check-valgrind's valgrind
+# command); the environment's URG_REALHOST_ONLY and URG_REALHOST_FIXTURES go
+# through to the real usb-host tier.
+#
+# This file builds; the tiers of make check are scripts (each says at its
+# top what it runs and what it needs), run by the targets of the same names:
+#   tests/tiers/unit.sh      check-unit, run-tests: every test binary, the
+#                            examples, tests/cli/run.sh, test_usbip
+#   tests/tiers/valgrind.sh  check-valgrind: unit.sh under valgrind
+#   tests/tiers/asan.sh      check-asan: unit.sh's tests built with
+#                            ASan+UBSan (build-asan) and run
+#   tests/tiers/clang.sh     check-clang: everything built with clang
+#   tests/tiers/realhost.sh  check-realhost, fixtures-real (tests/realhost/)
+#   tests/hostile/run.sh     check-hostile (tests/hostile/)
+#   tests/tiers/fuzz.sh      check-fuzz, fuzz: each libFuzzer target
+#   tests/tiers/soak.sh      soak: the soak, plain and with ASan+UBSan
+#   tests/tiers/symbols.sh   check-symbols: only urg_ symbols, the sonames
+#   tests/tiers/install.sh   check-install: install to DESTDIR, build on it
+#   tests/tiers/docs.sh      check-docs: the man page and docs/transport.md
+#   tests/bench/run.sh       bench
+# make check runs the tiers one after another (the check target, below).
 
 VERSION    := 0.1.0
 SOVERSION  := 0
@@ -247,18 +270,13 @@ $(REALHOST_BIN) $(USBIP_LINUX_BIN): $(BUILD)/tests/%: tests/realhost/%.c $(VM_OB
 		$(TEST_LIBS) -lm -o $@
 
 check-realhost: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
-	@img=$$(tests/realhost/image.sh) && \
-	URG_REALHOST_IMAGE=$$img URG_REALHOST_DIR=$(CURDIR)/$(BUILD)/realhost \
-		URG_TOOL=$(CURDIR)/$(TOOL) $(REALHOST_BIN) && \
-	URG_REALHOST_IMAGE=$$img URG_REALHOST_DIR=$(CURDIR)/$(BUILD)/realhost \
-		URG_TOOL=$(CURDIR)/$(TOOL) $(USBIP_LINUX_BIN)
-	@echo "== real usb-host tier passed in $(BUILD)"
+	@tests/tiers/realhost.sh $(BUILD)
 
 # Records the fixtures of real traffic (fixtures/real-*.urgcap) again: the
 # command's tests of the real-host tier, keeping their recordings.
 fixtures-real: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
 	URG_REALHOST_FIXTURES=$(CURDIR)/fixtures URG_REALHOST_ONLY='test_cli_*' \
-		$(MAKE) --no-print-directory check-realhost
+		tests/tiers/realhost.sh $(BUILD)
 
 # ---- the hostile usb-host tier (tests/hostile/): every device command and
 # the transport example against a usb-host that misbehaves on purpose
@@ -298,37 +316,28 @@ TEST_BINS += $(USBIP_WIRE_TEST_BIN)
 tests: $(USBIP_TEST_BIN) $(USBIP_WIRE_TEST_BIN)
 # ---- end of the USB/IP server
 
-# Runs every test binary (RUNNER may be valgrind); fails on the first
-# failure, after printing its output.
+# ---------------------------------------------------------------- the tiers
+
+# asan.sh and clang.sh build in another folder (build-asan, build-clang)
+# with the make they are given (MAKE: a recursive make, so -j and -n go
+# through).
+UNIT_ENV  = TEST_BINS="$(TEST_BINS)" EXAMPLES="$(EXAMPLES)"
+
+# Every test binary, the examples and the command's tests (RUNNER may be
+# valgrind): tests/tiers/unit.sh.
 run-tests: tests
-	@set -e; for t in $(TEST_BINS); do \
-		echo "== $(RUNNER_NAME)$$t"; \
-		$(RUNNER) $$t; \
-	done; \
-	for e in $(EXAMPLES); do echo "== $(RUNNER_NAME)$$e"; $(RUNNER) $$e > $(BUILD)/$$(basename $$e).out; done; \
-	echo "== $(RUNNER_NAME)tests/cli/run.sh"; \
-	RUNNER="$(RUNNER)" tests/cli/run.sh $(BUILD); \
-	echo "== $(RUNNER_NAME)$(USBIP_TEST_BIN) (the server under $(or $(RUNNER_NAME),no runner))"; \
-	URG_TOOL=$(CURDIR)/$(TOOL) URG_EMUHOST=$(CURDIR)/$(EMUHOST) URG_HOSTILE=$(CURDIR)/$(HOSTILE_HOST) \
-		URG_TOOL_RUNNER="$(RUNNER)" \
-		$(USBIP_TEST_BIN); \
-	echo "== all tests passed $(RUNNER_NAME)in $(BUILD)"
+	@$(UNIT_ENV) RUNNER="$(RUNNER)" RUNNER_NAME="$(RUNNER_NAME)" tests/tiers/unit.sh $(BUILD)
 
-check-unit:
-	$(MAKE) --no-print-directory run-tests
+check-unit: run-tests
 
-VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=all \
-	--errors-for-leak-kinds=all --track-origins=yes
-check-valgrind:
-	$(MAKE) --no-print-directory run-tests RUNNER="$(VALGRIND)" RUNNER_NAME="valgrind "
+check-valgrind: tests
+	@$(UNIT_ENV) tests/tiers/valgrind.sh $(BUILD)
 
 check-asan:
-	$(MAKE) --no-print-directory run-tests BUILD=build-asan CC=clang SAN=1 \
-		RUNNER_NAME="asan+ubsan "
+	@MAKE="$(MAKE)" tests/tiers/asan.sh
 
-# gcc builds everything above; this proves the clang build warning-free too.
 check-clang:
-	$(MAKE) --no-print-directory lib tests BUILD=build-clang CC=clang
+	@MAKE="$(MAKE)" tests/tiers/clang.sh
 
 # ---------------------------------------------------------------- benchmarks
 
@@ -358,13 +367,12 @@ $(BENCH_E2E) $(SOAK): $(BUILD)/bench/%: tests/bench/%.c $(FASTHOST_OBJ) $(ALL_OB
 	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $(DEPFLAGS) $< $(FASTHOST_OBJ) $(ALL_OBJ) $(REF_LIBS) \
 		$(TR_LIBS) -o $@
 
-# The soak (docs/robustness.md): 1000 connect and disconnect cycles and
-# 1,000,000 URBs against the fast host, memory flat (this build), then the
-# same built with ASan+UBSan, whose LeakSanitizer reports any leak.
+# The soak (docs/robustness.md, tests/tiers/soak.sh): this build's, then
+# the same built with ASan+UBSan, whose LeakSanitizer reports any leak.
 soak: $(SOAK)
-	$(SOAK)
+	tests/tiers/soak.sh $(BUILD)
 	$(MAKE) --no-print-directory build-asan/bench/soak BUILD=build-asan CC=clang SAN=1
-	build-asan/bench/soak
+	tests/tiers/soak.sh build-asan
 
 bench: $(BENCH_CODEC) $(BENCH_E2E) $(BENCH_SCALE)
 	tests/bench/run.sh $(BUILD)
@@ -397,21 +405,6 @@ $(FUZZ_BUILD)/fuzz_usbip: tests/fuzz/fuzz_usbip.c $(USBIP_WIRE)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Itools/usbredir-guest $< tools/usbredir-guest/usbip_wire.c -o $@
 
-# Each target runs on a copy of its committed seed corpus (new inputs stay
-# in build-fuzz/, the committed corpus is not changed).
-define run_fuzz
-	@set -e; for f in $(FUZZ_TARGETS); do \
-		n=$$(basename $$f | sed 's/^fuzz_//'); \
-		rm -rf $(FUZZ_BUILD)/corpus-$$n && mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
-		cp tests/fuzz/corpus/$$n/* $(FUZZ_BUILD)/corpus-$$n/; \
-		echo "== fuzz $$n for $(1) s"; \
-		$$f -max_total_time=$(1) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-			-artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus-$$n \
-			2> $(FUZZ_BUILD)/fuzz-$$n.log || { tail -n 60 $(FUZZ_BUILD)/fuzz-$$n.log; exit 1; }; \
-		grep -E '^(Done|stat::number_of_executed_units)' $(FUZZ_BUILD)/fuzz-$$n.log; \
-	done
-endef
-
 # The committed seed corpora of the host-stream targets (recv, hcd): the
 # sessions tests/fuzz/make_corpus.c writes, and the host side of every
 # fixture (tests/fuzz/corpus_from_fixtures.c). The filter target's seeds are
@@ -428,67 +421,24 @@ corpus: $(ALL_OBJ)
 	cp tests/fuzz/corpus/recv/* tests/fuzz/corpus/hcd/
 	$(BUILD)/corpus_from_fixtures --pcap tests/fuzz/corpus/import $(filter-out %msc-read.urgcap,$(wildcard fixtures/*.urgcap))
 
+# Each target on a copy of its committed seed corpus: tests/tiers/fuzz.sh.
 check-fuzz: $(FUZZ_TARGETS)
-	$(call run_fuzz,$(CHECK_FUZZ_SECONDS))
+	@tests/tiers/fuzz.sh $(FUZZ_BUILD) $(CHECK_FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz: $(FUZZ_TARGETS)
-	$(call run_fuzz,$(FUZZ_SECONDS))
+	@tests/tiers/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------- checks
 
 check-symbols: lib
-	@for so in $(SHARED) $(TR_SHARED); do \
-		bad=$$(nm -D --defined-only $$so | awk '{print $$3}' | grep -v '^urg_' || true); \
-		if [ -n "$$bad" ]; then echo "non-urg_ symbols exported by $$so:"; echo "$$bad"; exit 1; fi; \
-	done
-	@for a in $(STATIC) $(TR_STATIC); do \
-		bad=$$(nm -g --defined-only $$a | awk 'NF==3 {print $$3}' | grep -v '^urg_' || true); \
-		if [ -n "$$bad" ]; then echo "non-urg_ global symbols in $$a:"; echo "$$bad"; exit 1; fi; \
-	done
-	@readelf -d $(SHARED) | grep -q 'SONAME.*$(LIBNAME).so.$(SOVERSION)' || \
-		{ echo "soname is not $(LIBNAME).so.$(SOVERSION)"; exit 1; }
-	@readelf -d $(TR_SHARED) | grep -q 'SONAME.*$(TR_LIBNAME).so.$(SOVERSION)' || \
-		{ echo "soname is not $(TR_LIBNAME).so.$(SOVERSION)"; exit 1; }
-	@echo "== exported symbols: $$(nm -D --defined-only $(SHARED) | wc -l) + $$(nm -D --defined-only $(TR_SHARED) | wc -l), all urg_; sonames $(LIBNAME).so.$(SOVERSION), $(TR_LIBNAME).so.$(SOVERSION)"
+	@tests/tiers/symbols.sh $(SOVERSION) $(SHARED) $(TR_SHARED)
 
+# make install into BUILD/stage, then tests/tiers/install.sh checks it.
 STAGE := $(CURDIR)/$(BUILD)/stage
 check-install: lib
 	rm -rf $(STAGE)
 	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr/local
-	$(CC) $(CSTD) $(WARN) docs/examples/engine_demo.c -o $(BUILD)/engine_demo_installed \
-		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
-			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest) \
-		-Wl,-rpath,$(STAGE)/usr/local/lib
-	$(BUILD)/engine_demo_installed > /dev/null
-	$(CC) $(CSTD) $(WARN) docs/examples/vmm_enumerate.c -o $(BUILD)/vmm_enumerate_installed \
-		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
-			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest) \
-		-Wl,-rpath,$(STAGE)/usr/local/lib
-	$(BUILD)/vmm_enumerate_installed > /dev/null
-	$(CC) $(CSTD) -D_DEFAULT_SOURCE $(WARN) docs/examples/transport_keyboard.c \
-		-o $(BUILD)/transport_keyboard_installed \
-		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
-			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest-transport) \
-		-lev -Wl,-rpath,$(STAGE)/usr/local/lib
-	$(BUILD)/transport_keyboard_installed > /dev/null
-	@# The USB/IP bridge is built as a VMM would be: the installed headers only
-	@# (no -Iguest, -Ihcd-model, -Itransport), and every library symbol it uses
-	@# is one the installed shared libraries export.
-	for f in usbip usbip_client; do \
-		$(CC) $(CSTD) -D_DEFAULT_SOURCE $(WARN) -c tools/usbredir-guest/$$f.c -Itools/usbredir-guest \
-		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
-			--define-variable=prefix=$(STAGE)/usr/local --cflags usbredirguest-transport) \
-		-o $(BUILD)/$${f}_installed.o || exit 1; \
-	done
-	@for f in $$(nm -u $(BUILD)/usbip_installed.o $(BUILD)/usbip_client_installed.o | \
-			awk '/urg/ {print $$2}' | sort -u); do \
-		nm -D --defined-only $(STAGE)/usr/local/lib/libusbredirguest*.so | grep -q " T $$f$$" || \
-			{ echo "the USB/IP bridge uses $$f, which the installed libraries do not export"; exit 1; }; \
-	done
-	test -x $(STAGE)/usr/local/bin/usbredir-guest
-	$(STAGE)/usr/local/bin/usbredir-guest hid > /dev/null
-	test -f $(STAGE)/usr/local/share/man/man1/usbredir-guest.1
-	@echo "== install to DESTDIR, pkg-config and linking against the shared libraries work"
+	@CC="$(CC)" WARN_CFLAGS="$(CSTD) $(WARN)" tests/tiers/install.sh $(BUILD)
 
 # The steps run one after another (each builds in parallel under -j).
 check:
@@ -517,7 +467,7 @@ run: $(TOOL)
 	@echo '(usbredir-guest --help tells the rest; each ran against a capture replayed in-process)'
 
 check-docs: $(TOOL)
-	@tests/docs/check.sh $(BUILD)
+	@tests/tiers/docs.sh $(BUILD)
 
 # ---------------------------------------------------------------- install
 
