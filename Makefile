@@ -5,8 +5,9 @@
 #   make check        the whole test suite: unit and differential tests, the
 #                     same under valgrind and under ASan+UBSan (clang), a
 #                     bounded libFuzzer run, the real usb-host tier (Debian's
-#                     usbredirect in a QEMU VM, tests/realhost/), exported-
-#                     symbol and install checks
+#                     usbredirect in a QEMU VM, tests/realhost/), the
+#                     hostile usb-host tier, the soak, exported-symbol,
+#                     install and docs checks
 #   make run          builds and runs the main job (see README.md)
 #   make fixtures     records fixtures/ again (tests/cli/make-fixtures.sh)
 #   make fixtures-real  records fixtures/real-*.urgcap again (real usb-host)
@@ -18,7 +19,29 @@
 #   make fuzz         FUZZ_SECONDS=600: each fuzz target for that long
 #                     (docs/robustness.md); make corpus rebuilds the seeds
 #
-# Variables: CC, BUILD (output folder), SAN=1 (sanitizers), FUZZ_SECONDS.
+# Variables: CC, BUILD (output folder), SAN=1 (sanitizers), FUZZ_SECONDS,
+# CHECK_FUZZ_SECONDS (make check's fuzz run, 10), RUNNER (make run-tests:
+# a command each test runs under), VALGRIND (check-valgrind's valgrind
+# command); the environment's URG_REALHOST_ONLY and URG_REALHOST_FIXTURES go
+# through to the real usb-host tier.
+#
+# This file builds; the tiers of make check are scripts (each says at its
+# top what it runs and what it needs), run by the targets of the same names:
+#   tests/tiers/unit.sh      check-unit, run-tests: every test binary, the
+#                            examples, tests/cli/run.sh, test_usbip
+#   tests/tiers/valgrind.sh  check-valgrind: unit.sh under valgrind
+#   tests/tiers/asan.sh      check-asan: unit.sh's tests built with
+#                            ASan+UBSan (build-asan) and run
+#   tests/tiers/clang.sh     check-clang: everything built with clang
+#   tests/tiers/realhost.sh  check-realhost, fixtures-real (tests/realhost/)
+#   tests/hostile/run.sh     check-hostile (tests/hostile/)
+#   tests/tiers/fuzz.sh      check-fuzz, fuzz: each libFuzzer target
+#   tests/tiers/soak.sh      soak: the soak, plain and with ASan+UBSan
+#   tests/tiers/symbols.sh   check-symbols: only urg_ symbols, the sonames
+#   tests/tiers/install.sh   check-install: install to DESTDIR, build on it
+#   tests/tiers/docs.sh      check-docs: the man page and docs/transport.md
+#   tests/bench/run.sh       bench
+# make check runs the tiers one after another (the check target, below).
 
 VERSION    := 0.1.0
 SOVERSION  := 0
@@ -39,6 +62,10 @@ OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sani
 endif
 CFLAGS  ?=
 ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(CFLAGS)
+# Each compile of one source writes the headers it read (a .d beside its
+# output), included at the end of this file: an object or test is rebuilt
+# when a header it includes changes.
+DEPFLAGS := -MMD -MP
 LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -Iguest -Ihcd-model
 
 # The library: the engine (guest/) and the host-controller model
@@ -70,14 +97,19 @@ TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 all: lib tool
 lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
 
-$(BUILD)/%.o: %.c $(LIB_HDR)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # Sockets and pcap.h need the BSD and GNU names (_DEFAULT_SOURCE).
-$(BUILD)/transport/%.o: transport/%.c $(LIB_HDR) $(TR_HDR)
+$(BUILD)/transport/%.o: transport/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -D_DEFAULT_SOURCE -Itransport -c $< -o $@
+	$(CC) $(LIB_CFLAGS) -D_DEFAULT_SOURCE -Itransport $(DEPFLAGS) -c $< -o $@
+
+# An object with no .d yet but built already (a build folder from before
+# DEPFLAGS) depends on every header of the libraries, once.
+NODEP_OBJ := $(foreach o,$(LIB_OBJ) $(TR_OBJ),$(if $(wildcard $(o:.o=.d)),,$(o)))
+$(NODEP_OBJ): $(LIB_HDR) $(TR_HDR)
 
 $(BUILD)/exports.map:
 	@mkdir -p $(BUILD)
@@ -114,8 +146,11 @@ $(TR_SHARED): $(TR_OBJ) $(SHARED) $(BUILD)/exports.map
 # captures it runs against with no address are compiled in.
 TOOL        := $(BUILD)/usbredir-guest
 TOOL_SRC    := $(sort $(wildcard tools/usbredir-guest/*.c))
-TOOL_HDR    := $(wildcard tools/usbredir-guest/*.h)
+TOOL_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(TOOL_SRC)) $(BUILD)/tools/fixtures.o
 TOOL_CFLAGS := $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itransport -Itools/usbredir-guest
+# libmd (Debian's libmd-dev, <md5.h>): the md5 msc prints; the command's
+# alone, the libraries do not link it.
+TOOL_LIBS   := $(TR_LIBS) -lmd
 BUNDLED     := keyboard-lsusb keyboard-hid msc-read ftdi-serial
 BUNDLED_CAP := $(patsubst %,fixtures/%.urgcap,$(BUNDLED))
 
@@ -125,17 +160,22 @@ $(BUILD)/tools/fixtures.c: tools/usbredir-guest/embed.sh $(wildcard $(BUNDLED_CA
 	@mkdir -p $(dir $@)
 	tools/usbredir-guest/embed.sh $@ $(foreach f,$(BUNDLED),$(f)=fixtures/$(f).urgcap)
 
-$(TOOL): $(TOOL_SRC) $(TOOL_HDR) $(BUILD)/tools/fixtures.c $(STATIC) $(TR_STATIC)
-	$(CC) $(TOOL_CFLAGS) $(TOOL_SRC) $(BUILD)/tools/fixtures.c $(TR_STATIC) $(STATIC) \
-		$(TR_LIBS) -o $@
+$(BUILD)/tools/usbredir-guest/%.o: tools/usbredir-guest/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/tools/fixtures.o: $(BUILD)/tools/fixtures.c
+	$(CC) $(TOOL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(TOOL): $(TOOL_OBJ) $(STATIC) $(TR_STATIC)
+	$(CC) $(OPT) $(CFLAGS) $(TOOL_OBJ) $(TR_STATIC) $(STATIC) $(TOOL_LIBS) -o $@
 
 # The emulated usb-host as a program, for the command's tests and fixtures.
 EMUHOST := $(BUILD)/tests/emuhost-server
-$(EMUHOST): tests/tools/emuhost-server.c tests/support/emuhost.c tests/support/emuhost.h \
-		$(LIB_OBJ) $(TR_OBJ)
+$(EMUHOST): tests/tools/emuhost-server.c $(BUILD)/tests/support/emuhost.o $(LIB_OBJ) $(TR_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itransport -Itests/support \
-		tests/tools/emuhost-server.c tests/support/emuhost.c $(LIB_OBJ) $(TR_OBJ) $(TR_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) $< $(BUILD)/tests/support/emuhost.o $(LIB_OBJ) $(TR_OBJ) \
+		$(TR_LIBS) -o $@
 
 PCAP_FINS := $(BUILD)/tests/pcap-fins
 $(PCAP_FINS): tests/tools/pcap-fins.c
@@ -154,39 +194,36 @@ TEST_CFLAGS := $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Iguest -Ihcd-model -Itransport -
 TEST_LIBS   := $(TR_LIBS) -lcmocka
 ALL_OBJ     := $(LIB_OBJ) $(TR_OBJ)
 SUPPORT_SRC := $(wildcard tests/support/*.c)
-SUPPORT_HDR := $(wildcard tests/support/*.h)
-UNIT_SRC    := $(sort $(wildcard tests/guest/test_*.c))
-UNIT_BIN    := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-HCD_TEST_SRC := $(sort $(wildcard tests/hcd/test_*.c))
-HCD_TEST_BIN := $(patsubst tests/hcd/%.c,$(BUILD)/tests/%,$(HCD_TEST_SRC))
-TR_TEST_SRC := $(sort $(wildcard tests/transport/test_*.c))
-TR_TEST_BIN := $(patsubst tests/transport/%.c,$(BUILD)/tests/%,$(TR_TEST_SRC))
+SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(SUPPORT_SRC))
+# The unit tests: each folder's test_*.c, in this order (one rule, below).
+UNIT_DIRS   := tests/guest tests/hcd tests/transport
+UNIT_BIN    := $(strip $(foreach d,$(UNIT_DIRS),\
+	$(patsubst $(d)/%.c,$(BUILD)/tests/%,$(sort $(wildcard $(d)/test_*.c)))))
 DIFF_BIN    := $(BUILD)/tests/test_diff_reference
 EXAMPLES    := $(BUILD)/examples/engine_demo $(BUILD)/examples/vmm_enumerate \
 	$(BUILD)/examples/transport_keyboard
-TEST_BINS   := $(UNIT_BIN) $(HCD_TEST_BIN) $(TR_TEST_BIN) $(DIFF_BIN)
+TEST_BINS   := $(UNIT_BIN) $(DIFF_BIN)
 
 REF_CFLAGS  := $(shell pkg-config --cflags libusbredirparser-0.5 2>/dev/null)
 REF_LIBS    := $(shell pkg-config --libs libusbredirparser-0.5 2>/dev/null || echo -lusbredirparser)
 
-# Tests link the library's objects (not the sealed archive), so they can
-# also reach internals; the archive and the .so are checked by
-# check-symbols and check-install.
-$(BUILD)/tests/test_%: tests/guest/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+# The test support code (tests/support/), compiled once per build.
+$(BUILD)/tests/support/%.o: tests/support/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/tests/test_%: tests/hcd/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+# One rule for the unit tests (UNIT_DIRS) and the differential test
+# (tests/diff, which also takes the reference, libusbredirparser). Tests
+# link the library's objects (not the sealed archive), so they can also
+# reach internals; the archive and the .so are checked by check-symbols and
+# check-install.
+vpath test_%.c $(UNIT_DIRS) tests/diff
+$(DIFF_BIN): TEST_REF_CFLAGS = $(REF_CFLAGS)
+$(DIFF_BIN): TEST_REF_LIBS = $(REF_LIBS)
+$(BUILD)/tests/test_%: test_%.c $(SUPPORT_OBJ) $(ALL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
-
-$(BUILD)/tests/test_%: tests/transport/test_%.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
-
-$(DIFF_BIN): tests/diff/test_diff_reference.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(REF_LIBS) $(TEST_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(TEST_REF_CFLAGS) $(DEPFLAGS) $< $(SUPPORT_OBJ) $(ALL_OBJ) \
+		$(TEST_REF_LIBS) $(TEST_LIBS) -o $@
 
 # ---- the command's parsers of what a usb-host sends (tools/usbredir-guest/
 # parse.h: text.c, parse.c, describe.c need no connection, and of the
@@ -217,35 +254,29 @@ tests: $(TEST_BINS) $(EXAMPLES) $(TOOL) $(EMUHOST) $(PCAP_FINS)
 
 # The real usb-host: Debian's usbredirect in a QEMU VM (tests/realhost/).
 # image.sh builds the VM image once and caches it; the test boots it.
-REALHOST_BIN := $(BUILD)/tests/test_realhost
-$(REALHOST_BIN): tests/realhost/test_realhost.c tests/realhost/vm.c tests/realhost/vm.h \
-		$(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -Itests/realhost tests/realhost/test_realhost.c tests/realhost/vm.c \
-		$(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -o $@
-
 # Linux's own USB/IP client (vhci-hcd in a second VM) against the bridge,
-# `usbredir-guest usbip` (tests/realhost/test_usbip_linux.c).
+# `usbredir-guest usbip` (tests/realhost/test_usbip_linux.c). Both on the
+# VM driver, tests/realhost/vm.c.
+REALHOST_BIN    := $(BUILD)/tests/test_realhost
 USBIP_LINUX_BIN := $(BUILD)/tests/test_usbip_linux
-$(USBIP_LINUX_BIN): tests/realhost/test_usbip_linux.c tests/realhost/vm.c tests/realhost/vm.h \
-		$(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+VM_OBJ          := $(BUILD)/tests/realhost/vm.o
+$(VM_OBJ): tests/realhost/vm.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -Itests/realhost tests/realhost/test_usbip_linux.c tests/realhost/vm.c \
-		$(SUPPORT_SRC) $(ALL_OBJ) $(TEST_LIBS) -lm -o $@
+	$(CC) $(TEST_CFLAGS) -Itests/realhost $(DEPFLAGS) -c $< -o $@
+$(REALHOST_BIN) $(USBIP_LINUX_BIN): $(BUILD)/tests/%: tests/realhost/%.c $(VM_OBJ) \
+		$(SUPPORT_OBJ) $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Itests/realhost $(DEPFLAGS) $< $(VM_OBJ) $(SUPPORT_OBJ) $(ALL_OBJ) \
+		$(TEST_LIBS) -lm -o $@
 
 check-realhost: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
-	@img=$$(tests/realhost/image.sh) && \
-	URG_REALHOST_IMAGE=$$img URG_REALHOST_DIR=$(CURDIR)/$(BUILD)/realhost \
-		URG_TOOL=$(CURDIR)/$(TOOL) $(REALHOST_BIN) && \
-	URG_REALHOST_IMAGE=$$img URG_REALHOST_DIR=$(CURDIR)/$(BUILD)/realhost \
-		URG_TOOL=$(CURDIR)/$(TOOL) $(USBIP_LINUX_BIN)
-	@echo "== real usb-host tier passed in $(BUILD)"
+	@tests/tiers/realhost.sh $(BUILD)
 
 # Records the fixtures of real traffic (fixtures/real-*.urgcap) again: the
 # command's tests of the real-host tier, keeping their recordings.
 fixtures-real: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
 	URG_REALHOST_FIXTURES=$(CURDIR)/fixtures URG_REALHOST_ONLY='test_cli_*' \
-		$(MAKE) --no-print-directory check-realhost
+		tests/tiers/realhost.sh $(BUILD)
 
 # ---- the hostile usb-host tier (tests/hostile/): every device command and
 # the transport example against a usb-host that misbehaves on purpose
@@ -255,14 +286,12 @@ fixtures-real: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
 HOSTILE_HOST := $(BUILD)/tests/hostile-host
 SUPERVISE    := $(BUILD)/tests/supervise
 .PHONY: check-hostile
-$(HOSTILE_HOST): tests/hostile/hostile-host.c tests/support/emuhost.c tests/support/emuhost.h \
-		$(LIB_OBJ)
+$(HOSTILE_HOST): tests/hostile/hostile-host.c $(BUILD)/tests/support/emuhost.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) tests/hostile/hostile-host.c tests/support/emuhost.c $(LIB_OBJ) \
-		-lev -o $@
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) $< $(BUILD)/tests/support/emuhost.o $(LIB_OBJ) -lev -o $@
 $(SUPERVISE): tests/hostile/supervise.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< -o $@
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $< -o $@
 tests: $(HOSTILE_HOST) $(SUPERVISE)
 check-hostile: $(HOSTILE_HOST) $(SUPERVISE) $(TOOL) $(BUILD)/examples/transport_keyboard
 	tests/hostile/run.sh $(BUILD)
@@ -287,37 +316,28 @@ TEST_BINS += $(USBIP_WIRE_TEST_BIN)
 tests: $(USBIP_TEST_BIN) $(USBIP_WIRE_TEST_BIN)
 # ---- end of the USB/IP server
 
-# Runs every test binary (RUNNER may be valgrind); fails on the first
-# failure, after printing its output.
+# ---------------------------------------------------------------- the tiers
+
+# asan.sh and clang.sh build in another folder (build-asan, build-clang)
+# with the make they are given (MAKE: a recursive make, so -j and -n go
+# through).
+UNIT_ENV  = TEST_BINS="$(TEST_BINS)" EXAMPLES="$(EXAMPLES)"
+
+# Every test binary, the examples and the command's tests (RUNNER may be
+# valgrind): tests/tiers/unit.sh.
 run-tests: tests
-	@set -e; for t in $(TEST_BINS); do \
-		echo "== $(RUNNER_NAME)$$t"; \
-		$(RUNNER) $$t; \
-	done; \
-	for e in $(EXAMPLES); do echo "== $(RUNNER_NAME)$$e"; $(RUNNER) $$e > $(BUILD)/$$(basename $$e).out; done; \
-	echo "== $(RUNNER_NAME)tests/cli/run.sh"; \
-	RUNNER="$(RUNNER)" tests/cli/run.sh $(BUILD); \
-	echo "== $(RUNNER_NAME)$(USBIP_TEST_BIN) (the server under $(or $(RUNNER_NAME),no runner))"; \
-	URG_TOOL=$(CURDIR)/$(TOOL) URG_EMUHOST=$(CURDIR)/$(EMUHOST) URG_HOSTILE=$(CURDIR)/$(HOSTILE_HOST) \
-		URG_TOOL_RUNNER="$(RUNNER)" \
-		$(USBIP_TEST_BIN); \
-	echo "== all tests passed $(RUNNER_NAME)in $(BUILD)"
+	@$(UNIT_ENV) RUNNER="$(RUNNER)" RUNNER_NAME="$(RUNNER_NAME)" tests/tiers/unit.sh $(BUILD)
 
-check-unit:
-	$(MAKE) --no-print-directory run-tests
+check-unit: run-tests
 
-VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=all \
-	--errors-for-leak-kinds=all --track-origins=yes
-check-valgrind:
-	$(MAKE) --no-print-directory run-tests RUNNER="$(VALGRIND)" RUNNER_NAME="valgrind "
+check-valgrind: tests
+	@$(UNIT_ENV) tests/tiers/valgrind.sh $(BUILD)
 
 check-asan:
-	$(MAKE) --no-print-directory run-tests BUILD=build-asan CC=clang SAN=1 \
-		RUNNER_NAME="asan+ubsan "
+	@MAKE="$(MAKE)" tests/tiers/asan.sh
 
-# gcc builds everything above; this proves the clang build warning-free too.
 check-clang:
-	$(MAKE) --no-print-directory lib tests BUILD=build-clang CC=clang
+	@MAKE="$(MAKE)" tests/tiers/clang.sh
 
 # ---------------------------------------------------------------- benchmarks
 
@@ -325,32 +345,34 @@ check-clang:
 # (libusbredirparser, used here and in the differential test only) and the
 # raw limits, in the same run; instruction counts from callgrind.
 BENCH_CODEC := $(BUILD)/bench/bench_codec
-$(BENCH_CODEC): tests/bench/bench_codec.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+$(BENCH_CODEC): tests/bench/bench_codec.c $(SUPPORT_OBJ) $(ALL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
-
-BENCH_E2E := $(BUILD)/bench/bench_e2e
-$(BENCH_E2E): tests/bench/bench_e2e.c tests/bench/fasthost.c tests/bench/fasthost.h $(ALL_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< tests/bench/fasthost.c $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $(DEPFLAGS) $< $(SUPPORT_OBJ) $(ALL_OBJ) $(REF_LIBS) \
+		$(TR_LIBS) -o $@
 
 BENCH_SCALE := $(BUILD)/bench/bench_scale
-$(BENCH_SCALE): tests/bench/bench_scale.c $(SUPPORT_SRC) $(SUPPORT_HDR) $(ALL_OBJ)
+$(BENCH_SCALE): tests/bench/bench_scale.c $(SUPPORT_OBJ) $(ALL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< $(SUPPORT_SRC) $(ALL_OBJ) $(TR_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) $< $(SUPPORT_OBJ) $(ALL_OBJ) $(TR_LIBS) -o $@
 
-SOAK := $(BUILD)/bench/soak
-$(SOAK): tests/bench/soak.c tests/bench/fasthost.c tests/bench/fasthost.h $(ALL_OBJ)
+# The end-to-end benchmark and the soak, on the fast host (fasthost.c).
+BENCH_E2E := $(BUILD)/bench/bench_e2e
+SOAK      := $(BUILD)/bench/soak
+FASTHOST_OBJ := $(BUILD)/bench/fasthost.o
+$(FASTHOST_OBJ): tests/bench/fasthost.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $< tests/bench/fasthost.c $(ALL_OBJ) $(REF_LIBS) $(TR_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(BENCH_E2E) $(SOAK): $(BUILD)/bench/%: tests/bench/%.c $(FASTHOST_OBJ) $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(REF_CFLAGS) $(DEPFLAGS) $< $(FASTHOST_OBJ) $(ALL_OBJ) $(REF_LIBS) \
+		$(TR_LIBS) -o $@
 
-# The soak (docs/robustness.md): 1000 connect and disconnect cycles and
-# 1,000,000 URBs against the fast host, memory flat (this build), then the
-# same built with ASan+UBSan, whose LeakSanitizer reports any leak.
+# The soak (docs/robustness.md, tests/tiers/soak.sh): this build's, then
+# the same built with ASan+UBSan, whose LeakSanitizer reports any leak.
 soak: $(SOAK)
-	$(SOAK)
+	tests/tiers/soak.sh $(BUILD)
 	$(MAKE) --no-print-directory build-asan/bench/soak BUILD=build-asan CC=clang SAN=1
-	build-asan/bench/soak
+	tests/tiers/soak.sh build-asan
 
 bench: $(BENCH_CODEC) $(BENCH_E2E) $(BENCH_SCALE)
 	tests/bench/run.sh $(BUILD)
@@ -383,21 +405,6 @@ $(FUZZ_BUILD)/fuzz_usbip: tests/fuzz/fuzz_usbip.c $(USBIP_WIRE)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Itools/usbredir-guest $< tools/usbredir-guest/usbip_wire.c -o $@
 
-# Each target runs on a copy of its committed seed corpus (new inputs stay
-# in build-fuzz/, the committed corpus is not changed).
-define run_fuzz
-	@set -e; for f in $(FUZZ_TARGETS); do \
-		n=$$(basename $$f | sed 's/^fuzz_//'); \
-		rm -rf $(FUZZ_BUILD)/corpus-$$n && mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
-		cp tests/fuzz/corpus/$$n/* $(FUZZ_BUILD)/corpus-$$n/; \
-		echo "== fuzz $$n for $(1) s"; \
-		$$f -max_total_time=$(1) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-			-artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus-$$n \
-			2> $(FUZZ_BUILD)/fuzz-$$n.log || { tail -n 60 $(FUZZ_BUILD)/fuzz-$$n.log; exit 1; }; \
-		grep -E '^(Done|stat::number_of_executed_units)' $(FUZZ_BUILD)/fuzz-$$n.log; \
-	done
-endef
-
 # The committed seed corpora of the host-stream targets (recv, hcd): the
 # sessions tests/fuzz/make_corpus.c writes, and the host side of every
 # fixture (tests/fuzz/corpus_from_fixtures.c). The filter target's seeds are
@@ -414,67 +421,24 @@ corpus: $(ALL_OBJ)
 	cp tests/fuzz/corpus/recv/* tests/fuzz/corpus/hcd/
 	$(BUILD)/corpus_from_fixtures --pcap tests/fuzz/corpus/import $(filter-out %msc-read.urgcap,$(wildcard fixtures/*.urgcap))
 
+# Each target on a copy of its committed seed corpus: tests/tiers/fuzz.sh.
 check-fuzz: $(FUZZ_TARGETS)
-	$(call run_fuzz,$(CHECK_FUZZ_SECONDS))
+	@tests/tiers/fuzz.sh $(FUZZ_BUILD) $(CHECK_FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz: $(FUZZ_TARGETS)
-	$(call run_fuzz,$(FUZZ_SECONDS))
+	@tests/tiers/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------- checks
 
 check-symbols: lib
-	@for so in $(SHARED) $(TR_SHARED); do \
-		bad=$$(nm -D --defined-only $$so | awk '{print $$3}' | grep -v '^urg_' || true); \
-		if [ -n "$$bad" ]; then echo "non-urg_ symbols exported by $$so:"; echo "$$bad"; exit 1; fi; \
-	done
-	@for a in $(STATIC) $(TR_STATIC); do \
-		bad=$$(nm -g --defined-only $$a | awk 'NF==3 {print $$3}' | grep -v '^urg_' || true); \
-		if [ -n "$$bad" ]; then echo "non-urg_ global symbols in $$a:"; echo "$$bad"; exit 1; fi; \
-	done
-	@readelf -d $(SHARED) | grep -q 'SONAME.*$(LIBNAME).so.$(SOVERSION)' || \
-		{ echo "soname is not $(LIBNAME).so.$(SOVERSION)"; exit 1; }
-	@readelf -d $(TR_SHARED) | grep -q 'SONAME.*$(TR_LIBNAME).so.$(SOVERSION)' || \
-		{ echo "soname is not $(TR_LIBNAME).so.$(SOVERSION)"; exit 1; }
-	@echo "== exported symbols: $$(nm -D --defined-only $(SHARED) | wc -l) + $$(nm -D --defined-only $(TR_SHARED) | wc -l), all urg_; sonames $(LIBNAME).so.$(SOVERSION), $(TR_LIBNAME).so.$(SOVERSION)"
+	@tests/tiers/symbols.sh $(SOVERSION) $(SHARED) $(TR_SHARED)
 
+# make install into BUILD/stage, then tests/tiers/install.sh checks it.
 STAGE := $(CURDIR)/$(BUILD)/stage
 check-install: lib
 	rm -rf $(STAGE)
 	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr/local
-	$(CC) $(CSTD) $(WARN) docs/examples/engine_demo.c -o $(BUILD)/engine_demo_installed \
-		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
-			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest) \
-		-Wl,-rpath,$(STAGE)/usr/local/lib
-	$(BUILD)/engine_demo_installed > /dev/null
-	$(CC) $(CSTD) $(WARN) docs/examples/vmm_enumerate.c -o $(BUILD)/vmm_enumerate_installed \
-		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
-			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest) \
-		-Wl,-rpath,$(STAGE)/usr/local/lib
-	$(BUILD)/vmm_enumerate_installed > /dev/null
-	$(CC) $(CSTD) -D_DEFAULT_SOURCE $(WARN) docs/examples/transport_keyboard.c \
-		-o $(BUILD)/transport_keyboard_installed \
-		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
-			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest-transport) \
-		-lev -Wl,-rpath,$(STAGE)/usr/local/lib
-	$(BUILD)/transport_keyboard_installed > /dev/null
-	@# The USB/IP bridge is built as a VMM would be: the installed headers only
-	@# (no -Iguest, -Ihcd-model, -Itransport), and every library symbol it uses
-	@# is one the installed shared libraries export.
-	for f in usbip usbip_client; do \
-		$(CC) $(CSTD) -D_DEFAULT_SOURCE $(WARN) -c tools/usbredir-guest/$$f.c -Itools/usbredir-guest \
-		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
-			--define-variable=prefix=$(STAGE)/usr/local --cflags usbredirguest-transport) \
-		-o $(BUILD)/$${f}_installed.o || exit 1; \
-	done
-	@for f in $$(nm -u $(BUILD)/usbip_installed.o $(BUILD)/usbip_client_installed.o | \
-			awk '/urg/ {print $$2}' | sort -u); do \
-		nm -D --defined-only $(STAGE)/usr/local/lib/libusbredirguest*.so | grep -q " T $$f$$" || \
-			{ echo "the USB/IP bridge uses $$f, which the installed libraries do not export"; exit 1; }; \
-	done
-	test -x $(STAGE)/usr/local/bin/usbredir-guest
-	$(STAGE)/usr/local/bin/usbredir-guest hid > /dev/null
-	test -f $(STAGE)/usr/local/share/man/man1/usbredir-guest.1
-	@echo "== install to DESTDIR, pkg-config and linking against the shared libraries work"
+	@CC="$(CC)" WARN_CFLAGS="$(CSTD) $(WARN)" tests/tiers/install.sh $(BUILD)
 
 # The steps run one after another (each builds in parallel under -j).
 check:
@@ -503,7 +467,7 @@ run: $(TOOL)
 	@echo '(usbredir-guest --help tells the rest; each ran against a capture replayed in-process)'
 
 check-docs: $(TOOL)
-	@tests/docs/check.sh $(BUILD)
+	@tests/tiers/docs.sh $(BUILD)
 
 # ---------------------------------------------------------------- install
 
@@ -546,3 +510,6 @@ uninstall:
 
 clean:
 	rm -rf build build-asan build-clang build-fuzz
+
+# The headers each object and test read (DEPFLAGS).
+-include $(shell find $(BUILD) -name '*.d' 2> /dev/null)

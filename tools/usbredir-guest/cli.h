@@ -6,12 +6,12 @@
  *               in-process), run to completion one request at a time
  *   lsusb.c     descriptors printed as `lsusb -v` prints them
  *   hid.c       HID reports; boot keyboard and mouse decoded
- *   msc.c       mass storage: Bulk-Only Transport and SCSI
+ *   msc.c       mass storage: Bulk-Only Transport and SCSI; the md5 of the
+ *               data is libmd's (<md5.h>, -lmd)
  *   serial.c    FTDI, CP210x and PL2303 adapters
  *   captures.c  record, replay, dump, import, stats
  *   usbip.c, usbip_client.c (usbip.h)
  *               the USB/IP server (usbip_wire.c: its protocol, pure code)
- *   md5.c       MD5 of data read (the fixtures' ground truth)
  *   text.c, parse.c, describe.c (parse.h)
  *               what the host or a capture sends: checked, decoded,
  *               escaped and printed with no connection (fuzzed, unit-tested)
@@ -141,15 +141,6 @@ int cli_number(const struct common *o, const char *what, const char *text, doubl
                double *out);
 
 /* ---------------------------------------------------------------- helpers */
-
-struct md5 {
-    uint32_t a, b, c, d;
-    uint64_t len;
-    uint8_t buf[64];
-};
-void md5_init(struct md5 *m);
-void md5_update(struct md5 *m, const void *data, size_t len);
-void md5_hex(struct md5 *m, char out[33]);
 
 /* fixtures.c: the bundled captures. */
 struct fixture {

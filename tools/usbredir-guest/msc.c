@@ -8,6 +8,7 @@
  * transfer is pipelined as a host controller would do it.
  */
 #include <getopt.h>
+#include <md5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,7 +330,7 @@ static void throughput(const char *what, uint64_t bytes, double seconds)
  * larger than one data stage can be); feeds the md5 with the data; the
  * file, if any, is written (read) or read (write) as it goes. */
 static int blocks_io(struct msc *m, const struct msc_opts *mo, int write, uint64_t lba,
-                     uint64_t count, FILE *f, struct md5 *md, uint8_t *compare_to)
+                     uint64_t count, FILE *f, MD5_CTX *md, uint8_t *compare_to)
 {
     uint64_t stage_max = conn_bulk32(m->c) ? URG_MAX_BULK_LENGTH : (uint64_t)MAX_PIECES * PIECE;
     uint32_t chunk = (uint64_t)mo->chunk * m->block > stage_max ? (uint32_t)(stage_max / m->block)
@@ -375,7 +376,7 @@ static int blocks_io(struct msc *m, const struct msc_opts *mo, int write, uint64
             }
         }
         if (md)
-            md5_update(md, buf, len);
+            MD5Update(md, buf, len);
         if (!write && f && fwrite(buf, 1, len, f) != len) {
             cli_error(m->o, "%s: cannot write", mo->out);
             free(buf);
@@ -392,8 +393,8 @@ static int blocks_io(struct msc *m, const struct msc_opts *mo, int write, uint64
 static int do_write(struct msc *m, const struct msc_opts *mo)
 {
     FILE *f = fopen(mo->in, "rb");
-    struct md5 md;
-    char hex[33];
+    MD5_CTX md;
+    char hex[MD5_DIGEST_STRING_LENGTH];
     long size;
     uint64_t count;
     uint8_t *all = NULL;
@@ -422,7 +423,7 @@ static int do_write(struct msc *m, const struct msc_opts *mo)
         fclose(f);
         return EXIT_FAIL;
     }
-    md5_init(&md);
+    MD5Init(&md);
     t = cli_now();
     r = blocks_io(m, mo, 1, mo->write_lba, count, f, &md, NULL);
     t = cli_now() - t;
@@ -430,7 +431,7 @@ static int do_write(struct msc *m, const struct msc_opts *mo)
         fclose(f);
         return conn_fail(m->c);
     }
-    md5_hex(&md, hex);
+    MD5End(&md, hex);
     printf("wrote %llu blocks (%ld bytes) at block %llu: md5 %s\n", (unsigned long long)count,
            size, (unsigned long long)mo->write_lba, hex);
     throughput("write", (uint64_t)size, t);
@@ -463,8 +464,8 @@ static int do_read(struct msc *m, const struct msc_opts *mo)
 {
     uint64_t lba = mo->read_lba, count = mo->read_count;
     FILE *f = NULL;
-    struct md5 md;
-    char hex[33];
+    MD5_CTX md;
+    char hex[MD5_DIGEST_STRING_LENGTH];
     double t;
     int r;
     if (lba >= m->blocks) {
@@ -482,7 +483,7 @@ static int do_read(struct msc *m, const struct msc_opts *mo)
         cli_error(m->o, "%s: cannot create", mo->out);
         return EXIT_FAIL;
     }
-    md5_init(&md);
+    MD5Init(&md);
     t = cli_now();
     r = blocks_io(m, mo, 0, lba, count, f, &md, NULL);
     t = cli_now() - t;
@@ -492,7 +493,7 @@ static int do_read(struct msc *m, const struct msc_opts *mo)
     }
     if (r)
         return conn_fail(m->c);
-    md5_hex(&md, hex);
+    MD5End(&md, hex);
     printf("read %llu blocks (%llu bytes) from block %llu%s%s: md5 %s\n",
            (unsigned long long)count, (unsigned long long)(count * m->block),
            (unsigned long long)lba, mo->out ? " to " : "", mo->out ? mo->out : "", hex);

@@ -1,8 +1,10 @@
 #!/bin/sh
-# check.sh BUILD - keeps the docs true to the code (make check runs it):
-# the man page renders without warnings and names every command and option
-# the program's --help texts name; docs/transport.md names every function of
-# urg_transport.h.
+# docs.sh BUILD - keeps the docs true to the code (make check-docs; make
+# check runs it): the man page renders without warnings and names every
+# command and option the program's --help texts name; docs/transport.md
+# names every function of urg_transport.h.
+#
+# Needs BUILD/usbredir-guest built; groff (groff-base).
 set -u
 B=$1
 TOOL=$B/usbredir-guest
