@@ -363,21 +363,18 @@ URG_API int urg_hcd_cancel(urg_hcd_dev *d, struct urg_urb *u)
 
 URG_API int urg_hcd_ep_stop(urg_hcd_dev *d, uint8_t endpoint)
 {
-    struct endpoint *e;
     if (!d)
         return URG_ERR_INVALID;
-    e = endpoint_of(d, endpoint);
-    stream_stop(d, e);
-    urb_flush(d, e, URG_URB_CANCELLED);
+    stream_stop(d, endpoint_of(d, endpoint));
+    urb_flush(d, endpoint_of(d, endpoint), URG_URB_CANCELLED);
     return 0;
 }
 
 URG_API int urg_hcd_ep_reset(urg_hcd_dev *d, uint8_t endpoint)
 {
-    struct endpoint *e;
-    if (!d)
+    struct endpoint *e = d ? endpoint_of(d, endpoint) : NULL;
+    if (!e)
         return URG_ERR_INVALID;
-    e = endpoint_of(d, endpoint);
     stream_stop(d, e);
     e->error = 0;
     e->iso_error = 0;
