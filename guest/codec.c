@@ -53,17 +53,6 @@ URG_API int urg_type_header_len(const struct urg_wire *w, uint32_t type, enum ur
     return urgi_type_header_len(t, w);
 }
 
-/* ---------------------------------------------------------------------- */
-/* Type headers: each type's field codec is beside its row (packet_types.c) */
-
-void urgi_decode_type_header(const struct urg_wire *w, uint32_t type, const uint8_t *t,
-                             struct urg_packet *p)
-{
-    const struct urgi_type *row = urgi_type(type);
-    if (row)
-        row->decode(w, t, p);
-}
-
 void urgi_decode_hello_caps(struct urg_packet *p)
 {
     uint32_t words = p->data_len / 4, i;
@@ -104,16 +93,13 @@ int urgi_check_frame(const struct urg_wire *w, enum urg_dir dir, uint32_t type, 
     return 0;
 }
 
-int urgi_check_headers(const struct urg_wire *w, enum urg_dir dir, const struct urg_packet *p,
-                       char *msg, size_t cap)
+int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w, enum urg_dir dir,
+                       const struct urg_packet *p, char *msg, size_t cap)
 {
-    const struct urgi_type *t = urgi_type(p->type);
     uint32_t missing, length;
     int ep, r;
 
-    if (!t)
-        return urgi_fmt(msg, cap, URG_ERR_PROTO_TYPE, "packet type %u is unknown", p->type);
-    if ((missing = t->caps & ~w->caps)) {
+    if (URGI_UNLIKELY(missing = t->caps & ~w->caps)) {
         int c = 0;
         while (!((missing >> c) & 1u))
             c++;
@@ -221,7 +207,7 @@ URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct 
     /* The frame rules left once th is known: the length is th + data_len. */
     if (data_len && !urgi_type_may_have_data(p->type))
         return URG_ERR_PROTO_UNEXPECTED_DATA;
-    if ((r = urgi_check_headers(w, dir, v, NULL, 0)))
+    if ((r = urgi_check_headers(urgi_type(p->type), w, dir, v, NULL, 0)))
         return r;
     if (p->type == URG_FILTER_FILTER && data_len && (r = urgi_check_payload(w, dir, v, NULL, 0)))
         return r;
@@ -258,12 +244,12 @@ URG_API int urg_decode(const struct urg_wire *w, enum urg_dir dir, const uint8_t
     memset(p, 0, sizeof(*p));
     p->type = type;
     p->id = hl == 16 ? urgi_get64(buf + 8) : urgi_get32(buf + 8);
-    urgi_decode_type_header(w, type, buf + hl, p);
+    urgi_type(type)->decode(w, buf + hl, p);
     p->data_len = length - (uint32_t)th;
     p->data = p->data_len ? buf + hl + th : NULL;
     if (type == URG_HELLO)
         urgi_decode_hello_caps(p);
-    if ((r = urgi_check_headers(w, dir, p, NULL, 0)))
+    if ((r = urgi_check_headers(urgi_type(type), w, dir, p, NULL, 0)))
         return r;
     if (p->data_len && (r = urgi_check_payload(w, dir, p, NULL, 0)))
         return r;

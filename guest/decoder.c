@@ -165,12 +165,12 @@ static int headers_done(urg_decoder *d, const uint8_t *th, const uint8_t *rest, 
     int r, v;
 
     *used = 0;
-    urgi_decode_type_header(&d->wire, d->type, th, p);
+    d->row->decode(&d->wire, th, p);
     d->th_done = true;
     p->data_len = d->length - (uint32_t)d->th_len;
     p->data = NULL;
     d->msg[0] = '\0';
-    if ((r = urgi_check_headers(&d->wire, d->dir, p, d->msg, sizeof(d->msg))))
+    if ((r = urgi_check_headers(d->row, &d->wire, d->dir, p, d->msg, sizeof(d->msg))))
         return reject(d, r, p->data_len);
     v = URG_DECODE_CONTINUE;
     /* The hello belongs to the decoder (it sets the layout): the header
@@ -233,6 +233,7 @@ static int header_done(urg_decoder *d, const uint8_t *h)
     d->pkt.id = d->hlen == 16 ? urgi_get64(h + 8) : urgi_get32(h + 8);
     d->msg[0] = '\0';
     idx = urgi_type_index(d->type);
+    d->row = idx >= 0 ? &urgi_types[idx] : NULL;
     d->th_len = urgi_frame_ok(&d->ft, idx, d->length, d->max_packet_size);
     r = 0;
     if (d->th_len < 0) /* the rule broken, and its message */

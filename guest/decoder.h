@@ -34,6 +34,7 @@ struct urg_decoder {
     uint32_t hfill;            /* bytes gathered in hbuf */
     uint8_t hbuf[URGI_MAX_HEADERS];
     uint32_t type, length;     /* of the current packet */
+    const struct urgi_type *row; /* its row, once its header passed */
     struct urg_packet pkt;
     uint32_t data_len, data_fill;
     uint8_t *dest;             /* where the payload goes */

@@ -28,30 +28,26 @@ static int refuse(urg_session *s, int err, const char *fmt, ...)
     return err;
 }
 
-/* Does a packet of type reply answer a request of type req? (Its row.) */
-static bool answers(uint8_t req, uint32_t reply)
+/* Does a packet of row t answer a request of type req? */
+static inline bool answers(uint8_t req, const struct urgi_type *t)
 {
-    const struct urgi_type *t = urgi_type(reply);
     int i = urgi_type_index(req);
-    return t && i >= 0 && ((t->answers >> i) & 1u);
+    return i >= 0 && ((t->answers >> i) & 1u);
 }
 
 /* Packets that can only be replies (an interrupt packet is one only for an
  * OUT endpoint; stream statuses may also come unasked). */
-static bool is_reply(const struct urg_packet *p)
+static inline bool is_reply(const struct urgi_type *t, const struct urg_packet *p)
 {
-    const struct urgi_type *t = urgi_type(p->type);
-    if (!t)
-        return false;
     if (t->reply == URGI_REPLY_IF_OUT)
         return !(urgi_packet_endpoint(t, p) & 0x80);
     return t->reply == URGI_REPLY;
 }
 
 /* A reply's fields against its request. */
-static int check_reply(urg_session *s, const struct urgi_pending *e, const struct urg_packet *p)
+static int check_reply(urg_session *s, const struct urgi_type *t, const struct urgi_pending *e,
+                       const struct urg_packet *p)
 {
-    const struct urgi_type *t = urgi_type(p->type);
     uint32_t len;
     int ep;
 
@@ -81,18 +77,27 @@ static int check_reply(urg_session *s, const struct urgi_pending *e, const struc
     return 0;
 }
 
+/* The decoder's callbacks: the packet being decoded is p, its row the
+ * decoder's (looked up once, from the header). A reply's pending entry is
+ * found here and kept for urgi_on_packet (reply_at). */
 int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
 {
     urg_session *s = ctx;
+    const struct urgi_type *t = s->dec->row;
     struct urgi_pending *e;
     uint32_t i;
     int r;
 
     if (s->state == URG_STATE_FAILED || s->guard.free_pending)
         return URG_DECODE_STOP;
-    if (!is_reply(p))
-        return urgi_stream_check_data(s, p);
-    i = urgi_pt_find(&s->pt, p->id);
+    if (!is_reply(t, p)) {
+        s->route = t->reply == URGI_STATUS              ? URGI_ROUTE_STATUS
+                   : t->data == URGI_DATA_ENDPOINT && t->stream ? URGI_ROUTE_STREAM_DATA
+                                                                : URGI_ROUTE_OWN;
+        return urgi_stream_check_data(s, t, p);
+    }
+    s->route = URGI_ROUTE_REPLY;
+    s->reply_at = i = urgi_pt_find(&s->pt, p->id);
     if (i == URGI_NIL) {
         /* Completed already (a cancel raced it, the device went away) or
          * never sent: dropped, never delivered twice. */
@@ -102,10 +107,10 @@ int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
         return URG_DECODE_DISCARD;
     }
     e = &s->pt.e[i];
-    if (!answers(e->type, p->type))
+    if (!answers(e->type, t))
         return refuse(s, URG_ERR_PROTO_REPLY_TYPE, "%s: reply id %llu answers a %s request",
-                      urg_type_name(p->type), (unsigned long long)p->id, urg_type_name(e->type));
-    if ((r = check_reply(s, e, p)))
+                      t->name, (unsigned long long)p->id, urg_type_name(e->type));
+    if ((r = check_reply(s, t, e, p)))
         return r;
     if (e->in_buf && p->data_len)
         *dest = e->in_buf;
@@ -117,8 +122,13 @@ int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
 static void on_reply(urg_session *s, const struct urgi_type *t, const struct urg_packet *p)
 {
     struct urg_completion x;
-    uint32_t i = urgi_pt_find(&s->pt, p->id), len = 0;
+    uint32_t i = s->reply_at, len = 0;
     bool in;
+    /* The entry urgi_on_header found, unless the application let go of it
+     * while the payload was read (urg_session_forget between two recvs). */
+    if (i == URGI_NIL || i >= s->pt.hw || !(s->pt.e[i].flags & URGI_P_USED) ||
+        s->pt.e[i].id != p->id)
+        i = urgi_pt_find(&s->pt, p->id);
     if (i == URGI_NIL) {
         s->late_replies++;
         return;
@@ -157,7 +167,7 @@ static void stream_status(urg_session *s, const struct urgi_type *t, const struc
     uint8_t ep = (uint8_t)urgi_packet_endpoint(t, p), status = urgi_packet_status(t, p);
     int kind = urgi_type_stream(t);
     struct urg_stream_status st;
-    if (i != URGI_NIL && answers(s->pt.e[i].type, p->type) && s->pt.e[i].endpoint == ep) {
+    if (i != URGI_NIL && answers(s->pt.e[i].type, t) && s->pt.e[i].endpoint == ep) {
         struct urg_completion x;
         memset(&x, 0, sizeof(x));
         x.u.bulk.stream_id = stream_id;
@@ -383,6 +393,19 @@ int urgi_on_packet(void *ctx, const struct urg_packet *p)
 
     if (s->state == URG_STATE_FAILED || s->guard.free_pending)
         return URG_DECODE_STOP;
+    /* Routed once, by urgi_on_header (every packet but the hello passes
+     * there first). */
+    if (p->type != URG_HELLO && s->route != URGI_ROUTE_OWN) {
+        const struct urgi_type *t = s->dec->row;
+        if (s->route == URGI_ROUTE_REPLY)
+            on_reply(s, t, p);
+        else if (s->route == URGI_ROUTE_STATUS)
+            stream_status(s, t, p);
+        else
+            stream_data(s, t, p);
+        return (s->state == URG_STATE_FAILED || s->guard.free_pending) ? URG_DECODE_STOP
+                                                                   : URG_DECODE_CONTINUE;
+    }
     switch (p->type) {
     case URG_HELLO:
         on_hello(s, p);
@@ -402,16 +425,8 @@ int urgi_on_packet(void *ctx, const struct urg_packet *p)
     case URG_FILTER_FILTER:
         r = on_filter(s, p);
         break;
-    default: {
-        const struct urgi_type *t = urgi_type(p->type);
-        if (t->reply == URGI_STATUS)
-            stream_status(s, t, p);
-        else if (is_reply(p))
-            on_reply(s, t, p);
-        else if (urgi_type_stream(t) >= 0)
-            stream_data(s, t, p);
+    default: /* requests only travel to the host: the decoder refused them */
         break;
-    }
     }
     if (r < 0)
         return r;
@@ -424,25 +439,26 @@ int urgi_on_packet(void *ctx, const struct urg_packet *p)
 static void complete_rejected_reply(urg_session *s)
 {
     const struct urg_packet *p = &s->dec->pkt;
+    const struct urgi_type *t = urgi_type(p->type); /* NULL: an unknown type */
     struct urgi_pending *e;
     uint32_t i;
+    if (!t)
+        return;
     if (!s->dec->th_done) {
         /* Only the header is known: no endpoint to tell an interrupt
          * OUT reply from interrupt IN data, or a stream status apart. */
-        const struct urgi_type *t = urgi_type(p->type);
-        if (t && (t->reply == URGI_REPLY_IF_OUT || t->reply == URGI_STATUS))
+        if (t->reply == URGI_REPLY_IF_OUT || t->reply == URGI_STATUS)
             return;
-    } else if (!is_reply(p)) {
+    } else if (!is_reply(t, p)) {
         return;
     }
     i = urgi_pt_find(&s->pt, p->id);
     if (i == URGI_NIL)
         return;
     e = &s->pt.e[i];
-    if (!answers(e->type, p->type))
+    if (!answers(e->type, t))
         return;
-    if (s->dec->th_done && urgi_type(p->type)->reply == URGI_REPLY_IF_OUT &&
-        urgi_packet_endpoint(urgi_type(p->type), p) != e->endpoint)
+    if (s->dec->th_done && t->reply == URGI_REPLY_IF_OUT && urgi_packet_endpoint(t, p) != e->endpoint)
         return;
     urgi_complete(s, i, URG_STATUS_IOERROR, 0, NULL, NULL);
 }

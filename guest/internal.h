@@ -193,12 +193,11 @@ static inline int urgi_frame_ok(const struct urgi_frame_table *t, int idx, uint3
         return -1;
     return th;
 }
-/* Decodes the type header at th (of the right length) into p->h. */
-URGI_HIDDEN void urgi_decode_type_header(const struct urg_wire *w, uint32_t type, const uint8_t *th,
-                                         struct urg_packet *p);
-/* Rules that need the headers and the payload length, not the payload. */
-URGI_HIDDEN int urgi_check_headers(const struct urg_wire *w, enum urg_dir dir,
-                                   const struct urg_packet *p, char *msg, size_t cap);
+/* Rules of row t's packet p that need the headers and the payload length,
+ * not the payload. */
+URGI_HIDDEN int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w,
+                                   enum urg_dir dir, const struct urg_packet *p, char *msg,
+                                   size_t cap);
 /* Rules that need the payload itself (hello caps, filter string). */
 URGI_HIDDEN int urgi_check_payload(const struct urg_wire *w, enum urg_dir dir,
                                    const struct urg_packet *p, char *msg, size_t cap);

@@ -12,6 +12,11 @@
 
 /* Stream kinds tracked per endpoint. */
 
+/* Where urgi_on_header sends the packet being decoded: the session's own
+ * handling (hello, device state, filter), a reply to a pending request, a
+ * stream's status, a stream's data. */
+enum { URGI_ROUTE_OWN, URGI_ROUTE_REPLY, URGI_ROUTE_STATUS, URGI_ROUTE_STREAM_DATA };
+
 struct urg_session {
     struct urg_allocator alloc;
     struct urg_session_callbacks cb;
@@ -44,6 +49,10 @@ struct urg_session {
                                       larger of it and a pending start's */
     size_t answers_unread;         /* bytes of answers queued since the host
                                       last read (consume) */
+    uint32_t reply_at;             /* the pending entry of the reply being
+                                      decoded (urgi_on_header), or URGI_NIL */
+    uint8_t route;                 /* where the packet being decoded goes
+                                      (URGI_ROUTE_*, set by urgi_on_header) */
     unsigned warned;               /* URGI_WARN_* said once already */
     uint16_t iso_out_seq[32];
     char peer_version[64];
@@ -103,7 +112,8 @@ URGI_HIDDEN void urgi_streams_clear(urg_session *s);
  * (no stream of its kind runs or starts on its endpoint), or
  * URG_ERR_PROTO_STREAM_LENGTH (longer than its stream's transfers; the
  * message is in the decoder's). */
-URGI_HIDDEN int urgi_stream_check_data(urg_session *s, const struct urg_packet *p);
+URGI_HIDDEN int urgi_stream_check_data(urg_session *s, const struct urgi_type *t,
+                                       const struct urg_packet *p);
 /* Completes pending entry i and calls the complete callback. */
 URGI_HIDDEN void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length,
                                const uint8_t *data, const struct urg_completion *extra);

@@ -96,15 +96,14 @@ static uint32_t stream_limit(const urg_session *s, int kind, uint8_t ep)
     return decoded > whole ? decoded : whole;
 }
 
-int urgi_stream_check_data(urg_session *s, const struct urg_packet *p)
+int urgi_stream_check_data(urg_session *s, const struct urgi_type *t, const struct urg_packet *p)
 {
-    const struct urgi_type *t = urgi_type(p->type);
     uint32_t limit;
     uint8_t ep;
     int kind;
     size_t cap;
     char *msg;
-    if (!t || t->data != URGI_DATA_ENDPOINT || (kind = urgi_type_stream(t)) < 0)
+    if (t->data != URGI_DATA_ENDPOINT || (kind = urgi_type_stream(t)) < 0)
         return URG_DECODE_CONTINUE;
     ep = (uint8_t)urgi_packet_endpoint(t, p);
     if (!running_or_starting(s, kind, ep)) {
