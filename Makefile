@@ -42,7 +42,8 @@ ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(CFLAGS)
 LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -Iguest -Ihcd-model
 
 # The library: the engine (guest/) and the host-controller model
-# (hcd-model/, which uses only the engine's public header).
+# (hcd-model/, which uses only the engine's headers: urg_guest.h and the
+# project's urg_codec.h).
 GUEST_SRC := $(sort $(wildcard guest/*.c))
 HCD_SRC   := $(sort $(wildcard hcd-model/*.c))
 LIB_SRC   := $(GUEST_SRC) $(HCD_SRC)
@@ -441,15 +442,20 @@ STAGE := $(CURDIR)/$(BUILD)/stage
 check-install: lib
 	rm -rf $(STAGE)
 	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr/local
+	@# The two engine examples script their usb-host with the project's codec,
+	@# guest/urg_codec.h, which is not installed: it alone is put beside the
+	@# installed headers (in $(BUILD)/uninstalled); the rest is what a VMM has.
+	rm -rf $(BUILD)/uninstalled && mkdir -p $(BUILD)/uninstalled
+	cp guest/urg_codec.h $(BUILD)/uninstalled/
 	$(CC) $(CSTD) $(WARN) docs/examples/engine_demo.c -o $(BUILD)/engine_demo_installed \
 		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
 			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest) \
-		-Wl,-rpath,$(STAGE)/usr/local/lib
+		-I$(BUILD)/uninstalled -Wl,-rpath,$(STAGE)/usr/local/lib
 	$(BUILD)/engine_demo_installed > /dev/null
 	$(CC) $(CSTD) $(WARN) docs/examples/vmm_enumerate.c -o $(BUILD)/vmm_enumerate_installed \
 		$$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig pkg-config \
 			--define-variable=prefix=$(STAGE)/usr/local --cflags --libs usbredirguest) \
-		-Wl,-rpath,$(STAGE)/usr/local/lib
+		-I$(BUILD)/uninstalled -Wl,-rpath,$(STAGE)/usr/local/lib
 	$(BUILD)/vmm_enumerate_installed > /dev/null
 	$(CC) $(CSTD) -D_DEFAULT_SOURCE $(WARN) docs/examples/transport_keyboard.c \
 		-o $(BUILD)/transport_keyboard_installed \

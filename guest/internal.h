@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "urg_guest.h"
+#include "urg_codec.h"
 
 #if defined(__GNUC__)
 #define URGI_HIDDEN __attribute__((visibility("hidden")))
