@@ -49,7 +49,8 @@ HCD_SRC   := $(sort $(wildcard hcd-model/*.c))
 LIB_SRC   := $(GUEST_SRC) $(HCD_SRC)
 LIB_HDR   := $(wildcard guest/*.h hcd-model/*.h)
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
-PUBLIC_HEADERS := guest/urg_guest.h hcd-model/urg_hcd.h transport/urg_transport.h
+PUBLIC_HEADERS := guest/urg_guest.h hcd-model/urg_hcd.h transport/urg_transport.h \
+	transport/urg_capture.h
 
 STATIC := $(BUILD)/$(LIBNAME).a
 SHARED := $(BUILD)/$(LIBNAME).so.$(VERSION)

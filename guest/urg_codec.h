@@ -9,7 +9,7 @@
  * transport library's capture decoder, dump and replay, the fuzz targets,
  * the benchmarks and the examples' scripted usb-host use them. A VMM needs
  * none of it: it talks to a usb-host through urg_session (urg_guest.h) or a
- * model device (urg_hcd.h), and reads captures through urg_transport.h, whose
+ * model device (urg_hcd.h), and reads captures through urg_capture.h, whose
  * packets (struct urg_packet, enum urg_dir) are in urg_guest.h.
  *
  * The functions stay exported by libusbredirguest.so (urg_ names, like every

@@ -5,9 +5,9 @@
  * version 0.7: bytes in (urg_session_recv), bytes out (urg_session_output),
  * callbacks for everything the usb-host says. No sockets, no event loop, no
  * threads. The installed headers are this one, urg_hcd.h (the controller
- * model) and urg_transport.h (the transport library). The wire codec in
- * either role (urg_encode, urg_decoder with URG_ROLE_HOST) is the
- * project's own: guest/urg_codec.h, not installed.
+ * model), urg_transport.h and urg_capture.h (the transport library). The
+ * wire codec in either role (urg_encode, urg_decoder with URG_ROLE_HOST) is
+ * the project's own: guest/urg_codec.h, not installed.
  *
  * Conventions
  *  - Every function that can fail returns 0 (or a count) on success and a
@@ -106,8 +106,8 @@ enum urg_error {
     URG_ERR_HCD_ENDPOINT = -201, /* the URB does not fit the endpoint */
     URG_ERR_HCD_BUSY = -202,     /* the URB is already in flight */
 
-    /* Errors of the transport, captures and replay (urg_transport.h):
-     * -300 to -399. */
+    /* Errors of the transport, captures and replay (urg_transport.h,
+     * urg_capture.h): -300 to -399. */
     URG_ERR_ADDRESS = -300,     /* a malformed address */
     URG_ERR_RESOLVE = -301,     /* the host name does not resolve */
     URG_ERR_CONNECT = -302,     /* connect, bind or listen failed */
@@ -297,7 +297,7 @@ enum urg_log_level {
 };
 
 /* ======================================================================
- * Packets: what captures decode to (urg_transport.h)
+ * Packets: what captures decode to (urg_capture.h)
  * ====================================================================== */
 
 /* The project's wire codec, which encodes and decodes these in either role

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "talloc.h"
+#include "urg_capture.h"
 #include "urg_codec.h"
 #include "urg_transport.h"
 

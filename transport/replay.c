@@ -32,6 +32,7 @@
 
 #include "sock.h"
 #include "talloc.h"
+#include "urg_capture.h"
 #include "urg_codec.h"
 #include "urg_transport.h"
 

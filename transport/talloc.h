@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "urg_capture.h"
 #include "urg_transport.h"
 
 /* a, or the default (libc) allocator for NULL. */

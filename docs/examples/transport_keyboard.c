@@ -21,6 +21,7 @@
 
 #include <ev.h>
 
+#include "urg_capture.h"   /* the replay host */
 #include "urg_transport.h"
 
 struct app {

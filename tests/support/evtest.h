@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "urg_capture.h"
 #include "urg_transport.h"
 
 struct ev_loop;

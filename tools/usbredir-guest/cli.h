@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "urg_capture.h"
 #include "urg_transport.h"
 
 /* Exit codes (the man page lists them). */
