@@ -50,7 +50,7 @@ LIB_SRC   := $(GUEST_SRC) $(HCD_SRC)
 LIB_HDR   := $(wildcard guest/*.h hcd-model/*.h)
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 PUBLIC_HEADERS := guest/urg_guest.h hcd-model/urg_hcd.h transport/urg_transport.h \
-	transport/urg_capture.h
+	transport/urg_capture.h transport/urg_hcd_transport.h
 
 STATIC := $(BUILD)/$(LIBNAME).a
 SHARED := $(BUILD)/$(LIBNAME).so.$(VERSION)
@@ -76,10 +76,16 @@ $(BUILD)/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
-# Sockets and pcap.h need the BSD and GNU names (_DEFAULT_SOURCE).
+# Sockets and pcap.h need the BSD and GNU names (_DEFAULT_SOURCE). The
+# transport knows the engine, not the model: only the adapter between them
+# (hcd_peer.c, urg_hcd_transport.h) sees hcd-model/.
+TR_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -D_DEFAULT_SOURCE -Iguest -Itransport
 $(BUILD)/transport/%.o: transport/%.c $(LIB_HDR) $(TR_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -D_DEFAULT_SOURCE -Itransport -c $< -o $@
+	$(CC) $(TR_CFLAGS) -c $< -o $@
+$(BUILD)/transport/hcd_peer.o: transport/hcd_peer.c $(LIB_HDR) $(TR_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(TR_CFLAGS) -Ihcd-model -c $< -o $@
 
 $(BUILD)/exports.map:
 	@mkdir -p $(BUILD)

@@ -5,9 +5,10 @@
  * version 0.7: bytes in (urg_session_recv), bytes out (urg_session_output),
  * callbacks for everything the usb-host says. No sockets, no event loop, no
  * threads. The installed headers are this one, urg_hcd.h (the controller
- * model), urg_transport.h and urg_capture.h (the transport library). The
- * wire codec in either role (urg_encode, urg_decoder with URG_ROLE_HOST) is
- * the project's own: guest/urg_codec.h, not installed.
+ * model), and urg_transport.h, urg_capture.h and urg_hcd_transport.h (the
+ * transport library). The wire codec in either role (urg_encode,
+ * urg_decoder with URG_ROLE_HOST) is the project's own: guest/urg_codec.h,
+ * not installed.
  *
  * Conventions
  *  - Every function that can fail returns 0 (or a count) on success and a

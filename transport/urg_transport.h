@@ -1,8 +1,9 @@
 /*
  * urg_transport.h - I/O for usbredir-guest over libev: connections to a
  * usb-host (TCP client or server, Unix socket, an open fd), backpressure,
- * reconnect; the peer adapter for a model device. Captures, pcap import
- * and replay are urg_capture.h (same library).
+ * reconnect. It feeds any urg_session; the adapter that makes a model
+ * device the peer is urg_hcd_transport.h, and captures, pcap import and
+ * replay are urg_capture.h (same library).
  *
  * Library: libusbredirguest-transport (links libev and libpcap) on top of
  * libusbredirguest. Nothing here is thread-safe: use one loop per thread.
@@ -12,7 +13,6 @@
 #define URG_TRANSPORT_H
 
 #include "urg_guest.h"
-#include "urg_hcd.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,9 +59,8 @@ struct urg_transport_peer {
     void *ctx;
 };
 
-/** A peer that is a host-controller model device: open() is
- *  urg_hcd_dev_connect(), close() is urg_hcd_dev_disconnect(). */
-URG_API struct urg_transport_peer urg_transport_peer_hcd(urg_hcd_dev *dev);
+/* A peer that is a host-controller model device (urg_transport_peer_hcd())
+ * is declared in urg_hcd_transport.h. */
 
 enum urg_transport_event {
     URG_TEV_CONNECTED = 1,   /* a connection is up (err 0) */

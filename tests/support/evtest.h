@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "urg_capture.h"
-#include "urg_transport.h"
+#include "urg_hcd_transport.h"
 
 struct ev_loop;
 

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "urg_capture.h"
-#include "urg_transport.h"
+#include "urg_hcd_transport.h" /* urg_hcd.h and urg_transport.h */
 
 /* Exit codes (the man page lists them). */
 enum {
