@@ -69,13 +69,15 @@ DEPFLAGS := -MMD -MP
 LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -Iguest -Ihcd-model
 
 # The library: the engine (guest/) and the host-controller model
-# (hcd-model/, which uses only the engine's public header).
+# (hcd-model/, which uses only the engine's headers: urg_guest.h and the
+# project's urg_codec.h).
 GUEST_SRC := $(sort $(wildcard guest/*.c))
 HCD_SRC   := $(sort $(wildcard hcd-model/*.c))
 LIB_SRC   := $(GUEST_SRC) $(HCD_SRC)
 LIB_HDR   := $(wildcard guest/*.h hcd-model/*.h)
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
-PUBLIC_HEADERS := guest/urg_guest.h hcd-model/urg_hcd.h transport/urg_transport.h
+PUBLIC_HEADERS := guest/urg_guest.h hcd-model/urg_hcd.h transport/urg_transport.h \
+	transport/urg_capture.h transport/urg_hcd_transport.h
 
 STATIC := $(BUILD)/$(LIBNAME).a
 SHARED := $(BUILD)/$(LIBNAME).so.$(VERSION)
@@ -101,10 +103,16 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-# Sockets and pcap.h need the BSD and GNU names (_DEFAULT_SOURCE).
+# Sockets and pcap.h need the BSD and GNU names (_DEFAULT_SOURCE). The
+# transport knows the engine, not the model: only the adapter between them
+# (hcd_peer.c, urg_hcd_transport.h) sees hcd-model/.
+TR_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -D_DEFAULT_SOURCE -Iguest -Itransport
 $(BUILD)/transport/%.o: transport/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -D_DEFAULT_SOURCE -Itransport $(DEPFLAGS) -c $< -o $@
+	$(CC) $(TR_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(BUILD)/transport/hcd_peer.o: transport/hcd_peer.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TR_CFLAGS) -Ihcd-model $(DEPFLAGS) -c $< -o $@
 
 # An object with no .d yet but built already (a build folder from before
 # DEPFLAGS) depends on every header of the libraries, once.

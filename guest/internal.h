@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "urg_guest.h"
+#include "urg_codec.h"
 #include "urgi_common.h"
 
 #if defined(__GNUC__)

@@ -4,14 +4,17 @@
  * A sans-IO implementation of the usb-guest side of the usbredir protocol,
  * version 0.7: bytes in (urg_session_recv), bytes out (urg_session_output),
  * callbacks for everything the usb-host says. No sockets, no event loop, no
- * threads. The same wire codec also speaks the usb-host side (urg_encode,
- * urg_decoder with URG_ROLE_HOST) for test peers, replay and benchmarks.
+ * threads. The installed headers are this one, urg_hcd.h (the controller
+ * model), and urg_transport.h, urg_capture.h and urg_hcd_transport.h (the
+ * transport library). The wire codec in either role (urg_encode,
+ * urg_decoder with URG_ROLE_HOST) is the project's own: guest/urg_codec.h,
+ * not installed.
  *
  * Conventions
  *  - Every function that can fail returns 0 (or a count) on success and a
  *    negative URG_ERR_* code on failure; urg_strerror() names each code.
  *  - Objects are opaque and created by *_new(), destroyed by *_free().
- *  - Nothing here is thread-safe. A session (or decoder) must be used by one
+ *  - Nothing here is thread-safe. A session must be used by one
  *    thread at a time; different sessions are independent.
  *  - Integers on the wire are little-endian whatever the machine.
  *
@@ -104,8 +107,8 @@ enum urg_error {
     URG_ERR_HCD_ENDPOINT = -201, /* the URB does not fit the endpoint */
     URG_ERR_HCD_BUSY = -202,     /* the URB is already in flight */
 
-    /* Errors of the transport, captures and replay (urg_transport.h):
-     * -300 to -399. */
+    /* Errors of the transport, captures and replay (urg_transport.h,
+     * urg_capture.h): -300 to -399. */
     URG_ERR_ADDRESS = -300,     /* a malformed address */
     URG_ERR_RESOLVE = -301,     /* the host name does not resolve */
     URG_ERR_CONNECT = -302,     /* connect, bind or listen failed */
@@ -295,31 +298,15 @@ enum urg_log_level {
 };
 
 /* ======================================================================
- * Wire codec (both roles)
+ * Packets: what captures decode to (urg_capture.h)
  * ====================================================================== */
 
-/** Which side of the protocol; also the side that receives, for decoders. */
-enum urg_role { URG_ROLE_GUEST = 0, URG_ROLE_HOST = 1 };
+/* The project's wire codec, which encodes and decodes these in either role
+ * (urg_encode, urg_decode, urg_decoder), is guest/urg_codec.h: for its
+ * tests, test peers, replay, dump and benchmarks. It is not installed. */
 
 /** Direction a packet travels. */
 enum urg_dir { URG_DIR_TO_HOST = 0, URG_DIR_TO_GUEST = 1 };
-
-/**
- * The layout in force on a connection: the caps both sides have (our caps
- * AND the peer's) and whether headers carry 64-bit ids. Before the peer's
- * hello has been processed the layout is {0, 0}: 12-byte headers, smallest
- * type headers. urg_wire_from_caps() makes the layout after both hellos.
- */
-struct urg_wire {
-    uint32_t caps;  /* negotiated: ours & peer's */
-    uint8_t id64;   /* 1: 16-byte header with a 64-bit id */
-};
-URG_API struct urg_wire urg_wire_from_caps(uint32_t our_caps, uint32_t peer_caps);
-/** Size of the usbredir header: 12 or 16. */
-URG_API int urg_header_len(const struct urg_wire *w);
-/** Size of the type-specific header of a type travelling in dir under w,
- *  or -1 if that type never travels in that direction. */
-URG_API int urg_type_header_len(const struct urg_wire *w, uint32_t type, enum urg_dir dir);
 
 struct urg_hello {
     char version[64];           /* always NUL-terminated after decode */
@@ -417,127 +404,6 @@ struct urg_packet {
     uint32_t data_len;
 };
 
-/* What a packet is, beyond its fields (every type's row: guest/packet_types.c). */
-
-/** The endpoint a packet names: data packets, stream start, stop and
- *  status packets. -1 for a type without an endpoint field. */
-URG_API int urg_packet_endpoint(const struct urg_packet *p);
-/** The stream a packet starts, stops, reports on or carries, named by the
- *  request that starts it: URG_START_INTERRUPT_RECEIVING, URG_START_ISO_STREAM
- *  or URG_START_BULK_RECEIVING (an interrupt packet belongs to the interrupt
- *  stream only for an IN endpoint). 0 for any other packet. */
-URG_API uint32_t urg_packet_stream(const struct urg_packet *p);
-/** 1 if host packet reply answers guest packet request: the same id, a
- *  type that answers the request's type (control, bulk and interrupt
- *  packets themselves; configuration_status set/get_configuration; ...),
- *  an interrupt reply for an OUT endpoint, a stream status for the
- *  endpoint of its start or stop request. Else 0. */
-URG_API int urg_packet_answers(const struct urg_packet *reply, const struct urg_packet *request);
-
-/** Bytes urg_encode() writes for p: header + type header (+ caps words for
- *  a hello). The payload (p->data) is not included. -1 if p->type cannot
- *  travel in dir. */
-URG_API int urg_encoded_header_len(const struct urg_wire *w, const struct urg_packet *p,
-                                   enum urg_dir dir);
-
-/**
- * Encodes packet p travelling in dir under layout w: writes the usbredir
- * header and the type header (and, for a hello, the caps words) into buf and
- * returns the number of bytes written. The payload p->data (p->data_len
- * bytes) is checked but not copied: it goes on the wire right after. The
- * packet is validated as a receiver would (lengths, directions, caps), and
- * an invalid packet is refused with the URG_ERR_PROTO_* code a receiver
- * would report. URG_ERR_BUFFER if cap is too small.
- */
-URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct urg_packet *p,
-                       uint8_t *buf, size_t cap);
-
-/**
- * Decodes and validates one whole packet at the start of buf (len bytes),
- * travelling in dir under w. On success fills *p (p->data points into buf)
- * and *consumed, and returns 0. Returns URG_ERR_AGAIN if buf holds less than
- * one whole packet, or the URG_ERR_PROTO_* code of the first rule broken.
- * Stateless: a hello does not change w (see urg_decoder for a stream).
- */
-URG_API int urg_decode(const struct urg_wire *w, enum urg_dir dir, const uint8_t *buf, size_t len,
-                       uint32_t max_packet_size, struct urg_packet *p, size_t *consumed);
-
-/* ======================================================================
- * Streaming decoder (either role)
- * ====================================================================== */
-
-typedef struct urg_decoder urg_decoder;
-
-enum urg_error_policy {
-    URG_POLICY_FAIL = 0, /* a bad packet fails the stream (default) */
-    URG_POLICY_SKIP = 1  /* a bad packet is reported and skipped */
-};
-
-/** Returned by a decoder callback: go on, skip this packet's payload (the
- *  packet callback is then not called), or stop feeding at once. A negative
- *  URG_ERR_PROTO_* return rejects the packet under the error policy. */
-enum urg_decoder_verdict {
-    URG_DECODE_CONTINUE = 0,
-    URG_DECODE_DISCARD = 1,
-    URG_DECODE_STOP = 2
-};
-
-struct urg_decoder_callbacks {
-    /* Headers of a packet decoded and validated, payload not read yet.
-     * p->data is NULL; p->data_len is the payload length to come. The
-     * callback may set *dest to a buffer of at least p->data_len bytes into
-     * which the payload is stored if it is not already whole in the buffer
-     * being fed (the buffer must stay valid until the packet callback, or
-     * until the decoder is freed). Not called for a hello. Optional. */
-    int (*header)(void *ctx, const struct urg_packet *p, uint8_t **dest);
-    /* A whole valid packet. p and p->data are valid during the call only.
-     * For a hello, the decoder's layout has already switched. Required. */
-    int (*packet)(void *ctx, const struct urg_packet *p);
-    /* A packet was rejected: err and a message naming the packet type and
-     * the field. fatal is 1 when the stream has failed (policy fail).
-     * Optional. msg is valid during the call only. */
-    void (*error)(void *ctx, int err, const char *msg, int fatal);
-};
-
-struct urg_decoder_config {
-    enum urg_role role;            /* the side that receives */
-    uint32_t our_caps;             /* caps we advertise in our hello */
-    uint32_t max_packet_size;      /* 0: URG_DEFAULT_MAX_PACKET_SIZE */
-    enum urg_error_policy policy;
-    const struct urg_allocator *allocator; /* NULL: malloc/realloc/free */
-    struct urg_decoder_callbacks callbacks;
-    void *ctx;                     /* passed to every callback */
-};
-
-/** Creates a streaming decoder. Expects the peer's hello first. */
-URG_API int urg_decoder_new(const struct urg_decoder_config *cfg, urg_decoder **out);
-URG_API void urg_decoder_free(urg_decoder *d);
-/** Feeds len bytes (any split of the stream). Returns 0, or the error that
- *  failed the stream (further calls return URG_ERR_FAILED), or URG_ERR_BUSY
- *  if called from one of this decoder's callbacks. If a callback returned
- *  URG_DECODE_STOP, returns 1 and *consumed (if not NULL) says how many bytes
- *  were used; feed the rest later. */
-URG_API int urg_decoder_feed(urg_decoder *d, const void *buf, size_t len, size_t *consumed);
-/** Where the next bytes of the stream belong: when the decoder is inside a
- *  payload, sets *buf and *len to the rest of it (in the header callback's
- *  dest, or the decoder's own buffer) and returns 1; the caller may read up
- *  to *len bytes there and call urg_decoder_commit(). Returns 0 otherwise. */
-URG_API int urg_decoder_window(urg_decoder *d, void **buf, size_t *len);
-/** Accounts n bytes the caller wrote into the window; a payload completed
- *  by them is delivered (its callbacks run). Returns 0, or:
- *  - URG_ERR_INVALID: d NULL, n over what the window holds, or n > 0 when
- *    no window is open;
- *  - URG_ERR_BUSY: called from one of this decoder's callbacks;
- *  - URG_ERR_FAILED: the stream failed before;
- *  - the error that failed the stream now (a URG_ERR_PROTO_* code, or
- *    what a callback returned), as urg_decoder_feed(). */
-URG_API int urg_decoder_commit(urg_decoder *d, size_t n);
-/** The layout now in force for this stream. */
-URG_API struct urg_wire urg_decoder_wire(const urg_decoder *d);
-/** The peer's caps (0 before its hello) and whether the hello arrived. */
-URG_API uint32_t urg_decoder_peer_caps(const urg_decoder *d);
-URG_API int urg_decoder_have_hello(const urg_decoder *d);
-
 /* ======================================================================
  * usbredirfilter rules
  * ====================================================================== */
@@ -592,6 +458,13 @@ URG_API int urg_filter_check(const struct urg_filter_rule *rules, size_t count,
  * ====================================================================== */
 
 typedef struct urg_session urg_session;
+
+/** What a session does with a packet it must reject (urg_session_config.
+ *  policy; the project's decoder, guest/urg_codec.h, takes it too). */
+enum urg_error_policy {
+    URG_POLICY_FAIL = 0, /* a bad packet fails the stream (default) */
+    URG_POLICY_SKIP = 1  /* a bad packet is reported and skipped */
+};
 
 /** One endpoint, from ep_info; index with urg_ep_index(). */
 struct urg_endpoint {

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "urg_codec.h" /* urg_packet_stream() */
 #include "urg_hcd.h"
 #include "urgi_common.h"
 

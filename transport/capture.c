@@ -20,6 +20,8 @@
 #include <time.h>
 
 #include "talloc.h"
+#include "urg_capture.h"
+#include "urg_codec.h"
 #include "urg_transport.h"
 
 #define MAGIC "URGCAP\x01\n"

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "urg_capture.h"
+#include "urg_codec.h"
 #include "urg_transport.h"
 
 struct out {

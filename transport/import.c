@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "talloc.h"
+#include "urg_capture.h"
 #include "urg_transport.h"
 
 #ifndef DLT_LINUX_SLL2

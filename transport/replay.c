@@ -32,6 +32,8 @@
 
 #include "sock.h"
 #include "talloc.h"
+#include "urg_capture.h"
+#include "urg_codec.h"
 #include "urg_transport.h"
 
 struct rp {

@@ -16,6 +16,7 @@
 
 #include <string.h>
 
+#include "urg_capture.h"
 #include "urg_transport.h"
 #include "urgi_common.h"
 

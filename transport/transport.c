@@ -95,17 +95,6 @@ URG_API void urg_transport_config_init(struct urg_transport_config *cfg)
     cfg->log_level = URG_LOG_WARNING;
 }
 
-/* ---------------------------------------------------------------- hcd peer */
-
-static int hcd_open(void *ctx, urg_session **s) { return urg_hcd_dev_connect(ctx, s); }
-static void hcd_close(void *ctx, int reason) { urg_hcd_dev_disconnect(ctx, reason); }
-
-URG_API struct urg_transport_peer urg_transport_peer_hcd(urg_hcd_dev *dev)
-{
-    struct urg_transport_peer p = { hcd_open, hcd_close, dev };
-    return p;
-}
-
 /* ---------------------------------------------------------------- lifetime */
 
 static void really_free(urg_transport *t)

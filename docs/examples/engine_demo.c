@@ -2,8 +2,9 @@
  * engine_demo.c - the usb-guest engine end to end, with no I/O at all.
  *
  * A tiny usb-host is scripted in this file with the library's own codec
- * (urg_encode, and urg_decoder in the host role); the guest is a
- * urg_session. Bytes go from one to the other through plain buffers, the
+ * (urg_encode, and urg_decoder in the host role: guest/urg_codec.h, the
+ * project's, not installed); the guest is a urg_session, all installed
+ * API. Bytes go from one to the other through plain buffers, the
  * way a transport would move them over a socket:
  *
  *   1. hellos cross; the host announces a USB keyboard;
@@ -12,13 +13,16 @@
  *   4. the guest sends a bulk-free interrupt OUT (LEDs) and cancels one;
  *   5. the host unplugs the device; the guest acknowledges.
  *
- * Build: make run (or link against libusbredirguest).
+ * Build: make run (or link against libusbredirguest, with -I to the
+ * source's guest/ for urg_codec.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <urg_guest.h>
+
+#include "urg_codec.h" /* the scripted host only: not installed */
 
 /* ------------------------------------------------------------------ */
 /* The scripted host.                                                 */

@@ -21,7 +21,8 @@
 
 #include <ev.h>
 
-#include "urg_transport.h"
+#include "urg_capture.h"        /* the replay host */
+#include "urg_hcd_transport.h"  /* urg_hcd.h, urg_transport.h and the adapter */
 
 struct app {
     struct ev_loop *loop;

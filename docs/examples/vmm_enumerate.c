@@ -10,14 +10,18 @@
  *   interrupt IN URBs                       read key reports
  *
  * The usb-host is scripted in this file with the library's codec (host
- * role), answering from descriptor tables; in a real VMM it is a socket to
- * usbredirect. See docs/vmm-guide.md for the call sequence.
+ * role; guest/urg_codec.h, the project's, not installed), answering from
+ * descriptor tables; in a real VMM it is a socket to usbredirect, and the
+ * VMM's side here uses only the installed urg_hcd.h. See docs/vmm-guide.md
+ * for the call sequence.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <urg_hcd.h>
+
+#include "urg_codec.h" /* the scripted host only: not installed */
 
 /* ------------------------------------------------------------------ */
 /* A scripted usb-host: a boot keyboard.                              */

@@ -36,7 +36,7 @@
 #include <valgrind/callgrind.h>
 
 #include "testhost.h"
-#include "urg_guest.h"
+#include "urg_codec.h"
 
 #define READ 65536
 

@@ -44,7 +44,7 @@
 #include <usbredirparser.h>
 
 #include "fasthost.h"
-#include "urg_transport.h"
+#include "urg_hcd_transport.h"
 
 static double now(void)
 {

@@ -34,7 +34,7 @@
 #ifndef UNDER_ASAN
 #define UNDER_ASAN 0
 #endif
-#include "urg_transport.h"
+#include "urg_hcd_transport.h"
 
 struct soak {
     urg_hcd_dev *dev;

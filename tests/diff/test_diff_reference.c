@@ -26,7 +26,7 @@
 #include <usbredirparser.h>
 
 #include "packets.h"
-#include "urg_guest.h"
+#include "urg_codec.h"
 
 #define PER_TYPE 6
 #define MAXP 2048

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "urg_capture.h"
 #include "urg_transport.h"
 
 /* ---------------------------------------------------------------- pcap */

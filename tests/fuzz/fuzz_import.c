@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "urg_capture.h"
 #include "urg_transport.h"
 
 static int count(void *ctx, const struct urg_capture_packet *cp)

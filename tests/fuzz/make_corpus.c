@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "packets.h"
-#include "urg_guest.h"
+#include "urg_codec.h"
 
 static uint8_t buf[1 << 20];
 static size_t len;

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "packets.h"
-#include "urg_guest.h"
+#include "urg_codec.h"
 
 static const struct urg_wire W32 = { 0, 0 };
 

@@ -15,7 +15,7 @@
 
 #include "decoder.h" /* internal: stats */
 #include "packets.h"
-#include "urg_guest.h"
+#include "urg_codec.h"
 
 struct sink {
     urg_decoder *d;

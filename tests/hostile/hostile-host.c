@@ -174,7 +174,7 @@
 #include <sys/socket.h>
 
 #include "emuhost.h"
-#include "urg_guest.h"
+#include "urg_codec.h"
 
 enum scenario {
     SC_NONE,

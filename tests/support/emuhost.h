@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "urg_guest.h"
+#include "urg_codec.h"
 
 enum emu_kind { EMU_KEYBOARD, EMU_MSC, EMU_SERIAL, EMU_MOUSE, EMU_CP210X, EMU_PL2303,
                 EMU_ISO, EMU_KIND_COUNT };

@@ -10,7 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "urg_transport.h"
+#include "urg_capture.h"
+#include "urg_hcd_transport.h"
 
 struct ev_loop;
 

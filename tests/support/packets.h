@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "urg_guest.h"
+#include "urg_codec.h"
 
 /* xorshift32; never seed with 0. */
 uint32_t rnd(uint32_t *state);

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "urg_guest.h"
+#include "urg_codec.h"
 
 /* A packet the guest sent, as the host decoded it (data copied). */
 struct th_packet {

@@ -2,7 +2,8 @@
 # docs.sh BUILD - keeps the docs true to the code (make check-docs; make
 # check runs it): the man page renders without warnings and names every
 # command and option the program's --help texts name; docs/transport.md
-# names every function of urg_transport.h.
+# names every function of the transport library's installed headers
+# (urg_transport.h, urg_capture.h, urg_hcd_transport.h).
 #
 # Needs BUILD/usbredir-guest built; groff (groff-base).
 set -u
@@ -26,7 +27,8 @@ for c in $commands; do
         grep -q -- "$esc" "$MAN" || { echo "$MAN does not mention $c $o"; fail=1; }
     done
 done
-for f in $(grep -o 'URG_API [^(]*(' transport/urg_transport.h | grep -o 'urg_[a-z0-9_]*' | sort -u); do
+TR_HEADERS="transport/urg_transport.h transport/urg_capture.h transport/urg_hcd_transport.h"
+for f in $(cat $TR_HEADERS | grep -o 'URG_API [^(]*(' | grep -o 'urg_[a-z0-9_]*' | sort -u); do
     grep -q "$f" docs/transport.md || { echo "docs/transport.md does not mention $f"; fail=1; }
 done
 [ $fail -eq 0 ] && echo "== docs: man page and transport guide cover every command, option and function"

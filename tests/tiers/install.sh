@@ -28,8 +28,13 @@ example() {
         $(pc --cflags --libs "$2") $4 -Wl,-rpath,"$P/lib"
     "$B/$1_installed" > /dev/null
 }
-example engine_demo usbredirguest "" ""
-example vmm_enumerate usbredirguest "" ""
+# The two engine examples script their usb-host with the project's codec,
+# guest/urg_codec.h, which is not installed: it alone is put beside the
+# installed headers (in BUILD/uninstalled); the rest is what a VMM has.
+rm -rf "$B/uninstalled" && mkdir -p "$B/uninstalled"
+cp guest/urg_codec.h "$B/uninstalled/"
+example engine_demo usbredirguest "-I$B/uninstalled" ""
+example vmm_enumerate usbredirguest "-I$B/uninstalled" ""
 example transport_keyboard usbredirguest-transport -D_DEFAULT_SOURCE -lev
 
 for f in usbip usbip_client; do

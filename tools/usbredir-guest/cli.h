@@ -24,7 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "urg_transport.h"
+#include "urg_capture.h"
+#include "urg_hcd_transport.h" /* urg_hcd.h and urg_transport.h */
 
 /* Exit codes (the man page lists them). */
 enum {

@@ -1,0 +1,139 @@
+/*
+ * urg_capture.h - captures of usbredir sessions for usbredir-guest: record,
+ * read and decode them, import one from a pcap or pcapng file, and a replay
+ * host that serves a capture to a guest (a usb-host for tests, no hardware).
+ *
+ * Library: libusbredirguest-transport (links libev and libpcap), with
+ * urg_transport.h. The replay runs on a libev loop; nothing here is
+ * thread-safe. docs/transport.md is the guide; docs/fixtures.md describes
+ * the capture format. Decoded packets are struct urg_packet (urg_guest.h).
+ */
+#ifndef URG_CAPTURE_H
+#define URG_CAPTURE_H
+
+#include "urg_guest.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ev_loop;
+
+/* The errors of captures, the import and the replay (URG_ERR_CAPTURE,
+ * URG_ERR_PCAP, URG_ERR_TCP_GAP, URG_ERR_DIVERGED, ...) are in urg_guest.h's
+ * one error space with every other layer's: urg_strerror() names them. */
+
+/* ---------------------------------------------------------------- captures */
+
+/* Record kinds of a capture file (docs/fixtures.md). */
+enum urg_capture_kind {
+    URG_CAP_GUEST = 'G',      /* bytes the guest sent */
+    URG_CAP_HOST = 'H',       /* bytes the host sent */
+    URG_CAP_NOTE = 'N',       /* a text note */
+    URG_CAP_CONNECT = 'C'     /* a new connection starts */
+};
+
+typedef struct urg_capture urg_capture;
+/* Captures, their readers, urg_capture_decode*() and the pcap import take
+ * no config and allocate with urg_allocator_default() (libc). */
+/** Creates (truncates) a capture file. */
+URG_API int urg_capture_create(const char *path, urg_capture **out);
+/** Appends a record (time: now, relative to the capture's creation). */
+URG_API int urg_capture_write(urg_capture *c, int kind, const void *data, size_t len);
+/** Appends a record with the given time (ns since the start), for tools
+ *  that convert captures from elsewhere. A record holds at most 256 MiB. */
+URG_API int urg_capture_write_at(urg_capture *c, int kind, uint64_t time_ns, const void *data,
+                                 size_t len);
+URG_API void urg_capture_close(urg_capture *c);
+
+struct urg_capture_record {
+    int kind;                 /* enum urg_capture_kind */
+    uint64_t time_ns;         /* since the capture started */
+    const uint8_t *data;      /* valid until the next call */
+    uint32_t len;
+};
+typedef struct urg_capture_reader urg_capture_reader;
+URG_API int urg_capture_open(const char *path, urg_capture_reader **out);
+/** A reader of a capture held in memory (data must outlive the reader). */
+URG_API int urg_capture_open_mem(const void *data, size_t len, urg_capture_reader **out);
+/** The next record: 1, 0 at the end, or URG_ERR_CAPTURE (a damaged file). */
+URG_API int urg_capture_next(urg_capture_reader *r, struct urg_capture_record *rec);
+URG_API void urg_capture_reader_free(urg_capture_reader *r);
+
+/** A packet of a capture, decoded. */
+struct urg_capture_packet {
+    enum urg_dir dir;         /* which way it went */
+    uint32_t index;           /* 1, 2, 3 ... in capture order */
+    uint32_t connection;      /* 1 for the first connection, ... */
+    uint64_t time_ns;         /* of the record that completed it */
+    uint32_t wire_len;        /* bytes on the wire (headers included) */
+    const struct urg_packet *p; /* valid during the callback */
+};
+/**
+ * Decodes both directions of a capture into packets, in capture order. fn
+ * returns 0 to go on, anything else to stop (urg_capture_decode then
+ * returns it). Returns 0, or an error with a message in err.
+ */
+URG_API int urg_capture_decode(const char *path,
+                               int (*fn)(void *ctx, const struct urg_capture_packet *cp),
+                               void *ctx, char *err, size_t errcap);
+/** The same for a capture held in memory. */
+URG_API int urg_capture_decode_mem(const void *data, size_t len,
+                                   int (*fn)(void *ctx, const struct urg_capture_packet *cp),
+                                   void *ctx, char *err, size_t errcap);
+
+/**
+ * Imports one TCP connection of a pcap or pcapng file (as tcpdump writes
+ * it, read with libpcap) into a capture: each direction is reassembled in
+ * sequence order (retransmissions dropped); a direction with a gap is
+ * refused (URG_ERR_TCP_GAP, err says where). host_port picks the side of
+ * the usb-host (0: the side that sends device_connect). Ethernet, Linux
+ * cooked (v1, v2), raw IP and loopback link types; IPv4 and IPv6.
+ */
+URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path, int host_port,
+                                    char *err, size_t errcap);
+
+/** One line describing a packet, as `dump` prints it (snprintf semantics).
+ *  Text the peer supplied (a hello's version, a filter string) is quoted
+ *  and escaped as urg_escape() does. */
+URG_API int urg_packet_format(const struct urg_packet *p, char *buf, size_t cap);
+
+/* ---------------------------------------------------------------- replay */
+
+typedef struct urg_replay urg_replay;
+
+struct urg_replay_config {
+    const char *capture_path;     /* the capture to serve... */
+    const void *capture_data;     /* ...or one in memory (when capture_path */
+    size_t capture_size;          /*    is NULL), read during urg_replay_new() */
+    struct ev_loop *loop;         /* NULL: EV_DEFAULT */
+    int fd;                       /* serve the guest on this connected fd... */
+    const char *listen_address;   /* ...or on the first guest that connects
+                                     here (when fd < 0) */
+    int close_when_done;          /* 1: close the connection once the whole
+                                     capture has been replayed (1); a replay
+                                     that fails always closes it */
+    /* The replay finished: status 0 (the whole capture replayed) or an
+     * error (URG_ERR_DIVERGED, URG_ERR_EOF, ...), report says where and
+     * which field. */
+    void (*done)(void *ud, urg_replay *r, int status, const char *report);
+    void (*log)(void *ud, int level, const char *msg);
+    void *user_data;
+    int log_level;
+    const struct urg_allocator *allocator; /* NULL: libc. The replay, the
+                                     capture's packets, its decoders and its
+                                     output buffer */
+};
+URG_API void urg_replay_config_init(struct urg_replay_config *cfg);
+/** Reads the capture and starts serving. Returns 0 or an error
+ *  (URG_ERR_CAPTURE, URG_ERR_NOMEM, ...; no done() call), and then cfg->fd
+ *  is still the caller's. */
+URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out);
+URG_API void urg_replay_free(urg_replay *r);
+/** The port a listening replay got (listen address with port 0). */
+URG_API int urg_replay_port(const urg_replay *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* URG_CAPTURE_H */
