@@ -154,11 +154,12 @@ static int finish(urg_decoder *d, const uint8_t *data)
     return v == URG_DECODE_STOP ? 1 : 0;
 }
 
-/* Headers complete: decode the type header, check, ask where the payload
- * goes. *direct is set when the payload can be handed out from the buffer
- * being fed. Returns <0, 0, or 1 (stop); may finish the packet. */
-static int headers_done(urg_decoder *d, const uint8_t *th, const uint8_t *rest, size_t rest_len,
-                        size_t *used)
+/* The type header has been read (after the frame header): decode it with
+ * the row's codec, check, ask where the payload goes. *used says how much
+ * of rest (the bytes after it in the buffer being fed) the packet took.
+ * Returns <0, 0, or 1 (stop); may finish the packet. */
+static int type_header_read(urg_decoder *d, const uint8_t *th, const uint8_t *rest,
+                            size_t rest_len, size_t *used)
 {
     struct urg_packet *p = &d->pkt;
     uint8_t *dest = NULL;
@@ -222,8 +223,9 @@ need_data:
     return v == URG_DECODE_STOP ? 1 : 0;
 }
 
-/* Header complete: frame checks, hello-state checks. */
-static int header_done(urg_decoder *d, const uint8_t *h)
+/* The usbredir header (type, length, id) has been read: frame checks
+ * against the type's row, hello-state checks. */
+static int frame_header_read(urg_decoder *d, const uint8_t *h)
 {
     int r, idx;
     d->type = urgi_get32(h);
@@ -286,7 +288,7 @@ static int feed(urg_decoder *d, const uint8_t *p, size_t left, size_t *consumed)
                 h = d->hbuf;
             }
             d->hfill = (uint32_t)d->hlen; /* type header gathers after it */
-            if ((r = header_done(d, h)) < 0)
+            if ((r = frame_header_read(d, h)) < 0)
                 goto out;
             if (d->state != S_TYPE_HEADER)
                 break;
@@ -311,7 +313,7 @@ static int feed(urg_decoder *d, const uint8_t *p, size_t left, size_t *consumed)
                     goto out;
                 th = d->hbuf + d->hlen;
             }
-            r = headers_done(d, th, p, left, &used);
+            r = type_header_read(d, th, p, left, &used);
             p += used;
             left -= used;
             if (r)

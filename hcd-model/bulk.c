@@ -69,53 +69,6 @@ URG_API int urg_hcd_ep_set_buffered(urg_hcd_dev *d, uint8_t endpoint, int enable
     return 0;
 }
 
-bool bulk_fill(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status)
-{
-    uint32_t mps = e->info.max_packet_size ? e->info.max_packet_size : 64;
-    struct pkt *pk;
-    bool any = false;
-    *status = URG_URB_SUCCESS;
-    while ((pk = pktq_head(&e->q)) && u->actual_length < u->length) {
-        uint32_t room = u->length - u->actual_length, n;
-        if (pk->status != URG_STATUS_SUCCESS) {
-            if (any)
-                break;
-            *status = urb_status_from_wire(pk->status);
-            pktq_pop(&e->q, &d->alloc);
-            return true;
-        }
-        any = true;
-        if (e->ftdi) {
-            /* Whole max-packet blocks of this chunk only. */
-            while (pk->off < pk->len) {
-                uint32_t block = pk->len - pk->off < mps ? pk->len - pk->off : mps;
-                if (block > room)
-                    break;
-                memcpy(u->buffer + u->actual_length, pk->data + pk->off, block);
-                u->actual_length += block;
-                pk->off += block;
-                room -= block;
-                if (block < mps)
-                    break;
-            }
-            if (pk->off == pk->len)
-                pktq_pop(&e->q, &d->alloc);
-            break;
-        }
-        n = pk->len - pk->off < room ? pk->len - pk->off : room;
-        memcpy(u->buffer + u->actual_length, pk->data + pk->off, n);
-        u->actual_length += n;
-        pk->off += n;
-        if (pk->off == pk->len)
-            pktq_pop(&e->q, &d->alloc);
-    }
-    if (!any)
-        return false;
-    if (u->actual_length < u->length)
-        *status = URG_URB_SHORT;
-    return true;
-}
-
 int bulk_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct urb_verdict *v)
 {
     uint32_t mps = e->info.max_packet_size;
@@ -126,7 +79,7 @@ int bulk_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct ur
         if (u->length && mps && u->length % mps == 0) {
             if ((r = stream_prepare(d, e)) != 0)
                 return r < 0 ? r : verdict_done(v, r, 0);
-            if (!e->head && pktq_head(&e->q) && bulk_fill(d, e, u, &status))
+            if (!e->head && pktq_head(&e->q) && stream_fill_bulk(d, e, u, &status))
                 return verdict_done(v, status, u->actual_length);
             return verdict_wait(v);
         }

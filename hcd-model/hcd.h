@@ -13,8 +13,8 @@
  *                what to do with a URB of that transfer type: each returns
  *                a verdict (sent with an id, done now, or wait) that urb.c
  *                applies; filling a URB from the stream queue
- *         stream.c   an endpoint's stream: start, stop, the host's
- *                    answers, packets into the queue
+ *         stream.c   an endpoint's stream and its queue: start, stop,
+ *                    the host's answers, packets in, URBs filled from it
  *           pktq.c   the bounded packet queue
  *           speed.c  port speeds and iso sizing
  *           pcap.c   usbmon capture
@@ -269,12 +269,16 @@ HCD_HIDDEN void stream_stop(urg_hcd_dev *d, struct endpoint *e);
 HCD_HIDDEN bool stream_data(urg_hcd_dev *d, const struct urg_stream_data *sd);
 HCD_HIDDEN bool stream_started(urg_hcd_dev *d, const struct urg_completion *c);
 HCD_HIDDEN bool stream_status(urg_hcd_dev *d, const struct urg_stream_status *st);
+/* Fill a URB from the endpoint's queue (interrupt IN; buffered bulk IN);
+ * true when it is complete, with its URB status in *status. */
+HCD_HIDDEN bool stream_fill_interrupt(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
+                                      int *status);
+HCD_HIDDEN bool stream_fill_bulk(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
+                                 int *status);
 
 /* interrupt.c */
 HCD_HIDDEN int interrupt_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
                                 struct urb_verdict *v);
-/* Fills a waiting interrupt IN URB from the queue; true if it is done. */
-HCD_HIDDEN bool interrupt_fill(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status);
 /* The host answered an interrupt OUT already completed from a copy of its
  * data (interrupt_out_immediate): the copy goes. */
 HCD_HIDDEN void interrupt_out_copy_done(urg_hcd_dev *d, const struct urg_completion *c);
@@ -283,8 +287,6 @@ HCD_HIDDEN void interrupt_out_copy_done(urg_hcd_dev *d, const struct urg_complet
 HCD_HIDDEN int bulk_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
                            struct urb_verdict *v);
 HCD_HIDDEN void bulk_apply_serial_quirks(urg_hcd_dev *d);
-/* Fills a waiting buffered-bulk URB from the queue; true if it is done. */
-HCD_HIDDEN bool bulk_fill(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status);
 HCD_HIDDEN void bulk_streams_done(urg_hcd_dev *d, const struct urg_completion *c);
 
 /* iso.c */

@@ -22,46 +22,6 @@ struct out_copy {
     uint8_t data[];
 };
 
-/* Fills an interrupt IN URB from the queue; true when it is complete. */
-bool interrupt_fill(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status)
-{
-    uint32_t mps = e->info.max_packet_size, taken = 0;
-    struct pkt *pk;
-    *status = URG_URB_SUCCESS;
-    while ((pk = pktq_head(&e->q))) {
-        uint32_t room = u->length - u->actual_length, n = pk->len - pk->off, len = pk->len;
-        if (pk->status != URG_STATUS_SUCCESS) {
-            if (u->actual_length)
-                break; /* the error goes to the next URB */
-            *status = urb_status_from_wire(pk->status);
-            pktq_pop(&e->q, &d->alloc);
-            return true;
-        }
-        if (n > room) {
-            /* The device sent more than the URB can take. */
-            memcpy(u->buffer + u->actual_length, pk->data + pk->off, room);
-            u->actual_length += room;
-            pktq_pop(&e->q, &d->alloc);
-            *status = URG_URB_BABBLE;
-            return true;
-        }
-        if (n)
-            memcpy(u->buffer + u->actual_length, pk->data + pk->off, n);
-        u->actual_length += n;
-        taken++;
-        pktq_pop(&e->q, &d->alloc);
-        /* A short packet ends the transfer; without max_packet_size every
-         * packet is a whole transfer. */
-        if (mps == 0 || len < mps || u->actual_length == u->length)
-            break;
-    }
-    if (!taken)
-        return false; /* nothing was there */
-    if (u->actual_length < u->length)
-        *status = URG_URB_SHORT;
-    return true;
-}
-
 int interrupt_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
                      struct urb_verdict *v)
 {
@@ -71,7 +31,7 @@ int interrupt_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
         if ((r = stream_prepare(d, e)) != 0)
             return r < 0 ? r : verdict_done(v, r, 0);
         if (!e->head) {
-            if (pktq_head(&e->q) && interrupt_fill(d, e, u, &status))
+            if (pktq_head(&e->q) && stream_fill_interrupt(d, e, u, &status))
                 return verdict_done(v, status, u->actual_length);
             if (d->cfg.interrupt_nak)
                 return verdict_done(v, URG_URB_NAK, 0);

@@ -3,8 +3,11 @@
  * receiving and iso streams. Starting one (with the right request and, for
  * iso, the sizing), stopping it, the host's answer to a start, the host
  * stopping it (an unsolicited status), packets arriving into the bounded
- * queue. URBs that wait for the packets are urb.c's: an event that may let
- * them go says so (returns true) and the caller has urb.c serve them.
+ * queue, and how a URB takes from the queue (interrupt: packets merged up
+ * to a short one; buffered bulk: bytes, FTDI blocks whole; iso IN is in
+ * iso.c, a packet per descriptor). The one endpoint-queue module. URBs that
+ * wait for the packets are urb.c's: an event that may let them go says so
+ * (returns true) and the caller has urb.c serve them.
  */
 #include "hcd.h"
 
@@ -137,4 +140,95 @@ bool stream_status(urg_hcd_dev *d, const struct urg_stream_status *st)
     e->error = urb_status_from_wire(st->status);
     /* iso URBs never wait: the next one restarts the stream */
     return e->info.type != URG_EP_ISO;
+}
+
+/* ---------------------------------------------------------------- URBs taking from the queue */
+
+/* Fills an interrupt IN URB from the queue; true when it is complete. */
+bool stream_fill_interrupt(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status)
+{
+    uint32_t mps = e->info.max_packet_size, taken = 0;
+    struct pkt *pk;
+    *status = URG_URB_SUCCESS;
+    while ((pk = pktq_head(&e->q))) {
+        uint32_t room = u->length - u->actual_length, n = pk->len - pk->off, len = pk->len;
+        if (pk->status != URG_STATUS_SUCCESS) {
+            if (u->actual_length)
+                break; /* the error goes to the next URB */
+            *status = urb_status_from_wire(pk->status);
+            pktq_pop(&e->q, &d->alloc);
+            return true;
+        }
+        if (n > room) {
+            /* The device sent more than the URB can take. */
+            memcpy(u->buffer + u->actual_length, pk->data + pk->off, room);
+            u->actual_length += room;
+            pktq_pop(&e->q, &d->alloc);
+            *status = URG_URB_BABBLE;
+            return true;
+        }
+        if (n)
+            memcpy(u->buffer + u->actual_length, pk->data + pk->off, n);
+        u->actual_length += n;
+        taken++;
+        pktq_pop(&e->q, &d->alloc);
+        /* A short packet ends the transfer; without max_packet_size every
+         * packet is a whole transfer. */
+        if (mps == 0 || len < mps || u->actual_length == u->length)
+            break;
+    }
+    if (!taken)
+        return false; /* nothing was there */
+    if (u->actual_length < u->length)
+        *status = URG_URB_SHORT;
+    return true;
+}
+
+/* Fills a buffered-bulk URB from the queue (FTDI: whole max-packet blocks
+ * of one chunk, never a split one); true when it is complete. */
+bool stream_fill_bulk(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status)
+{
+    uint32_t mps = e->info.max_packet_size ? e->info.max_packet_size : 64;
+    struct pkt *pk;
+    bool any = false;
+    *status = URG_URB_SUCCESS;
+    while ((pk = pktq_head(&e->q)) && u->actual_length < u->length) {
+        uint32_t room = u->length - u->actual_length, n;
+        if (pk->status != URG_STATUS_SUCCESS) {
+            if (any)
+                break;
+            *status = urb_status_from_wire(pk->status);
+            pktq_pop(&e->q, &d->alloc);
+            return true;
+        }
+        any = true;
+        if (e->ftdi) {
+            /* Whole max-packet blocks of this chunk only. */
+            while (pk->off < pk->len) {
+                uint32_t block = pk->len - pk->off < mps ? pk->len - pk->off : mps;
+                if (block > room)
+                    break;
+                memcpy(u->buffer + u->actual_length, pk->data + pk->off, block);
+                u->actual_length += block;
+                pk->off += block;
+                room -= block;
+                if (block < mps)
+                    break;
+            }
+            if (pk->off == pk->len)
+                pktq_pop(&e->q, &d->alloc);
+            break;
+        }
+        n = pk->len - pk->off < room ? pk->len - pk->off : room;
+        memcpy(u->buffer + u->actual_length, pk->data + pk->off, n);
+        u->actual_length += n;
+        pk->off += n;
+        if (pk->off == pk->len)
+            pktq_pop(&e->q, &d->alloc);
+    }
+    if (!any)
+        return false;
+    if (u->actual_length < u->length)
+        *status = URG_URB_SHORT;
+    return true;
 }

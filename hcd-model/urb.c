@@ -202,8 +202,8 @@ static void after_change(urg_hcd_dev *d, int interface)
 static bool fill(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status)
 {
     if (e->info.type == URG_EP_INTERRUPT)
-        return interrupt_fill(d, e, u, status);
-    return bulk_fill(d, e, u, status);
+        return stream_fill_interrupt(d, e, u, status);
+    return stream_fill_bulk(d, e, u, status);
 }
 
 static bool waits_for_data(struct urg_urb *u)
