@@ -10,16 +10,19 @@
 
 #define DEFAULT_MAX_OUTPUT (32u * 1024u * 1024u)
 
-URG_API void urg_session_config_init(struct urg_session_config *cfg)
+URG_API void urg_session_config_init_size(struct urg_session_config *cfg, size_t size)
 {
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->caps = URG_CAPS_ALL;
-    cfg->version = "usbredir-guest " URG_VERSION_STRING;
-    cfg->max_packet_size = URG_DEFAULT_MAX_PACKET_SIZE;
-    cfg->policy = URG_POLICY_FAIL;
-    cfg->max_output_bytes = DEFAULT_MAX_OUTPUT;
-    cfg->pending_hint = 64;
-    cfg->log_level = URG_LOG_WARNING;
+    struct urg_session_config d;
+    memset(&d, 0, sizeof(d));
+    d.caps = URG_CAPS_ALL;
+    d.version = "usbredir-guest " URG_VERSION_STRING;
+    d.max_packet_size = URG_DEFAULT_MAX_PACKET_SIZE;
+    d.policy = URG_POLICY_FAIL;
+    d.max_output_bytes = DEFAULT_MAX_OUTPUT;
+    d.pending_hint = 64;
+    d.log_level = URG_LOG_WARNING;
+    if (cfg)
+        urgi_config_give(cfg, size, &d, sizeof(d));
 }
 
 void urgi_log(urg_session *s, int level, const char *fmt, ...)
@@ -48,17 +51,21 @@ static void really_free(urg_session *s)
     urgi_free(&a, s);
 }
 
-URG_API int urg_session_new(const struct urg_session_config *cfg, urg_session **out)
+URG_API int urg_session_new(const struct urg_session_config *given, urg_session **out)
 {
     const struct urg_allocator *a;
+    struct urg_session_config c, *cfg = &c;
     struct urg_decoder_config dc;
     urg_session *s;
     struct urg_packet hello;
     int r;
 
-    if (!cfg || !out)
+    if (!given || !out)
         return URG_ERR_INVALID;
     *out = NULL;
+    urg_session_config_init(&c);
+    if (urgi_config_take(&c, sizeof(c), given))
+        return URG_ERR_INVALID;
     if (!cfg->callbacks.complete || (cfg->caps & ~URG_CAPS_ALL) ||
         (urgi_has(cfg->caps, URG_CAP_BULK_STREAMS) &&
          !urgi_has(cfg->caps, URG_CAP_EP_INFO_MAX_PACKET_SIZE)) ||

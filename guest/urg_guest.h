@@ -601,6 +601,9 @@ struct urg_session_callbacks {
 };
 
 struct urg_session_config {
+    size_t size;                   /* set by urg_session_config_init(): the
+                                      struct's size as this program knows it,
+                                      so that the struct can grow */
     uint32_t caps;                 /* caps to advertise (URG_CAPS_ALL) */
     const char *version;           /* hello version ("usbredir-guest 0.1.0") */
     uint32_t max_packet_size;      /* URG_DEFAULT_MAX_PACKET_SIZE */
@@ -620,8 +623,12 @@ struct urg_session_config {
     void *user_data;
 };
 
-/** Fills cfg with the defaults shown above. */
-URG_API void urg_session_config_init(struct urg_session_config *cfg);
+/** Fills cfg with the defaults shown above, and its size. Every config
+ *  must start from it: urg_session_new() refuses one whose size is not set.
+ *  (A macro: it passes the size this program was compiled with, so a
+ *  newer library gives fields it added their defaults.) */
+#define urg_session_config_init(cfg) urg_session_config_init_size((cfg), sizeof(*(cfg)))
+URG_API void urg_session_config_init_size(struct urg_session_config *cfg, size_t size);
 
 /**
  * Creates a session. Its hello is queued at once (pull it with

@@ -77,6 +77,36 @@ static inline void urgi_free(const struct urg_allocator *a, void *p)
         a->free(a->ctx, p);
 }
 
+/* ---- configs that can grow ---- */
+
+/* A public config starts with its size as the caller compiled it (the
+ * *_config_init() macro sets it). The library fills out, a config of its
+ * own size holding the defaults, from the caller's cfg as far as both know
+ * it: fields added later keep their defaults for an older caller, and
+ * fields a newer caller knows and the library does not are ignored.
+ * URG_ERR_INVALID when cfg was never initialised (size under its own). */
+static inline int urgi_config_take(void *out, size_t out_size, const void *cfg)
+{
+    size_t size;
+    memcpy(&size, cfg, sizeof(size));
+    if (size < sizeof(size_t))
+        return URG_ERR_INVALID;
+    memcpy(out, cfg, size < out_size ? size : out_size);
+    memcpy(out, &out_size, sizeof(out_size));
+    return 0;
+}
+/* What a *_config_init_size() writes: defaults (a whole config of the
+ * library's size) into the caller's cfg of size bytes, the rest zero. */
+static inline void urgi_config_give(void *cfg, size_t size, const void *defaults,
+                                    size_t defaults_size)
+{
+    size_t n = size < defaults_size ? size : defaults_size;
+    memset(cfg, 0, size);
+    memcpy(cfg, defaults, n);
+    if (size >= sizeof(size_t))
+        memcpy(cfg, &n, sizeof(n));
+}
+
 /* ---- a log line ---- */
 
 /* Formats a line and hands it to fn(ud, level, line) if fn is set and

@@ -13,19 +13,21 @@
 
 #include "hcd.h"
 
-URG_API void urg_hcd_config_init(struct urg_hcd_config *cfg)
+URG_API void urg_hcd_config_init_size(struct urg_hcd_config *cfg, size_t size)
 {
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->port_speeds = URG_SPEED_MASK_ALL;
-    cfg->interrupt_queue = 1000;
-    cfg->buffered_bulk_serial = 1;
-    cfg->buffered_bulk_bytes = 512;
-    cfg->buffered_bulk_transfers = 5;
-    cfg->buffered_bulk_queue = 5000;
-    cfg->stream_queue_bytes = 4u * 1024u * 1024u;
-    cfg->iso_latency_ms = 60;
-    cfg->pcap_bus = 1;
-    urg_session_config_init(&cfg->session);
+    struct urg_hcd_config d;
+    memset(&d, 0, sizeof(d));
+    d.port_speeds = URG_SPEED_MASK_ALL;
+    d.interrupt_queue = 1000;
+    d.buffered_bulk_serial = 1;
+    d.buffered_bulk_bytes = 512;
+    d.buffered_bulk_transfers = 5;
+    d.buffered_bulk_queue = 5000;
+    d.stream_queue_bytes = 4u * 1024u * 1024u;
+    d.iso_latency_ms = 60;
+    d.pcap_bus = 1;
+    if (cfg)
+        urgi_config_give(cfg, size, &d, sizeof(d));
 }
 
 static char *dup_str(const struct urg_allocator *a, const char *s)
@@ -41,16 +43,26 @@ static char *dup_str(const struct urg_allocator *a, const char *s)
     return c;
 }
 
-URG_API int urg_hcd_dev_new(const struct urg_hcd_config *cfg, urg_hcd_dev **out)
+URG_API int urg_hcd_dev_new(const struct urg_hcd_config *given, urg_hcd_dev **out)
 {
     struct urg_allocator a = *urg_allocator_default();
+    struct urg_hcd_config c, *cfg = &c;
+    struct urg_session_config sc;
     urg_hcd_dev *d;
     int i;
-    if (!cfg || !out || !cfg->callbacks.urb_complete || !(cfg->port_speeds & URG_SPEED_MASK_ALL))
+    if (!given || !out)
+        return URG_ERR_INVALID;
+    urg_hcd_config_init(&c);
+    urg_session_config_init(&sc);
+    if (urgi_config_take(&c, sizeof(c), given) ||
+        (c.session && urgi_config_take(&sc, sizeof(sc), c.session)))
+        return URG_ERR_INVALID;
+    c.session = &sc;
+    if (!cfg->callbacks.urb_complete || !(cfg->port_speeds & URG_SPEED_MASK_ALL))
         return URG_ERR_INVALID;
     *out = NULL;
-    if (cfg->session.allocator)
-        a = *cfg->session.allocator;
+    if (cfg->session->allocator)
+        a = *cfg->session->allocator;
     if (cfg->filter) {
         size_t n;
         if (urg_filter_parse(cfg->filter, NULL, 0, &n))
@@ -63,17 +75,19 @@ URG_API int urg_hcd_dev_new(const struct urg_hcd_config *cfg, urg_hcd_dev **out)
     d->alloc = a;
     d->cfg = *cfg;
     d->filter = dup_str(&a, cfg->filter);
-    d->version = dup_str(&a, cfg->session.version);
+    d->session = sc;
+    d->cfg.session = &d->session;
+    d->version = dup_str(&a, sc.version);
     d->pcap_path = dup_str(&a, cfg->pcap_path);
-    if ((cfg->filter && !d->filter) || (cfg->session.version && !d->version) ||
+    if ((cfg->filter && !d->filter) || (sc.version && !d->version) ||
         (cfg->pcap_path && !d->pcap_path)) {
         urg_hcd_dev_free(d);
         return URG_ERR_NOMEM;
     }
     d->cfg.filter = d->filter;
-    d->cfg.session.version = d->version;
+    d->session.version = d->version;
     d->cfg.pcap_path = d->pcap_path;
-    d->cfg.session.allocator = NULL; /* we keep our copy in d->alloc */
+    d->session.allocator = NULL; /* we keep our copy in d->alloc */
     if (!d->cfg.buffered_bulk_transfers)
         d->cfg.buffered_bulk_transfers = 5;
     if (!d->cfg.buffered_bulk_bytes)
@@ -339,7 +353,7 @@ URG_API int urg_hcd_dev_connect(urg_hcd_dev *d, urg_session **session)
         return URG_ERR_INVALID;
     if (d->s)
         return URG_ERR_STATE;
-    sc = d->cfg.session;
+    sc = d->session;
     sc.allocator = &d->alloc;
     sc.filter = d->filter;
     memset(&sc.callbacks, 0, sizeof(sc.callbacks));

@@ -154,6 +154,7 @@ struct urg_pcap;
 
 struct urg_hcd_dev {
     struct urg_hcd_config cfg;   /* strings below are our copies */
+    struct urg_session_config session; /* cfg.session points here */
     char *filter, *version, *pcap_path;
     struct urg_allocator alloc;
     urg_session *s;

@@ -8,6 +8,6 @@ void hcd_log(urg_hcd_dev *d, int level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    urgi_vlog(d->cfg.callbacks.log, d->cfg.user_data, d->cfg.session.log_level, level, fmt, ap);
+    urgi_vlog(d->cfg.callbacks.log, d->cfg.user_data, d->session.log_level, level, fmt, ap);
     va_end(ap);
 }

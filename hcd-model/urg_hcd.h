@@ -173,6 +173,8 @@ struct urg_hcd_callbacks {
 };
 
 struct urg_hcd_config {
+    size_t size;                 /* set by urg_hcd_config_init(): the
+                                    struct's size as this program knows it */
     uint32_t port_speeds;        /* speeds the port can present (URG_SPEED_MASK_ALL) */
     const char *filter;          /* usbredirfilter string, or NULL */
     int interrupt_nak;           /* 1: an interrupt IN URB with no data completes
@@ -192,20 +194,25 @@ struct urg_hcd_config {
     uint32_t iso_latency_ms;     /* iso buffering target (60) */
     const char *pcap_path;       /* usbmon capture file, or NULL */
     uint16_t pcap_bus;           /* bus number in the capture (1) */
-    /* Engine options (caps, policy, limits, allocator, log level, version).
-     * Its callbacks, user_data and filter are the model's: ignored here. */
-    struct urg_session_config session;
+    /* Engine options (caps, policy, limits, allocator, log level,
+     * version), or NULL for the engine's defaults. Copied by
+     * urg_hcd_dev_new(). Its callbacks, user_data and filter are the
+     * model's: ignored here. */
+    const struct urg_session_config *session;
     struct urg_hcd_callbacks callbacks;
     void *user_data;
 };
 
-/** Fills cfg with the defaults shown above. */
-URG_API void urg_hcd_config_init(struct urg_hcd_config *cfg);
+/** Fills cfg with the defaults shown above, and its size (a macro, as
+ *  urg_session_config_init(): a config must start from it). */
+#define urg_hcd_config_init(cfg) urg_hcd_config_init_size((cfg), sizeof(*(cfg)))
+URG_API void urg_hcd_config_init_size(struct urg_hcd_config *cfg, size_t size);
 /**
  * Creates a device with no connection yet (urg_hcd_dev_connect(), or a
  * transport's peer, makes one). Copies cfg and its strings.
  * Returns 0 and *out, or:
- * - URG_ERR_INVALID: cfg or out NULL, no urb_complete callback, no speed in
+ * - URG_ERR_INVALID: cfg or out NULL, cfg (or cfg->session) not made by
+ *   its *_config_init(), no urb_complete callback, no speed in
  *   port_speeds, or the pcap_path capture cannot be created;
  * - URG_ERR_FILTER_SYNTAX: filter is not a well-formed usbredirfilter string;
  * - URG_ERR_NOMEM: the allocator failed.

@@ -543,12 +543,15 @@ static int listen_on(urg_replay *r, const char *address)
     return 0;
 }
 
-URG_API void urg_replay_config_init(struct urg_replay_config *cfg)
+URG_API void urg_replay_config_init_size(struct urg_replay_config *cfg, size_t size)
 {
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->fd = -1;
-    cfg->close_when_done = 1;
-    cfg->log_level = URG_LOG_WARNING;
+    struct urg_replay_config d;
+    memset(&d, 0, sizeof(d));
+    d.fd = -1;
+    d.close_when_done = 1;
+    d.log_level = URG_LOG_WARNING;
+    if (cfg)
+        urgi_config_give(cfg, size, &d, sizeof(d));
 }
 
 static void really_free(urg_replay *r)
@@ -566,15 +569,19 @@ static void really_free(urg_replay *r)
     urgi_free(&a, r);
 }
 
-URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out)
+URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **out)
 {
     const struct urg_allocator *a;
+    struct urg_replay_config c, *cfg = &c;
     struct urg_decoder_config dc;
     struct build b;
     urg_replay *r;
     char err[256];
     int rc, i;
-    if (!cfg || !out || (!cfg->capture_path && !cfg->capture_data) ||
+    if (!given || !out)
+        return URG_ERR_INVALID;
+    urg_replay_config_init(&c);
+    if (urgi_config_take(&c, sizeof(c), given) || (!cfg->capture_path && !cfg->capture_data) ||
         (cfg->fd < 0 && !cfg->listen_address))
         return URG_ERR_INVALID;
     *out = NULL;

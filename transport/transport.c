@@ -83,16 +83,19 @@ static void event(urg_transport *t, int ev, int err)
         t->cfg.callbacks.event(t->cfg.user_data, t, ev, err);
 }
 
-URG_API void urg_transport_config_init(struct urg_transport_config *cfg)
+URG_API void urg_transport_config_init_size(struct urg_transport_config *cfg, size_t size)
 {
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->backoff_initial = 0.1;
-    cfg->backoff_max = 10.0;
-    cfg->output_high = 4u * 1024u * 1024u;
-    cfg->read_buffer = 64u * 1024u;
-    cfg->read_budget = 1024u * 1024u;
-    cfg->stall_timeout = 60.0;
-    cfg->log_level = URG_LOG_WARNING;
+    struct urg_transport_config d;
+    memset(&d, 0, sizeof(d));
+    d.backoff_initial = 0.1;
+    d.backoff_max = 10.0;
+    d.output_high = 4u * 1024u * 1024u;
+    d.read_buffer = 64u * 1024u;
+    d.read_budget = 1024u * 1024u;
+    d.stall_timeout = 60.0;
+    d.log_level = URG_LOG_WARNING;
+    if (cfg)
+        urgi_config_give(cfg, size, &d, sizeof(d));
 }
 
 /* ---------------------------------------------------------------- lifetime */
@@ -600,12 +603,17 @@ static int start_listening(urg_transport *t)
 
 /* ---------------------------------------------------------------- public */
 
-URG_API int urg_transport_new(const struct urg_transport_config *cfg, urg_transport **out)
+URG_API int urg_transport_new(const struct urg_transport_config *given, urg_transport **out)
 {
     const struct urg_allocator *a;
+    struct urg_transport_config c, *cfg = &c;
     urg_transport *t;
     int r;
-    if (!cfg || !out || !cfg->address || !cfg->peer.open || !cfg->peer.close)
+    if (!given || !out)
+        return URG_ERR_INVALID;
+    urg_transport_config_init(&c);
+    if (urgi_config_take(&c, sizeof(c), given) || !cfg->address || !cfg->peer.open ||
+        !cfg->peer.close)
         return URG_ERR_INVALID;
     *out = NULL;
     a = urgi_allocator_or_default(cfg->allocator);

@@ -103,6 +103,8 @@ URG_API int urg_packet_format(const struct urg_packet *p, char *buf, size_t cap)
 typedef struct urg_replay urg_replay;
 
 struct urg_replay_config {
+    size_t size;                  /* set by urg_replay_config_init(): the
+                                     struct's size as this program knows it */
     const char *capture_path;     /* the capture to serve... */
     const void *capture_data;     /* ...or one in memory (when capture_path */
     size_t capture_size;          /*    is NULL), read during urg_replay_new() */
@@ -124,7 +126,9 @@ struct urg_replay_config {
                                      capture's packets, its decoders and its
                                      output buffer */
 };
-URG_API void urg_replay_config_init(struct urg_replay_config *cfg);
+/* (A macro, as urg_session_config_init(): a config must start from it.) */
+#define urg_replay_config_init(cfg) urg_replay_config_init_size((cfg), sizeof(*(cfg)))
+URG_API void urg_replay_config_init_size(struct urg_replay_config *cfg, size_t size);
 /** Reads the capture and starts serving. Returns 0 or an error
  *  (URG_ERR_CAPTURE, URG_ERR_NOMEM, ...; no done() call), and then cfg->fd
  *  is still the caller's. */

@@ -82,6 +82,8 @@ struct urg_transport_callbacks {
 };
 
 struct urg_transport_config {
+    size_t size;                  /* set by urg_transport_config_init(): the
+                                     struct's size as this program knows it */
     const char *address;          /* see urg_address_parse() */
     int listen;                   /* 1: wait for the host to connect to us
                                      (usbredirect --to); else we connect
@@ -118,7 +120,9 @@ struct urg_transport_config {
     void *user_data;
 };
 
-URG_API void urg_transport_config_init(struct urg_transport_config *cfg);
+/* (A macro, as urg_session_config_init(): a config must start from it.) */
+#define urg_transport_config_init(cfg) urg_transport_config_init_size((cfg), sizeof(*(cfg)))
+URG_API void urg_transport_config_init_size(struct urg_transport_config *cfg, size_t size);
 /**
  * Creates the transport and starts connecting (or listening) on the loop;
  * nothing happens until the loop runs. An fd address is used at once.

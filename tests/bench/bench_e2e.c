@@ -201,6 +201,7 @@ static void run_urg(const char *addr, int k, uint32_t size, struct meter *m)
 {
     struct urg_guest g;
     struct urg_hcd_config hc;
+    struct urg_session_config session;
     struct urg_transport_config tc;
     struct ev_loop *loop = ev_loop_new(0);
     urg_transport *t;
@@ -218,11 +219,13 @@ static void run_urg(const char *addr, int k, uint32_t size, struct meter *m)
         memset(g.u[i]->buffer, 0, size);
     }
     urg_hcd_config_init(&hc);
+    urg_session_config_init(&session);
+    hc.session = &session;
     hc.callbacks.attach = u_attach;
     hc.callbacks.urb_complete = u_complete;
     hc.callbacks.detach = u_detach;
     hc.callbacks.log = u_log;
-    hc.session.log_level = getenv("BENCH_DEBUG") ? URG_LOG_DEBUG : URG_LOG_ERROR;
+    session.log_level = getenv("BENCH_DEBUG") ? URG_LOG_DEBUG : URG_LOG_ERROR;
     hc.user_data = &g;
     urg_hcd_dev_new(&hc, &g.dev);
     urg_transport_config_init(&tc);

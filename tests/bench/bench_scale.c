@@ -151,6 +151,7 @@ static int memory(void)
     enum { N = 100000 };
     static struct urg_allocator a = { m_malloc, m_realloc, m_free, NULL };
     struct urg_hcd_config cfg;
+    struct urg_session_config session;
     struct urg_urb **u = calloc(N, sizeof(*u));
     static uint8_t buf[512];
     struct vmm v;
@@ -158,8 +159,10 @@ static int memory(void)
     size_t heap0;
     double per_urb;
     urg_hcd_config_init(&cfg);
-    cfg.session.allocator = &a;
-    cfg.session.max_output_bytes = 0;
+    urg_session_config_init(&session);
+    cfg.session = &session;
+    session.allocator = &a;
+    session.max_output_bytes = 0;
     vmm_init(&v, &cfg, URG_CAPS_ALL);
     vmm_plug_default(&v);
     heap0 = mallinfo2().uordblks;

@@ -215,6 +215,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct run r;
     struct urg_hcd_config cfg;
+    struct urg_session_config session;
     urg_session *s = NULL;
     size_t off = 8, half;
     int reconnected = 0;
@@ -226,12 +227,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!r.rng)
         r.rng = 1;
     urg_hcd_config_init(&cfg);
-    cfg.session.caps = data[0] | URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE);
+    urg_session_config_init(&session);
+    cfg.session = &session;
+    session.caps = data[0] | URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE);
     cfg.interrupt_nak = data[1] & 1;
     cfg.interrupt_out_immediate = (data[1] >> 1) & 1;
     cfg.interrupt_queue = 16;
     cfg.buffered_bulk_queue = 16;
-    cfg.session.max_output_bytes = 1 << 20;
+    session.max_output_bytes = 1 << 20;
     cfg.callbacks.urb_complete = on_complete;
     cfg.callbacks.detach = on_detach;
     cfg.user_data = &r;

@@ -314,6 +314,46 @@ static void test_stats_log_allocator_config(void **state)
     urg_session_free(s);
 }
 
+/* Configs carry their size: urg_session_config_init() writes only the
+ * bytes of the struct this program knows (an older program's smaller one
+ * keeps what lies beyond), a bigger one (a newer program) gets zeros past
+ * what the library knows, and a config never initialised is refused. */
+static void test_config_sizes(void **state)
+{
+    const size_t small = offsetof(struct urg_session_config, pending_hint);
+    union {
+        struct urg_session_config cfg;
+        unsigned char bytes[sizeof(struct urg_session_config) + 64];
+    } u;
+    urg_session *s = NULL;
+    size_t i;
+    (void)state;
+    /* An older program: its struct ends before pending_hint. */
+    memset(&u, 0xaa, sizeof(u));
+    urg_session_config_init_size(&u.cfg, small);
+    assert_int_equal(u.cfg.size, small);
+    assert_int_equal(u.cfg.caps, URG_CAPS_ALL);
+    assert_int_equal(u.cfg.policy, URG_POLICY_FAIL);
+    for (i = small; i < sizeof(u.bytes); i++)
+        assert_int_equal(u.bytes[i], 0xaa);
+    /* A newer program: its struct is 64 bytes longer. */
+    memset(&u, 0xaa, sizeof(u));
+    urg_session_config_init_size(&u.cfg, sizeof(u.bytes));
+    assert_int_equal(u.cfg.size, sizeof(struct urg_session_config));
+    assert_int_equal(u.cfg.pending_hint, 64);
+    for (i = sizeof(struct urg_session_config); i < sizeof(u.bytes); i++)
+        assert_int_equal(u.bytes[i], 0);
+    u.cfg.callbacks.complete = ignore_complete;
+    assert_int_equal(urg_session_new(&u.cfg, &s), 0);
+    urg_session_free(s);
+    /* Never initialised: refused. */
+    memset(&u, 0, sizeof(u));
+    u.cfg.callbacks.complete = ignore_complete;
+    s = NULL;
+    assert_int_equal(urg_session_new(&u.cfg, &s), URG_ERR_INVALID);
+    assert_null(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_errors_logged_without_callback),
         cmocka_unit_test(test_abort_and_free),
         cmocka_unit_test(test_stats_log_allocator_config),
+        cmocka_unit_test(test_config_sizes),
     };
     return cmocka_run_group_tests_name("session_lifecycle", tests, NULL, NULL);
 }

@@ -120,6 +120,7 @@ static void session(struct fail *f, struct run *r)
     static uint8_t bufs[NURB][1024], desc[18] = { 18, 1 };
     struct urg_allocator a = { f_malloc, f_realloc, f_free, f };
     struct urg_hcd_config cfg;
+    struct urg_session_config session;
     struct testhost h;
     urg_hcd_dev *dev;
     urg_session *s;
@@ -128,7 +129,9 @@ static void session(struct fail *f, struct run *r)
 
     memset(r, 0, sizeof(*r));
     urg_hcd_config_init(&cfg);
-    cfg.session.allocator = &a;
+    urg_session_config_init(&session);
+    cfg.session = &session;
+    session.allocator = &a;
     cfg.callbacks.urb_complete = on_complete;
     cfg.callbacks.attach = on_attach;
     cfg.callbacks.detach = on_detach;

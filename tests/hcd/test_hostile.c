@@ -74,9 +74,12 @@ static struct urg_allocator metered = { m_malloc, m_realloc, m_free, &meter };
 static void metered_vmm(struct vmm *v)
 {
     struct urg_hcd_config cfg;
+    struct urg_session_config session;
     memset(&meter, 0, sizeof(meter));
     urg_hcd_config_init(&cfg); /* the default bounds */
-    cfg.session.allocator = &metered;
+    urg_session_config_init(&session);
+    cfg.session = &session;
+    session.allocator = &metered;
     vmm_init(v, &cfg, ALL);
     vmm_plug_default(v);
 }
@@ -173,13 +176,16 @@ static void test_stream_queue_bounded_in_bytes(void **state)
 {
     static uint8_t chunk[4096];
     struct urg_hcd_config cfg;
+    struct urg_session_config session;
     struct urg_hcd_ep_stats st;
     struct urg_urb *bulk;
     struct vmm v;
     (void)state;
     memset(&meter, 0, sizeof(meter));
     urg_hcd_config_init(&cfg);
-    cfg.session.allocator = &metered;
+    urg_session_config_init(&session);
+    cfg.session = &session;
+    session.allocator = &metered;
     cfg.buffered_bulk_bytes = sizeof(chunk);
     cfg.stream_queue_bytes = 64 * 1024;
     vmm_init(&v, &cfg, ALL);

@@ -289,9 +289,44 @@ static void test_urb_misuse(void **state)
     vmm_urb_free(iso);
 }
 
+/* The model's config carries its size, and its engine options are a
+ * pointer (NULL: the engine's defaults) to a sized config of their own:
+ * one never initialised is refused. */
+static void nothing_completes(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
+{
+    (void)ud, (void)dev, (void)u;
+}
+
+static void test_config_sizes(void **state)
+{
+    struct urg_hcd_config cfg;
+    struct urg_session_config session;
+    urg_hcd_dev *dev = NULL;
+    (void)state;
+    urg_hcd_config_init(&cfg);
+    assert_int_equal(cfg.size, sizeof(cfg));
+    assert_null(cfg.session);
+    cfg.callbacks.urb_complete = nothing_completes;
+    assert_int_equal(urg_hcd_dev_new(&cfg, &dev), 0); /* the engine's defaults */
+    urg_hcd_dev_free(dev);
+    memset(&session, 0, sizeof(session));
+    cfg.session = &session;
+    dev = NULL;
+    assert_int_equal(urg_hcd_dev_new(&cfg, &dev), URG_ERR_INVALID);
+    assert_null(dev);
+    urg_session_config_init(&session);
+    session.log_level = URG_LOG_DEBUG;
+    assert_int_equal(urg_hcd_dev_new(&cfg, &dev), 0);
+    urg_hcd_dev_free(dev);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.callbacks.urb_complete = nothing_completes;
+    assert_int_equal(urg_hcd_dev_new(&cfg, &dev), URG_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_sizes),
         cmocka_unit_test(test_attach_reports_the_device),
         cmocka_unit_test(test_detach_handshake),
         cmocka_unit_test(test_speed_helper),

@@ -241,12 +241,15 @@ static int guest_new(struct guest *g, struct fail *f, struct ev_loop *loop, cons
                      const char *capture)
 {
     struct urg_hcd_config hc;
+    struct urg_session_config session;
     struct urg_transport_config tc;
     int rc;
     memset(g, 0, sizeof(*g));
     g->loop = loop;
     urg_hcd_config_init(&hc);
-    hc.session.allocator = &f->l[L_MODEL].a;
+    urg_session_config_init(&session);
+    hc.session = &session;
+    session.allocator = &f->l[L_MODEL].a;
     hc.callbacks.attach = g_attach;
     hc.callbacks.detach = g_detach;
     hc.callbacks.urb_complete = g_complete;

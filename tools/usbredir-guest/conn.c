@@ -373,17 +373,20 @@ static int start_replay(struct conn *c, const char *fixture, char *addr, size_t 
 static int open_device(struct conn *c, const struct common *o, const char *fixture)
 {
     struct urg_hcd_config hc;
+    struct urg_session_config session;
     struct urg_transport_config tc;
     char addr[64];
     int r;
     urg_hcd_config_init(&hc);
+    urg_session_config_init(&session);
+    hc.session = &session;
     hc.callbacks.attach = on_attach;
     hc.callbacks.detach = on_detach;
     hc.callbacks.urb_complete = on_complete;
     hc.callbacks.rejected = on_rejected;
     hc.callbacks.endpoints_changed = on_endpoints_changed;
     hc.callbacks.log = on_log;
-    hc.session.log_level = cli_log_level(o);
+    session.log_level = cli_log_level(o);
     hc.user_data = c;
     if ((r = urg_hcd_dev_new(&hc, &c->dev))) {
         cli_error(o, "%s", urg_strerror(r));

@@ -247,6 +247,7 @@ static void on_transport_event(void *ud, urg_transport *t, int event, int err)
 static int export_open(struct server *s, struct export *e, const char *address)
 {
     struct urg_hcd_config hc;
+    struct urg_session_config session;
     struct urg_address a;
     int r;
     e->s = s;
@@ -265,14 +266,16 @@ static int export_open(struct server *s, struct export *e, const char *address)
         return EXIT_FAIL;
     }
     urg_hcd_config_init(&hc);
+    urg_session_config_init(&session);
+    hc.session = &session;
     hc.callbacks.attach = on_attach;
     hc.callbacks.detach = on_detach;
     hc.callbacks.urb_complete = on_urb_complete;
     hc.callbacks.rejected = on_rejected;
     hc.callbacks.log = on_model_log;
-    hc.session.log_level = cli_log_level(s->o);
+    session.log_level = cli_log_level(s->o);
     if (s->max_output)
-        hc.session.max_output_bytes = s->max_output;
+        session.max_output_bytes = s->max_output;
     hc.iso_latency_ms = s->iso_latency_ms;
     hc.user_data = e;
     if ((r = urg_hcd_dev_new(&hc, &e->dev))) {
