@@ -482,6 +482,22 @@ URG_API int urg_packet_endpoint(const struct urg_packet *p)
     return t ? urgi_packet_endpoint(t, p) : -1;
 }
 
+URG_API void urg_packet_fields(const struct urg_packet *p, struct urg_packet_fields *f)
+{
+    const struct urgi_type *t = p ? urgi_type(p->type) : NULL;
+    f->endpoint = f->status = -1;
+    f->stream_id = f->length = -1;
+    if (!t)
+        return;
+    f->endpoint = urgi_packet_endpoint(t, p);
+    if (t->status_at)
+        f->status = urgi_packet_status(t, p);
+    if (t->stream_id_at)
+        f->stream_id = urgi_packet_stream_id(t, p);
+    if (t->length_at)
+        f->length = urgi_packet_length(t, p);
+}
+
 URG_API uint32_t urg_packet_stream(const struct urg_packet *p)
 {
     static const uint32_t start[URGI_STREAM_KINDS] = {

@@ -55,6 +55,15 @@ URG_API int urg_type_header_len(const struct urg_wire *w, uint32_t type, enum ur
 /** The endpoint a packet names: data packets, stream start, stop and
  *  status packets. -1 for a type without an endpoint field. */
 URG_API int urg_packet_endpoint(const struct urg_packet *p);
+/** The fields many types share, found through the type's row; each is -1
+ *  when the type has no such field. */
+struct urg_packet_fields {
+    int endpoint;      /* as urg_packet_endpoint() */
+    int status;        /* the wire status */
+    int64_t stream_id; /* bulk streams and bulk receiving */
+    int64_t length;    /* the data length field of a data packet */
+};
+URG_API void urg_packet_fields(const struct urg_packet *p, struct urg_packet_fields *f);
 /** The stream a packet starts, stops, reports on or carries, named by the
  *  request that starts it: URG_START_INTERRUPT_RECEIVING, URG_START_ISO_STREAM
  *  or URG_START_BULK_RECEIVING (an interrupt packet belongs to the interrupt

@@ -50,6 +50,28 @@ static void data(struct out *o, const uint8_t *d, uint32_t n)
 
 static const char *st(int s) { return urg_status_name(s); }
 
+/* What a type with an endpoint has beyond its endpoint, stream id, length
+ * and status (urg_packet_fields). */
+static void own_fields(struct out *o, const struct urg_packet *p)
+{
+    switch (p->type) {
+    case URG_START_ISO_STREAM:
+        put(o, " pkts_per_urb=%u no_urbs=%u", p->h.start_iso_stream.pkts_per_urb,
+            p->h.start_iso_stream.no_urbs);
+        break;
+    case URG_START_BULK_RECEIVING:
+        put(o, " bytes=%u transfers=%u", p->h.start_bulk_receiving.bytes_per_transfer,
+            p->h.start_bulk_receiving.no_transfers);
+        break;
+    case URG_CONTROL_PACKET:
+        put(o, " rt=0x%02x req=0x%02x value=0x%04x index=0x%04x", p->h.control.requesttype,
+            p->h.control.request, p->h.control.value, p->h.control.index);
+        break;
+    default:
+        break;
+    }
+}
+
 URG_API int urg_packet_format(const struct urg_packet *p, char *buf, size_t cap)
 {
     struct out o = { buf, cap, 0 };
@@ -111,27 +133,6 @@ URG_API int urg_packet_format(const struct urg_packet *p, char *buf, size_t cap)
         put(&o, " status=%s interface=%u alt=%u", st(p->h.alt_setting_status.status),
             p->h.alt_setting_status.interface, p->h.alt_setting_status.alt);
         break;
-    case URG_START_ISO_STREAM:
-        put(&o, " ep=0x%02x pkts_per_urb=%u no_urbs=%u", p->h.start_iso_stream.endpoint,
-            p->h.start_iso_stream.pkts_per_urb, p->h.start_iso_stream.no_urbs);
-        break;
-    case URG_STOP_ISO_STREAM:
-        put(&o, " ep=0x%02x", p->h.stop_iso_stream.endpoint);
-        break;
-    case URG_ISO_STREAM_STATUS:
-        put(&o, " ep=0x%02x status=%s", p->h.iso_stream_status.endpoint,
-            st(p->h.iso_stream_status.status));
-        break;
-    case URG_START_INTERRUPT_RECEIVING:
-        put(&o, " ep=0x%02x", p->h.start_interrupt_receiving.endpoint);
-        break;
-    case URG_STOP_INTERRUPT_RECEIVING:
-        put(&o, " ep=0x%02x", p->h.stop_interrupt_receiving.endpoint);
-        break;
-    case URG_INTERRUPT_RECEIVING_STATUS:
-        put(&o, " ep=0x%02x status=%s", p->h.interrupt_receiving_status.endpoint,
-            st(p->h.interrupt_receiving_status.status));
-        break;
     case URG_ALLOC_BULK_STREAMS:
         put(&o, " endpoints=0x%08x no_streams=%u", p->h.alloc_bulk_streams.endpoints,
             p->h.alloc_bulk_streams.no_streams);
@@ -147,49 +148,24 @@ URG_API int urg_packet_format(const struct urg_packet *p, char *buf, size_t cap)
         put(&o, " ");
         text(&o, p->data, p->data_len ? p->data_len - 1 : 0);
         break;
-    case URG_START_BULK_RECEIVING:
-        put(&o, " ep=0x%02x stream=%u bytes=%u transfers=%u", p->h.start_bulk_receiving.endpoint,
-            p->h.start_bulk_receiving.stream_id, p->h.start_bulk_receiving.bytes_per_transfer,
-            p->h.start_bulk_receiving.no_transfers);
-        break;
-    case URG_STOP_BULK_RECEIVING:
-        put(&o, " ep=0x%02x stream=%u", p->h.stop_bulk_receiving.endpoint,
-            p->h.stop_bulk_receiving.stream_id);
-        break;
-    case URG_BULK_RECEIVING_STATUS:
-        put(&o, " ep=0x%02x stream=%u status=%s", p->h.bulk_receiving_status.endpoint,
-            p->h.bulk_receiving_status.stream_id, st(p->h.bulk_receiving_status.status));
-        break;
-    case URG_CONTROL_PACKET: {
-        const struct urg_control_packet *c = &p->h.control;
-        put(&o, " ep=0x%02x rt=0x%02x req=0x%02x value=0x%04x index=0x%04x len=%u status=%s",
-            c->endpoint, c->requesttype, c->request, c->value, c->index, c->length, st(c->status));
-        data(&o, p->data, p->data_len);
+    default: {
+        /* The types with an endpoint: their shared fields through their
+         * rows, in one order, and between them what is the type's own. */
+        struct urg_packet_fields f;
+        urg_packet_fields(p, &f);
+        if (f.endpoint >= 0)
+            put(&o, " ep=0x%02x", (unsigned)f.endpoint);
+        if (f.stream_id >= 0)
+            put(&o, " stream=%u", (unsigned)f.stream_id);
+        own_fields(&o, p);
+        if (f.length >= 0)
+            put(&o, " len=%u", (unsigned)f.length);
+        if (f.status >= 0)
+            put(&o, " status=%s", st(f.status));
+        if (f.length >= 0)
+            data(&o, p->data, p->data_len);
         break;
     }
-    case URG_BULK_PACKET:
-        put(&o, " ep=0x%02x stream=%u len=%u status=%s", p->h.bulk.endpoint, p->h.bulk.stream_id,
-            p->h.bulk.length, st(p->h.bulk.status));
-        data(&o, p->data, p->data_len);
-        break;
-    case URG_ISO_PACKET:
-        put(&o, " ep=0x%02x len=%u status=%s", p->h.iso.endpoint, p->h.iso.length,
-            st(p->h.iso.status));
-        data(&o, p->data, p->data_len);
-        break;
-    case URG_INTERRUPT_PACKET:
-        put(&o, " ep=0x%02x len=%u status=%s", p->h.interrupt.endpoint, p->h.interrupt.length,
-            st(p->h.interrupt.status));
-        data(&o, p->data, p->data_len);
-        break;
-    case URG_BUFFERED_BULK_PACKET:
-        put(&o, " ep=0x%02x stream=%u len=%u status=%s", p->h.buffered_bulk.endpoint,
-            p->h.buffered_bulk.stream_id, p->h.buffered_bulk.length,
-            st(p->h.buffered_bulk.status));
-        data(&o, p->data, p->data_len);
-        break;
-    default:
-        break;
     }
     return (int)o.len;
 }

@@ -129,6 +129,37 @@ static void test_packet_facts(void **state)
             fail_msg("%s ep 0x%02x: stream %u, want %u", urg_type_name(streams[i].type),
                      streams[i].ep, urg_packet_stream(&a), streams[i].stream);
     }
+    /* The shared fields: endpoint, status, stream id, length. */
+    {
+        struct urg_packet_fields f;
+        a = pkt(URG_BUFFERED_BULK_PACKET, 1, 0x82);
+        a.h.buffered_bulk.status = URG_STATUS_STALL;
+        a.h.buffered_bulk.stream_id = 7;
+        a.h.buffered_bulk.length = 70000;
+        urg_packet_fields(&a, &f);
+        assert_int_equal(f.endpoint, 0x82);
+        assert_int_equal(f.status, URG_STATUS_STALL);
+        assert_int_equal(f.stream_id, 7);
+        assert_int_equal(f.length, 70000);
+        a = pkt(URG_CONTROL_PACKET, 1, 0x80);
+        a.h.control.length = 18;
+        urg_packet_fields(&a, &f);
+        assert_int_equal(f.endpoint, 0x80);
+        assert_int_equal(f.status, 0);
+        assert_int_equal(f.stream_id, -1);
+        assert_int_equal(f.length, 18);
+        a = pkt(URG_STOP_ISO_STREAM, 1, 0x83);
+        urg_packet_fields(&a, &f);
+        assert_int_equal(f.endpoint, 0x83);
+        assert_int_equal(f.status, -1);
+        assert_int_equal(f.length, -1);
+        a = pkt(URG_SET_CONFIGURATION, 1, 0);
+        urg_packet_fields(&a, &f);
+        assert_int_equal(f.endpoint, -1);
+        assert_int_equal(f.status, -1);
+        assert_int_equal(f.stream_id, -1);
+        assert_int_equal(f.length, -1);
+    }
     a = pkt(1000, 1, 0);
     assert_int_equal(urg_packet_endpoint(&a), -1);
     assert_int_equal(urg_packet_stream(&a), 0);
