@@ -206,7 +206,7 @@ static void bridge_start(const char *const addr[], int n)
     argv[a++] = "127.0.0.1:0";
     /* The device VM falls behind now and then (TCG on 2 cores beside the
      * attach VM): at the default 60 ms usbredirect dropped 61 packets of
-     * the tone in about one run in ten, at 250 ms (16 transfers of 32
+     * the tone in one run of 15, at 250 ms (16 transfers of 32
      * packets) none (docs/realhost.md). */
     argv[a++] = "--iso-latency";
     argv[a++] = "250";
