@@ -24,7 +24,9 @@ enum {
     URGI_P_USED = 1,
     URGI_P_CANCEL_SENT = 2, /* cancel_data_packet queued */
     URGI_P_OUT_QUEUED = 4,  /* the OUT payload is still in the output queue */
-    URGI_P_IN = 8           /* an IN transfer (data comes back) */
+    URGI_P_IN = 8,          /* an IN transfer (data comes back) */
+    URGI_P_ENDING = 16      /* pending when the session ended: completes
+                               with URG_STATUS_NODEV (urgi_complete_all) */
 };
 
 struct urgi_pending {

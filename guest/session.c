@@ -211,17 +211,15 @@ void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length, cons
 
 void urgi_complete_all(urg_session *s)
 {
-    /* Callbacks may add requests; only those pending now complete here
-     * (new ones are refused anyway once the device is gone). */
-    uint32_t i = s->pt.head, stop = s->pt.tail;
-    while (i != URGI_NIL) {
-        uint32_t next = s->pt.e[i].next;
-        bool last = i == stop;
-        urgi_complete(s, i, URG_STATUS_NODEV, 0, NULL, NULL);
-        if (last)
-            break;
-        i = next;
-    }
+    /* The completions' callbacks may forget other pending requests (their
+     * slots then go back to the free list) and add new ones (at the tail;
+     * refused anyway once the device is gone). So the requests pending now
+     * are marked first, and the head is completed for as long as it is one
+     * of them: each completes exactly once, and no free slot is walked. */
+    for (uint32_t i = s->pt.head; i != URGI_NIL; i = s->pt.e[i].next)
+        s->pt.e[i].flags |= URGI_P_ENDING;
+    while (s->pt.head != URGI_NIL && (s->pt.e[s->pt.head].flags & URGI_P_ENDING))
+        urgi_complete(s, s->pt.head, URG_STATUS_NODEV, 0, NULL, NULL);
 }
 
 void urgi_device_gone(urg_session *s)
