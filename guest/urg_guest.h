@@ -632,9 +632,13 @@ URG_API void urg_session_config_init_size(struct urg_session_config *cfg, size_t
 
 /**
  * Creates a session. Its hello is queued at once (pull it with
- * urg_session_output()). URG_ERR_INVALID for bad caps (bulk_streams without
- * ep_info_max_packet_size) or a NULL complete callback, URG_ERR_FILTER_SYNTAX
- * for a bad filter string.
+ * urg_session_output()). Returns 0 and *out, or:
+ * - URG_ERR_INVALID: cfg or out NULL, cfg not made by
+ *   urg_session_config_init(), bad caps (bulk_streams without
+ *   ep_info_max_packet_size), a bad policy or max_packet_size, or a NULL
+ *   complete callback;
+ * - URG_ERR_FILTER_SYNTAX: a bad filter string;
+ * - URG_ERR_NOMEM: the allocator failed.
  */
 URG_API int urg_session_new(const struct urg_session_config *cfg, urg_session **out);
 

@@ -52,6 +52,7 @@ URG_API int urg_hcd_dev_new(const struct urg_hcd_config *given, urg_hcd_dev **ou
     int i;
     if (!given || !out)
         return URG_ERR_INVALID;
+    *out = NULL;
     urg_hcd_config_init(&c);
     urg_session_config_init(&sc);
     if (urgi_config_take(&c, sizeof(c), given) ||
@@ -60,7 +61,6 @@ URG_API int urg_hcd_dev_new(const struct urg_hcd_config *given, urg_hcd_dev **ou
     c.session = &sc;
     if (!cfg->callbacks.urb_complete || !(cfg->port_speeds & URG_SPEED_MASK_ALL))
         return URG_ERR_INVALID;
-    *out = NULL;
     if (cfg->session->allocator)
         a = *cfg->session->allocator;
     if (cfg->filter) {

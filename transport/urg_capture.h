@@ -129,9 +129,10 @@ struct urg_replay_config {
 /* (A macro, as urg_session_config_init(): a config must start from it.) */
 #define urg_replay_config_init(cfg) urg_replay_config_init_size((cfg), sizeof(*(cfg)))
 URG_API void urg_replay_config_init_size(struct urg_replay_config *cfg, size_t size);
-/** Reads the capture and starts serving. Returns 0 or an error
- *  (URG_ERR_CAPTURE, URG_ERR_NOMEM, ...; no done() call), and then cfg->fd
- *  is still the caller's. */
+/** Reads the capture and starts serving. Returns 0 or an error (no done()
+ *  call), and then cfg->fd is still the caller's: URG_ERR_INVALID (cfg not
+ *  made by urg_replay_config_init(), no capture, no fd or address),
+ *  URG_ERR_CAPTURE, URG_ERR_ADDRESS, URG_ERR_CONNECT, URG_ERR_NOMEM. */
 URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out);
 URG_API void urg_replay_free(urg_replay *r);
 /** The port a listening replay got (listen address with port 0). */

@@ -126,8 +126,10 @@ URG_API void urg_transport_config_init_size(struct urg_transport_config *cfg, si
 /**
  * Creates the transport and starts connecting (or listening) on the loop;
  * nothing happens until the loop runs. An fd address is used at once.
- * Returns 0 or an error (bad address, cannot listen, cannot open the
- * capture, URG_ERR_NOMEM); on an error an fd address is still the caller's.
+ * Returns 0 or an error: URG_ERR_INVALID (cfg not made by
+ * urg_transport_config_init(), no address, no peer), URG_ERR_ADDRESS,
+ * URG_ERR_RESOLVE, URG_ERR_CONNECT (cannot listen), URG_ERR_CAPTURE,
+ * URG_ERR_NOMEM; on an error an fd address is still the caller's.
  */
 URG_API int urg_transport_new(const struct urg_transport_config *cfg, urg_transport **out);
 /**

@@ -519,6 +519,11 @@ static void test_bad_captures(void **state)
     assert_int_equal(urg_replay_new(&rc, &r), URG_ERR_CAPTURE);
     rc.fd = -1;
     assert_int_equal(urg_replay_new(&rc, &r), URG_ERR_INVALID);
+    /* A config that urg_replay_config_init() never made is refused. */
+    rc.fd = 0;
+    rc.size = 0;
+    assert_int_equal(urg_replay_new(&rc, &r), URG_ERR_INVALID);
+    assert_null(r);
     unlink(path);
     ev_loop_destroy(loop);
 }

@@ -195,6 +195,22 @@ static void test_addresses(void **state)
     assert_string_equal(urg_strerror(URG_ERR_HCD_BUSY), "the URB is already in flight");
     assert_string_equal(urg_strerror(URG_ERR_STALLED),
                         "the host stopped reading what we send");
+    /* A config that urg_transport_config_init() never made is refused;
+     * one made for a smaller (older) struct keeps the library's defaults
+     * for what lies beyond it. */
+    {
+        struct urg_transport_config tc;
+        urg_transport *t = NULL;
+        memset(&tc, 0, sizeof(tc));
+        tc.address = "127.0.0.1:9";
+        assert_int_equal(urg_transport_new(&tc, &t), URG_ERR_INVALID);
+        assert_null(t);
+        memset(&tc, 0x55, sizeof(tc));
+        urg_transport_config_init_size(&tc, offsetof(struct urg_transport_config, reconnect));
+        assert_int_equal(tc.size, offsetof(struct urg_transport_config, reconnect));
+        assert_null(tc.address);
+        assert_int_equal(tc.reconnect, 0x55555555); /* beyond its size: not written */
+    }
 }
 
 static void test_fd_over_socketpair(void **state)
