@@ -403,25 +403,39 @@ URG_API int urg_session_forget(urg_session *s, uint64_t id)
 {
     struct urgi_pending *e;
     uint32_t i;
-    int r;
-    if ((r = ready(s, false)))
-        return r;
+    int broken = 0;
+    /* Any state: a request still pending in a session that failed (its
+     * completions under way) is let go of as well. */
+    if (!s)
+        return URG_ERR_INVALID;
     i = urgi_pt_find(&s->pt, id);
     if (i == URGI_NIL)
         return URG_ERR_NOT_FOUND;
     e = &s->pt.e[i];
-    /* Copy an unwritten OUT payload first: if that fails, nothing changed. */
-    if ((e->flags & URGI_P_OUT_QUEUED) && (r = urgi_outq_detach(&s->oq, i, id)))
-        return r;
+    /* The caller has its buffers back when this returns, whatever else
+     * happens: an OUT payload not yet written is copied, or (no memory for
+     * the copy) all output is dropped; a cancel that cannot be queued is not
+     * sent. Either failure ends the session below, as a completion's does:
+     * its output cannot go on with a packet missing, and the host would
+     * hold the transfer. */
+    if ((e->flags & URGI_P_OUT_QUEUED) && urgi_outq_detach(&s->oq, i, id)) {
+        urgi_outq_clear(&s->oq);
+        broken = URG_ERR_NOMEM;
+    }
     e->flags &= (uint8_t)~URGI_P_OUT_QUEUED;
-    if (is_data_request(e->type) && (r = send_cancel(s, i)))
-        return r;
+    if (!broken && s->state != URG_STATE_FAILED && is_data_request(e->type))
+        broken = send_cancel(s, i);
     e = &s->pt.e[i];
     if (e->in_buf)
         urgi_decoder_forget_dest(s->dec, e->in_buf);
     urgi_stream_request_gone(s, e);
     urgi_pt_remove(&s->pt, i);
     s->forgotten++;
+    if (broken) {
+        /* May run callbacks (the other requests complete) and free s. */
+        urgi_session_fail(s, broken, "no memory to let go of a forgotten request's buffers");
+        return broken;
+    }
     return 0;
 }
 

@@ -268,13 +268,18 @@ static bool leave(urg_session *s)
     return false;
 }
 
+void urgi_session_fail(urg_session *s, int err, const char *msg)
+{
+    enter(s);
+    urgi_session_end(s, err, msg);
+    leave(s);
+}
+
 URG_API void urg_session_abort(urg_session *s, int reason)
 {
     if (!s)
         return;
-    enter(s);
-    urgi_session_end(s, reason, reason ? urg_strerror(reason) : "session aborted");
-    leave(s);
+    urgi_session_fail(s, reason, reason ? urg_strerror(reason) : "session aborted");
 }
 
 URG_API void urg_session_free(urg_session *s)

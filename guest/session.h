@@ -123,6 +123,10 @@ URGI_HIDDEN void urgi_complete_all(urg_session *s);
 /* Ends the session: drops output, fails the decoder, completes everything,
  * reports the device gone. */
 URGI_HIDDEN void urgi_session_end(urg_session *s, int err, const char *msg);
+/* urgi_session_end() from a call that is not a recv: callbacks run inside
+ * the guard, so a session freed from one goes when this returns (the caller
+ * must not touch s after). */
+URGI_HIDDEN void urgi_session_fail(urg_session *s, int err, const char *msg);
 /* Forgets the device and its streams after it went away. */
 URGI_HIDDEN void urgi_device_gone(urg_session *s);
 

@@ -802,9 +802,21 @@ URG_API int urg_session_cancel(urg_session *s, uint64_t id);
  * For a data request a cancel_data_packet is sent (once); an OUT payload not
  * yet written is copied first and the IN destination is never written again
  * (a payload arriving into it through the recv window is skipped). The
- * host's eventual answer is dropped and counted as a late reply. Returns 0,
- * URG_ERR_NOT_FOUND, or URG_ERR_NOMEM (no memory to copy the OUT payload;
- * the request is then still pending).
+ * host's eventual answer is dropped and counted as a late reply.
+ *
+ * Whatever it returns, the engine never touches the request's buffers again
+ * once this returns (also in a session that failed, whose requests are
+ * still completing). Returns 0 (forgotten), or:
+ *   URG_ERR_INVALID    s is NULL;
+ *   URG_ERR_NOT_FOUND  no request with that id is pending (it completed,
+ *                      or was forgotten);
+ *   URG_ERR_NOMEM      no memory to copy the OUT payload or queue the
+ *                      cancel: the request is forgotten all the same, its
+ *                      buffers let go of, and the session fails with
+ *                      URG_ERR_NOMEM (output dropped, the other pending
+ *                      requests complete with URG_STATUS_NODEV from within
+ *                      this call; a session freed from one of those
+ *                      callbacks is gone when it returns).
  */
 URG_API int urg_session_forget(urg_session *s, uint64_t id);
 /** Sends filter_filter with the given rules (needs the filter cap).

@@ -146,12 +146,8 @@ static void load_endpoints(urg_hcd_dev *d, const struct urg_device *usb)
         struct urg_endpoint n = usb->ep[i];
         bool changed = n.type != e->info.type || n.max_packet_size != e->info.max_packet_size ||
                        n.interface != e->info.interface || n.interval != e->info.interval;
-        if (changed && e->stream != ST_NONE) {
-            /* The host dropped this stream with the old setting. */
-            e->stream = ST_NONE;
-            e->start_id = 0;
-            pktq_clear(&e->q, &d->alloc);
-        }
+        if (changed && e->stream != ST_NONE)
+            stream_forget(d, e); /* the host dropped it with the old setting */
         if (changed && n.type != URG_EP_BULK) {
             e->buffered = false;
             e->ftdi = false;
@@ -223,9 +219,7 @@ static void do_detach(urg_hcd_dev *d)
         return;
     for (i = 0; i < 32; i++) {
         struct endpoint *e = &d->ep[i];
-        e->stream = ST_NONE;
-        e->start_id = 0;
-        pktq_clear(&e->q, &d->alloc);
+        stream_forget(d, e);
         urb_flush(d, e, URG_URB_NODEV);
     }
     d->state = D_DETACHING;

@@ -95,10 +95,14 @@ struct hcd_request {
     uint8_t kind; /* REQUEST_* */
 };
 
+/* The model's part of a URB in flight: its place in the FIFO, what serves
+ * it, whether its result is known. Whether its engine request is still out
+ * is the engine's to know (docs/architecture.md, "Who owns a URB in
+ * flight"): id is only the handle to forget it by. */
 struct urb_priv {
     urg_hcd_dev *dev;
     struct urg_urb *prev, *next; /* the endpoint's FIFO */
-    uint64_t id;                 /* engine request id, 0 if none */
+    uint64_t id;                 /* the engine request serving it (handle) */
     uint64_t pcap_id;
     const struct urg_allocator *alloc; /* the URB's memory came from it */
     struct hcd_request request;  /* REQUEST_URB: the engine request for it */
@@ -262,6 +266,9 @@ HCD_HIDDEN int stream_ensure(urg_hcd_dev *d, struct endpoint *e);
  * left for the next URB (> 0, taken), else 0 with the stream running or
  * starting, or a negative error. */
 HCD_HIDDEN int stream_prepare(urg_hcd_dev *d, struct endpoint *e);
+/* e's stream is gone without a stop (the host dropped it, or the device
+ * went): a start not yet answered is forgotten, the queue dropped. */
+HCD_HIDDEN void stream_forget(urg_hcd_dev *d, struct endpoint *e);
 /* Stops e's stream (a stop request if it runs) and drops its queue. */
 HCD_HIDDEN void stream_stop(urg_hcd_dev *d, struct endpoint *e);
 /* Packets of a stream arrived; a stream's start was answered; the host

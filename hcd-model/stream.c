@@ -58,27 +58,33 @@ int stream_prepare(urg_hcd_dev *d, struct endpoint *e)
     return stream_ensure(d, e);
 }
 
-void stream_stop(urg_hcd_dev *d, struct endpoint *e)
+void stream_forget(urg_hcd_dev *d, struct endpoint *e)
 {
-    if ((e->stream == ST_ACTIVE || e->stream == ST_STARTING) && d->s) {
-        /* A stream still starting is stopped too: the host will have
-         * started it by the time it reads the stop. Its start status is
-         * not waited for. */
-        if (e->stream == ST_STARTING)
-            urg_session_forget(d->s, e->start_id);
-        if (e->info.type == URG_EP_INTERRUPT)
-            urg_session_stop_interrupt_receiving(d->s, e->addr, NULL, NULL);
-        else if (e->info.type == URG_EP_ISO)
-            urg_session_stop_iso_stream(d->s, e->addr, NULL, NULL);
-        else if (e->info.type == URG_EP_BULK)
-            urg_session_stop_bulk_receiving(d->s, e->addr, 0, NULL, NULL);
-    }
+    if (e->stream == ST_STARTING && d->s)
+        urg_session_forget(d->s, e->start_id);
     e->stream = ST_NONE;
     e->start_id = 0;
-    e->prefill = true;
+    pktq_clear(&e->q, &d->alloc);
+}
+
+void stream_stop(urg_hcd_dev *d, struct endpoint *e)
+{
+    /* A stream still starting is stopped too: the host will have started
+     * it by the time it reads the stop. Its start is forgotten, not waited
+     * for. */
+    bool running = (e->stream == ST_ACTIVE || e->stream == ST_STARTING) && d->s;
     e->st.drops += e->q.drops;
     e->q.drops = 0;
-    pktq_clear(&e->q, &d->alloc);
+    stream_forget(d, e);
+    e->prefill = true;
+    if (!running)
+        return;
+    if (e->info.type == URG_EP_INTERRUPT)
+        urg_session_stop_interrupt_receiving(d->s, e->addr, NULL, NULL);
+    else if (e->info.type == URG_EP_ISO)
+        urg_session_stop_iso_stream(d->s, e->addr, NULL, NULL);
+    else if (e->info.type == URG_EP_BULK)
+        urg_session_stop_bulk_receiving(d->s, e->addr, 0, NULL, NULL);
 }
 
 bool stream_data(urg_hcd_dev *d, const struct urg_stream_data *sd)
@@ -101,8 +107,10 @@ bool stream_data(urg_hcd_dev *d, const struct urg_stream_data *sd)
 bool stream_started(urg_hcd_dev *d, const struct urg_completion *c)
 {
     struct endpoint *e = endpoint_of(d, c->endpoint);
-    if (e->stream != ST_STARTING || e->start_id != c->id)
-        return false; /* stopped or restarted meanwhile */
+    /* Every path that leaves ST_STARTING but this one forgets the start
+     * (stream_forget), so its answer finds the endpoint still starting. */
+    if (e->stream != ST_STARTING)
+        return false;
     e->start_id = 0;
     if (c->status == URG_STATUS_SUCCESS) {
         e->stream = ST_ACTIVE;

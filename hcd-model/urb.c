@@ -104,7 +104,6 @@ static void finalize(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u)
 {
     struct urb_priv *p = urb_private(u);
     p->state = URB_IDLE;
-    p->id = 0;
     e->st.urbs++;
     if (d->pcap)
         usbmon_urb(d->pcap, 'C', d->info.address, u, p->pcap_id);
@@ -132,7 +131,6 @@ void urb_done(urg_hcd_dev *d, struct urg_urb *u, int status, uint32_t actual)
     u->status = status;
     u->actual_length = actual;
     p->state = URB_AWAITS_TURN;
-    p->id = 0;
     deliver(d, endpoint_of_urb(d, u));
 }
 
@@ -153,6 +151,18 @@ static int complete_now(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, i
     return 0;
 }
 
+/* A URB that still awaits its result ends early (cancel, flush): the
+ * engine request serving it, if any, is forgotten. The engine owns a
+ * request until it completes or is forgotten, and a forget always lets go
+ * (urg_session_forget), so no completion ever comes for a URB after this:
+ * the model keeps no copy of the engine's state (p->id is only the handle,
+ * never cleared). */
+static void forget_request(urg_hcd_dev *d, struct urb_priv *p)
+{
+    if ((p->served == SERVED_BY_ENGINE || p->served == SERVED_AS_STANDARD) && d->s)
+        urg_session_forget(d->s, p->id);
+}
+
 void urb_flush(urg_hcd_dev *d, struct endpoint *e, int status)
 {
     /* Every URB now in the FIFO is finished with status (one that had its
@@ -164,11 +174,11 @@ void urb_flush(urg_hcd_dev *d, struct endpoint *e, int status)
         struct urb_priv *p = urb_private(u);
         if (p->state != URB_AWAITS_RESULT)
             continue;
-        if (p->id && d->s)
-            urg_session_forget(d->s, p->id);
         u->status = status;
         p->state = URB_AWAITS_TURN;
-        p->id = 0;
+        /* Last: without memory the session fails from here, and the
+         * model's own flush of the device delivers this FIFO whole. */
+        forget_request(d, p);
     }
     deliver(d, e);
 }
@@ -242,8 +252,8 @@ void urb_engine_done(urg_hcd_dev *d, struct hcd_request *r, const struct urg_com
     uint32_t want, actual;
     int status, changed;
     bool in;
-    if (p->state != URB_AWAITS_RESULT || p->id != c->id)
-        return;
+    if (p->state != URB_AWAITS_RESULT)
+        return; /* cannot happen: see forget_request() */
     if (p->served == SERVED_AS_STANDARD) {
         control_standard_result(d, u, c, &status, &actual, &changed);
         if (changed != NO_CHANGE)
@@ -348,10 +358,14 @@ URG_API int urg_hcd_cancel(urg_hcd_dev *d, struct urg_urb *u)
     e = endpoint_of_urb(d, u);
     if (p->state == URB_AWAITS_RESULT) {
         /* The engine lets go of the buffers now; the host's answer, if any,
-         * is dropped. */
-        if (p->id && d->s)
-            urg_session_forget(d->s, p->id);
+         * is dropped. The result is set first: a forget without memory
+         * fails the session, and the device's flush that follows then
+         * delivers this URB (cancelled) with the rest. */
         u->status = URG_URB_CANCELLED;
+        p->state = URB_AWAITS_TURN;
+        forget_request(d, p);
+        if (p->state == URB_IDLE)
+            return 0;
     }
     unlink_urb(e, u);
     finalize(d, e, u);

@@ -425,6 +425,117 @@ static void test_forget(void **state)
     rec_free(&r);
 }
 
+/* An allocator that fails while refuse_memory is set. */
+static int refuse_memory;
+static void *maybe_malloc(void *c, size_t n)
+{
+    (void)c;
+    return refuse_memory ? NULL : malloc(n);
+}
+static void *maybe_realloc(void *c, void *p, size_t n)
+{
+    (void)c;
+    return refuse_memory ? NULL : realloc(p, n);
+}
+static void plain_free(void *c, void *p)
+{
+    (void)c;
+    free(p);
+}
+
+/* Without memory to copy an OUT payload still queued, a forget lets go of
+ * the caller's buffer all the same: the output is dropped, the session
+ * fails (the other requests complete, NODEV) and the buffer is never read
+ * again (freed here: ASan and valgrind would see a read). */
+static void test_forget_without_memory(void **state)
+{
+    const struct urg_allocator a = { maybe_malloc, maybe_realloc, plain_free, NULL };
+    struct urg_session_config cfg;
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    uint8_t *out = malloc(300);
+    uint64_t ids[3];
+    size_t before;
+    const char *msg;
+    (void)state;
+    memset(out, 0x61, 300);
+    rec_init(&r);
+    urg_session_config_init(&cfg);
+    cfg.allocator = &a;
+    s = connected_session_cfg(&r, &h, &cfg, ALL);
+    assert_int_equal(urg_session_get_configuration(s, NULL, &ids[0]), 0);
+    assert_int_equal(urg_session_bulk(s, 0x02, 0, 300, out, NULL, &ids[1]), 0);
+    assert_int_equal(urg_session_bulk(s, 0x82, 0, 64, NULL, NULL, &ids[2]), 0);
+    refuse_memory = 1;
+    assert_int_equal(urg_session_forget(s, ids[1]), URG_ERR_NOMEM);
+    refuse_memory = 0;
+    free(out);
+    assert_int_equal(urg_session_state(s), URG_STATE_FAILED);
+    assert_int_equal(urg_session_error(s, &msg), URG_ERR_NOMEM);
+    assert_non_null(strstr(msg, "forgotten"));
+    assert_int_equal(rec_count(&r, ids[0]), 1);
+    assert_int_equal(rec_count(&r, ids[1]), 0);
+    assert_int_equal(rec_count(&r, ids[2]), 1);
+    assert_int_equal(rec_find(&r, ids[2])->c.status, URG_STATUS_NODEV);
+    assert_int_equal(urg_session_pending_count(s), 0);
+    assert_int_equal(urg_session_output_pending(s), 0);
+    before = h.npkts;
+    th_pump(&h, s);
+    assert_int_equal(h.npkts, before); /* nothing more reaches the host */
+    assert_int_equal(urg_session_forget(s, ids[1]), URG_ERR_NOT_FOUND);
+    assert_int_equal(urg_session_forget(NULL, ids[1]), URG_ERR_INVALID);
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+}
+
+/* A session that fails with requests pending: the first completion's
+ * callback forgets the next one, which then never completes (the forget
+ * works in a failed session too; it used to be refused, and the request
+ * completed after its owner had let go of it). */
+static urg_session *failing;
+static uint64_t forget_next;
+static int forget_result = 1;
+static void (*record_complete)(void *, const struct urg_completion *);
+static void forget_from_completion(void *ud, const struct urg_completion *c)
+{
+    record_complete(ud, c);
+    if (forget_next) {
+        forget_result = urg_session_forget(failing, forget_next);
+        forget_next = 0;
+    }
+}
+
+static void test_forget_while_failing(void **state)
+{
+    struct urg_session_config cfg;
+    struct rec r;
+    struct testhost h;
+    uint64_t ids[4];
+    int i;
+    (void)state;
+    rec_init(&r);
+    urg_session_config_init(&cfg);
+    rec_callbacks(&cfg.callbacks);
+    record_complete = cfg.callbacks.complete;
+    cfg.callbacks.complete = forget_from_completion;
+    cfg.user_data = &r;
+    assert_int_equal(urg_session_new(&cfg, &failing), 0);
+    connect_session(failing, &h, ALL);
+    for (i = 0; i < 4; i++)
+        assert_int_equal(urg_session_get_configuration(failing, NULL, &ids[i]), 0);
+    forget_next = ids[1];
+    urg_session_abort(failing, URG_ERR_STALLED);
+    assert_int_equal(forget_result, 0);
+    for (i = 0; i < 4; i++)
+        assert_int_equal(rec_count(&r, ids[i]), i == 1 ? 0 : 1);
+    assert_int_equal(urg_session_pending_count(failing), 0);
+    urg_session_free(failing);
+    th_free(&h);
+    rec_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +545,8 @@ int main(void)
         cmocka_unit_test(test_many_pending_each_once),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_forget),
+        cmocka_unit_test(test_forget_without_memory),
+        cmocka_unit_test(test_forget_while_failing),
     };
     return cmocka_run_group_tests_name("session_requests", tests, NULL, NULL);
 }

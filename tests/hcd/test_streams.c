@@ -229,6 +229,66 @@ static void test_configuration_change_during_receiving(void **state)
     vmm_urb_free(cfg);
 }
 
+/* The host's ep_info of the device as it is, with endpoint ep's bInterval
+ * changed (as after a SET_INTERFACE the host applied itself). */
+static void emit_ep_info_new_interval(struct vmm *v, uint8_t ep, uint8_t interval)
+{
+    const struct urg_device *dev = urg_session_device(v->s);
+    struct urg_packet p;
+    int i;
+    assert_non_null(dev);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_EP_INFO;
+    for (i = 0; i < 32; i++) {
+        p.h.ep_info.type[i] = dev->ep[i].type;
+        p.h.ep_info.interval[i] = dev->ep[i].interval;
+        p.h.ep_info.interface[i] = dev->ep[i].interface;
+        p.h.ep_info.max_packet_size[i] = dev->ep[i].max_packet_size;
+        p.h.ep_info.max_streams[i] = dev->ep[i].max_streams;
+    }
+    p.h.ep_info.interval[urg_ep_index(ep)] = interval;
+    th_emit(&v->h, &p);
+}
+
+/* A stream's start still unanswered when the host drops the stream (an
+ * ep_info that changes the endpoint): the start is let go of; the URB,
+ * cancelled and submitted again, starts a new stream; the old start's
+ * answer (a stall) then reaches nothing, and the URB gets the new stream's
+ * data. */
+static void test_start_answered_after_the_endpoint_changed(void **state)
+{
+    struct vmm v;
+    struct urg_urb *u;
+    uint64_t old_start;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    u = vmm_urb(URG_EP_INTERRUPT, 0x81, 8, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    old_start = sent(&v, URG_START_INTERRUPT_RECEIVING)->id;
+    emit_ep_info_new_interval(&v, 0x81, 8);
+    vmm_sync(&v, 0);
+    assert_int_equal(urg_hcd_cancel(v.dev, u), 0);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_CANCELLED);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(th_count(&v.h, URG_START_INTERRUPT_RECEIVING), 2);
+    assert_true(sent(&v, URG_START_INTERRUPT_RECEIVING)->id != old_start);
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS, old_start, 0x81, URG_STATUS_STALL);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_count(&v, u), 1); /* the stall reached no URB */
+    th_stream_status(&v.h, URG_INTERRUPT_RECEIVING_STATUS,
+                     sent(&v, URG_START_INTERRUPT_RECEIVING)->id, 0x81, URG_STATUS_SUCCESS);
+    th_stream_data(&v.h, URG_INTERRUPT_PACKET, 0x81, "newdata!", 8, 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(vmm_count(&v, u), 2);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
+    assert_memory_equal(u->buffer, "newdata!", 8);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
 /* An FTDI-like serial adapter: bulk IN 0x81 and OUT 0x02, max packet 64. */
 static void plug_serial(struct vmm *v, uint16_t vid, uint16_t pid)
 {
@@ -535,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_stall_and_restart),
         cmocka_unit_test(test_interrupt_queue_overflow),
         cmocka_unit_test(test_configuration_change_during_receiving),
+        cmocka_unit_test(test_start_answered_after_the_endpoint_changed),
         cmocka_unit_test(test_buffered_bulk_ftdi),
         cmocka_unit_test(test_buffered_bulk_raw_and_fallback),
         cmocka_unit_test(test_iso_sizing),
