@@ -8,9 +8,10 @@
  *
  * While feeding the stream in random pieces, the harness makes requests
  * (ids are 1, 2, 3, ... so the fuzzer can answer them), cancels some,
- * writes out part of the output queue. Every request's buffers are heap
- * blocks freed by its completion, so ASan reports any use after the
- * completion; the harness aborts if a request completes twice or never.
+ * forgets some, writes out part of the output queue. Every request's
+ * buffers are heap blocks freed by its completion or right after its
+ * forget, so ASan reports any use after either; the harness aborts if a
+ * request completes twice or never, or completes after it was forgotten.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -94,7 +95,7 @@ static void make_requests(urg_session *s, struct run *run)
 {
     int k, count = (int)(rnd(&run->rng) % 3);
     for (k = 0; k < count; k++) {
-        uint32_t pick = rnd(&run->rng) % 14, len = 1 + rnd(&run->rng) % 600;
+        uint32_t pick = rnd(&run->rng) % 15, len = 1 + rnd(&run->rng) % 600;
         uint8_t setup[8] = { 0x80, 6, 0, 1, 0, 0, 0, 0 };
         struct req *q;
         int rc;
@@ -102,6 +103,22 @@ static void make_requests(urg_session *s, struct run *run)
             return;
         if (pick == 12 && run->n) { /* cancel something */
             urg_session_cancel(s, run->r[rnd(&run->rng) % (uint32_t)run->n].id);
+            continue;
+        }
+        if (pick == 14 && run->n) { /* forget something: its buffer goes now */
+            struct req *f = &run->r[rnd(&run->rng) % (uint32_t)run->n];
+            int r = urg_session_forget(s, f->id);
+            if (r == 0 || r == URG_ERR_NOMEM) {
+                if (f->done)
+                    abort(); /* forgotten after it completed */
+                f->done = 1; /* a completion now would be a second one */
+                free(f->buf);
+                f->buf = NULL;
+            } else if (r != URG_ERR_NOT_FOUND || !f->done) {
+                abort(); /* pending, yet not found */
+            }
+            if (urg_session_state(s) != URG_STATE_CONNECTED)
+                return;
             continue;
         }
         if (pick == 13) {
