@@ -75,8 +75,7 @@ errlists() {
 }
 # The check, on a header made for it: it finds exactly its two functions
 # without an error list.
-sample=$(mktemp)
-cat > "$sample" <<'SAMPLE'
+found=$(errlists - <<'SAMPLE' | sed 's/.*: //' | tr '\n' ' '
 /** Lists its errors. Returns 0, or:
  *  - URG_ERR_INVALID: x NULL. */
 URG_API int urg_listed(int *x);
@@ -99,8 +98,7 @@ URG_API int urg_below_another(void);
 URG_API const char *urg_name(int x);
 URG_API uint32_t urg_count(void);
 SAMPLE
-found=$(errlists "$sample" | sed 's/.*: //' | tr '\n' ' ')
-rm -f "$sample"
+)
 if [ "$found" != "urg_unlisted urg_below_another " ]; then
     echo "the error-list check finds \"$found\" in its sample, not urg_unlisted and urg_below_another"
     fail=1
