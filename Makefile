@@ -39,7 +39,8 @@
 #   tests/tiers/soak.sh      soak: the soak, plain and with ASan+UBSan
 #   tests/tiers/symbols.sh   check-symbols: only urg_ symbols, the sonames
 #   tests/tiers/install.sh   check-install: install to DESTDIR, build on it
-#   tests/tiers/docs.sh      check-docs: the man page and docs/transport.md
+#   tests/tiers/docs.sh      check-docs: the man page and docs/transport.md,
+#                            the installed headers' error lists
 #   tests/bench/run.sh       bench
 # make check runs the tiers one after another (the check target, below).
 

@@ -44,16 +44,19 @@ struct urg_wire {
     uint8_t id64;   /* 1: 16-byte header with a 64-bit id */
 };
 URG_API struct urg_wire urg_wire_from_caps(uint32_t our_caps, uint32_t peer_caps);
-/** Size of the usbredir header: 12 or 16. */
+/** Size of the usbredir header: 12 or 16 (w not NULL). Returns no error
+ *  code. */
 URG_API int urg_header_len(const struct urg_wire *w);
 /** Size of the type-specific header of a type travelling in dir under w,
- *  or -1 if that type never travels in that direction. */
+ *  or -1 if that type never travels in that direction, is unknown, or w is
+ *  NULL. Returns no error code (-1 is not URG_ERR_INVALID). */
 URG_API int urg_type_header_len(const struct urg_wire *w, uint32_t type, enum urg_dir dir);
 
 /* What a packet is, beyond its fields (every type's row: guest/packet_types.c). */
 
 /** The endpoint a packet names: data packets, stream start, stop and
- *  status packets. -1 for a type without an endpoint field. */
+ *  status packets. -1 for a type without an endpoint field, an unknown
+ *  type or p NULL. Returns no error code. */
 URG_API int urg_packet_endpoint(const struct urg_packet *p);
 /** The fields many types share, found through the type's row; each is -1
  *  when the type has no such field. */
@@ -63,22 +66,25 @@ struct urg_packet_fields {
     int64_t stream_id; /* bulk streams and bulk receiving */
     int64_t length;    /* the data length field of a data packet */
 };
+/** Fills *f (f not NULL); every field -1 for an unknown type or p NULL. */
 URG_API void urg_packet_fields(const struct urg_packet *p, struct urg_packet_fields *f);
 /** The stream a packet starts, stops, reports on or carries, named by the
  *  request that starts it: URG_START_INTERRUPT_RECEIVING, URG_START_ISO_STREAM
  *  or URG_START_BULK_RECEIVING (an interrupt packet belongs to the interrupt
- *  stream only for an IN endpoint). 0 for any other packet. */
+ *  stream only for an IN endpoint). 0 for any other packet, or p NULL. */
 URG_API uint32_t urg_packet_stream(const struct urg_packet *p);
 /** 1 if host packet reply answers guest packet request: the same id, a
  *  type that answers the request's type (control, bulk and interrupt
  *  packets themselves; configuration_status set/get_configuration; ...),
  *  an interrupt reply for an OUT endpoint, a stream status for the
- *  endpoint of its start or stop request. Else 0. */
+ *  endpoint of its start or stop request. Else 0 (either NULL too).
+ *  Returns no error code. */
 URG_API int urg_packet_answers(const struct urg_packet *reply, const struct urg_packet *request);
 
 /** Bytes urg_encode() writes for p: header + type header (+ caps words for
- *  a hello). The payload (p->data) is not included. -1 if p->type cannot
- *  travel in dir. */
+ *  a hello, at most 8). The payload (p->data) is not included. -1 if
+ *  p->type cannot travel in dir (or is unknown, or w is NULL); p must not be
+ *  NULL. Returns no error code (-1 is not URG_ERR_INVALID). */
 URG_API int urg_encoded_header_len(const struct urg_wire *w, const struct urg_packet *p,
                                    enum urg_dir dir);
 
@@ -89,7 +95,19 @@ URG_API int urg_encoded_header_len(const struct urg_wire *w, const struct urg_pa
  * bytes) is checked but not copied: it goes on the wire right after. The
  * packet is validated as a receiver would (lengths, directions, caps), and
  * an invalid packet is refused with the URG_ERR_PROTO_* code a receiver
- * would report. URG_ERR_BUFFER if cap is too small.
+ * would report. Returns the length, or:
+ * - URG_ERR_INVALID: w or p NULL, buf NULL with cap > 0, an id over 32 bits
+ *   without 64-bit ids (but for a hello), a hello with caps_words over 8,
+ *   or data_len > 0 with data NULL;
+ * - URG_ERR_PROTO_DIRECTION: p->type never travels in dir, or is unknown
+ *   (a receiver would say URG_ERR_PROTO_TYPE);
+ * - URG_ERR_BUFFER: cap is under the length;
+ * - URG_ERR_TOO_LONG: data_len with the type header is over 4 GiB;
+ * - URG_ERR_PROTO_UNEXPECTED_DATA, URG_ERR_PROTO_CAP,
+ *   URG_ERR_PROTO_NOT_IN_EP, URG_ERR_PROTO_DATA_LENGTH,
+ *   URG_ERR_PROTO_EP_DIRECTION, URG_ERR_PROTO_INTERFACE_COUNT,
+ *   URG_ERR_PROTO_FIELD, URG_ERR_PROTO_FILTER, URG_ERR_PROTO_BULK_LENGTH:
+ *   the packet breaks that rule (docs/engine.md, "Validation").
  */
 URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct urg_packet *p,
                        uint8_t *buf, size_t cap);
@@ -97,9 +115,19 @@ URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct 
 /**
  * Decodes and validates one whole packet at the start of buf (len bytes),
  * travelling in dir under w. On success fills *p (p->data points into buf)
- * and *consumed, and returns 0. Returns URG_ERR_AGAIN if buf holds less than
- * one whole packet, or the URG_ERR_PROTO_* code of the first rule broken.
- * Stateless: a hello does not change w (see urg_decoder for a stream).
+ * and *consumed (if not NULL), and returns 0. max_packet_size 0 means
+ * URG_DEFAULT_MAX_PACKET_SIZE. Stateless: a hello does not change w, and
+ * the hello rules of a stream are not checked (see urg_decoder). Or:
+ * - URG_ERR_INVALID: w or p NULL, or buf NULL with len > 0;
+ * - URG_ERR_AGAIN: buf holds less than one whole packet (when it holds the
+ *   header, the header's rules are checked first);
+ * - URG_ERR_PROTO_TYPE, URG_ERR_PROTO_DIRECTION, URG_ERR_PROTO_PACKET_SIZE,
+ *   URG_ERR_PROTO_HEADER_LENGTH, URG_ERR_PROTO_UNEXPECTED_DATA,
+ *   URG_ERR_PROTO_CAP, URG_ERR_PROTO_HELLO, URG_ERR_PROTO_INTERFACE_COUNT,
+ *   URG_ERR_PROTO_FIELD, URG_ERR_PROTO_FILTER, URG_ERR_PROTO_BULK_LENGTH,
+ *   URG_ERR_PROTO_NOT_IN_EP, URG_ERR_PROTO_DATA_LENGTH,
+ *   URG_ERR_PROTO_EP_DIRECTION: the first rule the packet breaks
+ *   (docs/engine.md, "Validation").
  */
 URG_API int urg_decode(const struct urg_wire *w, enum urg_dir dir, const uint8_t *buf, size_t len,
                        uint32_t max_packet_size, struct urg_packet *p, size_t *consumed);
@@ -146,33 +174,52 @@ struct urg_decoder_config {
     void *ctx;                     /* passed to every callback */
 };
 
-/** Creates a streaming decoder. Expects the peer's hello first. */
+/** Creates a streaming decoder. Expects the peer's hello first. Returns 0
+ *  and *out, or:
+ *  - URG_ERR_INVALID: cfg or out NULL, no packet callback, a role or policy
+ *    out of its enum, or our_caps with bulk_streams and without
+ *    ep_info_max_packet_size;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_decoder_new(const struct urg_decoder_config *cfg, urg_decoder **out);
+/** Frees the decoder; a NULL d is ignored. */
 URG_API void urg_decoder_free(urg_decoder *d);
-/** Feeds len bytes (any split of the stream). Returns 0, or the error that
- *  failed the stream (further calls return URG_ERR_FAILED), or URG_ERR_BUSY
- *  if called from one of this decoder's callbacks. If a callback returned
+/** Feeds len bytes (any split of the stream). If a callback returned
  *  URG_DECODE_STOP, returns 1 and *consumed (if not NULL) says how many bytes
- *  were used; feed the rest later. */
+ *  were used; feed the rest later. Returns 0, 1, or:
+ *  - URG_ERR_INVALID: d NULL, or buf NULL with len > 0;
+ *  - URG_ERR_BUSY: called from one of this decoder's callbacks;
+ *  - URG_ERR_FAILED: the stream failed before (it stays failed);
+ *  - URG_ERR_NOMEM: no memory for a payload's buffer (fails the stream
+ *    under either policy);
+ *  - under URG_POLICY_FAIL, the error that failed the stream now: the
+ *    URG_ERR_PROTO_* code of the rule broken (urg_decode()'s, and
+ *    URG_ERR_PROTO_BEFORE_HELLO, _SECOND_HELLO and _CAPS on the hellos),
+ *    or what a callback returned below 0. */
 URG_API int urg_decoder_feed(urg_decoder *d, const void *buf, size_t len, size_t *consumed);
 /** Where the next bytes of the stream belong: when the decoder is inside a
  *  payload, sets *buf and *len to the rest of it (in the header callback's
  *  dest, or the decoder's own buffer) and returns 1; the caller may read up
- *  to *len bytes there and call urg_decoder_commit(). Returns 0 otherwise. */
+ *  to *len bytes there and call urg_decoder_commit(). Returns 0 otherwise
+ *  (any argument NULL, or called from a callback too). Returns no error
+ *  code. */
 URG_API int urg_decoder_window(urg_decoder *d, void **buf, size_t *len);
 /** Accounts n bytes the caller wrote into the window; a payload completed
- *  by them is delivered (its callbacks run). Returns 0, or:
+ *  by them is delivered (its callbacks run). Returns 0, 1 (the packet
+ *  callback returned URG_DECODE_STOP), or:
  *  - URG_ERR_INVALID: d NULL, n over what the window holds, or n > 0 when
  *    no window is open;
  *  - URG_ERR_BUSY: called from one of this decoder's callbacks;
  *  - URG_ERR_FAILED: the stream failed before;
- *  - the error that failed the stream now (a URG_ERR_PROTO_* code, or
- *    what a callback returned), as urg_decoder_feed(). */
+ *  - under URG_POLICY_FAIL, the error that failed the stream now (a
+ *    URG_ERR_PROTO_* code, or what a callback returned), as
+ *    urg_decoder_feed(). */
 URG_API int urg_decoder_commit(urg_decoder *d, size_t n);
-/** The layout now in force for this stream. */
+/** The layout now in force for this stream (d not NULL). */
 URG_API struct urg_wire urg_decoder_wire(const urg_decoder *d);
-/** The peer's caps (0 before its hello) and whether the hello arrived. */
+/** The peer's caps (0 before its hello; d not NULL). */
 URG_API uint32_t urg_decoder_peer_caps(const urg_decoder *d);
+/** 1 if the peer's hello arrived, else 0 (d not NULL). Returns no error
+ *  code. */
 URG_API int urg_decoder_have_hello(const urg_decoder *d);
 
 #ifdef __cplusplus

@@ -125,11 +125,12 @@ enum urg_error {
 /** A fixed English sentence for an error code of any layer, the engine's,
  *  the controller model's or the transport's ("unknown error" if none). */
 URG_API const char *urg_strerror(int err);
-/** The enumerator's name for an error code, e.g. "URG_ERR_NOMEM". */
+/** The enumerator's name for an error code, e.g. "URG_ERR_NOMEM";
+ *  "URG_ERR_UNKNOWN" for a code that is none. */
 URG_API const char *urg_error_name(int err);
 /** 1 if err is a URG_ERR_PROTO_* code (-100 to -199): the peer broke the
  *  protocol - a broken or hostile usb-host, not the application, the
- *  system or the connection. Else 0. */
+ *  system or the connection. Else 0. Returns no error code. */
 URG_API int urg_error_is_protocol(int err);
 
 /* ======================================================================
@@ -175,7 +176,8 @@ enum urg_packet_type {
 /** Number of packet types; urg_type_index() maps a type to 0..32. */
 #define URG_TYPE_COUNT 33
 
-/** Dense index 0..URG_TYPE_COUNT-1 of a packet type, or -1 if unknown. */
+/** Dense index 0..URG_TYPE_COUNT-1 of a packet type, or -1 if unknown.
+ *  Returns no error code (-1 is not URG_ERR_INVALID). */
 URG_API int urg_type_index(uint32_t type);
 /** The packet type at a dense index (inverse of urg_type_index);
  *  UINT32_MAX for an index outside 0..URG_TYPE_COUNT-1. */
@@ -196,7 +198,8 @@ enum urg_cap {
 };
 #define URG_CAP_BIT(cap) (1u << (cap))
 #define URG_CAPS_ALL 0xffu
-/** The protocol's name for a cap, e.g. "64bits_ids". */
+/** The protocol's name for a cap, e.g. "64bits_ids"; "unknown" for a
+ *  number outside 0..7. */
 URG_API const char *urg_cap_name(int cap);
 
 /**
@@ -225,6 +228,7 @@ enum urg_speed {
     URG_SPEED_SUPER = 3,
     URG_SPEED_UNKNOWN = 255
 };
+/** The name of a speed, e.g. "high"; "unknown" for any other value. */
 URG_API const char *urg_speed_name(int speed);
 
 enum urg_ep_type {
@@ -234,6 +238,8 @@ enum urg_ep_type {
     URG_EP_INTERRUPT = 3,
     URG_EP_INVALID = 255
 };
+/** The name of an endpoint type, e.g. "bulk" ("invalid" for
+ *  URG_EP_INVALID); "unknown" for any other value. */
 URG_API const char *urg_ep_type_name(int type);
 
 /** Endpoint address to its index in ep_info and in stream bitmasks:
@@ -265,7 +271,8 @@ static inline uint8_t urg_ep_address(int index)
  * else is copied. A NUL byte is a control like the others. Always
  * NUL-terminates buf when cap > 0 and never cuts an escape or a character
  * in two. Returns the length the whole result needs (snprintf semantics):
- * at most 4 * len.
+ * at most 4 * len; buf may be NULL when cap is 0. text may be NULL only
+ * when len is 0.
  */
 URG_API size_t urg_escape(const void *text, size_t len, const char *keep, char *buf, size_t cap);
 /**
@@ -274,7 +281,8 @@ URG_API size_t urg_escape(const void *text, size_t len, const char *keep, char *
  * byte it escapes; -1, the well-formed start of a character cut short by
  * the end of the buffer (more bytes could complete it; urg_escape()
  * escapes it). For text that arrives in pieces: hold back a cut character
- * and escape it with the next piece.
+ * and escape it with the next piece. Returns no error code (-1 is not
+ * URG_ERR_INVALID).
  */
 URG_API int urg_escape_unit(const void *text, size_t n, const char *keep);
 
@@ -427,18 +435,26 @@ enum urg_filter_flags {
  * "class,vendor,product,version,allow" separated by '|'. Values are decimal
  * or 0x-prefixed hex, or -1 for any; allow is 0 or 1; empty rules are
  * skipped. Writes at most max rules to rules (may be NULL to count) and the
- * number of rules to *count. URG_ERR_FILTER_SYNTAX on a malformed string
- * (*count then holds the 0-based index of the bad rule), URG_ERR_BUFFER if
- * there are more than max rules.
+ * number of rules to *count. Returns 0, or:
+ * - URG_ERR_INVALID: str or count NULL;
+ * - URG_ERR_FILTER_SYNTAX: a malformed string (*count then holds the
+ *   0-based index of the bad rule);
+ * - URG_ERR_BUFFER: rules not NULL and more than max rules (the first max
+ *   are written, *count is the whole number).
  */
 URG_API int urg_filter_parse(const char *str, struct urg_filter_rule *rules, size_t max,
                              size_t *count);
 /** Formats rules as "0x03,-1,-1,-1,1|..." into buf (cap bytes, always NUL-
- *  terminated when cap > 0). Returns the string's length, which is >= cap if
- *  it did not fit, or URG_ERR_INVALID if a rule is out of range. */
+ *  terminated when cap > 0; buf may be NULL when cap is 0). Returns the
+ *  string's length, which is >= cap if it did not fit, or:
+ *  - URG_ERR_INVALID: a rule out of range (as urg_filter_verify()), rules
+ *    NULL with count > 0, or buf NULL with cap > 0. */
 URG_API int urg_filter_format(const struct urg_filter_rule *rules, size_t count, char *buf,
                               size_t cap);
-/** Checks that every field of every rule is in range: 0 or URG_ERR_INVALID. */
+/** Checks that every field of every rule is in range. Returns 0, or:
+ *  - URG_ERR_INVALID: a field out of range (class over 255, an id or
+ *    version over 0xffff, a value under -1, allow not 0 or 1), or rules
+ *    NULL with count > 0. */
 URG_API int urg_filter_verify(const struct urg_filter_rule *rules, size_t count);
 
 struct urg_device; /* below */
@@ -447,8 +463,12 @@ struct urg_device; /* below */
  * (unless 0x00 or 0xef) and then each interface class must be allowed by the
  * first rule that matches it (class, vendor, product, version). Non-boot HID
  * interfaces are skipped when there are several interfaces, unless every
- * interface is one. Returns 0 (allowed), URG_ERR_FILTER_DENIED,
- * URG_ERR_FILTER_NO_MATCH, or URG_ERR_INVALID for bad rules.
+ * interface is one. Returns 0 (allowed), or:
+ * - URG_ERR_FILTER_DENIED: the first rule matching the device class or an
+ *   interface class denies it;
+ * - URG_ERR_FILTER_NO_MATCH: no rule matches one of them (and flags lack
+ *   URG_FILTER_DEFAULT_ALLOW);
+ * - URG_ERR_INVALID: dev NULL, or rules that urg_filter_verify() refuses.
  */
 URG_API int urg_filter_check(const struct urg_filter_rule *rules, size_t count,
                              const struct urg_device *dev, unsigned flags);
@@ -626,7 +646,8 @@ struct urg_session_config {
 /** Fills cfg with the defaults shown above, and its size. Every config
  *  must start from it: urg_session_new() refuses one whose size is not set.
  *  (A macro: it passes the size this program was compiled with, so a
- *  newer library gives fields it added their defaults.) */
+ *  newer library gives fields it added their defaults.) A NULL cfg is
+ *  ignored. */
 #define urg_session_config_init(cfg) urg_session_config_init_size((cfg), sizeof(*(cfg)))
 URG_API void urg_session_config_init_size(struct urg_session_config *cfg, size_t size);
 
@@ -634,8 +655,9 @@ URG_API void urg_session_config_init_size(struct urg_session_config *cfg, size_t
  * Creates a session. Its hello is queued at once (pull it with
  * urg_session_output()). Returns 0 and *out, or:
  * - URG_ERR_INVALID: cfg or out NULL, cfg not made by
- *   urg_session_config_init(), bad caps (bulk_streams without
- *   ep_info_max_packet_size), a bad policy or max_packet_size, or a NULL
+ *   urg_session_config_init(), bad caps (a bit outside URG_CAPS_ALL, or
+ *   bulk_streams without ep_info_max_packet_size), a bad policy, a
+ *   max_packet_size from 1 to 1023, a pending_hint over 2^29, or a NULL
  *   complete callback;
  * - URG_ERR_FILTER_SYNTAX: a bad filter string;
  * - URG_ERR_NOMEM: the allocator failed.
@@ -655,7 +677,8 @@ URG_API void urg_session_free(urg_session *s);
  * queued output is dropped, every pending request completes with
  * URG_STATUS_NODEV, device_disconnect is reported if a device was connected,
  * and every later call but free and the getters returns URG_ERR_FAILED.
- * reason is recorded as the session's error (0 for a normal close).
+ * reason is recorded as the session's error (0 for a normal close), unless
+ * it had failed already. A NULL s is ignored.
  */
 URG_API void urg_session_abort(urg_session *s, int reason);
 
@@ -663,10 +686,17 @@ URG_API void urg_session_abort(urg_session *s, int reason);
 
 /**
  * Feeds bytes received from the host, in any split. Callbacks run from here.
- * Returns 0, or a negative error if the session failed (it stays failed), or
- * URG_ERR_BUSY from inside a callback. One byte at a time gives exactly the
- * events one big buffer gives. Payloads of packets that lie whole in buf are
- * handed out as pointers into buf (no copy).
+ * One byte at a time gives exactly the events one big buffer gives.
+ * Payloads of packets that lie whole in buf are handed out as pointers into
+ * buf (no copy). Returns 0, or:
+ * - URG_ERR_INVALID: s NULL, or buf NULL with len > 0;
+ * - URG_ERR_BUSY: called from inside a callback;
+ * - URG_ERR_FAILED: the session had failed (it stays failed), or a
+ *   callback freed it, or aborted it with reason 0;
+ * - the error that failed the session now: a URG_ERR_PROTO_* code (the host
+ *   broke a rule; never under URG_POLICY_SKIP, which skips the packet
+ *   instead), URG_ERR_NOMEM, or the reason a callback gave
+ *   urg_session_abort().
  */
 URG_API int urg_session_recv(urg_session *s, const void *buf, size_t len);
 
@@ -676,7 +706,8 @@ URG_API int urg_session_recv(urg_session *s, const void *buf, size_t len);
  * of that buffer -- sets *buf and *len and returns 1: the caller may read from
  * its socket straight into *buf (up to *len bytes) and then call
  * urg_session_recv_commit(). Returns 0 when the next bytes are headers (use
- * urg_session_recv() with the caller's own buffer).
+ * urg_session_recv() with the caller's own buffer), and when s is NULL,
+ * failed or inside a callback. Returns no error code.
  */
 URG_API int urg_session_recv_window(urg_session *s, void **buf, size_t *len);
 /** Accounts n bytes the caller read into the window from
@@ -684,9 +715,11 @@ URG_API int urg_session_recv_window(urg_session *s, void **buf, size_t *len);
  *  or:
  *  - URG_ERR_INVALID: s NULL, or n over the window (or n > 0 with none);
  *  - URG_ERR_BUSY: called from inside a callback;
- *  - URG_ERR_FAILED: the session had failed, or was freed from a callback;
- *  - the error that failed the session now (a URG_ERR_PROTO_* code, or
- *    URG_ERR_NOMEM). */
+ *  - URG_ERR_FAILED: the session had failed, or a callback freed it, or
+ *    aborted it with reason 0;
+ *  - the error that failed the session now, as urg_session_recv(): a
+ *    URG_ERR_PROTO_* code, URG_ERR_NOMEM, or the reason a callback gave
+ *    urg_session_abort(). */
 URG_API int urg_session_recv_commit(urg_session *s, size_t n);
 
 /* ---- bytes out ----
@@ -711,13 +744,14 @@ URG_API int urg_session_recv_commit(urg_session *s, size_t n);
  * Fills up to iovcnt iovecs with the queued output, in order, and returns
  * how many it filled (0: nothing queued). Headers and payloads are separate
  * iovecs; an OUT payload is the caller's own buffer. The iovecs stay valid
- * until the next urg_session_consume() or request call.
+ * until the next urg_session_consume() or request call. Or:
+ * - URG_ERR_INVALID: s or iov NULL, or iovcnt < 0.
  */
 URG_API int urg_session_output(urg_session *s, struct iovec *iov, int iovcnt);
-/** Marks the first n queued bytes as written. n must not exceed
- *  urg_session_output_pending(). */
+/** Marks the first n queued bytes as written. Returns 0, or:
+ *  - URG_ERR_INVALID: s NULL, or n over urg_session_output_pending(). */
 URG_API int urg_session_consume(urg_session *s, size_t n);
-/** Bytes queued and not consumed yet. */
+/** Bytes queued and not consumed yet (0 for a NULL s). */
 URG_API size_t urg_session_output_pending(const urg_session *s);
 
 /* ---- requests (guest to host) ----
@@ -727,7 +761,10 @@ URG_API size_t urg_session_output_pending(const urg_session *s);
  * need the host's hello (URG_ERR_STATE before it); all but filter ones need a
  * connected device (URG_ERR_NO_DEVICE). A request whose packet would push
  * the output queue past max_output_bytes is refused with URG_ERR_AGAIN
- * (unless the queue is empty).
+ * (unless the queue is empty). Each call's comment lists the codes it
+ * returns; a rule of the protocol a request breaks (e.g. an OUT endpoint
+ * for interrupt receiving) gives the URG_ERR_PROTO_* code a host would
+ * report.
  *
  * Buffers: an OUT payload (data of an OUT transfer) is not copied; it must
  * stay valid and unchanged until the request completes. An IN destination
@@ -738,62 +775,202 @@ URG_API size_t urg_session_output_pending(const urg_session *s);
 
 /** Control transfer. setup is the 8-byte SETUP packet (bmRequestType,
  *  bRequest, wValue, wIndex, wLength, little-endian); endpoint is the control
- *  endpoint number (normally 0); its direction comes from bmRequestType. */
+ *  endpoint number (normally 0); its direction comes from bmRequestType.
+ *  Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s or setup NULL, endpoint outside 0-15 and
+ *    0x80-0x8f, or an OUT transfer with wLength > 0 and data NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
                                 void *data, void *user_data, uint64_t *id);
-/** Bulk transfer of length bytes (IN: at most length) on endpoint, on
- *  stream stream_id (0: no stream). Over 65535 bytes needs 32bits_bulk_length
- *  (else URG_ERR_TOO_LONG); at most URG_MAX_BULK_LENGTH. */
+/** Bulk transfer of length bytes (IN: at most length) on endpoint, on stream
+ *  stream_id (0: no stream). Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL, or an OUT transfer with length > 0 and
+ *    data NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_TOO_LONG: length over 65535 without 32bits_bulk_length, or
+ *    over URG_MAX_BULK_LENGTH;
+ *  - URG_ERR_NO_CAP: a stream_id without bulk_streams;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_id, uint32_t length,
                              void *data, void *user_data, uint64_t *id);
-/** Interrupt OUT transfer (endpoint must be OUT). */
+/** Interrupt OUT transfer (endpoint must be OUT). Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL, an IN endpoint, or length > 0 with data NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_interrupt_out(urg_session *s, uint8_t endpoint, uint16_t length,
                                       const void *data, void *user_data, uint64_t *id);
 /** One iso OUT packet on a started OUT stream. The payload is copied; the
- *  host never answers iso OUT packets, so there is no completion. Returns
- *  0, URG_ERR_INVALID (an IN endpoint, or data missing), URG_ERR_AGAIN
- *  (the output bound), or the errors every request call returns. */
+ *  host never answers iso OUT packets, so there is no completion and no id.
+ *  Returns 0, or:
+ *  - URG_ERR_INVALID: s NULL, an IN endpoint, or length > 0 with data NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t length,
                                 const void *data);
+/** set_configuration: the device is to take configuration (the host's
+ *  configuration_status completes it, u.config). Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_set_configuration(urg_session *s, uint8_t configuration,
                                           void *user_data, uint64_t *id);
+/** get_configuration: the device's configuration (the host's
+ *  configuration_status completes it, u.config). Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_get_configuration(urg_session *s, void *user_data, uint64_t *id);
+/** set_alt_setting: interface is to take alternate setting alt (the host's
+ *  alt_setting_status completes it, u.alt). Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_set_alt_setting(urg_session *s, uint8_t interface, uint8_t alt,
                                         void *user_data, uint64_t *id);
+/** get_alt_setting: interface's alternate setting (the host's
+ *  alt_setting_status completes it, u.alt). Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_get_alt_setting(urg_session *s, uint8_t interface, void *user_data,
                                         uint64_t *id);
+/** start_interrupt_receiving on an interrupt IN endpoint: its packets come as
+ *  stream_data. Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_PROTO_NOT_IN_EP: endpoint is not an IN endpoint;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_start_interrupt_receiving(urg_session *s, uint8_t endpoint,
                                                   void *user_data, uint64_t *id);
+/** stop_interrupt_receiving on an interrupt IN endpoint. Returns 0 and the
+ *  id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_PROTO_NOT_IN_EP: endpoint is not an IN endpoint;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_stop_interrupt_receiving(urg_session *s, uint8_t endpoint,
                                                  void *user_data, uint64_t *id);
-/** Needs bulk_receiving. bytes_per_transfer should be a multiple of the
- *  endpoint's max packet size (the host checks). */
+/** start_bulk_receiving on a bulk IN endpoint (needs bulk_receiving): its
+ *  data comes as stream_data. bytes_per_transfer should be a multiple of the
+ *  endpoint's max packet size (the host checks). Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_NO_CAP: no bulk_receiving;
+ *  - URG_ERR_PROTO_NOT_IN_EP: endpoint is not an IN endpoint;
+ *  - URG_ERR_PROTO_BULK_LENGTH: bytes_per_transfer over URG_MAX_BULK_LENGTH;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_start_bulk_receiving(urg_session *s, uint8_t endpoint, uint32_t stream_id,
                                              uint32_t bytes_per_transfer, uint8_t no_transfers,
                                              void *user_data, uint64_t *id);
+/** stop_bulk_receiving on a bulk IN endpoint (needs bulk_receiving). Returns
+ *  0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_NO_CAP: no bulk_receiving;
+ *  - URG_ERR_PROTO_NOT_IN_EP: endpoint is not an IN endpoint;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_stop_bulk_receiving(urg_session *s, uint8_t endpoint, uint32_t stream_id,
                                             void *user_data, uint64_t *id);
+/** start_iso_stream on an iso endpoint: IN packets come as stream_data; OUT
+ *  packets go with urg_session_iso_out(). Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_start_iso_stream(urg_session *s, uint8_t endpoint, uint8_t pkts_per_urb,
                                          uint8_t no_urbs, void *user_data, uint64_t *id);
+/** stop_iso_stream on an iso endpoint. Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_stop_iso_stream(urg_session *s, uint8_t endpoint, void *user_data,
                                         uint64_t *id);
-/** Needs bulk_streams. endpoints is a bitmask of urg_ep_index() bits. */
+/** alloc_bulk_streams (needs bulk_streams). endpoints is a bitmask of
+ *  urg_ep_index() bits. Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_NO_CAP: no bulk_streams;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_alloc_bulk_streams(urg_session *s, uint32_t endpoints,
                                            uint32_t no_streams, void *user_data, uint64_t *id);
+/** free_bulk_streams (needs bulk_streams). endpoints is a bitmask of
+ *  urg_ep_index() bits. Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_NO_CAP: no bulk_streams;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_free_bulk_streams(urg_session *s, uint32_t endpoints, void *user_data,
                                           uint64_t *id);
 /** Resets the device. The protocol has no reply to a reset, so this is not
- *  a request: no id, no completion. Returns 0, URG_ERR_AGAIN (the output
- *  bound: try again after writing), URG_ERR_NO_DEVICE, URG_ERR_STATE,
- *  URG_ERR_FAILED or URG_ERR_NOMEM. */
+ *  a request: no id, no completion. Returns 0, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_DEVICE: no device is connected;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes: try again
+ *    after writing;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_reset(urg_session *s);
 /**
  * Cancels a pending data request (control, bulk, interrupt OUT) by sending
  * cancel_data_packet. The request still completes exactly once, with the
  * host's answer: URG_STATUS_CANCELLED, or its real result if it had already
- * finished. Cancelling twice is a no-op. URG_ERR_NOT_FOUND if no request has
- * that id, URG_ERR_NOT_CANCELLABLE for a non-data request; never
- * URG_ERR_AGAIN (a cancel is not bounded by max_output_bytes).
+ * finished. Cancelling twice is a no-op. Never URG_ERR_AGAIN (a cancel is not
+ * bounded by max_output_bytes) and needs no device. Returns 0, or:
+ * - URG_ERR_INVALID: s NULL;
+ * - URG_ERR_FAILED: the session failed or was aborted;
+ * - URG_ERR_STATE: the host's hello has not come yet;
+ * - URG_ERR_NOT_FOUND: no pending request has that id;
+ * - URG_ERR_NOT_CANCELLABLE: the request is not a data request;
+ * - URG_ERR_NOMEM: the allocator failed (no cancel was sent).
  */
 URG_API int urg_session_cancel(urg_session *s, uint64_t id);
 /**
@@ -806,31 +983,46 @@ URG_API int urg_session_cancel(urg_session *s, uint64_t id);
  *
  * Whatever it returns, the engine never touches the request's buffers again
  * once this returns (also in a session that failed, whose requests are
- * still completing). Returns 0 (forgotten), or:
- *   URG_ERR_INVALID    s is NULL;
- *   URG_ERR_NOT_FOUND  no request with that id is pending (it completed,
- *                      or was forgotten);
- *   URG_ERR_NOMEM      no memory to copy the OUT payload or queue the
- *                      cancel: the request is forgotten all the same, its
- *                      buffers let go of, and the session fails with
- *                      URG_ERR_NOMEM (output dropped, the other pending
- *                      requests complete with URG_STATUS_NODEV from within
- *                      this call; a session freed from one of those
- *                      callbacks is gone when it returns).
+ * still completing; it needs no hello and no device). Returns 0
+ * (forgotten), or:
+ * - URG_ERR_INVALID: s NULL;
+ * - URG_ERR_NOT_FOUND: no request with that id is pending (it completed,
+ *   or was forgotten);
+ * - URG_ERR_NOMEM: no memory to copy the OUT payload or queue the cancel:
+ *   the request is forgotten all the same, its buffers let go of, and the
+ *   session fails with URG_ERR_NOMEM (output dropped, the other pending
+ *   requests complete with URG_STATUS_NODEV from within this call; a
+ *   session freed from one of those callbacks is gone when it returns).
  */
 URG_API int urg_session_forget(urg_session *s, uint64_t id);
-/** Sends filter_filter with the given rules (needs the filter cap).
- *  Returns 0, URG_ERR_NO_CAP, URG_ERR_FILTER_SYNTAX, URG_ERR_AGAIN (the
- *  output bound), URG_ERR_STATE, URG_ERR_FAILED or URG_ERR_NOMEM. */
+/** Sends filter_filter with the given rules (needs the filter cap; needs no
+ *  device). Returns 0, or:
+ *  - URG_ERR_INVALID: s or filter NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_CAP: no filter cap;
+ *  - URG_ERR_FILTER_SYNTAX: filter is not a well-formed usbredirfilter
+ *    string;
+ *  - URG_ERR_PROTO_FILTER: the rules, formatted, are over
+ *    URG_MAX_FILTER_LENGTH bytes;
+ *  - URG_ERR_AGAIN: the output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_send_filter(urg_session *s, const char *filter);
 /** Sends filter_reject: the guest refuses the device (needs the filter cap;
- *  needs a device_connect or interface_info to answer). An answer the host
- *  asked for, bounded as such (see "bytes out"): returns 0, URG_ERR_NO_CAP,
- *  URG_ERR_AGAIN (64 KiB of answers already wait unread), URG_ERR_STATE,
- *  URG_ERR_FAILED or URG_ERR_NOMEM. */
+ *  meant to answer a device_connect or interface_info, which it does not
+ *  check). An answer the host asked for, bounded as such (see "bytes out").
+ *  Returns 0, or:
+ *  - URG_ERR_INVALID: s NULL;
+ *  - URG_ERR_FAILED: the session failed or was aborted;
+ *  - URG_ERR_STATE: the host's hello has not come yet;
+ *  - URG_ERR_NO_CAP: no filter cap;
+ *  - URG_ERR_AGAIN: 64 KiB of answers already wait unread;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_filter_reject(urg_session *s);
 
-/* ---- state ---- */
+/* ---- state ----
+ *
+ * The getters below take a session (not NULL) and never fail. */
 
 enum urg_session_state {
     URG_STATE_WAIT_HELLO = 0, /* the host's hello has not arrived */
@@ -838,6 +1030,7 @@ enum urg_session_state {
     URG_STATE_CONNECTED = 2,  /* a device is connected */
     URG_STATE_FAILED = 3      /* failed or aborted */
 };
+/** The session's state (enum urg_session_state). Returns no error code. */
 URG_API int urg_session_state(const urg_session *s);
 /** The connected device, or NULL. Valid until the next recv call. */
 URG_API const struct urg_device *urg_session_device(const urg_session *s);
@@ -846,13 +1039,16 @@ URG_API uint32_t urg_session_caps(const urg_session *s);
 URG_API uint32_t urg_session_peer_caps(const urg_session *s);
 /** The host's hello version string ("" before it). */
 URG_API const char *urg_session_peer_version(const urg_session *s);
-/** The error that failed the session (0 if none) and its message. */
+/** The error that failed the session (0 if none; an abort's reason) and,
+ *  if msg is not NULL, its message in *msg. Returns no error code of its
+ *  own: the code is the session's. */
 URG_API int urg_session_error(const urg_session *s, const char **msg);
 /** Number of requests waiting for their completion. */
 URG_API size_t urg_session_pending_count(const urg_session *s);
 /** 1 if the stream of that kind (URG_START_INTERRUPT_RECEIVING,
  *  URG_START_ISO_STREAM or URG_START_BULK_RECEIVING) on endpoint was started
- *  successfully and has not been stopped since; else 0. */
+ *  successfully and has not been stopped since; else 0 (any other
+ *  start_type too). Returns no error code. */
 URG_API int urg_session_stream_active(const urg_session *s, uint32_t start_type, uint8_t endpoint);
 
 /** Counters. Packet and byte counts are indexed by urg_type_index(); bytes

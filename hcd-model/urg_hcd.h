@@ -41,7 +41,7 @@ typedef struct urg_hcd_dev urg_hcd_dev;
  * packet <= 64; a SuperSpeed device on a high-speed port <= 1024).
  * SuperSpeed itself needs 64bits_ids, 32bits_bulk_length and
  * ep_info_max_packet_size (an xHCI SuperSpeed port). Unknown speed counts as
- * full. 0 if an iso or interrupt endpoint has interval 0.
+ * full. 0 if an iso or interrupt endpoint has interval 0, or dev is NULL.
  */
 URG_API uint32_t urg_hcd_speed_mask(const struct urg_device *dev, uint32_t caps);
 
@@ -54,8 +54,9 @@ URG_API uint32_t urg_hcd_speed_mask(const struct urg_device *dev, uint32_t caps)
  * covers latency_ms (doubled for OUT), at most 16, as QEMU's usb-redir
  * sizes them. Where 16 such transfers fall short of the target (more than
  * 80 ms OUT or 160 ms IN at full speed) the transfers grow instead, up to
- * 32 packets: 16 transfers of ceil(packets / 16). Returns 0, or
- * URG_ERR_INVALID (low speed, or bInterval outside 1..16).
+ * 32 packets: 16 transfers of ceil(packets / 16). Returns 0, or:
+ * - URG_ERR_INVALID: a speed other than full, high or super (no iso at
+ *   low speed), interval outside 1..16, or pkts_per_urb or no_urbs NULL.
  */
 URG_API int urg_hcd_iso_sizing(int speed, uint8_t interval, uint32_t latency_ms, int is_in,
                                uint8_t *pkts_per_urb, uint8_t *no_urbs);
@@ -74,6 +75,7 @@ enum urg_urb_status {
     URG_URB_NAK = 7,       /* interrupt IN, polled mode: no data now */
     URG_URB_PENDING = 8    /* in flight */
 };
+/** The name of a URB status, e.g. "stall"; "unknown" for any other value. */
 URG_API const char *urg_urb_status_name(int status);
 
 struct urg_iso_packet_desc {
@@ -114,7 +116,8 @@ URG_API struct urg_urb *urg_urb_alloc(int num_iso_packets);
  *  allocation of a, and urg_urb_free() gives it back to a. The URB keeps
  *  the pointer: *a must stay valid until the URB is freed. */
 URG_API struct urg_urb *urg_urb_alloc_with(const struct urg_allocator *a, int num_iso_packets);
-/** Frees a URB that is not in flight. */
+/** Frees a URB that is not in flight. A URB in flight is not freed (its
+ *  device logs an error); a NULL urb is ignored. */
 URG_API void urg_urb_free(struct urg_urb *urb);
 
 /* ---------------------------------------------------------------- device */
@@ -204,53 +207,83 @@ struct urg_hcd_config {
 };
 
 /** Fills cfg with the defaults shown above, and its size (a macro, as
- *  urg_session_config_init(): a config must start from it). */
+ *  urg_session_config_init(): a config must start from it). A NULL cfg is
+ *  ignored. */
 #define urg_hcd_config_init(cfg) urg_hcd_config_init_size((cfg), sizeof(*(cfg)))
 URG_API void urg_hcd_config_init_size(struct urg_hcd_config *cfg, size_t size);
 /**
  * Creates a device with no connection yet (urg_hcd_dev_connect(), or a
  * transport's peer, makes one). Copies cfg and its strings.
- * Returns 0 and *out, or:
+ * The engine options in cfg->session are checked when a connection is
+ * made (urg_hcd_dev_connect()). Returns 0 and *out, or:
  * - URG_ERR_INVALID: cfg or out NULL, cfg (or cfg->session) not made by
  *   its *_config_init(), no urb_complete callback, no speed in
- *   port_speeds, or the pcap_path capture cannot be created;
+ *   port_speeds, or the pcap_path capture cannot be created (or no memory
+ *   for it);
  * - URG_ERR_FILTER_SYNTAX: filter is not a well-formed usbredirfilter string;
  * - URG_ERR_NOMEM: the allocator failed.
  */
 URG_API int urg_hcd_dev_new(const struct urg_hcd_config *cfg, urg_hcd_dev **out);
-/** Completes every URB with URG_URB_NODEV, closes the capture, frees. */
+/** Completes every URB with URG_URB_NODEV, closes the capture, frees.
+ *  A NULL dev is ignored. */
 URG_API void urg_hcd_dev_free(urg_hcd_dev *dev);
 
 /**
  * A connection to a usb-host is up: creates its session (our hello is
  * queued) and returns it in *session. The caller moves its bytes with
  * urg_session_recv() / urg_session_output() / urg_session_consume(); the
- * device owns and frees it. URG_ERR_STATE if a connection is already up.
+ * device owns and frees it. session may be NULL (urg_hcd_dev_session()
+ * gives it too). Returns 0, or:
+ * - URG_ERR_INVALID: dev NULL, or urg_session_new() refused the engine
+ *   options of the device's config (cfg->session): a caps bit outside
+ *   URG_CAPS_ALL, bulk_streams without ep_info_max_packet_size, a bad
+ *   policy, a max_packet_size from 1 to 1023, a pending_hint over 2^29;
+ * - URG_ERR_STATE: a connection is already up;
+ * - URG_ERR_NOMEM: the allocator failed.
  */
 URG_API int urg_hcd_dev_connect(urg_hcd_dev *dev, urg_session **session);
 /**
  * The connection is gone (EOF, error, the caller closed it): every URB
  * completes with URG_URB_NODEV, the device detaches, the session is freed.
- * reason is recorded in the log (0 for a normal close).
+ * reason is recorded in the log (0 for a normal close). Nothing happens
+ * if dev is NULL or has no connection.
  */
 URG_API void urg_hcd_dev_disconnect(urg_hcd_dev *dev, int reason);
-/** The current session, or NULL. */
+/** The current session, or NULL (no connection, or dev NULL). */
 URG_API urg_session *urg_hcd_dev_session(const urg_hcd_dev *dev);
-/** The attached device, or NULL. Valid until the next call into the model. */
+/** The attached device, or NULL (none attached, or dev NULL). Valid until
+ *  the next call into the model. */
 URG_API const struct urg_hcd_device *urg_hcd_dev_info(const urg_hcd_dev *dev);
-/** The VMM finished unplugging after the detach callback. */
+/** The VMM finished unplugging after the detach callback. Nothing happens
+ *  if dev is NULL or not detaching. */
 URG_API void urg_hcd_detach_done(urg_hcd_dev *dev);
 
 /**
  * Submits a URB to the attached device. Returns 0 (it completes later,
  * through urb_complete, exactly once), 1 (it completed now: status and
  * actual_length are set and there is no callback), or a negative error
- * (refused: no completion): URG_ERR_NO_DEVICE, URG_ERR_HCD_ENDPOINT (type
- * or direction does not match the endpoint), URG_ERR_HCD_BUSY (already in
- * flight), URG_ERR_TOO_LONG (bulk over 65535 bytes without
- * 32bits_bulk_length), URG_ERR_AGAIN (output queue full), URG_ERR_INVALID
- * (no buffer for a length; iso: no descriptors, a packet outside the
- * buffer or over 65535 bytes).
+ * (refused: no completion, the URB is the VMM's again):
+ * - URG_ERR_INVALID: dev or urb NULL, a length with no buffer, a type that
+ *   is not URG_EP_CONTROL, _ISO, _BULK or _INTERRUPT; control: wLength
+ *   over length; iso: no descriptors, a packet outside the buffer or over
+ *   65535 bytes;
+ * - URG_ERR_HCD_BUSY: the URB is already in flight;
+ * - URG_ERR_NO_DEVICE: no device is attached (or it is going: a URB
+ *   submitted from a completion while the device goes away);
+ * - URG_ERR_HCD_ENDPOINT: the device has no endpoint of the URB's type at
+ *   its address (the type or the direction differs); iso: the endpoint's
+ *   bInterval is outside 1..16, or the port is low speed;
+ * - URG_ERR_TOO_LONG: bulk over 65535 bytes without 32bits_bulk_length, or
+ *   over URG_MAX_BULK_LENGTH; interrupt OUT over 65535 bytes;
+ * - URG_ERR_NO_CAP: a stream_id without the bulk_streams cap;
+ * - URG_ERR_AGAIN: the engine's output queue would pass max_output_bytes
+ *   (try again once output was written);
+ * - URG_ERR_NOMEM: the allocator failed;
+ * - URG_ERR_FAILED: the connection's session failed or was aborted (a URB
+ *   submitted from a completion while the connection ends);
+ * - URG_ERR_PROTO_BULK_LENGTH: buffered bulk receiving with a
+ *   buffered_bulk_bytes (rounded up to max packet) over
+ *   URG_MAX_BULK_LENGTH.
  *
  * Control transfers on endpoint 0 are intercepted: SET_ADDRESS is handled
  * here; SET/GET_CONFIGURATION and SET/GET_INTERFACE become the protocol's
@@ -262,32 +295,65 @@ URG_API int urg_hcd_submit(urg_hcd_dev *dev, struct urg_urb *urb);
  * Cancels a URB in flight: it completes now, through urb_complete, with
  * URG_URB_CANCELLED (or with its result, if that had arrived and it was only
  * waiting for an earlier URB). Its buffer is the VMM's again when this
- * returns; a late reply from the host is dropped. URG_ERR_NOT_FOUND if the
- * URB is not in flight.
+ * returns; a late reply from the host is dropped. Returns 0, or:
+ * - URG_ERR_INVALID: dev or urb NULL;
+ * - URG_ERR_NOT_FOUND: the URB is not in flight on dev.
  */
 URG_API int urg_hcd_cancel(urg_hcd_dev *dev, struct urg_urb *urb);
 /** The controller stopped an endpoint: its URBs complete (cancelled) and
- *  its stream (interrupt receiving, iso, buffered bulk) stops. */
+ *  its stream (interrupt receiving, iso, buffered bulk) stops. Returns 0,
+ *  or:
+ *  - URG_ERR_INVALID: dev NULL. */
 URG_API int urg_hcd_ep_stop(urg_hcd_dev *dev, uint8_t endpoint);
 /** Resets the model's state of an endpoint (a halt cleared by the
  *  controller): a reported stall is forgotten, the stream restarts with the
- *  next URB, queued data is dropped. */
+ *  next URB, queued data is dropped. Returns 0, or:
+ *  - URG_ERR_INVALID: dev NULL. */
 URG_API int urg_hcd_ep_reset(urg_hcd_dev *dev, uint8_t endpoint);
 /** Resets the device: every URB completes (cancelled), streams stop, the
- *  host resets the device. */
+ *  host resets the device. Returns 0, or:
+ *  - URG_ERR_INVALID: dev NULL;
+ *  - URG_ERR_NO_DEVICE: no device is attached (or it is going: called from
+ *    a completion while the device goes away);
+ *  - URG_ERR_AGAIN: the engine's output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed;
+ *  - URG_ERR_FAILED: the connection's session failed (called from a
+ *    completion while the connection ends).
+ *  Without a device attached nothing is done; in the other cases the reset
+ *  was not sent, but the URBs have completed and the streams stopped all
+ *  the same. */
 URG_API int urg_hcd_reset(urg_hcd_dev *dev);
 /** Turns buffered bulk receiving on or off for a bulk IN endpoint
- *  (needs the bulk_receiving cap to take effect). */
+ *  (needs the bulk_receiving cap to take effect). Returns 0, or:
+ *  - URG_ERR_INVALID: dev NULL, or an OUT endpoint;
+ *  - URG_ERR_HCD_ENDPOINT: the endpoint table has no bulk endpoint there
+ *    (nor any endpoint before a device is attached). */
 URG_API int urg_hcd_ep_set_buffered(urg_hcd_dev *dev, uint8_t endpoint, int enable);
-/** Allocates / frees bulk streams on the endpoints of a mask of
- *  urg_ep_index() bits; the host's answer comes through streams_done with
- *  op. Returns 0, URG_ERR_INVALID (dev NULL), URG_ERR_NO_DEVICE,
- *  URG_ERR_NOMEM, or the engine's refusal (URG_ERR_NO_CAP without the
- *  bulk_streams cap, URG_ERR_AGAIN over the output bound). */
+/** Allocates bulk streams on the endpoints of a mask of urg_ep_index()
+ *  bits; the host's answer comes through streams_done with op. Returns 0,
+ *  or:
+ *  - URG_ERR_INVALID: dev NULL;
+ *  - URG_ERR_NO_DEVICE: no device is attached;
+ *  - URG_ERR_NO_CAP: no bulk_streams cap;
+ *  - URG_ERR_AGAIN: the engine's output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed;
+ *  - URG_ERR_FAILED: the connection's session failed (called from a
+ *    completion while the connection ends). */
 URG_API int urg_hcd_alloc_streams(urg_hcd_dev *dev, uint32_t endpoints, uint32_t no_streams,
                                   void *op);
+/** Frees the bulk streams of the endpoints of a mask of urg_ep_index()
+ *  bits; the host's answer comes through streams_done with op. Returns 0,
+ *  or:
+ *  - URG_ERR_INVALID: dev NULL;
+ *  - URG_ERR_NO_DEVICE: no device is attached;
+ *  - URG_ERR_NO_CAP: no bulk_streams cap;
+ *  - URG_ERR_AGAIN: the engine's output queue would pass max_output_bytes;
+ *  - URG_ERR_NOMEM: the allocator failed;
+ *  - URG_ERR_FAILED: the connection's session failed (called from a
+ *    completion while the connection ends). */
 URG_API int urg_hcd_free_streams(urg_hcd_dev *dev, uint32_t endpoints, void *op);
-/** Counters of an endpoint. */
+/** Counters of an endpoint. Returns 0, or:
+ *  - URG_ERR_INVALID: dev or out NULL. */
 URG_API int urg_hcd_ep_stats(const urg_hcd_dev *dev, uint8_t endpoint,
                              struct urg_hcd_ep_stats *out);
 

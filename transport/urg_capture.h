@@ -36,14 +36,25 @@ enum urg_capture_kind {
 typedef struct urg_capture urg_capture;
 /* Captures, their readers, urg_capture_decode*() and the pcap import take
  * no config and allocate with urg_allocator_default() (libc). */
-/** Creates (truncates) a capture file. */
+/** Creates (truncates) a capture file. Returns 0 and *out, or:
+ *  - URG_ERR_INVALID: path or out NULL;
+ *  - URG_ERR_CAPTURE: the file cannot be created, or its header written;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_capture_create(const char *path, urg_capture **out);
-/** Appends a record (time: now, relative to the capture's creation). */
+/** Appends a record (time: now, relative to the capture's creation). kind
+ *  is written as given (enum urg_capture_kind: a reader refuses any other
+ *  as damage). Returns 0, or:
+ *  - URG_ERR_INVALID: c NULL, data NULL with len > 0, or len over 256 MiB;
+ *  - URG_ERR_CAPTURE: the record cannot be written. */
 URG_API int urg_capture_write(urg_capture *c, int kind, const void *data, size_t len);
 /** Appends a record with the given time (ns since the start), for tools
- *  that convert captures from elsewhere. A record holds at most 256 MiB. */
+ *  that convert captures from elsewhere. A record holds at most 256 MiB.
+ *  Returns 0, or:
+ *  - URG_ERR_INVALID: c NULL, data NULL with len > 0, or len over 256 MiB;
+ *  - URG_ERR_CAPTURE: the record cannot be written. */
 URG_API int urg_capture_write_at(urg_capture *c, int kind, uint64_t time_ns, const void *data,
                                  size_t len);
+/** Closes and frees the capture; a NULL c is ignored. */
 URG_API void urg_capture_close(urg_capture *c);
 
 struct urg_capture_record {
@@ -53,11 +64,27 @@ struct urg_capture_record {
     uint32_t len;
 };
 typedef struct urg_capture_reader urg_capture_reader;
+/** A reader of a capture file. Returns 0 and *out, or:
+ *  - URG_ERR_INVALID: path or out NULL;
+ *  - URG_ERR_CAPTURE: the file cannot be opened, or is not a capture (its
+ *    first 8 bytes);
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_capture_open(const char *path, urg_capture_reader **out);
-/** A reader of a capture held in memory (data must outlive the reader). */
+/** A reader of a capture held in memory (data must outlive the reader).
+ *  Returns 0 and *out, or:
+ *  - URG_ERR_INVALID: data or out NULL with len > 0;
+ *  - URG_ERR_CAPTURE: len 0, or not a capture (its first 8 bytes), or
+ *    it cannot be opened as a stream;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_capture_open_mem(const void *data, size_t len, urg_capture_reader **out);
-/** The next record: 1, 0 at the end, or URG_ERR_CAPTURE (a damaged file). */
+/** The next record into *rec (its data valid until the next call): 1, 0 at
+ *  the end, or:
+ *  - URG_ERR_INVALID: r or rec NULL;
+ *  - URG_ERR_CAPTURE: a damaged file (a record cut short, an unknown kind,
+ *    padding not zero, a length over 256 MiB, a read error);
+ *  - URG_ERR_NOMEM: no memory for the record's data. */
 URG_API int urg_capture_next(urg_capture_reader *r, struct urg_capture_record *rec);
+/** Closes and frees the reader; a NULL r is ignored. */
 URG_API void urg_capture_reader_free(urg_capture_reader *r);
 
 /** A packet of a capture, decoded. */
@@ -72,12 +99,26 @@ struct urg_capture_packet {
 /**
  * Decodes both directions of a capture into packets, in capture order. fn
  * returns 0 to go on, anything else to stop (urg_capture_decode then
- * returns it). Returns 0, or an error with a message in err.
+ * returns it). A packet cut short by the end of the capture is not
+ * delivered. Returns 0, what fn returned to stop (any value but 0,
+ * positive ones too), or an error with a message in err (if err is not
+ * NULL and errcap > 0):
+ * - URG_ERR_INVALID: path or fn NULL;
+ * - URG_ERR_CAPTURE: the file cannot be opened, is not a capture, or is
+ *   damaged (as urg_capture_next());
+ * - URG_ERR_PROTO_*: a packet breaks the protocol (the code a receiver
+ *   would report: docs/engine.md, "Validation"; err names the packet);
+ * - URG_ERR_NOMEM: the allocator failed.
  */
 URG_API int urg_capture_decode(const char *path,
                                int (*fn)(void *ctx, const struct urg_capture_packet *cp),
                                void *ctx, char *err, size_t errcap);
-/** The same for a capture held in memory. */
+/** The same for a capture held in memory. Returns 0, what fn returned to
+ *  stop, or an error with a message in err:
+ *  - URG_ERR_INVALID: data NULL with len > 0, or fn NULL;
+ *  - URG_ERR_CAPTURE: len 0, not a capture, or a damaged one;
+ *  - URG_ERR_PROTO_*: a packet breaks the protocol (err names it);
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_capture_decode_mem(const void *data, size_t len,
                                    int (*fn)(void *ctx, const struct urg_capture_packet *cp),
                                    void *ctx, char *err, size_t errcap);
@@ -88,14 +129,26 @@ URG_API int urg_capture_decode_mem(const void *data, size_t len,
  * sequence order (retransmissions dropped); a direction with a gap is
  * refused (URG_ERR_TCP_GAP, err says where). host_port picks the side of
  * the usb-host (0: the side that sends device_connect). Ethernet, Linux
- * cooked (v1, v2), raw IP and loopback link types; IPv4 and IPv6.
+ * cooked (v1, v2), raw IP and loopback link types; IPv4 and IPv6. Returns
+ * 0, or an error with a message in err (if err is not NULL and errcap > 0):
+ * - URG_ERR_INVALID: pcap_path or out_path NULL;
+ * - URG_ERR_PCAP: the pcap file cannot be opened or read, a frame was cut
+ *   short (captured with a snap length), a fragmented IPv4 packet, a link
+ *   type not supported, no TCP connection with data, neither side on
+ *   host_port, or (host_port 0) neither side's second packet is one only a
+ *   usb-host sends (interface_info, ep_info, device_connect);
+ * - URG_ERR_TCP_GAP: a direction has bytes that were never captured;
+ * - URG_ERR_CAPTURE: out_path cannot be created or written;
+ * - URG_ERR_NOMEM: the allocator failed.
  */
 URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path, int host_port,
                                     char *err, size_t errcap);
 
-/** One line describing a packet, as `dump` prints it (snprintf semantics).
+/** One line describing a packet, as `dump` prints it (snprintf semantics:
+ *  returns the length the whole line needs; buf may be NULL when cap is 0).
  *  Text the peer supplied (a hello's version, a filter string) is quoted
- *  and escaped as urg_escape() does. */
+ *  and escaped as urg_escape() does. Or:
+ *  - URG_ERR_INVALID: p NULL. */
 URG_API int urg_packet_format(const struct urg_packet *p, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------- replay */
@@ -126,16 +179,32 @@ struct urg_replay_config {
                                      capture's packets, its decoders and its
                                      output buffer */
 };
-/* (A macro, as urg_session_config_init(): a config must start from it.) */
+/* (A macro, as urg_session_config_init(): a config must start from it. A
+ * NULL cfg is ignored.) */
 #define urg_replay_config_init(cfg) urg_replay_config_init_size((cfg), sizeof(*(cfg)))
 URG_API void urg_replay_config_init_size(struct urg_replay_config *cfg, size_t size);
-/** Reads the capture and starts serving. Returns 0 or an error (no done()
- *  call), and then cfg->fd is still the caller's: URG_ERR_INVALID (cfg not
- *  made by urg_replay_config_init(), no capture, no fd or address),
- *  URG_ERR_CAPTURE, URG_ERR_ADDRESS, URG_ERR_CONNECT, URG_ERR_NOMEM. */
+/** Reads the capture and starts serving (with an fd, the capture's first
+ *  host packets are queued at once). Returns 0 and *out, or an error (no
+ *  done() call), and then cfg->fd is still the caller's:
+ *  - URG_ERR_INVALID: cfg or out NULL, cfg not made by
+ *    urg_replay_config_init(), no capture_path nor capture_data, or no fd
+ *    nor listen_address;
+ *  - URG_ERR_CAPTURE: the capture cannot be read, is damaged (as
+ *    urg_capture_next()) or empty, or has no host hello;
+ *  - URG_ERR_PROTO_*: a packet of the capture breaks the protocol (as
+ *    urg_capture_decode());
+ *  - URG_ERR_DIVERGED: with an fd, a host packet the capture starts with
+ *    cannot be encoded (e.g. a hello with more than 8 caps words);
+ *  - URG_ERR_ADDRESS: listen_address is malformed, or an fd address;
+ *  - URG_ERR_RESOLVE: its host name does not resolve;
+ *  - URG_ERR_CONNECT: cannot bind or listen there;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_replay_new(const struct urg_replay_config *cfg, urg_replay **out);
+/** Stops serving, closes the connection and frees (from inside one of the
+ *  replay's callbacks, at the end of that callback); a NULL r is ignored. */
 URG_API void urg_replay_free(urg_replay *r);
-/** The port a listening replay got (listen address with port 0). */
+/** The port a listening replay got (listen address with port 0); 0 for an
+ *  fd replay, a Unix listen address or r NULL. Returns no error code. */
 URG_API int urg_replay_port(const urg_replay *r);
 
 #ifdef __cplusplus

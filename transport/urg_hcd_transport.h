@@ -18,7 +18,8 @@ extern "C" {
 
 /** A peer that is a host-controller model device: open() is
  *  urg_hcd_dev_connect(), close() is urg_hcd_dev_disconnect(). Put it in
- *  urg_transport_config.peer; dev must outlive the transport. */
+ *  urg_transport_config.peer; dev must outlive the transport. (With dev
+ *  NULL, open() fails with URG_ERR_INVALID.) */
 URG_API struct urg_transport_peer urg_transport_peer_hcd(urg_hcd_dev *dev);
 
 #ifdef __cplusplus

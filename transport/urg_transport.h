@@ -37,11 +37,20 @@ struct urg_address {
 };
 
 /**
- * Parses "host:port", "[v6address]:port", "unix:/path" or "fd:N". Returns 0
- * or URG_ERR_ADDRESS.
+ * Parses "host:port", "[v6address]:port", "unix:/path" or "fd:N" (names are
+ * resolved when connecting). Returns 0, or:
+ * - URG_ERR_INVALID: text or out NULL;
+ * - URG_ERR_ADDRESS: none of these forms, e.g. a port that is not a
+ *   decimal number from 0 to 65535, an IPv6 address without brackets,
+ *   brackets around no IPv6 address, a host of 256 bytes or more, an empty
+ *   Unix path or one of 108 bytes or more, an fd that is not a decimal
+ *   number from 0 to INT_MAX.
  */
 URG_API int urg_address_parse(const char *text, struct urg_address *out);
-/** Formats an address back (snprintf semantics). */
+/** Formats an address back (snprintf semantics: returns the length the
+ *  whole text needs). Or:
+ *  - URG_ERR_INVALID: a is NULL, or a->kind is not an enum
+ *    urg_address_kind. */
 URG_API int urg_address_format(const struct urg_address *a, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------- transport */
@@ -75,8 +84,9 @@ enum urg_transport_event {
 };
 
 struct urg_transport_callbacks {
-    /* The connection's state changed. May be called from inside
-     * urg_transport_new() only for URG_TEV_CLOSED (a bad fd). */
+    /* The connection's state changed. Never called from inside
+     * urg_transport_new(): even an fd address is taken up when the loop
+     * runs. */
     void (*event)(void *ud, urg_transport *t, int event, int err);
     void (*log)(void *ud, int level, const char *msg);
 };
@@ -120,36 +130,49 @@ struct urg_transport_config {
     void *user_data;
 };
 
-/* (A macro, as urg_session_config_init(): a config must start from it.) */
+/* (A macro, as urg_session_config_init(): a config must start from it. A
+ * NULL cfg is ignored.) */
 #define urg_transport_config_init(cfg) urg_transport_config_init_size((cfg), sizeof(*(cfg)))
 URG_API void urg_transport_config_init_size(struct urg_transport_config *cfg, size_t size);
 /**
  * Creates the transport and starts connecting (or listening) on the loop;
- * nothing happens until the loop runs. An fd address is used at once.
- * Returns 0 or an error: URG_ERR_INVALID (cfg not made by
- * urg_transport_config_init(), no address, no peer), URG_ERR_ADDRESS,
- * URG_ERR_RESOLVE, URG_ERR_CONNECT (cannot listen), URG_ERR_CAPTURE,
- * URG_ERR_NOMEM; on an error an fd address is still the caller's.
+ * nothing happens until the loop runs (an fd address is then the connection,
+ * with no connect). A connecting transport resolves and connects on the
+ * loop: its failures come as events. Returns 0 and *out, or an error, and
+ * then an fd address is still the caller's:
+ * - URG_ERR_INVALID: cfg or out NULL, cfg not made by
+ *   urg_transport_config_init(), no address, or no peer open() or close();
+ * - URG_ERR_ADDRESS: a malformed address (urg_address_parse()), or an fd
+ *   address to listen on;
+ * - URG_ERR_RESOLVE: the host name to listen on does not resolve;
+ * - URG_ERR_CONNECT: cannot bind or listen;
+ * - URG_ERR_CAPTURE: capture_path cannot be created;
+ * - URG_ERR_NOMEM: the allocator failed.
  */
 URG_API int urg_transport_new(const struct urg_transport_config *cfg, urg_transport **out);
 /**
  * Closes the connection (the peer's close() is called), stops every
  * watcher and frees. No callback of the transport runs after it returns.
  * From inside one of the transport's callbacks, the free is deferred to the
- * end of that callback.
+ * end of that callback. A NULL t is ignored.
  */
 URG_API void urg_transport_free(urg_transport *t);
 /** Pauses (1) or resumes (0) reading from the host: while paused the
- *  application receives nothing (the kernel buffers, then the host waits). */
+ *  application receives nothing (the kernel buffers, then the host waits).
+ *  A NULL t is ignored. */
 URG_API void urg_transport_pause(urg_transport *t, int pause);
-/** 1 while a connection is up. */
+/** 1 while a connection is up, else 0 (t NULL too). Returns no error
+ *  code. */
 URG_API int urg_transport_connected(const urg_transport *t);
-/** The port a listening transport got (for an address with port 0). */
+/** The port a listening transport got (for an address with port 0); 0 for
+ *  a TCP transport that does not listen, a Unix or fd one, or t NULL.
+ *  Returns no error code. */
 URG_API int urg_transport_port(const urg_transport *t);
 /** The connection's fd while one is up (for getpeername() and the like;
  *  the transport owns it: do not read, write or close it), else -1. TCP
  *  connections have TCP_NODELAY and keepalive (idle 30 s, interval 10 s,
- *  3 probes) on; Unix sockets keepalive. */
+ *  3 probes) on; Unix sockets keepalive. -1 for t NULL too. Returns no
+ *  error code. */
 URG_API int urg_transport_fd(const urg_transport *t);
 
 struct urg_transport_stats {
@@ -163,6 +186,7 @@ struct urg_transport_stats {
                                      (backoff_initial doubling up to
                                      backoff_max); 0 when none is */
 };
+/** The counters into *out; nothing if t or out is NULL. */
 URG_API void urg_transport_stats(const urg_transport *t, struct urg_transport_stats *out);
 
 #ifdef __cplusplus
