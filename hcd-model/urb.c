@@ -273,22 +273,26 @@ void urb_engine_done(urg_hcd_dev *d, struct hcd_request *r, const struct urg_com
     urb_done(d, u, status, c->length);
 }
 
+/* The URBs waiting for stream data on e end (cancelled), in their turn:
+ * the stream they waited for was stopped for good (an odd-size bulk IN
+ * turned buffered receiving off). */
+static void end_waiting(struct endpoint *e)
+{
+    for (struct urg_urb *w = e->head; w; w = urb_private(w)->next) {
+        struct urb_priv *wp = urb_private(w);
+        if (wp->served == SERVED_FROM_QUEUE && wp->state == URB_AWAITS_RESULT) {
+            w->status = URG_URB_CANCELLED;
+            wp->state = URB_AWAITS_TURN;
+        }
+    }
+}
+
 /* What the transfer type's file decided, done: 1 if the URB completed
  * here (no callback will come), else 0. */
 static int apply(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
                  const struct urb_verdict *v)
 {
     struct urb_priv *p = urb_private(u);
-    if (v->end_waiting) {
-        /* URBs waiting for stream data end (cancelled), in their turn. */
-        for (struct urg_urb *w = e->head; w; w = urb_private(w)->next) {
-            struct urb_priv *wp = urb_private(w);
-            if (wp->served == SERVED_FROM_QUEUE && wp->state == URB_AWAITS_RESULT) {
-                w->status = URG_URB_CANCELLED;
-                wp->state = URB_AWAITS_TURN;
-            }
-        }
-    }
     if (v->served == SERVED_LOCALLY)
         return complete_now(d, e, u, v->status, v->actual);
     link_urb(e, u, v->served);
@@ -339,8 +343,14 @@ URG_API int urg_hcd_submit(urg_hcd_dev *d, struct urg_urb *u)
     case URG_EP_INTERRUPT: r = interrupt_submit(d, e, u, &v); break;
     default: r = iso_submit(d, e, u, &v); break;
     }
+    if (v.end_waiting)
+        end_waiting(e);
     if (r < 0) {
         p->state = URB_IDLE;
+        /* Refused after it stopped the stream others waited for: with no
+         * URB behind them to wait for, they complete now. */
+        if (v.end_waiting)
+            deliver(d, e);
         return r;
     }
     return apply(d, e, u, &v);

@@ -289,6 +289,11 @@ URG_API void urg_hcd_detach_done(urg_hcd_dev *dev);
  * here; SET/GET_CONFIGURATION and SET/GET_INTERFACE become the protocol's
  * own requests (streams of the affected endpoints are stopped first);
  * CLEAR_FEATURE(ENDPOINT_HALT) also resets the model's endpoint state.
+ *
+ * A bulk IN URB whose length is 0 or not a multiple of max packet turns
+ * buffered receiving off for its endpoint (as QEMU does), even when it is
+ * then refused: the URBs that waited for buffered data complete cancelled,
+ * in their turn; from inside this call if it refuses the URB.
  */
 URG_API int urg_hcd_submit(urg_hcd_dev *dev, struct urg_urb *urb);
 /**

@@ -398,6 +398,26 @@ static void test_buffered_bulk_raw_and_fallback(void **state)
     vmm_urb_free(u);
     vmm_urb_free(odd);
 
+    /* An odd size that is then refused (over 65535 bytes without
+     * 32bits_bulk_length): buffered receiving is off all the same, and the
+     * URB that waited for its data completes now (cancelled), once. */
+    vmm_init(&v, &cfg, ALL & ~URG_CAP_BIT(URG_CAP_32BITS_BULK_LENGTH));
+    plug_serial(&v, 0x10c4, 0xea60);
+    u = vmm_urb(URG_EP_BULK, 0x81, 64, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    odd = vmm_urb(URG_EP_BULK, 0x81, 70001, 0);
+    assert_int_equal(urg_hcd_submit(v.dev, odd), URG_ERR_TOO_LONG);
+    assert_int_equal(vmm_count(&v, u), 1);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_CANCELLED);
+    assert_int_equal(vmm_count(&v, odd), 0);
+    vmm_sync(&v, 0);
+    assert_int_equal(th_count(&v.h, URG_STOP_BULK_RECEIVING), 1);
+    assert_int_equal(vmm_count(&v, u), 1);
+    vmm_free(&v);
+    vmm_urb_free(u);
+    vmm_urb_free(odd);
+
     /* Not a serial adapter: ordinary bulk, unless the VMM opts in; its
      * transfer size (rounded up to max packet) and count are options. */
     urg_hcd_config_init(&cfg);
