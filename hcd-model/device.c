@@ -100,10 +100,10 @@ URG_API int urg_hcd_dev_new(const struct urg_hcd_config *given, urg_hcd_dev **ou
         pktq_init(&d->ep[i].q, cfg->interrupt_queue, cfg->stream_queue_bytes);
     }
     if (d->pcap_path) {
-        d->pcap = usbmon_open(d->pcap_path, cfg->pcap_bus, &d->alloc);
-        if (!d->pcap) {
+        int r = usbmon_open(d->pcap_path, cfg->pcap_bus, &d->alloc, &d->pcap);
+        if (r) {
             urg_hcd_dev_free(d);
-            return URG_ERR_INVALID;
+            return r;
         }
     }
     d->state = D_NO_SESSION;

@@ -302,8 +302,10 @@ HCD_HIDDEN int iso_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
                           struct urb_verdict *v);
 
 /* pcap.c */
-HCD_HIDDEN struct urg_pcap *usbmon_open(const char *path, uint16_t bus,
-                                      const struct urg_allocator *a);
+/* Creates the capture file: 0 and *out, URG_ERR_NOMEM or URG_ERR_IO (the
+ * file cannot be created or written). */
+HCD_HIDDEN int usbmon_open(const char *path, uint16_t bus, const struct urg_allocator *a,
+                           struct urg_pcap **out);
 HCD_HIDDEN void usbmon_close(struct urg_pcap *p);
 HCD_HIDDEN void usbmon_urb(struct urg_pcap *p, char event, uint8_t devnum, const struct urg_urb *u,
                          uint64_t id);

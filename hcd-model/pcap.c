@@ -21,16 +21,18 @@ struct urg_pcap {
     const struct urg_allocator *alloc;
 };
 
-struct urg_pcap *usbmon_open(const char *path, uint16_t bus, const struct urg_allocator *a)
+int usbmon_open(const char *path, uint16_t bus, const struct urg_allocator *a,
+                struct urg_pcap **out)
 {
     uint8_t h[24];
     struct urg_pcap *p = a->malloc(a->ctx, sizeof(*p));
+    *out = NULL;
     if (!p)
-        return NULL;
+        return URG_ERR_NOMEM;
     p->f = fopen(path, "wb");
     if (!p->f) {
         a->free(a->ctx, p);
-        return NULL;
+        return URG_ERR_IO;
     }
     p->bus = bus;
     p->alloc = a;
@@ -44,9 +46,10 @@ struct urg_pcap *usbmon_open(const char *path, uint16_t bus, const struct urg_al
     if (fwrite(h, 1, sizeof(h), p->f) != sizeof(h)) {
         fclose(p->f);
         a->free(a->ctx, p);
-        return NULL;
+        return URG_ERR_IO;
     }
-    return p;
+    *out = p;
+    return 0;
 }
 
 void usbmon_close(struct urg_pcap *p)

@@ -218,9 +218,9 @@ URG_API void urg_hcd_config_init_size(struct urg_hcd_config *cfg, size_t size);
  * made (urg_hcd_dev_connect()). Returns 0 and *out, or:
  * - URG_ERR_INVALID: cfg or out NULL, cfg (or cfg->session) not made by
  *   its *_config_init(), no urb_complete callback, no speed in
- *   port_speeds, or the pcap_path capture cannot be created (or no memory
- *   for it);
+ *   port_speeds;
  * - URG_ERR_FILTER_SYNTAX: filter is not a well-formed usbredirfilter string;
+ * - URG_ERR_IO: the pcap_path capture cannot be created or written;
  * - URG_ERR_NOMEM: the allocator failed.
  */
 URG_API int urg_hcd_dev_new(const struct urg_hcd_config *cfg, urg_hcd_dev **out);

@@ -114,10 +114,76 @@ static void test_capture_read_by_tshark(void **state)
     vmm_urb_free(in);
 }
 
+/* Fails the fail_at-th allocation (counted from 1). */
+static int calls, fail_at;
+static void *nth_malloc(void *c, size_t n)
+{
+    (void)c;
+    return ++calls == fail_at ? NULL : malloc(n);
+}
+static void *nth_realloc(void *c, void *p, size_t n)
+{
+    (void)c;
+    return ++calls == fail_at ? NULL : realloc(p, n);
+}
+static void nth_free(void *c, void *p)
+{
+    (void)c;
+    free(p);
+}
+
+static void ignore_urb(void *ud, urg_hcd_dev *d, struct urg_urb *u)
+{
+    (void)ud;
+    (void)d;
+    (void)u;
+}
+
+/* A capture that cannot be created is URG_ERR_IO; no memory along the way
+ * (each allocation of urg_hcd_dev_new failing in turn) is URG_ERR_NOMEM. */
+static void test_capture_errors(void **state)
+{
+    const struct urg_allocator a = { nth_malloc, nth_realloc, nth_free, NULL };
+    struct urg_session_config session;
+    struct urg_hcd_config cfg;
+    char path[] = "/tmp/urg-pcap-XXXXXX";
+    urg_hcd_dev *d = NULL;
+    int fd, r, n, made = 0;
+    (void)state;
+    urg_hcd_config_init(&cfg);
+    cfg.callbacks.urb_complete = ignore_urb;
+    cfg.pcap_path = "/nonexistent-dir/capture.pcap";
+    assert_int_equal(urg_hcd_dev_new(&cfg, &d), URG_ERR_IO);
+    assert_null(d);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    urg_session_config_init(&session);
+    session.allocator = &a;
+    cfg.session = &session;
+    cfg.pcap_path = path;
+    for (n = 1; n < 50 && !made; n++) {
+        calls = 0;
+        fail_at = n;
+        r = urg_hcd_dev_new(&cfg, &d);
+        if (r == 0) {
+            made = 1;
+            urg_hcd_dev_free(d);
+        } else {
+            assert_int_equal(r, URG_ERR_NOMEM);
+        }
+    }
+    assert_true(made);
+    assert_true(n > 3); /* the copies, the device and the capture failed first */
+    fail_at = 0;
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_capture_read_by_tshark),
+        cmocka_unit_test(test_capture_errors),
     };
     return cmocka_run_group_tests_name("hcd pcap", tests, NULL, NULL);
 }
