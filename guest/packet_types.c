@@ -13,9 +13,13 @@
  * else lists the types.
  *
  * Most types' fields are a list (FIELDS_x): the list gives both functions
- * of the codec and the type-header size. The few whose header changes
- * with the caps, or holds arrays, have functions of their own. Adding a
- * type, or a caps variant of one, is a row and its fields.
+ * of the codec, the type-header size and the codec's field list (struct
+ * urg_field: name, member, size, the cap that brings it). The few whose
+ * header changes with the caps, or holds arrays, have functions of their
+ * own and their field list beside them. urg_type_info() and
+ * urg_type_field() give a row's columns and its codec's fields to the
+ * project's generic walks (the tests' packet generator and comparator).
+ * Adding a type, or a caps variant of one, is a row and its fields.
  */
 #include "internal.h"
 
@@ -47,6 +51,19 @@ static inline void put_u8(uint8_t *t, uint8_t v) { t[0] = v; }
 #define put_u32 urgi_put32
 #define GET(x, kind, m, off) p->h.x.m = get_##kind(t + (off));
 #define PUT(x, kind, m, off) put_##kind(t + (off), p->h.x.m);
+#define SIZE_u8 1
+#define SIZE_u16 2
+#define SIZE_u32 4
+/* A field list's entries (struct urg_field), and the check that each
+ * member has its kind's size. */
+#define MEMBER(x, m) (((struct urg_packet *)0)->h.x.m)
+#define ONE(x, m, cap) { #m, offsetof(struct urg_packet, h.x.m), sizeof(MEMBER(x, m)), 1, cap, 0 }
+#define ARRAY(x, m, cap)                                                                         \
+    { #m, offsetof(struct urg_packet, h.x.m), sizeof(MEMBER(x, m)[0]),                           \
+      sizeof(MEMBER(x, m)) / sizeof(MEMBER(x, m)[0]), cap, 0 }
+#define LIST(x, kind, m, off) ONE(x, m, -1),
+#define SIZE_CHECK(x, kind, m, off)                                                              \
+    _Static_assert(sizeof(MEMBER(x, m)) == SIZE_##kind, #x "." #m " is a " #kind);
 #define FIELD_CODEC(x, FIELDS)                                                                   \
     static void decode_##x(const struct urg_wire *w, const uint8_t *t, struct urg_packet *p)    \
     {                                                                                           \
@@ -57,7 +74,9 @@ static inline void put_u8(uint8_t *t, uint8_t v) { t[0] = v; }
     {                                                                                           \
         (void)w;                                                                                \
         FIELDS(PUT, x)                                                                          \
-    }
+    }                                                                                           \
+    static const struct urg_field fields_##x[] = { FIELDS(LIST, x) };                           \
+    FIELDS(SIZE_CHECK, x)
 
 #define FIELDS_SET_CONFIGURATION(F, x) F(x, u8, configuration, 0)
 #define FIELDS_CONFIGURATION_STATUS(F, x) F(x, u8, status, 0) F(x, u8, configuration, 1)
@@ -87,29 +106,59 @@ static inline void put_u8(uint8_t *t, uint8_t v) { t[0] = v; }
 #define FIELDS_BUFFERED_BULK(F, x)                                                               \
     F(x, u32, stream_id, 0) F(x, u32, length, 4) F(x, u8, endpoint, 8) F(x, u8, status, 9)
 
-FIELD_CODEC(set_configuration, FIELDS_SET_CONFIGURATION)
-FIELD_CODEC(configuration_status, FIELDS_CONFIGURATION_STATUS)
-FIELD_CODEC(set_alt_setting, FIELDS_SET_ALT_SETTING)
-FIELD_CODEC(get_alt_setting, FIELDS_GET_ALT_SETTING)
-FIELD_CODEC(alt_setting_status, FIELDS_ALT_SETTING_STATUS)
-FIELD_CODEC(start_iso_stream, FIELDS_START_ISO_STREAM)
-FIELD_CODEC(stop_iso_stream, FIELDS_ENDPOINT)
-FIELD_CODEC(iso_stream_status, FIELDS_STATUS_ENDPOINT)
-FIELD_CODEC(start_interrupt_receiving, FIELDS_ENDPOINT)
-FIELD_CODEC(stop_interrupt_receiving, FIELDS_ENDPOINT)
-FIELD_CODEC(interrupt_receiving_status, FIELDS_STATUS_ENDPOINT)
-FIELD_CODEC(alloc_bulk_streams, FIELDS_ALLOC_BULK_STREAMS)
-FIELD_CODEC(free_bulk_streams, FIELDS_FREE_BULK_STREAMS)
-FIELD_CODEC(bulk_streams_status, FIELDS_BULK_STREAMS_STATUS)
-FIELD_CODEC(start_bulk_receiving, FIELDS_START_BULK_RECEIVING)
-FIELD_CODEC(stop_bulk_receiving, FIELDS_STOP_BULK_RECEIVING)
-FIELD_CODEC(bulk_receiving_status, FIELDS_BULK_RECEIVING_STATUS)
-FIELD_CODEC(control, FIELDS_CONTROL)
-FIELD_CODEC(iso, FIELDS_ENDPOINT_STATUS_LENGTH)
-FIELD_CODEC(interrupt, FIELDS_ENDPOINT_STATUS_LENGTH)
-FIELD_CODEC(buffered_bulk, FIELDS_BUFFERED_BULK)
+/* The codecs made from a list: X(codec, its list). */
+#define LISTED_CODECS(X)                                                                         \
+    X(set_configuration, FIELDS_SET_CONFIGURATION)                                               \
+    X(configuration_status, FIELDS_CONFIGURATION_STATUS)                                         \
+    X(set_alt_setting, FIELDS_SET_ALT_SETTING)                                                   \
+    X(get_alt_setting, FIELDS_GET_ALT_SETTING)                                                   \
+    X(alt_setting_status, FIELDS_ALT_SETTING_STATUS)                                             \
+    X(start_iso_stream, FIELDS_START_ISO_STREAM)                                                 \
+    X(stop_iso_stream, FIELDS_ENDPOINT)                                                          \
+    X(iso_stream_status, FIELDS_STATUS_ENDPOINT)                                                 \
+    X(start_interrupt_receiving, FIELDS_ENDPOINT)                                                \
+    X(stop_interrupt_receiving, FIELDS_ENDPOINT)                                                 \
+    X(interrupt_receiving_status, FIELDS_STATUS_ENDPOINT)                                        \
+    X(alloc_bulk_streams, FIELDS_ALLOC_BULK_STREAMS)                                             \
+    X(free_bulk_streams, FIELDS_FREE_BULK_STREAMS)                                               \
+    X(bulk_streams_status, FIELDS_BULK_STREAMS_STATUS)                                           \
+    X(start_bulk_receiving, FIELDS_START_BULK_RECEIVING)                                         \
+    X(stop_bulk_receiving, FIELDS_STOP_BULK_RECEIVING)                                           \
+    X(bulk_receiving_status, FIELDS_BULK_RECEIVING_STATUS)                                       \
+    X(control, FIELDS_CONTROL)                                                                   \
+    X(iso, FIELDS_ENDPOINT_STATUS_LENGTH)                                                        \
+    X(interrupt, FIELDS_ENDPOINT_STATUS_LENGTH)                                                  \
+    X(buffered_bulk, FIELDS_BUFFERED_BULK)
+LISTED_CODECS(FIELD_CODEC)
 
 /* Types whose type header changes with the caps, or holds arrays. */
+
+/* Their field lists, as their functions below read and write them. */
+static const struct urg_field fields_hello[] = {
+    { "version", offsetof(struct urg_packet, h.hello.version), 1, 64, -1, URG_FIELD_TEXT },
+};
+static const struct urg_field fields_device_connect[] = {
+    ONE(device_connect, speed, -1),           ONE(device_connect, device_class, -1),
+    ONE(device_connect, device_subclass, -1), ONE(device_connect, device_protocol, -1),
+    ONE(device_connect, vendor_id, -1),       ONE(device_connect, product_id, -1),
+    ONE(device_connect, device_version_bcd, URG_CAP_CONNECT_DEVICE_VERSION),
+};
+static const struct urg_field fields_interface_info[] = {
+    ONE(interface_info, interface_count, -1),      ARRAY(interface_info, interface, -1),
+    ARRAY(interface_info, interface_class, -1),    ARRAY(interface_info, interface_subclass, -1),
+    ARRAY(interface_info, interface_protocol, -1),
+};
+static const struct urg_field fields_ep_info[] = {
+    ARRAY(ep_info, type, -1),
+    ARRAY(ep_info, interval, -1),
+    ARRAY(ep_info, interface, -1),
+    ARRAY(ep_info, max_packet_size, URG_CAP_EP_INFO_MAX_PACKET_SIZE),
+    ARRAY(ep_info, max_streams, URG_CAP_BULK_STREAMS),
+};
+/* length: 16 bits, and 16 more with 32bits_bulk_length */
+static const struct urg_field fields_bulk[] = {
+    ONE(bulk, endpoint, -1), ONE(bulk, status, -1), ONE(bulk, length, -1), ONE(bulk, stream_id, -1),
+};
 
 static void decode_hello(const struct urg_wire *w, const uint8_t *t, struct urg_packet *p)
 {
@@ -335,9 +384,6 @@ static int check_buffered_bulk(const struct urg_wire *w, const struct urg_packet
 #define CODEC(x) .decode = decode_##x, .encode = encode_##x
 /* A type whose fields are a list (FIELD_CODEC): its codec, and its type
  * header's size as the sum of its fields' sizes. */
-#define SIZE_u8 1
-#define SIZE_u16 2
-#define SIZE_u32 4
 #define SIZE_OF(x, kind, m, off) +SIZE_##kind
 #define LISTED(x, FIELDS) .header = 0 FIELDS(SIZE_OF, x), CODEC(x)
 /* Which members of its header are the endpoint, the data length, the
@@ -525,5 +571,104 @@ URG_API int urg_packet_answers(const struct urg_packet *reply, const struct urg_
         return urgi_packet_endpoint(t, reply) == urg_packet_endpoint(request);
     default:
         return 1;
+    }
+}
+
+/* ---------------------------------------------------------------- a row's columns and fields */
+
+_Static_assert(URGI_TO_HOST == URG_DIR_BIT(URG_DIR_TO_HOST) &&
+                   URGI_TO_GUEST == URG_DIR_BIT(URG_DIR_TO_GUEST),
+               "a row's dirs are URG_DIR_BIT()s");
+_Static_assert((int)URGI_DATA_NONE == URG_DATA_NONE && (int)URGI_DATA_OWN == URG_DATA_OWN &&
+                   (int)URGI_DATA_ENDPOINT == URG_DATA_ENDPOINT,
+               "a row's data column is an enum urg_data_rule");
+
+/* Each codec's field list. A row names its codec once (CODEC(x)); its
+ * fields are found by the row's encode function. */
+#define COUNT(a) (int)(sizeof(a) / sizeof((a)[0]))
+#define CODEC_FIELDS(x) { encode_##x, fields_##x, COUNT(fields_##x) },
+#define LISTED_FIELDS(x, FIELDS) CODEC_FIELDS(x)
+static const struct {
+    void (*encode)(const struct urg_wire *w, const struct urg_packet *p, uint8_t *th);
+    const struct urg_field *fields;
+    int n;
+} codec_fields[] = {
+    LISTED_CODECS(LISTED_FIELDS)
+    CODEC_FIELDS(hello)
+    CODEC_FIELDS(device_connect)
+    CODEC_FIELDS(interface_info)
+    CODEC_FIELDS(ep_info)
+    CODEC_FIELDS(bulk)
+    /* encode_none: no fields */
+};
+
+static const struct urg_field *row_fields(const struct urgi_type *t, int *n)
+{
+    for (int i = 0; i < COUNT(codec_fields); i++)
+        if (codec_fields[i].encode == t->encode) {
+            *n = codec_fields[i].n;
+            return codec_fields[i].fields;
+        }
+    *n = 0;
+    return NULL;
+}
+
+URG_API int urg_type_info(uint32_t type, struct urg_type_info *info)
+{
+    const struct urgi_type *t = urgi_type(type);
+    if (!t || !info)
+        return URG_ERR_INVALID;
+    memset(info, 0, sizeof(*info));
+    info->dirs = t->dirs;
+    info->caps = t->caps;
+    info->data = t->data;
+    info->data_only = t->data_only;
+    info->in_endpoint = t->in_endpoint;
+    row_fields(t, &info->fields);
+    return 0;
+}
+
+URG_API int urg_type_field(uint32_t type, int i, struct urg_field *f)
+{
+    const struct urgi_type *t = urgi_type(type);
+    const struct urg_field *list;
+    int n;
+    if (!t || !f || i < 0)
+        return 0;
+    list = row_fields(t, &n);
+    if (i >= n)
+        return 0;
+    *f = list[i];
+    if (f->offset == t->endpoint_at)
+        f->role = URG_FIELD_ENDPOINT;
+    else if (f->offset == t->status_at)
+        f->role = URG_FIELD_STATUS;
+    else if (f->offset == t->length_at)
+        f->role = URG_FIELD_LENGTH;
+    else if (f->offset == t->stream_id_at)
+        f->role = URG_FIELD_STREAM_ID;
+    return 1;
+}
+
+URG_API uint32_t urg_field_get(const struct urg_packet *p, const struct urg_field *f, int i)
+{
+    const uint8_t *m = (const uint8_t *)p + f->offset + (size_t)i * f->size;
+    uint16_t v16;
+    uint32_t v32;
+    switch (f->size) {
+    case 1: return *m;
+    case 2: memcpy(&v16, m, 2); return v16;
+    default: memcpy(&v32, m, 4); return v32;
+    }
+}
+
+URG_API void urg_field_set(struct urg_packet *p, const struct urg_field *f, int i, uint32_t v)
+{
+    uint8_t *m = (uint8_t *)p + f->offset + (size_t)i * f->size;
+    uint16_t v16 = (uint16_t)v;
+    switch (f->size) {
+    case 1: *m = (uint8_t)v; break;
+    case 2: memcpy(m, &v16, 2); break;
+    default: memcpy(m, &v, 4); break;
     }
 }

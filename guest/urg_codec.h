@@ -81,6 +81,60 @@ URG_API uint32_t urg_packet_stream(const struct urg_packet *p);
  *  Returns no error code. */
 URG_API int urg_packet_answers(const struct urg_packet *reply, const struct urg_packet *request);
 
+/* A type's row and its codec's fields, for generic walks over packets (the
+ * tests' packet generator and comparator). */
+
+/** The bit of a direction in urg_type_info's dirs and data_only. */
+#define URG_DIR_BIT(dir) (1u << (dir))
+/** What a type's payload is. */
+enum urg_data_rule {
+    URG_DATA_NONE = 0,    /* none: the packet is its type header */
+    URG_DATA_OWN = 1,     /* its own (a hello's caps words, filter_filter's string) */
+    URG_DATA_ENDPOINT = 2 /* its endpoint's data, as long as its length field, in the
+                             direction the endpoint's data goes */
+};
+struct urg_type_info {
+    unsigned dirs;      /* URG_DIR_BIT()s of the directions it travels */
+    uint32_t caps;      /* URG_CAP_BIT()s both sides need for it */
+    int data;           /* enum urg_data_rule */
+    unsigned data_only; /* URG_DIR_BIT()s of the directions in which it travels
+                           only with its endpoint's data */
+    int in_endpoint;    /* 1: its endpoint must be an IN endpoint */
+    int fields;         /* its fields: urg_type_field(type, 0 .. fields - 1) */
+};
+/** Fills *info from type's row: 0, or URG_ERR_INVALID for an unknown type
+ *  or a NULL info. */
+URG_API int urg_type_info(uint32_t type, struct urg_type_info *info);
+
+/** What the row says a field is. */
+enum urg_field_role {
+    URG_FIELD_OTHER = 0,
+    URG_FIELD_ENDPOINT,  /* as urg_packet_endpoint() */
+    URG_FIELD_STATUS,
+    URG_FIELD_LENGTH,    /* the data length of a URG_DATA_ENDPOINT type */
+    URG_FIELD_STREAM_ID,
+    URG_FIELD_TEXT       /* a NUL-terminated string of count bytes (a hello's version) */
+};
+/** One field of a type header, as the type's codec reads and writes it: a
+ *  member of the type's struct in struct urg_packet, or an array of them. */
+struct urg_field {
+    const char *name; /* the member's name: "requesttype", "max_packet_size" */
+    uint16_t offset;  /* of the member in struct urg_packet */
+    uint8_t size;     /* bytes of one element in the struct: 1, 2 or 4 */
+    uint8_t count;    /* elements: 1, or an array's length */
+    int8_t cap;       /* the URG_CAP_* that brings it onto the wire (without
+                         it the field is not sent and decodes as 0), or -1 */
+    uint8_t role;     /* enum urg_field_role */
+};
+/** Sets *f to field i (0, 1, ...) of type's header, in the order of its
+ *  codec's list, and returns 1; 0 past the last field or for an unknown
+ *  type. */
+URG_API int urg_type_field(uint32_t type, int i, struct urg_field *f);
+/** Element i of field f of p (a field of p->type), widened. */
+URG_API uint32_t urg_field_get(const struct urg_packet *p, const struct urg_field *f, int i);
+/** Sets element i of field f of p to v, cut to the element's size. */
+URG_API void urg_field_set(struct urg_packet *p, const struct urg_field *f, int i, uint32_t v);
+
 /** Bytes urg_encode() writes for p: header + type header (+ caps words for
  *  a hello, at most 8). The payload (p->data) is not included. -1 if
  *  p->type cannot travel in dir (or is unknown, or w is NULL); p must not be

@@ -2,7 +2,8 @@
  * test_internals.c - the pending table (pending.c) and the output queue
  * (outq.c) on their own: ids, slots, growth, order; ring wrap-around,
  * growth while wrapped, merging, external segments, detach. The receive
- * path's frame table (codec.c) against urgi_check_frame().
+ * path's frame table (codec.c) against urgi_check_frame(); the field lists
+ * (packet_types.c) against the field codecs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,6 +58,104 @@ static void test_frame_table_agrees_with_check_frame(void **state)
         }
     }
     assert_true(checked > 100000);
+}
+
+/* ---------------------------------------------------------------- field lists */
+
+/* urg_type_field() lists what each row's codec reads and writes: under
+ * every caps set, setting one element of a listed field changes type-header
+ * bytes that no other element changes, a field a missing cap leaves out
+ * changes none, nothing is written past the type header, and together the
+ * elements write every byte of it (a text field all but its terminator).
+ * Their roles are what urg_packet_fields() reads, and urg_type_info()
+ * agrees with the rows' directions. */
+static void test_field_lists_cover_the_field_codecs(void **state)
+{
+    unsigned long elements = 0;
+    (void)state;
+    for (uint32_t caps = 0; caps < 256; caps++) {
+        struct urg_wire w = urg_wire_from_caps(caps, caps);
+        for (int i = 0; i < URG_TYPE_COUNT; i++) {
+            const struct urgi_type *row = &urgi_types[i];
+            struct urg_type_info ti;
+            struct urg_field f;
+            struct urg_packet zero, q;
+            uint8_t b0[400], b1[400], covered[400];
+            int len = urgi_type_header_len(row, &w), n, texts = 0, uncovered = 0;
+            assert_int_equal(urg_type_info(row->type, &ti), 0);
+            memset(&zero, 0, sizeof(zero));
+            zero.type = row->type;
+            memset(b0, 0, sizeof(b0));
+            memset(covered, 0, sizeof(covered));
+            row->encode(&w, &zero, b0);
+            for (n = 0; urg_type_field(row->type, n, &f); n++) {
+                int present = f.cap < 0 || ((w.caps >> f.cap) & 1u);
+                int count = f.role == URG_FIELD_TEXT ? 1 : f.count;
+                texts += f.role == URG_FIELD_TEXT && present;
+                for (int e = 0; e < count; e++) {
+                    int changed = 0;
+                    q = zero;
+                    if (f.role == URG_FIELD_TEXT)
+                        memset((uint8_t *)&q + f.offset, 'A', (size_t)f.count - 1);
+                    else
+                        urg_field_set(&q, &f, e, UINT32_MAX);
+                    memset(b1, 0, sizeof(b1));
+                    row->encode(&w, &q, b1);
+                    for (int k = 0; k < (int)sizeof(b1); k++) {
+                        if (b1[k] == b0[k])
+                            continue;
+                        if (k >= len || covered[k])
+                            fail_msg("%s %s[%d] (caps 0x%x): byte %d of a %d-byte type header "
+                                     "%s",
+                                     row->name, f.name, e, caps, k, len,
+                                     k >= len ? "is past it" : "belongs to another field");
+                        covered[k] = 1;
+                        changed++;
+                    }
+                    if (present != (changed > 0))
+                        fail_msg("%s %s[%d] (caps 0x%x): %d bytes change, the field is %s",
+                                 row->name, f.name, e, caps, changed,
+                                 present ? "on the wire" : "not on the wire");
+                    elements++;
+                }
+            }
+            assert_int_equal(n, ti.fields);
+            for (int k = 0; k < len; k++)
+                uncovered += !covered[k];
+            if (uncovered != texts)
+                fail_msg("%s (caps 0x%x): %d bytes of the type header are in no field", row->name,
+                         caps, uncovered - texts);
+            /* The roles are the row's fields. */
+            q = zero;
+            for (n = 0; urg_type_field(row->type, n, &f); n++)
+                urg_field_set(&q, &f, 0, f.role == URG_FIELD_OTHER || f.role == URG_FIELD_TEXT
+                                             ? 0
+                                             : 0x80u + f.role);
+            {
+                struct urg_packet_fields pf;
+                urg_packet_fields(&q, &pf);
+                assert_int_equal(pf.endpoint, row->endpoint_at ? 0x80 + URG_FIELD_ENDPOINT : -1);
+                assert_int_equal(pf.status, row->status_at ? 0x80 + URG_FIELD_STATUS : -1);
+                assert_int_equal(pf.length, row->length_at ? 0x80 + URG_FIELD_LENGTH : -1);
+                assert_int_equal(pf.stream_id,
+                                 row->stream_id_at ? 0x80 + URG_FIELD_STREAM_ID : -1);
+            }
+            for (int d = 0; d < 2; d++)
+                assert_int_equal(!!(ti.dirs & URG_DIR_BIT(d)),
+                                 urg_type_header_len(&w, row->type, (enum urg_dir)d) >= 0);
+        }
+    }
+    assert_int_equal(elements, 256 * 352); /* 352 elements in the 33 lists */
+    {
+        struct urg_type_info ti;
+        struct urg_field f;
+        assert_int_equal(urg_type_info(1000, &ti), URG_ERR_INVALID);
+        assert_int_equal(urg_type_info(URG_HELLO, NULL), URG_ERR_INVALID);
+        assert_int_equal(urg_type_field(1000, 0, &f), 0);
+        assert_int_equal(urg_type_field(URG_CONTROL_PACKET, -1, &f), 0);
+        assert_int_equal(urg_type_field(URG_CONTROL_PACKET, 7, &f), 0);
+        assert_int_equal(urg_type_field(URG_RESET, 0, &f), 0);
+    }
 }
 
 /* ---------------------------------------------------------------- pending */
@@ -292,6 +391,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frame_table_agrees_with_check_frame),
+        cmocka_unit_test(test_field_lists_cover_the_field_codecs),
         cmocka_unit_test(test_pending_ids_and_lookup),
         cmocka_unit_test(test_pending_out_of_memory),
         cmocka_unit_test(test_outq_order_merge_wrap_grow),
