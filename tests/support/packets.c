@@ -3,7 +3,9 @@
  */
 #include "packets.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 uint32_t rnd(uint32_t *s)
@@ -65,140 +67,154 @@ static uint32_t pick_len(uint32_t *rng, uint32_t max, size_t cap)
     return l;
 }
 
-int gen_packet(uint32_t type, enum urg_dir dir, const struct urg_wire *w, uint32_t *rng,
-               struct urg_packet *p, uint8_t *buf, size_t cap)
+/*
+ * What a packet is - the fields of its type header, the directions it
+ * travels, the caps it needs, its data rule, its IN-endpoint rule - is its
+ * row (urg_type_info, urg_type_field). Below are only the values: what
+ * the protocol or this generator chooses for a field of a given type.
+ */
+
+/* Types whose id the protocol leaves unused: sent with id 0 (the table has
+ * no column for ids; they are values). */
+static int id_unused(uint32_t type)
 {
-    int i;
-    uint32_t len;
-    if (urg_type_header_len(w, type, dir) < 0)
-        return GEN_NO_DIR;
-    memset(p, 0, sizeof(*p));
-    p->type = type;
-    p->id = w->id64 ? ((uint64_t)rnd(rng) << 32 | rnd(rng)) : rnd(rng);
     switch (type) {
+    case URG_HELLO:
     case URG_DEVICE_CONNECT:
     case URG_DEVICE_DISCONNECT:
     case URG_RESET:
     case URG_INTERFACE_INFO:
     case URG_EP_INFO:
     case URG_FILTER_REJECT:
+    case URG_FILTER_FILTER:
     case URG_DEVICE_DISCONNECT_ACK:
-        p->id = 0; /* unsolicited: id 0 as the spec says */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The endpoint numbers and payload lengths drawn for a data packet's type:
+ * endpoints 0-15, or any byte (the codec must not care); lengths up to max
+ * (up to max32 with 32bits_bulk_length). */
+static const struct {
+    uint32_t type;
+    uint8_t ep_bits;
+    uint32_t max, max32;
+} data_values[] = {
+    { URG_CONTROL_PACKET, 0x0f, 4096, 4096 },
+    { URG_BULK_PACKET, 0xff, 65535, 70000 },
+    { URG_ISO_PACKET, 0x0f, 3072, 3072 },
+    { URG_INTERRUPT_PACKET, 0x0f, 1024, 1024 },
+    { URG_BUFFERED_BULK_PACKET, 0xff, 70000, 70000 },
+};
+
+static int data_values_of(uint32_t type)
+{
+    int i;
+    for (i = 0; i < (int)(sizeof(data_values) / sizeof(data_values[0])); i++)
+        if (data_values[i].type == type)
+            return i;
+    return -1;
+}
+
+#define AT(x, m) offsetof(struct urg_packet, h.x.m)
+
+/* Fields whose values the protocol bounds: value % mod. */
+static const struct {
+    uint32_t type;
+    size_t at;
+    uint32_t mod;
+} bounded[] = {
+    { URG_DEVICE_CONNECT, AT(device_connect, speed), 4 },
+    { URG_INTERFACE_INFO, AT(interface_info, interface_count), 33 }, /* at most 32 */
+    { URG_START_BULK_RECEIVING, AT(start_bulk_receiving, bytes_per_transfer),
+      URG_MAX_BULK_LENGTH + 1 },
+};
+
+/* An endpoint with the direction bit the row asks for: IN for an
+ * in_endpoint row, the direction's own where the type travels only with
+ * its endpoint's data, else either. A control packet's endpoint takes its
+ * requesttype's direction (drawn here, first). */
+static uint8_t pick_endpoint(uint32_t type, const struct urg_type_info *ti, enum urg_dir dir,
+                             struct urg_packet *p, uint32_t *rng)
+{
+    int dv = data_values_of(type);
+    uint8_t bits = dv >= 0 ? data_values[dv].ep_bits : 0xff, ep;
+    if (type == URG_CONTROL_PACKET) {
+        p->h.control.requesttype = (uint8_t)rnd(rng);
+        return (uint8_t)((p->h.control.requesttype & 0x80) | (rnd(rng) & bits));
+    }
+    ep = (uint8_t)(rnd(rng) & bits);
+    if (ti->in_endpoint || (ti->data_only & URG_DIR_BIT(dir) && dir == URG_DIR_TO_GUEST))
+        return ep | 0x80;
+    if (ti->data_only & URG_DIR_BIT(dir))
+        return ep & 0x7f;
+    if (!(bits & 0x80) && ti->data == URG_DATA_ENDPOINT && dir == URG_DIR_TO_GUEST && rnd(rng) % 2)
+        ep |= 0x80; /* to the guest: IN data, or the reply to an OUT request */
+    return ep;
+}
+
+/* Element i of field f of a packet of type travelling in dir under w. */
+static uint32_t pick_value(uint32_t type, const struct urg_type_info *ti, const struct urg_field *f,
+                           enum urg_dir dir, const struct urg_wire *w, struct urg_packet *p,
+                           uint32_t *rng)
+{
+    static const uint8_t ep_types[5] = { URG_EP_CONTROL, URG_EP_ISO, URG_EP_BULK,
+                                         URG_EP_INTERRUPT, URG_EP_INVALID };
+    size_t k;
+    switch (f->role) {
+    case URG_FIELD_ENDPOINT:
+        return pick_endpoint(type, ti, dir, p, rng);
+    case URG_FIELD_STATUS: /* the guest sends none */
+        return dir == URG_DIR_TO_GUEST ? rnd(rng) % 8 : 0;
+    case URG_FIELD_STREAM_ID:
+        if (type == URG_BULK_PACKET) /* a bulk packet's stream: with bulk_streams only */
+            return has(w, URG_CAP_BULK_STREAMS) ? rnd(rng) % 64 : 0;
         break;
     default:
         break;
     }
-    switch (type) {
-    case URG_HELLO: {
-        int n = (int)(rnd(rng) % 63);
-        p->id = 0;
+    if (type == URG_CONTROL_PACKET && f->offset == AT(control, requesttype))
+        return p->h.control.requesttype; /* drawn with the endpoint */
+    if (type == URG_EP_INFO && f->offset == AT(ep_info, type))
+        return ep_types[rnd(rng) % 5];
+    for (k = 0; k < sizeof(bounded) / sizeof(bounded[0]); k++)
+        if (bounded[k].type == type && bounded[k].at == f->offset)
+            return rnd(rng) % bounded[k].mod;
+    return rnd(rng);
+}
+
+static void pick_field(uint32_t type, const struct urg_type_info *ti, const struct urg_field *f,
+                       enum urg_dir dir, const struct urg_wire *w, struct urg_packet *p,
+                       uint32_t *rng)
+{
+    int i;
+    if (f->role == URG_FIELD_TEXT) { /* printable, NUL-terminated */
+        char *s = (char *)p + f->offset;
+        int n = (int)(rnd(rng) % (uint32_t)(f->count - 1));
         for (i = 0; i < n; i++)
-            p->h.hello.version[i] = (char)(' ' + rnd(rng) % 95);
+            s[i] = (char)(' ' + rnd(rng) % 95);
+        return;
+    }
+    for (i = 0; i < f->count; i++)
+        urg_field_set(p, f, i, pick_value(type, ti, f, dir, w, p, rng));
+}
+
+/* The payload of a URG_DATA_OWN type. */
+static int pick_own_data(struct urg_packet *p, uint8_t *buf, size_t cap, uint32_t *rng)
+{
+    int i;
+    if (p->type == URG_HELLO) { /* its caps words, kept in h.hello */
         p->h.hello.caps_words = 1 + rnd(rng) % 3;
         p->h.hello.caps[0] = rnd(rng) & URG_CAPS_ALL;
         if (p->h.hello.caps[0] & URG_CAP_BIT(URG_CAP_BULK_STREAMS))
             p->h.hello.caps[0] |= URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE);
         for (i = 1; i < (int)p->h.hello.caps_words; i++)
             p->h.hello.caps[i] = rnd(rng);
-        break;
-    }
-    case URG_DEVICE_CONNECT:
-        p->h.device_connect.speed = (uint8_t)(rnd(rng) % 4);
-        p->h.device_connect.device_class = (uint8_t)rnd(rng);
-        p->h.device_connect.device_subclass = (uint8_t)rnd(rng);
-        p->h.device_connect.device_protocol = (uint8_t)rnd(rng);
-        p->h.device_connect.vendor_id = (uint16_t)rnd(rng);
-        p->h.device_connect.product_id = (uint16_t)rnd(rng);
-        if (has(w, URG_CAP_CONNECT_DEVICE_VERSION))
-            p->h.device_connect.device_version_bcd = (uint16_t)rnd(rng);
-        break;
-    case URG_INTERFACE_INFO:
-        p->h.interface_info.interface_count = rnd(rng) % 33;
-        fill(p->h.interface_info.interface, 32, rng);
-        fill(p->h.interface_info.interface_class, 32, rng);
-        fill(p->h.interface_info.interface_subclass, 32, rng);
-        fill(p->h.interface_info.interface_protocol, 32, rng);
-        break;
-    case URG_EP_INFO:
-        for (i = 0; i < 32; i++) {
-            static const uint8_t types[5] = { 0, 1, 2, 3, 255 };
-            p->h.ep_info.type[i] = types[rnd(rng) % 5];
-            p->h.ep_info.interval[i] = (uint8_t)rnd(rng);
-            p->h.ep_info.interface[i] = (uint8_t)rnd(rng);
-            if (has(w, URG_CAP_EP_INFO_MAX_PACKET_SIZE))
-                p->h.ep_info.max_packet_size[i] = (uint16_t)rnd(rng);
-            if (has(w, URG_CAP_BULK_STREAMS))
-                p->h.ep_info.max_streams[i] = rnd(rng);
-        }
-        break;
-    case URG_SET_CONFIGURATION:
-        p->h.set_configuration.configuration = (uint8_t)rnd(rng);
-        break;
-    case URG_CONFIGURATION_STATUS:
-        p->h.configuration_status.status = (uint8_t)(rnd(rng) % 8);
-        p->h.configuration_status.configuration = (uint8_t)rnd(rng);
-        break;
-    case URG_SET_ALT_SETTING:
-        p->h.set_alt_setting.interface = (uint8_t)rnd(rng);
-        p->h.set_alt_setting.alt = (uint8_t)rnd(rng);
-        break;
-    case URG_GET_ALT_SETTING:
-        p->h.get_alt_setting.interface = (uint8_t)rnd(rng);
-        break;
-    case URG_ALT_SETTING_STATUS:
-        p->h.alt_setting_status.status = (uint8_t)(rnd(rng) % 8);
-        p->h.alt_setting_status.interface = (uint8_t)rnd(rng);
-        p->h.alt_setting_status.alt = (uint8_t)rnd(rng);
-        break;
-    case URG_START_ISO_STREAM:
-        p->h.start_iso_stream.endpoint = (uint8_t)rnd(rng);
-        p->h.start_iso_stream.pkts_per_urb = (uint8_t)rnd(rng);
-        p->h.start_iso_stream.no_urbs = (uint8_t)rnd(rng);
-        break;
-    case URG_STOP_ISO_STREAM:
-        p->h.stop_iso_stream.endpoint = (uint8_t)rnd(rng);
-        break;
-    case URG_ISO_STREAM_STATUS:
-        p->h.iso_stream_status.status = (uint8_t)(rnd(rng) % 8);
-        p->h.iso_stream_status.endpoint = (uint8_t)rnd(rng);
-        break;
-    case URG_START_INTERRUPT_RECEIVING:
-        p->h.start_interrupt_receiving.endpoint = (uint8_t)(rnd(rng) | 0x80);
-        break;
-    case URG_STOP_INTERRUPT_RECEIVING:
-        p->h.stop_interrupt_receiving.endpoint = (uint8_t)(rnd(rng) | 0x80);
-        break;
-    case URG_INTERRUPT_RECEIVING_STATUS:
-        p->h.interrupt_receiving_status.status = (uint8_t)(rnd(rng) % 8);
-        p->h.interrupt_receiving_status.endpoint = (uint8_t)(rnd(rng) | 0x80);
-        break;
-    case URG_ALLOC_BULK_STREAMS:
-        if (!has(w, URG_CAP_BULK_STREAMS))
-            return GEN_NO_CAP;
-        p->h.alloc_bulk_streams.endpoints = rnd(rng);
-        p->h.alloc_bulk_streams.no_streams = rnd(rng);
-        break;
-    case URG_FREE_BULK_STREAMS:
-        if (!has(w, URG_CAP_BULK_STREAMS))
-            return GEN_NO_CAP;
-        p->h.free_bulk_streams.endpoints = rnd(rng);
-        break;
-    case URG_BULK_STREAMS_STATUS:
-        if (!has(w, URG_CAP_BULK_STREAMS))
-            return GEN_NO_CAP;
-        p->h.bulk_streams_status.endpoints = rnd(rng);
-        p->h.bulk_streams_status.no_streams = rnd(rng);
-        p->h.bulk_streams_status.status = (uint8_t)(rnd(rng) % 8);
-        break;
-    case URG_FILTER_REJECT:
-        if (!has(w, URG_CAP_FILTER))
-            return GEN_NO_CAP;
-        break;
-    case URG_FILTER_FILTER: {
+    } else { /* filter_filter: a filter string */
         struct urg_filter_rule rules[4];
         int n = 1 + (int)(rnd(rng) % 4), r;
-        if (!has(w, URG_CAP_FILTER))
-            return GEN_NO_CAP;
         for (i = 0; i < n; i++) {
             rules[i].device_class = rnd(rng) % 3 ? (int)(rnd(rng) % 256) : -1;
             rules[i].vendor_id = rnd(rng) % 3 ? (int)(rnd(rng) % 65536) : -1;
@@ -206,103 +222,64 @@ int gen_packet(uint32_t type, enum urg_dir dir, const struct urg_wire *w, uint32
             rules[i].device_version_bcd = rnd(rng) % 3 ? (int)(rnd(rng) % 65536) : -1;
             rules[i].allow = (int)(rnd(rng) % 2);
         }
-        p->id = 0;
         r = urg_filter_format(rules, (size_t)n, (char *)buf, cap);
         if (r < 0 || (size_t)r >= cap)
             return GEN_NO_CAP;
         p->data = buf;
         p->data_len = (uint32_t)r + 1;
-        break;
     }
-    case URG_DEVICE_DISCONNECT_ACK:
-        if (!has(w, URG_CAP_DEVICE_DISCONNECT_ACK))
-            return GEN_NO_CAP;
-        break;
-    case URG_START_BULK_RECEIVING:
-        if (!has(w, URG_CAP_BULK_RECEIVING))
-            return GEN_NO_CAP;
-        p->h.start_bulk_receiving.stream_id = rnd(rng);
-        p->h.start_bulk_receiving.bytes_per_transfer = rnd(rng) % (URG_MAX_BULK_LENGTH + 1);
-        p->h.start_bulk_receiving.endpoint = (uint8_t)(rnd(rng) | 0x80);
-        p->h.start_bulk_receiving.no_transfers = (uint8_t)rnd(rng);
-        break;
-    case URG_STOP_BULK_RECEIVING:
-        if (!has(w, URG_CAP_BULK_RECEIVING))
-            return GEN_NO_CAP;
-        p->h.stop_bulk_receiving.stream_id = rnd(rng);
-        p->h.stop_bulk_receiving.endpoint = (uint8_t)(rnd(rng) | 0x80);
-        break;
-    case URG_BULK_RECEIVING_STATUS:
-        if (!has(w, URG_CAP_BULK_RECEIVING))
-            return GEN_NO_CAP;
-        p->h.bulk_receiving_status.stream_id = rnd(rng);
-        p->h.bulk_receiving_status.endpoint = (uint8_t)(rnd(rng) | 0x80);
-        p->h.bulk_receiving_status.status = (uint8_t)(rnd(rng) % 8);
-        break;
-    case URG_CONTROL_PACKET: {
-        uint8_t rt = (uint8_t)rnd(rng);
-        p->h.control.requesttype = rt;
-        p->h.control.endpoint = (uint8_t)((rt & 0x80) | (rnd(rng) % 16));
-        p->h.control.request = (uint8_t)rnd(rng);
-        p->h.control.status = dir == URG_DIR_TO_GUEST ? (uint8_t)(rnd(rng) % 8) : 0;
-        p->h.control.value = (uint16_t)rnd(rng);
-        p->h.control.index = (uint16_t)rnd(rng);
-        len = pick_len(rng, 4096, cap);
-        p->h.control.length = (uint16_t)len;
-        if (carries(p->h.control.endpoint, dir)) {
-            fill(buf, len, rng);
-            p->data = len ? buf : NULL;
-            p->data_len = len;
-        }
-        break;
+    return GEN_OK;
+}
+
+int gen_packet(uint32_t type, enum urg_dir dir, const struct urg_wire *w, uint32_t *rng,
+               struct urg_packet *p, uint8_t *buf, size_t cap)
+{
+    struct urg_type_info ti;
+    struct urg_field f, length;
+    int i, e, dv = data_values_of(type);
+    uint32_t len;
+    if (urg_type_header_len(w, type, dir) < 0 || urg_type_info(type, &ti))
+        return GEN_NO_DIR;
+    if (ti.data == URG_DATA_ENDPOINT && dv < 0) {
+        fprintf(stderr, "packets.c: no data_values for %s\n", urg_type_name(type));
+        abort();
     }
-    case URG_BULK_PACKET:
-        p->h.bulk.endpoint = (uint8_t)rnd(rng);
-        p->h.bulk.status = dir == URG_DIR_TO_GUEST ? (uint8_t)(rnd(rng) % 8) : 0;
-        p->h.bulk.stream_id = has(w, URG_CAP_BULK_STREAMS) ? rnd(rng) % 64 : 0;
-        len = pick_len(rng, has(w, URG_CAP_32BITS_BULK_LENGTH) ? 70000 : 65535, cap);
-        p->h.bulk.length = len;
-        if (carries(p->h.bulk.endpoint, dir)) {
+    memset(p, 0, sizeof(*p));
+    p->type = type;
+    p->id = w->id64 ? ((uint64_t)rnd(rng) << 32 | rnd(rng)) : rnd(rng);
+    if (id_unused(type))
+        p->id = 0;
+    if ((w->caps & ti.caps) != ti.caps)
+        return GEN_NO_CAP;
+    /* The fields on this wire, in their list's order; ep_info's arrays one
+     * endpoint at a time; the data length last, then the data it sizes. */
+    memset(&length, 0, sizeof(length));
+    for (i = 0; urg_type_field(type, i, &f); i++) {
+        if (f.cap >= 0 && !has(w, f.cap))
+            continue;
+        if (f.role == URG_FIELD_LENGTH)
+            length = f;
+        else if (type != URG_EP_INFO)
+            pick_field(type, &ti, &f, dir, w, p, rng);
+    }
+    for (e = 0; type == URG_EP_INFO && e < 32; e++)
+        for (i = 0; urg_type_field(type, i, &f); i++)
+            if (f.cap < 0 || has(w, f.cap))
+                urg_field_set(p, &f, e, pick_value(type, &ti, &f, dir, w, p, rng));
+    switch (ti.data) {
+    case URG_DATA_OWN:
+        return pick_own_data(p, buf, cap, rng);
+    case URG_DATA_ENDPOINT:
+        len = pick_len(rng,
+                       has(w, URG_CAP_32BITS_BULK_LENGTH) ? data_values[dv].max32
+                                                          : data_values[dv].max,
+                       cap);
+        urg_field_set(p, &length, 0, len);
+        if (carries((uint8_t)urg_packet_endpoint(p), dir)) {
             fill(buf, len, rng);
             p->data = len ? buf : NULL;
             p->data_len = len;
         }
-        break;
-    case URG_ISO_PACKET:
-        /* Iso packets travel only with their endpoint's data. */
-        p->h.iso.endpoint = (uint8_t)((dir == URG_DIR_TO_GUEST ? 0x80 : 0) | (rnd(rng) % 16));
-        p->h.iso.status = dir == URG_DIR_TO_GUEST ? (uint8_t)(rnd(rng) % 8) : 0;
-        len = pick_len(rng, 3072, cap);
-        p->h.iso.length = (uint16_t)len;
-        fill(buf, len, rng);
-        p->data = len ? buf : NULL;
-        p->data_len = len;
-        break;
-    case URG_INTERRUPT_PACKET:
-        /* To the host: OUT data. To the guest: IN data, or an OUT reply. */
-        p->h.interrupt.endpoint = (uint8_t)(rnd(rng) % 16);
-        if (dir == URG_DIR_TO_GUEST && rnd(rng) % 2)
-            p->h.interrupt.endpoint |= 0x80;
-        p->h.interrupt.status = dir == URG_DIR_TO_GUEST ? (uint8_t)(rnd(rng) % 8) : 0;
-        len = pick_len(rng, 1024, cap);
-        p->h.interrupt.length = (uint16_t)len;
-        if (carries(p->h.interrupt.endpoint, dir)) {
-            fill(buf, len, rng);
-            p->data = len ? buf : NULL;
-            p->data_len = len;
-        }
-        break;
-    case URG_BUFFERED_BULK_PACKET:
-        if (!has(w, URG_CAP_BULK_RECEIVING))
-            return GEN_NO_CAP;
-        p->h.buffered_bulk.stream_id = rnd(rng);
-        p->h.buffered_bulk.endpoint = (uint8_t)(rnd(rng) | 0x80);
-        p->h.buffered_bulk.status = (uint8_t)(rnd(rng) % 8);
-        len = pick_len(rng, 70000, cap);
-        p->h.buffered_bulk.length = len;
-        fill(buf, len, rng);
-        p->data = len ? buf : NULL;
-        p->data_len = len;
         break;
     default:
         break;
@@ -318,148 +295,44 @@ int gen_packet(uint32_t type, enum urg_dir dir, const struct urg_wire *w, uint32
             return 1;                                                                             \
         }                                                                                         \
     } while (0)
-#define DIFFMEM(field, n)                                                                         \
-    do {                                                                                          \
-        if (memcmp(a->field, b->field, n)) {                                                      \
-            snprintf(why, cap, "%s: " #field " differs", urg_type_name(a->type));                \
-            return 1;                                                                             \
-        }                                                                                         \
-    } while (0)
 
 int packet_diff(const struct urg_packet *a, const struct urg_packet *b, const struct urg_wire *w,
                 char *why, size_t cap)
 {
-    int i;
+    struct urg_field f;
+    int i, e;
     DIFF(type);
     DIFF(id);
-    switch (a->type) {
-    case URG_HELLO:
-        if (strcmp(a->h.hello.version, b->h.hello.version)) {
-            snprintf(why, cap, "hello: version \"%s\" != \"%s\"", a->h.hello.version,
-                     b->h.hello.version);
-            return 1;
+    /* The fields on this wire. */
+    for (i = 0; urg_type_field(a->type, i, &f); i++) {
+        if (f.cap >= 0 && !has(w, f.cap))
+            continue;
+        if (f.role == URG_FIELD_TEXT) {
+            const char *x = (const char *)a + f.offset, *y = (const char *)b + f.offset;
+            if (strncmp(x, y, f.count)) {
+                snprintf(why, cap, "%s: %s \"%.*s\" != \"%.*s\"", urg_type_name(a->type), f.name,
+                         (int)f.count, x, (int)f.count, y);
+                return 1;
+            }
+            continue;
         }
+        for (e = 0; e < f.count; e++) {
+            uint32_t x = urg_field_get(a, &f, e), y = urg_field_get(b, &f, e);
+            if (x != y && f.count > 1) {
+                snprintf(why, cap, "%s: %s[%d] %u != %u", urg_type_name(a->type), f.name, e, x, y);
+                return 1;
+            }
+            if (x != y) {
+                snprintf(why, cap, "%s: %s %u != %u", urg_type_name(a->type), f.name, x, y);
+                return 1;
+            }
+        }
+    }
+    if (a->type == URG_HELLO) { /* its data: the caps words, kept in h.hello */
         DIFF(h.hello.caps_words);
         for (i = 0; i < (int)a->h.hello.caps_words && i < 8; i++)
             DIFF(h.hello.caps[i]);
-        return 0; /* caps are the payload, compared above */
-    case URG_DEVICE_CONNECT:
-        DIFF(h.device_connect.speed);
-        DIFF(h.device_connect.device_class);
-        DIFF(h.device_connect.device_subclass);
-        DIFF(h.device_connect.device_protocol);
-        DIFF(h.device_connect.vendor_id);
-        DIFF(h.device_connect.product_id);
-        if (has(w, URG_CAP_CONNECT_DEVICE_VERSION))
-            DIFF(h.device_connect.device_version_bcd);
-        break;
-    case URG_INTERFACE_INFO:
-        DIFF(h.interface_info.interface_count);
-        DIFFMEM(h.interface_info.interface, 32);
-        DIFFMEM(h.interface_info.interface_class, 32);
-        DIFFMEM(h.interface_info.interface_subclass, 32);
-        DIFFMEM(h.interface_info.interface_protocol, 32);
-        break;
-    case URG_EP_INFO:
-        DIFFMEM(h.ep_info.type, 32);
-        DIFFMEM(h.ep_info.interval, 32);
-        DIFFMEM(h.ep_info.interface, 32);
-        for (i = 0; i < 32; i++) {
-            if (has(w, URG_CAP_EP_INFO_MAX_PACKET_SIZE))
-                DIFF(h.ep_info.max_packet_size[i]);
-            if (has(w, URG_CAP_BULK_STREAMS))
-                DIFF(h.ep_info.max_streams[i]);
-        }
-        break;
-    case URG_SET_CONFIGURATION: DIFF(h.set_configuration.configuration); break;
-    case URG_CONFIGURATION_STATUS:
-        DIFF(h.configuration_status.status);
-        DIFF(h.configuration_status.configuration);
-        break;
-    case URG_SET_ALT_SETTING:
-        DIFF(h.set_alt_setting.interface);
-        DIFF(h.set_alt_setting.alt);
-        break;
-    case URG_GET_ALT_SETTING: DIFF(h.get_alt_setting.interface); break;
-    case URG_ALT_SETTING_STATUS:
-        DIFF(h.alt_setting_status.status);
-        DIFF(h.alt_setting_status.interface);
-        DIFF(h.alt_setting_status.alt);
-        break;
-    case URG_START_ISO_STREAM:
-        DIFF(h.start_iso_stream.endpoint);
-        DIFF(h.start_iso_stream.pkts_per_urb);
-        DIFF(h.start_iso_stream.no_urbs);
-        break;
-    case URG_STOP_ISO_STREAM: DIFF(h.stop_iso_stream.endpoint); break;
-    case URG_ISO_STREAM_STATUS:
-        DIFF(h.iso_stream_status.status);
-        DIFF(h.iso_stream_status.endpoint);
-        break;
-    case URG_START_INTERRUPT_RECEIVING: DIFF(h.start_interrupt_receiving.endpoint); break;
-    case URG_STOP_INTERRUPT_RECEIVING: DIFF(h.stop_interrupt_receiving.endpoint); break;
-    case URG_INTERRUPT_RECEIVING_STATUS:
-        DIFF(h.interrupt_receiving_status.status);
-        DIFF(h.interrupt_receiving_status.endpoint);
-        break;
-    case URG_ALLOC_BULK_STREAMS:
-        DIFF(h.alloc_bulk_streams.endpoints);
-        DIFF(h.alloc_bulk_streams.no_streams);
-        break;
-    case URG_FREE_BULK_STREAMS: DIFF(h.free_bulk_streams.endpoints); break;
-    case URG_BULK_STREAMS_STATUS:
-        DIFF(h.bulk_streams_status.endpoints);
-        DIFF(h.bulk_streams_status.no_streams);
-        DIFF(h.bulk_streams_status.status);
-        break;
-    case URG_START_BULK_RECEIVING:
-        DIFF(h.start_bulk_receiving.stream_id);
-        DIFF(h.start_bulk_receiving.bytes_per_transfer);
-        DIFF(h.start_bulk_receiving.endpoint);
-        DIFF(h.start_bulk_receiving.no_transfers);
-        break;
-    case URG_STOP_BULK_RECEIVING:
-        DIFF(h.stop_bulk_receiving.stream_id);
-        DIFF(h.stop_bulk_receiving.endpoint);
-        break;
-    case URG_BULK_RECEIVING_STATUS:
-        DIFF(h.bulk_receiving_status.stream_id);
-        DIFF(h.bulk_receiving_status.endpoint);
-        DIFF(h.bulk_receiving_status.status);
-        break;
-    case URG_CONTROL_PACKET:
-        DIFF(h.control.endpoint);
-        DIFF(h.control.request);
-        DIFF(h.control.requesttype);
-        DIFF(h.control.status);
-        DIFF(h.control.value);
-        DIFF(h.control.index);
-        DIFF(h.control.length);
-        break;
-    case URG_BULK_PACKET:
-        DIFF(h.bulk.endpoint);
-        DIFF(h.bulk.status);
-        DIFF(h.bulk.length);
-        DIFF(h.bulk.stream_id);
-        break;
-    case URG_ISO_PACKET:
-        DIFF(h.iso.endpoint);
-        DIFF(h.iso.status);
-        DIFF(h.iso.length);
-        break;
-    case URG_INTERRUPT_PACKET:
-        DIFF(h.interrupt.endpoint);
-        DIFF(h.interrupt.status);
-        DIFF(h.interrupt.length);
-        break;
-    case URG_BUFFERED_BULK_PACKET:
-        DIFF(h.buffered_bulk.stream_id);
-        DIFF(h.buffered_bulk.length);
-        DIFF(h.buffered_bulk.endpoint);
-        DIFF(h.buffered_bulk.status);
-        break;
-    default:
-        break;
+        return 0;
     }
     DIFF(data_len);
     if (a->data_len && memcmp(a->data, b->data, a->data_len)) {

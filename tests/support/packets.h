@@ -1,6 +1,8 @@
 /*
  * packets.h - test support: valid random packets of any type, direction
- * and layout, and a field-by-field comparison.
+ * and layout, and a field-by-field comparison. Both walk each type's row
+ * (urg_type_info, urg_type_field in urg_codec.h): its fields, directions,
+ * caps and data rule; only the values drawn are chosen here.
  */
 #ifndef URG_TEST_PACKETS_H
 #define URG_TEST_PACKETS_H
