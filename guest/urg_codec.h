@@ -3,11 +3,13 @@
  * project's own, NOT installed.
  *
  * urg_encode(), urg_decode() and the streaming urg_decoder (as usb-guest,
- * URG_ROLE_GUEST, or as usb-host, URG_ROLE_HOST), the wire layout and what a
- * packet is beyond its fields (urg_packet_endpoint/stream/answers). The
- * engine is built on them; the project's tests and scripted usb-hosts, the
- * transport library's capture decoder, dump and replay, the fuzz targets,
- * the benchmarks and the examples' scripted usb-host use them. A VMM needs
+ * URG_ROLE_GUEST, or as usb-host, URG_ROLE_HOST), the wire layout, what a
+ * packet is beyond its fields (urg_packet_endpoint/stream/answers), each
+ * type's row and fields (urg_type_info, urg_type_field), and a usb-host's
+ * output (urg_host_output). The engine is built on them; the project's
+ * tests and scripted usb-hosts, the transport library's capture decoder,
+ * dump and replay, the fuzz targets, the benchmarks and the examples'
+ * scripted usb-host use them. A VMM needs
  * none of it: it talks to a usb-host through urg_session (urg_guest.h) or a
  * model device (urg_hcd.h), and reads captures through urg_capture.h, whose
  * packets (struct urg_packet, enum urg_dir) are in urg_guest.h.
@@ -275,6 +277,52 @@ URG_API uint32_t urg_decoder_peer_caps(const urg_decoder *d);
 /** 1 if the peer's hello arrived, else 0 (d not NULL). Returns no error
  *  code. */
 URG_API int urg_decoder_have_hello(const urg_decoder *d);
+
+/* ======================================================================
+ * A usb-host's output (the project's usb-hosts: replay, test hosts)
+ * ====================================================================== */
+
+/**
+ * What a usb-host queues for the guest: packets encoded under the layout
+ * its host-role decoder (of what the guest sends) has negotiated, each
+ * whole with its data, in one buffer that grows through an allocator and
+ * never holds more than max bytes. Sans-IO: the host writes out
+ * urg_host_output_data() and consumes what was written. The members are
+ * the helper's; read them through the functions.
+ */
+struct urg_host_output {
+    const urg_decoder *dec;      /* whose urg_decoder_wire() packets are encoded under */
+    struct urg_allocator alloc;  /* a copy of the one given */
+    size_t max;                  /* the most bytes queued at once */
+    uint8_t *buf;                /* the queued bytes are buf[off .. len) */
+    size_t cap, off, len;
+};
+/** Sets up an empty output for a host whose decoder is dec (which must
+ *  outlive it), allocating through a (NULL: libc) and queuing at most max
+ *  bytes. 0, or URG_ERR_INVALID (o or dec NULL, max 0). Allocates nothing. */
+URG_API int urg_host_output_init(struct urg_host_output *o, const urg_decoder *dec,
+                                 const struct urg_allocator *a, size_t max);
+/** Frees the buffer; the output may be set up again. */
+URG_API void urg_host_output_free(struct urg_host_output *o);
+/** Encodes p for the guest (urg_encode(), URG_DIR_TO_GUEST, under the
+ *  decoder's layout now) and queues it with its data (none for a hello:
+ *  its caps words are encoded), whole or not at all. Returns 0, the error
+ *  urg_encode() gives a packet it refuses (a URG_ERR_PROTO_* code,
+ *  URG_ERR_INVALID, URG_ERR_TOO_LONG, URG_ERR_BUFFER), or URG_ERR_NOMEM
+ *  when it would queue more than max bytes or the allocator fails; on an
+ *  error nothing is queued. */
+URG_API int urg_host_output_packet(struct urg_host_output *o, const struct urg_packet *p);
+/** Queues n raw bytes, whole or not at all: 0, URG_ERR_INVALID, or
+ *  URG_ERR_NOMEM as urg_host_output_packet(). */
+URG_API int urg_host_output_bytes(struct urg_host_output *o, const void *bytes, size_t n);
+/** The bytes queued and not yet consumed: sets *n (if n is not NULL) and
+ *  returns where they start, or NULL when there are none. Valid until the
+ *  next call that queues, consumes or frees. */
+URG_API const uint8_t *urg_host_output_data(const struct urg_host_output *o, size_t *n);
+/** Drops the first n queued bytes (all of them if n is more). */
+URG_API void urg_host_output_consume(struct urg_host_output *o, size_t n);
+/** Drops every queued byte; the buffer is kept. */
+URG_API void urg_host_output_reset(struct urg_host_output *o);
 
 #ifdef __cplusplus
 }
