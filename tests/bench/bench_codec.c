@@ -96,10 +96,10 @@ static void build(struct work *w, int kinds_mask, uint32_t bulk_size)
     th_pump(&h, s); /* the guest's hello: the host knows the layout */
     th_hello(&h);
     th_device(&h);
-    w->setup = malloc(h.out_len);
-    memcpy(w->setup, h.out, h.out_len);
-    w->setup_len = h.out_len;
-    h.out_len = 0;
+    w->setup_len = th_out_len(&h);
+    w->setup = malloc(w->setup_len);
+    memcpy(w->setup, th_out(&h), w->setup_len);
+    th_drop(&h);
     w->kind = calloc(w->n, sizeof(uint32_t));
     w->size = calloc(w->n, sizeof(uint32_t));
     for (i = 0; i < w->n; i++) {
@@ -134,9 +134,9 @@ static void build(struct work *w, int kinds_mask, uint32_t bulk_size)
         p.data = payload;
         th_emit(&h, &p);
     }
-    w->stream = h.out;
-    w->len = h.out_len;
-    h.out = NULL;
+    w->len = th_out_len(&h);
+    w->stream = malloc(w->len);
+    memcpy(w->stream, th_out(&h), w->len);
     th_free(&h);
     urg_session_free(s);
 }

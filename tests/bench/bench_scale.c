@@ -92,17 +92,17 @@ static int cost(uint32_t outstanding)
         p.h.control.length = 18;
         p.data = desc;
         p.data_len = 18;
-        at[r] = h.out_len;
+        at[r] = th_out_len(&h);
         th_emit(&h, &p);
     }
-    at[rounds] = h.out_len;
+    at[rounds] = th_out_len(&h);
     CALLGRIND_TOGGLE_COLLECT;
     t0 = now();
     for (int r = 0; r < rounds; r++) {
         if (urg_session_control(s, 0, get_device, buf, NULL, NULL))
             return 1;
         drain(s);
-        if (urg_session_recv(s, h.out + at[r], at[r + 1] - at[r]) < 0)
+        if (urg_session_recv(s, th_out(&h) + at[r], at[r + 1] - at[r]) < 0)
             return 1;
     }
     t0 = now() - t0;

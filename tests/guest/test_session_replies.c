@@ -146,11 +146,11 @@ static void test_zero_copy_and_window(void **state)
     th_pump(&h, s);
     th_reply_control(&h, &th_find(&h, URG_CONTROL_PACKET)->p, 0, desc, 18);
     {
-        uint8_t *copy = malloc(h.out_len);
-        size_t len = h.out_len;
+        uint8_t *copy = malloc(th_out_len(&h));
+        size_t len = th_out_len(&h);
         const uint8_t *seen;
-        memcpy(copy, h.out, len);
-        h.out_len = 0;
+        memcpy(copy, th_out(&h), len);
+        th_drop(&h);
         assert_int_equal(urg_session_recv(s, copy, len), 0);
         seen = rec_find(&r, id)->c.data; /* the recorder's copy */
         assert_memory_equal(seen, desc, 18);
@@ -181,17 +181,17 @@ static void test_zero_copy_and_window(void **state)
     p.data_len = sizeof(big);
     th_emit(&h, &p);
     assert_int_equal(urg_session_recv_window(s, &wb, &wl), 0);
-    assert_int_equal(urg_session_recv(s, h.out, 26), 0); /* headers only */
+    assert_int_equal(urg_session_recv(s, th_out(&h), 26), 0); /* headers only */
     assert_int_equal(urg_session_recv_window(s, &wb, &wl), 1);
     assert_ptr_equal(wb, dest);
     assert_int_equal(wl, sizeof(dest));
-    memcpy(wb, h.out + 26, 10000);
+    memcpy(wb, th_out(&h) + 26, 10000);
     assert_int_equal(urg_session_recv_commit(s, 10000), 0);
     assert_int_equal(urg_session_recv_window(s, &wb, &wl), 1);
     assert_ptr_equal(wb, dest + 10000);
-    memcpy(wb, h.out + 26 + 10000, wl);
+    memcpy(wb, th_out(&h) + 26 + 10000, wl);
     assert_int_equal(urg_session_recv_commit(s, wl), 0);
-    h.out_len = 0;
+    th_drop(&h);
     assert_int_equal(rec_count(&r, id), 1);
     assert_memory_equal(dest, big, sizeof(big));
     assert_int_equal(rec_find(&r, id)->c.length, sizeof(big));

@@ -380,10 +380,10 @@ static void test_forget(void **state)
     p.data = data;
     p.data_len = 4000;
     th_emit(&h, &p);
-    assert_int_equal(urg_session_recv(s, h.out, 26), 0);
+    assert_int_equal(urg_session_recv(s, th_out(&h), 26), 0);
     assert_int_equal(urg_session_recv_window(s, &wb, &wl), 1);
     assert_ptr_equal(wb, in_buf);
-    memcpy(wb, h.out + 26, 1000);
+    memcpy(wb, th_out(&h) + 26, 1000);
     assert_int_equal(urg_session_recv_commit(s, 1000), 0);
     assert_int_equal(urg_session_recv_window(s, &wb, &wl), 1);
     assert_int_equal(urg_session_forget(s, b), 0);
@@ -391,8 +391,8 @@ static void test_forget(void **state)
     assert_int_equal(urg_session_recv_commit(s, 500), 0);
     memset(in_buf, 0, sizeof(in_buf));
     assert_int_equal(urg_session_recv_window(s, &wb, &wl), 0);
-    assert_int_equal(urg_session_recv(s, h.out + 26 + 1500, h.out_len - 26 - 1500), 0);
-    h.out_len = 0;
+    assert_int_equal(urg_session_recv(s, th_out(&h) + 26 + 1500, th_out_len(&h) - 26 - 1500), 0);
+    th_drop(&h);
     assert_int_equal(in_buf[3999], 0); /* never written after the forget */
     /* The host answers the forgotten ones; d still completes normally. */
     p.id = a;

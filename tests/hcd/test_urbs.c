@@ -361,7 +361,7 @@ static void test_cancel_during_window_read(void **state)
     vmm_sync(&v, 0);
     id = sent(&v, URG_BULK_PACKET)->id;
     reply_bulk(&v, id, 0x83, 0, big, sizeof(big));
-    assert_int_equal(urg_session_recv(v.s, v.h.out, 26 + 100), 0);
+    assert_int_equal(urg_session_recv(v.s, th_out(&v.h), 26 + 100), 0);
     assert_int_equal(urg_session_recv_window(v.s, &wb, &wl), 1);
     assert_ptr_equal(wb, u->buffer + 100);
     assert_int_equal(urg_hcd_cancel(v.dev, u), 0);
@@ -369,8 +369,8 @@ static void test_cancel_during_window_read(void **state)
     u->buffer = NULL;
     u->length = 0;
     assert_int_equal(urg_session_recv_window(v.s, &wb, &wl), 0);
-    assert_int_equal(urg_session_recv(v.s, v.h.out + 126, v.h.out_len - 126), 0);
-    v.h.out_len = 0;
+    assert_int_equal(urg_session_recv(v.s, th_out(&v.h) + 126, th_out_len(&v.h) - 126), 0);
+    th_drop(&v.h);
     assert_int_equal(vmm_count(&v, u), 1);
     assert_int_equal(urg_session_state(v.s), URG_STATE_CONNECTED);
     vmm_free(&v);

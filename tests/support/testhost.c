@@ -50,6 +50,9 @@ static void host_error(void *ctx, int err, const char *msg, int fatal)
     fprintf(stderr, "testhost: guest sent a bad packet: %s\n", msg);
 }
 
+/* What a test may script for the guest before it flushes. */
+#define TH_MAX_OUTPUT ((size_t)1 << 30)
+
 void th_init(struct testhost *h, uint32_t host_caps)
 {
     struct urg_decoder_config c;
@@ -61,8 +64,8 @@ void th_init(struct testhost *h, uint32_t host_caps)
     c.callbacks.packet = host_packet;
     c.callbacks.error = host_error;
     c.ctx = h;
-    if (urg_decoder_new(&c, &h->dec))
-        die("urg_decoder_new");
+    if (urg_decoder_new(&c, &h->dec) || urg_host_output_init(&h->out, h->dec, NULL, TH_MAX_OUTPUT))
+        die("cannot set up the host's decoder and output");
 }
 
 void th_free(struct testhost *h)
@@ -71,7 +74,7 @@ void th_free(struct testhost *h)
     for (i = 0; i < h->npkts; i++)
         free(h->pkts[i].data);
     free(h->pkts);
-    free(h->out);
+    urg_host_output_free(&h->out);
     urg_decoder_free(h->dec);
     memset(h, 0, sizeof(*h));
 }
@@ -98,28 +101,30 @@ size_t th_pump(struct testhost *h, urg_session *s)
 
 void th_raw(struct testhost *h, const void *bytes, size_t n)
 {
-    if (h->out_len + n > h->out_cap) {
-        h->out_cap = (h->out_len + n) * 2;
-        h->out = xrealloc(h->out, h->out_cap);
-    }
-    memcpy(h->out + h->out_len, bytes, n);
-    h->out_len += n;
+    if (urg_host_output_bytes(&h->out, bytes, n))
+        die("out of memory for the guest's bytes");
 }
 
 void th_emit(struct testhost *h, const struct urg_packet *p)
 {
-    uint8_t hdr[16 + 288 + 64];
-    struct urg_wire w = th_wire(h);
-    int n = urg_encode(&w, URG_DIR_TO_GUEST, p, hdr, sizeof(hdr));
-    if (n < 0) {
-        fprintf(stderr, "testhost: cannot encode %s: %s\n", urg_type_name(p->type),
-                urg_strerror(n));
+    int rc = urg_host_output_packet(&h->out, p);
+    if (rc) {
+        fprintf(stderr, "testhost: cannot send %s: %s\n", urg_type_name(p->type),
+                urg_strerror(rc));
         abort();
     }
-    th_raw(h, hdr, (size_t)n);
-    if (p->type != URG_HELLO && p->data_len)
-        th_raw(h, p->data, p->data_len);
 }
+
+const uint8_t *th_out(const struct testhost *h) { return urg_host_output_data(&h->out, NULL); }
+
+size_t th_out_len(const struct testhost *h)
+{
+    size_t n;
+    urg_host_output_data(&h->out, &n);
+    return n;
+}
+
+void th_drop(struct testhost *h) { urg_host_output_reset(&h->out); }
 
 void th_hello(struct testhost *h)
 {
@@ -282,18 +287,17 @@ void th_clear(struct testhost *h)
 
 int th_flush(struct testhost *h, urg_session *s, size_t chunk)
 {
-    size_t off = 0;
+    const uint8_t *b;
+    size_t n;
     int r = 0;
     if (!chunk)
-        chunk = h->out_len ? h->out_len : 1;
-    while (off < h->out_len) {
-        size_t n = h->out_len - off < chunk ? h->out_len - off : chunk;
-        int x = urg_session_recv(s, h->out + off, n);
+        chunk = th_out_len(h) ? th_out_len(h) : 1;
+    while ((b = urg_host_output_data(&h->out, &n))) {
+        int x = urg_session_recv(s, b, n < chunk ? n : chunk);
         if (x && !r)
             r = x;
-        off += n;
+        urg_host_output_consume(&h->out, n < chunk ? n : chunk);
     }
-    h->out_len = 0;
     return r;
 }
 

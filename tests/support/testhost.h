@@ -1,7 +1,8 @@
 /*
  * testhost.h - test support: a scripted usb-host speaking the host side
- * with the engine's own codec (urg_encode, urg_decoder in URG_ROLE_HOST),
- * and a recorder that logs every session callback as one text line.
+ * with the engine's own codec (urg_decoder in URG_ROLE_HOST; what it
+ * scripts queued through urg_host_output, as the other hosts do), and a
+ * recorder that logs every session callback as one text line.
  */
 #ifndef URG_TESTHOST_H
 #define URG_TESTHOST_H
@@ -23,8 +24,7 @@ struct testhost {
     urg_decoder *dec;       /* host-role decoder of the guest's output */
     struct th_packet *pkts; /* every packet the guest sent, in order */
     size_t npkts, cap;
-    uint8_t *out;           /* bytes scripted for the guest */
-    size_t out_len, out_cap;
+    struct urg_host_output out; /* bytes scripted for the guest: th_out() */
     int dec_err;            /* last error the host decoder reported */
     uint64_t stream_seq;    /* id of the next th_stream_data() packet */
 };
@@ -40,6 +40,11 @@ size_t th_pump(struct testhost *h, urg_session *s);
 void th_emit(struct testhost *h, const struct urg_packet *p);
 /* Appends raw bytes for the guest. */
 void th_raw(struct testhost *h, const void *bytes, size_t n);
+/* The bytes scripted for the guest and not flushed yet, and how many;
+ * th_drop() forgets them (a test that fed them itself). */
+const uint8_t *th_out(const struct testhost *h);
+size_t th_out_len(const struct testhost *h);
+void th_drop(struct testhost *h);
 /* The host's hello with the given caps and version "testhost 1.0". */
 void th_hello(struct testhost *h);
 /* interface_info, ep_info and device_connect of a device with an interrupt

@@ -285,8 +285,8 @@ static void test_bulk_replies_read_straight_into_the_urbs(void **state)
     }
     th_hello(&h);
     th_device(&h); /* bulk IN 0x82 */
-    assert_int_equal(write(sv[1], h.out, h.out_len), (ssize_t)h.out_len);
-    h.out_len = 0;
+    assert_int_equal(write(sv[1], th_out(&h), th_out_len(&h)), (ssize_t)th_out_len(&h));
+    th_drop(&h);
     assert_true(run_until(loop, tdev_attached, &d, 10));
     for (int i = 0; i < N; i++) {
         u[i] = urg_urb_alloc(0);
@@ -311,7 +311,7 @@ static void test_bulk_replies_read_straight_into_the_urbs(void **state)
     }
     /* The guest's hello and requests are read by nobody: the socket keeps
      * them. The host side writes all its replies first. */
-    assert_int_equal(write(sv[1], h.out, h.out_len), (ssize_t)h.out_len);
+    assert_int_equal(write(sv[1], th_out(&h), th_out_len(&h)), (ssize_t)th_out_len(&h));
     d.completions = 0;
     assert_true(run_until(loop, n_completions, &d, 10));
     for (int i = 0; i < N; i++) {
