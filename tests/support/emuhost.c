@@ -24,8 +24,7 @@ struct pend {
 struct emuhost {
     struct emu_config cfg;
     urg_decoder *dec;
-    uint8_t *out;
-    size_t olen, ocap, ooff;
+    struct urg_host_output out; /* for the guest */
     bool unplugged;
     uint8_t config;
     uint64_t counts[URG_TYPE_COUNT];
@@ -197,29 +196,18 @@ static void flush_out(struct emuhost *e);
 
 /* ---------------------------------------------------------------- output */
 
-static void out_bytes(struct emuhost *e, const void *p, size_t n)
-{
-    if (e->olen + n > e->ocap) {
-        e->ocap = (e->olen + n) * 2 + 4096;
-        e->out = realloc(e->out, e->ocap);
-    }
-    memcpy(e->out + e->olen, p, n);
-    e->olen += n;
-}
+/* What the host may have queued for the guest: far more than a burst of
+ * replies between two writes. */
+#define EMU_MAX_OUTPUT ((size_t)1 << 30)
 
 static void send_pkt(struct emuhost *e, const struct urg_packet *p)
 {
-    uint8_t h[16 + 288 + 64];
-    struct urg_wire w = urg_decoder_wire(e->dec);
-    int n = urg_encode(&w, URG_DIR_TO_GUEST, p, h, sizeof(h));
-    if (n < 0) {
-        fprintf(stderr, "emuhost: cannot encode %s: %s\n", urg_type_name(p->type),
-                urg_strerror(n));
+    int rc = urg_host_output_packet(&e->out, p);
+    if (rc) {
+        fprintf(stderr, "emuhost: cannot send %s: %s\n", urg_type_name(p->type),
+                urg_strerror(rc));
         abort();
     }
-    out_bytes(e, h, (size_t)n);
-    if (p->type != URG_HELLO && p->data_len)
-        out_bytes(e, p->data, p->data_len);
 }
 
 static void pkt_init(struct urg_packet *p, uint32_t type, uint64_t id)
@@ -229,18 +217,9 @@ static void pkt_init(struct urg_packet *p, uint32_t type, uint64_t id)
     p->id = id;
 }
 
-const uint8_t *emu_output(struct emuhost *e, size_t *n)
-{
-    *n = e->olen - e->ooff;
-    return e->out + e->ooff;
-}
+const uint8_t *emu_output(struct emuhost *e, size_t *n) { return urg_host_output_data(&e->out, n); }
 
-void emu_consume(struct emuhost *e, size_t n)
-{
-    e->ooff += n;
-    if (e->ooff == e->olen)
-        e->ooff = e->olen = 0;
-}
+void emu_consume(struct emuhost *e, size_t n) { urg_host_output_consume(&e->out, n); }
 
 /* ---------------------------------------------------------------- device info */
 
@@ -1022,7 +1001,9 @@ struct emuhost *emu_new(const struct emu_config *c)
     dc.callbacks.packet = on_packet;
     dc.callbacks.error = on_error;
     dc.ctx = e;
-    if (urg_decoder_new(&dc, &e->dec)) {
+    if (urg_decoder_new(&dc, &e->dec) ||
+        urg_host_output_init(&e->out, e->dec, NULL, EMU_MAX_OUTPUT)) {
+        urg_decoder_free(e->dec);
         free(e);
         return NULL;
     }
@@ -1185,8 +1166,8 @@ void emu_free(struct emuhost *e)
         return;
     if (e->loop)
         emu_close(e);
+    urg_host_output_free(&e->out);
     urg_decoder_free(e->dec);
-    free(e->out);
     free(e->disk);
     free(e->stage);
     free(e->stash);

@@ -1,6 +1,7 @@
 /*
  * emuhost.h - an emulated usb-host for tests and fixtures, built on the
- * engine's codec in the host role. It behaves as libusbredirhost does
+ * engine's codec in the host role (its output queued through
+ * urg_host_output, as the other hosts'). It behaves as libusbredirhost does
  * (hello, then interface_info, ep_info, device_connect; cancelled replies;
  * streams with their statuses) in front of one emulated device:
  *
