@@ -57,8 +57,7 @@ struct urg_replay {
     uint32_t hnext, gnext;
     uint32_t host_caps;
     urg_decoder *dec;
-    uint8_t *out;
-    size_t olen, ocap, ooff;
+    struct urg_host_output out; /* for the guest, under dec's layout */
     bool finished, reported;
     int status;            /* what finish() reported */
     bool starting;         /* inside urg_replay_new(): an error is returned, not done() */
@@ -297,26 +296,19 @@ static int differs(const struct urg_packet *want, const struct urg_packet *got, 
 
 /* ---------------------------------------------------------------- the host */
 
-/* Queues a packet (its encoded header and its data) whole, or not at all
- * (false: out of memory, the replay is over). */
-static bool out_packet(urg_replay *r, const void *hdr, size_t hlen, const void *data, size_t dlen)
+/* The most the output ever holds: each host packet of the capture once,
+ * with the largest headers any layout gives it. */
+static size_t output_bound(const urg_replay *r)
 {
-    if (r->olen + hlen + dlen > r->ocap) {
-        size_t nc = (r->olen + hlen + dlen) * 2 + 4096;
-        uint8_t *no = urgi_realloc(&r->alloc, r->out, nc);
-        if (!no) {
-            finish(r, URG_ERR_NOMEM, "replay: out of memory for %zu bytes of output",
-                   r->olen + hlen + dlen);
-            return false;
-        }
-        r->out = no;
-        r->ocap = nc;
+    struct urg_wire widest = urg_wire_from_caps(URG_CAPS_ALL, URG_CAPS_ALL);
+    size_t n = 0;
+    uint32_t i;
+    for (i = 0; i < r->nhost; i++) {
+        const struct urg_packet *p = &r->host[i].p;
+        int hl = urg_encoded_header_len(&widest, p, URG_DIR_TO_GUEST);
+        n += (size_t)(hl > 0 ? hl : 0) + (p->type != URG_HELLO ? p->data_len : 0);
     }
-    memcpy(r->out + r->olen, hdr, hlen);
-    if (dlen)
-        memcpy(r->out + r->olen + hlen, data, dlen);
-    r->olen += hlen + dlen;
-    return true;
+    return n;
 }
 
 /* Sends every host packet whose turn it is. */
@@ -325,22 +317,23 @@ static void pump(urg_replay *r)
     while (!r->finished && r->hnext < r->nhost) {
         struct rp *h = &r->host[r->hnext];
         struct urg_packet p = h->p;
-        struct urg_wire w = urg_decoder_wire(r->dec);
-        uint8_t hdr[16 + 288 + 64];
-        int n;
+        int rc;
         if (h->dep >= 0 && !r->guest[h->dep].matched)
             return;
         if (h->answers >= 0)
             p.id = r->guest[h->answers].live_id;
-        n = urg_encode(&w, URG_DIR_TO_GUEST, &p, hdr, sizeof(hdr));
-        if (n < 0) {
-            finish(r, URG_ERR_DIVERGED,
-                   "capture packet %u (host to guest, %s) cannot be sent to this guest: %s",
-                   h->index, urg_type_name(p.type), urg_strerror(n));
+        rc = urg_host_output_packet(&r->out, &p);
+        if (rc == URG_ERR_NOMEM) { /* the replay is over */
+            finish(r, URG_ERR_NOMEM, "replay: out of memory for the output (%s, %u bytes)",
+                   urg_type_name(p.type), p.data_len);
             return;
         }
-        if (!out_packet(r, hdr, (size_t)n, p.data, p.type != URG_HELLO ? p.data_len : 0))
+        if (rc < 0) {
+            finish(r, URG_ERR_DIVERGED,
+                   "capture packet %u (host to guest, %s) cannot be sent to this guest: %s",
+                   h->index, urg_type_name(p.type), urg_strerror(rc));
             return;
+        }
         r->hnext++;
     }
     if (!r->finished && r->hnext == r->nhost && r->gnext == r->nguest) {
@@ -426,12 +419,14 @@ static void close_conn(urg_replay *r)
 
 static void flush(urg_replay *r)
 {
-    while (r->fd >= 0 && r->ooff < r->olen) {
-        ssize_t w = send(r->fd, r->out + r->ooff, r->olen - r->ooff, MSG_NOSIGNAL);
+    const uint8_t *b;
+    size_t n;
+    while (r->fd >= 0 && (b = urg_host_output_data(&r->out, &n))) {
+        ssize_t w = send(r->fd, b, n, MSG_NOSIGNAL);
         if (w < 0 && errno == ENOTSOCK)
-            w = write(r->fd, r->out + r->ooff, r->olen - r->ooff);
+            w = write(r->fd, b, n);
         if (w > 0) {
-            r->ooff += (size_t)w;
+            urg_host_output_consume(&r->out, (size_t)w);
             continue;
         }
         if (w < 0 && errno == EINTR)
@@ -444,7 +439,7 @@ static void flush(urg_replay *r)
         close_conn(r);
         return;
     }
-    r->ooff = r->olen = 0;
+    urg_host_output_reset(&r->out);
     if (r->fd >= 0)
         ev_io_stop(r->loop, &r->wio);
     /* Done, or failed (a failed replay always hangs up). */
@@ -564,7 +559,7 @@ static void really_free(urg_replay *r)
         urgi_free(&a, r->guest[i].data);
     urgi_free(&a, r->host);
     urgi_free(&a, r->guest);
-    urgi_free(&a, r->out);
+    urg_host_output_free(&r->out);
     urg_decoder_free(r->dec);
     urgi_free(&a, r);
 }
@@ -629,9 +624,11 @@ URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **o
     dc.callbacks.error = on_decode_error;
     dc.ctx = r;
     dc.allocator = &r->alloc;
-    if ((rc = urg_decoder_new(&dc, &r->dec))) {
+    if ((rc = urg_decoder_new(&dc, &r->dec)) ||
+        (rc = urg_host_output_init(&r->out, r->dec, &r->alloc, output_bound(r)))) {
         if (cfg->log)
-            cfg->log(cfg->user_data, URG_LOG_ERROR, "replay: cannot create the decoder");
+            cfg->log(cfg->user_data, URG_LOG_ERROR,
+                     "replay: cannot create the decoder or the output");
         really_free(r);
         return rc;
     }
