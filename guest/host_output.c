@@ -1,11 +1,28 @@
 /*
- * host_output.c - a usb-host's output (urg_codec.h): packets encoded for
- * the guest under the layout a host-role decoder negotiated, queued whole
- * in one buffer that grows through an allocator up to a bound. The
- * project's usb-hosts share it: the replay host (transport/replay.c), the
- * scripted and the emulated test hosts (tests/support/).
+ * host_output.c - a usb-host's plumbing (urg_codec.h): its decoder of what
+ * the guest sends, and its output - packets encoded for the guest under
+ * the layout that decoder negotiated, queued whole in one buffer that
+ * grows through an allocator up to a bound. The project's usb-hosts share
+ * it: the replay host (transport/replay.c), the scripted and the emulated
+ * test hosts (tests/support/).
  */
 #include "internal.h"
+
+URG_API int urg_host_decoder_new(uint32_t our_caps, const struct urg_decoder_callbacks *cb,
+                                 void *ctx, const struct urg_allocator *a, urg_decoder **out)
+{
+    struct urg_decoder_config c;
+    if (!cb)
+        return URG_ERR_INVALID;
+    memset(&c, 0, sizeof(c));
+    c.role = URG_ROLE_HOST;
+    c.our_caps = our_caps;
+    c.policy = URG_POLICY_FAIL;
+    c.allocator = a;
+    c.callbacks = *cb;
+    c.ctx = ctx;
+    return urg_decoder_new(&c, out);
+}
 
 /* Header, largest type header and a hello's 8 caps words. */
 #define MAX_ENCODED (URGI_MAX_HEADERS + 4 * 8)

@@ -279,8 +279,16 @@ URG_API uint32_t urg_decoder_peer_caps(const urg_decoder *d);
 URG_API int urg_decoder_have_hello(const urg_decoder *d);
 
 /* ======================================================================
- * A usb-host's output (the project's usb-hosts: replay, test hosts)
+ * A usb-host's plumbing (the project's usb-hosts: replay, test hosts)
  * ====================================================================== */
+
+/** The decoder of what the guest sends to a usb-host that advertises
+ *  our_caps: urg_decoder_new() in URG_ROLE_HOST, policy fail, the default
+ *  maximum packet size, with *cb and ctx as its callbacks and a (NULL:
+ *  libc) as its allocator. Returns what urg_decoder_new() returns, or
+ *  URG_ERR_INVALID for a NULL cb. */
+URG_API int urg_host_decoder_new(uint32_t our_caps, const struct urg_decoder_callbacks *cb,
+                                 void *ctx, const struct urg_allocator *a, urg_decoder **out);
 
 /**
  * What a usb-host queues for the guest: packets encoded under the layout

@@ -568,7 +568,8 @@ URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **o
 {
     const struct urg_allocator *a;
     struct urg_replay_config c, *cfg = &c;
-    struct urg_decoder_config dc;
+    const struct urg_decoder_callbacks cb = { .packet = on_guest, .error = on_decode_error };
+    uint32_t caps;
     struct build b;
     urg_replay *r;
     char err[256];
@@ -614,17 +615,11 @@ URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **o
         return rc < 0 ? rc : URG_ERR_CAPTURE;
     }
     r->loop = cfg->loop ? cfg->loop : EV_DEFAULT; /* only once the capture is good */
-    memset(&dc, 0, sizeof(dc));
-    dc.role = URG_ROLE_HOST;
-    dc.our_caps = r->host_caps & URG_CAPS_ALL;
-    if ((dc.our_caps & URG_CAP_BIT(URG_CAP_BULK_STREAMS)) &&
-        !(dc.our_caps & URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE)))
-        dc.our_caps &= ~URG_CAP_BIT(URG_CAP_BULK_STREAMS);
-    dc.callbacks.packet = on_guest;
-    dc.callbacks.error = on_decode_error;
-    dc.ctx = r;
-    dc.allocator = &r->alloc;
-    if ((rc = urg_decoder_new(&dc, &r->dec)) ||
+    caps = r->host_caps & URG_CAPS_ALL;
+    if ((caps & URG_CAP_BIT(URG_CAP_BULK_STREAMS)) &&
+        !(caps & URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE)))
+        caps &= ~URG_CAP_BIT(URG_CAP_BULK_STREAMS);
+    if ((rc = urg_host_decoder_new(caps, &cb, r, &r->alloc, &r->dec)) ||
         (rc = urg_host_output_init(&r->out, r->dec, &r->alloc, output_bound(r)))) {
         if (cfg->log)
             cfg->log(cfg->user_data, URG_LOG_ERROR,

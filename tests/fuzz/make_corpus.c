@@ -44,12 +44,7 @@ static void header(uint8_t caps, uint8_t flags, uint32_t seed)
 static void hello(uint32_t caps)
 {
     struct urg_wire w0 = { 0, 0 };
-    struct urg_packet p;
-    memset(&p, 0, sizeof(p));
-    p.type = URG_HELLO;
-    strcpy(p.h.hello.version, "corpus host");
-    p.h.hello.caps[0] = caps;
-    p.h.hello.caps_words = 1;
+    struct urg_packet p = hello_packet("corpus host", caps);
     emit(&w0, &p);
 }
 

@@ -4,7 +4,8 @@
  * queues decodes back, as a guest reads it, to the packets given, under
  * the layout its decoder negotiated, however it is consumed meanwhile; its
  * bound and its allocator's failures refuse a packet whole and leave what
- * was queued; refused packets queue nothing.
+ * was queued; refused packets queue nothing. The host's decoder comes
+ * from urg_host_decoder_new(), as the hosts' do.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,39 +82,19 @@ static int ignore_packet(void *ctx, const struct urg_packet *p)
  * when guest_caps is not ~0: its layout is then negotiated. */
 static urg_decoder *host_decoder(uint32_t host_caps, uint32_t guest_caps)
 {
-    struct urg_decoder_config c;
-    struct urg_packet hello;
+    const struct urg_decoder_callbacks cb = { .packet = ignore_packet };
+    struct urg_packet hello = hello_packet("guest", guest_caps);
     urg_decoder *d;
     uint8_t b[128];
     int n;
-    memset(&c, 0, sizeof(c));
-    c.role = URG_ROLE_HOST;
-    c.our_caps = host_caps;
-    c.callbacks.packet = ignore_packet;
-    assert_int_equal(urg_decoder_new(&c, &d), 0);
+    assert_int_equal(urg_host_decoder_new(host_caps, &cb, NULL, NULL, &d), 0);
     if (guest_caps != ~0u) {
-        memset(&hello, 0, sizeof(hello));
-        hello.type = URG_HELLO;
-        strcpy(hello.h.hello.version, "guest");
-        hello.h.hello.caps[0] = guest_caps;
-        hello.h.hello.caps_words = 1;
         n = urg_encode(&W0, URG_DIR_TO_HOST, &hello, b, sizeof(b));
         assert_true(n > 0);
         assert_int_equal(urg_decoder_feed(d, b, (size_t)n, NULL), 0);
         assert_int_equal(urg_decoder_have_hello(d), 1);
     }
     return d;
-}
-
-static struct urg_packet host_hello(uint32_t caps)
-{
-    struct urg_packet p;
-    memset(&p, 0, sizeof(p));
-    p.type = URG_HELLO;
-    strcpy(p.h.hello.version, "test host");
-    p.h.hello.caps[0] = caps;
-    p.h.hello.caps_words = 1;
-    return p;
 }
 
 static struct urg_packet disconnect(void)
@@ -158,13 +139,9 @@ static void read_error(void *ctx, int err, const char *msg, int fatal)
 
 static void reader_init(struct reader *r, uint32_t guest_caps)
 {
-    struct urg_decoder_config c;
+    struct urg_decoder_config c = { .role = URG_ROLE_GUEST, .our_caps = guest_caps,
+                                    .callbacks = { .packet = read_packet, .error = read_error } };
     memset(r, 0, sizeof(*r));
-    memset(&c, 0, sizeof(c));
-    c.role = URG_ROLE_GUEST;
-    c.our_caps = guest_caps;
-    c.callbacks.packet = read_packet;
-    c.callbacks.error = read_error;
     c.ctx = r;
     assert_int_equal(urg_decoder_new(&c, &r->d), 0);
 }
@@ -210,7 +187,7 @@ static void test_packets_decode_back_equal(void **state)
         urg_decoder *d = host_decoder(URG_CAPS_ALL, ~0u);
         struct urg_host_output o;
         static struct reader r;
-        struct urg_packet hello = host_hello(URG_CAPS_ALL);
+        struct urg_packet hello = hello_packet("test host", URG_CAPS_ALL);
         struct urg_wire w;
         uint8_t b[128];
         size_t have;
@@ -229,7 +206,7 @@ static void test_packets_decode_back_equal(void **state)
         sent[n] = hello;
         sent_data[n++] = NULL;
         /* The guest's hello reaches the host: the layout is negotiated. */
-        hello = host_hello(guest_caps);
+        hello = hello_packet("guest", guest_caps);
         len = urg_encode(&W0, URG_DIR_TO_HOST, &hello, b, sizeof(b));
         assert_int_equal(urg_decoder_feed(d, b, (size_t)len, NULL), 0);
         w = urg_decoder_wire(d);
@@ -305,7 +282,7 @@ static void test_bound_refused(void **state)
     const struct urg_allocator a = { c_malloc, c_realloc, c_free, &c };
     urg_decoder *d = host_decoder(URG_CAPS_ALL, ~0u);
     struct urg_host_output o;
-    struct urg_packet hello = host_hello(URG_CAPS_ALL), bye = disconnect(), big;
+    struct urg_packet hello = hello_packet("test host", URG_CAPS_ALL), bye = disconnect(), big;
     static uint8_t data[300];
     uint8_t before[100];
     size_t have;
@@ -429,10 +406,10 @@ static void test_allocator_failure_reported(void **state)
 /* ---------------------------------------------------------------- refusals */
 
 /* A packet urg_encode refuses is refused with its error and queues
- * nothing; bad arguments are URG_ERR_INVALID; consume and reset. */
-static void test_refusals_consume_and_reset(void **state)
+ * nothing; bad arguments are URG_ERR_INVALID. */
+static void test_refusals_queue_nothing(void **state)
 {
-    urg_decoder *d = host_decoder(URG_CAPS_ALL, URG_CAPS_ALL);
+    urg_decoder *d = host_decoder(URG_CAPS_ALL, URG_CAPS_ALL), *d2 = NULL;
     struct urg_host_output o, zero;
     struct urg_packet p, bye = disconnect();
     uint8_t data[4] = { 1, 2, 3, 4 };
@@ -468,7 +445,24 @@ static void test_refusals_consume_and_reset(void **state)
     assert_int_equal(urg_host_output_packet(&o, &p), URG_ERR_PROTO_EP_DIRECTION);
     assert_null(urg_host_output_data(&o, &have));
     assert_int_equal(have, 0);
-    /* Consume: in parts, then past the end; reset drops the rest. */
+    assert_int_equal(urg_host_output_packet(&o, &bye), 0); /* and it still works */
+    urg_host_output_data(&o, &have);
+    assert_int_equal(have, 16);
+    urg_host_output_free(&o);
+    assert_int_equal(urg_host_decoder_new(0, NULL, NULL, NULL, &d2), URG_ERR_INVALID);
+    urg_decoder_free(d);
+}
+
+/* Consume in parts, then past the end; reset drops the rest; free twice. */
+static void test_consume_and_reset(void **state)
+{
+    urg_decoder *d = host_decoder(URG_CAPS_ALL, URG_CAPS_ALL);
+    struct urg_host_output o;
+    struct urg_packet bye = disconnect();
+    uint8_t data[4] = { 1, 2, 3, 4 };
+    size_t have;
+    (void)state;
+    assert_int_equal(urg_host_output_init(&o, d, NULL, 4096), 0);
     assert_int_equal(urg_host_output_packet(&o, &bye), 0);
     assert_int_equal(urg_host_output_bytes(&o, data, 4), 0);
     urg_host_output_consume(&o, 10);
@@ -493,7 +487,8 @@ int main(void)
         cmocka_unit_test(test_packets_decode_back_equal),
         cmocka_unit_test(test_bound_refused),
         cmocka_unit_test(test_allocator_failure_reported),
-        cmocka_unit_test(test_refusals_consume_and_reset),
+        cmocka_unit_test(test_refusals_queue_nothing),
+        cmocka_unit_test(test_consume_and_reset),
     };
     return cmocka_run_group_tests_name("host_output", tests, NULL, NULL);
 }

@@ -991,17 +991,11 @@ void emu_config_init(struct emu_config *c, int kind)
 struct emuhost *emu_new(const struct emu_config *c)
 {
     struct emuhost *e = calloc(1, sizeof(*e));
-    struct urg_decoder_config dc;
+    const struct urg_decoder_callbacks cb = { .packet = on_packet, .error = on_error };
     struct urg_packet p;
     e->cfg = *c;
     e->fd = -1;
-    memset(&dc, 0, sizeof(dc));
-    dc.role = URG_ROLE_HOST;
-    dc.our_caps = c->caps;
-    dc.callbacks.packet = on_packet;
-    dc.callbacks.error = on_error;
-    dc.ctx = e;
-    if (urg_decoder_new(&dc, &e->dec) ||
+    if (urg_host_decoder_new(c->caps, &cb, e, NULL, &e->dec) ||
         urg_host_output_init(&e->out, e->dec, NULL, EMU_MAX_OUTPUT)) {
         urg_decoder_free(e->dec);
         free(e);

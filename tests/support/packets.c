@@ -36,6 +36,17 @@ uint32_t layout_caps(int v)
     return c;
 }
 
+struct urg_packet hello_packet(const char *version, uint32_t caps)
+{
+    struct urg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.type = URG_HELLO;
+    snprintf(p.h.hello.version, sizeof(p.h.hello.version), "%s", version);
+    p.h.hello.caps[0] = caps;
+    p.h.hello.caps_words = 1;
+    return p;
+}
+
 static int has(const struct urg_wire *w, int cap) { return (w->caps >> cap) & 1; }
 
 static void fill(uint8_t *b, uint32_t n, uint32_t *rng)

@@ -21,6 +21,9 @@ uint32_t rnd(uint32_t *state);
 #define LAYOUT_VARIANTS 24
 uint32_t layout_caps(int variant);
 
+/* A hello with that version and one caps word. */
+struct urg_packet hello_packet(const char *version, uint32_t caps);
+
 enum { GEN_OK = 0, GEN_NO_DIR = -1, GEN_NO_CAP = -2 };
 
 /* Fills *p with a valid packet of type travelling in dir under w. The

@@ -4,6 +4,8 @@
  */
 #include "testhost.h"
 
+#include "packets.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,16 +57,11 @@ static void host_error(void *ctx, int err, const char *msg, int fatal)
 
 void th_init(struct testhost *h, uint32_t host_caps)
 {
-    struct urg_decoder_config c;
+    const struct urg_decoder_callbacks cb = { .packet = host_packet, .error = host_error };
     memset(h, 0, sizeof(*h));
     h->caps = host_caps;
-    memset(&c, 0, sizeof(c));
-    c.role = URG_ROLE_HOST;
-    c.our_caps = host_caps;
-    c.callbacks.packet = host_packet;
-    c.callbacks.error = host_error;
-    c.ctx = h;
-    if (urg_decoder_new(&c, &h->dec) || urg_host_output_init(&h->out, h->dec, NULL, TH_MAX_OUTPUT))
+    if (urg_host_decoder_new(host_caps, &cb, h, NULL, &h->dec) ||
+        urg_host_output_init(&h->out, h->dec, NULL, TH_MAX_OUTPUT))
         die("cannot set up the host's decoder and output");
 }
 
@@ -128,12 +125,7 @@ void th_drop(struct testhost *h) { urg_host_output_reset(&h->out); }
 
 void th_hello(struct testhost *h)
 {
-    struct urg_packet p;
-    memset(&p, 0, sizeof(p));
-    p.type = URG_HELLO;
-    strcpy(p.h.hello.version, "testhost 1.0");
-    p.h.hello.caps[0] = h->caps;
-    p.h.hello.caps_words = 1;
+    struct urg_packet p = hello_packet("testhost 1.0", h->caps);
     th_emit(h, &p);
 }
 
