@@ -12,7 +12,7 @@ URG_API int urg_host_decoder_new(uint32_t our_caps, const struct urg_decoder_cal
                                  void *ctx, const struct urg_allocator *a, urg_decoder **out)
 {
     struct urg_decoder_config c;
-    if (!cb)
+    if (!cb || !out)
         return URG_ERR_INVALID;
     memset(&c, 0, sizeof(c));
     c.role = URG_ROLE_HOST;

@@ -104,8 +104,8 @@ struct urg_type_info {
     int in_endpoint;    /* 1: its endpoint must be an IN endpoint */
     int fields;         /* its fields: urg_type_field(type, 0 .. fields - 1) */
 };
-/** Fills *info from type's row: 0, or URG_ERR_INVALID for an unknown type
- *  or a NULL info. */
+/** Fills *info from type's row. Returns 0, or:
+ *  - URG_ERR_INVALID: an unknown type, or info NULL. */
 URG_API int urg_type_info(uint32_t type, struct urg_type_info *info);
 
 /** What the row says a field is. */
@@ -129,12 +129,14 @@ struct urg_field {
     uint8_t role;     /* enum urg_field_role */
 };
 /** Sets *f to field i (0, 1, ...) of type's header, in the order of its
- *  codec's list, and returns 1; 0 past the last field or for an unknown
- *  type. */
+ *  codec's list, and returns 1; 0 past the last field, for i below 0, an
+ *  unknown type or f NULL. Returns no error code. */
 URG_API int urg_type_field(uint32_t type, int i, struct urg_field *f);
-/** Element i of field f of p (a field of p->type), widened. */
+/** Element i of field f of p (a field of p->type), widened; p and f not
+ *  NULL. */
 URG_API uint32_t urg_field_get(const struct urg_packet *p, const struct urg_field *f, int i);
-/** Sets element i of field f of p to v, cut to the element's size. */
+/** Sets element i of field f of p to v, cut to the element's size; p and
+ *  f not NULL. */
 URG_API void urg_field_set(struct urg_packet *p, const struct urg_field *f, int i, uint32_t v);
 
 /** Bytes urg_encode() writes for p: header + type header (+ caps words for
@@ -285,8 +287,11 @@ URG_API int urg_decoder_have_hello(const urg_decoder *d);
 /** The decoder of what the guest sends to a usb-host that advertises
  *  our_caps: urg_decoder_new() in URG_ROLE_HOST, policy fail, the default
  *  maximum packet size, with *cb and ctx as its callbacks and a (NULL:
- *  libc) as its allocator. Returns what urg_decoder_new() returns, or
- *  URG_ERR_INVALID for a NULL cb. */
+ *  libc) as its allocator. Returns 0 and *out, or urg_decoder_new()'s
+ *  errors:
+ *  - URG_ERR_INVALID: cb or out NULL, no packet callback, or our_caps with
+ *    bulk_streams and without ep_info_max_packet_size;
+ *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_host_decoder_new(uint32_t our_caps, const struct urg_decoder_callbacks *cb,
                                  void *ctx, const struct urg_allocator *a, urg_decoder **out);
 
@@ -307,29 +312,35 @@ struct urg_host_output {
 };
 /** Sets up an empty output for a host whose decoder is dec (which must
  *  outlive it), allocating through a (NULL: libc) and queuing at most max
- *  bytes. 0, or URG_ERR_INVALID (o or dec NULL, max 0). Allocates nothing. */
+ *  bytes. Allocates nothing. Returns 0, or:
+ *  - URG_ERR_INVALID: o or dec NULL, or max 0. */
 URG_API int urg_host_output_init(struct urg_host_output *o, const urg_decoder *dec,
                                  const struct urg_allocator *a, size_t max);
-/** Frees the buffer; the output may be set up again. */
+/** Frees the buffer; the output may be set up again. A NULL o is ignored. */
 URG_API void urg_host_output_free(struct urg_host_output *o);
 /** Encodes p for the guest (urg_encode(), URG_DIR_TO_GUEST, under the
  *  decoder's layout now) and queues it with its data (none for a hello:
- *  its caps words are encoded), whole or not at all. Returns 0, the error
- *  urg_encode() gives a packet it refuses (a URG_ERR_PROTO_* code,
- *  URG_ERR_INVALID, URG_ERR_TOO_LONG, URG_ERR_BUFFER), or URG_ERR_NOMEM
- *  when it would queue more than max bytes or the allocator fails; on an
- *  error nothing is queued. */
+ *  its caps words are encoded), whole or not at all: on an error nothing
+ *  is queued. Returns 0, or:
+ *  - URG_ERR_INVALID: o or p NULL, o not set up, or urg_encode()'s
+ *    URG_ERR_INVALID;
+ *  - URG_ERR_NOMEM: it would queue more than max bytes, or the allocator
+ *    failed;
+ *  - urg_encode()'s refusals: URG_ERR_PROTO_DIRECTION, URG_ERR_BUFFER,
+ *    URG_ERR_TOO_LONG and the URG_ERR_PROTO_* code of the rule p breaks. */
 URG_API int urg_host_output_packet(struct urg_host_output *o, const struct urg_packet *p);
-/** Queues n raw bytes, whole or not at all: 0, URG_ERR_INVALID, or
- *  URG_ERR_NOMEM as urg_host_output_packet(). */
+/** Queues n raw bytes, whole or not at all. Returns 0, or:
+ *  - URG_ERR_INVALID: o NULL or not set up, or bytes NULL with n > 0;
+ *  - URG_ERR_NOMEM: as urg_host_output_packet(). */
 URG_API int urg_host_output_bytes(struct urg_host_output *o, const void *bytes, size_t n);
 /** The bytes queued and not yet consumed: sets *n (if n is not NULL) and
- *  returns where they start, or NULL when there are none. Valid until the
- *  next call that queues, consumes or frees. */
+ *  returns where they start, or NULL (and 0) when there are none or o is
+ *  NULL. Valid until the next call that queues, consumes or frees. */
 URG_API const uint8_t *urg_host_output_data(const struct urg_host_output *o, size_t *n);
-/** Drops the first n queued bytes (all of them if n is more). */
+/** Drops the first n queued bytes (all of them if n is more). A NULL o is
+ *  ignored. */
 URG_API void urg_host_output_consume(struct urg_host_output *o, size_t n);
-/** Drops every queued byte; the buffer is kept. */
+/** Drops every queued byte; the buffer is kept. A NULL o is ignored. */
 URG_API void urg_host_output_reset(struct urg_host_output *o);
 
 #ifdef __cplusplus
