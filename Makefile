@@ -386,6 +386,10 @@ soak: $(SOAK)
 bench: $(BENCH_CODEC) $(BENCH_E2E) $(BENCH_SCALE)
 	tests/bench/run.sh $(BUILD)
 
+# Built with the tests (every tier's build), so a change that breaks a
+# benchmark fails there; they are run only by make bench.
+tests: $(BENCH_CODEC) $(BENCH_E2E) $(BENCH_SCALE)
+
 # ---------------------------------------------------------------- fuzzing
 
 FUZZ_BUILD := build-fuzz
