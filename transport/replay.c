@@ -30,6 +30,7 @@
 
 #include <ev.h>
 
+#include "guarded.h"
 #include "sock.h"
 #include "talloc.h"
 #include "urg_capture.h"
@@ -403,16 +404,8 @@ static void on_decode_error(void *ctx, int err, const char *msg, int fatal)
 
 /* ---------------------------------------------------------------- I/O */
 
-static void enter(urg_replay *r) { urgi_guard_enter(&r->guard); }
 static void really_free(urg_replay *r);
-static bool leave(urg_replay *r)
-{
-    if (urgi_guard_leave(&r->guard)) {
-        really_free(r);
-        return true;
-    }
-    return false;
-}
+GUARDED_OBJECT(urg_replay, really_free)
 
 static void close_conn(urg_replay *r)
 {
@@ -452,13 +445,9 @@ static void flush(urg_replay *r)
         close_conn(r);
 }
 
-static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+static void read_guest(urg_replay *r)
 {
-    urg_replay *r = w->data;
     uint8_t buf[65536];
-    (void)loop;
-    (void)revents;
-    enter(r);
     while (r->fd >= 0) {
         ssize_t n = read(r->fd, buf, sizeof(buf));
         if (n > 0) {
@@ -486,18 +475,9 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
         break;
     }
     flush(r);
-    leave(r);
 }
-
-static void on_write(struct ev_loop *loop, ev_io *w, int revents)
-{
-    urg_replay *r = w->data;
-    (void)loop;
-    (void)revents;
-    enter(r);
-    flush(r);
-    leave(r);
-}
+GUARDED_CALLBACK(on_read, io, read_guest)
+GUARDED_CALLBACK(on_write, io, flush)
 
 static void serve(urg_replay *r, int fd)
 {
@@ -511,22 +491,17 @@ static void serve(urg_replay *r, int fd)
     flush(r);
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+static void accept_guest(urg_replay *r)
 {
-    urg_replay *r = w->data;
-    int fd;
-    (void)loop;
-    (void)revents;
-    enter(r);
-    fd = accept(r->lfd, NULL, NULL);
+    int fd = accept(r->lfd, NULL, NULL);
     if (fd >= 0) {
         ev_io_stop(r->loop, &r->lio);
         close(r->lfd);
         r->lfd = -1;
         serve(r, fd);
     }
-    leave(r);
 }
+GUARDED_CALLBACK(on_accept, io, accept_guest)
 
 static int listen_on(urg_replay *r, const char *address)
 {
