@@ -6,7 +6,6 @@
  * or a guest is printed escaped (parse.h).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,13 +129,6 @@ static int connect_to(const struct common *o, const char *address)
 
 int cmd_replay(int argc, char **argv, struct common *o)
 {
-    static const struct option longopts[] = {
-        { "listen", required_argument, NULL, 'l' },
-        { "connect", required_argument, NULL, 'c' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     static const char usage_text[] =
         "replay [-v] [--listen ADDRESS | --connect ADDRESS] FILE\n"
         "Acts as a usb-host that serves the capture FILE to one usb-guest: listens\n"
@@ -145,36 +137,26 @@ int cmd_replay(int argc, char **argv, struct common *o)
     struct urg_replay_config rc;
     struct replay_run x;
     const char *listen_at = NULL, *connect_at = NULL;
+    const struct cli_option options[] = {
+        CLI_TEXT("listen", 0, &listen_at),
+        CLI_TEXT("connect", 0, &connect_at),
+        CLI_COUNT("verbose", 'v', &o->verbose),
+        CLI_HELP,
+        CLI_END,
+    };
     struct ev_loop *loop;
     urg_replay *r;
     ev_signal sig;
-    int opt, err;
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+vh", longopts, NULL)) != -1) {
-        if (opt == 'l')
-            listen_at = optarg;
-        else if (opt == 'c')
-            connect_at = optarg;
-        else if (opt == 'v')
-            o->verbose++;
-        else if (opt == 'h') {
-            printf("usage: %s %s", o->prog, usage_text);
-            return EXIT_OK;
-        } else {
-            fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1 || (listen_at && connect_at)) {
-        fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-        return EXIT_USAGE;
-    }
+    int file = cli_options(argc, argv, o, options), err;
+    if (file == CLI_ASKED_HELP)
+        return cli_usage(o, usage_text, EXIT_OK);
+    if (file < 0 || file != argc - 1 || (listen_at && connect_at))
+        return cli_usage(o, usage_text, EXIT_USAGE);
     memset(&x, 0, sizeof(x));
     x.o = o;
     loop = EV_DEFAULT;
     urg_replay_config_init(&rc);
-    rc.capture_path = argv[optind];
+    rc.capture_path = argv[file];
     rc.loop = loop;
     rc.done = replay_done;
     rc.log = replay_log;
@@ -190,7 +172,7 @@ int cmd_replay(int argc, char **argv, struct common *o)
         rc.listen_address = listen_at ? listen_at : "127.0.0.1:0";
     }
     if ((err = urg_replay_new(&rc, &r))) {
-        cli_error(o, "replay %s: %s", argv[optind], urg_strerror(err));
+        cli_error(o, "replay %s: %s", argv[file], urg_strerror(err));
         if (rc.fd >= 0)
             close(rc.fd);
         ev_loop_destroy(loop);
@@ -274,38 +256,29 @@ static const char *as_capture(const struct common *o, const char *path, int host
     return path;
 }
 
+/* The command line of dump, import and stats: --host-port, then the file
+ * (and the second one when second is not NULL). Returns 0 to go on, -1
+ * after --help, or EXIT_USAGE after saying why. */
 static int one_file(int argc, char **argv, struct common *o, const char *usage_text,
                     int *host_port, const char **file, const char **second)
 {
-    static const struct option longopts[] = {
-        { "host-port", required_argument, NULL, 'p' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+    const struct cli_option options[] = {
+        CLI_NUMBER("host-port", 0, host_port, 1, 65535),
+        CLI_HELP,
+        CLI_END,
     };
-    int opt;
-    double v;
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        if (opt == 'p') {
-            if (cli_number(o, "--host-port", optarg, 1, 65535, &v))
-                return EXIT_USAGE;
-            *host_port = (int)v;
-        } else if (opt == 'h') {
-            printf("usage: %s %s", o->prog, usage_text);
-            return -1;
-        } else {
-            fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-            return EXIT_USAGE;
-        }
+    int first = cli_options(argc, argv, o, options);
+    if (first == CLI_ASKED_HELP) {
+        cli_usage(o, usage_text, EXIT_OK);
+        return -1;
     }
-    if (argc - optind != (second ? 2 : 1)) {
-        fprintf(stderr, "usage: %s %s", o->prog, usage_text);
+    if (first == CLI_BAD_VALUE)
         return EXIT_USAGE;
-    }
-    *file = argv[optind];
+    if (first < 0 || argc - first != (second ? 2 : 1))
+        return cli_usage(o, usage_text, EXIT_USAGE);
+    *file = argv[first];
     if (second)
-        *second = argv[optind + 1];
+        *second = argv[first + 1];
     return 0;
 }
 

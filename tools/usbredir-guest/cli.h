@@ -122,21 +122,75 @@ int cmd_import(int argc, char **argv, struct common *o);
 int cmd_stats(int argc, char **argv, struct common *o);
 int cmd_usbip(int argc, char **argv, struct common *o);
 
-/* Parses the options every device command shares (and -h); returns the
- * index of the first argument left, -1 for a usage error (printed), or -2
- * for --help (the caller prints its usage and exits 0). spec lists the
- * command's own options as getopt_long wants them; own(opt, arg) is called
- * for each and returns 0 or -1 (usage error). */
-struct option;
-int cli_parse(int argc, char **argv, struct common *o, const char *shortopts,
-              const struct option *longopts, int (*own)(void *ctx, int opt, const char *arg),
-              void *ctx);
-/* The whole command line of a device command: cli_parse(), then at most one
- * ADDRESS. Returns 0 to go on, or 1000 + the exit code when the command is
- * over (--help printed: 1000; a usage error printed: 1002). */
-int cli_command_line(int argc, char **argv, struct common *o, const char *usage_text,
-                     const char *shortopts, const struct option *longopts,
-                     int (*own)(void *ctx, int opt, const char *arg), void *ctx);
+/* ---------------------------------------------------------------- options */
+
+/* A command's options are a table (struct cli_option, its rows made with
+ * the macros below, ended by CLI_END); cli_options() parses argv against
+ * it and sets what each option given sets. */
+enum cli_kind {
+    CLI_KIND_HELP,   /* -h, --help: the command prints its usage */
+    CLI_KIND_COUNT,  /* one more in *(int *)target (-v -v) */
+    CLI_KIND_SET,    /* *(int *)target = value (--raw: 1, --no-progress: 0) */
+    CLI_KIND_TEXT,   /* *(const char **)target = the argument */
+    CLI_KIND_NUMBER, /* the argument, a number from lo to hi (cli_number), into
+                        target as its type says */
+    CLI_KIND_PARSE   /* parse(target, the argument): 0, or -1 after saying why */
+};
+/* The type of a CLI_KIND_NUMBER's target. */
+enum cli_number_type { CLI_DOUBLE, CLI_INT, CLI_LONG, CLI_U32, CLI_U64 };
+#define CLI_NUMBER_TYPE(target)                                                                   \
+    _Generic(*(target), double: CLI_DOUBLE, int: CLI_INT, long: CLI_LONG, uint32_t: CLI_U32,      \
+             uint64_t: CLI_U64)
+
+struct cli_option {
+    const char *name;   /* the long name: "baud" is --baud; NULL ends a table */
+    char letter;        /* the short name: 'n' is -n; 0 for none */
+    enum cli_kind kind;
+    void *target;       /* what it sets */
+    int value;          /* CLI_KIND_SET's */
+    enum cli_number_type type; /* CLI_KIND_NUMBER's: its range, lo to hi */
+    double lo, hi;
+    int (*parse)(void *target, const char *arg); /* CLI_KIND_PARSE's */
+};
+#define CLI_HELP { .name = "help", .letter = 'h', .kind = CLI_KIND_HELP }
+#define CLI_COUNT(name_, letter_, target_)                                                        \
+    { .name = (name_), .letter = (letter_), .kind = CLI_KIND_COUNT, .target = (target_) }
+#define CLI_SET(name_, letter_, target_, value_)                                                  \
+    { .name = (name_), .letter = (letter_), .kind = CLI_KIND_SET, .target = (target_),            \
+      .value = (value_) }
+#define CLI_TEXT(name_, letter_, target_)                                                         \
+    { .name = (name_), .letter = (letter_), .kind = CLI_KIND_TEXT, .target = (target_) }
+#define CLI_NUMBER(name_, letter_, target_, lo_, hi_)                                             \
+    { .name = (name_), .letter = (letter_), .kind = CLI_KIND_NUMBER, .target = (target_),         \
+      .type = CLI_NUMBER_TYPE(target_), .lo = (lo_), .hi = (hi_) }
+#define CLI_PARSE(name_, letter_, target_, parse_)                                                \
+    { .name = (name_), .letter = (letter_), .kind = CLI_KIND_PARSE, .target = (target_),          \
+      .parse = (parse_) }
+#define CLI_END { .name = NULL }
+
+/* What cli_options() returns when it does not return the index of the
+ * first argument left. */
+enum {
+    CLI_ASKED_HELP = -1, /* -h or --help */
+    CLI_BAD_VALUE = -2,  /* an option's value is wrong (said) */
+    CLI_UNKNOWN = -3     /* an option it does not know, or one without its value
+                            (not said: argv[optind - 1] is the argument) */
+};
+/* Parses the options at the start of argv (argv[0] is the command's name)
+ * against the table, up to the first argument that is not one. A value is
+ * named in a message by the option's short name if it has one (-n), else
+ * its long one (--baud). */
+int cli_options(int argc, char **argv, const struct common *o, const struct cli_option *table);
+/* Prints "usage: PROG usage_text": on stdout when exit_code is EXIT_OK
+ * (--help), else on stderr. Returns exit_code. */
+int cli_usage(const struct common *o, const char *usage_text, int exit_code);
+/* The whole command line of a device command: the options every device
+ * command shares (-v, -h, --timeout, --listen, --retry), then its own, then
+ * at most one ADDRESS (o->address). Returns true when the command goes on;
+ * else it printed what it had to (the usage, an error) and *exit_code is
+ * the code to exit with (EXIT_OK after --help, EXIT_USAGE). */
+bool cli_command_line(int argc, char **argv, struct common *o, const char *usage_text,
+                      const struct cli_option *own, int *exit_code);
 /* Parses a number with an optional range; -1 on error (printed). */
 int cli_number(const struct common *o, const char *what, const char *text, double lo, double hi,
                double *out);

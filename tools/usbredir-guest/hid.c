@@ -5,7 +5,6 @@
  * prints each report: a boot keyboard's as keys pressed and released, a
  * boot mouse's as buttons and movement, anything else in hex.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,27 +15,9 @@
 struct hid_opts {
     long count;     /* stop after this many reports (0: no limit) */
     int raw;        /* hex only */
-    struct common *o;
 };
 
 /* ---------------------------------------------------------------- command */
-
-static int own_option(void *ctx, int opt, const char *arg)
-{
-    struct hid_opts *h = ctx;
-    double v;
-    if (opt == 'n') {
-        if (cli_number(h->o, "-n", arg, 1, 1e9, &v))
-            return -1;
-        h->count = (long)v;
-        return 0;
-    }
-    if (opt == 'r') {
-        h->raw = 1;
-        return 0;
-    }
-    return -1;
-}
 
 static const char usage_text[] =
     "hid [-v] [-n COUNT] [--raw] [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
@@ -70,12 +51,12 @@ static int find_hid(const struct urg_hcd_device *info, int *iface, uint8_t *ep, 
 
 int cmd_hid(int argc, char **argv, struct common *o)
 {
-    static const struct option longopts[] = {
-        { "count", required_argument, NULL, 'n' },
-        { "raw", no_argument, NULL, 'r' },
-        { NULL, 0, NULL, 0 },
+    struct hid_opts h = { 0, 0 };
+    const struct cli_option options[] = {
+        CLI_NUMBER("count", 'n', &h.count, 1, 1e9),
+        CLI_SET("raw", 0, &h.raw, 1),
+        CLI_END,
     };
-    struct hid_opts h = { 0, 0, o };
     struct kbd_state kbd;
     struct mouse_state mouse;
     struct conn *c;
@@ -85,9 +66,8 @@ int cmd_hid(int argc, char **argv, struct common *o)
     uint16_t mps = 0;
     int iface = 0, rc;
     long n = 0;
-    rc = cli_command_line(argc, argv, o, usage_text, "n:", longopts, own_option, &h);
-    if (rc)
-        return rc - 1000;
+    if (!cli_command_line(argc, argv, o, usage_text, options, &rc))
+        return rc;
     if ((rc = conn_open(&c, o, "keyboard-hid")))
         return conn_close(c, rc);
     info = conn_device(c);

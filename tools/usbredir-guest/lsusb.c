@@ -12,7 +12,6 @@
  * return is checked and printed by describe.c (parse.h); a malformed
  * descriptor is said on stderr and makes the exit status 1.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,9 +237,9 @@ int cmd_lsusb(int argc, char **argv, struct common *o)
 {
     struct conn *c;
     struct lsusb_run *l;
-    int rc = cli_command_line(argc, argv, o, usage_text, NULL, NULL, NULL, NULL);
-    if (rc)
-        return rc - 1000;
+    int rc;
+    if (!cli_command_line(argc, argv, o, usage_text, NULL, &rc))
+        return rc;
     if ((rc = conn_open(&c, o, "keyboard-lsusb")))
         return conn_close(c, rc);
     l = calloc(1, sizeof(*l));

@@ -7,7 +7,6 @@
  * each, or one URB when 32-bit bulk lengths were negotiated), so the
  * transfer is pipelined as a host controller would do it.
  */
-#include <getopt.h>
 #include <md5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -557,59 +556,39 @@ static int identify(struct msc *m)
     return 0;
 }
 
-enum { OPT_READ = 2000, OPT_WRITE, OPT_VERIFY, OPT_CHUNK, OPT_PROGRESS, OPT_NO_PROGRESS };
-
-static int own_option(void *ctx, int opt, const char *arg)
+static int bad_blocks(const struct msc_opts *mo, const char *arg)
 {
-    struct msc_opts *mo = ctx;
-    char *end;
-    switch (opt) {
-    case OPT_READ:
-        mo->read = 1;
-        mo->read_lba = strtoull(arg, &end, 0);
-        mo->read_count = 0;
-        if (end == arg || (*end && *end != ':'))
-            break;
-        if (*end == ':') {
-            const char *c = end + 1;
-            mo->read_count = strtoull(c, &end, 0);
-            if (end == c || *end || !mo->read_count)
-                break;
-        }
-        return 0;
-    case OPT_WRITE:
-        mo->write = 1;
-        mo->write_lba = strtoull(arg, &end, 0);
-        if (end == arg || *end)
-            break;
-        return 0;
-    case 'o':
-        mo->out = arg;
-        return 0;
-    case 'i':
-        mo->in = arg;
-        return 0;
-    case OPT_VERIFY:
-        mo->verify = 1;
-        return 0;
-    case OPT_CHUNK: {
-        double v;
-        if (cli_number(mo->o, "--chunk", arg, 1, 65535, &v))
-            return -1;
-        mo->chunk = (uint32_t)v;
-        return 0;
-    }
-    case OPT_PROGRESS:
-        mo->progress = 1;
-        return 0;
-    case OPT_NO_PROGRESS:
-        mo->progress = 0;
-        return 0;
-    default:
-        return -1;
-    }
     cli_error(mo->o, "msc: bad block number or range \"%s\"", arg);
     return -1;
+}
+
+/* --read LBA[:COUNT] */
+static int read_range(void *target, const char *arg)
+{
+    struct msc_opts *mo = target;
+    char *end;
+    mo->read = 1;
+    mo->read_lba = strtoull(arg, &end, 0);
+    mo->read_count = 0;
+    if (end == arg || (*end && *end != ':'))
+        return bad_blocks(mo, arg);
+    if (*end == ':') {
+        const char *c = end + 1;
+        mo->read_count = strtoull(c, &end, 0);
+        if (end == c || *end || !mo->read_count)
+            return bad_blocks(mo, arg);
+    }
+    return 0;
+}
+
+/* --write LBA */
+static int write_at(void *target, const char *arg)
+{
+    struct msc_opts *mo = target;
+    char *end;
+    mo->write = 1;
+    mo->write_lba = strtoull(arg, &end, 0);
+    return end == arg || *end ? bad_blocks(mo, arg) : 0;
 }
 
 static const char usage_text[] =
@@ -624,18 +603,18 @@ static const char usage_text[] =
 
 int cmd_msc(int argc, char **argv, struct common *o)
 {
-    static const struct option longopts[] = {
-        { "read", required_argument, NULL, OPT_READ },
-        { "write", required_argument, NULL, OPT_WRITE },
-        { "output", required_argument, NULL, 'o' },
-        { "input", required_argument, NULL, 'i' },
-        { "verify", no_argument, NULL, OPT_VERIFY },
-        { "chunk", required_argument, NULL, OPT_CHUNK },
-        { "progress", no_argument, NULL, OPT_PROGRESS },
-        { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-        { NULL, 0, NULL, 0 },
-    };
     struct msc_opts mo;
+    const struct cli_option options[] = {
+        CLI_PARSE("read", 0, &mo, read_range),
+        CLI_PARSE("write", 0, &mo, write_at),
+        CLI_TEXT("output", 'o', &mo.out),
+        CLI_TEXT("input", 'i', &mo.in),
+        CLI_SET("verify", 0, &mo.verify, 1),
+        CLI_NUMBER("chunk", 0, &mo.chunk, 1, 65535),
+        CLI_SET("progress", 0, &mo.progress, 1),
+        CLI_SET("no-progress", 0, &mo.progress, 0),
+        CLI_END,
+    };
     struct msc m;
     struct conn *c;
     const struct urg_hcd_device *info;
@@ -645,13 +624,11 @@ int cmd_msc(int argc, char **argv, struct common *o)
     mo.o = o;
     mo.chunk = 128;
     mo.progress = -1;
-    rc = cli_command_line(argc, argv, o, usage_text, "o:i:", longopts, own_option, &mo);
-    if (rc)
-        return rc - 1000;
+    if (!cli_command_line(argc, argv, o, usage_text, options, &rc))
+        return rc;
     if (mo.write != !!mo.in || (mo.verify && !mo.write) || (mo.out && !mo.read)) {
         cli_error(o, "msc: --write goes with -i FILE (and --verify with --write), -o with --read");
-        fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-        return EXIT_USAGE;
+        return cli_usage(o, usage_text, EXIT_USAGE);
     }
     if (!mo.read && !mo.write) {
         mo.read = 1;

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +39,6 @@ static const struct {
 };
 
 struct serial_opts {
-    struct common *o;
     uint32_t baud;
     const char *send;
     uint64_t bytes;          /* stop after this many bytes (0: no limit) */
@@ -429,42 +427,6 @@ out:
 
 /* ---------------------------------------------------------------- command */
 
-enum { OPT_BAUD = 3000, OPT_SEND, OPT_BYTES, OPT_IDLE, OPT_NO_INPUT, OPT_RAW };
-
-static int own_option(void *ctx, int opt, const char *arg)
-{
-    struct serial_opts *so = ctx;
-    double v;
-    switch (opt) {
-    case OPT_BAUD:
-        if (cli_number(so->o, "--baud", arg, 300, 12000000, &v))
-            return -1;
-        so->baud = (uint32_t)v;
-        return 0;
-    case OPT_SEND:
-        so->send = arg;
-        return 0;
-    case OPT_BYTES:
-        if (cli_number(so->o, "--bytes", arg, 1, 1e15, &v))
-            return -1;
-        so->bytes = (uint64_t)v;
-        return 0;
-    case OPT_IDLE:
-        if (cli_number(so->o, "--idle", arg, 0.001, 86400, &v))
-            return -1;
-        so->idle = v;
-        return 0;
-    case OPT_NO_INPUT:
-        so->no_input = 1;
-        return 0;
-    case OPT_RAW:
-        so->raw = 1;
-        return 0;
-    default:
-        return -1;
-    }
-}
-
 static const char usage_text[] =
     "serial [-v] [--baud N] [--send TEXT] [--bytes N] [--idle SEC] [--no-input] [--raw]\n"
     "              [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
@@ -477,16 +439,16 @@ static const char usage_text[] =
 
 int cmd_serial(int argc, char **argv, struct common *o)
 {
-    static const struct option longopts[] = {
-        { "baud", required_argument, NULL, OPT_BAUD },
-        { "send", required_argument, NULL, OPT_SEND },
-        { "bytes", required_argument, NULL, OPT_BYTES },
-        { "idle", required_argument, NULL, OPT_IDLE },
-        { "no-input", no_argument, NULL, OPT_NO_INPUT },
-        { "raw", no_argument, NULL, OPT_RAW },
-        { NULL, 0, NULL, 0 },
-    };
     struct serial_opts so;
+    const struct cli_option options[] = {
+        CLI_NUMBER("baud", 0, &so.baud, 300, 12000000),
+        CLI_TEXT("send", 0, &so.send),
+        CLI_NUMBER("bytes", 0, &so.bytes, 1, 1e15),
+        CLI_NUMBER("idle", 0, &so.idle, 0.001, 86400),
+        CLI_SET("no-input", 0, &so.no_input, 1),
+        CLI_SET("raw", 0, &so.raw, 1),
+        CLI_END,
+    };
     struct port p;
     struct conn *c;
     const struct urg_hcd_device *info;
@@ -494,11 +456,9 @@ int cmd_serial(int argc, char **argv, struct common *o)
     size_t i;
     int k, rc;
     memset(&so, 0, sizeof(so));
-    so.o = o;
     so.baud = 115200;
-    rc = cli_command_line(argc, argv, o, usage_text, NULL, longopts, own_option, &so);
-    if (rc)
-        return rc - 1000;
+    if (!cli_command_line(argc, argv, o, usage_text, options, &rc))
+        return rc;
     if ((rc = conn_open(&c, o, "ftdi-serial")))
         return conn_close(c, rc);
     memset(&p, 0, sizeof(p));

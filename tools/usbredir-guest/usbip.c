@@ -12,7 +12,7 @@
  * URBs are usbip_client.c's. docs/usbip.md is the guide.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <getopt.h> /* optind */
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -467,66 +467,39 @@ static const char usage_text[] =
 
 int cmd_usbip(int argc, char **argv, struct common *o)
 {
-    static const struct option opts[] = {
-        { "listen", required_argument, NULL, 'l' },
-        { "max-output", required_argument, NULL, 'm' },
-        { "device-wait", required_argument, NULL, 'w' },
-        { "iso-latency", required_argument, NULL, 'i' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct server *s;
     const char *listen_addr = DEFAULT_LISTEN;
     size_t max_output = 0;
     double device_wait = 2, iso_latency = 60;
-    int opt, rc = 0;
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+vhl:", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'v':
-            o->verbose++;
-            break;
-        case 'h':
-            printf("usage: %s %s", o->prog, usage_text);
-            return EXIT_OK;
-        case 'l':
-            listen_addr = optarg;
-            break;
-        case 'w':
-            if (cli_number(o, "--device-wait", optarg, 0, 86400, &device_wait))
-                return EXIT_USAGE;
-            break;
-        case 'i':
-            if (cli_number(o, "--iso-latency", optarg, 1, 1000, &iso_latency))
-                return EXIT_USAGE;
-            break;
-        case 'm': {
-            double v;
-            if (cli_number(o, "--max-output", optarg, 4096, 1 << 30, &v))
-                return EXIT_USAGE;
-            max_output = (size_t)v;
-            break;
-        }
-        default:
-            cli_error(o, "usbip: unknown option %s, or it needs a value", argv[optind - 1]);
-            fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind == argc || argc - optind > MAX_EXPORTS) {
-        cli_error(o, "usbip: give 1 to %d usb-host addresses", MAX_EXPORTS);
-        fprintf(stderr, "usage: %s %s", o->prog, usage_text);
+    const struct cli_option options[] = {
+        CLI_TEXT("listen", 'l', &listen_addr),
+        CLI_NUMBER("max-output", 0, &max_output, 4096, 1 << 30),
+        CLI_NUMBER("device-wait", 0, &device_wait, 0, 86400),
+        CLI_NUMBER("iso-latency", 0, &iso_latency, 1, 1000),
+        CLI_COUNT("verbose", 'v', &o->verbose),
+        CLI_HELP,
+        CLI_END,
+    };
+    int first = cli_options(argc, argv, o, options), rc = 0;
+    if (first == CLI_ASKED_HELP)
+        return cli_usage(o, usage_text, EXIT_OK);
+    if (first == CLI_BAD_VALUE)
         return EXIT_USAGE;
+    if (first == CLI_UNKNOWN) {
+        cli_error(o, "usbip: unknown option %s, or it needs a value", argv[optind - 1]);
+        return cli_usage(o, usage_text, EXIT_USAGE);
     }
-    for (int i = optind; i < argc; i++) {
-        for (int j = optind; j < i; j++) {
+    if (first == argc || argc - first > MAX_EXPORTS) {
+        cli_error(o, "usbip: give 1 to %d usb-host addresses", MAX_EXPORTS);
+        return cli_usage(o, usage_text, EXIT_USAGE);
+    }
+    for (int i = first; i < argc; i++) {
+        for (int j = first; j < i; j++) {
             if (!strcmp(argv[i], argv[j])) {
                 /* Two devices dialling one usb-host would knock each other
                  * off: usbredirect serves one guest at a time. */
                 cli_error(o, "usbip: %s is given twice (busids 1-%d and 1-%d)", argv[i],
-                          j - optind + 1, i - optind + 1);
+                          j - first + 1, i - first + 1);
                 return EXIT_USAGE;
             }
         }
@@ -546,7 +519,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
     s->iso_latency_ms = (uint32_t)iso_latency;
     s->loop = ev_default_loop(0);
     s->lfd = -1;
-    for (int i = optind; i < argc && !rc; i++)
+    for (int i = first; i < argc && !rc; i++)
         rc = export_open(s, &s->exports[s->n_exports++], argv[i]);
     if (!rc)
         rc = listen_on(s, listen_addr);
