@@ -60,6 +60,11 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture);
  * EXIT_DIVERGED / EXIT_CONN when the replay says so. With EXIT_CONN it
  * says why the session ended if nothing did yet. */
 int conn_close(struct conn *c, int rc);
+/* A device command's session: conn_open(), then run(c, o, opts) - the
+ * command, which returns its exit code and leaves the connection open -
+ * unless conn_open() failed, then conn_close(). Returns the exit code. */
+int conn_run(const struct common *o, const char *fixture,
+             int (*run)(struct conn *c, const struct common *o, void *opts), void *opts);
 /* The device as it attached (never NULL after conn_open() returned 0, also
  * once the device is gone). */
 const struct urg_hcd_device *conn_device(struct conn *c);
@@ -80,6 +85,9 @@ int conn_fail(struct conn *c);
 bool conn_replay_diverged(struct conn *c);
 /* True when the session is a replay whose capture is used up. */
 bool conn_replay_finished(struct conn *c);
+/* The first bulk IN and OUT endpoints (addresses) of interface iface of
+ * the device, 0 for one it does not have. */
+void conn_bulk_endpoints(const struct urg_hcd_device *info, int iface, uint8_t *in, uint8_t *out);
 
 /* What a URB's user_data points to when the command wants to know that it
  * completed (conn_submit); NULL otherwise. */

@@ -482,6 +482,16 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
     return r;
 }
 
+int conn_run(const struct common *o, const char *fixture,
+             int (*run)(struct conn *c, const struct common *o, void *opts), void *opts)
+{
+    struct conn *c;
+    int rc = conn_open(&c, o, fixture);
+    if (rc == 0)
+        rc = run(c, o, opts);
+    return conn_close(c, rc);
+}
+
 static bool replay_over(void *p) { return ((struct conn *)p)->replay_done; }
 
 int conn_close(struct conn *c, int rc)
@@ -538,4 +548,19 @@ bool conn_bulk32(struct conn *c)
 {
     urg_session *s = urg_hcd_dev_session(c->dev);
     return s && (urg_session_caps(s) & URG_CAP_BIT(URG_CAP_32BITS_BULK_LENGTH));
+}
+
+void conn_bulk_endpoints(const struct urg_hcd_device *info, int iface, uint8_t *in, uint8_t *out)
+{
+    int k;
+    *in = *out = 0;
+    for (k = 1; k < 32; k++) {
+        const struct urg_endpoint *e = &info->usb.ep[k];
+        if (e->type != URG_EP_BULK || e->interface != iface)
+            continue;
+        if (k >= 16 && !*in)
+            *in = urg_ep_address(k);
+        if (k < 16 && !*out)
+            *out = urg_ep_address(k);
+    }
 }

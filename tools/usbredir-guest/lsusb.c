@@ -233,19 +233,14 @@ static int fetch(struct lsusb_run *l)
 static const char usage_text[] = "lsusb [-v] [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
                                  "Prints the device's descriptors as lsusb -v does.\n";
 
-int cmd_lsusb(int argc, char **argv, struct common *o)
+static int run_lsusb(struct conn *c, const struct common *o, void *opts)
 {
-    struct conn *c;
-    struct lsusb_run *l;
-    int rc;
-    if (!cli_command_line(argc, argv, o, usage_text, NULL, &rc))
-        return rc;
-    if ((rc = conn_open(&c, o, "keyboard-lsusb")))
-        return conn_close(c, rc);
-    l = calloc(1, sizeof(*l));
+    struct lsusb_run *l = calloc(1, sizeof(*l));
+    int rc = EXIT_OK;
+    (void)opts;
     if (!l) {
         out_of_memory(o);
-        return conn_close(c, EXIT_FAIL);
+        return EXIT_FAIL;
     }
     l->c = c;
     l->o = o;
@@ -262,5 +257,13 @@ int cmd_lsusb(int argc, char **argv, struct common *o)
     }
     lsusb_desc_free(&l->d);
     free(l);
-    return conn_close(c, rc);
+    return rc;
+}
+
+int cmd_lsusb(int argc, char **argv, struct common *o)
+{
+    int rc;
+    if (!cli_command_line(argc, argv, o, usage_text, NULL, &rc))
+        return rc;
+    return conn_run(o, "keyboard-lsusb", run_lsusb, NULL);
 }

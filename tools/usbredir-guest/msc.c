@@ -601,6 +601,38 @@ static const char usage_text[] =
     "throughput. With neither --read nor --write it reads up to 2048 blocks\n"
     "from block 0. BLOCKS per command: 128.\n";
 
+static int run_msc(struct conn *c, const struct common *o, void *opts)
+{
+    const struct msc_opts *mo = opts;
+    const struct urg_hcd_device *info = conn_device(c);
+    struct msc m;
+    uint32_t i;
+    int iface = -1, rc = EXIT_OK;
+    memset(&m, 0, sizeof(m));
+    m.c = c;
+    m.o = o;
+    for (i = 0; i < info->usb.interface_count && iface < 0; i++)
+        if (info->usb.interface_class[i] == 8 && info->usb.interface_protocol[i] == 0x50)
+            iface = info->usb.interface[i];
+    if (iface >= 0)
+        conn_bulk_endpoints(info, iface, &m.in, &m.out);
+    if (iface < 0 || !m.in || !m.out) {
+        cli_error(o, "%04x:%04x has no Bulk-Only mass storage interface", info->usb.vendor_id,
+                  info->usb.product_id);
+        return EXIT_FAIL;
+    }
+    printf("mass storage %04x:%04x, interface %d, bulk IN 0x%02x, OUT 0x%02x\n",
+           info->usb.vendor_id, info->usb.product_id, iface, m.in, m.out);
+    if (identify(&m))
+        return conn_fail(c);
+    if (mo->write)
+        rc = do_write(&m, mo);
+    if (rc == EXIT_OK && mo->read)
+        rc = do_read(&m, mo);
+    fflush(stdout);
+    return rc;
+}
+
 int cmd_msc(int argc, char **argv, struct common *o)
 {
     struct msc_opts mo;
@@ -615,11 +647,7 @@ int cmd_msc(int argc, char **argv, struct common *o)
         CLI_SET("no-progress", 0, &mo.progress, 0),
         CLI_END,
     };
-    struct msc m;
-    struct conn *c;
-    const struct urg_hcd_device *info;
-    uint32_t i;
-    int k, iface = -1, rc;
+    int rc;
     memset(&mo, 0, sizeof(mo));
     mo.o = o;
     mo.chunk = 128;
@@ -634,38 +662,5 @@ int cmd_msc(int argc, char **argv, struct common *o)
         mo.read = 1;
         mo.read_count = 2048;
     }
-    if ((rc = conn_open(&c, o, "msc-read")))
-        return conn_close(c, rc);
-    memset(&m, 0, sizeof(m));
-    m.c = c;
-    m.o = o;
-    info = conn_device(c);
-    for (i = 0; i < info->usb.interface_count && iface < 0; i++)
-        if (info->usb.interface_class[i] == 8 && info->usb.interface_protocol[i] == 0x50)
-            iface = info->usb.interface[i];
-    for (k = 1; k < 32 && iface >= 0; k++) {
-        const struct urg_endpoint *e = &info->usb.ep[k];
-        if (e->type != URG_EP_BULK || e->interface != iface)
-            continue;
-        if (k >= 16 && !m.in)
-            m.in = urg_ep_address(k);
-        if (k < 16 && !m.out)
-            m.out = urg_ep_address(k);
-    }
-    if (iface < 0 || !m.in || !m.out) {
-        cli_error(o, "%04x:%04x has no Bulk-Only mass storage interface", info->usb.vendor_id,
-                  info->usb.product_id);
-        return conn_close(c, EXIT_FAIL);
-    }
-    printf("mass storage %04x:%04x, interface %d, bulk IN 0x%02x, OUT 0x%02x\n",
-           info->usb.vendor_id, info->usb.product_id, iface, m.in, m.out);
-    if (identify(&m))
-        return conn_close(c, conn_fail(c));
-    rc = EXIT_OK;
-    if (mo.write)
-        rc = do_write(&m, &mo);
-    if (rc == EXIT_OK && mo.read)
-        rc = do_read(&m, &mo);
-    fflush(stdout);
-    return conn_close(c, rc);
+    return conn_run(o, "msc-read", run_msc, &mo);
 }

@@ -437,6 +437,56 @@ static const char usage_text[] =
     "What it receives is printed with control characters and bytes that are not\n"
     "UTF-8 as \\xNN (line ends and tabs as they are); --raw: unchanged.\n";
 
+static int run_serial(struct conn *c, const struct common *o, void *opts)
+{
+    const struct serial_opts *so = opts;
+    const struct urg_hcd_device *info = conn_device(c);
+    const char *name = NULL;
+    struct port p;
+    size_t i;
+    int rc;
+    memset(&p, 0, sizeof(p));
+    p.c = c;
+    p.o = o;
+    for (i = 0; i < sizeof(adapters) / sizeof(adapters[0]); i++)
+        if (adapters[i].vendor == info->usb.vendor_id && adapters[i].product == info->usb.product_id) {
+            p.kind = adapters[i].kind;
+            name = adapters[i].name;
+        }
+    if (!name) {
+        cli_error(o, "%04x:%04x is not an FTDI, CP210x or PL2303 serial adapter",
+                  info->usb.vendor_id, info->usb.product_id);
+        return EXIT_FAIL;
+    }
+    p.iface = info->usb.interface_count ? info->usb.interface[0] : 0;
+    conn_bulk_endpoints(info, p.iface, &p.in, &p.out);
+    if (!p.in || !p.out) {
+        cli_error(o, "%s %04x:%04x has no bulk IN and OUT endpoints", name, info->usb.vendor_id,
+                  info->usb.product_id);
+        return EXIT_FAIL;
+    }
+    /* At most the receive buffer: each read is a whole number of packets
+     * (recv_next), at least one. */
+    p.mps = info->usb.ep[urg_ep_index(p.in)].max_packet_size;
+    if (!p.mps)
+        p.mps = 64;
+    if (p.mps > IN_BUF)
+        p.mps = IN_BUF;
+    /* FTDI's multi-port chips number their ports from 1 in wIndex. */
+    p.index = p.kind == FTDI ? (info->usb.interface_count > 1 ? (uint16_t)(p.iface + 1) : 0)
+                             : (uint16_t)p.iface;
+    if (o->verbose)
+        fprintf(stderr, "%s: info: %s %04x:%04x, %u baud 8N1, bulk IN 0x%02x, OUT 0x%02x\n",
+                o->prog, name, info->usb.vendor_id, info->usb.product_id, so->baud, p.in, p.out);
+    if (setup(&p, so->baud))
+        return conn_fail(c);
+    rc = run(&p, so, o->address && strncmp(o->address, "capture:", 8) && !so->no_input);
+    if (p.kind == CP210X && !conn_over(c) && req(&p, 0x41, 0x00, 0x0000, p.index, NULL, 0) &&
+        rc == EXIT_OK) /* IFC_ENABLE off */
+        rc = conn_fail(c);
+    return rc;
+}
+
 int cmd_serial(int argc, char **argv, struct common *o)
 {
     struct serial_opts so;
@@ -449,64 +499,10 @@ int cmd_serial(int argc, char **argv, struct common *o)
         CLI_SET("raw", 0, &so.raw, 1),
         CLI_END,
     };
-    struct port p;
-    struct conn *c;
-    const struct urg_hcd_device *info;
-    const char *name = NULL;
-    size_t i;
-    int k, rc;
+    int rc;
     memset(&so, 0, sizeof(so));
     so.baud = 115200;
     if (!cli_command_line(argc, argv, o, usage_text, options, &rc))
         return rc;
-    if ((rc = conn_open(&c, o, "ftdi-serial")))
-        return conn_close(c, rc);
-    memset(&p, 0, sizeof(p));
-    p.c = c;
-    p.o = o;
-    info = conn_device(c);
-    for (i = 0; i < sizeof(adapters) / sizeof(adapters[0]); i++)
-        if (adapters[i].vendor == info->usb.vendor_id && adapters[i].product == info->usb.product_id) {
-            p.kind = adapters[i].kind;
-            name = adapters[i].name;
-        }
-    if (!name) {
-        cli_error(o, "%04x:%04x is not an FTDI, CP210x or PL2303 serial adapter",
-                  info->usb.vendor_id, info->usb.product_id);
-        return conn_close(c, EXIT_FAIL);
-    }
-    p.iface = info->usb.interface_count ? info->usb.interface[0] : 0;
-    for (k = 1; k < 32; k++) {
-        const struct urg_endpoint *e = &info->usb.ep[k];
-        if (e->type != URG_EP_BULK || e->interface != p.iface)
-            continue;
-        if (k >= 16 && !p.in) {
-            p.in = urg_ep_address(k);
-            /* At most the receive buffer: each read is a whole number of
-             * packets (recv_next), at least one. */
-            p.mps = e->max_packet_size ? e->max_packet_size : 64;
-            if (p.mps > IN_BUF)
-                p.mps = IN_BUF;
-        }
-        if (k < 16 && !p.out)
-            p.out = urg_ep_address(k);
-    }
-    if (!p.in || !p.out) {
-        cli_error(o, "%s %04x:%04x has no bulk IN and OUT endpoints", name, info->usb.vendor_id,
-                  info->usb.product_id);
-        return conn_close(c, EXIT_FAIL);
-    }
-    /* FTDI's multi-port chips number their ports from 1 in wIndex. */
-    p.index = p.kind == FTDI ? (info->usb.interface_count > 1 ? (uint16_t)(p.iface + 1) : 0)
-                             : (uint16_t)p.iface;
-    if (o->verbose)
-        fprintf(stderr, "%s: info: %s %04x:%04x, %u baud 8N1, bulk IN 0x%02x, OUT 0x%02x\n",
-                o->prog, name, info->usb.vendor_id, info->usb.product_id, so.baud, p.in, p.out);
-    if (setup(&p, so.baud))
-        return conn_close(c, conn_fail(c));
-    rc = run(&p, &so, o->address && strncmp(o->address, "capture:", 8) && !so.no_input);
-    if (p.kind == CP210X && !conn_over(c) && req(&p, 0x41, 0x00, 0x0000, p.index, NULL, 0) &&
-        rc == EXIT_OK) /* IFC_ENABLE off */
-        rc = conn_fail(c);
-    return conn_close(c, rc);
+    return conn_run(o, "ftdi-serial", run_serial, &so);
 }
