@@ -109,6 +109,29 @@ static int gone_code(const struct conn *c)
     return urg_error_is_protocol(c->gone_err) ? EXIT_FAIL : EXIT_CONN;
 }
 
+int cli_device_new(const struct common *o, const struct urg_hcd_callbacks *callbacks, void *ud,
+                   size_t max_output, uint32_t iso_latency_ms, urg_hcd_dev **out)
+{
+    struct urg_hcd_config hc;
+    struct urg_session_config session;
+    int r;
+    urg_hcd_config_init(&hc);
+    urg_session_config_init(&session);
+    hc.session = &session;
+    hc.callbacks = *callbacks;
+    hc.user_data = ud;
+    session.log_level = cli_log_level(o);
+    if (max_output)
+        session.max_output_bytes = max_output;
+    if (iso_latency_ms)
+        hc.iso_latency_ms = iso_latency_ms;
+    if ((r = urg_hcd_dev_new(&hc, out))) {
+        cli_error(o, "%s", urg_strerror(r));
+        return EXIT_FAIL;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- callbacks */
 
 static void on_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *info)
@@ -372,26 +395,19 @@ static int start_replay(struct conn *c, const char *fixture, char *addr, size_t 
  * replay's report). */
 static int open_device(struct conn *c, const struct common *o, const char *fixture)
 {
-    struct urg_hcd_config hc;
-    struct urg_session_config session;
+    static const struct urg_hcd_callbacks callbacks = {
+        .attach = on_attach,
+        .detach = on_detach,
+        .urb_complete = on_complete,
+        .rejected = on_rejected,
+        .endpoints_changed = on_endpoints_changed,
+        .log = on_log,
+    };
     struct urg_transport_config tc;
     char addr[64];
     int r;
-    urg_hcd_config_init(&hc);
-    urg_session_config_init(&session);
-    hc.session = &session;
-    hc.callbacks.attach = on_attach;
-    hc.callbacks.detach = on_detach;
-    hc.callbacks.urb_complete = on_complete;
-    hc.callbacks.rejected = on_rejected;
-    hc.callbacks.endpoints_changed = on_endpoints_changed;
-    hc.callbacks.log = on_log;
-    session.log_level = cli_log_level(o);
-    hc.user_data = c;
-    if ((r = urg_hcd_dev_new(&hc, &c->dev))) {
-        cli_error(o, "%s", urg_strerror(r));
-        return EXIT_FAIL;
-    }
+    if ((r = cli_device_new(o, &callbacks, c, 0, 0, &c->dev)))
+        return r;
     urg_transport_config_init(&tc);
     if (!o->address || strncmp(o->address, "capture:", 8) == 0) {
         if ((r = start_replay(c, fixture, addr, sizeof(addr))))

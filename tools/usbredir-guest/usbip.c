@@ -246,8 +246,13 @@ static void on_transport_event(void *ud, urg_transport *t, int event, int err)
 
 static int export_open(struct server *s, struct export *e, const char *address)
 {
-    struct urg_hcd_config hc;
-    struct urg_session_config session;
+    static const struct urg_hcd_callbacks callbacks = {
+        .attach = on_attach,
+        .detach = on_detach,
+        .urb_complete = on_urb_complete,
+        .rejected = on_rejected,
+        .log = on_model_log,
+    };
     struct urg_address a;
     int r;
     e->s = s;
@@ -265,23 +270,8 @@ static int export_open(struct server *s, struct export *e, const char *address)
         cli_error(s->o, "out of memory");
         return EXIT_FAIL;
     }
-    urg_hcd_config_init(&hc);
-    urg_session_config_init(&session);
-    hc.session = &session;
-    hc.callbacks.attach = on_attach;
-    hc.callbacks.detach = on_detach;
-    hc.callbacks.urb_complete = on_urb_complete;
-    hc.callbacks.rejected = on_rejected;
-    hc.callbacks.log = on_model_log;
-    session.log_level = cli_log_level(s->o);
-    if (s->max_output)
-        session.max_output_bytes = s->max_output;
-    hc.iso_latency_ms = s->iso_latency_ms;
-    hc.user_data = e;
-    if ((r = urg_hcd_dev_new(&hc, &e->dev))) {
-        cli_error(s->o, "%s", urg_strerror(r));
-        return EXIT_FAIL;
-    }
+    if ((r = cli_device_new(s->o, &callbacks, e, s->max_output, s->iso_latency_ms, &e->dev)))
+        return r;
     e->can_redial = a.kind != URG_ADDR_FD && s->device_wait > 0; /* an fd cannot be */
     return export_dial(e);
 }
