@@ -53,9 +53,7 @@ int cmd_record(int argc, char **argv, struct common *o)
 /* ---------------------------------------------------------------- replay */
 
 struct replay_run {
-    bool done;
-    int status;
-    char report[1024];
+    struct replay_end end;
     const struct common *o;
 };
 
@@ -63,9 +61,7 @@ static void replay_done(void *ud, urg_replay *r, int status, const char *report)
 {
     struct replay_run *x = ud;
     (void)r;
-    x->done = true;
-    x->status = status;
-    snprintf(x->report, sizeof(x->report), "%s", report);
+    replay_end_keep(&x->end, status, report);
     ev_break(EV_DEFAULT, EVBREAK_ALL);
 }
 
@@ -196,16 +192,16 @@ int cmd_replay(int argc, char **argv, struct common *o)
     ev_signal_stop(loop, &sig);
     urg_replay_free(r);
     ev_loop_destroy(loop);
-    if (!x.done) {
+    if (!x.end.done) {
         cli_error(o, "replay: interrupted");
         return EXIT_FAIL;
     }
-    if (x.status) {
-        cli_error(o, "replay: %s", x.report);
-        return x.status == URG_ERR_DIVERGED ? EXIT_DIVERGED : EXIT_CONN;
+    if (x.end.status) {
+        cli_error(o, "replay: %s", x.end.report);
+        return x.end.status == URG_ERR_DIVERGED ? EXIT_DIVERGED : EXIT_CONN;
     }
     printf("replay: ");
-    text_puts(stdout, x.report, 0);
+    text_puts(stdout, x.end.report, 0);
     printf("\n");
     return EXIT_OK;
 }

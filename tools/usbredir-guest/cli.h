@@ -89,6 +89,16 @@ bool conn_replay_finished(struct conn *c);
  * the device, 0 for one it does not have. */
 void conn_bulk_endpoints(const struct urg_hcd_device *info, int iface, uint8_t *in, uint8_t *out);
 
+/* How a replay ended, as its done callback said (replay_end_keep()). */
+struct replay_end {
+    bool done;
+    int status;        /* 0: the capture was replayed whole; else why not
+                          (URG_ERR_DIVERGED, ...) */
+    char report[1024]; /* what happened, or where the guest diverged */
+};
+/* Keeps what urg_replay_config.done was given. */
+void replay_end_keep(struct replay_end *e, int status, const char *report);
+
 /* What a URB's user_data points to when the command wants to know that it
  * completed (conn_submit); NULL otherwise. */
 struct xfer {

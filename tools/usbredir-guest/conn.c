@@ -28,9 +28,7 @@ struct conn {
     urg_transport *t;
     urg_replay *replay;
     char where[300];           /* the address, or the capture replayed */
-    bool replay_done;
-    int replay_status;
-    char report[1024];
+    struct replay_end replayed;
     bool attached, gone, interrupted, rejected;
     bool said;                 /* why the session ended was printed */
     bool transport_said;       /* the transport logged why it ended the
@@ -195,13 +193,18 @@ static void on_event(void *ud, urg_transport *t, int ev, int err)
     }
 }
 
+void replay_end_keep(struct replay_end *e, int status, const char *report)
+{
+    e->done = true;
+    e->status = status;
+    snprintf(e->report, sizeof(e->report), "%s", report);
+}
+
 static void on_replay_done(void *ud, urg_replay *r, int status, const char *report)
 {
     struct conn *c = ud;
     (void)r;
-    c->replay_done = true;
-    c->replay_status = status;
-    snprintf(c->report, sizeof(c->report), "%s", report);
+    replay_end_keep(&c->replayed, status, report);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -218,7 +221,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
  * connection) went away. A replay that ended is conn_close()'s to report. */
 static void say_gone(struct conn *c, const char *when)
 {
-    if (c->said || (c->replay_done && !c->interrupted))
+    if (c->said || (c->replayed.done && !c->interrupted))
         return;
     c->said = true;
     if (c->transport_said && !c->interrupted)
@@ -450,7 +453,7 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
             fprintf(stderr, "%s: waiting for a usb-host on %s\n", o->prog, o->address);
     }
     if (conn_run_until(c, attached_or_over, c, o->listen ? 0 : o->timeout) != 0 || c->rejected) {
-        if (c->replay_done && c->replay_status)
+        if (c->replayed.done && c->replayed.status)
             return EXIT_DIVERGED; /* conn_close() prints the report */
         if (c->rejected)
             cli_error(o, "the device was rejected: %s", urg_strerror(c->reject_reason));
@@ -468,7 +471,7 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
     }
     if (conn_over(c)) {
         /* It attached and went in the same read (or the connection did). */
-        if (c->replay_done && c->replay_status)
+        if (c->replayed.done && c->replayed.status)
             return EXIT_DIVERGED;
         say_gone(c, " right after it attached");
         return c->interrupted ? EXIT_CONN : gone_code(c);
@@ -508,13 +511,13 @@ int conn_run(const struct common *o, const char *fixture,
     return conn_close(c, rc);
 }
 
-static bool replay_over(void *p) { return ((struct conn *)p)->replay_done; }
+static bool replay_over(void *p) { return ((struct conn *)p)->replayed.done; }
 
 int conn_close(struct conn *c, int rc)
 {
     if (!c)
         return rc;
-    if (c->replay && !c->replay_done && rc == EXIT_OK && !c->interrupted) {
+    if (c->replay && !c->replayed.done && rc == EXIT_OK && !c->interrupted) {
         /* The command is done: the rest of the capture must follow. */
         c->gone = false;
         conn_run_until(c, replay_over, c, c->o.timeout > 0 ? c->o.timeout : 10);
@@ -523,17 +526,17 @@ int conn_close(struct conn *c, int rc)
     urg_hcd_dev_free(c->dev);
     if (c->replay) {
         urg_replay_free(c->replay);
-        if (c->replay_done && c->replay_status) {
-            cli_error(&c->o, "%s diverged: %s", c->where, c->report);
+        if (c->replayed.done && c->replayed.status) {
+            cli_error(&c->o, "%s diverged: %s", c->where, c->replayed.report);
             rc = EXIT_DIVERGED;
-        } else if (!c->replay_done && rc == EXIT_OK) {
+        } else if (!c->replayed.done && rc == EXIT_OK) {
             cli_error(&c->o, "%s was not replayed to its end", c->where);
             rc = EXIT_DIVERGED;
-        } else if (c->replay_done && rc == EXIT_CONN && !c->said && !c->interrupted) {
+        } else if (c->replayed.done && rc == EXIT_CONN && !c->said && !c->interrupted) {
             c->said = true;
             cli_error(&c->o, "the device went away: %s ended", c->where);
-        } else if (c->o.verbose && c->replay_done) {
-            cli_error(&c->o, "info: %s: %s", c->where, c->report);
+        } else if (c->o.verbose && c->replayed.done) {
+            cli_error(&c->o, "info: %s: %s", c->where, c->replayed.report);
         }
     }
     if (rc == EXIT_CONN)
@@ -557,8 +560,14 @@ const struct urg_hcd_device *conn_device(struct conn *c)
 urg_hcd_dev *conn_dev(struct conn *c) { return c->dev; }
 struct ev_loop *conn_loop(struct conn *c) { return c->loop; }
 bool conn_over(struct conn *c) { return c->gone || c->interrupted; }
-bool conn_replay_diverged(struct conn *c) { return c->replay && c->replay_done && c->replay_status; }
-bool conn_replay_finished(struct conn *c) { return c->replay && c->replay_done && !c->replay_status; }
+bool conn_replay_diverged(struct conn *c)
+{
+    return c->replay && c->replayed.done && c->replayed.status;
+}
+bool conn_replay_finished(struct conn *c)
+{
+    return c->replay && c->replayed.done && !c->replayed.status;
+}
 
 bool conn_bulk32(struct conn *c)
 {
