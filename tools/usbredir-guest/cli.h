@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ev.h>
+
 #include "urg_capture.h"
 #include "urg_hcd_transport.h" /* urg_hcd.h and urg_transport.h */
 
@@ -88,6 +90,15 @@ bool conn_replay_finished(struct conn *c);
 /* The first bulk IN and OUT endpoints (addresses) of interface iface of
  * the device, 0 for one it does not have. */
 void conn_bulk_endpoints(const struct urg_hcd_device *info, int iface, uint8_t *in, uint8_t *out);
+
+/* SIGINT and SIGTERM while a loop runs: each ends the run (ev_break) and
+ * sets *caught when caught is not NULL. */
+struct cli_signals {
+    ev_signal sigint, sigterm;
+    bool *caught;
+};
+void cli_signals_start(struct cli_signals *s, struct ev_loop *loop, bool *caught);
+void cli_signals_stop(struct cli_signals *s, struct ev_loop *loop);
 
 /* How a replay ended, as its done callback said (replay_end_keep()). */
 struct replay_end {

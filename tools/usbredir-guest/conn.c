@@ -34,7 +34,7 @@ struct conn {
     bool transport_said;       /* the transport logged why it ended the
                                   connection (an error line) */
     int gone_err, reject_reason;
-    ev_signal sigint, sigterm;
+    struct cli_signals signals; /* SIGINT, SIGTERM: interrupted */
 };
 
 const char *cli_prog = "usbredir-guest";
@@ -209,10 +209,27 @@ static void on_replay_done(void *ud, urg_replay *r, int status, const char *repo
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-    struct conn *c = w->data;
+    struct cli_signals *s = w->data;
     (void)revents;
-    c->interrupted = true;
+    if (s->caught)
+        *s->caught = true;
     ev_break(loop, EVBREAK_ALL);
+}
+
+void cli_signals_start(struct cli_signals *s, struct ev_loop *loop, bool *caught)
+{
+    s->caught = caught;
+    ev_signal_init(&s->sigint, on_signal, SIGINT);
+    ev_signal_init(&s->sigterm, on_signal, SIGTERM);
+    s->sigint.data = s->sigterm.data = s;
+    ev_signal_start(loop, &s->sigint);
+    ev_signal_start(loop, &s->sigterm);
+}
+
+void cli_signals_stop(struct cli_signals *s, struct ev_loop *loop)
+{
+    ev_signal_stop(loop, &s->sigint);
+    ev_signal_stop(loop, &s->sigterm);
 }
 
 /* ---------------------------------------------------------------- running */
@@ -490,11 +507,7 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
     }
     c->o = *o;
     c->loop = ev_default_loop(0);
-    ev_signal_init(&c->sigint, on_signal, SIGINT);
-    ev_signal_init(&c->sigterm, on_signal, SIGTERM);
-    c->sigint.data = c->sigterm.data = c;
-    ev_signal_start(c->loop, &c->sigint);
-    ev_signal_start(c->loop, &c->sigterm);
+    cli_signals_start(&c->signals, c->loop, &c->interrupted);
     *out = c;
     if ((r = open_device(c, o, fixture)))
         c->said = true; /* conn_close() adds no second line */
@@ -541,8 +554,7 @@ int conn_close(struct conn *c, int rc)
     }
     if (rc == EXIT_CONN)
         say_gone(c, ""); /* if nothing did */
-    ev_signal_stop(c->loop, &c->sigint);
-    ev_signal_stop(c->loop, &c->sigterm);
+    cli_signals_stop(&c->signals, c->loop);
     ev_loop_destroy(c->loop);
     free(c);
     return rc;

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <getopt.h> /* optind */
 #include <netdb.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,14 +418,6 @@ static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
     clients_reap(w->data);
 }
 
-static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
-{
-    struct server *s = w->data;
-    (void)revents;
-    s->stopping = 1;
-    ev_break(loop, EVBREAK_ALL);
-}
-
 /* ---------------------------------------------------------------- the command */
 
 static const char usage_text[] =
@@ -522,14 +513,9 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         ev_timer_init(&s->accept_again, on_accept_again, 1., 0.);
         s->accept_again.data = s;
         ev_io_start(s->loop, &s->lio);
-        ev_signal_init(&s->sigint, on_signal, SIGINT);
-        ev_signal_init(&s->sigterm, on_signal, SIGTERM);
-        s->sigint.data = s->sigterm.data = s;
-        ev_signal_start(s->loop, &s->sigint);
-        ev_signal_start(s->loop, &s->sigterm);
+        cli_signals_start(&s->signals, s->loop, NULL);
         ev_run(s->loop, 0);
-        ev_signal_stop(s->loop, &s->sigint);
-        ev_signal_stop(s->loop, &s->sigterm);
+        cli_signals_stop(&s->signals, s->loop);
         ev_io_stop(s->loop, &s->lio);
         ev_timer_stop(s->loop, &s->accept_again);
     }
