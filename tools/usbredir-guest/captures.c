@@ -144,16 +144,16 @@ int cmd_replay(int argc, char **argv, struct common *o)
     struct ev_loop *loop;
     urg_replay *r;
     ev_signal sig;
-    int file = cli_options(argc, argv, o, options), err;
-    if (file == CLI_ASKED_HELP)
+    int first = cli_options(argc, argv, o, options), err;
+    if (first == CLI_ASKED_HELP)
         return cli_usage(o, usage_text, EXIT_OK);
-    if (file < 0 || file != argc - 1 || (listen_at && connect_at))
+    if (first < 0 || first != argc - 1 || (listen_at && connect_at))
         return cli_usage(o, usage_text, EXIT_USAGE);
     memset(&x, 0, sizeof(x));
     x.o = o;
     loop = EV_DEFAULT;
     urg_replay_config_init(&rc);
-    rc.capture_path = argv[file];
+    rc.capture_path = argv[first];
     rc.loop = loop;
     rc.done = replay_done;
     rc.log = replay_log;
@@ -169,7 +169,7 @@ int cmd_replay(int argc, char **argv, struct common *o)
         rc.listen_address = listen_at ? listen_at : "127.0.0.1:0";
     }
     if ((err = urg_replay_new(&rc, &r))) {
-        cli_error(o, "replay %s: %s", argv[file], urg_strerror(err));
+        cli_error(o, "replay %s: %s", argv[first], urg_strerror(err));
         if (rc.fd >= 0)
             close(rc.fd);
         ev_loop_destroy(loop);

@@ -183,8 +183,8 @@ struct cli_option {
     enum cli_kind kind;
     void *target;       /* what it sets */
     int value;          /* CLI_KIND_SET's */
-    enum cli_number_type type; /* CLI_KIND_NUMBER's: its range, lo to hi */
-    double lo, hi;
+    enum cli_number_type type; /* CLI_KIND_NUMBER's target's */
+    double lo, hi;      /* CLI_KIND_NUMBER's range */
     int (*parse)(void *target, const char *arg); /* CLI_KIND_PARSE's */
 };
 #define CLI_HELP { .name = "help", .letter = 'h', .kind = CLI_KIND_HELP }
