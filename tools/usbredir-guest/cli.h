@@ -62,11 +62,6 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture);
  * EXIT_DIVERGED / EXIT_CONN when the replay says so. With EXIT_CONN it
  * says why the session ended if nothing did yet. */
 int conn_close(struct conn *c, int rc);
-/* A device command's session: conn_open(), then run(c, o, opts) - the
- * command, which returns its exit code and leaves the connection open -
- * unless conn_open() failed, then conn_close(). Returns the exit code. */
-int conn_run(const struct common *o, const char *fixture,
-             int (*run)(struct conn *c, const struct common *o, void *opts), void *opts);
 /* The device as it attached (never NULL after conn_open() returned 0, also
  * once the device is gone). */
 const struct urg_hcd_device *conn_device(struct conn *c);
@@ -219,13 +214,26 @@ int cli_options(int argc, char **argv, const struct common *o, const struct cli_
 /* Prints "usage: PROG usage_text": on stdout when exit_code is EXIT_OK
  * (--help), else on stderr. Returns exit_code. */
 int cli_usage(const struct common *o, const char *usage_text, int exit_code);
-/* The whole command line of a device command: the options every device
- * command shares (-v, -h, --timeout, --listen, --retry), then its own, then
- * at most one ADDRESS (o->address). Returns true when the command goes on;
- * else it printed what it had to (the usage, an error) and *exit_code is
- * the code to exit with (EXIT_OK after --help, EXIT_USAGE). */
-bool cli_command_line(int argc, char **argv, struct common *o, const char *usage_text,
-                      const struct cli_option *own, int *exit_code);
+
+/* A device command (lsusb, hid, msc, serial), as cli_device_command() runs
+ * it. */
+struct device_command {
+    const char *usage_text; /* after "usage: PROG " */
+    const char *fixture;    /* the bundled capture it runs against with no ADDRESS */
+    /* NULL, or what checks the options once parsed, before connecting: 0,
+     * or the exit code after saying why */
+    int (*check)(const struct common *o, void *opts);
+    /* The command on the device: its exit code (conn_close() follows). */
+    int (*run)(struct conn *c, const struct common *o, void *opts);
+};
+/* Runs a device command: its command line - the options every device
+ * command shares (-v, -h, --timeout, --listen, --retry), then its own (the
+ * table, which sets opts), then at most one ADDRESS (o->address) - then
+ * check, then run on the device between conn_open() and conn_close().
+ * Returns the exit code (EXIT_OK after --help, EXIT_USAGE after saying
+ * what is wrong with the command line). */
+int cli_device_command(int argc, char **argv, struct common *o, const struct device_command *cmd,
+                       const struct cli_option *options, void *opts);
 /* Parses a number with an optional range; -1 on error (printed). */
 int cli_number(const struct common *o, const char *what, const char *text, double lo, double hi,
                double *out);

@@ -416,12 +416,8 @@ static int start_replay(struct conn *c, const char *fixture, char *addr, size_t 
 static int open_device(struct conn *c, const struct common *o, const char *fixture)
 {
     static const struct urg_hcd_callbacks callbacks = {
-        .attach = on_attach,
-        .detach = on_detach,
-        .urb_complete = on_complete,
-        .rejected = on_rejected,
-        .endpoints_changed = on_endpoints_changed,
-        .log = on_log,
+        .attach = on_attach, .detach = on_detach, .urb_complete = on_complete,
+        .rejected = on_rejected, .endpoints_changed = on_endpoints_changed, .log = on_log,
     };
     struct urg_transport_config tc;
     char addr[64];
@@ -512,16 +508,6 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
     if ((r = open_device(c, o, fixture)))
         c->said = true; /* conn_close() adds no second line */
     return r;
-}
-
-int conn_run(const struct common *o, const char *fixture,
-             int (*run)(struct conn *c, const struct common *o, void *opts), void *opts)
-{
-    struct conn *c;
-    int rc = conn_open(&c, o, fixture);
-    if (rc == 0)
-        rc = run(c, o, opts);
-    return conn_close(c, rc);
 }
 
 static bool replay_over(void *p) { return ((struct conn *)p)->replayed.done; }

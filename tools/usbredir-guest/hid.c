@@ -147,14 +147,12 @@ static int run_hid(struct conn *c, const struct common *o, void *opts)
 
 int cmd_hid(int argc, char **argv, struct common *o)
 {
+    static const struct device_command hid = { usage_text, "keyboard-hid", NULL, run_hid };
     struct hid_opts h = { 0, 0 };
     const struct cli_option options[] = {
         CLI_NUMBER("count", 'n', &h.count, 1, 1e9),
         CLI_SET("raw", 0, &h.raw, 1),
         CLI_END,
     };
-    int rc;
-    if (!cli_command_line(argc, argv, o, usage_text, options, &rc))
-        return rc;
-    return conn_run(o, "keyboard-hid", run_hid, &h);
+    return cli_device_command(argc, argv, o, &hid, options, &h);
 }

@@ -262,8 +262,6 @@ static int run_lsusb(struct conn *c, const struct common *o, void *opts)
 
 int cmd_lsusb(int argc, char **argv, struct common *o)
 {
-    int rc;
-    if (!cli_command_line(argc, argv, o, usage_text, NULL, &rc))
-        return rc;
-    return conn_run(o, "keyboard-lsusb", run_lsusb, NULL);
+    static const struct device_command lsusb = { usage_text, "keyboard-lsusb", NULL, run_lsusb };
+    return cli_device_command(argc, argv, o, &lsusb, NULL, NULL);
 }

@@ -165,8 +165,11 @@ int cli_options(int argc, char **argv, const struct common *o, const struct cli_
     return optind;
 }
 
-bool cli_command_line(int argc, char **argv, struct common *o, const char *usage_text,
-                      const struct cli_option *own, int *exit_code)
+/* The whole command line of a device command (cli_device_command()):
+ * true when the command goes on; else it said what it had to (the usage,
+ * an error) and *exit_code is the code to exit with. */
+static bool device_command_line(int argc, char **argv, struct common *o, const char *usage_text,
+                                const struct cli_option *own, int *exit_code)
 {
     const struct cli_option shared[] = {
         CLI_COUNT("verbose", 'v', &o->verbose),
@@ -214,6 +217,21 @@ bool cli_command_line(int argc, char **argv, struct common *o, const char *usage
         return false;
     }
     return true;
+}
+
+int cli_device_command(int argc, char **argv, struct common *o, const struct device_command *cmd,
+                       const struct cli_option *options, void *opts)
+{
+    struct conn *c;
+    int rc;
+    if (!device_command_line(argc, argv, o, cmd->usage_text, options, &rc))
+        return rc;
+    if (cmd->check && (rc = cmd->check(o, opts)))
+        return rc;
+    rc = conn_open(&c, o, cmd->fixture);
+    if (rc == 0)
+        rc = cmd->run(c, o, opts);
+    return conn_close(c, rc);
 }
 
 /* ---------------------------------------------------------------- main */

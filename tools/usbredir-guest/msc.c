@@ -633,9 +633,26 @@ static int run_msc(struct conn *c, const struct common *o, void *opts)
     return rc;
 }
 
+/* The options go together, and with neither --read nor --write the
+ * command reads. */
+static int check_msc(const struct common *o, void *opts)
+{
+    struct msc_opts *mo = opts;
+    if (mo->write != !!mo->in || (mo->verify && !mo->write) || (mo->out && !mo->read)) {
+        cli_error(o, "msc: --write goes with -i FILE (and --verify with --write), -o with --read");
+        return cli_usage(o, usage_text, EXIT_USAGE);
+    }
+    if (!mo->read && !mo->write) {
+        mo->read = 1;
+        mo->read_count = 2048;
+    }
+    return 0;
+}
+
 int cmd_msc(int argc, char **argv, struct common *o)
 {
-    struct msc_opts mo;
+    static const struct device_command msc = { usage_text, "msc-read", check_msc, run_msc };
+    struct msc_opts mo = { .o = o, .chunk = 128, .progress = -1 };
     const struct cli_option options[] = {
         CLI_PARSE("read", 0, &mo, read_range),
         CLI_PARSE("write", 0, &mo, write_at),
@@ -647,20 +664,5 @@ int cmd_msc(int argc, char **argv, struct common *o)
         CLI_SET("no-progress", 0, &mo.progress, 0),
         CLI_END,
     };
-    int rc;
-    memset(&mo, 0, sizeof(mo));
-    mo.o = o;
-    mo.chunk = 128;
-    mo.progress = -1;
-    if (!cli_command_line(argc, argv, o, usage_text, options, &rc))
-        return rc;
-    if (mo.write != !!mo.in || (mo.verify && !mo.write) || (mo.out && !mo.read)) {
-        cli_error(o, "msc: --write goes with -i FILE (and --verify with --write), -o with --read");
-        return cli_usage(o, usage_text, EXIT_USAGE);
-    }
-    if (!mo.read && !mo.write) {
-        mo.read = 1;
-        mo.read_count = 2048;
-    }
-    return conn_run(o, "msc-read", run_msc, &mo);
+    return cli_device_command(argc, argv, o, &msc, options, &mo);
 }

@@ -489,7 +489,8 @@ static int run_serial(struct conn *c, const struct common *o, void *opts)
 
 int cmd_serial(int argc, char **argv, struct common *o)
 {
-    struct serial_opts so;
+    static const struct device_command serial = { usage_text, "ftdi-serial", NULL, run_serial };
+    struct serial_opts so = { .baud = 115200 };
     const struct cli_option options[] = {
         CLI_NUMBER("baud", 0, &so.baud, 300, 12000000),
         CLI_TEXT("send", 0, &so.send),
@@ -499,10 +500,5 @@ int cmd_serial(int argc, char **argv, struct common *o)
         CLI_SET("raw", 0, &so.raw, 1),
         CLI_END,
     };
-    int rc;
-    memset(&so, 0, sizeof(so));
-    so.baud = 115200;
-    if (!cli_command_line(argc, argv, o, usage_text, options, &rc))
-        return rc;
-    return conn_run(o, "ftdi-serial", run_serial, &so);
+    return cli_device_command(argc, argv, o, &serial, options, &so);
 }

@@ -246,11 +246,8 @@ static void on_transport_event(void *ud, urg_transport *t, int event, int err)
 static int export_open(struct server *s, struct export *e, const char *address)
 {
     static const struct urg_hcd_callbacks callbacks = {
-        .attach = on_attach,
-        .detach = on_detach,
-        .urb_complete = on_urb_complete,
-        .rejected = on_rejected,
-        .log = on_model_log,
+        .attach = on_attach, .detach = on_detach, .urb_complete = on_urb_complete,
+        .rejected = on_rejected, .log = on_model_log,
     };
     struct urg_address a;
     int r;
