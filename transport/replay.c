@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 
 #include <ev.h>
 
+#include "guarded.h"
 #include "sock.h"
 #include "talloc.h"
 #include "urg_capture.h"
@@ -202,83 +204,94 @@ static void finish(urg_replay *r, int status, const char *fmt, ...)
         r->cfg.done(r->cfg.user_data, r, status, report);
 }
 
-/* "h.control.value" -> "value" */
-static const char *leaf(const char *field) { return strrchr(field, '.') + 1; }
+/* A request's fields beyond its endpoint, stream id and length (which
+ * urg_packet_fields() finds through the type's row): each one the guest
+ * must send as captured, in the order they are compared. */
+struct own_field {
+    uint32_t type;
+    const char *name;
+    size_t offset, size; /* in struct urg_packet */
+    bool hex;            /* shown as 0x and two digits a byte, else in decimal */
+};
+#define OWN(type, member, field, hex)                                                             \
+    { type, #field, offsetof(struct urg_packet, h.member.field),                                  \
+      sizeof(((struct urg_packet *)0)->h.member.field), hex }
+static const struct own_field own_fields[] = {
+    OWN(URG_SET_CONFIGURATION, set_configuration, configuration, false),
+    OWN(URG_SET_ALT_SETTING, set_alt_setting, interface, false),
+    OWN(URG_SET_ALT_SETTING, set_alt_setting, alt, false),
+    OWN(URG_GET_ALT_SETTING, get_alt_setting, interface, false),
+    OWN(URG_START_ISO_STREAM, start_iso_stream, pkts_per_urb, false),
+    OWN(URG_START_ISO_STREAM, start_iso_stream, no_urbs, false),
+    OWN(URG_ALLOC_BULK_STREAMS, alloc_bulk_streams, endpoints, true),
+    OWN(URG_ALLOC_BULK_STREAMS, alloc_bulk_streams, no_streams, false),
+    OWN(URG_FREE_BULK_STREAMS, free_bulk_streams, endpoints, true),
+    OWN(URG_START_BULK_RECEIVING, start_bulk_receiving, bytes_per_transfer, false),
+    OWN(URG_START_BULK_RECEIVING, start_bulk_receiving, no_transfers, false),
+    OWN(URG_CONTROL_PACKET, control, requesttype, true),
+    OWN(URG_CONTROL_PACKET, control, request, true),
+    OWN(URG_CONTROL_PACKET, control, value, true),
+    OWN(URG_CONTROL_PACKET, control, index, true),
+};
 
-#define CMP(field, fmtspec)                                                                       \
-    do {                                                                                          \
-        if (want->field != got->field) {                                                          \
-            snprintf(why, cap, "%s %s is " fmtspec ", the capture has " fmtspec, tn,              \
-                     leaf(#field), got->field, want->field);                                      \
-            return 1;                                                                             \
-        }                                                                                         \
-    } while (0)
+static uint32_t own_value(const struct urg_packet *p, const struct own_field *f)
+{
+    const void *at = (const uint8_t *)p + f->offset;
+    switch (f->size) {
+    case 1: return *(const uint8_t *)at;
+    case 2: return *(const uint16_t *)at;
+    default: return *(const uint32_t *)at;
+    }
+}
 
-/* The first field in which got (live) differs from want (captured). */
+/* Says in why that field of a tn packet is got where the capture has
+ * want, shown in hex (hex_digits of them) or in decimal (0). Returns 1. */
+static int mismatch(char *why, size_t cap, const char *tn, const char *field, int hex_digits,
+                    uint32_t got, uint32_t want)
+{
+    if (hex_digits)
+        snprintf(why, cap, "%s %s is 0x%0*x, the capture has 0x%0*x", tn, field, hex_digits, got,
+                 hex_digits, want);
+    else
+        snprintf(why, cap, "%s %s is %u, the capture has %u", tn, field, got, want);
+    return 1;
+}
+
+/* The first field in which got (live) differs from want (captured): the
+ * endpoint, the stream id, the type's own fields, the length (dump's
+ * order), then the data. */
 static int differs(const struct urg_packet *want, const struct urg_packet *got, char *why,
                    size_t cap)
 {
     const char *tn = urg_type_name(want->type);
+    struct urg_packet_fields w, g;
+    size_t k;
     uint32_t i;
     if (want->type != got->type) {
         snprintf(why, cap, "the guest sent %s, the capture has %s", urg_type_name(got->type), tn);
         return 1;
     }
-    switch (want->type) {
-    case URG_HELLO: return 0; /* versions and caps may differ */
-    case URG_SET_CONFIGURATION: CMP(h.set_configuration.configuration, "%u"); break;
-    case URG_SET_ALT_SETTING:
-        CMP(h.set_alt_setting.interface, "%u");
-        CMP(h.set_alt_setting.alt, "%u");
-        break;
-    case URG_GET_ALT_SETTING: CMP(h.get_alt_setting.interface, "%u"); break;
-    case URG_START_ISO_STREAM:
-        CMP(h.start_iso_stream.endpoint, "0x%02x");
-        CMP(h.start_iso_stream.pkts_per_urb, "%u");
-        CMP(h.start_iso_stream.no_urbs, "%u");
-        break;
-    case URG_STOP_ISO_STREAM: CMP(h.stop_iso_stream.endpoint, "0x%02x"); break;
-    case URG_START_INTERRUPT_RECEIVING: CMP(h.start_interrupt_receiving.endpoint, "0x%02x"); break;
-    case URG_STOP_INTERRUPT_RECEIVING: CMP(h.stop_interrupt_receiving.endpoint, "0x%02x"); break;
-    case URG_ALLOC_BULK_STREAMS:
-        CMP(h.alloc_bulk_streams.endpoints, "0x%08x");
-        CMP(h.alloc_bulk_streams.no_streams, "%u");
-        break;
-    case URG_FREE_BULK_STREAMS: CMP(h.free_bulk_streams.endpoints, "0x%08x"); break;
-    case URG_START_BULK_RECEIVING:
-        CMP(h.start_bulk_receiving.endpoint, "0x%02x");
-        CMP(h.start_bulk_receiving.stream_id, "%u");
-        CMP(h.start_bulk_receiving.bytes_per_transfer, "%u");
-        CMP(h.start_bulk_receiving.no_transfers, "%u");
-        break;
-    case URG_STOP_BULK_RECEIVING:
-        CMP(h.stop_bulk_receiving.endpoint, "0x%02x");
-        CMP(h.stop_bulk_receiving.stream_id, "%u");
-        break;
-    case URG_CONTROL_PACKET:
-        CMP(h.control.endpoint, "0x%02x");
-        CMP(h.control.requesttype, "0x%02x");
-        CMP(h.control.request, "0x%02x");
-        CMP(h.control.value, "0x%04x");
-        CMP(h.control.index, "0x%04x");
-        CMP(h.control.length, "%u");
-        break;
-    case URG_BULK_PACKET:
-        CMP(h.bulk.endpoint, "0x%02x");
-        CMP(h.bulk.stream_id, "%u");
-        CMP(h.bulk.length, "%u");
-        break;
-    case URG_ISO_PACKET:
-        CMP(h.iso.endpoint, "0x%02x");
-        CMP(h.iso.length, "%u");
-        break;
-    case URG_INTERRUPT_PACKET:
-        CMP(h.interrupt.endpoint, "0x%02x");
-        CMP(h.interrupt.length, "%u");
-        break;
-    default:
-        break;
+    if (want->type == URG_HELLO)
+        return 0; /* versions and caps may differ */
+    urg_packet_fields(want, &w);
+    urg_packet_fields(got, &g);
+    if (w.endpoint != g.endpoint)
+        return mismatch(why, cap, tn, "endpoint", 2, (uint32_t)g.endpoint, (uint32_t)w.endpoint);
+    if (w.stream_id != g.stream_id)
+        return mismatch(why, cap, tn, "stream_id", 0, (uint32_t)g.stream_id,
+                        (uint32_t)w.stream_id);
+    for (k = 0; k < sizeof(own_fields) / sizeof(own_fields[0]); k++) {
+        const struct own_field *f = &own_fields[k];
+        uint32_t wv, gv;
+        if (f->type != want->type)
+            continue;
+        wv = own_value(want, f);
+        gv = own_value(got, f);
+        if (wv != gv)
+            return mismatch(why, cap, tn, f->name, f->hex ? 2 * (int)f->size : 0, gv, wv);
     }
+    if (w.length != g.length)
+        return mismatch(why, cap, tn, "length", 0, (uint32_t)g.length, (uint32_t)w.length);
     if (want->data_len != got->data_len) {
         snprintf(why, cap, "%s carries %u bytes, the capture has %u", tn, got->data_len,
                  want->data_len);
@@ -396,16 +409,8 @@ static void on_decode_error(void *ctx, int err, const char *msg, int fatal)
 
 /* ---------------------------------------------------------------- I/O */
 
-static void enter(urg_replay *r) { urgi_guard_enter(&r->guard); }
 static void really_free(urg_replay *r);
-static bool leave(urg_replay *r)
-{
-    if (urgi_guard_leave(&r->guard)) {
-        really_free(r);
-        return true;
-    }
-    return false;
-}
+GUARDED_OBJECT(urg_replay, really_free)
 
 static void close_conn(urg_replay *r)
 {
@@ -447,13 +452,9 @@ static void flush(urg_replay *r)
         close_conn(r);
 }
 
-static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+static void read_guest(urg_replay *r)
 {
-    urg_replay *r = w->data;
     uint8_t buf[65536];
-    (void)loop;
-    (void)revents;
-    enter(r);
     while (r->fd >= 0) {
         ssize_t n = read(r->fd, buf, sizeof(buf));
         if (n > 0) {
@@ -481,18 +482,9 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
         break;
     }
     flush(r);
-    leave(r);
 }
-
-static void on_write(struct ev_loop *loop, ev_io *w, int revents)
-{
-    urg_replay *r = w->data;
-    (void)loop;
-    (void)revents;
-    enter(r);
-    flush(r);
-    leave(r);
-}
+GUARDED_CALLBACK(on_read, io, read_guest)
+GUARDED_CALLBACK(on_write, io, flush)
 
 static void serve(urg_replay *r, int fd)
 {
@@ -506,22 +498,17 @@ static void serve(urg_replay *r, int fd)
     flush(r);
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+static void accept_guest(urg_replay *r)
 {
-    urg_replay *r = w->data;
-    int fd;
-    (void)loop;
-    (void)revents;
-    enter(r);
-    fd = accept(r->lfd, NULL, NULL);
+    int fd = accept(r->lfd, NULL, NULL);
     if (fd >= 0) {
         ev_io_stop(r->loop, &r->lio);
         close(r->lfd);
         r->lfd = -1;
         serve(r, fd);
     }
-    leave(r);
 }
+GUARDED_CALLBACK(on_accept, io, accept_guest)
 
 static int listen_on(urg_replay *r, const char *address)
 {

@@ -37,6 +37,7 @@
 
 #include <ev.h>
 
+#include "guarded.h"
 #include "sock.h"
 #include "talloc.h"
 #include "urg_transport.h"
@@ -107,17 +108,9 @@ static void really_free(urg_transport *t)
     urgi_free(&a, t);
 }
 
-/* Every libev callback runs between enter() and leave(); a free asked for
- * inside is done by the outermost leave(), which then says so. */
-static void enter(urg_transport *t) { urgi_guard_enter(&t->guard); }
-static bool leave(urg_transport *t)
-{
-    if (urgi_guard_leave(&t->guard)) {
-        really_free(t);
-        return true;
-    }
-    return false;
-}
+/* Every libev callback runs between enter() and leave() (GUARDED_CALLBACK,
+ * guarded.h); a free asked for inside is done by the outermost leave(). */
+GUARDED_OBJECT(urg_transport, really_free)
 
 static void stop_watchers(urg_transport *t)
 {
@@ -253,7 +246,7 @@ static void check_blocked(urg_transport *t)
 }
 
 /* The socket is full: from now on the host has stall_timeout to take a
- * byte (each byte taken starts the time again, see on_stall). */
+ * byte (each byte taken starts the time again, see check_stall). */
 static void watch_stall(urg_transport *t)
 {
     if (t->cfg.stall_timeout > 0 && !ev_is_active(&t->stall)) {
@@ -310,23 +303,22 @@ static bool try_write(urg_transport *t)
     return true;
 }
 
-static void on_stall(struct ev_loop *loop, ev_timer *w, int revents)
+/* The stall timer ran out: the host took nothing for stall_timeout
+ * seconds, or it took something meanwhile. */
+static void check_stall(urg_transport *t)
 {
-    urg_transport *t = w->data;
-    ev_tstamp left = t->last_write + t->cfg.stall_timeout - ev_now(loop);
-    (void)revents;
-    enter(t);
+    ev_tstamp left = t->last_write + t->cfg.stall_timeout - ev_now(t->loop);
     if (t->state == T_CONNECTED && left > 0) {
         /* The host took something meanwhile: wait the rest. */
         ev_timer_set(&t->stall, left, 0.);
-        ev_timer_start(loop, &t->stall);
+        ev_timer_start(t->loop, &t->stall);
     } else if (t->state == T_CONNECTED) {
         tlog(t, URG_LOG_ERROR, "%s: the host read nothing for %g s while %zu bytes waited",
              t->where, t->cfg.stall_timeout, t->s ? urg_session_output_pending(t->s) : 0);
         drop(t, URG_ERR_STALLED);
     }
-    leave(t);
 }
+GUARDED_CALLBACK(on_stall, timer, check_stall)
 
 /* ---------------------------------------------------------------- reading */
 
@@ -334,13 +326,9 @@ static void on_stall(struct ev_loop *loop, ev_timer *w, int revents)
  * header) with a little to spare. */
 #define HEADER_READ 64
 
-static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+static void read_host(urg_transport *t)
 {
-    urg_transport *t = w->data;
     size_t budget = t->cfg.read_budget;
-    (void)loop;
-    (void)revents;
-    enter(t);
     while (budget && t->state == T_CONNECTED && !t->paused && !t->blocked && !t->guard.free_pending) {
         void *wb;
         size_t wl, want;
@@ -404,29 +392,17 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
     }
     if (t->state == T_CONNECTED && !t->guard.free_pending)
         try_write(t);
-    leave(t);
 }
+GUARDED_CALLBACK(on_read, io, read_host)
+GUARDED_CALLBACK(on_write, io, try_write)
 
-static void on_write(struct ev_loop *loop, ev_io *w, int revents)
+/* Before the loop waits: what the application queued meanwhile goes out. */
+static void write_before_wait(urg_transport *t)
 {
-    urg_transport *t = w->data;
-    (void)loop;
-    (void)revents;
-    enter(t);
-    try_write(t);
-    leave(t);
-}
-
-static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-    urg_transport *t = w->data;
-    (void)loop;
-    (void)revents;
-    enter(t);
     if (t->state == T_CONNECTED && !ev_is_active(&t->wio))
         try_write(t);
-    leave(t);
 }
+GUARDED_CALLBACK(on_prepare, prepare, write_before_wait)
 
 /* ---------------------------------------------------------------- connecting */
 
@@ -535,14 +511,11 @@ fail:
     next_attempt(t, r);
 }
 
-static void on_connect_done(struct ev_loop *loop, ev_io *w, int revents)
+/* The connect() in progress ended, made or failed. */
+static void connect_done(urg_transport *t)
 {
-    urg_transport *t = w->data;
     int err = 0, fd = t->fd;
     socklen_t len = sizeof(err);
-    (void)loop;
-    (void)revents;
-    enter(t);
     ev_io_stop(t->loop, &t->wio);
     ev_io_init(&t->wio, on_write, -1, EV_WRITE);
     t->wio.data = t;
@@ -554,29 +527,21 @@ static void on_connect_done(struct ev_loop *loop, ev_io *w, int revents)
     } else {
         connected(t, fd);
     }
-    leave(t);
 }
+GUARDED_CALLBACK(on_connect_done, io, connect_done)
 
-static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+/* The backoff is over: the next attempt. */
+static void retry_due(urg_transport *t)
 {
-    urg_transport *t = w->data;
-    (void)loop;
-    (void)revents;
-    enter(t);
     t->st.retry_delay = 0;
     if (t->state == T_WAITING || t->state == T_IDLE)
         attempt(t);
-    leave(t);
 }
+GUARDED_CALLBACK(on_timer, timer, retry_due)
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+static void accept_host(urg_transport *t)
 {
-    urg_transport *t = w->data;
-    int fd;
-    (void)loop;
-    (void)revents;
-    enter(t);
-    fd = accept(t->lfd, NULL, NULL);
+    int fd = accept(t->lfd, NULL, NULL);
     if (fd >= 0) {
         if (t->state == T_CONNECTED) {
             close(fd); /* one host at a time */
@@ -585,8 +550,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
             connected(t, fd);
         }
     }
-    leave(t);
 }
+GUARDED_CALLBACK(on_accept, io, accept_host)
 
 static int start_listening(urg_transport *t)
 {

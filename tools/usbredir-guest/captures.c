@@ -6,8 +6,8 @@
  * or a guest is printed escaped (parse.h).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +53,7 @@ int cmd_record(int argc, char **argv, struct common *o)
 /* ---------------------------------------------------------------- replay */
 
 struct replay_run {
-    bool done;
-    int status;
-    char report[1024];
+    struct replay_end end;
     const struct common *o;
 };
 
@@ -63,9 +61,7 @@ static void replay_done(void *ud, urg_replay *r, int status, const char *report)
 {
     struct replay_run *x = ud;
     (void)r;
-    x->done = true;
-    x->status = status;
-    snprintf(x->report, sizeof(x->report), "%s", report);
+    replay_end_keep(&x->end, status, report);
     ev_break(EV_DEFAULT, EVBREAK_ALL);
 }
 
@@ -130,13 +126,6 @@ static int connect_to(const struct common *o, const char *address)
 
 int cmd_replay(int argc, char **argv, struct common *o)
 {
-    static const struct option longopts[] = {
-        { "listen", required_argument, NULL, 'l' },
-        { "connect", required_argument, NULL, 'c' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     static const char usage_text[] =
         "replay [-v] [--listen ADDRESS | --connect ADDRESS] FILE\n"
         "Acts as a usb-host that serves the capture FILE to one usb-guest: listens\n"
@@ -145,36 +134,26 @@ int cmd_replay(int argc, char **argv, struct common *o)
     struct urg_replay_config rc;
     struct replay_run x;
     const char *listen_at = NULL, *connect_at = NULL;
+    const struct cli_option options[] = {
+        CLI_TEXT("listen", 0, &listen_at),
+        CLI_TEXT("connect", 0, &connect_at),
+        CLI_COUNT("verbose", 'v', &o->verbose),
+        CLI_HELP,
+        CLI_END,
+    };
     struct ev_loop *loop;
     urg_replay *r;
     ev_signal sig;
-    int opt, err;
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+vh", longopts, NULL)) != -1) {
-        if (opt == 'l')
-            listen_at = optarg;
-        else if (opt == 'c')
-            connect_at = optarg;
-        else if (opt == 'v')
-            o->verbose++;
-        else if (opt == 'h') {
-            printf("usage: %s %s", o->prog, usage_text);
-            return EXIT_OK;
-        } else {
-            fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1 || (listen_at && connect_at)) {
-        fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-        return EXIT_USAGE;
-    }
+    int first = cli_options(argc, argv, o, options), err;
+    if (first == CLI_ASKED_HELP)
+        return cli_usage(o, usage_text, EXIT_OK);
+    if (first < 0 || first != argc - 1 || (listen_at && connect_at))
+        return cli_usage(o, usage_text, EXIT_USAGE);
     memset(&x, 0, sizeof(x));
     x.o = o;
     loop = EV_DEFAULT;
     urg_replay_config_init(&rc);
-    rc.capture_path = argv[optind];
+    rc.capture_path = argv[first];
     rc.loop = loop;
     rc.done = replay_done;
     rc.log = replay_log;
@@ -190,7 +169,7 @@ int cmd_replay(int argc, char **argv, struct common *o)
         rc.listen_address = listen_at ? listen_at : "127.0.0.1:0";
     }
     if ((err = urg_replay_new(&rc, &r))) {
-        cli_error(o, "replay %s: %s", argv[optind], urg_strerror(err));
+        cli_error(o, "replay %s: %s", argv[first], urg_strerror(err));
         if (rc.fd >= 0)
             close(rc.fd);
         ev_loop_destroy(loop);
@@ -213,16 +192,16 @@ int cmd_replay(int argc, char **argv, struct common *o)
     ev_signal_stop(loop, &sig);
     urg_replay_free(r);
     ev_loop_destroy(loop);
-    if (!x.done) {
+    if (!x.end.done) {
         cli_error(o, "replay: interrupted");
         return EXIT_FAIL;
     }
-    if (x.status) {
-        cli_error(o, "replay: %s", x.report);
-        return x.status == URG_ERR_DIVERGED ? EXIT_DIVERGED : EXIT_CONN;
+    if (x.end.status) {
+        cli_error(o, "replay: %s", x.end.report);
+        return x.end.status == URG_ERR_DIVERGED ? EXIT_DIVERGED : EXIT_CONN;
     }
     printf("replay: ");
-    text_puts(stdout, x.report, 0);
+    text_puts(stdout, x.end.report, 0);
     printf("\n");
     return EXIT_OK;
 }
@@ -274,39 +253,62 @@ static const char *as_capture(const struct common *o, const char *path, int host
     return path;
 }
 
-static int one_file(int argc, char **argv, struct common *o, const char *usage_text,
-                    int *host_port, const char **file, const char **second)
+/* The command line of dump, import and stats: --host-port, then nfiles
+ * files (1, or 2 for import) into files[]. Returns true to go on; else
+ * *exit_code is the code to exit with (EXIT_OK after --help, EXIT_USAGE
+ * after saying why). */
+static bool files_command_line(int argc, char **argv, struct common *o, const char *usage_text,
+                               int *host_port, const char **files, int nfiles, int *exit_code)
 {
-    static const struct option longopts[] = {
-        { "host-port", required_argument, NULL, 'p' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+    const struct cli_option options[] = {
+        CLI_NUMBER("host-port", 0, host_port, 1, 65535),
+        CLI_HELP,
+        CLI_END,
     };
-    int opt;
-    double v;
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        if (opt == 'p') {
-            if (cli_number(o, "--host-port", optarg, 1, 65535, &v))
-                return EXIT_USAGE;
-            *host_port = (int)v;
-        } else if (opt == 'h') {
-            printf("usage: %s %s", o->prog, usage_text);
-            return -1;
-        } else {
-            fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-            return EXIT_USAGE;
-        }
+    int first = cli_options(argc, argv, o, options), i;
+    if (first == CLI_ASKED_HELP) {
+        *exit_code = cli_usage(o, usage_text, EXIT_OK);
+        return false;
     }
-    if (argc - optind != (second ? 2 : 1)) {
-        fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-        return EXIT_USAGE;
+    *exit_code = EXIT_USAGE;
+    if (first == CLI_BAD_VALUE)
+        return false;
+    if (first < 0 || argc - first != nfiles) {
+        cli_usage(o, usage_text, EXIT_USAGE);
+        return false;
     }
-    *file = argv[optind];
-    if (second)
-        *second = argv[optind + 1];
-    return 0;
+    for (i = 0; i < nfiles; i++)
+        files[i] = argv[first + i];
+    return true;
+}
+
+/* dump and stats: their command line, then each packet of the file (a
+ * capture, or a pcap/pcapng imported first: as_capture) through fn.
+ * Returns true when the whole file went through (*file names it); else
+ * *exit_code is the code to exit with, and why was said (after what fn
+ * printed). */
+static bool decode_command(int argc, char **argv, struct common *o, const char *usage_text,
+                           int (*fn)(void *ctx, const struct urg_capture_packet *cp), void *ctx,
+                           const char **file, int *exit_code)
+{
+    const char *path;
+    char tmp[64], err[512];
+    int host_port = 0, rc;
+    if (!files_command_line(argc, argv, o, usage_text, &host_port, file, 1, exit_code))
+        return false;
+    if (!(path = as_capture(o, *file, host_port, tmp, sizeof(tmp), exit_code)))
+        return false;
+    rc = urg_capture_decode(path, fn, ctx, err, sizeof(err));
+    if (tmp[0])
+        unlink(tmp);
+    if (rc) {
+        fflush(stdout);
+        cli_error(o, "%s: %s", *file, err);
+        *exit_code = EXIT_FAIL;
+        return false;
+    }
+    *exit_code = EXIT_OK;
+    return true;
 }
 
 /* ---------------------------------------------------------------- dump */
@@ -337,23 +339,11 @@ int cmd_dump(int argc, char **argv, struct common *o)
         "dump [--host-port PORT] FILE\n"
         "Prints each packet of a capture, or of a usbredir session in a pcap/pcapng\n"
         "file, on one line: number, seconds, direction, type, id and fields.\n";
-    const char *file, *path;
-    char tmp[64], err[512];
     struct dump_ctx d = { 0 };
-    int host_port = 0, rc = one_file(argc, argv, o, usage_text, &host_port, &file, NULL);
-    if (rc)
-        return rc < 0 ? EXIT_OK : rc;
-    if (!(path = as_capture(o, file, host_port, tmp, sizeof(tmp), &rc)))
-        return rc;
-    rc = urg_capture_decode(path, dump_packet, &d, err, sizeof(err));
-    if (tmp[0])
-        unlink(tmp);
-    if (rc) {
-        fflush(stdout);
-        cli_error(o, "%s: %s", file, err);
-        return EXIT_FAIL;
-    }
-    return EXIT_OK;
+    const char *file;
+    int rc;
+    decode_command(argc, argv, o, usage_text, dump_packet, &d, &file, &rc);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- import */
@@ -365,12 +355,12 @@ int cmd_import(int argc, char **argv, struct common *o)
         "Reassembles the first TCP connection in PCAP (pcap or pcapng, as tcpdump\n"
         "writes) and writes it as a capture. The usb-host is the side on PORT, or\n"
         "the side that sends device_connect.\n";
-    const char *pcap, *out;
+    const char *files[2]; /* the pcap, the capture */
     char err[512];
-    int host_port = 0, rc = one_file(argc, argv, o, usage_text, &host_port, &pcap, &out);
-    if (rc)
-        return rc < 0 ? EXIT_OK : rc;
-    if ((rc = urg_capture_import_pcap(pcap, out, host_port, err, sizeof(err)))) {
+    int host_port = 0, rc;
+    if (!files_command_line(argc, argv, o, usage_text, &host_port, files, 2, &rc))
+        return rc;
+    if (urg_capture_import_pcap(files[0], files[1], host_port, err, sizeof(err))) {
         cli_error(o, "%s", err);
         return EXIT_FAIL;
     }
@@ -393,45 +383,45 @@ struct stats_ctx {
     uint64_t last_ns;
 };
 
+/* Where each data packet keeps its endpoint and its status (uint8_t both). */
+#define DATA_PACKET(type, member)                                                                 \
+    { type, offsetof(struct urg_packet, h.member.endpoint),                                       \
+      offsetof(struct urg_packet, h.member.status) }
+static const struct data_packet {
+    uint32_t type;
+    size_t endpoint, status; /* in struct urg_packet */
+} data_packets[] = {
+    DATA_PACKET(URG_CONTROL_PACKET, control),
+    DATA_PACKET(URG_BULK_PACKET, bulk),
+    DATA_PACKET(URG_INTERRUPT_PACKET, interrupt),
+    DATA_PACKET(URG_ISO_PACKET, iso),
+    DATA_PACKET(URG_BUFFERED_BULK_PACKET, buffered_bulk),
+};
+
 static int stats_packet(void *ctx, const struct urg_capture_packet *cp)
 {
     struct stats_ctx *s = ctx;
     const struct urg_packet *p = cp->p;
-    int dir = cp->dir == URG_DIR_TO_GUEST, ep = -1;
-    uint8_t status = 0;
+    const uint8_t *bytes = (const uint8_t *)p;
+    const struct data_packet *d = NULL;
+    int dir = cp->dir == URG_DIR_TO_GUEST, ep, i;
+    uint8_t status;
     s->packets[dir]++;
     s->connections = cp->connection;
     s->last_ns = cp->time_ns;
-    switch (p->type) {
-    case URG_EP_INFO: {
-        int i;
+    if (p->type == URG_EP_INFO) {
         for (i = 0; i < 32; i++)
             s->ep[i].type = p->h.ep_info.type[i];
         return 0;
     }
-    case URG_CONTROL_PACKET:
-        ep = 0; /* one row for both directions of the control endpoint */
-        status = p->h.control.status;
-        break;
-    case URG_BULK_PACKET:
-        ep = urg_ep_index(p->h.bulk.endpoint);
-        status = p->h.bulk.status;
-        break;
-    case URG_INTERRUPT_PACKET:
-        ep = urg_ep_index(p->h.interrupt.endpoint);
-        status = p->h.interrupt.status;
-        break;
-    case URG_ISO_PACKET:
-        ep = urg_ep_index(p->h.iso.endpoint);
-        status = p->h.iso.status;
-        break;
-    case URG_BUFFERED_BULK_PACKET:
-        ep = urg_ep_index(p->h.buffered_bulk.endpoint);
-        status = p->h.buffered_bulk.status;
-        break;
-    default:
+    for (i = 0; i < (int)(sizeof(data_packets) / sizeof(data_packets[0])) && !d; i++)
+        if (data_packets[i].type == p->type)
+            d = &data_packets[i];
+    if (!d)
         return 0;
-    }
+    /* One row for both directions of the control endpoint. */
+    ep = p->type == URG_CONTROL_PACKET ? 0 : urg_ep_index(bytes[d->endpoint]);
+    status = bytes[d->status];
     s->ep[ep].seen = true;
     s->ep[ep].pkts[dir]++;
     s->ep[ep].bytes[dir] += p->data_len;
@@ -446,28 +436,16 @@ int cmd_stats(int argc, char **argv, struct common *o)
         "stats [--host-port PORT] FILE\n"
         "Per-endpoint statistics of a capture (or a pcap/pcapng of a session):\n"
         "packets and payload bytes each way, and the host's statuses.\n";
-    struct stats_ctx *s;
-    const char *file, *path;
-    char tmp[64], err[512];
-    int host_port = 0, i, k, rc = one_file(argc, argv, o, usage_text, &host_port, &file, NULL);
-    if (rc)
-        return rc < 0 ? EXIT_OK : rc;
-    s = calloc(1, sizeof(*s));
+    struct stats_ctx *s = calloc(1, sizeof(*s));
+    const char *file;
+    int i, k, rc;
     if (!s) {
         cli_error(o, "out of memory");
         return EXIT_FAIL;
     }
-    if (!(path = as_capture(o, file, host_port, tmp, sizeof(tmp), &rc))) {
+    if (!decode_command(argc, argv, o, usage_text, stats_packet, s, &file, &rc)) {
         free(s);
         return rc;
-    }
-    rc = urg_capture_decode(path, stats_packet, s, err, sizeof(err));
-    if (tmp[0])
-        unlink(tmp);
-    if (rc) {
-        cli_error(o, "%s: %s", file, err);
-        free(s);
-        return EXIT_FAIL;
     }
     printf("%s: %u connection%s, %.3f s, %llu packets guest -> host, %llu host -> guest\n", file,
            s->connections, s->connections == 1 ? "" : "s", (double)s->last_ns / 1e9,

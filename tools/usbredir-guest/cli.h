@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ev.h>
+
 #include "urg_capture.h"
 #include "urg_hcd_transport.h" /* urg_hcd.h and urg_transport.h */
 
@@ -80,6 +82,28 @@ int conn_fail(struct conn *c);
 bool conn_replay_diverged(struct conn *c);
 /* True when the session is a replay whose capture is used up. */
 bool conn_replay_finished(struct conn *c);
+/* The first bulk IN and OUT endpoints (addresses) of interface iface of
+ * the device, 0 for one it does not have. */
+void conn_bulk_endpoints(const struct urg_hcd_device *info, int iface, uint8_t *in, uint8_t *out);
+
+/* SIGINT and SIGTERM while a loop runs: each ends the run (ev_break) and
+ * sets *caught when caught is not NULL. */
+struct cli_signals {
+    ev_signal sigint, sigterm;
+    bool *caught;
+};
+void cli_signals_start(struct cli_signals *s, struct ev_loop *loop, bool *caught);
+void cli_signals_stop(struct cli_signals *s, struct ev_loop *loop);
+
+/* How a replay ended, as its done callback said (replay_end_keep()). */
+struct replay_end {
+    bool done;
+    int status;        /* 0: the capture was replayed whole; else why not
+                          (URG_ERR_DIVERGED, ...) */
+    char report[1024]; /* what happened, or where the guest diverged */
+};
+/* Keeps what urg_replay_config.done was given. */
+void replay_end_keep(struct replay_end *e, int status, const char *report);
 
 /* What a URB's user_data points to when the command wants to know that it
  * completed (conn_submit); NULL otherwise. */
@@ -99,6 +123,12 @@ int conn_run_until(struct conn *c, bool (*cond)(void *ctx), void *ctx, double ti
 /* Convenience: a control transfer. Returns the status; *actual the bytes. */
 int conn_control(struct conn *c, uint8_t rt, uint8_t req, uint16_t value, uint16_t index,
                  void *buf, uint16_t len, uint32_t *actual);
+/* A model device (urg_hcd_dev_new()) with these callbacks and their
+ * user_data ud, its engine logging at the level -v asks for; max_output
+ * (the engine's max_output_bytes) and iso_latency_ms as given, 0 for the
+ * defaults. Returns 0, or EXIT_FAIL after saying why. */
+int cli_device_new(const struct common *o, const struct urg_hcd_callbacks *callbacks, void *ud,
+                   size_t max_output, uint32_t iso_latency_ms, urg_hcd_dev **out);
 /* Prints "prog: msg" on stderr, msg escaped (text_escape(): it may quote
  * what a peer or a file sent). */
 void cli_error(const struct common *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -122,21 +152,88 @@ int cmd_import(int argc, char **argv, struct common *o);
 int cmd_stats(int argc, char **argv, struct common *o);
 int cmd_usbip(int argc, char **argv, struct common *o);
 
-/* Parses the options every device command shares (and -h); returns the
- * index of the first argument left, -1 for a usage error (printed), or -2
- * for --help (the caller prints its usage and exits 0). spec lists the
- * command's own options as getopt_long wants them; own(opt, arg) is called
- * for each and returns 0 or -1 (usage error). */
-struct option;
-int cli_parse(int argc, char **argv, struct common *o, const char *shortopts,
-              const struct option *longopts, int (*own)(void *ctx, int opt, const char *arg),
-              void *ctx);
-/* The whole command line of a device command: cli_parse(), then at most one
- * ADDRESS. Returns 0 to go on, or 1000 + the exit code when the command is
- * over (--help printed: 1000; a usage error printed: 1002). */
-int cli_command_line(int argc, char **argv, struct common *o, const char *usage_text,
-                     const char *shortopts, const struct option *longopts,
-                     int (*own)(void *ctx, int opt, const char *arg), void *ctx);
+/* ---------------------------------------------------------------- options */
+
+/* A command's options are a table (struct cli_option, its rows made with
+ * the macros below, ended by CLI_END); cli_options() parses argv against
+ * it and sets what each option given sets. */
+enum cli_kind {
+    CLI_KIND_HELP,   /* -h, --help: the command prints its usage */
+    CLI_KIND_COUNT,  /* one more in *(int *)target (-v -v) */
+    CLI_KIND_SET,    /* *(int *)target = value (--raw: 1, --no-progress: 0) */
+    CLI_KIND_TEXT,   /* *(const char **)target = the argument */
+    CLI_KIND_NUMBER, /* the argument, a number from lo to hi (cli_number), into
+                        target as its type says */
+    CLI_KIND_PARSE   /* parse(target, the argument): 0, or -1 after saying why */
+};
+/* The type of a CLI_KIND_NUMBER's target. */
+enum cli_number_type { CLI_DOUBLE, CLI_INT, CLI_LONG, CLI_U32, CLI_U64 };
+#define CLI_NUMBER_TYPE(target)                                                                   \
+    _Generic(*(target), double: CLI_DOUBLE, int: CLI_INT, long: CLI_LONG, uint32_t: CLI_U32,      \
+             uint64_t: CLI_U64)
+
+struct cli_option {
+    const char *name;   /* the long name: "baud" is --baud; NULL ends a table */
+    char letter;        /* the short name: 'n' is -n; 0 for none */
+    enum cli_kind kind;
+    void *target;       /* what it sets */
+    int value;          /* CLI_KIND_SET's */
+    enum cli_number_type type; /* CLI_KIND_NUMBER's target's */
+    double lo, hi;      /* CLI_KIND_NUMBER's range */
+    int (*parse)(void *target, const char *arg); /* CLI_KIND_PARSE's */
+};
+#define CLI_HELP { .name = "help", .letter = 'h', .kind = CLI_KIND_HELP }
+#define CLI_COUNT(name_, letter_, target_)                                                        \
+    { .name = (name_), .letter = (letter_), .kind = CLI_KIND_COUNT, .target = (target_) }
+#define CLI_SET(name_, letter_, target_, value_)                                                  \
+    { .name = (name_), .letter = (letter_), .kind = CLI_KIND_SET, .target = (target_),            \
+      .value = (value_) }
+#define CLI_TEXT(name_, letter_, target_)                                                         \
+    { .name = (name_), .letter = (letter_), .kind = CLI_KIND_TEXT, .target = (target_) }
+#define CLI_NUMBER(name_, letter_, target_, lo_, hi_)                                             \
+    { .name = (name_), .letter = (letter_), .kind = CLI_KIND_NUMBER, .target = (target_),         \
+      .type = CLI_NUMBER_TYPE(target_), .lo = (lo_), .hi = (hi_) }
+#define CLI_PARSE(name_, letter_, target_, parse_)                                                \
+    { .name = (name_), .letter = (letter_), .kind = CLI_KIND_PARSE, .target = (target_),          \
+      .parse = (parse_) }
+#define CLI_END { .name = NULL }
+
+/* What cli_options() returns when it does not return the index of the
+ * first argument left. */
+enum {
+    CLI_ASKED_HELP = -1, /* -h or --help */
+    CLI_BAD_VALUE = -2,  /* an option's value is wrong (said) */
+    CLI_UNKNOWN = -3     /* an option it does not know, or one without its value
+                            (not said: argv[optind - 1] is the argument) */
+};
+/* Parses the options at the start of argv (argv[0] is the command's name)
+ * against the table, up to the first argument that is not one. A value is
+ * named in a message by the option's short name if it has one (-n), else
+ * its long one (--baud). */
+int cli_options(int argc, char **argv, const struct common *o, const struct cli_option *table);
+/* Prints "usage: PROG usage_text": on stdout when exit_code is EXIT_OK
+ * (--help), else on stderr. Returns exit_code. */
+int cli_usage(const struct common *o, const char *usage_text, int exit_code);
+
+/* A device command (lsusb, hid, msc, serial), as cli_device_command() runs
+ * it. */
+struct device_command {
+    const char *usage_text; /* after "usage: PROG " */
+    const char *fixture;    /* the bundled capture it runs against with no ADDRESS */
+    /* NULL, or what checks the options once parsed, before connecting: 0,
+     * or the exit code after saying why */
+    int (*check)(const struct common *o, void *opts);
+    /* The command on the device: its exit code (conn_close() follows). */
+    int (*run)(struct conn *c, const struct common *o, void *opts);
+};
+/* Runs a device command: its command line - the options every device
+ * command shares (-v, -h, --timeout, --listen, --retry), then its own (the
+ * table, which sets opts), then at most one ADDRESS (o->address) - then
+ * check, then run on the device between conn_open() and conn_close().
+ * Returns the exit code (EXIT_OK after --help, EXIT_USAGE after saying
+ * what is wrong with the command line). */
+int cli_device_command(int argc, char **argv, struct common *o, const struct device_command *cmd,
+                       const struct cli_option *options, void *opts);
 /* Parses a number with an optional range; -1 on error (printed). */
 int cli_number(const struct common *o, const char *what, const char *text, double lo, double hi,
                double *out);

@@ -28,15 +28,13 @@ struct conn {
     urg_transport *t;
     urg_replay *replay;
     char where[300];           /* the address, or the capture replayed */
-    bool replay_done;
-    int replay_status;
-    char report[1024];
+    struct replay_end replayed;
     bool attached, gone, interrupted, rejected;
     bool said;                 /* why the session ended was printed */
     bool transport_said;       /* the transport logged why it ended the
                                   connection (an error line) */
     int gone_err, reject_reason;
-    ev_signal sigint, sigterm;
+    struct cli_signals signals; /* SIGINT, SIGTERM: interrupted */
 };
 
 const char *cli_prog = "usbredir-guest";
@@ -109,6 +107,29 @@ static int gone_code(const struct conn *c)
     return urg_error_is_protocol(c->gone_err) ? EXIT_FAIL : EXIT_CONN;
 }
 
+int cli_device_new(const struct common *o, const struct urg_hcd_callbacks *callbacks, void *ud,
+                   size_t max_output, uint32_t iso_latency_ms, urg_hcd_dev **out)
+{
+    struct urg_hcd_config hc;
+    struct urg_session_config session;
+    int r;
+    urg_hcd_config_init(&hc);
+    urg_session_config_init(&session);
+    hc.session = &session;
+    hc.callbacks = *callbacks;
+    hc.user_data = ud;
+    session.log_level = cli_log_level(o);
+    if (max_output)
+        session.max_output_bytes = max_output;
+    if (iso_latency_ms)
+        hc.iso_latency_ms = iso_latency_ms;
+    if ((r = urg_hcd_dev_new(&hc, out))) {
+        cli_error(o, "%s", urg_strerror(r));
+        return EXIT_FAIL;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- callbacks */
 
 static void on_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *info)
@@ -172,21 +193,43 @@ static void on_event(void *ud, urg_transport *t, int ev, int err)
     }
 }
 
+void replay_end_keep(struct replay_end *e, int status, const char *report)
+{
+    e->done = true;
+    e->status = status;
+    snprintf(e->report, sizeof(e->report), "%s", report);
+}
+
 static void on_replay_done(void *ud, urg_replay *r, int status, const char *report)
 {
     struct conn *c = ud;
     (void)r;
-    c->replay_done = true;
-    c->replay_status = status;
-    snprintf(c->report, sizeof(c->report), "%s", report);
+    replay_end_keep(&c->replayed, status, report);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-    struct conn *c = w->data;
+    struct cli_signals *s = w->data;
     (void)revents;
-    c->interrupted = true;
+    if (s->caught)
+        *s->caught = true;
     ev_break(loop, EVBREAK_ALL);
+}
+
+void cli_signals_start(struct cli_signals *s, struct ev_loop *loop, bool *caught)
+{
+    s->caught = caught;
+    ev_signal_init(&s->sigint, on_signal, SIGINT);
+    ev_signal_init(&s->sigterm, on_signal, SIGTERM);
+    s->sigint.data = s->sigterm.data = s;
+    ev_signal_start(loop, &s->sigint);
+    ev_signal_start(loop, &s->sigterm);
+}
+
+void cli_signals_stop(struct cli_signals *s, struct ev_loop *loop)
+{
+    ev_signal_stop(loop, &s->sigint);
+    ev_signal_stop(loop, &s->sigterm);
 }
 
 /* ---------------------------------------------------------------- running */
@@ -195,7 +238,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
  * connection) went away. A replay that ended is conn_close()'s to report. */
 static void say_gone(struct conn *c, const char *when)
 {
-    if (c->said || (c->replay_done && !c->interrupted))
+    if (c->said || (c->replayed.done && !c->interrupted))
         return;
     c->said = true;
     if (c->transport_said && !c->interrupted)
@@ -372,26 +415,15 @@ static int start_replay(struct conn *c, const char *fixture, char *addr, size_t 
  * replay's report). */
 static int open_device(struct conn *c, const struct common *o, const char *fixture)
 {
-    struct urg_hcd_config hc;
-    struct urg_session_config session;
+    static const struct urg_hcd_callbacks callbacks = {
+        .attach = on_attach, .detach = on_detach, .urb_complete = on_complete,
+        .rejected = on_rejected, .endpoints_changed = on_endpoints_changed, .log = on_log,
+    };
     struct urg_transport_config tc;
     char addr[64];
     int r;
-    urg_hcd_config_init(&hc);
-    urg_session_config_init(&session);
-    hc.session = &session;
-    hc.callbacks.attach = on_attach;
-    hc.callbacks.detach = on_detach;
-    hc.callbacks.urb_complete = on_complete;
-    hc.callbacks.rejected = on_rejected;
-    hc.callbacks.endpoints_changed = on_endpoints_changed;
-    hc.callbacks.log = on_log;
-    session.log_level = cli_log_level(o);
-    hc.user_data = c;
-    if ((r = urg_hcd_dev_new(&hc, &c->dev))) {
-        cli_error(o, "%s", urg_strerror(r));
-        return EXIT_FAIL;
-    }
+    if ((r = cli_device_new(o, &callbacks, c, 0, 0, &c->dev)))
+        return r;
     urg_transport_config_init(&tc);
     if (!o->address || strncmp(o->address, "capture:", 8) == 0) {
         if ((r = start_replay(c, fixture, addr, sizeof(addr))))
@@ -434,7 +466,7 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
             fprintf(stderr, "%s: waiting for a usb-host on %s\n", o->prog, o->address);
     }
     if (conn_run_until(c, attached_or_over, c, o->listen ? 0 : o->timeout) != 0 || c->rejected) {
-        if (c->replay_done && c->replay_status)
+        if (c->replayed.done && c->replayed.status)
             return EXIT_DIVERGED; /* conn_close() prints the report */
         if (c->rejected)
             cli_error(o, "the device was rejected: %s", urg_strerror(c->reject_reason));
@@ -452,7 +484,7 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
     }
     if (conn_over(c)) {
         /* It attached and went in the same read (or the connection did). */
-        if (c->replay_done && c->replay_status)
+        if (c->replayed.done && c->replayed.status)
             return EXIT_DIVERGED;
         say_gone(c, " right after it attached");
         return c->interrupted ? EXIT_CONN : gone_code(c);
@@ -471,24 +503,20 @@ int conn_open(struct conn **out, const struct common *o, const char *fixture)
     }
     c->o = *o;
     c->loop = ev_default_loop(0);
-    ev_signal_init(&c->sigint, on_signal, SIGINT);
-    ev_signal_init(&c->sigterm, on_signal, SIGTERM);
-    c->sigint.data = c->sigterm.data = c;
-    ev_signal_start(c->loop, &c->sigint);
-    ev_signal_start(c->loop, &c->sigterm);
+    cli_signals_start(&c->signals, c->loop, &c->interrupted);
     *out = c;
     if ((r = open_device(c, o, fixture)))
         c->said = true; /* conn_close() adds no second line */
     return r;
 }
 
-static bool replay_over(void *p) { return ((struct conn *)p)->replay_done; }
+static bool replay_over(void *p) { return ((struct conn *)p)->replayed.done; }
 
 int conn_close(struct conn *c, int rc)
 {
     if (!c)
         return rc;
-    if (c->replay && !c->replay_done && rc == EXIT_OK && !c->interrupted) {
+    if (c->replay && !c->replayed.done && rc == EXIT_OK && !c->interrupted) {
         /* The command is done: the rest of the capture must follow. */
         c->gone = false;
         conn_run_until(c, replay_over, c, c->o.timeout > 0 ? c->o.timeout : 10);
@@ -497,23 +525,22 @@ int conn_close(struct conn *c, int rc)
     urg_hcd_dev_free(c->dev);
     if (c->replay) {
         urg_replay_free(c->replay);
-        if (c->replay_done && c->replay_status) {
-            cli_error(&c->o, "%s diverged: %s", c->where, c->report);
+        if (c->replayed.done && c->replayed.status) {
+            cli_error(&c->o, "%s diverged: %s", c->where, c->replayed.report);
             rc = EXIT_DIVERGED;
-        } else if (!c->replay_done && rc == EXIT_OK) {
+        } else if (!c->replayed.done && rc == EXIT_OK) {
             cli_error(&c->o, "%s was not replayed to its end", c->where);
             rc = EXIT_DIVERGED;
-        } else if (c->replay_done && rc == EXIT_CONN && !c->said && !c->interrupted) {
+        } else if (c->replayed.done && rc == EXIT_CONN && !c->said && !c->interrupted) {
             c->said = true;
             cli_error(&c->o, "the device went away: %s ended", c->where);
-        } else if (c->o.verbose && c->replay_done) {
-            cli_error(&c->o, "info: %s: %s", c->where, c->report);
+        } else if (c->o.verbose && c->replayed.done) {
+            cli_error(&c->o, "info: %s: %s", c->where, c->replayed.report);
         }
     }
     if (rc == EXIT_CONN)
         say_gone(c, ""); /* if nothing did */
-    ev_signal_stop(c->loop, &c->sigint);
-    ev_signal_stop(c->loop, &c->sigterm);
+    cli_signals_stop(&c->signals, c->loop);
     ev_loop_destroy(c->loop);
     free(c);
     return rc;
@@ -531,11 +558,32 @@ const struct urg_hcd_device *conn_device(struct conn *c)
 urg_hcd_dev *conn_dev(struct conn *c) { return c->dev; }
 struct ev_loop *conn_loop(struct conn *c) { return c->loop; }
 bool conn_over(struct conn *c) { return c->gone || c->interrupted; }
-bool conn_replay_diverged(struct conn *c) { return c->replay && c->replay_done && c->replay_status; }
-bool conn_replay_finished(struct conn *c) { return c->replay && c->replay_done && !c->replay_status; }
+bool conn_replay_diverged(struct conn *c)
+{
+    return c->replay && c->replayed.done && c->replayed.status;
+}
+bool conn_replay_finished(struct conn *c)
+{
+    return c->replay && c->replayed.done && !c->replayed.status;
+}
 
 bool conn_bulk32(struct conn *c)
 {
     urg_session *s = urg_hcd_dev_session(c->dev);
     return s && (urg_session_caps(s) & URG_CAP_BIT(URG_CAP_32BITS_BULK_LENGTH));
+}
+
+void conn_bulk_endpoints(const struct urg_hcd_device *info, int iface, uint8_t *in, uint8_t *out)
+{
+    int k;
+    *in = *out = 0;
+    for (k = 1; k < 32; k++) {
+        const struct urg_endpoint *e = &info->usb.ep[k];
+        if (e->type != URG_EP_BULK || e->interface != iface)
+            continue;
+        if (k >= 16 && !*in)
+            *in = urg_ep_address(k);
+        if (k < 16 && !*out)
+            *out = urg_ep_address(k);
+    }
 }

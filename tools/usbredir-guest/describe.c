@@ -114,6 +114,38 @@ static void bcd_line(struct pr *p, const char *indent, const char *field, uint16
     fprintf(p->out, "%s%-20s%2x.%02x\n", indent, field, v >> 8, v & 0xff);
 }
 
+/* bLength and bDescriptorType, which every descriptor p starts with. */
+static void head_lines(struct pr *pr, const char *indent, const uint8_t *p)
+{
+    value_line(pr, indent, "bLength", p[0], "");
+    value_line(pr, indent, "bDescriptorType", p[1], "");
+}
+
+/* A class, subclass and protocol triple c[0..2] of a device, an interface
+ * or a function (what: "Device", "Interface", "Function"), named. Class 0
+ * says "defined at interface level" but in an interface. */
+static void class_lines(struct pr *pr, const char *indent, const char *what, const uint8_t *c)
+{
+    char field[32];
+    bool interface = !strcmp(what, "Interface");
+    snprintf(field, sizeof(field), "b%sClass", what);
+    value_line(pr, indent, field, c[0], interface && !c[0] ? "" : class_name(c[0]));
+    snprintf(field, sizeof(field), "b%sSubClass", what);
+    value_line(pr, indent, field, c[1], subclass_name(c[0], c[1]));
+    snprintf(field, sizeof(field), "b%sProtocol", what);
+    value_line(pr, indent, field, c[2], protocol_name(c[0], c[1], c[2]));
+}
+
+/* The first 8 bytes of a device descriptor, which a device qualifier
+ * repeats for the other speed. */
+static void device_lines(struct pr *pr, const uint8_t *v)
+{
+    head_lines(pr, "  ", v);
+    bcd_line(pr, "  ", "bcdUSB", get_le16(v + 2));
+    class_lines(pr, "  ", "Device", v + 4);
+    value_line(pr, "  ", "bMaxPacketSize0", v[7], "");
+}
+
 static void print_unknown(struct pr *p, const char *indent, const uint8_t *b, size_t len)
 {
     size_t k;
@@ -125,17 +157,39 @@ static void print_unknown(struct pr *p, const char *indent, const uint8_t *b, si
 
 /* ---------------------------------------------------------------- configuration */
 
-static void print_endpoint(struct pr *pr, const uint8_t *e, bool super)
+/* A walk through the descriptors of a configuration. */
+struct config_walk {
+    struct pr *pr;
+    const struct lsusb_desc *d;
+    bool super;        /* SuperSpeed: no high-bandwidth multiplier, 8 mA units */
+    uint8_t iface;     /* the interface last met (its HID report descriptor) */
+    bool *report_said; /* per interface: its report descriptor's problem said */
+};
+
+static void print_interface(struct config_walk *w, const uint8_t *p)
+{
+    struct pr *pr = w->pr;
+    w->iface = p[2];
+    fprintf(pr->out, "    Interface Descriptor:\n");
+    head_lines(pr, "      ", p);
+    value_line(pr, "      ", "bInterfaceNumber", p[2], "");
+    value_line(pr, "      ", "bAlternateSetting", p[3], "");
+    value_line(pr, "      ", "bNumEndpoints", p[4], "");
+    class_lines(pr, "      ", "Interface", p + 5);
+    string_line(pr, w->d, "      ", "iInterface", p[8]);
+}
+
+static void print_endpoint(struct config_walk *w, const uint8_t *e)
 {
     static const char *const ttype[4] = { "Control", "Isochronous", "Bulk", "Interrupt" };
     static const char *const sync[4] = { "None", "Asynchronous", "Adaptive", "Synchronous" };
     static const char *const usage[4] = { "Data", "Feedback", "Implicit feedback Data",
                                           "(reserved)" };
+    struct pr *pr = w->pr;
     uint16_t mps = get_le16(e + 4);
-    unsigned mult = super ? 1 : ((mps >> 11) & 3) + 1;
+    unsigned mult = w->super ? 1 : ((mps >> 11) & 3) + 1;
     fprintf(pr->out, "      Endpoint Descriptor:\n");
-    value_line(pr, "        ", "bLength", e[0], "");
-    value_line(pr, "        ", "bDescriptorType", e[1], "");
+    head_lines(pr, "        ", e);
     fprintf(pr->out, "        %-20s 0x%02x  EP %u %s\n", "bEndpointAddress", e[2], e[2] & 15,
             e[2] & 0x80 ? "IN" : "OUT");
     value_line(pr, "        ", "bmAttributes", e[3], "");
@@ -147,90 +201,89 @@ static void print_endpoint(struct pr *pr, const uint8_t *e, bool super)
     value_line(pr, "        ", "bInterval", e[6], "");
 }
 
+static void print_association(struct config_walk *w, const uint8_t *p)
+{
+    struct pr *pr = w->pr;
+    fprintf(pr->out, "    Interface Association:\n");
+    head_lines(pr, "      ", p);
+    value_line(pr, "      ", "bFirstInterface", p[2], "");
+    value_line(pr, "      ", "bInterfaceCount", p[3], "");
+    class_lines(pr, "      ", "Function", p + 4);
+    string_line(pr, w->d, "      ", "iFunction", p[7]);
+}
+
+/* The HID descriptor, and the report descriptor of its interface. */
+static void print_hid(struct config_walk *w, const uint8_t *p)
+{
+    struct pr *pr = w->pr;
+    const struct lsusb_desc *d = w->d;
+    uint8_t i = w->iface;
+    fprintf(pr->out, "        HID Device Descriptor:\n");
+    head_lines(pr, "          ", p);
+    bcd_line(pr, "          ", "bcdHID", get_le16(p + 2));
+    value_line(pr, "          ", "bCountryCode", p[4], p[4] ? "" : "Not supported");
+    value_line(pr, "          ", "bNumDescriptors", p[5], "");
+    value_line(pr, "          ", "bDescriptorType", p[6], p[6] == 0x22 ? "Report" : "");
+    value_line(pr, "          ", "wDescriptorLength", get_le16(p + 7), "");
+    if (i < LSUSB_MAX_REPORTS && d->report[i]) {
+        if (!hid_print_items(pr->out, d->report[i], d->report_len[i]) && !w->report_said[i]) {
+            char what[64];
+            snprintf(what, sizeof(what), "report descriptor of interface %u", i);
+            problem(pr, what, "an item runs past its end");
+            w->report_said[i] = true;
+        }
+    } else {
+        fprintf(pr->out, "         Report Descriptors: \n           ** UNAVAILABLE **\n");
+    }
+}
+
+static void print_companion(struct config_walk *w, const uint8_t *p)
+{
+    struct pr *pr = w->pr;
+    fprintf(pr->out, "        SuperSpeed Endpoint Companion Descriptor:\n");
+    head_lines(pr, "          ", p);
+    value_line(pr, "          ", "bMaxBurst", p[2], "");
+    if (p[3] & 0x1f)
+        value_line(pr, "          ", "MaxStreams", 1u << (p[3] & 0x1f), "");
+}
+
+/* The descriptors of a configuration that are printed (any other is
+ * printed as unrecognized, as is one shorter than its fields). */
+static const struct config_item {
+    uint8_t type;
+    uint8_t min_len; /* bLength at least */
+    void (*print)(struct config_walk *w, const uint8_t *p);
+} config_items[] = {
+    { 4, 9, print_interface },
+    { 5, 7, print_endpoint },
+    { 0x0b, 8, print_association },
+    { 0x21, 9, print_hid },
+    { 0x30, 6, print_companion },
+};
+
 /* One descriptor of a configuration (p[0..n), n = bLength >= 2): true when
  * printed, false to print it as unrecognized. */
-static bool print_config_item(struct pr *pr, const struct lsusb_desc *d, const uint8_t *p,
-                              size_t n, bool super, uint8_t *iface, bool *report_said)
+static bool print_config_item(struct config_walk *w, const uint8_t *p, size_t n)
 {
-    switch (p[1]) {
-    case 4:
-        if (n < 9)
+    size_t k;
+    for (k = 0; k < sizeof(config_items) / sizeof(config_items[0]); k++) {
+        if (config_items[k].type != p[1])
+            continue;
+        if (n < config_items[k].min_len)
             return false;
-        *iface = p[2];
-        fprintf(pr->out, "    Interface Descriptor:\n");
-        value_line(pr, "      ", "bLength", p[0], "");
-        value_line(pr, "      ", "bDescriptorType", p[1], "");
-        value_line(pr, "      ", "bInterfaceNumber", p[2], "");
-        value_line(pr, "      ", "bAlternateSetting", p[3], "");
-        value_line(pr, "      ", "bNumEndpoints", p[4], "");
-        value_line(pr, "      ", "bInterfaceClass", p[5], p[5] ? class_name(p[5]) : "");
-        value_line(pr, "      ", "bInterfaceSubClass", p[6], subclass_name(p[5], p[6]));
-        value_line(pr, "      ", "bInterfaceProtocol", p[7], protocol_name(p[5], p[6], p[7]));
-        string_line(pr, d, "      ", "iInterface", p[8]);
+        config_items[k].print(w, p);
         return true;
-    case 5:
-        if (n < 7)
-            return false;
-        print_endpoint(pr, p, super);
-        return true;
-    case 0x0b:
-        if (n < 8)
-            return false;
-        fprintf(pr->out, "    Interface Association:\n");
-        value_line(pr, "      ", "bLength", p[0], "");
-        value_line(pr, "      ", "bDescriptorType", p[1], "");
-        value_line(pr, "      ", "bFirstInterface", p[2], "");
-        value_line(pr, "      ", "bInterfaceCount", p[3], "");
-        value_line(pr, "      ", "bFunctionClass", p[4], class_name(p[4]));
-        value_line(pr, "      ", "bFunctionSubClass", p[5], subclass_name(p[4], p[5]));
-        value_line(pr, "      ", "bFunctionProtocol", p[6], protocol_name(p[4], p[5], p[6]));
-        string_line(pr, d, "      ", "iFunction", p[7]);
-        return true;
-    case 0x21:
-        if (n < 9)
-            return false;
-        fprintf(pr->out, "        HID Device Descriptor:\n");
-        value_line(pr, "          ", "bLength", p[0], "");
-        value_line(pr, "          ", "bDescriptorType", p[1], "");
-        bcd_line(pr, "          ", "bcdHID", get_le16(p + 2));
-        value_line(pr, "          ", "bCountryCode", p[4], p[4] ? "" : "Not supported");
-        value_line(pr, "          ", "bNumDescriptors", p[5], "");
-        value_line(pr, "          ", "bDescriptorType", p[6], p[6] == 0x22 ? "Report" : "");
-        value_line(pr, "          ", "wDescriptorLength", get_le16(p + 7), "");
-        if (*iface < LSUSB_MAX_REPORTS && d->report[*iface]) {
-            if (!hid_print_items(pr->out, d->report[*iface], d->report_len[*iface]) &&
-                !report_said[*iface]) {
-                char what[64];
-                snprintf(what, sizeof(what), "report descriptor of interface %u", *iface);
-                problem(pr, what, "an item runs past its end");
-                report_said[*iface] = true;
-            }
-        } else {
-            fprintf(pr->out, "         Report Descriptors: \n           ** UNAVAILABLE **\n");
-        }
-        return true;
-    case 0x30:
-        if (n < 6)
-            return false;
-        fprintf(pr->out, "        SuperSpeed Endpoint Companion Descriptor:\n");
-        value_line(pr, "          ", "bLength", p[0], "");
-        value_line(pr, "          ", "bDescriptorType", p[1], "");
-        value_line(pr, "          ", "bMaxBurst", p[2], "");
-        if (p[3] & 0x1f)
-            value_line(pr, "          ", "MaxStreams", 1u << (p[3] & 0x1f), "");
-        return true;
-    default:
-        return false;
     }
+    return false;
 }
 
 static void print_config(struct pr *pr, const struct lsusb_desc *d, int index, const uint8_t *c,
                          size_t total, bool super, bool *report_said)
 {
+    struct config_walk w = { pr, d, super, 0, report_said };
     struct desc_iter it;
     const uint8_t *p;
     size_t n;
-    uint8_t iface = 0;
     int r;
     char what[64], why[128];
     snprintf(what, sizeof(what), "configuration descriptor %d", index);
@@ -241,8 +294,7 @@ static void print_config(struct pr *pr, const struct lsusb_desc *d, int index, c
         problem(pr, what, why);
         return;
     }
-    value_line(pr, "    ", "bLength", c[0], "");
-    value_line(pr, "    ", "bDescriptorType", c[1], "");
+    head_lines(pr, "    ", c);
     fprintf(pr->out, "    %-19s0x%04x\n", "wTotalLength", get_le16(c + 2));
     value_line(pr, "    ", "bNumInterfaces", c[4], "");
     value_line(pr, "    ", "bConfigurationValue", c[5], "");
@@ -260,7 +312,7 @@ static void print_config(struct pr *pr, const struct lsusb_desc *d, int index, c
     desc_iter_init(&it, c, total);
     if (desc_next(&it, &p, &n) == DESC_OK) /* the configuration descriptor itself */
         while ((r = desc_next(&it, &p, &n)) == DESC_OK)
-            if (!print_config_item(pr, d, p, n, super, &iface, report_said))
+            if (!print_config_item(&w, p, n))
                 print_unknown(pr, "      ", p, n);
     if (it.bad) {
         desc_problem(&it, why, sizeof(why));
@@ -278,8 +330,7 @@ static void print_capability(struct pr *pr, const uint8_t *p, size_t n)
     } else if (p[2] == 2 && n >= 7) {
         uint32_t a = get_le32(p + 3);
         fprintf(pr->out, "  USB 2.0 Extension Device Capability:\n");
-        value_line(pr, "    ", "bLength", p[0], "");
-        value_line(pr, "    ", "bDescriptorType", p[1], "");
+        head_lines(pr, "    ", p);
         value_line(pr, "    ", "bDevCapabilityType", p[2], "");
         fprintf(pr->out, "    %-14s0x%08x\n", "bmAttributes", a);
         if (a & 2)
@@ -290,8 +341,7 @@ static void print_capability(struct pr *pr, const uint8_t *p, size_t n)
         uint16_t sp = get_le16(p + 4);
         int k;
         fprintf(pr->out, "  SuperSpeed USB Device Capability:\n");
-        value_line(pr, "    ", "bLength", p[0], "");
-        value_line(pr, "    ", "bDescriptorType", p[1], "");
+        head_lines(pr, "    ", p);
         value_line(pr, "    ", "bDevCapabilityType", p[2], "");
         fprintf(pr->out, "    %-20s 0x%02x\n", "bmAttributes", p[3]);
         fprintf(pr->out, "    %-19s0x%04x\n", "wSpeedsSupported", sp);
@@ -322,8 +372,7 @@ static void print_bos(struct pr *pr, const uint8_t *b, size_t total)
         problem(pr, "BOS descriptor", why);
         return;
     }
-    value_line(pr, "  ", "bLength", b[0], "");
-    value_line(pr, "  ", "bDescriptorType", b[1], "");
+    head_lines(pr, "  ", b);
     fprintf(pr->out, "  %-19s0x%04x\n", "wTotalLength", get_le16(b + 2));
     value_line(pr, "  ", "bNumDeviceCaps", b[4], "");
     desc_iter_init(&it, b, total);
@@ -349,13 +398,7 @@ int lsusb_print(FILE *out, FILE *err, const char *prog, const struct lsusb_desc 
             get_le16(v + 8), get_le16(v + 10), str(d, v[14]), v[14] && v[15] ? " " : "",
             str(d, v[15]));
     fprintf(out, "Device Descriptor:\n");
-    value_line(&pr, "  ", "bLength", v[0], "");
-    value_line(&pr, "  ", "bDescriptorType", v[1], "");
-    bcd_line(&pr, "  ", "bcdUSB", get_le16(v + 2));
-    value_line(&pr, "  ", "bDeviceClass", v[4], class_name(v[4]));
-    value_line(&pr, "  ", "bDeviceSubClass", v[5], subclass_name(v[4], v[5]));
-    value_line(&pr, "  ", "bDeviceProtocol", v[6], protocol_name(v[4], v[5], v[6]));
-    value_line(&pr, "  ", "bMaxPacketSize0", v[7], "");
+    device_lines(&pr, v);
     fprintf(out, "  %-19s0x%04x\n", "idVendor", get_le16(v + 8));
     fprintf(out, "  %-19s0x%04x\n", "idProduct", get_le16(v + 10));
     bcd_line(&pr, "  ", "bcdDevice", get_le16(v + 12));
@@ -369,13 +412,7 @@ int lsusb_print(FILE *out, FILE *err, const char *prog, const struct lsusb_desc 
     if (d->have_qualifier) {
         const uint8_t *q = d->qualifier;
         fprintf(out, "Device Qualifier (for other device speed):\n");
-        value_line(&pr, "  ", "bLength", q[0], "");
-        value_line(&pr, "  ", "bDescriptorType", q[1], "");
-        bcd_line(&pr, "  ", "bcdUSB", get_le16(q + 2));
-        value_line(&pr, "  ", "bDeviceClass", q[4], class_name(q[4]));
-        value_line(&pr, "  ", "bDeviceSubClass", q[5], subclass_name(q[4], q[5]));
-        value_line(&pr, "  ", "bDeviceProtocol", q[6], protocol_name(q[4], q[5], q[6]));
-        value_line(&pr, "  ", "bMaxPacketSize0", q[7], "");
+        device_lines(&pr, q);
         value_line(&pr, "  ", "bNumConfigurations", q[8], "");
     }
     if (d->bos)

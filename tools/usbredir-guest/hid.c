@@ -5,7 +5,6 @@
  * prints each report: a boot keyboard's as keys pressed and released, a
  * boot mouse's as buttons and movement, anything else in hex.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,27 +15,9 @@
 struct hid_opts {
     long count;     /* stop after this many reports (0: no limit) */
     int raw;        /* hex only */
-    struct common *o;
 };
 
 /* ---------------------------------------------------------------- command */
-
-static int own_option(void *ctx, int opt, const char *arg)
-{
-    struct hid_opts *h = ctx;
-    double v;
-    if (opt == 'n') {
-        if (cli_number(h->o, "-n", arg, 1, 1e9, &v))
-            return -1;
-        h->count = (long)v;
-        return 0;
-    }
-    if (opt == 'r') {
-        h->raw = 1;
-        return 0;
-    }
-    return -1;
-}
 
 static const char usage_text[] =
     "hid [-v] [-n COUNT] [--raw] [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
@@ -68,33 +49,21 @@ static int find_hid(const struct urg_hcd_device *info, int *iface, uint8_t *ep, 
     return -1;
 }
 
-int cmd_hid(int argc, char **argv, struct common *o)
+static int run_hid(struct conn *c, const struct common *o, void *opts)
 {
-    static const struct option longopts[] = {
-        { "count", required_argument, NULL, 'n' },
-        { "raw", no_argument, NULL, 'r' },
-        { NULL, 0, NULL, 0 },
-    };
-    struct hid_opts h = { 0, 0, o };
+    const struct hid_opts *h = opts;
+    const struct urg_hcd_device *info = conn_device(c);
     struct kbd_state kbd;
     struct mouse_state mouse;
-    struct conn *c;
-    const struct urg_hcd_device *info;
     struct urg_urb *u;
     uint8_t ep = 0, sub = 0, proto = 0, buf[1024];
     uint16_t mps = 0;
     int iface = 0, rc;
     long n = 0;
-    rc = cli_command_line(argc, argv, o, usage_text, "n:", longopts, own_option, &h);
-    if (rc)
-        return rc - 1000;
-    if ((rc = conn_open(&c, o, "keyboard-hid")))
-        return conn_close(c, rc);
-    info = conn_device(c);
     if (find_hid(info, &iface, &ep, &mps, &sub, &proto)) {
         cli_error(o, "%04x:%04x has no HID interface with an interrupt IN endpoint",
                   info->usb.vendor_id, info->usb.product_id);
-        return conn_close(c, EXIT_FAIL);
+        return EXIT_FAIL;
     }
     if (mps > sizeof(buf))
         mps = sizeof(buf);
@@ -114,17 +83,17 @@ int cmd_hid(int argc, char **argv, struct common *o)
             cli_error(o, "%s: %s", idle ? "SET_IDLE" : "SET_PROTOCOL",
                       urg_urb_status_name(st));
         if (st != URG_URB_SUCCESS && st != URG_URB_STALL)
-            return conn_close(c, conn_fail(c));
+            return conn_fail(c);
     }
     memset(&kbd, 0, sizeof(kbd));
     memset(&mouse, 0, sizeof(mouse));
     u = urg_urb_alloc(0);
     if (!u) {
         cli_error(o, "out of memory");
-        return conn_close(c, EXIT_FAIL);
+        return EXIT_FAIL;
     }
     rc = EXIT_OK;
-    while (!h.count || n < h.count) {
+    while (!h->count || n < h->count) {
         size_t i, got;
         int st;
         u->type = URG_EP_INTERRUPT;
@@ -149,16 +118,16 @@ int cmd_hid(int argc, char **argv, struct common *o)
         for (i = 0; i < got; i++)
             printf("%s%02x", i ? " " : "", buf[i]);
         printf("]");
-        if (proto == 1 && !h.raw)
+        if (proto == 1 && !h->raw)
             kbd_report(stdout, &kbd, buf, got);
-        else if (proto == 2 && !h.raw)
+        else if (proto == 2 && !h->raw)
             mouse_report(stdout, &mouse, buf, got);
         printf("\n");
         fflush(stdout);
     }
     urg_urb_free(u);
     printf("%ld report%s\n", n, n == 1 ? "" : "s");
-    if (proto == 1 && !h.raw) {
+    if (proto == 1 && !h->raw) {
         size_t i;
         printf("typed: \"");
         for (i = 0; i < kbd.ntyped; i++) {
@@ -170,8 +139,20 @@ int cmd_hid(int argc, char **argv, struct common *o)
         }
         printf("\"\n");
     }
-    if (proto == 2 && !h.raw)
+    if (proto == 2 && !h->raw)
         printf("total: x=%+ld y=%+ld wheel=%+ld, clicks: left %u, right %u, middle %u\n",
                mouse.x, mouse.y, mouse.wheel, mouse.clicks[0], mouse.clicks[1], mouse.clicks[2]);
-    return conn_close(c, rc);
+    return rc;
+}
+
+int cmd_hid(int argc, char **argv, struct common *o)
+{
+    static const struct device_command hid = { usage_text, "keyboard-hid", NULL, run_hid };
+    struct hid_opts h = { 0, 0 };
+    const struct cli_option options[] = {
+        CLI_NUMBER("count", 'n', &h.count, 1, 1e9),
+        CLI_SET("raw", 0, &h.raw, 1),
+        CLI_END,
+    };
+    return cli_device_command(argc, argv, o, &hid, options, &h);
 }

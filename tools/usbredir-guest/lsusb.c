@@ -12,7 +12,6 @@
  * return is checked and printed by describe.c (parse.h); a malformed
  * descriptor is said on stderr and makes the exit status 1.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,19 +233,14 @@ static int fetch(struct lsusb_run *l)
 static const char usage_text[] = "lsusb [-v] [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
                                  "Prints the device's descriptors as lsusb -v does.\n";
 
-int cmd_lsusb(int argc, char **argv, struct common *o)
+static int run_lsusb(struct conn *c, const struct common *o, void *opts)
 {
-    struct conn *c;
-    struct lsusb_run *l;
-    int rc = cli_command_line(argc, argv, o, usage_text, NULL, NULL, NULL, NULL);
-    if (rc)
-        return rc - 1000;
-    if ((rc = conn_open(&c, o, "keyboard-lsusb")))
-        return conn_close(c, rc);
-    l = calloc(1, sizeof(*l));
+    struct lsusb_run *l = calloc(1, sizeof(*l));
+    int rc = EXIT_OK;
+    (void)opts;
     if (!l) {
         out_of_memory(o);
-        return conn_close(c, EXIT_FAIL);
+        return EXIT_FAIL;
     }
     l->c = c;
     l->o = o;
@@ -263,5 +257,11 @@ int cmd_lsusb(int argc, char **argv, struct common *o)
     }
     lsusb_desc_free(&l->d);
     free(l);
-    return conn_close(c, rc);
+    return rc;
+}
+
+int cmd_lsusb(int argc, char **argv, struct common *o)
+{
+    static const struct device_command lsusb = { usage_text, "keyboard-lsusb", NULL, run_lsusb };
+    return cli_device_command(argc, argv, o, &lsusb, NULL, NULL);
 }

@@ -60,8 +60,6 @@ static void usage(FILE *f, const char *prog)
 
 /* ---------------------------------------------------------------- shared parsing */
 
-enum { OPT_TIMEOUT = 1000, OPT_LISTEN, OPT_RETRY };
-
 int cli_number(const struct common *o, const char *what, const char *text, double lo, double hi,
                double *out)
 {
@@ -75,92 +73,165 @@ int cli_number(const struct common *o, const char *what, const char *text, doubl
     return 0;
 }
 
-int cli_parse(int argc, char **argv, struct common *o, const char *shortopts,
-              const struct option *longopts, int (*own)(void *ctx, int opt, const char *arg),
-              void *ctx)
+int cli_usage(const struct common *o, const char *usage_text, int exit_code)
 {
-    struct option all[32];
-    char shorts[64];
-    int n = 0, opt;
-    static const struct option common[] = {
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { "timeout", required_argument, NULL, OPT_TIMEOUT },
-        { "listen", no_argument, NULL, OPT_LISTEN },
-        { "retry", no_argument, NULL, OPT_RETRY },
-    };
-    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
-        all[n++] = common[i];
-    for (; longopts && longopts->name && n < 31; longopts++)
-        all[n++] = *longopts;
-    memset(&all[n], 0, sizeof(all[n]));
-    snprintf(shorts, sizeof(shorts), "+vh%s", shortopts ? shortopts : "");
+    fprintf(exit_code == EXIT_OK ? stdout : stderr, "usage: %s %s", o->prog, usage_text);
+    return exit_code;
+}
+
+/* The most options a command has, the device commands' shared ones with
+ * its own. */
+#define MAX_OPTIONS 24
+/* getopt_long's val for row n of a table: its letter, or LONG_ONLY + n
+ * for an option with no letter. */
+#define LONG_ONLY 1000
+
+/* Does what option row t does with arg: 0, or -1 after saying why. */
+static int apply(const struct common *o, const struct cli_option *t, const char *arg)
+{
+    char what[64];
+    double v;
+    switch (t->kind) {
+    case CLI_KIND_COUNT:
+        ++*(int *)t->target;
+        return 0;
+    case CLI_KIND_SET:
+        *(int *)t->target = t->value;
+        return 0;
+    case CLI_KIND_TEXT:
+        *(const char **)t->target = arg;
+        return 0;
+    case CLI_KIND_PARSE:
+        return t->parse(t->target, arg);
+    case CLI_KIND_NUMBER:
+        break;
+    default:
+        return -1;
+    }
+    if (t->letter)
+        snprintf(what, sizeof(what), "-%c", t->letter);
+    else
+        snprintf(what, sizeof(what), "--%s", t->name);
+    if (cli_number(o, what, arg, t->lo, t->hi, &v))
+        return -1;
+    switch (t->type) {
+    case CLI_DOUBLE: *(double *)t->target = v; break;
+    case CLI_INT: *(int *)t->target = (int)v; break;
+    case CLI_LONG: *(long *)t->target = (long)v; break;
+    case CLI_U32: *(uint32_t *)t->target = (uint32_t)v; break;
+    case CLI_U64: *(uint64_t *)t->target = (uint64_t)v; break;
+    }
+    return 0;
+}
+
+int cli_options(int argc, char **argv, const struct common *o, const struct cli_option *table)
+{
+    struct option longs[MAX_OPTIONS + 1];
+    char shorts[2 * MAX_OPTIONS + 2] = "+"; /* "+": options end at the first argument */
+    size_t n, k = 1;
+    int opt;
+    for (n = 0; table[n].name && n < MAX_OPTIONS; n++) {
+        const struct cli_option *t = &table[n];
+        bool takes_value = t->kind == CLI_KIND_TEXT || t->kind == CLI_KIND_NUMBER ||
+                           t->kind == CLI_KIND_PARSE;
+        longs[n].name = t->name;
+        longs[n].has_arg = takes_value ? required_argument : no_argument;
+        longs[n].flag = NULL;
+        longs[n].val = t->letter ? t->letter : LONG_ONLY + (int)n;
+        if (t->letter) {
+            shorts[k++] = t->letter;
+            if (takes_value)
+                shorts[k++] = ':';
+        }
+    }
+    memset(&longs[n], 0, sizeof(longs[n]));
+    shorts[k] = 0;
     optind = 0; /* glibc: start over */
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
-        double v;
-        switch (opt) {
-        case 'v':
-            o->verbose++;
-            break;
-        case 'h':
-            return -2;
-        case OPT_TIMEOUT:
-            if (cli_number(o, "--timeout", optarg, 0, 86400, &v))
-                return -1;
-            o->timeout = v;
-            break;
-        case OPT_LISTEN:
-            o->listen = 1;
-            break;
-        case OPT_RETRY:
-            o->retry = 1;
-            break;
-        case '?':
-            if (optopt > 0 && optopt < 128)
-                cli_error(o, "%s: unknown option -%c, or it needs a value", argv[0], optopt);
-            else
-                cli_error(o, "%s: unknown option %s, or it needs a value", argv[0],
-                          argv[optind - 1]);
-            return -1;
-        default:
-            if (!own || own(ctx, opt, optarg))
-                return -1;
-        }
+    while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+        const struct cli_option *t = NULL;
+        if (opt >= LONG_ONLY)
+            t = &table[opt - LONG_ONLY];
+        for (k = 0; !t && k < n; k++)
+            if (opt == table[k].letter)
+                t = &table[k];
+        if (!t)
+            return CLI_UNKNOWN;
+        if (t->kind == CLI_KIND_HELP)
+            return CLI_ASKED_HELP;
+        if (apply(o, t, optarg))
+            return CLI_BAD_VALUE;
     }
     return optind;
 }
 
-int cli_command_line(int argc, char **argv, struct common *o, const char *usage_text,
-                     const char *shortopts, const struct option *longopts,
-                     int (*own)(void *ctx, int opt, const char *arg), void *ctx)
+/* The whole command line of a device command (cli_device_command()):
+ * true when the command goes on; else it said what it had to (the usage,
+ * an error) and *exit_code is the code to exit with. */
+static bool device_command_line(int argc, char **argv, struct common *o, const char *usage_text,
+                                const struct cli_option *own, int *exit_code)
 {
-    int first = cli_parse(argc, argv, o, shortopts, longopts, own, ctx);
-    if (first == -2) {
-        printf("usage: %s %s", o->prog, usage_text);
-        return EXIT_OK + 1000; /* done: --help */
+    const struct cli_option shared[] = {
+        CLI_COUNT("verbose", 'v', &o->verbose),
+        CLI_HELP,
+        CLI_NUMBER("timeout", 0, &o->timeout, 0, 86400),
+        CLI_SET("listen", 0, &o->listen, 1),
+        CLI_SET("retry", 0, &o->retry, 1),
+    };
+    struct cli_option all[MAX_OPTIONS + 1];
+    size_t n = 0;
+    int first;
+    for (; n < sizeof(shared) / sizeof(shared[0]); n++)
+        all[n] = shared[n];
+    for (; own && own->name && n < MAX_OPTIONS; own++)
+        all[n++] = *own;
+    all[n].name = NULL;
+    first = cli_options(argc, argv, o, all);
+    if (first == CLI_ASKED_HELP) {
+        *exit_code = cli_usage(o, usage_text, EXIT_OK);
+        return false;
     }
-    if (first >= 0 && argc - first > 1) {
+    *exit_code = EXIT_USAGE;
+    if (first == CLI_UNKNOWN) {
+        if (optopt > 0 && optopt < 128)
+            cli_error(o, "%s: unknown option -%c, or it needs a value", argv[0], optopt);
+        else
+            cli_error(o, "%s: unknown option %s, or it needs a value", argv[0], argv[optind - 1]);
+    } else if (first >= 0 && argc - first > 1) {
         cli_error(o, "%s: one address at most (got \"%s\" and \"%s\")", argv[0], argv[first],
                   argv[first + 1]);
-        first = -1;
     }
-    if (first < 0) {
-        fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-        return EXIT_USAGE + 1000;
+    if (first < 0 || argc - first > 1) {
+        cli_usage(o, usage_text, EXIT_USAGE);
+        return false;
     }
     if (first < argc)
         o->address = argv[first];
     if (o->listen && (!o->address || !strncmp(o->address, "capture:", 8))) {
         cli_error(o, "%s: --listen needs an address to listen on", argv[0]);
-        return EXIT_USAGE + 1000;
+        return false;
     }
     if (o->retry && (o->listen || !o->address || !strncmp(o->address, "capture:", 8) ||
                      !strncmp(o->address, "fd:", 3))) {
         cli_error(o, "%s: --retry needs an address to connect to", argv[0]);
-        return EXIT_USAGE + 1000;
+        return false;
     }
-    return 0;
+    return true;
+}
+
+int cli_device_command(int argc, char **argv, struct common *o, const struct device_command *cmd,
+                       const struct cli_option *options, void *opts)
+{
+    struct conn *c;
+    int rc;
+    if (!device_command_line(argc, argv, o, cmd->usage_text, options, &rc))
+        return rc;
+    if (cmd->check && (rc = cmd->check(o, opts)))
+        return rc;
+    rc = conn_open(&c, o, cmd->fixture);
+    if (rc == 0)
+        rc = cmd->run(c, o, opts);
+    return conn_close(c, rc);
 }
 
 /* ---------------------------------------------------------------- main */

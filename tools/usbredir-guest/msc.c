@@ -7,7 +7,6 @@
  * each, or one URB when 32-bit bulk lengths were negotiated), so the
  * transfer is pipelined as a host controller would do it.
  */
-#include <getopt.h>
 #include <md5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -557,59 +556,39 @@ static int identify(struct msc *m)
     return 0;
 }
 
-enum { OPT_READ = 2000, OPT_WRITE, OPT_VERIFY, OPT_CHUNK, OPT_PROGRESS, OPT_NO_PROGRESS };
-
-static int own_option(void *ctx, int opt, const char *arg)
+static int bad_blocks(const struct msc_opts *mo, const char *arg)
 {
-    struct msc_opts *mo = ctx;
-    char *end;
-    switch (opt) {
-    case OPT_READ:
-        mo->read = 1;
-        mo->read_lba = strtoull(arg, &end, 0);
-        mo->read_count = 0;
-        if (end == arg || (*end && *end != ':'))
-            break;
-        if (*end == ':') {
-            const char *c = end + 1;
-            mo->read_count = strtoull(c, &end, 0);
-            if (end == c || *end || !mo->read_count)
-                break;
-        }
-        return 0;
-    case OPT_WRITE:
-        mo->write = 1;
-        mo->write_lba = strtoull(arg, &end, 0);
-        if (end == arg || *end)
-            break;
-        return 0;
-    case 'o':
-        mo->out = arg;
-        return 0;
-    case 'i':
-        mo->in = arg;
-        return 0;
-    case OPT_VERIFY:
-        mo->verify = 1;
-        return 0;
-    case OPT_CHUNK: {
-        double v;
-        if (cli_number(mo->o, "--chunk", arg, 1, 65535, &v))
-            return -1;
-        mo->chunk = (uint32_t)v;
-        return 0;
-    }
-    case OPT_PROGRESS:
-        mo->progress = 1;
-        return 0;
-    case OPT_NO_PROGRESS:
-        mo->progress = 0;
-        return 0;
-    default:
-        return -1;
-    }
     cli_error(mo->o, "msc: bad block number or range \"%s\"", arg);
     return -1;
+}
+
+/* --read LBA[:COUNT] */
+static int read_range(void *target, const char *arg)
+{
+    struct msc_opts *mo = target;
+    char *end;
+    mo->read = 1;
+    mo->read_lba = strtoull(arg, &end, 0);
+    mo->read_count = 0;
+    if (end == arg || (*end && *end != ':'))
+        return bad_blocks(mo, arg);
+    if (*end == ':') {
+        const char *c = end + 1;
+        mo->read_count = strtoull(c, &end, 0);
+        if (end == c || *end || !mo->read_count)
+            return bad_blocks(mo, arg);
+    }
+    return 0;
+}
+
+/* --write LBA */
+static int write_at(void *target, const char *arg)
+{
+    struct msc_opts *mo = target;
+    char *end;
+    mo->write = 1;
+    mo->write_lba = strtoull(arg, &end, 0);
+    return end == arg || *end ? bad_blocks(mo, arg) : 0;
 }
 
 static const char usage_text[] =
@@ -622,73 +601,68 @@ static const char usage_text[] =
     "throughput. With neither --read nor --write it reads up to 2048 blocks\n"
     "from block 0. BLOCKS per command: 128.\n";
 
-int cmd_msc(int argc, char **argv, struct common *o)
+static int run_msc(struct conn *c, const struct common *o, void *opts)
 {
-    static const struct option longopts[] = {
-        { "read", required_argument, NULL, OPT_READ },
-        { "write", required_argument, NULL, OPT_WRITE },
-        { "output", required_argument, NULL, 'o' },
-        { "input", required_argument, NULL, 'i' },
-        { "verify", no_argument, NULL, OPT_VERIFY },
-        { "chunk", required_argument, NULL, OPT_CHUNK },
-        { "progress", no_argument, NULL, OPT_PROGRESS },
-        { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-        { NULL, 0, NULL, 0 },
-    };
-    struct msc_opts mo;
+    const struct msc_opts *mo = opts;
+    const struct urg_hcd_device *info = conn_device(c);
     struct msc m;
-    struct conn *c;
-    const struct urg_hcd_device *info;
     uint32_t i;
-    int k, iface = -1, rc;
-    memset(&mo, 0, sizeof(mo));
-    mo.o = o;
-    mo.chunk = 128;
-    mo.progress = -1;
-    rc = cli_command_line(argc, argv, o, usage_text, "o:i:", longopts, own_option, &mo);
-    if (rc)
-        return rc - 1000;
-    if (mo.write != !!mo.in || (mo.verify && !mo.write) || (mo.out && !mo.read)) {
-        cli_error(o, "msc: --write goes with -i FILE (and --verify with --write), -o with --read");
-        fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-        return EXIT_USAGE;
-    }
-    if (!mo.read && !mo.write) {
-        mo.read = 1;
-        mo.read_count = 2048;
-    }
-    if ((rc = conn_open(&c, o, "msc-read")))
-        return conn_close(c, rc);
+    int iface = -1, rc = EXIT_OK;
     memset(&m, 0, sizeof(m));
     m.c = c;
     m.o = o;
-    info = conn_device(c);
     for (i = 0; i < info->usb.interface_count && iface < 0; i++)
         if (info->usb.interface_class[i] == 8 && info->usb.interface_protocol[i] == 0x50)
             iface = info->usb.interface[i];
-    for (k = 1; k < 32 && iface >= 0; k++) {
-        const struct urg_endpoint *e = &info->usb.ep[k];
-        if (e->type != URG_EP_BULK || e->interface != iface)
-            continue;
-        if (k >= 16 && !m.in)
-            m.in = urg_ep_address(k);
-        if (k < 16 && !m.out)
-            m.out = urg_ep_address(k);
-    }
+    if (iface >= 0)
+        conn_bulk_endpoints(info, iface, &m.in, &m.out);
     if (iface < 0 || !m.in || !m.out) {
         cli_error(o, "%04x:%04x has no Bulk-Only mass storage interface", info->usb.vendor_id,
                   info->usb.product_id);
-        return conn_close(c, EXIT_FAIL);
+        return EXIT_FAIL;
     }
     printf("mass storage %04x:%04x, interface %d, bulk IN 0x%02x, OUT 0x%02x\n",
            info->usb.vendor_id, info->usb.product_id, iface, m.in, m.out);
     if (identify(&m))
-        return conn_close(c, conn_fail(c));
-    rc = EXIT_OK;
-    if (mo.write)
-        rc = do_write(&m, &mo);
-    if (rc == EXIT_OK && mo.read)
-        rc = do_read(&m, &mo);
+        return conn_fail(c);
+    if (mo->write)
+        rc = do_write(&m, mo);
+    if (rc == EXIT_OK && mo->read)
+        rc = do_read(&m, mo);
     fflush(stdout);
-    return conn_close(c, rc);
+    return rc;
+}
+
+/* The options go together, and with neither --read nor --write the
+ * command reads. */
+static int check_msc(const struct common *o, void *opts)
+{
+    struct msc_opts *mo = opts;
+    if (mo->write != !!mo->in || (mo->verify && !mo->write) || (mo->out && !mo->read)) {
+        cli_error(o, "msc: --write goes with -i FILE (and --verify with --write), -o with --read");
+        return cli_usage(o, usage_text, EXIT_USAGE);
+    }
+    if (!mo->read && !mo->write) {
+        mo->read = 1;
+        mo->read_count = 2048;
+    }
+    return 0;
+}
+
+int cmd_msc(int argc, char **argv, struct common *o)
+{
+    static const struct device_command msc = { usage_text, "msc-read", check_msc, run_msc };
+    struct msc_opts mo = { .o = o, .chunk = 128, .progress = -1 };
+    const struct cli_option options[] = {
+        CLI_PARSE("read", 0, &mo, read_range),
+        CLI_PARSE("write", 0, &mo, write_at),
+        CLI_TEXT("output", 'o', &mo.out),
+        CLI_TEXT("input", 'i', &mo.in),
+        CLI_SET("verify", 0, &mo.verify, 1),
+        CLI_NUMBER("chunk", 0, &mo.chunk, 1, 65535),
+        CLI_SET("progress", 0, &mo.progress, 1),
+        CLI_SET("no-progress", 0, &mo.progress, 0),
+        CLI_END,
+    };
+    return cli_device_command(argc, argv, o, &msc, options, &mo);
 }

@@ -193,31 +193,25 @@ int scsi_capacity_check(uint64_t blocks, uint32_t block_size, char *why, size_t 
     return 0;
 }
 
+/* Where a sense format keeps the key, ASC and ASCQ, and the bytes it
+ * needs for them. */
+struct sense_format {
+    uint8_t len, key, asc, ascq;
+};
+
 int scsi_sense_decode(const uint8_t *s, size_t n, struct scsi_sense *out)
 {
+    static const struct sense_format fixed = { 14, 2, 12, 13 };     /* 0x70, 0x71 */
+    static const struct sense_format descriptor = { 4, 1, 2, 3 };   /* 0x72, 0x73 */
+    uint8_t code = n ? s[0] & 0x7f : 0;
+    const struct sense_format *f = code >= 0x72 ? &descriptor : &fixed;
     memset(out, 0, sizeof(*out));
-    if (n < 1)
+    if (code < 0x70 || code > 0x73 || n < f->len)
         return -1;
-    switch (s[0] & 0x7f) {
-    case 0x70:
-    case 0x71: /* fixed format */
-        if (n < 14)
-            return -1;
-        out->key = s[2] & 15;
-        out->asc = s[12];
-        out->ascq = s[13];
-        return 0;
-    case 0x72:
-    case 0x73: /* descriptor format */
-        if (n < 4)
-            return -1;
-        out->key = s[1] & 15;
-        out->asc = s[2];
-        out->ascq = s[3];
-        return 0;
-    default:
-        return -1;
-    }
+    out->key = s[f->key] & 15;
+    out->asc = s[f->asc];
+    out->ascq = s[f->ascq];
+    return 0;
 }
 
 int bot_csw_decode(const uint8_t *c, size_t n, uint32_t tag, uint32_t data_len, uint8_t *status,

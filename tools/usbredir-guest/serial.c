@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +39,6 @@ static const struct {
 };
 
 struct serial_opts {
-    struct common *o;
     uint32_t baud;
     const char *send;
     uint64_t bytes;          /* stop after this many bytes (0: no limit) */
@@ -429,42 +427,6 @@ out:
 
 /* ---------------------------------------------------------------- command */
 
-enum { OPT_BAUD = 3000, OPT_SEND, OPT_BYTES, OPT_IDLE, OPT_NO_INPUT, OPT_RAW };
-
-static int own_option(void *ctx, int opt, const char *arg)
-{
-    struct serial_opts *so = ctx;
-    double v;
-    switch (opt) {
-    case OPT_BAUD:
-        if (cli_number(so->o, "--baud", arg, 300, 12000000, &v))
-            return -1;
-        so->baud = (uint32_t)v;
-        return 0;
-    case OPT_SEND:
-        so->send = arg;
-        return 0;
-    case OPT_BYTES:
-        if (cli_number(so->o, "--bytes", arg, 1, 1e15, &v))
-            return -1;
-        so->bytes = (uint64_t)v;
-        return 0;
-    case OPT_IDLE:
-        if (cli_number(so->o, "--idle", arg, 0.001, 86400, &v))
-            return -1;
-        so->idle = v;
-        return 0;
-    case OPT_NO_INPUT:
-        so->no_input = 1;
-        return 0;
-    case OPT_RAW:
-        so->raw = 1;
-        return 0;
-    default:
-        return -1;
-    }
-}
-
 static const char usage_text[] =
     "serial [-v] [--baud N] [--send TEXT] [--bytes N] [--idle SEC] [--no-input] [--raw]\n"
     "              [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
@@ -475,36 +437,17 @@ static const char usage_text[] =
     "What it receives is printed with control characters and bytes that are not\n"
     "UTF-8 as \\xNN (line ends and tabs as they are); --raw: unchanged.\n";
 
-int cmd_serial(int argc, char **argv, struct common *o)
+static int run_serial(struct conn *c, const struct common *o, void *opts)
 {
-    static const struct option longopts[] = {
-        { "baud", required_argument, NULL, OPT_BAUD },
-        { "send", required_argument, NULL, OPT_SEND },
-        { "bytes", required_argument, NULL, OPT_BYTES },
-        { "idle", required_argument, NULL, OPT_IDLE },
-        { "no-input", no_argument, NULL, OPT_NO_INPUT },
-        { "raw", no_argument, NULL, OPT_RAW },
-        { NULL, 0, NULL, 0 },
-    };
-    struct serial_opts so;
-    struct port p;
-    struct conn *c;
-    const struct urg_hcd_device *info;
+    const struct serial_opts *so = opts;
+    const struct urg_hcd_device *info = conn_device(c);
     const char *name = NULL;
+    struct port p;
     size_t i;
-    int k, rc;
-    memset(&so, 0, sizeof(so));
-    so.o = o;
-    so.baud = 115200;
-    rc = cli_command_line(argc, argv, o, usage_text, NULL, longopts, own_option, &so);
-    if (rc)
-        return rc - 1000;
-    if ((rc = conn_open(&c, o, "ftdi-serial")))
-        return conn_close(c, rc);
+    int rc;
     memset(&p, 0, sizeof(p));
     p.c = c;
     p.o = o;
-    info = conn_device(c);
     for (i = 0; i < sizeof(adapters) / sizeof(adapters[0]); i++)
         if (adapters[i].vendor == info->usb.vendor_id && adapters[i].product == info->usb.product_id) {
             p.kind = adapters[i].kind;
@@ -513,40 +456,49 @@ int cmd_serial(int argc, char **argv, struct common *o)
     if (!name) {
         cli_error(o, "%04x:%04x is not an FTDI, CP210x or PL2303 serial adapter",
                   info->usb.vendor_id, info->usb.product_id);
-        return conn_close(c, EXIT_FAIL);
+        return EXIT_FAIL;
     }
     p.iface = info->usb.interface_count ? info->usb.interface[0] : 0;
-    for (k = 1; k < 32; k++) {
-        const struct urg_endpoint *e = &info->usb.ep[k];
-        if (e->type != URG_EP_BULK || e->interface != p.iface)
-            continue;
-        if (k >= 16 && !p.in) {
-            p.in = urg_ep_address(k);
-            /* At most the receive buffer: each read is a whole number of
-             * packets (recv_next), at least one. */
-            p.mps = e->max_packet_size ? e->max_packet_size : 64;
-            if (p.mps > IN_BUF)
-                p.mps = IN_BUF;
-        }
-        if (k < 16 && !p.out)
-            p.out = urg_ep_address(k);
-    }
+    conn_bulk_endpoints(info, p.iface, &p.in, &p.out);
     if (!p.in || !p.out) {
         cli_error(o, "%s %04x:%04x has no bulk IN and OUT endpoints", name, info->usb.vendor_id,
                   info->usb.product_id);
-        return conn_close(c, EXIT_FAIL);
+        return EXIT_FAIL;
     }
+    /* At most the receive buffer: each read is a whole number of packets
+     * (recv_next), at least one. */
+    p.mps = info->usb.ep[urg_ep_index(p.in)].max_packet_size;
+    if (!p.mps)
+        p.mps = 64;
+    if (p.mps > IN_BUF)
+        p.mps = IN_BUF;
     /* FTDI's multi-port chips number their ports from 1 in wIndex. */
     p.index = p.kind == FTDI ? (info->usb.interface_count > 1 ? (uint16_t)(p.iface + 1) : 0)
                              : (uint16_t)p.iface;
     if (o->verbose)
         fprintf(stderr, "%s: info: %s %04x:%04x, %u baud 8N1, bulk IN 0x%02x, OUT 0x%02x\n",
-                o->prog, name, info->usb.vendor_id, info->usb.product_id, so.baud, p.in, p.out);
-    if (setup(&p, so.baud))
-        return conn_close(c, conn_fail(c));
-    rc = run(&p, &so, o->address && strncmp(o->address, "capture:", 8) && !so.no_input);
+                o->prog, name, info->usb.vendor_id, info->usb.product_id, so->baud, p.in, p.out);
+    if (setup(&p, so->baud))
+        return conn_fail(c);
+    rc = run(&p, so, o->address && strncmp(o->address, "capture:", 8) && !so->no_input);
     if (p.kind == CP210X && !conn_over(c) && req(&p, 0x41, 0x00, 0x0000, p.index, NULL, 0) &&
         rc == EXIT_OK) /* IFC_ENABLE off */
         rc = conn_fail(c);
-    return conn_close(c, rc);
+    return rc;
+}
+
+int cmd_serial(int argc, char **argv, struct common *o)
+{
+    static const struct device_command serial = { usage_text, "ftdi-serial", NULL, run_serial };
+    struct serial_opts so = { .baud = 115200 };
+    const struct cli_option options[] = {
+        CLI_NUMBER("baud", 0, &so.baud, 300, 12000000),
+        CLI_TEXT("send", 0, &so.send),
+        CLI_NUMBER("bytes", 0, &so.bytes, 1, 1e15),
+        CLI_NUMBER("idle", 0, &so.idle, 0.001, 86400),
+        CLI_SET("no-input", 0, &so.no_input, 1),
+        CLI_SET("raw", 0, &so.raw, 1),
+        CLI_END,
+    };
+    return cli_device_command(argc, argv, o, &serial, options, &so);
 }

@@ -12,9 +12,8 @@
  * URBs are usbip_client.c's. docs/usbip.md is the guide.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <getopt.h> /* optind */
 #include <netdb.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,8 +245,10 @@ static void on_transport_event(void *ud, urg_transport *t, int event, int err)
 
 static int export_open(struct server *s, struct export *e, const char *address)
 {
-    struct urg_hcd_config hc;
-    struct urg_session_config session;
+    static const struct urg_hcd_callbacks callbacks = {
+        .attach = on_attach, .detach = on_detach, .urb_complete = on_urb_complete,
+        .rejected = on_rejected, .log = on_model_log,
+    };
     struct urg_address a;
     int r;
     e->s = s;
@@ -265,23 +266,8 @@ static int export_open(struct server *s, struct export *e, const char *address)
         cli_error(s->o, "out of memory");
         return EXIT_FAIL;
     }
-    urg_hcd_config_init(&hc);
-    urg_session_config_init(&session);
-    hc.session = &session;
-    hc.callbacks.attach = on_attach;
-    hc.callbacks.detach = on_detach;
-    hc.callbacks.urb_complete = on_urb_complete;
-    hc.callbacks.rejected = on_rejected;
-    hc.callbacks.log = on_model_log;
-    session.log_level = cli_log_level(s->o);
-    if (s->max_output)
-        session.max_output_bytes = s->max_output;
-    hc.iso_latency_ms = s->iso_latency_ms;
-    hc.user_data = e;
-    if ((r = urg_hcd_dev_new(&hc, &e->dev))) {
-        cli_error(s->o, "%s", urg_strerror(r));
-        return EXIT_FAIL;
-    }
+    if ((r = cli_device_new(s->o, &callbacks, e, s->max_output, s->iso_latency_ms, &e->dev)))
+        return r;
     e->can_redial = a.kind != URG_ADDR_FD && s->device_wait > 0; /* an fd cannot be */
     return export_dial(e);
 }
@@ -429,14 +415,6 @@ static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
     clients_reap(w->data);
 }
 
-static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
-{
-    struct server *s = w->data;
-    (void)revents;
-    s->stopping = 1;
-    ev_break(loop, EVBREAK_ALL);
-}
-
 /* ---------------------------------------------------------------- the command */
 
 static const char usage_text[] =
@@ -467,66 +445,39 @@ static const char usage_text[] =
 
 int cmd_usbip(int argc, char **argv, struct common *o)
 {
-    static const struct option opts[] = {
-        { "listen", required_argument, NULL, 'l' },
-        { "max-output", required_argument, NULL, 'm' },
-        { "device-wait", required_argument, NULL, 'w' },
-        { "iso-latency", required_argument, NULL, 'i' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct server *s;
     const char *listen_addr = DEFAULT_LISTEN;
     size_t max_output = 0;
     double device_wait = 2, iso_latency = 60;
-    int opt, rc = 0;
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+vhl:", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'v':
-            o->verbose++;
-            break;
-        case 'h':
-            printf("usage: %s %s", o->prog, usage_text);
-            return EXIT_OK;
-        case 'l':
-            listen_addr = optarg;
-            break;
-        case 'w':
-            if (cli_number(o, "--device-wait", optarg, 0, 86400, &device_wait))
-                return EXIT_USAGE;
-            break;
-        case 'i':
-            if (cli_number(o, "--iso-latency", optarg, 1, 1000, &iso_latency))
-                return EXIT_USAGE;
-            break;
-        case 'm': {
-            double v;
-            if (cli_number(o, "--max-output", optarg, 4096, 1 << 30, &v))
-                return EXIT_USAGE;
-            max_output = (size_t)v;
-            break;
-        }
-        default:
-            cli_error(o, "usbip: unknown option %s, or it needs a value", argv[optind - 1]);
-            fprintf(stderr, "usage: %s %s", o->prog, usage_text);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind == argc || argc - optind > MAX_EXPORTS) {
-        cli_error(o, "usbip: give 1 to %d usb-host addresses", MAX_EXPORTS);
-        fprintf(stderr, "usage: %s %s", o->prog, usage_text);
+    const struct cli_option options[] = {
+        CLI_TEXT("listen", 'l', &listen_addr),
+        CLI_NUMBER("max-output", 0, &max_output, 4096, 1 << 30),
+        CLI_NUMBER("device-wait", 0, &device_wait, 0, 86400),
+        CLI_NUMBER("iso-latency", 0, &iso_latency, 1, 1000),
+        CLI_COUNT("verbose", 'v', &o->verbose),
+        CLI_HELP,
+        CLI_END,
+    };
+    int first = cli_options(argc, argv, o, options), rc = 0;
+    if (first == CLI_ASKED_HELP)
+        return cli_usage(o, usage_text, EXIT_OK);
+    if (first == CLI_BAD_VALUE)
         return EXIT_USAGE;
+    if (first == CLI_UNKNOWN) {
+        cli_error(o, "usbip: unknown option %s, or it needs a value", argv[optind - 1]);
+        return cli_usage(o, usage_text, EXIT_USAGE);
     }
-    for (int i = optind; i < argc; i++) {
-        for (int j = optind; j < i; j++) {
+    if (first == argc || argc - first > MAX_EXPORTS) {
+        cli_error(o, "usbip: give 1 to %d usb-host addresses", MAX_EXPORTS);
+        return cli_usage(o, usage_text, EXIT_USAGE);
+    }
+    for (int i = first; i < argc; i++) {
+        for (int j = first; j < i; j++) {
             if (!strcmp(argv[i], argv[j])) {
                 /* Two devices dialling one usb-host would knock each other
                  * off: usbredirect serves one guest at a time. */
                 cli_error(o, "usbip: %s is given twice (busids 1-%d and 1-%d)", argv[i],
-                          j - optind + 1, i - optind + 1);
+                          j - first + 1, i - first + 1);
                 return EXIT_USAGE;
             }
         }
@@ -546,7 +497,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
     s->iso_latency_ms = (uint32_t)iso_latency;
     s->loop = ev_default_loop(0);
     s->lfd = -1;
-    for (int i = optind; i < argc && !rc; i++)
+    for (int i = first; i < argc && !rc; i++)
         rc = export_open(s, &s->exports[s->n_exports++], argv[i]);
     if (!rc)
         rc = listen_on(s, listen_addr);
@@ -559,14 +510,9 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         ev_timer_init(&s->accept_again, on_accept_again, 1., 0.);
         s->accept_again.data = s;
         ev_io_start(s->loop, &s->lio);
-        ev_signal_init(&s->sigint, on_signal, SIGINT);
-        ev_signal_init(&s->sigterm, on_signal, SIGTERM);
-        s->sigint.data = s->sigterm.data = s;
-        ev_signal_start(s->loop, &s->sigint);
-        ev_signal_start(s->loop, &s->sigterm);
+        cli_signals_start(&s->signals, s->loop, NULL);
         ev_run(s->loop, 0);
-        ev_signal_stop(s->loop, &s->sigint);
-        ev_signal_stop(s->loop, &s->sigterm);
+        cli_signals_stop(&s->signals, s->loop);
         ev_io_stop(s->loop, &s->lio);
         ev_timer_stop(s->loop, &s->accept_again);
     }

@@ -48,7 +48,7 @@ struct server {
     struct ev_loop *loop;
     int lfd;
     ev_io lio;
-    ev_signal sigint, sigterm;
+    struct cli_signals signals;  /* SIGINT, SIGTERM: the server stops */
     struct export exports[MAX_EXPORTS];
     int n_exports;
     struct client *clients;
@@ -59,7 +59,6 @@ struct server {
     double device_wait;          /* --device-wait: seconds connected with no device */
     uint32_t iso_latency_ms;     /* --iso-latency: the usb-host's iso buffering */
     ev_prepare reaper;
-    int stopping;
 };
 
 /* ---- usbip.c */

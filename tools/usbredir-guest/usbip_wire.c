@@ -209,32 +209,39 @@ static enum usbip_event iso_desc(struct usbip_reader *r)
     return USBIP_NEED_MORE;
 }
 
+/* The states that gather a fixed-size piece into r->header, and what
+ * reads it once it is whole. */
+static const struct piece {
+    size_t size;
+    enum usbip_event (*read)(struct usbip_reader *r);
+} pieces[] = {
+    [S_OP_HEADER] = { USBIP_OP_HEADER_SIZE, op_header },
+    [S_BUSID] = { USBIP_BUSID_SIZE, busid },
+    [S_HEADER] = { USBIP_HEADER_SIZE, urb_header },
+    [S_ISO] = { USBIP_ISO_DESC_SIZE, iso_desc },
+};
+
 enum usbip_event usbip_read(struct usbip_reader *r, const uint8_t *buf, size_t len, size_t *used)
 {
     const uint8_t *start = buf;
     enum usbip_event ev = USBIP_NEED_MORE;
     *used = 0;
     for (;;) {
+        const struct piece *piece =
+            (size_t)r->state < sizeof(pieces) / sizeof(pieces[0]) ? &pieces[r->state] : NULL;
+        if (piece && piece->read) {
+            if (!gather(r, piece->size, &buf, &len))
+                goto out;
+            ev = piece->read(r);
+            if (ev != USBIP_NEED_MORE)
+                goto out;
+            continue;
+        }
         switch (r->state) {
-        case S_OP_HEADER:
-            if (!gather(r, USBIP_OP_HEADER_SIZE, &buf, &len))
-                goto out;
-            ev = op_header(r);
-            break;
-        case S_BUSID:
-            if (!gather(r, USBIP_BUSID_SIZE, &buf, &len))
-                goto out;
-            ev = busid(r);
-            break;
         case S_DONE:
             if (len > 0)
                 ev = malformed(r, "%zu bytes after the management request", len);
             goto out;
-        case S_HEADER:
-            if (!gather(r, USBIP_HEADER_SIZE, &buf, &len))
-                goto out;
-            ev = urb_header(r);
-            break;
         case S_ENDPOINT:
         case S_PAYLOAD:
             ev = malformed(r, "internal: the submit's payload has no place");
@@ -252,23 +259,15 @@ enum usbip_event usbip_read(struct usbip_reader *r, const uint8_t *buf, size_t l
             r->state = r->cmd.number_of_packets > 0 ? S_ISO : S_COMPLETE;
             break;
         }
-        case S_ISO:
-            if (!gather(r, USBIP_ISO_DESC_SIZE, &buf, &len))
-                goto out;
-            ev = iso_desc(r);
-            break;
         case S_COMPLETE:
             r->state = S_HEADER;
             ev = USBIP_SUBMIT;
             goto out;
-        case S_MALFORMED:
-        default:
+        default: /* S_MALFORMED */
             r->state = S_MALFORMED;
             *used = 0;
             return USBIP_MALFORMED;
         }
-        if (ev != USBIP_NEED_MORE)
-            goto out;
     }
 out:
     *used = (size_t)(buf - start);
