@@ -62,7 +62,11 @@ struct urg_replay {
     struct urg_host_output out; /* for the guest, under dec's layout */
     bool finished, reported;
     int status;            /* what finish() reported */
-    bool starting;         /* inside urg_replay_new(): an error is returned, not done() */
+    bool starting;         /* queueing the first packets inside urg_replay_new():
+                              an error is returned, not done() */
+    bool constructing;     /* inside urg_replay_new(): done() waits for the loop */
+    ev_timer report_later; /* calls done() from the loop */
+    char report[1024];     /* what finish() reported */
     struct urgi_guard guard; /* libev callbacks running; a free asked for in one */
 };
 
@@ -182,26 +186,37 @@ static int collect(void *ctx, const struct urg_capture_packet *cp)
 
 /* ---------------------------------------------------------------- reports */
 
+static void report(urg_replay *r)
+{
+    if (r->cfg.done && !r->guard.free_pending)
+        r->cfg.done(r->cfg.user_data, r, r->status, r->report);
+}
+
 static void finish(urg_replay *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void finish(urg_replay *r, int status, const char *fmt, ...)
 {
-    char report[1024];
     va_list ap;
     if (r->reported)
         return;
     r->reported = true;
     r->status = status;
     va_start(ap, fmt);
-    vsnprintf(report, sizeof(report), fmt, ap);
+    vsnprintf(r->report, sizeof(r->report), fmt, ap);
     va_end(ap);
     if (status)
         r->finished = true;
     if (r->cfg.log && r->cfg.log_level >= (status ? URG_LOG_ERROR : URG_LOG_INFO))
-        r->cfg.log(r->cfg.user_data, status ? URG_LOG_ERROR : URG_LOG_INFO, report);
+        r->cfg.log(r->cfg.user_data, status ? URG_LOG_ERROR : URG_LOG_INFO, r->report);
     if (status && r->starting)
         return; /* urg_replay_new() returns it */
-    if (r->cfg.done && !r->guard.free_pending)
-        r->cfg.done(r->cfg.user_data, r, status, report);
+    if (r->constructing) {
+        /* A capture with nothing to wait for is replayed whole inside
+         * urg_replay_new(): the caller has no replay yet, so done() (which
+         * may free it) comes from the loop. */
+        ev_timer_start(r->loop, &r->report_later);
+        return;
+    }
+    report(r);
 }
 
 /* A request's fields beyond its endpoint, stream id and length (which
@@ -509,6 +524,7 @@ static void accept_guest(urg_replay *r)
     }
 }
 GUARDED_CALLBACK(on_accept, io, accept_guest)
+GUARDED_CALLBACK(on_report_later, timer, report)
 
 static int listen_on(urg_replay *r, const char *address)
 {
@@ -540,6 +556,8 @@ static void really_free(urg_replay *r)
 {
     struct urg_allocator a = r->alloc;
     uint32_t i;
+    if (r->loop)
+        ev_timer_stop(r->loop, &r->report_later);
     for (i = 0; i < r->nhost; i++)
         urgi_free(&a, r->host[i].data);
     for (i = 0; i < r->nguest; i++)
@@ -614,6 +632,9 @@ URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **o
         really_free(r);
         return rc;
     }
+    ev_timer_init(&r->report_later, on_report_later, 0., 0.);
+    r->report_later.data = r;
+    r->constructing = true;
     if (cfg->fd >= 0) {
         /* The host's hello is queued before the fd is touched: if that
          * fails, this returns the error (no done()) and the fd is the
@@ -631,6 +652,7 @@ URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **o
         really_free(r);
         return rc;
     }
+    r->constructing = false;
     *out = r;
     return 0;
 }

@@ -170,7 +170,9 @@ struct urg_replay_config {
                                      that fails always closes it */
     /* The replay finished: status 0 (the whole capture replayed) or an
      * error (URG_ERR_DIVERGED, URG_ERR_EOF, ...), report says where and
-     * which field. */
+     * which field. Called once, from the loop (never from inside
+     * urg_replay_new(), even for a capture replayed whole there); r may be
+     * freed from it. Not called after urg_replay_free(). */
     void (*done)(void *ud, urg_replay *r, int status, const char *report);
     void (*log)(void *ud, int level, const char *msg);
     void *user_data;

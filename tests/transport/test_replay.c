@@ -528,6 +528,63 @@ static void test_bad_captures(void **state)
     ev_loop_destroy(loop);
 }
 
+/* A capture with nothing to wait for (the host's hello alone) is replayed
+ * whole inside urg_replay_new(); done() still comes from the loop, after
+ * urg_replay_new() returned, and may free the replay there (it used to be
+ * called from inside urg_replay_new(), which then used the freed replay). */
+static int new_returned, done_after_new;
+static void free_in_done(void *ud, urg_replay *r, int status, const char *report)
+{
+    on_done(ud, r, status, report);
+    done_after_new = new_returned;
+    urg_replay_free(r);
+}
+
+static void test_done_from_the_loop_only(void **state)
+{
+    char *path = temp_capture("full"), *hello = temp_capture("hello");
+    urg_capture_reader *in;
+    urg_capture *out;
+    struct urg_capture_record rec;
+    struct urg_replay_config rc;
+    struct run x;
+    int sv[2];
+    (void)state;
+    assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
+    assert_int_equal(urg_capture_create(hello, &out), 0);
+    assert_int_equal(urg_capture_open(path, &in), 0);
+    while (urg_capture_next(in, &rec) == 1) {
+        if (rec.kind == URG_CAP_GUEST)
+            continue;
+        assert_int_equal(urg_capture_write_at(out, rec.kind, rec.time_ns, rec.data, rec.len), 0);
+        if (rec.kind == URG_CAP_HOST)
+            break; /* its hello */
+    }
+    urg_capture_reader_free(in);
+    urg_capture_close(out);
+    memset(&x, 0, sizeof(x));
+    x.loop = ev_loop_new(0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    urg_replay_config_init(&rc);
+    rc.capture_path = hello;
+    rc.loop = x.loop;
+    rc.fd = sv[1];
+    rc.done = free_in_done;
+    rc.user_data = &x;
+    new_returned = done_after_new = 0;
+    assert_int_equal(urg_replay_new(&rc, &x.r), 0);
+    assert_int_equal(x.done, 0);
+    new_returned = 1;
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.done, 1);
+    assert_int_equal(done_after_new, 1);
+    assert_int_equal(x.status, 0);
+    close(sv[0]);
+    ev_loop_destroy(x.loop);
+    unlink(path);
+    unlink(hello);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_guest_leaves_early),
         cmocka_unit_test(test_listening_replay),
         cmocka_unit_test(test_replay_from_memory),
+        cmocka_unit_test(test_done_from_the_loop_only),
         cmocka_unit_test(test_committed_fixture),
         cmocka_unit_test(test_bad_captures),
     };
