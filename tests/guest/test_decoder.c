@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "decoder.h" /* internal: stats */
+#include "failalloc.h"
 #include "packets.h"
 #include "urg_codec.h"
 
@@ -528,30 +529,10 @@ static void test_callback_verdicts(void **state)
     sink_free(&k);
 }
 
-static int fail_after;
-static void *lim_malloc(void *c, size_t n)
-{
-    (void)c;
-    if (fail_after-- <= 0)
-        return NULL;
-    return malloc(n);
-}
-static void *lim_realloc(void *c, void *p, size_t n)
-{
-    (void)c;
-    if (fail_after-- <= 0)
-        return NULL;
-    return realloc(p, n);
-}
-static void lim_free(void *c, void *p)
-{
-    (void)c;
-    free(p);
-}
-
 static void test_limits_and_memory(void **state)
 {
-    const struct urg_allocator lim = { lim_malloc, lim_realloc, lim_free, NULL };
+    struct fail_alloc f = { 0 };
+    const struct urg_allocator lim = fail_allocator(&f);
     struct urg_decoder_config c;
     urg_decoder *d;
     struct sink k;
@@ -571,13 +552,13 @@ static void test_limits_and_memory(void **state)
     assert_int_equal(feed(&k, b, 12), URG_ERR_PROTO_PACKET_SIZE);
     sink_free(&k);
     /* No memory for a straddling payload: a clear, fatal error. */
-    fail_after = 1; /* the decoder itself, then nothing */
+    f.fail_from = f.calls + 2; /* the decoder itself, then nothing */
     sink_init(&k, 0, URG_POLICY_FAIL, &lim, 0);
     assert_int_equal(feed(&k, hello_ff, sizeof(hello_ff)), 0);
     assert_int_equal(feed(&k, b, 100), URG_ERR_NOMEM);
     assert_int_equal(k.last_err, URG_ERR_NOMEM);
     sink_free(&k);
-    fail_after = 0;
+    fail_alloc_refuse(&f, 1);
     memset(&c, 0, sizeof(c));
     c.callbacks.packet = on_packet;
     c.allocator = &lim;

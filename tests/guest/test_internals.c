@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "failalloc.h"
 #include "outq.h"
 #include "packets.h"
 #include "pending.h"
@@ -222,42 +223,26 @@ static void test_pending_ids_and_lookup(void **state)
     free(gone);
 }
 
-static int fail_now;
-static void *f_malloc(void *c, size_t n)
-{
-    (void)c;
-    return fail_now ? NULL : malloc(n);
-}
-static void *f_realloc(void *c, void *p, size_t n)
-{
-    (void)c;
-    return fail_now ? NULL : realloc(p, n);
-}
-static void f_free(void *c, void *p)
-{
-    (void)c;
-    free(p);
-}
-
 static void test_pending_out_of_memory(void **state)
 {
-    const struct urg_allocator a = { f_malloc, f_realloc, f_free, NULL };
+    struct fail_alloc f = { 0 };
+    const struct urg_allocator a = fail_allocator(&f);
     struct urgi_ptable t;
     uint32_t i;
     (void)state;
-    fail_now = 0;
+    fail_alloc_refuse(&f, 0);
     assert_int_equal(urgi_pt_init(&t, &a, 16), 0);
     for (i = 0; i < 16; i++)
         assert_int_not_equal(urgi_pt_add(&t), URGI_NIL);
-    fail_now = 1;
+    fail_alloc_refuse(&f, 1);
     assert_int_equal(urgi_pt_add(&t), URGI_NIL); /* needs to grow */
     assert_int_equal(t.count, 16);
-    fail_now = 0;
+    fail_alloc_refuse(&f, 0);
     assert_int_not_equal(urgi_pt_add(&t), URGI_NIL);
     urgi_pt_destroy(&t);
-    fail_now = 1;
+    fail_alloc_refuse(&f, 1);
     assert_int_equal(urgi_pt_init(&t, &a, 16), URG_ERR_NOMEM);
-    fail_now = 0;
+    assert_int_equal(f.live, 0);
 }
 
 /* ---------------------------------------------------------------- outq */

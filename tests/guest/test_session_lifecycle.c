@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "failalloc.h"
 #include "packets.h"
 #include "session_fixture.h"
 #include "testhost.h"
@@ -263,38 +264,10 @@ static void ignore_complete(void *ud, const struct urg_completion *c)
     (void)c;
 }
 
-static size_t live, total_allocs;
-static int fail_at = -1;
-static void *count_malloc(void *c, size_t n)
-{
-    (void)c;
-    if (fail_at >= 0 && (int)total_allocs == fail_at)
-        return NULL;
-    total_allocs++;
-    live++;
-    return malloc(n);
-}
-static void *count_realloc(void *c, void *p, size_t n)
-{
-    (void)c;
-    if (fail_at >= 0 && (int)total_allocs == fail_at)
-        return NULL;
-    total_allocs++;
-    if (!p)
-        live++;
-    return realloc(p, n);
-}
-static void count_free(void *c, void *p)
-{
-    (void)c;
-    if (p)
-        live--;
-    free(p);
-}
-
 static void test_stats_log_allocator_config(void **state)
 {
-    const struct urg_allocator counting = { count_malloc, count_realloc, count_free, NULL };
+    struct fail_alloc f = { 0 };
+    const struct urg_allocator counting = fail_allocator(&f);
     struct urg_session_config cfg;
     struct testhost h;
     struct urg_stats st;
@@ -308,7 +281,6 @@ static void test_stats_log_allocator_config(void **state)
     cfg.log_level = URG_LOG_INFO;
     cfg.allocator = &counting;
     cfg.filter = "-1,-1,-1,-1,1";
-    live = total_allocs = 0;
     assert_int_equal(urg_session_new(&cfg, &s), 0);
     th_init(&h, ALL);
     th_pump(&h, s);
@@ -331,20 +303,19 @@ static void test_stats_log_allocator_config(void **state)
     assert_int_equal(log_lines[URG_LOG_DEBUG], 0);
     urg_session_free(s);
     th_free(&h);
-    assert_true(total_allocs > 0);
-    assert_int_equal(live, 0);
+    assert_true(f.calls > 0);
+    assert_int_equal(f.live, 0);
 
     /* The n-th allocation of urg_session_new failing: a clean error. */
     for (n = 0; n < 20 && !created; n++) {
-        fail_at = n;
-        live = total_allocs = 0;
+        memset(&f, 0, sizeof(f));
+        f.fail_from = (uint64_t)n + 1; /* the n first succeed, no later one */
         if (urg_session_new(&cfg, &s) == 0) {
             created = 1;
             urg_session_free(s);
         }
-        assert_int_equal(live, 0);
+        assert_int_equal(f.live, 0);
     }
-    fail_at = -1;
     assert_true(created);
     assert_true(n > 3);
 

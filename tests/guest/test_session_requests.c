@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "failalloc.h"
 #include "packets.h"
 #include "session.h" /* internal: the id counter */
 #include "session_fixture.h"
@@ -425,31 +426,14 @@ static void test_forget(void **state)
     rec_free(&r);
 }
 
-/* An allocator that fails while refuse_memory is set. */
-static int refuse_memory;
-static void *maybe_malloc(void *c, size_t n)
-{
-    (void)c;
-    return refuse_memory ? NULL : malloc(n);
-}
-static void *maybe_realloc(void *c, void *p, size_t n)
-{
-    (void)c;
-    return refuse_memory ? NULL : realloc(p, n);
-}
-static void plain_free(void *c, void *p)
-{
-    (void)c;
-    free(p);
-}
-
 /* Without memory to copy an OUT payload still queued, a forget lets go of
  * the caller's buffer all the same: the output is dropped, the session
  * fails (the other requests complete, NODEV) and the buffer is never read
  * again (freed here: ASan and valgrind would see a read). */
 static void test_forget_without_memory(void **state)
 {
-    const struct urg_allocator a = { maybe_malloc, maybe_realloc, plain_free, NULL };
+    struct fail_alloc f = { 0 };
+    const struct urg_allocator a = fail_allocator(&f);
     struct urg_session_config cfg;
     struct rec r;
     struct testhost h;
@@ -467,9 +451,9 @@ static void test_forget_without_memory(void **state)
     assert_int_equal(urg_session_get_configuration(s, NULL, &ids[0]), 0);
     assert_int_equal(urg_session_bulk(s, 0x02, 0, 300, out, NULL, &ids[1]), 0);
     assert_int_equal(urg_session_bulk(s, 0x82, 0, 64, NULL, NULL, &ids[2]), 0);
-    refuse_memory = 1;
+    fail_alloc_refuse(&f, 1);
     assert_int_equal(urg_session_forget(s, ids[1]), URG_ERR_NOMEM);
-    refuse_memory = 0;
+    fail_alloc_refuse(&f, 0);
     free(out);
     assert_int_equal(urg_session_state(s), URG_STATE_FAILED);
     assert_int_equal(urg_session_error(s, &msg), URG_ERR_NOMEM);

@@ -22,39 +22,9 @@
 
 #include <cmocka.h>
 
+#include "failalloc.h"
 #include "testhost.h"
 #include "urg_hcd.h"
-
-struct fail {
-    uint64_t calls, fail_at; /* fail the fail_at-th call (0: never) */
-    int failed;
-};
-
-static void *f_malloc(void *ctx, size_t size)
-{
-    struct fail *f = ctx;
-    if (++f->calls == f->fail_at) {
-        f->failed = 1;
-        return NULL;
-    }
-    return malloc(size);
-}
-
-static void *f_realloc(void *ctx, void *p, size_t size)
-{
-    struct fail *f = ctx;
-    if (++f->calls == f->fail_at) {
-        f->failed = 1;
-        return NULL;
-    }
-    return realloc(p, size);
-}
-
-static void f_free(void *ctx, void *p)
-{
-    (void)ctx;
-    free(p);
-}
 
 #define NURB 6
 
@@ -108,7 +78,7 @@ static int deliver(struct testhost *h, urg_hcd_dev *dev)
 }
 
 /* One whole session with the fail_at-th allocation failing. */
-static void session(struct fail *f, struct run *r)
+static void session(struct fail_alloc *f, struct run *r)
 {
     static const uint8_t ifs[3] = { 0x03, 0xff, 0x01 };
     static const struct th_ep eps[] = {
@@ -118,7 +88,7 @@ static void session(struct fail *f, struct run *r)
     };
     static const uint8_t get_device[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
     static uint8_t bufs[NURB][1024], desc[18] = { 18, 1 };
-    struct urg_allocator a = { f_malloc, f_realloc, f_free, f };
+    struct urg_allocator a = fail_allocator(f);
     struct urg_hcd_config cfg;
     struct urg_session_config session;
     struct testhost h;
@@ -212,7 +182,7 @@ static void session(struct fail *f, struct run *r)
 
 static void test_a_session_without_failures(void **state)
 {
-    struct fail f = { 0, 0, 0 };
+    struct fail_alloc f = { 0 };
     struct run r;
     (void)state;
     session(&f, &r);
@@ -227,7 +197,7 @@ static void test_a_session_without_failures(void **state)
 
 static void test_every_allocation_failing_in_turn(void **state)
 {
-    struct fail f;
+    struct fail_alloc f;
     struct run r;
     uint64_t n, total;
     (void)state;
@@ -239,6 +209,7 @@ static void test_every_allocation_failing_in_turn(void **state)
         f.fail_at = n;
         session(&f, &r);
         assert_true(f.failed); /* the same path up to the failure */
+        assert_int_equal(f.live, 0); /* all given back */
     }
     printf("alloc failure: each of the %llu allocations of the session failed in turn, "
            "every run ended cleanly\n", (unsigned long long)total);

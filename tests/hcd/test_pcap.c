@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "failalloc.h"
 #include "vmm.h"
 
 static const uint8_t GET_DEVICE_DESCRIPTOR[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
@@ -114,24 +115,6 @@ static void test_capture_read_by_tshark(void **state)
     vmm_urb_free(in);
 }
 
-/* Fails the fail_at-th allocation (counted from 1). */
-static int calls, fail_at;
-static void *nth_malloc(void *c, size_t n)
-{
-    (void)c;
-    return ++calls == fail_at ? NULL : malloc(n);
-}
-static void *nth_realloc(void *c, void *p, size_t n)
-{
-    (void)c;
-    return ++calls == fail_at ? NULL : realloc(p, n);
-}
-static void nth_free(void *c, void *p)
-{
-    (void)c;
-    free(p);
-}
-
 static void ignore_urb(void *ud, urg_hcd_dev *d, struct urg_urb *u)
 {
     (void)ud;
@@ -143,7 +126,8 @@ static void ignore_urb(void *ud, urg_hcd_dev *d, struct urg_urb *u)
  * (each allocation of urg_hcd_dev_new failing in turn) is URG_ERR_NOMEM. */
 static void test_capture_errors(void **state)
 {
-    const struct urg_allocator a = { nth_malloc, nth_realloc, nth_free, NULL };
+    struct fail_alloc f = { 0 };
+    const struct urg_allocator a = fail_allocator(&f);
     struct urg_session_config session;
     struct urg_hcd_config cfg;
     char path[] = "/tmp/urg-pcap-XXXXXX";
@@ -163,8 +147,8 @@ static void test_capture_errors(void **state)
     cfg.session = &session;
     cfg.pcap_path = path;
     for (n = 1; n < 50 && !made; n++) {
-        calls = 0;
-        fail_at = n;
+        f.calls = 0;
+        f.fail_at = (uint64_t)n;
         r = urg_hcd_dev_new(&cfg, &d);
         if (r == 0) {
             made = 1;
@@ -175,7 +159,7 @@ static void test_capture_errors(void **state)
     }
     assert_true(made);
     assert_true(n > 3); /* the copies, the device and the capture failed first */
-    fail_at = 0;
+    assert_int_equal(f.live, 0);
     unlink(path);
 }
 

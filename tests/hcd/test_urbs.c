@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "failalloc.h"
 #include "packets.h"
 #include "vmm.h"
 
@@ -811,24 +812,6 @@ static void test_urb_allocator(void **state)
     assert_int_equal(c.frees, 1);
 }
 
-/* The engine's allocations fail while refuse_memory is set. */
-static int refuse_memory;
-static void *maybe_malloc(void *c, size_t n)
-{
-    (void)c;
-    return refuse_memory ? NULL : malloc(n);
-}
-static void *maybe_realloc(void *c, void *p, size_t n)
-{
-    (void)c;
-    return refuse_memory ? NULL : realloc(p, n);
-}
-static void plain_free(void *c, void *p)
-{
-    (void)c;
-    free(p);
-}
-
 /* A bulk OUT URB cancelled while its payload still waits in the output,
  * with no memory for the engine to copy it: the URB completes once
  * (cancelled) and its buffer is never read after that (it is freed at
@@ -839,7 +822,8 @@ static void plain_free(void *c, void *p)
  * the request completed a second time into a URB already given back.) */
 static void test_cancel_without_memory(void **state)
 {
-    const struct urg_allocator a = { maybe_malloc, maybe_realloc, plain_free, NULL };
+    struct fail_alloc f = { 0 };
+    const struct urg_allocator a = fail_allocator(&f);
     struct urg_session_config session;
     struct urg_hcd_config cfg;
     struct vmm v;
@@ -858,9 +842,9 @@ static void test_cancel_without_memory(void **state)
     assert_int_equal(urg_hcd_submit(v.dev, out), 0);
     assert_int_equal(urg_hcd_submit(v.dev, in), 0);
     before = th_count(&v.h, URG_BULK_PACKET);
-    refuse_memory = 1;
+    fail_alloc_refuse(&f, 1);
     assert_int_equal(urg_hcd_cancel(v.dev, out), 0);
-    refuse_memory = 0;
+    fail_alloc_refuse(&f, 0);
     assert_int_equal(vmm_count(&v, out), 1);
     assert_int_equal(vmm_last(&v, out)->status, URG_URB_CANCELLED);
     vmm_urb_free(out);
