@@ -13,10 +13,16 @@
  *   raw   no protocol: the host writes 64 KiB buffers, the guest reads them
  *   rawcopy  as raw, the host copying each 64 KiB into a fresh buffer
  *         first, as the parser in the host role sends every packet
+ *   urg-wv, ref-wv  urg and ref against the writev host instead
+ *         (FASTHOST_WRITEV: the handshake through the parser, then each
+ *         request answered from a patched copy of its header and a static
+ *         payload, many replies to a writev), which does little more per
+ *         byte than raw's host
  *
- *   bench_e2e tcp|unix urg|ref|raw|rawcopy K S SECONDS
- *       prints "MB/s HOST% GUEST%": the throughput, and the CPU the host and
- *       the guest process used over the measured seconds (% of one CPU)
+ *   bench_e2e tcp|unix urg|ref|urg-wv|ref-wv|raw|rawcopy K S SECONDS
+ *       prints "MB/s HOST% GUEST% FAULTS": the throughput, the CPU the host
+ *       and the guest process used over the measured seconds (% of one
+ *       CPU), and the host's minor page faults per GB moved
  *   bench_e2e tcp|unix rtt-urg|rtt-ref|rtt-raw N  prints "p50 p99" in µs
  *
  * The round trip: N control IN requests of 18 bytes (GET_DESCRIPTOR), one
@@ -102,24 +108,33 @@ static int ref_guest_poll(struct fasthost_io *x, int timeout_ms)
 
 /* ---------------------------------------------------------------- measuring */
 
-/* CPU seconds (user + system) a process has used, from /proc/PID/stat. */
-static double cpu_seconds(pid_t pid)
+/* CPU seconds (user + system) a process has used, and its minor page
+ * faults, from /proc/PID/stat. */
+struct proc_use {
+    double cpu;
+    unsigned long minflt;
+};
+
+static struct proc_use proc_use(pid_t pid)
 {
+    struct proc_use u = { 0, 0 };
     char path[64], buf[1024], *p;
     unsigned long ut = 0, st = 0;
     size_t n;
     FILE *f;
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     if (!(f = fopen(path, "r")))
-        return 0;
+        return u;
     n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = '\0';
-    /* after "pid (comm) ": state is field 3; utime and stime are 14 and 15 */
+    /* after "pid (comm) ": state is field 3; minflt 10; utime and stime 14 and 15 */
     if (!(p = strrchr(buf, ')')) ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu %*u %*u %*u %lu %lu", &u.minflt, &ut,
+               &st) != 3)
+        return u;
+    u.cpu = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    return u;
 }
 
 struct meter {
@@ -127,7 +142,7 @@ struct meter {
     uint64_t bytes;   /* counted after warm-up */
     int done, started;
     pid_t host;
-    double cpu0[2], cpu1[2]; /* host, guest CPU seconds at warm and at until */
+    struct proc_use use0[2], use1[2]; /* host, guest at warm and at until */
 };
 
 static void count(struct meter *m, uint64_t n)
@@ -135,15 +150,15 @@ static void count(struct meter *m, uint64_t n)
     double t = now();
     if (t >= m->warm && !m->started) {
         m->started = 1;
-        m->cpu0[0] = cpu_seconds(m->host);
-        m->cpu0[1] = cpu_seconds(getpid());
+        m->use0[0] = proc_use(m->host);
+        m->use0[1] = proc_use(getpid());
     }
     if (t >= m->warm && t < m->until)
         m->bytes += n;
     if (t >= m->until && !m->done) {
         m->done = 1;
-        m->cpu1[0] = cpu_seconds(m->host);
-        m->cpu1[1] = cpu_seconds(getpid());
+        m->use1[0] = proc_use(m->host);
+        m->use1[1] = proc_use(getpid());
     }
 }
 
@@ -508,14 +523,14 @@ int main(int argc, char **argv)
 {
     char addr[160];
     struct meter m;
-    int unix_socket, k;
+    int unix_socket, k, wv;
     uint32_t size;
     double secs;
     pid_t host;
     if (argc == 4 && !strncmp(argv[2], "rtt-", 4))
         return run_rtt(!strcmp(argv[1], "unix"), argv[2], atoi(argv[3]));
     if (argc != 6) {
-        fprintf(stderr, "usage: bench_e2e tcp|unix urg|ref|raw|rawcopy K SIZE SECONDS\n");
+        fprintf(stderr, "usage: bench_e2e tcp|unix urg|ref|urg-wv|ref-wv|raw|rawcopy K SIZE SECONDS\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -523,9 +538,11 @@ int main(int argc, char **argv)
     k = atoi(argv[3]);
     size = (uint32_t)atoi(argv[4]);
     secs = atof(argv[5]);
+    wv = !strcmp(argv[2], "urg-wv") || !strcmp(argv[2], "ref-wv");
     host = fasthost_start(unix_socket,
                           !strcmp(argv[2], "raw")       ? FASTHOST_RAW_STREAM
                           : !strcmp(argv[2], "rawcopy") ? FASTHOST_RAW_COPY
+                          : wv                          ? FASTHOST_WRITEV
                                                         : 0,
                           addr, sizeof(addr));
     memset(&m, 0, sizeof(m));
@@ -533,20 +550,21 @@ int main(int argc, char **argv)
     m.t0 = now();
     m.warm = m.t0 + 0.3;
     m.until = m.warm + secs;
-    if (!strcmp(argv[2], "urg"))
+    if (!strncmp(argv[2], "urg", 3))
         run_urg(addr, k, size, &m);
-    else if (!strcmp(argv[2], "ref"))
+    else if (!strncmp(argv[2], "ref", 3))
         run_ref(addr, k, size, &m);
     else
         run_raw(addr, k, size, &m);
     if (!m.done) { /* the loop ended on the clock, not on a count */
-        m.cpu1[0] = cpu_seconds(host);
-        m.cpu1[1] = cpu_seconds(getpid());
+        m.use1[0] = proc_use(host);
+        m.use1[1] = proc_use(getpid());
     }
     fasthost_stop(host, addr);
-    /* MB/s, then the host's and the guest's CPU use over the measured
-     * seconds, in % of one CPU. */
-    printf("%.1f %.0f %.0f\n", (double)m.bytes / secs / 1e6,
-           100 * (m.cpu1[0] - m.cpu0[0]) / secs, 100 * (m.cpu1[1] - m.cpu0[1]) / secs);
+    /* MB/s, the host's and the guest's CPU use over the measured seconds,
+     * in % of one CPU, and the host's minor page faults per GB moved. */
+    printf("%.1f %.0f %.0f %.0f\n", (double)m.bytes / secs / 1e6,
+           100 * (m.use1[0].cpu - m.use0[0].cpu) / secs, 100 * (m.use1[1].cpu - m.use0[1].cpu) / secs,
+           m.bytes ? (double)(m.use1[0].minflt - m.use0[0].minflt) * 1e9 / (double)m.bytes : 0.0);
     return 0;
 }

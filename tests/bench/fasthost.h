@@ -4,7 +4,9 @@
  * (bulk IN 0x81, control endpoint 0). It answers every bulk IN request with
  * as many bytes as were asked for and every control request with success
  * (IN: wLength bytes); in raw mode it writes 64 KiB buffers with no protocol. It serves
- * connection after connection until killed.
+ * connection after connection until killed. Unless BENCH_HOST_MALLOC=default
+ * is in the environment, the host process raises glibc's trim and mmap
+ * thresholds first (docs/benchmarks.md, "The parser host's heap").
  */
 #ifndef URG_FASTHOST_H
 #define URG_FASTHOST_H
@@ -18,8 +20,13 @@
  * of a control IN request of 18 bytes and its reply, with 64-bit ids);
  * FASTHOST_RAW_COPY as STREAM, but each 64 KiB first copied into a buffer
  * allocated for it and freed after the write, as the parser in the host
- * role sends every packet (the ceiling any guest has against this host). */
-enum { FASTHOST_RAW_STREAM = 1, FASTHOST_RAW_PINGPONG = 2, FASTHOST_RAW_COPY = 3 };
+ * role sends every packet (the ceiling any guest has against this host);
+ * FASTHOST_WRITEV the usb-host with no parser after the handshake: each bulk
+ * IN or control request answered with its own header, patched, and the
+ * static payload, many replies to a writev (no allocation, no payload copy:
+ * a host that does little more per byte than STREAM). */
+enum { FASTHOST_RAW_STREAM = 1, FASTHOST_RAW_PINGPONG = 2, FASTHOST_RAW_COPY = 3,
+       FASTHOST_WRITEV = 4 };
 
 /* Listens on a TCP port of 127.0.0.1 (or a Unix socket), forks the host;
  * the address goes to addr ("127.0.0.1:PORT" or "unix:PATH"). */
