@@ -7,14 +7,27 @@
 # (tests/bench/bench_scale.c). Writes BUILD/bench/codec.md, e2e.md, rtt.md,
 # scale.md (markdown tables) and
 # throughput.png (gnuplot, when installed), and prints the tables.
+#
+# BENCH_PARTS: which of "codec e2e rtt scale" to run (all by default).
+# BENCH_CPUS=1: every end-to-end and round-trip process on CPU 0
+# (taskset -c 0), the host and the guest sharing one core.
+# BENCH_HOST_MALLOC=default: the fast host keeps glibc's malloc thresholds
+# (tests/bench/fasthost.h).
 set -eu
 B=$1
+part() {
+    case " ${BENCH_PARTS:-codec e2e rtt scale} " in *" $1 "*) return 0 ;; esac
+    return 1
+}
+PIN=
+if [ "${BENCH_CPUS:-}" = 1 ]; then PIN="taskset -c 0"; fi
 BIN=$B/bench/bench_codec
 OUT=$B/bench
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 command -v valgrind > /dev/null || { echo "bench: valgrind is needed" >&2; exit 1; }
 
+if part codec; then
 "$BIN" > "$TMP/wall"   # WORKLOAD IMPL N NS_PER_PACKET MB_PER_S (best of 5)
 {
     echo "| workload | impl | packets | ns/packet | MB/s | instructions/packet |"
@@ -28,34 +41,43 @@ command -v valgrind > /dev/null || { echo "bench: valgrind is needed" >&2; exit 
     done < "$TMP/wall"
 } > "$OUT/codec.md"
 cat "$OUT/codec.md"
+fi
 
 # End to end: bulk IN from a fast usb-host (libusbredirparser, host role),
 # K URBs of S bytes outstanding, SECS s after 0.3 s of warm-up; raw is the
 # same pair with no protocol, rawcopy the host copying each 64 KiB first as
-# the parser does. Every configuration runs REPEAT times, the runs
-# interleaved (round r of all of them, then round r+1), so that a slow
-# moment of the machine falls on all; the tables give the median, min and
-# max, and the median CPU use of the host and the guest process over the
-# measured seconds (% of one CPU: 100 is a core kept busy).
+# the parser does; urg-wv and ref-wv the two guests against the writev host
+# (no parser after the handshake), at 32 x 64 KiB. Every configuration runs
+# REPEAT times, the runs interleaved (round r of all of them, then round
+# r+1), so that a slow moment of the machine falls on all; the tables give
+# the median, min and max, and the medians of: the CPU use of the host and
+# the guest process over the measured seconds (% of one CPU: 100 is a core
+# kept busy), the host's minor page faults per GB, and the guest's CPU
+# seconds per GB.
 E2E=$B/bench/bench_e2e
 SECS=${BENCH_SECONDS:-1}
 REPEAT=${BENCH_REPEAT:-5}
+if part e2e; then
 r=0
 while [ $r -lt "$REPEAT" ]; do
     r=$((r + 1))
     for sock in tcp unix; do
         for impl in raw rawcopy; do
-            echo "$sock $impl - - $("$E2E" $sock $impl 1 65536 "$SECS")"
+            echo "$sock $impl - - $($PIN "$E2E" $sock $impl 1 65536 "$SECS")"
+        done
+        for impl in urg-wv ref-wv; do
+            echo "$sock $impl 32 65536 $($PIN "$E2E" $sock $impl 32 65536 "$SECS")"
         done
         for size in 16384 65536; do
             for k in 1 8 32; do
                 for impl in urg ref; do
-                    echo "$sock $impl $k $size $("$E2E" $sock $impl $k $size "$SECS")"
+                    echo "$sock $impl $k $size $($PIN "$E2E" $sock $impl $k $size "$SECS")"
                 done
             done
         done
     done
 done > "$TMP/e2e-runs"
+cp "$TMP/e2e-runs" "$OUT/e2e-runs.txt"
 # median (middle of the sorted runs), min, max per configuration, in the
 # order first run
 awk 'function sort(a, c,   i, j, t) {
@@ -63,20 +85,36 @@ awk 'function sort(a, c,   i, j, t) {
      }
      function med(a, c) { return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2 }
      { k = $1 " " $2 " " $3 " " $4; if (!(k in n)) order[++m] = k; n[k]++
-       v[k, n[k]] = $5; h[k, n[k]] = $6; g[k, n[k]] = $7 }
+       v[k, n[k]] = $5; h[k, n[k]] = $6; g[k, n[k]] = $7; f[k, n[k]] = $8
+       e[k, n[k]] = $5 > 0 ? 10 * $7 / $5 : 0 }   # guest CPU s per GB
      END {
         for (i = 1; i <= m; i++) {
             k = order[i]; c = n[k]
-            for (a = 1; a <= c; a++) { s[a] = v[k, a] + 0; hs[a] = h[k, a] + 0; gs[a] = g[k, a] + 0 }
-            sort(s, c); sort(hs, c); sort(gs, c)
-            print k, med(s, c), s[1], s[c], med(hs, c), med(gs, c)
+            for (a = 1; a <= c; a++) {
+                s[a] = v[k, a] + 0; hs[a] = h[k, a] + 0; gs[a] = g[k, a] + 0
+                fs[a] = f[k, a] + 0; es[a] = e[k, a] + 0
+            }
+            sort(s, c); sort(hs, c); sort(gs, c); sort(fs, c); sort(es, c)
+            print k, med(s, c), s[1], s[c], med(hs, c), med(gs, c), med(fs, c), med(es, c)
         }
-     }' "$TMP/e2e-runs" > "$TMP/e2e-med"   # SOCK IMPL K SIZE MEDIAN MIN MAX HOST% GUEST%
+     }' "$TMP/e2e-runs" > "$TMP/e2e-med"   # SOCK IMPL K SIZE MEDIAN MIN MAX HOST% GUEST% FAULTS/GB GUEST-S/GB
 {
-    echo "| socket | impl | outstanding | URB size | MB/s (median of $REPEAT) | min | max | host CPU % | guest CPU % |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-    awk '{ printf "| %s | %s | %s | %s | %.1f | %.1f | %.1f | %.0f | %.0f |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' \
+    echo "| socket | impl | outstanding | URB size | MB/s (median of $REPEAT) | min | max | host CPU % | guest CPU % | host faults/GB | guest CPU s/GB |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    awk '{ printf "| %s | %s | %s | %s | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.3f |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }' \
         "$TMP/e2e-med"
+    echo
+    echo "| socket | impl (writev host) | MB/s | % of raw | guest CPU s/GB | / raw reader's |"
+    echo "|---|---|---:|---:|---:|---:|"
+    awk '$2 == "raw" { raw[$1] = $5; rawe[$1] = $11 }
+         $2 ~ /-wv$/ { line[++m] = $0 }
+         END {
+            for (i = 1; i <= m; i++) {
+                split(line[i], x, " ")
+                printf "| %s | %s | %.1f | %.0f%% | %.3f | %.2f |\n", x[1], x[2], x[5],
+                    100 * x[5] / raw[x[1]], x[11], (rawe[x[1]] > 0 ? x[11] / rawe[x[1]] : 0)
+            }
+         }' "$TMP/e2e-med"
     echo
     echo "| socket | outstanding | URB size | urg / ref | urg / raw | urg / rawcopy | runs urg > ref |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -100,16 +138,18 @@ cat "$OUT/e2e.md"
 awk '$2 == "raw" { print $1, $5 }' "$TMP/e2e-med" | while read -r sock v; do
     echo "$sock $v" > "$TMP/raw-$sock"
 done
+fi
 
 # Control round trips: 20,000 GET_DESCRIPTOR(18) one at a time, REPEAT
 # times; raw is a ping-pong of the same sizes with no protocol. The table
 # gives the median of the runs' p50s and of their p99s.
+if part rtt; then
 r=0
 while [ $r -lt "$REPEAT" ]; do
     r=$((r + 1))
     for sock in tcp unix; do
         for impl in urg ref raw; do
-            echo "$sock $impl $("$E2E" $sock rtt-$impl 20000)"
+            echo "$sock $impl $($PIN "$E2E" $sock rtt-$impl 20000)"
         done
     done
 done > "$TMP/rtt-runs"
@@ -134,10 +174,12 @@ done > "$TMP/rtt-runs"
          }' "$TMP/rtt-runs"
 } > "$OUT/rtt.md"
 cat "$OUT/rtt.md"
+fi
 
 # Scale: one control request and its reply with N-1 others outstanding;
 # memory per pending URB; 256 devices on one loop.
 SCALE=$B/bench/bench_scale
+if part scale; then
 {
     echo "| outstanding | ns/request | instructions/request |"
     echo "|---:|---:|---:|"
@@ -153,9 +195,12 @@ SCALE=$B/bench/bench_scale
     "$SCALE" devices
 } > "$OUT/scale.md"
 cat "$OUT/scale.md"
+fi
 
 # The plot: throughput against outstanding URBs, 64 KiB, TCP.
-if command -v gnuplot > /dev/null; then
+if ! part e2e; then
+    :
+elif command -v gnuplot > /dev/null; then
     raw=$(cut -d' ' -f2 "$TMP/raw-tcp")
     for impl in urg ref; do
         awk -F'|' -v i=" $impl " '$2 == " tcp " && $3 == i && $5 ~ /65536/ {print $4, $6}' \
