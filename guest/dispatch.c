@@ -517,13 +517,12 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
     if (!d->have_hello || stopped(s))
         goto out;
     while ((size_t)(end - b) >= hl) {
-        uint32_t type = urgi_get32(b), length = urgi_get32(b + 4), th, dl, flen, sid = 0, i, rlen;
+        uint32_t type = urgi_get32(b), length = urgi_get32(b + 4), th, dl, flen, sid = 0, i;
         const uint8_t *t = b + hl;
         struct urgi_pending *e;
         struct urg_completion c;
         uint64_t id;
         uint8_t ep, status;
-        bool in;
         int idx;
 
         if (length > (size_t)(end - t) || length > d->max_packet_size)
@@ -604,18 +603,35 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
         if (i == URGI_NIL)
             goto out;
         e = &s->pt.e[i];
-        in = e->flags & URGI_P_IN;
-        rlen = in ? dl : flen;
-        if (e->type != type || e->endpoint != ep || rlen > e->length || sid != e->aux32)
+        /* The length the reply reports (on_reply()): IN, the data, which
+         * is as long as flen (above); OUT, flen. A data request's entry is
+         * IN exactly when its endpoint is (requests.c), so with the
+         * endpoint equal, data comes only for an IN request. */
+        if (e->type != type || e->endpoint != ep || flen > e->length || sid != e->aux32)
             goto out;
         count_rx(d, idx, hl + length);
         b = t + length;
         memset(&c.u, 0, sizeof(c.u));
         c.u.bulk.stream_id = sid;
         c.status = status;
-        c.length = rlen;
-        c.data = in && dl ? t + th : NULL;
-        urgi_complete_entry(s, i, &c);
+        c.length = flen;
+        c.data = dl ? t + th : NULL;
+        if (URGI_UNLIKELY(e->flags & URGI_P_OUT_QUEUED)) {
+            urgi_complete_entry(s, i, &c);
+        } else {
+            /* urgi_complete_entry() without what cannot apply: no OUT
+             * payload waits in the output queue, no payload is being
+             * read into in_buf (the decoder is at a frame boundary), and
+             * a data request starts no stream. */
+            c.id = e->id;
+            c.user_data = e->user_data;
+            c.type = type;
+            c.endpoint = ep;
+            c.cancel_requested = (e->flags & URGI_P_CANCEL_SENT) ? 1 : 0;
+            urgi_pt_remove(&s->pt, i);
+            s->completions++;
+            s->cb.complete(s->ud, &c);
+        }
         if (stopped(s)) {
             r = 1;
             goto out;

@@ -112,21 +112,3 @@ uint32_t urgi_pt_add(struct urgi_ptable *t)
     t->count++;
     return i;
 }
-
-void urgi_pt_remove(struct urgi_ptable *t, uint32_t i)
-{
-    struct urgi_pending *e = &t->e[i];
-    t->index[e->id & (t->index_size - 1)] = 0;
-    if (e->prev != URGI_NIL)
-        t->e[e->prev].next = e->next;
-    else
-        t->head = e->next;
-    if (e->next != URGI_NIL)
-        t->e[e->next].prev = e->prev;
-    else
-        t->tail = e->prev;
-    e->flags = 0;
-    e->next = t->free_head;
-    t->free_head = i;
-    t->count--;
-}
