@@ -91,17 +91,9 @@ int urgi_outq_reserve(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg)
     return 0;
 }
 
-void urgi_outq_put(struct urgi_outq *q, const void *bytes, size_t n)
+void urgi_outq_wrote(struct urgi_outq *q, size_t n)
 {
-    size_t tail = (q->rhead + q->rlen) & (q->rcap - 1), first = q->rcap - tail;
     struct urgi_oseg *last = q->scount ? seg_at(q, q->scount - 1) : NULL;
-    if (!n)
-        return;
-    if (first > n)
-        first = n;
-    memcpy(q->ring + tail, bytes, first);
-    if (n > first) /* wrapped */
-        memcpy(q->ring, (const uint8_t *)bytes + first, n - first);
     q->rlen += n;
     q->total += n;
     /* Merge with a ring segment at the tail, unless it is the head one
@@ -114,6 +106,19 @@ void urgi_outq_put(struct urgi_outq *q, const void *bytes, size_t n)
     memset(last, 0, sizeof(*last));
     last->len = (uint32_t)n;
     last->owner = URGI_NIL;
+}
+
+void urgi_outq_put(struct urgi_outq *q, const void *bytes, size_t n)
+{
+    size_t tail = (q->rhead + q->rlen) & (q->rcap - 1), first = q->rcap - tail;
+    if (!n)
+        return;
+    if (first > n)
+        first = n;
+    memcpy(q->ring + tail, bytes, first);
+    if (n > first) /* wrapped */
+        memcpy(q->ring, (const uint8_t *)bytes + first, n - first);
+    urgi_outq_wrote(q, n);
 }
 
 void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t owner,
@@ -136,6 +141,12 @@ int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, int cnt)
     size_t rpos = q->rhead;
     int n = 0;
     uint32_t k;
+    /* Only ring bytes, not wrapped (a burst of small packets): one iovec. */
+    if (q->scount == 1 && !q->seg[q->shead].ext && cnt > 0 && rpos + q->rlen <= q->rcap) {
+        iov[0].iov_base = q->ring + rpos;
+        iov[0].iov_len = q->rlen;
+        return 1;
+    }
     for (k = 0; k < q->scount && n < cnt; k++) {
         const struct urgi_oseg *s = seg_at(q, k);
         size_t skip = k == 0 ? q->off : 0, len = s->len - skip;
@@ -166,6 +177,13 @@ int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, int cnt)
 
 void urgi_outq_consume(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn, void *ctx)
 {
+    /* All of it, only ring bytes: nothing to release. */
+    if (n == q->total && q->scount == 1 && !q->seg[q->shead].ext) {
+        q->scount = 0;
+        q->off = q->total = 0;
+        q->rhead = q->rlen = 0;
+        return;
+    }
     while (n && q->scount) {
         struct urgi_oseg *s = seg_at(q, 0);
         size_t k = s->len - q->off;

@@ -39,6 +39,15 @@ URGI_HIDDEN void urgi_outq_destroy(struct urgi_outq *q);
  * puts that follow cannot fail. */
 URGI_HIDDEN int urgi_outq_reserve(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg);
 URGI_HIDDEN void urgi_outq_put(struct urgi_outq *q, const void *bytes, size_t n);
+/* Where n (> 0, reserved) ring bytes can be written in one piece at the
+ * tail, or NULL if they would wrap; urgi_outq_wrote() then queues them. */
+static inline uint8_t *urgi_outq_tail(struct urgi_outq *q, size_t n)
+{
+    size_t tail = (q->rhead + q->rlen) & (q->rcap - 1);
+    return q->rcap - tail >= n ? q->ring + tail : NULL;
+}
+/* Queues the n bytes written at urgi_outq_tail(), as urgi_outq_put() would. */
+URGI_HIDDEN void urgi_outq_wrote(struct urgi_outq *q, size_t n);
 URGI_HIDDEN void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t owner,
                                    uint64_t owner_id);
 URGI_HIDDEN int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, int cnt);

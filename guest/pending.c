@@ -97,8 +97,8 @@ uint32_t urgi_pt_add(struct urgi_ptable *t)
         if (!t->index[id & mask])
             break;
     }
+    /* The caller sets every other field (requests.c, submit). */
     e = &t->e[i];
-    memset(e, 0, sizeof(*e));
     e->id = id;
     e->flags = URGI_P_USED;
     t->index[id & mask] = i + 1;
