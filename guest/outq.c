@@ -46,7 +46,7 @@ void urgi_outq_destroy(struct urgi_outq *q)
     q->seg = NULL;
 }
 
-int urgi_outq_reserve(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg)
+int urgi_outq_grow(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg)
 {
     if (q->rlen + ring_bytes > q->rcap) {
         size_t ncap = q->rcap, first;
@@ -91,20 +91,11 @@ int urgi_outq_reserve(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg)
     return 0;
 }
 
-void urgi_outq_wrote(struct urgi_outq *q, size_t n)
+void urgi_outq_new_seg(struct urgi_outq *q, uint32_t n)
 {
-    struct urgi_oseg *last = q->scount ? seg_at(q, q->scount - 1) : NULL;
-    q->rlen += n;
-    q->total += n;
-    /* Merge with a ring segment at the tail, unless it is the head one
-     * being consumed (merging is fine there too, off stays valid). */
-    if (last && !last->ext && (uint64_t)last->len + n <= UINT32_MAX) {
-        last->len += (uint32_t)n;
-        return;
-    }
-    last = seg_at(q, q->scount++);
+    struct urgi_oseg *last = seg_at(q, q->scount++);
     memset(last, 0, sizeof(*last));
-    last->len = (uint32_t)n;
+    last->len = n;
     last->owner = URGI_NIL;
 }
 
@@ -136,17 +127,11 @@ void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t 
     q->total += n;
 }
 
-int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, int cnt)
+int urgi_outq_iov_all(const struct urgi_outq *q, struct iovec *iov, int cnt)
 {
     size_t rpos = q->rhead;
     int n = 0;
     uint32_t k;
-    /* Only ring bytes, not wrapped (a burst of small packets): one iovec. */
-    if (q->scount == 1 && !q->seg[q->shead].ext && cnt > 0 && rpos + q->rlen <= q->rcap) {
-        iov[0].iov_base = q->ring + rpos;
-        iov[0].iov_len = q->rlen;
-        return 1;
-    }
     for (k = 0; k < q->scount && n < cnt; k++) {
         const struct urgi_oseg *s = seg_at(q, k);
         size_t skip = k == 0 ? q->off : 0, len = s->len - skip;
@@ -175,15 +160,8 @@ int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, int cnt)
     return n;
 }
 
-void urgi_outq_consume(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn, void *ctx)
+void urgi_outq_consume_segs(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn, void *ctx)
 {
-    /* All of it, only ring bytes: nothing to release. */
-    if (n == q->total && q->scount == 1 && !q->seg[q->shead].ext) {
-        q->scount = 0;
-        q->off = q->total = 0;
-        q->rhead = q->rlen = 0;
-        return;
-    }
     while (n && q->scount) {
         struct urgi_oseg *s = seg_at(q, 0);
         size_t k = s->len - q->off;

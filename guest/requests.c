@@ -42,7 +42,7 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
     const struct urgi_type *t = NULL;
     struct urgi_pending *e;
     uint32_t i;
-    int n, r, hl = urg_header_len(&s->wire), th = 0, idx = urgi_type_index(p->type);
+    int n, r, hl = s->wire.id64 ? 16 : 12, th = 0, idx = urgi_type_index(p->type);
 
     p->id = 0;
     p->data = q->out;

@@ -137,21 +137,6 @@ fail:
     return r;
 }
 
-int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bound bound)
-{
-    switch (bound) {
-    case URGI_BOUND_REQUEST:
-        return s->max_output && s->oq.total && s->oq.total + n > s->max_output ? URG_ERR_AGAIN
-                                                                               : 0;
-    case URGI_BOUND_ANSWER:
-        /* Answers the host asked for, counted from what it last read: a
-         * host that reads keeps getting them, whatever else is queued. */
-        return s->answers_unread + n > URGI_ANSWER_RESERVE ? URG_ERR_PROTO_FLOOD : 0;
-    default:
-        return 0;
-    }
-}
-
 int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound)
 {
     uint8_t hdr[12 + 64 + 4 * 8];

@@ -87,7 +87,20 @@ enum { URGI_WARN_NO_INFO = 1, URGI_WARN_NO_FILTER_CAP = 2 };
     } while (0)
 /* Would n more bytes fit under the bound? 0, URG_ERR_AGAIN (a request;
  * an empty queue always takes one) or URG_ERR_PROTO_FLOOD (an answer). */
-URGI_HIDDEN int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bound bound);
+static inline int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bound bound)
+{
+    switch (bound) {
+    case URGI_BOUND_REQUEST:
+        return s->max_output && s->oq.total && s->oq.total + n > s->max_output ? URG_ERR_AGAIN
+                                                                               : 0;
+    case URGI_BOUND_ANSWER:
+        /* Answers the host asked for, counted from what it last read: a
+         * host that reads keeps getting them, whatever else is queued. */
+        return s->answers_unread + n > URGI_ANSWER_RESERVE ? URG_ERR_PROTO_FLOOD : 0;
+    default:
+        return 0;
+    }
+}
 /* Queues one packet (no pending entry): header in the ring, payload copied
  * into the ring. For cancel, reset, filter packets, acks, iso OUT. */
 URGI_HIDDEN int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound);
