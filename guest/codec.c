@@ -222,6 +222,15 @@ URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct 
     return n;
 }
 
+URG_API int urg_encode_set_id(const struct urg_wire *w, uint8_t *buf, size_t len, uint64_t id)
+{
+    if (!w || !buf || len < (size_t)urg_header_len(w) || urgi_get32(buf) == URG_HELLO ||
+        (!w->id64 && id > 0xffffffffu))
+        return URG_ERR_INVALID;
+    urgi_put_id(buf, urg_header_len(w), id);
+    return 0;
+}
+
 URG_API int urg_decode(const struct urg_wire *w, enum urg_dir dir, const uint8_t *buf, size_t len,
                        uint32_t max_packet_size, struct urg_packet *p, size_t *consumed)
 {

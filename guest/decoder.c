@@ -272,6 +272,19 @@ static int feed(urg_decoder *d, const uint8_t *p, size_t left, size_t *consumed)
             if (!left)
                 goto out;
             if (d->hfill == 0 && left >= (size_t)d->hlen) {
+                /* A whole frame there (its length field within the
+                 * bytes left): the owner's path may take it. */
+                if (d->whole && urgi_get32(p + 4) <= left - (size_t)d->hlen) {
+                    size_t used = 0;
+                    r = d->whole(d->ctx, p, left, &used);
+                    p += used;
+                    left -= used;
+                    if (r)
+                        goto out;
+                    if (left < (size_t)d->hlen) /* gathered below */
+                        continue;
+                    /* else a frame it leaves to this path */
+                }
                 h = p;
                 p += d->hlen;
                 left -= (size_t)d->hlen;

@@ -25,6 +25,15 @@ struct urg_decoder {
     enum urg_error_policy policy;
     struct urg_decoder_callbacks cb;
     void *ctx;
+    /* The owner's own path for whole frames (NULL: none; the session's
+     * urgi_on_whole): called at a frame boundary with the bytes left in the
+     * buffer being fed (at least a header's worth). It takes the whole
+     * frames at their start that it can handle completely (valid, and
+     * needing none of the generic path), sets *used to their bytes, and
+     * returns 0, or 1 to stop feeding (as a packet callback's
+     * URG_DECODE_STOP). Every other frame, and any frame that breaks a
+     * rule, it leaves to the generic path (*used stops before it). */
+    int (*whole)(void *ctx, const uint8_t *buf, size_t len, size_t *used);
 
     int state;
     bool busy;                 /* inside feed/commit */

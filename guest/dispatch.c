@@ -477,3 +477,167 @@ void urgi_on_error(void *ctx, int err, const char *msg, int fatal)
     else if (s->state != URG_STATE_FAILED && !s->guard.free_pending)
         complete_rejected_reply(s);
 }
+
+/* ---- whole frames: the decoder's whole hook ---- */
+
+/* Has a callback ended the session or asked for its free? Then stop
+ * feeding, as urgi_on_packet's URG_DECODE_STOP does. */
+static inline bool stopped(const urg_session *s)
+{
+    return s->state == URG_STATE_FAILED || s->guard.free_pending;
+}
+
+static inline void count_rx(urg_decoder *d, int idx, uint32_t bytes)
+{
+    d->stats.rx_packets[idx]++;
+    d->stats.rx_bytes[idx] += bytes;
+}
+
+/*
+ * The replies to control, bulk and interrupt OUT requests and interrupt IN
+ * stream data, each whole in the buffer, in one step: the frame read
+ * straight from the wire bytes, checked, its request found once, completed
+ * (or its data delivered). Exactly the generic path's result for a frame
+ * that passes every rule: urgi_frame_ok(), the row's field rules and
+ * urgi_check_headers() for these types, urgi_on_header()'s reply checks
+ * (or urgi_stream_check_data()), then on_reply() (or stream_data()). A
+ * frame that fails any of them, is of another type, or is a late reply or
+ * data for no stream, is left to the generic path, which applies the same
+ * rules again and reports the error, its code and message; nothing is
+ * counted or changed for it here.
+ */
+int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
+{
+    urg_session *s = ctx;
+    urg_decoder *d = s->dec;
+    const uint8_t *b = buf, *end = buf + len;
+    const uint32_t hl = (uint32_t)d->hlen;
+    int r = 0;
+
+    if (!d->have_hello || stopped(s))
+        goto out;
+    while ((size_t)(end - b) >= hl) {
+        uint32_t type = urgi_get32(b), length = urgi_get32(b + 4), th, dl, flen, sid = 0, i;
+        const uint8_t *t = b + hl;
+        struct urgi_pending *e;
+        struct urg_completion c;
+        uint64_t id;
+        uint8_t ep, status;
+        int idx;
+
+        if (length > (size_t)(end - t) || length > d->max_packet_size)
+            break;
+        id = hl == 16 ? urgi_get64(b + 8) : urgi_get32(b + 8);
+        switch (type) {
+        case URG_CONTROL_PACKET:
+            idx = URGI_INDEX(URG_CONTROL_PACKET);
+            th = (uint32_t)d->ft.th[idx];
+            if (length < th)
+                goto out;
+            ep = t[0];
+            status = t[3];
+            flen = urgi_get16(t + 8);
+            if ((ep ^ t[2]) & 0x80) /* endpoint and requesttype disagree */
+                goto out;
+            break;
+        case URG_BULK_PACKET:
+            idx = URGI_INDEX(URG_BULK_PACKET);
+            th = (uint32_t)d->ft.th[idx];
+            if (length < th)
+                goto out;
+            ep = t[0];
+            status = t[1];
+            flen = urgi_get16(t + 2);
+            sid = urgi_get32(t + 4);
+            if (urgi_has(d->wire.caps, URG_CAP_32BITS_BULK_LENGTH))
+                flen |= (uint32_t)urgi_get16(t + 8) << 16;
+            if (flen > URG_MAX_BULK_LENGTH)
+                goto out;
+            break;
+        case URG_INTERRUPT_PACKET:
+            idx = URGI_INDEX(URG_INTERRUPT_PACKET);
+            th = (uint32_t)d->ft.th[idx];
+            if (length < th)
+                goto out;
+            ep = t[0];
+            status = t[1];
+            flen = urgi_get16(t + 2);
+            dl = length - th;
+            if (ep & 0x80) {
+                /* Stream data, taken for a running or starting stream and
+                 * up to what it asked for. */
+                if (dl != flen || !urgi_stream_on(s, URGI_STREAM_INT, ep) ||
+                    dl > urgi_stream_limit(s, URGI_STREAM_INT, ep))
+                    goto out;
+                count_rx(d, idx, hl + length);
+                b = t + length;
+                if (s->cb.stream_data) {
+                    struct urg_stream_data sd;
+                    sd.type = type;
+                    sd.id = id;
+                    sd.endpoint = ep;
+                    sd.status = status;
+                    sd.stream_id = 0;
+                    sd.data = dl ? t + th : NULL;
+                    sd.length = dl;
+                    s->cb.stream_data(s->ud, &sd);
+                    if (stopped(s)) {
+                        r = 1;
+                        goto out;
+                    }
+                }
+                continue;
+            }
+            break;
+        default:
+            goto out;
+        }
+        /* Data only the way its endpoint's data goes, as long as its
+         * length field. */
+        dl = length - th;
+        if ((ep & 0x80) ? dl != flen : dl != 0)
+            goto out;
+        /* The reply to the pending request with its id: of its type, for
+         * its endpoint (and stream), no longer than asked. */
+        i = urgi_pt_find(&s->pt, id);
+        if (i == URGI_NIL)
+            goto out;
+        e = &s->pt.e[i];
+        /* The length the reply reports (on_reply()): IN, the data, which
+         * is as long as flen (above); OUT, flen. A data request's entry is
+         * IN exactly when its endpoint is (requests.c), so with the
+         * endpoint equal, data comes only for an IN request. */
+        if (e->type != type || e->endpoint != ep || flen > e->length || sid != e->aux32)
+            goto out;
+        count_rx(d, idx, hl + length);
+        b = t + length;
+        memset(&c.u, 0, sizeof(c.u));
+        c.u.bulk.stream_id = sid;
+        c.status = status;
+        c.length = flen;
+        c.data = dl ? t + th : NULL;
+        if (URGI_UNLIKELY(e->flags & URGI_P_OUT_QUEUED)) {
+            urgi_complete_entry(s, i, &c);
+        } else {
+            /* urgi_complete_entry() without what cannot apply: no OUT
+             * payload waits in the output queue, no payload is being
+             * read into in_buf (the decoder is at a frame boundary), and
+             * a data request starts no stream. */
+            c.id = e->id;
+            c.user_data = e->user_data;
+            c.type = type;
+            c.endpoint = ep;
+            c.cancel_requested = (e->flags & URGI_P_CANCEL_SENT) ? 1 : 0;
+            urgi_pt_remove(&s->pt, i);
+            s->completions++;
+            s->cb.complete(s->ud, &c);
+        }
+        if (stopped(s)) {
+            r = 1;
+            goto out;
+        }
+    }
+out:
+    *used = (size_t)(b - buf);
+    return r;
+}

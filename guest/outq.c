@@ -46,7 +46,7 @@ void urgi_outq_destroy(struct urgi_outq *q)
     q->seg = NULL;
 }
 
-int urgi_outq_reserve(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg)
+int urgi_outq_grow(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg)
 {
     if (q->rlen + ring_bytes > q->rcap) {
         size_t ncap = q->rcap, first;
@@ -91,10 +91,17 @@ int urgi_outq_reserve(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg)
     return 0;
 }
 
+void urgi_outq_new_seg(struct urgi_outq *q, uint32_t n)
+{
+    struct urgi_oseg *last = seg_at(q, q->scount++);
+    memset(last, 0, sizeof(*last));
+    last->len = n;
+    last->owner = URGI_NIL;
+}
+
 void urgi_outq_put(struct urgi_outq *q, const void *bytes, size_t n)
 {
     size_t tail = (q->rhead + q->rlen) & (q->rcap - 1), first = q->rcap - tail;
-    struct urgi_oseg *last = q->scount ? seg_at(q, q->scount - 1) : NULL;
     if (!n)
         return;
     if (first > n)
@@ -102,18 +109,7 @@ void urgi_outq_put(struct urgi_outq *q, const void *bytes, size_t n)
     memcpy(q->ring + tail, bytes, first);
     if (n > first) /* wrapped */
         memcpy(q->ring, (const uint8_t *)bytes + first, n - first);
-    q->rlen += n;
-    q->total += n;
-    /* Merge with a ring segment at the tail, unless it is the head one
-     * being consumed (merging is fine there too, off stays valid). */
-    if (last && !last->ext && (uint64_t)last->len + n <= UINT32_MAX) {
-        last->len += (uint32_t)n;
-        return;
-    }
-    last = seg_at(q, q->scount++);
-    memset(last, 0, sizeof(*last));
-    last->len = (uint32_t)n;
-    last->owner = URGI_NIL;
+    urgi_outq_wrote(q, n);
 }
 
 void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t owner,
@@ -131,7 +127,7 @@ void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t 
     q->total += n;
 }
 
-int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, int cnt)
+int urgi_outq_iov_all(const struct urgi_outq *q, struct iovec *iov, int cnt)
 {
     size_t rpos = q->rhead;
     int n = 0;
@@ -164,7 +160,7 @@ int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, int cnt)
     return n;
 }
 
-void urgi_outq_consume(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn, void *ctx)
+void urgi_outq_consume_segs(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn, void *ctx)
 {
     while (n && q->scount) {
         struct urgi_oseg *s = seg_at(q, 0);

@@ -35,15 +35,71 @@ typedef void (*urgi_outq_release_fn)(void *ctx, uint32_t owner, uint64_t owner_i
 
 URGI_HIDDEN int urgi_outq_init(struct urgi_outq *q, const struct urg_allocator *a);
 URGI_HIDDEN void urgi_outq_destroy(struct urgi_outq *q);
+URGI_HIDDEN int urgi_outq_grow(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg);
 /* Makes room for ring_bytes more ring bytes and nseg more segments, so the
  * puts that follow cannot fail. */
-URGI_HIDDEN int urgi_outq_reserve(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg);
+static inline int urgi_outq_reserve(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg)
+{
+    if (URGI_LIKELY(q->rlen + ring_bytes <= q->rcap && q->scount + nseg <= q->scap))
+        return 0;
+    return urgi_outq_grow(q, ring_bytes, nseg);
+}
 URGI_HIDDEN void urgi_outq_put(struct urgi_outq *q, const void *bytes, size_t n);
+/* Where n (> 0, reserved) ring bytes can be written in one piece at the
+ * tail, or NULL if they would wrap; urgi_outq_wrote() then queues them. */
+static inline uint8_t *urgi_outq_tail(struct urgi_outq *q, size_t n)
+{
+    size_t tail = (q->rhead + q->rlen) & (q->rcap - 1);
+    return q->rcap - tail >= n ? q->ring + tail : NULL;
+}
+URGI_HIDDEN void urgi_outq_new_seg(struct urgi_outq *q, uint32_t n);
+/* Queues the n ring bytes written at the tail (urgi_outq_tail(), or
+ * urgi_outq_put()): they join a ring segment at the tail (so a burst of
+ * small packets pulls out as one iovec), or start one. */
+static inline void urgi_outq_wrote(struct urgi_outq *q, size_t n)
+{
+    struct urgi_oseg *last = q->scount ? &q->seg[(q->shead + q->scount - 1) & (q->scap - 1)] : NULL;
+    q->rlen += n;
+    q->total += n;
+    /* Merging with the head segment being consumed is fine: off stays
+     * valid. */
+    if (last && !last->ext && (uint64_t)last->len + n <= UINT32_MAX)
+        last->len += (uint32_t)n;
+    else
+        urgi_outq_new_seg(q, (uint32_t)n);
+}
 URGI_HIDDEN void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t owner,
                                    uint64_t owner_id);
-URGI_HIDDEN int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, int cnt);
-URGI_HIDDEN void urgi_outq_consume(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn,
-                                   void *ctx);
+URGI_HIDDEN int urgi_outq_iov_all(const struct urgi_outq *q, struct iovec *iov, int cnt);
+/* Up to cnt iovecs of what is queued, in order; how many. */
+static inline int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, int cnt)
+{
+    if (!q->scount)
+        return 0;
+    /* Only ring bytes, not wrapped (a burst of small packets): one iovec. */
+    if (q->scount == 1 && !q->seg[q->shead].ext && cnt > 0 && q->rhead + q->rlen <= q->rcap) {
+        iov[0].iov_base = q->ring + q->rhead;
+        iov[0].iov_len = q->rlen;
+        return 1;
+    }
+    return urgi_outq_iov_all(q, iov, cnt);
+}
+URGI_HIDDEN void urgi_outq_consume_segs(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn,
+                                        void *ctx);
+/* Drops the first n queued bytes (n <= total); fn hears of each external
+ * segment the transport is done with. */
+static inline void urgi_outq_consume(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn,
+                                     void *ctx)
+{
+    /* All of it, only ring bytes: nothing to release. */
+    if (n == q->total && q->scount == 1 && !q->seg[q->shead].ext) {
+        q->scount = 0;
+        q->off = q->total = 0;
+        q->rhead = q->rlen = 0;
+        return;
+    }
+    urgi_outq_consume_segs(q, n, fn, ctx);
+}
 /* Copies the external segments owned by (owner, id) into queue-owned
  * memory: the caller's buffer is then no longer referenced. */
 URGI_HIDDEN int urgi_outq_detach(struct urgi_outq *q, uint32_t owner, uint64_t owner_id);

@@ -71,62 +71,10 @@ static int grow(struct urgi_ptable *t)
     return 0;
 }
 
-uint32_t urgi_pt_add(struct urgi_ptable *t)
+int urgi_pt_room(struct urgi_ptable *t)
 {
-    uint32_t i, mask;
-    uint64_t id;
-    struct urgi_pending *e;
-
     /* Keep the index at most half full, so a free slot is always near. */
-    if (t->count + 1 > t->cap || 2 * (t->count + 1) > t->index_size) {
-        if (grow(t) || 2 * (t->count + 1) > t->index_size)
-            return URGI_NIL;
-    }
-    if (t->free_head != URGI_NIL) {
-        i = t->free_head;
-        t->free_head = t->e[i].next;
-    } else {
-        i = t->hw++;
-    }
-    mask = t->index_size - 1;
-    for (;;) {
-        id = t->next_id;
-        t->next_id = t->id64 ? id + 1 : (uint32_t)(id + 1);
-        if (id == 0)
-            continue;
-        if (!t->index[id & mask])
-            break;
-    }
-    e = &t->e[i];
-    memset(e, 0, sizeof(*e));
-    e->id = id;
-    e->flags = URGI_P_USED;
-    t->index[id & mask] = i + 1;
-    e->prev = t->tail;
-    e->next = URGI_NIL;
-    if (t->tail != URGI_NIL)
-        t->e[t->tail].next = i;
-    else
-        t->head = i;
-    t->tail = i;
-    t->count++;
-    return i;
-}
-
-void urgi_pt_remove(struct urgi_ptable *t, uint32_t i)
-{
-    struct urgi_pending *e = &t->e[i];
-    t->index[e->id & (t->index_size - 1)] = 0;
-    if (e->prev != URGI_NIL)
-        t->e[e->prev].next = e->next;
-    else
-        t->head = e->next;
-    if (e->next != URGI_NIL)
-        t->e[e->next].prev = e->prev;
-    else
-        t->tail = e->prev;
-    e->flags = 0;
-    e->next = t->free_head;
-    t->free_head = i;
-    t->count--;
+    if (grow(t) || 2 * (t->count + 1) > t->index_size)
+        return URG_ERR_NOMEM;
+    return 0;
 }

@@ -58,8 +58,49 @@ struct urgi_ptable {
 
 URGI_HIDDEN int urgi_pt_init(struct urgi_ptable *t, const struct urg_allocator *a, uint32_t hint);
 URGI_HIDDEN void urgi_pt_destroy(struct urgi_ptable *t);
-/* Takes a free entry and gives it a fresh id; URGI_NIL if out of memory. */
-URGI_HIDDEN uint32_t urgi_pt_add(struct urgi_ptable *t);
+/* Grows the table for one more entry: 0 or URG_ERR_NOMEM. */
+URGI_HIDDEN int urgi_pt_room(struct urgi_ptable *t);
+/* Takes a free entry and gives it a fresh id; URGI_NIL if out of memory.
+ * Sets id, flags (URGI_P_USED) and the links; the caller sets the rest. */
+static inline uint32_t urgi_pt_add(struct urgi_ptable *t)
+{
+    uint32_t i, mask;
+    uint64_t id;
+    struct urgi_pending *e;
+
+    /* Keep the index at most half full, so a free slot is always near. */
+    if (URGI_UNLIKELY(t->count + 1 > t->cap || 2 * (t->count + 1) > t->index_size) &&
+        urgi_pt_room(t))
+        return URGI_NIL;
+    if (t->free_head != URGI_NIL) {
+        i = t->free_head;
+        t->free_head = t->e[i].next;
+    } else {
+        i = t->hw++;
+    }
+    mask = t->index_size - 1;
+    for (;;) {
+        id = t->next_id;
+        t->next_id = t->id64 ? id + 1 : (uint32_t)(id + 1);
+        if (id == 0)
+            continue;
+        if (!t->index[id & mask])
+            break;
+    }
+    e = &t->e[i];
+    e->id = id;
+    e->flags = URGI_P_USED;
+    t->index[id & mask] = i + 1;
+    e->prev = t->tail;
+    e->next = URGI_NIL;
+    if (t->tail != URGI_NIL)
+        t->e[t->tail].next = i;
+    else
+        t->head = i;
+    t->tail = i;
+    t->count++;
+    return i;
+}
 /* The pending entry with that id, or URGI_NIL. */
 static inline uint32_t urgi_pt_find(const struct urgi_ptable *t, uint64_t id)
 {
@@ -68,6 +109,23 @@ static inline uint32_t urgi_pt_find(const struct urgi_ptable *t, uint64_t id)
         return slot - 1;
     return URGI_NIL;
 }
-URGI_HIDDEN void urgi_pt_remove(struct urgi_ptable *t, uint32_t i);
+/* Frees entry i (in use). */
+static inline void urgi_pt_remove(struct urgi_ptable *t, uint32_t i)
+{
+    struct urgi_pending *e = &t->e[i];
+    t->index[e->id & (t->index_size - 1)] = 0;
+    if (e->prev != URGI_NIL)
+        t->e[e->prev].next = e->next;
+    else
+        t->head = e->next;
+    if (e->next != URGI_NIL)
+        t->e[e->next].prev = e->prev;
+    else
+        t->tail = e->prev;
+    e->flags = 0;
+    e->next = t->free_head;
+    t->free_head = i;
+    t->count--;
+}
 
 #endif

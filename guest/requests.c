@@ -31,23 +31,33 @@ struct req {
     uint8_t aux8;
 };
 
-/* Queues request packet p with a new pending entry. */
+/* Queues request packet p with a new pending entry. valid: p is a data
+ * request (control, bulk) that its call made valid by construction, so it
+ * passes every rule urg_encode() checks (see urg_session_control() and
+ * urg_session_bulk()): its row's codec writes it with no checks. */
 static int submit(urg_session *s, struct urg_packet *p, const struct req *q, void *user_data,
-                  uint64_t *id)
+                  uint64_t *id, bool valid)
 {
     uint8_t hdr[URGI_MAX_HEADERS];
+    const struct urgi_type *t = NULL;
     struct urgi_pending *e;
     uint32_t i;
-    int n, r, idx;
+    int n, r, hl = s->wire.id64 ? 16 : 12, th = 0, idx = urgi_type_index(p->type);
 
-    /* Encoded (and checked) before it has an id, which is then filled in
-     * at its place in the header. */
     p->id = 0;
     p->data = q->out;
     p->data_len = q->out_len;
-    n = urg_encode(&s->wire, URG_DIR_TO_HOST, p, hdr, sizeof(hdr));
-    if (n < 0)
-        return n;
+    if (valid) {
+        t = &urgi_types[idx];
+        th = urgi_type_header_len(t, &s->wire);
+        n = hl + th;
+    } else {
+        /* Encoded (and checked) before it has an id, which is then filled
+         * in at its place in the header. */
+        n = urg_encode(&s->wire, URG_DIR_TO_HOST, p, hdr, sizeof(hdr));
+        if (n < 0)
+            return n;
+    }
     if ((r = urgi_output_fits(s, (size_t)n + q->out_len, URGI_BOUND_REQUEST)))
         return r;
     i = urgi_pt_add(&s->pt);
@@ -58,8 +68,23 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
         return r;
     }
     p->id = s->pt.e[i].id;
-    urgi_put_id(hdr, urg_header_len(&s->wire), p->id);
-    urgi_outq_put(&s->oq, hdr, (size_t)n);
+    if (valid) {
+        /* Written in place at the ring's tail when it does not wrap there,
+         * its id with it. */
+        uint8_t *w = urgi_outq_tail(&s->oq, (size_t)n);
+        uint8_t *b = w ? w : hdr;
+        urgi_put32(b, p->type);
+        urgi_put32(b + 4, (uint32_t)th + q->out_len);
+        urgi_put_id(b, hl, p->id);
+        t->encode(&s->wire, p, b + hl);
+        if (w)
+            urgi_outq_wrote(&s->oq, (size_t)n);
+        else
+            urgi_outq_put(&s->oq, hdr, (size_t)n);
+    } else {
+        urgi_put_id(hdr, hl, p->id);
+        urgi_outq_put(&s->oq, hdr, (size_t)n);
+    }
     e = &s->pt.e[i];
     e->type = (uint8_t)p->type;
     e->endpoint = q->endpoint;
@@ -74,8 +99,8 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
         urgi_outq_put_ext(&s->oq, q->out, q->out_len, i, e->id);
         e->flags |= URGI_P_OUT_QUEUED;
     }
-    urgi_stream_request_sent(s, p, e);
-    idx = urgi_type_index(p->type);
+    if (!valid) /* a data request starts no stream */
+        urgi_stream_request_sent(s, p, e);
     s->tx_packets[idx]++;
     s->tx_bytes[idx] += (uint64_t)n + q->out_len;
     s->requests++;
@@ -145,7 +170,9 @@ URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t 
         q.out = data;
         q.out_len = q.length;
     }
-    return submit(s, &p, &q, user_data, id);
+    /* Valid by construction: endpoint and requesttype agree on the
+     * direction, data only OUT and as long as the length field. */
+    return submit(s, &p, &q, user_data, id, true);
 }
 
 URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_id, uint32_t length,
@@ -178,7 +205,10 @@ URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_i
         q.out = data;
         q.out_len = length;
     }
-    return submit(s, &p, &q, user_data, id);
+    /* Valid by construction: its length within URG_MAX_BULK_LENGTH and 16
+     * bits without 32bits_bulk_length, data only OUT and as long as the
+     * length field; a stream id needs no cap in the codec. */
+    return submit(s, &p, &q, user_data, id, true);
 }
 
 URG_API int urg_session_interrupt_out(urg_session *s, uint8_t endpoint, uint16_t length,
@@ -199,7 +229,7 @@ URG_API int urg_session_interrupt_out(urg_session *s, uint8_t endpoint, uint16_t
     q.length = length;
     q.out = data;
     q.out_len = length;
-    return submit(s, &p, &q, user_data, id);
+    return submit(s, &p, &q, user_data, id, false);
 }
 
 URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t length,
@@ -237,7 +267,7 @@ static int simple(urg_session *s, struct urg_packet *p, int cap, uint8_t endpoin
     q.endpoint = endpoint;
     q.aux32 = aux32;
     q.aux8 = aux8;
-    return submit(s, p, &q, user_data, id);
+    return submit(s, p, &q, user_data, id, false);
 }
 
 URG_API int urg_session_set_configuration(urg_session *s, uint8_t configuration, void *user_data,

@@ -120,6 +120,7 @@ URG_API int urg_session_new(const struct urg_session_config *given, urg_session 
     dc.ctx = s;
     if ((r = urg_decoder_new(&dc, &s->dec)))
         goto fail;
+    s->dec->whole = urgi_on_whole; /* small whole replies in one step */
 
     /* Our hello goes first, always with a 12-byte header. */
     memset(&hello, 0, sizeof(hello));
@@ -134,21 +135,6 @@ URG_API int urg_session_new(const struct urg_session_config *given, urg_session 
 fail:
     really_free(s);
     return r;
-}
-
-int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bound bound)
-{
-    switch (bound) {
-    case URGI_BOUND_REQUEST:
-        return s->max_output && s->oq.total && s->oq.total + n > s->max_output ? URG_ERR_AGAIN
-                                                                               : 0;
-    case URGI_BOUND_ANSWER:
-        /* Answers the host asked for, counted from what it last read: a
-         * host that reads keeps getting them, whatever else is queued. */
-        return s->answers_unread + n > URGI_ANSWER_RESERVE ? URG_ERR_PROTO_FLOOD : 0;
-    default:
-        return 0;
-    }
 }
 
 int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound)
@@ -173,29 +159,20 @@ int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound)
     return 0;
 }
 
-void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length, const uint8_t *data,
-                   const struct urg_completion *extra)
+void urgi_complete_entry(urg_session *s, uint32_t i, struct urg_completion *c)
 {
     struct urgi_pending *e = &s->pt.e[i];
-    struct urg_completion c;
     bool broken = false;
 
-    if (extra)
-        c = *extra;
-    else
-        memset(&c, 0, sizeof(c));
-    c.id = e->id;
-    c.user_data = e->user_data;
-    c.type = e->type;
-    c.endpoint = e->endpoint;
-    c.cancel_requested = (e->flags & URGI_P_CANCEL_SENT) ? 1 : 0;
-    c.status = status;
-    c.length = length;
-    c.data = data;
+    c->id = e->id;
+    c->user_data = e->user_data;
+    c->type = e->type;
+    c->endpoint = e->endpoint;
+    c->cancel_requested = (e->flags & URGI_P_CANCEL_SENT) ? 1 : 0;
     /* The caller's OUT buffer must not be referenced once it completes:
      * copy what the transport has not taken yet. Without memory for that,
      * drop all output; the session cannot go on with a packet missing. */
-    if ((e->flags & URGI_P_OUT_QUEUED) && urgi_outq_detach(&s->oq, i, e->id)) {
+    if (URGI_UNLIKELY(e->flags & URGI_P_OUT_QUEUED) && urgi_outq_detach(&s->oq, i, e->id)) {
         urgi_outq_clear(&s->oq);
         broken = true;
     }
@@ -204,9 +181,24 @@ void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length, cons
     urgi_stream_request_gone(s, e);
     urgi_pt_remove(&s->pt, i);
     s->completions++;
-    s->cb.complete(s->ud, &c);
-    if (broken)
+    s->cb.complete(s->ud, c);
+    if (URGI_UNLIKELY(broken))
         urgi_session_end(s, URG_ERR_NOMEM, "no memory to detach a queued OUT payload");
+}
+
+void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length, const uint8_t *data,
+                   const struct urg_completion *extra)
+{
+    struct urg_completion c;
+
+    if (extra)
+        c = *extra;
+    else
+        memset(&c, 0, sizeof(c));
+    c.status = status;
+    c.length = length;
+    c.data = data;
+    urgi_complete_entry(s, i, &c);
 }
 
 void urgi_complete_all(urg_session *s)

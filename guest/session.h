@@ -87,7 +87,20 @@ enum { URGI_WARN_NO_INFO = 1, URGI_WARN_NO_FILTER_CAP = 2 };
     } while (0)
 /* Would n more bytes fit under the bound? 0, URG_ERR_AGAIN (a request;
  * an empty queue always takes one) or URG_ERR_PROTO_FLOOD (an answer). */
-URGI_HIDDEN int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bound bound);
+static inline int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bound bound)
+{
+    switch (bound) {
+    case URGI_BOUND_REQUEST:
+        return s->max_output && s->oq.total && s->oq.total + n > s->max_output ? URG_ERR_AGAIN
+                                                                               : 0;
+    case URGI_BOUND_ANSWER:
+        /* Answers the host asked for, counted from what it last read: a
+         * host that reads keeps getting them, whatever else is queued. */
+        return s->answers_unread + n > URGI_ANSWER_RESERVE ? URG_ERR_PROTO_FLOOD : 0;
+    default:
+        return 0;
+    }
+}
 /* Queues one packet (no pending entry): header in the ring, payload copied
  * into the ring. For cancel, reset, filter packets, acks, iso OUT. */
 URGI_HIDDEN int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound);
@@ -108,12 +121,40 @@ URGI_HIDDEN void urgi_stream_answered(urg_session *s, const struct urgi_pending 
 URGI_HIDDEN void urgi_stream_stopped(urg_session *s, int kind, uint8_t ep);
 /* No stream runs or starts any more (the device is gone). */
 URGI_HIDDEN void urgi_streams_clear(urg_session *s);
+/* Does a stream of kind kind run or start on endpoint ep? */
+static inline bool urgi_stream_on(const urg_session *s, int kind, uint8_t ep)
+{
+    return ((s->active[kind] >> urg_ep_index(ep)) & 1u) || s->starting[kind][urg_ep_index(ep)];
+}
+/* The most a stream data packet may hold: what the guest asked for. */
+static inline uint32_t urgi_stream_limit(const urg_session *s, int kind, uint8_t ep)
+{
+    uint32_t raw, decoded, whole;
+    if (kind == URGI_STREAM_BULKRECV)
+        return s->bulk_recv_bytes[urg_ep_index(ep)];
+    /* Interrupt and iso: at low, full and high speed the host sends
+     * ep_info's max packet size either as the whole per-interval size
+     * (libusbredirhost: size x multiplier, at most 3 x 1024) or raw, with
+     * the high-bandwidth multiplier in bits 11-12; the larger reading
+     * counts. SuperSpeed has no multiplier bits: the value is the size. */
+    raw = s->dev.ep[urg_ep_index(ep)].max_packet_size;
+    if (!raw)
+        return UINT16_MAX; /* unknown (no ep_info_max_packet_size) */
+    if (s->dev.speed == URG_SPEED_SUPER)
+        return raw;
+    decoded = (raw & 0x7ffu) * (((raw >> 11) & 3u) + 1u);
+    whole = raw < 3u * 1024u ? raw : 3u * 1024u;
+    return decoded > whole ? decoded : whole;
+}
 /* The header callback's verdict on stream data p: go on, skip it unread
  * (no stream of its kind runs or starts on its endpoint), or
  * URG_ERR_PROTO_STREAM_LENGTH (longer than its stream's transfers; the
  * message is in the decoder's). */
 URGI_HIDDEN int urgi_stream_check_data(urg_session *s, const struct urgi_type *t,
                                        const struct urg_packet *p);
+/* Ends pending entry i and hands c to the complete callback: c's status,
+ * length, data and u are the caller's, its other fields the entry's. */
+URGI_HIDDEN void urgi_complete_entry(urg_session *s, uint32_t i, struct urg_completion *c);
 /* Completes pending entry i and calls the complete callback. */
 URGI_HIDDEN void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length,
                                const uint8_t *data, const struct urg_completion *extra);
@@ -130,7 +171,9 @@ URGI_HIDDEN void urgi_session_fail(urg_session *s, int err, const char *msg);
 /* Forgets the device and its streams after it went away. */
 URGI_HIDDEN void urgi_device_gone(urg_session *s);
 
-/* dispatch.c: the decoder's callbacks. */
+/* dispatch.c: the decoder's callbacks, and its whole-frame path
+ * (decoder.h, whole). */
+URGI_HIDDEN int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used);
 URGI_HIDDEN int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest);
 URGI_HIDDEN int urgi_on_packet(void *ctx, const struct urg_packet *p);
 URGI_HIDDEN void urgi_on_error(void *ctx, int err, const char *msg, int fatal);

@@ -21,11 +21,6 @@ int urgi_stream_start_kind(uint32_t type)
     return t && t->starts ? urgi_type_stream(t) : -1;
 }
 
-static bool running_or_starting(const urg_session *s, int kind, uint8_t ep)
-{
-    return ((s->active[kind] >> urg_ep_index(ep)) & 1u) || s->starting[kind][urg_ep_index(ep)];
-}
-
 void urgi_stream_request_sent(urg_session *s, const struct urg_packet *p, struct urgi_pending *e)
 {
     int kind = urgi_stream_start_kind(p->type);
@@ -36,7 +31,7 @@ void urgi_stream_request_sent(urg_session *s, const struct urg_packet *p, struct
          * start is answered: the larger bound holds until then. */
         uint32_t bytes = p->h.start_bulk_receiving.bytes_per_transfer;
         uint32_t *most = &s->bulk_recv_bytes[urg_ep_index(e->endpoint)];
-        if (!running_or_starting(s, kind, e->endpoint) || bytes > *most)
+        if (!urgi_stream_on(s, kind, e->endpoint) || bytes > *most)
             *most = bytes;
         e->length = bytes; /* the stream's own bound once it runs */
     }
@@ -75,27 +70,6 @@ void urgi_streams_clear(urg_session *s)
     memset(s->starting, 0, sizeof(s->starting));
 }
 
-/* The most a stream data packet may hold: what the guest asked for. */
-static uint32_t stream_limit(const urg_session *s, int kind, uint8_t ep)
-{
-    uint32_t raw, decoded, whole;
-    if (kind == URGI_STREAM_BULKRECV)
-        return s->bulk_recv_bytes[urg_ep_index(ep)];
-    /* Interrupt and iso: at low, full and high speed the host sends
-     * ep_info's max packet size either as the whole per-interval size
-     * (libusbredirhost: size x multiplier, at most 3 x 1024) or raw, with
-     * the high-bandwidth multiplier in bits 11-12; the larger reading
-     * counts. SuperSpeed has no multiplier bits: the value is the size. */
-    raw = s->dev.ep[urg_ep_index(ep)].max_packet_size;
-    if (!raw)
-        return UINT16_MAX; /* unknown (no ep_info_max_packet_size) */
-    if (s->dev.speed == URG_SPEED_SUPER)
-        return raw;
-    decoded = (raw & 0x7ffu) * (((raw >> 11) & 3u) + 1u);
-    whole = raw < 3u * 1024u ? raw : 3u * 1024u;
-    return decoded > whole ? decoded : whole;
-}
-
 int urgi_stream_check_data(urg_session *s, const struct urgi_type *t, const struct urg_packet *p)
 {
     uint32_t limit;
@@ -106,11 +80,11 @@ int urgi_stream_check_data(urg_session *s, const struct urgi_type *t, const stru
     if (t->data != URGI_DATA_ENDPOINT || (kind = urgi_type_stream(t)) < 0)
         return URG_DECODE_CONTINUE;
     ep = (uint8_t)urgi_packet_endpoint(t, p);
-    if (!running_or_starting(s, kind, ep)) {
+    if (!urgi_stream_on(s, kind, ep)) {
         s->stream_discarded++;
         return URG_DECODE_DISCARD;
     }
-    limit = stream_limit(s, kind, ep);
+    limit = urgi_stream_limit(s, kind, ep);
     if (p->data_len <= limit)
         return URG_DECODE_CONTINUE;
     msg = urgi_decoder_msg(s->dec, &cap); /* sets cap: not in the same call */

@@ -171,6 +171,18 @@ URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct 
                        uint8_t *buf, size_t cap);
 
 /**
+ * Sets the id of a packet that urg_encode() wrote into buf (len bytes)
+ * under w: a packet is encoded and checked once, then gets the id it is
+ * sent under (a request's, known once its pending entry exists) or is sent
+ * again under another, with no second encode or check. Only the header's
+ * id field is written. Returns 0, or:
+ * - URG_ERR_INVALID: w or buf NULL, len under urg_header_len(w), buf
+ *   holding a hello (its id is always 0), or an id over 32 bits without
+ *   64-bit ids.
+ */
+URG_API int urg_encode_set_id(const struct urg_wire *w, uint8_t *buf, size_t len, uint64_t id);
+
+/**
  * Decodes and validates one whole packet at the start of buf (len bytes),
  * travelling in dir under w. On success fills *p (p->data points into buf)
  * and *consumed (if not NULL), and returns 0. max_packet_size 0 means

@@ -760,6 +760,52 @@ static void test_encode_errors(void **state)
     assert_int_equal(urg_encode(&W32, H, &p, b, sizeof(b)), URG_ERR_PROTO_DATA_LENGTH);
 }
 
+/* Encoded and checked once, then sent under the ids it gets. */
+static void test_encode_then_set_id(void **state)
+{
+    static const struct urg_wire W64 = { URG_CAPS_ALL, 1 };
+    const struct urg_wire *ws[2] = { &W32, &W64 };
+    struct urg_packet p, d;
+    uint8_t b[64], first[64];
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        int n;
+        size_t used;
+        memset(&p, 0, sizeof(p));
+        p.type = URG_CONTROL_PACKET;
+        p.h.control.endpoint = 0x80;
+        p.h.control.requesttype = 0x80;
+        p.h.control.request = 6;
+        p.h.control.value = 0x100;
+        p.h.control.length = 18;
+        n = urg_encode(ws[k], H, &p, b, sizeof(b));
+        assert_true(n > 0);
+        memcpy(first, b, (size_t)n);
+        assert_int_equal(urg_encode_set_id(ws[k], b, (size_t)n, 0xfedcba98u), 0);
+        assert_int_equal(urg_decode(ws[k], H, b, (size_t)n, 0, &d, &used), 0);
+        assert_int_equal(used, (size_t)n);
+        assert_int_equal(d.id, 0xfedcba98u);
+        /* Only the id changed: the same bytes as encoding with that id. */
+        p.id = 0xfedcba98u;
+        assert_int_equal(urg_encode(ws[k], H, &p, first, sizeof(first)), n);
+        assert_memory_equal(first, b, (size_t)n);
+        /* The errors. */
+        assert_int_equal(urg_encode_set_id(NULL, b, (size_t)n, 1), URG_ERR_INVALID);
+        assert_int_equal(urg_encode_set_id(ws[k], NULL, (size_t)n, 1), URG_ERR_INVALID);
+        assert_int_equal(urg_encode_set_id(ws[k], b, (size_t)urg_header_len(ws[k]) - 1, 1),
+                         URG_ERR_INVALID);
+        assert_int_equal(urg_encode_set_id(ws[k], b, (size_t)n, 1ull << 32),
+                         k ? 0 : URG_ERR_INVALID);
+    }
+    {
+        uint8_t hb[128];
+        memset(&p, 0, sizeof(p));
+        p.type = URG_HELLO;
+        assert_true(urg_encode(&W64, H, &p, hb, sizeof(hb)) > 0);
+        assert_int_equal(urg_encode_set_id(&W64, hb, sizeof(hb), 1), URG_ERR_INVALID);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -775,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_reject_lengths_and_fields),
         cmocka_unit_test(test_reject_filter_strings),
         cmocka_unit_test(test_encode_errors),
+        cmocka_unit_test(test_encode_then_set_id),
         cmocka_unit_test(test_packet_facts),
         cmocka_unit_test(test_one_error_space),
     };

@@ -466,6 +466,174 @@ static void test_split_equivalence_every_caps_layout(void **state)
     }
 }
 
+/* ---------------------------------------------------------------- whole frames */
+
+/* A frame as the host's bytes, header (64-bit ids: ALL) then rest: length
+ * is the header's length field, whatever rest holds. */
+static void raw_frame(struct testhost *h, uint32_t type, uint32_t length, uint64_t id,
+                      const uint8_t *rest, size_t n)
+{
+    uint8_t b[16];
+    int i;
+    for (i = 0; i < 4; i++) {
+        b[i] = (uint8_t)(type >> (8 * i));
+        b[4 + i] = (uint8_t)(length >> (8 * i));
+    }
+    for (i = 0; i < 8; i++)
+        b[8 + i] = (uint8_t)(id >> (8 * i));
+    th_raw(h, b, sizeof(b));
+    if (n)
+        th_raw(h, rest, n);
+}
+
+/* A control type header and data: endpoint, requesttype, status, length
+ * field; dlen bytes of data after it. */
+static void control_frame(struct testhost *h, uint64_t id, uint8_t ep, uint8_t rt, uint16_t len,
+                          uint32_t dlen)
+{
+    uint8_t b[10 + 64];
+    memset(b, 0x5a, sizeof(b));
+    b[0] = ep, b[1] = 6, b[2] = rt, b[3] = 0, b[4] = 0, b[5] = 1, b[6] = 0, b[7] = 0;
+    b[8] = (uint8_t)len, b[9] = (uint8_t)(len >> 8);
+    raw_frame(h, URG_CONTROL_PACKET, 10 + dlen, id, b, 10 + dlen);
+}
+
+/* A bulk type header (32bits_bulk_length: 10 bytes) and dlen bytes. */
+static void bulk_frame(struct testhost *h, uint64_t id, uint8_t ep, uint32_t len, uint32_t sid,
+                       uint32_t dlen)
+{
+    uint8_t b[10 + 600];
+    memset(b, 0xa5, sizeof(b));
+    b[0] = ep, b[1] = 0, b[2] = (uint8_t)len, b[3] = (uint8_t)(len >> 8);
+    b[4] = (uint8_t)sid, b[5] = (uint8_t)(sid >> 8), b[6] = (uint8_t)(sid >> 16);
+    b[7] = (uint8_t)(sid >> 24), b[8] = (uint8_t)(len >> 16), b[9] = (uint8_t)(len >> 24);
+    raw_frame(h, URG_BULK_PACKET, 10 + dlen, id, b, 10 + dlen);
+}
+
+static void interrupt_frame(struct testhost *h, uint64_t id, uint8_t ep, uint16_t len,
+                            uint32_t dlen)
+{
+    uint8_t b[4 + 64];
+    memset(b, 0x3c, sizeof(b));
+    b[0] = ep, b[1] = 0, b[2] = (uint8_t)len, b[3] = (uint8_t)(len >> 8);
+    raw_frame(h, URG_INTERRUPT_PACKET, 4 + dlen, id, b, 4 + dlen);
+}
+
+#define WHOLE_CASES 24
+
+/* What each case fails the session with under policy fail (0: valid). */
+static const int whole_errs[WHOLE_CASES] = {
+    0, URG_ERR_PROTO_FIELD, URG_ERR_PROTO_DATA_LENGTH, URG_ERR_PROTO_REPLY_LENGTH,
+    URG_ERR_PROTO_REPLY_ENDPOINT, 0, URG_ERR_PROTO_UNEXPECTED_DATA, URG_ERR_PROTO_REPLY_TYPE,
+    0, 0, URG_ERR_PROTO_FIELD, URG_ERR_PROTO_BULK_LENGTH,
+    0, URG_ERR_PROTO_REPLY_LENGTH, 0, URG_ERR_PROTO_STREAM_LENGTH,
+    0, 0, 0, URG_ERR_PROTO_UNEXPECTED_DATA,
+    URG_ERR_PROTO_REPLY_LENGTH, URG_ERR_PROTO_HEADER_LENGTH, URG_ERR_PROTO_PACKET_SIZE,
+    URG_ERR_PROTO_REPLY_TYPE,
+};
+
+/* Frame case k against the requests pend_everything() made (ids). */
+static void whole_case(struct testhost *h, const uint64_t *ids, int k)
+{
+    static const uint8_t five[5] = { 0x80, 6, 0x80, 0, 0 };
+    switch (k) {
+    case 0: control_frame(h, ids[0], 0x80, 0x80, 18, 18); break;   /* a control IN reply */
+    case 1: control_frame(h, ids[0], 0x80, 0x00, 18, 18); break;   /* direction disagrees */
+    case 2: control_frame(h, ids[0], 0x80, 0x80, 18, 17); break;   /* data != length field */
+    case 3: control_frame(h, ids[0], 0x80, 0x80, 19, 19); break;   /* longer than asked */
+    case 4: control_frame(h, ids[0], 0x81, 0x80, 18, 18); break;   /* another endpoint */
+    case 5: control_frame(h, ids[1], 0x00, 0x21, 4, 0); break;     /* a control OUT reply */
+    case 6: control_frame(h, ids[1], 0x00, 0x21, 4, 4); break;     /* OUT reply with data */
+    case 7: control_frame(h, ids[2], 0x80, 0x80, 8, 8); break;     /* answers a bulk request */
+    case 8: control_frame(h, 999999, 0x80, 0x80, 8, 8); break;     /* late */
+    case 9: bulk_frame(h, ids[2], 0x82, 10, 0, 10); break;         /* a bulk IN reply */
+    case 10: bulk_frame(h, ids[4], 0x82, 10, 0, 10); break;        /* another stream */
+    case 11: bulk_frame(h, ids[3], 0x02, URG_MAX_BULK_LENGTH + 1, 0, 0); break; /* too long */
+    case 12: bulk_frame(h, ids[3], 0x02, 512, 0, 0); break;        /* a bulk OUT reply */
+    case 13: bulk_frame(h, ids[2], 0x82, 513, 0, 513); break;      /* longer than asked */
+    case 14: interrupt_frame(h, 7, 0x81, 8, 8); break;             /* stream data */
+    case 15: interrupt_frame(h, 7, 0x81, 9, 9); break;             /* over the max packet */
+    case 16: interrupt_frame(h, 7, 0x83, 8, 8); break;             /* no stream there */
+    case 17: interrupt_frame(h, 7, 0x81, 0, 0); break;             /* empty stream data */
+    case 18: interrupt_frame(h, ids[5], 0x04, 8, 0); break;        /* an interrupt OUT reply */
+    case 19: interrupt_frame(h, ids[5], 0x04, 8, 8); break;        /* OUT reply with data */
+    case 20: interrupt_frame(h, ids[5], 0x04, 9, 0); break;        /* more than was sent */
+    case 21: raw_frame(h, URG_CONTROL_PACKET, 5, ids[0], five, 5); break; /* short */
+    case 22: raw_frame(h, URG_CONTROL_PACKET, 0x7fffffffu, ids[0], five, 5); break; /* huge */
+    default: interrupt_frame(h, ids[0], 0x04, 0, 0); break;       /* answers a control request */
+    }
+}
+
+/* One case, fed whole (the engine's whole-frame path) or byte by byte
+ * (the generic path): the recorder's log, the result, the error and the
+ * stats. */
+static char *whole_run(int k, int policy, size_t chunk, int *rc, int *err, char *msg,
+                       struct urg_stats *st)
+{
+    struct rec r;
+    struct testhost h;
+    urg_session *s;
+    uint64_t ids[16];
+    uint8_t out[512];
+    const char *m;
+    char *log;
+    memset(out, 7, sizeof(out));
+    rec_init(&r);
+    s = new_session(&r, ALL, policy);
+    th_init(&h, ALL);
+    th_pump(&h, s);
+    th_hello(&h);
+    th_device(&h);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    pend_everything(s, ids, out);
+    th_pump(&h, s);
+    /* The output was written: no OUT payload waits in the queue. */
+    whole_case(&h, ids, k);
+    /* and what follows it, a valid reply of each path */
+    control_frame(&h, ids[0], 0x80, 0x80, 2, 2);
+    bulk_frame(&h, ids[3], 0x02, 1, 0, 0);
+    interrupt_frame(&h, 8, 0x81, 1, 1);
+    *rc = th_flush(&h, s, chunk);
+    *err = urg_session_error(s, &m);
+    snprintf(msg, 256, "%s", m);
+    urg_session_stats(s, st);
+    urg_session_free(s);
+    th_free(&h);
+    log = r.log;
+    r.log = NULL;
+    rec_free(&r);
+    return log ? log : strdup("");
+}
+
+static void test_whole_frames_as_byte_by_byte(void **state)
+{
+    int k, pol;
+    (void)state;
+    for (pol = 0; pol < 2; pol++) {
+        for (k = 0; k < WHOLE_CASES; k++) {
+            int policy = pol ? URG_POLICY_SKIP : URG_POLICY_FAIL, rc[2], err[2];
+            char msg[2][256], *log[2];
+            struct urg_stats st[2];
+            for (int c = 0; c < 2; c++) {
+                memset(&st[c], 0, sizeof(st[c]));
+                log[c] = whole_run(k, policy, c ? 1 : 0, &rc[c], &err[c], msg[c], &st[c]);
+            }
+            assert_string_equal(log[0], log[1]);
+            assert_int_equal(err[0], pol ? 0 : whole_errs[k]);
+            assert_int_equal(rc[0], rc[1]);
+            assert_int_equal(err[0], err[1]);
+            assert_string_equal(msg[0], msg[1]);
+            /* The bytes whole are not copied; fed byte by byte, each
+             * payload is. Every other count is the same. */
+            assert_int_equal(st[0].payload_copies, 0);
+            st[1].payload_copies = 0;
+            assert_memory_equal(&st[0], &st[1], sizeof(st[0]));
+            free(log[0]);
+            free(log[1]);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_bad_replies_skipped),
         cmocka_unit_test(test_protocol_errors_from_host),
         cmocka_unit_test(test_split_equivalence_every_caps_layout),
+        cmocka_unit_test(test_whole_frames_as_byte_by_byte),
     };
     return cmocka_run_group_tests_name("session_replies", tests, NULL, NULL);
 }
