@@ -528,12 +528,18 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
         if (length > (size_t)(end - t) || length > d->max_packet_size)
             break;
         id = hl == 16 ? urgi_get64(b + 8) : urgi_get32(b + 8);
+        /* Only these three types: their type header, whole. */
+        switch (type) {
+        case URG_CONTROL_PACKET: idx = URGI_INDEX(URG_CONTROL_PACKET); break;
+        case URG_BULK_PACKET: idx = URGI_INDEX(URG_BULK_PACKET); break;
+        case URG_INTERRUPT_PACKET: idx = URGI_INDEX(URG_INTERRUPT_PACKET); break;
+        default: goto out;
+        }
+        th = (uint32_t)d->ft.th[idx];
+        if (length < th)
+            goto out;
         switch (type) {
         case URG_CONTROL_PACKET:
-            idx = URGI_INDEX(URG_CONTROL_PACKET);
-            th = (uint32_t)d->ft.th[idx];
-            if (length < th)
-                goto out;
             ep = t[0];
             status = t[3];
             flen = urgi_get16(t + 8);
@@ -541,10 +547,6 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
                 goto out;
             break;
         case URG_BULK_PACKET:
-            idx = URGI_INDEX(URG_BULK_PACKET);
-            th = (uint32_t)d->ft.th[idx];
-            if (length < th)
-                goto out;
             ep = t[0];
             status = t[1];
             flen = urgi_get16(t + 2);
@@ -554,11 +556,7 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
             if (flen > URG_MAX_BULK_LENGTH)
                 goto out;
             break;
-        case URG_INTERRUPT_PACKET:
-            idx = URGI_INDEX(URG_INTERRUPT_PACKET);
-            th = (uint32_t)d->ft.th[idx];
-            if (length < th)
-                goto out;
+        default: /* URG_INTERRUPT_PACKET */
             ep = t[0];
             status = t[1];
             flen = urgi_get16(t + 2);
@@ -589,8 +587,6 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
                 continue;
             }
             break;
-        default:
-            goto out;
         }
         /* Data only the way its endpoint's data goes, as long as its
          * length field. */
