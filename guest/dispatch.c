@@ -13,6 +13,7 @@
  * the stream.
  */
 #include "session.h"
+#include "type_fields.h"
 
 #include <stdio.h>
 
@@ -496,7 +497,8 @@ static inline void count_rx(urg_decoder *d, int idx, uint32_t bytes)
 /*
  * The replies to control, bulk and interrupt OUT requests and interrupt IN
  * stream data, each whole in the buffer, in one step: the frame read
- * straight from the wire bytes, checked, its request found once, completed
+ * straight from the wire bytes (type_fields.h's readers, made from the
+ * field lists the codec is made from), checked, its request found once, completed
  * (or its data delivered). Exactly the generic path's result for a frame
  * that passes every rule: urgi_frame_ok(), the row's field rules and
  * urgi_check_headers() for these types, urgi_on_header()'s reply checks
@@ -540,26 +542,27 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
             goto out;
         switch (type) {
         case URG_CONTROL_PACKET:
-            ep = t[0];
-            status = t[3];
-            flen = urgi_get16(t + 8);
-            if ((ep ^ t[2]) & 0x80) /* endpoint and requesttype disagree */
+            ep = (uint8_t)urgi_wire_control_endpoint(t);
+            status = (uint8_t)urgi_wire_control_status(t);
+            flen = urgi_wire_control_length(t);
+            /* endpoint and requesttype disagree */
+            if ((ep ^ urgi_wire_control_requesttype(t)) & 0x80)
                 goto out;
             break;
         case URG_BULK_PACKET:
-            ep = t[0];
-            status = t[1];
-            flen = urgi_get16(t + 2);
-            sid = urgi_get32(t + 4);
+            ep = (uint8_t)urgi_wire_bulk_endpoint(t);
+            status = (uint8_t)urgi_wire_bulk_status(t);
+            flen = urgi_wire_bulk_length(t);
+            sid = urgi_wire_bulk_stream_id(t);
             if (urgi_has(d->wire.caps, URG_CAP_32BITS_BULK_LENGTH))
-                flen |= (uint32_t)urgi_get16(t + 8) << 16;
+                flen |= (uint32_t)urgi_get16(t + URGI_BULK_LENGTH_HIGH_AT) << 16;
             if (flen > URG_MAX_BULK_LENGTH)
                 goto out;
             break;
         default: /* URG_INTERRUPT_PACKET */
-            ep = t[0];
-            status = t[1];
-            flen = urgi_get16(t + 2);
+            ep = (uint8_t)urgi_wire_interrupt_endpoint(t);
+            status = (uint8_t)urgi_wire_interrupt_status(t);
+            flen = urgi_wire_interrupt_length(t);
             dl = length - th;
             if (ep & 0x80) {
                 /* Stream data, taken for a running or starting stream and

@@ -22,6 +22,7 @@
  * Adding a type, or a caps variant of one, is a row and its fields.
  */
 #include "internal.h"
+#include "type_fields.h"
 
 #include <stddef.h>
 
@@ -40,9 +41,8 @@ static void encode_none(const struct urg_wire *w, const struct urg_packet *p, ui
     (void)w, (void)p, (void)t;
 }
 
-/* Types whose type header is a fixed list of fields: FIELDS_x(F, x) names
- * each field as F(x, kind, member, offset in the type header), and
- * FIELD_CODEC makes decode_x and encode_x from the list. */
+/* Types whose type header is a fixed list of fields (the FIELDS_x lists,
+ * type_fields.h): FIELD_CODEC makes decode_x and encode_x from the list. */
 static inline uint8_t get_u8(const uint8_t *t) { return t[0]; }
 static inline void put_u8(uint8_t *t, uint8_t v) { t[0] = v; }
 #define get_u16 urgi_get16
@@ -77,34 +77,6 @@ static inline void put_u8(uint8_t *t, uint8_t v) { t[0] = v; }
     }                                                                                           \
     static const struct urg_field fields_##x[] = { FIELDS(LIST, x) };                           \
     FIELDS(SIZE_CHECK, x)
-
-#define FIELDS_SET_CONFIGURATION(F, x) F(x, u8, configuration, 0)
-#define FIELDS_CONFIGURATION_STATUS(F, x) F(x, u8, status, 0) F(x, u8, configuration, 1)
-#define FIELDS_SET_ALT_SETTING(F, x) F(x, u8, interface, 0) F(x, u8, alt, 1)
-#define FIELDS_GET_ALT_SETTING(F, x) F(x, u8, interface, 0)
-#define FIELDS_ALT_SETTING_STATUS(F, x)                                                          \
-    F(x, u8, status, 0) F(x, u8, interface, 1) F(x, u8, alt, 2)
-#define FIELDS_START_ISO_STREAM(F, x)                                                            \
-    F(x, u8, endpoint, 0) F(x, u8, pkts_per_urb, 1) F(x, u8, no_urbs, 2)
-#define FIELDS_ENDPOINT(F, x) F(x, u8, endpoint, 0)
-#define FIELDS_STATUS_ENDPOINT(F, x) F(x, u8, status, 0) F(x, u8, endpoint, 1)
-#define FIELDS_ALLOC_BULK_STREAMS(F, x) F(x, u32, endpoints, 0) F(x, u32, no_streams, 4)
-#define FIELDS_FREE_BULK_STREAMS(F, x) F(x, u32, endpoints, 0)
-#define FIELDS_BULK_STREAMS_STATUS(F, x)                                                         \
-    F(x, u32, endpoints, 0) F(x, u32, no_streams, 4) F(x, u8, status, 8)
-#define FIELDS_START_BULK_RECEIVING(F, x)                                                        \
-    F(x, u32, stream_id, 0) F(x, u32, bytes_per_transfer, 4) F(x, u8, endpoint, 8)             \
-    F(x, u8, no_transfers, 9)
-#define FIELDS_STOP_BULK_RECEIVING(F, x) F(x, u32, stream_id, 0) F(x, u8, endpoint, 4)
-#define FIELDS_BULK_RECEIVING_STATUS(F, x)                                                       \
-    F(x, u32, stream_id, 0) F(x, u8, endpoint, 4) F(x, u8, status, 5)
-#define FIELDS_CONTROL(F, x)                                                                     \
-    F(x, u8, endpoint, 0) F(x, u8, request, 1) F(x, u8, requesttype, 2) F(x, u8, status, 3)    \
-    F(x, u16, value, 4) F(x, u16, index, 6) F(x, u16, length, 8)
-#define FIELDS_ENDPOINT_STATUS_LENGTH(F, x)                                                      \
-    F(x, u8, endpoint, 0) F(x, u8, status, 1) F(x, u16, length, 2)
-#define FIELDS_BUFFERED_BULK(F, x)                                                               \
-    F(x, u32, stream_id, 0) F(x, u32, length, 4) F(x, u8, endpoint, 8) F(x, u8, status, 9)
 
 /* The codecs made from a list: X(codec, its list). */
 #define LISTED_CODECS(X)                                                                         \
@@ -254,24 +226,17 @@ static void encode_ep_info(const struct urg_wire *w, const struct urg_packet *p,
 
 static void decode_bulk(const struct urg_wire *w, const uint8_t *t, struct urg_packet *p)
 {
-    p->h.bulk.endpoint = t[0];
-    p->h.bulk.status = t[1];
-    p->h.bulk.length = urgi_get16(t + 2);
-    p->h.bulk.stream_id = urgi_get32(t + 4);
+    FIELDS_BULK(GET, bulk)
     /* Widen before shifting: length_high << 16 in 16 bits is UB. */
     if (urgi_has(w->caps, URG_CAP_32BITS_BULK_LENGTH))
-        p->h.bulk.length |= (uint32_t)urgi_get16(t + 8) << 16;
+        p->h.bulk.length |= (uint32_t)urgi_get16(t + URGI_BULK_LENGTH_HIGH_AT) << 16;
 }
 static void encode_bulk(const struct urg_wire *w, const struct urg_packet *p, uint8_t *t)
 {
-    t[0] = p->h.bulk.endpoint;
-    t[1] = p->h.bulk.status;
-    urgi_put16(t + 2, (uint16_t)p->h.bulk.length);
-    urgi_put32(t + 4, p->h.bulk.stream_id);
+    FIELDS_BULK(PUT, bulk) /* put_u16 writes the length's low 16 bits */
     if (urgi_has(w->caps, URG_CAP_32BITS_BULK_LENGTH))
-        urgi_put16(t + 8, (uint16_t)(p->h.bulk.length >> 16));
+        urgi_put16(t + URGI_BULK_LENGTH_HIGH_AT, (uint16_t)(p->h.bulk.length >> 16));
 }
-
 /* ---------------------------------------------------------------- field rules */
 
 static int check_hello(const struct urg_wire *w, const struct urg_packet *p, char *msg,
