@@ -4,7 +4,7 @@
 #include "pending.h"
 
 /* docs/engine.md and pending.h give this size. */
-_Static_assert(sizeof(struct urgi_pending) == 48, "pending entry is 48 bytes");
+_Static_assert(sizeof(struct urgi_pending) == 40, "pending entry is 40 bytes");
 
 static uint32_t pow2_at_least(uint32_t n)
 {
@@ -30,7 +30,6 @@ int urgi_pt_init(struct urgi_ptable *t, const struct urg_allocator *a, uint32_t 
     }
     memset(t->index, 0, (size_t)t->index_size * sizeof(*t->index));
     t->free_head = URGI_NIL;
-    t->head = t->tail = URGI_NIL;
     t->next_id = 1;
     return 0;
 }
@@ -43,14 +42,14 @@ void urgi_pt_destroy(struct urgi_ptable *t)
     t->index = NULL;
 }
 
-/* Doubles the entry array and, when needed, the index. */
+/* Grows the entry array by half and, when needed, doubles the index. */
 static int grow(struct urgi_ptable *t)
 {
     uint32_t ncap, nsize, i;
     struct urgi_pending *ne;
     if (t->cap >= (1u << 29))
         return URG_ERR_NOMEM;
-    ncap = t->cap * 2;
+    ncap = t->cap + t->cap / 2;
     ne = urgi_realloc(t->alloc, t->e, (size_t)ncap * sizeof(*ne));
     if (!ne)
         return URG_ERR_NOMEM;
@@ -62,8 +61,9 @@ static int grow(struct urgi_ptable *t)
         if (!ni)
             return URG_ERR_NOMEM; /* entries grew; index stays valid */
         memset(ni, 0, (size_t)nsize * sizeof(*ni));
-        for (i = t->head; i != URGI_NIL; i = t->e[i].next)
-            ni[t->e[i].id & (nsize - 1)] = i + 1;
+        for (i = 0; i < t->hw; i++)
+            if (t->e[i].flags & URGI_P_USED)
+                ni[t->e[i].id & (nsize - 1)] = i + 1;
         urgi_free(t->alloc, t->index);
         t->index = ni;
         t->index_size = nsize;
@@ -74,7 +74,68 @@ static int grow(struct urgi_ptable *t)
 int urgi_pt_room(struct urgi_ptable *t)
 {
     /* Keep the index at most half full, so a free slot is always near. */
-    if (grow(t) || 2 * (t->count + 1) > t->index_size)
-        return URG_ERR_NOMEM;
+    if (t->count + 1 > t->cap || 2 * (t->count + 1) > t->index_size) {
+        if (grow(t))
+            return URG_ERR_NOMEM;
+        if (2 * (t->count + 1) > t->index_size)
+            return URG_ERR_NOMEM; /* the index could not grow with it */
+    }
     return 0;
+}
+
+/* order[0 .. n-1] as a heap with the youngest (smallest age) at the root. */
+static void sift_down(const struct urgi_ptable *t, uint64_t base, uint32_t *order, uint32_t n,
+                      uint32_t k)
+{
+    for (;;) {
+        uint32_t c = 2 * k + 1, tmp;
+        if (c >= n)
+            return;
+        if (c + 1 < n && urgi_pt_age(t, base, t->e[order[c + 1]].id) <
+                             urgi_pt_age(t, base, t->e[order[c]].id))
+            c++;
+        if (urgi_pt_age(t, base, t->e[order[c]].id) >= urgi_pt_age(t, base, t->e[order[k]].id))
+            return;
+        tmp = order[c], order[c] = order[k], order[k] = tmp;
+        k = c;
+    }
+}
+
+uint32_t urgi_pt_oldest_first(const struct urgi_ptable *t, uint8_t want, uint64_t base,
+                              uint64_t below_age, uint32_t *order, uint32_t max)
+{
+    uint32_t n = 0, i, k;
+
+    if (!max)
+        return 0;
+    /* Keep the max oldest in a heap whose root is the youngest of them. */
+    for (i = 0; i < t->hw; i++) {
+        const struct urgi_pending *e = &t->e[i];
+        uint64_t age;
+        if ((e->flags & want) != want)
+            continue;
+        age = urgi_pt_age(t, base, e->id);
+        if (age >= below_age)
+            continue;
+        if (n < max) {
+            order[n++] = i;
+            if (n == max)
+                for (k = max / 2; k-- > 0;)
+                    sift_down(t, base, order, n, k);
+        } else if (age > urgi_pt_age(t, base, t->e[order[0]].id)) {
+            order[0] = i;
+            sift_down(t, base, order, n, 0);
+        }
+    }
+    if (n < max)
+        for (k = n / 2; k-- > 0;)
+            sift_down(t, base, order, n, k);
+    /* Take the youngest out to the end, again and again: oldest first. */
+    for (k = n; k > 1; k--) {
+        uint32_t tmp = order[0];
+        order[0] = order[k - 1];
+        order[k - 1] = tmp;
+        sift_down(t, base, order, k - 1, 0);
+    }
+    return n;
 }

@@ -6,12 +6,16 @@
  * an id is never reused while pending and a lookup is one array access:
  * index[id & mask] -> entry, then a compare. The index is kept at most half
  * full; growing it keeps every pending id in a distinct slot (ids that
- * differ in their low bits differ in more of them). Entries are linked in
- * submission order, for completing everything in order on a disconnect.
+ * differ in their low bits differ in more of them).
  *
- * Memory: an entry is 48 bytes and the index 4 bytes per slot (2 slots per
- * entry), so 56 bytes per pending request at most. Both arrays grow only
- * when a new high-water mark of pending requests is reached.
+ * Order: the counter only goes forward, so the submission order of the
+ * pending requests is the order of their ids' age (next_id - id, in the
+ * counter's width); urgi_pt_oldest_first() sorts by it when everything
+ * completes at once. Nothing is kept per entry for it.
+ *
+ * Memory: an entry is 40 bytes and the index 4 bytes per slot (2 to 4
+ * slots per entry). The entry array grows by half when full and the index
+ * doubles with it, only at a new high-water mark of pending requests.
  */
 #ifndef URG_GUEST_PENDING_H
 #define URG_GUEST_PENDING_H
@@ -35,7 +39,7 @@ struct urgi_pending {
     uint8_t *in_buf;    /* IN destination, or NULL */
     uint32_t length;    /* requested length */
     uint32_t aux32;     /* stream id, endpoint mask */
-    uint32_t prev, next;/* submission order; free-list link in next */
+    uint32_t next_free; /* a free entry's free-list link */
     uint8_t type;       /* request packet type */
     uint8_t endpoint;
     uint8_t flags;
@@ -51,7 +55,6 @@ struct urgi_ptable {
     uint32_t *index;    /* entry + 1, 0 = empty */
     uint32_t index_size;/* power of two, >= 2 * cap */
     uint32_t count;
-    uint32_t head, tail;
     uint64_t next_id;
     bool id64;
 };
@@ -61,7 +64,7 @@ URGI_HIDDEN void urgi_pt_destroy(struct urgi_ptable *t);
 /* Grows the table for one more entry: 0 or URG_ERR_NOMEM. */
 URGI_HIDDEN int urgi_pt_room(struct urgi_ptable *t);
 /* Takes a free entry and gives it a fresh id; URGI_NIL if out of memory.
- * Sets id, flags (URGI_P_USED) and the links; the caller sets the rest. */
+ * Sets id and flags (URGI_P_USED); the caller sets the rest. */
 static inline uint32_t urgi_pt_add(struct urgi_ptable *t)
 {
     uint32_t i, mask;
@@ -74,7 +77,7 @@ static inline uint32_t urgi_pt_add(struct urgi_ptable *t)
         return URGI_NIL;
     if (t->free_head != URGI_NIL) {
         i = t->free_head;
-        t->free_head = t->e[i].next;
+        t->free_head = t->e[i].next_free;
     } else {
         i = t->hw++;
     }
@@ -91,13 +94,6 @@ static inline uint32_t urgi_pt_add(struct urgi_ptable *t)
     e->id = id;
     e->flags = URGI_P_USED;
     t->index[id & mask] = i + 1;
-    e->prev = t->tail;
-    e->next = URGI_NIL;
-    if (t->tail != URGI_NIL)
-        t->e[t->tail].next = i;
-    else
-        t->head = i;
-    t->tail = i;
     t->count++;
     return i;
 }
@@ -114,18 +110,26 @@ static inline void urgi_pt_remove(struct urgi_ptable *t, uint32_t i)
 {
     struct urgi_pending *e = &t->e[i];
     t->index[e->id & (t->index_size - 1)] = 0;
-    if (e->prev != URGI_NIL)
-        t->e[e->prev].next = e->next;
-    else
-        t->head = e->next;
-    if (e->next != URGI_NIL)
-        t->e[e->next].prev = e->prev;
-    else
-        t->tail = e->prev;
     e->flags = 0;
-    e->next = t->free_head;
+    e->next_free = t->free_head;
     t->free_head = i;
     t->count--;
 }
+/* The age of pending id against base (a value of next_id): how many ids
+ * were handed out from id up to base. */
+static inline uint64_t urgi_pt_age(const struct urgi_ptable *t, uint64_t base, uint64_t id)
+{
+    uint64_t age = base - id;
+    return t->id64 ? age : (uint32_t)age;
+}
+/* Fills order[] with up to max entries that have every flag in want, the
+ * oldest first by their age against base, and returns how many; only
+ * entries younger than below_age (an age from an earlier call, or
+ * UINT64_MAX) are taken, so repeated calls walk every such entry in
+ * submission order, max at a time. Takes one pass over the entries and
+ * O(log max) per taken entry; allocates nothing. */
+URGI_HIDDEN uint32_t urgi_pt_oldest_first(const struct urgi_ptable *t, uint8_t want,
+                                          uint64_t base, uint64_t below_age, uint32_t *order,
+                                          uint32_t max);
 
 #endif

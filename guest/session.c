@@ -203,15 +203,34 @@ void urgi_complete(urg_session *s, uint32_t i, int status, uint32_t length, cons
 
 void urgi_complete_all(urg_session *s)
 {
-    /* The completions' callbacks may forget other pending requests (their
-     * slots then go back to the free list) and add new ones (at the tail;
-     * refused anyway once the device is gone). So the requests pending now
-     * are marked first, and the head is completed for as long as it is one
-     * of them: each completes exactly once, and no free slot is walked. */
-    for (uint32_t i = s->pt.head; i != URGI_NIL; i = s->pt.e[i].next)
-        s->pt.e[i].flags |= URGI_P_ENDING;
-    while (s->pt.head != URGI_NIL && (s->pt.e[s->pt.head].flags & URGI_P_ENDING))
-        urgi_complete(s, s->pt.head, URG_STATUS_NODEV, 0, NULL, NULL);
+    struct urgi_ptable *t = &s->pt;
+    const uint8_t ending = URGI_P_USED | URGI_P_ENDING;
+    const uint64_t base = t->next_id;
+    uint64_t below = UINT64_MAX;
+    uint32_t piece[256], *order = piece, max = 256, n, i;
+
+    /* The completions' callbacks may forget other pending requests and add
+     * new ones (refused anyway once the device is gone). So the requests
+     * pending now are marked first, and only marked ones complete, each
+     * exactly once, oldest first (by their ids' age against the counter
+     * now: pending.h). In one sorted piece when there is memory for the
+     * order, else 256 at a time (a pass over the table each). */
+    for (i = 0; i < t->hw; i++)
+        if (t->e[i].flags & URGI_P_USED)
+            t->e[i].flags |= URGI_P_ENDING;
+    if (t->count > max) {
+        uint32_t *all = urgi_malloc(&s->alloc, (size_t)t->count * sizeof(*all));
+        if (all)
+            order = all, max = t->count;
+    }
+    while ((n = urgi_pt_oldest_first(t, ending, base, below, order, max)) > 0) {
+        below = urgi_pt_age(t, base, t->e[order[n - 1]].id);
+        for (i = 0; i < n; i++)
+            if ((t->e[order[i]].flags & ending) == ending)
+                urgi_complete(s, order[i], URG_STATUS_NODEV, 0, NULL, NULL);
+    }
+    if (order != piece)
+        urgi_free(&s->alloc, order);
 }
 
 void urgi_device_gone(urg_session *s)

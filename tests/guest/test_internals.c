@@ -161,6 +161,27 @@ static void test_field_lists_cover_the_field_codecs(void **state)
 
 /* ---------------------------------------------------------------- pending */
 
+/* urgi_pt_oldest_first() in pieces of max gives every pending entry once,
+ * in the order they were added: each strictly younger than the one before. */
+static void expect_oldest_first(const struct urgi_ptable *t, uint32_t max)
+{
+    uint32_t *order = malloc((size_t)max * sizeof(*order)), n, k, seen = 0;
+    uint64_t below = UINT64_MAX, last_age = UINT64_MAX;
+    while ((n = urgi_pt_oldest_first(t, URGI_P_USED, t->next_id, below, order, max)) > 0) {
+        assert_true(n <= max);
+        for (k = 0; k < n; k++) {
+            uint64_t age = urgi_pt_age(t, t->next_id, t->e[order[k]].id);
+            assert_true(t->e[order[k]].flags & URGI_P_USED);
+            assert_true(age < last_age); /* strictly younger: no repeat */
+            last_age = age;
+            seen++;
+        }
+        below = last_age;
+    }
+    assert_int_equal(seen, t->count);
+    free(order);
+}
+
 static void test_pending_ids_and_lookup(void **state)
 {
     struct urgi_ptable t;
@@ -193,20 +214,10 @@ static void test_pending_ids_and_lookup(void **state)
     }
     for (i = 0; i < N; i++)
         assert_int_equal(urgi_pt_find(&t, ids[i]) == URGI_NIL, gone[i]);
-    /* Submission order survives removal. */
-    {
-        uint32_t k = t.head, last = 0, seen = 0;
-        uint64_t prev = 0;
-        while (k != URGI_NIL) {
-            assert_true(t.e[k].id > prev);
-            prev = t.e[k].id;
-            last = k;
-            seen++;
-            k = t.e[k].next;
-        }
-        assert_int_equal(seen, t.count);
-        assert_int_equal(last, t.tail);
-    }
+    /* Submission order survives removal: oldest first, in one piece and
+     * in pieces of 7. */
+    expect_oldest_first(&t, t.count);
+    expect_oldest_first(&t, 7);
     /* New ids never take a slot in use, even after the counter wraps. */
     t.id64 = false;
     t.next_id = 0xffffff00u;
@@ -217,6 +228,9 @@ static void test_pending_ids_and_lookup(void **state)
         j = urgi_pt_find(&t, id);
         assert_int_equal(j, k);
     }
+    /* The ids just wrapped past 0: still submission order. */
+    expect_oldest_first(&t, t.count);
+    expect_oldest_first(&t, 5);
     urgi_pt_destroy(&t);
     free(idx);
     free(ids);

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "failalloc.h"
 #include "packets.h"
 #include "session_fixture.h"
 #include "testhost.h"
@@ -75,6 +76,71 @@ static void test_disconnect_with_everything_pending(void **state)
     urg_session_free(s);
     th_free(&h);
     rec_free(&r);
+}
+
+/* Many requests pending, some forgotten and their table slots taken again
+ * by newer ones (so the table's order is not the submission order), then
+ * the device goes: every request completes once, NODEV, in submission
+ * order; with memory for sorting them in one piece, and without (256 at a
+ * time). */
+static void disconnect_in_order(int memory)
+{
+    enum { N = 1500 };
+    struct fail_alloc f = { 0 };
+    struct urg_session_config cfg;
+    struct urg_packet p;
+    struct testhost h;
+    struct rec r;
+    urg_session *s;
+    uint64_t *ids = malloc(N * sizeof(*ids)), *expect = malloc(N * sizeof(*expect));
+    size_t n = 0, i, k = 0;
+    urg_session_config_init(&cfg);
+    cfg.allocator = NULL;
+    {
+        static struct urg_allocator a;
+        a = fail_allocator(&f);
+        cfg.allocator = &a;
+    }
+    rec_init(&r);
+    s = connected_session_cfg(&r, &h, &cfg, ALL);
+    for (i = 0; i < N; i++)
+        assert_int_equal(urg_session_get_configuration(s, NULL, &ids[i]), 0);
+    for (i = 0; i < N; i += 3)
+        assert_int_equal(urg_session_forget(s, ids[i]), 0);
+    for (i = 0; i < N / 3; i++)
+        assert_int_equal(urg_session_get_configuration(s, NULL, &ids[i * 3]), 0);
+    /* Submission order: the survivors of the first round, then the new. */
+    for (i = 0; i < N; i++)
+        if (i % 3)
+            expect[n++] = ids[i];
+    for (i = 0; i < N; i += 3)
+        expect[n++] = ids[i];
+    assert_int_equal(urg_session_pending_count(s), n);
+    fail_alloc_refuse(&f, !memory);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_DEVICE_DISCONNECT;
+    th_emit(&h, &p);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    fail_alloc_refuse(&f, 0);
+    assert_int_equal(r.ndone, n);
+    for (k = 0; k < n; k++) {
+        assert_int_equal(r.done[k].c.id, expect[k]);
+        assert_int_equal(r.done[k].c.status, URG_STATUS_NODEV);
+    }
+    assert_int_equal(urg_session_pending_count(s), 0);
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+    assert_int_equal(f.live, 0);
+    free(ids);
+    free(expect);
+}
+
+static void test_disconnect_in_submission_order(void **state)
+{
+    (void)state;
+    disconnect_in_order(1);
+    disconnect_in_order(0);
 }
 
 static void test_disconnect_ack_and_replug(void **state)
@@ -367,6 +433,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_disconnect_with_everything_pending),
+        cmocka_unit_test(test_disconnect_in_submission_order),
         cmocka_unit_test(test_disconnect_ack_and_replug),
         cmocka_unit_test(test_disconnect_without_device_not_acked),
         cmocka_unit_test(test_repeated_warnings_said_once),
