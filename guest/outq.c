@@ -7,8 +7,8 @@ int urgi_outq_init(struct urgi_outq *q, const struct urg_allocator *a)
 {
     memset(q, 0, sizeof(*q));
     q->alloc = a;
-    q->rcap = 4096;
-    q->scap = 64;
+    q->rcap = URGI_OUTQ_RING0;
+    q->scap = URGI_OUTQ_SEGS0;
     q->ring = urgi_malloc(a, q->rcap);
     q->seg = urgi_malloc(a, q->scap * sizeof(*q->seg));
     if (!q->ring || !q->seg) {
@@ -160,6 +160,30 @@ int urgi_outq_iov_all(const struct urgi_outq *q, struct iovec *iov, int cnt)
     return n;
 }
 
+/* An empty queue gives back what a burst made it grow to (the ring and
+ * the segment array back to their first sizes), when there is memory for
+ * the smaller ones; else it keeps the big ones. */
+static void shrink(struct urgi_outq *q)
+{
+    if (q->rcap > URGI_OUTQ_KEEP) {
+        uint8_t *n = urgi_malloc(q->alloc, URGI_OUTQ_RING0);
+        if (n) {
+            urgi_free(q->alloc, q->ring);
+            q->ring = n;
+            q->rcap = URGI_OUTQ_RING0;
+        }
+    }
+    if (q->scap > URGI_OUTQ_KEEP_SEGS) {
+        struct urgi_oseg *n = urgi_malloc(q->alloc, URGI_OUTQ_SEGS0 * sizeof(*n));
+        if (n) {
+            urgi_free(q->alloc, q->seg);
+            q->seg = n;
+            q->scap = URGI_OUTQ_SEGS0;
+            q->shead = 0;
+        }
+    }
+}
+
 void urgi_outq_consume_segs(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn, void *ctx)
 {
     while (n && q->scount) {
@@ -186,8 +210,11 @@ void urgi_outq_consume_segs(struct urgi_outq *q, size_t n, urgi_outq_release_fn 
                 fn(ctx, owner, owner_id);
         }
     }
-    if (!q->scount)
+    if (!q->scount) {
         q->rhead = q->rlen = 0;
+        if (URGI_UNLIKELY(q->rcap > URGI_OUTQ_KEEP || q->scap > URGI_OUTQ_KEEP_SEGS))
+            shrink(q);
+    }
 }
 
 int urgi_outq_detach(struct urgi_outq *q, uint32_t owner, uint64_t owner_id)

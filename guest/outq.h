@@ -12,6 +12,13 @@
 
 #include "pending.h"
 
+/* The ring's and the segment array's first sizes, and the sizes above
+ * which an emptied queue shrinks back to them (urgi_outq_consume_segs). */
+#define URGI_OUTQ_RING0 4096u
+#define URGI_OUTQ_SEGS0 64u
+#define URGI_OUTQ_KEEP (256u * 1024)
+#define URGI_OUTQ_KEEP_SEGS 4096u
+
 struct urgi_oseg {
     const uint8_t *ext; /* NULL: ring bytes */
     uint32_t len;
@@ -91,8 +98,9 @@ URGI_HIDDEN void urgi_outq_consume_segs(struct urgi_outq *q, size_t n, urgi_outq
 static inline void urgi_outq_consume(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn,
                                      void *ctx)
 {
-    /* All of it, only ring bytes: nothing to release. */
-    if (n == q->total && q->scount == 1 && !q->seg[q->shead].ext) {
+    /* All of it, only ring bytes: nothing to release (nor to shrink). */
+    if (n == q->total && q->scount == 1 && !q->seg[q->shead].ext &&
+        q->rcap <= URGI_OUTQ_KEEP && q->scap <= URGI_OUTQ_KEEP_SEGS) {
         q->scount = 0;
         q->off = q->total = 0;
         q->rhead = q->rlen = 0;

@@ -42,24 +42,26 @@ void urgi_pt_destroy(struct urgi_ptable *t)
     t->index = NULL;
 }
 
-/* Grows the entry array by half and, when needed, doubles the index. */
-static int grow(struct urgi_ptable *t)
+/* Makes room for one more entry: the entry array grows by an eighth (at
+ * least 16), and the index doubles when it would be over half full. */
+int urgi_pt_room(struct urgi_ptable *t)
 {
-    uint32_t ncap, nsize, i;
-    struct urgi_pending *ne;
-    if (t->cap >= (1u << 29))
-        return URG_ERR_NOMEM;
-    ncap = t->cap + t->cap / 2;
-    ne = urgi_realloc(t->alloc, t->e, (size_t)ncap * sizeof(*ne));
-    if (!ne)
-        return URG_ERR_NOMEM;
-    t->e = ne;
-    t->cap = ncap;
-    nsize = pow2_at_least(2 * ncap);
-    if (nsize > t->index_size) {
+    if (t->count + 1 > t->cap) {
+        uint32_t ncap = t->cap + (t->cap / 8 > 16 ? t->cap / 8 : 16);
+        struct urgi_pending *ne;
+        if (ncap > (1u << 29))
+            return URG_ERR_NOMEM;
+        ne = urgi_realloc(t->alloc, t->e, (size_t)ncap * sizeof(*ne));
+        if (!ne)
+            return URG_ERR_NOMEM;
+        t->e = ne;
+        t->cap = ncap;
+    }
+    if (2 * (t->count + 1) > t->index_size) {
+        uint32_t nsize = t->index_size * 2, i;
         uint32_t *ni = urgi_malloc(t->alloc, (size_t)nsize * sizeof(*ni));
         if (!ni)
-            return URG_ERR_NOMEM; /* entries grew; index stays valid */
+            return URG_ERR_NOMEM;
         memset(ni, 0, (size_t)nsize * sizeof(*ni));
         for (i = 0; i < t->hw; i++)
             if (t->e[i].flags & URGI_P_USED)
@@ -67,18 +69,6 @@ static int grow(struct urgi_ptable *t)
         urgi_free(t->alloc, t->index);
         t->index = ni;
         t->index_size = nsize;
-    }
-    return 0;
-}
-
-int urgi_pt_room(struct urgi_ptable *t)
-{
-    /* Keep the index at most half full, so a free slot is always near. */
-    if (t->count + 1 > t->cap || 2 * (t->count + 1) > t->index_size) {
-        if (grow(t))
-            return URG_ERR_NOMEM;
-        if (2 * (t->count + 1) > t->index_size)
-            return URG_ERR_NOMEM; /* the index could not grow with it */
     }
     return 0;
 }

@@ -13,9 +13,11 @@
  * counter's width); urgi_pt_oldest_first() sorts by it when everything
  * completes at once. Nothing is kept per entry for it.
  *
- * Memory: an entry is 40 bytes and the index 4 bytes per slot (2 to 4
- * slots per entry). The entry array grows by half when full and the index
- * doubles with it, only at a new high-water mark of pending requests.
+ * Memory: an entry is 40 bytes and the index 4 bytes per slot. The entry
+ * array grows by an eighth when full, the index doubles when it would be
+ * over half full (2 to 4 slots per pending request), both only at a new
+ * high-water mark of pending requests: at most 45 + 16 bytes per pending
+ * request past the first few.
  */
 #ifndef URG_GUEST_PENDING_H
 #define URG_GUEST_PENDING_H

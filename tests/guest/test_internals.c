@@ -205,6 +205,10 @@ static void test_pending_ids_and_lookup(void **state)
     }
     assert_int_equal(t.count, N);
     assert_true(2 * t.count <= t.index_size);
+    /* The memory bound pending.h gives: entries at most an eighth over,
+     * at most 4 index slots per entry. */
+    assert_true(t.cap <= N + N / 8 + 16);
+    assert_true(t.index_size <= 4 * N);
     /* Remove a random half; the rest stay findable, the removed are gone. */
     for (i = 0; i < N; i++) {
         if (rnd(&rng) % 2) {
@@ -339,6 +343,46 @@ static void test_outq_order_merge_wrap_grow(void **state)
     urgi_outq_destroy(&q);
 }
 
+/* A burst grows the ring past URGI_OUTQ_KEEP; once the queue is empty it
+ * goes back to its first size, and without memory for that it keeps the
+ * big ring and goes on working. */
+static void test_outq_shrinks_after_a_burst(void **state)
+{
+    struct fail_alloc f = { 0 };
+    const struct urg_allocator a = fail_allocator(&f);
+    struct urgi_outq q;
+    static uint8_t chunk[1000], got[1000];
+    int round, i;
+    (void)state;
+    memset(chunk, 0x5a, sizeof(chunk));
+    assert_int_equal(urgi_outq_init(&q, &a), 0);
+    for (round = 0; round < 2; round++) {
+        for (i = 0; i < 400; i++) {
+            assert_int_equal(urgi_outq_reserve(&q, sizeof(chunk), 1), 0);
+            urgi_outq_put(&q, chunk, sizeof(chunk));
+        }
+        assert_true(q.rcap > URGI_OUTQ_KEEP);
+        fail_alloc_refuse(&f, round == 0);
+        urgi_outq_consume(&q, q.total - 10, NULL, NULL);
+        assert_true(q.rcap > URGI_OUTQ_KEEP); /* not empty yet */
+        urgi_outq_consume(&q, 10, NULL, NULL);
+        fail_alloc_refuse(&f, 0);
+        assert_int_equal(q.total, 0);
+        if (round == 0) {
+            assert_true(q.rcap > URGI_OUTQ_KEEP); /* no memory: kept */
+        } else {
+            assert_int_equal(q.rcap, URGI_OUTQ_RING0);
+        }
+    }
+    /* Still a queue. */
+    assert_int_equal(urgi_outq_reserve(&q, sizeof(chunk), 1), 0);
+    urgi_outq_put(&q, chunk, sizeof(chunk));
+    assert_int_equal(gather(&q, got, NULL), sizeof(chunk));
+    assert_memory_equal(got, chunk, sizeof(chunk));
+    urgi_outq_destroy(&q);
+    assert_int_equal(f.live, 0);
+}
+
 static void test_outq_release_and_detach(void **state)
 {
     struct urgi_outq q;
@@ -395,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_pending_out_of_memory),
         cmocka_unit_test(test_outq_order_merge_wrap_grow),
         cmocka_unit_test(test_outq_release_and_detach),
+        cmocka_unit_test(test_outq_shrinks_after_a_burst),
     };
     return cmocka_run_group_tests_name("internals", tests, NULL, NULL);
 }
