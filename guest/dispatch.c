@@ -514,6 +514,13 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
     urg_decoder *d = s->dec;
     const uint8_t *b = buf, *end = buf + len;
     const uint32_t hl = (uint32_t)d->hlen;
+    /* What the loop reads for every frame, fixed while the wire is (only
+     * a hello changes it, and it never comes this way). */
+    const uint32_t max = d->max_packet_size;
+    const bool id64 = hl == 16;
+    const uint32_t th_control = (uint32_t)d->ft.th[URGI_INDEX(URG_CONTROL_PACKET)],
+                   th_bulk = (uint32_t)d->ft.th[URGI_INDEX(URG_BULK_PACKET)],
+                   th_interrupt = (uint32_t)d->ft.th[URGI_INDEX(URG_INTERRUPT_PACKET)];
     int r = 0;
 
     if (!d->have_hello || stopped(s))
@@ -521,23 +528,30 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
     while ((size_t)(end - b) >= hl) {
         uint32_t type = urgi_get32(b), length = urgi_get32(b + 4), th, dl, flen, sid = 0, i;
         const uint8_t *t = b + hl;
+        uint32_t *slot;
         struct urgi_pending *e;
         struct urg_completion c;
         uint64_t id;
         uint8_t ep, status;
         int idx;
 
-        if (length > (size_t)(end - t) || length > d->max_packet_size)
+        if (length > (size_t)(end - t) || length > max)
             break;
-        id = hl == 16 ? urgi_get64(b + 8) : urgi_get32(b + 8);
-        /* Only these three types: their type header, whole. */
-        switch (type) {
-        case URG_CONTROL_PACKET: idx = URGI_INDEX(URG_CONTROL_PACKET); break;
-        case URG_BULK_PACKET: idx = URGI_INDEX(URG_BULK_PACKET); break;
-        case URG_INTERRUPT_PACKET: idx = URGI_INDEX(URG_INTERRUPT_PACKET); break;
-        default: goto out;
+        id = id64 ? urgi_get64(b + 8) : urgi_get32(b + 8);
+        /* Only these three types, their type header whole (a th of -1,
+         * a type that never comes this way, is over any length). */
+        if (type == URG_CONTROL_PACKET) {
+            idx = URGI_INDEX(URG_CONTROL_PACKET);
+            th = th_control;
+        } else if (type == URG_BULK_PACKET) {
+            idx = URGI_INDEX(URG_BULK_PACKET);
+            th = th_bulk;
+        } else if (type == URG_INTERRUPT_PACKET) {
+            idx = URGI_INDEX(URG_INTERRUPT_PACKET);
+            th = th_interrupt;
+        } else {
+            goto out;
         }
-        th = (uint32_t)d->ft.th[idx];
         if (length < th)
             goto out;
         switch (type) {
@@ -598,15 +612,17 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
             goto out;
         /* The reply to the pending request with its id: of its type, for
          * its endpoint (and stream), no longer than asked. */
-        i = urgi_pt_find(&s->pt, id);
-        if (i == URGI_NIL)
+        slot = urgi_pt_slot(&s->pt, id);
+        if (!*slot)
             goto out;
+        i = *slot - 1;
         e = &s->pt.e[i];
         /* The length the reply reports (on_reply()): IN, the data, which
          * is as long as flen (above); OUT, flen. A data request's entry is
          * IN exactly when its endpoint is (requests.c), so with the
          * endpoint equal, data comes only for an IN request. */
-        if (e->type != type || e->endpoint != ep || flen > e->length || sid != e->aux32)
+        if (e->id != id || e->type != type || e->endpoint != ep || flen > e->length ||
+            sid != e->aux32)
             goto out;
         count_rx(d, idx, hl + length);
         b = t + length;
@@ -627,7 +643,7 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
             c.type = type;
             c.endpoint = ep;
             c.cancel_requested = (e->flags & URGI_P_CANCEL_SENT) ? 1 : 0;
-            urgi_pt_remove(&s->pt, i);
+            urgi_pt_remove_at(&s->pt, i, slot);
             s->completions++;
             s->cb.complete(s->ud, &c);
         }

@@ -6,6 +6,7 @@
 /* docs/engine.md and pending.h give this size. */
 _Static_assert(sizeof(struct urgi_pending) == 40, "pending entry is 40 bytes");
 
+
 static uint32_t pow2_at_least(uint32_t n)
 {
     uint32_t p = 16;

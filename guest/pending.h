@@ -107,6 +107,22 @@ static inline uint32_t urgi_pt_find(const struct urgi_ptable *t, uint64_t id)
         return slot - 1;
     return URGI_NIL;
 }
+/* The index slot of a pending id: *slot is its entry + 1 when it is
+ * pending (the entry's id equal), for urgi_pt_remove_at(). */
+static inline uint32_t *urgi_pt_slot(const struct urgi_ptable *t, uint64_t id)
+{
+    return &t->index[id & (t->index_size - 1)];
+}
+/* Frees entry i (in use), whose index slot is slot. */
+static inline void urgi_pt_remove_at(struct urgi_ptable *t, uint32_t i, uint32_t *slot)
+{
+    struct urgi_pending *e = &t->e[i];
+    *slot = 0;
+    e->flags = 0;
+    e->next_free = t->free_head;
+    t->free_head = i;
+    t->count--;
+}
 /* Frees entry i (in use). */
 static inline void urgi_pt_remove(struct urgi_ptable *t, uint32_t i)
 {
