@@ -6,6 +6,7 @@
  * session's state and the caller's buffers.
  */
 #include "session.h"
+#include "type_fields.h"
 
 static int ready(const urg_session *s, bool need_device)
 {
@@ -31,62 +32,14 @@ struct req {
     uint8_t aux8;
 };
 
-/* Queues request packet p with a new pending entry. valid: p is a data
- * request (control, bulk) that its call made valid by construction, so it
- * passes every rule urg_encode() checks (see urg_session_control() and
- * urg_session_bulk()): its row's codec writes it with no checks. */
-static int submit(urg_session *s, struct urg_packet *p, const struct req *q, void *user_data,
-                  uint64_t *id, bool valid)
+/* Request i, just queued as n bytes of type index idx (its header in the
+ * ring), takes the rest of its pending entry: q, user_data, and its OUT
+ * payload queued after the header, uncopied. */
+static inline void queued(urg_session *s, uint32_t i, uint32_t type, int idx, int n,
+                          const struct req *q, void *user_data, uint64_t *id)
 {
-    uint8_t hdr[URGI_MAX_HEADERS];
-    const struct urgi_type *t = NULL;
-    struct urgi_pending *e;
-    uint32_t i;
-    int n, r, hl = s->wire.id64 ? 16 : 12, th = 0, idx = urgi_type_index(p->type);
-
-    p->id = 0;
-    p->data = q->out;
-    p->data_len = q->out_len;
-    if (valid) {
-        t = &urgi_types[idx];
-        th = urgi_type_header_len(t, &s->wire);
-        n = hl + th;
-    } else {
-        /* Encoded (and checked) before it has an id, which is then filled
-         * in at its place in the header. */
-        n = urg_encode(&s->wire, URG_DIR_TO_HOST, p, hdr, sizeof(hdr));
-        if (n < 0)
-            return n;
-    }
-    if ((r = urgi_output_fits(s, (size_t)n + q->out_len, URGI_BOUND_REQUEST)))
-        return r;
-    i = urgi_pt_add(&s->pt);
-    if (i == URGI_NIL)
-        return URG_ERR_NOMEM;
-    if ((r = urgi_outq_reserve(&s->oq, (size_t)n, 2))) {
-        urgi_pt_remove(&s->pt, i);
-        return r;
-    }
-    p->id = s->pt.e[i].id;
-    if (valid) {
-        /* Written in place at the ring's tail when it does not wrap there,
-         * its id with it. */
-        uint8_t *w = urgi_outq_tail(&s->oq, (size_t)n);
-        uint8_t *b = w ? w : hdr;
-        urgi_put32(b, p->type);
-        urgi_put32(b + 4, (uint32_t)th + q->out_len);
-        urgi_put_id(b, hl, p->id);
-        t->encode(&s->wire, p, b + hl);
-        if (w)
-            urgi_outq_wrote(&s->oq, (size_t)n);
-        else
-            urgi_outq_put(&s->oq, hdr, (size_t)n);
-    } else {
-        urgi_put_id(hdr, hl, p->id);
-        urgi_outq_put(&s->oq, hdr, (size_t)n);
-    }
-    e = &s->pt.e[i];
-    e->type = (uint8_t)p->type;
+    struct urgi_pending *e = &s->pt.e[i];
+    e->type = (uint8_t)type;
     e->endpoint = q->endpoint;
     e->length = q->length;
     e->in_buf = q->in_buf;
@@ -99,16 +52,96 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
         urgi_outq_put_ext(&s->oq, q->out, q->out_len, i, e->id);
         e->flags |= URGI_P_OUT_QUEUED;
     }
-    if (!valid) /* a data request starts no stream */
-        urgi_stream_request_sent(s, p, e);
     s->tx_packets[idx]++;
     s->tx_bytes[idx] += (uint64_t)n + q->out_len;
     s->requests++;
     if (s->pt.count > s->pending_max)
         s->pending_max = s->pt.count;
     if (id)
-        *id = p->id;
+        *id = e->id;
+}
+
+/* Queues request packet p with a new pending entry: encoded (and checked)
+ * before it has an id, which is then filled in at its place in the
+ * header. */
+static int submit(urg_session *s, struct urg_packet *p, const struct req *q, void *user_data,
+                  uint64_t *id)
+{
+    uint8_t hdr[URGI_MAX_HEADERS];
+    uint32_t i;
+    int n, r, hl = s->wire.id64 ? 16 : 12;
+
+    p->id = 0;
+    p->data = q->out;
+    p->data_len = q->out_len;
+    n = urg_encode(&s->wire, URG_DIR_TO_HOST, p, hdr, sizeof(hdr));
+    if (n < 0)
+        return n;
+    if ((r = urgi_output_fits(s, (size_t)n + q->out_len, URGI_BOUND_REQUEST)))
+        return r;
+    i = urgi_pt_add(&s->pt);
+    if (i == URGI_NIL)
+        return URG_ERR_NOMEM;
+    if ((r = urgi_outq_reserve(&s->oq, (size_t)n, 2))) {
+        urgi_pt_remove(&s->pt, i);
+        return r;
+    }
+    p->id = s->pt.e[i].id;
+    urgi_put_id(hdr, hl, p->id);
+    urgi_outq_put(&s->oq, hdr, (size_t)n);
+    queued(s, i, p->type, urg_type_index(p->type), n, q, user_data, id);
+    urgi_stream_request_sent(s, p, &s->pt.e[i]);
     return 0;
+}
+
+/* A control or bulk request, valid by construction (its call checked all
+ * that urg_encode() would): data_begin() takes its pending entry and its
+ * room in the output and writes its header, straight at the ring's tail
+ * (in f->hdr where it would wrap there); the caller writes every field of
+ * the type header at f->th (type_fields.h's writers); data_end() queues it.
+ * No struct urg_packet in between, and a data request starts no stream. */
+struct data_frame {
+    uint8_t *b;      /* the header: at the ring's tail, or hdr */
+    uint8_t *th;     /* its type header */
+    uint32_t i;      /* its pending entry */
+    int n;           /* header + type header bytes */
+    uint8_t hdr[URGI_MAX_HEADERS];
+};
+
+static inline int data_begin(urg_session *s, uint32_t type, uint32_t out_len,
+                             struct data_frame *f)
+{
+    const int hl = s->wire.id64 ? 16 : 12, th = s->out_frames.th[URGI_INDEX(type)];
+    int r;
+
+    f->n = hl + th;
+    if ((r = urgi_output_fits(s, (size_t)f->n + out_len, URGI_BOUND_REQUEST)))
+        return r;
+    f->i = urgi_pt_add(&s->pt);
+    if (f->i == URGI_NIL)
+        return URG_ERR_NOMEM;
+    if ((r = urgi_outq_reserve(&s->oq, (size_t)f->n, 2))) {
+        urgi_pt_remove(&s->pt, f->i);
+        return r;
+    }
+    f->b = urgi_outq_tail(&s->oq, (size_t)f->n);
+    if (!f->b)
+        f->b = f->hdr;
+    urgi_put32(f->b, type);
+    urgi_put32(f->b + 4, (uint32_t)th + out_len);
+    urgi_put_id(f->b, hl, s->pt.e[f->i].id);
+    f->th = f->b + hl;
+    return 0;
+}
+
+static inline void data_end(urg_session *s, uint32_t type, const struct data_frame *f,
+                            const struct req *q, void *user_data, uint64_t *id)
+{
+    if (f->b == f->hdr)
+        urgi_outq_put(&s->oq, f->hdr, (size_t)f->n);
+    else
+        urgi_outq_wrote(&s->oq, (size_t)f->n);
+    queued(s, f->i, type, URGI_INDEX(type), f->n, q, user_data, id);
 }
 
 /* The type headers of the packets a guest sends fit in this many bytes;
@@ -144,23 +177,17 @@ static void init_packet(struct urg_packet *p, uint32_t type)
 URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
                                 void *data, void *user_data, uint64_t *id)
 {
-    struct urg_packet p;
+    struct data_frame f;
     struct req q;
     int r;
     if ((r = ready(s, true)))
         return r;
     if (!setup || (endpoint & 0x70))
         return URG_ERR_INVALID;
-    init_packet(&p, URG_CONTROL_PACKET);
     memset(&q, 0, sizeof(q));
-    p.h.control.requesttype = setup[0];
-    p.h.control.request = setup[1];
-    p.h.control.value = urgi_get16(setup + 2);
-    p.h.control.index = urgi_get16(setup + 4);
-    p.h.control.length = urgi_get16(setup + 6);
-    p.h.control.endpoint = (uint8_t)((endpoint & 0x0f) | (setup[0] & 0x80));
-    q.endpoint = p.h.control.endpoint;
-    q.length = p.h.control.length;
+    /* The endpoint takes the direction of requesttype: they agree. */
+    q.endpoint = (uint8_t)((endpoint & 0x0f) | (setup[0] & 0x80));
+    q.length = urgi_get16(setup + 6);
     q.in = (setup[0] & 0x80) != 0;
     if (q.in) {
         q.in_buf = data;
@@ -172,27 +199,34 @@ URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t 
     }
     /* Valid by construction: endpoint and requesttype agree on the
      * direction, data only OUT and as long as the length field. */
-    return submit(s, &p, &q, user_data, id, true);
+    if ((r = data_begin(s, URG_CONTROL_PACKET, q.out_len, &f)))
+        return r;
+    urgi_wire_put_control_endpoint(f.th, q.endpoint);
+    urgi_wire_put_control_request(f.th, setup[1]);
+    urgi_wire_put_control_requesttype(f.th, setup[0]);
+    urgi_wire_put_control_status(f.th, 0);
+    urgi_wire_put_control_value(f.th, urgi_get16(setup + 2));
+    urgi_wire_put_control_index(f.th, urgi_get16(setup + 4));
+    urgi_wire_put_control_length(f.th, q.length);
+    data_end(s, URG_CONTROL_PACKET, &f, &q, user_data, id);
+    return 0;
 }
 
 URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_id, uint32_t length,
                              void *data, void *user_data, uint64_t *id)
 {
-    struct urg_packet p;
+    struct data_frame f;
     struct req q;
+    bool long_length;
     int r;
     if ((r = ready(s, true)))
         return r;
-    if (length > URG_MAX_BULK_LENGTH ||
-        (length > 0xffff && !urgi_has(s->wire.caps, URG_CAP_32BITS_BULK_LENGTH)))
+    long_length = urgi_has(s->wire.caps, URG_CAP_32BITS_BULK_LENGTH);
+    if (length > URG_MAX_BULK_LENGTH || (length > 0xffff && !long_length))
         return URG_ERR_TOO_LONG;
     if (stream_id && !urgi_has(s->wire.caps, URG_CAP_BULK_STREAMS))
         return URG_ERR_NO_CAP;
-    init_packet(&p, URG_BULK_PACKET);
     memset(&q, 0, sizeof(q));
-    p.h.bulk.endpoint = endpoint;
-    p.h.bulk.length = length;
-    p.h.bulk.stream_id = stream_id;
     q.endpoint = endpoint;
     q.length = length;
     q.aux32 = stream_id;
@@ -208,7 +242,16 @@ URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_i
     /* Valid by construction: its length within URG_MAX_BULK_LENGTH and 16
      * bits without 32bits_bulk_length, data only OUT and as long as the
      * length field; a stream id needs no cap in the codec. */
-    return submit(s, &p, &q, user_data, id, true);
+    if ((r = data_begin(s, URG_BULK_PACKET, q.out_len, &f)))
+        return r;
+    urgi_wire_put_bulk_endpoint(f.th, endpoint);
+    urgi_wire_put_bulk_status(f.th, 0);
+    urgi_wire_put_bulk_length(f.th, length);
+    urgi_wire_put_bulk_stream_id(f.th, stream_id);
+    if (long_length)
+        urgi_put16(f.th + URGI_BULK_LENGTH_HIGH_AT, (uint16_t)(length >> 16));
+    data_end(s, URG_BULK_PACKET, &f, &q, user_data, id);
+    return 0;
 }
 
 URG_API int urg_session_interrupt_out(urg_session *s, uint8_t endpoint, uint16_t length,
@@ -229,7 +272,7 @@ URG_API int urg_session_interrupt_out(urg_session *s, uint8_t endpoint, uint16_t
     q.length = length;
     q.out = data;
     q.out_len = length;
-    return submit(s, &p, &q, user_data, id, false);
+    return submit(s, &p, &q, user_data, id);
 }
 
 URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t length,
@@ -267,7 +310,7 @@ static int simple(urg_session *s, struct urg_packet *p, int cap, uint8_t endpoin
     q.endpoint = endpoint;
     q.aux32 = aux32;
     q.aux8 = aux8;
-    return submit(s, p, &q, user_data, id, false);
+    return submit(s, p, &q, user_data, id);
 }
 
 URG_API int urg_session_set_configuration(urg_session *s, uint8_t configuration, void *user_data,

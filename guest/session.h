@@ -33,6 +33,7 @@ struct urg_session {
 
     urg_decoder *dec;
     struct urg_wire wire;
+    struct urgi_frame_table out_frames; /* the type-header sizes under wire, to the host */
     struct urgi_ptable pt;
     struct urgi_outq oq;
 

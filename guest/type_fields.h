@@ -3,8 +3,9 @@
  * wire: FIELDS_x(F, x) names each field as F(x, kind, member, offset in
  * the type header). packet_types.c makes each listed type's codec from its
  * list; the whole-frame receive path (dispatch.c) reads the few fields it
- * needs straight from the wire bytes through the readers made here from
- * the same lists. Never installed.
+ * needs straight from the wire bytes, and requests.c writes control and
+ * bulk requests straight into the output, through the readers and writers
+ * made here from the same lists. Never installed.
  */
 #ifndef URG_GUEST_TYPE_FIELDS_H
 #define URG_GUEST_TYPE_FIELDS_H
@@ -59,5 +60,20 @@ FIELDS_CONTROL(URGI_WIRE_READER, control)
 FIELDS_BULK(URGI_WIRE_READER, bulk)
 FIELDS_ENDPOINT_STATUS_LENGTH(URGI_WIRE_READER, interrupt)
 #undef URGI_WIRE_READER
+
+/* urgi_wire_put_<codec>_<member>(th, v): one field written, v cut to the
+ * field's size, for the requests written straight into the output
+ * (requests.c). */
+static inline void urgi_wire_put_u8(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; }
+static inline void urgi_wire_put_u16(uint8_t *p, uint32_t v) { urgi_put16(p, (uint16_t)v); }
+static inline void urgi_wire_put_u32(uint8_t *p, uint32_t v) { urgi_put32(p, v); }
+#define URGI_WIRE_WRITER(x, kind, m, off)                                                        \
+    static inline void urgi_wire_put_##x##_##m(uint8_t *th, uint32_t v)                         \
+    {                                                                                           \
+        urgi_wire_put_##kind(th + (off), v);                                                    \
+    }
+FIELDS_CONTROL(URGI_WIRE_WRITER, control)
+FIELDS_BULK(URGI_WIRE_WRITER, bulk)
+#undef URGI_WIRE_WRITER
 
 #endif

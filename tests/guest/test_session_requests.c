@@ -143,6 +143,96 @@ static void test_every_request_on_the_wire(void **state)
     rec_free(&r);
 }
 
+/* Control and bulk requests are written straight into the output by
+ * their own path (requests.c data_begin): byte for byte what urg_encode()
+ * writes for the same packet, on every caps layout, including where the
+ * header would wrap at the ring's end (one byte is always left unconsumed,
+ * so the ring's tail goes round it). */
+static void expect_as_encoded(urg_session *s, struct urg_packet *p, uint64_t id,
+                              const void *payload, uint32_t payload_len)
+{
+    struct urg_wire w = s->wire; /* internal (session.h) */
+    uint8_t want[64], got[64 + 70000];
+    struct iovec iov[16];
+    int n, k, cnt;
+    size_t len = 0;
+    p->id = id;
+    p->data = (const uint8_t *)payload;
+    p->data_len = payload_len;
+    n = urg_encode(&w, URG_DIR_TO_HOST, p, want, sizeof(want));
+    assert_true(n > 0);
+    cnt = urg_session_output(s, iov, 16);
+    for (k = 0; k < cnt; k++) {
+        assert_true(len + iov[k].iov_len <= sizeof(got));
+        memcpy(got + len, iov[k].iov_base, iov[k].iov_len);
+        len += iov[k].iov_len;
+    }
+    /* The byte left over from before, then this request. */
+    assert_int_equal(len, 1 + (size_t)n + payload_len);
+    assert_memory_equal(got + 1, want, (size_t)n);
+    if (payload_len)
+        assert_memory_equal(got + 1 + n, payload, payload_len);
+    assert_int_equal(urg_session_consume(s, len - 1), 0);
+}
+
+static void test_data_requests_as_the_codec_writes_them(void **state)
+{
+    static uint8_t out[70000];
+    int g, i;
+    (void)state;
+    for (i = 0; i < (int)sizeof(out); i++)
+        out[i] = (uint8_t)(i * 7);
+    for (g = 0; g < LAYOUT_VARIANTS; g++) {
+        uint32_t caps = layout_caps(g);
+        bool long_bulk = caps & URG_CAP_BIT(URG_CAP_32BITS_BULK_LENGTH);
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        uint64_t id;
+        rec_init(&r);
+        s = connected_session(&r, &h, ALL, caps);
+        /* One request's byte stays queued: a byte to start from. */
+        assert_int_equal(urg_session_get_configuration(s, NULL, &id), 0);
+        {
+            struct iovec iov[4];
+            int cnt = urg_session_output(s, iov, 4), k;
+            size_t len = 0;
+            for (k = 0; k < cnt; k++)
+                len += iov[k].iov_len;
+            assert_int_equal(urg_session_consume(s, len - 1), 0);
+        }
+        for (i = 0; i < 400; i++) {
+            struct urg_packet p;
+            uint8_t setup[8] = { (uint8_t)(i & 1 ? 0xc1 : 0x41), (uint8_t)i, (uint8_t)(i * 3),
+                                 0xa5, (uint8_t)(i * 5), 0x5a, (uint8_t)(i % 7), 0 };
+            uint32_t stream = (caps & URG_CAP_BIT(URG_CAP_BULK_STREAMS)) ? (uint32_t)i * 77 : 0;
+            uint32_t blen = long_bulk && i % 3 == 0 ? 70000u - (uint32_t)i : 1000u + (uint32_t)i;
+            uint8_t ep = (uint8_t)(i & 2 ? 0x82 : 0x02);
+            memset(&p, 0, sizeof(p));
+            assert_int_equal(urg_session_control(s, (uint8_t)(i % 3), setup, out, NULL, &id), 0);
+            p.type = URG_CONTROL_PACKET;
+            p.h.control.endpoint = (uint8_t)((i % 3) | (setup[0] & 0x80));
+            p.h.control.requesttype = setup[0];
+            p.h.control.request = setup[1];
+            p.h.control.value = (uint16_t)(setup[2] | setup[3] << 8);
+            p.h.control.index = (uint16_t)(setup[4] | setup[5] << 8);
+            p.h.control.length = setup[6];
+            expect_as_encoded(s, &p, id, setup[0] & 0x80 ? NULL : out,
+                              setup[0] & 0x80 ? 0 : setup[6]);
+            memset(&p, 0, sizeof(p));
+            assert_int_equal(urg_session_bulk(s, ep, stream, blen, out, NULL, &id), 0);
+            p.type = URG_BULK_PACKET;
+            p.h.bulk.endpoint = ep;
+            p.h.bulk.length = blen;
+            p.h.bulk.stream_id = stream;
+            expect_as_encoded(s, &p, id, ep & 0x80 ? NULL : out, ep & 0x80 ? 0 : blen);
+        }
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
 static void test_caps_limit_requests(void **state)
 {
     struct rec r;
@@ -524,6 +614,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_request_on_the_wire),
+        cmocka_unit_test(test_data_requests_as_the_codec_writes_them),
         cmocka_unit_test(test_caps_limit_requests),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_many_pending_each_once),
