@@ -37,10 +37,12 @@ static const uint8_t get_device[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
 
 /* ---------------------------------------------------------------- cost */
 
+static uint64_t completed;
 static void no_complete(void *ud, const struct urg_completion *c)
 {
     (void)ud;
     (void)c;
+    completed++;
 }
 
 static void drain(urg_session *s)
@@ -66,7 +68,10 @@ static int cost(uint32_t outstanding)
     double t0;
     urg_session_config_init(&cfg);
     cfg.callbacks.complete = no_complete;
-    cfg.pending_hint = outstanding + 1;
+    /* Room for every id this run hands out, so that no id is skipped for
+     * a taken index slot (pending.h) and each reply's id is known before
+     * (outstanding + r). */
+    cfg.pending_hint = outstanding + rounds;
     cfg.max_output_bytes = 0;
     urg_session_new(&cfg, &s);
     th_init(&h, URG_CAPS_ALL);
@@ -107,6 +112,12 @@ static int cost(uint32_t outstanding)
     }
     t0 = now() - t0;
     CALLGRIND_TOGGLE_COLLECT;
+    /* Every reply met its request: none was late, no request left. */
+    if (completed != (uint64_t)rounds || urg_session_pending_count(s) != outstanding - 1) {
+        fprintf(stderr, "bench_scale: %llu of %d replies completed a request\n",
+                (unsigned long long)completed, rounds);
+        return 1;
+    }
     printf("%u %.1f\n", outstanding, t0 / rounds * 1e9);
     urg_session_free(s);
     th_free(&h);
