@@ -528,19 +528,60 @@ struct md5_result {
     double vm_seconds;        /* the VM's own clock around the read */
     double wall;              /* here: command to marker */
     double bridge_cpu;        /* the bridge's CPU time meanwhile */
+    /* The bridge's own split of the read (SIGUSR1 before and after): its
+     * client's requests, the time with a request in the bridge or at the
+     * usb-host, and the time with none (waiting for Linux). */
+    unsigned long long bridge_requests;
+    double bridge_busy, bridge_host, bridge_idle; /* host: the part of busy with a URB out */
     int rc;                   /* dd's exit code */
 };
+
+/* The bridge's SIGUSR1 report of its one connection. */
+static void bridge_report(unsigned long long *requests, double *busy, double *host, double *idle)
+{
+    size_t from = br.len, start;
+    const char *line;
+    double total;
+    kill(br.pid, SIGUSR1);
+    assert_true(bridge_wait(" s connected", &from, WAIT));
+    /* The line that ends there: "info: PEER: N requests; ..." */
+    for (start = from; start > 0 && br.log[start - 1] != '\n'; start--)
+        ;
+    line = strstr(br.log + start, " requests; ");
+    if (!line || line > br.log + from)
+        fail_msg("no report in the bridge's line: %.200s", br.log + start);
+    while (line > br.log + start && line[-1] >= '0' && line[-1] <= '9')
+        line--;
+    if (sscanf(line, "%llu requests; %lf s with a request in the bridge or at the usb-host (%lf s "
+                     "of it with a URB at the usb-host), %lf s with none, in %lf s connected",
+               requests, busy, host, idle, &total) != 5)
+        fail_msg("the bridge's report, from \"%.40s\": %.200s", line, br.log + start);
+}
 
 /* md5 of the whole disk read in the attach VM (O_DIRECT, 1 MiB reads). */
 static void md5_disk(const char *name, struct md5_result *r)
 {
     char line[256], want[32];
-    double t0 = vm_now(), c0 = br.pid > 0 ? bridge_cpu() : 0;
+    double t0, c0 = br.pid > 0 ? bridge_cpu() : 0, busy0 = 0, host0 = 0, idle0 = 0;
+    unsigned long long n0 = 0;
     int cs = 0;
+    memset(r, 0, sizeof(*r));
+    if (br.pid > 0)
+        bridge_report(&n0, &busy0, &host0, &idle0);
+    t0 = vm_now();
     snprintf(want, sizeof(want), "URG-MD5 %s ", name);
     vm_do(&att, want, line, sizeof(line), "md5 %s", name);
     r->wall = vm_now() - t0;
     r->bridge_cpu = br.pid > 0 ? bridge_cpu() - c0 : 0;
+    if (br.pid > 0) {
+        bridge_report(&r->bridge_requests, &r->bridge_busy, &r->bridge_host, &r->bridge_idle);
+        r->bridge_requests -= n0;
+        r->bridge_busy -= busy0;
+        r->bridge_host -= host0;
+        r->bridge_idle -= idle0;
+        /* The read went through the bridge, and its time is split. */
+        assert_true(r->bridge_requests > 0 && r->bridge_busy > 0);
+    }
     memset(r->hash, 0, sizeof(r->hash));
     if (sscanf(line + strlen(want), "%32s %d rc=%d", r->hash, &cs, &r->rc) != 3)
         fail_msg("md5: %s", line);
@@ -720,8 +761,11 @@ static void test_usbip_storage(void **state)
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.hash, want);
     note("  /dev/%s (usb-storage over vhci port %d): md5 of 16 MiB equal to the image file; "
-         "%.1f MB/s (VM clock), %.2f s here, the bridge used %.2f s of CPU",
-         name, port, mbps(r.vm_seconds), r.wall, r.bridge_cpu);
+         "%.1f MB/s (VM clock), %.2f s here, the bridge used %.2f s of CPU; %llu requests: "
+         "%.2f s with a URB at the usb-host, %.2f s with requests only in the bridge, %.2f s "
+         "with none (waiting for Linux)",
+         name, port, mbps(r.vm_seconds), r.wall, r.bridge_cpu, r.bridge_requests, r.bridge_host,
+         r.bridge_busy - r.bridge_host, r.bridge_idle);
     /* 64 KiB written with O_DIRECT and fsync at an odd sector are in the
      * image file on this machine. */
     char line[128];
@@ -1312,9 +1356,12 @@ static void test_usbip_vs_usb_redir(void **state)
     assert_int_equal(q.rc, 0);
     assert_string_equal(q.hash, want);
     note("  16 MiB read by Linux (VM clock): through the bridge %.1f MB/s (%.2f s here, the bridge "
-         "used %.2f s of CPU); through QEMU's usb-redir %.1f MB/s (%.2f s here); "
+         "used %.2f s of CPU; %.2f s with a URB at the usb-host, %.2f s with requests only in "
+         "the bridge, %.2f s with none); through QEMU's usb-redir %.1f MB/s (%.2f s here); "
          "bridge/usb-redir %.2f",
-         mbps(b.vm_seconds), b.wall, b.bridge_cpu, mbps(q.vm_seconds), q.wall,
+         mbps(b.vm_seconds), b.wall, b.bridge_cpu, b.bridge_host, b.bridge_busy - b.bridge_host,
+         b.bridge_idle,
+         mbps(q.vm_seconds), q.wall,
          q.vm_seconds > 0 && b.vm_seconds > 0 ? q.vm_seconds / b.vm_seconds : 0);
     hmp_on(&att, "device_del redir0");
     {

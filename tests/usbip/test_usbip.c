@@ -597,6 +597,26 @@ static void test_bulk_storage(void **state)
         }
     }
     assert_true(got_cbw && got_data && got_csw);
+    /* SIGUSR1: this connection's 3 requests, and its time split in two
+     * parts that add up to its time connected. */
+    {
+        size_t from = W.server.log_len, end;
+        unsigned long long n;
+        double busy, host, idle, total;
+        const char *line;
+        kill(W.server.pid, SIGUSR1);
+        end = wait_log(&W.server, from, " s connected");
+        line = strstr(W.server.log + from, ": 3 requests; ");
+        assert_non_null(line);
+        assert_true(line < W.server.log + end);
+        assert_int_equal(sscanf(line, ": %llu requests; %lf s with a request in the bridge or at "
+                                      "the usb-host (%lf s of it with a URB at the usb-host), "
+                                      "%lf s with none, in %lf s connected",
+                                &n, &busy, &host, &idle, &total),
+                         5);
+        assert_true(busy > 0 && idle >= 0 && host > 0 && host <= busy + 0.0005);
+        assert_true(busy + idle > total - 0.0015 && busy + idle < total + 0.0015);
+    }
     close_and_wait(fd);
 }
 

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h> /* optind */
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,13 @@ static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
     clients_reap(w->data);
 }
 
+static void on_report(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    clients_report(w->data);
+}
+
 /* ---------------------------------------------------------------- the command */
 
 static const char usage_text[] =
@@ -441,7 +449,10 @@ static const char usage_text[] =
     "  -v              say what happens (-vv: the protocol's debug lines)\n"
     "\n"
     "Prints \"listening on ADDR\" on stdout when it accepts clients; runs until\n"
-    "SIGINT or SIGTERM (exit 0).\n";
+    "SIGINT or SIGTERM (exit 0). SIGUSR1 logs each connection's requests, its\n"
+    "time with a request in the bridge or at the usb-host (and how much of it\n"
+    "with a URB at the usb-host), and its time with none (waiting for the\n"
+    "client).\n";
 
 int cmd_usbip(int argc, char **argv, struct common *o)
 {
@@ -511,7 +522,11 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         s->accept_again.data = s;
         ev_io_start(s->loop, &s->lio);
         cli_signals_start(&s->signals, s->loop, NULL);
+        ev_signal_init(&s->report, on_report, SIGUSR1);
+        s->report.data = s;
+        ev_signal_start(s->loop, &s->report);
         ev_run(s->loop, 0);
+        ev_signal_stop(s->loop, &s->report);
         cli_signals_stop(&s->signals, s->loop);
         ev_io_stop(s->loop, &s->lio);
         ev_timer_stop(s->loop, &s->accept_again);

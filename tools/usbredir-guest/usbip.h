@@ -49,6 +49,7 @@ struct server {
     int lfd;
     ev_io lio;
     struct cli_signals signals;  /* SIGINT, SIGTERM: the server stops */
+    ev_signal report;            /* SIGUSR1: clients_report() */
     struct export exports[MAX_EXPORTS];
     int n_exports;
     struct client *clients;
@@ -69,6 +70,10 @@ struct export *export_by_busid(struct server *s, const char *busid);
 void export_describe(const struct export *e, struct usbip_device *d);
 
 /* ---- usbip_client.c */
+
+/* Logs each connection's requests and the time with and without one in
+ * the bridge or at the usb-host (SIGUSR1). */
+void clients_report(struct server *s);
 
 /* A client connected on fd (the client owns it from here). */
 void client_new(struct server *s, int fd);

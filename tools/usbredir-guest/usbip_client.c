@@ -96,6 +96,15 @@ struct client {
     struct urb_req *held_head, *held_tail;
     size_t in_flight_bytes;
     unsigned in_flight;
+    /* For SIGUSR1's report (clients_report): when it connected, its
+     * CMD_SUBMITs, and the time with at least one of them in the bridge or
+     * at the usb-host (from its header read to its reply queued). */
+    double connected_at, busy_since, busy;
+    unsigned long long requests;
+    /* And the time with at least one URB at the model (the usb-host's
+     * side: from urg_hcd_submit() to its urb_complete). */
+    unsigned urbs_out;
+    double host_since, host_busy;
     double ep_clock[32];         /* iso: when each endpoint's frames are used up */
 };
 
@@ -346,7 +355,8 @@ static void req_free(struct urb_req *q)
     if (q->state == REQ_WAITING)
         held_remove(q);
     req_unlist(q);
-    c->in_flight--;
+    if (--c->in_flight == 0)
+        c->busy += ev_time() - c->busy_since;
     c->in_flight_bytes -= q->cost;
     if (c->current == q)
         c->current = NULL;
@@ -483,8 +493,11 @@ static void req_submit(struct urb_req *q)
             break;
         }
         q->submitted++;
-        if (r == 0)
+        if (r == 0) {
             q->outstanding++; /* 1: done already, no callback */
+            if (c->urbs_out++ == 0)
+                c->host_since = ev_time();
+        }
     }
     if (q->state == REQ_WAITING)
         held_remove(q);
@@ -520,6 +533,9 @@ static void on_resume(struct ev_loop *loop, ev_idle *w, int revents)
 void client_urb_complete(struct urg_urb *u)
 {
     struct urb_req *q = u->user_data;
+    struct client *c = q->client;
+    if (--c->urbs_out == 0)
+        c->host_busy += ev_time() - c->host_since;
     if (--q->outstanding > 0)
         return;
     if (q->client->fd < 0 || q->unlinked) {
@@ -572,7 +588,9 @@ static int req_begin(struct client *c)
     q->cost = size + n * sizeof(struct urg_iso_packet_desc);
     req_list_push(q, REQ_READING);
     c->current = q;
-    c->in_flight++;
+    if (c->in_flight++ == 0)
+        c->busy_since = ev_time();
+    c->requests++;
     c->in_flight_bytes += q->cost;
     usbip_reader_payload(&c->reader, q->buffer, q->iso);
     return 0;
@@ -1001,6 +1019,7 @@ void client_new(struct server *s, int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &(int){ 3 }, sizeof(int));
     c->s = s;
     c->fd = fd;
+    c->connected_at = ev_time();
     describe_peer(fd, c->peer, sizeof(c->peer));
     usbip_reader_init(&c->reader, MAX_TRANSFER);
     ev_io_init(&c->rio, on_client_read, fd, EV_READ);
@@ -1063,4 +1082,26 @@ void client_device_gone(struct client *c)
         req_finish(q);
     }
     client_graceful_close(c);
+}
+
+/* SIGUSR1: for each connection, its requests and where its time went: with
+ * at least one request in the bridge or at the usb-host (and the part of
+ * that with a URB at the model, sent to or coming from the usb-host), or
+ * with none (waiting for the client: its machine, its network, its next
+ * command). */
+void clients_report(struct server *s)
+{
+    double now = ev_time();
+    for (struct client *c = s->clients; c; c = c->next) {
+        double busy = c->busy + (c->in_flight ? now - c->busy_since : 0);
+        double host = c->host_busy + (c->urbs_out ? now - c->host_since : 0);
+        if (c->fd < 0)
+            continue;
+        cli_error(s->o,
+                  "info: %s: %llu requests; %.3f s with a request in the bridge or at the "
+                  "usb-host (%.3f s of it with a URB at the usb-host), %.3f s with none, in "
+                  "%.3f s connected",
+                  c->peer, c->requests, busy, host, now - c->connected_at - busy,
+                  now - c->connected_at);
+    }
 }
