@@ -1098,9 +1098,9 @@ void clients_report(struct server *s)
         if (c->fd < 0)
             continue;
         cli_error(s->o,
-                  "info: %s: %llu requests; %.3f s with a request in the bridge or at the "
-                  "usb-host (%.3f s of it with a URB at the usb-host), %.3f s with none, in "
-                  "%.3f s connected",
+                  "info: %s: %llu requests; %.6f s with a request in the bridge or at the "
+                  "usb-host (%.6f s of it with a URB at the usb-host), %.6f s with none, in "
+                  "%.6f s connected",
                   c->peer, c->requests, busy, host, now - c->connected_at - busy,
                   now - c->connected_at);
     }
