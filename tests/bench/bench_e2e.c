@@ -23,11 +23,16 @@
  *       prints "MB/s HOST% GUEST% FAULTS": the throughput, the CPU the host
  *       and the guest process used over the measured seconds (% of one
  *       CPU), and the host's minor page faults per GB moved
- *   bench_e2e tcp|unix rtt-urg|rtt-ref|rtt-raw N  prints "p50 p99" in µs
+ *   bench_e2e tcp|unix rtt-urg|rtt-ref|rtt-raw|rtt-urg-wv|rtt-ref-wv N
+ *       prints "p50 p99" in µs
  *
  * The round trip: N control IN requests of 18 bytes (GET_DESCRIPTOR), one
  * at a time; raw is a ping-pong of the same sizes on the wire (26 bytes
- * out, 44 back) with no protocol.
+ * out, 44 back) with no protocol. rtt-urg and rtt-ref talk to the parser
+ * host (what a real usbredirect does: parse each request, build each
+ * reply); rtt-urg-wv and rtt-ref-wv to the writev host, which answers from
+ * a reply encoded once with one read and one write per round trip, as raw's
+ * host does: the difference to raw is then the guest's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -385,6 +390,11 @@ static void rt_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
 {
     (void)ud;
     lat[nlat++] = now() - sent_at;
+    if (u->status != URG_URB_SUCCESS || u->actual_length != 18) {
+        fprintf(stderr, "bench: round trip %d: status %d, %u bytes\n", nlat, (int)u->status,
+                (unsigned)u->actual_length);
+        abort();
+    }
     if (nlat < want_lat) {
         sent_at = now();
         urg_hcd_submit(dev, u);
@@ -452,9 +462,11 @@ static void rt_ref_control(void *priv, uint64_t id, struct usb_redir_control_pac
 {
     struct fasthost_io *x = priv;
     (void)id;
-    (void)h;
-    (void)len;
     lat[nlat++] = now() - sent_at;
+    if (h->status != usb_redir_success || len != 18) {
+        fprintf(stderr, "bench: round trip %d: status %d, %d bytes\n", nlat, h->status, len);
+        abort();
+    }
     usbredirparser_free_packet_data(x->p, d);
     if (nlat < want_lat)
         rt_ref_send(x->p);
@@ -498,13 +510,17 @@ static int run_rtt(int unix_socket, const char *impl, int n)
 {
     char addr[160];
     pid_t host;
+    int wv = !strcmp(impl, "rtt-urg-wv") || !strcmp(impl, "rtt-ref-wv");
     want_lat = n;
     lat = calloc((size_t)n, sizeof(double));
-    host = fasthost_start(unix_socket, !strcmp(impl, "rtt-raw") ? FASTHOST_RAW_PINGPONG : 0,
+    host = fasthost_start(unix_socket,
+                          !strcmp(impl, "rtt-raw") ? FASTHOST_RAW_PINGPONG
+                          : wv                     ? FASTHOST_WRITEV
+                                                   : 0,
                           addr, sizeof(addr));
-    if (!strcmp(impl, "rtt-urg"))
+    if (!strncmp(impl, "rtt-urg", 7))
         rtt_urg(addr);
-    else if (!strcmp(impl, "rtt-ref"))
+    else if (!strncmp(impl, "rtt-ref", 7))
         rtt_ref(addr);
     else
         rtt_raw(addr);
