@@ -23,7 +23,7 @@
  *       prints "MB/s HOST% GUEST% FAULTS": the throughput, the CPU the host
  *       and the guest process used over the measured seconds (% of one
  *       CPU), and the host's minor page faults per GB moved
- *   bench_e2e tcp|unix rtt-urg|rtt-ref|rtt-raw|rtt-urg-wv|rtt-ref-wv N
+ *   bench_e2e tcp|unix rtt-urg|rtt-ref|rtt-raw|rtt-urg-wv|rtt-ref-wv|rtt-raw-ev N
  *       prints "p50 p99" in µs
  *
  * The round trip: N control IN requests of 18 bytes (GET_DESCRIPTOR), one
@@ -32,7 +32,10 @@
  * host (what a real usbredirect does: parse each request, build each
  * reply); rtt-urg-wv and rtt-ref-wv to the writev host, which answers from
  * a reply encoded once with one read and one write per round trip, as raw's
- * host does: the difference to raw is then the guest's.
+ * host does: the difference to raw is then the guest's. rtt-raw-ev is raw's
+ * ping-pong on a libev loop (non-blocking, an ev_io, the next request
+ * written from its callback): what waiting on an event loop costs any
+ * guest, with no protocol.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -506,6 +509,60 @@ static void rtt_raw(const char *addr)
     close(fd);
 }
 
+/* raw-ev: the ping-pong of rtt_raw on a libev loop (a non-blocking socket,
+ * an ev_io, the next request written from the read callback): the floor of
+ * any guest on an event loop, a wait for readiness (epoll_wait) before
+ * each read. */
+struct rtt_ev {
+    ev_io io;
+    int fd;
+    size_t got;
+};
+
+static void rt_ev_send(struct rtt_ev *r)
+{
+    static const uint8_t req[26];
+    sent_at = now();
+    if (write(r->fd, req, sizeof(req)) != (ssize_t)sizeof(req))
+        abort();
+}
+
+static void rt_ev_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct rtt_ev *r = (struct rtt_ev *)w;
+    uint8_t rep[44];
+    ssize_t n = read(r->fd, rep, sizeof(rep) - r->got);
+    (void)revents;
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n <= 0)
+        abort();
+    r->got += (size_t)n;
+    if (r->got < sizeof(rep))
+        return;
+    r->got = 0;
+    lat[nlat++] = now() - sent_at;
+    if (nlat < want_lat)
+        rt_ev_send(r);
+    else
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void rtt_raw_ev(const char *addr)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    struct rtt_ev r;
+    r.fd = fasthost_connect(addr);
+    r.got = 0;
+    fcntl(r.fd, F_SETFL, O_NONBLOCK);
+    ev_io_init(&r.io, rt_ev_read, r.fd, EV_READ);
+    ev_io_start(loop, &r.io);
+    rt_ev_send(&r);
+    ev_run(loop, 0);
+    close(r.fd);
+    ev_loop_destroy(loop);
+}
+
 static int run_rtt(int unix_socket, const char *impl, int n)
 {
     char addr[160];
@@ -514,14 +571,16 @@ static int run_rtt(int unix_socket, const char *impl, int n)
     want_lat = n;
     lat = calloc((size_t)n, sizeof(double));
     host = fasthost_start(unix_socket,
-                          !strcmp(impl, "rtt-raw") ? FASTHOST_RAW_PINGPONG
-                          : wv                     ? FASTHOST_WRITEV
-                                                   : 0,
+                          !strncmp(impl, "rtt-raw", 7) ? FASTHOST_RAW_PINGPONG
+                          : wv                         ? FASTHOST_WRITEV
+                                                       : 0,
                           addr, sizeof(addr));
     if (!strncmp(impl, "rtt-urg", 7))
         rtt_urg(addr);
     else if (!strncmp(impl, "rtt-ref", 7))
         rtt_ref(addr);
+    else if (!strcmp(impl, "rtt-raw-ev"))
+        rtt_raw_ev(addr);
     else
         rtt_raw(addr);
     fasthost_stop(host, addr);
