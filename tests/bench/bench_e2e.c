@@ -24,7 +24,10 @@
  *       and the guest process used over the measured seconds (% of one
  *       CPU), and the host's minor page faults per GB moved
  *   bench_e2e tcp|unix rtt-urg|rtt-ref|rtt-raw|rtt-urg-wv|rtt-ref-wv|rtt-raw-ev N
- *       prints "p50 p99" in µs
+ *       prints "P50 P99 GUEST-CPU HOST-CPU GUEST-WAIT HOST-WAIT" in µs: the
+ *       latency's median and 99th percentile, and per round trip the CPU
+ *       time of the guest and of the host and their time waiting for a CPU
+ *       (/proc/PID/schedstat: the load of the machine shows in the waits)
  *
  * The round trip: N control IN requests of 18 bytes (GET_DESCRIPTOR), one
  * at a time; raw is a ping-pong of the same sizes on the wire (26 bytes
@@ -368,6 +371,36 @@ static double *lat;
 static int nlat, want_lat;
 static double sent_at;
 
+/* CPU time (on a CPU, and waiting for one) of the guest (this process)
+ * and the host over the measured round trips, from /proc/PID/schedstat
+ * (ns: run time, run-queue wait, timeslices): at the end of the warm-up
+ * and at the end. */
+static pid_t rtt_host;
+static unsigned long long sched0[2][2], sched1[2][2]; /* [guest, host][run, wait] */
+
+static void schedstat(pid_t pid, unsigned long long out[2])
+{
+    char path[64];
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+    out[0] = out[1] = 0;
+    if ((f = fopen(path, "r"))) {
+        if (fscanf(f, "%llu %llu", &out[0], &out[1]) != 2)
+            out[0] = out[1] = 0;
+        fclose(f);
+    }
+}
+
+static void lat_add(double v)
+{
+    lat[nlat++] = v;
+    if (nlat == want_lat / 10 || nlat == want_lat) {
+        unsigned long long(*at)[2] = nlat == want_lat ? sched1 : sched0;
+        schedstat(getpid(), at[0]);
+        schedstat(rtt_host, at[1]);
+    }
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -392,7 +425,7 @@ static void rt_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *i
 static void rt_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
 {
     (void)ud;
-    lat[nlat++] = now() - sent_at;
+    lat_add(now() - sent_at);
     if (u->status != URG_URB_SUCCESS || u->actual_length != 18) {
         fprintf(stderr, "bench: round trip %d: status %d, %u bytes\n", nlat, (int)u->status,
                 (unsigned)u->actual_length);
@@ -465,7 +498,7 @@ static void rt_ref_control(void *priv, uint64_t id, struct usb_redir_control_pac
 {
     struct fasthost_io *x = priv;
     (void)id;
-    lat[nlat++] = now() - sent_at;
+    lat_add(now() - sent_at);
     if (h->status != usb_redir_success || len != 18) {
         fprintf(stderr, "bench: round trip %d: status %d, %d bytes\n", nlat, h->status, len);
         abort();
@@ -504,7 +537,7 @@ static void rtt_raw(const char *addr)
                 abort();
             got += (size_t)n;
         }
-        lat[nlat++] = now() - sent_at;
+        lat_add(now() - sent_at);
     }
     close(fd);
 }
@@ -541,7 +574,7 @@ static void rt_ev_read(struct ev_loop *loop, ev_io *w, int revents)
     if (r->got < sizeof(rep))
         return;
     r->got = 0;
-    lat[nlat++] = now() - sent_at;
+    lat_add(now() - sent_at);
     if (nlat < want_lat)
         rt_ev_send(r);
     else
@@ -570,7 +603,7 @@ static int run_rtt(int unix_socket, const char *impl, int n)
     int wv = !strcmp(impl, "rtt-urg-wv") || !strcmp(impl, "rtt-ref-wv");
     want_lat = n;
     lat = calloc((size_t)n, sizeof(double));
-    host = fasthost_start(unix_socket,
+    host = rtt_host = fasthost_start(unix_socket,
                           !strncmp(impl, "rtt-raw", 7) ? FASTHOST_RAW_PINGPONG
                           : wv                         ? FASTHOST_WRITEV
                                                        : 0,
@@ -588,8 +621,13 @@ static int run_rtt(int unix_socket, const char *impl, int n)
         return 1;
     /* The first tenth is warm-up. */
     qsort(lat + n / 10, (size_t)(n - n / 10), sizeof(double), cmp_double);
-    printf("%.1f %.1f\n", lat[n / 10 + (n - n / 10) / 2] * 1e6,
-           lat[n / 10 + (size_t)((n - n / 10) * 0.99)] * 1e6);
+    {
+        double k = (double)(n - n / 10) * 1e3; /* ns to µs per round trip */
+        printf("%.1f %.1f %.2f %.2f %.2f %.2f\n", lat[n / 10 + (n - n / 10) / 2] * 1e6,
+               lat[n / 10 + (size_t)((n - n / 10) * 0.99)] * 1e6,
+               (double)(sched1[0][0] - sched0[0][0]) / k, (double)(sched1[1][0] - sched0[1][0]) / k,
+               (double)(sched1[0][1] - sched0[0][1]) / k, (double)(sched1[1][1] - sched0[1][1]) / k);
+    }
     free(lat);
     return 0;
 }

@@ -149,14 +149,18 @@ fi
 # parser host (libusbredirparser parses each request and builds each
 # reply, as a real usbredirect does), urg-wv and ref-wv against the writev
 # host (a reply encoded once, the id copied in: one read, one writev per
-# round trip, as raw's host), where the difference to raw is the guest's.
-# The table gives the median of the runs' p50s and of their p99s, their
-# ratios to raw's, and three counts that do not depend on the machine's
-# load: the guest's and the host's system calls per round trip (strace -ff,
-# the difference between 3,000 and 1,000 round trips over 2,000) and the
-# guest's instructions per round trip (callgrind, 6,000 against 1,000, the
-# sort of the latencies left out).
-rtt_impls="urg ref urg-wv ref-wv raw"
+# round trip, as raw's host), where the difference to raw is the guest's;
+# raw-ev is raw's ping-pong on a libev loop (what waiting on an event loop
+# costs, with no protocol). The table gives the median of the runs' p50s
+# and of their p99s, their ratios to raw's, the medians of the guest's and
+# the host's CPU time per round trip and of the guest's time waiting for a
+# CPU (/proc/PID/schedstat: how loaded the machine was), and three counts
+# that do not depend on the machine's load: the guest's and the host's
+# system calls per round trip (strace -ff, the difference between 3,000
+# and 1,000 round trips over 2,000) and the guest's instructions per round
+# trip (callgrind, 6,000 against 1,000, the sort of the latencies left
+# out).
+rtt_impls="urg ref urg-wv ref-wv raw-ev raw"
 # sys SOCK IMPL: "GUEST HOST" system calls per round trip, or "- -"
 rtt_sys() {
     if ! command -v strace > /dev/null; then echo "- -"; return; fi
@@ -205,25 +209,30 @@ for sock in tcp unix; do
     done
 done > "$TMP/rtt-counts"   # SOCK IMPL GUEST-SYSCALLS HOST-SYSCALLS GUEST-INSTRUCTIONS
 {
-    echo "| socket | impl | host | p50 µs (median of $REPEAT) | p99 µs (median of $REPEAT) | p50 / raw | p99 / raw | guest syscalls/rt | host syscalls/rt | guest instructions/rt |"
-    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| socket | impl | host | p50 µs (median of $REPEAT) | p99 µs (median of $REPEAT) | p50 / raw | p99 / raw | guest CPU µs/rt | host CPU µs/rt | guest wait µs/rt | guest syscalls/rt | host syscalls/rt | guest instructions/rt |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     awk 'function med(a, c,   i, j, t) {
             for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
             return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
          }
          NR == FNR { cnt[$1 " " $2] = sprintf("%s | %s | %s", $3, $4, $5); next }
-         { k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k]++; p50[k, n[k]] = $3; p99[k, n[k]] = $4 }
+         { k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k]++; p50[k, n[k]] = $3; p99[k, n[k]] = $4
+           gc[k, n[k]] = $5; hc[k, n[k]] = $6; gw[k, n[k]] = $7 }
          END {
             for (i = 1; i <= m; i++) {
                 k = order[i]
                 for (j = 1; j <= n[k]; j++) { a[j] = p50[k, j] + 0; b[j] = p99[k, j] + 0 }
                 r50[k] = med(a, n[k]); r99[k] = med(b, n[k])
+                for (j = 1; j <= n[k]; j++) { a[j] = gc[k, j] + 0; b[j] = hc[k, j] + 0 }
+                rgc[k] = med(a, n[k]); rhc[k] = med(b, n[k])
+                for (j = 1; j <= n[k]; j++) a[j] = gw[k, j] + 0
+                rgw[k] = med(a, n[k])
             }
             for (i = 1; i <= m; i++) {
                 k = order[i]; split(k, x, " "); raw = x[1] " raw"
-                host = x[2] == "raw" ? "ping-pong" : x[2] ~ /-wv$/ ? "writev" : "parser"
-                printf "| %s | %s | %s | %.1f | %.1f | %.2f | %.2f | %s |\n", x[1], x[2], host,
-                    r50[k], r99[k], r50[k] / r50[raw], r99[k] / r99[raw], cnt[k]
+                host = x[2] ~ /^raw/ ? "ping-pong" : x[2] ~ /-wv$/ ? "writev" : "parser"
+                printf "| %s | %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", x[1], x[2],
+                    host, r50[k], r99[k], r50[k] / r50[raw], r99[k] / r99[raw], rgc[k], rhc[k], rgw[k], cnt[k]
             }
          }' "$TMP/rtt-counts" "$TMP/rtt-runs"
 } > "$OUT/rtt.md"
