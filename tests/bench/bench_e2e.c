@@ -413,6 +413,7 @@ struct rtt_urg {
     struct urg_urb *u;
     uint8_t buf[18];
 };
+static struct ev_loop *rt_loop;
 
 static void rt_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *info)
 {
@@ -434,15 +435,9 @@ static void rt_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
     if (nlat < want_lat) {
         sent_at = now();
         urg_hcd_submit(dev, u);
+    } else {
+        ev_break(rt_loop, EVBREAK_ALL); /* as raw-ev: no watcher of ours per iteration */
     }
-}
-
-static void rt_check(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-    (void)w;
-    (void)revents;
-    if (nlat >= want_lat)
-        ev_break(loop, EVBREAK_ALL);
 }
 
 static void rtt_urg(const char *addr)
@@ -453,7 +448,7 @@ static void rtt_urg(const char *addr)
     struct ev_loop *loop = ev_loop_new(0);
     urg_transport *t;
     urg_hcd_dev *dev;
-    ev_prepare chk;
+    rt_loop = loop;
     r.u = urg_urb_alloc(0);
     r.u->type = URG_EP_CONTROL;
     memcpy(r.u->setup, get_device, 8);
@@ -471,8 +466,6 @@ static void rtt_urg(const char *addr)
     tc.peer = urg_transport_peer_hcd(dev);
     if (urg_transport_new(&tc, &t))
         abort();
-    ev_prepare_init(&chk, rt_check);
-    ev_prepare_start(loop, &chk);
     ev_run(loop, 0);
     urg_transport_free(t);
     urg_hcd_dev_free(dev);
