@@ -4,11 +4,12 @@
 # callgrind for instructions per packet (repeatable where time is not); then
 # the end-to-end benchmark (tests/bench/bench_e2e.c) over TCP and a Unix
 # socket, throughput and control round trips (against the parser host and
-# the writev host, with the system calls and the guest's instructions per
-# round trip, under strace and callgrind); then the scale runs
-# (tests/bench/bench_scale.c). Writes BUILD/bench/codec.md, e2e.md, rtt.md,
-# scale.md (markdown tables) and
-# throughput.png (gnuplot, when installed), and prints the tables.
+# the writev host, beside raw's ping-pong blocking and on a libev loop;
+# with the CPU time per round trip, and the system calls and the guest's
+# instructions per round trip under strace and callgrind); then the scale
+# runs (tests/bench/bench_scale.c). Writes BUILD/bench/codec.md, e2e.md,
+# rtt.md, scale.md (markdown tables) and throughput.png (gnuplot, when
+# installed), and prints the tables.
 #
 # BENCH_PARTS: which of "codec e2e rtt scale" to run (all by default).
 # BENCH_CPUS=1: every end-to-end and round-trip process on CPU 0
