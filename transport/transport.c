@@ -10,9 +10,11 @@
  * into the transport's buffer and urg_session_recv(). A loop iteration reads
  * at most read_budget bytes so many devices share one loop fairly; reading
  * can be paused by the application. Writing: the engine's iovecs with one
- * writev/sendmsg, partial writes consumed; an ev_prepare watcher writes
- * whatever the application queued before the loop blocks, so requests made
- * from anywhere go out without an explicit kick.
+ * writev/sendmsg (a lone segment with write/send), partial writes
+ * consumed. What a completion queues goes out at the end of the read that
+ * completed it; an ev_prepare watcher writes whatever the application
+ * queued elsewhere before the loop blocks, so requests made from anywhere
+ * go out without an explicit kick.
  *
  * Backpressure both ways: output over output_high is reported (blocked)
  * and reading stops until it drains under half of it, so a host that reads
@@ -230,9 +232,8 @@ static void update_reading(urg_transport *t)
         ev_io_stop(t->loop, &t->rio);
 }
 
-static void check_blocked(urg_transport *t)
+static void check_blocked(urg_transport *t, size_t pending)
 {
-    size_t pending = t->s ? urg_session_output_pending(t->s) : 0;
     if (!t->blocked && pending > t->cfg.output_high) {
         t->blocked = true;
         t->st.blocked++;
@@ -256,29 +257,44 @@ static void watch_stall(urg_transport *t)
     }
 }
 
+/* One write of iov[0..n): a lone segment (a request, most often) with
+ * send() or write(), which the kernel takes for less than a message. */
+static ssize_t write_iov(urg_transport *t, const struct iovec *iov, int n)
+{
+    if (n == 1)
+        return t->is_socket ? send(t->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
+                            : write(t->fd, iov[0].iov_base, iov[0].iov_len);
+    if (t->is_socket) {
+        struct msghdr m;
+        memset(&m, 0, sizeof(m));
+        m.msg_iov = (struct iovec *)iov;
+        m.msg_iovlen = (size_t)n;
+        return sendmsg(t->fd, &m, MSG_NOSIGNAL);
+    }
+    return writev(t->fd, iov, n);
+}
+
 /* Writes what the engine has queued; returns false if the connection
- * dropped. */
+ * dropped. Called right after each read's completions (read_host), when
+ * the socket takes more (on_write), and before the loop waits
+ * (write_before_wait). */
 static bool try_write(urg_transport *t)
 {
     struct iovec iov[64];
-    while (t->state == T_CONNECTED && t->s && urg_session_output_pending(t->s)) {
+    size_t pending = 0;
+    while (t->state == T_CONNECTED && t->s && (pending = urg_session_output_pending(t->s))) {
         int n = urg_session_output(t->s, iov, 64);
         ssize_t w;
         if (n <= 0)
             break;
-        if (t->is_socket) {
-            struct msghdr m;
-            memset(&m, 0, sizeof(m));
-            m.msg_iov = iov;
-            m.msg_iovlen = (size_t)n;
-            w = sendmsg(t->fd, &m, MSG_NOSIGNAL);
-        } else {
-            w = writev(t->fd, iov, n);
-        }
+        w = write_iov(t, iov, n);
         if (w > 0) {
             if (t->cap)
                 capture_iov(t, iov, n, (size_t)w);
-            t->last_write = ev_now(t->loop);
+            /* Only a full socket is watched for a stall (watch_stall sets
+             * the time when it starts to). */
+            if (ev_is_active(&t->stall))
+                t->last_write = ev_now(t->loop);
             urg_session_consume(t->s, (size_t)w);
             t->st.bytes_out += (uint64_t)w;
             t->st.writes++;
@@ -289,17 +305,22 @@ static bool try_write(urg_transport *t)
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             ev_io_start(t->loop, &t->wio);
             watch_stall(t);
-            check_blocked(t);
+            check_blocked(t, pending);
             return true;
         }
         drop(t, URG_ERR_IO);
         return false;
     }
+    /* All written (or the connection is gone, or the engine gave no
+     * segment): nothing to wait for. The two stops are libev calls; most
+     * writes have neither watcher running. */
     if (t->state == T_CONNECTED) {
-        ev_io_stop(t->loop, &t->wio);
-        ev_timer_stop(t->loop, &t->stall);
+        if (ev_is_active(&t->wio) || ev_is_pending(&t->wio))
+            ev_io_stop(t->loop, &t->wio);
+        if (ev_is_active(&t->stall) || ev_is_pending(&t->stall))
+            ev_timer_stop(t->loop, &t->stall);
     }
-    check_blocked(t);
+    check_blocked(t, pending);
     return true;
 }
 
@@ -396,10 +417,14 @@ static void read_host(urg_transport *t)
 GUARDED_CALLBACK(on_read, io, read_host)
 GUARDED_CALLBACK(on_write, io, try_write)
 
-/* Before the loop waits: what the application queued meanwhile goes out. */
+/* Before the loop waits: what the application queued meanwhile goes out.
+ * Most iterations have nothing queued (what a callback of ours queued went
+ * out at its end): then only a blocked transport looks again, in case the
+ * engine dropped its output. */
 static void write_before_wait(urg_transport *t)
 {
-    if (t->state == T_CONNECTED && !ev_is_active(&t->wio))
+    if (t->state == T_CONNECTED && !ev_is_active(&t->wio) &&
+        (t->blocked || (t->s && urg_session_output_pending(t->s))))
         try_write(t);
 }
 GUARDED_CALLBACK(on_prepare, prepare, write_before_wait)

@@ -23,11 +23,22 @@
  *       prints "MB/s HOST% GUEST% FAULTS": the throughput, the CPU the host
  *       and the guest process used over the measured seconds (% of one
  *       CPU), and the host's minor page faults per GB moved
- *   bench_e2e tcp|unix rtt-urg|rtt-ref|rtt-raw N  prints "p50 p99" in µs
+ *   bench_e2e tcp|unix rtt-urg|rtt-ref|rtt-raw|rtt-urg-wv|rtt-ref-wv|rtt-raw-ev N
+ *       prints "P50 P99 GUEST-CPU HOST-CPU GUEST-WAIT HOST-WAIT" in µs: the
+ *       latency's median and 99th percentile, and per round trip the CPU
+ *       time of the guest and of the host and their time waiting for a CPU
+ *       (/proc/PID/schedstat: the load of the machine shows in the waits)
  *
  * The round trip: N control IN requests of 18 bytes (GET_DESCRIPTOR), one
  * at a time; raw is a ping-pong of the same sizes on the wire (26 bytes
- * out, 44 back) with no protocol.
+ * out, 44 back) with no protocol. rtt-urg and rtt-ref talk to the parser
+ * host (what a real usbredirect does: parse each request, build each
+ * reply); rtt-urg-wv and rtt-ref-wv to the writev host, which answers from
+ * a reply encoded once with one read and one write per round trip, as raw's
+ * host does: the difference to raw is then the guest's. rtt-raw-ev is raw's
+ * ping-pong on a libev loop (non-blocking, an ev_io, the next request
+ * written from its callback): what waiting on an event loop costs any
+ * guest, with no protocol.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -360,6 +371,36 @@ static double *lat;
 static int nlat, want_lat;
 static double sent_at;
 
+/* CPU time (on a CPU, and waiting for one) of the guest (this process)
+ * and the host over the measured round trips, from /proc/PID/schedstat
+ * (ns: run time, run-queue wait, timeslices): at the end of the warm-up
+ * and at the end. */
+static pid_t rtt_host;
+static unsigned long long sched0[2][2], sched1[2][2]; /* [guest, host][run, wait] */
+
+static void schedstat(pid_t pid, unsigned long long out[2])
+{
+    char path[64];
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+    out[0] = out[1] = 0;
+    if ((f = fopen(path, "r"))) {
+        if (fscanf(f, "%llu %llu", &out[0], &out[1]) != 2)
+            out[0] = out[1] = 0;
+        fclose(f);
+    }
+}
+
+static void lat_add(double v)
+{
+    lat[nlat++] = v;
+    if (nlat == want_lat / 10 || nlat == want_lat) {
+        unsigned long long(*at)[2] = nlat == want_lat ? sched1 : sched0;
+        schedstat(getpid(), at[0]);
+        schedstat(rtt_host, at[1]);
+    }
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -372,6 +413,7 @@ struct rtt_urg {
     struct urg_urb *u;
     uint8_t buf[18];
 };
+static struct ev_loop *rt_loop;
 
 static void rt_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *info)
 {
@@ -384,19 +426,18 @@ static void rt_attach(void *ud, urg_hcd_dev *dev, const struct urg_hcd_device *i
 static void rt_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
 {
     (void)ud;
-    lat[nlat++] = now() - sent_at;
+    lat_add(now() - sent_at);
+    if (u->status != URG_URB_SUCCESS || u->actual_length != 18) {
+        fprintf(stderr, "bench: round trip %d: status %d, %u bytes\n", nlat, (int)u->status,
+                (unsigned)u->actual_length);
+        abort();
+    }
     if (nlat < want_lat) {
         sent_at = now();
         urg_hcd_submit(dev, u);
+    } else {
+        ev_break(rt_loop, EVBREAK_ALL); /* as raw-ev: no watcher of ours per iteration */
     }
-}
-
-static void rt_check(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-    (void)w;
-    (void)revents;
-    if (nlat >= want_lat)
-        ev_break(loop, EVBREAK_ALL);
 }
 
 static void rtt_urg(const char *addr)
@@ -407,7 +448,7 @@ static void rtt_urg(const char *addr)
     struct ev_loop *loop = ev_loop_new(0);
     urg_transport *t;
     urg_hcd_dev *dev;
-    ev_prepare chk;
+    rt_loop = loop;
     r.u = urg_urb_alloc(0);
     r.u->type = URG_EP_CONTROL;
     memcpy(r.u->setup, get_device, 8);
@@ -425,8 +466,6 @@ static void rtt_urg(const char *addr)
     tc.peer = urg_transport_peer_hcd(dev);
     if (urg_transport_new(&tc, &t))
         abort();
-    ev_prepare_init(&chk, rt_check);
-    ev_prepare_start(loop, &chk);
     ev_run(loop, 0);
     urg_transport_free(t);
     urg_hcd_dev_free(dev);
@@ -452,9 +491,11 @@ static void rt_ref_control(void *priv, uint64_t id, struct usb_redir_control_pac
 {
     struct fasthost_io *x = priv;
     (void)id;
-    (void)h;
-    (void)len;
-    lat[nlat++] = now() - sent_at;
+    lat_add(now() - sent_at);
+    if (h->status != usb_redir_success || len != 18) {
+        fprintf(stderr, "bench: round trip %d: status %d, %d bytes\n", nlat, h->status, len);
+        abort();
+    }
     usbredirparser_free_packet_data(x->p, d);
     if (nlat < want_lat)
         rt_ref_send(x->p);
@@ -489,23 +530,83 @@ static void rtt_raw(const char *addr)
                 abort();
             got += (size_t)n;
         }
-        lat[nlat++] = now() - sent_at;
+        lat_add(now() - sent_at);
     }
     close(fd);
+}
+
+/* raw-ev: the ping-pong of rtt_raw on a libev loop (a non-blocking socket,
+ * an ev_io, the next request written from the read callback): the floor of
+ * any guest on an event loop, a wait for readiness (epoll_wait) before
+ * each read. */
+struct rtt_ev {
+    ev_io io;
+    int fd;
+    size_t got;
+};
+
+static void rt_ev_send(struct rtt_ev *r)
+{
+    static const uint8_t req[26];
+    sent_at = now();
+    if (write(r->fd, req, sizeof(req)) != (ssize_t)sizeof(req))
+        abort();
+}
+
+static void rt_ev_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct rtt_ev *r = (struct rtt_ev *)w;
+    uint8_t rep[44];
+    ssize_t n = read(r->fd, rep, sizeof(rep) - r->got);
+    (void)revents;
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n <= 0)
+        abort();
+    r->got += (size_t)n;
+    if (r->got < sizeof(rep))
+        return;
+    r->got = 0;
+    lat_add(now() - sent_at);
+    if (nlat < want_lat)
+        rt_ev_send(r);
+    else
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void rtt_raw_ev(const char *addr)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    struct rtt_ev r;
+    r.fd = fasthost_connect(addr);
+    r.got = 0;
+    fcntl(r.fd, F_SETFL, O_NONBLOCK);
+    ev_io_init(&r.io, rt_ev_read, r.fd, EV_READ);
+    ev_io_start(loop, &r.io);
+    rt_ev_send(&r);
+    ev_run(loop, 0);
+    close(r.fd);
+    ev_loop_destroy(loop);
 }
 
 static int run_rtt(int unix_socket, const char *impl, int n)
 {
     char addr[160];
     pid_t host;
+    int wv = !strcmp(impl, "rtt-urg-wv") || !strcmp(impl, "rtt-ref-wv");
     want_lat = n;
     lat = calloc((size_t)n, sizeof(double));
-    host = fasthost_start(unix_socket, !strcmp(impl, "rtt-raw") ? FASTHOST_RAW_PINGPONG : 0,
+    host = rtt_host = fasthost_start(unix_socket,
+                          !strncmp(impl, "rtt-raw", 7) ? FASTHOST_RAW_PINGPONG
+                          : wv                         ? FASTHOST_WRITEV
+                                                       : 0,
                           addr, sizeof(addr));
-    if (!strcmp(impl, "rtt-urg"))
+    if (!strncmp(impl, "rtt-urg", 7))
         rtt_urg(addr);
-    else if (!strcmp(impl, "rtt-ref"))
+    else if (!strncmp(impl, "rtt-ref", 7))
         rtt_ref(addr);
+    else if (!strcmp(impl, "rtt-raw-ev"))
+        rtt_raw_ev(addr);
     else
         rtt_raw(addr);
     fasthost_stop(host, addr);
@@ -513,8 +614,13 @@ static int run_rtt(int unix_socket, const char *impl, int n)
         return 1;
     /* The first tenth is warm-up. */
     qsort(lat + n / 10, (size_t)(n - n / 10), sizeof(double), cmp_double);
-    printf("%.1f %.1f\n", lat[n / 10 + (n - n / 10) / 2] * 1e6,
-           lat[n / 10 + (size_t)((n - n / 10) * 0.99)] * 1e6);
+    {
+        double k = (double)(n - n / 10) * 1e3; /* ns to µs per round trip */
+        printf("%.1f %.1f %.2f %.2f %.2f %.2f\n", lat[n / 10 + (n - n / 10) / 2] * 1e6,
+               lat[n / 10 + (size_t)((n - n / 10) * 0.99)] * 1e6,
+               (double)(sched1[0][0] - sched0[0][0]) / k, (double)(sched1[1][0] - sched0[1][0]) / k,
+               (double)(sched1[0][1] - sched0[0][1]) / k, (double)(sched1[1][1] - sched0[1][1]) / k);
+    }
     free(lat);
     return 0;
 }

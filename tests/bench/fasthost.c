@@ -178,22 +178,35 @@ static void put_le32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
 }
 
-enum { WV_BATCH = 256, WV_HDR_MAX = 16 + 10 }; /* replies per writev; header + type header */
+/* Replies per writev; a reply slot: a header and type header, or a whole
+ * control reply with its descriptor (16 + 10 + 18). */
+enum { WV_BATCH = 256, WV_HDR_MAX = 64 };
+
+/* GET_DESCRIPTOR(DEVICE, 18) as the guests send it (control packet header:
+ * endpoint, request, requesttype, status, value, index, length), and the
+ * device descriptor that answers it (the device h_guest_hello announces:
+ * 1234:5678, high speed, 64-byte endpoint 0). */
+static const uint8_t get_device_th[10] = { 0x80, 6, 0x80, 0, 0x00, 0x01, 0, 0, 18, 0 };
+static const uint8_t device_descriptor[18] = { 18, 1, 0x00, 0x02, 0, 0, 0, 64, 0x34, 0x12,
+                                               0x78, 0x56, 0x00, 0x01, 0, 0, 0, 1 };
 
 /* Answers bulk IN and control requests as the parser host does, with no
  * parser: each reply is the request's own header and type header, copied
  * into a slot of a fixed table with the length and status changed, and the
  * payload is the static buffer; up to WV_BATCH replies (two iovecs each)
  * go out in one writev. Nothing is allocated or copied per reply but the
- * header. */
+ * header. GET_DESCRIPTOR(DEVICE, 18), the round trip's request, is
+ * answered from a reply encoded once after the handshake (header, type
+ * header and device descriptor: 44 bytes with 64-bit ids), the request's
+ * id copied in: one iovec, as raw ping-pong's one write. */
 static void host_writev(int fd)
 {
-    static uint8_t in[65536], hdr[WV_BATCH][WV_HDR_MAX];
+    static uint8_t in[65536], hdr[WV_BATCH][WV_HDR_MAX], get_device_reply[WV_HDR_MAX];
     static struct iovec iov[2 * WV_BATCH];
     struct mem_io m;
     uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0xff };
-    size_t hl, bl, have = 0;
-    int nrep = 0;
+    size_t hl, bl, have = 0, gdl;
+    int niov = 0, nrep = 0;
     memset(&m, 0, sizeof(m));
     m.io.p = usbredirparser_create();
     m.io.p->priv = &m;
@@ -228,6 +241,13 @@ static void host_writev(int fd)
                  usbredirparser_have_cap(m.io.p, usb_redir_cap_32bits_bulk_length)
              ? 10
              : 8;
+    /* type, length, id (copied from each request), type header, payload */
+    gdl = hl + sizeof(get_device_th) + sizeof(device_descriptor);
+    put_le32(get_device_reply, usb_redir_control_packet);
+    put_le32(get_device_reply + 4, (uint32_t)(gdl - hl));
+    memcpy(get_device_reply + hl, get_device_th, sizeof(get_device_th));
+    memcpy(get_device_reply + hl + sizeof(get_device_th), device_descriptor,
+           sizeof(device_descriptor));
     for (;;) {
         size_t at = 0;
         ssize_t n = read(fd, in + have, sizeof(in) - have);
@@ -244,6 +264,14 @@ static void host_writev(int fd)
             if (have - at < hl + len)
                 break;
             at += hl + len;
+            if (type == usb_redir_control_packet && len == sizeof(get_device_th) &&
+                !memcmp(h + hl, get_device_th, sizeof(get_device_th))) {
+                r = hdr[nrep];
+                memcpy(r, get_device_reply, gdl);
+                memcpy(r + 8, h + 8, hl - 8); /* the id */
+                iov[niov++] = (struct iovec){ r, gdl };
+                goto queued;
+            }
             if (type == usb_redir_bulk_packet && len == bl && (h[hl] & 0x80)) {
                 /* endpoint, status, length, stream_id[, length_high] */
                 th = bl;
@@ -272,18 +300,19 @@ static void host_writev(int fd)
                 if (!(h[hl] & 0x80)) /* OUT: the length written */
                     r[hl + 8] = (uint8_t)(len - 10), r[hl + 9] = (uint8_t)((len - 10) >> 8);
             }
-            iov[2 * nrep] = (struct iovec){ r, hl + th };
-            iov[2 * nrep + 1] = (struct iovec){ data, want };
+            iov[niov++] = (struct iovec){ r, hl + th };
+            iov[niov++] = (struct iovec){ data, want };
+        queued:
             if (++nrep == WV_BATCH) {
-                if (writev_full(fd, iov, 2 * nrep))
+                if (writev_full(fd, iov, niov))
                     goto out;
-                nrep = 0;
+                nrep = niov = 0;
             }
         }
         if (nrep) {
-            if (writev_full(fd, iov, 2 * nrep))
+            if (writev_full(fd, iov, niov))
                 goto out;
-            nrep = 0;
+            nrep = niov = 0;
         }
         memmove(in, in + at, have - at);
         have -= at;

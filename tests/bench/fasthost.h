@@ -24,7 +24,10 @@
  * FASTHOST_WRITEV the usb-host with no parser after the handshake: each bulk
  * IN or control request answered with its own header, patched, and the
  * static payload, many replies to a writev (no allocation, no payload copy:
- * a host that does little more per byte than STREAM). */
+ * a host that does little more per byte than STREAM); GET_DESCRIPTOR
+ * (DEVICE, 18) answered from a reply encoded once, the device descriptor
+ * as payload, the request's id copied in (a read and a one-iovec writev
+ * per round trip: a host that does little more than PINGPONG's). */
 enum { FASTHOST_RAW_STREAM = 1, FASTHOST_RAW_PINGPONG = 2, FASTHOST_RAW_COPY = 3,
        FASTHOST_WRITEV = 4 };
 

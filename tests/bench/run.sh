@@ -3,10 +3,13 @@
 # natively for wall time, then each workload and implementation alone under
 # callgrind for instructions per packet (repeatable where time is not); then
 # the end-to-end benchmark (tests/bench/bench_e2e.c) over TCP and a Unix
-# socket, throughput and control round trips; then the scale runs
-# (tests/bench/bench_scale.c). Writes BUILD/bench/codec.md, e2e.md, rtt.md,
-# scale.md (markdown tables) and
-# throughput.png (gnuplot, when installed), and prints the tables.
+# socket, throughput and control round trips (against the parser host and
+# the writev host, beside raw's ping-pong blocking and on a libev loop;
+# with the CPU time per round trip, and the system calls and the guest's
+# instructions per round trip under strace and callgrind); then the scale
+# runs (tests/bench/bench_scale.c). Writes BUILD/bench/codec.md, e2e.md,
+# rtt.md, scale.md (markdown tables) and throughput.png (gnuplot, when
+# installed), and prints the tables.
 #
 # BENCH_PARTS: which of "codec e2e rtt scale" to run (all by default).
 # BENCH_CPUS=1: every end-to-end and round-trip process on CPU 0
@@ -26,6 +29,7 @@ OUT=$B/bench
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 command -v valgrind > /dev/null || { echo "bench: valgrind is needed" >&2; exit 1; }
+# (strace, for the round trips' system calls, is optional: "-" without it)
 
 if part codec; then
 "$BIN" > "$TMP/wall"   # WORKLOAD IMPL N NS_PER_PACKET MB_PER_S (best of 5)
@@ -141,37 +145,97 @@ done
 fi
 
 # Control round trips: 20,000 GET_DESCRIPTOR(18) one at a time, REPEAT
-# times; raw is a ping-pong of the same sizes with no protocol. The table
-# gives the median of the runs' p50s and of their p99s.
+# times, interleaved; raw is a ping-pong of the same sizes with no protocol
+# (its host: one read, one write per round trip). urg and ref against the
+# parser host (libusbredirparser parses each request and builds each
+# reply, as a real usbredirect does), urg-wv and ref-wv against the writev
+# host (a reply encoded once, the id copied in: one read, one writev per
+# round trip, as raw's host), where the difference to raw is the guest's;
+# raw-ev is raw's ping-pong on a libev loop (what waiting on an event loop
+# costs, with no protocol). The table gives the median of the runs' p50s
+# and of their p99s, their ratios to raw's, the medians of the guest's and
+# the host's CPU time per round trip and of the guest's time waiting for a
+# CPU (/proc/PID/schedstat: how loaded the machine was), and three counts
+# that do not depend on the machine's load: the guest's and the host's
+# system calls per round trip (strace -ff, the difference between 3,000
+# and 1,000 round trips over 2,000) and the guest's instructions per round
+# trip (callgrind, 6,000 against 1,000, the sort of the latencies left
+# out).
+rtt_impls="urg ref urg-wv ref-wv raw-ev raw"
+# sys SOCK IMPL: "GUEST HOST" system calls per round trip, or "- -"
+rtt_sys() {
+    if ! command -v strace > /dev/null; then echo "- -"; return; fi
+    for n in 1000 3000; do
+        mkdir -p "$TMP/st$n"
+        rm -f "$TMP/st$n"/*
+        $PIN strace -ff -o "$TMP/st$n/t" "$E2E" "$1" "rtt-$2" $n > /dev/null
+    done
+    for who in guest host; do
+        for n in 1000 3000; do
+            # the guest is the process strace started (its execve)
+            g=$(grep -l '^execve(' "$TMP/st$n"/t.*)
+            if [ $who = guest ]; then f=$g; else f=$(ls "$TMP/st$n"/t.* | grep -vx "$g"); fi
+            grep -c '^[a-z_0-9]*(' "$f" || true
+        done | { read -r a; read -r b; printf '%s ' "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b - a) / 2000 }')"; }
+    done
+    echo
+}
+# ins SOCK IMPL: the guest's instructions per round trip
+rtt_ins() {
+    for n in 1000 6000; do
+        valgrind --tool=callgrind --callgrind-out-file="$TMP/cg$n" "$E2E" "$1" "rtt-$2" $n \
+            > /dev/null 2>&1
+    done
+    for n in 1000 6000; do
+        callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$TMP/cg$n" 2>/dev/null | awk '
+            /PROGRAM TOTALS/ { gsub(",", "", $1); t = $1 }
+            /msort.c:qsort / { gsub(",", "", $1); s += $1 }
+            END { print t - s }'
+    done | { read -r a; read -r b; echo $(((b - a) / 5000)); }
+}
 if part rtt; then
 r=0
 while [ $r -lt "$REPEAT" ]; do
     r=$((r + 1))
     for sock in tcp unix; do
-        for impl in urg ref raw; do
+        for impl in $rtt_impls; do
             echo "$sock $impl $($PIN "$E2E" $sock rtt-$impl 20000)"
         done
     done
 done > "$TMP/rtt-runs"
+cp "$TMP/rtt-runs" "$OUT/rtt-runs.txt"
+for sock in tcp unix; do
+    for impl in $rtt_impls; do
+        echo "$sock $impl $(rtt_sys $sock $impl) $(rtt_ins $sock $impl)"
+    done
+done > "$TMP/rtt-counts"   # SOCK IMPL GUEST-SYSCALLS HOST-SYSCALLS GUEST-INSTRUCTIONS
 {
-    echo "| socket | impl | p50 µs (median of $REPEAT) | p99 µs (median of $REPEAT) | p50 / raw p50 |"
-    echo "|---|---|---:|---:|---:|"
+    echo "| socket | impl | host | p50 µs (median of $REPEAT) | p99 µs (median of $REPEAT) | p50 / raw | p99 / raw | guest CPU µs/rt | host CPU µs/rt | guest wait µs/rt | guest syscalls/rt | host syscalls/rt | guest instructions/rt |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     awk 'function med(a, c,   i, j, t) {
             for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
             return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
          }
-         { k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k]++; p50[k, n[k]] = $3; p99[k, n[k]] = $4 }
+         NR == FNR { cnt[$1 " " $2] = sprintf("%s | %s | %s", $3, $4, $5); next }
+         { k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k]++; p50[k, n[k]] = $3; p99[k, n[k]] = $4
+           gc[k, n[k]] = $5; hc[k, n[k]] = $6; gw[k, n[k]] = $7 }
          END {
             for (i = 1; i <= m; i++) {
-                k = order[i]; split(k, x, " ")
+                k = order[i]
                 for (j = 1; j <= n[k]; j++) { a[j] = p50[k, j] + 0; b[j] = p99[k, j] + 0 }
-                r50[k] = med(a, n[k]); r99[k] = med(b, n[k]); sock[i] = x[1]
+                r50[k] = med(a, n[k]); r99[k] = med(b, n[k])
+                for (j = 1; j <= n[k]; j++) { a[j] = gc[k, j] + 0; b[j] = hc[k, j] + 0 }
+                rgc[k] = med(a, n[k]); rhc[k] = med(b, n[k])
+                for (j = 1; j <= n[k]; j++) a[j] = gw[k, j] + 0
+                rgw[k] = med(a, n[k])
             }
             for (i = 1; i <= m; i++) {
-                k = order[i]; split(k, x, " ")
-                printf "| %s | %s | %.1f | %.1f | %.2f |\n", x[1], x[2], r50[k], r99[k], r50[k] / r50[x[1] " raw"]
+                k = order[i]; split(k, x, " "); raw = x[1] " raw"
+                host = x[2] ~ /^raw/ ? "ping-pong" : x[2] ~ /-wv$/ ? "writev" : "parser"
+                printf "| %s | %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", x[1], x[2],
+                    host, r50[k], r99[k], r50[k] / r50[raw], r99[k] / r99[raw], rgc[k], rhc[k], rgw[k], cnt[k]
             }
-         }' "$TMP/rtt-runs"
+         }' "$TMP/rtt-counts" "$TMP/rtt-runs"
 } > "$OUT/rtt.md"
 cat "$OUT/rtt.md"
 fi

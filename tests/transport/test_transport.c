@@ -1,8 +1,10 @@
 /*
  * test_transport.c - the libev transport: addresses, fd, TCP (IPv4, IPv6),
  * Unix, listening, reconnect, backpressure both ways, many devices on one
- * loop, free from a callback, capture, a broken host.
+ * loop, free from a callback, capture, a broken host; when requests go
+ * out (from outside and from a completion, over a socket and a pty).
  */
+#define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -884,6 +887,194 @@ static void test_host_that_never_reads(void **state)
     ev_loop_destroy(loop);
 }
 
+/* ---------------------------------------------------------------- when requests go out */
+
+/* The host's end of the connection, read by the test: every byte there is
+ * decoded into h.pkts. */
+struct order_host {
+    struct testhost h;
+    int fd;
+};
+
+static void host_take(struct order_host *o)
+{
+    uint8_t buf[4096];
+    ssize_t n;
+    while ((n = read(o->fd, buf, sizeof(buf))) > 0)
+        assert_int_equal(urg_decoder_feed(o->h.dec, buf, (size_t)n, NULL), 0);
+}
+
+/* A prepare watcher: it runs when the loop is about to wait, by priority
+ * before (EV_MAXPRI) or after (EV_MINPRI) the transport's own (0), and
+ * once armed and the device has had min_completions, notes what the host
+ * has received by then; then it ends the loop's iteration before the
+ * wait. */
+struct probe {
+    ev_prepare w;
+    struct order_host *host;
+    struct tdev *d;
+    bool armed, fired;
+    int min_completions;
+    int requests;              /* control requests on the host's end */
+    uint64_t writes;           /* the transport's writes so far */
+};
+
+static void probe_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct probe *p = (struct probe *)w;
+    struct urg_transport_stats st;
+    (void)revents;
+    if (!p->armed || p->fired || p->d->completions < p->min_completions)
+        return;
+    host_take(p->host);
+    p->requests = th_count(&p->host->h, URG_CONTROL_PACKET);
+    urg_transport_stats(p->d->t, &st);
+    p->writes = st.writes;
+    p->fired = true;
+    ev_break(loop, EVBREAK_ONE); /* the loop does not wait */
+}
+
+static bool probe_fired(void *p) { return ((struct probe *)p)->fired; }
+
+/* The completion resubmits its URB once (as a VMM's ring refills). */
+static int resubmits;
+static void resubmit(struct tdev *d, struct urg_urb *u)
+{
+    if (resubmits-- > 0)
+        assert_int_equal(urg_hcd_submit(d->dev, u), 0);
+}
+
+/* Requests leave at once, one write each, and the loop waits with nothing
+ * queued: a request made outside the transport's callbacks is written by
+ * its prepare watcher, before the loop waits (seen by a prepare watcher
+ * that runs after it); a request made from a completion is written at the
+ * end of the read that completed it, before any prepare watcher runs (seen
+ * by one that runs before the transport's), not an iteration later. The
+ * order of events is what is checked, never time. guest_fd and host_fd
+ * are the two ends of a socketpair (the transport send()s) or of a pty
+ * (it write()s). */
+static void requests_leave_at_once(int guest_fd, int host_fd)
+{
+    static const uint8_t get_dev[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
+    static const uint8_t desc[18] = { 18, 1, 0, 2, 0, 0, 0, 64, 0x34, 0x12, 0x78, 0x56 };
+    struct ev_loop *loop = ev_loop_new(0);
+    struct order_host o;
+    struct probe before, after;
+    struct urg_transport_stats st0;
+    struct urg_packet rep;
+    struct urg_urb *u;
+    struct tdev d;
+    uint8_t buf[18];
+    char addr[32];
+    uint64_t id;
+    memset(&o, 0, sizeof(o));
+    o.fd = host_fd;
+    fcntl(host_fd, F_SETFL, O_NONBLOCK);
+    snprintf(addr, sizeof(addr), "fd:%d", guest_fd);
+    tdev_init(&d, loop, addr, 0, 0, NULL);
+    th_init(&o.h, URG_CAPS_ALL);
+    assert_true(run_until(loop, hello_out, &d, 10));
+    host_take(&o);
+    th_hello(&o.h);
+    th_device(&o.h);
+    assert_int_equal(write(host_fd, th_out(&o.h), th_out_len(&o.h)), (ssize_t)th_out_len(&o.h));
+    th_drop(&o.h);
+    assert_true(run_until(loop, tdev_attached, &d, 10));
+    host_take(&o);
+    th_clear(&o.h);
+
+    memset(&before, 0, sizeof(before));
+    memset(&after, 0, sizeof(after));
+    before.host = after.host = &o;
+    before.d = after.d = &d;
+    ev_prepare_init(&before.w, probe_cb);
+    ev_set_priority(&before.w, EV_MAXPRI);
+    ev_prepare_start(loop, &before.w);
+    ev_prepare_init(&after.w, probe_cb);
+    ev_set_priority(&after.w, EV_MINPRI);
+    ev_prepare_start(loop, &after.w);
+
+    /* From outside: on the host's end before the loop first waits. */
+    u = urg_urb_alloc(0);
+    u->type = URG_EP_CONTROL;
+    memcpy(u->setup, get_dev, 8);
+    u->buffer = buf;
+    u->length = sizeof(buf);
+    urg_transport_stats(d.t, &st0);
+    assert_int_equal(urg_hcd_submit(d.dev, u), 0);
+    after.armed = true;
+    assert_true(run_until(loop, probe_fired, &after, 10));
+    assert_int_equal(after.requests, 1);
+    assert_int_equal(after.writes, st0.writes + 1);
+    id = th_find(&o.h, URG_CONTROL_PACKET)->p.id;
+
+    /* From a completion: the reply in, the completion resubmits, and the
+     * next request is on the host's end before any prepare watcher. */
+    th_clear(&o.h);
+    resubmits = 1;
+    d.on_complete = resubmit;
+    d.completions = 0;
+    memset(&rep, 0, sizeof(rep));
+    rep.type = URG_CONTROL_PACKET;
+    rep.id = id;
+    rep.h.control.endpoint = 0x80;
+    rep.h.control.request = 6;
+    rep.h.control.requesttype = 0x80;
+    rep.h.control.value = 0x100;
+    rep.h.control.length = sizeof(desc);
+    rep.data = desc;
+    rep.data_len = sizeof(desc);
+    th_emit(&o.h, &rep);
+    assert_int_equal(write(host_fd, th_out(&o.h), th_out_len(&o.h)), (ssize_t)th_out_len(&o.h));
+    th_drop(&o.h);
+    before.min_completions = 1;
+    before.armed = true;
+    assert_true(run_until(loop, one_completion, &d, 10));
+    assert_int_equal(d.last_status, URG_URB_SUCCESS);
+    assert_memory_equal(buf, desc, sizeof(desc));
+    assert_true(run_until(loop, probe_fired, &before, 10));
+    assert_int_equal(before.requests, 1);
+    assert_int_equal(before.writes, after.writes + 1);
+    assert_int_equal(resubmits, 0);
+
+    ev_prepare_stop(loop, &before.w);
+    ev_prepare_stop(loop, &after.w);
+    tdev_free(&d);
+    th_free(&o.h);
+    urg_urb_free(u);
+    ev_loop_destroy(loop);
+}
+
+static void test_requests_leave_at_once(void **state)
+{
+    int sv[2];
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    requests_leave_at_once(sv[0], sv[1]);
+    close(sv[1]);
+}
+
+/* The same over a pty in raw mode: an fd that is no socket. */
+static void test_requests_leave_at_once_not_a_socket(void **state)
+{
+    struct termios tio;
+    int master, slave;
+    (void)state;
+    master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) || unlockpt(master) ||
+        (slave = open(ptsname(master), O_RDWR | O_NOCTTY)) < 0) {
+        if (master >= 0)
+            close(master);
+        skip(); /* no ptys here */
+        return;
+    }
+    assert_int_equal(tcgetattr(slave, &tio), 0);
+    cfmakeraw(&tio);
+    assert_int_equal(tcsetattr(slave, TCSANOW, &tio), 0);
+    requests_leave_at_once(master, slave);
+    close(slave);
+}
+
 static void test_broken_host(void **state)
 {
     struct ev_loop *loop = ev_loop_new(0);
@@ -924,6 +1115,8 @@ int main(void)
         cmocka_unit_test(test_free_inside_a_callback),
         cmocka_unit_test(test_capture_of_a_session),
         cmocka_unit_test(test_broken_host),
+        cmocka_unit_test(test_requests_leave_at_once),
+        cmocka_unit_test(test_requests_leave_at_once_not_a_socket),
     };
     return cmocka_run_group_tests_name("transport", tests, NULL, NULL);
 }
