@@ -2,7 +2,9 @@
  * make_corpus.c - writes the seed corpus of fuzz_recv into the folder
  * given as argv[1] (make corpus): host sessions under every caps layout
  * (hello, a device, answers to the harness's first requests, stream data,
- * unplug and replug) and a few malformed streams.
+ * unplug and replug) and a few malformed streams; and, for its
+ * differential mode, sessions answering the requests the harness makes at
+ * each device_connect (fuzz_recv.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +75,108 @@ static void device(const struct urg_wire *w)
     emit(w, &p);
 }
 
+/* A device whose endpoints have max packet sizes (interrupt IN data on
+ * 0x81 fits them where ep_info carries them). */
+static void device_mps(const struct urg_wire *w)
+{
+    struct urg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.type = URG_INTERFACE_INFO;
+    p.h.interface_info.interface_count = 1;
+    p.h.interface_info.interface_class[0] = 8;
+    emit(w, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_EP_INFO;
+    memset(p.h.ep_info.type, URG_EP_INVALID, 32);
+    p.h.ep_info.type[0] = p.h.ep_info.type[16] = URG_EP_CONTROL;
+    p.h.ep_info.type[17] = p.h.ep_info.type[4] = URG_EP_INTERRUPT;
+    p.h.ep_info.type[18] = p.h.ep_info.type[2] = URG_EP_BULK;
+    p.h.ep_info.max_packet_size[0] = p.h.ep_info.max_packet_size[16] = 64;
+    p.h.ep_info.max_packet_size[17] = p.h.ep_info.max_packet_size[4] = 8;
+    p.h.ep_info.max_packet_size[18] = p.h.ep_info.max_packet_size[2] = 512;
+    emit(w, &p);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_DEVICE_CONNECT;
+    p.h.device_connect.speed = URG_SPEED_HIGH;
+    p.h.device_connect.vendor_id = 0x46f4;
+    p.h.device_connect.product_id = 2;
+    emit(w, &p);
+}
+
+static void data_reply(const struct urg_wire *w, uint32_t type, uint64_t id, uint8_t ep,
+                       uint8_t status, uint32_t length, const uint8_t *data, uint32_t data_len)
+{
+    struct urg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.type = type;
+    p.id = id;
+    if (type == URG_CONTROL_PACKET) {
+        p.h.control.endpoint = ep;
+        p.h.control.request = 6;
+        p.h.control.requesttype = ep & 0x80 ? 0x80 : 0x21;
+        p.h.control.status = status;
+        p.h.control.value = 0x100;
+        p.h.control.length = (uint16_t)length;
+    } else if (type == URG_BULK_PACKET) {
+        p.h.bulk.endpoint = ep;
+        p.h.bulk.status = status;
+        p.h.bulk.length = length;
+    } else {
+        p.h.interrupt.endpoint = ep;
+        p.h.interrupt.status = status;
+        p.h.interrupt.length = (uint16_t)length;
+    }
+    p.data = data;
+    p.data_len = data_len;
+    emit(w, &p);
+}
+
+/* For the differential mode (flag bit 4): after a device, the answers to
+ * the requests fuzz_recv makes at its device_connect (ids 1 to 8: control
+ * IN 255 twice, control OUT 16, bulk IN 512 twice, bulk OUT 64, interrupt
+ * OUT 8, start_interrupt_receiving 0x81), with various statuses and
+ * lengths, in order or not, then interrupt IN data on 0x81. */
+static void diff_session(int v, uint32_t *rng)
+{
+    uint32_t caps = layout_caps(v);
+    struct urg_wire w = urg_wire_from_caps(URG_CAPS_ALL, caps);
+    uint8_t data[512], st[8];
+    struct urg_packet p;
+    int i, k;
+    for (i = 0; i < (int)sizeof(data); i++)
+        data[i] = (uint8_t)rnd(rng);
+    for (i = 0; i < 8; i++) /* mostly success, any status, an unknown one */
+        st[i] = (uint8_t)(rnd(rng) % 3 ? 0 : rnd(rng) % 8);
+    header(URG_CAPS_ALL, (uint8_t)(16 | (v % 16)), 3000u + (uint32_t)v);
+    buf[6] = (uint8_t)(v % 11); /* the small pieces: 1 + v % 11 bytes */
+    hello(caps);
+    device_mps(&w);
+    for (k = 0; k < 8; k++) {
+        int id = v & 1 ? 8 - k : 1 + k; /* in order, or backwards */
+        uint32_t n = rnd(rng);
+        switch (id) {
+        case 1: n %= 256; data_reply(&w, URG_CONTROL_PACKET, 1, 0x80, st[0], n, data, n); break;
+        case 2: data_reply(&w, URG_CONTROL_PACKET, 2, 0x80, st[1], 18, data, 18); break;
+        case 3: data_reply(&w, URG_CONTROL_PACKET, 3, 0x00, st[2], 16, NULL, 0); break;
+        case 4: n %= 513; data_reply(&w, URG_BULK_PACKET, 4, 0x82, st[3], n, data, n); break;
+        case 5: data_reply(&w, URG_BULK_PACKET, 5, 0x82, st[4], 512, data, 512); break;
+        case 6: data_reply(&w, URG_BULK_PACKET, 6, 0x02, st[5], 64, NULL, 0); break;
+        case 7: data_reply(&w, URG_INTERRUPT_PACKET, 7, 0x04, st[6], 8, NULL, 0); break;
+        default:
+            memset(&p, 0, sizeof(p));
+            p.type = URG_INTERRUPT_RECEIVING_STATUS;
+            p.id = 8;
+            p.h.interrupt_receiving_status.endpoint = 0x81;
+            p.h.interrupt_receiving_status.status = st[7] == 4 ? 4 : 0;
+            emit(&w, &p);
+            break;
+        }
+    }
+    for (k = 0; k < 4; k++)
+        data_reply(&w, URG_INTERRUPT_PACKET, (uint64_t)k, 0x81, 0, (uint32_t)k * 2,
+                   data + k, (uint32_t)k * 2);
+}
+
 static void save(const char *dir, const char *name)
 {
     char path[512];
@@ -121,6 +225,12 @@ int main(int argc, char **argv)
             save(argv[1], name);
             files++;
         }
+    }
+    for (v = 0; v < LAYOUT_VARIANTS; v++) {
+        diff_session(v, &rng);
+        snprintf(name, sizeof(name), "diff-%02d", v);
+        save(argv[1], name);
+        files++;
     }
     /* Malformed: garbage, a packet before the hello, a second hello, a
      * huge length, a truncated packet. */
