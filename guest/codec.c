@@ -8,18 +8,7 @@
  * packet (at least libusbredirparser's; see docs/engine.md, "Validation"),
  * and whole-packet urg_encode and urg_decode.
  */
-#include "internal.h"
-
-/* The URGI_TO_* bit of a direction. */
-static unsigned dir_bit(enum urg_dir dir)
-{
-    return dir == URG_DIR_TO_HOST ? URGI_TO_HOST : URGI_TO_GUEST;
-}
-
-static const char *dir_name(enum urg_dir dir)
-{
-    return dir == URG_DIR_TO_HOST ? "guest to host" : "host to guest";
-}
+#include "rules.h"
 
 URG_API struct urg_wire urg_wire_from_caps(uint32_t our_caps, uint32_t peer_caps)
 {
@@ -39,7 +28,8 @@ void urgi_frame_table_init(struct urgi_frame_table *t, const struct urg_wire *w,
     t->may_have_data = 0;
     for (int i = 0; i < URG_TYPE_COUNT; i++) {
         const struct urgi_type *row = &urgi_types[i];
-        t->th[i] = (int16_t)((row->dirs & dir_bit(dir)) ? urgi_type_header_len(row, w) : -1);
+        t->th[i] =
+            (int16_t)((row->dirs & urgi_dir_bit(dir)) ? urgi_type_header_len(row, w) : -1);
         if (row->data != URGI_DATA_NONE)
             t->may_have_data |= 1ull << i;
     }
@@ -48,7 +38,7 @@ void urgi_frame_table_init(struct urgi_frame_table *t, const struct urg_wire *w,
 URG_API int urg_type_header_len(const struct urg_wire *w, uint32_t type, enum urg_dir dir)
 {
     const struct urgi_type *t = urgi_type(type);
-    if (!w || !t || !(t->dirs & dir_bit(dir)))
+    if (!w || !t || !(t->dirs & urgi_dir_bit(dir)))
         return -1;
     return urgi_type_header_len(t, w);
 }
@@ -75,7 +65,7 @@ int urgi_check_frame(const struct urg_wire *w, enum urg_dir dir, uint32_t type, 
     th = urg_type_header_len(w, type, dir);
     if (th < 0)
         return urgi_fmt(msg, cap, URG_ERR_PROTO_DIRECTION, "%s: type %u never travels %s",
-                        urg_type_name(type), type, dir_name(dir));
+                        urg_type_name(type), type, urgi_dir_name(dir));
     if (length > max_packet_size)
         return urgi_fmt(msg, cap, URG_ERR_PROTO_PACKET_SIZE,
                         "%s: header length %u is over the maximum packet size %u",
@@ -93,45 +83,13 @@ int urgi_check_frame(const struct urg_wire *w, enum urg_dir dir, uint32_t type, 
     return 0;
 }
 
+/* The rules are rules.h's, shared with the decoder's whole-frame path. */
 int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w, enum urg_dir dir,
                        const struct urg_packet *p, char *msg, size_t cap)
 {
-    uint32_t missing, length;
-    int ep, r;
-
-    if (URGI_UNLIKELY(missing = t->caps & ~w->caps)) {
-        int c = 0;
-        while (!((missing >> c) & 1u))
-            c++;
-        return urgi_fmt(msg, cap, URG_ERR_PROTO_CAP, "%s: needs the %s cap on both sides",
-                        t->name, urg_cap_name(c));
-    }
-    if (t->check && (r = t->check(w, p, msg, cap)))
-        return r;
-    ep = urgi_packet_endpoint(t, p);
-    if (t->in_endpoint && !(ep & 0x80))
-        return urgi_fmt(msg, cap, URG_ERR_PROTO_NOT_IN_EP,
-                        "%s: endpoint 0x%02x is not an IN endpoint", t->name, ep);
-    if (t->data != URGI_DATA_ENDPOINT)
-        return 0;
-    /* The endpoint's direction decides which way data may travel. */
-    length = urgi_packet_length(t, p);
-    if (((ep & 0x80) != 0) == (dir == URG_DIR_TO_GUEST)) {
-        if (p->data_len != length)
-            return urgi_fmt(msg, cap, URG_ERR_PROTO_DATA_LENGTH,
-                            "%s: %u bytes of data but the length field says %u (endpoint 0x%02x)",
-                            t->name, p->data_len, length, ep);
-        return 0;
-    }
-    if (p->data_len)
-        return urgi_fmt(msg, cap, URG_ERR_PROTO_UNEXPECTED_DATA,
-                        "%s: %u bytes of data for endpoint 0x%02x, which carries none %s",
-                        t->name, p->data_len, ep, dir_name(dir));
-    if (t->data_only & dir_bit(dir))
-        return urgi_fmt(msg, cap, URG_ERR_PROTO_EP_DIRECTION,
-                        "%s: endpoint 0x%02x is an %s endpoint; this packet cannot travel %s",
-                        t->name, ep, (ep & 0x80) ? "IN" : "OUT", dir_name(dir));
-    return 0;
+    if (URGI_UNLIKELY(t->caps & ~w->caps))
+        return urgi_caps_rule(t, w, msg, cap);
+    return urgi_fields_rules(t, w, dir, p, msg, cap);
 }
 
 int urgi_check_payload(const struct urg_wire *w, enum urg_dir dir, const struct urg_packet *p,
