@@ -22,7 +22,9 @@
  * the same with a header callback that offers the request's buffer, read
  * as the session's loop reads, through urg_decoder_window()), codec1
  * (encode only: each request encoded once, then urg_encode_set_id() per
- * request).
+ * request), codecq and codec1q (encode only: codec and codec1 through the
+ * codec API's output queue, urg_output, drained after each request as the
+ * session is).
  *
  * read(2) is stood for by a memcpy from the stream, timed (its cost is in
  * every implementation's wall time) but not counted by callgrind: the
@@ -516,7 +518,6 @@ static struct urg_wire codec_wire(void) { return urg_wire_from_caps(URG_CAPS_ALL
 struct codec_run {
     uint8_t **table;        /* the application's requests, by id */
     uint64_t delivered;
-    int measuring;          /* the setup packets are not counted */
 };
 
 /* The reference's consumer's work (deliver()): a reply's request found by
@@ -526,17 +527,23 @@ struct codec_run {
 static int codec_packet(void *ctx, const struct urg_packet *p)
 {
     struct codec_run *r = ctx;
-    uint8_t *dest = NULL;
-    if (!r->measuring)
-        return URG_DECODE_CONTINUE;
-    if (p->type == URG_BULK_PACKET || p->type == URG_CONTROL_PACKET)
+    uint8_t *dest;
+    switch (p->type) {
+    case URG_BULK_PACKET:
+    case URG_CONTROL_PACKET:
         dest = r->table[p->id];
-    if (p->data_len && dest) {
-        if (p->data != dest)
-            memcpy(dest, p->data, p->data_len);
-        sink += dest[0] + dest[p->data_len - 1];
-    } else if (p->data_len) {
-        sink += p->data[0] + p->data[p->data_len - 1];
+        if (p->data_len) {
+            if (p->data != dest)
+                memcpy(dest, p->data, p->data_len);
+            sink += dest[0] + dest[p->data_len - 1];
+        }
+        break;
+    case URG_INTERRUPT_PACKET:
+        if (p->data_len)
+            sink += p->data[0] + p->data[p->data_len - 1];
+        break;
+    default: /* the setup's packets */
+        return URG_DECODE_CONTINUE;
     }
     r->delivered++;
     return URG_DECODE_CONTINUE;
@@ -547,7 +554,7 @@ static int codec_packet(void *ctx, const struct urg_packet *p)
 static int codec_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
 {
     struct codec_run *r = ctx;
-    if (r->measuring && (p->type == URG_BULK_PACKET || p->type == URG_CONTROL_PACKET))
+    if (p->type == URG_BULK_PACKET || p->type == URG_CONTROL_PACKET)
         *dest = r->table[p->id];
     return URG_DECODE_CONTINUE;
 }
@@ -586,7 +593,6 @@ static double codec_decode(struct work *w, int window)
             r.table[++id] = bulk_buf(i, w->size[i]);
         else if (w->kind[i] == 2)
             r.table[++id] = small + (size_t)i * 64;
-    r.measuring = 1;
     CALLGRIND_TOGGLE_COLLECT;
     collecting = 1;
     t0 = now();
@@ -676,6 +682,60 @@ static double codec_encode_run(struct work *w, int once)
     t0 = now() - t0;
     collecting = 0;
     CALLGRIND_TOGGLE_COLLECT;
+    free(buf);
+    return t0;
+}
+
+/* The same requests queued in an urg_output and written out after each
+ * (iovecs handed out and consumed, as eng_encode_run() drains the
+ * session): codecq, each encoded by urg_output_packet(); codec1q, encoded
+ * once, then urg_encode_set_id() and urg_output_put() per request. An OUT
+ * payload is queued by reference. */
+static double codec_queue_run(struct work *w, int once)
+{
+    const struct urg_wire wire = codec_wire();
+    struct urg_output_config c;
+    struct urg_packet p;
+    struct iovec iov[64];
+    urg_output *o;
+    uint8_t *buf = malloc(16384), hdr[64];
+    int n = 0;
+    double t0;
+    memset(buf, 0x5a, 16384);
+    codec_request(w, &p, buf);
+    if (once && (n = urg_encode(&wire, URG_DIR_TO_HOST, &p, hdr, sizeof(hdr))) < 0)
+        abort();
+    memset(&c, 0, sizeof(c));
+    c.max_bytes = 32u << 20; /* the session's default bound */
+    if (urg_output_new(&c, &o))
+        abort();
+    CALLGRIND_TOGGLE_COLLECT;
+    collecting = 1;
+    t0 = now();
+    for (uint32_t i = 0; i < w->n; i++) {
+        int k;
+        if (once) {
+            if (urg_encode_set_id(&wire, hdr, (size_t)n, i + 1) ||
+                urg_output_put(o, hdr, (size_t)n, p.data, p.data_len, NULL))
+                abort();
+        } else {
+            p.id = i + 1;
+            if (urg_output_packet(o, &wire, URG_DIR_TO_HOST, &p, NULL))
+                abort();
+        }
+        while ((k = urg_output_iov(o, iov, 64)) > 0) {
+            size_t t = 0;
+            for (int j = 0; j < k; j++)
+                t += iov[j].iov_len;
+            sink += ((const uint8_t *)iov[0].iov_base)[0];
+            if (urg_output_consume(o, t))
+                abort();
+        }
+    }
+    t0 = now() - t0;
+    collecting = 0;
+    CALLGRIND_TOGGLE_COLLECT;
+    urg_output_free(o);
     free(buf);
     return t0;
 }
@@ -771,6 +831,10 @@ static double run(struct work *w, const char *impl)
         return codec_decode(w, 1);
     if (!strcmp(impl, "codec1") && !w->decode)
         return codec_encode_run(w, 1);
+    if (!strcmp(impl, "codecq") && !w->decode)
+        return codec_queue_run(w, 0);
+    if (!strcmp(impl, "codec1q") && !w->decode)
+        return codec_queue_run(w, 1);
     if (!strcmp(impl, "copy") && w->decode)
         return raw_copy(w);
     if (!strcmp(impl, "walk") && w->decode)
@@ -780,7 +844,8 @@ static double run(struct work *w, const char *impl)
 
 int main(int argc, char **argv)
 {
-    static const char *impls[] = { "urg", "ref", "codec", "codecw", "codec1", "copy", "walk" };
+    static const char *impls[] = { "urg",    "ref",     "codec", "codecw",
+                                   "codec1", "codecq", "codec1q", "copy", "walk" };
     const int nimpl = (int)(sizeof(impls) / sizeof(impls[0]));
     for (size_t i = 0; i < sizeof(works) / sizeof(works[0]); i++) {
         struct work *w = &works[i];
