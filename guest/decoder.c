@@ -565,7 +565,10 @@ URG_API int urg_decoder_feed(urg_decoder *d, const void *buf, size_t len, size_t
 
 URG_API int urg_decoder_window(urg_decoder *d, void **buf, size_t *len)
 {
-    if (!d || !buf || !len || d->state != S_DATA || d->busy)
+    /* No window for an empty payload (a header callback stopped before
+     * it): no byte belongs there (and its dest may be NULL); the next
+     * feed or commit finishes the packet. */
+    if (!d || !buf || !len || d->state != S_DATA || d->busy || d->data_fill == d->data_len)
         return 0;
     *buf = d->dest + d->data_fill;
     *len = d->data_len - d->data_fill;

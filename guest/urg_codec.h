@@ -277,11 +277,13 @@ URG_API void urg_decoder_free(urg_decoder *d);
  *    or what a callback returned below 0. */
 URG_API int urg_decoder_feed(urg_decoder *d, const void *buf, size_t len, size_t *consumed);
 /** Where the next bytes of the stream belong: when the decoder is inside a
- *  payload, sets *buf and *len to the rest of it (in the header callback's
- *  dest, or the decoder's own buffer) and returns 1; the caller may read up
- *  to *len bytes there and call urg_decoder_commit(). Returns 0 otherwise
- *  (any argument NULL, or called from a callback too). Returns no error
- *  code. */
+ *  payload with bytes still to come, sets *buf and *len (> 0) to the rest
+ *  of it (in the header callback's dest, or the decoder's own buffer) and
+ *  returns 1; the caller may read up to *len bytes there and call
+ *  urg_decoder_commit(). Returns 0 otherwise (any argument NULL, or called
+ *  from a callback too; an empty payload held by a header callback's
+ *  URG_DECODE_STOP is finished by the next urg_decoder_feed(), with any
+ *  bytes or none, or urg_decoder_commit(d, 0)). Returns no error code. */
 URG_API int urg_decoder_window(urg_decoder *d, void **buf, size_t *len);
 /** Accounts n bytes the caller wrote into the window; a payload completed
  *  by them is delivered (its callbacks run). Returns 0, 1 (the packet

@@ -529,6 +529,51 @@ static void test_callback_verdicts(void **state)
     sink_free(&k);
 }
 
+/* A header callback stops before a packet with no payload: no window
+ * opens on nothing (a NULL destination), and the next feed - of more bytes
+ * or none - or a commit of 0 finishes the packet. */
+static void test_stop_before_an_empty_payload(void **state)
+{
+    struct sink k;
+    uint8_t b[200];
+    size_t n = 0, used;
+    void *wb = (void *)1;
+    size_t wl = 7;
+    (void)state;
+    memcpy(b, hello_ff, sizeof(hello_ff));
+    n += sizeof(hello_ff);
+    memcpy(b + n, get_cfg_status, sizeof(get_cfg_status));
+    n += sizeof(get_cfg_status);
+    memcpy(b + n, get_cfg_status, sizeof(get_cfg_status));
+    n += sizeof(get_cfg_status);
+    for (int how = 0; how < 3; how++) {
+        sink_init(&k, 0, URG_POLICY_FAIL, NULL, 0);
+        assert_int_equal(feed(&k, hello_ff, sizeof(hello_ff)), 0);
+        k.verdict_header = URG_DECODE_STOP;
+        k.fed = b + sizeof(hello_ff);
+        k.fed_len = n - sizeof(hello_ff);
+        assert_int_equal(urg_decoder_feed(k.d, k.fed, k.fed_len, &used), 1);
+        assert_int_equal(used, sizeof(get_cfg_status)); /* the headers */
+        assert_int_equal(k.packets, 1);                 /* the hello only */
+        assert_int_equal(urg_decoder_window(k.d, &wb, &wl), 0);
+        assert_ptr_equal(wb, (void *)1);
+        assert_int_equal(wl, 7);
+        k.verdict_header = URG_DECODE_CONTINUE;
+        switch (how) {
+        case 0: assert_int_equal(urg_decoder_feed(k.d, b, 0, NULL), 0); break;
+        case 1: assert_int_equal(urg_decoder_commit(k.d, 0), 0); break;
+        default: /* the next packet's bytes */
+            assert_int_equal(feed(&k, k.fed + used, k.fed_len - used), 0);
+            assert_int_equal(k.packets, 3);
+            break;
+        }
+        assert_true(k.packets >= 2);
+        assert_non_null(strstr(k.log, "configuration_status 1 0"));
+        assert_int_equal(k.errors, 0);
+        sink_free(&k);
+    }
+}
+
 static void test_limits_and_memory(void **state)
 {
     struct fail_alloc f = { 0 };
@@ -996,6 +1041,7 @@ int main(void)
         cmocka_unit_test(test_policies),
         cmocka_unit_test(test_callback_verdicts),
         cmocka_unit_test(test_limits_and_memory),
+        cmocka_unit_test(test_stop_before_an_empty_payload),
         cmocka_unit_test(test_whole_frames_as_byte_by_byte),
     };
     return cmocka_run_group_tests_name("decoder", tests, NULL, NULL);
