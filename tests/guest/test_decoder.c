@@ -977,7 +977,7 @@ static void test_whole_frames_as_byte_by_byte(void **state)
                 memset(&p, 0, sizeof(p));
                 switch (e) {
                 case 0: {
-                    static const uint8_t unknown[12 + 4] = { 77, 0, 0, 0, 4 };
+                    static const uint8_t unknown[16 + 4] = { 77, 0, 0, 0, 4 };
                     put(&s, unknown, urg_header_len(&w) + 4u);
                     break;
                 }
