@@ -21,7 +21,9 @@
 
 #include <stdio.h>
 
-enum { S_HEADER, S_TYPE_HEADER, S_DATA, S_SKIP, S_FAILED };
+/* S_HELD: a packet with no payload whose header callback said stop; the
+ * next feed or commit finishes it (no window opens on nothing). */
+enum { S_HEADER, S_TYPE_HEADER, S_DATA, S_SKIP, S_FAILED, S_HELD };
 
 /* Own payload buffers above this size are freed after use. */
 #define OWN_KEEP (256u * 1024u)
@@ -215,6 +217,10 @@ static URGI_ALWAYS_INLINE int after_header(urg_decoder *d, int v, uint8_t *dest,
         return finish(d, rest);
     }
 need_data:
+    if (!p->data_len) { /* stopped before no payload at all */
+        d->state = S_HELD;
+        return 1;
+    }
     d->data_len = p->data_len;
     d->data_fill = 0;
     d->copied = false;
@@ -524,6 +530,10 @@ static int feed(urg_decoder *d, const uint8_t *p, size_t left, size_t *consumed)
                 goto out;
             break;
         }
+        case S_HELD:
+            if ((r = finish(d, NULL)))
+                goto out;
+            break;
         case S_SKIP: {
             uint64_t n = d->skip_left;
             if (n > left)
@@ -565,10 +575,7 @@ URG_API int urg_decoder_feed(urg_decoder *d, const void *buf, size_t len, size_t
 
 URG_API int urg_decoder_window(urg_decoder *d, void **buf, size_t *len)
 {
-    /* No window for an empty payload (a header callback stopped before
-     * it): no byte belongs there (and its dest may be NULL); the next
-     * feed or commit finishes the packet. */
-    if (!d || !buf || !len || d->state != S_DATA || d->busy || d->data_fill == d->data_len)
+    if (!d || !buf || !len || d->state != S_DATA || d->busy)
         return 0;
     *buf = d->dest + d->data_fill;
     *len = d->data_len - d->data_fill;
@@ -595,8 +602,15 @@ URG_API int urg_decoder_commit(urg_decoder *d, size_t n)
         }
         return 0;
     }
-    if (d->state != S_DATA)
+    if (d->state != S_DATA) {
+        if (d->state == S_HELD && !n) {
+            d->busy = true;
+            r = finish(d, NULL);
+            d->busy = false;
+            return r;
+        }
         return n ? URG_ERR_INVALID : 0;
+    }
     if (n > d->data_len - d->data_fill)
         return URG_ERR_INVALID;
     d->busy = true;
