@@ -8,18 +8,7 @@
  * packet (at least libusbredirparser's; see docs/engine.md, "Validation"),
  * and whole-packet urg_encode and urg_decode.
  */
-#include "internal.h"
-
-/* The URGI_TO_* bit of a direction. */
-static unsigned dir_bit(enum urg_dir dir)
-{
-    return dir == URG_DIR_TO_HOST ? URGI_TO_HOST : URGI_TO_GUEST;
-}
-
-static const char *dir_name(enum urg_dir dir)
-{
-    return dir == URG_DIR_TO_HOST ? "guest to host" : "host to guest";
-}
+#include "rules.h"
 
 URG_API struct urg_wire urg_wire_from_caps(uint32_t our_caps, uint32_t peer_caps)
 {
@@ -39,7 +28,8 @@ void urgi_frame_table_init(struct urgi_frame_table *t, const struct urg_wire *w,
     t->may_have_data = 0;
     for (int i = 0; i < URG_TYPE_COUNT; i++) {
         const struct urgi_type *row = &urgi_types[i];
-        t->th[i] = (int16_t)((row->dirs & dir_bit(dir)) ? urgi_type_header_len(row, w) : -1);
+        t->th[i] =
+            (int16_t)((row->dirs & urgi_dir_bit(dir)) ? urgi_type_header_len(row, w) : -1);
         if (row->data != URGI_DATA_NONE)
             t->may_have_data |= 1ull << i;
     }
@@ -48,7 +38,7 @@ void urgi_frame_table_init(struct urgi_frame_table *t, const struct urg_wire *w,
 URG_API int urg_type_header_len(const struct urg_wire *w, uint32_t type, enum urg_dir dir)
 {
     const struct urgi_type *t = urgi_type(type);
-    if (!w || !t || !(t->dirs & dir_bit(dir)))
+    if (!w || !t || !(t->dirs & urgi_dir_bit(dir)))
         return -1;
     return urgi_type_header_len(t, w);
 }
@@ -75,7 +65,7 @@ int urgi_check_frame(const struct urg_wire *w, enum urg_dir dir, uint32_t type, 
     th = urg_type_header_len(w, type, dir);
     if (th < 0)
         return urgi_fmt(msg, cap, URG_ERR_PROTO_DIRECTION, "%s: type %u never travels %s",
-                        urg_type_name(type), type, dir_name(dir));
+                        urg_type_name(type), type, urgi_dir_name(dir));
     if (length > max_packet_size)
         return urgi_fmt(msg, cap, URG_ERR_PROTO_PACKET_SIZE,
                         "%s: header length %u is over the maximum packet size %u",
@@ -93,45 +83,13 @@ int urgi_check_frame(const struct urg_wire *w, enum urg_dir dir, uint32_t type, 
     return 0;
 }
 
+/* The rules are rules.h's, shared with the decoder's whole-frame path. */
 int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w, enum urg_dir dir,
                        const struct urg_packet *p, char *msg, size_t cap)
 {
-    uint32_t missing, length;
-    int ep, r;
-
-    if (URGI_UNLIKELY(missing = t->caps & ~w->caps)) {
-        int c = 0;
-        while (!((missing >> c) & 1u))
-            c++;
-        return urgi_fmt(msg, cap, URG_ERR_PROTO_CAP, "%s: needs the %s cap on both sides",
-                        t->name, urg_cap_name(c));
-    }
-    if (t->check && (r = t->check(w, p, msg, cap)))
-        return r;
-    ep = urgi_packet_endpoint(t, p);
-    if (t->in_endpoint && !(ep & 0x80))
-        return urgi_fmt(msg, cap, URG_ERR_PROTO_NOT_IN_EP,
-                        "%s: endpoint 0x%02x is not an IN endpoint", t->name, ep);
-    if (t->data != URGI_DATA_ENDPOINT)
-        return 0;
-    /* The endpoint's direction decides which way data may travel. */
-    length = urgi_packet_length(t, p);
-    if (((ep & 0x80) != 0) == (dir == URG_DIR_TO_GUEST)) {
-        if (p->data_len != length)
-            return urgi_fmt(msg, cap, URG_ERR_PROTO_DATA_LENGTH,
-                            "%s: %u bytes of data but the length field says %u (endpoint 0x%02x)",
-                            t->name, p->data_len, length, ep);
-        return 0;
-    }
-    if (p->data_len)
-        return urgi_fmt(msg, cap, URG_ERR_PROTO_UNEXPECTED_DATA,
-                        "%s: %u bytes of data for endpoint 0x%02x, which carries none %s",
-                        t->name, p->data_len, ep, dir_name(dir));
-    if (t->data_only & dir_bit(dir))
-        return urgi_fmt(msg, cap, URG_ERR_PROTO_EP_DIRECTION,
-                        "%s: endpoint 0x%02x is an %s endpoint; this packet cannot travel %s",
-                        t->name, ep, (ep & 0x80) ? "IN" : "OUT", dir_name(dir));
-    return 0;
+    if (URGI_UNLIKELY(t->caps & ~w->caps))
+        return urgi_caps_rule(t, w, msg, cap);
+    return urgi_fields_rules(t, w, dir, p, msg, cap);
 }
 
 int urgi_check_payload(const struct urg_wire *w, enum urg_dir dir, const struct urg_packet *p,
@@ -169,65 +127,83 @@ URG_API int urg_encoded_header_len(const struct urg_wire *w, const struct urg_pa
     return urg_header_len(w) + th;
 }
 
+/* urg_encode() of a hello (row t, type header th bytes): a 32-bit id
+ * header, and its caps words, checked as its data, after the type header. */
+static int encode_hello(const struct urgi_type *t, const struct urg_wire *w, enum urg_dir dir,
+                        const struct urg_packet *p, uint8_t *buf, size_t cap, int th)
+{
+    struct urg_packet hv; /* the hello as checked: its caps as data */
+    uint32_t words = p->h.hello.caps_words, i;
+    int n = 12 + th + 4 * (int)(words > 8 ? 8 : words), r;
+
+    if ((size_t)n > cap)
+        return URG_ERR_BUFFER;
+    if (words > 8)
+        return URG_ERR_INVALID;
+    hv = *p;
+    hv.data_len = 4 * words;
+    hv.data = NULL;
+    if ((r = urgi_headers_rules(t, w, dir, &hv, NULL, 0)))
+        return r;
+    urgi_put32(buf, p->type);
+    urgi_put32(buf + 4, (uint32_t)th + hv.data_len);
+    urgi_put32(buf + 8, 0);
+    t->encode(w, p, buf + 12);
+    for (i = 0; i < words; i++)
+        urgi_put32(buf + 12 + th + 4 * i, p->h.hello.caps[i]);
+    return n;
+}
+
 URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct urg_packet *p,
                        uint8_t *buf, size_t cap)
 {
-    struct urg_packet hv;          /* a hello as checked: its caps as data */
-    const struct urg_packet *v = p;
+    const struct urgi_type *t;
     int n, th, hl, r;
-    uint32_t i, data_len;
+    uint32_t data_len;
 
     if (!w || !p || (!buf && cap))
         return URG_ERR_INVALID;
-    th = urg_type_header_len(w, p->type, dir);
-    if (th < 0)
+    t = urgi_type(p->type);
+    if (!t || !(t->dirs & urgi_dir_bit(dir)))
         return URG_ERR_PROTO_DIRECTION;
-    if (p->type == URG_HELLO) /* always a 32-bit id header */
-        hl = 12, n = 12 + th + 4 * (int)(p->h.hello.caps_words > 8 ? 8 : p->h.hello.caps_words);
-    else
-        hl = urg_header_len(w), n = hl + th;
+    th = urgi_type_header_len(t, w);
+    if (p->type == URG_HELLO)
+        return encode_hello(t, w, dir, p, buf, cap, th);
+    hl = w->id64 ? 16 : 12;
+    n = hl + th;
     if ((size_t)n > cap)
         return URG_ERR_BUFFER;
-
-    if (!w->id64 && p->id > 0xffffffffu && p->type != URG_HELLO)
+    if (!w->id64 && p->id > 0xffffffffu)
         return URG_ERR_INVALID;
-    if (p->type == URG_HELLO) {
-        if (p->h.hello.caps_words > 8)
-            return URG_ERR_INVALID;
-        hv = *p;
-        hv.data_len = 4 * p->h.hello.caps_words;
-        hv.data = NULL;
-        v = &hv;
-    } else if (p->data_len && !p->data) {
+    data_len = p->data_len;
+    if (data_len && !p->data)
         return URG_ERR_INVALID;
-    }
-    data_len = v->data_len;
     if (data_len > UINT32_MAX - (uint32_t)th)
         return URG_ERR_TOO_LONG;
     /* The frame rules left once th is known: the length is th + data_len. */
-    if (data_len && !urgi_type_may_have_data(p->type))
+    if (data_len && t->data == URGI_DATA_NONE)
         return URG_ERR_PROTO_UNEXPECTED_DATA;
-    if ((r = urgi_check_headers(urgi_type(p->type), w, dir, v, NULL, 0)))
+    if ((r = urgi_headers_rules(t, w, dir, p, NULL, 0)))
         return r;
-    if (p->type == URG_FILTER_FILTER && data_len && (r = urgi_check_payload(w, dir, v, NULL, 0)))
+    if (p->type == URG_FILTER_FILTER && data_len && (r = urgi_check_payload(w, dir, p, NULL, 0)))
         return r;
 
-    urgi_put32(buf, p->type);
-    urgi_put32(buf + 4, (uint32_t)th + data_len);
-    urgi_put_id(buf, hl, p->type == URG_HELLO ? 0 : p->id);
-    urgi_type(p->type)->encode(w, p, buf + hl);
-    if (p->type == URG_HELLO)
-        for (i = 0; i < p->h.hello.caps_words; i++)
-            urgi_put32(buf + hl + th + 4 * i, p->h.hello.caps[i]);
+    /* type and length as one little-endian 64-bit value (one store) */
+    urgi_put64(buf, (uint64_t)p->type | (uint64_t)((uint32_t)th + data_len) << 32);
+    urgi_put_id(buf, hl, p->id);
+    t->encode(w, p, buf + hl);
     return n;
 }
 
 URG_API int urg_encode_set_id(const struct urg_wire *w, uint8_t *buf, size_t len, uint64_t id)
 {
-    if (!w || !buf || len < (size_t)urg_header_len(w) || urgi_get32(buf) == URG_HELLO ||
-        (!w->id64 && id > 0xffffffffu))
+    int hl;
+    if (!w || !buf)
         return URG_ERR_INVALID;
-    urgi_put_id(buf, urg_header_len(w), id);
+    hl = w->id64 ? 16 : 12;
+    if (len < (size_t)hl || urgi_get32(buf) == URG_HELLO || (!w->id64 && id > 0xffffffffu))
+        return URG_ERR_INVALID;
+    urgi_put_id(buf, hl, id);
     return 0;
 }
 

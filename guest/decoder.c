@@ -3,6 +3,13 @@
  * the byte stream, validates them (codec.c), handles the peer's hello (and
  * the header-size switch after it), and applies the error policy.
  *
+ * Whole frames: a frame lying whole in the buffer being fed is read,
+ * checked and handed out in one step (whole_frames()), with the same rules
+ * and results as the generic path, which takes the rest: frames that
+ * straddle feed calls, the hello, filter_filter, and any frame that breaks
+ * a rule (it reports the error). An owner with a path of its own for whole
+ * frames (the session: decoder.h's whole hook) is asked instead.
+ *
  * Copies: a packet lying whole in the buffer being fed is handed out in
  * place. Headers that straddle feed calls are gathered in hbuf; a payload
  * that straddles goes into the header callback's destination, or else the
@@ -10,13 +17,40 @@
  * straight into its final place.
  */
 #include "decoder.h"
+#include "rules.h"
 
 #include <stdio.h>
 
-enum { S_HEADER, S_TYPE_HEADER, S_DATA, S_SKIP, S_FAILED };
+/* S_HELD: a packet with no payload whose header callback said stop; the
+ * next feed or commit finishes it (no window opens on nothing). */
+enum { S_HEADER, S_TYPE_HEADER, S_DATA, S_SKIP, S_FAILED, S_HELD };
 
 /* Own payload buffers above this size are freed after use. */
 #define OWN_KEEP (256u * 1024u)
+
+/* The frame rules under the layout now (ft), and wt: the same rules
+ * (urgi_frame_ok()) as a length range per type, for the types
+ * whole_frames() takes; none for those it leaves to the generic path: the
+ * hello (it sets the layout), filter_filter (its string has rules of its
+ * own), and any type whose caps the layout lacks (a rule the same for
+ * every packet of the type, applied here once). */
+static void frame_tables_init(urg_decoder *d)
+{
+    urgi_frame_table_init(&d->ft, &d->wire, d->dir);
+    for (int i = 0; i < URG_TYPE_COUNT; i++) {
+        const struct urgi_type *t = &urgi_types[i];
+        int th = d->ft.th[i];
+        d->wt[i].min = 1, d->wt[i].max = 0;
+        d->wt[i].row = t;
+        if (th < 0 || t->type == URG_HELLO || t->type == URG_FILTER_FILTER ||
+            urgi_caps_rule(t, &d->wire, NULL, 0))
+            continue;
+        /* urgi_frame_ok(): not over the maximum packet size, not shorter
+         * than the type header, and longer only for a type with data */
+        d->wt[i].min = (uint32_t)th;
+        d->wt[i].max = ((d->ft.may_have_data >> i) & 1u) ? d->max_packet_size : (uint32_t)th;
+    }
+}
 
 URG_API int urg_decoder_new(const struct urg_decoder_config *cfg, urg_decoder **out)
 {
@@ -43,7 +77,7 @@ URG_API int urg_decoder_new(const struct urg_decoder_config *cfg, urg_decoder **
     d->ctx = cfg->ctx;
     d->state = S_HEADER;
     d->hlen = 12;
-    urgi_frame_table_init(&d->ft, &d->wire, d->dir);
+    frame_tables_init(d);
     *out = d;
     return 0;
 }
@@ -118,7 +152,7 @@ static int take_hello(urg_decoder *d, struct urg_packet *p)
     d->have_hello = true;
     d->wire = urg_wire_from_caps(d->our_caps, caps);
     d->hlen = urg_header_len(&d->wire); /* from the next packet on */
-    urgi_frame_table_init(&d->ft, &d->wire, d->dir);
+    frame_tables_init(d);
     return 0;
 }
 
@@ -154,6 +188,64 @@ static int finish(urg_decoder *d, const uint8_t *data)
     return v == URG_DECODE_STOP ? 1 : 0;
 }
 
+/* The rest of a packet whose headers passed, once the header callback (if
+ * any) said v and offered dest: discarded, rejected, finished in place
+ * (rest, rest_len: the bytes after its type header in the buffer being
+ * fed; *used says how many it took), or its payload awaited (in dest, or
+ * the decoder's own buffer). Returns <0, 0, or 1 (stop). */
+static URGI_ALWAYS_INLINE int after_header(urg_decoder *d, int v, uint8_t *dest,
+                                           const uint8_t *rest, size_t rest_len, size_t *used)
+{
+    struct urg_packet *p = &d->pkt;
+
+    *used = 0;
+    if (v < 0)
+        return reject(d, v, p->data_len);
+    if (v == URG_DECODE_DISCARD) {
+        d->skip_left = p->data_len;
+        d->state = d->skip_left ? S_SKIP : S_HEADER;
+        d->hfill = 0;
+        return 0;
+    }
+    if (p->data_len == 0 || rest_len >= p->data_len) {
+        if (v == URG_DECODE_STOP) {
+            /* Resume later at the payload. */
+            d->dest = dest;
+            goto need_data;
+        }
+        *used = p->data_len;
+        return finish(d, rest);
+    }
+need_data:
+    if (!p->data_len) { /* stopped before no payload at all */
+        d->state = S_HELD;
+        return 1;
+    }
+    d->data_len = p->data_len;
+    d->data_fill = 0;
+    d->copied = false;
+    if (!dest && d->data_len) {
+        if (d->own_cap < d->data_len) {
+            uint8_t *n = urgi_realloc(&d->alloc, d->own, d->data_len);
+            if (!n) {
+                snprintf(d->msg, sizeof(d->msg), "%s: no memory for a %u-byte payload",
+                         urg_type_name(d->type), d->data_len);
+                d->state = S_FAILED;
+                d->fail_err = URG_ERR_NOMEM;
+                if (d->cb.error)
+                    d->cb.error(d->ctx, URG_ERR_NOMEM, d->msg, 1);
+                return URG_ERR_NOMEM;
+            }
+            d->own = n;
+            d->own_cap = d->data_len;
+        }
+        dest = d->own;
+    }
+    d->dest = dest;
+    d->state = S_DATA;
+    return v == URG_DECODE_STOP ? 1 : 0;
+}
+
 /* The type header has been read (after the frame header): decode it with
  * the row's codec, check, ask where the payload goes. *used says how much
  * of rest (the bytes after it in the buffer being fed) the packet took.
@@ -179,48 +271,8 @@ static int type_header_read(urg_decoder *d, const uint8_t *th, const uint8_t *re
     if (d->cb.header && p->type != URG_HELLO) {
         d->msg[0] = '\0';
         v = d->cb.header(d->ctx, p, &dest);
-        if (v < 0)
-            return reject(d, v, p->data_len);
     }
-    if (v == URG_DECODE_DISCARD) {
-        d->skip_left = p->data_len;
-        d->state = d->skip_left ? S_SKIP : S_HEADER;
-        d->hfill = 0;
-        return 0;
-    }
-    if (p->data_len == 0 || rest_len >= p->data_len) {
-        if (v == URG_DECODE_STOP) {
-            /* Resume later at the payload. */
-            d->dest = dest;
-            goto need_data;
-        }
-        *used = p->data_len;
-        return finish(d, rest);
-    }
-need_data:
-    d->data_len = p->data_len;
-    d->data_fill = 0;
-    d->copied = false;
-    if (!dest && d->data_len) {
-        if (d->own_cap < d->data_len) {
-            uint8_t *n = urgi_realloc(&d->alloc, d->own, d->data_len);
-            if (!n) {
-                snprintf(d->msg, sizeof(d->msg), "%s: no memory for a %u-byte payload",
-                         urg_type_name(d->type), d->data_len);
-                d->state = S_FAILED;
-                d->fail_err = URG_ERR_NOMEM;
-                if (d->cb.error)
-                    d->cb.error(d->ctx, URG_ERR_NOMEM, d->msg, 1);
-                return URG_ERR_NOMEM;
-            }
-            d->own = n;
-            d->own_cap = d->data_len;
-        }
-        dest = d->own;
-    }
-    d->dest = dest;
-    d->state = S_DATA;
-    return v == URG_DECODE_STOP ? 1 : 0;
+    return after_header(d, v, dest, rest, rest_len, used);
 }
 
 /* The usbredir header (type, length, id) has been read: frame checks
@@ -257,6 +309,127 @@ static int frame_header_read(urg_decoder *d, const uint8_t *h)
     return 0;
 }
 
+/* A frame whole_frames() took: the decoder as frame_header_read() and
+ * type_header_read() leave it, for the generic steps that follow in the
+ * rare cases (a verdict, a rejection). */
+static void whole_taken(urg_decoder *d, uint32_t length, int th_len)
+{
+    d->type = d->pkt.type;
+    d->length = length;
+    d->row = &urgi_types[urgi_type_index(d->type)];
+    d->th_len = th_len;
+    d->th_done = true;
+}
+
+/*
+ * The frames lying whole at buf (len bytes, at a frame boundary), each read,
+ * checked and handed out in one step: the header and the type header read
+ * from the wire bytes, the frame rules (wt: urgi_frame_ok()'s, with the
+ * type's caps checked once per layout) and the fields' rules (rules.h, the
+ * generic path's own), the stats, the header callback, the packet callback
+ * with the payload in place. The generic path's steps (frame_header_read(),
+ * type_header_read(), finish()) for a frame that passes every rule, without
+ * its states. A frame it does not take - one before the peer's hello, the
+ * hello, filter_filter, or one that breaks a rule - is left where it is,
+ * with nothing counted or changed for it: the generic path reads it again
+ * and reports the error with its code and message. A header callback's
+ * verdict other than URG_DECODE_CONTINUE goes the generic way
+ * (after_header()), and the path returns. Sets *used to the bytes taken;
+ * returns as feed()'s steps do: <0 (failed), 0, or 1 (a callback said
+ * stop). dir is d->dir and header whether there is a header callback,
+ * constants in each of the four copies (whole_frames()).
+ */
+static URGI_ALWAYS_INLINE int whole_frames_dir(urg_decoder *d, const uint8_t *buf, size_t len,
+                                               size_t *used, enum urg_dir dir, bool header)
+{
+    const uint8_t *b = buf, *end = buf + len;
+    const size_t hl = (size_t)d->hlen;
+    struct urg_packet *p = &d->pkt;
+    uint64_t taken = 0;
+    int r = 0;
+
+    while ((size_t)(end - b) >= hl) {
+        uint32_t type = urgi_get32(b), length = urgi_get32(b + 4);
+        const uint8_t *th = b + hl;
+        const struct urgi_type *row;
+        int idx, th_len, v;
+
+        if (length > (size_t)(end - th))
+            break;
+        idx = urgi_type_index(type);
+        if (idx < 0 || length < d->wt[idx].min || length > d->wt[idx].max)
+            break;
+        th_len = (int)d->wt[idx].min;
+        row = d->wt[idx].row;
+        p->type = type;
+        p->id = hl == 16 ? urgi_get64(b + 8) : urgi_get32(b + 8);
+        row->decode(&d->wire, th, p);
+        p->data_len = length - (uint32_t)th_len;
+        if (urgi_fields_rules(row, &d->wire, dir, p, NULL, 0))
+            break;
+        d->stats.rx_packets[idx]++;
+        d->stats.rx_bytes[idx] += hl + length;
+        taken++;
+        b = th + th_len;
+        if (header) {
+            uint8_t *dest = NULL;
+            p->data = NULL;
+            d->msg[0] = '\0';
+            v = d->cb.header(d->ctx, p, &dest);
+            if (URGI_UNLIKELY(v != URG_DECODE_CONTINUE)) {
+                size_t u;
+                whole_taken(d, length, th_len);
+                r = after_header(d, v, dest, b, (size_t)(end - b), &u);
+                b += u;
+                goto out;
+            }
+        }
+        /* finish(), for a type with no payload rules and no hello (the own
+         * buffer is not over OWN_KEEP here: whole_frames()) */
+        p->data = p->data_len ? b : NULL;
+        b += p->data_len;
+        d->msg[0] = '\0';
+        v = d->cb.packet(d->ctx, p);
+        if (URGI_UNLIKELY(v != URG_DECODE_CONTINUE || d->state != S_HEADER)) {
+            whole_taken(d, length, th_len);
+            if (v < 0)
+                r = reject(d, v, 0);
+            else if (v == URG_DECODE_STOP)
+                r = 1;
+            if (r || d->state != S_HEADER) /* or the owner failed the stream */
+                goto out;
+        }
+    }
+out:
+    d->stats.whole_frames += taken;
+    *used = (size_t)(b - buf);
+    return r;
+}
+
+/* Called once per buffer fed, not per frame: apart from feed(), so that its
+ * loop has the registers to itself. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int whole_frames(urg_decoder *d, const uint8_t *buf, size_t len, size_t *used)
+{
+    *used = 0;
+    if (!d->have_hello)
+        return 0;
+    /* finish() frees an own buffer over OWN_KEEP after a packet; one left
+     * over (a state the owner changed) goes before these packets. */
+    if (URGI_UNLIKELY(d->own_cap > OWN_KEEP)) {
+        urgi_free(&d->alloc, d->own);
+        d->own = NULL;
+        d->own_cap = 0;
+    }
+    if (d->dir == URG_DIR_TO_GUEST)
+        return d->cb.header ? whole_frames_dir(d, buf, len, used, URG_DIR_TO_GUEST, true)
+                            : whole_frames_dir(d, buf, len, used, URG_DIR_TO_GUEST, false);
+    return d->cb.header ? whole_frames_dir(d, buf, len, used, URG_DIR_TO_HOST, true)
+                        : whole_frames_dir(d, buf, len, used, URG_DIR_TO_HOST, false);
+}
+
 static int feed(urg_decoder *d, const uint8_t *p, size_t left, size_t *consumed)
 {
     const uint8_t *start = p;
@@ -273,15 +446,19 @@ static int feed(urg_decoder *d, const uint8_t *p, size_t left, size_t *consumed)
                 goto out;
             if (d->hfill == 0 && left >= (size_t)d->hlen) {
                 /* A whole frame there (its length field within the
-                 * bytes left): the owner's path may take it. */
-                if (d->whole && urgi_get32(p + 4) <= left - (size_t)d->hlen) {
+                 * bytes left): the owner's path, or else the decoder's,
+                 * may take it and those after it. */
+                if (urgi_get32(p + 4) <= left - (size_t)d->hlen) {
                     size_t used = 0;
-                    r = d->whole(d->ctx, p, left, &used);
+                    r = d->whole ? d->whole(d->ctx, p, left, &used)
+                                 : whole_frames(d, p, left, &used);
                     p += used;
                     left -= used;
                     if (r)
                         goto out;
-                    if (left < (size_t)d->hlen) /* gathered below */
+                    /* mid-packet (a verdict), or less than a header left
+                     * (gathered below) */
+                    if (d->state != S_HEADER || left < (size_t)d->hlen)
                         continue;
                     /* else a frame it leaves to this path */
                 }
@@ -353,6 +530,10 @@ static int feed(urg_decoder *d, const uint8_t *p, size_t left, size_t *consumed)
                 goto out;
             break;
         }
+        case S_HELD:
+            if ((r = finish(d, NULL)))
+                goto out;
+            break;
         case S_SKIP: {
             uint64_t n = d->skip_left;
             if (n > left)
@@ -421,8 +602,15 @@ URG_API int urg_decoder_commit(urg_decoder *d, size_t n)
         }
         return 0;
     }
-    if (d->state != S_DATA)
+    if (d->state != S_DATA) {
+        if (d->state == S_HELD && !n) {
+            d->busy = true;
+            r = finish(d, NULL);
+            d->busy = false;
+            return r;
+        }
         return n ? URG_ERR_INVALID : 0;
+    }
     if (n > d->data_len - d->data_fill)
         return URG_ERR_INVALID;
     d->busy = true;

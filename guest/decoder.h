@@ -12,6 +12,8 @@ struct urgi_decoder_stats {
     uint64_t errors;         /* packets rejected */
     uint64_t skipped_bytes;  /* bytes skipped (policy skip, discards) */
     uint64_t payload_copies; /* payloads copied because they straddled */
+    uint64_t whole_frames;   /* frames the decoder's whole-frame path took
+                                (whole_frames(); the owner's path not counted) */
 };
 
 struct urg_decoder {
@@ -21,13 +23,23 @@ struct urg_decoder {
     bool have_hello;
     struct urg_wire wire;
     struct urgi_frame_table ft; /* the frame rules under wire, for dir */
+    /* The frame rules of ft for the decoder's whole-frame path (decoder.c),
+     * per type index: a frame is taken whole when min <= its length <= max
+     * (min: the type-header size); min 1, max 0 for a type it leaves to
+     * the generic path. */
+    struct {
+        uint32_t min, max;
+        const struct urgi_type *row; /* &urgi_types[index] */
+    } wt[URG_TYPE_COUNT];
     uint32_t max_packet_size;
     enum urg_error_policy policy;
     struct urg_decoder_callbacks cb;
     void *ctx;
-    /* The owner's own path for whole frames (NULL: none; the session's
-     * urgi_on_whole): called at a frame boundary with the bytes left in the
-     * buffer being fed (at least a header's worth). It takes the whole
+    /* The owner's own path for whole frames (the session's urgi_on_whole),
+     * asked instead of the decoder's (decoder.c, whole_frames(); NULL: the
+     * decoder's): called at a frame boundary with the bytes left in the
+     * buffer being fed (at least a header's worth), when the first frame
+     * there lies whole. It takes the whole
      * frames at their start that it can handle completely (valid, and
      * needing none of the generic path), sets *used to their bytes, and
      * returns 0, or 1 to stop feeding (as a packet callback's

@@ -3,7 +3,8 @@
  * project's own, NOT installed.
  *
  * urg_encode(), urg_decode() and the streaming urg_decoder (as usb-guest,
- * URG_ROLE_GUEST, or as usb-host, URG_ROLE_HOST), the wire layout, what a
+ * URG_ROLE_GUEST, or as usb-host, URG_ROLE_HOST), the output queue
+ * (urg_output: headers merged, payloads uncopied), the wire layout, what a
  * packet is beyond its fields (urg_packet_endpoint/stream/answers), each
  * type's row and fields (urg_type_info, urg_type_field), and a usb-host's
  * output (urg_host_output). The engine is built on them; the project's
@@ -206,6 +207,15 @@ URG_API int urg_decode(const struct urg_wire *w, enum urg_dir dir, const uint8_t
  * Streaming decoder (either role)
  * ====================================================================== */
 
+/*
+ * A frame lying whole in the bytes fed is read, checked and handed to the
+ * callbacks in one step, its payload in place; a frame that straddles feed
+ * calls goes through the decoder's states, its headers gathered and its
+ * payload placed (the header callback's dest, the decoder's own buffer,
+ * urg_decoder_window()). Packets, errors (codes and messages), returns and
+ * verdicts are the same however the stream is split (docs/engine.md, "The
+ * codec API").
+ */
 typedef struct urg_decoder urg_decoder;
 
 /** Returned by a decoder callback: go on, skip this packet's payload (the
@@ -267,11 +277,13 @@ URG_API void urg_decoder_free(urg_decoder *d);
  *    or what a callback returned below 0. */
 URG_API int urg_decoder_feed(urg_decoder *d, const void *buf, size_t len, size_t *consumed);
 /** Where the next bytes of the stream belong: when the decoder is inside a
- *  payload, sets *buf and *len to the rest of it (in the header callback's
- *  dest, or the decoder's own buffer) and returns 1; the caller may read up
- *  to *len bytes there and call urg_decoder_commit(). Returns 0 otherwise
- *  (any argument NULL, or called from a callback too). Returns no error
- *  code. */
+ *  payload with bytes still to come, sets *buf and *len (> 0) to the rest
+ *  of it (in the header callback's dest, or the decoder's own buffer) and
+ *  returns 1; the caller may read up to *len bytes there and call
+ *  urg_decoder_commit(). Returns 0 otherwise (any argument NULL, or called
+ *  from a callback too; an empty payload held by a header callback's
+ *  URG_DECODE_STOP is finished by the next urg_decoder_feed(), with any
+ *  bytes or none, or urg_decoder_commit(d, 0)). Returns no error code. */
 URG_API int urg_decoder_window(urg_decoder *d, void **buf, size_t *len);
 /** Accounts n bytes the caller wrote into the window; a payload completed
  *  by them is delivered (its callbacks run). Returns 0, 1 (the packet
@@ -291,6 +303,114 @@ URG_API uint32_t urg_decoder_peer_caps(const urg_decoder *d);
 /** 1 if the peer's hello arrived, else 0 (d not NULL). Returns no error
  *  code. */
 URG_API int urg_decoder_have_hello(const urg_decoder *d);
+
+/* ======================================================================
+ * Output queue (either role)
+ * ====================================================================== */
+
+/*
+ * What an embedder has to write to its peer, as the session queues its own
+ * output: encoded packets whose headers (header and type header, a hello's
+ * caps words) are copied into a byte ring, where adjacent ones merge, so
+ * that a burst of small packets is written as one iovec; and payloads (a
+ * request's OUT data) queued by reference, not copied, each written from
+ * the embedder's own buffer and released once written. Sans-IO: the
+ * embedder writes what urg_output_iov() hands out (writev) and consumes
+ * what was written. Bounded: it never holds more than max_bytes, headers
+ * and payloads counted. It allocates when it is made and when its ring or
+ * its list of pieces must grow, never per packet otherwise; a
+ * single-threaded object, as the rest of the library.
+ *
+ * Encode once, send many: encode a request once with urg_encode(), then for
+ * each one urg_encode_set_id() on those bytes and urg_output_put() them
+ * with the request's payload; or hand the packet to urg_output_packet().
+ */
+typedef struct urg_output urg_output;
+
+struct urg_output_config {
+    /* The most bytes queued at once, headers and payloads counted (> 0). */
+    size_t max_bytes;
+    const struct urg_allocator *allocator; /* NULL: malloc/realloc/free */
+    /* A payload queued by reference is done with: written is 1 when its
+     * last byte was consumed (written out: the buffer may be reused or
+     * freed now), 0 when it was dropped unwritten, whole or in part, by
+     * urg_output_reset() or urg_output_free(). Called once per payload
+     * queued, from urg_output_consume(), urg_output_reset() or
+     * urg_output_free(), with the token it was queued with; never for a
+     * packet without payload. Until then the queue reads the payload's
+     * buffer, which the embedder owns and must keep unchanged. The callback
+     * may queue (urg_output_put(), urg_output_packet(), but not from
+     * urg_output_free()) and read (urg_output_iov(), urg_output_queued());
+     * what it queues goes after everything queued before and stays queued.
+     * It may not consume or reset (URG_ERR_BUSY); urg_output_free() from it
+     * is carried out when the call that runs it returns. Optional (NULL:
+     * payloads are only let go of). */
+    void (*release)(void *ctx, void *token, int written);
+    void *ctx; /* passed to release */
+};
+
+/** Makes an empty queue: its ring (4 KiB) and its list of pieces are
+ *  allocated now. Returns 0 and *out, or:
+ *  - URG_ERR_INVALID: cfg or out NULL, or max_bytes 0;
+ *  - URG_ERR_NOMEM: the allocator failed. */
+URG_API int urg_output_new(const struct urg_output_config *cfg, urg_output **out);
+/** Frees the queue. Every payload still queued is released as not written
+ *  (release(ctx, token, 0)), in queue order, first. From a release
+ *  callback it is carried out when the consume or reset running that
+ *  callback returns. A NULL o is ignored. */
+URG_API void urg_output_free(urg_output *o);
+/**
+ * Queues n bytes (bytes, copied into the ring: a packet's encoded headers,
+ * urg_encode()'s output) and after them data_len bytes of data (a payload,
+ * by reference: not copied; token is handed to the release callback when
+ * it is done with), whole or not at all: on an error nothing is queued.
+ * Either length may be 0 (no payload: token unused). Returns 0, or:
+ * - URG_ERR_INVALID: o NULL, bytes NULL with n > 0, or data NULL with
+ *   data_len > 0;
+ * - URG_ERR_BUSY: the queue is being freed (called from a release callback
+ *   run by urg_output_free(), or after urg_output_free() from one);
+ * - URG_ERR_TOO_LONG: n or data_len over 4 GiB - 1;
+ * - URG_ERR_BUFFER: n + data_len is over max_bytes: it can never be queued;
+ * - URG_ERR_AGAIN: it would queue more than max_bytes now: consume first;
+ * - URG_ERR_NOMEM: the ring or the list of pieces could not grow.
+ */
+URG_API int urg_output_put(urg_output *o, const void *bytes, size_t n, const void *data,
+                           size_t data_len, void *token);
+/**
+ * Encodes p travelling in dir under w (urg_encode(), which checks it) and
+ * queues it as urg_output_put() does: its headers copied, its payload
+ * (p->data, p->data_len bytes; a hello has none, its caps words are
+ * encoded) by reference with token. Whole or not at all. Returns 0, or:
+ * - URG_ERR_INVALID: o, w or p NULL, or urg_encode()'s URG_ERR_INVALID;
+ * - urg_encode()'s refusals: URG_ERR_PROTO_DIRECTION, URG_ERR_TOO_LONG and
+ *   the URG_ERR_PROTO_* code of the rule p breaks (URG_ERR_BUFFER cannot
+ *   come from it: the headers always fit);
+ * - urg_output_put()'s: URG_ERR_BUSY, URG_ERR_BUFFER, URG_ERR_AGAIN,
+ *   URG_ERR_NOMEM.
+ */
+URG_API int urg_output_packet(urg_output *o, const struct urg_wire *w, enum urg_dir dir,
+                              const struct urg_packet *p, void *token);
+/** Fills up to iovcnt iovecs with what is queued, in order (ring bytes,
+ *  merged where adjacent, and payloads in place), and returns how many; 0
+ *  when nothing is queued. Valid until the next call that queues,
+ *  consumes, resets or frees. Returns the count, or:
+ *  - URG_ERR_INVALID: o NULL, iovcnt below 0, or iov NULL with iovcnt > 0. */
+URG_API int urg_output_iov(const urg_output *o, struct iovec *iov, int iovcnt);
+/** Drops the first n queued bytes: those written out (a partial write
+ *  consumes part of an iovec; the rest stays queued). Each payload whose
+ *  last byte is among them is released as written (release(ctx, token,
+ *  1)), in order. Returns 0, or:
+ *  - URG_ERR_INVALID: o NULL, or n over urg_output_queued();
+ *  - URG_ERR_BUSY: called from a release callback. */
+URG_API int urg_output_consume(urg_output *o, size_t n);
+/** Drops everything queued, each payload released as not written
+ *  (release(ctx, token, 0)); the memory is kept. Returns 0, or:
+ *  - URG_ERR_INVALID: o NULL;
+ *  - URG_ERR_BUSY: called from a release callback. */
+URG_API int urg_output_reset(urg_output *o);
+/** The bytes queued and not yet consumed, headers and payloads (0 for a
+ *  NULL o). */
+URG_API size_t urg_output_queued(const urg_output *o);
 
 /* ======================================================================
  * A usb-host's plumbing (the project's usb-hosts: replay, test hosts)

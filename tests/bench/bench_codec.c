@@ -12,9 +12,19 @@
  * not measured): bulk16k, bulk64k (bulk IN replies), intr8 (interrupt
  * packets), ctrl18 (control replies of 18 bytes), mix (the four in turn).
  * Encode workloads: out16k (bulk OUT requests of 16 KiB), bulkin (bulk IN
- * requests), ctrl (control requests). IMPL: urg, ref, copy (each payload
- * read once straight into its request's buffer, headers walked: the floor),
- * walk (a walk over the headers).
+ * requests), ctrl (control requests). IMPL: urg (the session), ref, copy
+ * (each payload read once straight into its request's buffer, headers
+ * walked: the floor), walk (a walk over the headers), and the codec API
+ * that embedders other than the session use (guest/urg_codec.h): codec
+ * (decode: a bare guest-role urg_decoder fed 64 KiB reads, whose packet
+ * callback does the reference's consumer's work; encode: urg_encode() of
+ * each request into a buffer that is written out), codecw (decode only:
+ * the same with a header callback that offers the request's buffer, read
+ * as the session's loop reads, through urg_decoder_window()), codec1
+ * (encode only: each request encoded once, then urg_encode_set_id() per
+ * request), codecq and codec1q (encode only: codec and codec1 through the
+ * codec API's output queue, urg_output, drained after each request as the
+ * session is).
  *
  * read(2) is stood for by a memcpy from the stream, timed (its cost is in
  * every implementation's wall time) but not counted by callgrind: the
@@ -495,6 +505,241 @@ static double ref_encode_run(struct work *w)
     return t0;
 }
 
+/* ---------------------------------------------------------------- the codec API */
+
+/* The engine's wire codec as an embedder other than the session uses it
+ * (guest/urg_codec.h): a guest-role urg_decoder with a packet callback
+ * only, and urg_encode() / urg_encode_set_id(). */
+
+/* The negotiated layout of every workload: both sides have every cap (the
+ * session's default caps against the test host's). */
+static struct urg_wire codec_wire(void) { return urg_wire_from_caps(URG_CAPS_ALL, URG_CAPS_ALL); }
+
+struct codec_run {
+    uint8_t **table;        /* the application's requests, by id */
+    uint64_t delivered;
+};
+
+/* The reference's consumer's work (deliver()): a reply's request found by
+ * id in the application's table and its data copied into its buffer, unless
+ * the decoder put it there already (codecw: the header callback offered the
+ * buffer); interrupt data read where it is. */
+static int codec_packet(void *ctx, const struct urg_packet *p)
+{
+    struct codec_run *r = ctx;
+    uint8_t *dest;
+    switch (p->type) {
+    case URG_BULK_PACKET:
+    case URG_CONTROL_PACKET:
+        dest = r->table[p->id];
+        if (p->data_len) {
+            if (p->data != dest)
+                memcpy(dest, p->data, p->data_len);
+            sink += dest[0] + dest[p->data_len - 1];
+        }
+        break;
+    case URG_INTERRUPT_PACKET:
+        if (p->data_len)
+            sink += p->data[0] + p->data[p->data_len - 1];
+        break;
+    default: /* the setup's packets */
+        return URG_DECODE_CONTINUE;
+    }
+    r->delivered++;
+    return URG_DECODE_CONTINUE;
+}
+
+/* codecw: a reply's payload goes into its request's buffer when it does not
+ * lie whole in the bytes fed (the decoder's window then reads it there). */
+static int codec_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
+{
+    struct codec_run *r = ctx;
+    if (p->type == URG_BULK_PACKET || p->type == URG_CONTROL_PACKET)
+        *dest = r->table[p->id];
+    return URG_DECODE_CONTINUE;
+}
+
+static void codec_error(void *ctx, int err, const char *msg, int fatal)
+{
+    (void)ctx;
+    fprintf(stderr, "codec: %s (%s%s)\n", msg, urg_error_name(err), fatal ? ", fatal" : "");
+}
+
+/* The decode loop: codec, 64 KiB reads fed; codecw, the transport's read
+ * loop as eng_decode() runs it (straight into the decoder's window when it
+ * offers one, else a read, of a header's worth after a direct read). */
+static double codec_decode(struct work *w, int window)
+{
+    struct codec_run r;
+    struct urg_decoder_config c;
+    urg_decoder *d;
+    uint8_t *small = malloc((size_t)w->n * 64), *rbuf = malloc(READ);
+    uint32_t id = 1; /* the replies' ids start at 2 (see build()) */
+    double t0;
+    memset(&r, 0, sizeof(r));
+    memset(&c, 0, sizeof(c));
+    c.role = URG_ROLE_GUEST;
+    c.our_caps = URG_CAPS_ALL;
+    c.policy = URG_POLICY_FAIL;
+    c.callbacks.header = window ? codec_header : NULL;
+    c.callbacks.packet = codec_packet;
+    c.callbacks.error = codec_error;
+    c.ctx = &r;
+    if (urg_decoder_new(&c, &d) || urg_decoder_feed(d, w->setup, w->setup_len, NULL))
+        abort();
+    r.table = calloc(w->n + 2, sizeof(uint8_t *));
+    for (uint32_t i = 0; i < w->n; i++) /* the application's requests */
+        if (w->kind[i] == 0)
+            r.table[++id] = bulk_buf(i, w->size[i]);
+        else if (w->kind[i] == 2)
+            r.table[++id] = small + (size_t)i * 64;
+    CALLGRIND_TOGGLE_COLLECT;
+    collecting = 1;
+    t0 = now();
+    for (size_t off = 0, direct = 0; off < w->len;) {
+        void *wb;
+        size_t wl, n = w->len - off;
+        if (window && urg_decoder_window(d, &wb, &wl) == 1) {
+            n = n < wl ? n : wl;
+            kernel_copy(wb, w->stream + off, n);
+            if (urg_decoder_commit(d, n))
+                abort();
+            direct = 1;
+        } else {
+            n = n < (direct ? 64 : READ) ? n : (direct ? 64 : READ);
+            kernel_copy(rbuf, w->stream + off, n);
+            if (urg_decoder_feed(d, rbuf, n, NULL))
+                abort();
+            direct = 0;
+        }
+        off += n;
+    }
+    t0 = now() - t0;
+    collecting = 0;
+    CALLGRIND_TOGGLE_COLLECT;
+    if (r.delivered != w->n)
+        abort();
+    urg_decoder_free(d);
+    free(r.table);
+    free(small);
+    free(rbuf);
+    return t0;
+}
+
+/* The request each encode workload makes (the session's: control GET
+ * DESCRIPTOR(device) of 18 bytes; bulk of 16 KiB on 0x82 or 0x02). */
+static void codec_request(const struct work *w, struct urg_packet *p, const uint8_t *out)
+{
+    memset(p, 0, sizeof(*p));
+    if (!strcmp(w->name, "ctrl")) {
+        p->type = URG_CONTROL_PACKET;
+        p->h.control.endpoint = 0x80;
+        p->h.control.request = 6;
+        p->h.control.requesttype = 0x80;
+        p->h.control.value = 0x100;
+        p->h.control.length = 18;
+    } else {
+        int o = !strcmp(w->name, "out16k");
+        p->type = URG_BULK_PACKET;
+        p->h.bulk.endpoint = o ? 0x02 : 0x82;
+        p->h.bulk.length = 16384;
+        p->data = o ? out : NULL;
+        p->data_len = o ? 16384 : 0;
+    }
+}
+
+/* Each request encoded by urg_encode() (once = 0), or encoded once and
+ * given its id by urg_encode_set_id() (once = 1), and written out: the
+ * headers from the encode buffer, an OUT payload from the caller's buffer
+ * (the write stood for as the reference's write callback is). */
+static double codec_encode_run(struct work *w, int once)
+{
+    const struct urg_wire wire = codec_wire();
+    struct urg_packet p;
+    uint8_t *buf = malloc(16384), hdr[64];
+    int n = 0;
+    double t0;
+    memset(buf, 0x5a, 16384);
+    codec_request(w, &p, buf);
+    if (once && (n = urg_encode(&wire, URG_DIR_TO_HOST, &p, hdr, sizeof(hdr))) < 0)
+        abort();
+    CALLGRIND_TOGGLE_COLLECT;
+    collecting = 1;
+    t0 = now();
+    for (uint32_t i = 0; i < w->n; i++) {
+        if (once) {
+            if (urg_encode_set_id(&wire, hdr, (size_t)n, i + 1))
+                abort();
+        } else {
+            p.id = i + 1;
+            if ((n = urg_encode(&wire, URG_DIR_TO_HOST, &p, hdr, sizeof(hdr))) < 0)
+                abort();
+        }
+        sink += hdr[0];
+        if (p.data_len)
+            sink += p.data[0];
+    }
+    t0 = now() - t0;
+    collecting = 0;
+    CALLGRIND_TOGGLE_COLLECT;
+    free(buf);
+    return t0;
+}
+
+/* The same requests queued in an urg_output and written out after each
+ * (iovecs handed out and consumed, as eng_encode_run() drains the
+ * session): codecq, each encoded by urg_output_packet(); codec1q, encoded
+ * once, then urg_encode_set_id() and urg_output_put() per request. An OUT
+ * payload is queued by reference. */
+static double codec_queue_run(struct work *w, int once)
+{
+    const struct urg_wire wire = codec_wire();
+    struct urg_output_config c;
+    struct urg_packet p;
+    struct iovec iov[64];
+    urg_output *o;
+    uint8_t *buf = malloc(16384), hdr[64];
+    int n = 0;
+    double t0;
+    memset(buf, 0x5a, 16384);
+    codec_request(w, &p, buf);
+    if (once && (n = urg_encode(&wire, URG_DIR_TO_HOST, &p, hdr, sizeof(hdr))) < 0)
+        abort();
+    memset(&c, 0, sizeof(c));
+    c.max_bytes = 32u << 20; /* the session's default bound */
+    if (urg_output_new(&c, &o))
+        abort();
+    CALLGRIND_TOGGLE_COLLECT;
+    collecting = 1;
+    t0 = now();
+    for (uint32_t i = 0; i < w->n; i++) {
+        int k;
+        if (once) {
+            if (urg_encode_set_id(&wire, hdr, (size_t)n, i + 1) ||
+                urg_output_put(o, hdr, (size_t)n, p.data, p.data_len, NULL))
+                abort();
+        } else {
+            p.id = i + 1;
+            if (urg_output_packet(o, &wire, URG_DIR_TO_HOST, &p, NULL))
+                abort();
+        }
+        while ((k = urg_output_iov(o, iov, 64)) > 0) {
+            size_t t = 0;
+            for (int j = 0; j < k; j++)
+                t += iov[j].iov_len;
+            sink += ((const uint8_t *)iov[0].iov_base)[0];
+            if (urg_output_consume(o, t))
+                abort();
+        }
+    }
+    t0 = now() - t0;
+    collecting = 0;
+    CALLGRIND_TOGGLE_COLLECT;
+    urg_output_free(o);
+    free(buf);
+    return t0;
+}
+
 /* ---------------------------------------------------------------- raw limits */
 
 /* The floor: each payload copied once, from the stream into its request's
@@ -580,6 +825,16 @@ static double run(struct work *w, const char *impl)
         return w->decode ? eng_decode(w) : eng_encode_run(w);
     if (!strcmp(impl, "ref"))
         return w->decode ? ref_decode(w) : ref_encode_run(w);
+    if (!strcmp(impl, "codec"))
+        return w->decode ? codec_decode(w, 0) : codec_encode_run(w, 0);
+    if (!strcmp(impl, "codecw") && w->decode)
+        return codec_decode(w, 1);
+    if (!strcmp(impl, "codec1") && !w->decode)
+        return codec_encode_run(w, 1);
+    if (!strcmp(impl, "codecq") && !w->decode)
+        return codec_queue_run(w, 0);
+    if (!strcmp(impl, "codec1q") && !w->decode)
+        return codec_queue_run(w, 1);
     if (!strcmp(impl, "copy") && w->decode)
         return raw_copy(w);
     if (!strcmp(impl, "walk") && w->decode)
@@ -589,13 +844,15 @@ static double run(struct work *w, const char *impl)
 
 int main(int argc, char **argv)
 {
-    static const char *impls[] = { "urg", "ref", "copy", "walk" };
+    static const char *impls[] = { "urg",    "ref",     "codec", "codecw",
+                                   "codec1", "codecq", "codec1q", "copy", "walk" };
+    const int nimpl = (int)(sizeof(impls) / sizeof(impls[0]));
     for (size_t i = 0; i < sizeof(works) / sizeof(works[0]); i++) {
         struct work *w = &works[i];
         if (argc == 3 && strcmp(argv[1], w->name))
             continue;
         prepare(w);
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < nimpl; k++) {
             double best = -1;
             if (argc == 3 && strcmp(argv[2], impls[k]))
                 continue;
