@@ -354,7 +354,9 @@ static void read_host(urg_transport *t)
         void *wb;
         size_t wl, want;
         ssize_t n;
-        bool direct = urg_session_recv_window(t->s, &wb, &wl) == 1;
+        /* (A window of 0 bytes would make read() return 0, which says
+         * end of file: read into our buffer then.) */
+        bool direct = urg_session_recv_window(t->s, &wb, &wl) == 1 && wl > 0;
         int r;
         if (direct) {
             want = wl < budget ? wl : budget;
