@@ -17,11 +17,13 @@
 #if defined(__GNUC__)
 #define URGI_HIDDEN __attribute__((visibility("hidden")))
 #define URGI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define URGI_ALWAYS_INLINE inline __attribute__((always_inline))
 #define URGI_LIKELY(x) __builtin_expect(!!(x), 1)
 #define URGI_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define URGI_HIDDEN
 #define URGI_PRINTF(a, b)
+#define URGI_ALWAYS_INLINE inline
 #define URGI_LIKELY(x) (x)
 #define URGI_UNLIKELY(x) (x)
 #endif

@@ -30,6 +30,7 @@ int urgi_pt_init(struct urgi_ptable *t, const struct urg_allocator *a, uint32_t 
         return URG_ERR_NOMEM;
     }
     memset(t->index, 0, (size_t)t->index_size * sizeof(*t->index));
+    t->limit = t->cap < t->index_size / 2 ? t->cap : t->index_size / 2;
     t->free_head = URGI_NIL;
     t->next_id = 1;
     return 0;
@@ -71,6 +72,7 @@ int urgi_pt_room(struct urgi_ptable *t)
         t->index = ni;
         t->index_size = nsize;
     }
+    t->limit = t->cap < t->index_size / 2 ? t->cap : t->index_size / 2;
     return 0;
 }
 

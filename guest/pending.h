@@ -57,6 +57,7 @@ struct urgi_ptable {
     uint32_t *index;    /* entry + 1, 0 = empty */
     uint32_t index_size;/* power of two, >= 2 * cap */
     uint32_t count;
+    uint32_t limit;     /* an add below it needs no growth: min(cap, index_size / 2) */
     uint64_t next_id;
     bool id64;
 };
@@ -74,8 +75,7 @@ static inline uint32_t urgi_pt_add(struct urgi_ptable *t)
     struct urgi_pending *e;
 
     /* Keep the index at most half full, so a free slot is always near. */
-    if (URGI_UNLIKELY(t->count + 1 > t->cap || 2 * (t->count + 1) > t->index_size) &&
-        urgi_pt_room(t))
+    if (URGI_UNLIKELY(t->count >= t->limit) && urgi_pt_room(t))
         return URGI_NIL;
     if (t->free_head != URGI_NIL) {
         i = t->free_head;

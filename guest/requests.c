@@ -108,7 +108,7 @@ struct data_frame {
     uint8_t hdr[URGI_MAX_HEADERS];
 };
 
-static inline int data_begin(urg_session *s, uint32_t type, uint32_t out_len,
+static URGI_ALWAYS_INLINE int data_begin(urg_session *s, uint32_t type, uint32_t out_len,
                              struct data_frame *f)
 {
     const int hl = s->wire.id64 ? 16 : 12, th = s->out_frames.th[URGI_INDEX(type)];

@@ -9,12 +9,6 @@
 
 #include "internal.h"
 
-#if defined(__GNUC__)
-#define URGI_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define URGI_ALWAYS_INLINE inline
-#endif
-
 /* The URGI_TO_* bit of a direction. */
 static inline unsigned urgi_dir_bit(enum urg_dir dir)
 {

@@ -12,7 +12,8 @@
  * not measured): bulk16k, bulk64k (bulk IN replies), intr8 (interrupt
  * packets), ctrl18 (control replies of 18 bytes), mix (the four in turn).
  * Encode workloads: out16k (bulk OUT requests of 16 KiB), bulkin (bulk IN
- * requests), ctrl (control requests). IMPL: urg (the session), ref, copy
+ * requests), ctrl (control requests), each drained after every request;
+ * bulkin32 and ctrl32, the same drained after every 32. IMPL: urg (the session), ref, copy
  * (each payload read once straight into its request's buffer, headers
  * walked: the floor), walk (a walk over the headers), and the codec API
  * that embedders other than the session use (guest/urg_codec.h): codec
@@ -83,7 +84,19 @@ struct work {
     size_t len;
     uint32_t *kind;         /* per packet: 0 bulk, 1 interrupt, 2 control */
     uint32_t *size;         /* payload bytes */
+    uint32_t burst;         /* encode: requests made between two drains (0: 1) */
 };
+
+/* Encode: is the output drained after request i (a burst's last, or the
+ * run's)? */
+static int drain_after(const struct work *w, uint32_t i)
+{
+    return w->burst <= 1 || (i + 1) % w->burst == 0 || i + 1 == w->n;
+}
+/* The encode workloads by what they request: a control request (ctrl,
+ * ctrl32), a bulk OUT request (out16k) or a bulk IN request (the rest). */
+static int is_ctrl(const struct work *w) { return !strncmp(w->name, "ctrl", 4); }
+static int is_out(const struct work *w) { return !strcmp(w->name, "out16k"); }
 
 static void no_complete(void *ud, const struct urg_completion *c)
 {
@@ -298,7 +311,7 @@ static double eng_encode_run(struct work *w)
     struct urg_run r = { NULL, 0 };
     urg_session *s = urg_start(w, &r);
     uint8_t *buf = malloc(16384);
-    int out = !strcmp(w->name, "out16k"), bulkin = !strcmp(w->name, "bulkin");
+    int out = is_out(w), ctrl = is_ctrl(w);
     double t0;
     memset(buf, 0x5a, 16384);
     CALLGRIND_TOGGLE_COLLECT;
@@ -308,13 +321,14 @@ static double eng_encode_run(struct work *w)
         int rc;
         if (out)
             rc = urg_session_bulk(s, 0x02, 0, 16384, buf, NULL, NULL);
-        else if (bulkin)
+        else if (!ctrl)
             rc = urg_session_bulk(s, 0x82, 0, 16384, buf, NULL, NULL);
         else
             rc = urg_session_control(s, 0, get_device, buf, NULL, NULL);
         if (rc)
             abort();
-        drain(s);
+        if (drain_after(w, i))
+            drain(s);
     }
     t0 = now() - t0;
     collecting = 0;
@@ -479,7 +493,7 @@ static double ref_encode_run(struct work *w)
     struct ref_run r;
     struct usbredirparser *p = ref_start(w, &r);
     uint8_t *buf = malloc(16384);
-    int ctrl = !strcmp(w->name, "ctrl"), out = !strcmp(w->name, "out16k");
+    int ctrl = is_ctrl(w), out = is_out(w);
     double t0;
     memset(buf, 0x5a, 16384);
     CALLGRIND_TOGGLE_COLLECT;
@@ -494,8 +508,9 @@ static double ref_encode_run(struct work *w)
                                                       0 };
             usbredirparser_send_bulk_packet(p, i + 1, &h, out ? buf : NULL, out ? 16384 : 0);
         }
-        while (usbredirparser_has_data_to_write(p))
-            usbredirparser_do_write(p);
+        if (drain_after(w, i))
+            while (usbredirparser_has_data_to_write(p))
+                usbredirparser_do_write(p);
     }
     t0 = now() - t0;
     collecting = 0;
@@ -631,7 +646,7 @@ static double codec_decode(struct work *w, int window)
 static void codec_request(const struct work *w, struct urg_packet *p, const uint8_t *out)
 {
     memset(p, 0, sizeof(*p));
-    if (!strcmp(w->name, "ctrl")) {
+    if (is_ctrl(w)) {
         p->type = URG_CONTROL_PACKET;
         p->h.control.endpoint = 0x80;
         p->h.control.request = 6;
@@ -639,7 +654,7 @@ static void codec_request(const struct work *w, struct urg_packet *p, const uint
         p->h.control.value = 0x100;
         p->h.control.length = 18;
     } else {
-        int o = !strcmp(w->name, "out16k");
+        int o = is_out(w);
         p->type = URG_BULK_PACKET;
         p->h.bulk.endpoint = o ? 0x02 : 0x82;
         p->h.bulk.length = 16384;
@@ -723,7 +738,7 @@ static double codec_queue_run(struct work *w, int once)
             if (urg_output_packet(o, &wire, URG_DIR_TO_HOST, &p, NULL))
                 abort();
         }
-        while ((k = urg_output_iov(o, iov, 64)) > 0) {
+        while (drain_after(w, i) && (k = urg_output_iov(o, iov, 64)) > 0) {
             size_t t = 0;
             for (int j = 0; j < k; j++)
                 t += iov[j].iov_len;
@@ -797,10 +812,14 @@ static double raw_walk(struct work *w)
 /* ---------------------------------------------------------------- main */
 
 static struct work works[] = {
-    { "bulk16k", 1, 2000, 0, 0, 0, 0, 0, 0 },  { "bulk64k", 1, 500, 0, 0, 0, 0, 0, 0 },
-    { "intr8", 1, 100000, 0, 0, 0, 0, 0, 0 },  { "ctrl18", 1, 100000, 0, 0, 0, 0, 0, 0 },
-    { "mix", 1, 30000, 0, 0, 0, 0, 0, 0 },     { "out16k", 0, 2000, 0, 0, 0, 0, 0, 0 },
-    { "bulkin", 0, 100000, 0, 0, 0, 0, 0, 0 }, { "ctrl", 0, 100000, 0, 0, 0, 0, 0, 0 },
+    { "bulk16k", 1, 2000, 0, 0, 0, 0, 0, 0, 0 },  { "bulk64k", 1, 500, 0, 0, 0, 0, 0, 0, 0 },
+    { "intr8", 1, 100000, 0, 0, 0, 0, 0, 0, 0 },  { "ctrl18", 1, 100000, 0, 0, 0, 0, 0, 0, 0 },
+    { "mix", 1, 30000, 0, 0, 0, 0, 0, 0, 0 },     { "out16k", 0, 2000, 0, 0, 0, 0, 0, 0, 0 },
+    { "bulkin", 0, 100000, 0, 0, 0, 0, 0, 0, 0 }, { "ctrl", 0, 100000, 0, 0, 0, 0, 0, 0, 0 },
+    /* the same, the output drained after every 32 requests (a transport
+     * writes once per loop iteration, after a burst of submissions) */
+    { "bulkin32", 0, 100000, 0, 0, 0, 0, 0, 0, 32 },
+    { "ctrl32", 0, 100000, 0, 0, 0, 0, 0, 0, 32 },
 };
 
 static void prepare(struct work *w)
