@@ -8,7 +8,7 @@
 #include "session.h"
 #include "type_fields.h"
 
-static int ready(const urg_session *s, bool need_device)
+static int not_ready(const urg_session *s, bool need_device)
 {
     if (!s)
         return URG_ERR_INVALID;
@@ -19,6 +19,13 @@ static int ready(const urg_session *s, bool need_device)
     if (need_device && s->state != URG_STATE_CONNECTED)
         return URG_ERR_NO_DEVICE;
     return 0;
+}
+/* 0 if s may take a request (need_device: with a device), else why not. */
+static inline int ready(const urg_session *s, bool need_device)
+{
+    if (URGI_LIKELY(s && s->state == URG_STATE_CONNECTED))
+        return 0;
+    return not_ready(s, need_device);
 }
 
 struct req {
