@@ -11,7 +11,11 @@
  * Order: the counter only goes forward, so the submission order of the
  * pending requests is the order of their ids' age (next_id - id, in the
  * counter's width); urgi_pt_oldest_first() sorts by it when everything
- * completes at once. Nothing is kept per entry for it.
+ * completes at once. Nothing is kept per entry for it. The one limit: with
+ * 32-bit ids, a request still pending after 2^32 more ids were handed out
+ * (the counter a whole lap past it) takes the age it had a lap earlier, so
+ * among requests that far apart the order is by age modulo 2^32
+ * (docs/engine.md).
  *
  * Memory: an entry is 40 bytes and the index 4 bytes per slot. The entry
  * array grows by an eighth when full, the index doubles when it would be
@@ -55,7 +59,7 @@ struct urgi_ptable {
     uint32_t hw;        /* entries ever used (0..hw-1 initialised) */
     uint32_t free_head;
     uint32_t *index;    /* entry + 1, 0 = empty */
-    uint32_t index_size;/* power of two, >= 2 * cap */
+    uint32_t index_size;/* power of two, >= 2 * (count + 1) after an add's room */
     uint32_t count;
     uint32_t limit;     /* an add below it needs no growth: min(cap, index_size / 2) */
     uint64_t next_id;

@@ -54,7 +54,8 @@ struct urg_transport {
     ev_io rio, wio, lio;
     ev_timer timer;
     ev_timer stall;        /* output waits and the host takes none */
-    ev_tstamp last_write;  /* when the host last took a byte */
+    ev_tstamp last_write;  /* when the host last took a byte (kept while the
+                              stall timer runs: only it reads this) */
     ev_prepare prep;
     int fd, lfd;
     bool is_socket;

@@ -241,6 +241,40 @@ static void test_pending_ids_and_lookup(void **state)
     free(gone);
 }
 
+/* Oldest first is the real submission order across the 32-bit counter's
+ * wrap: ids 0xffffffe0 .. 0xffffffff, then 1 .. 32 (0 is skipped). */
+static void test_pending_order_across_32bit_wrap(void **state)
+{
+    struct urgi_ptable t;
+    uint64_t sub[64];
+    uint32_t order[64], n, k;
+    (void)state;
+    assert_int_equal(urgi_pt_init(&t, &urgi_default_allocator, 64), 0);
+    t.id64 = false;
+    t.next_id = 0xffffffe0u;
+    for (k = 0; k < 64; k++)
+        sub[k] = t.e[urgi_pt_add(&t)].id;
+    assert_int_equal(sub[31], 0xffffffffu);
+    assert_int_equal(sub[32], 1);
+    n = urgi_pt_oldest_first(&t, URGI_P_USED, t.next_id, UINT64_MAX, order, 64);
+    assert_int_equal(n, 64);
+    for (k = 0; k < 64; k++)
+        assert_int_equal(t.e[order[k]].id, sub[k]);
+    /* In pieces of 5 too. */
+    {
+        uint64_t below = UINT64_MAX;
+        uint32_t seen = 0;
+        while ((n = urgi_pt_oldest_first(&t, URGI_P_USED, t.next_id, below, order, 5)) > 0) {
+            for (k = 0; k < n; k++)
+                assert_int_equal(t.e[order[k]].id, sub[seen + k]);
+            seen += n;
+            below = urgi_pt_age(&t, t.next_id, t.e[order[n - 1]].id);
+        }
+        assert_int_equal(seen, 64);
+    }
+    urgi_pt_destroy(&t);
+}
+
 static void test_pending_out_of_memory(void **state)
 {
     struct fail_alloc f = { 0 };
@@ -383,6 +417,48 @@ static void test_outq_shrinks_after_a_burst(void **state)
     assert_int_equal(f.live, 0);
 }
 
+/* The segment array's shrink: 2100 header + external payload pairs grow it
+ * past URGI_OUTQ_KEEP_SEGS; each external segment is released once;
+ * emptied, it is back to its first size and still a queue. */
+static int shrink_releases;
+static void count_release(void *ctx, uint32_t owner, uint64_t id)
+{
+    (void)ctx;
+    assert_int_equal(owner, (uint32_t)id);
+    shrink_releases++;
+}
+static void test_outq_segments_shrink_after_a_burst(void **state)
+{
+    struct fail_alloc f = { 0 };
+    const struct urg_allocator a = fail_allocator(&f);
+    struct urgi_outq q;
+    static uint8_t hdr[12], payload[8], got[64];
+    uint32_t i;
+    (void)state;
+    assert_int_equal(urgi_outq_init(&q, &a), 0);
+    for (i = 0; i < 2100; i++) {
+        assert_int_equal(urgi_outq_reserve(&q, sizeof(hdr), 2), 0);
+        urgi_outq_put(&q, hdr, sizeof(hdr));
+        urgi_outq_put_ext(&q, payload, sizeof(payload), i, i);
+    }
+    assert_true(q.scap > URGI_OUTQ_KEEP_SEGS);
+    shrink_releases = 0;
+    urgi_outq_consume(&q, q.total - 1, count_release, NULL);
+    assert_true(q.scap > URGI_OUTQ_KEEP_SEGS);
+    urgi_outq_consume(&q, 1, count_release, NULL);
+    assert_int_equal(shrink_releases, 2100);
+    assert_int_equal(q.scap, URGI_OUTQ_SEGS0);
+    assert_int_equal(q.shead, 0);
+    assert_int_equal(urgi_outq_reserve(&q, sizeof(hdr), 2), 0);
+    memset(hdr, 7, sizeof(hdr));
+    urgi_outq_put(&q, hdr, sizeof(hdr));
+    urgi_outq_put_ext(&q, payload, sizeof(payload), 1, 1);
+    assert_int_equal(gather(&q, got, NULL), sizeof(hdr) + sizeof(payload));
+    assert_memory_equal(got, hdr, sizeof(hdr));
+    urgi_outq_destroy(&q);
+    assert_int_equal(f.live, 0);
+}
+
 static void test_outq_release_and_detach(void **state)
 {
     struct urgi_outq q;
@@ -437,9 +513,11 @@ int main(void)
         cmocka_unit_test(test_field_lists_cover_the_field_codecs),
         cmocka_unit_test(test_pending_ids_and_lookup),
         cmocka_unit_test(test_pending_out_of_memory),
+        cmocka_unit_test(test_pending_order_across_32bit_wrap),
         cmocka_unit_test(test_outq_order_merge_wrap_grow),
         cmocka_unit_test(test_outq_release_and_detach),
         cmocka_unit_test(test_outq_shrinks_after_a_burst),
+        cmocka_unit_test(test_outq_segments_shrink_after_a_burst),
     };
     return cmocka_run_group_tests_name("internals", tests, NULL, NULL);
 }

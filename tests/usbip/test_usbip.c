@@ -550,6 +550,33 @@ static void bot_cbw(uint8_t cbw[31], uint32_t tag, uint32_t len, int in, const u
 /* READ(10) of 64 blocks from block 100: CBW, data and CSW submitted at once
  * (pipelined, as usb-storage does not, but a client may); the data equals
  * the emulated disk ("block N" then N's low byte). */
+/* The server's SIGUSR1 line for the connection fd is this end of. */
+struct usbip_report {
+    unsigned long long requests;
+    double busy, host, idle, total;
+};
+static void usbip_report(int fd, struct usbip_report *r)
+{
+    size_t from = W.server.log_len;
+    const char *line;
+    char peer[64];
+    struct sockaddr_in me;
+    socklen_t me_len = sizeof(me);
+    /* This connection's line (another one may still be open), by the peer
+     * the server names: this end's address. */
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &me_len), 0);
+    snprintf(peer, sizeof(peer), "127.0.0.1:%u: ", ntohs(me.sin_port));
+    kill(W.server.pid, SIGUSR1);
+    from = wait_log(&W.server, from, peer);
+    wait_log(&W.server, from, " s connected"); /* the line is whole */
+    line = W.server.log + from - 2;            /* ": N requests; ..." */
+    if (sscanf(line, ": %llu requests; %lf s with a request in the bridge or at the usb-host "
+                     "(%lf s of it with a URB at the usb-host), %lf s with none, in %lf s "
+                     "connected",
+               &r->requests, &r->busy, &r->host, &r->idle, &r->total) != 5)
+        fail_msg("the report: %.300s", line);
+}
+
 static void test_bulk_storage(void **state)
 {
     uint8_t rec[USBIP_DEVICE_SIZE], cbw[31];
@@ -597,32 +624,30 @@ static void test_bulk_storage(void **state)
         }
     }
     assert_true(got_cbw && got_data && got_csw);
-    /* SIGUSR1: this connection's 3 requests, and its time split in two
-     * parts that add up to its time connected. */
+    /* A URB the model answers at submit (SET_ADDRESS: no callback) is
+     * never at the usb-host: after its reply none is. */
     {
-        size_t from = W.server.log_len;
-        unsigned long long n;
-        double busy, host, idle, total;
-        const char *line;
-        char peer[64];
-        struct sockaddr_in me;
-        socklen_t me_len = sizeof(me);
-        /* This connection's line (another one may still be open), by the
-         * peer the server names: this end's address. */
-        assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &me_len), 0);
-        snprintf(peer, sizeof(peer), "127.0.0.1:%u: ", ntohs(me.sin_port));
-        kill(W.server.pid, SIGUSR1);
-        from = wait_log(&W.server, from, peer);
-        wait_log(&W.server, from, " s connected"); /* the line is whole */
-        line = W.server.log + from - 2;            /* ": N requests; ..." */
-        assert_int_equal(sscanf(line, ": %llu requests; %lf s with a request in the bridge or at "
-                                      "the usb-host (%lf s of it with a URB at the usb-host), "
-                                      "%lf s with none, in %lf s connected",
-                                &n, &busy, &host, &idle, &total),
-                         5);
-        if (!(busy > 0 && idle >= 0 && host > 0 && host <= busy + 2e-6 &&
-              busy + idle > total - 3e-6 && busy + idle < total + 3e-6))
-            fail_msg("the report: %.300s", line);
+        static const uint8_t set_address[8] = { 0x00, 5, 3, 0, 0, 0, 0, 0 };
+        uint8_t h[USBIP_HEADER_SIZE];
+        submit(fd, "1-1", 103, 0, USBIP_DIR_OUT, 0, 0, set_address, NULL);
+        assert_true(recv_all(fd, h, sizeof(h)));
+        assert_int_equal(usbip_get32(h + 4), 103);
+        assert_int_equal((int32_t)usbip_get32(h + 20), 0);
+    }
+    /* SIGUSR1, twice: this connection's 4 requests; the time with a URB at
+     * the usb-host is part of the time with a request in the bridge; with
+     * nothing in flight between the two reports, both stay as they were
+     * (to the microsecond) and only the time with none grows. */
+    {
+        struct usbip_report r1, r2;
+        usbip_report(fd, &r1);
+        usbip_report(fd, &r2);
+        assert_int_equal(r1.requests, 4);
+        assert_true(r1.busy > 0 && r1.host > 0 && r1.host <= r1.busy + 2e-6 && r1.idle >= 0);
+        assert_true(r1.busy + r1.idle > r1.total - 3e-6 && r1.busy + r1.idle < r1.total + 3e-6);
+        assert_int_equal(r2.requests, 4);
+        assert_true(r2.busy == r1.busy && r2.host == r1.host);
+        assert_true(r2.idle > r1.idle && r2.total > r1.total);
     }
     close_and_wait(fd);
 }

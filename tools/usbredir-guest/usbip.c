@@ -450,9 +450,9 @@ static const char usage_text[] =
     "\n"
     "Prints \"listening on ADDR\" on stdout when it accepts clients; runs until\n"
     "SIGINT or SIGTERM (exit 0). SIGUSR1 logs each connection's requests, its\n"
-    "time with a request in the bridge or at the usb-host (and how much of it\n"
-    "with a URB at the usb-host), and its time with none (waiting for the\n"
-    "client).\n";
+    "time with a request in the bridge or at the usb-host (from a request's\n"
+    "header read to its reply queued; and how much of it with a URB at the\n"
+    "usb-host), and its time with none (waiting for the client).\n";
 
 int cmd_usbip(int argc, char **argv, struct common *o)
 {
@@ -508,6 +508,12 @@ int cmd_usbip(int argc, char **argv, struct common *o)
     s->iso_latency_ms = (uint32_t)iso_latency;
     s->loop = ev_default_loop(0);
     s->lfd = -1;
+    /* The signals are handled from before "listening on" is printed: a
+     * script may send one as soon as it reads that line. */
+    cli_signals_start(&s->signals, s->loop, NULL);
+    ev_signal_init(&s->report, on_report, SIGUSR1);
+    s->report.data = s;
+    ev_signal_start(s->loop, &s->report);
     for (int i = first; i < argc && !rc; i++)
         rc = export_open(s, &s->exports[s->n_exports++], argv[i]);
     if (!rc)
@@ -521,16 +527,12 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         ev_timer_init(&s->accept_again, on_accept_again, 1., 0.);
         s->accept_again.data = s;
         ev_io_start(s->loop, &s->lio);
-        cli_signals_start(&s->signals, s->loop, NULL);
-        ev_signal_init(&s->report, on_report, SIGUSR1);
-        s->report.data = s;
-        ev_signal_start(s->loop, &s->report);
         ev_run(s->loop, 0);
-        ev_signal_stop(s->loop, &s->report);
-        cli_signals_stop(&s->signals, s->loop);
         ev_io_stop(s->loop, &s->lio);
         ev_timer_stop(s->loop, &s->accept_again);
     }
+    ev_signal_stop(s->loop, &s->report);
+    cli_signals_stop(&s->signals, s->loop);
     clients_close_all(s);
     for (int i = 0; i < s->n_exports; i++)
         export_close(&s->exports[i]);
