@@ -302,6 +302,33 @@ static struct req *new_req(struct run *run, uint32_t size);
 static void commit_req(struct run *run, struct req *q, int rc);
 static void rec_action(struct run *run, uint32_t pick, uint64_t arg, int rc);
 
+/* Request kind (0 to 11) of len bytes for q: control IN on 0x80 into a
+ * buffer (0) and without one (1), control OUT 0x21 (2), bulk IN on 0x82
+ * into a buffer (3) and without one (4), bulk OUT on 0x02 (5), interrupt
+ * OUT on 0x04 (6), set_configuration (7), interrupt receiving on 0x81 (8),
+ * an iso stream on 0x83 (9), bulk receiving on 0x82 (10), get_alt_setting
+ * (11 and above). Returns the call's result. */
+static int make_request(urg_session *s, uint32_t kind, uint32_t len, struct req *q)
+{
+    uint8_t setup[8] = { 0x80, 6, 0, 1, 0, 0, (uint8_t)len, (uint8_t)(len >> 8) };
+    switch (kind) {
+    case 0: return urg_session_control(s, 0, setup, q->buf, q, &q->id);
+    case 1: return urg_session_control(s, 0, setup, NULL, q, &q->id);
+    case 2:
+        setup[0] = 0x21;
+        return urg_session_control(s, 0, setup, q->buf, q, &q->id);
+    case 3: return urg_session_bulk(s, 0x82, 0, len, q->buf, q, &q->id);
+    case 4: return urg_session_bulk(s, 0x82, 0, len, NULL, q, &q->id);
+    case 5: return urg_session_bulk(s, 0x02, 0, len, q->buf, q, &q->id);
+    case 6: return urg_session_interrupt_out(s, 0x04, (uint16_t)len, q->buf, q, &q->id);
+    case 7: return urg_session_set_configuration(s, 1, q, &q->id);
+    case 8: return urg_session_start_interrupt_receiving(s, 0x81, q, &q->id);
+    case 9: return urg_session_start_iso_stream(s, 0x83, 4, 4, q, &q->id);
+    case 10: return urg_session_start_bulk_receiving(s, 0x82, 0, 512, 2, q, &q->id);
+    default: return urg_session_get_alt_setting(s, 0, q, &q->id);
+    }
+}
+
 /* Differential mode: the requests each device_connect makes first (ids 1
  * to 8 at the first connect), so that the fuzzer and the seeds can answer them
  * whatever the seed: control IN on 0x80 for 255 bytes, into a buffer and
@@ -310,29 +337,15 @@ static void rec_action(struct run *run, uint32_t pick, uint64_t arg, int rc);
  * interrupt OUT on 0x04 of 8 bytes; start_interrupt_receiving on 0x81. */
 static void connect_requests(urg_session *s, struct run *run)
 {
+    /* make_request()'s kinds 0 to 6, then 8 (interrupt receiving) */
     static const uint32_t lens[8] = { 255, 255, 16, 512, 512, 64, 8, 0 };
     int k;
     for (k = 0; k < 8; k++) {
-        uint8_t setup[8] = { 0x80, 6, 0, 1, 0, 0, 0, 0 };
         struct req *q = new_req(run, lens[k]);
         int rc;
         if (!q)
             return;
-        setup[6] = (uint8_t)lens[k];
-        setup[7] = (uint8_t)(lens[k] >> 8);
-        switch (k) {
-        case 0: rc = urg_session_control(s, 0, setup, q->buf, q, &q->id); break;
-        case 1: rc = urg_session_control(s, 0, setup, NULL, q, &q->id); break;
-        case 2:
-            setup[0] = 0x21;
-            rc = urg_session_control(s, 0, setup, q->buf, q, &q->id);
-            break;
-        case 3: rc = urg_session_bulk(s, 0x82, 0, lens[k], q->buf, q, &q->id); break;
-        case 4: rc = urg_session_bulk(s, 0x82, 0, lens[k], NULL, q, &q->id); break;
-        case 5: rc = urg_session_bulk(s, 0x02, 0, lens[k], q->buf, q, &q->id); break;
-        case 6: rc = urg_session_interrupt_out(s, 0x04, (uint16_t)lens[k], q->buf, q, &q->id); break;
-        default: rc = urg_session_start_interrupt_receiving(s, 0x81, q, &q->id); break;
-        }
+        rc = make_request(s, k < 7 ? (uint32_t)k : 8, lens[k], q);
         rec_action(run, 100 + (uint32_t)k, rc ? 0 : q->id, rc);
         commit_req(run, q, rc);
     }
@@ -411,7 +424,6 @@ static void make_requests(urg_session *s, struct run *run)
     int k, count = (int)(rnd(&run->rng) % 3);
     for (k = 0; k < count; k++) {
         uint32_t pick = rnd(&run->rng) % 15, len = 1 + rnd(&run->rng) % 600;
-        uint8_t setup[8] = { 0x80, 6, 0, 1, 0, 0, 0, 0 };
         struct req *q;
         int rc;
         if (urg_session_state(s) != URG_STATE_CONNECTED)
@@ -446,25 +458,7 @@ static void make_requests(urg_session *s, struct run *run)
         q = new_req(run, len);
         if (!q)
             return;
-        setup[6] = (uint8_t)len;
-        setup[7] = (uint8_t)(len >> 8);
-        switch (pick) {
-        case 0: rc = urg_session_control(s, 0, setup, q->buf, q, &q->id); break;
-        case 1: rc = urg_session_control(s, 0, setup, NULL, q, &q->id); break;
-        case 2:
-            setup[0] = 0x21;
-            rc = urg_session_control(s, 0, setup, q->buf, q, &q->id);
-            break;
-        case 3: rc = urg_session_bulk(s, 0x82, 0, len, q->buf, q, &q->id); break;
-        case 4: rc = urg_session_bulk(s, 0x82, 0, len, NULL, q, &q->id); break;
-        case 5: rc = urg_session_bulk(s, 0x02, 0, len, q->buf, q, &q->id); break;
-        case 6: rc = urg_session_interrupt_out(s, 0x04, (uint16_t)len, q->buf, q, &q->id); break;
-        case 7: rc = urg_session_set_configuration(s, 1, q, &q->id); break;
-        case 8: rc = urg_session_start_interrupt_receiving(s, 0x81, q, &q->id); break;
-        case 9: rc = urg_session_start_iso_stream(s, 0x83, 4, 4, q, &q->id); break;
-        case 10: rc = urg_session_start_bulk_receiving(s, 0x82, 0, 512, 2, q, &q->id); break;
-        default: rc = urg_session_get_alt_setting(s, 0, q, &q->id); break;
-        }
+        rc = make_request(s, pick, len, q);
         rec_action(run, pick << 16 | len, rc ? 0 : q->id, rc);
         commit_req(run, q, rc);
     }
