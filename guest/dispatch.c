@@ -212,7 +212,7 @@ static void on_hello(urg_session *s, const struct urg_packet *p)
     s->peer_caps = urg_decoder_peer_caps(s->dec);
     s->wire = urg_decoder_wire(s->dec);
     urgi_frame_table_init(&s->out_frames, &s->wire, URG_DIR_TO_HOST);
-    s->pt.id64 = s->wire.id64;
+    s->pt.id_mask = s->wire.id64 ? UINT64_MAX : UINT32_MAX;
     memcpy(s->peer_version, p->h.hello.version, sizeof(s->peer_version));
     s->state = URG_STATE_READY;
     urg_escape(s->peer_version, strlen(s->peer_version), NULL, version, sizeof(version));

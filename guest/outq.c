@@ -34,6 +34,7 @@ void urgi_outq_clear(struct urgi_outq *q)
     q->shead = q->scount = 0;
     q->rhead = q->rlen = 0;
     q->off = q->total = 0;
+    q->open = NULL;
 }
 
 void urgi_outq_destroy(struct urgi_outq *q)
@@ -87,6 +88,8 @@ int urgi_outq_grow(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg)
         q->seg = n;
         q->scap = ncap;
         q->shead = 0;
+        if (q->open) /* the tail, moved */
+            q->open = &n[q->scount - 1];
     }
     return 0;
 }
@@ -97,6 +100,7 @@ void urgi_outq_new_seg(struct urgi_outq *q, uint32_t n)
     memset(last, 0, sizeof(*last));
     last->len = n;
     last->owner = URGI_NIL;
+    q->open = last;
 }
 
 void urgi_outq_put(struct urgi_outq *q, const void *bytes, size_t n)
@@ -125,6 +129,7 @@ void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t 
     s->owner_id = owner_id;
     s->owned = false;
     q->total += n;
+    q->open = NULL;
 }
 
 int urgi_outq_iov_all(const struct urgi_outq *q, struct iovec *iov, int cnt)
@@ -212,6 +217,7 @@ void urgi_outq_consume_segs(struct urgi_outq *q, size_t n, urgi_outq_release_fn 
     }
     if (!q->scount) {
         q->rhead = q->rlen = 0;
+        q->open = NULL;
         if (URGI_UNLIKELY(q->rcap > URGI_OUTQ_KEEP || q->scap > URGI_OUTQ_KEEP_SEGS))
             shrink(q);
     }

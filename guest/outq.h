@@ -35,6 +35,8 @@ struct urgi_outq {
     uint32_t scap, shead, scount;
     size_t off;               /* consumed bytes of the head segment */
     size_t total;             /* bytes queued */
+    struct urgi_oseg *open;   /* the tail segment while it holds ring bytes
+                                 (the next ring bytes join it), else NULL */
 };
 
 /* Called when the transport is done with an external segment. */
@@ -65,13 +67,12 @@ URGI_HIDDEN void urgi_outq_new_seg(struct urgi_outq *q, uint32_t n);
  * small packets pulls out as one iovec), or start one. */
 static inline void urgi_outq_wrote(struct urgi_outq *q, size_t n)
 {
-    struct urgi_oseg *last = q->scount ? &q->seg[(q->shead + q->scount - 1) & (q->scap - 1)] : NULL;
     q->rlen += n;
     q->total += n;
     /* Merging with the head segment being consumed is fine: off stays
      * valid. */
-    if (last && !last->ext && (uint64_t)last->len + n <= UINT32_MAX)
-        last->len += (uint32_t)n;
+    if (q->open && (uint64_t)q->open->len + n <= UINT32_MAX)
+        q->open->len += (uint32_t)n;
     else
         urgi_outq_new_seg(q, (uint32_t)n);
 }
@@ -104,6 +105,7 @@ static inline void urgi_outq_consume(struct urgi_outq *q, size_t n, urgi_outq_re
         q->scount = 0;
         q->off = q->total = 0;
         q->rhead = q->rlen = 0;
+        q->open = NULL;
         return;
     }
     urgi_outq_consume_segs(q, n, fn, ctx);

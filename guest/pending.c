@@ -33,6 +33,7 @@ int urgi_pt_init(struct urgi_ptable *t, const struct urg_allocator *a, uint32_t 
     t->limit = t->cap < t->index_size / 2 ? t->cap : t->index_size / 2;
     t->free_head = URGI_NIL;
     t->next_id = 1;
+    t->id_mask = UINT32_MAX;
     return 0;
 }
 

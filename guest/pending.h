@@ -56,14 +56,15 @@ struct urgi_ptable {
     const struct urg_allocator *alloc;
     struct urgi_pending *e;
     uint32_t cap;       /* entries allocated */
-    uint32_t hw;        /* entries ever used (0..hw-1 initialised) */
+    uint32_t hw;        /* entries ever used (0..hw-1 initialised); the free list
+                           is used first, so also the most pending at once */
     uint32_t free_head;
     uint32_t *index;    /* entry + 1, 0 = empty */
     uint32_t index_size;/* power of two, >= 2 * (count + 1) after an add's room */
     uint32_t count;
     uint32_t limit;     /* an add below it needs no growth: min(cap, index_size / 2) */
     uint64_t next_id;
-    bool id64;
+    uint64_t id_mask;   /* the ids' width: UINT64_MAX (64-bit ids) or UINT32_MAX */
 };
 
 URGI_HIDDEN int urgi_pt_init(struct urgi_ptable *t, const struct urg_allocator *a, uint32_t hint);
@@ -90,7 +91,7 @@ static inline uint32_t urgi_pt_add(struct urgi_ptable *t)
     mask = t->index_size - 1;
     for (;;) {
         id = t->next_id;
-        t->next_id = t->id64 ? id + 1 : (uint32_t)(id + 1);
+        t->next_id = (id + 1) & t->id_mask;
         if (id == 0)
             continue;
         if (!t->index[id & mask])
@@ -141,8 +142,7 @@ static inline void urgi_pt_remove(struct urgi_ptable *t, uint32_t i)
  * were handed out from id up to base. */
 static inline uint64_t urgi_pt_age(const struct urgi_ptable *t, uint64_t base, uint64_t id)
 {
-    uint64_t age = base - id;
-    return t->id64 ? age : (uint32_t)age;
+    return (base - id) & t->id_mask;
 }
 /* Fills order[] with up to max entries that have every flag in want, the
  * oldest first by their age against base, and returns how many; only

@@ -28,6 +28,9 @@ static inline int ready(const urg_session *s, bool need_device)
     return not_ready(s, need_device);
 }
 
+/* What a request's pending entry keeps beside its id: its endpoint and
+ * requested length, aux32 and aux8 (stream id, endpoint mask, interface,
+ * configuration), its IN destination and its OUT payload. */
 struct req {
     const void *out;    /* OUT payload, referenced until completion */
     uint32_t out_len;
@@ -42,8 +45,8 @@ struct req {
 /* Request i, just queued as n bytes of type index idx (its header in the
  * ring), takes the rest of its pending entry: q, user_data, and its OUT
  * payload queued after the header, uncopied. */
-static inline void queued(urg_session *s, uint32_t i, uint32_t type, int idx, int n,
-                          const struct req *q, void *user_data, uint64_t *id)
+static URGI_ALWAYS_INLINE void queued(urg_session *s, uint32_t i, uint32_t type, int idx, int n,
+                                      const struct req *q, void *user_data, uint64_t *id)
 {
     struct urgi_pending *e = &s->pt.e[i];
     e->type = (uint8_t)type;
@@ -62,8 +65,6 @@ static inline void queued(urg_session *s, uint32_t i, uint32_t type, int idx, in
     s->tx_packets[idx]++;
     s->tx_bytes[idx] += (uint64_t)n + q->out_len;
     s->requests++;
-    if (s->pt.count > s->pending_max)
-        s->pending_max = s->pt.count;
     if (id)
         *id = e->id;
 }
@@ -101,18 +102,41 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
     return 0;
 }
 
+/* q for a control or bulk request: data is the IN destination (optional)
+ * or the OUT payload (needed when length > 0). 0 or URG_ERR_INVALID. */
+static URGI_ALWAYS_INLINE int data_req(struct req *q, uint8_t endpoint, uint32_t length,
+                                       uint32_t aux32, void *data)
+{
+    const bool in = (endpoint & 0x80) != 0;
+    if (!in && length && !data)
+        return URG_ERR_INVALID;
+    q->out = in ? NULL : data;
+    q->out_len = in ? 0 : length;
+    q->in_buf = in ? data : NULL;
+    q->length = length;
+    q->endpoint = endpoint;
+    q->in = in;
+    q->aux32 = aux32;
+    q->aux8 = 0;
+    return 0;
+}
+
 /* A control or bulk request, valid by construction (its call checked all
  * that urg_encode() would): data_begin() takes its pending entry and its
  * room in the output and writes its header, straight at the ring's tail
  * (in f->hdr where it would wrap there); the caller writes every field of
  * the type header at f->th (type_fields.h's writers); data_end() queues it.
  * No struct urg_packet in between, and a data request starts no stream. */
+#define DATA_HEADERS_MAX (URGI_MAX_HEADER + 16)
+_Static_assert(sizeof(((struct urg_packet *)0)->h.control) <= 16 &&
+                   sizeof(((struct urg_packet *)0)->h.bulk) <= 16,
+               "a data request's headers fit DATA_HEADERS_MAX");
 struct data_frame {
-    uint8_t *b;      /* the header: at the ring's tail, or hdr */
+    uint8_t *b;      /* the header: at the ring's tail, or in hdr */
     uint8_t *th;     /* its type header */
+    uint8_t *hdr;    /* the caller's DATA_HEADERS_MAX bytes, for a wrap */
     uint32_t i;      /* its pending entry */
     int n;           /* header + type header bytes */
-    uint8_t hdr[URGI_MAX_HEADERS];
 };
 
 static URGI_ALWAYS_INLINE int data_begin(urg_session *s, uint32_t type, uint32_t out_len,
@@ -132,7 +156,7 @@ static URGI_ALWAYS_INLINE int data_begin(urg_session *s, uint32_t type, uint32_t
         return r;
     }
     f->b = urgi_outq_tail(&s->oq, (size_t)f->n);
-    if (!f->b)
+    if (URGI_UNLIKELY(!f->b))
         f->b = f->hdr;
     urgi_put32(f->b, type);
     urgi_put32(f->b + 4, (uint32_t)th + out_len);
@@ -141,10 +165,10 @@ static URGI_ALWAYS_INLINE int data_begin(urg_session *s, uint32_t type, uint32_t
     return 0;
 }
 
-static inline void data_end(urg_session *s, uint32_t type, const struct data_frame *f,
+static URGI_ALWAYS_INLINE void data_end(urg_session *s, uint32_t type, const struct data_frame *f,
                             const struct req *q, void *user_data, uint64_t *id)
 {
-    if (f->b == f->hdr)
+    if (URGI_UNLIKELY(f->b == f->hdr))
         urgi_outq_put(&s->oq, f->hdr, (size_t)f->n);
     else
         urgi_outq_wrote(&s->oq, (size_t)f->n);
@@ -184,26 +208,18 @@ static void init_packet(struct urg_packet *p, uint32_t type)
 URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
                                 void *data, void *user_data, uint64_t *id)
 {
-    struct data_frame f;
+    uint8_t hdr[DATA_HEADERS_MAX];
+    struct data_frame f = { .hdr = hdr };
     struct req q;
     int r;
     if ((r = ready(s, true)))
         return r;
     if (!setup || (endpoint & 0x70))
         return URG_ERR_INVALID;
-    memset(&q, 0, sizeof(q));
     /* The endpoint takes the direction of requesttype: they agree. */
-    q.endpoint = (uint8_t)((endpoint & 0x0f) | (setup[0] & 0x80));
-    q.length = urgi_get16(setup + 6);
-    q.in = (setup[0] & 0x80) != 0;
-    if (q.in) {
-        q.in_buf = data;
-    } else {
-        if (q.length && !data)
-            return URG_ERR_INVALID;
-        q.out = data;
-        q.out_len = q.length;
-    }
+    if ((r = data_req(&q, (uint8_t)((endpoint & 0x0f) | (setup[0] & 0x80)), urgi_get16(setup + 6),
+                      0, data)))
+        return r;
     /* Valid by construction: endpoint and requesttype agree on the
      * direction, data only OUT and as long as the length field. */
     if ((r = data_begin(s, URG_CONTROL_PACKET, q.out_len, &f)))
@@ -222,7 +238,8 @@ URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t 
 URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_id, uint32_t length,
                              void *data, void *user_data, uint64_t *id)
 {
-    struct data_frame f;
+    uint8_t hdr[DATA_HEADERS_MAX];
+    struct data_frame f = { .hdr = hdr };
     struct req q;
     bool long_length;
     int r;
@@ -233,19 +250,8 @@ URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_i
         return URG_ERR_TOO_LONG;
     if (stream_id && !urgi_has(s->wire.caps, URG_CAP_BULK_STREAMS))
         return URG_ERR_NO_CAP;
-    memset(&q, 0, sizeof(q));
-    q.endpoint = endpoint;
-    q.length = length;
-    q.aux32 = stream_id;
-    q.in = (endpoint & 0x80) != 0;
-    if (q.in) {
-        q.in_buf = data;
-    } else {
-        if (length && !data)
-            return URG_ERR_INVALID;
-        q.out = data;
-        q.out_len = length;
-    }
+    if ((r = data_req(&q, endpoint, length, stream_id, data)))
+        return r;
     /* Valid by construction: its length within URG_MAX_BULK_LENGTH and 16
      * bits without 32bits_bulk_length, data only OUT and as long as the
      * length field; a stream id needs no cap in the codec. */

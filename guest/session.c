@@ -396,7 +396,8 @@ URG_API void urg_session_stats(const urg_session *s, struct urg_stats *out)
     out->requests = s->requests;
     out->completions = s->completions;
     out->payload_copies = d->payload_copies;
-    out->pending_max = s->pending_max;
+    out->pending_max = s->pt.hw; /* entries are taken from the free list
+                                    first: hw is the most ever in use at once */
     out->forgotten = s->forgotten;
     out->stream_discarded = s->stream_discarded;
     out->unacked_disconnects = s->unacked_disconnects;

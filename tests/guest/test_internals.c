@@ -194,7 +194,7 @@ static void test_pending_ids_and_lookup(void **state)
     assert_int_equal(urgi_pt_init(&t, &urgi_default_allocator, 4), 0);
     assert_int_equal(t.cap, 16);
     assert_true(t.index_size >= 2 * t.cap);
-    t.id64 = true;
+    t.id_mask = UINT64_MAX;
     for (i = 0; i < N; i++) {
         idx[i] = urgi_pt_add(&t);
         assert_int_not_equal(idx[i], URGI_NIL);
@@ -223,7 +223,7 @@ static void test_pending_ids_and_lookup(void **state)
     expect_oldest_first(&t, t.count);
     expect_oldest_first(&t, 7);
     /* New ids never take a slot in use, even after the counter wraps. */
-    t.id64 = false;
+    t.id_mask = UINT32_MAX;
     t.next_id = 0xffffff00u;
     for (i = 0; i < 1000; i++) {
         uint32_t k = urgi_pt_add(&t), j;
@@ -250,7 +250,7 @@ static void test_pending_order_across_32bit_wrap(void **state)
     uint32_t order[64], n, k;
     (void)state;
     assert_int_equal(urgi_pt_init(&t, &urgi_default_allocator, 64), 0);
-    t.id64 = false;
+    t.id_mask = UINT32_MAX;
     t.next_id = 0xffffffe0u;
     for (k = 0; k < 64; k++)
         sub[k] = t.e[urgi_pt_add(&t)].id;
