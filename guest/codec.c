@@ -21,10 +21,11 @@ URG_API struct urg_wire urg_wire_from_caps(uint32_t our_caps, uint32_t peer_caps
     return w;
 }
 
-URG_API int urg_header_len(const struct urg_wire *w) { return w->id64 ? 16 : 12; }
+URG_API int urg_header_len(const struct urg_wire *w) { return urgi_header_len(w); }
 
 void urgi_frame_table_init(struct urgi_frame_table *t, const struct urg_wire *w, enum urg_dir dir)
 {
+    t->hl = (int16_t)urgi_header_len(w);
     t->may_have_data = 0;
     for (int i = 0; i < URG_TYPE_COUNT; i++) {
         const struct urgi_type *row = &urgi_types[i];
@@ -169,7 +170,7 @@ URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct 
     th = urgi_type_header_len(t, w);
     if (p->type == URG_HELLO)
         return encode_hello(t, w, dir, p, buf, cap, th);
-    hl = w->id64 ? 16 : 12;
+    hl = urgi_header_len(w);
     n = hl + th;
     if ((size_t)n > cap)
         return URG_ERR_BUFFER;
@@ -200,7 +201,7 @@ URG_API int urg_encode_set_id(const struct urg_wire *w, uint8_t *buf, size_t len
     int hl;
     if (!w || !buf)
         return URG_ERR_INVALID;
-    hl = w->id64 ? 16 : 12;
+    hl = urgi_header_len(w);
     if (len < (size_t)hl || urgi_get32(buf) == URG_HELLO || (!w->id64 && id > 0xffffffffu))
         return URG_ERR_INVALID;
     urgi_put_id(buf, hl, id);

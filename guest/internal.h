@@ -36,6 +36,9 @@ static inline bool urgi_has(uint32_t caps, int cap) { return (caps >> cap) & 1u;
 /* Header + type header of any packet but a hello. */
 #define URGI_MAX_HEADERS (URGI_MAX_HEADER + URGI_MAX_TYPE_HEADER)
 
+/* A packet header's bytes under w: 16 with 64-bit ids, else 12. */
+static inline int urgi_header_len(const struct urg_wire *w) { return w->id64 ? 16 : 12; }
+
 /* ---- allocator ---- */
 
 URGI_HIDDEN extern const struct urg_allocator urgi_default_allocator;
@@ -181,6 +184,7 @@ static inline uint32_t urgi_packet_length(const struct urgi_type *t, const struc
  * carry data. urgi_frame_ok() passes exactly what urgi_check_frame() passes;
  * on a failure, urgi_check_frame() gives the error and its message. */
 struct urgi_frame_table {
+    int16_t hl;             /* the packet header's bytes (urgi_header_len) */
     int16_t th[URG_TYPE_COUNT];
     uint64_t may_have_data; /* bit per type index */
 };

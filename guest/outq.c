@@ -53,7 +53,7 @@ int urgi_outq_grow(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg)
         size_t ncap = q->rcap, first;
         uint8_t *n;
         while (ncap < q->rlen + ring_bytes) {
-            if (ncap > SIZE_MAX / 2)
+            if (ncap >= URGI_OUTQ_RING_MAX)
                 return URG_ERR_NOMEM;
             ncap *= 2;
         }

@@ -18,6 +18,9 @@
 #define URGI_OUTQ_SEGS0 64u
 #define URGI_OUTQ_KEEP (256u * 1024)
 #define URGI_OUTQ_KEEP_SEGS 4096u
+/* The ring never grows past this (URG_ERR_NOMEM), so a ring segment's
+ * 32-bit length cannot overflow. */
+#define URGI_OUTQ_RING_MAX (1u << 31)
 
 struct urgi_oseg {
     const uint8_t *ext; /* NULL: ring bytes */
@@ -71,7 +74,7 @@ static inline void urgi_outq_wrote(struct urgi_outq *q, size_t n)
     q->total += n;
     /* Merging with the head segment being consumed is fine: off stays
      * valid. */
-    if (q->open && (uint64_t)q->open->len + n <= UINT32_MAX)
+    if (q->open) /* stays under URGI_OUTQ_RING_MAX */
         q->open->len += (uint32_t)n;
     else
         urgi_outq_new_seg(q, (uint32_t)n);

@@ -64,7 +64,6 @@ static URGI_ALWAYS_INLINE void queued(urg_session *s, uint32_t i, uint32_t type,
     }
     s->tx_packets[idx]++;
     s->tx_bytes[idx] += (uint64_t)n + q->out_len;
-    s->requests++;
     if (id)
         *id = e->id;
 }
@@ -77,7 +76,7 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
 {
     uint8_t hdr[URGI_MAX_HEADERS];
     uint32_t i;
-    int n, r, hl = s->wire.id64 ? 16 : 12;
+    int n, r, hl = s->out_frames.hl;
 
     p->id = 0;
     p->data = q->out;
@@ -142,7 +141,7 @@ struct data_frame {
 static URGI_ALWAYS_INLINE int data_begin(urg_session *s, uint32_t type, uint32_t out_len,
                              struct data_frame *f)
 {
-    const int hl = s->wire.id64 ? 16 : 12, th = s->out_frames.th[URGI_INDEX(type)];
+    const int hl = s->out_frames.hl, th = s->out_frames.th[URGI_INDEX(type)];
     int r;
 
     f->n = hl + th;

@@ -393,7 +393,8 @@ URG_API void urg_session_stats(const urg_session *s, struct urg_stats *out)
     out->unsolicited_statuses = s->unsolicited;
     out->protocol_errors = d->errors;
     out->skipped_bytes = d->skipped_bytes;
-    out->requests = s->requests;
+    /* Every request accepted is pending, completed or forgotten. */
+    out->requests = s->completions + s->forgotten + s->pt.count;
     out->completions = s->completions;
     out->payload_copies = d->payload_copies;
     out->pending_max = s->pt.hw; /* entries are taken from the free list

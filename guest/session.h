@@ -65,7 +65,7 @@ struct urg_session {
                                     for from one of them */
 
     uint64_t tx_packets[URG_TYPE_COUNT], tx_bytes[URG_TYPE_COUNT];
-    uint64_t late_replies, unsolicited, requests, completions, forgotten;
+    uint64_t late_replies, unsolicited, completions, forgotten;
     uint64_t stream_discarded, unacked_disconnects;
 };
 
