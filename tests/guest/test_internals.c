@@ -302,8 +302,8 @@ static void test_pending_out_of_memory(void **state)
 /* Concatenates what the iovecs describe. */
 static size_t gather(const struct urgi_outq *q, uint8_t *out, int *niov)
 {
-    struct iovec iov[64];
-    int n = urgi_outq_iov(q, iov, 64), i;
+    struct iovec iov[1024];
+    int n = urgi_outq_iov(q, iov, 1024), i;
     size_t len = 0;
     for (i = 0; i < n; i++) {
         memcpy(out + len, iov[i].iov_base, iov[i].iov_len);
@@ -350,8 +350,14 @@ static void test_outq_order_merge_wrap_grow(void **state)
     for (round = 0; round < 3000; round++) {
         uint32_t op = rnd(&rng) % 4, n = 1 + rnd(&rng) % 700;
         if (op == 0 || op == 1) {
+            uint32_t segs;
+            bool tail_ring;
             assert_int_equal(urgi_outq_reserve(&q, n, 1), 0);
+            /* Ring bytes join a ring segment at the tail, else start one. */
+            segs = q.scount;
+            tail_ring = segs && !q.seg[(q.shead + segs - 1) & (q.scap - 1)].ext;
             urgi_outq_put(&q, bytes + (round % 100), n);
+            assert_int_equal(q.scount, tail_ring ? segs : segs + 1);
             memcpy(model + mlen, bytes + (round % 100), n);
             mlen += n;
         } else if (op == 2) {
@@ -374,6 +380,33 @@ static void test_outq_order_merge_wrap_grow(void **state)
         assert_int_equal(gather(&q, got, NULL), mlen);
         assert_memory_equal(got, model, mlen);
     }
+    /* The segment array grows (moves) while the tail is a ring segment:
+     * the next ring bytes still join that segment. */
+    for (i = 0; i < 200; i++) {
+        uint32_t segs = q.scount;
+        assert_int_equal(urgi_outq_reserve(&q, 0, 1), 0);
+        urgi_outq_put_ext(&q, bytes + 7, 3, URGI_NIL, 0);
+        memcpy(model + mlen, bytes + 7, 3);
+        mlen += 3;
+        for (int k = 0; k < 2; k++) {
+            /* k == 1, the first 8 times: room for more segments than the
+             * array has left (it doubles) */
+            assert_int_equal(urgi_outq_reserve(&q, 2, k && i < 8 ? q.scap - q.scount + 1 : 2), 0);
+            urgi_outq_put(&q, bytes + i, 2);
+            memcpy(model + mlen, bytes + i, 2);
+            mlen += 2;
+        }
+        assert_int_equal(q.scount, segs + 2);
+    }
+    assert_true(q.scap > URGI_OUTQ_SEGS0);
+    assert_int_equal(gather(&q, got, NULL), mlen);
+    assert_memory_equal(got, model, mlen);
+    /* The ring never grows past URGI_OUTQ_RING_MAX (so a ring segment's
+     * length fits its 32 bits): refused before any allocation. */
+    assert_int_equal(urgi_outq_reserve(&q, (size_t)URGI_OUTQ_RING_MAX + 1, 1), URG_ERR_NOMEM);
+    assert_int_equal(q.total, mlen);
+    assert_int_equal(gather(&q, got, NULL), mlen);
+    assert_memory_equal(got, model, mlen);
     urgi_outq_destroy(&q);
 }
 

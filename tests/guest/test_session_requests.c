@@ -353,6 +353,13 @@ static void test_many_pending_each_once(void **state)
         assert_int_equal(st.pending_max, N);
         assert_int_equal(st.completions, N);
         assert_int_equal(st.late_replies, 0);
+        /* Two more at once, after all completed: the most at once is
+         * still N, and every request is counted. */
+        assert_int_equal(urg_session_bulk(s, 0x82, 0, 1, NULL, NULL, NULL), 0);
+        assert_int_equal(urg_session_bulk(s, 0x82, 0, 1, NULL, NULL, NULL), 0);
+        urg_session_stats(s, &st);
+        assert_int_equal(st.pending_max, N);
+        assert_int_equal(st.requests, N + 2);
     }
     free(ids);
     urg_session_free(s);
@@ -506,6 +513,9 @@ static void test_forget(void **state)
     assert_int_equal(r.done[0].c.id, d);
     urg_session_stats(s, &st);
     assert_int_equal(st.forgotten, 3);
+    /* a, b, c and d were accepted: three forgotten, d completed. */
+    assert_int_equal(st.requests, 4);
+    assert_int_equal(st.completions, 1);
     /* a's and c's answers are late; b's came while it was still pending:
      * the rest of its payload (500 committed + 2500 fed) was skipped. */
     assert_int_equal(st.late_replies, 2);
