@@ -57,6 +57,7 @@ struct urg_transport {
     ev_tstamp last_write;  /* when the host last took a byte (kept while the
                               stall timer runs: only it reads this) */
     ev_prepare prep;
+    ev_idle stash_idle;    /* feeds the stash where no read would (stash_wake) */
     int fd, lfd;
     bool is_socket;
     int state;
@@ -64,6 +65,12 @@ struct urg_transport {
     uint8_t *rbuf;
     bool paused, blocked;
     bool after_direct;     /* the last read went straight into a request */
+    /* What the read that completed a window brought beyond it (the start
+     * of the next header), fed before the next read; stash_drained: that
+     * read found the socket empty. */
+    uint8_t stash[64];
+    uint8_t stash_len;
+    bool stash_drained;
     int failures;
     urg_capture *cap;
     struct urgi_guard guard; /* libev callbacks running; a free asked for in one */
@@ -122,6 +129,7 @@ static void stop_watchers(urg_transport *t)
     ev_io_stop(t->loop, &t->lio);
     ev_timer_stop(t->loop, &t->timer);
     ev_timer_stop(t->loop, &t->stall);
+    ev_idle_stop(t->loop, &t->stash_idle);
 }
 
 
@@ -198,6 +206,8 @@ static void drop(urg_transport *t, int err)
     ev_io_stop(t->loop, &t->rio);
     ev_io_stop(t->loop, &t->wio);
     ev_timer_stop(t->loop, &t->stall);
+    ev_idle_stop(t->loop, &t->stash_idle);
+    t->stash_len = 0;
     close(t->fd);
     t->fd = -1;
     t->s = NULL;
@@ -223,6 +233,16 @@ static void capture_iov(urg_transport *t, const struct iovec *iov, int n, size_t
     }
 }
 
+/* Bytes read ahead wait in the stash while reading may go on: the loop
+ * feeds them once nothing else is pending, as the socket may never become
+ * readable for them (read_host). */
+static void stash_wake(urg_transport *t)
+{
+    if (t->stash_len && t->state == T_CONNECTED && !t->paused && !t->blocked &&
+        !t->guard.free_pending && !ev_is_active(&t->stash_idle))
+        ev_idle_start(t->loop, &t->stash_idle);
+}
+
 /* We read while connected, not paused and not blocked. */
 static void update_reading(urg_transport *t)
 {
@@ -231,6 +251,7 @@ static void update_reading(urg_transport *t)
         ev_io_start(t->loop, &t->rio);
     else if (!want && ev_is_active(&t->rio))
         ev_io_stop(t->loop, &t->rio);
+    stash_wake(t);
 }
 
 static void check_blocked(urg_transport *t, size_t pending)
@@ -347,21 +368,49 @@ GUARDED_CALLBACK(on_stall, timer, check_stall)
 /* A read after a direct one: a header (16 bytes, and at most 20 of a type
  * header) with a little to spare. */
 #define HEADER_READ 64
+_Static_assert(HEADER_READ <= sizeof(((struct urg_transport *)0)->stash), "the stash holds a header read");
 
+/* Reads what the host sent and feeds it to the session, up to the read
+ * budget. A payload that has its request's buffer (the session's window)
+ * is read straight into it; the read that completes such a window also
+ * takes a header's worth beyond it into the stash (one readv for a reply's
+ * payload and the next header), and the stash is fed first on the next
+ * turn, once reading may go on (not paused, not blocked): in this loop,
+ * or from an idle watcher (stash_wake), since the socket may have nothing
+ * more to wake us. */
 static void read_host(urg_transport *t)
 {
     size_t budget = t->cfg.read_budget;
     while (budget && t->state == T_CONNECTED && !t->paused && !t->blocked && !t->guard.free_pending) {
         void *wb;
-        size_t wl, want;
+        size_t wl, want, beyond = 0;
         ssize_t n;
+        bool direct = false, drained;
+        int r;
+        if (t->stash_len) {
+            /* Read already (by the readv below), counted and captured then. */
+            n = t->stash_len;
+            want = (size_t)n;
+            drained = t->stash_drained;
+            t->stash_len = 0;
+            /* (after_direct stays: if the stash held less than a header,
+             * the next read is a header's worth again.) */
+            r = urg_session_recv(t->s, t->stash, (size_t)n);
+            goto fed;
+        }
         /* (A window of 0 bytes would make read() return 0, which says
          * end of file: read into our buffer then.) */
-        bool direct = urg_session_recv_window(t->s, &wb, &wl) == 1 && wl > 0;
-        int r;
+        direct = urg_session_recv_window(t->s, &wb, &wl) == 1 && wl > 0;
         if (direct) {
             want = wl < budget ? wl : budget;
-            n = read(t->fd, wb, want);
+            if (want == wl) {
+                /* The window completes: the next header comes with it. */
+                struct iovec iov[2] = { { wb, want }, { t->stash, HEADER_READ } };
+                beyond = HEADER_READ;
+                n = readv(t->fd, iov, 2);
+            } else {
+                n = read(t->fd, wb, want);
+            }
         } else {
             /* Right after a payload read straight into its request, the
              * next bytes are most likely the next reply's header, and its
@@ -379,15 +428,25 @@ static void read_host(urg_transport *t)
             drop(t, n == 0 ? URG_ERR_EOF : URG_ERR_IO);
             break;
         }
-        if (t->cap)
+        drained = (size_t)n < want + beyond;
+        if ((size_t)n > want) {
+            /* Beyond the window: into the stash, fed on the next turn. */
+            t->stash_len = (uint8_t)((size_t)n - want);
+            t->stash_drained = drained;
+            n = (ssize_t)want;
+        }
+        if (t->cap) {
             urg_capture_write(t->cap, URG_CAP_HOST, direct ? wb : t->rbuf, (size_t)n);
+            if (t->stash_len)
+                urg_capture_write(t->cap, URG_CAP_HOST, t->stash, t->stash_len);
+        }
         /* The host spoke: the backoff starts over. A connection that is
          * accepted and closed at once (usbredirect's forwarded port once it
          * has exited) does not reset it. */
         t->failures = 0;
-        t->st.bytes_in += (uint64_t)n;
+        t->st.bytes_in += (uint64_t)n + t->stash_len;
         t->st.reads++;
-        budget -= (size_t)n;
+        budget -= (size_t)n + t->stash_len < budget ? (size_t)n + t->stash_len : budget;
         t->after_direct = direct;
         if (direct) {
             t->st.direct_bytes += (uint64_t)n;
@@ -395,6 +454,7 @@ static void read_host(urg_transport *t)
         } else {
             r = urg_session_recv(t->s, t->rbuf, (size_t)n);
         }
+fed:
         if (r < 0 && t->state == T_CONNECTED) {
             /* The session failed (a broken host): it is over. This is the
              * one line that says why (the engine and the model leave a
@@ -411,11 +471,12 @@ static void read_host(urg_transport *t)
          * reading until they drain. */
         if (urg_session_output_pending(t->s) > t->cfg.output_high && !try_write(t))
             break;
-        if ((size_t)n < want)
+        if (drained && !t->stash_len)
             break; /* the socket is empty */
     }
     if (t->state == T_CONNECTED && !t->guard.free_pending)
         try_write(t);
+    stash_wake(t); /* the budget ran out right after a read ahead */
 }
 GUARDED_CALLBACK(on_read, io, read_host)
 GUARDED_CALLBACK(on_write, io, try_write)
@@ -431,6 +492,14 @@ static void write_before_wait(urg_transport *t)
         try_write(t);
 }
 GUARDED_CALLBACK(on_prepare, prepare, write_before_wait)
+
+/* The stash's bytes, fed when nothing else is pending (stash_idle). */
+static void feed_stash(urg_transport *t)
+{
+    ev_idle_stop(t->loop, &t->stash_idle);
+    read_host(t);
+}
+GUARDED_CALLBACK(on_stash, idle, feed_stash)
 
 /* ---------------------------------------------------------------- connecting */
 
@@ -451,6 +520,7 @@ static void connected(urg_transport *t, int fd)
     }
     t->state = T_CONNECTED;
     t->after_direct = false;
+    t->stash_len = 0;
     t->st.retry_delay = 0;
     t->st.connects++;
     if (t->cap)
@@ -648,7 +718,9 @@ URG_API int urg_transport_new(const struct urg_transport_config *given, urg_tran
     ev_timer_init(&t->timer, on_timer, 0., 0.);
     ev_timer_init(&t->stall, on_stall, 0., 0.);
     ev_prepare_init(&t->prep, on_prepare);
+    ev_idle_init(&t->stash_idle, on_stash);
     t->rio.data = t->wio.data = t->lio.data = t->timer.data = t->stall.data = t->prep.data = t;
+    t->stash_idle.data = t;
     if (cfg->capture_path && (r = urgt_capture_create(&t->alloc, cfg->capture_path, &t->cap))) {
         really_free(t);
         return r;

@@ -252,18 +252,34 @@ static bool hello_out(void *p)
     return st.bytes_out > 0;
 }
 
-static bool n_completions(void *p)
-{
-    struct tdev *d = p;
-    return d->completions >= 8;
-}
-
 /* Bulk IN replies back to back: after the first read, each payload is read
  * straight into its URB's buffer (the engine's window) and only a header's
- * worth goes through the transport's buffer - no copy in user space. */
-static void test_bulk_replies_read_straight_into_the_urbs(void **state)
+ * worth goes through the transport's buffer - no copy in user space. The
+ * read that completes a window takes the next header's worth with it (one
+ * readv per reply), kept in the transport's stash until it is fed.
+ * The last reply is short (SHORT bytes): its header and payload fit the
+ * stash whole. mode: BURST_PLAIN; BURST_PAUSE, the application pauses the
+ * transport from the seventh URB's completion, when the stash holds the
+ * whole last reply and the socket is empty, and resumes it later;
+ * BURST_FREE, it frees the transport from the fifth's. */
+enum { BURST_PLAIN, BURST_PAUSE, BURST_FREE };
+enum { BURST_N = 8, BURST_LEN = 16384, BURST_SHORT = 20 };
+static struct urg_urb *burst_pause_on;
+
+static void burst_pause(struct tdev *d, struct urg_urb *u)
 {
-    enum { N = 8, LEN = 16384 };
+    if (u == burst_pause_on)
+        urg_transport_pause(d->t, 1);
+}
+
+static bool five_completions(void *p) { return ((struct tdev *)p)->completions >= 5; }
+static bool seven_completions(void *p) { return ((struct tdev *)p)->completions >= 7; }
+static bool all_completions(void *p) { return ((struct tdev *)p)->completions >= BURST_N; }
+
+
+static void bulk_burst(int mode)
+{
+    enum { N = BURST_N, LEN = BURST_LEN };
     struct ev_loop *loop = ev_loop_new(0);
     struct urg_transport_stats st;
     struct urg_urb *u[N];
@@ -271,8 +287,8 @@ static void test_bulk_replies_read_straight_into_the_urbs(void **state)
     struct tdev d;
     static uint8_t bufs[N][LEN], payload[N][LEN];
     char addr[32];
+    size_t sent;
     int sv[2];
-    (void)state;
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
     tdev_init(&d, loop, addr, 0, 0, NULL);
@@ -289,8 +305,10 @@ static void test_bulk_replies_read_straight_into_the_urbs(void **state)
     th_hello(&h);
     th_device(&h); /* bulk IN 0x82 */
     assert_int_equal(write(sv[1], th_out(&h), th_out_len(&h)), (ssize_t)th_out_len(&h));
+    sent = th_out_len(&h);
     th_drop(&h);
     assert_true(run_until(loop, tdev_attached, &d, 10));
+    memset(bufs, 0, sizeof(bufs));
     for (int i = 0; i < N; i++) {
         u[i] = urg_urb_alloc(0);
         u[i]->type = URG_EP_BULK;
@@ -298,6 +316,12 @@ static void test_bulk_replies_read_straight_into_the_urbs(void **state)
         u[i]->buffer = bufs[i];
         u[i]->length = LEN;
         assert_int_equal(urg_hcd_submit(d.dev, u[i]), 0);
+    }
+    if (mode == BURST_PAUSE) {
+        burst_pause_on = u[6];
+        d.on_complete = burst_pause;
+    } else if (mode == BURST_FREE) {
+        d.free_transport_on = u[4];
     }
     /* The engine numbers the requests 1, 2, ...: the replies, all at once. */
     for (int i = 0; i < N; i++) {
@@ -307,32 +331,75 @@ static void test_bulk_replies_read_straight_into_the_urbs(void **state)
         p.type = URG_BULK_PACKET;
         p.id = (uint64_t)i + 1;
         p.h.bulk.endpoint = 0x82;
-        p.h.bulk.length = LEN;
+        p.h.bulk.length = i == N - 1 ? BURST_SHORT : LEN;
         p.data = payload[i];
-        p.data_len = LEN;
+        p.data_len = p.h.bulk.length;
         th_emit(&h, &p);
     }
     /* The guest's hello and requests are read by nobody: the socket keeps
      * them. The host side writes all its replies first. */
     assert_int_equal(write(sv[1], th_out(&h), th_out_len(&h)), (ssize_t)th_out_len(&h));
+    sent += th_out_len(&h);
     d.completions = 0;
-    assert_true(run_until(loop, n_completions, &d, 10));
-    for (int i = 0; i < N; i++) {
-        assert_int_equal(u[i]->status, URG_URB_SUCCESS);
-        assert_memory_equal(bufs[i], payload[i], LEN);
+    if (mode == BURST_PAUSE) {
+        assert_true(run_until(loop, seven_completions, &d, 10));
+        /* Paused: the last reply, read already, waits in the stash. */
+        for (int i = 0; i < 20; i++)
+            ev_run(loop, EVRUN_NOWAIT);
+        assert_int_equal(d.completions, 7);
+        assert_int_equal(u[7]->status, URG_URB_PENDING);
+        d.on_complete = NULL;
+        urg_transport_pause(d.t, 0);
     }
-    urg_transport_stats(d.t, &st);
-    /* The first read takes 64 KiB (copied); from the first direct read on,
-     * only the 64-byte header reads are copied. */
-    printf("bulk: %llu of %d payload bytes read straight into the URBs\n",
-           (unsigned long long)st.direct_bytes, N * LEN);
-    assert_true(st.direct_bytes >= (uint64_t)(N - 4) * (LEN - 64));
-    tdev_free(&d);
+    if (mode == BURST_FREE) {
+        assert_true(run_until(loop, five_completions, &d, 10));
+        assert_null(d.t);
+        /* The rest complete (without a device) once the model lets go. */
+        tdev_free(&d);
+        assert_int_equal(d.completions, N);
+        for (int i = 0; i < 5; i++)
+            assert_memory_equal(bufs[i], payload[i], LEN);
+    } else {
+        assert_true(run_until(loop, all_completions, &d, 10));
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(u[i]->status, i == N - 1 ? URG_URB_SHORT : URG_URB_SUCCESS);
+            assert_int_equal(u[i]->actual_length, i == N - 1 ? BURST_SHORT : LEN);
+            assert_memory_equal(bufs[i], payload[i], u[i]->actual_length);
+        }
+        urg_transport_stats(d.t, &st);
+        /* The first read takes 64 KiB (copied); from the first direct read
+         * on, only the 64-byte header reads are copied, and each comes in
+         * the readv that completes the payload before it. */
+        printf("bulk: %llu of %d payload bytes read straight into the URBs, %llu reads\n",
+               (unsigned long long)st.direct_bytes, N * LEN, (unsigned long long)st.reads);
+        assert_true(st.direct_bytes >= (uint64_t)(N - 5) * (LEN - 64));
+        assert_true(st.reads <= N);
+        assert_int_equal(st.bytes_in, sent); /* each byte counted once */
+        tdev_free(&d);
+    }
     th_free(&h);
     close(sv[1]);
     for (int i = 0; i < N; i++)
         urg_urb_free(u[i]);
     ev_loop_destroy(loop);
+}
+
+static void test_bulk_replies_read_straight_into_the_urbs(void **state)
+{
+    (void)state;
+    bulk_burst(BURST_PLAIN);
+}
+
+static void test_bulk_replies_pause_with_a_header_read_ahead(void **state)
+{
+    (void)state;
+    bulk_burst(BURST_PAUSE);
+}
+
+static void test_bulk_replies_free_with_a_header_read_ahead(void **state)
+{
+    (void)state;
+    bulk_burst(BURST_FREE);
 }
 
 static int sockopt(int fd, int level, int name)
@@ -1106,6 +1173,8 @@ int main(void)
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_fd_over_socketpair),
         cmocka_unit_test(test_bulk_replies_read_straight_into_the_urbs),
+        cmocka_unit_test(test_bulk_replies_pause_with_a_header_read_ahead),
+        cmocka_unit_test(test_bulk_replies_free_with_a_header_read_ahead),
         cmocka_unit_test(test_tcp_ipv4_ipv6_and_unix),
         cmocka_unit_test(test_listen_mode),
         cmocka_unit_test(test_reconnect),
