@@ -365,6 +365,41 @@ static void run_raw(const char *addr, int k, uint32_t size, struct meter *m)
     free(buf);
 }
 
+/* The protocol's traffic with no protocol (FASTHOST_RAW_REQUESTS): k
+ * requests outstanding, each reply (a header and 64 KiB) read into the
+ * next of k buffers, each read at most to the end of a reply, and after
+ * each read as many new requests written, in one write, as replies ended:
+ * the system calls a guest that reads payloads straight into their URBs
+ * needs at least, and nothing else. */
+static void run_rawreq(const char *addr, int k, struct meter *m)
+{
+    enum { REPLY = FASTHOST_REPLY_HEADER + 65536 };
+    uint8_t *buf = calloc((size_t)k, REPLY), req[64 * FASTHOST_REQUEST];
+    size_t at = 0, fill = 0;
+    int fd = fasthost_connect(addr), ended;
+    ssize_t n;
+    if (!buf || k > 64)
+        abort();
+    memset(req, 0, sizeof(req));
+    if (write(fd, req, (size_t)k * FASTHOST_REQUEST) != (ssize_t)k * FASTHOST_REQUEST)
+        abort();
+    while (!m->done && (n = read(fd, buf + at * REPLY + fill, REPLY - fill)) > 0) {
+        size_t from = fill > FASTHOST_REPLY_HEADER ? fill : FASTHOST_REPLY_HEADER;
+        fill += (size_t)n;
+        if (fill > from) /* the payload bytes of what was read */
+            count(m, (uint64_t)(fill - from));
+        ended = fill == REPLY;
+        if (ended) {
+            fill = 0;
+            at = (at + 1) % (size_t)k;
+            if (write(fd, req, FASTHOST_REQUEST) != FASTHOST_REQUEST)
+                break;
+        }
+    }
+    close(fd);
+    free(buf);
+}
+
 /* ---------------------------------------------------------------- round trips */
 
 static double *lat;
@@ -636,7 +671,7 @@ int main(int argc, char **argv)
     if (argc == 4 && !strncmp(argv[2], "rtt-", 4))
         return run_rtt(!strcmp(argv[1], "unix"), argv[2], atoi(argv[3]));
     if (argc != 6) {
-        fprintf(stderr, "usage: bench_e2e tcp|unix urg|ref|urg-wv|ref-wv|raw|rawcopy K SIZE SECONDS\n");
+        fprintf(stderr, "usage: bench_e2e tcp|unix urg|ref|urg-wv|ref-wv|raw|rawcopy|rawreq K SIZE SECONDS\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -648,6 +683,7 @@ int main(int argc, char **argv)
     host = fasthost_start(unix_socket,
                           !strcmp(argv[2], "raw")       ? FASTHOST_RAW_STREAM
                           : !strcmp(argv[2], "rawcopy") ? FASTHOST_RAW_COPY
+                          : !strcmp(argv[2], "rawreq")  ? FASTHOST_RAW_REQUESTS
                           : wv                          ? FASTHOST_WRITEV
                                                         : 0,
                           addr, sizeof(addr));
@@ -660,6 +696,8 @@ int main(int argc, char **argv)
         run_urg(addr, k, size, &m);
     else if (!strncmp(argv[2], "ref", 3))
         run_ref(addr, k, size, &m);
+    else if (!strcmp(argv[2], "rawreq"))
+        run_rawreq(addr, k, &m);
     else
         run_raw(addr, k, size, &m);
     if (!m.done) { /* the loop ended on the clock, not on a count */

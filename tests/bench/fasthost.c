@@ -351,6 +351,30 @@ static void host_run(int fd, int raw)
         usbredirparser_destroy(x.p);
         return;
     }
+    if (raw == FASTHOST_RAW_REQUESTS) {
+        static uint8_t in[65536];
+        static struct iovec iov[2 * WV_BATCH];
+        size_t carry = 0, reqs;
+        ssize_t n;
+        while ((n = read(fd, in, sizeof(in))) > 0) {
+            reqs = (carry + (size_t)n) / FASTHOST_REQUEST;
+            carry = (carry + (size_t)n) % FASTHOST_REQUEST;
+            while (reqs) {
+                int b = reqs < WV_BATCH ? (int)reqs : WV_BATCH;
+                for (int i = 0; i < b; i++) {
+                    iov[2 * i] = (struct iovec){ data, FASTHOST_REPLY_HEADER };
+                    iov[2 * i + 1] = (struct iovec){ data, 65536 };
+                }
+                if (writev_full(fd, iov, 2 * b))
+                    break;
+                reqs -= (size_t)b;
+            }
+            if (reqs)
+                break;
+        }
+        usbredirparser_destroy(x.p);
+        return;
+    }
     if (raw == FASTHOST_RAW_PINGPONG) { /* 26 bytes in, 44 out: a control GET */
         uint8_t req[26];
         for (;;) {

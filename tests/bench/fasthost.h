@@ -27,9 +27,14 @@
  * a host that does little more per byte than STREAM); GET_DESCRIPTOR
  * (DEVICE, 18) answered from a reply encoded once, the device descriptor
  * as payload, the request's id copied in (a read and a one-iovec writev
- * per round trip: a host that does little more than PINGPONG's). */
+ * per round trip: a host that does little more than PINGPONG's);
+ * FASTHOST_RAW_REQUESTS the protocol's traffic with no protocol: every
+ * FASTHOST_REQUEST bytes read are a request, answered with
+ * FASTHOST_REPLY_HEADER bytes and 64 KiB, many to a writev (what a bulk IN
+ * request and its reply are on the wire, with 64-bit ids). */
 enum { FASTHOST_RAW_STREAM = 1, FASTHOST_RAW_PINGPONG = 2, FASTHOST_RAW_COPY = 3,
-       FASTHOST_WRITEV = 4 };
+       FASTHOST_WRITEV = 4, FASTHOST_RAW_REQUESTS = 5 };
+enum { FASTHOST_REQUEST = 26, FASTHOST_REPLY_HEADER = 28 };
 
 /* Listens on a TCP port of 127.0.0.1 (or a Unix socket), forks the host;
  * the address goes to addr ("127.0.0.1:PORT" or "unix:PATH"). */

@@ -51,7 +51,9 @@ fi
 # K URBs of S bytes outstanding, SECS s after 0.3 s of warm-up; raw is the
 # same pair with no protocol, rawcopy the host copying each 64 KiB first as
 # the parser does; urg-wv and ref-wv the two guests against the writev host
-# (no parser after the handshake), at 32 x 64 KiB. Every configuration runs
+# (no parser after the handshake), at 32 x 64 KiB; rawreq the protocol's
+# traffic with no protocol (26-byte requests, 32 outstanding, each answered
+# with 28 bytes and 64 KiB: the system calls any guest needs). Every configuration runs
 # REPEAT times, the runs interleaved (round r of all of them, then round
 # r+1), so that a slow moment of the machine falls on all; the tables give
 # the median, min and max, and the medians of: the CPU use of the host and
@@ -69,7 +71,7 @@ while [ $r -lt "$REPEAT" ]; do
         for impl in raw rawcopy; do
             echo "$sock $impl - - $($PIN "$E2E" $sock $impl 1 65536 "$SECS")"
         done
-        for impl in urg-wv ref-wv; do
+        for impl in urg-wv ref-wv rawreq; do
             echo "$sock $impl 32 65536 $($PIN "$E2E" $sock $impl 32 65536 "$SECS")"
         done
         for size in 16384 65536; do
@@ -108,15 +110,17 @@ awk 'function sort(a, c,   i, j, t) {
     awk '{ printf "| %s | %s | %s | %s | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.3f |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }' \
         "$TMP/e2e-med"
     echo
-    echo "| socket | impl (writev host) | MB/s | % of raw | guest CPU s/GB | / raw reader's |"
-    echo "|---|---|---:|---:|---:|---:|"
+    echo "| socket | impl (writev host) | MB/s | % of raw | guest CPU s/GB | / raw reader's | / rawreq's |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
     awk '$2 == "raw" { raw[$1] = $5; rawe[$1] = $11 }
-         $2 ~ /-wv$/ { line[++m] = $0 }
+         $2 == "rawreq" { reqe[$1] = $11 }
+         $2 ~ /-wv$/ || $2 == "rawreq" { line[++m] = $0 }
          END {
             for (i = 1; i <= m; i++) {
                 split(line[i], x, " ")
-                printf "| %s | %s | %.1f | %.0f%% | %.3f | %.2f |\n", x[1], x[2], x[5],
-                    100 * x[5] / raw[x[1]], x[11], (rawe[x[1]] > 0 ? x[11] / rawe[x[1]] : 0)
+                printf "| %s | %s | %.1f | %.0f%% | %.3f | %.2f | %.2f |\n", x[1], x[2], x[5],
+                    100 * x[5] / raw[x[1]], x[11], (rawe[x[1]] > 0 ? x[11] / rawe[x[1]] : 0),
+                    (reqe[x[1]] > 0 ? x[11] / reqe[x[1]] : 0)
             }
          }' "$TMP/e2e-med"
     echo
