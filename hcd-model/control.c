@@ -8,7 +8,10 @@
  *                          interface's streams;
  *   GET_INTERFACE          get_alt_setting;
  *   CLEAR_FEATURE(HALT)    passed through; on success the model's state of
- *                          that endpoint is reset too.
+ *                          that endpoint is reset too;
+ *   GET_DESCRIPTOR         passed through; the reply gets its fix-ups:
+ *                          suppress_remote_wake, then the VMM's
+ *                          descriptor hook.
  * The host sends the new ep_info and interface_info before the status, so
  * the endpoint table is refreshed (device.c) before the URB completes.
  */
@@ -16,6 +19,7 @@
 
 enum {
     REQ_CLEAR_FEATURE = 1,
+    REQ_GET_DESCRIPTOR = 6,
     REQ_SET_ADDRESS = 5,
     REQ_GET_CONFIGURATION = 8,
     REQ_SET_CONFIGURATION = 9,
@@ -65,13 +69,43 @@ int control_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct
         }
     }
     r = urg_session_control(d->s, u->endpoint & 0x0f, u->setup, u->buffer, urb_request(u), &id);
-    /* CLEAR_FEATURE(ENDPOINT_HALT) goes through; its success resets the
-     * endpoint here too. */
+    /* CLEAR_FEATURE(ENDPOINT_HALT) and GET_DESCRIPTOR go through; the model
+     * acts on their result too (control_passed_result). */
     return verdict_sent(v, r, id, SERVED_BY_ENGINE,
-                        (u->endpoint & 0x0f) == 0 && rt == 0x02 && req == REQ_CLEAR_FEATURE &&
-                                value == 0
-                            ? STD_CLEAR_HALT
+                        (u->endpoint & 0x0f) != 0                               ? STD_NONE
+                        : rt == 0x02 && req == REQ_CLEAR_FEATURE && value == 0 ? STD_CLEAR_HALT
+                        : (rt == 0x80 || rt == 0x81 || rt == 0x82) && req == REQ_GET_DESCRIPTOR
+                            ? STD_GET_DESCRIPTOR
                             : STD_NONE);
+}
+
+enum { DT_CONFIG = 2, CONFIG_ATTR_REMOTE_WAKEUP = 0x20 };
+
+uint32_t control_passed_result(urg_hcd_dev *d, struct urg_urb *u, int status, uint32_t actual)
+{
+    uint32_t wlength = (uint32_t)(u->setup[6] | u->setup[7] << 8);
+    switch (urb_private(u)->standard) {
+    case STD_CLEAR_HALT:
+        if (status == URG_URB_SUCCESS)
+            urg_hcd_ep_reset(d, u->setup[4]);
+        break;
+    case STD_GET_DESCRIPTOR:
+        if (status != URG_URB_SUCCESS)
+            break;
+        /* bmAttributes of a configuration descriptor, if the reply has it */
+        if (d->cfg.suppress_remote_wake && u->setup[3] == DT_CONFIG && actual >= 8 &&
+            u->buffer[1] == DT_CONFIG)
+            u->buffer[7] &= (uint8_t)~CONFIG_ATTR_REMOTE_WAKEUP;
+        if (d->cfg.descriptor) {
+            uint32_t n = d->cfg.descriptor(d->cfg.user_data, d, u->setup, u->buffer, actual,
+                                           wlength);
+            actual = n < wlength ? n : wlength;
+        }
+        break;
+    default:
+        break;
+    }
+    return actual;
 }
 
 void control_standard_result(urg_hcd_dev *d, struct urg_urb *u, const struct urg_completion *c,

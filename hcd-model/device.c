@@ -26,6 +26,7 @@ URG_API void urg_hcd_config_init_size(struct urg_hcd_config *cfg, size_t size)
     d.stream_queue_bytes = 4u * 1024u * 1024u;
     d.iso_latency_ms = 60;
     d.pcap_bus = 1;
+    d.suppress_remote_wake = 1;
     if (cfg)
         urgi_config_give(cfg, size, &d, sizeof(d));
 }

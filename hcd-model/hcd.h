@@ -84,7 +84,8 @@ enum { URB_IDLE, URB_AWAITS_RESULT, URB_AWAITS_TURN };
  * queue, a standard request the model translates, or the model itself. */
 enum { SERVED_BY_ENGINE, SERVED_FROM_QUEUE, SERVED_AS_STANDARD, SERVED_LOCALLY };
 /* The standard request a control URB is (control.c). */
-enum { STD_NONE, STD_SET_CONFIG, STD_GET_CONFIG, STD_SET_ALT, STD_GET_ALT, STD_CLEAR_HALT };
+enum { STD_NONE, STD_SET_CONFIG, STD_GET_CONFIG, STD_SET_ALT, STD_GET_ALT, STD_CLEAR_HALT,
+       STD_GET_DESCRIPTOR };
 
 /* What an engine request was made for: the user_data of every request the
  * model makes is one of these (NULL for stream starts and stops, which the
@@ -258,6 +259,13 @@ HCD_HIDDEN int control_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb
 HCD_HIDDEN void control_standard_result(urg_hcd_dev *d, struct urg_urb *u,
                                         const struct urg_completion *c, int *status,
                                         uint32_t *actual, int *changed);
+/* The result of a control URB passed to the device that the model also
+ * acts on (its standard: STD_CLEAR_HALT, STD_GET_DESCRIPTOR), with the
+ * engine's status and the reply's length in the URB's buffer: the
+ * endpoint reset after a CLEAR_FEATURE(HALT), a descriptor's fix-ups.
+ * Returns the URB's length. */
+HCD_HIDDEN uint32_t control_passed_result(urg_hcd_dev *d, struct urg_urb *u, int status,
+                                          uint32_t actual);
 
 /* stream.c */
 /* Starts e's stream (interrupt receiving, buffered bulk, iso) if none runs. */

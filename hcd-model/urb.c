@@ -266,11 +266,12 @@ void urb_engine_done(urg_hcd_dev *d, struct hcd_request *r, const struct urg_com
     want = u->type == URG_EP_CONTROL ? (uint32_t)(u->setup[6] | u->setup[7] << 8) : u->length;
     if (in)
         urb_take_data(u, c->data, c->length);
-    if (status == URG_URB_SUCCESS && in && c->length < want)
+    actual = c->length;
+    if (p->standard != STD_NONE)
+        actual = control_passed_result(d, u, status, actual);
+    if (status == URG_URB_SUCCESS && in && actual < want)
         status = URG_URB_SHORT;
-    if (p->standard == STD_CLEAR_HALT && status == URG_URB_SUCCESS)
-        urg_hcd_ep_reset(d, u->setup[4]);
-    urb_done(d, u, status, c->length);
+    urb_done(d, u, status, actual);
 }
 
 /* The URBs waiting for stream data on e end (cancelled), in their turn:

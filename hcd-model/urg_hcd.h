@@ -204,6 +204,26 @@ struct urg_hcd_config {
     const struct urg_session_config *session;
     struct urg_hcd_callbacks callbacks;
     void *user_data;
+    /* (Fields below were added later: a program built before them gets
+     * their defaults.) */
+    int suppress_remote_wake;    /* 1: clear the remote-wakeup bit (0x20 of
+                                    bmAttributes) in configuration
+                                    descriptors read with GET_DESCRIPTOR, so
+                                    a guest cannot rely on remote wakeup and
+                                    idle the device away (1, as QEMU) */
+    /* Rewrites a descriptor reply, or NULL. Called for every standard
+     * GET_DESCRIPTOR (bmRequestType 0x80, 0x81 or 0x82) passed to the
+     * device that succeeded, before its URB completes and after the
+     * built-in fix-ups (suppress_remote_wake): data is the URB's buffer
+     * holding the length bytes of the reply, setup the URB's setup packet.
+     * The VMM may change the bytes in place and returns the reply's length:
+     * at most max (the request's wLength; more counts as max), and it may
+     * be more than length (the bytes past length are the VMM's to fill).
+     * The URB then completes with that length (URG_URB_SHORT when under
+     * wLength). data is the model's to read after the call; the callback
+     * must not submit to or free this device. */
+    uint32_t (*descriptor)(void *ud, urg_hcd_dev *dev, const uint8_t setup[8], uint8_t *data,
+                           uint32_t length, uint32_t max);
 };
 
 /** Fills cfg with the defaults shown above, and its size (a macro, as

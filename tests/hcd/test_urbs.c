@@ -248,6 +248,135 @@ static void test_standard_requests(void **state)
     vmm_free(&v);
 }
 
+/* The descriptor hook's record: its calls and what it saw and does. */
+static struct {
+    int calls;
+    uint8_t setup[8];
+    uint32_t length, max, give; /* give: the length it returns */
+    struct vmm *v;
+} hook;
+
+static uint32_t rewrite(void *ud, urg_hcd_dev *dev, const uint8_t setup[8], uint8_t *data,
+                        uint32_t length, uint32_t max)
+{
+    assert_ptr_equal(ud, hook.v);
+    assert_ptr_equal(dev, hook.v->dev);
+    hook.calls++;
+    memcpy(hook.setup, setup, 8);
+    hook.length = length;
+    hook.max = max;
+    data[2] = 0x5a; /* the VMM's own change */
+    return hook.give;
+}
+
+/* A control IN URB answered with reply (len bytes) or a stall: its
+ * completion. */
+static const struct vmm_done *control_reply(struct vmm *v, struct urg_urb *u, uint8_t status,
+                                            const uint8_t *reply, uint32_t len)
+{
+    assert_int_equal(urg_hcd_submit(v->dev, u), 0);
+    vmm_sync(v, 0);
+    th_reply_control(&v->h, sent(v, URG_CONTROL_PACKET), status, reply, len);
+    vmm_sync(v, 0);
+    return vmm_last(v, u);
+}
+
+/* GET_DESCRIPTOR replies: the remote-wakeup bit of a configuration
+ * descriptor cleared by default (as QEMU), kept when asked; the VMM's
+ * hook sees every successful standard GET_DESCRIPTOR and sets the length. */
+static void test_descriptor_fixups(void **state)
+{
+    static const uint8_t GET_CONFIG_DESCRIPTOR[8] = { 0x80, 6, 0, 2, 0, 0, 34, 0 };
+    static const uint8_t GET_REPORT_DESCRIPTOR[8] = { 0x81, 6, 0, 0x22, 0, 0, 64, 0 };
+    static const uint8_t CLASS_GET_REPORT[8] = { 0xa1, 1, 0, 1, 0, 0, 8, 0 };
+    static const uint8_t CONFIG[34] = { 9, 2, 34, 0, 1, 1, 0, 0xa0, 50, 9, 4, 0, 0, 1, 3, 1, 1 };
+    struct urg_hcd_config cfg;
+    struct vmm v;
+    struct urg_urb *u = control(GET_CONFIG_DESCRIPTOR, 64);
+    const struct vmm_done *done;
+    (void)state;
+
+    /* Default: cleared, in the whole descriptor and in its first 8 bytes;
+     * a reply too short to hold bmAttributes and other descriptors are
+     * left alone. */
+    vmm_init(&v, NULL, ALL);
+    vmm_plug_default(&v);
+    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 34);
+    assert_int_equal(done->status, URG_URB_SUCCESS);
+    assert_int_equal(done->actual, 34);
+    assert_int_equal(u->buffer[7], 0x80);
+    assert_memory_equal(u->buffer + 8, CONFIG + 8, 26);
+    u->setup[6] = 8;
+    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 8);
+    assert_int_equal(done->actual, 8);
+    assert_int_equal(u->buffer[7], 0x80);
+    u->setup[6] = 7;
+    memset(u->buffer, 0xee, 64);
+    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 7);
+    assert_memory_equal(u->buffer, CONFIG, 7);
+    assert_int_equal(u->buffer[7], 0xee);
+    memcpy(u->setup, GET_DEVICE_DESCRIPTOR, 8);
+    {
+        uint8_t odd[18];
+        memcpy(odd, DEVICE_DESCRIPTOR, 18);
+        odd[1] = 2; /* a device descriptor reply that looks like a configuration */
+        odd[7] = 0xa0;
+        done = control_reply(&v, u, URG_STATUS_SUCCESS, odd, 18);
+        assert_int_equal(u->buffer[7], 0xa0);
+    }
+    vmm_free(&v);
+
+    /* Kept when the VMM says so. */
+    urg_hcd_config_init(&cfg);
+    cfg.suppress_remote_wake = 0;
+    vmm_init(&v, &cfg, ALL);
+    vmm_plug_default(&v);
+    memcpy(u->setup, GET_CONFIG_DESCRIPTOR, 8);
+    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 34);
+    assert_int_equal(u->buffer[7], 0xa0);
+    vmm_free(&v);
+
+    /* The hook: after the built-in fix-up, with the setup, the length and
+     * wLength; its length is the URB's (at most wLength). */
+    urg_hcd_config_init(&cfg);
+    cfg.descriptor = rewrite;
+    vmm_init(&v, &cfg, ALL);
+    vmm_plug_default(&v);
+    memset(&hook, 0, sizeof(hook));
+    hook.v = &v;
+    hook.give = 20;
+    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 34);
+    assert_int_equal(hook.calls, 1);
+    assert_memory_equal(hook.setup, GET_CONFIG_DESCRIPTOR, 8);
+    assert_int_equal(hook.length, 34);
+    assert_int_equal(hook.max, 34);
+    assert_int_equal(done->status, URG_URB_SHORT);
+    assert_int_equal(done->actual, 20);
+    assert_int_equal(u->buffer[2], 0x5a);
+    assert_int_equal(u->buffer[7], 0x80);
+    hook.give = 1000; /* more than wLength: wLength */
+    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 9);
+    assert_int_equal(hook.length, 9);
+    assert_int_equal(done->status, URG_URB_SUCCESS);
+    assert_int_equal(done->actual, 34);
+    /* An interface's descriptor (HID report) too. */
+    memcpy(u->setup, GET_REPORT_DESCRIPTOR, 8);
+    hook.give = 3;
+    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 30);
+    assert_int_equal(hook.calls, 3);
+    assert_int_equal(hook.max, 64);
+    assert_int_equal(done->actual, 3);
+    /* Not for a stalled GET_DESCRIPTOR, nor for a class request. */
+    done = control_reply(&v, u, URG_STATUS_STALL, NULL, 0);
+    assert_int_equal(done->status, URG_URB_STALL);
+    memcpy(u->setup, CLASS_GET_REPORT, 8);
+    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 8);
+    assert_int_equal(done->actual, 8);
+    assert_int_equal(hook.calls, 3);
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
 static void test_clear_halt_resets_the_endpoint(void **state)
 {
     static const uint8_t CLEAR_HALT_81[8] = { 0x02, 1, 0, 0, 0x81, 0, 0, 0 };
@@ -864,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_control_in_copied_once),
         cmocka_unit_test(test_order_on_an_endpoint),
         cmocka_unit_test(test_standard_requests),
+        cmocka_unit_test(test_descriptor_fixups),
         cmocka_unit_test(test_clear_halt_resets_the_endpoint),
         cmocka_unit_test(test_cancel_races),
         cmocka_unit_test(test_cancel_during_window_read),

@@ -251,6 +251,10 @@ static void test_control_requests(void **state)
     assert_true(total > 9 && total <= sizeof(desc));
     assert_int_equal(control(&td, 0x80, 6, 0x0200, 0, desc, total, &got), URG_URB_SUCCESS);
     assert_int_equal(got, total);
+    /* QEMU's keyboard offers remote wakeup; the model clears it by
+     * default (test_remote_wake_as_sent reads it as sent). */
+    assert_int_equal(desc[7] & 0x20, 0);
+    assert_int_equal(desc[7] & 0x80, 0x80);
     assert_int_equal(desc[9 + 1], 4);    /* an interface descriptor follows */
     assert_int_equal(desc[9 + 5], 3);    /* HID */
     assert_int_equal(control(&td, 0x81, 6, 0x2200, 0, desc, 255, &got), URG_URB_SHORT);
@@ -345,6 +349,43 @@ static void hmp(const char *cmd)
     assert_int_equal(vm_hmp(&vm, cmd, out, sizeof(out)), 0);
     if (strstr(out, "rror"))
         fail_msg("the monitor answered \"%s\" with: %s", cmd, out);
+}
+
+/* The configuration descriptor as the keyboard sends it (the model's
+ * suppress_remote_wake off), and through the VMM's descriptor hook. */
+static uint32_t hook_calls;
+static uint32_t bcd_device_hook(void *ud, urg_hcd_dev *dev, const uint8_t setup[8],
+                                    uint8_t *data, uint32_t length, uint32_t max)
+{
+    (void)ud;
+    (void)dev;
+    (void)max;
+    hook_calls++;
+    if (setup[3] == 1 && length >= 18) /* the device descriptor: a new bcdDevice */
+        data[12] = 0x42, data[13] = 0x00;
+    return length;
+}
+
+static void test_remote_wake_as_sent(void **state)
+{
+    struct urg_hcd_config cfg;
+    uint8_t desc[64];
+    uint32_t got = 0;
+    (void)state;
+    urg_hcd_config_init(&cfg);
+    cfg.suppress_remote_wake = 0;
+    cfg.descriptor = bcd_device_hook;
+    hook_calls = 0;
+    tdev_init_model(&td, loop, vm_address(&vm, P_KBD), 1, &cfg);
+    td_open = true;
+    assert_true(run_until(loop, tdev_attached, &td, WAIT));
+    assert_int_equal(control(&td, 0x80, 6, 0x0200, 0, desc, 9, &got), URG_URB_SUCCESS);
+    assert_int_equal(got, 9);
+    assert_int_equal(desc[7] & 0xa0, 0xa0); /* bus powered, remote wakeup */
+    assert_int_equal(control(&td, 0x80, 6, 0x0100, 0, desc, 18, &got), URG_URB_SUCCESS);
+    assert_int_equal(desc[12] | desc[13] << 8, 0x0042);
+    assert_int_equal(hook_calls, 2);
+    close_dev(&td);
 }
 
 static void test_keyboard_reports(void **state)
@@ -1123,6 +1164,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_control_requests, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_remote_wake_as_sent, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_keyboard_reports, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_cli_lsusb, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_cli_hid, test_setup, test_teardown),

@@ -90,13 +90,16 @@ static void cb_event(void *ud, urg_transport *t, int ev, int err)
 
 static void init(struct tdev *d, struct ev_loop *loop, const char *address, int listen,
                  int reconnect, int max_retries, const char *capture, size_t output_high,
-                 double stall_timeout)
+                 double stall_timeout, const struct urg_hcd_config *model)
 {
     struct urg_hcd_config hc;
     struct urg_transport_config tc;
     memset(d, 0, sizeof(*d));
     d->loop = loop;
-    urg_hcd_config_init(&hc);
+    if (model)
+        hc = *model;
+    else
+        urg_hcd_config_init(&hc);
     hc.callbacks.attach = cb_attach;
     hc.callbacks.detach = cb_detach;
     hc.callbacks.urb_complete = cb_complete;
@@ -128,19 +131,25 @@ static void init(struct tdev *d, struct ev_loop *loop, const char *address, int 
 void tdev_init(struct tdev *d, struct ev_loop *loop, const char *address, int listen,
                int reconnect, const char *capture)
 {
-    init(d, loop, address, listen, reconnect, 0, capture, 256 * 1024, 60);
+    init(d, loop, address, listen, reconnect, 0, capture, 256 * 1024, 60, NULL);
+}
+
+void tdev_init_model(struct tdev *d, struct ev_loop *loop, const char *address, int reconnect,
+                     const struct urg_hcd_config *model)
+{
+    init(d, loop, address, 0, reconnect, 0, NULL, 256 * 1024, 60, model);
 }
 
 void tdev_init_bounds(struct tdev *d, struct ev_loop *loop, const char *address,
                       size_t output_high, double stall_timeout)
 {
-    init(d, loop, address, 0, 0, 0, NULL, output_high, stall_timeout);
+    init(d, loop, address, 0, 0, 0, NULL, output_high, stall_timeout, NULL);
 }
 
 void tdev_init_retries(struct tdev *d, struct ev_loop *loop, const char *address,
                        int max_retries)
 {
-    init(d, loop, address, 0, 1, max_retries, NULL, 256 * 1024, 60);
+    init(d, loop, address, 0, 1, max_retries, NULL, 256 * 1024, 60, NULL);
 }
 
 void tdev_free(struct tdev *d)

@@ -43,6 +43,11 @@ struct tdev {
  * or connect), reconnecting with a 10 ms initial backoff when asked. */
 void tdev_init(struct tdev *d, struct ev_loop *loop, const char *address, int listen,
                int reconnect, const char *capture);
+/* As tdev_init (connecting, no capture), the model's options from model
+ * (made by urg_hcd_config_init(); its callbacks and user_data are
+ * tdev's). */
+void tdev_init_model(struct tdev *d, struct ev_loop *loop, const char *address, int reconnect,
+                     const struct urg_hcd_config *model);
 /* Connects to address, reconnecting, giving up after max_retries. */
 void tdev_init_retries(struct tdev *d, struct ev_loop *loop, const char *address,
                        int max_retries);

@@ -126,9 +126,12 @@ int conn_control(struct conn *c, uint8_t rt, uint8_t req, uint16_t value, uint16
 /* A model device (urg_hcd_dev_new()) with these callbacks and their
  * user_data ud, its engine logging at the level -v asks for; max_output
  * (the engine's max_output_bytes) and iso_latency_ms as given, 0 for the
- * defaults. Returns 0, or EXIT_FAIL after saying why. */
+ * defaults; for_guest: descriptors as a guest OS gets them (the model's
+ * suppress_remote_wake, as QEMU), else as the device sends them (the
+ * commands that read and show them). Returns 0, or EXIT_FAIL after saying
+ * why. */
 int cli_device_new(const struct common *o, const struct urg_hcd_callbacks *callbacks, void *ud,
-                   size_t max_output, uint32_t iso_latency_ms, urg_hcd_dev **out);
+                   size_t max_output, uint32_t iso_latency_ms, int for_guest, urg_hcd_dev **out);
 /* Prints "prog: msg" on stderr, msg escaped (text_escape(): it may quote
  * what a peer or a file sent). */
 void cli_error(const struct common *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -108,7 +108,7 @@ static int gone_code(const struct conn *c)
 }
 
 int cli_device_new(const struct common *o, const struct urg_hcd_callbacks *callbacks, void *ud,
-                   size_t max_output, uint32_t iso_latency_ms, urg_hcd_dev **out)
+                   size_t max_output, uint32_t iso_latency_ms, int for_guest, urg_hcd_dev **out)
 {
     struct urg_hcd_config hc;
     struct urg_session_config session;
@@ -123,6 +123,7 @@ int cli_device_new(const struct common *o, const struct urg_hcd_callbacks *callb
         session.max_output_bytes = max_output;
     if (iso_latency_ms)
         hc.iso_latency_ms = iso_latency_ms;
+    hc.suppress_remote_wake = for_guest;
     if ((r = urg_hcd_dev_new(&hc, out))) {
         cli_error(o, "%s", urg_strerror(r));
         return EXIT_FAIL;
@@ -422,7 +423,7 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
     struct urg_transport_config tc;
     char addr[64];
     int r;
-    if ((r = cli_device_new(o, &callbacks, c, 0, 0, &c->dev)))
+    if ((r = cli_device_new(o, &callbacks, c, 0, 0, 0, &c->dev)))
         return r;
     urg_transport_config_init(&tc);
     if (!o->address || strncmp(o->address, "capture:", 8) == 0) {

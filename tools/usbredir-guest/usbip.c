@@ -267,7 +267,7 @@ static int export_open(struct server *s, struct export *e, const char *address)
         cli_error(s->o, "out of memory");
         return EXIT_FAIL;
     }
-    if ((r = cli_device_new(s->o, &callbacks, e, s->max_output, s->iso_latency_ms, &e->dev)))
+    if ((r = cli_device_new(s->o, &callbacks, e, s->max_output, s->iso_latency_ms, 1, &e->dev)))
         return r;
     e->can_redial = a.kind != URG_ADDR_FD && s->device_wait > 0; /* an fd cannot be */
     return export_dial(e);
