@@ -57,6 +57,7 @@ static const struct err_desc errors[] = {
     E(URG_ERR_HCD_SPEED, "no port speed can carry the device"),
     E(URG_ERR_HCD_ENDPOINT, "the URB does not fit the endpoint"),
     E(URG_ERR_HCD_BUSY, "the URB is already in flight"),
+    E(URG_ERR_HCD_INTERVAL, "an iso or interrupt endpoint of the device has bInterval 0"),
     E(URG_ERR_ADDRESS, "malformed address (host:port, [v6]:port, unix:/path, fd:N)"),
     E(URG_ERR_RESOLVE, "the host name does not resolve"),
     E(URG_ERR_CONNECT, "cannot connect, bind or listen"),

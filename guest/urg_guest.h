@@ -106,6 +106,7 @@ enum urg_error {
     URG_ERR_HCD_SPEED = -200,    /* no port speed can carry the device */
     URG_ERR_HCD_ENDPOINT = -201, /* the URB does not fit the endpoint */
     URG_ERR_HCD_BUSY = -202,     /* the URB is already in flight */
+    URG_ERR_HCD_INTERVAL = -203, /* a periodic endpoint has bInterval 0 */
 
     /* Errors of the transport, captures and replay (urg_transport.h,
      * urg_capture.h): -300 to -399. */

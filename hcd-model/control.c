@@ -10,7 +10,8 @@
  *   CLEAR_FEATURE(HALT)    passed through; on success the model's state of
  *                          that endpoint is reset too;
  *   GET_DESCRIPTOR         passed through; the reply gets its fix-ups:
- *                          suppress_remote_wake, then the VMM's
+ *                          bMaxPacketSize0 of a SuperSpeed device shown
+ *                          slower, suppress_remote_wake, then the VMM's
  *                          descriptor hook.
  * The host sends the new ep_info and interface_info before the status, so
  * the endpoint table is refreshed (device.c) before the URB completes.
@@ -79,7 +80,7 @@ int control_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct
                             : STD_NONE);
 }
 
-enum { DT_CONFIG = 2, CONFIG_ATTR_REMOTE_WAKEUP = 0x20 };
+enum { DT_DEVICE = 1, DT_CONFIG = 2, CONFIG_ATTR_REMOTE_WAKEUP = 0x20 };
 
 uint32_t control_passed_result(urg_hcd_dev *d, struct urg_urb *u, int status, uint32_t actual)
 {
@@ -92,6 +93,13 @@ uint32_t control_passed_result(urg_hcd_dev *d, struct urg_urb *u, int status, ui
     case STD_GET_DESCRIPTOR:
         if (status != URG_URB_SUCCESS)
             break;
+        /* A SuperSpeed device shown slower: its bMaxPacketSize0 is an
+         * exponent (9: 512 bytes) that a USB 2 stack reads as bytes; 64
+         * is what endpoint 0 takes at high speed (as QEMU patches it). */
+        if (u->setup[3] == DT_DEVICE && actual >= 8 && u->buffer[1] == DT_DEVICE &&
+            d->info.usb.speed == URG_SPEED_SUPER && d->info.speed < URG_SPEED_SUPER &&
+            u->buffer[7] == 9)
+            u->buffer[7] = 64;
         /* bmAttributes of a configuration descriptor, if the reply has it */
         if (d->cfg.suppress_remote_wake && u->setup[3] == DT_CONFIG && actual >= 8 &&
             u->buffer[1] == DT_CONFIG)

@@ -160,36 +160,37 @@ static void load_endpoints(urg_hcd_dev *d, const struct urg_device *usb)
     }
 }
 
+/* The device cannot be served (reason, why): said once per connection (a
+ * host announcing devices again and again does not flood the log; the
+ * rest go to the debug level), filter_reject sent where the host has the
+ * filter cap, the VMM told. */
+static void refuse(urg_hcd_dev *d, const struct urg_device *usb, int reason, const char *why)
+{
+    hcd_log(d, d->refused_said ? URG_LOG_DEBUG : URG_LOG_WARNING,
+            "device %04x:%04x (%s speed) refused: %s", usb->vendor_id, usb->product_id,
+            urg_speed_name(usb->speed), why);
+    d->refused_said = true;
+    d->rejected = true;
+    if (has_cap(d, URG_CAP_FILTER))
+        urg_session_filter_reject(d->s);
+    if (d->cfg.callbacks.rejected)
+        d->cfg.callbacks.rejected(d->cfg.user_data, d, reason);
+}
+
 static void do_attach(urg_hcd_dev *d)
 {
     const struct urg_device *usb = urg_session_device(d->s);
+    char why[160];
     uint32_t mask;
-    int speed, i;
+    int speed, i, r;
     d->held = false;
     if (!usb)
         return;
-    mask = urg_hcd_speed_mask(usb, urg_session_caps(d->s));
-    if (!(mask & d->cfg.port_speeds)) {
-        /* Said once per connection: a host announcing devices again and
-         * again does not flood the log (the rest go to the debug level). */
-        hcd_log(d, d->refused_said ? URG_LOG_DEBUG : URG_LOG_WARNING,
-                "device %04x:%04x (%s speed) fits no port speed (can 0x%x, port 0x%x)",
-                usb->vendor_id, usb->product_id, urg_speed_name(usb->speed), mask,
-                d->cfg.port_speeds);
-        d->refused_said = true;
-        d->rejected = true;
-        if (has_cap(d, URG_CAP_FILTER))
-            urg_session_filter_reject(d->s);
-        if (d->cfg.callbacks.rejected)
-            d->cfg.callbacks.rejected(d->cfg.user_data, d, URG_ERR_HCD_SPEED);
+    r = speed_choose(usb, urg_session_caps(d->s), d->cfg.port_speeds, &speed, &mask, why,
+                     sizeof(why));
+    if (r) {
+        refuse(d, usb, r, why);
         return;
-    }
-    mask &= d->cfg.port_speeds;
-    speed = usb->speed <= URG_SPEED_SUPER ? usb->speed : URG_SPEED_FULL;
-    if (!(mask & URG_SPEED_MASK(speed))) {
-        for (speed = URG_SPEED_SUPER; speed > URG_SPEED_LOW; speed--)
-            if (mask & URG_SPEED_MASK(speed))
-                break;
     }
     memset(&d->info, 0, sizeof(d->info));
     d->info.usb = *usb;
@@ -298,8 +299,22 @@ static void on_engine_device_info(void *ud, const struct urg_device *usb, unsign
 {
     urg_hcd_dev *d = ud;
     (void)what;
+    char why[160];
+    uint32_t mask;
+    int speed, r;
     if (d->state != D_ATTACHED)
         return;
+    /* A new configuration or alternate setting may not fit the speed the
+     * device is shown at (an iso endpoint on a device shown slower than
+     * its own speed): the device goes, as QEMU's usb-redir does. */
+    r = speed_choose(usb, urg_session_caps(d->s), URG_SPEED_MASK(d->info.speed), &speed, &mask,
+                     why, sizeof(why));
+    if (r) {
+        do_detach(d);
+        refuse(d, usb, r, why);
+        return;
+    }
+    d->info.speed_mask = urg_hcd_speed_mask(usb, urg_session_caps(d->s)) & d->cfg.port_speeds;
     d->info.usb = *usb;
     load_endpoints(d, usb);
     bulk_apply_serial_quirks(d);

@@ -267,6 +267,14 @@ HCD_HIDDEN void control_standard_result(urg_hcd_dev *d, struct urg_urb *u,
 HCD_HIDDEN uint32_t control_passed_result(urg_hcd_dev *d, struct urg_urb *u, int status,
                                           uint32_t actual);
 
+/* speed.c */
+/* The speed to show dev at on a port of port_speeds: its own if the port
+ * has it, else the fastest slower one that can carry it (*mask: all that
+ * can). 0, or URG_ERR_HCD_INTERVAL (an iso or interrupt endpoint with
+ * bInterval 0) or URG_ERR_HCD_SPEED, with why in msg. */
+HCD_HIDDEN int speed_choose(const struct urg_device *dev, uint32_t caps, uint32_t port_speeds,
+                            int *speed, uint32_t *mask, char *msg, size_t cap);
+
 /* stream.c */
 /* Starts e's stream (interrupt receiving, buffered bulk, iso) if none runs. */
 HCD_HIDDEN int stream_ensure(urg_hcd_dev *d, struct endpoint *e);

@@ -4,47 +4,128 @@
  */
 #include "hcd.h"
 
-URG_API uint32_t urg_hcd_speed_mask(const struct urg_device *dev, uint32_t caps)
+/* What a port speed needs of the device's periodic (iso and interrupt)
+ * endpoints: the first with bInterval 0, the first iso one, the largest max
+ * packet and whose it is. Addresses, or -1. */
+struct periodic {
+    int zero_interval, iso, largest;
+    uint32_t max;
+    bool any;
+};
+
+static struct periodic periodic_endpoints(const struct urg_device *dev)
 {
-    uint32_t mask = 0, periodic_max = 0;
-    int speed, i;
-    const uint32_t super_caps = URG_CAP_BIT(URG_CAP_64BITS_IDS) |
-                                URG_CAP_BIT(URG_CAP_32BITS_BULK_LENGTH) |
-                                URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE);
-    if (!dev)
-        return 0;
-    for (i = 0; i < 32; i++) {
+    struct periodic p = { -1, -1, -1, 0, false };
+    for (int i = 0; i < 32; i++) {
         const struct urg_endpoint *e = &dev->ep[i];
+        int addr = (i & 0x0f) | (i & 0x10 ? 0x80 : 0);
         if (e->type != URG_EP_ISO && e->type != URG_EP_INTERRUPT)
             continue;
-        if (e->interval == 0)
-            return 0; /* a periodic endpoint needs an interval */
-        if (e->max_packet_size > periodic_max)
-            periodic_max = e->max_packet_size;
+        p.any = true;
+        if (e->interval == 0 && p.zero_interval < 0)
+            p.zero_interval = addr;
+        if (e->type == URG_EP_ISO && p.iso < 0)
+            p.iso = addr;
+        if (p.largest < 0 || e->max_packet_size > p.max) {
+            p.max = e->max_packet_size;
+            p.largest = addr;
+        }
     }
-    speed = dev->speed <= URG_SPEED_SUPER ? dev->speed : URG_SPEED_FULL;
-    switch (speed) {
-    case URG_SPEED_LOW:
-        mask = URG_SPEED_MASK(URG_SPEED_LOW);
-        break;
-    case URG_SPEED_FULL:
-        mask = URG_SPEED_MASK(URG_SPEED_FULL);
-        break;
-    case URG_SPEED_HIGH:
-        mask = URG_SPEED_MASK(URG_SPEED_HIGH);
-        if (periodic_max <= 64)
-            mask |= URG_SPEED_MASK(URG_SPEED_FULL);
-        break;
-    default: /* super */
-        if ((caps & super_caps) == super_caps)
-            mask |= URG_SPEED_MASK(URG_SPEED_SUPER);
-        if (periodic_max <= 1024)
-            mask |= URG_SPEED_MASK(URG_SPEED_HIGH);
-        if (periodic_max <= 64)
-            mask |= URG_SPEED_MASK(URG_SPEED_FULL);
-        break;
+    return p;
+}
+
+static const uint32_t super_caps = URG_CAP_BIT(URG_CAP_64BITS_IDS) |
+                                   URG_CAP_BIT(URG_CAP_32BITS_BULK_LENGTH) |
+                                   URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE);
+
+/* The device's own speed (unknown counts as full). */
+static int own_speed(const struct urg_device *dev)
+{
+    return dev->speed <= URG_SPEED_SUPER ? dev->speed : URG_SPEED_FULL;
+}
+
+/* Why dev cannot be shown at speed (slower than its own, or its own):
+ * a message into msg, or 0 if it can. As QEMU's usb-redir: no slower
+ * speed for a device with an iso endpoint, nor for one with periodic
+ * endpoints whose max packet sizes the host does not send; a periodic
+ * endpoint's max packet at most 64 at full speed, 1024 at high speed. */
+static int cannot(const struct urg_device *dev, uint32_t caps, const struct periodic *p,
+                  int speed, char *msg, size_t cap)
+{
+    const int own = own_speed(dev);
+    const uint32_t limit = speed == URG_SPEED_FULL ? 64 : 1024;
+    if (speed == own) {
+        if (own == URG_SPEED_SUPER && (caps & super_caps) != super_caps)
+            return snprintf(msg, cap,
+                            "SuperSpeed needs 64bits_ids, 32bits_bulk_length and "
+                            "ep_info_max_packet_size on both sides") > 0;
+        return 0;
     }
+    if (speed > own)
+        return snprintf(msg, cap, "a %s-speed device cannot be shown at %s speed",
+                        urg_speed_name(own), urg_speed_name(speed)) > 0;
+    if (speed == URG_SPEED_LOW)
+        return snprintf(msg, cap, "only a low-speed device can be shown at low speed") > 0;
+    if (p->iso >= 0)
+        return snprintf(msg, cap, "its iso endpoint 0x%02x cannot run at %s speed", p->iso,
+                        urg_speed_name(speed)) > 0;
+    if (p->any && !(caps & URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE)))
+        return snprintf(msg, cap,
+                        "the host does not send max packet sizes (ep_info_max_packet_size), "
+                        "so endpoint 0x%02x may not fit %s speed",
+                        p->largest, urg_speed_name(speed)) > 0;
+    if (p->any && p->max > limit)
+        return snprintf(msg, cap, "endpoint 0x%02x's max packet %u is over %s speed's %u",
+                        p->largest, p->max, urg_speed_name(speed), limit) > 0;
+    return 0;
+}
+
+URG_API uint32_t urg_hcd_speed_mask(const struct urg_device *dev, uint32_t caps)
+{
+    struct periodic p;
+    uint32_t mask = 0;
+    char no[8];
+    if (!dev)
+        return 0;
+    p = periodic_endpoints(dev);
+    if (p.zero_interval >= 0)
+        return 0; /* a periodic endpoint needs an interval */
+    for (int speed = URG_SPEED_LOW; speed <= URG_SPEED_SUPER; speed++)
+        if (!cannot(dev, caps, &p, speed, no, sizeof(no)))
+            mask |= URG_SPEED_MASK(speed);
     return mask;
+}
+
+int speed_choose(const struct urg_device *dev, uint32_t caps, uint32_t port_speeds, int *speed,
+                 uint32_t *mask, char *msg, size_t cap)
+{
+    struct periodic p = periodic_endpoints(dev);
+    int s;
+    if (p.zero_interval >= 0) {
+        snprintf(msg, cap, "its endpoint 0x%02x has bInterval 0 (a periodic endpoint needs one)",
+                 p.zero_interval);
+        return URG_ERR_HCD_INTERVAL;
+    }
+    *mask = urg_hcd_speed_mask(dev, caps) & port_speeds;
+    if (*mask & URG_SPEED_MASK(own_speed(dev))) {
+        *speed = own_speed(dev);
+        return 0;
+    }
+    for (s = URG_SPEED_SUPER; s > URG_SPEED_LOW; s--)
+        if (*mask & URG_SPEED_MASK(s)) {
+            *speed = s;
+            return 0;
+        }
+    /* Say why the fastest speed the port has at or below the device's
+     * own (else the port's slowest) cannot carry it. */
+    for (s = own_speed(dev); s >= URG_SPEED_LOW && !(port_speeds & URG_SPEED_MASK(s)); s--)
+        ;
+    if (s < URG_SPEED_LOW)
+        for (s = URG_SPEED_LOW; s <= URG_SPEED_SUPER && !(port_speeds & URG_SPEED_MASK(s)); s++)
+            ;
+    if (!cannot(dev, caps, &p, s, msg, cap))
+        snprintf(msg, cap, "no speed of the port (0x%x) carries it", port_speeds);
+    return URG_ERR_HCD_SPEED;
 }
 
 URG_API int urg_hcd_iso_sizing(int speed, uint8_t interval, uint32_t latency_ms, int is_in,

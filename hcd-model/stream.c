@@ -26,7 +26,10 @@ int stream_ensure(urg_hcd_dev *d, struct endpoint *e)
                                              d->cfg.buffered_bulk_transfers, NULL, &id);
     } else if (e->info.type == URG_EP_ISO) {
         uint8_t pkts, urbs;
-        if (urg_hcd_iso_sizing(d->info.speed, e->info.interval, d->cfg.iso_latency_ms,
+        /* The stream runs at the device's own speed at the usb-host, whose
+         * bInterval it is (unknown counts as full). */
+        int speed = d->info.usb.speed <= URG_SPEED_SUPER ? d->info.usb.speed : URG_SPEED_FULL;
+        if (urg_hcd_iso_sizing(speed, e->info.interval, d->cfg.iso_latency_ms,
                                (e->addr & 0x80) != 0, &pkts, &urbs) < 0)
             return URG_ERR_HCD_ENDPOINT;
         r = urg_session_start_iso_stream(d->s, e->addr, pkts, urbs, NULL, &id);

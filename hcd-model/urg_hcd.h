@@ -35,13 +35,17 @@ typedef struct urg_hcd_dev urg_hcd_dev;
 
 /**
  * The speeds a controller port may present the device at (a mask of
- * URG_SPEED_MASK bits), given the device and the negotiated caps:
- * its own speed, and slower ones when its endpoints fit them (a high-speed
- * device on a full-speed port needs every iso and interrupt endpoint's max
- * packet <= 64; a SuperSpeed device on a high-speed port <= 1024).
- * SuperSpeed itself needs 64bits_ids, 32bits_bulk_length and
+ * URG_SPEED_MASK bits), given the device and the negotiated caps, as
+ * QEMU's usb-redir decides: its own speed, and slower ones when its
+ * endpoints fit them - no iso endpoint, the max packet sizes known
+ * (ep_info_max_packet_size) if it has interrupt endpoints, and each
+ * interrupt endpoint's max packet <= 64 at full speed, <= 1024 at high
+ * speed. SuperSpeed itself needs 64bits_ids, 32bits_bulk_length and
  * ep_info_max_packet_size (an xHCI SuperSpeed port). Unknown speed counts as
  * full. 0 if an iso or interrupt endpoint has interval 0, or dev is NULL.
+ * The model checks it again when a configuration or alternate setting
+ * changes the endpoints; a device its port speed no longer carries is
+ * detached and refused (rejected callback).
  */
 URG_API uint32_t urg_hcd_speed_mask(const struct urg_device *dev, uint32_t caps);
 
@@ -161,8 +165,11 @@ struct urg_hcd_callbacks {
      * with 0). URBs on one endpoint complete in submission order, but a
      * cancelled URB completes at once. */
     void (*urb_complete)(void *ud, urg_hcd_dev *dev, struct urg_urb *urb);
-    /* A device could not be attached: reason URG_ERR_HCD_SPEED or a
-     * URG_ERR_FILTER_* code. filter_reject was sent if the host has the
+    /* A device could not be attached, or was detached because a new
+     * configuration or alternate setting does not fit its speed: reason
+     * URG_ERR_HCD_SPEED (no port speed carries it; the log says why),
+     * URG_ERR_HCD_INTERVAL (an iso or interrupt endpoint with bInterval 0)
+     * or a URG_ERR_FILTER_* code. filter_reject was sent if the host has the
      * filter cap. */
     void (*rejected)(void *ud, urg_hcd_dev *dev, int reason);
     /* The endpoint table changed (SET_CONFIGURATION, SET_INTERFACE): read

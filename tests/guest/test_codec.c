@@ -210,7 +210,8 @@ static void test_packet_facts(void **state)
 static void test_one_error_space(void **state)
 {
     static const int layers[] = {
-        URG_ERR_HCD_SPEED, URG_ERR_HCD_ENDPOINT, URG_ERR_HCD_BUSY, URG_ERR_ADDRESS,
+        URG_ERR_HCD_SPEED, URG_ERR_HCD_ENDPOINT, URG_ERR_HCD_BUSY, URG_ERR_HCD_INTERVAL,
+        URG_ERR_ADDRESS,
         URG_ERR_RESOLVE,   URG_ERR_CONNECT,      URG_ERR_IO,       URG_ERR_EOF,
         URG_ERR_CAPTURE,   URG_ERR_PCAP,         URG_ERR_TCP_GAP,  URG_ERR_DIVERGED,
         URG_ERR_STALLED,

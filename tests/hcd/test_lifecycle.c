@@ -117,8 +117,19 @@ static void test_speed_helper(void **state)
     assert_int_equal(urg_hcd_speed_mask(&d, 0), H | F);
     d = dev_with(URG_SPEED_SUPER, URG_EP_ISO, 1025, 1);
     assert_int_equal(urg_hcd_speed_mask(&d, super_caps), S);
+    /* As QEMU's usb-redir: no slower speed for a device with an iso
+     * endpoint, nor for periodic endpoints of unknown max packet size. */
     d = dev_with(URG_SPEED_SUPER, URG_EP_ISO, 1024, 1);
+    assert_int_equal(urg_hcd_speed_mask(&d, super_caps), S);
+    d = dev_with(URG_SPEED_HIGH, URG_EP_ISO, 64, 1);
+    assert_int_equal(urg_hcd_speed_mask(&d, ALL), H);
+    d = dev_with(URG_SPEED_HIGH, URG_EP_INTERRUPT, 8, 4);
+    assert_int_equal(urg_hcd_speed_mask(&d, ALL & ~URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE)),
+                     H);
+    d = dev_with(URG_SPEED_SUPER, URG_EP_INTERRUPT, 1024, 4);
     assert_int_equal(urg_hcd_speed_mask(&d, super_caps), S | H);
+    assert_int_equal(urg_hcd_speed_mask(&d, super_caps & ~URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE)),
+                     0);
     /* An interrupt or iso endpoint with interval 0 cannot be served. */
     d = dev_with(URG_SPEED_HIGH, URG_EP_INTERRUPT, 8, 0);
     assert_int_equal(urg_hcd_speed_mask(&d, ALL), 0);
@@ -172,6 +183,136 @@ static void test_port_speeds_and_rejection(void **state)
     assert_int_equal(v.attached, 1);
     assert_int_equal(v.info.speed, URG_SPEED_HIGH);
     vmm_free(&v);
+}
+
+/* A device on a port: attached (1) or refused, with its reason and the
+ * warning that says why. */
+static int plug(struct vmm *v, uint32_t port_speeds, uint32_t host_caps, uint8_t speed,
+                const struct th_ep *eps, int n_eps)
+{
+    static const uint8_t ifs[1] = { 0xff };
+    struct urg_hcd_config cfg;
+    urg_hcd_config_init(&cfg);
+    cfg.port_speeds = port_speeds;
+    vmm_init(v, &cfg, host_caps);
+    th_device_ex(&v->h, speed, 0x1234, 1, 0, ifs, 1, eps, n_eps);
+    vmm_sync(v, 0);
+    return v->attached;
+}
+
+/* Downgrades that cannot work are refused with their cause. */
+static void test_speed_refusals_say_why(void **state)
+{
+    const uint32_t FS = URG_SPEED_MASK(URG_SPEED_LOW) | URG_SPEED_MASK(URG_SPEED_FULL);
+    const uint32_t HS = FS | URG_SPEED_MASK(URG_SPEED_HIGH);
+    static const struct th_ep iso[1] = { { 0x81, URG_EP_ISO, 1, 0, 64, 0 } };
+    static const struct th_ep intr0[1] = { { 0x82, URG_EP_INTERRUPT, 0, 0, 8, 0 } };
+    static const struct th_ep intr8[1] = { { 0x83, URG_EP_INTERRUPT, 4, 0, 8, 0 } };
+    static const struct th_ep intr512[1] = { { 0x84, URG_EP_INTERRUPT, 4, 0, 512, 0 } };
+    struct vmm v;
+    (void)state;
+    /* A high-speed device with an iso endpoint on a full-speed port. */
+    assert_int_equal(plug(&v, FS, ALL, URG_SPEED_HIGH, iso, 1), 0);
+    assert_int_equal(v.last_reject, URG_ERR_HCD_SPEED);
+    assert_non_null(strstr(v.last_warning, "iso endpoint 0x81 cannot run at full speed"));
+    assert_int_equal(th_count(&v.h, URG_FILTER_REJECT), 1);
+    vmm_free(&v);
+    /* bInterval 0: its own cause, on any port. */
+    assert_int_equal(plug(&v, URG_SPEED_MASK_ALL, ALL, URG_SPEED_HIGH, intr0, 1), 0);
+    assert_int_equal(v.last_reject, URG_ERR_HCD_INTERVAL);
+    assert_non_null(strstr(v.last_warning, "endpoint 0x82 has bInterval 0"));
+    assert_string_equal(urg_strerror(URG_ERR_HCD_INTERVAL),
+                        "an iso or interrupt endpoint of the device has bInterval 0");
+    vmm_free(&v);
+    /* Max packet sizes unknown (no ep_info_max_packet_size): not slower. */
+    assert_int_equal(plug(&v, FS,
+                          ALL & ~(URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE) |
+                                  URG_CAP_BIT(URG_CAP_BULK_STREAMS)),
+                          URG_SPEED_HIGH, intr8, 1),
+                     0);
+    assert_non_null(strstr(v.last_warning, "does not send max packet sizes"));
+    vmm_free(&v);
+    assert_int_equal(plug(&v, FS, ALL, URG_SPEED_HIGH, intr8, 1), 1);
+    assert_int_equal(v.info.speed, URG_SPEED_FULL);
+    vmm_free(&v);
+    /* Too big for full speed, and a SuperSpeed device on a USB 2 port
+     * whose host cannot do SuperSpeed... at high speed. */
+    assert_int_equal(plug(&v, FS, ALL, URG_SPEED_HIGH, intr512, 1), 0);
+    assert_non_null(strstr(v.last_warning, "endpoint 0x84's max packet 512 is over full speed's 64"));
+    vmm_free(&v);
+    assert_int_equal(plug(&v, HS, ALL, URG_SPEED_SUPER, intr512, 1), 1);
+    assert_int_equal(v.info.speed, URG_SPEED_HIGH);
+    vmm_free(&v);
+}
+
+/* A SuperSpeed device shown at high speed: its bMaxPacketSize0 (9, an
+ * exponent) reaches the guest as 64. At its own speed it stays 9. */
+static void test_super_speed_ep0_on_a_usb2_port(void **state)
+{
+    static const uint8_t GET_DEVICE[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
+    static const uint8_t SS_DEVICE[18] = { 18, 1, 0x20, 3, 0, 0, 0, 9, 0x34, 0x12,
+                                           0x78, 0x56, 0, 1, 1, 2, 3, 1 };
+    static const struct th_ep bulk[1] = { { 0x81, URG_EP_BULK, 0, 0, 1024, 0 } };
+    for (int port = 0; port < 2; port++) {
+        struct vmm v;
+        struct urg_urb *u = vmm_urb(URG_EP_CONTROL, 0, 18, 0);
+        (void)state;
+        memcpy(u->setup, GET_DEVICE, 8);
+        assert_int_equal(plug(&v, port ? URG_SPEED_MASK_ALL : URG_SPEED_MASK(URG_SPEED_HIGH), ALL,
+                              URG_SPEED_SUPER, bulk, 1),
+                         1);
+        assert_int_equal(v.info.speed, port ? URG_SPEED_SUPER : URG_SPEED_HIGH);
+        assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+        vmm_sync(&v, 0);
+        th_reply_control(&v.h, &th_find(&v.h, URG_CONTROL_PACKET)->p, URG_STATUS_SUCCESS,
+                         SS_DEVICE, 18);
+        vmm_sync(&v, 0);
+        assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
+        assert_int_equal(u->buffer[7], port ? 9 : 64);
+        assert_memory_equal(u->buffer + 8, SS_DEVICE + 8, 10);
+        vmm_free(&v);
+        vmm_urb_free(u);
+    }
+}
+
+/* A new alternate setting that the speed the device is shown at cannot
+ * carry (an iso endpoint on a high-speed device shown at full speed): the
+ * device goes and is refused, with why. */
+static void test_speed_checked_again_on_set_interface(void **state)
+{
+    const uint32_t FS = URG_SPEED_MASK(URG_SPEED_LOW) | URG_SPEED_MASK(URG_SPEED_FULL);
+    static const uint8_t SET_ALT1[8] = { 0x01, 11, 1, 0, 0, 0, 0, 0 };
+    static const struct th_ep intr8[1] = { { 0x83, URG_EP_INTERRUPT, 4, 0, 8, 0 } };
+    struct urg_packet p;
+    struct urg_urb *u = vmm_urb(URG_EP_CONTROL, 0, 0, 0);
+    struct vmm v;
+    (void)state;
+    memcpy(u->setup, SET_ALT1, 8);
+    assert_int_equal(plug(&v, FS, ALL, URG_SPEED_HIGH, intr8, 1), 1);
+    assert_int_equal(v.info.speed, URG_SPEED_FULL);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_EP_INFO;
+    memset(p.h.ep_info.type, URG_EP_INVALID, 32);
+    p.h.ep_info.type[0] = p.h.ep_info.type[16] = URG_EP_CONTROL;
+    p.h.ep_info.type[urg_ep_index(0x83)] = URG_EP_INTERRUPT;
+    p.h.ep_info.interval[urg_ep_index(0x83)] = 4;
+    p.h.ep_info.max_packet_size[urg_ep_index(0x83)] = 8;
+    p.h.ep_info.type[urg_ep_index(0x85)] = URG_EP_ISO;
+    p.h.ep_info.interval[urg_ep_index(0x85)] = 1;
+    p.h.ep_info.max_packet_size[urg_ep_index(0x85)] = 64;
+    th_emit(&v.h, &p);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.detached, 1);
+    assert_int_equal(v.rejected, 1);
+    assert_int_equal(v.last_reject, URG_ERR_HCD_SPEED);
+    assert_non_null(strstr(v.last_warning, "iso endpoint 0x85 cannot run at full speed"));
+    assert_int_equal(vmm_count(&v, u), 1);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_NODEV);
+    assert_null(urg_hcd_dev_info(v.dev));
+    vmm_free(&v);
+    vmm_urb_free(u);
 }
 
 static void test_vmm_filter(void **state)
@@ -331,6 +472,9 @@ int main(void)
         cmocka_unit_test(test_detach_handshake),
         cmocka_unit_test(test_speed_helper),
         cmocka_unit_test(test_port_speeds_and_rejection),
+        cmocka_unit_test(test_speed_refusals_say_why),
+        cmocka_unit_test(test_super_speed_ep0_on_a_usb2_port),
+        cmocka_unit_test(test_speed_checked_again_on_set_interface),
         cmocka_unit_test(test_vmm_filter),
         cmocka_unit_test(test_connection_loss_and_reconnect),
         cmocka_unit_test(test_urb_misuse),

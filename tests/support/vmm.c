@@ -89,9 +89,10 @@ static void cb_streams(void *ud, urg_hcd_dev *dev, void *op, int status, uint32_
 static void cb_log(void *ud, int level, const char *msg)
 {
     struct vmm *v = ud;
-    (void)msg;
     if (level >= 0 && level < 4)
         v->logs[level]++;
+    if (level == URG_LOG_WARNING)
+        snprintf(v->last_warning, sizeof(v->last_warning), "%s", msg);
 }
 
 void vmm_init(struct vmm *v, const struct urg_hcd_config *cfg, uint32_t host_caps)

@@ -32,6 +32,7 @@ struct vmm {
                                  from cancel_when's completion */
     int cancel_result;        /* what that cancel returned */
     int logs[4];              /* log lines (model and engine) per level */
+    char last_warning[256];   /* the last warning line */
 };
 
 /* A model with cfg (NULL: defaults) and a connection to a host with
