@@ -501,6 +501,44 @@ static bool request_out(void *p)
     return st.bytes_out > (uint64_t)d->last_err;
 }
 
+/* QEMU's SuperSpeed disk on a USB 2 port (no SuperSpeed in port_speeds):
+ * shown at high speed, its bMaxPacketSize0 (9 at SuperSpeed) given as 64,
+ * and it works there. On an xHCI SuperSpeed port it stays 9. */
+static void test_msc_super_speed_on_a_usb2_port(void **state)
+{
+    static const uint8_t capacity[10] = { 0x25 };
+    struct urg_hcd_config cfg;
+    uint8_t desc[18], cap[8], cdb[10], *buf = malloc(65536), *want = malloc(65536);
+    uint32_t got = 0;
+    (void)state;
+    open_dev(&td, P_MSC, NULL);
+    assert_int_equal(urg_hcd_dev_info(td.dev)->speed, URG_SPEED_SUPER);
+    assert_int_equal(control(&td, 0x80, 6, 0x0100, 0, desc, 18, &got), URG_URB_SUCCESS);
+    assert_int_equal(desc[7], 9);
+    close_dev(&td);
+
+    urg_hcd_config_init(&cfg);
+    cfg.port_speeds = URG_SPEED_MASK_ALL & ~URG_SPEED_MASK(URG_SPEED_SUPER);
+    tdev_init_model(&td, loop, vm_address(&vm, P_MSC), 1, &cfg);
+    td_open = true;
+    assert_true(run_until(loop, tdev_attached, &td, WAIT));
+    assert_int_equal(urg_hcd_dev_info(td.dev)->speed, URG_SPEED_HIGH);
+    assert_int_equal(urg_hcd_dev_info(td.dev)->usb.speed, URG_SPEED_SUPER);
+    assert_int_equal(control(&td, 0x80, 6, 0x0100, 0, desc, 18, &got), URG_URB_SUCCESS);
+    assert_int_equal(got, 18);
+    assert_int_equal(desc[7], 64);
+    check_inquiry(&td);
+    assert_int_equal(tdev_scsi(&td, capacity, 10, cap, 8, 1), 0);
+    assert_int_equal(cap[4] << 24 | cap[5] << 16 | cap[6] << 8 | cap[7], 512);
+    read10(cdb, 0, 128, 0);
+    assert_int_equal(tdev_scsi(&td, cdb, 10, buf, 65536, 1), 0);
+    assert_int_equal(read_image(disk_path, 0, want, 65536), 0);
+    assert_memory_equal(buf, want, 65536);
+    close_dev(&td);
+    free(buf);
+    free(want);
+}
+
 static void test_msc_cancel_in_flight(void **state)
 {
     const uint32_t len = 4u << 20;
@@ -1171,6 +1209,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_msc, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_msc_read_write, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_msc_cancel_in_flight, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_msc_super_speed_on_a_usb2_port, test_setup,
+                                        test_teardown),
         cmocka_unit_test_setup_teardown(test_serial_ftdi, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_audio_iso_stream, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_uas_bulk_streams, test_setup, test_teardown),
