@@ -147,6 +147,8 @@ struct endpoint {
     bool prefill;              /* iso IN: filling before delivering */
     uint8_t iso_pkts, iso_urbs;
     int iso_error;             /* iso OUT: last error (URB status) */
+    double iso_clock;          /* iso: when the frames given out end
+                                  (urg_hcd_iso_frames(); 0: none given) */
     struct pktq q;
     struct urg_hcd_ep_stats st;
 };

@@ -86,3 +86,25 @@ int iso_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct urb
     }
     return verdict_done(v, status, total);
 }
+
+URG_API int urg_hcd_iso_frames(urg_hcd_dev *d, uint8_t endpoint, uint32_t n_packets, double now,
+                               double *start, double *end, uint32_t *start_frame)
+{
+    struct endpoint *e;
+    double period;
+    if (!d || !start || !end || !n_packets)
+        return URG_ERR_INVALID;
+    if (d->state != D_ATTACHED)
+        return URG_ERR_NO_DEVICE;
+    e = &d->ep[urg_ep_index(endpoint)];
+    if (e->info.type != URG_EP_ISO || e->info.interval < 1 || e->info.interval > 16)
+        return URG_ERR_HCD_ENDPOINT;
+    period = (d->info.speed >= URG_SPEED_HIGH && d->info.speed <= URG_SPEED_SUPER ? 125e-6 : 1e-3) *
+             (double)(1u << (e->info.interval - 1));
+    *start = e->iso_clock > now ? e->iso_clock : now;
+    *end = *start + period * n_packets;
+    e->iso_clock = *end;
+    if (start_frame)
+        *start_frame = (uint32_t)((long long)(*start * 1000) & 0x7ff);
+    return 0;
+}

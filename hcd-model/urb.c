@@ -403,6 +403,7 @@ URG_API int urg_hcd_ep_reset(urg_hcd_dev *d, uint8_t endpoint)
     stream_stop(d, e);
     e->error = 0;
     e->iso_error = 0;
+    e->iso_clock = 0;
     /* URBs still waiting for stream data get a fresh stream. */
     if (e->head && urb_private(e->head)->served == SERVED_FROM_QUEUE && d->state == D_ATTACHED)
         stream_ensure(d, e);
@@ -420,6 +421,7 @@ URG_API int urg_hcd_reset(urg_hcd_dev *d)
         stream_stop(d, &d->ep[i]);
         d->ep[i].error = 0;
         d->ep[i].iso_error = 0;
+        d->ep[i].iso_clock = 0;
     }
     d->info.address = 0;
     /* The reset goes on the wire first: URBs the VMM submits again from

@@ -384,6 +384,28 @@ URG_API int urg_hcd_alloc_streams(urg_hcd_dev *dev, uint32_t endpoints, uint32_t
  *  - URG_ERR_FAILED: the connection's session failed (called from a
  *    completion while the connection ends). */
 URG_API int urg_hcd_free_streams(urg_hcd_dev *dev, uint32_t endpoints, void *op);
+/**
+ * The frame clock of an iso endpoint, for a controller that paces its iso
+ * URBs ("Iso timing" in docs/vmm-guide.md; the model itself completes them
+ * at once): the frames the endpoint's next URB of n_packets takes. One
+ * packet per period, the period 2^(bInterval-1) frames of 1 ms at full
+ * speed or microframes of 125 us at high and SuperSpeed (the speed the
+ * device is shown at); the frames start where the endpoint's last ones
+ * ended, or at now if those ended already (a gap). now, *start and *end
+ * are seconds on the VMM's own monotonic clock, the same for every call.
+ * *end is when the URB's frames are over: complete an OUT URB no earlier,
+ * and submit an IN URB to the model then, so that it carries what the
+ * device sent during them. *start_frame (may be NULL) is the 1 ms frame
+ * number of *start, 11 bits (USB/IP's and USB's SOF frame number). The
+ * endpoint's clock moves to *end; it starts afresh on a new device, a
+ * reset of the device or of the endpoint, and a new configuration or
+ * alternate setting. Returns 0, or:
+ *  - URG_ERR_INVALID: dev, start or end NULL, or n_packets 0;
+ *  - URG_ERR_NO_DEVICE: no device is attached;
+ *  - URG_ERR_HCD_ENDPOINT: endpoint is not an iso endpoint of the device.
+ */
+URG_API int urg_hcd_iso_frames(urg_hcd_dev *dev, uint8_t endpoint, uint32_t n_packets, double now,
+                               double *start, double *end, uint32_t *start_frame);
 /** Counters of an endpoint. Returns 0, or:
  *  - URG_ERR_INVALID: dev or out NULL. */
 URG_API int urg_hcd_ep_stats(const urg_hcd_dev *dev, uint8_t endpoint,

@@ -607,6 +607,66 @@ static void test_iso_out(void **state)
     vmm_urb_free(u);
 }
 
+/* The frame clock of an iso endpoint (urg_hcd_iso_frames()): URBs take
+ * one period per packet back to back, a gap starts again at now, the
+ * period follows the speed and bInterval, a reset starts afresh. */
+static void test_iso_frame_clock(void **state)
+{
+    static const uint8_t ifs[1] = { 1 };
+    static const struct th_ep eps[3] = { { 0x81, URG_EP_ISO, 1, 0, 192, 0 },
+                                         { 0x82, URG_EP_ISO, 4, 0, 192, 0 },
+                                         { 0x03, URG_EP_BULK, 0, 0, 64, 0 } };
+    double start, end;
+    uint32_t frame;
+    struct vmm v;
+    (void)state;
+    vmm_init(&v, NULL, ALL);
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x81, 8, 10.0, &start, &end, &frame),
+                     URG_ERR_NO_DEVICE);
+    th_device_ex(&v.h, URG_SPEED_FULL, 0x1234, 1, 0, ifs, 1, eps, 3);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.attached, 1);
+    /* Full speed, bInterval 1: 1 ms a packet. */
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x81, 8, 10.0, &start, &end, &frame), 0);
+    assert_true(start == 10.0);
+    assert_true(end > 10.008 - 1e-9 && end < 10.008 + 1e-9);
+    assert_int_equal(frame, 10000 & 0x7ff);
+    /* The next URB follows on, however early it comes. */
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x81, 8, 10.001, &start, &end, NULL), 0);
+    assert_true(start > 10.008 - 1e-9 && start < 10.008 + 1e-9);
+    assert_true(end > 10.016 - 1e-9 && end < 10.016 + 1e-9);
+    /* After a gap: from now. bInterval 4 at full speed: 8 ms a packet. */
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x81, 2, 11.0, &start, &end, &frame), 0);
+    assert_true(start == 11.0 && end > 11.002 - 1e-9 && end < 11.002 + 1e-9);
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x82, 2, 11.0, &start, &end, NULL), 0);
+    assert_true(end > 11.016 - 1e-9 && end < 11.016 + 1e-9);
+    /* A reset of the endpoint starts its clock afresh. */
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x81, 1000, 12.0, &start, &end, NULL), 0);
+    assert_int_equal(urg_hcd_ep_reset(v.dev, 0x81), 0);
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x81, 1, 12.5, &start, &end, NULL), 0);
+    assert_true(start == 12.5);
+    /* Not an iso endpoint, no packets, no outputs. */
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x03, 1, 12.5, &start, &end, NULL),
+                     URG_ERR_HCD_ENDPOINT);
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x84, 1, 12.5, &start, &end, NULL),
+                     URG_ERR_HCD_ENDPOINT);
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x81, 0, 12.5, &start, &end, NULL),
+                     URG_ERR_INVALID);
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x81, 1, 12.5, NULL, &end, NULL), URG_ERR_INVALID);
+    assert_int_equal(urg_hcd_iso_frames(NULL, 0x81, 1, 12.5, &start, &end, NULL), URG_ERR_INVALID);
+    vmm_free(&v);
+    /* High speed, bInterval 1 and 4: 125 us and 1 ms a packet. */
+    vmm_init(&v, NULL, ALL);
+    th_device_ex(&v.h, URG_SPEED_HIGH, 0x1234, 1, 0, ifs, 1, eps, 3);
+    vmm_sync(&v, 0);
+    assert_int_equal(v.info.speed, URG_SPEED_HIGH);
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x81, 8, 20.0, &start, &end, NULL), 0);
+    assert_true(end > 20.001 - 1e-9 && end < 20.001 + 1e-9);
+    assert_int_equal(urg_hcd_iso_frames(v.dev, 0x82, 8, 20.0, &start, &end, NULL), 0);
+    assert_true(end > 20.008 - 1e-9 && end < 20.008 + 1e-9);
+    vmm_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_iso_sizing),
         cmocka_unit_test(test_iso_in_prefill_and_underrun),
         cmocka_unit_test(test_iso_out),
+        cmocka_unit_test(test_iso_frame_clock),
     };
     return cmocka_run_group_tests_name("hcd streams", tests, NULL, NULL);
 }

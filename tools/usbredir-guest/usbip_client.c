@@ -105,7 +105,6 @@ struct client {
      * side: from urg_hcd_submit() to its urb_complete). */
     unsigned urbs_out;
     double host_since, host_busy;
-    double ep_clock[32];         /* iso: when each endpoint's frames are used up */
 };
 
 static void client_graceful_close(struct client *c);
@@ -370,27 +369,21 @@ static void req_free(struct urb_req *q)
 
 static double now(struct client *c) { return ev_now(c->s->loop); }
 
-/* The frames an iso URB takes: one packet per period, the period
- * 2^(bInterval-1) frames of 1 ms (full speed) or microframes of 125 us
- * (high and super speed). The URB's frames start when the endpoint's last
- * ones end, or now if they ended already; its reply goes no earlier than
- * their end. start_frame is the 1 ms frame number (11 bits). */
-static void pace_schedule(struct urb_req *q, const struct urg_hcd_device *info)
+/* The frames an iso URB takes, from the model's frame clock of its
+ * endpoint (urg_hcd_iso_frames()): its reply goes no earlier than their
+ * end; start_frame is the 1 ms frame number of their start. A URB the
+ * clock cannot place (no device, not an iso endpoint) is due now. */
+static void pace_schedule(struct urb_req *q, urg_hcd_dev *dev)
 {
-    struct client *c = q->client;
-    int idx = urg_ep_index(q->part[0]->endpoint);
-    unsigned interval = info->usb.ep[idx].interval;
-    double period, start;
-    if (interval < 1)
-        interval = 1;
-    if (interval > 16)
-        interval = 16;
-    period = (info->speed >= URG_SPEED_HIGH && info->speed != URG_SPEED_UNKNOWN ? 125e-6 : 1e-3) *
-             (double)(1u << (interval - 1));
-    start = c->ep_clock[idx] > now(c) ? c->ep_clock[idx] : now(c);
-    q->due = start + period * q->cmd.number_of_packets;
-    c->ep_clock[idx] = q->due;
-    q->start_frame = (int32_t)((long long)(start * 1000) & 0x7ff);
+    double start, end;
+    uint32_t frame;
+    if (urg_hcd_iso_frames(dev, q->part[0]->endpoint, (uint32_t)q->cmd.number_of_packets,
+                           now(q->client), &start, &end, &frame)) {
+        end = now(q->client);
+        frame = (uint32_t)((long long)(end * 1000) & 0x7ff);
+    }
+    q->due = end;
+    q->start_frame = (int32_t)frame;
 }
 
 static void pace_arm(struct client *c)
@@ -666,8 +659,8 @@ static void req_ready(struct client *c)
         q->part[1] = z;
         q->parts = 2;
     }
-    if (q->ep_type == URG_EP_ISO && info) {
-        pace_schedule(q, info);
+    if (q->ep_type == URG_EP_ISO && info && q->cmd.number_of_packets > 0) {
+        pace_schedule(q, c->exp->dev);
         if (q->cmd.direction == USBIP_DIR_IN) {
             pace_insert(q, REQ_SCHEDULED); /* handed to the model when its frames end */
             return;
