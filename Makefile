@@ -208,7 +208,7 @@ SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(SUPPORT_SRC))
 UNIT_DIRS   := tests/guest tests/hcd tests/transport
 UNIT_BIN    := $(strip $(foreach d,$(UNIT_DIRS),\
 	$(patsubst $(d)/%.c,$(BUILD)/tests/%,$(sort $(wildcard $(d)/test_*.c)))))
-DIFF_BIN    := $(BUILD)/tests/test_diff_reference
+DIFF_BIN    := $(BUILD)/tests/test_diff_reference $(BUILD)/tests/test_diff_filter
 EXAMPLES    := $(BUILD)/examples/engine_demo $(BUILD)/examples/vmm_enumerate \
 	$(BUILD)/examples/transport_keyboard
 TEST_BINS   := $(UNIT_BIN) $(DIFF_BIN)
@@ -221,8 +221,8 @@ $(BUILD)/tests/support/%.o: tests/support/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-# One rule for the unit tests (UNIT_DIRS) and the differential test
-# (tests/diff, which also takes the reference, libusbredirparser). Tests
+# One rule for the unit tests (UNIT_DIRS) and the differential tests
+# (tests/diff, which also take the reference, libusbredirparser). Tests
 # link the library's objects (not the sealed archive), so they can also
 # reach internals; the archive and the .so are checked by check-symbols and
 # check-install.
