@@ -418,10 +418,17 @@ $(FUZZ_BUILD)/fuzz_usbip: tests/fuzz/fuzz_usbip.c $(USBIP_WIRE)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Itools/usbredir-guest $< tools/usbredir-guest/usbip_wire.c -o $@
 
+# The filter strings against the reference's (libusbredirparser, linked by
+# this target and the differential tests only).
+$(FUZZ_BUILD)/fuzz_filter_diff: tests/fuzz/fuzz_filter_diff.c tests/diff/filter_diff.h \
+		$(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) $(REF_CFLAGS) -Ihcd-model $< $(LIB_SRC) $(REF_LIBS) -o $@
+
 # The committed seed corpora of the host-stream targets (recv, hcd): the
 # sessions tests/fuzz/make_corpus.c writes, and the host side of every
-# fixture (tests/fuzz/corpus_from_fixtures.c). The filter target's seeds are
-# written by hand (tests/fuzz/corpus/filter).
+# fixture (tests/fuzz/corpus_from_fixtures.c). The filter targets' seeds are
+# written by hand (tests/fuzz/corpus/filter, tests/fuzz/corpus/filter_diff).
 corpus: $(ALL_OBJ)
 	@mkdir -p $(BUILD) tests/fuzz/corpus/recv tests/fuzz/corpus/hcd tests/fuzz/corpus/import
 	$(CC) $(TEST_CFLAGS) tests/fuzz/make_corpus.c tests/support/packets.c $(LIB_SRC) \
