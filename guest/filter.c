@@ -185,10 +185,11 @@ URG_API int urg_filter_parse(const char *str, struct urg_filter_rule *rules, siz
 }
 
 int urgi_filter_parse_alloc(const struct urg_allocator *a, const char *str,
+                            const char *token_sep, const char *rule_sep,
                             struct urg_filter_rule **rules, size_t *count)
 {
     size_t n;
-    int r = urg_filter_parse(str, NULL, 0, &n);
+    int r = urg_filter_parse_sep(str, token_sep, rule_sep, NULL, 0, &n);
     *rules = NULL;
     *count = 0;
     if (r)
@@ -197,7 +198,7 @@ int urgi_filter_parse_alloc(const struct urg_allocator *a, const char *str,
         *rules = urgi_malloc(a, n * sizeof(**rules));
         if (!*rules)
             return URG_ERR_NOMEM;
-        urg_filter_parse(str, *rules, n, &n);
+        urg_filter_parse_sep(str, token_sep, rule_sep, *rules, n, &n);
     }
     *count = n;
     return 0;

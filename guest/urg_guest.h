@@ -677,6 +677,12 @@ struct urg_session_config {
     const struct urg_allocator *allocator; /* NULL: libc */
     struct urg_session_callbacks callbacks;
     void *user_data;
+    /* The separators of filter (separator sets, as urg_filter_parse_sep()
+     * takes them), or NULL for the protocol's "," and "|". QEMU's usb-redir
+     * filter property is ":" and "|". The host is always sent the ","
+     * "|" form; urg_session_send_filter() always takes it. */
+    const char *filter_token_sep;
+    const char *filter_rule_sep;
 };
 
 /** Fills cfg with the defaults shown above, and its size. Every config
@@ -695,8 +701,9 @@ URG_API void urg_session_config_init_size(struct urg_session_config *cfg, size_t
  *   bulk_streams without ep_info_max_packet_size), a bad policy, a
  *   max_packet_size from 1 to 1023, a pending_hint over 2^29, or a NULL
  *   complete callback;
- * - URG_ERR_FILTER_SYNTAX: a bad filter string;
+ * - URG_ERR_FILTER_SYNTAX: a bad filter string (for its separators);
  * - URG_ERR_NOMEM: the allocator failed.
+ * An empty filter_token_sep or filter_rule_sep is URG_ERR_INVALID.
  */
 URG_API int urg_session_new(const struct urg_session_config *cfg, urg_session **out);
 
