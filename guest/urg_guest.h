@@ -669,7 +669,8 @@ struct urg_session_config {
                                       the host on its own (acks,
                                       filter_reject) have a bound of their
                                       own; see "bytes out" below */
-    const char *filter;            /* usbredirfilter string, or NULL */
+    const char *filter;            /* usbredirfilter string, or NULL
+                                      (separators: filter_token_sep) */
     unsigned filter_flags;         /* enum urg_filter_flags */
     uint32_t pending_hint;         /* pre-size for this many pending
                                       requests (64) */
@@ -1038,8 +1039,10 @@ URG_API int urg_session_cancel(urg_session *s, uint64_t id);
  *   session freed from one of those callbacks is gone when it returns).
  */
 URG_API int urg_session_forget(urg_session *s, uint64_t id);
-/** Sends filter_filter with the given rules (needs the filter cap; needs no
- *  device). Returns 0, or:
+/** Sends filter_filter with the given rules, a string in the "," "|" form
+ *  (urg_filter_parse(); for another form, urg_filter_parse_sep() then
+ *  urg_filter_format()) (needs the filter cap; needs no device). Returns
+ *  0, or:
  *  - URG_ERR_INVALID: s or filter NULL;
  *  - URG_ERR_FAILED: the session failed or was aborted;
  *  - URG_ERR_STATE: the host's hello has not come yet;

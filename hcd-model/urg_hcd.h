@@ -179,7 +179,8 @@ struct urg_hcd_config {
     size_t size;                 /* set by urg_hcd_config_init(): the
                                     struct's size as this program knows it */
     uint32_t port_speeds;        /* speeds the port can present (URG_SPEED_MASK_ALL) */
-    const char *filter;          /* usbredirfilter string, or NULL */
+    const char *filter;          /* usbredirfilter string, or NULL
+                                    (separators: filter_token_sep) */
     int interrupt_nak;           /* 1: an interrupt IN URB with no data completes
                                     at once with URG_URB_NAK (UHCI-style polling) */
     int interrupt_out_immediate; /* 1: interrupt OUT URBs complete at once (QEMU) */
