@@ -96,12 +96,16 @@ static bool parse_value(const unsigned char *b, const unsigned char *e, int *out
     return true;
 }
 
-static bool in_set(unsigned char c, const char *set)
+/* A separator set as a table (strtok_r's, without its cost per character). */
+struct sep_set {
+    bool has[256];
+};
+
+static void sep_set_init(struct sep_set *t, const char *set)
 {
+    memset(t, 0, sizeof(*t));
     for (; *set; set++)
-        if ((unsigned char)*set == c)
-            return true;
-    return false;
+        t->has[(unsigned char)*set] = true;
 }
 
 static bool verify1(const struct urg_filter_rule *r)
@@ -112,21 +116,21 @@ static bool verify1(const struct urg_filter_rule *r)
 }
 
 /* Parses the rule [b, e) (not empty, no character of rule_sep). */
-static bool parse_rule(const unsigned char *b, const unsigned char *e, const char *token_sep,
-                       struct urg_filter_rule *r)
+static bool parse_rule(const unsigned char *b, const unsigned char *e,
+                       const struct sep_set *token_sep, struct urg_filter_rule *r)
 {
     int v[5];
     int i = 0;
     for (;;) {
         const unsigned char *t;
-        while (b < e && in_set(*b, token_sep))
+        while (b < e && token_sep->has[*b])
             b++;
         if (b == e)
             break;
         if (i == 5)
             return false; /* a sixth token */
         t = b;
-        while (b < e && !in_set(*b, token_sep))
+        while (b < e && !token_sep->has[*b])
             b++;
         if (!parse_value(t, b, &v[i]))
             return false;
@@ -146,6 +150,7 @@ URG_API int urg_filter_parse_sep(const char *str, const char *token_sep, const c
                                  struct urg_filter_rule *rules, size_t max, size_t *count)
 {
     const unsigned char *b = (const unsigned char *)str;
+    struct sep_set ts, rs;
     size_t n = 0;
     if (!str || !token_sep || !rule_sep || !count)
         return URG_ERR_INVALID;
@@ -153,17 +158,19 @@ URG_API int urg_filter_parse_sep(const char *str, const char *token_sep, const c
         *count = 0;
         return URG_ERR_INVALID;
     }
+    sep_set_init(&ts, token_sep);
+    sep_set_init(&rs, rule_sep);
     for (;;) {
         const unsigned char *e;
         struct urg_filter_rule r;
-        while (*b && in_set(*b, rule_sep))
+        while (*b && rs.has[*b])
             b++;
         if (!*b)
             break;
         e = b;
-        while (*e && !in_set(*e, rule_sep))
+        while (*e && !rs.has[*e])
             e++;
-        if (!parse_rule(b, e, token_sep, &r)) {
+        if (!parse_rule(b, e, &ts, &r)) {
             *count = n;
             return URG_ERR_FILTER_SYNTAX;
         }
