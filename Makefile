@@ -208,7 +208,7 @@ SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(SUPPORT_SRC))
 UNIT_DIRS   := tests/guest tests/hcd tests/transport
 UNIT_BIN    := $(strip $(foreach d,$(UNIT_DIRS),\
 	$(patsubst $(d)/%.c,$(BUILD)/tests/%,$(sort $(wildcard $(d)/test_*.c)))))
-DIFF_BIN    := $(BUILD)/tests/test_diff_reference
+DIFF_BIN    := $(BUILD)/tests/test_diff_reference $(BUILD)/tests/test_diff_filter
 EXAMPLES    := $(BUILD)/examples/engine_demo $(BUILD)/examples/vmm_enumerate \
 	$(BUILD)/examples/transport_keyboard
 TEST_BINS   := $(UNIT_BIN) $(DIFF_BIN)
@@ -221,8 +221,8 @@ $(BUILD)/tests/support/%.o: tests/support/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-# One rule for the unit tests (UNIT_DIRS) and the differential test
-# (tests/diff, which also takes the reference, libusbredirparser). Tests
+# One rule for the unit tests (UNIT_DIRS) and the differential tests
+# (tests/diff, which also take the reference, libusbredirparser). Tests
 # link the library's objects (not the sealed archive), so they can also
 # reach internals; the archive and the .so are checked by check-symbols and
 # check-install.
@@ -418,10 +418,17 @@ $(FUZZ_BUILD)/fuzz_usbip: tests/fuzz/fuzz_usbip.c $(USBIP_WIRE)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Itools/usbredir-guest $< tools/usbredir-guest/usbip_wire.c -o $@
 
+# The filter strings against the reference's (libusbredirparser, linked by
+# this target and the differential tests only).
+$(FUZZ_BUILD)/fuzz_filter_diff: tests/fuzz/fuzz_filter_diff.c tests/diff/filter_diff.h \
+		$(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) $(REF_CFLAGS) -Ihcd-model $< $(LIB_SRC) $(REF_LIBS) -o $@
+
 # The committed seed corpora of the host-stream targets (recv, hcd): the
 # sessions tests/fuzz/make_corpus.c writes, and the host side of every
-# fixture (tests/fuzz/corpus_from_fixtures.c). The filter target's seeds are
-# written by hand (tests/fuzz/corpus/filter).
+# fixture (tests/fuzz/corpus_from_fixtures.c). The filter targets' seeds are
+# written by hand (tests/fuzz/corpus/filter, tests/fuzz/corpus/filter_diff).
 corpus: $(ALL_OBJ)
 	@mkdir -p $(BUILD) tests/fuzz/corpus/recv tests/fuzz/corpus/hcd tests/fuzz/corpus/import
 	$(CC) $(TEST_CFLAGS) tests/fuzz/make_corpus.c tests/support/packets.c $(LIB_SRC) \

@@ -3,120 +3,181 @@
  * the check of a device against rules, with the semantics of
  * libusbredirparser's usbredirfilter (see docs/engine.md, "Filters").
  *
- * The parser is stricter than usbredirfilter_string_to_rules: values are
- * decimal (no leading zeros), 0x-hex or -1; allow is 0 or 1; tokens may not
- * be empty. Spaces and tabs around a token are allowed. Empty rules (as in
- * "a||b" or a trailing '|') are skipped, as the reference does.
+ * The string form is exactly usbredirfilter_string_to_rules() and
+ * usbredirfilter_rules_to_string() (usbredir 0.13), with any separator
+ * sets, without allocating: rules are split at any character of rule_sep
+ * and then at any character of token_sep, as strtok_r() splits (so runs of
+ * separators, and leading and trailing ones, make no empty rule or token);
+ * each rule has exactly five tokens, each read as strtol(token, &end, 0)
+ * does in the C locale and stored into an int (leading isspace()
+ * characters, a sign, 0x hex, leading-0 octal; the whole token must be
+ * read; out-of-range values saturate at LONG_MIN/LONG_MAX and are then
+ * truncated to int as the reference's assignment does); then the rule must
+ * pass usbredirfilter_verify() (which does not look at allow). Formatting
+ * joins with the first character of each set and prints allow as 1 or 0.
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <stdio.h>
 
-static bool is_space(char c) { return c == ' ' || c == '\t'; }
-
-/* Parses one value from [b, e); -1 or 0..max. */
-static bool parse_value(const char *b, const char *e, long max, int *out)
+/* isspace() in the C locale. */
+static bool is_cspace(unsigned char c)
 {
-    long v = 0;
-    while (b < e && is_space(*b))
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+static int digit_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A' + 10;
+    return 99;
+}
+
+/* long to int as a two's complement truncation (what the reference's
+ * "int = long" does with gcc and clang), without implementation-defined
+ * conversions. */
+static int long_to_int(long v)
+{
+    unsigned long u = (unsigned long)v & 0xffffffffUL;
+    if (u <= (unsigned long)INT_MAX)
+        return (int)u;
+    return -(int)(0xffffffffUL - u) - 1;
+}
+
+/* strtol(token, &end, 0) on the token [b, e) (no NUL inside, not empty),
+ * stored into an int. False if strtol would not read the whole token. */
+static bool parse_value(const unsigned char *b, const unsigned char *e, int *out)
+{
+    const unsigned long lmax = (unsigned long)LONG_MAX;
+    unsigned long v = 0;
+    unsigned base = 10;
+    bool neg = false, over = false;
+    const unsigned char *digits;
+    while (b < e && is_cspace(*b))
         b++;
-    while (e > b && is_space(e[-1]))
-        e--;
-    if (b == e)
-        return false;
-    if (e - b == 2 && b[0] == '-' && b[1] == '1') {
-        *out = -1;
-        return true;
-    }
-    if (e - b > 2 && b[0] == '0' && (b[1] == 'x' || b[1] == 'X')) {
-        for (b += 2; b < e; b++) {
-            int d;
-            if (*b >= '0' && *b <= '9')
-                d = *b - '0';
-            else if (*b >= 'a' && *b <= 'f')
-                d = *b - 'a' + 10;
-            else if (*b >= 'A' && *b <= 'F')
-                d = *b - 'A' + 10;
-            else
-                return false;
-            v = v * 16 + d;
-            if (v > max)
-                return false;
+    if (b < e && (*b == '+' || *b == '-'))
+        neg = *b++ == '-';
+    if (b < e && *b == '0') {
+        if (e - b > 2 && (b[1] == 'x' || b[1] == 'X') && digit_value(b[2]) < 16) {
+            base = 16;
+            b += 2;
+        } else {
+            base = 8;
         }
+    }
+    digits = b;
+    for (; b < e; b++) {
+        unsigned d = (unsigned)digit_value(*b);
+        if (d >= base)
+            return false; /* strtol stops here: not the whole token */
+        if (!over && v > (lmax + 1 - d) / base)
+            over = true; /* beyond LONG_MIN's magnitude: saturated */
+        if (!over)
+            v = v * base + d;
+    }
+    if (b == digits)
+        return false; /* no digits (a sign or spaces alone) */
+    if (neg) {
+        if (over || v > lmax)
+            *out = long_to_int(LONG_MIN);
+        else
+            *out = long_to_int(-(long)v);
     } else {
-        if (*b == '0' && e - b > 1) /* "010": octal to strtol, ambiguous */
-            return false;
-        for (; b < e; b++) {
-            if (*b < '0' || *b > '9')
-                return false;
-            v = v * 10 + (*b - '0');
-            if (v > max)
-                return false;
-        }
+        if (over || v > lmax)
+            *out = long_to_int(LONG_MAX);
+        else
+            *out = long_to_int((long)v);
     }
-    *out = (int)v;
     return true;
 }
 
-/* Parses the rule in [b, e). */
-static bool parse_rule(const char *b, const char *e, struct urg_filter_rule *r)
+/* A separator set as a table (strtok_r's, without its cost per character). */
+struct sep_set {
+    bool has[256];
+};
+
+static void sep_set_init(struct sep_set *t, const char *set)
 {
-    static const long max[5] = { 255, 0xffff, 0xffff, 0xffff, 1 };
+    memset(t, 0, sizeof(*t));
+    for (; *set; set++)
+        t->has[(unsigned char)*set] = true;
+}
+
+static bool verify1(const struct urg_filter_rule *r)
+{
+    return r->device_class >= -1 && r->device_class <= 255 && r->vendor_id >= -1 &&
+           r->vendor_id <= 0xffff && r->product_id >= -1 && r->product_id <= 0xffff &&
+           r->device_version_bcd >= -1 && r->device_version_bcd <= 0xffff;
+}
+
+/* Parses the rule [b, e) (not empty, no character of rule_sep). */
+static bool parse_rule(const unsigned char *b, const unsigned char *e,
+                       const struct sep_set *token_sep, struct urg_filter_rule *r)
+{
     int v[5];
-    int i;
-    for (i = 0; i < 5; i++) {
-        const char *c = b;
-        while (c < e && *c != ',')
-            c++;
-        if (!parse_value(b, c, max[i], &v[i]))
+    int i = 0;
+    for (;;) {
+        const unsigned char *t;
+        while (b < e && token_sep->has[*b])
+            b++;
+        if (b == e)
+            break;
+        if (i == 5)
+            return false; /* a sixth token */
+        t = b;
+        while (b < e && !token_sep->has[*b])
+            b++;
+        if (!parse_value(t, b, &v[i]))
             return false;
-        if (i == 4 && v[i] < 0) /* allow must be 0 or 1 */
-            return false;
-        if (c == e) {
-            if (i != 4)
-                return false;
-        } else if (i == 4) {
-            return false; /* more than five tokens */
-        }
-        b = c + 1;
+        i++;
     }
+    if (i != 5)
+        return false;
     r->device_class = v[0];
     r->vendor_id = v[1];
     r->product_id = v[2];
     r->device_version_bcd = v[3];
     r->allow = v[4];
-    return true;
+    return verify1(r);
 }
 
-static bool blank(const char *b, const char *e)
+URG_API int urg_filter_parse_sep(const char *str, const char *token_sep, const char *rule_sep,
+                                 struct urg_filter_rule *rules, size_t max, size_t *count)
 {
-    while (b < e && is_space(*b))
-        b++;
-    return b == e;
-}
-
-URG_API int urg_filter_parse(const char *str, struct urg_filter_rule *rules, size_t max,
-                             size_t *count)
-{
+    const unsigned char *b = (const unsigned char *)str;
+    struct sep_set ts, rs;
     size_t n = 0;
-    const char *b = str;
-    if (!str || !count)
+    if (!str || !token_sep || !rule_sep || !count)
         return URG_ERR_INVALID;
-    while (*b) {
-        const char *e = b;
+    if (!*token_sep || !*rule_sep) {
+        *count = 0;
+        return URG_ERR_INVALID;
+    }
+    sep_set_init(&ts, token_sep);
+    sep_set_init(&rs, rule_sep);
+    for (;;) {
+        const unsigned char *e;
         struct urg_filter_rule r;
-        while (*e && *e != '|')
+        while (*b && rs.has[*b])
+            b++;
+        if (!*b)
+            break;
+        e = b;
+        while (*e && !rs.has[*e])
             e++;
-        if (!blank(b, e)) {
-            if (!parse_rule(b, e, &r)) {
-                *count = n;
-                return URG_ERR_FILTER_SYNTAX;
-            }
-            if (rules && n < max)
-                rules[n] = r;
-            n++;
+        if (!parse_rule(b, e, &ts, &r)) {
+            *count = n;
+            return URG_ERR_FILTER_SYNTAX;
         }
-        b = *e ? e + 1 : e;
+        if (rules && n < max)
+            rules[n] = r;
+        n++;
+        b = e;
     }
     *count = n;
     if (rules && n > max)
@@ -124,11 +185,18 @@ URG_API int urg_filter_parse(const char *str, struct urg_filter_rule *rules, siz
     return 0;
 }
 
+URG_API int urg_filter_parse(const char *str, struct urg_filter_rule *rules, size_t max,
+                             size_t *count)
+{
+    return urg_filter_parse_sep(str, ",", "|", rules, max, count);
+}
+
 int urgi_filter_parse_alloc(const struct urg_allocator *a, const char *str,
+                            const char *token_sep, const char *rule_sep,
                             struct urg_filter_rule **rules, size_t *count)
 {
     size_t n;
-    int r = urg_filter_parse(str, NULL, 0, &n);
+    int r = urg_filter_parse_sep(str, token_sep, rule_sep, NULL, 0, &n);
     *rules = NULL;
     *count = 0;
     if (r)
@@ -137,7 +205,7 @@ int urgi_filter_parse_alloc(const struct urg_allocator *a, const char *str,
         *rules = urgi_malloc(a, n * sizeof(**rules));
         if (!*rules)
             return URG_ERR_NOMEM;
-        urg_filter_parse(str, *rules, n, &n);
+        urg_filter_parse_sep(str, token_sep, rule_sep, *rules, n, &n);
     }
     *count = n;
     return 0;
@@ -148,51 +216,58 @@ URG_API int urg_filter_verify(const struct urg_filter_rule *rules, size_t count)
     size_t i;
     if (count && !rules)
         return URG_ERR_INVALID;
-    for (i = 0; i < count; i++) {
-        const struct urg_filter_rule *r = &rules[i];
-        if (r->device_class < -1 || r->device_class > 255)
+    for (i = 0; i < count; i++)
+        if (!verify1(&rules[i]))
             return URG_ERR_INVALID;
-        if (r->vendor_id < -1 || r->vendor_id > 0xffff)
-            return URG_ERR_INVALID;
-        if (r->product_id < -1 || r->product_id > 0xffff)
-            return URG_ERR_INVALID;
-        if (r->device_version_bcd < -1 || r->device_version_bcd > 0xffff)
-            return URG_ERR_INVALID;
-        if (r->allow != 0 && r->allow != 1)
-            return URG_ERR_INVALID;
-    }
     return 0;
 }
 
-URG_API int urg_filter_format(const struct urg_filter_rule *rules, size_t count, char *buf,
-                              size_t cap)
+/* Formats one value as the reference does: -1, or 0x%02x (class) / 0x%04x. */
+static int format_value(char *out, size_t cap, int v, bool cls)
+{
+    if (v == -1)
+        return snprintf(out, cap, "-1");
+    return snprintf(out, cap, cls ? "0x%02x" : "0x%04x", (unsigned)v);
+}
+
+URG_API int urg_filter_format_sep(const struct urg_filter_rule *rules, size_t count,
+                                  const char *token_sep, const char *rule_sep, char *buf,
+                                  size_t cap)
 {
     size_t len = 0, i;
-    if (urg_filter_verify(rules, count) || (!buf && cap))
+    if (urg_filter_verify(rules, count) || (!buf && cap) || !token_sep || !rule_sep ||
+        !*token_sep || !*rule_sep)
         return URG_ERR_INVALID;
     if (cap)
         buf[0] = '\0';
     for (i = 0; i < count; i++) {
-        char tmp[64], f[4][12];
+        char tmp[64];
         const struct urg_filter_rule *r = &rules[i];
         const int vals[4] = { r->device_class, r->vendor_id, r->product_id, r->device_version_bcd };
-        int j, n;
+        int j, n = 0;
+        if (i)
+            tmp[n++] = *rule_sep;
         for (j = 0; j < 4; j++) {
-            if (vals[j] < 0)
-                snprintf(f[j], sizeof(f[j]), "-1");
-            else
-                snprintf(f[j], sizeof(f[j]), j == 0 ? "0x%02x" : "0x%04x", (unsigned)vals[j]);
+            n += format_value(tmp + n, sizeof(tmp) - (size_t)n, vals[j], j == 0);
+            tmp[n++] = *token_sep;
         }
-        n = snprintf(tmp, sizeof(tmp), "%s%s,%s,%s,%s,%d", i ? "|" : "", f[0], f[1], f[2], f[3],
-                     r->allow);
+        tmp[n++] = r->allow ? '1' : '0';
         if (len < cap) { /* copy what fits, as snprintf does */
             size_t room = cap - 1 - len, k = (size_t)n < room ? (size_t)n : room;
             memcpy(buf + len, tmp, k);
             buf[len + k] = '\0';
         }
         len += (size_t)n;
+        if (len > (size_t)INT_MAX)
+            return URG_ERR_INVALID; /* the length would not fit the return */
     }
     return (int)len;
+}
+
+URG_API int urg_filter_format(const struct urg_filter_rule *rules, size_t count, char *buf,
+                              size_t cap)
+{
+    return urg_filter_format_sep(rules, count, ",", "|", buf, cap);
 }
 
 /* The first rule matching cls/vendor/product/version decides. */

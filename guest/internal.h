@@ -220,8 +220,10 @@ URGI_HIDDEN int urgi_fmt(char *msg, size_t cap, int err, const char *fmt, ...) U
 
 /* ---- filter (filter.c) ---- */
 
-/* Parses into a freshly allocated array (*rules, freed with urgi_free). */
+/* Parses into a freshly allocated array (*rules, freed with urgi_free);
+ * token_sep and rule_sep as urg_filter_parse_sep(). */
 URGI_HIDDEN int urgi_filter_parse_alloc(const struct urg_allocator *a, const char *str,
+                                        const char *token_sep, const char *rule_sep,
                                         struct urg_filter_rule **rules, size_t *count);
 
 #endif /* URG_GUEST_INTERNAL_H */

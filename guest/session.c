@@ -70,7 +70,9 @@ URG_API int urg_session_new(const struct urg_session_config *given, urg_session 
         (urgi_has(cfg->caps, URG_CAP_BULK_STREAMS) &&
          !urgi_has(cfg->caps, URG_CAP_EP_INFO_MAX_PACKET_SIZE)) ||
         (cfg->policy != URG_POLICY_FAIL && cfg->policy != URG_POLICY_SKIP) ||
-        (cfg->max_packet_size && cfg->max_packet_size < 1024))
+        (cfg->max_packet_size && cfg->max_packet_size < 1024) ||
+        (cfg->filter_token_sep && !*cfg->filter_token_sep) ||
+        (cfg->filter_rule_sep && !*cfg->filter_rule_sep))
         return URG_ERR_INVALID;
     a = cfg->allocator ? cfg->allocator : &urgi_default_allocator;
     s = urgi_malloc(a, sizeof(*s));
@@ -97,7 +99,10 @@ URG_API int urg_session_new(const struct urg_session_config *given, urg_session 
         goto fail;
     if (cfg->filter) {
         int len;
-        if ((r = urgi_filter_parse_alloc(&s->alloc, cfg->filter, &s->filter, &s->filter_count)))
+        const char *ts = cfg->filter_token_sep ? cfg->filter_token_sep : ",";
+        const char *rs = cfg->filter_rule_sep ? cfg->filter_rule_sep : "|";
+        if ((r = urgi_filter_parse_alloc(&s->alloc, cfg->filter, ts, rs, &s->filter,
+                                         &s->filter_count)))
             goto fail;
         len = urg_filter_format(s->filter, s->filter_count, NULL, 0);
         s->filter_str = urgi_malloc(&s->alloc, (size_t)len + 1);

@@ -423,7 +423,8 @@ struct urg_filter_rule {
     int vendor_id;          /* -1 or 0..0xffff */
     int product_id;         /* -1 or 0..0xffff */
     int device_version_bcd; /* -1 or 0..0xffff */
-    int allow;              /* 0 or 1 */
+    int allow;              /* any value: 0 denies, anything else allows
+                               (as usbredirfilter; formatted as 1) */
 };
 
 enum urg_filter_flags {
@@ -432,11 +433,32 @@ enum urg_filter_flags {
 };
 
 /**
- * Parses the usbredirfilter string form: rules of five values
- * "class,vendor,product,version,allow" separated by '|'. Values are decimal
- * or 0x-prefixed hex, or -1 for any; allow is 0 or 1; empty rules are
- * skipped. Writes at most max rules to rules (may be NULL to count) and the
- * number of rules to *count. Returns 0, or:
+ * Parses the usbredirfilter string form exactly as libusbredirparser's
+ * usbredirfilter_string_to_rules(str, token_sep, rule_sep, ...) does:
+ * rules "class,vendor,product,version,allow" split at any character of
+ * rule_sep, then at any character of token_sep (separator sets, as
+ * strtok_r() takes them: runs of separators and leading or trailing ones
+ * make no empty rule or token; a character in both sets separates rules).
+ * Each rule has exactly five tokens, each a whole strtol(token, &end, 0)
+ * in the C locale stored into an int: leading spaces (" \t\n\v\f\r"), a
+ * sign, 0x hex, a leading 0 for octal; values past a long saturate and are
+ * then truncated to int, as the reference's assignment does. Each rule
+ * must then pass urg_filter_verify(); allow may be any int. QEMU's
+ * usb-redir filter property is urg_filter_parse_sep(str, ":", "|", ...).
+ * Writes at most max rules to rules (may be NULL to count) and the number
+ * of rules to *count. Returns 0, or:
+ * - URG_ERR_INVALID: str, token_sep, rule_sep or count NULL, or token_sep
+ *   or rule_sep empty (*count then 0, if count is not NULL);
+ * - URG_ERR_FILTER_SYNTAX: a malformed string (*count then holds the
+ *   0-based index of the bad rule);
+ * - URG_ERR_BUFFER: rules not NULL and more than max rules (the first max
+ *   are written, *count is the whole number).
+ */
+URG_API int urg_filter_parse_sep(const char *str, const char *token_sep, const char *rule_sep,
+                                 struct urg_filter_rule *rules, size_t max, size_t *count);
+/**
+ * urg_filter_parse_sep(str, ",", "|", rules, max, count): the separators
+ * of the protocol's filter_filter packet. Returns 0, or:
  * - URG_ERR_INVALID: str or count NULL;
  * - URG_ERR_FILTER_SYNTAX: a malformed string (*count then holds the
  *   0-based index of the bad rule);
@@ -445,17 +467,31 @@ enum urg_filter_flags {
  */
 URG_API int urg_filter_parse(const char *str, struct urg_filter_rule *rules, size_t max,
                              size_t *count);
-/** Formats rules as "0x03,-1,-1,-1,1|..." into buf (cap bytes, always NUL-
- *  terminated when cap > 0; buf may be NULL when cap is 0). Returns the
- *  string's length, which is >= cap if it did not fit, or:
+/** Formats rules as usbredirfilter_rules_to_string(rules, count, token_sep,
+ *  rule_sep) does: "0x03,-1,-1,-1,1|..." with the first character of
+ *  token_sep between values and the first of rule_sep between rules; -1
+ *  as "-1", the class as 0x%02x, the others as 0x%04x, allow as 1 or 0.
+ *  Writes into buf (cap bytes, always NUL-terminated when cap > 0; buf may
+ *  be NULL when cap is 0). Returns the string's length, which is >= cap if
+ *  it did not fit, or:
  *  - URG_ERR_INVALID: a rule out of range (as urg_filter_verify()), rules
- *    NULL with count > 0, or buf NULL with cap > 0. */
+ *    NULL with count > 0, buf NULL with cap > 0, token_sep or rule_sep
+ *    NULL or empty, or a length over INT_MAX. */
+URG_API int urg_filter_format_sep(const struct urg_filter_rule *rules, size_t count,
+                                  const char *token_sep, const char *rule_sep, char *buf,
+                                  size_t cap);
+/** urg_filter_format_sep(rules, count, ",", "|", buf, cap). Returns the
+ *  string's length (>= cap if it did not fit), or:
+ *  - URG_ERR_INVALID: a rule out of range (as urg_filter_verify()), rules
+ *    NULL with count > 0, buf NULL with cap > 0, or a length over
+ *    INT_MAX. */
 URG_API int urg_filter_format(const struct urg_filter_rule *rules, size_t count, char *buf,
                               size_t cap);
-/** Checks that every field of every rule is in range. Returns 0, or:
+/** Checks that every field of every rule is in range, as
+ *  usbredirfilter_verify(): allow is not looked at. Returns 0, or:
  *  - URG_ERR_INVALID: a field out of range (class over 255, an id or
- *    version over 0xffff, a value under -1, allow not 0 or 1), or rules
- *    NULL with count > 0. */
+ *    version over 0xffff, a value under -1), or rules NULL with
+ *    count > 0. */
 URG_API int urg_filter_verify(const struct urg_filter_rule *rules, size_t count);
 
 struct urg_device; /* below */
@@ -634,7 +670,8 @@ struct urg_session_config {
                                       the host on its own (acks,
                                       filter_reject) have a bound of their
                                       own; see "bytes out" below */
-    const char *filter;            /* usbredirfilter string, or NULL */
+    const char *filter;            /* usbredirfilter string, or NULL
+                                      (separators: filter_token_sep) */
     unsigned filter_flags;         /* enum urg_filter_flags */
     uint32_t pending_hint;         /* pre-size for this many pending
                                       requests (64) */
@@ -642,6 +679,12 @@ struct urg_session_config {
     const struct urg_allocator *allocator; /* NULL: libc */
     struct urg_session_callbacks callbacks;
     void *user_data;
+    /* The separators of filter (separator sets, as urg_filter_parse_sep()
+     * takes them), or NULL for the protocol's "," and "|". QEMU's usb-redir
+     * filter property is ":" and "|". The host is always sent the ","
+     * "|" form; urg_session_send_filter() always takes it. */
+    const char *filter_token_sep;
+    const char *filter_rule_sep;
 };
 
 /** Fills cfg with the defaults shown above, and its size. Every config
@@ -660,8 +703,9 @@ URG_API void urg_session_config_init_size(struct urg_session_config *cfg, size_t
  *   bulk_streams without ep_info_max_packet_size), a bad policy, a
  *   max_packet_size from 1 to 1023, a pending_hint over 2^29, or a NULL
  *   complete callback;
- * - URG_ERR_FILTER_SYNTAX: a bad filter string;
+ * - URG_ERR_FILTER_SYNTAX: a bad filter string (for its separators);
  * - URG_ERR_NOMEM: the allocator failed.
+ * An empty filter_token_sep or filter_rule_sep is URG_ERR_INVALID.
  */
 URG_API int urg_session_new(const struct urg_session_config *cfg, urg_session **out);
 
@@ -996,8 +1040,10 @@ URG_API int urg_session_cancel(urg_session *s, uint64_t id);
  *   session freed from one of those callbacks is gone when it returns).
  */
 URG_API int urg_session_forget(urg_session *s, uint64_t id);
-/** Sends filter_filter with the given rules (needs the filter cap; needs no
- *  device). Returns 0, or:
+/** Sends filter_filter with the given rules, a string in the "," "|" form
+ *  (urg_filter_parse(); for another form, urg_filter_parse_sep() then
+ *  urg_filter_format()) (needs the filter cap; needs no device). Returns
+ *  0, or:
  *  - URG_ERR_INVALID: s or filter NULL;
  *  - URG_ERR_FAILED: the session failed or was aborted;
  *  - URG_ERR_STATE: the host's hello has not come yet;

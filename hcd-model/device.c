@@ -64,9 +64,15 @@ URG_API int urg_hcd_dev_new(const struct urg_hcd_config *given, urg_hcd_dev **ou
         return URG_ERR_INVALID;
     if (cfg->session->allocator)
         a = *cfg->session->allocator;
+    if ((cfg->filter_token_sep && !*cfg->filter_token_sep) ||
+        (cfg->filter_rule_sep && !*cfg->filter_rule_sep))
+        return URG_ERR_INVALID;
     if (cfg->filter) {
         size_t n;
-        if (urg_filter_parse(cfg->filter, NULL, 0, &n))
+        if (urg_filter_parse_sep(cfg->filter,
+                                 cfg->filter_token_sep ? cfg->filter_token_sep : ",",
+                                 cfg->filter_rule_sep ? cfg->filter_rule_sep : "|", NULL, 0,
+                                 &n))
             return URG_ERR_FILTER_SYNTAX;
     }
     d = a.malloc(a.ctx, sizeof(*d));
@@ -80,14 +86,20 @@ URG_API int urg_hcd_dev_new(const struct urg_hcd_config *given, urg_hcd_dev **ou
     d->cfg.session = &d->session;
     d->version = dup_str(&a, sc.version);
     d->pcap_path = dup_str(&a, cfg->pcap_path);
+    d->filter_token_sep = dup_str(&a, cfg->filter_token_sep);
+    d->filter_rule_sep = dup_str(&a, cfg->filter_rule_sep);
     if ((cfg->filter && !d->filter) || (sc.version && !d->version) ||
-        (cfg->pcap_path && !d->pcap_path)) {
+        (cfg->pcap_path && !d->pcap_path) ||
+        (cfg->filter_token_sep && !d->filter_token_sep) ||
+        (cfg->filter_rule_sep && !d->filter_rule_sep)) {
         urg_hcd_dev_free(d);
         return URG_ERR_NOMEM;
     }
     d->cfg.filter = d->filter;
     d->session.version = d->version;
     d->cfg.pcap_path = d->pcap_path;
+    d->cfg.filter_token_sep = d->filter_token_sep;
+    d->cfg.filter_rule_sep = d->filter_rule_sep;
     d->session.allocator = NULL; /* we keep our copy in d->alloc */
     if (!d->cfg.buffered_bulk_transfers)
         d->cfg.buffered_bulk_transfers = 5;
@@ -126,6 +138,8 @@ URG_API void urg_hcd_dev_free(urg_hcd_dev *d)
     d->alloc.free(d->alloc.ctx, d->filter);
     d->alloc.free(d->alloc.ctx, d->version);
     d->alloc.free(d->alloc.ctx, d->pcap_path);
+    d->alloc.free(d->alloc.ctx, d->filter_token_sep);
+    d->alloc.free(d->alloc.ctx, d->filter_rule_sep);
     d->alloc.free(d->alloc.ctx, d);
 }
 
@@ -369,6 +383,8 @@ URG_API int urg_hcd_dev_connect(urg_hcd_dev *d, urg_session **session)
     sc = d->session;
     sc.allocator = &d->alloc;
     sc.filter = d->filter;
+    sc.filter_token_sep = d->filter_token_sep;
+    sc.filter_rule_sep = d->filter_rule_sep;
     memset(&sc.callbacks, 0, sizeof(sc.callbacks));
     sc.callbacks.complete = on_engine_complete;
     sc.callbacks.device_connect = on_engine_device_connect;

@@ -163,6 +163,7 @@ struct urg_hcd_dev {
     struct urg_hcd_config cfg;   /* strings below are our copies */
     struct urg_session_config session; /* cfg.session points here */
     char *filter, *version, *pcap_path;
+    char *filter_token_sep, *filter_rule_sep;
     struct urg_allocator alloc;
     urg_session *s;
     int state;

@@ -186,7 +186,8 @@ struct urg_hcd_config {
     size_t size;                 /* set by urg_hcd_config_init(): the
                                     struct's size as this program knows it */
     uint32_t port_speeds;        /* speeds the port can present (URG_SPEED_MASK_ALL) */
-    const char *filter;          /* usbredirfilter string, or NULL */
+    const char *filter;          /* usbredirfilter string, or NULL
+                                    (separators: filter_token_sep) */
     int interrupt_nak;           /* 1: an interrupt IN URB with no data completes
                                     at once with URG_URB_NAK (UHCI-style polling) */
     int interrupt_out_immediate; /* 1: interrupt OUT URBs complete at once (QEMU) */
@@ -206,8 +207,8 @@ struct urg_hcd_config {
     uint16_t pcap_bus;           /* bus number in the capture (1) */
     /* Engine options (caps, policy, limits, allocator, log level,
      * version), or NULL for the engine's defaults. Copied by
-     * urg_hcd_dev_new(). Its callbacks, user_data and filter are the
-     * model's: ignored here. */
+     * urg_hcd_dev_new(). Its callbacks, user_data, filter and filter
+     * separators are the model's: ignored here. */
     const struct urg_session_config *session;
     struct urg_hcd_callbacks callbacks;
     void *user_data;
@@ -231,6 +232,11 @@ struct urg_hcd_config {
      * must not submit to or free this device. */
     uint32_t (*descriptor)(void *ud, urg_hcd_dev *dev, const uint8_t setup[8], uint8_t *data,
                            uint32_t length, uint32_t max);
+    /* The separators of filter (separator sets, as urg_filter_parse_sep()
+     * takes them), or NULL for "," and "|"; ":" and "|" take QEMU's
+     * usb-redir filter property as it is. */
+    const char *filter_token_sep;
+    const char *filter_rule_sep;
 };
 
 /** Fills cfg with the defaults shown above, and its size (a macro, as
@@ -245,8 +251,9 @@ URG_API void urg_hcd_config_init_size(struct urg_hcd_config *cfg, size_t size);
  * made (urg_hcd_dev_connect()). Returns 0 and *out, or:
  * - URG_ERR_INVALID: cfg or out NULL, cfg (or cfg->session) not made by
  *   its *_config_init(), no urb_complete callback, no speed in
- *   port_speeds;
- * - URG_ERR_FILTER_SYNTAX: filter is not a well-formed usbredirfilter string;
+ *   port_speeds, an empty filter_token_sep or filter_rule_sep;
+ * - URG_ERR_FILTER_SYNTAX: filter is not a well-formed usbredirfilter string
+ *   (with filter_token_sep and filter_rule_sep);
  * - URG_ERR_IO: the pcap_path capture cannot be created or written;
  * - URG_ERR_NOMEM: the allocator failed.
  */

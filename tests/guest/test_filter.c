@@ -23,8 +23,8 @@ static void test_parse_valid(void **state)
     assert_int_equal(r[0].allow, 0);
     assert_int_equal(r[1].device_class, -1);
     assert_int_equal(r[1].allow, 1);
-    /* decimal, upper-case hex, spaces around tokens */
-    assert_int_equal(urg_filter_parse(" 8 , 0X46F4 ,0x0001, 256 , 1 ", r, 8, &n), 0);
+    /* decimal, upper-case hex, spaces before a value (strtol's) */
+    assert_int_equal(urg_filter_parse(" 8, 0X46F4,\t0x0001, 256, 1", r, 8, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(r[0].device_class, 8);
     assert_int_equal(r[0].vendor_id, 0x46f4);
@@ -40,6 +40,58 @@ static void test_parse_valid(void **state)
     assert_int_equal(urg_filter_parse("255,65535,0xffff,0xFFFF,0", r, 8, &n), 0);
     assert_int_equal(r[0].device_class, 255);
     assert_int_equal(r[0].product_id, 0xffff);
+    /* as strtol(token, &end, 0): octal, signs; empty tokens are skipped */
+    assert_int_equal(urg_filter_parse("010,+0x10,-0,,+1,,0377", r, 8, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(r[0].device_class, 8);
+    assert_int_equal(r[0].vendor_id, 16);
+    assert_int_equal(r[0].product_id, 0);
+    assert_int_equal(r[0].device_version_bcd, 1);
+    assert_int_equal(r[0].allow, 255);
+    /* allow is any int (0 denies); a value past a long saturates to
+     * LONG_MAX, whose low 32 bits are -1 ("any"), as the reference's */
+    assert_int_equal(urg_filter_parse("1,2,3,4,-7|99999999999999999999,1,1,1,0", r, 8, &n), 0);
+    assert_int_equal(r[0].allow, -7);
+    assert_int_equal(r[1].device_class, -1);
+}
+
+/* Other separator sets: QEMU's property (':' and '|'), several characters
+ * per set, a character in both sets separating rules. */
+static void test_parse_separators(void **state)
+{
+    struct urg_filter_rule r[4];
+    char buf[128];
+    size_t n = 99;
+    (void)state;
+    assert_int_equal(urg_filter_parse_sep("0x03:-1:-1:-1:0|-1:-1:-1:-1:1", ":", "|", r, 4, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(r[0].device_class, 3);
+    assert_int_equal(r[1].allow, 1);
+    assert_int_equal(urg_filter_format_sep(r, 2, ":", "|", buf, sizeof(buf)),
+                     (int)strlen("0x03:-1:-1:-1:0|-1:-1:-1:-1:1"));
+    assert_string_equal(buf, "0x03:-1:-1:-1:0|-1:-1:-1:-1:1");
+    /* the commas' form is not QEMU's */
+    assert_int_equal(urg_filter_parse_sep("0x03,-1,-1,-1,0", ":", "|", r, 4, &n),
+                     URG_ERR_FILTER_SYNTAX);
+    assert_int_equal(urg_filter_parse_sep("1,2:3 4:1;5 6 7 8 0", ",: ", ";", r, 4, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(r[1].device_version_bcd, 8);
+    /* formatting takes the first character of each set */
+    assert_int_equal(urg_filter_format_sep(r, 2, ",: ", ";|", buf, sizeof(buf)),
+                     (int)strlen("0x01,0x0002,0x0003,0x0004,1;0x05,0x0006,0x0007,0x0008,0"));
+    assert_string_equal(buf, "0x01,0x0002,0x0003,0x0004,1;0x05,0x0006,0x0007,0x0008,0");
+    assert_int_equal(urg_filter_parse_sep("1,2,3,4,1|5,6,7,8,0", "|,", "|", r, 4, &n), 0);
+    assert_int_equal(n, 2);
+    /* no separators, or no string */
+    assert_int_equal(urg_filter_parse_sep("1,2,3,4,1", "", "|", r, 4, &n), URG_ERR_INVALID);
+    assert_int_equal(n, 0);
+    assert_int_equal(urg_filter_parse_sep("1,2,3,4,1", ",", "", r, 4, &n), URG_ERR_INVALID);
+    assert_int_equal(urg_filter_parse_sep("1,2,3,4,1", NULL, "|", r, 4, &n), URG_ERR_INVALID);
+    assert_int_equal(urg_filter_parse_sep("1,2,3,4,1", ",", NULL, r, 4, &n), URG_ERR_INVALID);
+    assert_int_equal(urg_filter_parse_sep(NULL, ",", "|", r, 4, &n), URG_ERR_INVALID);
+    assert_int_equal(urg_filter_parse_sep("1,2,3,4,1", ",", "|", r, 4, NULL), URG_ERR_INVALID);
+    assert_int_equal(urg_filter_format_sep(r, 1, "", "|", buf, sizeof(buf)), URG_ERR_INVALID);
+    assert_int_equal(urg_filter_format_sep(r, 1, ",", NULL, buf, sizeof(buf)), URG_ERR_INVALID);
 }
 
 static void test_parse_invalid(void **state)
@@ -47,13 +99,13 @@ static void test_parse_invalid(void **state)
     static const char *bad[] = {
         "1,2,3,4",        /* four values */
         "1,2,3,4,1,5",    /* six values */
-        "1,,3,4,1",       /* empty token */
-        "010,2,3,4,1",    /* leading zero: octal to strtol */
+        "1,,3,4,1",       /* an empty token is skipped: four values */
+        "08,2,3,4,1",     /* leading zero: octal, 8 is no octal digit */
+        "5 ,2,3,4,1",     /* strtol does not read the trailing space */
         "256,2,3,4,1",    /* class over 255 */
         "1,0x10000,3,4,1",/* vendor over 16 bits */
         "1,2,3,65536,1",  /* version over 16 bits */
-        "1,2,3,4,2",      /* allow 2 */
-        "1,2,3,4,-1",     /* allow any */
+        "1,2,3,4,0x",     /* "0x" alone: strtol reads the 0 only */
         "abc,2,3,4,1",
         "0x,2,3,4,1",
         "--1,2,3,4,1",
@@ -112,9 +164,13 @@ static void test_format(void **state)
     assert_int_equal(urg_filter_format(r, 2, NULL, 0), (int)strlen(buf));
     assert_int_equal(urg_filter_format(r, 0, buf, sizeof(buf)), 0);
     assert_string_equal(buf, "");
+    /* allow is not verified; formatted as 1 when not 0 */
     r[0].allow = 2;
-    assert_int_equal(urg_filter_format(r, 2, buf, sizeof(buf)), URG_ERR_INVALID);
-    assert_int_equal(urg_filter_verify(r, 2), URG_ERR_INVALID);
+    r[1].allow = -1;
+    assert_int_equal(urg_filter_verify(r, 2), 0);
+    assert_int_equal(urg_filter_format(r, 2, buf, sizeof(buf)),
+                     (int)strlen("0x03,-1,-1,-1,1|-1,0x46f4,0x0001,0x0200,1"));
+    assert_string_equal(buf, "0x03,-1,-1,-1,1|-1,0x46f4,0x0001,0x0200,1");
     r[0].allow = 0;
     r[1].vendor_id = 0x10000;
     assert_int_equal(urg_filter_verify(r, 2), URG_ERR_INVALID);
@@ -184,6 +240,13 @@ static void test_check(void **state)
     d = device(0, 1, storage);
     assert_int_equal(urg_filter_check(by_id, 1, &d, 0), 0);
     assert_int_equal(urg_filter_check(by_version, 1, &d, 0), URG_ERR_FILTER_NO_MATCH);
+    /* allow other than 0/1: anything but 0 allows, as usbredirfilter */
+    only_storage[0].allow = 2;
+    assert_int_equal(urg_filter_check(only_storage, 1, &d, 0), 0);
+    only_storage[0].allow = -1;
+    assert_int_equal(urg_filter_check(only_storage, 1, &d, 0), 0);
+    only_storage[0].allow = 0;
+    assert_int_equal(urg_filter_check(only_storage, 1, &d, 0), URG_ERR_FILTER_DENIED);
     /* bad rules */
     by_id[0].device_class = 300;
     assert_int_equal(urg_filter_check(by_id, 1, &d, 0), URG_ERR_INVALID);
@@ -195,6 +258,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_valid),
         cmocka_unit_test(test_parse_invalid),
+        cmocka_unit_test(test_parse_separators),
         cmocka_unit_test(test_parse_count_and_buffer),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_check),

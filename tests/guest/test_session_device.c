@@ -427,6 +427,42 @@ static void test_filter_in_session(void **state)
     rec_callbacks(&cfg.callbacks);
     cfg.filter = "1,2,3";
     assert_int_equal(urg_session_new(&cfg, &s), URG_ERR_FILTER_SYNTAX);
+
+    /* QEMU's syntax with its separators: the host gets the "," "|" form,
+     * and the rules apply. */
+    rec_init(&r);
+    urg_session_config_init(&cfg);
+    rec_callbacks(&cfg.callbacks);
+    cfg.user_data = &r;
+    cfg.filter = "3:-1:-1:-1:0|-1:-1:-1:-1:1";
+    cfg.filter_token_sep = ":";
+    cfg.filter_rule_sep = "|";
+    assert_int_equal(urg_session_new(&cfg, &s), 0);
+    th_init(&h, ALL);
+    th_pump(&h, s);
+    th_hello(&h);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    assert_int_equal(th_pump(&h, s), 1);
+    assert_string_equal((const char *)last(&h, URG_FILTER_FILTER)->data,
+                        "0x03,-1,-1,-1,0|-1,-1,-1,-1,1");
+    th_device(&h);
+    assert_int_equal(th_flush(&h, s, 0), 0);
+    assert_int_equal(r.connect, 0);
+    assert_int_equal(r.rejected, 1);
+    urg_session_free(s);
+    th_free(&h);
+    rec_free(&r);
+    /* the comma form is not QEMU's; no separators at all is invalid */
+    urg_session_config_init(&cfg);
+    rec_callbacks(&cfg.callbacks);
+    cfg.filter = "0x03,-1,-1,-1,0";
+    cfg.filter_token_sep = ":";
+    assert_int_equal(urg_session_new(&cfg, &s), URG_ERR_FILTER_SYNTAX);
+    cfg.filter_token_sep = "";
+    assert_int_equal(urg_session_new(&cfg, &s), URG_ERR_INVALID);
+    cfg.filter_token_sep = NULL;
+    cfg.filter_rule_sep = "";
+    assert_int_equal(urg_session_new(&cfg, &s), URG_ERR_INVALID);
 }
 
 int main(void)

@@ -354,9 +354,26 @@ static void test_vmm_filter(void **state)
     assert_int_equal(v.last_reject, URG_ERR_FILTER_DENIED);
     assert_int_equal(th_count(&v.h, URG_FILTER_REJECT), 1);
     vmm_free(&v);
+    /* The same in QEMU's syntax, with its separators. */
+    cfg.filter = "0x01:-1:-1:-1:0|-1:-1:-1:-1:1";
+    cfg.filter_token_sep = ":";
+    cfg.filter_rule_sep = "|";
+    vmm_init(&v, &cfg, ALL);
+    vmm_plug_default(&v);
+    assert_int_equal(v.attached, 0);
+    assert_int_equal(v.rejected, 1);
+    assert_int_equal(v.last_reject, URG_ERR_FILTER_DENIED);
+    vmm_free(&v);
     cfg.filter = "1,2";
+    cfg.filter_token_sep = NULL;
+    cfg.filter_rule_sep = NULL;
     cfg.callbacks.urb_complete = (void (*)(void *, urg_hcd_dev *, struct urg_urb *))1;
     assert_int_equal(urg_hcd_dev_new(&cfg, &bad), URG_ERR_FILTER_SYNTAX);
+    cfg.filter = "0x01,-1,-1,-1,0";
+    cfg.filter_token_sep = ":";
+    assert_int_equal(urg_hcd_dev_new(&cfg, &bad), URG_ERR_FILTER_SYNTAX);
+    cfg.filter_token_sep = "";
+    assert_int_equal(urg_hcd_dev_new(&cfg, &bad), URG_ERR_INVALID);
 }
 
 static void test_connection_loss_and_reconnect(void **state)
