@@ -275,19 +275,17 @@ static void test_super_speed_ep0_on_a_usb2_port(void **state)
     }
 }
 
-/* A new alternate setting that the speed the device is shown at cannot
- * carry (an iso endpoint on a high-speed device shown at full speed): the
- * device goes and is refused, with why. */
-static void test_speed_checked_again_on_set_interface(void **state)
+/* A new alternate setting or configuration that the speed the device is
+ * shown at cannot carry (an iso endpoint on a high-speed device shown at
+ * full speed): the device goes and is refused, with why. */
+static void speed_checked_again(const uint8_t setup[8])
 {
     const uint32_t FS = URG_SPEED_MASK(URG_SPEED_LOW) | URG_SPEED_MASK(URG_SPEED_FULL);
-    static const uint8_t SET_ALT1[8] = { 0x01, 11, 1, 0, 0, 0, 0, 0 };
     static const struct th_ep intr8[1] = { { 0x83, URG_EP_INTERRUPT, 4, 0, 8, 0 } };
     struct urg_packet p;
     struct urg_urb *u = vmm_urb(URG_EP_CONTROL, 0, 0, 0);
     struct vmm v;
-    (void)state;
-    memcpy(u->setup, SET_ALT1, 8);
+    memcpy(u->setup, setup, 8);
     assert_int_equal(plug(&v, FS, ALL, URG_SPEED_HIGH, intr8, 1), 1);
     assert_int_equal(v.info.speed, URG_SPEED_FULL);
     assert_int_equal(urg_hcd_submit(v.dev, u), 0);
@@ -313,6 +311,20 @@ static void test_speed_checked_again_on_set_interface(void **state)
     assert_null(urg_hcd_dev_info(v.dev));
     vmm_free(&v);
     vmm_urb_free(u);
+}
+
+static void test_speed_checked_again_on_set_interface(void **state)
+{
+    static const uint8_t SET_ALT1[8] = { 0x01, 11, 1, 0, 0, 0, 0, 0 };
+    (void)state;
+    speed_checked_again(SET_ALT1);
+}
+
+static void test_speed_checked_again_on_set_configuration(void **state)
+{
+    static const uint8_t SET_CONFIG2[8] = { 0x00, 9, 2, 0, 0, 0, 0, 0 };
+    (void)state;
+    speed_checked_again(SET_CONFIG2);
 }
 
 static void test_vmm_filter(void **state)
@@ -492,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_speed_refusals_say_why),
         cmocka_unit_test(test_super_speed_ep0_on_a_usb2_port),
         cmocka_unit_test(test_speed_checked_again_on_set_interface),
+        cmocka_unit_test(test_speed_checked_again_on_set_configuration),
         cmocka_unit_test(test_vmm_filter),
         cmocka_unit_test(test_connection_loss_and_reconnect),
         cmocka_unit_test(test_urb_misuse),
