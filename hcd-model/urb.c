@@ -106,7 +106,7 @@ static void finalize(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u)
     p->state = URB_IDLE;
     e->st.urbs++;
     if (d->pcap)
-        usbmon_urb(d->pcap, 'C', d->info.address, u, p->pcap_id);
+        usbmon_urb(d->pcap, 'C', d, e, u);
 }
 
 static void deliver(urg_hcd_dev *d, struct endpoint *e)
@@ -333,10 +333,15 @@ URG_API int urg_hcd_submit(urg_hcd_dev *d, struct urg_urb *u)
     p->standard = STD_NONE;
     p->id = 0;
     p->pcap_id = ++d->next_pcap_id;
+    /* The frames the VMM's last urg_hcd_iso_frames() gave out are this
+     * URB's (the capture's start_frame); 0 if none is waiting. */
+    p->pcap_start_frame = u->type == URG_EP_ISO && e->iso_frame_given ? e->iso_frame : 0;
+    if (u->type == URG_EP_ISO)
+        e->iso_frame_given = false;
     u->status = URG_URB_PENDING;
     u->actual_length = 0;
     if (d->pcap)
-        usbmon_urb(d->pcap, 'S', d->info.address, u, p->pcap_id);
+        usbmon_urb(d->pcap, 'S', d, e, u);
     memset(&v, 0, sizeof(v));
     switch (u->type) {
     case URG_EP_CONTROL: r = control_submit(d, e, u, &v); break;
@@ -404,6 +409,7 @@ URG_API int urg_hcd_ep_reset(urg_hcd_dev *d, uint8_t endpoint)
     e->error = 0;
     e->iso_error = 0;
     e->iso_clock = 0;
+    e->iso_frame_given = false;
     /* URBs still waiting for stream data get a fresh stream. */
     if (e->head && urb_private(e->head)->served == SERVED_FROM_QUEUE && d->state == D_ATTACHED)
         stream_ensure(d, e);
@@ -422,6 +428,7 @@ URG_API int urg_hcd_reset(urg_hcd_dev *d)
         d->ep[i].error = 0;
         d->ep[i].iso_error = 0;
         d->ep[i].iso_clock = 0;
+        d->ep[i].iso_frame_given = false;
     }
     d->info.address = 0;
     /* The reset goes on the wire first: URBs the VMM submits again from
