@@ -163,10 +163,8 @@ static void load_endpoints(urg_hcd_dev *d, const struct urg_device *usb)
                        n.interface != e->info.interface || n.interval != e->info.interval;
         if (changed && e->stream != ST_NONE)
             stream_forget(d, e); /* the host dropped it with the old setting */
-        if (changed) {
+        if (changed)
             e->iso_clock = 0;
-            e->iso_frame_given = false;
-        }
         if (changed && n.type != URG_EP_BULK) {
             e->buffered = false;
             e->ftdi = false;
@@ -219,7 +217,6 @@ static void do_attach(urg_hcd_dev *d)
         d->ep[i].buffered = d->ep[i].ftdi = false;
         d->ep[i].error = d->ep[i].iso_error = 0;
         d->ep[i].iso_clock = 0;
-        d->ep[i].iso_frame_given = false;
         d->ep[i].stream = ST_NONE;
         memset(&d->ep[i].st, 0, sizeof(d->ep[i].st));
     }

@@ -105,7 +105,6 @@ struct urb_priv {
     struct urg_urb *prev, *next; /* the endpoint's FIFO */
     uint64_t id;                 /* the engine request serving it (handle) */
     uint64_t pcap_id;
-    uint32_t pcap_start_frame;   /* iso: the capture's start_frame */
     const struct urg_allocator *alloc; /* the URB's memory came from it */
     struct hcd_request request;  /* REQUEST_URB: the engine request for it */
     uint8_t state;               /* URB_* */
@@ -150,9 +149,6 @@ struct endpoint {
     int iso_error;             /* iso OUT: last error (URB status) */
     double iso_clock;          /* iso: when the frames given out end
                                   (urg_hcd_iso_frames(); 0: none given) */
-    uint32_t iso_frame;        /* iso: the start frame of the frames given
-                                  out last, for the capture of the next URB */
-    bool iso_frame_given;      /* iso_frame not yet taken by a URB */
     struct pktq q;
     struct urg_hcd_ep_stats st;
 };

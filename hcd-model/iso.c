@@ -104,9 +104,7 @@ URG_API int urg_hcd_iso_frames(urg_hcd_dev *d, uint8_t endpoint, uint32_t n_pack
     *start = e->iso_clock > now ? e->iso_clock : now;
     *end = *start + period * n_packets;
     e->iso_clock = *end;
-    e->iso_frame = (uint32_t)((long long)(*start * 1000) & 0x7ff);
-    e->iso_frame_given = true; /* for the capture of the next URB */
     if (start_frame)
-        *start_frame = e->iso_frame;
+        *start_frame = (uint32_t)((long long)(*start * 1000) & 0x7ff);
     return 0;
 }

@@ -149,6 +149,11 @@ void usbmon_urb(struct urg_pcap *p, char event, const urg_hcd_dev *dv, const str
         tag = '<'; /* no data: IN */
     else if (event == 'C' && !in)
         tag = '>'; /* no data: OUT */
+    /* The flags Linux's usb_submit_urb() allows for the transfer. */
+    if (in && u->type != URG_EP_ISO)
+        flags |= u->flags & URG_URB_FLAG_SHORT_NOT_OK;
+    if (!in && (u->type == URG_EP_BULK || u->type == URG_EP_INTERRUPT))
+        flags |= u->flags & URG_URB_FLAG_ZERO_PACKET;
     if (u->type == URG_EP_ISO) {
         ndesc = u->num_iso_packets > ISODESC_MAX ? ISODESC_MAX : (uint32_t)u->num_iso_packets;
         flags |= URB_ISO_ASAP;
@@ -182,9 +187,10 @@ void usbmon_urb(struct urg_pcap *p, char event, const urg_hcd_dev *dv, const str
     }
     urgi_put32(h + 48, usbmon_interval(dv->info.speed, u->type, e->info.interval));
     /* Linux's start_frame: the one asked for at submission (0: the model's
-     * iso URBs are URB_ISO_ASAP), the one scheduled at completion. */
+     * iso URBs are URB_ISO_ASAP), the one scheduled at completion (as the
+     * VMM gives it, from urg_hcd_iso_frames()). */
     if (u->type == URG_EP_ISO && event == 'C')
-        urgi_put32(h + 52, urb_private(u)->pcap_start_frame);
+        urgi_put32(h + 52, u->start_frame);
     urgi_put32(h + 56, flags);
     urgi_put32(h + 60, ndesc);
 

@@ -333,11 +333,6 @@ URG_API int urg_hcd_submit(urg_hcd_dev *d, struct urg_urb *u)
     p->standard = STD_NONE;
     p->id = 0;
     p->pcap_id = ++d->next_pcap_id;
-    /* The frames the VMM's last urg_hcd_iso_frames() gave out are this
-     * URB's (the capture's start_frame); 0 if none is waiting. */
-    p->pcap_start_frame = u->type == URG_EP_ISO && e->iso_frame_given ? e->iso_frame : 0;
-    if (u->type == URG_EP_ISO)
-        e->iso_frame_given = false;
     u->status = URG_URB_PENDING;
     u->actual_length = 0;
     if (d->pcap)
@@ -409,7 +404,6 @@ URG_API int urg_hcd_ep_reset(urg_hcd_dev *d, uint8_t endpoint)
     e->error = 0;
     e->iso_error = 0;
     e->iso_clock = 0;
-    e->iso_frame_given = false;
     /* URBs still waiting for stream data get a fresh stream. */
     if (e->head && urb_private(e->head)->served == SERVED_FROM_QUEUE && d->state == D_ATTACHED)
         stream_ensure(d, e);
@@ -428,7 +422,6 @@ URG_API int urg_hcd_reset(urg_hcd_dev *d)
         d->ep[i].error = 0;
         d->ep[i].iso_error = 0;
         d->ep[i].iso_clock = 0;
-        d->ep[i].iso_frame_given = false;
     }
     d->info.address = 0;
     /* The reset goes on the wire first: URBs the VMM submits again from

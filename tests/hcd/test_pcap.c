@@ -2,7 +2,8 @@
  * test_pcap.c - the usbmon capture, read back by tshark (Wireshark's USB
  * dissector): every record's fields and a decoded device descriptor; the
  * interval, start_frame, transfer flags and iso fields of control, bulk,
- * interrupt and iso URBs at high and full speed.
+ * interrupt and iso URBs at high and full speed, and the URB flags the VMM
+ * gives where Linux allows them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -131,8 +132,9 @@ static char *temp_capture(char *path)
     "-e usb.copy_of_transfer_flags -e usb.iso.error_count -e usb.iso.numdesc -e usb.iso.iso_status"
 
 /* Interval (microframes at high speed: 2^(bInterval-1)), start_frame (iso
- * completions: the frames urg_hcd_iso_frames() gave out), the transfer
- * flags (URB_DIR_IN 0x200, URB_ISO_ASAP 0x2), Linux's direction for a
+ * completions: the URB's, from urg_hcd_iso_frames()), the transfer flags
+ * (URB_DIR_IN 0x200, URB_ISO_ASAP 0x2; the URB's URB_SHORT_NOT_OK 0x1 on
+ * non-iso IN, URB_ZERO_PACKET 0x40 on bulk OUT), Linux's direction for a
  * control transfer without data, iso error count, descriptors (-EXDEV at
  * submission) and data up to the last iso packet with data. */
 static void test_capture_fields_high_speed(void **state)
@@ -155,8 +157,9 @@ static void test_capture_fields_high_speed(void **state)
     vmm_init(&v, &cfg, URG_CAPS_ALL);
     vmm_plug_default(&v);
 
-    /* 1-2: control IN with data */
+    /* 1-2: control IN with data; no zero packet on IN */
     ctl = vmm_urb(URG_EP_CONTROL, 0, 18, 0);
+    ctl->flags = URG_URB_FLAG_SHORT_NOT_OK | URG_URB_FLAG_ZERO_PACKET;
     memcpy(ctl->setup, GET_DEVICE_DESCRIPTOR, 8);
     assert_int_equal(urg_hcd_submit(v.dev, ctl), 0);
     vmm_sync(&v, 0);
@@ -174,6 +177,7 @@ static void test_capture_fields_high_speed(void **state)
     vmm_sync(&v, 0);
     /* 5-6: bulk OUT of 4 bytes */
     out = vmm_urb(URG_EP_BULK, 0x04, 4, 0);
+    out->flags = URG_URB_FLAG_ZERO_PACKET | URG_URB_FLAG_SHORT_NOT_OK; /* only the first on OUT */
     memcpy(out->buffer, "\xde\xad\xbe\xef", 4);
     assert_int_equal(urg_hcd_submit(v.dev, out), 0);
     vmm_sync(&v, 0);
@@ -188,14 +192,19 @@ static void test_capture_fields_high_speed(void **state)
     assert_int_equal(vmm_last(&v, out)->actual, 4);
     /* 7-8: interrupt IN (bInterval 4: 8 microframes), cancelled */
     in = vmm_urb(URG_EP_INTERRUPT, 0x81, 8, 0);
+    in->flags = URG_URB_FLAG_SHORT_NOT_OK;
     assert_int_equal(urg_hcd_submit(v.dev, in), 0);
     assert_int_equal(urg_hcd_cancel(v.dev, in), 0);
-    /* 9-10: iso OUT, 4 packets on the frames the clock gave out */
+    /* 9-10: iso OUT, 4 packets on the frames the clock gave out; neither
+     * flag on iso */
     assert_int_equal(urg_hcd_iso_frames(v.dev, 0x06, 4, 10.0, &start, &end, &frame), 0);
     assert_int_equal(frame, 10000 & 0x7ff);
     iso_out = vmm_urb(URG_EP_ISO, 0x06, 192 * 4, 4);
+    iso_out->flags = URG_URB_FLAG_SHORT_NOT_OK | URG_URB_FLAG_ZERO_PACKET;
+    iso_out->start_frame = frame;
     assert_int_equal(urg_hcd_submit(v.dev, iso_out), 1);
-    /* 11-12: the same again without the clock: start_frame 0 */
+    /* 11-12: the same again, ASAP (start_frame 0) */
+    iso_out->start_frame = 0;
     assert_int_equal(urg_hcd_submit(v.dev, iso_out), 1);
     /* 13-14: iso IN, the first: nothing yet (the stream starts) */
     iso_in = vmm_urb(URG_EP_ISO, 0x85, 192 * 8, 8);
@@ -212,6 +221,7 @@ static void test_capture_fields_high_speed(void **state)
     for (i = 0; i < 8; i++)
         iso_in->iso[i].length = 192;
     assert_int_equal(urg_hcd_iso_frames(v.dev, 0x85, 8, 20.0, &start, &end, &frame), 0);
+    iso_in->start_frame = frame;
     assert_int_equal(urg_hcd_submit(v.dev, iso_in), 1);
     assert_int_equal(iso_in->actual_length, 8 * 192);
     urg_hcd_dev_free(v.dev);
@@ -223,14 +233,14 @@ static void test_capture_fields_high_speed(void **state)
     /* data_len: the captured bytes (data and iso descriptors); numdesc is
      * 0 outside iso; start_frame 1808 = 10000 & 0x7ff, 1568 = 20000 & 0x7ff */
     assert_string_equal(fields,
-                        "'S'|0x02|0x80|-115|18|0|'<'|0|0|0x00000200||0|\n"
-                        "'C'|0x02|0x80|0|18|18|'\\0'|0|0|0x00000200||0|\n"
+                        "'S'|0x02|0x80|-115|18|0|'<'|0|0|0x00000201||0|\n"
+                        "'C'|0x02|0x80|0|18|18|'\\0'|0|0|0x00000201||0|\n"
                         "'S'|0x02|0x00|-115|0|0|'\\0'|0|0|0x00000000||0|\n"
                         "'C'|0x02|0x00|0|0|0|'>'|0|0|0x00000000||0|\n"
-                        "'S'|0x03|0x04|-115|4|4|'\\0'|0|0|0x00000000||0|\n"
-                        "'C'|0x03|0x04|0|4|0|'>'|0|0|0x00000000||0|\n"
-                        "'S'|0x01|0x81|-115|8|0|'<'|8|0|0x00000200||0|\n"
-                        "'C'|0x01|0x81|-2|0|0|'\\0'|8|0|0x00000200||0|\n"
+                        "'S'|0x03|0x04|-115|4|4|'\\0'|0|0|0x00000040||0|\n"
+                        "'C'|0x03|0x04|0|4|0|'>'|0|0|0x00000040||0|\n"
+                        "'S'|0x01|0x81|-115|8|0|'<'|8|0|0x00000201||0|\n"
+                        "'C'|0x01|0x81|-2|0|0|'\\0'|8|0|0x00000201||0|\n"
                         "'S'|0x00|0x06|-115|768|832|'\\0'|1|0|0x00000002|0|4|-18\n"
                         "'C'|0x00|0x06|0|768|64|'>'|1|1808|0x00000002|0|4|0\n"
                         "'S'|0x00|0x06|-115|768|832|'\\0'|1|0|0x00000002|0|4|-18\n"
