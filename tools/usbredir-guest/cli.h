@@ -124,6 +124,9 @@ int conn_run_until(struct conn *c, bool (*cond)(void *ctx), void *ctx, double ti
 /* Convenience: a control transfer. Returns the status; *actual the bytes. */
 int conn_control(struct conn *c, uint8_t rt, uint8_t req, uint16_t value, uint16_t index,
                  void *buf, uint16_t len, uint32_t *actual);
+/* The line of the device commands' usage texts on --usbmon. */
+#define CLI_USBMON_HELP                                                                           \
+    "--usbmon FILE: write every URB to FILE, a usbmon pcap that Wireshark reads.\n"
 /* A model device (urg_hcd_dev_new()) with these callbacks and their
  * user_data ud, its engine logging at the level -v asks for; max_output
  * (the engine's max_output_bytes) and iso_latency_ms as given, 0 for the
@@ -131,9 +134,6 @@ int conn_control(struct conn *c, uint8_t rt, uint8_t req, uint16_t value, uint16
  * suppress_remote_wake, as QEMU), else as the device sends them (the
  * commands that read and show them); usbmon: the model's usbmon capture
  * (pcap_path, bus 1), or NULL. Returns 0, or EXIT_FAIL after saying why. */
-/* The line of the device commands' usage texts on --usbmon. */
-#define CLI_USBMON_HELP                                                                           \
-    "--usbmon FILE: write every URB to FILE, a usbmon pcap that Wireshark reads.\n"
 int cli_device_new(const struct common *o, const struct urg_hcd_callbacks *callbacks, void *ud,
                    size_t max_output, uint32_t iso_latency_ms, int for_guest, const char *usbmon,
                    urg_hcd_dev **out);
