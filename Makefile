@@ -191,6 +191,12 @@ $(PCAP_FINS): tests/tools/pcap-fins.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE $< -lpcap -o $@
 
+# The model's usbmon capture read back with libpcap (tests/cli --usbmon).
+USBMON_READ := $(BUILD)/tests/usbmon-read
+$(USBMON_READ): tests/tools/usbmon-read.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE $< -lpcap -o $@
+
 # Records fixtures/ again with the command against the emulated host, then
 # rebuilds the command with them (tests/cli/make-fixtures.sh says how).
 fixtures: $(TOOL) $(EMUHOST)
@@ -259,7 +265,7 @@ $(BUILD)/examples/%: docs/examples/%.c $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< $(STATIC) -o $@
 
-tests: $(TEST_BINS) $(EXAMPLES) $(TOOL) $(EMUHOST) $(PCAP_FINS)
+tests: $(TEST_BINS) $(EXAMPLES) $(TOOL) $(EMUHOST) $(PCAP_FINS) $(USBMON_READ)
 
 # The real usb-host: Debian's usbredirect in a QEMU VM (tests/realhost/).
 # image.sh builds the VM image once and caches it; the test boots it.

@@ -326,7 +326,9 @@ HCD_HIDDEN int iso_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
 HCD_HIDDEN int usbmon_open(const char *path, uint16_t bus, const struct urg_allocator *a,
                            struct urg_pcap **out);
 HCD_HIDDEN void usbmon_close(struct urg_pcap *p);
-HCD_HIDDEN void usbmon_urb(struct urg_pcap *p, char event, uint8_t devnum, const struct urg_urb *u,
-                         uint64_t id);
+/* A record of URB u ('S' submitted, 'C' completed) of device d on
+ * endpoint e (ep0 for control). */
+HCD_HIDDEN void usbmon_urb(struct urg_pcap *p, char event, const urg_hcd_dev *d,
+                           const struct endpoint *e, struct urg_urb *u);
 
 #endif

@@ -106,7 +106,7 @@ static void finalize(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u)
     p->state = URB_IDLE;
     e->st.urbs++;
     if (d->pcap)
-        usbmon_urb(d->pcap, 'C', d->info.address, u, p->pcap_id);
+        usbmon_urb(d->pcap, 'C', d, e, u);
 }
 
 static void deliver(urg_hcd_dev *d, struct endpoint *e)
@@ -336,7 +336,7 @@ URG_API int urg_hcd_submit(urg_hcd_dev *d, struct urg_urb *u)
     u->status = URG_URB_PENDING;
     u->actual_length = 0;
     if (d->pcap)
-        usbmon_urb(d->pcap, 'S', d->info.address, u, p->pcap_id);
+        usbmon_urb(d->pcap, 'S', d, e, u);
     memset(&v, 0, sizeof(v));
     switch (u->type) {
     case URG_EP_CONTROL: r = control_submit(d, e, u, &v); break;

@@ -109,7 +109,21 @@ struct urg_urb {
     /* iso: num_iso_packets descriptors, fixed at allocation */
     int num_iso_packets;
     struct urg_iso_packet_desc *iso;
+    /* request, for the usbmon capture only (pcap_path; the model does not
+     * act on them); 0 when unknown: */
+    uint32_t flags;       /* URG_URB_FLAG_*: what the guest's driver asked */
+    uint32_t start_frame; /* iso: the frame number its frames start at, as
+                             urg_hcd_iso_frames() gave it (*start_frame) */
 };
+
+/** URB flags (struct urg_urb's flags), Linux's URB transfer flags of the
+ *  same names and values. The capture shows URG_URB_FLAG_SHORT_NOT_OK on
+ *  control, bulk and interrupt IN and URG_URB_FLAG_ZERO_PACKET on bulk
+ *  and interrupt OUT, as Linux allows them; the model does not act on
+ *  either (a VMM that must send a zero-length packet submits one). */
+#define URG_URB_FLAG_SHORT_NOT_OK 0x0001u /* a short IN transfer is an error */
+#define URG_URB_FLAG_ZERO_PACKET 0x0040u  /* end an OUT that fills its last
+                                             packet with a zero-length one */
 
 /** Allocates a URB with room for num_iso_packets iso descriptors (0 to
  *  4096), zeroed, from the default (libc) allocator. NULL if out of range

@@ -105,6 +105,46 @@ t usbip-badlisten 2 usbip --listen fd:3 127.0.0.1:9 && has usbip-badlisten err "
 t usbip-badopt 2 usbip --max-output 12 127.0.0.1:9 && has usbip-badopt err "--max-output"
 t usbip-badiso 2 usbip --iso-latency 0 127.0.0.1:9 &&
     has usbip-badiso err '--iso-latency: "0" is not a number from 1 to 1000'
+# --usbmon: the model's usbmon capture, read back with libpcap
+# (tests/tools/usbmon-read): link type 220, its records, their fields.
+# lsusb: control IN transfers (URB_DIR_IN); hid: interrupt IN of the bundled
+# keyboard (high speed, bInterval 7: 64 microframes).
+usbmon_read() {
+    if "$B/tests/usbmon-read" "$1" > "$TMP/$2.out" 2> "$TMP/$2.err"; then
+        pass=$((pass + 1))
+    else
+        bad "$2: usbmon-read $1 failed"
+        sed 's/^/    /' "$TMP/$2.err" >&2
+    fi
+}
+if t usbmon-lsusb 0 lsusb --usbmon "$TMP/lsusb.pcap"; then
+    golden usbmon-lsusb lsusb-keyboard.txt
+    usbmon_read "$TMP/lsusb.pcap" usbmon-lsusb-read
+    has usbmon-lsusb-read out "linktype 220"
+    has usbmon-lsusb-read out "S type=2 ep=0x80 dev=0 bus=1 status=-115 len=18 cap=0 interval=0 start_frame=0 flags=0x200"
+    has usbmon-lsusb-read out "C type=2 ep=0x80 dev=0 bus=1 status=0 len=18 cap=18 interval=0 start_frame=0 flags=0x200"
+    n=$(sed -n 's/^records //p' "$TMP/usbmon-lsusb-read.out")
+    if [ "${n:-0}" -gt 0 ] && [ $((n % 2)) -eq 0 ]; then
+        pass=$((pass + 1))
+    else
+        bad "usbmon-lsusb: ${n:-no} records, wanted an even number above 0"
+    fi
+fi
+if t usbmon-hid 0 hid -n 2 --usbmon "$TMP/hid.pcap"; then
+    usbmon_read "$TMP/hid.pcap" usbmon-hid-read
+    has usbmon-hid-read out "C type=1 ep=0x81 dev=0 bus=1 status=0 len=8 cap=8 interval=64 start_frame=0 flags=0x200 ndesc=0"
+fi
+t usbmon-nodir 1 lsusb --usbmon /nonexistent-dir/x.pcap &&
+    has usbmon-nodir err "--usbmon /nonexistent-dir/x.pcap: cannot create: No such file or directory"
+t usbmon-noarg 2 lsusb --usbmon && has usbmon-noarg err "unknown option --usbmon, or it needs a value"
+t usbip-usbmon-nodir 1 usbip --usbmon /nonexistent-dir/x.pcap 127.0.0.1:9 &&
+    has usbip-usbmon-nodir err "--usbmon /nonexistent-dir/x.pcap: cannot create"
+# with two usb-hosts, one file each, the busid before the extension
+t usbip-usbmon-two 1 usbip --usbmon /nonexistent-dir/x.pcap 127.0.0.1:9 127.0.0.1:8 &&
+    has usbip-usbmon-two err "--usbmon /nonexistent-dir/x-1-1.pcap: cannot create"
+long=$(printf '%05000d' 0)
+t usbip-usbmon-long 2 usbip --usbmon "$TMP/$long" 127.0.0.1:9 127.0.0.1:8 &&
+    has usbip-usbmon-long err "the name is too long"
 for c in lsusb hid msc serial record replay dump import stats usbip; do
     t "help-$c" 0 "$c" --help && has "help-$c" out "usage: usbredir-guest $c"
 done

@@ -3,7 +3,8 @@
  * here, against the emulated usb-host (tests/tools/emuhost-server): the
  * management phase, control, bulk (Bulk-Only storage) and interrupt URBs,
  * CMD_UNLINK both ways, ZERO_PACKET, malformed input, a device that goes
- * away and comes back. The client's sockets have a receive timeout, so a
+ * away and comes back; the --usbmon capture of each device (the client's
+ * transfer flags, iso start frames). The client's sockets have a receive timeout, so a
  * missing reply fails a test instead of hanging it; every wait is for an
  * event (a line on the server's stderr, a reply), never a sleep.
  *
@@ -161,6 +162,7 @@ struct world {
     struct proc msc, kbd, iso, ftdi, server;
     char iso_report[128], ftdi_report[128];
     char kbd_port[16];
+    char usbmon[128];         /* --usbmon: usbmon-1-N.pcap for busid 1-N */
 };
 static struct world W;
 
@@ -218,8 +220,10 @@ static int setup_world(void **state)
     start_emuhost(&W.iso, "iso", "127.0.0.1:0");
     snprintf(W.ftdi_report, sizeof(W.ftdi_report), "/tmp/test_usbip-ftdi-%d.report", (int)getpid());
     start_emuhost(&W.ftdi, "ftdi", "127.0.0.1:0");
+    snprintf(W.usbmon, sizeof(W.usbmon), "/tmp/test_usbip-%d.pcap", (int)getpid());
     {
-        char *args[] = { W.msc.addr, W.kbd.addr, W.iso.addr, W.ftdi.addr, NULL };
+        char *args[] = { "--usbmon", W.usbmon, W.msc.addr, W.kbd.addr, W.iso.addr, W.ftdi.addr,
+                         NULL };
         start_server(&W.server, args);
     }
     wait_log(&W.server, 0, "1-1: 46f4:0001 at super speed, exportable");
@@ -241,11 +245,64 @@ static int teardown_world(void **state)
     stop(&W.ftdi, SIGTERM);
     unlink(W.iso_report);
     unlink(W.ftdi_report);
+    for (int i = 1; i <= 4; i++) {
+        char path[160];
+        snprintf(path, sizeof(path), "/tmp/test_usbip-%d-1-%d.pcap", (int)getpid(), i);
+        unlink(path);
+    }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         fprintf(stderr, "the server ended with wait status 0x%x; its log:\n%s\n", st, W.server.log);
         return -1;
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------- the capture */
+
+/* A usbmon record's header fields. */
+struct usbmon_rec {
+    char event;
+    uint8_t ep;
+    uint32_t len, interval, start_frame, flags;
+};
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The records of event on endpoint ep in busid's --usbmon capture (the
+ * server flushes each record), at most max; returns how many. */
+static int usbmon_records(const char *busid, char event, uint8_t ep, struct usbmon_rec *out,
+                          int max)
+{
+    char path[160];
+    uint8_t rec[16], h[64];
+    FILE *f;
+    int n = 0;
+    snprintf(path, sizeof(path), "/tmp/test_usbip-%d-%s.pcap", (int)getpid(), busid);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(h, 1, 24, f), 24);
+    assert_int_equal(le32(h), 0xa1b2c3d4u);
+    assert_int_equal(le32(h + 20), 220);
+    while (fread(rec, 1, 16, f) == 16) {
+        uint32_t caplen = le32(rec + 8);
+        assert_true(caplen >= 64);
+        assert_int_equal(fread(h, 1, 64, f), 64);
+        assert_int_equal(fseek(f, (long)(caplen - 64), SEEK_CUR), 0);
+        if ((char)h[8] != event || h[10] != ep || n >= max)
+            continue;
+        out[n].event = (char)h[8];
+        out[n].ep = h[10];
+        out[n].len = le32(h + 32);
+        out[n].interval = le32(h + 48);
+        out[n].start_frame = le32(h + 52);
+        out[n].flags = le32(h + 56);
+        n++;
+    }
+    fclose(f);
+    return n;
 }
 
 /* ---------------------------------------------------------------- the client */
@@ -901,6 +958,19 @@ static void test_zero_packet(void **state)
     assert_int_equal(r.seqnum, 74);
     assert_int_equal(r.actual, 64);
     close_and_wait(fd);
+    {
+        /* The capture: the client's URB_ZERO_PACKET on the URBs that asked
+         * for it, then the zero-length packet of those that needed one
+         * (128 and 64 bytes: multiples of 64), as URBs of their own. */
+        static const uint32_t want_len[7] = { 128, 0, 100, 64, 64, 0, 64 };
+        static const uint32_t want_flags[7] = { 0x40, 0, 0x40, 0, 0x40, 0, 0 };
+        struct usbmon_rec m[16];
+        assert_int_equal(usbmon_records("1-4", 'S', 0x02, m, 16), 7);
+        for (int i = 0; i < 7; i++) {
+            assert_int_equal(m[i].len, want_len[i]);
+            assert_int_equal(m[i].flags, want_flags[i]);
+        }
+    }
     stop(&W.ftdi, SIGTERM);
     assert_int_equal(report_value(W.ftdi_report, "bulk_packet"), 4 + 3);
     assert_int_equal(report_value(W.ftdi_report, "serial_received"), 292 + 128);
@@ -1106,6 +1176,21 @@ static void test_iso(void **state)
         }
     }
     assert_true(last - t0 >= 0.080);
+    {
+        /* The capture: URB_ISO_ASAP, the interval in frames (full speed),
+         * and start frames back to back, 8 packets of one interval each
+         * (11-bit frame numbers). */
+        struct usbmon_rec m[16];
+        assert_int_equal(usbmon_records("1-3", 'C', 0x02, m, 16), 10);
+        for (int k = 0; k < 10; k++) {
+            assert_int_equal(m[k].flags, 0x2);
+            assert_int_equal(m[k].interval, 1);
+            assert_int_equal(m[k].len, 8 * 192);
+            if (k)
+                assert_int_equal((m[k].start_frame - m[k - 1].start_frame) & 0x7ff,
+                                 8 * m[k].interval);
+        }
+    }
     /* Iso IN: 4 URBs of 8 packets with 192 bytes of room each, their
      * frames 32 ms in all: each goes to the model when its frames end. */
     t0 = now_s();

@@ -46,6 +46,7 @@ struct common {
     double timeout;          /* seconds for the device to attach and per request */
     int verbose;             /* -v: 1 info, 2 debug */
     const char *record;      /* capture the session here (the record command) */
+    const char *usbmon;      /* --usbmon: the model's usbmon capture (pcap) */
     const char *prog;        /* argv[0] for messages */
 };
 
@@ -123,15 +124,19 @@ int conn_run_until(struct conn *c, bool (*cond)(void *ctx), void *ctx, double ti
 /* Convenience: a control transfer. Returns the status; *actual the bytes. */
 int conn_control(struct conn *c, uint8_t rt, uint8_t req, uint16_t value, uint16_t index,
                  void *buf, uint16_t len, uint32_t *actual);
+/* The line of the device commands' usage texts on --usbmon. */
+#define CLI_USBMON_HELP                                                                           \
+    "--usbmon FILE: write every URB to FILE, a usbmon pcap that Wireshark reads.\n"
 /* A model device (urg_hcd_dev_new()) with these callbacks and their
  * user_data ud, its engine logging at the level -v asks for; max_output
  * (the engine's max_output_bytes) and iso_latency_ms as given, 0 for the
  * defaults; for_guest: descriptors as a guest OS gets them (the model's
  * suppress_remote_wake, as QEMU), else as the device sends them (the
- * commands that read and show them). Returns 0, or EXIT_FAIL after saying
- * why. */
+ * commands that read and show them); usbmon: the model's usbmon capture
+ * (pcap_path, bus 1), or NULL. Returns 0, or EXIT_FAIL after saying why. */
 int cli_device_new(const struct common *o, const struct urg_hcd_callbacks *callbacks, void *ud,
-                   size_t max_output, uint32_t iso_latency_ms, int for_guest, urg_hcd_dev **out);
+                   size_t max_output, uint32_t iso_latency_ms, int for_guest, const char *usbmon,
+                   urg_hcd_dev **out);
 /* Prints "prog: msg" on stderr, msg escaped (text_escape(): it may quote
  * what a peer or a file sent). */
 void cli_error(const struct common *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -108,7 +108,8 @@ static int gone_code(const struct conn *c)
 }
 
 int cli_device_new(const struct common *o, const struct urg_hcd_callbacks *callbacks, void *ud,
-                   size_t max_output, uint32_t iso_latency_ms, int for_guest, urg_hcd_dev **out)
+                   size_t max_output, uint32_t iso_latency_ms, int for_guest, const char *usbmon,
+                   urg_hcd_dev **out)
 {
     struct urg_hcd_config hc;
     struct urg_session_config session;
@@ -124,8 +125,15 @@ int cli_device_new(const struct common *o, const struct urg_hcd_callbacks *callb
     if (iso_latency_ms)
         hc.iso_latency_ms = iso_latency_ms;
     hc.suppress_remote_wake = for_guest;
+    hc.pcap_path = usbmon;
+    hc.pcap_bus = 1;
+    errno = 0;
     if ((r = urg_hcd_dev_new(&hc, out))) {
-        cli_error(o, "%s", urg_strerror(r));
+        if (r == URG_ERR_IO && usbmon)
+            cli_error(o, "--usbmon %s: cannot create: %s", usbmon,
+                      errno ? strerror(errno) : urg_strerror(r));
+        else
+            cli_error(o, "%s", urg_strerror(r));
         return EXIT_FAIL;
     }
     return 0;
@@ -423,7 +431,7 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
     struct urg_transport_config tc;
     char addr[64];
     int r;
-    if ((r = cli_device_new(o, &callbacks, c, 0, 0, 0, &c->dev)))
+    if ((r = cli_device_new(o, &callbacks, c, 0, 0, 0, o->usbmon, &c->dev)))
         return r;
     urg_transport_config_init(&tc);
     if (!o->address || strncmp(o->address, "capture:", 8) == 0) {

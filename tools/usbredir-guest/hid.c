@@ -20,10 +20,11 @@ struct hid_opts {
 /* ---------------------------------------------------------------- command */
 
 static const char usage_text[] =
-    "hid [-v] [-n COUNT] [--raw] [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
+    "hid [-v] [-n COUNT] [--raw] [--timeout SEC] [--listen|--retry] [--usbmon FILE]\n"
+    "    [ADDRESS]\n"
     "Prints the reports of the device's HID interface; boot keyboards' as keys,\n"
     "boot mice's as buttons and movement (--raw: in hex only). Stops after COUNT\n"
-    "reports, when the device goes, or on Ctrl-C.\n";
+    "reports, when the device goes, or on Ctrl-C.\n" CLI_USBMON_HELP;
 
 /* The first HID interface with an interrupt IN endpoint. */
 static int find_hid(const struct urg_hcd_device *info, int *iface, uint8_t *ep, uint16_t *mps,

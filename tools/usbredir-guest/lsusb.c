@@ -230,8 +230,9 @@ static int fetch(struct lsusb_run *l)
     return 0;
 }
 
-static const char usage_text[] = "lsusb [-v] [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
-                                 "Prints the device's descriptors as lsusb -v does.\n";
+static const char usage_text[] =
+    "lsusb [-v] [--timeout SEC] [--listen|--retry] [--usbmon FILE] [ADDRESS]\n"
+    "Prints the device's descriptors as lsusb -v does.\n" CLI_USBMON_HELP;
 
 static int run_lsusb(struct conn *c, const struct common *o, void *opts)
 {

@@ -177,6 +177,7 @@ static bool device_command_line(int argc, char **argv, struct common *o, const c
         CLI_NUMBER("timeout", 0, &o->timeout, 0, 86400),
         CLI_SET("listen", 0, &o->listen, 1),
         CLI_SET("retry", 0, &o->retry, 1),
+        CLI_TEXT("usbmon", 0, &o->usbmon),
     };
     struct cli_option all[MAX_OPTIONS + 1];
     size_t n = 0;

@@ -594,12 +594,12 @@ static int write_at(void *target, const char *arg)
 static const char usage_text[] =
     "msc [-v] [--read LBA[:COUNT]] [-o FILE] [--write LBA -i FILE [--verify]]\n"
     "           [--chunk BLOCKS] [--progress|--no-progress] [--timeout SEC] [--listen|--retry]\n"
-    "           [ADDRESS]\n"
+    "           [--usbmon FILE] [ADDRESS]\n"
     "Identifies a Bulk-Only mass storage device (INQUIRY, READ CAPACITY), then\n"
     "writes FILE at block LBA (and reads it back with --verify), then reads\n"
     "COUNT blocks (to the end) from LBA into FILE, printing their md5 and the\n"
     "throughput. With neither --read nor --write it reads up to 2048 blocks\n"
-    "from block 0. BLOCKS per command: 128.\n";
+    "from block 0. BLOCKS per command: 128.\n" CLI_USBMON_HELP;
 
 static int run_msc(struct conn *c, const struct common *o, void *opts)
 {

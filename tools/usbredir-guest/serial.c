@@ -429,13 +429,13 @@ out:
 
 static const char usage_text[] =
     "serial [-v] [--baud N] [--send TEXT] [--bytes N] [--idle SEC] [--no-input] [--raw]\n"
-    "              [--timeout SEC] [--listen|--retry] [ADDRESS]\n"
+    "              [--timeout SEC] [--listen|--retry] [--usbmon FILE] [ADDRESS]\n"
     "Sets up an FTDI, CP210x or PL2303 adapter (N baud, 115200 by default, 8N1),\n"
     "writes what it receives to stdout and sends TEXT (\\r, \\n, \\t, \\xNN\n"
     "escapes) and stdin to it. Ends after N bytes, SEC seconds of silence, when\n"
     "the device goes, or on Ctrl-C. Against a capture stdin is not read.\n"
     "What it receives is printed with control characters and bytes that are not\n"
-    "UTF-8 as \\xNN (line ends and tabs as they are); --raw: unchanged.\n";
+    "UTF-8 as \\xNN (line ends and tabs as they are); --raw: unchanged.\n" CLI_USBMON_HELP;
 
 static int run_serial(struct conn *c, const struct common *o, void *opts)
 {

@@ -244,6 +244,27 @@ static void on_transport_event(void *ud, urg_transport *t, int event, int err)
         ev_timer_stop(e->s->loop, &e->redial);
 }
 
+/* The usbmon capture of export e: --usbmon's FILE with one usb-host, else
+ * FILE with the busid before its extension (usb.pcap: usb-1-2.pcap), or
+ * after its name if it has none. -1 if that does not fit. */
+static int usbmon_path(const struct server *s, struct export *e)
+{
+    const char *file = s->o->usbmon, *slash = strrchr(file, '/');
+    const char *base = slash ? slash + 1 : file, *dot = strrchr(base, '.');
+    char path[sizeof(e->usbmon)];
+    int n;
+    if (s->n_addresses == 1)
+        n = snprintf(path, sizeof(path), "%s", file);
+    else if (dot && dot != base)
+        n = snprintf(path, sizeof(path), "%.*s-%s%s", (int)(dot - file), file, e->busid, dot);
+    else
+        n = snprintf(path, sizeof(path), "%s-%s", file, e->busid);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -1;
+    memcpy(e->usbmon, path, (size_t)n + 1);
+    return 0;
+}
+
 static int export_open(struct server *s, struct export *e, const char *address)
 {
     static const struct urg_hcd_callbacks callbacks = {
@@ -267,7 +288,12 @@ static int export_open(struct server *s, struct export *e, const char *address)
         cli_error(s->o, "out of memory");
         return EXIT_FAIL;
     }
-    if ((r = cli_device_new(s->o, &callbacks, e, s->max_output, s->iso_latency_ms, 1, &e->dev)))
+    if (s->o->usbmon && usbmon_path(s, e) < 0) {
+        cli_error(s->o, "usbip: --usbmon %s: the name is too long", s->o->usbmon);
+        return EXIT_USAGE;
+    }
+    if ((r = cli_device_new(s->o, &callbacks, e, s->max_output, s->iso_latency_ms, 1,
+                            s->o->usbmon ? e->usbmon : NULL, &e->dev)))
         return r;
     e->can_redial = a.kind != URG_ADDR_FD && s->device_wait > 0; /* an fd cannot be */
     return export_dial(e);
@@ -427,7 +453,7 @@ static void on_report(struct ev_loop *loop, ev_signal *w, int revents)
 
 static const char usage_text[] =
     "usbip [-v] [--listen ADDR] [--device-wait S] [--max-output N]\n"
-    "      [--iso-latency MS] ADDRESS...\n"
+    "      [--iso-latency MS] [--usbmon FILE] ADDRESS...\n"
     "\n"
     "A USB/IP server (protocol 1.1.1): each ADDRESS is a usb-host (host:port,\n"
     "[v6]:port, unix:/path or fd:N) whose device is offered as busid 1-N, N\n"
@@ -446,6 +472,9 @@ static const char usage_text[] =
     "                  if the usb-host's side may stall that long (an iso OUT\n"
     "                  packet finding usbredirect's buffer full is dropped,\n"
     "                  with the next 60 ms of packets at the default)\n"
+    "  --usbmon FILE   write each device's URBs to FILE, a usbmon pcap that\n"
+    "                  Wireshark reads; with several ADDRESSes, FILE with the\n"
+    "                  busid before its extension (usb.pcap: usb-1-2.pcap)\n"
     "  -v              say what happens (-vv: the protocol's debug lines)\n"
     "\n"
     "Prints \"listening on ADDR\" on stdout when it accepts clients; runs until\n"
@@ -465,6 +494,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         CLI_NUMBER("max-output", 0, &max_output, 4096, 1 << 30),
         CLI_NUMBER("device-wait", 0, &device_wait, 0, 86400),
         CLI_NUMBER("iso-latency", 0, &iso_latency, 1, 1000),
+        CLI_TEXT("usbmon", 0, &o->usbmon),
         CLI_COUNT("verbose", 'v', &o->verbose),
         CLI_HELP,
         CLI_END,
@@ -506,6 +536,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
     s->max_output = max_output;
     s->device_wait = device_wait;
     s->iso_latency_ms = (uint32_t)iso_latency;
+    s->n_addresses = argc - first;
     s->loop = ev_default_loop(0);
     s->lfd = -1;
     /* The signals are handled from before "listening on" is printed: a

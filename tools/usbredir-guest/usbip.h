@@ -41,10 +41,12 @@ struct export {
     struct client *importer;
     ev_timer redial;             /* connected with no device: dial again */
     int can_redial;              /* a host address and --device-wait > 0 */
+    char usbmon[4096];           /* --usbmon: this device's capture */
 };
 
 struct server {
     struct common *o;
+    int n_addresses;             /* usb-hosts on the command line */
     struct ev_loop *loop;
     int lfd;
     ev_io lio;

@@ -384,6 +384,7 @@ static void pace_schedule(struct urb_req *q, urg_hcd_dev *dev)
     }
     q->due = end;
     q->start_frame = (int32_t)frame;
+    q->part[0]->start_frame = frame; /* for the --usbmon capture */
 }
 
 static void pace_arm(struct client *c)
@@ -639,6 +640,10 @@ static void req_ready(struct client *c)
     u->buffer = q->buffer;
     u->length = q->cmd.transfer_buffer_length;
     u->user_data = q;
+    /* for the --usbmon capture: the client's flags (the zero-length
+     * packet is the second part, below) */
+    u->flags = q->cmd.transfer_flags & (USBIP_URB_SHORT_NOT_OK | USBIP_URB_ZERO_PACKET);
+    u->start_frame = 0;
     for (i = 0; i < q->cmd.number_of_packets; i++) {
         u->iso[i].offset = q->iso[i].offset;
         u->iso[i].length = q->iso[i].length;
