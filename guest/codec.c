@@ -85,12 +85,12 @@ int urgi_check_frame(const struct urg_wire *w, enum urg_dir dir, uint32_t type, 
 }
 
 /* The rules are rules.h's, shared with the decoder's whole-frame path. */
-int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w, enum urg_dir dir,
-                       const struct urg_packet *p, char *msg, size_t cap)
+int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w, bool tolerate,
+                       enum urg_dir dir, const struct urg_packet *p, char *msg, size_t cap)
 {
     if (URGI_UNLIKELY(t->caps & ~w->caps))
         return urgi_caps_rule(t, w, msg, cap);
-    return urgi_fields_rules(t, w, dir, p, msg, cap);
+    return urgi_fields_rules(t, w, dir, p, msg, cap, tolerate);
 }
 
 int urgi_check_payload(const struct urg_wire *w, enum urg_dir dir, const struct urg_packet *p,
@@ -235,7 +235,7 @@ URG_API int urg_decode(const struct urg_wire *w, enum urg_dir dir, const uint8_t
     p->data = p->data_len ? buf + hl + th : NULL;
     if (type == URG_HELLO)
         urgi_decode_hello_caps(p);
-    if ((r = urgi_check_headers(urgi_type(type), w, dir, p, NULL, 0)))
+    if ((r = urgi_check_headers(urgi_type(type), w, false, dir, p, NULL, 0)))
         return r;
     if (p->data_len && (r = urgi_check_payload(w, dir, p, NULL, 0)))
         return r;

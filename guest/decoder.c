@@ -263,8 +263,12 @@ static int type_header_read(urg_decoder *d, const uint8_t *th, const uint8_t *re
     p->data_len = d->length - (uint32_t)d->th_len;
     p->data = NULL;
     d->msg[0] = '\0';
-    if ((r = urgi_check_headers(d->row, &d->wire, d->dir, p, d->msg, sizeof(d->msg))))
+    if ((r = urgi_check_headers(d->row, &d->wire, d->tolerate, d->dir, p, d->msg,
+                                sizeof(d->msg))))
         return reject(d, r, p->data_len);
+    if (d->tolerate && d->row->tolerable && d->row->check &&
+        d->row->check(&d->wire, p, d->msg, sizeof(d->msg)) && d->tolerated)
+        d->tolerated(d->ctx, p, d->msg);
     v = URG_DECODE_CONTINUE;
     /* The hello belongs to the decoder (it sets the layout): the header
      * callback cannot discard it or place its payload. */
@@ -365,7 +369,7 @@ static URGI_ALWAYS_INLINE int whole_frames_dir(urg_decoder *d, const uint8_t *bu
         p->id = hl == 16 ? urgi_get64(b + 8) : urgi_get32(b + 8);
         row->decode(&d->wire, th, p);
         p->data_len = length - (uint32_t)th_len;
-        if (urgi_fields_rules(row, &d->wire, dir, p, NULL, 0))
+        if (urgi_fields_rules(row, &d->wire, dir, p, NULL, 0, false))
             break;
         d->stats.rx_packets[idx]++;
         d->stats.rx_bytes[idx] += hl + length;

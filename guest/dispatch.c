@@ -466,6 +466,18 @@ static void complete_rejected_reply(urg_session *s)
     urgi_complete(s, i, URG_STATUS_IOERROR, 0, NULL, NULL);
 }
 
+void urgi_on_tolerated(void *ctx, const struct urg_packet *p, const char *msg)
+{
+    urg_session *s = ctx;
+    if (p->type == URG_EP_INFO)
+        urgi_warn_once(s, URGI_WARN_TOLERATED_EP_TYPE,
+                       "%s; taken as sent, the device is the VMM's to refuse (policy tolerate)",
+                       msg);
+    else
+        urgi_warn_once(s, URGI_WARN_TOLERATED_CONTROL,
+                       "%s; the endpoint's direction is taken (policy tolerate)", msg);
+}
+
 void urgi_on_error(void *ctx, int err, const char *msg, int fatal)
 {
     urg_session *s = ctx;

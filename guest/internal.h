@@ -115,6 +115,10 @@ struct urgi_type {
     /* Its fields' own rules, beyond the columns above (NULL: none): 0, or
      * a URG_ERR_PROTO_* code with its message in msg. */
     int (*check)(const struct urg_wire *w, const struct urg_packet *p, char *msg, size_t cap);
+    /* Every rule of check is one the reference does not have and
+     * URG_POLICY_TOLERATE carries on with (docs/engine.md, "Tolerance"):
+     * under that policy check is not a rule but a warning. */
+    bool tolerable;
 };
 URGI_HIDDEN extern const struct urgi_type urgi_types[URG_TYPE_COUNT];
 
@@ -201,7 +205,7 @@ static inline int urgi_frame_ok(const struct urgi_frame_table *t, int idx, uint3
 }
 /* Rules of row t's packet p that need the headers and the payload length,
  * not the payload. */
-URGI_HIDDEN int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w,
+URGI_HIDDEN int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w, bool tolerate,
                                    enum urg_dir dir, const struct urg_packet *p, char *msg,
                                    size_t cap);
 /* Rules that need the payload itself (hello caps, filter string). */

@@ -520,12 +520,27 @@ typedef struct urg_session urg_session;
  *  policy; the project's decoder, guest/urg_codec.h, takes it too). */
 enum urg_error_policy {
     URG_POLICY_FAIL = 0, /* a bad packet fails the stream (default) */
-    URG_POLICY_SKIP = 1  /* a bad packet is reported and skipped */
+    URG_POLICY_SKIP = 1, /* a bad packet is reported and skipped */
+    /* As QEMU's usb-redir (the session only; urg_decoder_new() refuses
+     * it): what the reference parser accepts and the engine's own rules
+     * refuse is logged (once per session and case at URG_LOG_WARNING,
+     * then URG_LOG_DEBUG) and carried on with; anything else is skipped
+     * as under URG_POLICY_SKIP. The cases (docs/engine.md, "Tolerance"):
+     * - ep_info with an endpoint type above 3 (and not 255, invalid):
+     *   taken as sent, the type is in urg_device's ep[] as the host sent
+     *   it; a VMM must refuse the device, as QEMU does (the model, with
+     *   reason URG_ERR_PROTO_FIELD);
+     * - control_packet whose endpoint and requesttype disagree on the
+     *   direction: the endpoint's direction is taken (as the reference's
+     *   data rule does); a reply still answers its request's endpoint and
+     *   completes it as any other reply. */
+    URG_POLICY_TOLERATE = 2
 };
 
 /** One endpoint, from ep_info; index with urg_ep_index(). */
 struct urg_endpoint {
-    uint8_t type;             /* enum urg_ep_type */
+    uint8_t type;             /* enum urg_ep_type (under URG_POLICY_TOLERATE
+                                 any value the host sent) */
     uint8_t interval;         /* raw bInterval */
     uint8_t interface;
     uint16_t max_packet_size; /* 0 without ep_info_max_packet_size */
