@@ -519,7 +519,7 @@ static void interrupt_frame(struct testhost *h, uint64_t id, uint8_t ep, uint16_
     raw_frame(h, URG_INTERRUPT_PACKET, 4 + dlen, id, b, 4 + dlen);
 }
 
-#define WHOLE_CASES 24
+#define WHOLE_CASES 26
 
 /* What each case fails the session with under policy fail (0: valid). */
 static const int whole_errs[WHOLE_CASES] = {
@@ -529,8 +529,12 @@ static const int whole_errs[WHOLE_CASES] = {
     0, URG_ERR_PROTO_REPLY_LENGTH, 0, URG_ERR_PROTO_STREAM_LENGTH,
     0, 0, 0, URG_ERR_PROTO_UNEXPECTED_DATA,
     URG_ERR_PROTO_REPLY_LENGTH, URG_ERR_PROTO_HEADER_LENGTH, URG_ERR_PROTO_PACKET_SIZE,
-    URG_ERR_PROTO_REPLY_TYPE,
+    URG_ERR_PROTO_REPLY_TYPE, URG_ERR_PROTO_FIELD, URG_ERR_PROTO_FIELD,
 };
+
+/* What URG_POLICY_TOLERATE carries on with: the cases that break only a
+ * tolerable rule (the direction's), each completing its request. */
+static bool whole_tolerated(int k) { return k == 1 || k == 24; }
 
 /* Frame case k against the requests pend_everything() made (ids). */
 static void whole_case(struct testhost *h, const uint64_t *ids, int k)
@@ -560,7 +564,9 @@ static void whole_case(struct testhost *h, const uint64_t *ids, int k)
     case 20: interrupt_frame(h, ids[5], 0x04, 9, 0); break;        /* more than was sent */
     case 21: raw_frame(h, URG_CONTROL_PACKET, 5, ids[0], five, 5); break; /* short */
     case 22: raw_frame(h, URG_CONTROL_PACKET, 0x7fffffffu, ids[0], five, 5); break; /* huge */
-    default: interrupt_frame(h, ids[0], 0x04, 0, 0); break;       /* answers a control request */
+    case 23: interrupt_frame(h, ids[0], 0x04, 0, 0); break;       /* answers a control request */
+    case 24: control_frame(h, ids[1], 0x00, 0xa1, 4, 0); break;    /* OUT, requesttype says IN */
+    default: control_frame(h, ids[0], 0x80, 0x00, 18, 17); break;  /* disagrees, data != length */
     }
 }
 
@@ -568,7 +574,7 @@ static void whole_case(struct testhost *h, const uint64_t *ids, int k)
  * (the generic path): the recorder's log, the result, the error and the
  * stats. */
 static char *whole_run(int k, int policy, size_t chunk, int *rc, int *err, char *msg,
-                       struct urg_stats *st)
+                       struct urg_stats *st, int *warnings)
 {
     struct rec r;
     struct testhost h;
@@ -599,6 +605,11 @@ static char *whole_run(int k, int policy, size_t chunk, int *rc, int *err, char 
     urg_session_stats(s, st);
     urg_session_free(s);
     th_free(&h);
+    *warnings = r.logs[URG_LOG_WARNING];
+    /* Every pending request completed exactly once (the session's end
+     * completes what the host left). */
+    for (int i = 0; i < 14; i++)
+        assert_int_equal(rec_count(&r, ids[i]), 1);
     log = r.log;
     r.log = NULL;
     rec_free(&r);
@@ -609,17 +620,32 @@ static void test_whole_frames_as_byte_by_byte(void **state)
 {
     int k, pol;
     (void)state;
-    for (pol = 0; pol < 2; pol++) {
+    /* every policy: fail, skip, tolerate */
+    for (pol = 0; pol < 3; pol++) {
         for (k = 0; k < WHOLE_CASES; k++) {
-            int policy = pol ? URG_POLICY_SKIP : URG_POLICY_FAIL, rc[2], err[2];
+            int policy = pol == 2 ? URG_POLICY_TOLERATE : pol ? URG_POLICY_SKIP : URG_POLICY_FAIL;
+            int rc[2], err[2], warn[2];
             char msg[2][256], *log[2];
             struct urg_stats st[2];
             for (int c = 0; c < 2; c++) {
                 memset(&st[c], 0, sizeof(st[c]));
-                log[c] = whole_run(k, policy, c ? 1 : 0, &rc[c], &err[c], msg[c], &st[c]);
+                log[c] = whole_run(k, policy, c ? 1 : 0, &rc[c], &err[c], msg[c], &st[c],
+                                   &warn[c]);
             }
             assert_string_equal(log[0], log[1]);
+            assert_int_equal(warn[0], warn[1]);
             assert_int_equal(err[0], pol ? 0 : whole_errs[k]);
+            /* Tolerated: no error, the reply completes its request with
+             * success, one warning; what skip reports, tolerate reports
+             * too otherwise. */
+            if (policy == URG_POLICY_TOLERATE && whole_tolerated(k)) {
+                assert_null(strstr(log[0], "error "));
+                assert_non_null(strstr(log[0], k == 1 ? "type=control_packet ep=0x80 status=success len=18"
+                                                      : "type=control_packet ep=0x00 status=success len=4"));
+                assert_int_equal(warn[0], 1);
+            } else if (policy != URG_POLICY_FAIL && whole_errs[k]) {
+                assert_non_null(strstr(log[0], "error "));
+            }
             assert_int_equal(rc[0], rc[1]);
             assert_int_equal(err[0], err[1]);
             assert_string_equal(msg[0], msg[1]);
