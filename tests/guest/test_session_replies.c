@@ -519,6 +519,74 @@ static void interrupt_frame(struct testhost *h, uint64_t id, uint8_t ep, uint16_
     raw_frame(h, URG_INTERRUPT_PACKET, 4 + dlen, id, b, 4 + dlen);
 }
 
+/* A control reply whose endpoint and requesttype disagree on the
+ * direction (the reference accepts it; its data follows the endpoint). By
+ * default the session fails, every request completing NODEV; under skip
+ * each such reply is skipped, its request completed IOERROR; under
+ * tolerate each completes its request as the request expects (IN: the
+ * data; OUT: the length written), one warning for all. A reply that also
+ * breaks another rule is still refused under tolerate (skipped). */
+static void test_tolerated_control_direction(void **state)
+{
+    (void)state;
+    for (int policy = URG_POLICY_FAIL; policy <= URG_POLICY_TOLERATE; policy++) {
+        struct urg_session_config cfg;
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        uint64_t ids[3];
+        uint8_t out[4] = { 1, 2, 3, 4 };
+        int rc;
+        rec_init(&r);
+        urg_session_config_init(&cfg);
+        cfg.caps = ALL;
+        cfg.policy = (enum urg_error_policy)policy;
+        cfg.log_level = URG_LOG_DEBUG;
+        s = connected_session_cfg(&r, &h, &cfg, ALL);
+        assert_int_equal(urg_session_control(s, 0, GET_DEVICE_DESCRIPTOR, NULL, NULL, &ids[0]), 0);
+        assert_int_equal(urg_session_control(s, 0, SET_FEATURE_OUT4, out, NULL, &ids[1]), 0);
+        assert_int_equal(urg_session_control(s, 0, GET_DEVICE_DESCRIPTOR, NULL, NULL, &ids[2]), 0);
+        th_pump(&h, s);
+        control_frame(&h, ids[0], 0x80, 0x00, 18, 18); /* IN, requesttype OUT */
+        control_frame(&h, ids[1], 0x00, 0xa1, 4, 0);   /* OUT, requesttype IN */
+        control_frame(&h, ids[2], 0x80, 0x00, 18, 17); /* and data != length */
+        rc = th_flush(&h, s, policy == URG_POLICY_TOLERATE ? 1 : 0);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(rec_count(&r, ids[i]), 1);
+        switch (policy) {
+        case URG_POLICY_FAIL:
+            assert_int_equal(rc, URG_ERR_PROTO_FIELD);
+            for (int i = 0; i < 3; i++)
+                assert_int_equal(rec_find(&r, ids[i])->c.status, URG_STATUS_NODEV);
+            break;
+        case URG_POLICY_SKIP:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 3);
+            for (int i = 0; i < 3; i++)
+                assert_int_equal(rec_find(&r, ids[i])->c.status, URG_STATUS_IOERROR);
+            break;
+        default:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 1);
+            assert_int_equal(r.last_error, URG_ERR_PROTO_DATA_LENGTH);
+            assert_int_equal(rec_find(&r, ids[0])->c.status, URG_STATUS_SUCCESS);
+            assert_int_equal(rec_find(&r, ids[0])->c.length, 18);
+            assert_int_equal(rec_find(&r, ids[0])->data[17], 0x5a);
+            assert_int_equal(rec_find(&r, ids[1])->c.status, URG_STATUS_SUCCESS);
+            assert_int_equal(rec_find(&r, ids[1])->c.length, 4);
+            assert_int_equal(rec_find(&r, ids[2])->c.status, URG_STATUS_IOERROR);
+            assert_int_equal(r.logs[URG_LOG_WARNING], 1);
+            assert_true(r.logs[URG_LOG_DEBUG] >= 1); /* the second */
+            break;
+        }
+        urg_session_free(s);
+        th_free(&h);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(rec_count(&r, ids[i]), 1);
+        rec_free(&r);
+    }
+}
+
 #define WHOLE_CASES 26
 
 /* What each case fails the session with under policy fail (0: valid). */
@@ -670,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_protocol_errors_from_host),
         cmocka_unit_test(test_split_equivalence_every_caps_layout),
         cmocka_unit_test(test_whole_frames_as_byte_by_byte),
+        cmocka_unit_test(test_tolerated_control_direction),
     };
     return cmocka_run_group_tests_name("session_replies", tests, NULL, NULL);
 }
