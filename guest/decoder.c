@@ -266,8 +266,8 @@ static int type_header_read(urg_decoder *d, const uint8_t *th, const uint8_t *re
     if ((r = urgi_check_headers(d->row, &d->wire, d->tolerate, d->dir, p, d->msg,
                                 sizeof(d->msg))))
         return reject(d, r, p->data_len);
-    if (d->tolerate && d->row->tolerable && d->row->check &&
-        d->row->check(&d->wire, p, d->msg, sizeof(d->msg)) && d->tolerated)
+    if (d->tolerate && d->row->lenient && d->row->lenient(&d->wire, p, d->msg, sizeof(d->msg)) &&
+        d->tolerated)
         d->tolerated(d->ctx, p, d->msg);
     v = URG_DECODE_CONTINUE;
     /* The hello belongs to the decoder (it sets the layout): the header

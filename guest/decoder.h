@@ -47,7 +47,7 @@ struct urg_decoder {
      * rule, it leaves to the generic path (*used stops before it). */
     int (*whole)(void *ctx, const uint8_t *buf, size_t len, size_t *used);
     /* URG_POLICY_TOLERATE (the session's; the decoder itself runs under
-     * policy skip): a packet that breaks only the rules of a tolerable row
+     * policy skip): a packet that breaks only its row's lenient rules
      * (struct urgi_type) is taken, and tolerated() told with the broken
      * rule's message before the header callback. Its whole-frame paths
      * never take such a packet: it is always the generic path's. */

@@ -498,6 +498,9 @@ void urgi_on_tolerated(void *ctx, const struct urg_packet *p, const char *msg)
         urgi_warn_once(s, URGI_WARN_TOLERATED_EP_TYPE,
                        "%s; taken as sent, the device is the VMM's to refuse (policy tolerate)",
                        msg);
+    else if (p->type == URG_HELLO)
+        urgi_warn_once(s, URGI_WARN_TOLERATED_HELLO,
+                       "%s; its whole words taken (policy tolerate)", msg);
     else
         urgi_warn_once(s, URGI_WARN_TOLERATED_CONTROL,
                        "%s; the endpoint's direction is taken (policy tolerate)", msg);

@@ -115,10 +115,11 @@ struct urgi_type {
     /* Its fields' own rules, beyond the columns above (NULL: none): 0, or
      * a URG_ERR_PROTO_* code with its message in msg. */
     int (*check)(const struct urg_wire *w, const struct urg_packet *p, char *msg, size_t cap);
-    /* Every rule of check is one the reference does not have and
-     * URG_POLICY_TOLERATE carries on with (docs/engine.md, "Tolerance"):
-     * under that policy check is not a rule but a warning. */
-    bool tolerable;
+    /* Its fields' rules that the reference does not have and
+     * URG_POLICY_TOLERATE carries on with (docs/engine.md, "Tolerance"),
+     * as check (NULL: none); applied before check. Under that policy they
+     * are not rules but a warning. */
+    int (*lenient)(const struct urg_wire *w, const struct urg_packet *p, char *msg, size_t cap);
 };
 URGI_HIDDEN extern const struct urgi_type urgi_types[URG_TYPE_COUNT];
 

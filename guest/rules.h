@@ -41,8 +41,8 @@ static inline int urgi_caps_rule(const struct urgi_type *t, const struct urg_wir
  * payload length, not the payload: the row's field rules (t->check), the
  * IN-endpoint rule, and for data of an endpoint its direction and length.
  * 0, or the URG_ERR_PROTO_* code of the first rule broken with its message
- * in msg (msg may be NULL). tolerate: leave out the rules of a row whose
- * check is tolerable (URG_POLICY_TOLERATE; the caller warns). */
+ * in msg (msg may be NULL). tolerate: leave out the row's lenient rules
+ * (URG_POLICY_TOLERATE; the caller warns). */
 static URGI_ALWAYS_INLINE int urgi_fields_rules(const struct urgi_type *t,
                                                 const struct urg_wire *w, enum urg_dir dir,
                                                 const struct urg_packet *p, char *msg, size_t cap,
@@ -51,7 +51,9 @@ static URGI_ALWAYS_INLINE int urgi_fields_rules(const struct urgi_type *t,
     uint32_t length;
     int ep, r;
 
-    if (t->check && !(tolerate && t->tolerable) && (r = t->check(w, p, msg, cap)))
+    if (t->lenient && !tolerate && (r = t->lenient(w, p, msg, cap)))
+        return r;
+    if (t->check && (r = t->check(w, p, msg, cap)))
         return r;
     ep = urgi_packet_endpoint(t, p);
     if (t->in_endpoint && !(ep & 0x80))

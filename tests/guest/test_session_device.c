@@ -100,6 +100,55 @@ static void test_tolerated_ep_info_type(void **state)
     }
 }
 
+/* A hello whose caps are not whole 32-bit words (the reference takes the
+ * whole words and ignores the rest): the session fails by default, skips
+ * it under skip (no hello: still waiting for one), takes its whole words
+ * under tolerate, with one warning. */
+static void test_tolerated_hello_partial_word(void **state)
+{
+    (void)state;
+    for (int policy = URG_POLICY_FAIL; policy <= URG_POLICY_TOLERATE; policy++) {
+        uint8_t b[12 + 64 + 5];
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        int rc;
+        memset(b, 0, sizeof(b));
+        b[4] = 64 + 5;
+        memcpy(b + 12, "odd host", 8);
+        b[12 + 64] = 0xff; /* caps word 0xff: all 8 caps */
+        b[12 + 64 + 4] = 0x7e;
+        rec_init(&r);
+        s = new_session(&r, ALL, policy);
+        th_init(&h, ALL);
+        th_pump(&h, s);
+        th_raw(&h, b, sizeof(b));
+        rc = th_flush(&h, s, policy == URG_POLICY_TOLERATE ? 1 : 0);
+        switch (policy) {
+        case URG_POLICY_FAIL:
+            assert_int_equal(rc, URG_ERR_PROTO_HELLO);
+            assert_int_equal(urg_session_state(s), URG_STATE_FAILED);
+            break;
+        case URG_POLICY_SKIP:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 1);
+            assert_int_equal(urg_session_state(s), URG_STATE_WAIT_HELLO);
+            break;
+        default:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 0);
+            assert_int_equal(r.hello, 1);
+            assert_int_equal(urg_session_state(s), URG_STATE_READY);
+            assert_int_equal(urg_session_caps(s), ALL);
+            assert_int_equal(r.logs[URG_LOG_WARNING], 1);
+            break;
+        }
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
 /* ---------------------------------------------------------------- disconnect */
 
 static void test_disconnect_with_everything_pending(void **state)
@@ -553,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_disconnect_without_device_not_acked),
         cmocka_unit_test(test_repeated_warnings_said_once),
         cmocka_unit_test(test_tolerated_ep_info_type),
+        cmocka_unit_test(test_tolerated_hello_partial_word),
         cmocka_unit_test(test_device_state_and_info),
         cmocka_unit_test(test_filter_in_session),
     };
