@@ -168,8 +168,11 @@ static int finish(urg_decoder *d, const uint8_t *data)
         urgi_decode_hello_caps(p);
     /* Only the filter string has rules on the payload itself. */
     if (p->type == URG_FILTER_FILTER && p->data_len &&
-        (r = urgi_check_payload(&d->wire, d->dir, p, d->msg, sizeof(d->msg))))
+        (r = urgi_check_payload(&d->wire, d->dir, p, d->tolerate, d->msg, sizeof(d->msg))))
         return reject(d, r, 0);
+    if (d->tolerate && p->type == URG_FILTER_FILTER &&
+        urgi_filter_inner_nul(p, d->msg, sizeof(d->msg)) && d->tolerated)
+        d->tolerated(d->ctx, p, d->msg);
     d->state = S_HEADER;
     d->hfill = 0;
     if (p->type == URG_HELLO && (r = take_hello(d, p)))

@@ -501,6 +501,9 @@ void urgi_on_tolerated(void *ctx, const struct urg_packet *p, const char *msg)
     else if (p->type == URG_HELLO)
         urgi_warn_once(s, URGI_WARN_TOLERATED_HELLO,
                        "%s; its whole words taken (policy tolerate)", msg);
+    else if (p->type == URG_FILTER_FILTER)
+        urgi_warn_once(s, URGI_WARN_TOLERATED_FILTER,
+                       "%s; read to its first NUL (policy tolerate)", msg);
     else
         urgi_warn_once(s, URGI_WARN_TOLERATED_CONTROL,
                        "%s; the endpoint's direction is taken (policy tolerate)", msg);

@@ -209,9 +209,14 @@ static inline int urgi_frame_ok(const struct urgi_frame_table *t, int idx, uint3
 URGI_HIDDEN int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w, bool tolerate,
                                    enum urg_dir dir, const struct urg_packet *p, char *msg,
                                    size_t cap);
-/* Rules that need the payload itself (hello caps, filter string). */
+/* Rules that need the payload itself (the filter string); tolerate
+ * (URG_POLICY_TOLERATE): not its lenient rule, urgi_filter_inner_nul(). */
 URGI_HIDDEN int urgi_check_payload(const struct urg_wire *w, enum urg_dir dir,
-                                   const struct urg_packet *p, char *msg, size_t cap);
+                                   const struct urg_packet *p, bool tolerate, char *msg,
+                                   size_t cap);
+/* A filter_filter string with a NUL before its end (the reference reads it
+ * to its first NUL): URG_ERR_PROTO_FILTER with msg, or 0. */
+URGI_HIDDEN int urgi_filter_inner_nul(const struct urg_packet *p, char *msg, size_t cap);
 /* Fills the hello's caps from its raw payload. */
 URGI_HIDDEN void urgi_decode_hello_caps(struct urg_packet *p);
 /* Header-level checks of a received header: type known and allowed in dir,

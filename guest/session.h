@@ -87,7 +87,8 @@ enum {
     URGI_WARN_TOLERATED_CONTROL = 8,   /* URG_POLICY_TOLERATE: control_packet */
     URGI_WARN_TOLERATED_STREAM_ID = 16, /* and a bulk reply's stream id */
     URGI_WARN_TOLERATED_INTERFACE = 32, /* and alt_setting_status's interface */
-    URGI_WARN_TOLERATED_HELLO = 64     /* and a hello's partial caps word */
+    URGI_WARN_TOLERATED_HELLO = 64,    /* and a hello's partial caps word */
+    URGI_WARN_TOLERATED_FILTER = 128   /* and a filter string's inner NUL */
 };
 #define urgi_warn_once(s, bit, ...)                                                              \
     do {                                                                                         \

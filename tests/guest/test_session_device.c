@@ -149,6 +149,57 @@ static void test_tolerated_hello_partial_word(void **state)
     }
 }
 
+/* A filter_filter string with a NUL before its end (the reference reads
+ * the rules before the first NUL): the session fails by default, skips it
+ * under skip (no peer_filter), reads it to the NUL under tolerate (one
+ * rule, one warning for two such strings). */
+static void test_tolerated_filter_inner_nul(void **state)
+{
+    static const char str[] = "0x03,-1,-1,-1,0\0junk"; /* and its final NUL */
+    (void)state;
+    for (int policy = URG_POLICY_FAIL; policy <= URG_POLICY_TOLERATE; policy++) {
+        struct urg_session_config cfg;
+        struct urg_packet p;
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        int rc;
+        rec_init(&r);
+        urg_session_config_init(&cfg);
+        cfg.caps = ALL;
+        cfg.policy = (enum urg_error_policy)policy;
+        s = connected_session_cfg(&r, &h, &cfg, ALL);
+        memset(&p, 0, sizeof(p));
+        p.type = URG_FILTER_FILTER;
+        p.data = (const uint8_t *)str;
+        p.data_len = sizeof(str);
+        th_emit_unchecked(&h, &p);
+        th_emit_unchecked(&h, &p);
+        rc = th_flush(&h, s, 0);
+        switch (policy) {
+        case URG_POLICY_FAIL:
+            assert_int_equal(rc, URG_ERR_PROTO_FILTER);
+            assert_int_equal(r.filter, 0);
+            break;
+        case URG_POLICY_SKIP:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 2);
+            assert_int_equal(r.filter, 0);
+            break;
+        default:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 0);
+            assert_int_equal(r.filter, 2);
+            assert_non_null(strstr(r.log, "filter 1 0x03,-1,-1,-1,0"));
+            assert_int_equal(r.logs[URG_LOG_WARNING], 1);
+            break;
+        }
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
 /* ---------------------------------------------------------------- disconnect */
 
 static void test_disconnect_with_everything_pending(void **state)
@@ -603,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_repeated_warnings_said_once),
         cmocka_unit_test(test_tolerated_ep_info_type),
         cmocka_unit_test(test_tolerated_hello_partial_word),
+        cmocka_unit_test(test_tolerated_filter_inner_nul),
         cmocka_unit_test(test_device_state_and_info),
         cmocka_unit_test(test_filter_in_session),
     };
