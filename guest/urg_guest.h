@@ -538,7 +538,11 @@ enum urg_error_policy {
      *   completes it as any other reply;
      * - a bulk_packet reply with another stream_id, an alt_setting_status
      *   for another interface than its request's: completed as the
-     *   request expects (u.bulk.stream_id, u.alt.interface the request's).
+     *   request expects (u.bulk.stream_id, u.alt.interface the request's);
+     * - a hello whose caps array is not whole 32-bit words: its whole
+     *   words are taken;
+     * - a filter_filter string with a NUL before its end: read to its
+     *   first NUL.
      * A packet that also breaks another rule is refused for that rule.
      * The error callback is not called for what is tolerated: the log is
      * its one channel. */
