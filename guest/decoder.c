@@ -258,6 +258,7 @@ static int type_header_read(urg_decoder *d, const uint8_t *th, const uint8_t *re
 {
     struct urg_packet *p = &d->pkt;
     uint8_t *dest = NULL;
+    bool lenient;
     int r, v;
 
     *used = 0;
@@ -269,15 +270,20 @@ static int type_header_read(urg_decoder *d, const uint8_t *th, const uint8_t *re
     if ((r = urgi_check_headers(d->row, &d->wire, d->tolerate, d->dir, p, d->msg,
                                 sizeof(d->msg))))
         return reject(d, r, p->data_len);
-    if (d->tolerate && d->row->lenient && d->row->lenient(&d->wire, p, d->msg, sizeof(d->msg)) &&
-        d->tolerated)
-        d->tolerated(d->ctx, p, d->msg);
+    lenient = d->tolerate && d->row->lenient && d->row->lenient(&d->wire, p, NULL, 0);
     v = URG_DECODE_CONTINUE;
     /* The hello belongs to the decoder (it sets the layout): the header
      * callback cannot discard it or place its payload. */
     if (d->cb.header && p->type != URG_HELLO) {
         d->msg[0] = '\0';
         v = d->cb.header(d->ctx, p, &dest);
+    }
+    /* A tolerated rule is told of only for a packet taken (not one the
+     * header callback refused for another rule, discarded or stopped). */
+    if (lenient && v == URG_DECODE_CONTINUE && d->tolerated) {
+        d->row->lenient(&d->wire, p, d->msg, sizeof(d->msg));
+        d->tolerated(d->ctx, p, d->msg);
+        d->msg[0] = '\0';
     }
     return after_header(d, v, dest, rest, rest_len, used);
 }

@@ -49,7 +49,9 @@ struct urg_decoder {
     /* URG_POLICY_TOLERATE (the session's; the decoder itself runs under
      * policy skip): a packet that breaks only its row's lenient rules
      * (struct urgi_type) is taken, and tolerated() told with the broken
-     * rule's message before the header callback. Its whole-frame paths
+     * rule's message after the header callback, if that took it
+     * (URG_DECODE_CONTINUE); the same for a filter string's inner NUL,
+     * before the packet callback. Its whole-frame paths
      * never take such a packet: it is always the generic path's. */
     bool tolerate;
     void (*tolerated)(void *ctx, const struct urg_packet *p, const char *msg);

@@ -585,6 +585,31 @@ static void test_tolerated_control_direction(void **state)
             assert_int_equal(rec_count(&r, ids[i]), 1);
         rec_free(&r);
     }
+    /* Under tolerate, a disagreeing reply refused for another rule (longer
+     * than its request: the session's rule) is reported, not warned of. */
+    {
+        struct urg_session_config cfg;
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        uint64_t id;
+        rec_init(&r);
+        urg_session_config_init(&cfg);
+        cfg.caps = ALL;
+        cfg.policy = URG_POLICY_TOLERATE;
+        s = connected_session_cfg(&r, &h, &cfg, ALL);
+        assert_int_equal(urg_session_control(s, 0, GET_DEVICE_DESCRIPTOR, NULL, NULL, &id), 0);
+        th_pump(&h, s);
+        control_frame(&h, id, 0x80, 0x00, 19, 19);
+        assert_int_equal(th_flush(&h, s, 0), 0);
+        assert_int_equal(r.errors, 1);
+        assert_int_equal(r.last_error, URG_ERR_PROTO_REPLY_LENGTH);
+        assert_int_equal(rec_find(&r, id)->c.status, URG_STATUS_IOERROR);
+        assert_int_equal(r.logs[URG_LOG_WARNING], 0);
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
 }
 
 /* A bulk reply with another stream id, an alt_setting_status for another
