@@ -85,17 +85,26 @@ int urgi_check_frame(const struct urg_wire *w, enum urg_dir dir, uint32_t type, 
 }
 
 /* The rules are rules.h's, shared with the decoder's whole-frame path. */
-int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w, enum urg_dir dir,
-                       const struct urg_packet *p, char *msg, size_t cap)
+int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w, bool tolerate,
+                       enum urg_dir dir, const struct urg_packet *p, char *msg, size_t cap)
 {
     if (URGI_UNLIKELY(t->caps & ~w->caps))
         return urgi_caps_rule(t, w, msg, cap);
-    return urgi_fields_rules(t, w, dir, p, msg, cap);
+    return urgi_fields_rules(t, w, dir, p, msg, cap, tolerate);
+}
+
+int urgi_filter_inner_nul(const struct urg_packet *p, char *msg, size_t cap)
+{
+    if (p->type == URG_FILTER_FILTER && p->data_len > 1 && memchr(p->data, 0, p->data_len - 1))
+        return urgi_fmt(msg, cap, URG_ERR_PROTO_FILTER,
+                        "filter_filter: string has a NUL before its end");
+    return 0;
 }
 
 int urgi_check_payload(const struct urg_wire *w, enum urg_dir dir, const struct urg_packet *p,
-                       char *msg, size_t cap)
+                       bool tolerate, char *msg, size_t cap)
 {
+    int r;
     (void)w;
     (void)dir;
     if (p->type == URG_FILTER_FILTER) {
@@ -103,9 +112,9 @@ int urgi_check_payload(const struct urg_wire *w, enum urg_dir dir, const struct 
         if (p->data[p->data_len - 1] != 0)
             return urgi_fmt(msg, cap, URG_ERR_PROTO_FILTER,
                             "filter_filter: string is not NUL-terminated");
-        if (memchr(p->data, 0, p->data_len - 1))
-            return urgi_fmt(msg, cap, URG_ERR_PROTO_FILTER,
-                            "filter_filter: string has a NUL before its end");
+        /* Tolerated, the string is what comes before its first NUL. */
+        if (!tolerate && (r = urgi_filter_inner_nul(p, msg, cap)))
+            return r;
         if (urg_filter_parse((const char *)p->data, NULL, 0, &count) == URG_ERR_FILTER_SYNTAX)
             return urgi_fmt(msg, cap, URG_ERR_PROTO_FILTER,
                             "filter_filter: rule %zu of \"%.64s\" is malformed", count,
@@ -186,7 +195,8 @@ URG_API int urg_encode(const struct urg_wire *w, enum urg_dir dir, const struct 
         return URG_ERR_PROTO_UNEXPECTED_DATA;
     if ((r = urgi_headers_rules(t, w, dir, p, NULL, 0)))
         return r;
-    if (p->type == URG_FILTER_FILTER && data_len && (r = urgi_check_payload(w, dir, p, NULL, 0)))
+    if (p->type == URG_FILTER_FILTER && data_len &&
+        (r = urgi_check_payload(w, dir, p, false, NULL, 0)))
         return r;
 
     /* type and length as one little-endian 64-bit value (one store) */
@@ -235,9 +245,9 @@ URG_API int urg_decode(const struct urg_wire *w, enum urg_dir dir, const uint8_t
     p->data = p->data_len ? buf + hl + th : NULL;
     if (type == URG_HELLO)
         urgi_decode_hello_caps(p);
-    if ((r = urgi_check_headers(urgi_type(type), w, dir, p, NULL, 0)))
+    if ((r = urgi_check_headers(urgi_type(type), w, false, dir, p, NULL, 0)))
         return r;
-    if (p->data_len && (r = urgi_check_payload(w, dir, p, NULL, 0)))
+    if (p->data_len && (r = urgi_check_payload(w, dir, p, false, NULL, 0)))
         return r;
     if (consumed)
         *consumed = (size_t)hl + length;

@@ -168,8 +168,11 @@ static int finish(urg_decoder *d, const uint8_t *data)
         urgi_decode_hello_caps(p);
     /* Only the filter string has rules on the payload itself. */
     if (p->type == URG_FILTER_FILTER && p->data_len &&
-        (r = urgi_check_payload(&d->wire, d->dir, p, d->msg, sizeof(d->msg))))
+        (r = urgi_check_payload(&d->wire, d->dir, p, d->tolerate, d->msg, sizeof(d->msg))))
         return reject(d, r, 0);
+    if (d->tolerate && p->type == URG_FILTER_FILTER &&
+        urgi_filter_inner_nul(p, d->msg, sizeof(d->msg)) && d->tolerated)
+        d->tolerated(d->ctx, p, d->msg);
     d->state = S_HEADER;
     d->hfill = 0;
     if (p->type == URG_HELLO && (r = take_hello(d, p)))
@@ -255,6 +258,7 @@ static int type_header_read(urg_decoder *d, const uint8_t *th, const uint8_t *re
 {
     struct urg_packet *p = &d->pkt;
     uint8_t *dest = NULL;
+    bool lenient;
     int r, v;
 
     *used = 0;
@@ -263,14 +267,23 @@ static int type_header_read(urg_decoder *d, const uint8_t *th, const uint8_t *re
     p->data_len = d->length - (uint32_t)d->th_len;
     p->data = NULL;
     d->msg[0] = '\0';
-    if ((r = urgi_check_headers(d->row, &d->wire, d->dir, p, d->msg, sizeof(d->msg))))
+    if ((r = urgi_check_headers(d->row, &d->wire, d->tolerate, d->dir, p, d->msg,
+                                sizeof(d->msg))))
         return reject(d, r, p->data_len);
+    lenient = d->tolerate && d->row->lenient && d->row->lenient(&d->wire, p, NULL, 0);
     v = URG_DECODE_CONTINUE;
     /* The hello belongs to the decoder (it sets the layout): the header
      * callback cannot discard it or place its payload. */
     if (d->cb.header && p->type != URG_HELLO) {
         d->msg[0] = '\0';
         v = d->cb.header(d->ctx, p, &dest);
+    }
+    /* A tolerated rule is told of only for a packet taken (not one the
+     * header callback refused for another rule, discarded or stopped). */
+    if (lenient && v == URG_DECODE_CONTINUE && d->tolerated) {
+        d->row->lenient(&d->wire, p, d->msg, sizeof(d->msg));
+        d->tolerated(d->ctx, p, d->msg);
+        d->msg[0] = '\0';
     }
     return after_header(d, v, dest, rest, rest_len, used);
 }
@@ -365,7 +378,7 @@ static URGI_ALWAYS_INLINE int whole_frames_dir(urg_decoder *d, const uint8_t *bu
         p->id = hl == 16 ? urgi_get64(b + 8) : urgi_get32(b + 8);
         row->decode(&d->wire, th, p);
         p->data_len = length - (uint32_t)th_len;
-        if (urgi_fields_rules(row, &d->wire, dir, p, NULL, 0))
+        if (urgi_fields_rules(row, &d->wire, dir, p, NULL, 0, false))
             break;
         d->stats.rx_packets[idx]++;
         d->stats.rx_bytes[idx] += hl + length;

@@ -46,6 +46,15 @@ struct urg_decoder {
      * URG_DECODE_STOP). Every other frame, and any frame that breaks a
      * rule, it leaves to the generic path (*used stops before it). */
     int (*whole)(void *ctx, const uint8_t *buf, size_t len, size_t *used);
+    /* URG_POLICY_TOLERATE (the session's; the decoder itself runs under
+     * policy skip): a packet that breaks only its row's lenient rules
+     * (struct urgi_type) is taken, and tolerated() told with the broken
+     * rule's message after the header callback, if that took it
+     * (URG_DECODE_CONTINUE); the same for a filter string's inner NUL,
+     * before the packet callback. Its whole-frame paths
+     * never take such a packet: it is always the generic path's. */
+    bool tolerate;
+    void (*tolerated)(void *ctx, const struct urg_packet *p, const char *msg);
 
     int state;
     bool busy;                 /* inside feed/commit */

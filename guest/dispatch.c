@@ -45,24 +45,49 @@ static inline bool is_reply(const struct urgi_type *t, const struct urg_packet *
     return t->reply == URGI_REPLY;
 }
 
-/* A reply's fields against its request. */
+/* A bulk reply's stream id, an alt_setting_status's interface, not the
+ * request's: refused, or under URG_POLICY_TOLERATE (as QEMU, which reads
+ * neither) warned once and completed as the request's (on_reply()). */
+static int reply_field(urg_session *s, const struct urgi_pending *e, const struct urg_packet *p,
+                       bool warn)
+{
+    if (p->type == URG_BULK_PACKET && p->h.bulk.stream_id != e->aux32) {
+        if (!warn)
+            return refuse(s, URG_ERR_PROTO_FIELD,
+                          "bulk_packet: reply id %llu has stream_id %u, the request had %u",
+                          (unsigned long long)p->id, p->h.bulk.stream_id, e->aux32);
+        urgi_warn_once(s, URGI_WARN_TOLERATED_STREAM_ID,
+                       "bulk_packet: reply id %llu has stream_id %u, the request had %u; "
+                       "completed as the request's (policy tolerate)",
+                       (unsigned long long)p->id, p->h.bulk.stream_id, e->aux32);
+    }
+    if (p->type == URG_ALT_SETTING_STATUS && p->h.alt_setting_status.interface != e->aux8) {
+        if (!warn)
+            return refuse(s, URG_ERR_PROTO_FIELD,
+                          "alt_setting_status: reply id %llu is for interface %u, the request "
+                          "was for %u",
+                          (unsigned long long)p->id, p->h.alt_setting_status.interface, e->aux8);
+        urgi_warn_once(s, URGI_WARN_TOLERATED_INTERFACE,
+                       "alt_setting_status: reply id %llu is for interface %u, the request was "
+                       "for %u; completed as the request's (policy tolerate)",
+                       (unsigned long long)p->id, p->h.alt_setting_status.interface, e->aux8);
+    }
+    return 0;
+}
+
+/* A reply's fields against its request. The tolerable ones are warned
+ * about only once every rule has passed. */
 static int check_reply(urg_session *s, const struct urgi_type *t, const struct urgi_pending *e,
                        const struct urg_packet *p)
 {
+    const bool tolerate = s->dec->tolerate;
     uint32_t len;
     int ep;
 
-    if (p->type == URG_BULK_PACKET && p->h.bulk.stream_id != e->aux32)
-        return refuse(s, URG_ERR_PROTO_FIELD,
-                      "bulk_packet: reply id %llu has stream_id %u, the request had %u",
-                      (unsigned long long)p->id, p->h.bulk.stream_id, e->aux32);
-    if (p->type == URG_ALT_SETTING_STATUS && p->h.alt_setting_status.interface != e->aux8)
-        return refuse(s, URG_ERR_PROTO_FIELD,
-                      "alt_setting_status: reply id %llu is for interface %u, the request was "
-                      "for %u",
-                      (unsigned long long)p->id, p->h.alt_setting_status.interface, e->aux8);
+    if (!tolerate && reply_field(s, e, p, false))
+        return URG_ERR_PROTO_FIELD;
     if (t->data != URGI_DATA_ENDPOINT)
-        return 0;
+        return tolerate ? reply_field(s, e, p, true) : 0;
     /* A data reply: for the request's endpoint, and no longer than asked
      * (IN: the data; OUT: what the host says it wrote). */
     ep = urgi_packet_endpoint(t, p);
@@ -75,7 +100,7 @@ static int check_reply(urg_session *s, const struct urgi_type *t, const struct u
         return refuse(s, URG_ERR_PROTO_REPLY_LENGTH,
                       "%s: reply id %llu has length %u, the request asked for %u", t->name,
                       (unsigned long long)p->id, len, e->length);
-    return 0;
+    return tolerate ? reply_field(s, e, p, true) : 0;
 }
 
 /* The decoder's callbacks: the packet being decoded is p, its row the
@@ -139,14 +164,14 @@ static void on_reply(urg_session *s, const struct urgi_type *t, const struct urg
         len = in ? p->data_len : urgi_packet_length(t, p);
     memset(&x, 0, sizeof(x));
     switch (p->type) {
-    case URG_BULK_PACKET:
-        x.u.bulk.stream_id = p->h.bulk.stream_id;
+    case URG_BULK_PACKET: /* the request's (the reply's unless tolerated) */
+        x.u.bulk.stream_id = s->pt.e[i].aux32;
         break;
     case URG_CONFIGURATION_STATUS:
         x.u.config.configuration = p->h.configuration_status.configuration;
         break;
     case URG_ALT_SETTING_STATUS:
-        x.u.alt.interface = p->h.alt_setting_status.interface;
+        x.u.alt.interface = s->pt.e[i].aux8; /* as for bulk */
         x.u.alt.alt = p->h.alt_setting_status.alt;
         break;
     case URG_BULK_STREAMS_STATUS:
@@ -464,6 +489,24 @@ static void complete_rejected_reply(urg_session *s)
     if (s->dec->th_done && t->reply == URGI_REPLY_IF_OUT && urgi_packet_endpoint(t, p) != e->endpoint)
         return;
     urgi_complete(s, i, URG_STATUS_IOERROR, 0, NULL, NULL);
+}
+
+void urgi_on_tolerated(void *ctx, const struct urg_packet *p, const char *msg)
+{
+    urg_session *s = ctx;
+    if (p->type == URG_EP_INFO)
+        urgi_warn_once(s, URGI_WARN_TOLERATED_EP_TYPE,
+                       "%s; taken as sent, the device is the VMM's to refuse (policy tolerate)",
+                       msg);
+    else if (p->type == URG_HELLO)
+        urgi_warn_once(s, URGI_WARN_TOLERATED_HELLO,
+                       "%s; its whole words taken (policy tolerate)", msg);
+    else if (p->type == URG_FILTER_FILTER)
+        urgi_warn_once(s, URGI_WARN_TOLERATED_FILTER,
+                       "%s; read to its first NUL (policy tolerate)", msg);
+    else
+        urgi_warn_once(s, URGI_WARN_TOLERATED_CONTROL,
+                       "%s; the endpoint's direction is taken (policy tolerate)", msg);
 }
 
 void urgi_on_error(void *ctx, int err, const char *msg, int fatal)

@@ -115,6 +115,11 @@ struct urgi_type {
     /* Its fields' own rules, beyond the columns above (NULL: none): 0, or
      * a URG_ERR_PROTO_* code with its message in msg. */
     int (*check)(const struct urg_wire *w, const struct urg_packet *p, char *msg, size_t cap);
+    /* Its fields' rules that the reference does not have and
+     * URG_POLICY_TOLERATE carries on with (docs/engine.md, "Tolerance"),
+     * as check (NULL: none); applied before check. Under that policy they
+     * are not rules but a warning. */
+    int (*lenient)(const struct urg_wire *w, const struct urg_packet *p, char *msg, size_t cap);
 };
 URGI_HIDDEN extern const struct urgi_type urgi_types[URG_TYPE_COUNT];
 
@@ -201,12 +206,17 @@ static inline int urgi_frame_ok(const struct urgi_frame_table *t, int idx, uint3
 }
 /* Rules of row t's packet p that need the headers and the payload length,
  * not the payload. */
-URGI_HIDDEN int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w,
+URGI_HIDDEN int urgi_check_headers(const struct urgi_type *t, const struct urg_wire *w, bool tolerate,
                                    enum urg_dir dir, const struct urg_packet *p, char *msg,
                                    size_t cap);
-/* Rules that need the payload itself (hello caps, filter string). */
+/* Rules that need the payload itself (the filter string); tolerate
+ * (URG_POLICY_TOLERATE): not its lenient rule, urgi_filter_inner_nul(). */
 URGI_HIDDEN int urgi_check_payload(const struct urg_wire *w, enum urg_dir dir,
-                                   const struct urg_packet *p, char *msg, size_t cap);
+                                   const struct urg_packet *p, bool tolerate, char *msg,
+                                   size_t cap);
+/* A filter_filter string with a NUL before its end (the reference reads it
+ * to its first NUL): URG_ERR_PROTO_FILTER with msg, or 0. */
+URGI_HIDDEN int urgi_filter_inner_nul(const struct urg_packet *p, char *msg, size_t cap);
 /* Fills the hello's caps from its raw payload. */
 URGI_HIDDEN void urgi_decode_hello_caps(struct urg_packet *p);
 /* Header-level checks of a received header: type known and allowed in dir,

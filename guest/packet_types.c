@@ -239,14 +239,24 @@ static void encode_bulk(const struct urg_wire *w, const struct urg_packet *p, ui
 }
 /* ---------------------------------------------------------------- field rules */
 
-static int check_hello(const struct urg_wire *w, const struct urg_packet *p, char *msg,
-                       size_t cap)
+/* The reference takes the whole words and ignores the rest (lenient). */
+static int check_hello_words(const struct urg_wire *w, const struct urg_packet *p, char *msg,
+                             size_t cap)
 {
     (void)w;
     if (p->data_len % 4)
         return urgi_fmt(msg, cap, URG_ERR_PROTO_HELLO,
                         "hello: caps array of %u bytes is not a whole number of 32-bit words",
                         p->data_len);
+    return 0;
+}
+
+/* The reference reads the words it knows of any number; the engine
+ * buffers no more than this (not lenient: memory). */
+static int check_hello(const struct urg_wire *w, const struct urg_packet *p, char *msg,
+                       size_t cap)
+{
+    (void)w;
     if (p->data_len / 4 > URG_MAX_HELLO_CAPS_WORDS)
         return urgi_fmt(msg, cap, URG_ERR_PROTO_HELLO, "hello: %u caps words, over the limit of %u",
                         p->data_len / 4, URG_MAX_HELLO_CAPS_WORDS);
@@ -364,7 +374,7 @@ static int check_buffered_bulk(const struct urg_wire *w, const struct urg_packet
 
 const struct urgi_type urgi_types[URG_TYPE_COUNT] = {
     ROW(URG_HELLO, .name = "hello", .dirs = HG, .data = URGI_DATA_OWN,
-        .header = 64, CODEC(hello), .check = check_hello),
+        .header = 64, CODEC(hello), .check = check_hello, .lenient = check_hello_words),
     ROW(URG_DEVICE_CONNECT, .name = "device_connect", .dirs = G,
         .header = 8, .more = { { URG_CAP_CONNECT_DEVICE_VERSION, 2 } },
         CODEC(device_connect)),
@@ -380,7 +390,7 @@ const struct urgi_type urgi_types[URG_TYPE_COUNT] = {
     ROW(URG_EP_INFO, .name = "ep_info", .dirs = G,
         .header = 3 * 32,
         .more = { { URG_CAP_EP_INFO_MAX_PACKET_SIZE, 2 * 32 }, { URG_CAP_BULK_STREAMS, 4 * 32 } },
-        CODEC(ep_info), .check = check_ep_info),
+        CODEC(ep_info), .lenient = check_ep_info),
     ROW(URG_SET_CONFIGURATION, .name = "set_configuration", .dirs = H,
         LISTED(set_configuration, FIELDS_SET_CONFIGURATION)),
     ROW(URG_GET_CONFIGURATION, .name = "get_configuration", .dirs = H,
@@ -458,7 +468,7 @@ const struct urgi_type urgi_types[URG_TYPE_COUNT] = {
         STREAM_ID(bulk_receiving_status), STREAM(URGI_STREAM_BULKRECV),
         .reply = URGI_STATUS, ANSWERS(URG_START_BULK_RECEIVING, URG_STOP_BULK_RECEIVING)),
     ROW(URG_CONTROL_PACKET, .name = "control_packet", .dirs = HG, .data = URGI_DATA_ENDPOINT,
-        LISTED(control, FIELDS_CONTROL), .check = check_control,
+        LISTED(control, FIELDS_CONTROL), .lenient = check_control,
         EP(control), LEN(control), STATUS(control),
         .reply = URGI_REPLY, ANSWERS(URG_CONTROL_PACKET, URG_CONTROL_PACKET)),
     ROW(URG_BULK_PACKET, .name = "bulk_packet", .dirs = HG, .data = URGI_DATA_ENDPOINT,

@@ -41,14 +41,18 @@ static inline int urgi_caps_rule(const struct urgi_type *t, const struct urg_wir
  * payload length, not the payload: the row's field rules (t->check), the
  * IN-endpoint rule, and for data of an endpoint its direction and length.
  * 0, or the URG_ERR_PROTO_* code of the first rule broken with its message
- * in msg (msg may be NULL). */
+ * in msg (msg may be NULL). tolerate: leave out the row's lenient rules
+ * (URG_POLICY_TOLERATE; the caller warns). */
 static URGI_ALWAYS_INLINE int urgi_fields_rules(const struct urgi_type *t,
                                                 const struct urg_wire *w, enum urg_dir dir,
-                                                const struct urg_packet *p, char *msg, size_t cap)
+                                                const struct urg_packet *p, char *msg, size_t cap,
+                                                bool tolerate)
 {
     uint32_t length;
     int ep, r;
 
+    if (t->lenient && !tolerate && (r = t->lenient(w, p, msg, cap)))
+        return r;
     if (t->check && (r = t->check(w, p, msg, cap)))
         return r;
     ep = urgi_packet_endpoint(t, p);
@@ -85,7 +89,7 @@ static inline int urgi_headers_rules(const struct urgi_type *t, const struct urg
                                      size_t cap)
 {
     int r = urgi_caps_rule(t, w, msg, cap);
-    return r ? r : urgi_fields_rules(t, w, dir, p, msg, cap);
+    return r ? r : urgi_fields_rules(t, w, dir, p, msg, cap, false);
 }
 
 #endif

@@ -69,7 +69,8 @@ URG_API int urg_session_new(const struct urg_session_config *given, urg_session 
     if (!cfg->callbacks.complete || (cfg->caps & ~URG_CAPS_ALL) ||
         (urgi_has(cfg->caps, URG_CAP_BULK_STREAMS) &&
          !urgi_has(cfg->caps, URG_CAP_EP_INFO_MAX_PACKET_SIZE)) ||
-        (cfg->policy != URG_POLICY_FAIL && cfg->policy != URG_POLICY_SKIP) ||
+        (cfg->policy != URG_POLICY_FAIL && cfg->policy != URG_POLICY_SKIP &&
+         cfg->policy != URG_POLICY_TOLERATE) ||
         (cfg->max_packet_size && cfg->max_packet_size < 1024) ||
         (cfg->filter_token_sep && !*cfg->filter_token_sep) ||
         (cfg->filter_rule_sep && !*cfg->filter_rule_sep))
@@ -117,7 +118,8 @@ URG_API int urg_session_new(const struct urg_session_config *given, urg_session 
     dc.role = URG_ROLE_GUEST;
     dc.our_caps = s->our_caps;
     dc.max_packet_size = cfg->max_packet_size;
-    dc.policy = cfg->policy;
+    /* Tolerance is the session's: its decoder skips what it rejects. */
+    dc.policy = cfg->policy == URG_POLICY_FAIL ? URG_POLICY_FAIL : URG_POLICY_SKIP;
     dc.allocator = &s->alloc;
     dc.callbacks.header = urgi_on_header;
     dc.callbacks.packet = urgi_on_packet;
@@ -126,6 +128,8 @@ URG_API int urg_session_new(const struct urg_session_config *given, urg_session 
     if ((r = urg_decoder_new(&dc, &s->dec)))
         goto fail;
     s->dec->whole = urgi_on_whole; /* small whole replies in one step */
+    s->dec->tolerate = cfg->policy == URG_POLICY_TOLERATE;
+    s->dec->tolerated = urgi_on_tolerated;
 
     /* Our hello goes first, always with a 12-byte header. */
     memset(&hello, 0, sizeof(hello));

@@ -80,7 +80,16 @@ enum urgi_bound {
 URGI_HIDDEN void urgi_log(urg_session *s, int level, const char *fmt, ...) URGI_PRINTF(3, 4);
 /* Warnings a host can cause again and again: said once per session at
  * URG_LOG_WARNING, then at URG_LOG_DEBUG (a host cannot flood the log). */
-enum { URGI_WARN_NO_INFO = 1, URGI_WARN_NO_FILTER_CAP = 2 };
+enum {
+    URGI_WARN_NO_INFO = 1,
+    URGI_WARN_NO_FILTER_CAP = 2,
+    URGI_WARN_TOLERATED_EP_TYPE = 4,   /* URG_POLICY_TOLERATE: ep_info */
+    URGI_WARN_TOLERATED_CONTROL = 8,   /* URG_POLICY_TOLERATE: control_packet */
+    URGI_WARN_TOLERATED_STREAM_ID = 16, /* and a bulk reply's stream id */
+    URGI_WARN_TOLERATED_INTERFACE = 32, /* and alt_setting_status's interface */
+    URGI_WARN_TOLERATED_HELLO = 64,    /* and a hello's partial caps word */
+    URGI_WARN_TOLERATED_FILTER = 128   /* and a filter string's inner NUL */
+};
 #define urgi_warn_once(s, bit, ...)                                                              \
     do {                                                                                         \
         urgi_log((s), ((s)->warned & (bit)) ? URG_LOG_DEBUG : URG_LOG_WARNING, __VA_ARGS__);     \
@@ -178,5 +187,8 @@ URGI_HIDDEN int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t 
 URGI_HIDDEN int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest);
 URGI_HIDDEN int urgi_on_packet(void *ctx, const struct urg_packet *p);
 URGI_HIDDEN void urgi_on_error(void *ctx, int err, const char *msg, int fatal);
+/* URG_POLICY_TOLERATE: p broke a tolerable rule (msg) and is carried on
+ * with; said once per session and case at URG_LOG_WARNING. */
+URGI_HIDDEN void urgi_on_tolerated(void *ctx, const struct urg_packet *p, const char *msg);
 
 #endif

@@ -256,8 +256,9 @@ struct urg_decoder_config {
 
 /** Creates a streaming decoder. Expects the peer's hello first. Returns 0
  *  and *out, or:
- *  - URG_ERR_INVALID: cfg or out NULL, no packet callback, a role or policy
- *    out of its enum, or our_caps with bulk_streams and without
+ *  - URG_ERR_INVALID: cfg or out NULL, no packet callback, a role out of
+ *    its enum, a policy other than URG_POLICY_FAIL and URG_POLICY_SKIP
+ *    (URG_POLICY_TOLERATE is the session's), or our_caps with bulk_streams and without
  *    ep_info_max_packet_size;
  *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_decoder_new(const struct urg_decoder_config *cfg, urg_decoder **out);

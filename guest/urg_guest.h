@@ -517,15 +517,42 @@ URG_API int urg_filter_check(const struct urg_filter_rule *rules, size_t count,
 typedef struct urg_session urg_session;
 
 /** What a session does with a packet it must reject (urg_session_config.
- *  policy; the project's decoder, guest/urg_codec.h, takes it too). */
+ *  policy; the project's decoder, guest/urg_codec.h, takes fail and skip).
+ *  docs/engine.md, "Tolerance", lists every packet the engine refuses and
+ *  the reference parser accepts, with what each policy does. */
 enum urg_error_policy {
     URG_POLICY_FAIL = 0, /* a bad packet fails the stream (default) */
-    URG_POLICY_SKIP = 1  /* a bad packet is reported and skipped */
+    URG_POLICY_SKIP = 1, /* a bad packet is reported and skipped */
+    /* As QEMU's usb-redir (the session only; urg_decoder_new() refuses
+     * it): what the reference parser accepts and the engine's own rules
+     * refuse is logged (once per session and case at URG_LOG_WARNING,
+     * then URG_LOG_DEBUG) and carried on with; anything else is skipped
+     * as under URG_POLICY_SKIP. The cases (docs/engine.md, "Tolerance"):
+     * - ep_info with an endpoint type above 3 (and not 255, invalid):
+     *   taken as sent, the type is in urg_device's ep[] as the host sent
+     *   it; a VMM must refuse the device, as QEMU does (the model, with
+     *   reason URG_ERR_PROTO_FIELD);
+     * - control_packet whose endpoint and requesttype disagree on the
+     *   direction: the endpoint's direction is taken (as the reference's
+     *   data rule does); a reply still answers its request's endpoint and
+     *   completes it as any other reply;
+     * - a bulk_packet reply with another stream_id, an alt_setting_status
+     *   for another interface than its request's: completed as the
+     *   request expects (u.bulk.stream_id, u.alt.interface the request's);
+     * - a hello whose caps array is not whole 32-bit words: its whole
+     *   words are taken;
+     * - a filter_filter string with a NUL before its end: read to its
+     *   first NUL.
+     * A packet that also breaks another rule is refused for that rule.
+     * The error callback is not called for what is tolerated: the log is
+     * its one channel. */
+    URG_POLICY_TOLERATE = 2
 };
 
 /** One endpoint, from ep_info; index with urg_ep_index(). */
 struct urg_endpoint {
-    uint8_t type;             /* enum urg_ep_type */
+    uint8_t type;             /* enum urg_ep_type (under URG_POLICY_TOLERATE
+                                 any value the host sent) */
     uint8_t interval;         /* raw bInterval */
     uint8_t interface;
     uint16_t max_packet_size; /* 0 without ep_info_max_packet_size */
@@ -644,7 +671,7 @@ struct urg_session_callbacks {
     void (*peer_filter)(void *user_data, const struct urg_filter_rule *rules, size_t count);
     /* The host sent something invalid. fatal: the session has failed (every
      * pending request completed with URG_STATUS_NODEV right after this call).
-     * Not fatal (policy skip): the packet was skipped; if it was the reply to
+     * Not fatal (policy skip or tolerate): the packet was skipped; if it was the reply to
      * a pending request, that request completed with URG_STATUS_IOERROR.
      * An error reported here is not also logged: this callback is its one
      * channel (without it, the engine logs the message at URG_LOG_ERROR, or
@@ -664,7 +691,9 @@ struct urg_session_config {
     uint32_t caps;                 /* caps to advertise (URG_CAPS_ALL) */
     const char *version;           /* hello version ("usbredir-guest 0.1.0") */
     uint32_t max_packet_size;      /* URG_DEFAULT_MAX_PACKET_SIZE */
-    enum urg_error_policy policy;  /* URG_POLICY_FAIL */
+    enum urg_error_policy policy;  /* URG_POLICY_FAIL; URG_POLICY_SKIP as
+                                      the reference parser; URG_POLICY_
+                                      TOLERATE as QEMU's usb-redir */
     size_t max_output_bytes;       /* bound on queued requests (32 MiB);
                                       0: no bound. Packets the engine owes
                                       the host on its own (acks,
@@ -739,8 +768,8 @@ URG_API void urg_session_abort(urg_session *s, int reason);
  * - URG_ERR_FAILED: the session had failed (it stays failed), or a
  *   callback freed it, or aborted it with reason 0;
  * - the error that failed the session now: a URG_ERR_PROTO_* code (the host
- *   broke a rule; never under URG_POLICY_SKIP, which skips the packet
- *   instead), URG_ERR_NOMEM, or the reason a callback gave
+ *   broke a rule; never under URG_POLICY_SKIP or URG_POLICY_TOLERATE,
+ *   which skip the packet instead), URG_ERR_NOMEM, or the reason a callback gave
  *   urg_session_abort().
  */
 URG_API int urg_session_recv(urg_session *s, const void *buf, size_t len);

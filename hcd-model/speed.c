@@ -6,19 +6,23 @@
 
 /* What a port speed needs of the device's periodic (iso and interrupt)
  * endpoints: the first with bInterval 0, the first iso one, the largest max
- * packet and whose it is. Addresses, or -1. */
+ * packet and whose it is; and the first endpoint whose type is none
+ * (above 3, not invalid: only under URG_POLICY_TOLERATE). Addresses, or
+ * -1. */
 struct periodic {
-    int zero_interval, iso, largest;
+    int zero_interval, iso, largest, bad_type;
     uint32_t max;
     bool any;
 };
 
 static struct periodic periodic_endpoints(const struct urg_device *dev)
 {
-    struct periodic p = { -1, -1, -1, 0, false };
+    struct periodic p = { -1, -1, -1, -1, 0, false };
     for (int i = 0; i < 32; i++) {
         const struct urg_endpoint *e = &dev->ep[i];
         int addr = (i & 0x0f) | (i & 0x10 ? 0x80 : 0);
+        if (e->type > URG_EP_INTERRUPT && e->type != URG_EP_INVALID && p.bad_type < 0)
+            p.bad_type = addr;
         if (e->type != URG_EP_ISO && e->type != URG_EP_INTERRUPT)
             continue;
         p.any = true;
@@ -88,8 +92,8 @@ URG_API uint32_t urg_hcd_speed_mask(const struct urg_device *dev, uint32_t caps)
     if (!dev)
         return 0;
     p = periodic_endpoints(dev);
-    if (p.zero_interval >= 0)
-        return 0; /* a periodic endpoint needs an interval */
+    if (p.zero_interval >= 0 || p.bad_type >= 0)
+        return 0; /* a periodic endpoint needs an interval; a type is one */
     for (int speed = URG_SPEED_LOW; speed <= URG_SPEED_SUPER; speed++)
         if (!cannot(dev, caps, &p, speed, no, sizeof(no)))
             mask |= URG_SPEED_MASK(speed);
@@ -101,6 +105,12 @@ int speed_choose(const struct urg_device *dev, uint32_t caps, uint32_t port_spee
 {
     struct periodic p = periodic_endpoints(dev);
     int s;
+    if (p.bad_type >= 0) {
+        /* As QEMU's usb-redir ("Received invalid endpoint type"). */
+        snprintf(msg, cap, "its endpoint 0x%02x has type %u, not an endpoint type", p.bad_type,
+                 dev->ep[urg_ep_index((uint8_t)p.bad_type)].type);
+        return URG_ERR_PROTO_FIELD;
+    }
     if (p.zero_interval >= 0) {
         snprintf(msg, cap, "its endpoint 0x%02x has bInterval 0 (a periodic endpoint needs one)",
                  p.zero_interval);

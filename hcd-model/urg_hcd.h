@@ -42,7 +42,8 @@ typedef struct urg_hcd_dev urg_hcd_dev;
  * interrupt endpoint's max packet <= 64 at full speed, <= 1024 at high
  * speed. SuperSpeed itself needs 64bits_ids, 32bits_bulk_length and
  * ep_info_max_packet_size (an xHCI SuperSpeed port). Unknown speed counts as
- * full. 0 if an iso or interrupt endpoint has interval 0, or dev is NULL.
+ * full. 0 if an iso or interrupt endpoint has interval 0, an endpoint has
+ * a type above 3 (not 255; URG_POLICY_TOLERATE), or dev is NULL.
  * The model checks it again when a configuration or alternate setting
  * changes the endpoints; a device its port speed no longer carries is
  * detached and refused (rejected callback).
@@ -182,7 +183,9 @@ struct urg_hcd_callbacks {
     /* A device could not be attached, or was detached because a new
      * configuration or alternate setting does not fit its speed: reason
      * URG_ERR_HCD_SPEED (no port speed carries it; the log says why),
-     * URG_ERR_HCD_INTERVAL (an iso or interrupt endpoint with bInterval 0)
+     * URG_ERR_HCD_INTERVAL (an iso or interrupt endpoint with bInterval 0),
+     * URG_ERR_PROTO_FIELD (an endpoint type above 3 in ep_info, which only
+     * the session's URG_POLICY_TOLERATE lets through: refused as QEMU does)
      * or a URG_ERR_FILTER_* code. filter_reject was sent if the host has the
      * filter cap. */
     void (*rejected)(void *ud, urg_hcd_dev *dev, int reason);

@@ -6,7 +6,9 @@
  *
  * Input: 8 control bytes, then the bytes the host sends. Control: [0] the
  * guest's caps, [1] flags (bit 0 interrupt NAK mode, bit 1 interrupt OUT
- * completes at once, bit 2 disconnect and connect again half-way), [2..5]
+ * completes at once, bit 2 disconnect and connect again half-way, bit 3
+ * the session's policy tolerate: endpoint types above 3 reach the model,
+ * which must refuse the device), [2..5]
  * the seed of the operations and of the splits.
  *
  * Checked (abort on failure): every URB accepted with 0 completes exactly
@@ -230,6 +232,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     urg_session_config_init(&session);
     cfg.session = &session;
     session.caps = data[0] | URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE);
+    if (data[1] & 8)
+        session.policy = URG_POLICY_TOLERATE;
     cfg.interrupt_nak = data[1] & 1;
     cfg.interrupt_out_immediate = (data[1] >> 1) & 1;
     cfg.interrupt_queue = 16;

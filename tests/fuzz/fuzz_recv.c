@@ -4,7 +4,8 @@
  * Input: 8 control bytes, then the bytes a (possibly hostile) usb-host
  * sends. Control: [0] the guest's caps, [1] flags (bit 0 policy skip, bit 1
  * a filter, bit 2 a small maximum packet size, bit 3 read payloads through
- * the recv window, bit 4 differential mode), [2..5] seed for the splits and
+ * the recv window, bit 4 differential mode, bit 5 policy tolerate, over
+ * bit 0), [2..5] seed for the splits and
  * the requests, [6] the differential mode's small piece: 1 + [6] % 11
  * bytes (0: one byte at a time).
  *
@@ -546,7 +547,9 @@ static void run_session(const uint8_t *data, size_t size, struct run *run, size_
     cfg.caps = data[0];
     if (cfg.caps & URG_CAP_BIT(URG_CAP_BULK_STREAMS))
         cfg.caps |= URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE);
-    cfg.policy = (data[1] & 1) ? URG_POLICY_SKIP : URG_POLICY_FAIL;
+    cfg.policy = (data[1] & 32) ? URG_POLICY_TOLERATE
+                 : (data[1] & 1) ? URG_POLICY_SKIP
+                                 : URG_POLICY_FAIL;
     if (data[1] & 2)
         cfg.filter = "0x03,-1,-1,-1,0|-1,-1,-1,-1,1";
     if (data[1] & 4)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h" /* the rows' codecs, for emit_unchecked() */
 #include "packets.h"
 #include "urg_codec.h"
 
@@ -28,6 +29,43 @@ static void emit(const struct urg_wire *w, const struct urg_packet *p)
         memcpy(buf + len, p->data, p->data_len);
         len += p->data_len;
     }
+}
+
+/* p by its row's codec, no rule checked (what URG_POLICY_TOLERATE takes),
+ * and its p->data_len bytes of data. */
+static void emit_unchecked(const struct urg_wire *w, const struct urg_packet *p)
+{
+    const struct urgi_type *row = urgi_type(p->type);
+    int hl = w->id64 ? 16 : 12, th = urgi_type_header_len(row, w);
+    memset(buf + len, 0, 16);
+    for (int i = 0; i < 4; i++) {
+        buf[len + (size_t)i] = (uint8_t)(p->type >> (8 * i));
+        buf[len + 4 + (size_t)i] = (uint8_t)(((uint32_t)th + p->data_len) >> (8 * i));
+    }
+    for (int i = 0; i < hl - 8; i++)
+        buf[len + 8 + (size_t)i] = (uint8_t)(p->id >> (8 * i));
+    row->encode(w, p, buf + len + hl);
+    len += (size_t)(hl + th);
+    if (p->data_len) {
+        memcpy(buf + len, p->data, p->data_len);
+        len += p->data_len;
+    }
+}
+
+/* ep_info with an endpoint type above 3 on 0x85 (index 21). */
+static void bad_ep_info(const struct urg_wire *w)
+{
+    struct urg_packet p;
+    memset(&p, 0, sizeof(p));
+    p.type = URG_EP_INFO;
+    memset(p.h.ep_info.type, URG_EP_INVALID, 32);
+    p.h.ep_info.type[0] = p.h.ep_info.type[16] = URG_EP_CONTROL;
+    p.h.ep_info.type[17] = URG_EP_INTERRUPT;
+    p.h.ep_info.interval[17] = 4;
+    p.h.ep_info.max_packet_size[17] = 8;
+    p.h.ep_info.type[21] = 7;
+    p.h.ep_info.interval[21] = 1;
+    emit_unchecked(w, &p);
 }
 
 static void header(uint8_t caps, uint8_t flags, uint32_t seed)
@@ -256,7 +294,48 @@ int main(int argc, char **argv)
     memcpy(buf + len, "\x65\x00\x00\x00\x0a\x00\x01\x00\x01\x00\x00\x00\x82\x00", 14);
     len += 14;
     save(argv[1], "truncated-bulk");
-    files += 4;
+    /* What policy tolerate takes (flags 0x38: fuzz_recv's tolerate,
+     * differential and window bits; fuzz_hcd's tolerate bit): control
+     * replies to ids 1 (IN) and 3 (OUT) whose requesttype disagrees with
+     * the endpoint, an endpoint type above 3 for the connected device,
+     * then for a new one before its device_connect. */
+    header(URG_CAPS_ALL, 0x38, 5);
+    hello(URG_CAPS_ALL);
+    {
+        struct urg_wire wa = urg_wire_from_caps(URG_CAPS_ALL, URG_CAPS_ALL);
+        struct urg_packet p;
+        device_mps(&wa);
+        memset(&p, 0, sizeof(p));
+        p.type = URG_CONTROL_PACKET;
+        p.id = 1;
+        p.h.control.endpoint = 0x80;
+        p.h.control.request = 6;
+        p.h.control.requesttype = 0x00;
+        p.h.control.length = 4;
+        p.data = (const uint8_t *)"\x12\x01\x00\x02";
+        p.data_len = 4;
+        emit_unchecked(&wa, &p);
+        p.data = NULL;
+        p.data_len = 0;
+        p.id = 3;
+        p.h.control.endpoint = 0x00;
+        p.h.control.requesttype = 0xa1;
+        p.h.control.length = 16;
+        emit_unchecked(&wa, &p);
+        bad_ep_info(&wa);
+        memset(&p, 0, sizeof(p));
+        p.type = URG_DEVICE_DISCONNECT;
+        emit(&wa, &p);
+        bad_ep_info(&wa);
+        memset(&p, 0, sizeof(p));
+        p.type = URG_DEVICE_CONNECT;
+        p.h.device_connect.speed = URG_SPEED_HIGH;
+        p.h.device_connect.vendor_id = 0x46f4;
+        p.h.device_connect.product_id = 3;
+        emit(&wa, &p);
+    }
+    save(argv[1], "tolerate");
+    files += 5;
     printf("%d seed inputs written to %s\n", files, argv[1]);
     return 0;
 }

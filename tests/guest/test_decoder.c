@@ -721,6 +721,14 @@ static void w_error(void *ctx, int err, const char *msg, int fatal)
     wlogf(ctx, "error %s %d %s\n", urg_error_name(err), fatal, msg);
 }
 
+/* The session's tolerance hook (URG_POLICY_TOLERATE), and its calls. */
+static unsigned long w_tolerations;
+static void w_tolerated(void *ctx, const struct urg_packet *p, const char *msg)
+{
+    w_tolerations++;
+    wlogf(ctx, "tolerated %s %s\n", urg_type_name(p->type), msg);
+}
+
 /* A frame as its bytes, unchecked: the header (length as given), the type
  * header by the row's codec under w, then data_len bytes of p->data. */
 static void raw_put(struct stream *s, const struct urg_wire *w, const struct urg_packet *p,
@@ -798,6 +806,16 @@ static int add_broken(struct stream *s, const struct urg_wire *w, const struct u
             p.h.hello.version[sizeof(p.h.hello.version) - 1] = '\0';
         raw_packet(s, w, &p);
         return 1;
+    case 4: /* what tolerance takes: an ep_info type 4, a control packet's
+             * requesttype against its endpoint */
+        if (v->type == URG_EP_INFO)
+            p.h.ep_info.type[5] = 4;
+        else if (v->type == URG_CONTROL_PACKET)
+            p.h.control.requesttype ^= 0x80;
+        else
+            return 0;
+        raw_packet(s, w, &p);
+        return 1;
     default: /* a field set to a random value */
         for (k = 0; urg_type_field(v->type, k, &f); k++)
             ;
@@ -814,7 +832,7 @@ static int add_broken(struct stream *s, const struct urg_wire *w, const struct u
 }
 
 #define W_MAX 2048 /* the decoders' maximum packet size */
-#define W_BROKEN 7 /* add_broken()'s kinds (4 and on: random fields) */
+#define W_BROKEN 8 /* add_broken()'s kinds (5 and on: random fields) */
 
 /* Runs the stream through a decoder of role and policy in mode, fed whole
  * (chunk 0) or chunk bytes at a time. Returns the log; *st the stats. */
@@ -832,12 +850,18 @@ static char *wrun(const struct stream *s, enum urg_role role, int policy, int mo
     c.role = role;
     c.our_caps = URG_CAPS_ALL;
     c.max_packet_size = W_MAX;
-    c.policy = policy;
+    /* URG_POLICY_TOLERATE is the session's: its decoder skips, and
+     * tolerates. */
+    c.policy = policy == URG_POLICY_TOLERATE ? URG_POLICY_SKIP : policy;
     c.callbacks.header = mode == WM_NO_HEADER ? NULL : w_header;
     c.callbacks.packet = w_packet;
     c.callbacks.error = w_error;
     c.ctx = l;
     assert_int_equal(urg_decoder_new(&c, &l->d), 0);
+    if (policy == URG_POLICY_TOLERATE) {
+        l->d->tolerate = true;
+        l->d->tolerated = w_tolerated;
+    }
     wlogf(l, "\n");
     while (off < s->len) {
         size_t n = chunk && chunk < s->len - off ? chunk : s->len - off, used = 0;
@@ -950,11 +974,20 @@ static void test_whole_frames_as_byte_by_byte(void **state)
                     wstream_end(&s, &w, dir, &rng);
                     snprintf(what, sizeof(what), "%s, layout %d, %s %d", urg_type_name(t),
                              layouts[li], k < 0 ? "valid" : "broken", k);
-                    for (int pol = 0; pol < 2; pol++) {
-                        int policy = pol ? URG_POLICY_SKIP : URG_POLICY_FAIL;
+                    for (int pol = 0; pol < 3; pol++) {
+                        int policy = pol == 2 ? URG_POLICY_TOLERATE
+                                     : pol    ? URG_POLICY_SKIP
+                                              : URG_POLICY_FAIL;
                         int modes = (k < 0 && g == GEN_OK) ? WM_MODES : WM_H_DISCARD;
                         for (int m = 0; m < modes; m++) {
+                            unsigned long before = w_tolerations;
                             uint64_t n = wcompare(&s, (enum urg_role)role, policy, m, t, what);
+                            /* what tolerance takes is taken (whole and byte
+                             * by byte), and nothing else is */
+                            if (k == 4 && g == GEN_OK && policy == URG_POLICY_TOLERATE)
+                                assert_int_equal(w_tolerations - before, 2);
+                            else if (policy != URG_POLICY_TOLERATE)
+                                assert_int_equal(w_tolerations, before);
                             /* a valid frame of a type the path takes, and the
                              * two valid frames after it: taken whole */
                             if (k < 0 && g == GEN_OK && m <= WM_CONTINUE && t != URG_HELLO &&
@@ -1016,10 +1049,13 @@ static void test_whole_frames_as_byte_by_byte(void **state)
                     break;
                 }
                 wstream_end(&s, &w, dir, &rng);
-                for (int pol = 0; pol < 2; pol++)
+                for (int pol = 0; pol < 3; pol++)
                     for (int m = 0; m < WM_H_DISCARD; m++) {
                         taken += wcompare(&s, (enum urg_role)role,
-                                          pol ? URG_POLICY_SKIP : URG_POLICY_FAIL, m,
+                                          pol == 2 ? URG_POLICY_TOLERATE
+                                          : pol    ? URG_POLICY_SKIP
+                                                   : URG_POLICY_FAIL,
+                                          m,
                                           URG_CONTROL_PACKET, "extra");
                         cases++;
                     }

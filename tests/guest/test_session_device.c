@@ -21,6 +21,185 @@
 #include "session_fixture.h"
 #include "testhost.h"
 
+/* ---------------------------------------------------------------- tolerance */
+
+/* An ep_info endpoint type above 3 (and not 255): the reference accepts
+ * it. By default the session fails (URG_ERR_PROTO_FIELD), under skip the
+ * packet is skipped (the endpoints stay as they were), under tolerate it
+ * is taken as sent, warned once (then at debug), and the pending request
+ * is untouched: it completes once, when its reply comes. */
+static void test_tolerated_ep_info_type(void **state)
+{
+    (void)state;
+    for (int policy = URG_POLICY_FAIL; policy <= URG_POLICY_TOLERATE; policy++) {
+        struct urg_session_config cfg;
+        struct rec r;
+        struct testhost h;
+        struct urg_packet p;
+        const struct urg_device *dev;
+        urg_session *s;
+        uint64_t id;
+        int rc;
+        rec_init(&r);
+        urg_session_config_init(&cfg);
+        cfg.caps = ALL;
+        cfg.policy = (enum urg_error_policy)policy;
+        cfg.log_level = URG_LOG_DEBUG;
+        s = connected_session_cfg(&r, &h, &cfg, ALL);
+        assert_int_equal(urg_session_control(s, 0, GET_DEVICE_DESCRIPTOR, NULL, NULL, &id), 0);
+        th_pump(&h, s);
+        memset(&p, 0, sizeof(p));
+        p.type = URG_EP_INFO;
+        memset(p.h.ep_info.type, URG_EP_INVALID, 32);
+        p.h.ep_info.type[0] = p.h.ep_info.type[16] = URG_EP_CONTROL;
+        p.h.ep_info.type[1] = 4;
+        p.h.ep_info.type[17] = 200;
+        p.h.ep_info.interval[17] = 1;
+        th_emit_unchecked(&h, &p);
+        th_emit_unchecked(&h, &p); /* again: warned once */
+        rc = th_flush(&h, s, 0);
+        switch (policy) {
+        case URG_POLICY_FAIL:
+            assert_int_equal(rc, URG_ERR_PROTO_FIELD);
+            assert_int_equal(r.fatal, 1);
+            assert_int_equal(urg_session_state(s), URG_STATE_FAILED);
+            assert_int_equal(rec_find(&r, id)->c.status, URG_STATUS_NODEV);
+            break;
+        case URG_POLICY_SKIP:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 2);
+            assert_int_equal(r.fatal, 0);
+            dev = urg_session_device(s);
+            assert_int_equal(dev->ep[1].type, URG_EP_INVALID); /* th_device()'s */
+            assert_int_equal(dev->ep[17].type, URG_EP_INTERRUPT);
+            assert_int_equal(rec_count(&r, id), 0);
+            break;
+        default:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 0);
+            dev = urg_session_device(s);
+            assert_int_equal(dev->ep[1].type, 4);
+            assert_int_equal(dev->ep[17].type, 200);
+            assert_int_equal(r.logs[URG_LOG_WARNING], 1);
+            assert_true(r.logs[URG_LOG_DEBUG] >= 1);
+            assert_int_equal(urg_session_state(s), URG_STATE_CONNECTED);
+            assert_int_equal(rec_count(&r, id), 0);
+            break;
+        }
+        if (policy != URG_POLICY_FAIL) {
+            /* the request is answered as any other */
+            th_reply_control(&h, &th_find(&h, URG_CONTROL_PACKET)->p, URG_STATUS_SUCCESS,
+                             (const uint8_t *)"0123456789abcdefgh", 18);
+            assert_int_equal(th_flush(&h, s, 1), 0);
+            assert_int_equal(rec_find(&r, id)->c.status, URG_STATUS_SUCCESS);
+        }
+        assert_int_equal(rec_count(&r, id), 1);
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
+/* A hello whose caps are not whole 32-bit words (the reference takes the
+ * whole words and ignores the rest): the session fails by default, skips
+ * it under skip (no hello: still waiting for one), takes its whole words
+ * under tolerate, with one warning. */
+static void test_tolerated_hello_partial_word(void **state)
+{
+    (void)state;
+    for (int policy = URG_POLICY_FAIL; policy <= URG_POLICY_TOLERATE; policy++) {
+        uint8_t b[12 + 64 + 5];
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        int rc;
+        memset(b, 0, sizeof(b));
+        b[4] = 64 + 5;
+        memcpy(b + 12, "odd host", 8);
+        b[12 + 64] = 0xff; /* caps word 0xff: all 8 caps */
+        b[12 + 64 + 4] = 0x7e;
+        rec_init(&r);
+        s = new_session(&r, ALL, policy);
+        th_init(&h, ALL);
+        th_pump(&h, s);
+        th_raw(&h, b, sizeof(b));
+        rc = th_flush(&h, s, policy == URG_POLICY_TOLERATE ? 1 : 0);
+        switch (policy) {
+        case URG_POLICY_FAIL:
+            assert_int_equal(rc, URG_ERR_PROTO_HELLO);
+            assert_int_equal(urg_session_state(s), URG_STATE_FAILED);
+            break;
+        case URG_POLICY_SKIP:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 1);
+            assert_int_equal(urg_session_state(s), URG_STATE_WAIT_HELLO);
+            break;
+        default:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 0);
+            assert_int_equal(r.hello, 1);
+            assert_int_equal(urg_session_state(s), URG_STATE_READY);
+            assert_int_equal(urg_session_caps(s), ALL);
+            assert_int_equal(r.logs[URG_LOG_WARNING], 1);
+            break;
+        }
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
+/* A filter_filter string with a NUL before its end (the reference reads
+ * the rules before the first NUL): the session fails by default, skips it
+ * under skip (no peer_filter), reads it to the NUL under tolerate (one
+ * rule, one warning for two such strings). */
+static void test_tolerated_filter_inner_nul(void **state)
+{
+    static const char str[] = "0x03,-1,-1,-1,0\0junk"; /* and its final NUL */
+    (void)state;
+    for (int policy = URG_POLICY_FAIL; policy <= URG_POLICY_TOLERATE; policy++) {
+        struct urg_session_config cfg;
+        struct urg_packet p;
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        int rc;
+        rec_init(&r);
+        urg_session_config_init(&cfg);
+        cfg.caps = ALL;
+        cfg.policy = (enum urg_error_policy)policy;
+        s = connected_session_cfg(&r, &h, &cfg, ALL);
+        memset(&p, 0, sizeof(p));
+        p.type = URG_FILTER_FILTER;
+        p.data = (const uint8_t *)str;
+        p.data_len = sizeof(str);
+        th_emit_unchecked(&h, &p);
+        th_emit_unchecked(&h, &p);
+        rc = th_flush(&h, s, 0);
+        switch (policy) {
+        case URG_POLICY_FAIL:
+            assert_int_equal(rc, URG_ERR_PROTO_FILTER);
+            assert_int_equal(r.filter, 0);
+            break;
+        case URG_POLICY_SKIP:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 2);
+            assert_int_equal(r.filter, 0);
+            break;
+        default:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 0);
+            assert_int_equal(r.filter, 2);
+            assert_non_null(strstr(r.log, "filter 1 0x03,-1,-1,-1,0"));
+            assert_int_equal(r.logs[URG_LOG_WARNING], 1);
+            break;
+        }
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
 /* ---------------------------------------------------------------- disconnect */
 
 static void test_disconnect_with_everything_pending(void **state)
@@ -473,6 +652,9 @@ int main(void)
         cmocka_unit_test(test_disconnect_ack_and_replug),
         cmocka_unit_test(test_disconnect_without_device_not_acked),
         cmocka_unit_test(test_repeated_warnings_said_once),
+        cmocka_unit_test(test_tolerated_ep_info_type),
+        cmocka_unit_test(test_tolerated_hello_partial_word),
+        cmocka_unit_test(test_tolerated_filter_inner_nul),
         cmocka_unit_test(test_device_state_and_info),
         cmocka_unit_test(test_filter_in_session),
     };

@@ -519,7 +519,172 @@ static void interrupt_frame(struct testhost *h, uint64_t id, uint8_t ep, uint16_
     raw_frame(h, URG_INTERRUPT_PACKET, 4 + dlen, id, b, 4 + dlen);
 }
 
-#define WHOLE_CASES 24
+/* A control reply whose endpoint and requesttype disagree on the
+ * direction (the reference accepts it; its data follows the endpoint). By
+ * default the session fails, every request completing NODEV; under skip
+ * each such reply is skipped, its request completed IOERROR; under
+ * tolerate each completes its request as the request expects (IN: the
+ * data; OUT: the length written), one warning for all. A reply that also
+ * breaks another rule is still refused under tolerate (skipped). */
+static void test_tolerated_control_direction(void **state)
+{
+    (void)state;
+    for (int policy = URG_POLICY_FAIL; policy <= URG_POLICY_TOLERATE; policy++) {
+        struct urg_session_config cfg;
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        uint64_t ids[3];
+        uint8_t out[4] = { 1, 2, 3, 4 };
+        int rc;
+        rec_init(&r);
+        urg_session_config_init(&cfg);
+        cfg.caps = ALL;
+        cfg.policy = (enum urg_error_policy)policy;
+        cfg.log_level = URG_LOG_DEBUG;
+        s = connected_session_cfg(&r, &h, &cfg, ALL);
+        assert_int_equal(urg_session_control(s, 0, GET_DEVICE_DESCRIPTOR, NULL, NULL, &ids[0]), 0);
+        assert_int_equal(urg_session_control(s, 0, SET_FEATURE_OUT4, out, NULL, &ids[1]), 0);
+        assert_int_equal(urg_session_control(s, 0, GET_DEVICE_DESCRIPTOR, NULL, NULL, &ids[2]), 0);
+        th_pump(&h, s);
+        control_frame(&h, ids[0], 0x80, 0x00, 18, 18); /* IN, requesttype OUT */
+        control_frame(&h, ids[1], 0x00, 0xa1, 4, 0);   /* OUT, requesttype IN */
+        control_frame(&h, ids[2], 0x80, 0x00, 18, 17); /* and data != length */
+        rc = th_flush(&h, s, policy == URG_POLICY_TOLERATE ? 1 : 0);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(rec_count(&r, ids[i]), 1);
+        switch (policy) {
+        case URG_POLICY_FAIL:
+            assert_int_equal(rc, URG_ERR_PROTO_FIELD);
+            for (int i = 0; i < 3; i++)
+                assert_int_equal(rec_find(&r, ids[i])->c.status, URG_STATUS_NODEV);
+            break;
+        case URG_POLICY_SKIP:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 3);
+            for (int i = 0; i < 3; i++)
+                assert_int_equal(rec_find(&r, ids[i])->c.status, URG_STATUS_IOERROR);
+            break;
+        default:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 1);
+            assert_int_equal(r.last_error, URG_ERR_PROTO_DATA_LENGTH);
+            assert_int_equal(rec_find(&r, ids[0])->c.status, URG_STATUS_SUCCESS);
+            assert_int_equal(rec_find(&r, ids[0])->c.length, 18);
+            assert_int_equal(rec_find(&r, ids[0])->data[17], 0x5a);
+            assert_int_equal(rec_find(&r, ids[1])->c.status, URG_STATUS_SUCCESS);
+            assert_int_equal(rec_find(&r, ids[1])->c.length, 4);
+            assert_int_equal(rec_find(&r, ids[2])->c.status, URG_STATUS_IOERROR);
+            assert_int_equal(r.logs[URG_LOG_WARNING], 1);
+            assert_true(r.logs[URG_LOG_DEBUG] >= 1); /* the second */
+            break;
+        }
+        urg_session_free(s);
+        th_free(&h);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(rec_count(&r, ids[i]), 1);
+        rec_free(&r);
+    }
+    /* Under tolerate, a disagreeing reply refused for another rule (longer
+     * than its request: the session's rule) is reported, not warned of. */
+    {
+        struct urg_session_config cfg;
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        uint64_t id;
+        rec_init(&r);
+        urg_session_config_init(&cfg);
+        cfg.caps = ALL;
+        cfg.policy = URG_POLICY_TOLERATE;
+        s = connected_session_cfg(&r, &h, &cfg, ALL);
+        assert_int_equal(urg_session_control(s, 0, GET_DEVICE_DESCRIPTOR, NULL, NULL, &id), 0);
+        th_pump(&h, s);
+        control_frame(&h, id, 0x80, 0x00, 19, 19);
+        assert_int_equal(th_flush(&h, s, 0), 0);
+        assert_int_equal(r.errors, 1);
+        assert_int_equal(r.last_error, URG_ERR_PROTO_REPLY_LENGTH);
+        assert_int_equal(rec_find(&r, id)->c.status, URG_STATUS_IOERROR);
+        assert_int_equal(r.logs[URG_LOG_WARNING], 0);
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
+/* A bulk reply with another stream id, an alt_setting_status for another
+ * interface (the reference has no requests to hold them against; QEMU
+ * reads neither field): refused by default (the session fails), skipped
+ * under skip (IOERROR), completed under tolerate as the request expects
+ * (the request's stream id and interface in the completion), one warning
+ * per case however often it comes. */
+static void test_tolerated_reply_fields(void **state)
+{
+    (void)state;
+    for (int policy = URG_POLICY_FAIL; policy <= URG_POLICY_TOLERATE; policy++) {
+        struct urg_session_config cfg;
+        struct rec r;
+        struct testhost h;
+        struct urg_packet p;
+        urg_session *s;
+        uint64_t ids[4];
+        int rc;
+        rec_init(&r);
+        urg_session_config_init(&cfg);
+        cfg.caps = ALL;
+        cfg.policy = (enum urg_error_policy)policy;
+        s = connected_session_cfg(&r, &h, &cfg, ALL);
+        assert_int_equal(urg_session_set_alt_setting(s, 1, 1, NULL, &ids[0]), 0);
+        assert_int_equal(urg_session_bulk(s, 0x82, 2, 512, NULL, NULL, &ids[1]), 0);
+        assert_int_equal(urg_session_get_alt_setting(s, 1, NULL, &ids[2]), 0);
+        assert_int_equal(urg_session_bulk(s, 0x82, 2, 512, NULL, NULL, &ids[3]), 0);
+        th_pump(&h, s);
+        for (int i = 0; i < 4; i += 2) {
+            memset(&p, 0, sizeof(p));
+            p.type = URG_ALT_SETTING_STATUS;
+            p.id = ids[i];
+            p.h.alt_setting_status.interface = 3;
+            p.h.alt_setting_status.alt = 1;
+            th_emit(&h, &p);
+            bulk_frame(&h, ids[i + 1], 0x82, 10, 5, 10);
+        }
+        rc = th_flush(&h, s, 0);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(rec_count(&r, ids[i]), 1);
+        switch (policy) {
+        case URG_POLICY_FAIL:
+            assert_int_equal(rc, URG_ERR_PROTO_FIELD);
+            for (int i = 0; i < 4; i++)
+                assert_int_equal(rec_find(&r, ids[i])->c.status, URG_STATUS_NODEV);
+            break;
+        case URG_POLICY_SKIP:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 4);
+            for (int i = 0; i < 4; i++)
+                assert_int_equal(rec_find(&r, ids[i])->c.status, URG_STATUS_IOERROR);
+            break;
+        default:
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.errors, 0);
+            for (int i = 0; i < 4; i += 2) {
+                const struct rec_completion *a = rec_find(&r, ids[i]), *b = rec_find(&r, ids[i + 1]);
+                assert_int_equal(a->c.status, URG_STATUS_SUCCESS);
+                assert_int_equal(a->c.u.alt.interface, 1);
+                assert_int_equal(a->c.u.alt.alt, 1);
+                assert_int_equal(b->c.status, URG_STATUS_SUCCESS);
+                assert_int_equal(b->c.u.bulk.stream_id, 2);
+                assert_int_equal(b->c.length, 10);
+            }
+            assert_int_equal(r.logs[URG_LOG_WARNING], 2);
+            break;
+        }
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
+#define WHOLE_CASES 26
 
 /* What each case fails the session with under policy fail (0: valid). */
 static const int whole_errs[WHOLE_CASES] = {
@@ -529,8 +694,21 @@ static const int whole_errs[WHOLE_CASES] = {
     0, URG_ERR_PROTO_REPLY_LENGTH, 0, URG_ERR_PROTO_STREAM_LENGTH,
     0, 0, 0, URG_ERR_PROTO_UNEXPECTED_DATA,
     URG_ERR_PROTO_REPLY_LENGTH, URG_ERR_PROTO_HEADER_LENGTH, URG_ERR_PROTO_PACKET_SIZE,
-    URG_ERR_PROTO_REPLY_TYPE,
+    URG_ERR_PROTO_REPLY_TYPE, URG_ERR_PROTO_FIELD, URG_ERR_PROTO_FIELD,
 };
+
+/* What URG_POLICY_TOLERATE carries on with: the cases that break only a
+ * tolerable rule (the direction's, a bulk reply's stream id), each
+ * completing its request as the request expects: what the log shows. */
+static const char *whole_tolerated(int k)
+{
+    switch (k) {
+    case 1: return "type=control_packet ep=0x80 status=success len=18";
+    case 10: return "type=bulk_packet ep=0x82 status=success len=10 cancel=0 u=2,";
+    case 24: return "type=control_packet ep=0x00 status=success len=4";
+    default: return NULL;
+    }
+}
 
 /* Frame case k against the requests pend_everything() made (ids). */
 static void whole_case(struct testhost *h, const uint64_t *ids, int k)
@@ -560,7 +738,9 @@ static void whole_case(struct testhost *h, const uint64_t *ids, int k)
     case 20: interrupt_frame(h, ids[5], 0x04, 9, 0); break;        /* more than was sent */
     case 21: raw_frame(h, URG_CONTROL_PACKET, 5, ids[0], five, 5); break; /* short */
     case 22: raw_frame(h, URG_CONTROL_PACKET, 0x7fffffffu, ids[0], five, 5); break; /* huge */
-    default: interrupt_frame(h, ids[0], 0x04, 0, 0); break;       /* answers a control request */
+    case 23: interrupt_frame(h, ids[0], 0x04, 0, 0); break;       /* answers a control request */
+    case 24: control_frame(h, ids[1], 0x00, 0xa1, 4, 0); break;    /* OUT, requesttype says IN */
+    default: control_frame(h, ids[0], 0x80, 0x00, 18, 17); break;  /* disagrees, data != length */
     }
 }
 
@@ -568,7 +748,7 @@ static void whole_case(struct testhost *h, const uint64_t *ids, int k)
  * (the generic path): the recorder's log, the result, the error and the
  * stats. */
 static char *whole_run(int k, int policy, size_t chunk, int *rc, int *err, char *msg,
-                       struct urg_stats *st)
+                       struct urg_stats *st, int *warnings)
 {
     struct rec r;
     struct testhost h;
@@ -599,6 +779,11 @@ static char *whole_run(int k, int policy, size_t chunk, int *rc, int *err, char 
     urg_session_stats(s, st);
     urg_session_free(s);
     th_free(&h);
+    *warnings = r.logs[URG_LOG_WARNING];
+    /* Every pending request completed exactly once (the session's end
+     * completes what the host left). */
+    for (int i = 0; i < 14; i++)
+        assert_int_equal(rec_count(&r, ids[i]), 1);
     log = r.log;
     r.log = NULL;
     rec_free(&r);
@@ -609,17 +794,31 @@ static void test_whole_frames_as_byte_by_byte(void **state)
 {
     int k, pol;
     (void)state;
-    for (pol = 0; pol < 2; pol++) {
+    /* every policy: fail, skip, tolerate */
+    for (pol = 0; pol < 3; pol++) {
         for (k = 0; k < WHOLE_CASES; k++) {
-            int policy = pol ? URG_POLICY_SKIP : URG_POLICY_FAIL, rc[2], err[2];
+            int policy = pol == 2 ? URG_POLICY_TOLERATE : pol ? URG_POLICY_SKIP : URG_POLICY_FAIL;
+            int rc[2], err[2], warn[2];
             char msg[2][256], *log[2];
             struct urg_stats st[2];
             for (int c = 0; c < 2; c++) {
                 memset(&st[c], 0, sizeof(st[c]));
-                log[c] = whole_run(k, policy, c ? 1 : 0, &rc[c], &err[c], msg[c], &st[c]);
+                log[c] = whole_run(k, policy, c ? 1 : 0, &rc[c], &err[c], msg[c], &st[c],
+                                   &warn[c]);
             }
             assert_string_equal(log[0], log[1]);
+            assert_int_equal(warn[0], warn[1]);
             assert_int_equal(err[0], pol ? 0 : whole_errs[k]);
+            /* Tolerated: no error, the reply completes its request with
+             * success, one warning; what skip reports, tolerate reports
+             * too otherwise. */
+            if (policy == URG_POLICY_TOLERATE && whole_tolerated(k)) {
+                assert_null(strstr(log[0], "error "));
+                assert_non_null(strstr(log[0], whole_tolerated(k)));
+                assert_int_equal(warn[0], 1);
+            } else if (policy != URG_POLICY_FAIL && whole_errs[k]) {
+                assert_non_null(strstr(log[0], "error "));
+            }
             assert_int_equal(rc[0], rc[1]);
             assert_int_equal(err[0], err[1]);
             assert_string_equal(msg[0], msg[1]);
@@ -644,6 +843,8 @@ int main(void)
         cmocka_unit_test(test_protocol_errors_from_host),
         cmocka_unit_test(test_split_equivalence_every_caps_layout),
         cmocka_unit_test(test_whole_frames_as_byte_by_byte),
+        cmocka_unit_test(test_tolerated_control_direction),
+        cmocka_unit_test(test_tolerated_reply_fields),
     };
     return cmocka_run_group_tests_name("session_replies", tests, NULL, NULL);
 }

@@ -327,6 +327,83 @@ static void test_speed_checked_again_on_set_configuration(void **state)
     speed_checked_again(SET_CONFIG2);
 }
 
+/* An ep_info endpoint type above 3: refused by default (the session
+ * fails); under URG_POLICY_TOLERATE the engine takes it and the model
+ * refuses the device as QEMU does ("Received invalid endpoint type"): not
+ * attached, or detached when an attached device's new setting brings one,
+ * with reason URG_ERR_PROTO_FIELD and filter_reject. */
+static void test_tolerated_endpoint_type_refused(void **state)
+{
+    static const uint8_t ifs[1] = { 0xff };
+    static const uint8_t SET_ALT1[8] = { 0x01, 11, 1, 0, 0, 0, 0, 0 };
+    static const struct th_ep bad[2] = { { 0x81, 7, 4, 0, 8, 0 }, { 0x02, URG_EP_BULK, 0, 0, 512, 0 } };
+    static const struct th_ep intr8[1] = { { 0x83, URG_EP_INTERRUPT, 4, 0, 8, 0 } };
+    struct urg_session_config sc;
+    struct urg_hcd_config cfg;
+    struct urg_packet p;
+    struct urg_urb *u;
+    struct vmm v;
+    (void)state;
+    /* The default: the session fails on it. */
+    vmm_init(&v, NULL, ALL);
+    th_device_ex(&v.h, URG_SPEED_HIGH, 0x1234, 1, 0, ifs, 1, bad, 2);
+    assert_int_equal(vmm_sync(&v, 0), URG_ERR_PROTO_FIELD);
+    assert_int_equal(v.attached, 0);
+    vmm_free(&v);
+
+    urg_session_config_init(&sc);
+    sc.policy = URG_POLICY_TOLERATE;
+    urg_hcd_config_init(&cfg);
+    cfg.session = &sc;
+    assert_int_equal(urg_hcd_speed_mask(&(struct urg_device){ .speed = URG_SPEED_HIGH,
+                                                              .ep = { [1] = { .type = 7, .interval = 1 } } },
+                                        ALL),
+                     0);
+    /* Tolerated, then refused: never attached. */
+    for (int chunk = 0; chunk < 2; chunk++) {
+        vmm_init(&v, &cfg, ALL);
+        th_device_ex(&v.h, URG_SPEED_HIGH, 0x1234, 1, 0, ifs, 1, bad, 2);
+        assert_int_equal(vmm_sync(&v, (size_t)chunk), 0);
+        assert_int_equal(v.attached, 0);
+        assert_int_equal(v.rejected, 1);
+        assert_int_equal(v.last_reject, URG_ERR_PROTO_FIELD);
+        assert_non_null(strstr(v.last_warning, "endpoint 0x81 has type 7, not an endpoint type"));
+        assert_int_equal(th_count(&v.h, URG_FILTER_REJECT), 1);
+        /* the engine's warning (once) and the model's refusal */
+        assert_int_equal(v.logs[URG_LOG_WARNING], 2);
+        assert_int_equal(urg_session_state(v.s), URG_STATE_CONNECTED);
+        vmm_free(&v);
+    }
+
+    /* An attached device whose new alternate setting has one: detached
+     * and refused, its URB completed once. */
+    vmm_init(&v, &cfg, ALL);
+    th_device_ex(&v.h, URG_SPEED_HIGH, 0x1234, 1, 0, ifs, 1, intr8, 1);
+    assert_int_equal(vmm_sync(&v, 0), 0);
+    assert_int_equal(v.attached, 1);
+    u = vmm_urb(URG_EP_CONTROL, 0, 0, 0);
+    memcpy(u->setup, SET_ALT1, 8);
+    assert_int_equal(urg_hcd_submit(v.dev, u), 0);
+    vmm_sync(&v, 0);
+    memset(&p, 0, sizeof(p));
+    p.type = URG_EP_INFO;
+    memset(p.h.ep_info.type, URG_EP_INVALID, 32);
+    p.h.ep_info.type[0] = p.h.ep_info.type[16] = URG_EP_CONTROL;
+    p.h.ep_info.type[urg_ep_index(0x85)] = 9;
+    p.h.ep_info.interval[urg_ep_index(0x85)] = 1;
+    th_emit_unchecked(&v.h, &p);
+    assert_int_equal(vmm_sync(&v, 0), 0);
+    assert_int_equal(v.detached, 1);
+    assert_int_equal(v.rejected, 1);
+    assert_int_equal(v.last_reject, URG_ERR_PROTO_FIELD);
+    assert_non_null(strstr(v.last_warning, "endpoint 0x85 has type 9"));
+    assert_int_equal(vmm_count(&v, u), 1);
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_NODEV);
+    assert_null(urg_hcd_dev_info(v.dev));
+    vmm_free(&v);
+    vmm_urb_free(u);
+}
+
 static void test_vmm_filter(void **state)
 {
     struct urg_hcd_config cfg;
@@ -505,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_super_speed_ep0_on_a_usb2_port),
         cmocka_unit_test(test_speed_checked_again_on_set_interface),
         cmocka_unit_test(test_speed_checked_again_on_set_configuration),
+        cmocka_unit_test(test_tolerated_endpoint_type_refused),
         cmocka_unit_test(test_vmm_filter),
         cmocka_unit_test(test_connection_loss_and_reconnect),
         cmocka_unit_test(test_urb_misuse),

@@ -3,6 +3,7 @@
  * tests (see testhost.h).
  */
 #include "testhost.h"
+#include "internal.h" /* the rows' codecs, for th_emit_unchecked() */
 
 #include "packets.h"
 
@@ -110,6 +111,32 @@ void th_emit(struct testhost *h, const struct urg_packet *p)
                 urg_strerror(rc));
         abort();
     }
+}
+
+void th_emit_unchecked(struct testhost *h, const struct urg_packet *p)
+{
+    const struct urgi_type *row = urgi_type(p->type);
+    struct urg_wire w = th_wire(h);
+    uint8_t b[16 + URGI_MAX_TYPE_HEADER];
+    int hl = w.id64 ? 16 : 12, th;
+    uint32_t length;
+    if (!row || p->type == URG_HELLO) {
+        fprintf(stderr, "testhost: th_emit_unchecked of type %u\n", p->type);
+        abort();
+    }
+    th = urgi_type_header_len(row, &w);
+    length = (uint32_t)th + p->data_len;
+    memset(b, 0, sizeof(b));
+    for (int i = 0; i < 4; i++) {
+        b[i] = (uint8_t)(p->type >> (8 * i));
+        b[4 + i] = (uint8_t)(length >> (8 * i));
+    }
+    for (int i = 0; i < hl - 8; i++)
+        b[8 + i] = (uint8_t)(p->id >> (8 * i));
+    row->encode(&w, p, b + hl);
+    th_raw(h, b, (size_t)(hl + th));
+    if (p->data_len)
+        th_raw(h, p->data, p->data_len);
 }
 
 const uint8_t *th_out(const struct testhost *h) { return urg_host_output_data(&h->out, NULL); }
@@ -249,7 +276,7 @@ void th_device_ex(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
         p.h.ep_info.max_packet_size[k] = eps[i].mps;
         p.h.ep_info.max_streams[k] = eps[i].max_streams;
     }
-    th_emit(h, &p);
+    th_emit_unchecked(h, &p); /* an endpoint type above 3 as given */
     memset(&p, 0, sizeof(p));
     p.type = URG_DEVICE_CONNECT;
     p.h.device_connect.speed = speed;

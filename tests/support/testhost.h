@@ -38,6 +38,11 @@ struct urg_wire th_wire(const struct testhost *h);
 size_t th_pump(struct testhost *h, urg_session *s);
 /* Appends an encoded packet for the guest (asserts it encodes). */
 void th_emit(struct testhost *h, const struct urg_packet *p);
+/* Appends p encoded by its row's codec with no rule checked (a field
+ * value the encoder refuses: an ep_info type above 3, a control packet
+ * whose endpoint and requesttype disagree), with p->data_len bytes of
+ * p->data, under the host's layout (after the guest's hello was pumped). */
+void th_emit_unchecked(struct testhost *h, const struct urg_packet *p);
 /* Appends raw bytes for the guest. */
 void th_raw(struct testhost *h, const void *bytes, size_t n);
 /* The bytes scripted for the guest and not flushed yet, and how many;
@@ -57,7 +62,7 @@ struct th_ep {
     uint16_t mps;
     uint32_t max_streams;
 };
-/* A scripted device: interface_info (one interface per class given),
+/* A scripted device (endpoint types as given, even above 3): interface_info (one interface per class given),
  * ep_info (control endpoint 0 plus eps), device_connect. */
 void th_device_ex(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
                   uint8_t device_class, const uint8_t *if_classes, int n_if,
