@@ -94,7 +94,7 @@ int urgi_outq_grow(struct urgi_outq *q, size_t ring_bytes, uint32_t nseg)
     return 0;
 }
 
-void urgi_outq_new_seg(struct urgi_outq *q, uint32_t n)
+void urgi_outq_new_seg(struct urgi_outq *q, size_t n)
 {
     struct urgi_oseg *last = seg_at(q, q->scount++);
     memset(last, 0, sizeof(*last));

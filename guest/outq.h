@@ -18,15 +18,17 @@
 #define URGI_OUTQ_SEGS0 64u
 #define URGI_OUTQ_KEEP (256u * 1024)
 #define URGI_OUTQ_KEEP_SEGS 4096u
-/* The ring never grows past this (URG_ERR_NOMEM), so a ring segment's
- * 32-bit length cannot overflow. */
+/* The ring never grows past this (URG_ERR_NOMEM): a burst of headers and
+ * copies stays bounded even without max_output. */
 #define URGI_OUTQ_RING_MAX (1u << 31)
 
 struct urgi_oseg {
     const uint8_t *ext; /* NULL: ring bytes */
-    uint32_t len;
-    uint32_t owner;     /* pending entry, or URGI_NIL */
+    uint64_t len;       /* 64 bits: an open ring segment that is the head
+                           also counts what was consumed of it (off), so
+                           it may pass any 32-bit bound */
     uint64_t owner_id;
+    uint32_t owner;     /* pending entry, or URGI_NIL */
     bool owned;         /* ext was allocated here (a detached copy) */
 };
 
@@ -64,7 +66,7 @@ static inline uint8_t *urgi_outq_tail(struct urgi_outq *q, size_t n)
     size_t tail = (q->rhead + q->rlen) & (q->rcap - 1);
     return q->rcap - tail >= n ? q->ring + tail : NULL;
 }
-URGI_HIDDEN void urgi_outq_new_seg(struct urgi_outq *q, uint32_t n);
+URGI_HIDDEN void urgi_outq_new_seg(struct urgi_outq *q, size_t n);
 /* Queues the n ring bytes written at the tail (urgi_outq_tail(), or
  * urgi_outq_put()): they join a ring segment at the tail (so a burst of
  * small packets pulls out as one iovec), or start one. */
@@ -74,10 +76,10 @@ static inline void urgi_outq_wrote(struct urgi_outq *q, size_t n)
     q->total += n;
     /* Merging with the head segment being consumed is fine: off stays
      * valid. */
-    if (q->open) /* stays under URGI_OUTQ_RING_MAX */
-        q->open->len += (uint32_t)n;
+    if (q->open)
+        q->open->len += n;
     else
-        urgi_outq_new_seg(q, (uint32_t)n);
+        urgi_outq_new_seg(q, n);
 }
 URGI_HIDDEN void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t owner,
                                    uint64_t owner_id);

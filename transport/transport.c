@@ -719,6 +719,10 @@ URG_API int urg_transport_new(const struct urg_transport_config *given, urg_tran
     ev_timer_init(&t->stall, on_stall, 0., 0.);
     ev_prepare_init(&t->prep, on_prepare);
     ev_idle_init(&t->stash_idle, on_stash);
+    /* An idle watcher runs only when nothing of its priority or higher is
+     * pending: at the top priority, a busy descriptor elsewhere on the loop
+     * cannot keep the stash waiting. */
+    ev_set_priority(&t->stash_idle, EV_MAXPRI);
     t->rio.data = t->wio.data = t->lio.data = t->timer.data = t->stall.data = t->prep.data = t;
     t->stash_idle.data = t;
     if (cfg->capture_path && (r = urgt_capture_create(&t->alloc, cfg->capture_path, &t->cap))) {

@@ -309,6 +309,23 @@ static void speed_checked_again(const uint8_t setup[8])
     assert_int_equal(vmm_count(&v, u), 1);
     assert_int_equal(vmm_last(&v, u)->status, URG_URB_NODEV);
     assert_null(urg_hcd_dev_info(v.dev));
+    {
+        /* The late status of the refused URB's request: dropped. */
+        const struct th_packet *req =
+            th_find(&v.h, setup[1] == 9 ? URG_SET_CONFIGURATION : URG_SET_ALT_SETTING);
+        assert_non_null(req);
+        memset(&p, 0, sizeof(p));
+        p.type = setup[1] == 9 ? URG_CONFIGURATION_STATUS : URG_ALT_SETTING_STATUS;
+        p.id = req->p.id;
+        if (setup[1] == 9)
+            p.h.configuration_status.configuration = 2;
+        else
+            p.h.alt_setting_status.alt = 1;
+        th_emit(&v.h, &p);
+        vmm_sync(&v, 0);
+        assert_int_equal(vmm_count(&v, u), 1);
+        assert_null(urg_hcd_dev_info(v.dev));
+    }
     vmm_free(&v);
     vmm_urb_free(u);
 }

@@ -261,8 +261,10 @@ static bool hello_out(void *p)
  * stash whole. mode: BURST_PLAIN; BURST_PAUSE, the application pauses the
  * transport from the seventh URB's completion, when the stash holds the
  * whole last reply and the socket is empty, and resumes it later;
- * BURST_FREE, it frees the transport from the fifth's. */
-enum { BURST_PLAIN, BURST_PAUSE, BURST_FREE };
+ * BURST_FREE, it frees the transport from the fifth's; BURST_STARVE, as
+ * BURST_PAUSE with a descriptor readable at every loop turn beside it. */
+enum { BURST_PLAIN, BURST_PAUSE, BURST_FREE, BURST_STARVE };
+static void busy_cb(struct ev_loop *l, ev_io *w, int re) { (void)l; (void)w; (void)re; }
 enum { BURST_N = 8, BURST_LEN = 16384, BURST_SHORT = 20 };
 static struct urg_urb *burst_pause_on;
 
@@ -317,7 +319,7 @@ static void bulk_burst(int mode)
         u[i]->length = LEN;
         assert_int_equal(urg_hcd_submit(d.dev, u[i]), 0);
     }
-    if (mode == BURST_PAUSE) {
+    if (mode == BURST_PAUSE || mode == BURST_STARVE) {
         burst_pause_on = u[6];
         d.on_complete = burst_pause;
     } else if (mode == BURST_FREE) {
@@ -341,7 +343,7 @@ static void bulk_burst(int mode)
     assert_int_equal(write(sv[1], th_out(&h), th_out_len(&h)), (ssize_t)th_out_len(&h));
     sent += th_out_len(&h);
     d.completions = 0;
-    if (mode == BURST_PAUSE) {
+    if (mode == BURST_PAUSE || mode == BURST_STARVE) {
         assert_true(run_until(loop, seven_completions, &d, 10));
         /* Paused: the last reply, read already, waits in the stash. */
         for (int i = 0; i < 20; i++)
@@ -350,6 +352,22 @@ static void bulk_burst(int mode)
         assert_int_equal(u[7]->status, URG_URB_PENDING);
         d.on_complete = NULL;
         urg_transport_pause(d.t, 0);
+    }
+    if (mode == BURST_STARVE) {
+        /* Another descriptor on the same loop, readable at every turn (a
+         * busy connection): the stash is fed all the same. */
+        int bp[2];
+        ev_io busy;
+        assert_int_equal(pipe(bp), 0);
+        assert_int_equal(write(bp[1], "x", 1), 1);
+        ev_io_init(&busy, busy_cb, bp[0], EV_READ);
+        ev_io_start(loop, &busy);
+        for (int i = 0; i < 2000; i++)
+            ev_run(loop, EVRUN_NOWAIT);
+        ev_io_stop(loop, &busy);
+        close(bp[0]);
+        close(bp[1]);
+        assert_int_equal(d.completions, N);
     }
     if (mode == BURST_FREE) {
         assert_true(run_until(loop, five_completions, &d, 10));
@@ -394,6 +412,12 @@ static void test_bulk_replies_pause_with_a_header_read_ahead(void **state)
 {
     (void)state;
     bulk_burst(BURST_PAUSE);
+}
+
+static void test_bulk_replies_stash_fed_beside_a_busy_fd(void **state)
+{
+    (void)state;
+    bulk_burst(BURST_STARVE);
 }
 
 static void test_bulk_replies_free_with_a_header_read_ahead(void **state)
@@ -1175,6 +1199,7 @@ int main(void)
         cmocka_unit_test(test_bulk_replies_read_straight_into_the_urbs),
         cmocka_unit_test(test_bulk_replies_pause_with_a_header_read_ahead),
         cmocka_unit_test(test_bulk_replies_free_with_a_header_read_ahead),
+        cmocka_unit_test(test_bulk_replies_stash_fed_beside_a_busy_fd),
         cmocka_unit_test(test_tcp_ipv4_ipv6_and_unix),
         cmocka_unit_test(test_listen_mode),
         cmocka_unit_test(test_reconnect),
