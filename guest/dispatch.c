@@ -402,7 +402,8 @@ static int on_filter(urg_session *s, const struct urg_packet *p)
 {
     struct urg_filter_rule *rules;
     size_t count;
-    int r = urgi_filter_parse_alloc(&s->alloc, (const char *)p->data, ",", "|", &rules,
+    int r = urgi_filter_parse_alloc(&s->alloc, (const char *)p->data, URG_FILTER_TOKEN_SEP,
+                                     URG_FILTER_RULE_SEP, &rules,
                                     &count);
     if (r == URG_ERR_NOMEM)
         return refuse(s, URG_ERR_NOMEM, "filter_filter: no memory for %zu rules", count);

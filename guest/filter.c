@@ -188,7 +188,8 @@ URG_API int urg_filter_parse_sep(const char *str, const char *token_sep, const c
 URG_API int urg_filter_parse(const char *str, struct urg_filter_rule *rules, size_t max,
                              size_t *count)
 {
-    return urg_filter_parse_sep(str, ",", "|", rules, max, count);
+    return urg_filter_parse_sep(str, URG_FILTER_TOKEN_SEP, URG_FILTER_RULE_SEP, rules, max,
+                                count);
 }
 
 int urgi_filter_parse_alloc(const struct urg_allocator *a, const char *str,
@@ -267,7 +268,8 @@ URG_API int urg_filter_format_sep(const struct urg_filter_rule *rules, size_t co
 URG_API int urg_filter_format(const struct urg_filter_rule *rules, size_t count, char *buf,
                               size_t cap)
 {
-    return urg_filter_format_sep(rules, count, ",", "|", buf, cap);
+    return urg_filter_format_sep(rules, count, URG_FILTER_TOKEN_SEP, URG_FILTER_RULE_SEP, buf,
+                                 cap);
 }
 
 /* The first rule matching cls/vendor/product/version decides. */

@@ -537,7 +537,8 @@ URG_API int urg_session_send_filter(urg_session *s, const char *filter)
         return URG_ERR_INVALID;
     if (!urgi_has(s->wire.caps, URG_CAP_FILTER))
         return URG_ERR_NO_CAP;
-    if ((r = urgi_filter_parse_alloc(&s->alloc, filter, ",", "|", &rules, &count)))
+    if ((r = urgi_filter_parse_alloc(&s->alloc, filter, URG_FILTER_TOKEN_SEP,
+                                         URG_FILTER_RULE_SEP, &rules, &count)))
         return r;
     len = urg_filter_format(rules, count, NULL, 0);
     str = urgi_malloc(&s->alloc, (size_t)len + 1);

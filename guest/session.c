@@ -100,8 +100,8 @@ URG_API int urg_session_new(const struct urg_session_config *given, urg_session 
         goto fail;
     if (cfg->filter) {
         int len;
-        const char *ts = cfg->filter_token_sep ? cfg->filter_token_sep : ",";
-        const char *rs = cfg->filter_rule_sep ? cfg->filter_rule_sep : "|";
+        const char *ts = cfg->filter_token_sep ? cfg->filter_token_sep : URG_FILTER_TOKEN_SEP;
+        const char *rs = cfg->filter_rule_sep ? cfg->filter_rule_sep : URG_FILTER_RULE_SEP;
         if ((r = urgi_filter_parse_alloc(&s->alloc, cfg->filter, ts, rs, &s->filter,
                                          &s->filter_count)))
             goto fail;

@@ -427,6 +427,11 @@ struct urg_filter_rule {
                                (as usbredirfilter; formatted as 1) */
 };
 
+/** The protocol's separators of the string form (filter_filter packets,
+ *  urg_filter_parse(), urg_filter_format(), a config's NULL separators). */
+#define URG_FILTER_TOKEN_SEP ","
+#define URG_FILTER_RULE_SEP "|"
+
 enum urg_filter_flags {
     URG_FILTER_DEFAULT_ALLOW = 1,       /* no matching rule: allow */
     URG_FILTER_DONT_SKIP_NON_BOOT_HID = 2 /* check non-boot HID interfaces */

@@ -68,11 +68,10 @@ URG_API int urg_hcd_dev_new(const struct urg_hcd_config *given, urg_hcd_dev **ou
         (cfg->filter_rule_sep && !*cfg->filter_rule_sep))
         return URG_ERR_INVALID;
     if (cfg->filter) {
+        const char *ts = cfg->filter_token_sep ? cfg->filter_token_sep : URG_FILTER_TOKEN_SEP;
+        const char *rs = cfg->filter_rule_sep ? cfg->filter_rule_sep : URG_FILTER_RULE_SEP;
         size_t n;
-        if (urg_filter_parse_sep(cfg->filter,
-                                 cfg->filter_token_sep ? cfg->filter_token_sep : ",",
-                                 cfg->filter_rule_sep ? cfg->filter_rule_sep : "|", NULL, 0,
-                                 &n))
+        if (urg_filter_parse_sep(cfg->filter, ts, rs, NULL, 0, &n))
             return URG_ERR_FILTER_SYNTAX;
     }
     d = a.malloc(a.ctx, sizeof(*d));
