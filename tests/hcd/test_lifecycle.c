@@ -262,12 +262,8 @@ static void test_super_speed_ep0_on_a_usb2_port(void **state)
                               URG_SPEED_SUPER, bulk, 1),
                          1);
         assert_int_equal(v.info.speed, port ? URG_SPEED_SUPER : URG_SPEED_HIGH);
-        assert_int_equal(urg_hcd_submit(v.dev, u), 0);
-        vmm_sync(&v, 0);
-        th_reply_control(&v.h, &th_find(&v.h, URG_CONTROL_PACKET)->p, URG_STATUS_SUCCESS,
-                         SS_DEVICE, 18);
-        vmm_sync(&v, 0);
-        assert_int_equal(vmm_last(&v, u)->status, URG_URB_SUCCESS);
+        assert_int_equal(vmm_control_reply(&v, u, URG_STATUS_SUCCESS, SS_DEVICE, 18)->status,
+                         URG_URB_SUCCESS);
         assert_int_equal(u->buffer[7], port ? 9 : 64);
         assert_memory_equal(u->buffer + 8, SS_DEVICE + 8, 10);
         vmm_free(&v);

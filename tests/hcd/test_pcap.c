@@ -46,7 +46,6 @@ static void test_capture_read_by_tshark(void **state)
     struct vmm v;
     struct urg_urb *ctl, *addr, *out, *in;
     char path[] = "/tmp/urg-pcap-XXXXXX";
-    const struct th_packet *req;
     struct urg_packet p;
     char *fields, *desc;
     int fd;
@@ -63,11 +62,8 @@ static void test_capture_read_by_tshark(void **state)
     /* 1-2: GET_DESCRIPTOR(device) at address 0, answered */
     ctl = vmm_urb(URG_EP_CONTROL, 0, 18, 0);
     memcpy(ctl->setup, GET_DEVICE_DESCRIPTOR, 8);
-    assert_int_equal(urg_hcd_submit(v.dev, ctl), 0);
-    vmm_sync(&v, 0);
-    req = th_find(&v.h, URG_CONTROL_PACKET);
-    th_reply_control(&v.h, &req->p, URG_STATUS_SUCCESS, DEVICE_DESCRIPTOR, 18);
-    vmm_sync(&v, 0);
+    assert_int_equal(vmm_control_reply(&v, ctl, URG_STATUS_SUCCESS, DEVICE_DESCRIPTOR, 18)->status,
+                     URG_URB_SUCCESS);
     /* 3-4: SET_ADDRESS 5 (handled locally, still captured) */
     addr = vmm_urb(URG_EP_CONTROL, 0, 0, 0);
     memcpy(addr->setup, SET_ADDRESS_5, 8);
@@ -144,7 +140,6 @@ static void test_capture_fields_high_speed(void **state)
     struct vmm v;
     struct urg_urb *ctl, *nodata, *out, *in, *iso_out, *iso_in;
     char path[] = "/tmp/urg-pcap-XXXXXX";
-    const struct th_packet *req;
     struct urg_packet p;
     double start, end;
     uint32_t frame;
@@ -161,20 +156,14 @@ static void test_capture_fields_high_speed(void **state)
     ctl = vmm_urb(URG_EP_CONTROL, 0, 18, 0);
     ctl->flags = URG_URB_FLAG_SHORT_NOT_OK | URG_URB_FLAG_ZERO_PACKET;
     memcpy(ctl->setup, GET_DEVICE_DESCRIPTOR, 8);
-    assert_int_equal(urg_hcd_submit(v.dev, ctl), 0);
-    vmm_sync(&v, 0);
-    req = th_find(&v.h, URG_CONTROL_PACKET);
-    th_reply_control(&v.h, &req->p, URG_STATUS_SUCCESS, DEVICE_DESCRIPTOR, 18);
-    vmm_sync(&v, 0);
+    assert_int_equal(vmm_control_reply(&v, ctl, URG_STATUS_SUCCESS, DEVICE_DESCRIPTOR, 18)->status,
+                     URG_URB_SUCCESS);
     th_clear(&v.h);
     /* 3-4: a vendor request "IN" without data: OUT for Linux */
     nodata = vmm_urb(URG_EP_CONTROL, 0, 0, 0);
     memcpy(nodata->setup, VENDOR_IN_NO_DATA, 8);
-    assert_int_equal(urg_hcd_submit(v.dev, nodata), 0);
-    vmm_sync(&v, 0);
-    req = th_find(&v.h, URG_CONTROL_PACKET);
-    th_reply_control(&v.h, &req->p, URG_STATUS_SUCCESS, NULL, 0);
-    vmm_sync(&v, 0);
+    assert_int_equal(vmm_control_reply(&v, nodata, URG_STATUS_SUCCESS, NULL, 0)->status,
+                     URG_URB_SUCCESS);
     /* 5-6: bulk OUT of 4 bytes */
     out = vmm_urb(URG_EP_BULK, 0x04, 4, 0);
     out->flags = URG_URB_FLAG_ZERO_PACKET | URG_URB_FLAG_SHORT_NOT_OK; /* only the first on OUT */

@@ -269,18 +269,6 @@ static uint32_t rewrite(void *ud, urg_hcd_dev *dev, const uint8_t setup[8], uint
     return hook.give;
 }
 
-/* A control IN URB answered with reply (len bytes) or a stall: its
- * completion. */
-static const struct vmm_done *control_reply(struct vmm *v, struct urg_urb *u, uint8_t status,
-                                            const uint8_t *reply, uint32_t len)
-{
-    assert_int_equal(urg_hcd_submit(v->dev, u), 0);
-    vmm_sync(v, 0);
-    th_reply_control(&v->h, sent(v, URG_CONTROL_PACKET), status, reply, len);
-    vmm_sync(v, 0);
-    return vmm_last(v, u);
-}
-
 /* GET_DESCRIPTOR replies: the remote-wakeup bit of a configuration
  * descriptor cleared by default (as QEMU), kept when asked; the VMM's
  * hook sees every successful standard GET_DESCRIPTOR and sets the length. */
@@ -301,18 +289,18 @@ static void test_descriptor_fixups(void **state)
      * left alone. */
     vmm_init(&v, NULL, ALL);
     vmm_plug_default(&v);
-    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 34);
+    done = vmm_control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 34);
     assert_int_equal(done->status, URG_URB_SUCCESS);
     assert_int_equal(done->actual, 34);
     assert_int_equal(u->buffer[7], 0x80);
     assert_memory_equal(u->buffer + 8, CONFIG + 8, 26);
     u->setup[6] = 8;
-    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 8);
+    done = vmm_control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 8);
     assert_int_equal(done->actual, 8);
     assert_int_equal(u->buffer[7], 0x80);
     u->setup[6] = 7;
     memset(u->buffer, 0xee, 64);
-    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 7);
+    done = vmm_control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 7);
     assert_memory_equal(u->buffer, CONFIG, 7);
     assert_int_equal(u->buffer[7], 0xee);
     memcpy(u->setup, GET_DEVICE_DESCRIPTOR, 8);
@@ -321,7 +309,7 @@ static void test_descriptor_fixups(void **state)
         memcpy(odd, DEVICE_DESCRIPTOR, 18);
         odd[1] = 2; /* a device descriptor reply that looks like a configuration */
         odd[7] = 0xa0;
-        done = control_reply(&v, u, URG_STATUS_SUCCESS, odd, 18);
+        done = vmm_control_reply(&v, u, URG_STATUS_SUCCESS, odd, 18);
         assert_int_equal(u->buffer[7], 0xa0);
     }
     vmm_free(&v);
@@ -332,7 +320,7 @@ static void test_descriptor_fixups(void **state)
     vmm_init(&v, &cfg, ALL);
     vmm_plug_default(&v);
     memcpy(u->setup, GET_CONFIG_DESCRIPTOR, 8);
-    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 34);
+    done = vmm_control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 34);
     assert_int_equal(u->buffer[7], 0xa0);
     vmm_free(&v);
 
@@ -345,7 +333,7 @@ static void test_descriptor_fixups(void **state)
     memset(&hook, 0, sizeof(hook));
     hook.v = &v;
     hook.give = 20;
-    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 34);
+    done = vmm_control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 34);
     assert_int_equal(hook.calls, 1);
     assert_memory_equal(hook.setup, GET_CONFIG_DESCRIPTOR, 8);
     assert_int_equal(hook.length, 34);
@@ -355,22 +343,22 @@ static void test_descriptor_fixups(void **state)
     assert_int_equal(u->buffer[2], 0x5a);
     assert_int_equal(u->buffer[7], 0x80);
     hook.give = 1000; /* more than wLength: wLength */
-    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 9);
+    done = vmm_control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 9);
     assert_int_equal(hook.length, 9);
     assert_int_equal(done->status, URG_URB_SUCCESS);
     assert_int_equal(done->actual, 34);
     /* An interface's descriptor (HID report) too. */
     memcpy(u->setup, GET_REPORT_DESCRIPTOR, 8);
     hook.give = 3;
-    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 30);
+    done = vmm_control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 30);
     assert_int_equal(hook.calls, 3);
     assert_int_equal(hook.max, 64);
     assert_int_equal(done->actual, 3);
     /* Not for a stalled GET_DESCRIPTOR, nor for a class request. */
-    done = control_reply(&v, u, URG_STATUS_STALL, NULL, 0);
+    done = vmm_control_reply(&v, u, URG_STATUS_STALL, NULL, 0);
     assert_int_equal(done->status, URG_URB_STALL);
     memcpy(u->setup, CLASS_GET_REPORT, 8);
-    done = control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 8);
+    done = vmm_control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 8);
     assert_int_equal(done->actual, 8);
     assert_int_equal(hook.calls, 3);
     vmm_free(&v);

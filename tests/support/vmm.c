@@ -167,6 +167,25 @@ const struct vmm_done *vmm_last(const struct vmm *v, const struct urg_urb *u)
     abort();
 }
 
+const struct vmm_done *vmm_control_reply(struct vmm *v, struct urg_urb *u, uint8_t status,
+                                         const void *reply, uint32_t len)
+{
+    const struct th_packet *req;
+    th_clear(&v->h);
+    if (urg_hcd_submit(v->dev, u) != 0) {
+        fprintf(stderr, "vmm: the control URB was not sent\n");
+        abort();
+    }
+    vmm_sync(v, 0);
+    if (!(req = th_find(&v->h, URG_CONTROL_PACKET))) {
+        fprintf(stderr, "vmm: no control request reached the host\n");
+        abort();
+    }
+    th_reply_control(&v->h, &req->p, status, reply, len);
+    vmm_sync(v, 0);
+    return vmm_last(v, u);
+}
+
 struct urg_urb *vmm_urb(uint8_t type, uint8_t ep, uint32_t len, int iso_packets)
 {
     struct urg_urb *u = urg_urb_alloc(iso_packets);

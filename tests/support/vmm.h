@@ -46,6 +46,11 @@ int vmm_sync(struct vmm *v, size_t chunk);
 int vmm_count(const struct vmm *v, const struct urg_urb *u);
 /* The last completion of that URB (asserts there is one). */
 const struct vmm_done *vmm_last(const struct vmm *v, const struct urg_urb *u);
+/* Submits control URB u (it must be sent), answers its control request
+ * as the host with status and reply (len bytes), delivers the answer:
+ * u's completion. The host's record of packets is cleared first. */
+const struct vmm_done *vmm_control_reply(struct vmm *v, struct urg_urb *u, uint8_t status,
+                                         const void *reply, uint32_t len);
 /* A URB of a type on an endpoint with a fresh buffer of len bytes. */
 struct urg_urb *vmm_urb(uint8_t type, uint8_t ep, uint32_t len, int iso_packets);
 void vmm_urb_free(struct urg_urb *u);
