@@ -103,11 +103,73 @@ char *urgi_decoder_msg(urg_decoder *d, size_t *cap)
 void urgi_decoder_forget_dest(urg_decoder *d, const void *dest)
 {
     /* The buffer is going away mid-payload: skip the rest of the payload. */
-    if (d->state == S_DATA && d->dest == dest && d->dest != d->own) {
+    if (d->state == S_DATA && ((d->dest == dest && d->dest != d->own) || d->iov == dest)) {
         d->skip_left = d->data_len - d->data_fill;
         d->state = d->skip_left ? S_SKIP : S_HEADER;
         d->hfill = 0;
+        d->iov = NULL;
     }
+}
+
+void urgi_decoder_dest_iov(urg_decoder *d, const struct iovec *iov, uint32_t iovcnt)
+{
+    d->offer_iov = iov;
+    d->offer_iovcnt = iovcnt;
+}
+
+/* The segment cursor moves n bytes on (n within the payload), then onto
+ * the next non-empty segment while bytes remain to come. */
+static void iov_advance(urg_decoder *d, size_t n)
+{
+    d->iov_off += n;
+    while (d->iov_at < d->iovcnt && d->iov_off >= d->iov[d->iov_at].iov_len &&
+           d->data_fill < d->data_len) {
+        d->iov_off -= d->iov[d->iov_at].iov_len;
+        d->iov_at++;
+    }
+}
+
+/* Copies n payload bytes (n within the payload) into the segments. */
+static void iov_copy(urg_decoder *d, const uint8_t *p, size_t n)
+{
+    while (n) {
+        const struct iovec *v = &d->iov[d->iov_at];
+        size_t k = v->iov_len - d->iov_off;
+        if (k > n)
+            k = n;
+        memcpy((uint8_t *)v->iov_base + d->iov_off, p, k);
+        p += k;
+        n -= k;
+        d->data_fill += (uint32_t)k;
+        iov_advance(d, k);
+    }
+}
+
+int urgi_decoder_window_iov(urg_decoder *d, struct iovec *iov, int max)
+{
+    size_t left, off;
+    uint32_t at;
+    int n = 0;
+    if (!d || d->state != S_DATA || d->busy || max < 1)
+        return 0;
+    left = d->data_len - d->data_fill;
+    if (!d->iov) {
+        iov[0].iov_base = d->dest + d->data_fill;
+        iov[0].iov_len = left;
+        return 1;
+    }
+    for (at = d->iov_at, off = d->iov_off; left && n < max && at < d->iovcnt; at++, off = 0) {
+        size_t k = d->iov[at].iov_len - off;
+        if (!k)
+            continue;
+        if (k > left)
+            k = left;
+        iov[n].iov_base = (uint8_t *)d->iov[at].iov_base + off;
+        iov[n].iov_len = k;
+        left -= k;
+        n++;
+    }
+    return n;
 }
 
 void urgi_decoder_fail(urg_decoder *d) { d->state = S_FAILED; }
@@ -227,7 +289,16 @@ need_data:
     d->data_len = p->data_len;
     d->data_fill = 0;
     d->copied = false;
-    if (!dest && d->data_len) {
+    d->iov = NULL;
+    if (!dest && d->offer_iov) {
+        /* Into the header callback's segments, from the first non-empty
+         * one. */
+        d->iov = d->offer_iov;
+        d->iovcnt = d->offer_iovcnt;
+        d->iov_at = 0;
+        d->iov_off = 0;
+        iov_advance(d, 0);
+    } else if (!dest && d->data_len) {
         if (d->own_cap < d->data_len) {
             uint8_t *n = urgi_realloc(&d->alloc, d->own, d->data_len);
             if (!n) {
@@ -274,6 +345,7 @@ static int type_header_read(urg_decoder *d, const uint8_t *th, const uint8_t *re
     v = URG_DECODE_CONTINUE;
     /* The hello belongs to the decoder (it sets the layout): the header
      * callback cannot discard it or place its payload. */
+    d->offer_iov = NULL;
     if (d->cb.header && p->type != URG_HELLO) {
         d->msg[0] = '\0';
         v = d->cb.header(d->ctx, p, &dest);
@@ -388,6 +460,7 @@ static URGI_ALWAYS_INLINE int whole_frames_dir(urg_decoder *d, const uint8_t *bu
             uint8_t *dest = NULL;
             p->data = NULL;
             d->msg[0] = '\0';
+            d->offer_iov = NULL;
             v = d->cb.header(d->ctx, p, &dest);
             if (URGI_UNLIKELY(v != URG_DECODE_CONTINUE)) {
                 size_t u;
@@ -528,12 +601,16 @@ static int feed(urg_decoder *d, const uint8_t *p, size_t left, size_t *consumed)
             if (n > left)
                 n = left;
             if (n) {
-                memcpy(d->dest + d->data_fill, p, n);
+                if (URGI_UNLIKELY(d->iov)) {
+                    iov_copy(d, p, n);
+                } else {
+                    memcpy(d->dest + d->data_fill, p, n);
+                    d->data_fill += (uint32_t)n;
+                }
                 if (!d->copied) {
                     d->copied = true;
                     d->stats.payload_copies++;
                 }
-                d->data_fill += (uint32_t)n;
                 p += n;
                 left -= n;
             }
@@ -588,10 +665,11 @@ URG_API int urg_decoder_feed(urg_decoder *d, const void *buf, size_t len, size_t
 
 URG_API int urg_decoder_window(urg_decoder *d, void **buf, size_t *len)
 {
-    if (!d || !buf || !len || d->state != S_DATA || d->busy)
+    struct iovec v;
+    if (!buf || !len || !urgi_decoder_window_iov(d, &v, 1))
         return 0;
-    *buf = d->dest + d->data_fill;
-    *len = d->data_len - d->data_fill;
+    *buf = v.iov_base;
+    *len = v.iov_len;
     return 1;
 }
 
@@ -628,6 +706,8 @@ URG_API int urg_decoder_commit(urg_decoder *d, size_t n)
         return URG_ERR_INVALID;
     d->busy = true;
     d->data_fill += (uint32_t)n;
+    if (URGI_UNLIKELY(d->iov))
+        iov_advance(d, n);
     if (d->data_fill == d->data_len)
         r = finish(d, d->dest);
     d->busy = false;

@@ -67,7 +67,15 @@ struct urg_decoder {
     const struct urgi_type *row; /* its row, once its header passed */
     struct urg_packet pkt;
     uint32_t data_len, data_fill;
-    uint8_t *dest;             /* where the payload goes */
+    uint8_t *dest;             /* where the payload goes (NULL: in iov) */
+    /* A payload placed in segments (urgi_decoder_dest_iov()): iovcnt of
+     * them at iov, the next byte at iov[iov_at] + iov_off (a non-empty
+     * segment while data_fill < data_len). */
+    const struct iovec *iov;
+    uint32_t iovcnt, iov_at;
+    size_t iov_off;
+    const struct iovec *offer_iov; /* the header callback's offer, for the */
+    uint32_t offer_iovcnt;         /* packet being decoded */
     uint64_t skip_left;
     uint8_t *own;              /* own payload buffer */
     size_t own_cap;
@@ -78,8 +86,18 @@ struct urg_decoder {
 
 /* The message buffer a callback fills before returning an error. */
 URGI_HIDDEN char *urgi_decoder_msg(urg_decoder *d, size_t *cap);
-/* dest is being released: if the payload in progress goes there, skip the
- * rest of it instead. */
+/* From inside the header callback: the packet's payload, if it must wait
+ * for more bytes, goes into the segments iov[iovcnt] (which hold at least
+ * its data_len bytes and stay valid until it is finished or forgotten) in
+ * place of *dest; it is then handed out with data NULL. */
+URGI_HIDDEN void urgi_decoder_dest_iov(urg_decoder *d, const struct iovec *iov, uint32_t iovcnt);
+/* Up to max iovecs of where the rest of the payload in progress goes (its
+ * destination's rest, segment by segment); 0 when the next bytes are
+ * headers (as urg_decoder_window()). */
+URGI_HIDDEN int urgi_decoder_window_iov(urg_decoder *d, struct iovec *iov, int max);
+/* dest (a buffer, or a segment array given to urgi_decoder_dest_iov()) is
+ * being released: if the payload in progress goes there, skip the rest of
+ * it instead. */
 URGI_HIDDEN void urgi_decoder_forget_dest(urg_decoder *d, const void *dest);
 /* Marks the stream failed (the owner failed for its own reasons). */
 URGI_HIDDEN void urgi_decoder_fail(urg_decoder *d);

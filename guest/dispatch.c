@@ -138,8 +138,12 @@ int urgi_on_header(void *ctx, const struct urg_packet *p, uint8_t **dest)
                       t->name, (unsigned long long)p->id, urg_type_name(e->type));
     if ((r = check_reply(s, t, e, p)))
         return r;
-    if (e->in_buf && p->data_len)
-        *dest = e->in_buf;
+    if (e->in && p->data_len) {
+        if (URGI_UNLIKELY(e->flags & URGI_P_IOV))
+            urgi_decoder_dest_iov(s->dec, e->in, e->in_iovcnt);
+        else
+            *dest = e->in;
+    }
     return URG_DECODE_CONTINUE;
 }
 
@@ -682,7 +686,7 @@ int urgi_on_whole(void *ctx, const uint8_t *buf, size_t len, size_t *used)
         } else {
             /* urgi_complete_entry() without what cannot apply: no OUT
              * payload waits in the output queue, no payload is being
-             * read into in_buf (the decoder is at a frame boundary), and
+             * read into its destination (the decoder is at a frame boundary), and
              * a data request starts no stream. */
             c.id = e->id;
             c.user_data = e->user_data;

@@ -148,7 +148,7 @@ static URGI_ALWAYS_INLINE int put(urg_output *o, const void *bytes, size_t n, co
         }
     }
     if (data_len)
-        urgi_outq_put_ext(q, data, (uint32_t)data_len, 0, (uint64_t)(uintptr_t)token);
+        urgi_outq_put_ext(q, data, (uint32_t)data_len, 0, (uint64_t)(uintptr_t)token, true);
     return 0;
 }
 

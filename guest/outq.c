@@ -117,7 +117,7 @@ void urgi_outq_put(struct urgi_outq *q, const void *bytes, size_t n)
 }
 
 void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t owner,
-                       uint64_t owner_id)
+                       uint64_t owner_id, bool last)
 {
     struct urgi_oseg *s;
     if (!n)
@@ -128,6 +128,7 @@ void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t 
     s->owner = owner;
     s->owner_id = owner_id;
     s->owned = false;
+    s->last = last;
     q->total += n;
     q->open = NULL;
 }
@@ -204,7 +205,7 @@ void urgi_outq_consume_segs(struct urgi_outq *q, size_t n, urgi_outq_release_fn 
         q->total -= k;
         n -= k;
         if (q->off == s->len) {
-            uint32_t owner = s->owner;
+            uint32_t owner = s->last ? s->owner : URGI_NIL;
             uint64_t owner_id = s->owner_id;
             if (s->owned)
                 urgi_free(q->alloc, (void *)s->ext);

@@ -30,6 +30,9 @@ struct urgi_oseg {
     uint64_t owner_id;
     uint32_t owner;     /* pending entry, or URGI_NIL */
     bool owned;         /* ext was allocated here (a detached copy) */
+    bool last;          /* the owner's last segment (a payload given as
+                           several segments has one): consuming it is what
+                           releases the owner */
 };
 
 struct urgi_outq {
@@ -81,8 +84,11 @@ static inline void urgi_outq_wrote(struct urgi_outq *q, size_t n)
     else
         urgi_outq_new_seg(q, n);
 }
+/* Queues n bytes at p uncopied, as a segment of (owner, owner_id); last:
+ * the owner's last one, whose consumption releases the owner (fn of
+ * urgi_outq_consume). */
 URGI_HIDDEN void urgi_outq_put_ext(struct urgi_outq *q, const void *p, uint32_t n, uint32_t owner,
-                                   uint64_t owner_id);
+                                   uint64_t owner_id, bool last);
 URGI_HIDDEN int urgi_outq_iov_all(const struct urgi_outq *q, struct iovec *iov, int cnt);
 /* Up to cnt iovecs of what is queued, in order; how many. */
 static inline int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, int cnt)
@@ -99,8 +105,8 @@ static inline int urgi_outq_iov(const struct urgi_outq *q, struct iovec *iov, in
 }
 URGI_HIDDEN void urgi_outq_consume_segs(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn,
                                         void *ctx);
-/* Drops the first n queued bytes (n <= total); fn hears of each external
- * segment the transport is done with. */
+/* Drops the first n queued bytes (n <= total); fn hears of each owner
+ * whose last external segment the transport is done with. */
 static inline void urgi_outq_consume(struct urgi_outq *q, size_t n, urgi_outq_release_fn fn,
                                      void *ctx)
 {

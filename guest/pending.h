@@ -35,17 +35,22 @@ enum {
     URGI_P_CANCEL_SENT = 2, /* cancel_data_packet queued */
     URGI_P_OUT_QUEUED = 4,  /* the OUT payload is still in the output queue */
     URGI_P_IN = 8,          /* an IN transfer (data comes back) */
-    URGI_P_ENDING = 16      /* pending when the session ended: completes
+    URGI_P_ENDING = 16,     /* pending when the session ended: completes
                                with URG_STATUS_NODEV (urgi_complete_all) */
+    URGI_P_IOV = 32         /* in is an iovec array of in_iovcnt segments */
 };
 
 struct urgi_pending {
     uint64_t id;
     void *user_data;
-    uint8_t *in_buf;    /* IN destination, or NULL */
+    void *in;           /* IN destination: a buffer, or with URGI_P_IOV the
+                           caller's iovec array; NULL: none */
     uint32_t length;    /* requested length */
     uint32_t aux32;     /* stream id, endpoint mask */
-    uint32_t next_free; /* a free entry's free-list link */
+    union {
+        uint32_t next_free; /* a free entry's free-list link */
+        uint32_t in_iovcnt; /* a used entry's: segments at in (URGI_P_IOV) */
+    };
     uint8_t type;       /* request packet type */
     uint8_t endpoint;
     uint8_t flags;

@@ -30,17 +30,51 @@ static inline int ready(const urg_session *s, bool need_device)
 
 /* What a request's pending entry keeps beside its id: its endpoint and
  * requested length, aux32 and aux8 (stream id, endpoint mask, interface,
- * configuration), its IN destination and its OUT payload. */
+ * configuration), its IN destination and its OUT payload. A destination or
+ * payload given as segments (the _iov calls) is the caller's iovec array:
+ * out_segs of its entries hold the payload's out_len bytes, dest_iovcnt
+ * of them the destination. */
 struct req {
-    const void *out;    /* OUT payload, referenced until completion */
+    const void *out;    /* OUT payload, referenced until completion: a
+                           buffer, or with out_iov the caller's iovecs */
     uint32_t out_len;
-    uint8_t *in_buf;    /* IN destination, optional */
+    uint32_t out_segs;  /* with out_iov: segments with payload bytes */
+    bool out_iov;
+    void *dest;         /* IN destination, optional (a buffer, or the
+                           caller's iovecs with dest_iov) */
+    uint32_t dest_iovcnt;
+    bool dest_iov;
     uint32_t length;    /* requested length */
     uint8_t endpoint;
     bool in;
     uint32_t aux32;
     uint8_t aux8;
 };
+
+/* The output segments q's packet takes: its header, and its payload's. */
+static inline uint32_t out_segments(const struct req *q)
+{
+    return 1 + (q->out_iov ? q->out_segs : 1);
+}
+
+/* Queues q's OUT payload, uncopied, after its header: one segment, or one
+ * per non-empty iovec up to out_len bytes, all owned by entry i. */
+static void queue_payload(urg_session *s, uint32_t i, uint64_t id, const struct req *q)
+{
+    const struct iovec *v = q->out;
+    uint32_t left = q->out_len, segs = q->out_segs;
+    if (!q->out_iov) {
+        urgi_outq_put_ext(&s->oq, q->out, q->out_len, i, id, true);
+        return;
+    }
+    for (; left; v++) {
+        uint32_t n = v->iov_len < left ? (uint32_t)v->iov_len : left;
+        if (!n)
+            continue;
+        urgi_outq_put_ext(&s->oq, v->iov_base, n, i, id, --segs == 0);
+        left -= n;
+    }
+}
 
 /* Request i, just queued as n bytes of type index idx (its header in the
  * ring), takes the rest of its pending entry: q, user_data, and its OUT
@@ -52,14 +86,18 @@ static URGI_ALWAYS_INLINE void queued(urg_session *s, uint32_t i, uint32_t type,
     e->type = (uint8_t)type;
     e->endpoint = q->endpoint;
     e->length = q->length;
-    e->in_buf = q->in_buf;
+    e->in = q->dest;
     e->aux32 = q->aux32;
     e->aux8 = q->aux8;
     e->user_data = user_data;
     if (q->in)
         e->flags |= URGI_P_IN;
+    if (URGI_UNLIKELY(q->dest_iov)) {
+        e->flags |= URGI_P_IOV;
+        e->in_iovcnt = q->dest_iovcnt;
+    }
     if (q->out_len) {
-        urgi_outq_put_ext(&s->oq, q->out, q->out_len, i, e->id);
+        queue_payload(s, i, e->id, q);
         e->flags |= URGI_P_OUT_QUEUED;
     }
     s->tx_packets[idx]++;
@@ -79,7 +117,7 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
     int n, r, hl = s->out_frames.hl;
 
     p->id = 0;
-    p->data = q->out;
+    p->data = q->out; /* (segments: urg_encode() only checks data is there) */
     p->data_len = q->out_len;
     n = urg_encode(&s->wire, URG_DIR_TO_HOST, p, hdr, sizeof(hdr));
     if (n < 0)
@@ -89,7 +127,7 @@ static int submit(urg_session *s, struct urg_packet *p, const struct req *q, voi
     i = urgi_pt_add(&s->pt);
     if (i == URGI_NIL)
         return URG_ERR_NOMEM;
-    if ((r = urgi_outq_reserve(&s->oq, (size_t)n, 2))) {
+    if ((r = urgi_outq_reserve(&s->oq, (size_t)n, out_segments(q)))) {
         urgi_pt_remove(&s->pt, i);
         return r;
     }
@@ -111,12 +149,65 @@ static URGI_ALWAYS_INLINE int data_req(struct req *q, uint8_t endpoint, uint32_t
         return URG_ERR_INVALID;
     q->out = in ? NULL : data;
     q->out_len = in ? 0 : length;
-    q->in_buf = in ? data : NULL;
+    q->out_segs = 0;
+    q->out_iov = false;
+    q->dest = in ? data : NULL;
+    q->dest_iovcnt = 0;
+    q->dest_iov = false;
     q->length = length;
     q->endpoint = endpoint;
     q->in = in;
     q->aux32 = aux32;
     q->aux8 = 0;
+    return 0;
+}
+
+/* The segments iov[iovcnt] as a transfer's data of length bytes: at most
+ * URG_IOV_MAX of them, holding at least length bytes, none of the first
+ * length NULL. *segs: how many non-empty ones hold those bytes, *cnt: how
+ * many iovecs up to the last of them. 0 or URG_ERR_INVALID. */
+static int iov_check(const struct iovec *iov, int iovcnt, uint32_t length, uint32_t *segs,
+                     uint32_t *cnt)
+{
+    uint32_t left = length;
+    int k;
+    *segs = *cnt = 0;
+    if (iovcnt < 0 || iovcnt > URG_IOV_MAX || (iovcnt && !iov))
+        return URG_ERR_INVALID;
+    for (k = 0; k < iovcnt && left; k++) {
+        if (!iov[k].iov_len)
+            continue;
+        if (!iov[k].iov_base)
+            return URG_ERR_INVALID;
+        left -= iov[k].iov_len < left ? (uint32_t)iov[k].iov_len : left;
+        ++*segs;
+        *cnt = (uint32_t)k + 1;
+    }
+    return left ? URG_ERR_INVALID : 0;
+}
+
+/* data_req() for data given as segments (iov[iovcnt]). */
+static int data_req_iov(struct req *q, uint8_t endpoint, uint32_t length, uint32_t aux32,
+                        const struct iovec *iov, int iovcnt)
+{
+    uint32_t segs, cnt;
+    int r;
+    if ((r = iov_check(iov, iovcnt, length, &segs, &cnt)))
+        return r;
+    data_req(q, endpoint, 0, aux32, NULL); /* (no data: cannot fail) */
+    q->length = length;
+    if (!length)
+        return 0;
+    if (q->in) {
+        q->dest = (void *)(uintptr_t)iov;
+        q->dest_iovcnt = cnt;
+        q->dest_iov = true;
+    } else {
+        q->out = iov;
+        q->out_len = length;
+        q->out_segs = segs;
+        q->out_iov = true;
+    }
     return 0;
 }
 
@@ -138,9 +229,10 @@ struct data_frame {
     int n;           /* header + type header bytes */
 };
 
-static URGI_ALWAYS_INLINE int data_begin(urg_session *s, uint32_t type, uint32_t out_len,
-                             struct data_frame *f)
+static URGI_ALWAYS_INLINE int data_begin(urg_session *s, uint32_t type, const struct req *q,
+                                         struct data_frame *f)
 {
+    const uint32_t out_len = q->out_len;
     const int hl = s->out_frames.hl, th = s->out_frames.th[URGI_INDEX(type)];
     int r;
 
@@ -150,7 +242,7 @@ static URGI_ALWAYS_INLINE int data_begin(urg_session *s, uint32_t type, uint32_t
     f->i = urgi_pt_add(&s->pt);
     if (f->i == URGI_NIL)
         return URG_ERR_NOMEM;
-    if ((r = urgi_outq_reserve(&s->oq, (size_t)f->n, 2))) {
+    if ((r = urgi_outq_reserve(&s->oq, (size_t)f->n, out_segments(q)))) {
         urgi_pt_remove(&s->pt, f->i);
         return r;
     }
@@ -204,87 +296,158 @@ static void init_packet(struct urg_packet *p, uint32_t type)
     p->data_len = 0;
 }
 
-URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
-                                void *data, void *user_data, uint64_t *id)
+/* A control request on q (data_req() or data_req_iov() made it). */
+static URGI_ALWAYS_INLINE int control(urg_session *s, const uint8_t setup[8], const struct req *q,
+                                      void *user_data, uint64_t *id)
 {
     uint8_t hdr[DATA_HEADERS_MAX];
     struct data_frame f = { .hdr = hdr };
-    struct req q;
     int r;
-    if ((r = ready(s, true)))
-        return r;
-    if (!setup || (endpoint & 0x70))
-        return URG_ERR_INVALID;
-    /* The endpoint takes the direction of requesttype: they agree. */
-    if ((r = data_req(&q, (uint8_t)((endpoint & 0x0f) | (setup[0] & 0x80)), urgi_get16(setup + 6),
-                      0, data)))
-        return r;
     /* Valid by construction: endpoint and requesttype agree on the
      * direction, data only OUT and as long as the length field. */
-    if ((r = data_begin(s, URG_CONTROL_PACKET, q.out_len, &f)))
+    if ((r = data_begin(s, URG_CONTROL_PACKET, q, &f)))
         return r;
-    urgi_wire_put_control_endpoint(f.th, q.endpoint);
+    urgi_wire_put_control_endpoint(f.th, q->endpoint);
     urgi_wire_put_control_request(f.th, setup[1]);
     urgi_wire_put_control_requesttype(f.th, setup[0]);
     urgi_wire_put_control_status(f.th, 0);
     urgi_wire_put_control_value(f.th, urgi_get16(setup + 2));
     urgi_wire_put_control_index(f.th, urgi_get16(setup + 4));
-    urgi_wire_put_control_length(f.th, q.length);
-    data_end(s, URG_CONTROL_PACKET, &f, &q, user_data, id);
+    urgi_wire_put_control_length(f.th, q->length);
+    data_end(s, URG_CONTROL_PACKET, &f, q, user_data, id);
+    return 0;
+}
+
+/* The endpoint of a control request: the number, with the direction of
+ * requesttype (they agree). 0, or URG_ERR_INVALID for a bad number. */
+static inline int control_endpoint(const uint8_t setup[8], uint8_t endpoint, uint8_t *out)
+{
+    if (!setup || (endpoint & 0x70))
+        return URG_ERR_INVALID;
+    *out = (uint8_t)((endpoint & 0x0f) | (setup[0] & 0x80));
+    return 0;
+}
+
+URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
+                                void *data, void *user_data, uint64_t *id)
+{
+    struct req q;
+    int r;
+    if ((r = ready(s, true)) || (r = control_endpoint(setup, endpoint, &endpoint)) ||
+        (r = data_req(&q, endpoint, urgi_get16(setup + 6), 0, data)))
+        return r;
+    return control(s, setup, &q, user_data, id);
+}
+
+URG_API int urg_session_control_iov(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
+                                    const struct iovec *iov, int iovcnt, void *user_data,
+                                    uint64_t *id)
+{
+    struct req q;
+    int r;
+    if ((r = ready(s, true)) || (r = control_endpoint(setup, endpoint, &endpoint)) ||
+        (r = data_req_iov(&q, endpoint, urgi_get16(setup + 6), 0, iov, iovcnt)))
+        return r;
+    return control(s, setup, &q, user_data, id);
+}
+
+/* A bulk request of length bytes on stream_id: 0, or why it cannot be. */
+static inline int bulk_length_ok(const urg_session *s, uint32_t length, uint32_t stream_id)
+{
+    if (length > URG_MAX_BULK_LENGTH ||
+        (length > 0xffff && !urgi_has(s->wire.caps, URG_CAP_32BITS_BULK_LENGTH)))
+        return URG_ERR_TOO_LONG;
+    if (stream_id && !urgi_has(s->wire.caps, URG_CAP_BULK_STREAMS))
+        return URG_ERR_NO_CAP;
+    return 0;
+}
+
+/* A bulk request on q (data_req() or data_req_iov() made it). */
+static URGI_ALWAYS_INLINE int bulk(urg_session *s, const struct req *q, void *user_data,
+                                   uint64_t *id)
+{
+    uint8_t hdr[DATA_HEADERS_MAX];
+    struct data_frame f = { .hdr = hdr };
+    int r;
+    /* Valid by construction: its length within URG_MAX_BULK_LENGTH and 16
+     * bits without 32bits_bulk_length, data only OUT and as long as the
+     * length field; a stream id needs no cap in the codec. */
+    if ((r = data_begin(s, URG_BULK_PACKET, q, &f)))
+        return r;
+    urgi_wire_put_bulk_endpoint(f.th, q->endpoint);
+    urgi_wire_put_bulk_status(f.th, 0);
+    urgi_wire_put_bulk_length(f.th, q->length);
+    urgi_wire_put_bulk_stream_id(f.th, q->aux32);
+    if (urgi_has(s->wire.caps, URG_CAP_32BITS_BULK_LENGTH))
+        urgi_put16(f.th + URGI_BULK_LENGTH_HIGH_AT, (uint16_t)(q->length >> 16));
+    data_end(s, URG_BULK_PACKET, &f, q, user_data, id);
     return 0;
 }
 
 URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_id, uint32_t length,
                              void *data, void *user_data, uint64_t *id)
 {
-    uint8_t hdr[DATA_HEADERS_MAX];
-    struct data_frame f = { .hdr = hdr };
     struct req q;
-    bool long_length;
     int r;
-    if ((r = ready(s, true)))
+    if ((r = ready(s, true)) || (r = bulk_length_ok(s, length, stream_id)) ||
+        (r = data_req(&q, endpoint, length, stream_id, data)))
         return r;
-    long_length = urgi_has(s->wire.caps, URG_CAP_32BITS_BULK_LENGTH);
-    if (length > URG_MAX_BULK_LENGTH || (length > 0xffff && !long_length))
-        return URG_ERR_TOO_LONG;
-    if (stream_id && !urgi_has(s->wire.caps, URG_CAP_BULK_STREAMS))
-        return URG_ERR_NO_CAP;
-    if ((r = data_req(&q, endpoint, length, stream_id, data)))
+    return bulk(s, &q, user_data, id);
+}
+
+URG_API int urg_session_bulk_iov(urg_session *s, uint8_t endpoint, uint32_t stream_id,
+                                 uint32_t length, const struct iovec *iov, int iovcnt,
+                                 void *user_data, uint64_t *id)
+{
+    struct req q;
+    int r;
+    if ((r = ready(s, true)) || (r = bulk_length_ok(s, length, stream_id)) ||
+        (r = data_req_iov(&q, endpoint, length, stream_id, iov, iovcnt)))
         return r;
-    /* Valid by construction: its length within URG_MAX_BULK_LENGTH and 16
-     * bits without 32bits_bulk_length, data only OUT and as long as the
-     * length field; a stream id needs no cap in the codec. */
-    if ((r = data_begin(s, URG_BULK_PACKET, q.out_len, &f)))
-        return r;
-    urgi_wire_put_bulk_endpoint(f.th, endpoint);
-    urgi_wire_put_bulk_status(f.th, 0);
-    urgi_wire_put_bulk_length(f.th, length);
-    urgi_wire_put_bulk_stream_id(f.th, stream_id);
-    if (long_length)
-        urgi_put16(f.th + URGI_BULK_LENGTH_HIGH_AT, (uint16_t)(length >> 16));
-    data_end(s, URG_BULK_PACKET, &f, &q, user_data, id);
-    return 0;
+    return bulk(s, &q, user_data, id);
+}
+
+/* An interrupt OUT request on q: its payload set, the rest here. */
+static int interrupt_out(urg_session *s, uint8_t endpoint, uint16_t length, struct req *q,
+                         void *user_data, uint64_t *id)
+{
+    struct urg_packet p;
+    init_packet(&p, URG_INTERRUPT_PACKET);
+    p.h.interrupt.endpoint = endpoint;
+    p.h.interrupt.length = length;
+    q->endpoint = endpoint;
+    q->length = length;
+    return submit(s, &p, q, user_data, id);
 }
 
 URG_API int urg_session_interrupt_out(urg_session *s, uint8_t endpoint, uint16_t length,
                                       const void *data, void *user_data, uint64_t *id)
 {
-    struct urg_packet p;
     struct req q;
     int r;
     if ((r = ready(s, true)))
         return r;
     if ((endpoint & 0x80) || (length && !data))
         return URG_ERR_INVALID;
-    init_packet(&p, URG_INTERRUPT_PACKET);
     memset(&q, 0, sizeof(q));
-    p.h.interrupt.endpoint = endpoint;
-    p.h.interrupt.length = length;
-    q.endpoint = endpoint;
-    q.length = length;
     q.out = data;
     q.out_len = length;
-    return submit(s, &p, &q, user_data, id);
+    return interrupt_out(s, endpoint, length, &q, user_data, id);
+}
+
+URG_API int urg_session_interrupt_out_iov(urg_session *s, uint8_t endpoint, uint16_t length,
+                                          const struct iovec *iov, int iovcnt, void *user_data,
+                                          uint64_t *id)
+{
+    struct req q;
+    int r;
+    if ((r = ready(s, true)))
+        return r;
+    if (endpoint & 0x80)
+        return URG_ERR_INVALID;
+    if ((r = data_req_iov(&q, endpoint, length, 0, iov, iovcnt)))
+        return r;
+    return interrupt_out(s, endpoint, length, &q, user_data, id);
 }
 
 URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t length,
@@ -511,8 +674,8 @@ URG_API int urg_session_forget(urg_session *s, uint64_t id)
     if (!broken && s->state != URG_STATE_FAILED && is_data_request(e->type))
         broken = send_cancel(s, i);
     e = &s->pt.e[i];
-    if (e->in_buf)
-        urgi_decoder_forget_dest(s->dec, e->in_buf);
+    if (e->in)
+        urgi_decoder_forget_dest(s->dec, e->in);
     urgi_stream_request_gone(s, e);
     urgi_pt_remove(&s->pt, i);
     s->forgotten++;

@@ -185,8 +185,8 @@ void urgi_complete_entry(urg_session *s, uint32_t i, struct urg_completion *c)
         urgi_outq_clear(&s->oq);
         broken = true;
     }
-    if (e->in_buf)
-        urgi_decoder_forget_dest(s->dec, e->in_buf);
+    if (e->in)
+        urgi_decoder_forget_dest(s->dec, e->in);
     urgi_stream_request_gone(s, e);
     urgi_pt_remove(&s->pt, i);
     s->completions++;
@@ -338,6 +338,13 @@ URG_API int urg_session_recv_window(urg_session *s, void **buf, size_t *len)
     if (!s || s->guard.depth || s->state == URG_STATE_FAILED)
         return 0;
     return urg_decoder_window(s->dec, buf, len);
+}
+
+URG_API int urg_session_recv_window_iov(urg_session *s, struct iovec *iov, int iovcnt)
+{
+    if (!s || !iov || s->guard.depth || s->state == URG_STATE_FAILED)
+        return 0;
+    return urgi_decoder_window_iov(s->dec, iov, iovcnt);
 }
 
 URG_API int urg_session_recv_commit(urg_session *s, size_t n)

@@ -591,8 +591,11 @@ struct urg_completion {
     const uint8_t *data;      /* IN payload (NULL otherwise). When the request
                                  gave a destination buffer and the payload
                                  straddled recv calls, data == that buffer;
-                                 otherwise it points into the caller's recv
-                                 buffer or the session's own buffer. */
+                                 when it gave segments (the _iov calls) and
+                                 the payload straddled, data is NULL and the
+                                 payload is in the segments; otherwise it
+                                 points into the caller's recv buffer or the
+                                 session's own buffer (copy it from there). */
     union {
         struct { uint8_t configuration; } config;      /* set/get_configuration */
         struct { uint8_t interface, alt; } alt;          /* set/get_alt_setting */
@@ -789,6 +792,16 @@ URG_API int urg_session_recv(urg_session *s, const void *buf, size_t len);
  * failed or inside a callback. Returns no error code.
  */
 URG_API int urg_session_recv_window(urg_session *s, void **buf, size_t *len);
+/**
+ * The same window as iovecs: up to iovcnt of them, in order, covering the
+ * rest of the payload in progress, or as much of it as iovcnt holds. A
+ * request that gave its destination as segments (the _iov calls) gives
+ * one iovec per segment (the first from where the payload has reached);
+ * a buffer gives one. The caller may readv() into them and then call
+ * urg_session_recv_commit() with what it read. Returns how many iovecs it
+ * filled, 0 as urg_session_recv_window() (and for iov NULL or iovcnt < 1).
+ */
+URG_API int urg_session_recv_window_iov(urg_session *s, struct iovec *iov, int iovcnt);
 /** Accounts n bytes the caller read into the window from
  *  urg_session_recv_window(), as urg_session_recv() would have. Returns 0,
  *  or:
@@ -879,6 +892,26 @@ URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t 
  *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_id, uint32_t length,
                              void *data, void *user_data, uint64_t *id);
+/** Segments (scatter-gather): urg_session_control() and urg_session_bulk()
+ *  with the transfer's data given as iovcnt iovecs in place of one buffer
+ *  (a guest's page list: xHCI TRBs, EHCI qTD pages). The first length
+ *  bytes of the segments (control: wLength) are the data, in order;
+ *  empty segments are allowed and skipped. Nothing is copied: an OUT
+ *  payload is sent from the segments (one output iovec each), an IN reply
+ *  is written into them (and read straight into them through
+ *  urg_session_recv_window_iov()). The iovec array and the memory it
+ *  points to must stay valid and unchanged until the request completes.
+ *  Returns 0 and the id, or the codes of the buffer calls, with
+ *  URG_ERR_INVALID also for: iovcnt < 0 or over URG_IOV_MAX, iov NULL
+ *  with iovcnt > 0, segments holding fewer than length bytes, or a NULL
+ *  iov_base among those holding them. */
+#define URG_IOV_MAX 1024
+URG_API int urg_session_control_iov(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
+                                    const struct iovec *iov, int iovcnt, void *user_data,
+                                    uint64_t *id);
+URG_API int urg_session_bulk_iov(urg_session *s, uint8_t endpoint, uint32_t stream_id,
+                                 uint32_t length, const struct iovec *iov, int iovcnt,
+                                 void *user_data, uint64_t *id);
 /** Interrupt OUT transfer (endpoint must be OUT). Returns 0 and the id, or:
  *  - URG_ERR_INVALID: s NULL, an IN endpoint, or length > 0 with data NULL;
  *  - URG_ERR_FAILED: the session failed or was aborted;
@@ -888,6 +921,10 @@ URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_i
  *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_interrupt_out(urg_session *s, uint8_t endpoint, uint16_t length,
                                       const void *data, void *user_data, uint64_t *id);
+/** The same with the payload as segments, as urg_session_bulk_iov(). */
+URG_API int urg_session_interrupt_out_iov(urg_session *s, uint8_t endpoint, uint16_t length,
+                                          const struct iovec *iov, int iovcnt, void *user_data,
+                                          uint64_t *id);
 /** One iso OUT packet on a started OUT stream. The payload is copied; the
  *  host never answers iso OUT packets, so there is no completion and no id.
  *  Returns 0, or:

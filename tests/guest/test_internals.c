@@ -362,7 +362,7 @@ static void test_outq_order_merge_wrap_grow(void **state)
             mlen += n;
         } else if (op == 2) {
             assert_int_equal(urgi_outq_reserve(&q, 0, 1), 0);
-            urgi_outq_put_ext(&q, bytes + 7, n, URGI_NIL, 0);
+            urgi_outq_put_ext(&q, bytes + 7, n, URGI_NIL, 0, true);
             memcpy(model + mlen, bytes + 7, n);
             mlen += n;
         } else {
@@ -385,7 +385,7 @@ static void test_outq_order_merge_wrap_grow(void **state)
     for (i = 0; i < 200; i++) {
         uint32_t segs = q.scount;
         assert_int_equal(urgi_outq_reserve(&q, 0, 1), 0);
-        urgi_outq_put_ext(&q, bytes + 7, 3, URGI_NIL, 0);
+        urgi_outq_put_ext(&q, bytes + 7, 3, URGI_NIL, 0, true);
         memcpy(model + mlen, bytes + 7, 3);
         mlen += 3;
         for (int k = 0; k < 2; k++) {
@@ -472,7 +472,7 @@ static void test_outq_segments_shrink_after_a_burst(void **state)
     for (i = 0; i < 2100; i++) {
         assert_int_equal(urgi_outq_reserve(&q, sizeof(hdr), 2), 0);
         urgi_outq_put(&q, hdr, sizeof(hdr));
-        urgi_outq_put_ext(&q, payload, sizeof(payload), i, i);
+        urgi_outq_put_ext(&q, payload, sizeof(payload), i, i, true);
     }
     assert_true(q.scap > URGI_OUTQ_KEEP_SEGS);
     shrink_releases = 0;
@@ -485,7 +485,7 @@ static void test_outq_segments_shrink_after_a_burst(void **state)
     assert_int_equal(urgi_outq_reserve(&q, sizeof(hdr), 2), 0);
     memset(hdr, 7, sizeof(hdr));
     urgi_outq_put(&q, hdr, sizeof(hdr));
-    urgi_outq_put_ext(&q, payload, sizeof(payload), 1, 1);
+    urgi_outq_put_ext(&q, payload, sizeof(payload), 1, 1, true);
     assert_int_equal(gather(&q, got, NULL), sizeof(hdr) + sizeof(payload));
     assert_memory_equal(got, hdr, sizeof(hdr));
     urgi_outq_destroy(&q);
@@ -501,7 +501,7 @@ static void test_outq_release_and_detach(void **state)
     assert_int_equal(urgi_outq_init(&q, &urgi_default_allocator), 0);
     assert_int_equal(urgi_outq_reserve(&q, 10, 3), 0);
     urgi_outq_put(&q, "header", 6);
-    urgi_outq_put_ext(&q, payload, 100, 5, 77);
+    urgi_outq_put_ext(&q, payload, 100, 5, 77, true);
     urgi_outq_put(&q, "tail", 4);
     /* The transport takes part of the payload, then the owner goes. */
     releases = 0;
@@ -522,7 +522,7 @@ static void test_outq_release_and_detach(void **state)
     /* An attached one is released when written. */
     payload = malloc(10);
     assert_int_equal(urgi_outq_reserve(&q, 0, 1), 0);
-    urgi_outq_put_ext(&q, payload, 10, 9, 1);
+    urgi_outq_put_ext(&q, payload, 10, 9, 1, true);
     urgi_outq_consume(&q, 4 + 10, on_release, NULL);
     assert_int_equal(releases, 1);
     assert_int_equal(released_owner, 9);
@@ -531,7 +531,7 @@ static void test_outq_release_and_detach(void **state)
     /* clear frees detached copies. */
     payload = malloc(10);
     assert_int_equal(urgi_outq_reserve(&q, 0, 1), 0);
-    urgi_outq_put_ext(&q, payload, 10, 3, 3);
+    urgi_outq_put_ext(&q, payload, 10, 3, 3, true);
     assert_int_equal(urgi_outq_detach(&q, 3, 3), 0);
     free(payload);
     urgi_outq_clear(&q);
