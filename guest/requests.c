@@ -186,6 +186,12 @@ static int iov_check(const struct iovec *iov, int iovcnt, uint32_t length, uint3
     return left ? URG_ERR_INVALID : 0;
 }
 
+URG_API int urg_iov_check(const struct iovec *iov, int iovcnt, uint32_t length)
+{
+    uint32_t segs, cnt;
+    return iov_check(iov, iovcnt, length, &segs, &cnt);
+}
+
 /* data_req() for data given as segments (iov[iovcnt]). */
 static int data_req_iov(struct req *q, uint8_t endpoint, uint32_t length, uint32_t aux32,
                         const struct iovec *iov, int iovcnt)
@@ -450,25 +456,47 @@ URG_API int urg_session_interrupt_out_iov(urg_session *s, uint8_t endpoint, uint
     return interrupt_out(s, endpoint, length, &q, user_data, id);
 }
 
-URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t length,
-                                const void *data)
+/* One iso OUT packet: its payload from data, or copied from the
+ * segments iov (checked), offset bytes into them. */
+static int iso_out(urg_session *s, uint8_t endpoint, uint16_t length, const void *data,
+                   const struct iovec *iov, uint32_t offset)
 {
     struct urg_packet p;
     int r;
-    if ((r = ready(s, true)))
-        return r;
-    if ((endpoint & 0x80) || (length && !data))
-        return URG_ERR_INVALID;
     init_packet(&p, URG_ISO_PACKET);
     p.id = s->iso_out_seq[endpoint & 0x0f];
     p.h.iso.endpoint = endpoint;
     p.h.iso.length = length;
     p.data = data;
     p.data_len = length;
-    if ((r = urgi_send(s, &p, URGI_BOUND_REQUEST)))
+    if ((r = urgi_send_iov(s, &p, iov, offset, URGI_BOUND_REQUEST)))
         return r;
     s->iso_out_seq[endpoint & 0x0f]++;
     return 0;
+}
+
+URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t length,
+                                const void *data)
+{
+    int r;
+    if ((r = ready(s, true)))
+        return r;
+    if ((endpoint & 0x80) || (length && !data))
+        return URG_ERR_INVALID;
+    return iso_out(s, endpoint, length, data, NULL, 0);
+}
+
+URG_API int urg_session_iso_out_iov(urg_session *s, uint8_t endpoint, uint16_t length,
+                                    const struct iovec *iov, int iovcnt, uint32_t offset)
+{
+    uint32_t segs, cnt;
+    int r;
+    if ((r = ready(s, true)))
+        return r;
+    if ((endpoint & 0x80) || offset > UINT32_MAX - length ||
+        (r = iov_check(iov, iovcnt, offset + length, &segs, &cnt)))
+        return URG_ERR_INVALID;
+    return iso_out(s, endpoint, length, iov, length ? iov : NULL, offset);
 }
 
 /* A request without payload; cap is a cap it needs, or -1. */

@@ -148,6 +148,12 @@ fail:
 
 int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound)
 {
+    return urgi_send_iov(s, p, NULL, 0, bound);
+}
+
+int urgi_send_iov(urg_session *s, struct urg_packet *p, const struct iovec *iov, size_t offset,
+                  enum urgi_bound bound)
+{
     uint8_t hdr[12 + 64 + 4 * 8];
     int n, r, idx;
     n = urg_encode(&s->wire, URG_DIR_TO_HOST, p, hdr, sizeof(hdr));
@@ -158,8 +164,18 @@ int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound)
     if ((r = urgi_outq_reserve(&s->oq, (size_t)n + p->data_len, 1)))
         return r;
     urgi_outq_put(&s->oq, hdr, (size_t)n);
-    if (p->data_len)
+    if (p->data_len && !iov)
         urgi_outq_put(&s->oq, p->data, p->data_len);
+    for (uint32_t left = iov ? p->data_len : 0, k; left; iov++) {
+        if (offset >= iov->iov_len) { /* before the payload */
+            offset -= iov->iov_len;
+            continue;
+        }
+        k = iov->iov_len - offset < left ? (uint32_t)(iov->iov_len - offset) : left;
+        urgi_outq_put(&s->oq, (const uint8_t *)iov->iov_base + offset, k);
+        left -= k;
+        offset = 0;
+    }
     if (bound == URGI_BOUND_ANSWER)
         s->answers_unread += (size_t)n + p->data_len;
     idx = urg_type_index(p->type);

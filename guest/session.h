@@ -114,6 +114,11 @@ static inline int urgi_output_fits(const urg_session *s, size_t n, enum urgi_bou
 /* Queues one packet (no pending entry): header in the ring, payload copied
  * into the ring. For cancel, reset, filter packets, acks, iso OUT. */
 URGI_HIDDEN int urgi_send(urg_session *s, struct urg_packet *p, enum urgi_bound bound);
+/* The same with the payload's p->data_len bytes copied from the segments
+ * iov, from offset bytes into them (checked by the caller; p->data only
+ * needs to be non-NULL). */
+URGI_HIDDEN int urgi_send_iov(urg_session *s, struct urg_packet *p, const struct iovec *iov,
+                              size_t offset, enum urgi_bound bound);
 /* streams.c: which streams run or start, and what their data may hold. */
 /* The stream kind (URGI_STREAM_*) a stream start request type starts, or
  * -1 for any other type. */

@@ -906,6 +906,9 @@ URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_i
  *  with iovcnt > 0, segments holding fewer than length bytes, or a NULL
  *  iov_base among those holding them. */
 #define URG_IOV_MAX 1024
+/** Whether iov[iovcnt] can carry a transfer of length bytes, by the rules
+ *  above: 0, or URG_ERR_INVALID. */
+URG_API int urg_iov_check(const struct iovec *iov, int iovcnt, uint32_t length);
 URG_API int urg_session_control_iov(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
                                     const struct iovec *iov, int iovcnt, void *user_data,
                                     uint64_t *id);
@@ -936,6 +939,12 @@ URG_API int urg_session_interrupt_out_iov(urg_session *s, uint8_t endpoint, uint
  *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t length,
                                 const void *data);
+/** The same with the payload copied from segments, as
+ *  urg_session_bulk_iov() takes them: the length bytes at offset into
+ *  their data (an iso URB's packet). URG_ERR_INVALID also in the cases of
+ *  urg_session_bulk_iov(), for offset + length bytes. */
+URG_API int urg_session_iso_out_iov(urg_session *s, uint8_t endpoint, uint16_t length,
+                                    const struct iovec *iov, int iovcnt, uint32_t offset);
 /** set_configuration: the device is to take configuration (the host's
  *  configuration_status completes it, u.config). Returns 0 and the id, or:
  *  - URG_ERR_INVALID: s NULL;

@@ -94,7 +94,12 @@ int bulk_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct ur
     }
     if (u->length > 0xffff && !has_cap(d, URG_CAP_32BITS_BULK_LENGTH))
         return URG_ERR_TOO_LONG;
-    r = urg_session_bulk(d->s, u->endpoint, u->stream_id, u->length, u->buffer, urb_request(u), &id);
+    if (u->iovcnt)
+        r = urg_session_bulk_iov(d->s, u->endpoint, u->stream_id, u->length, u->iov, u->iovcnt,
+                                 urb_request(u), &id);
+    else
+        r = urg_session_bulk(d->s, u->endpoint, u->stream_id, u->length, u->buffer,
+                             urb_request(u), &id);
     return verdict_sent(v, r, id, SERVED_BY_ENGINE, STD_NONE);
 }
 

@@ -69,7 +69,12 @@ int control_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct
             return verdict_sent(v, r, id, SERVED_AS_STANDARD, STD_GET_ALT);
         }
     }
-    r = urg_session_control(d->s, u->endpoint & 0x0f, u->setup, u->buffer, urb_request(u), &id);
+    if (u->iovcnt)
+        r = urg_session_control_iov(d->s, u->endpoint & 0x0f, u->setup, u->iov, u->iovcnt,
+                                    urb_request(u), &id);
+    else
+        r = urg_session_control(d->s, u->endpoint & 0x0f, u->setup, u->buffer, urb_request(u),
+                                &id);
     /* CLEAR_FEATURE(ENDPOINT_HALT) and GET_DESCRIPTOR go through; the model
      * acts on their result too (control_passed_result). */
     return verdict_sent(v, r, id, SERVED_BY_ENGINE,
@@ -82,6 +87,32 @@ int control_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct
 
 enum { DT_DEVICE = 1, DT_CONFIG = 2, CONFIG_ATTR_REMOTE_WAKEUP = 0x20 };
 
+/* The VMM's descriptor hook on the reply (actual bytes, room for wlength):
+ * on the URB's buffer, or on a copy of its segments that is written back
+ * (the hook sees one buffer). The new length. */
+static uint32_t descriptor_hook(urg_hcd_dev *d, struct urg_urb *u, uint32_t actual,
+                                uint32_t wlength)
+{
+    uint8_t *bounce = NULL, *buf = wlength ? urb_data_span(u, 0, wlength) : u->buffer;
+    uint32_t n;
+    if (!buf && wlength) {
+        bounce = d->alloc.malloc(d->alloc.ctx, wlength);
+        if (!bounce) {
+            hcd_log(d, URG_LOG_ERROR, "no memory for the descriptor hook: reply passed as is");
+            return actual;
+        }
+        urb_data_read(u, 0, bounce, actual);
+        buf = bounce;
+    }
+    n = d->cfg.descriptor(d->cfg.user_data, d, u->setup, buf, actual, wlength);
+    n = n < wlength ? n : wlength;
+    if (bounce) {
+        urb_data_write(u, 0, bounce, n);
+        d->alloc.free(d->alloc.ctx, bounce);
+    }
+    return n;
+}
+
 uint32_t control_passed_result(urg_hcd_dev *d, struct urg_urb *u, int status, uint32_t actual)
 {
     uint32_t wlength = (uint32_t)(u->setup[6] | u->setup[7] << 8);
@@ -93,22 +124,26 @@ uint32_t control_passed_result(urg_hcd_dev *d, struct urg_urb *u, int status, ui
     case STD_GET_DESCRIPTOR:
         if (status != URG_URB_SUCCESS)
             break;
-        /* A SuperSpeed device shown slower: its bMaxPacketSize0 is an
-         * exponent (9: 512 bytes) that a USB 2 stack reads as bytes; 64
-         * is what endpoint 0 takes at high speed (as QEMU patches it). */
-        if (u->setup[3] == DT_DEVICE && actual >= 8 && u->buffer[1] == DT_DEVICE &&
-            d->info.usb.speed == URG_SPEED_SUPER && d->info.speed < URG_SPEED_SUPER &&
-            u->buffer[7] == 9)
-            u->buffer[7] = 64;
-        /* bmAttributes of a configuration descriptor, if the reply has it */
-        if (d->cfg.suppress_remote_wake && u->setup[3] == DT_CONFIG && actual >= 8 &&
-            u->buffer[1] == DT_CONFIG)
-            u->buffer[7] &= (uint8_t)~CONFIG_ATTR_REMOTE_WAKEUP;
-        if (d->cfg.descriptor) {
-            uint32_t n = d->cfg.descriptor(d->cfg.user_data, d, u->setup, u->buffer, actual,
-                                           wlength);
-            actual = n < wlength ? n : wlength;
+        if (actual >= 8) {
+            /* The first 8 bytes of the reply, where both fix-ups look. */
+            uint8_t head[8], was;
+            urb_data_read(u, 0, head, 8);
+            was = head[7];
+            /* A SuperSpeed device shown slower: its bMaxPacketSize0 is an
+             * exponent (9: 512 bytes) that a USB 2 stack reads as bytes; 64
+             * is what endpoint 0 takes at high speed (as QEMU patches it). */
+            if (u->setup[3] == DT_DEVICE && head[1] == DT_DEVICE &&
+                d->info.usb.speed == URG_SPEED_SUPER && d->info.speed < URG_SPEED_SUPER &&
+                head[7] == 9)
+                head[7] = 64;
+            /* bmAttributes of a configuration descriptor */
+            if (d->cfg.suppress_remote_wake && u->setup[3] == DT_CONFIG && head[1] == DT_CONFIG)
+                head[7] &= (uint8_t)~CONFIG_ATTR_REMOTE_WAKEUP;
+            if (head[7] != was)
+                urb_data_write(u, 7, head + 7, 1);
         }
+        if (d->cfg.descriptor)
+            actual = descriptor_hook(d, u, actual, wlength);
         break;
     default:
         break;
@@ -131,7 +166,7 @@ void control_standard_result(urg_hcd_dev *d, struct urg_urb *u, const struct urg
         break;
     case STD_GET_CONFIG:
         if (*status == URG_URB_SUCCESS && wlength >= 1) {
-            u->buffer[0] = c->u.config.configuration;
+            urb_data_write(u, 0, &c->u.config.configuration, 1);
             d->info.configuration = c->u.config.configuration;
             *actual = 1;
         }
@@ -141,7 +176,7 @@ void control_standard_result(urg_hcd_dev *d, struct urg_urb *u, const struct urg
         break;
     case STD_GET_ALT:
         if (*status == URG_URB_SUCCESS && wlength >= 1) {
-            u->buffer[0] = c->u.alt.alt;
+            urb_data_write(u, 0, &c->u.alt.alt, 1);
             *actual = 1;
         }
         break;

@@ -210,8 +210,18 @@ HCD_HIDDEN void urb_engine_done(urg_hcd_dev *d, struct hcd_request *r,
 /* Serves the URBs waiting on a stream endpoint from its queue (or with the
  * error the host left). */
 HCD_HIDDEN void urb_serve(urg_hcd_dev *d, struct endpoint *e);
-/* Copies IN data into the URB's buffer unless the engine wrote it there. */
+/* Copies IN data into the URB's data unless the engine wrote it there. */
 HCD_HIDDEN void urb_take_data(struct urg_urb *u, const uint8_t *data, uint32_t len);
+
+/* urb_data.c: a URB's data, a buffer or segments. Offsets and lengths are
+ * within u->length (the caller's to ensure). */
+/* 0 if the URB's data can carry its length, else URG_ERR_INVALID. */
+HCD_HIDDEN int urb_data_check(const struct urg_urb *u);
+/* Copies n bytes from src to the data at off, and back. */
+HCD_HIDDEN void urb_data_write(struct urg_urb *u, uint32_t off, const void *src, uint32_t n);
+HCD_HIDDEN void urb_data_read(const struct urg_urb *u, uint32_t off, void *dst, uint32_t n);
+/* The n (> 0) bytes at off in one piece, or NULL when they cross segments. */
+HCD_HIDDEN uint8_t *urb_data_span(struct urg_urb *u, uint32_t off, uint32_t n);
 
 /* ---- what a transfer type's file decides for a URB ---- */
 

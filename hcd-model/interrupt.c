@@ -45,8 +45,7 @@ int interrupt_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
         if (!copy)
             return URG_ERR_NOMEM;
         copy->request.kind = REQUEST_OUT_COPY;
-        if (u->length)
-            memcpy(copy->data, u->buffer, u->length);
+        urb_data_read(u, 0, copy->data, u->length);
         r = urg_session_interrupt_out(d->s, u->endpoint, (uint16_t)u->length, copy->data,
                                       &copy->request, NULL);
         if (r < 0) {
@@ -55,8 +54,12 @@ int interrupt_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u,
         }
         return verdict_done(v, URG_URB_SUCCESS, u->length);
     }
-    r = urg_session_interrupt_out(d->s, u->endpoint, (uint16_t)u->length, u->buffer,
-                                  urb_request(u), &id);
+    if (u->iovcnt)
+        r = urg_session_interrupt_out_iov(d->s, u->endpoint, (uint16_t)u->length, u->iov,
+                                          u->iovcnt, urb_request(u), &id);
+    else
+        r = urg_session_interrupt_out(d->s, u->endpoint, (uint16_t)u->length, u->buffer,
+                                      urb_request(u), &id);
     return verdict_sent(v, r, id, SERVED_BY_ENGINE, STD_NONE);
 }
 

@@ -52,7 +52,7 @@ int iso_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct urb
             }
             pd->actual_length = pk->len < pd->length ? pk->len : pd->length;
             if (pd->actual_length)
-                memcpy(u->buffer + pd->offset, pk->data, pd->actual_length);
+                urb_data_write(u, pd->offset, pk->data, pd->actual_length);
             pd->status = pk->len > pd->length ? URG_URB_BABBLE
                                                : urb_status_from_wire(pk->status);
             total += pd->actual_length;
@@ -67,7 +67,12 @@ int iso_submit(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, struct urb
 
     for (i = 0; i < u->num_iso_packets; i++) {
         struct urg_iso_packet_desc *pd = &u->iso[i];
-        r = urg_session_iso_out(d->s, u->endpoint, (uint16_t)pd->length, u->buffer + pd->offset);
+        if (u->iovcnt)
+            r = urg_session_iso_out_iov(d->s, u->endpoint, (uint16_t)pd->length, u->iov,
+                                        u->iovcnt, pd->offset);
+        else
+            r = urg_session_iso_out(d->s, u->endpoint, (uint16_t)pd->length,
+                                    u->buffer + pd->offset);
         if (r < 0) {
             pd->status = URG_URB_IOERROR;
             pd->actual_length = 0;

@@ -128,7 +128,6 @@ void usbmon_urb(struct urg_pcap *p, char event, const urg_hcd_dev *dv, const str
      * data stage is OUT whatever bmRequestType says. */
     bool in = u->type == URG_EP_CONTROL ? (u->setup[0] & 0x80) && wlength : (u->endpoint & 0x80) != 0;
     uint32_t data_len = 0, ndesc = 0, errors = 0, flags = in ? URB_DIR_IN : 0, i;
-    const uint8_t *data = u->buffer;
     char tag = 0;
     int j;
 
@@ -209,7 +208,14 @@ void usbmon_urb(struct urg_pcap *p, char event, const urg_hcd_dev *dv, const str
         if (fwrite(d, 1, 16, p->f) != 16)
             return;
     }
-    if (data_len && data && fwrite(data, 1, data_len, p->f) != data_len)
-        return;
+    for (i = 0; i < data_len;) {
+        /* The data in pieces, gathered from its segments. */
+        uint8_t piece[4096];
+        uint32_t n = data_len - i < sizeof(piece) ? data_len - i : (uint32_t)sizeof(piece);
+        urb_data_read(u, i, piece, n);
+        if (fwrite(piece, 1, n, p->f) != n)
+            return;
+        i += n;
+    }
     fflush(p->f);
 }

@@ -172,14 +172,14 @@ bool stream_fill_interrupt(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u
         }
         if (n > room) {
             /* The device sent more than the URB can take. */
-            memcpy(u->buffer + u->actual_length, pk->data + pk->off, room);
+            urb_data_write(u, u->actual_length, pk->data + pk->off, room);
             u->actual_length += room;
             pktq_pop(&e->q, &d->alloc);
             *status = URG_URB_BABBLE;
             return true;
         }
         if (n)
-            memcpy(u->buffer + u->actual_length, pk->data + pk->off, n);
+            urb_data_write(u, u->actual_length, pk->data + pk->off, n);
         u->actual_length += n;
         taken++;
         pktq_pop(&e->q, &d->alloc);
@@ -219,7 +219,7 @@ bool stream_fill_bulk(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int
                 uint32_t block = pk->len - pk->off < mps ? pk->len - pk->off : mps;
                 if (block > room)
                     break;
-                memcpy(u->buffer + u->actual_length, pk->data + pk->off, block);
+                urb_data_write(u, u->actual_length, pk->data + pk->off, block);
                 u->actual_length += block;
                 pk->off += block;
                 room -= block;
@@ -231,7 +231,7 @@ bool stream_fill_bulk(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int
             break;
         }
         n = pk->len - pk->off < room ? pk->len - pk->off : room;
-        memcpy(u->buffer + u->actual_length, pk->data + pk->off, n);
+        urb_data_write(u, u->actual_length, pk->data + pk->off, n);
         u->actual_length += n;
         pk->off += n;
         if (pk->off == pk->len)

@@ -185,8 +185,9 @@ void urb_flush(urg_hcd_dev *d, struct endpoint *e, int status)
 
 void urb_take_data(struct urg_urb *u, const uint8_t *data, uint32_t len)
 {
-    if (len && data && data != u->buffer)
-        memcpy(u->buffer, data, len);
+    /* (In the segments, the engine hands out no data.) */
+    if (len && data && (u->iovcnt || data != u->buffer))
+        urb_data_write(u, 0, data, len);
 }
 
 /* After a configuration or alternate-setting change (interface, or -1 for
@@ -308,7 +309,7 @@ URG_API int urg_hcd_submit(urg_hcd_dev *d, struct urg_urb *u)
     struct urb_priv *p;
     struct endpoint *e;
     int r, i;
-    if (!d || !u || (u->length && !u->buffer) || u->type > URG_EP_INTERRUPT)
+    if (!d || !u || u->type > URG_EP_INTERRUPT || urb_data_check(u))
         return URG_ERR_INVALID;
     p = urb_private(u);
     if (p->state != URB_IDLE)

@@ -84,7 +84,7 @@ enum urg_urb_status {
 URG_API const char *urg_urb_status_name(int status);
 
 struct urg_iso_packet_desc {
-    uint32_t offset;        /* in the URB's buffer */
+    uint32_t offset;        /* in the URB's data (buffer or segments) */
     uint32_t length;        /* bytes: OUT to send, IN room */
     uint32_t actual_length; /* set at completion */
     int status;             /* enum urg_urb_status, set at completion */
@@ -101,8 +101,17 @@ struct urg_urb {
     uint8_t type;         /* URG_EP_CONTROL, _BULK, _INTERRUPT or _ISO */
     uint8_t setup[8];     /* control: the SETUP packet (wLength <= length) */
     uint32_t stream_id;   /* bulk streams, else 0 */
-    uint8_t *buffer;      /* the VMM's buffer: OUT data, or room for IN data */
-    uint32_t length;      /* bytes in buffer (control: the data stage) */
+    uint8_t *buffer;      /* the VMM's buffer: OUT data, or room for IN data
+                             (NULL when the data is in iov) */
+    uint32_t length;      /* bytes of the transfer (control: the data stage) */
+    /* Or the data as segments (scatter-gather: a TRB chain, a qTD's page
+     * list): iovcnt iovecs, 1 to URG_IOV_MAX, whose first length bytes are
+     * the data in order (urg_iov_check()); buffer NULL. IN data goes into
+     * the segments straight from the socket, OUT data is sent from them;
+     * the array and the memory stay the VMM's and must stay valid until the
+     * URB completes. iovcnt 0: the data is in buffer. */
+    const struct iovec *iov;
+    int iovcnt;
     void *user_data;      /* the VMM's */
     /* result: set by the library when the URB completes */
     int status;           /* enum urg_urb_status */
@@ -240,7 +249,9 @@ struct urg_hcd_config {
      * GET_DESCRIPTOR (bmRequestType 0x80, 0x81 or 0x82) passed to the
      * device that succeeded, before its URB completes and after the
      * built-in fix-ups (suppress_remote_wake): data is the URB's buffer
-     * holding the length bytes of the reply, setup the URB's setup packet.
+     * holding the length bytes of the reply (for a URB with segments: the
+     * first segment when it holds max bytes, else a copy of wLength bytes
+     * written back after the call), setup the URB's setup packet.
      * The VMM may change the bytes in place and returns the reply's length:
      * at most max (the request's wLength; more counts as max), and it may
      * be more than length (the bytes past length are the VMM's to fill).
@@ -314,10 +325,11 @@ URG_API void urg_hcd_detach_done(urg_hcd_dev *dev);
  * through urb_complete, exactly once), 1 (it completed now: status and
  * actual_length are set and there is no callback), or a negative error
  * (refused: no completion, the URB is the VMM's again):
- * - URG_ERR_INVALID: dev or urb NULL, a length with no buffer, a type that
- *   is not URG_EP_CONTROL, _ISO, _BULK or _INTERRUPT; control: wLength
- *   over length; iso: no descriptors, a packet outside the buffer or over
- *   65535 bytes;
+ * - URG_ERR_INVALID: dev or urb NULL, a length with no buffer, segments
+ *   that urg_iov_check() refuses for length, both a buffer and segments, a
+ *   type that is not URG_EP_CONTROL, _ISO, _BULK or _INTERRUPT; control:
+ *   wLength over length; iso: no descriptors, a packet outside the data or
+ *   over 65535 bytes;
  * - URG_ERR_HCD_BUSY: the URB is already in flight;
  * - URG_ERR_NO_DEVICE: no device is attached (or it is going: a URB
  *   submitted from a completion while the device goes away);
