@@ -370,9 +370,13 @@ GUARDED_CALLBACK(on_stall, timer, check_stall)
 #define HEADER_READ 64
 _Static_assert(HEADER_READ <= sizeof(((struct urg_transport *)0)->stash), "the stash holds a header read");
 
+/* The most segments of a request's destination one read fills (a URB
+ * with more takes more reads). */
+#define WINDOW_IOV 16
+
 /* Reads what the host sent and feeds it to the session, up to the read
- * budget. A payload that has its request's buffer (the session's window)
- * is read straight into it; the read that completes such a window also
+ * budget. A payload that has its request's buffer or segments (the
+ * session's window) is read straight into it (readv); the read that completes such a window also
  * takes a header's worth beyond it into the stash (one readv for a reply's
  * payload and the next header), and the stash is fed first on the next
  * turn, once reading may go on (not paused, not blocked): in this loop,
@@ -382,11 +386,11 @@ static void read_host(urg_transport *t)
 {
     size_t budget = t->cfg.read_budget;
     while (budget && t->state == T_CONNECTED && !t->paused && !t->blocked && !t->guard.free_pending) {
-        void *wb;
-        size_t wl, want, beyond = 0;
+        struct iovec iov[WINDOW_IOV + 1]; /* the window's, and the stash */
+        size_t want, beyond = 0;
         ssize_t n;
         bool direct = false, drained;
-        int r;
+        int r, nw = 0;
         if (t->stash_len) {
             /* Read already (by the readv below), counted and captured then. */
             n = t->stash_len;
@@ -398,18 +402,35 @@ static void read_host(urg_transport *t)
             r = urg_session_recv(t->s, t->stash, (size_t)n);
             goto fed;
         }
-        /* (A window of 0 bytes would make read() return 0, which says
-         * end of file: read into our buffer then.) */
-        direct = urg_session_recv_window(t->s, &wb, &wl) == 1 && wl > 0;
+        /* The window's iovecs are never empty (a readv of 0 bytes would
+         * return 0, which says end of file). One more than a read takes
+         * says whether the window goes on beyond them. */
+        nw = urg_session_recv_window_iov(t->s, iov, WINDOW_IOV + 1);
+        direct = nw > 0;
         if (direct) {
-            want = wl < budget ? wl : budget;
-            if (want == wl) {
-                /* The window completes: the next header comes with it. */
-                struct iovec iov[2] = { { wb, want }, { t->stash, HEADER_READ } };
+            /* The read completes the window unless the window has more
+             * segments than a read takes or the budget cuts it. */
+            bool completes = nw <= WINDOW_IOV;
+            if (!completes)
+                nw = WINDOW_IOV;
+            want = 0;
+            for (int k = 0; k < nw; k++) {
+                if (iov[k].iov_len >= budget - want) {
+                    if (iov[k].iov_len > budget - want || k + 1 < nw)
+                        completes = false;
+                    iov[k].iov_len = budget - want;
+                    nw = k + 1;
+                }
+                want += iov[k].iov_len;
+            }
+            if (completes) {
+                /* The next header comes with it. */
+                iov[nw].iov_base = t->stash;
+                iov[nw].iov_len = HEADER_READ;
                 beyond = HEADER_READ;
-                n = readv(t->fd, iov, 2);
+                n = readv(t->fd, iov, nw + 1);
             } else {
-                n = read(t->fd, wb, want);
+                n = readv(t->fd, iov, nw);
             }
         } else {
             /* Right after a payload read straight into its request, the
@@ -436,7 +457,16 @@ static void read_host(urg_transport *t)
             n = (ssize_t)want;
         }
         if (t->cap) {
-            urg_capture_write(t->cap, URG_CAP_HOST, direct ? wb : t->rbuf, (size_t)n);
+            /* What was read, in order: the window's pieces (or our
+             * buffer), then the stash. */
+            size_t left = (size_t)n;
+            for (int k = 0; direct && left; k++) {
+                size_t c = iov[k].iov_len < left ? iov[k].iov_len : left;
+                urg_capture_write(t->cap, URG_CAP_HOST, iov[k].iov_base, c);
+                left -= c;
+            }
+            if (!direct)
+                urg_capture_write(t->cap, URG_CAP_HOST, t->rbuf, (size_t)n);
             if (t->stash_len)
                 urg_capture_write(t->cap, URG_CAP_HOST, t->stash, t->stash_len);
         }

@@ -262,8 +262,11 @@ static bool hello_out(void *p)
  * transport from the seventh URB's completion, when the stash holds the
  * whole last reply and the socket is empty, and resumes it later;
  * BURST_FREE, it frees the transport from the fifth's; BURST_STARVE, as
- * BURST_PAUSE with a descriptor readable at every loop turn beside it. */
-enum { BURST_PLAIN, BURST_PAUSE, BURST_FREE, BURST_STARVE };
+ * BURST_PAUSE with a descriptor readable at every loop turn beside it;
+ * BURST_SEGMENTS, each URB's data is 41 segments (more than one readv
+ * takes), read straight into them all the same, and the capture records
+ * the host's bytes in order. */
+enum { BURST_PLAIN, BURST_PAUSE, BURST_FREE, BURST_STARVE, BURST_SEGMENTS };
 static void busy_cb(struct ev_loop *l, ev_io *w, int re) { (void)l; (void)w; (void)re; }
 enum { BURST_N = 8, BURST_LEN = 16384, BURST_SHORT = 20 };
 static struct urg_urb *burst_pause_on;
@@ -281,19 +284,22 @@ static bool all_completions(void *p) { return ((struct tdev *)p)->completions >=
 
 static void bulk_burst(int mode)
 {
-    enum { N = BURST_N, LEN = BURST_LEN };
+    enum { N = BURST_N, LEN = BURST_LEN, SEGS = 41, SEG = 400 };
+    static struct iovec segs[N][SEGS];
     struct ev_loop *loop = ev_loop_new(0);
     struct urg_transport_stats st;
     struct urg_urb *u[N];
     struct testhost h;
     struct tdev d;
     static uint8_t bufs[N][LEN], payload[N][LEN];
-    char addr[32];
+    char addr[32], cap[64];
+    static uint8_t wire[N * (LEN + 64) + 4096]; /* what the host wrote */
     size_t sent;
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
-    tdev_init(&d, loop, addr, 0, 0, NULL);
+    snprintf(cap, sizeof(cap), "/tmp/urg-burst-%d.urgcap", (int)getpid());
+    tdev_init(&d, loop, addr, 0, 0, mode == BURST_SEGMENTS ? cap : NULL);
     th_init(&h, URG_CAPS_ALL);
     /* The guest's hello, decoded by the host: the layout is known. */
     d.last_err = 0;
@@ -308,6 +314,7 @@ static void bulk_burst(int mode)
     th_device(&h); /* bulk IN 0x82 */
     assert_int_equal(write(sv[1], th_out(&h), th_out_len(&h)), (ssize_t)th_out_len(&h));
     sent = th_out_len(&h);
+    memcpy(wire, th_out(&h), sent);
     th_drop(&h);
     assert_true(run_until(loop, tdev_attached, &d, 10));
     memset(bufs, 0, sizeof(bufs));
@@ -317,6 +324,16 @@ static void bulk_burst(int mode)
         u[i]->endpoint = 0x82;
         u[i]->buffer = bufs[i];
         u[i]->length = LEN;
+        if (mode == BURST_SEGMENTS) {
+            /* The same memory, as 41 segments (the last one short). */
+            for (int k = 0; k < SEGS; k++) {
+                segs[i][k].iov_base = bufs[i] + k * SEG;
+                segs[i][k].iov_len = k < SEGS - 1 ? SEG : LEN - (SEGS - 1) * SEG;
+            }
+            u[i]->buffer = NULL;
+            u[i]->iov = segs[i];
+            u[i]->iovcnt = SEGS;
+        }
         assert_int_equal(urg_hcd_submit(d.dev, u[i]), 0);
     }
     if (mode == BURST_PAUSE || mode == BURST_STARVE) {
@@ -341,6 +358,8 @@ static void bulk_burst(int mode)
     /* The guest's hello and requests are read by nobody: the socket keeps
      * them. The host side writes all its replies first. */
     assert_int_equal(write(sv[1], th_out(&h), th_out_len(&h)), (ssize_t)th_out_len(&h));
+    assert_true(sent + th_out_len(&h) <= sizeof(wire));
+    memcpy(wire + sent, th_out(&h), th_out_len(&h));
     sent += th_out_len(&h);
     d.completions = 0;
     if (mode == BURST_PAUSE || mode == BURST_STARVE) {
@@ -391,9 +410,27 @@ static void bulk_burst(int mode)
         printf("bulk: %llu of %d payload bytes read straight into the URBs, %llu reads\n",
                (unsigned long long)st.direct_bytes, N * LEN, (unsigned long long)st.reads);
         assert_true(st.direct_bytes >= (uint64_t)(N - 5) * (LEN - 64));
-        assert_true(st.reads <= N);
+        /* (A reply into 41 segments takes three readv of 16 at most.) */
+        assert_true(st.reads <= (mode == BURST_SEGMENTS ? 3 * N : N));
         assert_int_equal(st.bytes_in, sent); /* each byte counted once */
         tdev_free(&d);
+        if (mode == BURST_SEGMENTS) {
+            /* The capture holds the host's bytes, each once, in order. */
+            urg_capture_reader *rd;
+            struct urg_capture_record rec;
+            size_t got = 0;
+            assert_int_equal(urg_capture_open(cap, &rd), 0);
+            while (urg_capture_next(rd, &rec) == 1) {
+                if (rec.kind != URG_CAP_HOST)
+                    continue;
+                assert_true(got + rec.len <= sent);
+                assert_memory_equal(rec.data, wire + got, rec.len);
+                got += rec.len;
+            }
+            assert_int_equal(got, sent);
+            urg_capture_reader_free(rd);
+            unlink(cap);
+        }
     }
     th_free(&h);
     close(sv[1]);
@@ -406,6 +443,12 @@ static void test_bulk_replies_read_straight_into_the_urbs(void **state)
 {
     (void)state;
     bulk_burst(BURST_PLAIN);
+}
+
+static void test_bulk_replies_read_straight_into_segments(void **state)
+{
+    (void)state;
+    bulk_burst(BURST_SEGMENTS);
 }
 
 static void test_bulk_replies_pause_with_a_header_read_ahead(void **state)
@@ -1197,6 +1240,7 @@ int main(void)
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_fd_over_socketpair),
         cmocka_unit_test(test_bulk_replies_read_straight_into_the_urbs),
+        cmocka_unit_test(test_bulk_replies_read_straight_into_segments),
         cmocka_unit_test(test_bulk_replies_pause_with_a_header_read_ahead),
         cmocka_unit_test(test_bulk_replies_free_with_a_header_read_ahead),
         cmocka_unit_test(test_bulk_replies_stash_fed_beside_a_busy_fd),
