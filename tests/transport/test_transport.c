@@ -345,7 +345,8 @@ static void bulk_burst(int mode)
     /* The engine numbers the requests 1, 2, ...: the replies, all at once. */
     for (int i = 0; i < N; i++) {
         struct urg_packet p;
-        memset(payload[i], 'a' + i, LEN);
+        for (int j = 0; j < LEN; j++) /* no two segments alike */
+            payload[i][j] = (uint8_t)(j * 7 + j / 251 + i);
         memset(&p, 0, sizeof(p));
         p.type = URG_BULK_PACKET;
         p.id = (uint64_t)i + 1;
