@@ -539,6 +539,71 @@ static void test_msc_super_speed_on_a_usb2_port(void **state)
     free(want);
 }
 
+/* 1 MiB in 64 KiB READ(10)s into URBs given as 4 KiB pages, the first
+ * starting 1000 bytes into its page (a guest's TD over scattered pages),
+ * read straight from the socket into them: equal to the image file; then
+ * 64 KiB written from such pages lands in it. */
+static void test_msc_read_into_segments(void **state)
+{
+    enum { LEN = 65536, PAGE = 4096, FIRST = 1000, PAGES = (LEN - (PAGE - FIRST)) / PAGE + 2 };
+    uint8_t *pages = malloc((size_t)PAGES * 2 * PAGE), *want = malloc(LEN), *got = malloc(LEN);
+    struct iovec v[PAGES];
+    uint32_t left = LEN, at = 0;
+    uint8_t cdb[10];
+    struct urg_transport_stats st0, st1;
+    int n = 0;
+    (void)state;
+    /* Pages two apart, the gaps between them filled with 0x5a. */
+    memset(pages, 0x5a, (size_t)PAGES * 2 * PAGE);
+    while (left) {
+        uint32_t off = n == 0 ? FIRST : 0, k = PAGE - off < left ? PAGE - off : left;
+        v[n].iov_base = pages + (size_t)n * 2 * PAGE + off;
+        v[n].iov_len = k;
+        left -= k;
+        n++;
+    }
+    open_dev(&td, P_MSC, NULL);
+    check_inquiry(&td);
+    urg_transport_stats(td.t, &st0);
+    for (uint32_t off = 0; off < (1u << 20); off += LEN) {
+        read10(cdb, off / 512, LEN / 512, 0);
+        assert_int_equal(tdev_scsi_iov(&td, cdb, 10, v, n, LEN, 1), 0);
+        assert_int_equal(read_image(disk_path, off, want, LEN), 0);
+        at = 0;
+        for (int k = 0; k < n; k++) {
+            memcpy(got + at, v[k].iov_base, v[k].iov_len);
+            at += (uint32_t)v[k].iov_len;
+        }
+        assert_memory_equal(got, want, LEN);
+    }
+    urg_transport_stats(td.t, &st1);
+    /* Most of it went straight from the socket into the pages. */
+    note("  1 MiB read into %d segments per 64 KiB: %llu bytes straight into them", n,
+         (unsigned long long)(st1.direct_bytes - st0.direct_bytes));
+    assert_true(st1.direct_bytes - st0.direct_bytes >= (1u << 20) / 2);
+    for (int k = 0; k < n; k++) { /* nothing outside the pages */
+        const uint8_t *gap = (const uint8_t *)v[k].iov_base + v[k].iov_len;
+        for (int b = 0; b < PAGE; b++)
+            assert_int_equal(gap[b], 0x5a);
+    }
+    /* Written from the pages. */
+    for (uint32_t i = 0; i < LEN; i++)
+        want[i] = (uint8_t)(i * 13 + 5);
+    at = 0;
+    for (int k = 0; k < n; k++) {
+        memcpy(v[k].iov_base, want + at, v[k].iov_len);
+        at += (uint32_t)v[k].iov_len;
+    }
+    read10(cdb, 30000, LEN / 512, 1);
+    assert_int_equal(tdev_scsi_iov(&td, cdb, 10, v, n, LEN, 0), 0);
+    assert_int_equal(read_image(disk_path, 30000ull * 512, got, LEN), 0);
+    assert_memory_equal(got, want, LEN);
+    close_dev(&td);
+    free(pages);
+    free(want);
+    free(got);
+}
+
 static void test_msc_cancel_in_flight(void **state)
 {
     const uint32_t len = 4u << 20;
@@ -1209,6 +1274,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_msc, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_msc_read_write, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_msc_cancel_in_flight, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_msc_read_into_segments, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_msc_super_speed_on_a_usb2_port, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_serial_ftdi, test_setup, test_teardown),

@@ -188,8 +188,9 @@ static bool xfer_done(void *p)
     return w->d->completions > w->before;
 }
 
-int tdev_xfer(struct tdev *d, int type, uint8_t ep, const uint8_t *setup, void *buf,
-              uint32_t len, uint32_t *actual)
+/* tdev_xfer() with the data in buf, or in iov[iovcnt] when iov is set. */
+static int xfer(struct tdev *d, int type, uint8_t ep, const uint8_t *setup, void *buf,
+                const struct iovec *iov, int iovcnt, uint32_t len, uint32_t *actual)
 {
     struct urg_urb *u = urg_urb_alloc(0);
     struct xfer_wait w = { d, d->completions };
@@ -198,7 +199,9 @@ int tdev_xfer(struct tdev *d, int type, uint8_t ep, const uint8_t *setup, void *
     u->endpoint = ep;
     if (setup)
         memcpy(u->setup, setup, 8);
-    u->buffer = buf;
+    u->buffer = iov ? NULL : buf;
+    u->iov = iov;
+    u->iovcnt = iov ? iovcnt : 0;
     u->length = len;
     int rc = urg_hcd_submit(d->dev, u);
     if (rc == 1 || (rc == 0 && run_until(d->loop, xfer_done, &w, 10))) {
@@ -211,6 +214,12 @@ int tdev_xfer(struct tdev *d, int type, uint8_t ep, const uint8_t *setup, void *
     }
     urg_urb_free(u);
     return status;
+}
+
+int tdev_xfer(struct tdev *d, int type, uint8_t ep, const uint8_t *setup, void *buf,
+              uint32_t len, uint32_t *actual)
+{
+    return xfer(d, type, ep, setup, buf, NULL, 0, len, actual);
 }
 
 void bot_cbw(uint8_t cbw[31], uint32_t tag, const uint8_t *cdb, int cdb_len, uint32_t len, int in)
@@ -227,7 +236,8 @@ void bot_cbw(uint8_t cbw[31], uint32_t tag, const uint8_t *cdb, int cdb_len, uin
     memcpy(cbw + 15, cdb, (size_t)cdb_len);
 }
 
-int tdev_scsi(struct tdev *d, const uint8_t *cdb, int cdb_len, void *buf, uint32_t len, int in)
+static int scsi(struct tdev *d, const uint8_t *cdb, int cdb_len, void *buf,
+                const struct iovec *iov, int iovcnt, uint32_t len, int in)
 {
     uint32_t tag = ++d->scsi_tag; /* per device: a replayed session sends the same */
     uint8_t cbw[31], csw[13];
@@ -235,11 +245,22 @@ int tdev_scsi(struct tdev *d, const uint8_t *cdb, int cdb_len, void *buf, uint32
     bot_cbw(cbw, tag, cdb, cdb_len, len, in);
     if (tdev_xfer(d, URG_EP_BULK, 0x02, NULL, cbw, 31, NULL) != URG_URB_SUCCESS)
         return -1;
-    if (len && tdev_xfer(d, URG_EP_BULK, in ? 0x81 : 0x02, NULL, buf, len, &got) !=
+    if (len && xfer(d, URG_EP_BULK, in ? 0x81 : 0x02, NULL, buf, iov, iovcnt, len, &got) !=
                    URG_URB_SUCCESS)
         return -1;
     if (tdev_xfer(d, URG_EP_BULK, 0x81, NULL, csw, 13, &got) != URG_URB_SUCCESS || got != 13 ||
         memcmp(csw, "USBS", 4) != 0 || memcmp(csw + 4, &tag, 4) != 0)
         return -1;
     return csw[12];
+}
+
+int tdev_scsi(struct tdev *d, const uint8_t *cdb, int cdb_len, void *buf, uint32_t len, int in)
+{
+    return scsi(d, cdb, cdb_len, buf, NULL, 0, len, in);
+}
+
+int tdev_scsi_iov(struct tdev *d, const uint8_t *cdb, int cdb_len, const struct iovec *iov,
+                  int iovcnt, uint32_t len, int in)
+{
+    return scsi(d, cdb, cdb_len, NULL, iov, iovcnt, len, in);
 }

@@ -64,6 +64,10 @@ int tdev_xfer(struct tdev *d, int type, uint8_t ep, const uint8_t *setup, void *
  * of len bytes (IN when in, else OUT) on bulk 0x81 / 0x02; returns the CSW
  * status (0 passed, 1 failed) or -1 on a transfer error. */
 int tdev_scsi(struct tdev *d, const uint8_t *cdb, int cdb_len, void *buf, uint32_t len, int in);
+/* The same with the data stage's URB given as segments (struct urg_urb's
+ * iov). */
+int tdev_scsi_iov(struct tdev *d, const uint8_t *cdb, int cdb_len, const struct iovec *iov,
+                  int iovcnt, uint32_t len, int in);
 /* A Bulk-Only command block wrapper (31 bytes) for cdb, tag, a data stage
  * of len bytes (IN when in). */
 void bot_cbw(uint8_t cbw[31], uint32_t tag, const uint8_t *cdb, int cdb_len, uint32_t len,
