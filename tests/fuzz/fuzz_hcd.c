@@ -8,8 +8,9 @@
  * guest's caps, [1] flags (bit 0 interrupt NAK mode, bit 1 interrupt OUT
  * completes at once, bit 2 disconnect and connect again half-way, bit 3
  * the session's policy tolerate: endpoint types above 3 reach the model,
- * which must refuse the device), [2..5]
- * the seed of the operations and of the splits.
+ * which must refuse the device, bit 4 about half the URBs give their
+ * data as segments: the buffer cut at random places, empty segments
+ * among them), [2..5] the seed of the operations and of the splits.
  *
  * Checked (abort on failure): every URB accepted with 0 completes exactly
  * once, by the time the device is freed; one completed at submission (1)
@@ -29,10 +30,12 @@
 #define NURB 48
 #define BUFSZ 2048
 #define NISO 8
+#define NSEG 8
 
 struct slot {
     struct urg_urb *u;
     uint8_t *buf;
+    struct iovec seg[NSEG]; /* buf as segments, when the URB takes them */
     int busy;      /* accepted, not completed yet */
     int completions;
 };
@@ -40,6 +43,7 @@ struct slot {
 struct run {
     struct slot s[NURB];
     uint32_t rng;
+    int segments;  /* flag bit 4 */
     urg_hcd_dev *dev;
     int depth;     /* submits from inside callbacks */
 };
@@ -146,6 +150,22 @@ static void submit(struct run *r, struct slot *sl)
         u->iso[i].offset = (uint32_t)i * (BUFSZ / NISO);
         u->iso[i].length = rnd(&r->rng) % (BUFSZ / NISO + 1);
     }
+    u->buffer = sl->buf;
+    u->iov = NULL;
+    u->iovcnt = 0;
+    if (r->segments && rnd(&r->rng) % 2) {
+        /* The whole buffer in NSEG pieces cut at random places. */
+        uint32_t at = 0;
+        for (int i = 0; i < NSEG; i++) {
+            uint32_t n = i == NSEG - 1 ? BUFSZ - at : rnd(&r->rng) % (BUFSZ - at + 1) / 2;
+            sl->seg[i].iov_base = sl->buf + at;
+            sl->seg[i].iov_len = n;
+            at += n;
+        }
+        u->buffer = NULL;
+        u->iov = sl->seg;
+        u->iovcnt = NSEG;
+    }
     ASAN_UNPOISON_MEMORY_REGION(sl->buf, BUFSZ);
     sl->busy = 1;
     rc = urg_hcd_submit(r->dev, u);
@@ -234,6 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     session.caps = data[0] | URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE);
     if (data[1] & 8)
         session.policy = URG_POLICY_TOLERATE;
+    r.segments = (data[1] & 16) != 0;
     cfg.interrupt_nak = data[1] & 1;
     cfg.interrupt_out_immediate = (data[1] >> 1) & 1;
     cfg.interrupt_queue = 16;
