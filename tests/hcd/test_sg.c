@@ -180,6 +180,8 @@ static void test_bulk_in_and_out(void **state)
         vmm_sync(&v, 0);
         assert_int_equal(sent(&v, URG_BULK_PACKET)->data_len, 12000);
         assert_memory_equal(sent(&v, URG_BULK_PACKET)->data, want, 12000);
+        urg_hcd_dev_disconnect(v.dev, 0); /* unanswered: it ends (NODEV) */
+        assert_int_equal(vmm_last(&v, u)->status, URG_URB_NODEV);
         vmm_urb_free(u);
         sg_free(&g);
     }
@@ -315,6 +317,8 @@ static void test_interrupt_across_segments(void **state)
     vmm_sync(&v, 0);
     assert_int_equal(sent(&v, URG_INTERRUPT_PACKET)->data_len, 7);
     assert_memory_equal(sent(&v, URG_INTERRUPT_PACKET)->data, got, 7);
+    urg_hcd_dev_disconnect(v.dev, 0); /* unanswered: it ends (NODEV) */
+    assert_int_equal(vmm_last(&v, u)->status, URG_URB_NODEV);
     vmm_urb_free(u);
     vmm_free(&v);
     {
