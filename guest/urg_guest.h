@@ -800,6 +800,7 @@ URG_API int urg_session_recv_window(urg_session *s, void **buf, size_t *len);
  * a buffer gives one. The caller may readv() into them and then call
  * urg_session_recv_commit() with what it read. Returns how many iovecs it
  * filled, 0 as urg_session_recv_window() (and for iov NULL or iovcnt < 1).
+ * Returns no error code.
  */
 URG_API int urg_session_recv_window_iov(urg_session *s, struct iovec *iov, int iovcnt);
 /** Accounts n bytes the caller read into the window from
@@ -892,26 +893,38 @@ URG_API int urg_session_control(urg_session *s, uint8_t endpoint, const uint8_t 
  *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_id, uint32_t length,
                              void *data, void *user_data, uint64_t *id);
-/** Segments (scatter-gather): urg_session_control() and urg_session_bulk()
- *  with the transfer's data given as iovcnt iovecs in place of one buffer
- *  (a guest's page list: xHCI TRBs, EHCI qTD pages). The first length
- *  bytes of the segments (control: wLength) are the data, in order;
- *  empty segments are allowed and skipped. Nothing is copied: an OUT
- *  payload is sent from the segments (one output iovec each), an IN reply
- *  is written into them (and read straight into them through
- *  urg_session_recv_window_iov()). The iovec array and the memory it
- *  points to must stay valid and unchanged until the request completes.
- *  Returns 0 and the id, or the codes of the buffer calls, with
- *  URG_ERR_INVALID also for: iovcnt < 0 or over URG_IOV_MAX, iov NULL
- *  with iovcnt > 0, segments holding fewer than length bytes, or a NULL
- *  iov_base among those holding them. */
+/* Segments (scatter-gather): the _iov calls take a transfer's data as
+ * iovcnt iovecs in place of one buffer (a guest's page list: xHCI TRBs,
+ * EHCI qTD pages). The first length bytes of the segments (control:
+ * wLength) are the data, in order; empty segments are allowed and
+ * skipped. Nothing is copied: an OUT payload is sent from the segments
+ * (one output iovec each), an IN reply is written into them (and read
+ * straight into them through urg_session_recv_window_iov()). The iovec
+ * array and the memory it points to must stay valid and unchanged until
+ * the request completes. Segments that urg_iov_check() refuses make the
+ * call return URG_ERR_INVALID. */
 #define URG_IOV_MAX 1024
-/** Whether iov[iovcnt] can carry a transfer of length bytes, by the rules
- *  above: 0, or URG_ERR_INVALID. */
+/** Whether iov[iovcnt] can carry a transfer of length bytes. Returns 0,
+ *  or:
+ *  - URG_ERR_INVALID: iovcnt < 0 or over URG_IOV_MAX, iov NULL with
+ *    iovcnt > 0, segments holding fewer than length bytes, or a NULL
+ *    iov_base among those that hold them. */
 URG_API int urg_iov_check(const struct iovec *iov, int iovcnt, uint32_t length);
+/** urg_session_control() with the data stage as segments. Returns 0 and
+ *  the id, or:
+ *  - URG_ERR_INVALID: as urg_session_control() (data aside), or segments
+ *    urg_iov_check() refuses for wLength;
+ *  - URG_ERR_FAILED, URG_ERR_STATE, URG_ERR_NO_DEVICE, URG_ERR_AGAIN,
+ *    URG_ERR_NOMEM: as urg_session_control(). */
 URG_API int urg_session_control_iov(urg_session *s, uint8_t endpoint, const uint8_t setup[8],
                                     const struct iovec *iov, int iovcnt, void *user_data,
                                     uint64_t *id);
+/** urg_session_bulk() with the data as segments. Returns 0 and the id, or:
+ *  - URG_ERR_INVALID: s NULL, or segments urg_iov_check() refuses for
+ *    length;
+ *  - URG_ERR_TOO_LONG, URG_ERR_NO_CAP, URG_ERR_FAILED, URG_ERR_STATE,
+ *    URG_ERR_NO_DEVICE, URG_ERR_AGAIN, URG_ERR_NOMEM: as
+ *    urg_session_bulk(). */
 URG_API int urg_session_bulk_iov(urg_session *s, uint8_t endpoint, uint32_t stream_id,
                                  uint32_t length, const struct iovec *iov, int iovcnt,
                                  void *user_data, uint64_t *id);
@@ -924,7 +937,12 @@ URG_API int urg_session_bulk_iov(urg_session *s, uint8_t endpoint, uint32_t stre
  *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_interrupt_out(urg_session *s, uint8_t endpoint, uint16_t length,
                                       const void *data, void *user_data, uint64_t *id);
-/** The same with the payload as segments, as urg_session_bulk_iov(). */
+/** urg_session_interrupt_out() with the payload as segments. Returns 0
+ *  and the id, or:
+ *  - URG_ERR_INVALID: s NULL, an IN endpoint, or segments urg_iov_check()
+ *    refuses for length;
+ *  - URG_ERR_FAILED, URG_ERR_STATE, URG_ERR_NO_DEVICE, URG_ERR_AGAIN,
+ *    URG_ERR_NOMEM: as urg_session_interrupt_out(). */
 URG_API int urg_session_interrupt_out_iov(urg_session *s, uint8_t endpoint, uint16_t length,
                                           const struct iovec *iov, int iovcnt, void *user_data,
                                           uint64_t *id);
@@ -939,10 +957,13 @@ URG_API int urg_session_interrupt_out_iov(urg_session *s, uint8_t endpoint, uint
  *  - URG_ERR_NOMEM: the allocator failed. */
 URG_API int urg_session_iso_out(urg_session *s, uint8_t endpoint, uint16_t length,
                                 const void *data);
-/** The same with the payload copied from segments, as
- *  urg_session_bulk_iov() takes them: the length bytes at offset into
- *  their data (an iso URB's packet). URG_ERR_INVALID also in the cases of
- *  urg_session_bulk_iov(), for offset + length bytes. */
+/** urg_session_iso_out() with the payload copied from segments: the
+ *  length bytes at offset into their data (an iso URB's packet). Returns
+ *  0, or:
+ *  - URG_ERR_INVALID: s NULL, an IN endpoint, or segments urg_iov_check()
+ *    refuses for offset + length bytes;
+ *  - URG_ERR_FAILED, URG_ERR_STATE, URG_ERR_NO_DEVICE, URG_ERR_AGAIN,
+ *    URG_ERR_NOMEM: as urg_session_iso_out(). */
 URG_API int urg_session_iso_out_iov(urg_session *s, uint8_t endpoint, uint16_t length,
                                     const struct iovec *iov, int iovcnt, uint32_t offset);
 /** set_configuration: the device is to take configuration (the host's
