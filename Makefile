@@ -62,7 +62,9 @@ ifeq ($(SAN),1)
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
 CFLAGS  ?=
-ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(CFLAGS)
+# The model's command queue (hcd-model/queue.c) takes a pthread mutex.
+PTHREAD := -pthread
+ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(PTHREAD) $(CFLAGS)
 # Each compile of one source writes the headers it read (a .d beside its
 # output), included at the end of this file: an object or test is rebuilt
 # when a header it includes changes.
@@ -133,7 +135,7 @@ $(STATIC): $(LIB_OBJ)
 
 $(SHARED): $(LIB_OBJ) $(BUILD)/exports.map
 	$(CC) -shared $(OPT) -Wl,-soname,$(LIBNAME).so.$(SOVERSION) \
-		-Wl,--version-script=$(BUILD)/exports.map -o $@ $(LIB_OBJ)
+		-Wl,--version-script=$(BUILD)/exports.map -o $@ $(LIB_OBJ) $(PTHREAD)
 	ln -sf $(LIBNAME).so.$(VERSION) $(BUILD)/$(LIBNAME).so.$(SOVERSION)
 	ln -sf $(LIBNAME).so.$(SOVERSION) $(BUILD)/$(LIBNAME).so
 
@@ -177,7 +179,7 @@ $(BUILD)/tools/fixtures.o: $(BUILD)/tools/fixtures.c
 	$(CC) $(TOOL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(TOOL): $(TOOL_OBJ) $(STATIC) $(TR_STATIC)
-	$(CC) $(OPT) $(CFLAGS) $(TOOL_OBJ) $(TR_STATIC) $(STATIC) $(TOOL_LIBS) -o $@
+	$(CC) $(OPT) $(CFLAGS) $(TOOL_OBJ) $(TR_STATIC) $(STATIC) $(TOOL_LIBS) $(PTHREAD) -o $@
 
 # The emulated usb-host as a program, for the command's tests and fixtures.
 EMUHOST := $(BUILD)/tests/emuhost-server
@@ -499,7 +501,7 @@ check-docs: $(TOOL)
 
 $(BUILD)/usbredirguest.pc: Makefile
 	@mkdir -p $(BUILD)
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: usbredirguest\nDescription: usb-guest side of the usbredir protocol\nVersion: %s\nLibs: -L$${libdir} -lusbredirguest\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: usbredirguest\nDescription: usb-guest side of the usbredir protocol\nVersion: %s\nLibs: -L$${libdir} -lusbredirguest\nLibs.private: $(PTHREAD)\nCflags: -I$${includedir}\n' \
 		'$(PREFIX)' '$(subst $(PREFIX),$${prefix},$(LIBDIR))' \
 		'$(subst $(PREFIX),$${prefix},$(INCLUDEDIR))' '$(VERSION)' > $@
 
