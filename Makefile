@@ -3,7 +3,8 @@
 #   make              libusbredirguest{,-transport}.a and .so, and the
 #                     usbredir-guest command (in build/)
 #   make check        the whole test suite: unit and differential tests, the
-#                     same under valgrind and under ASan+UBSan (clang), a
+#                     same under valgrind and under ASan+UBSan (clang), the
+#                     threaded ones under ThreadSanitizer (clang), a
 #                     bounded libFuzzer run, the real usb-host tier (Debian's
 #                     usbredirect in a QEMU VM, tests/realhost/), the
 #                     hostile usb-host tier, the soak, exported-symbol,
@@ -33,6 +34,9 @@
 #   tests/tiers/asan.sh      check-asan: unit.sh's tests built with
 #                            ASan+UBSan (build-asan) and run
 #   tests/tiers/clang.sh     check-clang: everything built with clang
+#   tests/tiers/tsan.sh      check-tsan: the threaded tests (the command
+#                            queue, its stress of 1,000,000 URBs) built
+#                            with ThreadSanitizer (build-tsan) and run
 #   tests/tiers/realhost.sh  check-realhost, fixtures-real (tests/realhost/)
 #   tests/hostile/run.sh     check-hostile (tests/hostile/)
 #   tests/tiers/fuzz.sh      check-fuzz, fuzz: each libFuzzer target
@@ -60,6 +64,10 @@ CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L
 OPT     ?= -O2 -g
 ifeq ($(SAN),1)
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+# TSAN=1: ThreadSanitizer (the check-tsan tier, tests/tiers/tsan.sh).
+ifeq ($(TSAN),1)
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 endif
 CFLAGS  ?=
 # The model's command queue (hcd-model/queue.c) takes a pthread mutex.
@@ -97,7 +105,7 @@ TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 
 .PHONY: all lib tool check run install uninstall clean fuzz tests corpus fixtures \
 	check-unit check-valgrind check-asan check-fuzz check-symbols check-install \
-	check-clang check-docs run-tests check-realhost fixtures-real bench soak
+	check-clang check-docs run-tests check-realhost fixtures-real bench soak check-tsan
 
 all: lib tool
 lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
@@ -335,7 +343,8 @@ tests: $(USBIP_TEST_BIN) $(USBIP_WIRE_TEST_BIN)
 
 # ---------------------------------------------------------------- the tiers
 
-# asan.sh and clang.sh build in another folder (build-asan, build-clang)
+# asan.sh, clang.sh and tsan.sh build in another folder (build-asan,
+# build-clang, build-tsan)
 # with the make they are given (MAKE: a recursive make, so -j and -n go
 # through).
 UNIT_ENV  = TEST_BINS="$(TEST_BINS)" EXAMPLES="$(EXAMPLES)"
@@ -355,6 +364,9 @@ check-asan:
 
 check-clang:
 	@MAKE="$(MAKE)" tests/tiers/clang.sh
+
+check-tsan:
+	@MAKE="$(MAKE)" tests/tiers/tsan.sh
 
 # ---------------------------------------------------------------- benchmarks
 
@@ -474,6 +486,7 @@ check:
 	@$(MAKE) --no-print-directory check-unit
 	@$(MAKE) --no-print-directory check-valgrind
 	@$(MAKE) --no-print-directory check-asan
+	@$(MAKE) --no-print-directory check-tsan
 	@$(MAKE) --no-print-directory check-realhost BUILD=build-asan CC=clang SAN=1
 	@$(MAKE) --no-print-directory check-hostile BUILD=build-asan CC=clang SAN=1
 	@$(MAKE) --no-print-directory check-fuzz
@@ -537,7 +550,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/usbredirguest.pc $(DESTDIR)$(LIBDIR)/pkgconfig/usbredirguest-transport.pc
 
 clean:
-	rm -rf build build-asan build-clang build-fuzz
+	rm -rf build build-asan build-clang build-tsan build-fuzz
 
 # The headers each object and test read (DEPFLAGS).
 -include $(shell find $(BUILD) -name '*.d' 2> /dev/null)
