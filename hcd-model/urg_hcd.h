@@ -173,8 +173,10 @@ struct urg_hcd_ep_stats {
  * urb_complete runs from inside urg_session_recv() (the byte mover),
  * urg_hcd_cancel(), urg_hcd_ep_stop(), urg_hcd_reset(),
  * urg_hcd_dev_disconnect() and urg_hcd_dev_free() - never from inside
- * urg_hcd_submit(). From a callback the VMM may submit, cancel and stop
- * endpoints; it must not free the device.
+ * urg_hcd_submit() - and, with a urg_hcd_queue delivering through it,
+ * from inside urg_hcd_queue_run() and urg_hcd_queue_free(). All run on
+ * the device's (the loop's) thread. From a callback the VMM may submit,
+ * cancel and stop endpoints; it must not free the device.
  */
 struct urg_hcd_callbacks {
     /* The device is ready: show it on a port at info->speed. */

@@ -22,6 +22,7 @@ extern "C" {
  *  NULL, open() fails with URG_ERR_INVALID.) */
 URG_API struct urg_transport_peer urg_transport_peer_hcd(urg_hcd_dev *dev);
 
+typedef struct urg_hcd_queue_runner urg_hcd_queue_runner;
 /**
  * A device's command queue (urg_hcd_queue, urg_hcd.h) run on a libev loop:
  * its wake is an ev_async watcher on loop (ev_async_send(), from the
@@ -41,7 +42,6 @@ URG_API struct urg_transport_peer urg_transport_peer_hcd(urg_hcd_dev *dev);
  * - URG_ERR_STATE: dev has a queue already;
  * - URG_ERR_NOMEM: the allocator (libc's) failed.
  */
-typedef struct urg_hcd_queue_runner urg_hcd_queue_runner;
 URG_API int urg_hcd_queue_runner_new(struct ev_loop *loop, urg_hcd_dev *dev,
                                      const struct urg_hcd_queue_config *cfg,
                                      urg_hcd_queue_runner **out);
