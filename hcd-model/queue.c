@@ -46,6 +46,8 @@ struct urg_hcd_queue {
     struct urb_list out;           /* URBs in flight (OUT) */
     struct urb_list done;          /* completions to reap (DONE) */
     bool closing;                  /* urg_hcd_queue_free() runs */
+    /* The loop's thread's alone: */
+    bool running;                  /* inside urg_hcd_queue_run() */
 };
 
 static struct urb_queue_entry *entry(struct urg_urb *u) { return &urb_private(u)->queue; }
@@ -272,6 +274,11 @@ URG_API int urg_hcd_queue_run(urg_hcd_queue *q)
     int n = 0;
     if (!q)
         return URG_ERR_INVALID;
+    /* From a completion inside a run: the commands queued since wait for
+     * the next run, behind the rest of this one's (FIFO order). */
+    if (q->running)
+        return 0;
+    q->running = true;
     pthread_mutex_lock(&q->lock);
     c = q->head;
     q->head = q->tail = NULL;
@@ -286,6 +293,7 @@ URG_API int urg_hcd_queue_run(urg_hcd_queue *q)
         else
             run_submit(q, u);
     }
+    q->running = false;
     return n;
 }
 

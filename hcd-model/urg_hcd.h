@@ -576,7 +576,9 @@ URG_API int urg_hcd_queue_cancel(urg_hcd_queue *q, struct urg_urb *urb);
 /**
  * On the loop's thread: runs the commands in the FIFO when it is called,
  * in order (the ones they add - a submission from a completion - wait for
- * the next call, and wake is called for them). Returns the number of
+ * the next call, and wake is called for them). From inside a completion
+ * it runs, it runs nothing (returns 0): what was queued since waits for
+ * the next call, behind the rest of this one. Returns the number of
  * commands run, or:
  * - URG_ERR_INVALID: q NULL.
  */

@@ -27,6 +27,8 @@ struct qt {
     int wakes, completed;
     struct urg_urb *resubmit; /* submitted again through q from its completion */
     int resubmit_result;
+    int run_in_completion;    /* 1: urg_hcd_queue_run() from each completion */
+    int nested_runs;          /* what those returned, summed */
     int reap_in_completed;    /* completed reaps this many itself */
     struct urg_urb *reaped[8];
     int nreaped;
@@ -52,6 +54,8 @@ static void on_complete(struct vmm *v, struct urg_urb *u)
         t->resubmit = NULL;
         t->resubmit_result = urg_hcd_queue_submit(t->q, u);
     }
+    if (t->run_in_completion)
+        t->nested_runs += urg_hcd_queue_run(t->q);
 }
 
 static void qt_init(struct qt *t, int completion)
@@ -336,15 +340,18 @@ static void test_submit_from_a_completion(void **state)
     qt_init(&t, URG_HCD_QUEUE_CALLBACK);
     u = control(SET_ADDRESS, 0);
     t.resubmit = u;
+    t.run_in_completion = 1; /* runs nothing: it would overtake */
     assert_int_equal(urg_hcd_queue_submit(t.q, u), 0);
     assert_int_equal(t.wakes, 1);
     assert_int_equal(urg_hcd_queue_run(t.q), 1);
     assert_int_equal(t.resubmit_result, 0);
+    assert_int_equal(t.nested_runs, 0);
     assert_int_equal(t.wakes, 2);
     assert_int_equal(vmm_count(&t.v, u), 1);
     assert_int_equal(urg_hcd_queue_run(t.q), 1);
     assert_int_equal(vmm_count(&t.v, u), 2);
     assert_int_equal(urg_hcd_queue_run(t.q), 0);
+    t.run_in_completion = 0;
     qt_free(&t);
     vmm_urb_free(u);
 }
