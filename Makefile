@@ -3,7 +3,8 @@
 #   make              libusbredirguest{,-transport}.a and .so, and the
 #                     usbredir-guest command (in build/)
 #   make check        the whole test suite: unit and differential tests, the
-#                     same under valgrind and under ASan+UBSan (clang), a
+#                     same under valgrind and under ASan+UBSan (clang), the
+#                     threaded ones under ThreadSanitizer (clang), a
 #                     bounded libFuzzer run, the real usb-host tier (Debian's
 #                     usbredirect in a QEMU VM, tests/realhost/), the
 #                     hostile usb-host tier, the soak, exported-symbol,
@@ -33,6 +34,9 @@
 #   tests/tiers/asan.sh      check-asan: unit.sh's tests built with
 #                            ASan+UBSan (build-asan) and run
 #   tests/tiers/clang.sh     check-clang: everything built with clang
+#   tests/tiers/tsan.sh      check-tsan: the threaded tests (the command
+#                            queue, its stress of 1,000,000 URBs) built
+#                            with ThreadSanitizer (build-tsan) and run
 #   tests/tiers/realhost.sh  check-realhost, fixtures-real (tests/realhost/)
 #   tests/hostile/run.sh     check-hostile (tests/hostile/)
 #   tests/tiers/fuzz.sh      check-fuzz, fuzz: each libFuzzer target
@@ -61,8 +65,14 @@ OPT     ?= -O2 -g
 ifeq ($(SAN),1)
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
+# TSAN=1: ThreadSanitizer (the check-tsan tier, tests/tiers/tsan.sh).
+ifeq ($(TSAN),1)
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+endif
 CFLAGS  ?=
-ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(CFLAGS)
+# The model's command queue (hcd-model/queue.c) takes a pthread mutex.
+PTHREAD := -pthread
+ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(PTHREAD) $(CFLAGS)
 # Each compile of one source writes the headers it read (a .d beside its
 # output), included at the end of this file: an object or test is rebuilt
 # when a header it includes changes.
@@ -95,7 +105,7 @@ TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 
 .PHONY: all lib tool check run install uninstall clean fuzz tests corpus fixtures \
 	check-unit check-valgrind check-asan check-fuzz check-symbols check-install \
-	check-clang check-docs run-tests check-realhost fixtures-real bench soak
+	check-clang check-docs run-tests check-realhost fixtures-real bench soak check-tsan
 
 all: lib tool
 lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
@@ -133,7 +143,7 @@ $(STATIC): $(LIB_OBJ)
 
 $(SHARED): $(LIB_OBJ) $(BUILD)/exports.map
 	$(CC) -shared $(OPT) -Wl,-soname,$(LIBNAME).so.$(SOVERSION) \
-		-Wl,--version-script=$(BUILD)/exports.map -o $@ $(LIB_OBJ)
+		-Wl,--version-script=$(BUILD)/exports.map -o $@ $(LIB_OBJ) $(PTHREAD)
 	ln -sf $(LIBNAME).so.$(VERSION) $(BUILD)/$(LIBNAME).so.$(SOVERSION)
 	ln -sf $(LIBNAME).so.$(SOVERSION) $(BUILD)/$(LIBNAME).so
 
@@ -177,7 +187,7 @@ $(BUILD)/tools/fixtures.o: $(BUILD)/tools/fixtures.c
 	$(CC) $(TOOL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(TOOL): $(TOOL_OBJ) $(STATIC) $(TR_STATIC)
-	$(CC) $(OPT) $(CFLAGS) $(TOOL_OBJ) $(TR_STATIC) $(STATIC) $(TOOL_LIBS) -o $@
+	$(CC) $(OPT) $(CFLAGS) $(TOOL_OBJ) $(TR_STATIC) $(STATIC) $(TOOL_LIBS) $(PTHREAD) -o $@
 
 # The emulated usb-host as a program, for the command's tests and fixtures.
 EMUHOST := $(BUILD)/tests/emuhost-server
@@ -333,7 +343,8 @@ tests: $(USBIP_TEST_BIN) $(USBIP_WIRE_TEST_BIN)
 
 # ---------------------------------------------------------------- the tiers
 
-# asan.sh and clang.sh build in another folder (build-asan, build-clang)
+# asan.sh, clang.sh and tsan.sh build in another folder (build-asan,
+# build-clang, build-tsan)
 # with the make they are given (MAKE: a recursive make, so -j and -n go
 # through).
 UNIT_ENV  = TEST_BINS="$(TEST_BINS)" EXAMPLES="$(EXAMPLES)"
@@ -353,6 +364,9 @@ check-asan:
 
 check-clang:
 	@MAKE="$(MAKE)" tests/tiers/clang.sh
+
+check-tsan:
+	@MAKE="$(MAKE)" tests/tiers/tsan.sh
 
 # ---------------------------------------------------------------- benchmarks
 
@@ -472,6 +486,7 @@ check:
 	@$(MAKE) --no-print-directory check-unit
 	@$(MAKE) --no-print-directory check-valgrind
 	@$(MAKE) --no-print-directory check-asan
+	@$(MAKE) --no-print-directory check-tsan
 	@$(MAKE) --no-print-directory check-realhost BUILD=build-asan CC=clang SAN=1
 	@$(MAKE) --no-print-directory check-hostile BUILD=build-asan CC=clang SAN=1
 	@$(MAKE) --no-print-directory check-fuzz
@@ -499,7 +514,7 @@ check-docs: $(TOOL)
 
 $(BUILD)/usbredirguest.pc: Makefile
 	@mkdir -p $(BUILD)
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: usbredirguest\nDescription: usb-guest side of the usbredir protocol\nVersion: %s\nLibs: -L$${libdir} -lusbredirguest\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: usbredirguest\nDescription: usb-guest side of the usbredir protocol\nVersion: %s\nLibs: -L$${libdir} -lusbredirguest\nLibs.private: $(PTHREAD)\nCflags: -I$${includedir}\n' \
 		'$(PREFIX)' '$(subst $(PREFIX),$${prefix},$(LIBDIR))' \
 		'$(subst $(PREFIX),$${prefix},$(INCLUDEDIR))' '$(VERSION)' > $@
 
@@ -535,7 +550,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/usbredirguest.pc $(DESTDIR)$(LIBDIR)/pkgconfig/usbredirguest-transport.pc
 
 clean:
-	rm -rf build build-asan build-clang build-fuzz
+	rm -rf build build-asan build-clang build-tsan build-fuzz
 
 # The headers each object and test read (DEPFLAGS).
 -include $(shell find $(BUILD) -name '*.d' 2> /dev/null)

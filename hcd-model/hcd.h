@@ -20,6 +20,12 @@
  *           pcap.c   usbmon capture
  *           log.c    the model's log line
  *
+ *   queue.c      beside them, on top: the thread-safe command queue
+ *                (urg_hcd_queue): any thread submits and cancels through
+ *                it, the loop's thread runs the commands with
+ *                urg_hcd_submit() and urg_hcd_cancel(); the model hands
+ *                it the device's completions (urb_give_back(), below)
+ *
  * A URB followed from urg_hcd_submit() to the wire and back visits urb.c,
  * its transfer type's file, and (for a completion) device.c, each once.
  */
@@ -96,6 +102,27 @@ struct hcd_request {
     uint8_t kind; /* REQUEST_* */
 };
 
+/* A command in a urg_hcd_queue's FIFO (queue.c): a URB's submission or
+ * its cancel, kept in the URB itself - no allocation per command, and at
+ * most two commands per URB. */
+struct queue_cmd {
+    struct queue_cmd *next;
+    bool is_cancel;
+};
+
+/* A URB as a urg_hcd_queue knows it. queue.c alone reads and writes it,
+ * under that queue's lock; urb.c only allocates it (zeroed). */
+struct urb_queue_entry {
+    struct queue_cmd submit;       /* in the FIFO while its submission waits */
+    struct queue_cmd cancel;       /* in the FIFO while a cancel waits */
+    struct urg_urb *prev, *next;   /* on the queue's list of URBs in flight,
+                                      or of completions to reap */
+    int error;                     /* what urg_hcd_submit() refused it with */
+    uint8_t state;                 /* QUEUE_* (queue.c) */
+    bool cancel_queued;            /* cancel is in the FIFO */
+    bool cancel_at_submit;         /* cancelled while its submission waited */
+};
+
 /* The model's part of a URB in flight: its place in the FIFO, what serves
  * it, whether its result is known. Whether its engine request is still out
  * is the engine's to know (docs/architecture.md, "Who owns a URB in
@@ -110,6 +137,7 @@ struct urb_priv {
     uint8_t state;               /* URB_* */
     uint8_t served;              /* SERVED_* */
     uint8_t standard;            /* STD_* */
+    struct urb_queue_entry queue; /* queue.c's, when it goes through a queue */
 };
 
 struct urb_box {
@@ -175,6 +203,10 @@ struct urg_hcd_dev {
     struct endpoint ep[32];
     struct urg_pcap *pcap;
     uint64_t next_pcap_id;
+    /* Where completed URBs go instead of the VMM's urb_complete: a
+     * urg_hcd_queue's (queue.c sets and clears it), or NULL. */
+    void (*queue_give_back)(void *queue, struct urg_urb *u);
+    void *queue;
 };
 
 static inline struct endpoint *endpoint_of(urg_hcd_dev *d, uint8_t ep)
@@ -196,6 +228,16 @@ static inline bool has_cap(const urg_hcd_dev *d, int cap)
 }
 
 HCD_HIDDEN void hcd_log(urg_hcd_dev *d, int level, const char *fmt, ...) HCD_PRINTF(3, 4);
+
+/* A completed URB leaves the model: to the device's queue if it has one,
+ * else to the VMM's urb_complete. */
+static inline void urb_give_back(urg_hcd_dev *d, struct urg_urb *u)
+{
+    if (d->queue_give_back)
+        d->queue_give_back(d->queue, u);
+    else
+        d->cfg.callbacks.urb_complete(d->cfg.user_data, d, u);
+}
 
 /* urb.c */
 HCD_HIDDEN int urb_status_from_wire(int wire);

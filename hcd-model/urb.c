@@ -50,8 +50,8 @@ URG_API void urg_urb_free(struct urg_urb *u)
 URG_API const char *urg_urb_status_name(int status)
 {
     static const char *const names[] = { "success", "short",  "stall", "babble", "cancelled",
-                                         "ioerror", "nodev",  "nak",   "pending" };
-    return (status >= 0 && status <= URG_URB_PENDING) ? names[status] : "unknown";
+                                         "ioerror", "nodev",  "nak",   "pending", "refused" };
+    return (status >= 0 && status <= URG_URB_REFUSED) ? names[status] : "unknown";
 }
 
 int urb_status_from_wire(int wire)
@@ -118,7 +118,7 @@ static void deliver(urg_hcd_dev *d, struct endpoint *e)
     while ((u = e->head) && urb_private(u)->state == URB_AWAITS_TURN) {
         unlink_urb(e, u);
         finalize(d, e, u);
-        d->cfg.callbacks.urb_complete(d->cfg.user_data, d, u);
+        urb_give_back(d, u);
     }
     e->delivering = false;
 }
@@ -381,7 +381,7 @@ URG_API int urg_hcd_cancel(urg_hcd_dev *d, struct urg_urb *u)
     }
     unlink_urb(e, u);
     finalize(d, e, u);
-    d->cfg.callbacks.urb_complete(d->cfg.user_data, d, u);
+    urb_give_back(d, u);
     /* A URB behind it may have been waiting for this one. */
     deliver(d, e);
     return 0;

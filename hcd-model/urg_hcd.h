@@ -9,8 +9,10 @@
  *
  * Sans-IO like the engine: a urg_hcd_dev owns one urg_session per
  * connection to a usb-host; the caller (transport/, or the VMM's own I/O)
- * moves that session's bytes. Nothing here is thread-safe; one thread at a
- * time per device. docs/vmm-guide.md gives the exact call sequence.
+ * moves that session's bytes. A device is used from one thread at a time
+ * (the loop's); other threads submit and cancel through its
+ * urg_hcd_queue (at the end of this file), the one thread-safe object.
+ * docs/vmm-guide.md gives the exact call sequence, "Threads" the queue's.
  */
 #ifndef URG_HCD_H
 #define URG_HCD_H
@@ -78,7 +80,10 @@ enum urg_urb_status {
     URG_URB_IOERROR = 5,
     URG_URB_NODEV = 6,     /* the device or the connection went away */
     URG_URB_NAK = 7,       /* interrupt IN, polled mode: no data now */
-    URG_URB_PENDING = 8    /* in flight */
+    URG_URB_PENDING = 8,   /* in flight */
+    URG_URB_REFUSED = 9    /* through a urg_hcd_queue: urg_hcd_submit()
+                              refused it, it never went out
+                              (urg_hcd_queue_error() says why) */
 };
 /** The name of a URB status, e.g. "stall"; "unknown" for any other value. */
 URG_API const char *urg_urb_status_name(int status);
@@ -145,7 +150,9 @@ URG_API struct urg_urb *urg_urb_alloc(int num_iso_packets);
  *  the pointer: *a must stay valid until the URB is freed. */
 URG_API struct urg_urb *urg_urb_alloc_with(const struct urg_allocator *a, int num_iso_packets);
 /** Frees a URB that is not in flight. A URB in flight is not freed (its
- *  device logs an error); a NULL urb is ignored. */
+ *  device logs an error); a NULL urb is ignored. A URB given to a
+ *  urg_hcd_queue is the queue's until its completion: do not free it
+ *  meanwhile. */
 URG_API void urg_urb_free(struct urg_urb *urb);
 
 /* ---------------------------------------------------------------- device */
@@ -175,8 +182,10 @@ struct urg_hcd_ep_stats {
  * urb_complete runs from inside urg_session_recv() (the byte mover),
  * urg_hcd_cancel(), urg_hcd_ep_stop(), urg_hcd_reset(),
  * urg_hcd_dev_disconnect() and urg_hcd_dev_free() - never from inside
- * urg_hcd_submit(). From a callback the VMM may submit, cancel and stop
- * endpoints; it must not free the device.
+ * urg_hcd_submit() - and, with a urg_hcd_queue delivering through it,
+ * from inside urg_hcd_queue_run() and urg_hcd_queue_free(). All run on
+ * the device's (the loop's) thread. From a callback the VMM may submit,
+ * cancel and stop endpoints; it must not free the device.
  */
 struct urg_hcd_callbacks {
     /* The device is ready: show it on a port at info->speed. */
@@ -446,6 +455,161 @@ URG_API int urg_hcd_iso_frames(urg_hcd_dev *dev, uint8_t endpoint, uint32_t n_pa
  *  - URG_ERR_INVALID: dev or out NULL. */
 URG_API int urg_hcd_ep_stats(const urg_hcd_dev *dev, uint8_t endpoint,
                              struct urg_hcd_ep_stats *out);
+
+/* ---------------------------------------------------------------- threads */
+
+/**
+ * A thread-safe command queue in front of one device, for a VMM that
+ * submits from its vCPU threads and runs its I/O on another (the loop's
+ * thread, which owns the device). docs/vmm-guide.md, "Threads", gives the
+ * call sequence.
+ *
+ * Which thread calls what:
+ * - any thread: urg_hcd_queue_submit(), urg_hcd_queue_cancel(),
+ *   urg_hcd_queue_reap(), urg_hcd_queue_error();
+ * - the loop's thread (the one that moves the device's bytes and calls
+ *   every other function of this file): urg_hcd_queue_new(),
+ *   urg_hcd_queue_run(), urg_hcd_queue_free().
+ *
+ * Submissions and cancels are commands in one FIFO, taken in order by
+ * urg_hcd_queue_run() on the loop's thread into urg_hcd_submit() and
+ * urg_hcd_cancel(). Each URB submitted through the queue comes back
+ * exactly once - through the device's urb_complete on the loop's thread
+ * (URG_HCD_QUEUE_CALLBACK), or into a completion queue any thread reaps
+ * (URG_HCD_QUEUE_REAP) - including a URB the model completes at once
+ * (urg_hcd_submit() returning 1), one it refuses, and one cancelled
+ * before its submission ran. Its status is then, beside the model's:
+ * - URG_URB_REFUSED: urg_hcd_submit() refused it (urg_hcd_queue_error()
+ *   gives the error: its list in urg_hcd_submit()'s comment);
+ * - URG_URB_NODEV: refused with URG_ERR_NO_DEVICE (no device attached,
+ *   the same as a URB in flight when the device went);
+ * - URG_URB_CANCELLED: cancelled while its submission waited in the FIFO
+ *   (it was never submitted).
+ *
+ * The rules:
+ * - A URB is the queue's from urg_hcd_queue_submit() returning 0 until its
+ *   completion is given to the VMM (the urb_complete call; or
+ *   urg_hcd_queue_reap() returning it). Meanwhile the VMM does not touch
+ *   its fields or its buffer, nor free it; after, it may submit it again.
+ * - Cancel by pointer applies to the URB's current submission: it is a
+ *   no-op if that completes first. A cancel of a URB whose submission
+ *   still waits completes it cancelled without submitting it; a cancel of
+ *   a URB in flight runs urg_hcd_cancel() in its turn in the FIFO.
+ * - All of the device's URBs go through the queue while it exists (no
+ *   urg_hcd_submit() or urg_hcd_cancel() beside it). The loop's thread
+ *   may still call the device's other functions (urg_hcd_ep_stop(),
+ *   urg_hcd_reset(), urg_hcd_dev_disconnect(), ...): the URBs they
+ *   complete come back through the queue the same way.
+ * - Memory: no allocation per command. The FIFO holds at most two
+ *   commands per URB (its submission and one cancel) and the completion
+ *   queue each URB at most once, all inside the URBs: the queue is bounded
+ *   by the URBs the VMM allocated.
+ */
+typedef struct urg_hcd_queue urg_hcd_queue;
+
+/** Where a queue's completions go (urg_hcd_queue_config.completion). */
+enum urg_hcd_queue_completion {
+    URG_HCD_QUEUE_CALLBACK = 0, /* the device's urb_complete, on the loop's
+                                   thread (from inside urg_hcd_queue_run()
+                                   and every call that completes URBs today) */
+    URG_HCD_QUEUE_REAP = 1      /* a completion queue: urg_hcd_queue_reap()
+                                   from any thread; the device's urb_complete
+                                   is not called while the queue exists */
+};
+
+struct urg_hcd_queue_config {
+    size_t size;                /* set by urg_hcd_queue_config_init() */
+    int completion;             /* enum urg_hcd_queue_completion (CALLBACK) */
+    /* The FIFO went from empty to non-empty: make the loop's thread call
+     * urg_hcd_queue_run() (an eventfd, ev_async_send(), ...). Called on
+     * the thread that submitted or cancelled, outside the queue's lock,
+     * once per such change however many commands follow (coalesced); it
+     * must not call into the queue. NULL: the VMM calls
+     * urg_hcd_queue_run() on its own schedule. */
+    void (*wake)(void *ud);
+    /* URG_HCD_QUEUE_REAP: the completion queue went from empty to
+     * non-empty. Called on the loop's thread, outside the queue's lock,
+     * once per such change: reap until urg_hcd_queue_reap() returns fewer
+     * than it was asked for (the queue was then empty, and the next
+     * completion calls this again). It may reap itself. NULL: none. */
+    void (*completed)(void *ud);
+    void *user_data;            /* wake's and completed's ud */
+};
+
+/** Fills cfg with the defaults shown above, and its size (a macro: a
+ *  config must start from it). A NULL cfg is ignored. */
+#define urg_hcd_queue_config_init(cfg) urg_hcd_queue_config_init_size((cfg), sizeof(*(cfg)))
+URG_API void urg_hcd_queue_config_init_size(struct urg_hcd_queue_config *cfg, size_t size);
+/**
+ * Creates the queue of dev (on the loop's thread; memory from dev's
+ * allocator). dev must outlive it. Returns 0 and *out, or:
+ * - URG_ERR_INVALID: dev, cfg or out NULL, cfg not made by
+ *   urg_hcd_queue_config_init(), completion not an enum
+ *   urg_hcd_queue_completion;
+ * - URG_ERR_STATE: dev has a queue already;
+ * - URG_ERR_NOMEM: the allocator failed.
+ */
+URG_API int urg_hcd_queue_new(urg_hcd_dev *dev, const struct urg_hcd_queue_config *cfg,
+                              urg_hcd_queue **out);
+/**
+ * Frees the queue, on the loop's thread, once no other thread uses it;
+ * before dev is freed. Every URB submitted through q completes before it
+ * returns: a submission still in the FIFO completes with
+ * URG_URB_CANCELLED without being made, cancels in the FIFO run, and the
+ * URBs in flight are cancelled (urg_hcd_cancel()). Submissions through q
+ * from those completions are refused (URG_ERR_STATE). Then the
+ * completions not yet reaped (URG_HCD_QUEUE_REAP) go to the device's
+ * urb_complete, oldest first, from inside this call. Not from inside
+ * urg_hcd_queue_run() or a completion. A NULL q is ignored.
+ */
+URG_API void urg_hcd_queue_free(urg_hcd_queue *q);
+/**
+ * From any thread: submits urb (as urg_hcd_submit(), in its turn). On 0
+ * the URB is the queue's until its completion, which comes exactly once
+ * (the rules above). Returns 0, or:
+ * - URG_ERR_INVALID: q or urb NULL;
+ * - URG_ERR_HCD_BUSY: the URB is the queue's already (its submission
+ *   waits, it is in flight, or its completion waits to be reaped);
+ * - URG_ERR_STATE: the queue is being freed (a submission from a
+ *   completion urg_hcd_queue_free() makes).
+ */
+URG_API int urg_hcd_queue_submit(urg_hcd_queue *q, struct urg_urb *urb);
+/**
+ * From any thread: cancels urb's current submission. If it still waits in
+ * the FIFO, it will complete with URG_URB_CANCELLED, unsubmitted; if it is
+ * in flight, urg_hcd_cancel() runs in the cancel's turn (a no-op if the
+ * URB completed meanwhile). A second cancel before the first ran is the
+ * same one. Returns 0, or:
+ * - URG_ERR_INVALID: q or urb NULL;
+ * - URG_ERR_NOT_FOUND: the URB is not the queue's (never submitted
+ *   through it, or its completion came or waits to be reaped).
+ */
+URG_API int urg_hcd_queue_cancel(urg_hcd_queue *q, struct urg_urb *urb);
+/**
+ * On the loop's thread: runs the commands in the FIFO when it is called,
+ * in order (the ones they add - a submission from a completion - wait for
+ * the next call, and wake is called for them). From inside a completion
+ * it runs, it runs nothing (returns 0): what was queued since waits for
+ * the next call, behind the rest of this one. Returns the number of
+ * commands run, or:
+ * - URG_ERR_INVALID: q NULL.
+ */
+URG_API int urg_hcd_queue_run(urg_hcd_queue *q);
+/**
+ * From any thread, URG_HCD_QUEUE_REAP: takes up to max completed URBs,
+ * oldest first, into out; they are the VMM's again. Returns how many, or:
+ * - URG_ERR_INVALID: q NULL, out NULL with max over 0, or max over
+ *   INT_MAX;
+ * - URG_ERR_STATE: the queue delivers through urb_complete
+ *   (URG_HCD_QUEUE_CALLBACK).
+ */
+URG_API int urg_hcd_queue_reap(urg_hcd_queue *q, struct urg_urb **out, size_t max);
+/** Why a URB that completed through a queue with URG_URB_REFUSED or
+ *  URG_URB_NODEV was refused: the error urg_hcd_submit() returned;
+ *  0 for any other completion, or for urb NULL. Read it once the
+ *  completion is yours (until the URB is submitted again). Returns no
+ *  error code of its own. */
+URG_API int urg_hcd_queue_error(const struct urg_urb *urb);
 
 #ifdef __cplusplus
 }

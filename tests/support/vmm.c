@@ -56,6 +56,8 @@ static void cb_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
             cb_complete(ud, dev, u);
         }
     }
+    if (v->on_complete)
+        v->on_complete(v, u);
 }
 
 static void cb_rejected(void *ud, urg_hcd_dev *dev, int reason)

@@ -33,6 +33,9 @@ struct vmm {
     int cancel_result;        /* what that cancel returned */
     int logs[4];              /* log lines (model and engine) per level */
     char last_warning[256];   /* the last warning line */
+    void (*on_complete)(struct vmm *v, struct urg_urb *u); /* called last
+                                 from each completion, if set */
+    void *test;               /* the test's, for on_complete */
 };
 
 /* A model with cfg (NULL: defaults) and a connection to a host with
