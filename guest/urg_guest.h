@@ -796,7 +796,8 @@ URG_API int urg_session_recv_window(urg_session *s, void **buf, size_t *len);
  * The same window as iovecs: up to iovcnt of them, in order, covering the
  * rest of the payload in progress, or as much of it as iovcnt holds. A
  * request that gave its destination as segments (the _iov calls) gives
- * one iovec per segment (the first from where the payload has reached);
+ * one iovec per non-empty segment (the first from where the payload has
+ * reached);
  * a buffer gives one. The caller may readv() into them and then call
  * urg_session_recv_commit() with what it read. Returns how many iovecs it
  * filled, 0 as urg_session_recv_window() (and for iov NULL or iovcnt < 1).
@@ -898,10 +899,11 @@ URG_API int urg_session_bulk(urg_session *s, uint8_t endpoint, uint32_t stream_i
  * EHCI qTD pages). The first length bytes of the segments (control:
  * wLength) are the data, in order; empty segments are allowed and
  * skipped. Nothing is copied: an OUT payload is sent from the segments
- * (one output iovec each), an IN reply is written into them (and read
- * straight into them through urg_session_recv_window_iov()). The iovec
- * array and the memory it points to must stay valid and unchanged until
- * the request completes. Segments that urg_iov_check() refuses make the
+ * (one output iovec per non-empty one), an IN reply is written into them
+ * (and read straight into them through urg_session_recv_window_iov()).
+ * The iovec array and the memory it points to must stay valid and
+ * unchanged until the request completes. (An iso OUT packet is the
+ * exception: copied at the call, as urg_session_iso_out() copies.) Segments that urg_iov_check() refuses make the
  * call return URG_ERR_INVALID. */
 #define URG_IOV_MAX 1024
 /** Whether iov[iovcnt] can carry a transfer of length bytes. Returns 0,

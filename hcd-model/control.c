@@ -101,7 +101,10 @@ static uint32_t descriptor_hook(urg_hcd_dev *d, struct urg_urb *u, uint32_t actu
             hcd_log(d, URG_LOG_ERROR, "no memory for the descriptor hook: reply passed as is");
             return actual;
         }
-        urb_data_read(u, 0, bounce, actual);
+        /* All wLength bytes: those past the reply are the URB's own, as
+         * in a buffer (a hook that returns more than it writes hands them
+         * on). */
+        urb_data_read(u, 0, bounce, wlength);
         buf = bounce;
     }
     n = d->cfg.descriptor(d->cfg.user_data, d, u->setup, buf, actual, wlength);

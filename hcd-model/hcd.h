@@ -121,7 +121,11 @@ struct urb_queue_entry {
     uint8_t state;                 /* QUEUE_* (queue.c) */
     bool cancel_queued;            /* cancel is in the FIFO */
     bool cancel_at_submit;         /* cancelled while its submission waited */
+    struct urg_hcd_queue *owner;   /* the queue holding it (not IDLE), or NULL */
 };
+/* queue.c: whether a queue holds u (submitted, not given back or reaped
+ * yet; it logs why): urg_urb_free() then refuses to free it. */
+HCD_HIDDEN bool queue_holds(struct urg_urb *u);
 
 /* The model's part of a URB in flight: its place in the FIFO, what serves
  * it, whether its result is known. Whether its engine request is still out

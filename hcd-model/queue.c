@@ -52,6 +52,30 @@ struct urg_hcd_queue {
 
 static struct urb_queue_entry *entry(struct urg_urb *u) { return &urb_private(u)->queue; }
 
+/* Under lock (or with no other thread left): u is the VMM's again. */
+static void set_idle(struct urg_urb *u)
+{
+    entry(u)->state = QUEUE_IDLE;
+    entry(u)->owner = NULL;
+}
+
+bool queue_holds(struct urg_urb *u)
+{
+    /* (owner is set at submit and cleared when the URB comes back, both
+     * under the lock, before the VMM may free it in a correct program.) */
+    urg_hcd_queue *q = entry(u)->owner;
+    bool held;
+    if (!q)
+        return false;
+    pthread_mutex_lock(&q->lock);
+    held = entry(u)->state != QUEUE_IDLE;
+    pthread_mutex_unlock(&q->lock);
+    if (held)
+        hcd_log(q->dev, URG_LOG_ERROR, "urg_urb_free: URB on endpoint 0x%02x is in a queue",
+                u->endpoint);
+    return held;
+}
+
 static struct urg_urb *urb_of(struct queue_cmd *c)
 {
     size_t off = c->is_cancel ? offsetof(struct urb_box, priv.queue.cancel)
@@ -124,7 +148,7 @@ static void give_back(urg_hcd_queue *q, struct urg_urb *u, int error)
         e->state = QUEUE_DONE;
         list_add(&q->done, u);
     } else {
-        e->state = QUEUE_IDLE;
+        set_idle(u);
     }
     pthread_mutex_unlock(&q->lock);
     if (!reap)
@@ -184,6 +208,7 @@ URG_API int urg_hcd_queue_submit(urg_hcd_queue *q, struct urg_urb *u)
         r = URG_ERR_HCD_BUSY;
     } else {
         e->state = QUEUE_QUEUED;
+        e->owner = q;
         e->error = 0;
         e->cancel_at_submit = false;
         wake = push(q, &e->submit, false);
@@ -308,7 +333,7 @@ URG_API int urg_hcd_queue_reap(urg_hcd_queue *q, struct urg_urb **out, size_t ma
     while (q->done.head && (size_t)n < max) {
         struct urg_urb *u = q->done.head;
         list_remove(&q->done, u);
-        entry(u)->state = QUEUE_IDLE;
+        set_idle(u);
         out[n++] = u;
     }
     pthread_mutex_unlock(&q->lock);
@@ -339,6 +364,13 @@ URG_API void urg_hcd_queue_free(urg_hcd_queue *q)
     if (!q)
         return;
     d = q->dev;
+    if (q->running) {
+        /* From a completion urg_hcd_queue_run() delivers: the run would go
+         * on with the commands it took, on a freed queue. */
+        hcd_log(d, URG_LOG_ERROR, "urg_hcd_queue_free: called from inside urg_hcd_queue_run(); "
+                                  "not freed");
+        return;
+    }
     pthread_mutex_lock(&q->lock);
     q->closing = true; /* submissions from the completions below: refused */
     pthread_mutex_unlock(&q->lock);
@@ -362,7 +394,7 @@ URG_API void urg_hcd_queue_free(urg_hcd_queue *q)
     /* Completions not reaped: to urb_complete (no other thread reaps now). */
     while ((u = q->done.head)) {
         list_remove(&q->done, u);
-        entry(u)->state = QUEUE_IDLE;
+        set_idle(u);
         d->cfg.callbacks.urb_complete(d->cfg.user_data, d, u);
     }
     pthread_mutex_destroy(&q->lock);

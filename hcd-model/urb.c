@@ -37,6 +37,8 @@ URG_API void urg_urb_free(struct urg_urb *u)
     if (!u)
         return;
     p = urb_private(u);
+    if (queue_holds(u))
+        return;
     if (p->state != URB_IDLE) {
         /* Freeing a URB in flight would leave the model pointing at it. */
         if (p->dev)
@@ -169,17 +171,21 @@ void urb_flush(urg_hcd_dev *d, struct endpoint *e, int status)
      * result keeps it) and delivered in order from the FIFO itself, so that
      * a callback may cancel one still waiting its turn; URBs submitted from
      * the callbacks queue behind them and belong to the endpoint's next
-     * life. */
+     * life. Nothing is delivered while the loop walks the FIFO: a forget
+     * without memory fails the session from inside it, and the model's
+     * flush of the device that follows must not hand back (to be freed) a
+     * URB the walk still stands on; that flush marks the rest. */
+    bool was_delivering = e->delivering;
+    e->delivering = true;
     for (struct urg_urb *u = e->head; u; u = urb_private(u)->next) {
         struct urb_priv *p = urb_private(u);
         if (p->state != URB_AWAITS_RESULT)
             continue;
         u->status = status;
         p->state = URB_AWAITS_TURN;
-        /* Last: without memory the session fails from here, and the
-         * model's own flush of the device delivers this FIFO whole. */
         forget_request(d, p);
     }
+    e->delivering = was_delivering;
     deliver(d, e);
 }
 

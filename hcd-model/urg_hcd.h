@@ -149,10 +149,10 @@ URG_API struct urg_urb *urg_urb_alloc(int num_iso_packets);
  *  allocation of a, and urg_urb_free() gives it back to a. The URB keeps
  *  the pointer: *a must stay valid until the URB is freed. */
 URG_API struct urg_urb *urg_urb_alloc_with(const struct urg_allocator *a, int num_iso_packets);
-/** Frees a URB that is not in flight. A URB in flight is not freed (its
- *  device logs an error); a NULL urb is ignored. A URB given to a
- *  urg_hcd_queue is the queue's until its completion: do not free it
- *  meanwhile. */
+/** Frees a URB that is not in flight. A URB in flight, or held by a
+ *  urg_hcd_queue (submitted to it and not given back or reaped yet: it is
+ *  the queue's until then), is not freed (its device logs an error); a
+ *  NULL urb is ignored. */
 URG_API void urg_urb_free(struct urg_urb *urb);
 
 /* ---------------------------------------------------------------- device */
@@ -259,8 +259,8 @@ struct urg_hcd_config {
      * device that succeeded, before its URB completes and after the
      * built-in fix-ups (suppress_remote_wake): data is the URB's buffer
      * holding the length bytes of the reply (for a URB with segments: the
-     * first segment when it holds max bytes, else a copy of wLength bytes
-     * written back after the call), setup the URB's setup packet.
+     * first non-empty segment when it holds max bytes, else a copy of the
+     * URB's wLength bytes, written back after the call), setup the URB's setup packet.
      * The VMM may change the bytes in place and returns the reply's length:
      * at most max (the request's wLength; more counts as max), and it may
      * be more than length (the bytes past length are the VMM's to fill).
@@ -560,7 +560,8 @@ URG_API int urg_hcd_queue_new(urg_hcd_dev *dev, const struct urg_hcd_queue_confi
  * from those completions are refused (URG_ERR_STATE). Then the
  * completions not yet reaped (URG_HCD_QUEUE_REAP) go to the device's
  * urb_complete, oldest first, from inside this call. Not from inside
- * urg_hcd_queue_run() or a completion. A NULL q is ignored.
+ * urg_hcd_queue_run() or a completion (from a completion that run
+ * delivers, it logs an error and frees nothing). A NULL q is ignored.
  */
 URG_API void urg_hcd_queue_free(urg_hcd_queue *q);
 /**

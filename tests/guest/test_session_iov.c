@@ -460,6 +460,249 @@ static void test_iov_arguments(void **state)
     free(many);
 }
 
+
+/* Random segment layouts (empty, 1-byte, leading and trailing
+ * empties), random reply lengths <= the request, fed as a random mix of
+ * recv() chunks and window_iov()/commit() partial reads; every byte in its
+ * place, gaps untouched, one completion. */
+static uint32_t rnd_state = 12345;
+static uint32_t rnd32(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 17;
+    rnd_state ^= rnd_state << 5;
+    return rnd_state;
+}
+
+static void test_iov_random_in(void **state)
+{
+    (void)state;
+    for (int iter = 0; iter < 3000; iter++) {
+        enum { MAXSEG = 24, LEN = 700 };
+        static uint8_t area[MAXSEG * 208 + LEN + 64], payload[LEN];
+        struct iovec v[MAXSEG];
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        uint64_t id;
+        int nseg = 1 + (int)(rnd32() % MAXSEG);
+        uint32_t length = 1 + rnd32() % LEN, reply, cap = 0;
+        size_t off = 4, total, fed = 0;
+        const uint8_t *src;
+        uint8_t *copy;
+        memset(area, 0xee, sizeof(area));
+        for (int k = 0; k < nseg; k++) {
+            uint32_t kind = rnd32() % 4, n;
+            n = kind == 0 ? 0 : kind == 1 ? 1 : rnd32() % 200;
+            if (k == nseg - 1 && cap + n < length)
+                n = length - cap + rnd32() % 3;
+            v[k].iov_base = area + off;
+            v[k].iov_len = n;
+            off += n + 8;
+            cap += n;
+        }
+        assert_true(off <= sizeof(area));
+        reply = rnd32() % (length + 1);
+        for (uint32_t i = 0; i < reply; i++)
+            payload[i] = (uint8_t)rnd32();
+        rec_init(&r);
+        s = connected_session(&r, &h, ALL, ALL);
+        assert_int_equal(urg_session_bulk_iov(s, 0x82, 0, length, v, nseg, NULL, &id), 0);
+        th_pump(&h, s);
+        emit_bulk_in(&h, id, payload, reply);
+        total = th_out_len(&h);
+        copy = malloc(total);
+        memcpy(copy, th_out(&h), total);
+        th_drop(&h);
+        src = copy;
+        while (fed < total) {
+            struct iovec w[32];
+            int max = 1 + (int)(rnd32() % 5);
+            int n = urg_session_recv_window_iov(s, w, max);
+            if (n > 0 && rnd32() % 3) {
+                size_t want = 0, put = 0, lim;
+                for (int k = 0; k < n; k++) {
+                    assert_true(w[k].iov_len > 0);
+                    want += w[k].iov_len;
+                }
+                lim = 1 + rnd32() % want;
+                for (int k = 0; k < n && put < lim; k++) {
+                    size_t c = w[k].iov_len < lim - put ? w[k].iov_len : lim - put;
+                    memcpy(w[k].iov_base, src + fed + put, c);
+                    put += c;
+                }
+                assert_int_equal(urg_session_recv_commit(s, put), 0);
+                fed += put;
+            } else {
+                size_t c = 1 + rnd32() % 90;
+                if (c > total - fed)
+                    c = total - fed;
+                assert_int_equal(urg_session_recv(s, src + fed, c), 0);
+                fed += c;
+            }
+        }
+        assert_int_equal(rec_count(&r, id), 1);
+        assert_int_equal(rec_find(&r, id)->c.length, reply);
+        {
+            /* the payload in the segments, or handed out in place */
+            const uint8_t *d = rec_find(&r, id)->c.data;
+            uint32_t got = 0;
+            if (d == NULL) {
+                for (int k = 0; k < nseg && got < reply; k++) {
+                    size_t c = v[k].iov_len < reply - got ? v[k].iov_len : reply - got;
+                    assert_memory_equal(v[k].iov_base, payload + got, c);
+                    got += (uint32_t)c;
+                }
+                /* nothing past the reply */
+                for (int k = 0, at = 0; k < nseg; k++) {
+                    for (size_t b = 0; b < v[k].iov_len; b++, at++)
+                        if ((uint32_t)at >= reply)
+                            assert_int_equal(((uint8_t *)v[k].iov_base)[b], 0xee);
+                }
+            } else {
+                assert_memory_equal(rec_find(&r, id)->data, payload, reply);
+            }
+        }
+        /* the gaps */
+        for (int k = 0; k < nseg; k++)
+            for (int b = 0; b < 8; b++)
+                assert_int_equal(((uint8_t *)v[k].iov_base)[v[k].iov_len + b], 0xee);
+        free(copy);
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
+
+/* Random OUT layouts, consumed in random steps, answered early or
+ * not; the bytes sent are the segments' as they were at submission, and
+ * after the completion no output points into them. Iso OUT at random
+ * offsets. */
+static void test_iov_random_out(void **state)
+{
+    (void)state;
+    for (int iter = 0; iter < 2000; iter++) {
+        enum { MAXSEG = 20 };
+        static uint8_t area[MAXSEG * 208 + 64], want[MAXSEG * 208 + 64], wire[MAXSEG * 208 + 256];
+        struct iovec v[MAXSEG], o[64];
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        uint64_t id;
+        int nseg = 1 + (int)(rnd32() % MAXSEG), n;
+        uint32_t cap = 0, length, wl = 0;
+        size_t off = 0, total = 0, consumed = 0, goal;
+        bool early = rnd32() % 2;
+        for (int k = 0; k < nseg; k++) {
+            uint32_t kind = rnd32() % 4, m = kind == 0 ? 0 : kind == 1 ? 1 : rnd32() % 200;
+            v[k].iov_base = area + off;
+            v[k].iov_len = m;
+            off += m + 8;
+            cap += m;
+        }
+        for (size_t i = 0; i < off; i++)
+            area[i] = (uint8_t)rnd32();
+        length = cap ? rnd32() % (cap + 1) : 0;
+        for (int k = 0; k < nseg && wl < length; k++) {
+            size_t c = v[k].iov_len < length - wl ? v[k].iov_len : length - wl;
+            memcpy(want + wl, v[k].iov_base, c);
+            wl += (uint32_t)c;
+        }
+        rec_init(&r);
+        s = connected_session(&r, &h, ALL, ALL);
+        assert_int_equal(urg_session_bulk_iov(s, 0x02, 0, length, v, nseg, NULL, &id), 0);
+        total = urg_session_output_pending(s);
+        assert_int_equal(total, 26 + length);
+        goal = early ? rnd32() % (total + 1) : total;
+        while (consumed < goal) {
+            size_t step = 1 + rnd32() % 150, got = 0;
+            if (step > goal - consumed)
+                step = goal - consumed;
+            n = urg_session_output(s, o, 64);
+            for (int k = 0; k < n && got < step; k++) {
+                size_t c = o[k].iov_len < step - got ? o[k].iov_len : step - got;
+                memcpy(wire + consumed + got, o[k].iov_base, c);
+                got += c;
+            }
+            assert_int_equal(got, step);
+            assert_int_equal(urg_session_consume(s, step), 0);
+            consumed += step;
+        }
+        if (early) {
+            struct urg_packet p;
+            memset(&p, 0, sizeof(p));
+            p.type = URG_BULK_PACKET;
+            p.id = id;
+            p.h.bulk.endpoint = 0x02;
+            p.h.bulk.length = length;
+            th_emit(&h, &p);
+            assert_int_equal(th_flush(&h, s, 0), 0);
+            assert_int_equal(rec_count(&r, id), 1);
+            memset(area, 0x5a, sizeof(area)); /* the guest reuses its pages */
+        }
+        n = urg_session_output(s, o, 64);
+        for (int k = 0; k < n; k++) {
+            if (early)
+                assert_true((uint8_t *)o[k].iov_base < area ||
+                            (uint8_t *)o[k].iov_base >= area + sizeof(area));
+            memcpy(wire + consumed, o[k].iov_base, o[k].iov_len);
+            consumed += o[k].iov_len;
+        }
+        assert_int_equal(consumed, total);
+        assert_int_equal(urg_session_consume(s, urg_session_output_pending(s)), 0);
+        assert_memory_equal(wire + 26, want, length);
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
+static void test_iov_random_iso_out(void **state)
+{
+    (void)state;
+    for (int iter = 0; iter < 500; iter++) {
+        enum { MAXSEG = 12 };
+        static uint8_t area[MAXSEG * 208 + 64], flat[MAXSEG * 208 + 64];
+        struct iovec v[MAXSEG];
+        struct rec r;
+        struct testhost h;
+        urg_session *s;
+        int nseg = 1 + (int)(rnd32() % MAXSEG);
+        uint32_t cap = 0, offset, length;
+        size_t off = 0;
+        for (int k = 0; k < nseg; k++) {
+            uint32_t kind = rnd32() % 4, m = kind == 0 ? 0 : kind == 1 ? 1 : rnd32() % 200;
+            v[k].iov_base = area + off;
+            v[k].iov_len = m;
+            for (uint32_t b = 0; b < m; b++)
+                flat[cap + b] = area[off + b] = (uint8_t)rnd32();
+            off += m + 8;
+            cap += m;
+        }
+        offset = rnd32() % (cap + 1);
+        length = rnd32() % (cap - offset + 1);
+        rec_init(&r);
+        s = connected_session(&r, &h, ALL, ALL);
+        start_stream(s, 1, 0x03);
+        assert_int_equal(urg_session_iso_out_iov(s, 0x03, (uint16_t)length, v, nseg, offset), 0);
+        /* one more than the segments hold: refused */
+        assert_int_equal(urg_session_iso_out_iov(s, 0x03, (uint16_t)(cap - offset + 1), v, nseg,
+                                                 offset),
+                         URG_ERR_INVALID);
+        th_pump(&h, s);
+        {
+            const struct urg_packet *p = last(&h, URG_ISO_PACKET);
+            assert_int_equal(p->data_len, length);
+            if (length)
+                assert_memory_equal(p->data, flat + offset, length);
+        }
+        urg_session_free(s);
+        th_free(&h);
+        rec_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +713,9 @@ int main(void)
         cmocka_unit_test(test_iov_out_early_reply_detaches_every_segment),
         cmocka_unit_test(test_iov_in_forgotten_mid_payload),
         cmocka_unit_test(test_iov_arguments),
+        cmocka_unit_test(test_iov_random_in),
+        cmocka_unit_test(test_iov_random_out),
+        cmocka_unit_test(test_iov_random_iso_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

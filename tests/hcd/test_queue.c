@@ -32,6 +32,7 @@ struct qt {
     int reap_in_completed;    /* completed reaps this many itself */
     struct urg_urb *reaped[8];
     int nreaped;
+    int free_in_completion;   /* 1: urg_hcd_queue_free() from each completion */
 };
 
 static void on_wake(void *ud) { ((struct qt *)ud)->wakes++; }
@@ -56,6 +57,8 @@ static void on_complete(struct vmm *v, struct urg_urb *u)
     }
     if (t->run_in_completion)
         t->nested_runs += urg_hcd_queue_run(t->q);
+    if (t->free_in_completion)
+        urg_hcd_queue_free(t->q);
 }
 
 static void qt_init(struct qt *t, int completion)
@@ -548,9 +551,62 @@ static void test_arguments(void **state)
     vmm_urb_free(u);
 }
 
+
+/* A URB the queue holds (its submission waiting, or its completion not
+ * reaped yet) is not freed by urg_urb_free(), as a URB in flight in the
+ * model is not: the refusal is logged and the URB comes back as usual. */
+static void test_free_of_a_queued_urb_is_refused(void **state)
+{
+    struct qt t;
+    struct urg_urb *a, *got[2];
+    int errors;
+    (void)state;
+    qt_init(&t, URG_HCD_QUEUE_REAP);
+    a = bulk_in();
+    assert_int_equal(urg_hcd_queue_submit(t.q, a), 0);
+    errors = t.v.logs[URG_LOG_ERROR];
+    urg_urb_free(a); /* misuse: must be refused (and logged), not freed */
+    assert_int_equal(t.v.logs[URG_LOG_ERROR], errors + 1);
+    assert_int_equal(urg_hcd_queue_cancel(t.q, a), 0);
+    assert_int_equal(urg_hcd_queue_run(t.q), 1);
+    urg_urb_free(a); /* done, not reaped: still the queue's */
+    assert_int_equal(t.v.logs[URG_LOG_ERROR], errors + 2);
+    assert_int_equal(urg_hcd_queue_reap(t.q, got, 2), 1);
+    assert_ptr_equal(got[0], a);
+    assert_int_equal(a->status, URG_URB_CANCELLED);
+    qt_free(&t);
+    vmm_urb_free(a); /* reaped: the VMM's, freed */
+}
+
+/* urg_hcd_queue_free() from a completion that urg_hcd_queue_run()
+ * delivers is refused (logged): the run goes on with its commands, on a
+ * queue that is still there. */
+static void test_free_from_inside_run_is_refused(void **state)
+{
+    struct qt t;
+    struct urg_urb *a = control(SET_ADDRESS, 0), *b = control(SET_ADDRESS, 0);
+    int errors;
+    (void)state;
+    qt_init(&t, URG_HCD_QUEUE_CALLBACK);
+    assert_int_equal(urg_hcd_queue_submit(t.q, a), 0);
+    assert_int_equal(urg_hcd_queue_submit(t.q, b), 0);
+    errors = t.v.logs[URG_LOG_ERROR];
+    t.free_in_completion = 1;
+    assert_int_equal(urg_hcd_queue_run(t.q), 2);
+    t.free_in_completion = 0;
+    assert_int_equal(t.v.logs[URG_LOG_ERROR], errors + 2);
+    assert_int_equal(vmm_count(&t.v, a), 1);
+    assert_int_equal(vmm_count(&t.v, b), 1);
+    qt_free(&t);
+    vmm_urb_free(a);
+    vmm_urb_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_free_of_a_queued_urb_is_refused),
+        cmocka_unit_test(test_free_from_inside_run_is_refused),
         cmocka_unit_test(test_commands_run_in_order_on_run),
         cmocka_unit_test(test_wake_is_coalesced),
         cmocka_unit_test(test_cancel_before_run_completes_unsubmitted),

@@ -272,6 +272,52 @@ static void test_control_across_segments(void **state)
     vmm_free(&v);
 }
 
+
+/* A hook that lengthens the reply to max without writing the bytes past
+ * length (they are the URB's already: a buffer keeps what was there). */
+static uint32_t hook_keep(void *ud, urg_hcd_dev *dev, const uint8_t setup[8], uint8_t *data,
+                          uint32_t length, uint32_t max)
+{
+    (void)ud;
+    (void)dev;
+    (void)setup;
+    (void)data;
+    (void)length;
+    return max;
+}
+
+/* With segments the hook's bytes past length must be the URB's
+ * (as with a buffer), not a fresh heap block's. */
+static void test_descriptor_hook_bounce_keeps_urb_bytes(void **state)
+{
+    static const uint8_t GET_CONFIG_DESCRIPTOR[8] = { 0x80, 6, 0, 2, 0, 0, 64, 0 };
+    static const uint8_t CONFIG[34] = { 9, 2, 34, 0, 1, 1, 0, 0x80, 50, 9, 4, 0, 0, 1, 3, 1, 1 };
+    static const uint32_t sizes[] = { 5, 6, 53 };
+    struct urg_hcd_config cfg;
+    struct vmm v;
+    struct sg g;
+    struct urg_urb *u;
+    const struct vmm_done *done;
+    uint8_t got[64];
+    (void)state;
+    urg_hcd_config_init(&cfg);
+    cfg.descriptor = hook_keep;
+    vmm_init(&v, &cfg, ALL);
+    vmm_plug_default(&v);
+    sg_init(&g, sizes, 3);
+    u = sg_urb(URG_EP_CONTROL, 0, 64, 0, &g);
+    memcpy(u->setup, GET_CONFIG_DESCRIPTOR, 8);
+    done = vmm_control_reply(&v, u, URG_STATUS_SUCCESS, CONFIG, 34);
+    assert_int_equal(done->actual, 64);
+    sg_gather(&g, got, 64);
+    assert_memory_equal(got, CONFIG, 34);
+    for (int i = 34; i < 64; i++)
+        assert_int_equal(got[i], 0xee); /* what the segments held */
+    vmm_urb_free(u);
+    sg_free(&g);
+    vmm_free(&v);
+}
+
 /* Interrupt IN packets of 8 bytes into segments of 3 and 5 (and 8 more),
  * interrupt OUT from segments, sent as they are and copied when they
  * complete at once. */
@@ -517,6 +563,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bulk_in_and_out),
         cmocka_unit_test(test_control_across_segments),
+        cmocka_unit_test(test_descriptor_hook_bounce_keeps_urb_bytes),
         cmocka_unit_test(test_interrupt_across_segments),
         cmocka_unit_test(test_iso_across_segments),
         cmocka_unit_test(test_buffered_bulk_across_segments),

@@ -975,6 +975,48 @@ static void test_cancel_without_memory(void **state)
     vmm_urb_free(in);
 }
 
+static void free_on_completion(struct vmm *v, struct urg_urb *u)
+{
+    (void)v;
+    vmm_urb_free(u);
+}
+
+/* An endpoint stop whose first forget finds no memory (to copy out the
+ * unwritten OUT payload the engine still points at): the session fails
+ * from inside the model's walk of the endpoint's URBs, and the device's
+ * flush completes them all - to a VMM that frees each one in its
+ * completion. The walk must not step on a freed URB (valgrind, ASan), and
+ * each completes once. */
+static void test_stop_without_memory_while_the_vmm_frees(void **state)
+{
+    struct fail_alloc f = { 0 };
+    const struct urg_allocator a = fail_allocator(&f);
+    struct urg_session_config session;
+    struct urg_hcd_config cfg;
+    struct vmm v;
+    struct urg_urb *u[3];
+    (void)state;
+    urg_hcd_config_init(&cfg);
+    urg_session_config_init(&session);
+    session.allocator = &a;
+    cfg.session = &session;
+    vmm_init(&v, &cfg, ALL);
+    vmm_plug_default(&v);
+    for (int i = 0; i < 3; i++) {
+        u[i] = vmm_urb(URG_EP_BULK, 0x04, 512, 0);
+        assert_int_equal(urg_hcd_submit(v.dev, u[i]), 0);
+    }
+    v.on_complete = free_on_completion;
+    fail_alloc_refuse(&f, 1);
+    assert_int_equal(urg_hcd_ep_stop(v.dev, 0x04), 0);
+    fail_alloc_refuse(&f, 0);
+    assert_int_equal(v.ndone, 3);
+    for (int i = 0; i < 3; i++)
+        assert_ptr_equal(v.done[i].urb, u[i]); /* in order, once each */
+    assert_int_equal(v.detached, 1);
+    vmm_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -995,6 +1037,7 @@ int main(void)
         cmocka_unit_test(test_random_operations_exactly_once),
         cmocka_unit_test(test_urb_allocator),
         cmocka_unit_test(test_cancel_without_memory),
+        cmocka_unit_test(test_stop_without_memory_while_the_vmm_frees),
     };
     return cmocka_run_group_tests_name("hcd urbs", tests, NULL, NULL);
 }

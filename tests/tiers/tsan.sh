@@ -7,7 +7,7 @@
 #                      through the queue while the loop runs on its own
 #                      thread, URG_QUEUE_STRESS_URBS URBs (1,000,000 here)
 #                      each completed exactly once, in both completion
-#                      modes (about 30 s on 2 CPUs)
+#                      modes (about 18 s on 2 CPUs)
 # libev is not built with TSan: its own accesses are not seen (only what
 # the library and the tests do around it); the queue does not rely on
 # libev for ordering (its lock does).
