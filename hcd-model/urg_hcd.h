@@ -269,12 +269,12 @@ struct urg_hcd_config {
      * usb-redir filter property as it is. */
     const char *filter_token_sep;
     const char *filter_rule_sep;
-    /* Which interfaces are serial ports, or NULL for the model's table
+    /* Which interfaces are serial ports, or NULL for the model's tables
      * (Linux's, with buffered_bulk_serial). Called for each interface
-     * with a bulk IN endpoint whose max packet size is known, when the
-     * device attaches (before the attach callback), and again when a new
-     * configuration or alternate setting gives an interface a new first
-     * bulk IN endpoint (before endpoints_changed). usb is the device (its
+     * whose first bulk IN endpoint (lowest address) has a known max
+     * packet size, when the device attaches (before the attach
+     * callback), and again when a new configuration or alternate setting
+     * changes that endpoint (before endpoints_changed). usb is the device (its
      * ids, and the number, class, subclass and protocol of each
      * interface), interface the interface's number, known what the
      * table says of it (enum urg_serial_kind; URG_SERIAL_NONE when
@@ -411,9 +411,9 @@ URG_API int urg_hcd_ep_reset(urg_hcd_dev *dev, uint8_t endpoint);
  *  the same. */
 URG_API int urg_hcd_reset(urg_hcd_dev *dev);
 /** Turns buffered bulk receiving on or off for a bulk IN endpoint
- *  (needs the bulk_receiving cap to take effect), with its data as plain
- *  bytes (an FTDI port's endpoint stays FTDI; the config's serial
- *  callback chooses FTDI). Returns 0, or:
+ *  (needs the bulk_receiving cap to take effect). Its data is taken as
+ *  plain bytes, or as FTDI packets where the model's tables or the
+ *  config's serial callback made it an FTDI port's. Returns 0, or:
  *  - URG_ERR_INVALID: dev NULL, or an OUT endpoint;
  *  - URG_ERR_HCD_ENDPOINT: the endpoint table has no bulk endpoint there
  *    (nor any endpoint before a device is attached). */
