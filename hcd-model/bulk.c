@@ -6,54 +6,14 @@
  * URB is refused with URG_ERR_TOO_LONG.
  *
  * Buffered bulk receiving (bulk IN, opt-in per endpoint, on by default for
- * USB serial adapters): the host keeps no_transfers transfers of
- * bytes_per_transfer running and sends what they read as buffered bulk
- * packets; those fill the endpoint's queue and URBs take from it. A URB
- * whose size is 0 or not a multiple of max packet turns buffered receiving
- * off for the endpoint and goes as ordinary bulk (as QEMU does). FTDI data
- * carries a 2-byte status header at every max-packet boundary, so for FTDI
- * a URB takes whole max-packet blocks of one chunk and never splits one.
+ * the bulk IN of a USB serial adapter's port: serial.c): the host keeps
+ * no_transfers transfers of bytes_per_transfer running and sends what they
+ * read as buffered bulk packets; those fill the endpoint's queue and URBs
+ * take from it (stream.c; FTDI's packets whole). A URB whose size is 0 or
+ * not a multiple of max packet turns buffered receiving off for the
+ * endpoint and goes as ordinary bulk (as QEMU does).
  */
 #include "hcd.h"
-
-struct serial_id {
-    uint16_t vendor, product;
-    bool ftdi;
-};
-
-/* Common USB serial adapters (FTDI, Silicon Labs CP210x, Prolific PL2303). */
-static const struct serial_id serial_ids[] = {
-    { 0x0403, 0x6001, true },  { 0x0403, 0x6010, true },  { 0x0403, 0x6011, true },
-    { 0x0403, 0x6014, true },  { 0x0403, 0x6015, true },  { 0x10c4, 0xea60, false },
-    { 0x10c4, 0xea61, false }, { 0x10c4, 0xea63, false }, { 0x10c4, 0xea70, false },
-    { 0x10c4, 0xea71, false }, { 0x10c4, 0xea80, false }, { 0x067b, 0x2303, false },
-    { 0x067b, 0x2304, false }, { 0x067b, 0x23a3, false }, { 0x067b, 0x23b3, false },
-    { 0x067b, 0x23c3, false }, { 0x067b, 0x23d3, false }, { 0x067b, 0x23e3, false },
-    { 0x067b, 0x23f3, false },
-};
-
-void bulk_apply_serial_quirks(urg_hcd_dev *d)
-{
-    size_t k;
-    int i;
-    if (!d->cfg.buffered_bulk_serial)
-        return;
-    for (k = 0; k < sizeof(serial_ids) / sizeof(serial_ids[0]); k++) {
-        if (serial_ids[k].vendor != d->info.usb.vendor_id ||
-            serial_ids[k].product != d->info.usb.product_id)
-            continue;
-        for (i = 16; i < 32; i++) {
-            if (d->ep[i].info.type == URG_EP_BULK) {
-                d->ep[i].buffered = true;
-                d->ep[i].ftdi = serial_ids[k].ftdi;
-            }
-        }
-        hcd_log(d, URG_LOG_INFO, "%04x:%04x is a serial adapter: buffered bulk receiving%s",
-                d->info.usb.vendor_id, d->info.usb.product_id,
-                serial_ids[k].ftdi ? " (FTDI headers kept)" : "");
-        return;
-    }
-}
 
 URG_API int urg_hcd_ep_set_buffered(urg_hcd_dev *d, uint8_t endpoint, int enable)
 {

@@ -151,9 +151,12 @@ URG_API const struct urg_hcd_device *urg_hcd_dev_info(const urg_hcd_dev *d)
 
 /* ---------------------------------------------------------------- attach */
 
-/* The endpoint table from the engine's device state. */
-static void load_endpoints(urg_hcd_dev *d, const struct urg_device *usb)
+/* The endpoint table from the engine's device state. Returns the
+ * endpoints that changed (a mask of urg_ep_index() bits): new endpoints,
+ * whose buffered bulk receiving is decided afresh. */
+static uint32_t load_endpoints(urg_hcd_dev *d, const struct urg_device *usb)
 {
+    uint32_t fresh = 0;
     int i;
     for (i = 0; i < 32; i++) {
         struct endpoint *e = &d->ep[i];
@@ -162,17 +165,18 @@ static void load_endpoints(urg_hcd_dev *d, const struct urg_device *usb)
                        n.interface != e->info.interface || n.interval != e->info.interval;
         if (changed && e->stream != ST_NONE)
             stream_forget(d, e); /* the host dropped it with the old setting */
-        if (changed)
+        if (changed) {
             e->iso_clock = 0;
-        if (changed && n.type != URG_EP_BULK) {
             e->buffered = false;
             e->ftdi = false;
+            fresh |= 1u << i;
         }
         e->info = n;
         e->q.target = n.type == URG_EP_BULK ? d->cfg.buffered_bulk_queue : d->cfg.interrupt_queue;
         if (!e->q.target)
             e->q.target = 1;
     }
+    return fresh;
 }
 
 /* The device cannot be served (reason, why): said once per connection (a
@@ -220,7 +224,7 @@ static void do_attach(urg_hcd_dev *d)
         memset(&d->ep[i].st, 0, sizeof(d->ep[i].st));
     }
     load_endpoints(d, usb);
-    bulk_apply_serial_quirks(d);
+    serial_apply(d, ~0u);
     d->rejected = false;
     d->state = D_ATTACHED;
     hcd_log(d, URG_LOG_INFO, "attach %04x:%04x at %s speed", usb->vendor_id, usb->product_id,
@@ -332,8 +336,7 @@ static void on_engine_device_info(void *ud, const struct urg_device *usb, unsign
     }
     d->info.speed_mask = urg_hcd_speed_mask(usb, urg_session_caps(d->s)) & d->cfg.port_speeds;
     d->info.usb = *usb;
-    load_endpoints(d, usb);
-    bulk_apply_serial_quirks(d);
+    serial_apply(d, load_endpoints(d, usb));
     if (d->cfg.callbacks.endpoints_changed)
         d->cfg.callbacks.endpoints_changed(d->cfg.user_data, d);
 }

@@ -4,7 +4,7 @@
  * iso, the sizing), stopping it, the host's answer to a start, the host
  * stopping it (an unsolicited status), packets arriving into the bounded
  * queue, and how a URB takes from the queue (interrupt: packets merged up
- * to a short one; buffered bulk: bytes, FTDI blocks whole; iso IN is in
+ * to a short one; buffered bulk: bytes, FTDI packets whole; iso IN is in
  * iso.c, a packet per descriptor). The one endpoint-queue module. URBs that
  * wait for the packets are urb.c's: an event that may let them go says so
  * (returns true) and the caller has urb.c serve them.
@@ -195,16 +195,22 @@ bool stream_fill_interrupt(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u
     return true;
 }
 
-/* Fills a buffered-bulk URB from the queue (FTDI: whole max-packet blocks
- * of one chunk, never a split one); true when it is complete. */
+/* Fills a buffered-bulk URB from the queue; true when it is complete.
+ * Plain: bytes, across chunks. FTDI, as Linux's ftdi_sio reads its URBs
+ * (ftdi_process_read_urb): a chunk is the device's packets of max packet
+ * size, the last one maybe shorter, each starting with 2 status bytes;
+ * the URB takes whole packets, from as many chunks as it holds, each at a
+ * max-packet boundary of the URB (its length is a multiple of max packet:
+ * bulk_submit), never one split; a short packet ends the transfer, and a
+ * packet under 2 bytes is dropped (ftdi_process_packet's "malformed"). */
 bool stream_fill_bulk(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int *status)
 {
     uint32_t mps = e->info.max_packet_size ? e->info.max_packet_size : 64;
     struct pkt *pk;
-    bool any = false;
+    bool any = false, ended = false;
     *status = URG_URB_SUCCESS;
-    while ((pk = pktq_head(&e->q)) && u->actual_length < u->length) {
-        uint32_t room = u->length - u->actual_length, n;
+    while (!ended && (pk = pktq_head(&e->q)) && u->actual_length < u->length) {
+        uint32_t room = u->length - u->actual_length, n = pk->len - pk->off;
         if (pk->status != URG_STATUS_SUCCESS) {
             if (any)
                 break;
@@ -212,25 +218,19 @@ bool stream_fill_bulk(urg_hcd_dev *d, struct endpoint *e, struct urg_urb *u, int
             pktq_pop(&e->q, &d->alloc);
             return true;
         }
-        any = true;
         if (e->ftdi) {
-            /* Whole max-packet blocks of this chunk only. */
-            while (pk->off < pk->len) {
-                uint32_t block = pk->len - pk->off < mps ? pk->len - pk->off : mps;
-                if (block > room)
-                    break;
-                urb_data_write(u, u->actual_length, pk->data + pk->off, block);
-                u->actual_length += block;
-                pk->off += block;
-                room -= block;
-                if (block < mps)
-                    break;
-            }
-            if (pk->off == pk->len)
+            n = n < mps ? n : mps; /* the device's next packet */
+            if (n < 2) { /* the chunk's last: no status bytes */
                 pktq_pop(&e->q, &d->alloc);
-            break;
+                continue;
+            }
+            if (n > room)
+                break;
+            ended = n < mps;
+        } else if (n > room) {
+            n = room;
         }
-        n = pk->len - pk->off < room ? pk->len - pk->off : room;
+        any = true;
         urb_data_write(u, u->actual_length, pk->data + pk->off, n);
         u->actual_length += n;
         pk->off += n;

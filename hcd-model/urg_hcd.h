@@ -217,6 +217,19 @@ struct urg_hcd_callbacks {
     void (*log)(void *ud, int level, const char *msg);
 };
 
+/** What an interface of a device is to the model (the config's serial
+ *  callback): a serial port's bulk IN gets buffered bulk receiving
+ *  (docs/vmm-guide.md, "Serial adapters"). */
+enum urg_serial_kind {
+    URG_SERIAL_NONE = 0,  /* not a serial port: its bulk IN is ordinary bulk */
+    URG_SERIAL_PLAIN = 1, /* a serial port whose bulk IN carries the bytes
+                             as they are (cp210x, pl2303, ch341, ...) */
+    URG_SERIAL_FTDI = 2   /* an FTDI port: each max-packet block starts with
+                             2 status bytes, and the guest's URB gets the
+                             device's packets whole, each at a max-packet
+                             boundary of it */
+};
+
 struct urg_hcd_config {
     size_t size;                 /* set by urg_hcd_config_init(): the
                                     struct's size as this program knows it */
@@ -228,8 +241,10 @@ struct urg_hcd_config {
     int interrupt_out_immediate; /* 1: interrupt OUT URBs complete at once (QEMU) */
     uint32_t interrupt_queue;    /* interrupt IN packets kept per endpoint (1000);
                                     above twice that, drop back to it */
-    int buffered_bulk_serial;    /* 1: buffered bulk receiving for known serial
-                                    adapters (CP210x, PL2303, FTDI) (1) */
+    int buffered_bulk_serial;    /* 1: buffered bulk receiving for the serial
+                                    adapters of Linux's ftdi_sio, cp210x,
+                                    pl2303 and ch341 drivers (1); 0: none
+                                    but what the serial callback asks */
     uint32_t buffered_bulk_bytes; /* bytes_per_transfer (512, rounded up to max packet) */
     uint8_t buffered_bulk_transfers; /* no_transfers (5) */
     uint32_t buffered_bulk_queue; /* chunks kept per endpoint (5000) */
@@ -274,6 +289,22 @@ struct urg_hcd_config {
      * usb-redir filter property as it is. */
     const char *filter_token_sep;
     const char *filter_rule_sep;
+    /* Which interfaces are serial ports, or NULL for the model's tables
+     * (Linux's, with buffered_bulk_serial). Called for each interface
+     * whose first bulk IN endpoint (lowest address) has a known max
+     * packet size, when the device attaches (before the attach
+     * callback), and again when a new configuration or alternate setting
+     * changes that endpoint (before endpoints_changed). usb is the device (its
+     * ids, and the number, class, subclass and protocol of each
+     * interface), interface the interface's number, known what the
+     * table says of it (enum urg_serial_kind; URG_SERIAL_NONE when
+     * buffered_bulk_serial is 0). Returns enum urg_serial_kind: buffered
+     * bulk receiving on the interface's first bulk IN endpoint, as plain
+     * bytes or FTDI packets, or not (URG_SERIAL_NONE; any other value
+     * counts as it). usb is valid during the call only; the callback must
+     * not submit to or free this device. */
+    int (*serial)(void *ud, urg_hcd_dev *dev, const struct urg_device *usb, uint8_t interface,
+                  int known);
 };
 
 /** Fills cfg with the defaults shown above, and its size (a macro, as
@@ -401,7 +432,9 @@ URG_API int urg_hcd_ep_reset(urg_hcd_dev *dev, uint8_t endpoint);
  *  the same. */
 URG_API int urg_hcd_reset(urg_hcd_dev *dev);
 /** Turns buffered bulk receiving on or off for a bulk IN endpoint
- *  (needs the bulk_receiving cap to take effect). Returns 0, or:
+ *  (needs the bulk_receiving cap to take effect). Its data is taken as
+ *  plain bytes, or as FTDI packets where the model's tables or the
+ *  config's serial callback made it an FTDI port's. Returns 0, or:
  *  - URG_ERR_INVALID: dev NULL, or an OUT endpoint;
  *  - URG_ERR_HCD_ENDPOINT: the endpoint table has no bulk endpoint there
  *    (nor any endpoint before a device is attached). */

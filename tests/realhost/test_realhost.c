@@ -823,6 +823,337 @@ static void test_serial_ftdi(void **state)
          (unsigned long long)es.packets, (unsigned long long)es.bytes);
 }
 
+/* 64 KiB each way through QEMU's FTDI at once: the chardev socket here,
+ * bulk IN and OUT URBs through the model. Each direction is a numbered
+ * pattern (a byte out of place, lost or doubled shows).
+ *
+ * The first SERIAL_SHAPED bytes to the guest go into the socket in pieces
+ * of 124 and 100 bytes, the next when the host's last read has reached
+ * the model (a chunk came): QEMU's FTDI sends a piece of 124 as 2 full
+ * packets, one of 100 as a full packet and a short one. Meanwhile an IN
+ * URB goes out again only when SERIAL_GATE chunks wait, so that a URB
+ * meets several chunks: it takes chunks of full packets on and ends at a
+ * short packet (a URB taking the chunks as plain bytes would put a status
+ * pair off the max-packet boundaries). The rest goes as fast as the
+ * socket takes it, read by URBs that wait for data, as a guest's do. */
+#define SERIAL_BYTES (64u * 1024u)
+#define SERIAL_SHAPED (16u * 1024u)
+#define SERIAL_GATE 4
+#define SERIAL_URBS 2      /* each way, as ftdi_sio keeps two reads out */
+#define SERIAL_URB 4096    /* bytes of a URB, a multiple of 64 */
+
+static uint8_t down_byte(size_t i) { return (uint8_t)(i * 13 + i / 251); }
+static uint8_t up_byte(size_t i) { return (uint8_t)(i * 7 + 3 + i / 253); }
+
+struct serial_io {
+    struct tdev *d;
+    int fd;
+    ev_io w;
+    ev_prepare shape;
+    uint16_t mps;
+    size_t written, down, up_sent, up;  /* into the socket, out of bulk IN,
+                                           onto bulk OUT, out of the socket */
+    size_t piece_end;                   /* the shaped piece being written */
+    uint64_t chunks_seen;               /* chunks when it was begun */
+    int pieces;
+    uint8_t *down_got, *up_got;
+    struct urg_urb *in[SERIAL_URBS], *out[SERIAL_URBS];
+    bool in_idle[SERIAL_URBS];          /* held back until chunks queue */
+    uint8_t inbuf[SERIAL_URBS][SERIAL_URB], outbuf[SERIAL_URBS][SERIAL_URB];
+    uint32_t in_urbs, out_urbs, blocks, bad_status, most_blocks;
+    uint32_t most_chunks;               /* chunks one URB took, at most */
+    int failed;                         /* a URB that did not succeed */
+};
+
+/* An IN URB's blocks, as Linux's ftdi_sio reads them: 2 status bytes
+ * (QEMU's: the modem lines | 1, then 0) at every max-packet boundary. */
+static void serial_in_done(struct serial_io *io, struct urg_urb *u)
+{
+    uint32_t blocks = 0;
+    io->in_urbs++;
+    for (uint32_t p = 0; p < u->actual_length; p += io->mps) {
+        uint32_t n = u->actual_length - p < io->mps ? u->actual_length - p : io->mps;
+        blocks++;
+        if (n < 2 || (u->buffer[p] & 0x0f) != 0x01 || u->buffer[p + 1] != 0) {
+            io->bad_status++;
+            continue;
+        }
+        n -= 2;
+        if (io->down + n > SERIAL_BYTES)
+            n = (uint32_t)(SERIAL_BYTES - io->down);
+        memcpy(io->down_got + io->down, u->buffer + p + 2, n);
+        io->down += n;
+    }
+    io->blocks += blocks;
+    if (blocks > io->most_blocks)
+        io->most_blocks = blocks;
+}
+
+static uint64_t serial_chunks(struct serial_io *io, uint32_t *queued)
+{
+    struct urg_hcd_ep_stats es;
+    memset(&es, 0, sizeof(es));
+    urg_hcd_ep_stats(io->d->dev, 0x81, &es);
+    if (queued)
+        *queued = es.queued;
+    return es.packets;
+}
+
+/* Submits u (IN, or OUT with its next piece) while there is work; a URB
+ * that completes at once is taken here, and the chunks it took from the
+ * queue counted (those it emptied). */
+static void serial_submit(struct serial_io *io, struct urg_urb *u)
+{
+    bool in = (u->endpoint & 0x80) != 0;
+    for (;;) {
+        uint32_t before = 0, after = 0;
+        int r;
+        if (in && io->down >= SERIAL_BYTES)
+            return;
+        if (!in) {
+            uint32_t n = SERIAL_BYTES - io->up_sent < SERIAL_URB
+                             ? (uint32_t)(SERIAL_BYTES - io->up_sent)
+                             : SERIAL_URB;
+            if (!n)
+                return;
+            for (uint32_t i = 0; i < n; i++)
+                u->buffer[i] = up_byte(io->up_sent + i);
+            u->length = n;
+            io->up_sent += n;
+        }
+        serial_chunks(io, &before);
+        r = urg_hcd_submit(io->d->dev, u);
+        if (r == 0)
+            return;
+        serial_chunks(io, &after);
+        if (in && before > after && before - after > io->most_chunks)
+            io->most_chunks = before - after;
+        if (r < 0 || (u->status != URG_URB_SUCCESS && u->status != URG_URB_SHORT)) {
+            io->failed++;
+            return;
+        }
+        if (in)
+            serial_in_done(io, u);
+        else
+            io->out_urbs++;
+        if (in && io->down < SERIAL_SHAPED)
+            return; /* the caller holds it back */
+    }
+}
+
+static struct serial_io *serial_io_now;
+
+static void hold_back(struct serial_io *io, struct urg_urb *u)
+{
+    for (int i = 0; i < SERIAL_URBS; i++)
+        if (io->in[i] == u && io->down < SERIAL_SHAPED && io->down < SERIAL_BYTES)
+            io->in_idle[i] = true;
+}
+
+static void on_serial_io(struct tdev *d, struct urg_urb *u)
+{
+    struct serial_io *io = serial_io_now;
+    (void)d;
+    if (!io || u->user_data != io)
+        return;
+    if (u->status != URG_URB_SUCCESS && u->status != URG_URB_SHORT) {
+        if (u->status != URG_URB_NODEV && u->status != URG_URB_CANCELLED)
+            io->failed++;
+        return;
+    }
+    if (u->endpoint & 0x80) {
+        serial_in_done(io, u);
+        if (io->down < SERIAL_SHAPED) {
+            hold_back(io, u);
+            return;
+        }
+    } else {
+        io->out_urbs++;
+    }
+    serial_submit(io, u);
+}
+
+/* Before the loop waits for events, while shaping: the next piece once a chunk
+ * came since the last began; an IN URB held back goes out once
+ * SERIAL_GATE chunks wait (it completes at once, with all it holds). */
+static void serial_shape(struct ev_loop *l, ev_prepare *w, int revents)
+{
+    struct serial_io *io = w->data;
+    uint32_t queued;
+    uint64_t chunks = serial_chunks(io, &queued);
+    (void)revents;
+    if (io->written < SERIAL_SHAPED) {
+        if (io->written == io->piece_end && (io->pieces == 0 || chunks > io->chunks_seen)) {
+            io->piece_end += io->pieces++ % 3 == 2 ? 100 : 124;
+            if (io->piece_end > SERIAL_SHAPED)
+                io->piece_end = SERIAL_SHAPED;
+            io->chunks_seen = chunks;
+        }
+        if (io->written < io->piece_end) {
+            uint8_t buf[128];
+            size_t n = io->piece_end - io->written;
+            ssize_t k;
+            for (size_t i = 0; i < n; i++)
+                buf[i] = down_byte(io->written + i);
+            k = write(io->fd, buf, n);
+            if (k > 0)
+                io->written += (size_t)k;
+        }
+        if (io->written >= SERIAL_SHAPED) {
+            /* The rest as fast as the socket takes it. */
+            ev_io_stop(l, &io->w);
+            ev_io_set(&io->w, io->fd, EV_READ | EV_WRITE);
+            ev_io_start(l, &io->w);
+        }
+    }
+    for (int i = 0; i < SERIAL_URBS; i++) {
+        if (!io->in_idle[i])
+            continue;
+        if (io->down < SERIAL_SHAPED && queued < SERIAL_GATE)
+            return;
+        io->in_idle[i] = false;
+        serial_submit(io, io->in[i]);
+        hold_back(io, io->in[i]);
+        serial_chunks(io, &queued);
+    }
+}
+
+/* The socket: the up bytes out of it; past the shaped part, the down
+ * pattern into it while it takes bytes. */
+static void on_serial_sock(struct ev_loop *l, ev_io *w, int revents)
+{
+    struct serial_io *io = w->data;
+    if (revents & EV_READ) {
+        uint8_t buf[4096];
+        ssize_t k = read(io->fd, buf, sizeof(buf));
+        if (k > 0) {
+            size_t n = io->up + (size_t)k > SERIAL_BYTES ? SERIAL_BYTES - io->up : (size_t)k;
+            memcpy(io->up_got + io->up, buf, n);
+            io->up += (size_t)k; /* more than was sent shows as a failure */
+        }
+    }
+    if ((revents & EV_WRITE) && io->written < SERIAL_BYTES) {
+        uint8_t buf[4096];
+        size_t n = SERIAL_BYTES - io->written < sizeof(buf) ? SERIAL_BYTES - io->written
+                                                             : sizeof(buf);
+        ssize_t k;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = down_byte(io->written + i);
+        k = write(io->fd, buf, n);
+        if (k > 0)
+            io->written += (size_t)k;
+    }
+    if (io->written >= SERIAL_BYTES && (w->events & EV_WRITE)) {
+        ev_io_stop(l, w);
+        ev_io_set(w, io->fd, EV_READ);
+        ev_io_start(l, w);
+    }
+}
+
+static bool serial_both_ways(void *p)
+{
+    struct serial_io *io = p;
+    return io->failed || io->bad_status ||
+           (io->down >= SERIAL_BYTES && io->up >= SERIAL_BYTES &&
+                          io->out_urbs * (size_t)SERIAL_URB >= SERIAL_BYTES);
+}
+
+static void test_serial_ftdi_64k_each_way(void **state)
+{
+    static struct serial_io io;
+    struct sockaddr_un a;
+    struct urg_hcd_ep_stats es;
+    double t0, secs;
+    size_t bad_down = SERIAL_BYTES, bad_up = SERIAL_BYTES;
+    bool through;
+    (void)state;
+    memset(&io, 0, sizeof(io));
+    io.d = &td;
+    io.fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s/serial.sock", dir);
+    assert_int_equal(connect(io.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(fcntl(io.fd, F_SETFL, fcntl(io.fd, F_GETFL) | O_NONBLOCK), 0);
+    io.down_got = malloc(SERIAL_BYTES);
+    io.up_got = malloc(SERIAL_BYTES);
+    open_dev(&td, P_SERIAL, NULL);
+    io.mps = urg_hcd_dev_info(td.dev)->usb.ep[urg_ep_index(0x81)].max_packet_size;
+    assert_int_equal(io.mps, 64);
+    assert_int_equal(urg_hcd_dev_info(td.dev)->usb.ep[urg_ep_index(0x02)].type, URG_EP_BULK);
+
+    serial_io_now = &io;
+    td.on_complete = on_serial_io;
+    t0 = vm_now();
+    for (int i = 0; i < SERIAL_URBS; i++) {
+        io.in[i] = urg_urb_alloc(0);
+        io.in[i]->type = URG_EP_BULK;
+        io.in[i]->endpoint = 0x81;
+        io.in[i]->buffer = io.inbuf[i];
+        io.in[i]->length = SERIAL_URB;
+        io.in[i]->user_data = &io;
+        io.out[i] = urg_urb_alloc(0);
+        io.out[i]->type = URG_EP_BULK;
+        io.out[i]->endpoint = 0x02;
+        io.out[i]->buffer = io.outbuf[i];
+        io.out[i]->user_data = &io;
+        serial_submit(&io, io.in[i]);
+        serial_submit(&io, io.out[i]);
+    }
+    ev_io_init(&io.w, on_serial_sock, io.fd, EV_READ);
+    io.w.data = &io;
+    ev_io_start(loop, &io.w);
+    ev_prepare_init(&io.shape, serial_shape);
+    io.shape.data = &io;
+    ev_prepare_start(loop, &io.shape);
+    /* Driven by the loop until both ways are through; the bound only
+     * fails a hang. */
+    through = run_until(loop, serial_both_ways, &io, 2 * WAIT);
+    secs = vm_now() - t0;
+    ev_io_stop(loop, &io.w);
+    ev_prepare_stop(loop, &io.shape);
+    assert_int_equal(io.failed, 0);
+    if (io.bad_status)
+        fail_msg("%u blocks without FTDI status bytes at a max-packet boundary (after %zu bytes)",
+                 io.bad_status, io.down);
+    if (!through)
+        fail_msg("after %.0f s: %zu of %u bytes to the guest (%zu into the socket), %zu from it",
+                 2 * WAIT, io.down, SERIAL_BYTES, io.written, io.up);
+    assert_int_equal(io.down, SERIAL_BYTES);
+    assert_int_equal(io.up, SERIAL_BYTES);
+    for (size_t i = 0; i < SERIAL_BYTES; i++) {
+        if (bad_down == SERIAL_BYTES && io.down_got[i] != down_byte(i))
+            bad_down = i;
+        if (bad_up == SERIAL_BYTES && io.up_got[i] != up_byte(i))
+            bad_up = i;
+    }
+    if (bad_down != SERIAL_BYTES || bad_up != SERIAL_BYTES)
+        fail_msg("not byte-exact: to the guest from byte %zu, from the guest from byte %zu "
+                 "(%u: none)",
+                 bad_down, bad_up, SERIAL_BYTES);
+    assert_int_equal(urg_hcd_ep_stats(td.dev, 0x81, &es), 0);
+    /* URBs took several chunks, chunks several packets. */
+    assert_true(io.most_chunks >= 2);
+    assert_true(io.blocks > es.packets);
+    /* Every chunk the host read was kept: none dropped. */
+    assert_int_equal(es.drops, 0);
+    note("  %u bytes each way at once in %.2f s (the first %u to the guest in %d pieces); "
+         "bulk IN: %llu chunks, %llu bytes, in %u URBs of %u packets (at most %u packets and "
+         "%u chunks in one); bulk OUT: %u URBs",
+         SERIAL_BYTES, secs, SERIAL_SHAPED, io.pieces, (unsigned long long)es.packets,
+         (unsigned long long)es.bytes, io.in_urbs, io.blocks, io.most_blocks, io.most_chunks,
+         io.out_urbs);
+    serial_io_now = NULL;
+    close_dev(&td);
+    close(io.fd);
+    for (int i = 0; i < SERIAL_URBS; i++) {
+        urg_urb_free(io.in[i]);
+        urg_urb_free(io.out[i]);
+    }
+    free(io.down_got);
+    free(io.up_got);
+}
+
 /* ---------------------------------------------------------------- audio */
 
 /* The first endpoint of type in alternate setting alt of an interface of
@@ -1278,6 +1609,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_msc_super_speed_on_a_usb2_port, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_serial_ftdi, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_serial_ftdi_64k_each_way, test_setup,
+                                        test_teardown),
         cmocka_unit_test_setup_teardown(test_audio_iso_stream, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_uas_bulk_streams, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_host_crash_and_restart, test_setup, test_teardown),

@@ -249,9 +249,8 @@ void th_device(struct testhost *h)
     th_emit(h, &p);
 }
 
-void th_device_ex(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
-                  uint8_t device_class, const uint8_t *if_classes, int n_if,
-                  const struct th_ep *eps, int n_eps)
+void th_device_info(struct testhost *h, const struct th_if *ifs, int n_if, const struct th_ep *eps,
+                    int n_eps)
 {
     struct urg_packet p;
     int i;
@@ -259,8 +258,10 @@ void th_device_ex(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
     p.type = URG_INTERFACE_INFO;
     p.h.interface_info.interface_count = (uint32_t)n_if;
     for (i = 0; i < n_if; i++) {
-        p.h.interface_info.interface[i] = (uint8_t)i;
-        p.h.interface_info.interface_class[i] = if_classes[i];
+        p.h.interface_info.interface[i] = ifs[i].number;
+        p.h.interface_info.interface_class[i] = ifs[i].cls;
+        p.h.interface_info.interface_subclass[i] = ifs[i].subclass;
+        p.h.interface_info.interface_protocol[i] = ifs[i].protocol;
     }
     th_emit(h, &p);
     memset(&p, 0, sizeof(p));
@@ -277,6 +278,14 @@ void th_device_ex(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
         p.h.ep_info.max_streams[k] = eps[i].max_streams;
     }
     th_emit_unchecked(h, &p); /* an endpoint type above 3 as given */
+}
+
+void th_device_ifs(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
+                   uint8_t device_class, const struct th_if *ifs, int n_if,
+                   const struct th_ep *eps, int n_eps)
+{
+    struct urg_packet p;
+    th_device_info(h, ifs, n_if, eps, n_eps);
     memset(&p, 0, sizeof(p));
     p.type = URG_DEVICE_CONNECT;
     p.h.device_connect.speed = speed;
@@ -285,6 +294,20 @@ void th_device_ex(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
     p.h.device_connect.product_id = pid;
     p.h.device_connect.device_version_bcd = 0x0100;
     th_emit(h, &p);
+}
+
+void th_device_ex(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
+                  uint8_t device_class, const uint8_t *if_classes, int n_if,
+                  const struct th_ep *eps, int n_eps)
+{
+    struct th_if ifs[32];
+    int i;
+    memset(ifs, 0, sizeof(ifs));
+    for (i = 0; i < n_if && i < 32; i++) {
+        ifs[i].number = (uint8_t)i;
+        ifs[i].cls = if_classes[i];
+    }
+    th_device_ifs(h, speed, vid, pid, device_class, ifs, n_if, eps, n_eps);
 }
 
 int th_count(const struct testhost *h, uint32_t type)

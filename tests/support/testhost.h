@@ -67,6 +67,19 @@ struct th_ep {
 void th_device_ex(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
                   uint8_t device_class, const uint8_t *if_classes, int n_if,
                   const struct th_ep *eps, int n_eps);
+/* An interface of a scripted device. */
+struct th_if {
+    uint8_t number, cls, subclass, protocol;
+};
+/* The same with the interfaces' numbers, classes, subclasses and
+ * protocols as given. */
+void th_device_ifs(struct testhost *h, uint8_t speed, uint16_t vid, uint16_t pid,
+                   uint8_t device_class, const struct th_if *ifs, int n_if,
+                   const struct th_ep *eps, int n_eps);
+/* interface_info and ep_info of a device already connected (a new
+ * configuration or alternate setting, as the host announces it). */
+void th_device_info(struct testhost *h, const struct th_if *ifs, int n_if, const struct th_ep *eps,
+                    int n_eps);
 /* A stream's status - interrupt_receiving_status, iso_stream_status or
  * bulk_receiving_status (type) - with request id id, for endpoint ep. */
 void th_stream_status(struct testhost *h, uint32_t type, uint64_t id, uint8_t ep, uint8_t status);
