@@ -10,7 +10,7 @@
  * the session's policy tolerate: endpoint types above 3 reach the model,
  * which must refuse the device, bit 4 about half the URBs give their
  * data as segments: the buffer cut at random places, empty segments
- * among them), [2..5] the seed of the operations and of the splits.
+ * among them, poisoned gaps between them), [2..5] the seed of the operations and of the splits.
  *
  * Checked (abort on failure): every URB accepted with 0 completes exactly
  * once, by the time the device is freed; one completed at submission (1)
@@ -31,6 +31,8 @@
 #define BUFSZ 2048
 #define NISO 8
 #define NSEG 8
+#define GAP 16 /* poisoned bytes between segments: a write past one shows */
+#define AREA (BUFSZ + NSEG * GAP)
 
 struct slot {
     struct urg_urb *u;
@@ -73,7 +75,7 @@ static void on_complete(void *ud, urg_hcd_dev *dev, struct urg_urb *u)
         abort();
     sl->busy = 0;
     sl->completions++;
-    ASAN_POISON_MEMORY_REGION(sl->buf, BUFSZ); /* the buffer is idle again */
+    ASAN_POISON_MEMORY_REGION(sl->buf, AREA); /* the buffer is idle again */
     other = &r->s[rnd(&r->rng) % NURB];
     switch (rnd(&r->rng) % 8) {
     case 0:
@@ -154,11 +156,12 @@ static void submit(struct run *r, struct slot *sl)
     u->iov = NULL;
     u->iovcnt = 0;
     if (r->segments && rnd(&r->rng) % 2) {
-        /* The whole buffer in NSEG pieces cut at random places. */
+        /* BUFSZ bytes in NSEG pieces cut at random places, GAP bytes
+         * apart. */
         uint32_t at = 0;
         for (int i = 0; i < NSEG; i++) {
             uint32_t n = i == NSEG - 1 ? BUFSZ - at : rnd(&r->rng) % (BUFSZ - at + 1) / 2;
-            sl->seg[i].iov_base = sl->buf + at;
+            sl->seg[i].iov_base = sl->buf + at + (uint32_t)i * GAP;
             sl->seg[i].iov_len = n;
             at += n;
         }
@@ -166,12 +169,16 @@ static void submit(struct run *r, struct slot *sl)
         u->iov = sl->seg;
         u->iovcnt = NSEG;
     }
-    ASAN_UNPOISON_MEMORY_REGION(sl->buf, BUFSZ);
+    if (u->iovcnt)
+        for (int i = 0; i < NSEG; i++)
+            ASAN_UNPOISON_MEMORY_REGION(sl->seg[i].iov_base, sl->seg[i].iov_len);
+    else
+        ASAN_UNPOISON_MEMORY_REGION(sl->buf, BUFSZ);
     sl->busy = 1;
     rc = urg_hcd_submit(r->dev, u);
     if (rc != 0) { /* completed now (1), or refused: no callback either way */
         sl->busy = 0;
-        ASAN_POISON_MEMORY_REGION(sl->buf, BUFSZ);
+        ASAN_POISON_MEMORY_REGION(sl->buf, AREA);
         if (rc == 1 && u->actual_length > u->length)
             abort();
     }
@@ -267,12 +274,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (int i = 0; i < NURB; i++) {
         r.s[i].u = urg_urb_alloc(NISO);
-        r.s[i].buf = malloc(BUFSZ);
+        r.s[i].buf = malloc(AREA);
         if (!r.s[i].u || !r.s[i].buf)
             abort();
         r.s[i].u->buffer = r.s[i].buf;
         r.s[i].u->user_data = &r.s[i];
-        ASAN_POISON_MEMORY_REGION(r.s[i].buf, BUFSZ);
+        ASAN_POISON_MEMORY_REGION(r.s[i].buf, AREA);
     }
     if (urg_hcd_dev_connect(r.dev, &s))
         abort();
@@ -302,7 +309,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < NURB; i++) {
         if (r.s[i].busy)
             abort(); /* accepted and never completed */
-        ASAN_UNPOISON_MEMORY_REGION(r.s[i].buf, BUFSZ);
+        ASAN_UNPOISON_MEMORY_REGION(r.s[i].buf, AREA);
         free(r.s[i].buf);
         urg_urb_free(r.s[i].u);
     }
