@@ -18,6 +18,14 @@
  * first difference ends the replay with a report naming the packet and the
  * field. The replay is done when every host packet has gone and every
  * guest packet has been seen.
+ *
+ * URG_REPLAY_DEVICE (device:FILE) keeps this file's I/O and hands each
+ * guest packet to the device built from the capture (recdev.c), which
+ * answers by meaning; a timer sends its stream packets. It is done when
+ * the guest hangs up (status 0, the coverage in the report), or, with
+ * close_when_done, LINGER seconds after the recording has nothing more to
+ * send and every stream ran out (the guest's time to take what it was
+ * sent): the device is unplugged (device_disconnect).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -32,6 +40,7 @@
 #include <ev.h>
 
 #include "guarded.h"
+#include "recdev.h"
 #include "sock.h"
 #include "talloc.h"
 #include "urg_capture.h"
@@ -66,6 +75,13 @@ struct urg_replay {
                               an error is returned, not done() */
     bool constructing;     /* inside urg_replay_new(): done() waits for the loop */
     ev_timer report_later; /* calls done() from the loop */
+    struct recdev *dev;    /* URG_REPLAY_DEVICE: the device answering */
+    ev_timer tick;         /* its stream packets' next turn */
+    ev_timer linger;       /* the unplug, once the recording is over */
+    bool unplugged;        /* its device_disconnect went */
+    bool dev_started;      /* its hello and device went */
+    bool dev_held;         /* it held stream packets back until the output
+                              drains (flush() then gives it a turn) */
     char report[1024];     /* what finish() reported */
     struct urgi_guard guard; /* libev callbacks running; a free asked for in one */
 };
@@ -422,6 +438,86 @@ static void on_decode_error(void *ctx, int err, const char *msg, int fatal)
         finish(r, URG_ERR_DIVERGED, "the guest sent a malformed packet: %s", msg);
 }
 
+/* ---------------------------------------------------------------- device */
+
+/* Seconds from the end of the recording to the unplug (close_when_done). */
+#define LINGER 1.0
+
+static void flush(urg_replay *r);
+
+static int device_send(void *ctx, const struct urg_packet *p)
+{
+    urg_replay *r = ctx;
+    int rc = urg_host_output_packet(&r->out, p);
+    if (rc == URG_ERR_NOMEM)
+        finish(r, rc, "device: out of memory for the output (%s, %u bytes)", urg_type_name(p->type),
+               p->data_len);
+    else if (rc < 0)
+        finish(r, URG_ERR_DIVERGED, "device: a %s cannot be sent to this guest: %s",
+               urg_type_name(p->type), urg_strerror(rc));
+    return rc;
+}
+
+static void device_finish(urg_replay *r, const char *why)
+{
+    char cov[512];
+    recdev_report(r->dev, cov, sizeof(cov));
+    r->finished = true;
+    finish(r, 0, "%s; %s", why, cov);
+}
+
+/* The device's stream packets that are due (while the output is under its
+ * hint), the next turn's timer, and the unplug once the recording is over
+ * (close_when_done). */
+static void device_turn(urg_replay *r)
+{
+    size_t queued = 0, hint;
+    double next = -1;
+    if (r->finished || r->fd < 0)
+        return;
+    hint = recdev_output_hint(r->dev);
+    urg_host_output_data(&r->out, &queued);
+    r->dev_held = queued >= hint;
+    if (!r->dev_held && recdev_tick(r->dev, ev_now(r->loop), hint - queued, &next))
+        return; /* (device_send() finished the replay) */
+    ev_timer_stop(r->loop, &r->tick);
+    if (next == 0) {
+        r->dev_held = true; /* the budget ran out: the rest once written */
+    } else if (next > 0) {
+        ev_timer_set(&r->tick, next, 0.);
+        ev_timer_start(r->loop, &r->tick);
+    }
+    /* Over: the unplug gives the guest LINGER seconds to take what it
+     * was sent (a guest that polls its device goes on polling). */
+    if (r->cfg.close_when_done && !r->unplugged && !ev_is_active(&r->linger) &&
+        recdev_over(r->dev))
+        ev_timer_start(r->loop, &r->linger);
+}
+
+static void unplug(urg_replay *r)
+{
+    struct urg_packet p;
+    if (r->finished || r->unplugged || r->fd < 0)
+        return;
+    memset(&p, 0, sizeof(p));
+    p.type = URG_DEVICE_DISCONNECT;
+    r->unplugged = true;
+    if (device_send(r, &p) == 0)
+        device_finish(r, "the recording is over: the device was unplugged");
+    flush(r);
+}
+
+static int on_guest_device(void *ctx, const struct urg_packet *p)
+{
+    urg_replay *r = ctx;
+    if (r->finished)
+        return URG_DECODE_CONTINUE;
+    if (recdev_guest(r->dev, p, ev_now(r->loop)))
+        return URG_DECODE_STOP; /* (device_send() finished the replay) */
+    device_turn(r);
+    return URG_DECODE_CONTINUE;
+}
+
 /* ---------------------------------------------------------------- I/O */
 
 static void really_free(urg_replay *r);
@@ -462,6 +558,12 @@ static void flush(urg_replay *r)
     urg_host_output_reset(&r->out);
     if (r->fd >= 0)
         ev_io_stop(r->loop, &r->wio);
+    /* All written: the device may send the stream packets it held back. */
+    if (r->dev && r->dev_held && !r->finished && r->fd >= 0 && !ev_is_active(&r->tick)) {
+        r->dev_held = false;
+        ev_timer_set(&r->tick, 0., 0.);
+        ev_timer_start(r->loop, &r->tick);
+    }
     /* Done, or failed (a failed replay always hangs up). */
     if (r->finished && (r->cfg.close_when_done || r->status))
         close_conn(r);
@@ -488,7 +590,9 @@ static void read_guest(urg_replay *r)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         /* The guest closed the connection. */
-        if (!r->finished)
+        if (r->dev && !r->finished)
+            device_finish(r, "the guest hung up");
+        else if (!r->finished)
             finish(r, URG_ERR_EOF,
                    "the guest closed the connection after %u of %u guest packets and %u of %u "
                    "host packets of the capture",
@@ -501,6 +605,14 @@ static void read_guest(urg_replay *r)
 GUARDED_CALLBACK(on_read, io, read_guest)
 GUARDED_CALLBACK(on_write, io, flush)
 
+static void tick_turn(urg_replay *r)
+{
+    device_turn(r);
+    flush(r);
+}
+GUARDED_CALLBACK(on_tick, timer, tick_turn)
+GUARDED_CALLBACK(on_linger, timer, unplug)
+
 static void serve(urg_replay *r, int fd)
 {
     sock_nonblock(fd);
@@ -509,7 +621,15 @@ static void serve(urg_replay *r, int fd)
     ev_io_init(&r->wio, on_write, fd, EV_WRITE);
     r->rio.data = r->wio.data = r;
     ev_io_start(r->loop, &r->rio);
-    pump(r); /* the hello */
+    if (r->dev) {
+        if (!r->dev_started) {
+            r->dev_started = true;
+            recdev_start(r->dev, device_send, r, ev_now(r->loop)); /* (it finishes on errors) */
+        }
+        device_turn(r);
+    } else {
+        pump(r); /* the hello */
+    }
     flush(r);
 }
 
@@ -548,6 +668,7 @@ URG_API void urg_replay_config_init_size(struct urg_replay_config *cfg, size_t s
     d.fd = -1;
     d.close_when_done = 1;
     d.log_level = URG_LOG_WARNING;
+    d.write_limit = 64ull << 20;
     if (cfg)
         urgi_config_give(cfg, size, &d, sizeof(d));
 }
@@ -556,8 +677,12 @@ static void really_free(urg_replay *r)
 {
     struct urg_allocator a = r->alloc;
     uint32_t i;
-    if (r->loop)
+    if (r->loop) {
         ev_timer_stop(r->loop, &r->report_later);
+        ev_timer_stop(r->loop, &r->tick);
+        ev_timer_stop(r->loop, &r->linger);
+    }
+    recdev_free(r->dev);
     for (i = 0; i < r->nhost; i++)
         urgi_free(&a, r->host[i].data);
     for (i = 0; i < r->nguest; i++)
@@ -573,7 +698,7 @@ URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **o
 {
     const struct urg_allocator *a;
     struct urg_replay_config c, *cfg = &c;
-    const struct urg_decoder_callbacks cb = { .packet = on_guest, .error = on_decode_error };
+    struct urg_decoder_callbacks cb = { .packet = on_guest, .error = on_decode_error };
     uint32_t caps;
     struct build b;
     urg_replay *r;
@@ -603,7 +728,20 @@ URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **o
     for (i = 0; i < 32; i++)
         b.start_gi[i][0] = b.start_gi[i][1] = b.start_gi[i][2] = -1;
     b.connection = 1;
-    for (i = 0; i < 2; i++) {
+    if (cfg->mode == URG_REPLAY_DEVICE) {
+        /* The device built from the whole capture. */
+        rc = recdev_new(&r->alloc, cfg->capture_path, cfg->capture_data, cfg->capture_size, cfg,
+                        &r->dev, err, sizeof(err));
+        if (rc) {
+            if (cfg->log)
+                cfg->log(cfg->user_data, URG_LOG_ERROR, err);
+            really_free(r);
+            return rc;
+        }
+        r->host_caps = recdev_host_caps(r->dev);
+        cb.packet = on_guest_device;
+    }
+    for (i = 0; i < 2 && !r->dev; i++) {
         int (*fn)(void *, const struct urg_capture_packet *) = i ? collect : find_connection;
         rc = cfg->capture_path
                  ? urgt_capture_decode(&r->alloc, cfg->capture_path, fn, &b, err, sizeof(err))
@@ -612,7 +750,7 @@ URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **o
         if (rc < 0)
             break;
     }
-    if (rc < 0 || !r->nhost || r->host[0].p.type != URG_HELLO) {
+    if (!r->dev && (rc < 0 || !r->nhost || r->host[0].p.type != URG_HELLO)) {
         if (cfg->log)
             cfg->log(cfg->user_data, URG_LOG_ERROR,
                      rc < 0 ? err : "the capture has no host hello to replay");
@@ -625,7 +763,8 @@ URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **o
         !(caps & URG_CAP_BIT(URG_CAP_EP_INFO_MAX_PACKET_SIZE)))
         caps &= ~URG_CAP_BIT(URG_CAP_BULK_STREAMS);
     if ((rc = urg_host_decoder_new(caps, &cb, r, &r->alloc, &r->dec)) ||
-        (rc = urg_host_output_init(&r->out, r->dec, &r->alloc, output_bound(r)))) {
+        (rc = urg_host_output_init(&r->out, r->dec, &r->alloc,
+                                   r->dev ? recdev_output_hint(r->dev) : output_bound(r)))) {
         if (cfg->log)
             cfg->log(cfg->user_data, URG_LOG_ERROR,
                      "replay: cannot create the decoder or the output");
@@ -634,13 +773,22 @@ URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **o
     }
     ev_timer_init(&r->report_later, on_report_later, 0., 0.);
     r->report_later.data = r;
+    ev_timer_init(&r->tick, on_tick, 0., 0.);
+    r->tick.data = r;
+    ev_timer_init(&r->linger, on_linger, LINGER, 0.);
+    r->linger.data = r;
     r->constructing = true;
     if (cfg->fd >= 0) {
         /* The host's hello is queued before the fd is touched: if that
          * fails, this returns the error (no done()) and the fd is the
          * caller's still. */
         r->starting = true;
-        pump(r);
+        if (r->dev) {
+            r->dev_started = true;
+            recdev_start(r->dev, device_send, r, ev_now(r->loop));
+        } else {
+            pump(r);
+        }
         r->starting = false;
         if (r->status) {
             rc = r->status;
@@ -673,3 +821,11 @@ URG_API void urg_replay_free(urg_replay *r)
 }
 
 URG_API int urg_replay_port(const urg_replay *r) { return r ? r->port : 0; }
+
+URG_API int urg_replay_coverage(const urg_replay *r, struct urg_replay_coverage *out)
+{
+    if (!r || !out || !r->dev)
+        return URG_ERR_INVALID;
+    recdev_coverage(r->dev, out);
+    return 0;
+}

@@ -180,6 +180,42 @@ struct urg_replay_config {
     const struct urg_allocator *allocator; /* NULL: libc. The replay, the
                                      capture's packets, its decoders and its
                                      output buffer */
+    /* What the replay is (enum urg_replay_mode): URG_REPLAY_EXACT (0), the
+     * guest must repeat the capture packet for packet (capture:FILE);
+     * URG_REPLAY_DEVICE, a device built from the capture answers any
+     * guest by meaning (device:FILE; docs/transport.md, "A device from a
+     * recording"). The three below are for URG_REPLAY_DEVICE. */
+    int mode;
+    int fast;                     /* 1: stream packets (interrupt, iso,
+                                     buffered bulk) as fast as the guest
+                                     takes them; 0: at the recorded pace */
+    int loop_streams;             /* 1: a stream that ran out of recorded
+                                     packets starts again from its first;
+                                     0: it ends */
+    uint64_t write_limit;         /* bytes of mass-storage writes kept in
+                                     memory (64 MiB); more fail the write */
+};
+enum urg_replay_mode { URG_REPLAY_EXACT = 0, URG_REPLAY_DEVICE = 1 };
+
+/** What a URG_REPLAY_DEVICE replay answered, and how. */
+struct urg_replay_coverage {
+    uint64_t recorded;         /* answered from the recording: a control
+                                  request with a recorded reply to the same
+                                  setup, a recorded status, recorded data */
+    uint64_t by_rule;          /* answered by a rule: a reset, an OUT the
+                                  device takes, a stream start with no
+                                  recorded status, TEST UNIT READY, a write
+                                  kept in memory, ... */
+    uint64_t unanswerable;     /* stalled or failed: nothing recorded
+                                  answers it (a control setup never seen, a
+                                  SCSI command never recorded, blocks never
+                                  read) */
+    uint64_t stream_packets;   /* recorded stream packets sent */
+    uint64_t blocks_read;      /* mass storage: blocks answered from the
+                                  rebuilt disk */
+    uint64_t blocks_missing;   /* blocks asked for that the recording never
+                                  read nor wrote (medium error) */
+    uint64_t blocks_written;   /* blocks the guest wrote (kept in memory) */
 };
 /* (A macro, as urg_session_config_init(): a config must start from it. A
  * NULL cfg is ignored.) */
@@ -208,6 +244,11 @@ URG_API void urg_replay_free(urg_replay *r);
 /** The port a listening replay got (listen address with port 0); 0 for an
  *  fd replay, a Unix listen address or r NULL. Returns no error code. */
 URG_API int urg_replay_port(const urg_replay *r);
+/** What a URG_REPLAY_DEVICE replay has answered so far, into *out.
+ *  Returns 0, or:
+ *  - URG_ERR_INVALID: r or out NULL, or r is not a URG_REPLAY_DEVICE
+ *    replay. */
+URG_API int urg_replay_coverage(const urg_replay *r, struct urg_replay_coverage *out);
 
 #ifdef __cplusplus
 }

@@ -245,9 +245,11 @@ static int scsi(struct tdev *d, const uint8_t *cdb, int cdb_len, void *buf,
     bot_cbw(cbw, tag, cdb, cdb_len, len, in);
     if (tdev_xfer(d, URG_EP_BULK, 0x02, NULL, cbw, 31, NULL) != URG_URB_SUCCESS)
         return -1;
-    if (len && xfer(d, URG_EP_BULK, in ? 0x81 : 0x02, NULL, buf, iov, iovcnt, len, &got) !=
-                   URG_URB_SUCCESS)
-        return -1;
+    if (len) { /* (a short data stage is allowed: the CSW's residue says it) */
+        int st = xfer(d, URG_EP_BULK, in ? 0x81 : 0x02, NULL, buf, iov, iovcnt, len, &got);
+        if (st != URG_URB_SUCCESS && st != URG_URB_SHORT)
+            return -1;
+    }
     if (tdev_xfer(d, URG_EP_BULK, 0x81, NULL, csw, 13, &got) != URG_URB_SUCCESS || got != 13 ||
         memcmp(csw, "USBS", 4) != 0 || memcmp(csw + 4, &tag, 4) != 0)
         return -1;

@@ -47,6 +47,8 @@ struct common {
     int verbose;             /* -v: 1 info, 2 debug */
     const char *record;      /* capture the session here (the record command) */
     const char *usbmon;      /* --usbmon: the model's usbmon capture (pcap) */
+    int fast;                /* --fast: device:FILE's streams as fast as taken */
+    int loop;                /* --loop: device:FILE's streams start over */
     const char *prog;        /* argv[0] for messages */
 };
 
@@ -56,7 +58,15 @@ struct conn;
 
 /* Opens the connection and waits for the device. With no address the
  * fixture named (fixtures.c) is replayed in-process; "capture:FILE" replays
- * a capture file. Returns 0, or an exit code after printing why. */
+ * a capture file exactly, "device:FILE" serves the device recorded in it
+ * (URG_REPLAY_DEVICE). Returns 0, or an exit code after printing why. */
+/* True for an address served in-process from a file (capture:, device:). */
+bool cli_address_is_file(const char *address);
+/* The coverage report of a device:FILE (where: the recording), one line on
+ * stderr. */
+struct urg_replay_coverage;
+void cli_coverage(const struct common *o, const char *where,
+                  const struct urg_replay_coverage *cv);
 int conn_open(struct conn **out, const struct common *o, const char *fixture);
 /* Ends the session. For a replay, first lets the replay finish (it must
  * have served the whole capture). Returns the exit code: rc, or

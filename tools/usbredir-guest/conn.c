@@ -27,6 +27,7 @@ struct conn {
     struct urg_hcd_device info; /* the device's, kept from on_attach on */
     urg_transport *t;
     urg_replay *replay;
+    bool device;               /* the replay is a device:FILE */
     char where[300];           /* the address, or the capture replayed */
     struct replay_end replayed;
     bool attached, gone, interrupted, rejected;
@@ -381,12 +382,40 @@ static bool attached_or_over(void *p)
     return c->attached || c->rejected;
 }
 
+void cli_coverage(const struct common *o, const char *where,
+                  const struct urg_replay_coverage *cv)
+{
+    (void)o;
+    fprintf(stderr,
+            "%s: %s: answered from the recording %llu, by rule %llu, not answerable %llu; "
+            "stream packets %llu",
+            cli_prog, where, (unsigned long long)cv->recorded, (unsigned long long)cv->by_rule,
+            (unsigned long long)cv->unanswerable, (unsigned long long)cv->stream_packets);
+    if (cv->blocks_read || cv->blocks_missing || cv->blocks_written)
+        fprintf(stderr, "; blocks read %llu, missing %llu, written %llu",
+                (unsigned long long)cv->blocks_read, (unsigned long long)cv->blocks_missing,
+                (unsigned long long)cv->blocks_written);
+    fputc('\n', stderr);
+}
+
+bool cli_address_is_file(const char *address)
+{
+    return !strncmp(address, "capture:", 8) || !strncmp(address, "device:", 7);
+}
+
 static int start_replay(struct conn *c, const char *fixture, char *addr, size_t cap)
 {
     struct urg_replay_config rc;
     int sv[2], r;
     urg_replay_config_init(&rc);
-    if (c->o.address) {
+    if (c->o.address && !strncmp(c->o.address, "device:", 7)) {
+        rc.capture_path = c->o.address + strlen("device:");
+        rc.mode = URG_REPLAY_DEVICE;
+        c->device = true;
+        rc.fast = c->o.fast;
+        rc.loop_streams = c->o.loop;
+        snprintf(c->where, sizeof(c->where), "the recording %s", rc.capture_path);
+    } else if (c->o.address) {
         rc.capture_path = c->o.address + strlen("capture:");
         snprintf(c->where, sizeof(c->where), "the capture %s", rc.capture_path);
     } else {
@@ -434,7 +463,7 @@ static int open_device(struct conn *c, const struct common *o, const char *fixtu
     if ((r = cli_device_new(o, &callbacks, c, 0, 0, 0, o->usbmon, &c->dev)))
         return r;
     urg_transport_config_init(&tc);
-    if (!o->address || strncmp(o->address, "capture:", 8) == 0) {
+    if (!o->address || cli_address_is_file(o->address)) {
         if ((r = start_replay(c, fixture, addr, sizeof(addr))))
             return r;
         tc.address = addr;
@@ -525,14 +554,23 @@ int conn_close(struct conn *c, int rc)
 {
     if (!c)
         return rc;
-    if (c->replay && !c->replayed.done && rc == EXIT_OK && !c->interrupted) {
+    if (c->replay && !c->device && !c->replayed.done && rc == EXIT_OK && !c->interrupted) {
         /* The command is done: the rest of the capture must follow. */
         c->gone = false;
         conn_run_until(c, replay_over, c, c->o.timeout > 0 ? c->o.timeout : 10);
     }
     urg_transport_free(c->t);
     urg_hcd_dev_free(c->dev);
-    if (c->replay) {
+    if (c->replay && c->device) {
+        /* A device answers whatever it is asked: what it could answer is
+         * the report, and the command's result is its own. */
+        struct urg_replay_coverage cv;
+        if (urg_replay_coverage(c->replay, &cv) == 0)
+            cli_coverage(&c->o, c->where, &cv);
+        if (c->replayed.done && c->replayed.status)
+            cli_error(&c->o, "%s: %s", c->where, c->replayed.report);
+        urg_replay_free(c->replay);
+    } else if (c->replay) {
         urg_replay_free(c->replay);
         if (c->replayed.done && c->replayed.status) {
             cli_error(&c->o, "%s diverged: %s", c->where, c->replayed.report);

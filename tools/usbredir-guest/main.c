@@ -178,6 +178,8 @@ static bool device_command_line(int argc, char **argv, struct common *o, const c
         CLI_SET("listen", 0, &o->listen, 1),
         CLI_SET("retry", 0, &o->retry, 1),
         CLI_TEXT("usbmon", 0, &o->usbmon),
+        CLI_SET("fast", 0, &o->fast, 1),
+        CLI_SET("loop", 0, &o->loop, 1),
     };
     struct cli_option all[MAX_OPTIONS + 1];
     size_t n = 0;
@@ -208,13 +210,17 @@ static bool device_command_line(int argc, char **argv, struct common *o, const c
     }
     if (first < argc)
         o->address = argv[first];
-    if (o->listen && (!o->address || !strncmp(o->address, "capture:", 8))) {
+    if (o->listen && (!o->address || cli_address_is_file(o->address))) {
         cli_error(o, "%s: --listen needs an address to listen on", argv[0]);
         return false;
     }
-    if (o->retry && (o->listen || !o->address || !strncmp(o->address, "capture:", 8) ||
+    if (o->retry && (o->listen || !o->address || cli_address_is_file(o->address) ||
                      !strncmp(o->address, "fd:", 3))) {
         cli_error(o, "%s: --retry needs an address to connect to", argv[0]);
+        return false;
+    }
+    if ((o->fast || o->loop) && (!o->address || strncmp(o->address, "device:", 7))) {
+        cli_error(o, "%s: --fast and --loop are for a device:FILE address", argv[0]);
         return false;
     }
     return true;

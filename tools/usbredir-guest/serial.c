@@ -480,7 +480,7 @@ static int run_serial(struct conn *c, const struct common *o, void *opts)
                 o->prog, name, info->usb.vendor_id, info->usb.product_id, so->baud, p.in, p.out);
     if (setup(&p, so->baud))
         return conn_fail(c);
-    rc = run(&p, so, o->address && strncmp(o->address, "capture:", 8) && !so->no_input);
+    rc = run(&p, so, o->address && !cli_address_is_file(o->address) && !so->no_input);
     if (p.kind == CP210X && !conn_over(c) && req(&p, 0x41, 0x00, 0x0000, p.index, NULL, 0) &&
         rc == EXIT_OK) /* IFC_ENABLE off */
         rc = conn_fail(c);
