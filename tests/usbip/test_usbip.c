@@ -1275,6 +1275,76 @@ static void test_iso(void **state)
     assert_int_equal(urbs, 16);
 }
 
+/* device:FILE exports: a bridge of its own serves devices rebuilt from
+ * recordings (the emulated disk's read, the keyboard's typing) to a client
+ * that asks in its own order: 64 blocks read at LBA 100 in one command (the
+ * recording read 128 at 0 and 128 at 128), the recorded keys in order; on
+ * SIGTERM each export says what it answered and how. */
+static void test_recorded_devices(void **state)
+{
+    static const uint8_t keys[11] = { 0x0b, 0x08, 0x0f, 0x0f, 0x12, 0x2c,
+                                      0x1a, 0x12, 0x15, 0x0f, 0x07 }; /* hello world */
+    static const uint8_t read10[10] = { 0x28, 0, 0, 0, 0, 100, 0, 0, 64, 0 };
+    static struct proc dev, saved;
+    static uint8_t data[64 * 512];
+    uint8_t rec[USBIP_DEVICE_SIZE], cbw[31], h[USBIP_HEADER_SIZE], csw[13];
+    char *args[] = { "device:fixtures/msc-read.urgcap", "device:fixtures/keyboard-hid.urgcap",
+                     NULL };
+    size_t mark;
+    int fd;
+    (void)state;
+    memset(&dev, 0, sizeof(dev));
+    start_server(&dev, args);
+    wait_log(&dev, 0, "1-1: 46f4:0001 at super speed, exportable");
+    wait_log(&dev, 0, "1-2: 0627:0001 at high speed, exportable");
+    saved = W.server;
+    W.server = dev;
+    /* The disk: CBW, data, CSW, one at a time. */
+    assert_int_equal(import("1-1", &fd, rec), 0);
+    bot_cbw(cbw, 0x4321, 64 * 512, 1, read10, 10);
+    submit(fd, "1-1", 1, 2, USBIP_DIR_OUT, 0, 31, NULL, cbw);
+    assert_true(recv_all(fd, h, sizeof(h)));
+    assert_int_equal((int32_t)usbip_get32(h + 20), 0);
+    submit(fd, "1-1", 2, 1, USBIP_DIR_IN, 0x201, 64 * 512, NULL, NULL);
+    assert_true(recv_all(fd, h, sizeof(h)));
+    assert_int_equal((int32_t)usbip_get32(h + 20), 0);
+    assert_int_equal(usbip_get32(h + 24), 64 * 512);
+    assert_true(recv_all(fd, data, 64 * 512));
+    for (int b = 0; b < 64; b++) {
+        char label[16];
+        int n = snprintf(label, sizeof(label), "block %d", 100 + b);
+        assert_memory_equal(data + b * 512, label, (size_t)n);
+    }
+    submit(fd, "1-1", 3, 1, USBIP_DIR_IN, 0x201, 13, NULL, NULL);
+    assert_true(recv_all(fd, h, sizeof(h)));
+    assert_int_equal(usbip_get32(h + 24), 13);
+    assert_true(recv_all(fd, csw, 13));
+    assert_memory_equal(csw, "USBS", 4);
+    assert_int_equal(csw[4] | csw[5] << 8, 0x4321);
+    assert_int_equal(csw[12], 0);
+    close_and_wait(fd);
+    /* The keyboard: its 22 reports, one per interrupt URB. */
+    assert_int_equal(import("1-2", &fd, rec), 0);
+    for (uint32_t i = 0; i < 22; i++) {
+        uint8_t rep[8];
+        submit(fd, "1-2", 10 + i, 1, USBIP_DIR_IN, 0, 8, NULL, NULL);
+        assert_true(recv_all(fd, h, sizeof(h)));
+        assert_int_equal(usbip_get32(h + 4), 10 + i);
+        assert_int_equal(usbip_get32(h + 24), 8);
+        assert_true(recv_all(fd, rep, 8));
+        assert_int_equal(rep[2], i % 2 ? 0 : keys[i / 2]);
+    }
+    close_and_wait(fd);
+    dev = W.server;
+    W.server = saved;
+    mark = dev.log_len;
+    kill(dev.pid, SIGTERM);
+    mark = wait_log(&dev, mark, "msc-read.urgcap: answered from the recording");
+    wait_log(&dev, mark, "blocks read 64, missing 0, written 0");
+    wait_log(&dev, 0, "keyboard-hid.urgcap: answered from the recording");
+    stop(&dev, SIGTERM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1290,6 +1360,7 @@ int main(void)
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_hostile_hosts),
         cmocka_unit_test(test_iso),
+        cmocka_unit_test(test_recorded_devices),
     };
     if (!getenv("URG_TOOL") || !getenv("URG_EMUHOST") || !getenv("URG_HOSTILE")) {
         fprintf(stderr, "test_usbip: set URG_TOOL, URG_EMUHOST and URG_HOSTILE\n");

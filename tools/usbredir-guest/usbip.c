@@ -276,6 +276,34 @@ static int export_open(struct server *s, struct export *e, const char *address)
     e->s = s;
     ev_timer_init(&e->redial, on_redial, s->device_wait > 0 ? s->device_wait : 1., 0.);
     e->redial.data = e;
+    if (!strncmp(address, "device:", 7)) {
+        /* The recorded device answers whatever Linux asks, for as long as
+         * the bridge runs (no unplug at the recording's end). */
+        struct urg_replay_config rc;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+            cli_error(s->o, "socketpair: %s", strerror(errno));
+            return EXIT_FAIL;
+        }
+        urg_replay_config_init(&rc);
+        rc.capture_path = address + 7;
+        rc.mode = URG_REPLAY_DEVICE;
+        rc.fast = s->o->fast;
+        rc.loop_streams = s->o->loop;
+        rc.close_when_done = 0;
+        rc.loop = s->loop;
+        rc.fd = sv[1];
+        rc.log_level = cli_log_level(s->o);
+        if ((r = urg_replay_new(&rc, &e->device))) {
+            cli_error(s->o, "usbip: %s: %s", address, urg_strerror(r));
+            close(sv[0]);
+            close(sv[1]);
+            return EXIT_FAIL;
+        }
+        snprintf(e->fd_address, sizeof(e->fd_address), "fd:%d", sv[0]);
+        e->recording = address + 7;
+        address = e->fd_address;
+    }
     if (urg_address_parse(address, &a)) {
         cli_error(s->o, "usbip: \"%s\" is not an address (host:port, [v6]:port, unix:/path, fd:N)",
                   address);
@@ -333,6 +361,13 @@ static void export_close(struct export *e)
     if (e->dev)
         urg_hcd_dev_free(e->dev);
     urg_urb_free(e->probe);
+    if (e->device) {
+        struct urg_replay_coverage cv;
+        if (urg_replay_coverage(e->device, &cv) == 0)
+            cli_coverage(e->s->o, e->recording, &cv);
+        urg_replay_free(e->device);
+        e->device = NULL;
+    }
 }
 
 /* ---------------------------------------------------------------- listening */
@@ -495,6 +530,8 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         CLI_NUMBER("device-wait", 0, &device_wait, 0, 86400),
         CLI_NUMBER("iso-latency", 0, &iso_latency, 1, 1000),
         CLI_TEXT("usbmon", 0, &o->usbmon),
+        CLI_SET("fast", 0, &o->fast, 1),
+        CLI_SET("loop", 0, &o->loop, 1),
         CLI_COUNT("verbose", 'v', &o->verbose),
         CLI_HELP,
         CLI_END,
@@ -523,8 +560,8 @@ int cmd_usbip(int argc, char **argv, struct common *o)
             }
         }
         if (!strncmp(argv[i], "capture:", 8)) {
-            cli_error(o, "usbip: %s: a capture replays one guest's packets exactly; serve it "
-                         "with `usbredir-guest replay` and give its address", argv[i]);
+            cli_error(o, "usbip: %s: a capture replays one guest's packets exactly; give "
+                         "device:%s to serve the device it recorded", argv[i], argv[i] + 8);
             return EXIT_USAGE;
         }
     }

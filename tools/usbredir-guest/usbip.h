@@ -41,6 +41,10 @@ struct export {
     struct client *importer;
     ev_timer redial;             /* connected with no device: dial again */
     int can_redial;              /* a host address and --device-wait > 0 */
+    urg_replay *device;          /* device:FILE: the recorded device, served
+                                    in-process on a socketpair (fd_address) */
+    const char *recording;       /* its FILE */
+    char fd_address[32];
     char usbmon[4096];           /* --usbmon: this device's capture */
 };
 
