@@ -284,6 +284,44 @@ start_emu e msc --blocks 256
 t msc-past-end 1 msc --no-progress --read 300 "$ADDR" && has msc-past-end err "past the end"
 wait_emu e
 
+# ---------------------------------------------------------------- device:FILE
+# A device rebuilt from a recording answers commands that do other things
+# than the recorded one did; each run ends with the coverage line.
+t dev-lsusb 0 lsusb device:fixtures/keyboard-lsusb.urgcap && golden dev-lsusb lsusb-keyboard.txt
+has dev-lsusb err "keyboard-lsusb.urgcap: answered from the recording"
+has dev-lsusb err "not answerable 0"
+t dev-hid 0 hid device:fixtures/keyboard-hid.urgcap && has dev-hid out 'typed: "hello world"'
+has dev-hid out "22 reports"
+has dev-hid err "stream packets 22"
+# lsusb of the keyboard's typing: what was never read stalls (counted).
+t dev-lsusb-hid 1 lsusb device:fixtures/keyboard-hid.urgcap
+has dev-lsusb-hid err "stalled GET_DESCRIPTOR(DEVICE)"
+has dev-lsusb-hid err "not answerable 1"
+# The disk: the whole recorded disk as the exact replay reads it, then
+# blocks 16 to 215 in commands of 50 (recorded as two of 128): the same
+# bytes; blocks the real disk's recording never read fail (medium error).
+t dev-msc 0 msc --no-progress --read 0:256 -o "$TMP/dev-full.bin" device:fixtures/msc-read.urgcap
+has dev-msc out "md5 7617f8e071b0b081bc7ce4941d79a2bb"
+has dev-msc err "blocks read 256, missing 0"
+t dev-msc-split 0 msc --no-progress --read 16:200 --chunk 50 -o "$TMP/dev-part.bin" \
+    device:fixtures/msc-read.urgcap
+dd if="$TMP/dev-full.bin" of="$TMP/dev-want.bin" bs=512 skip=16 count=200 2> /dev/null
+same "$TMP/dev-part.bin" "$TMP/dev-want.bin"
+t dev-msc-missing 1 msc --no-progress --read 60:8 device:fixtures/real-msc-read.urgcap
+has dev-msc-missing err "sense key 0x3, asc 0x11"
+has dev-msc-missing err "missing 4"
+# Serial adapters at baud rates the recordings never set: the device's
+# greeting and echo, as recorded.
+for k in cp210x pl2303; do
+    case $k in cp210x) chip=CP2102 ;; pl2303) chip=PL2303 ;; esac
+    printf 'emulated %s ready\r\nping\r\n' $chip > "$TMP/dev-serial-$k.want"
+    t "dev-serial-$k" 0 serial --baud 57600 --bytes 29 "device:fixtures/$k-serial.urgcap"
+    same "$TMP/dev-serial-$k.out" "$TMP/dev-serial-$k.want"
+done
+t dev-fast-capture 2 lsusb --fast capture:fixtures/keyboard-lsusb.urgcap &&
+    has dev-fast-capture err "--fast and --loop are for a device:FILE address"
+t dev-none 1 lsusb device:/nonexistent.urgcap && has dev-none err "cannot replay"
+
 # ---------------------------------------------------------------- serial
 for k in ftdi cp210x pl2303; do
     case $k in ftdi) chip=FT232R ;; cp210x) chip=CP2102 ;; pl2303) chip=PL2303 ;; esac

@@ -49,8 +49,9 @@ static void usage(FILE *f, const char *prog)
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n"
-               "ADDRESS is host:port, [v6addr]:port, unix:/path, fd:N, or capture:FILE\n"
-               "(replay a capture). Without one, a device command runs against a bundled\n"
+               "ADDRESS is host:port, [v6addr]:port, unix:/path, fd:N, capture:FILE (replay\n"
+               "it exactly) or device:FILE (serve the device it recorded; --fast, --loop).\n"
+               "Without one, a device command runs against a bundled\n"
                "capture. `%s COMMAND --help` describes a command.\n"
                "\n"
                "Exit status: 0 success, 1 the device or a check failed, 2 usage error,\n"
