@@ -426,6 +426,12 @@ $(FUZZ_BUILD)/fuzz_import: tests/fuzz/fuzz_import.c $(LIB_SRC) $(LIB_HDR) $(TR_S
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Ihcd-model -Itransport $< $(LIB_SRC) $(TR_SRC) $(TR_LIBS) -o $@
 
+# device:FILE's device model (transport/recdev.c) on its own: the whole
+# transport, its internal header too.
+$(FUZZ_BUILD)/fuzz_device: tests/fuzz/fuzz_device.c $(LIB_SRC) $(LIB_HDR) $(TR_SRC) $(TR_HDR)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -Ihcd-model -Itransport $< $(LIB_SRC) $(TR_SRC) $(TR_LIBS) -o $@
+
 # The command's parsers (TOOL_PARSE_SRC above): the escaper of the library
 # and no more, no main.c.
 $(FUZZ_BUILD)/fuzz_tools: tests/fuzz/fuzz_tools.c $(TOOL_PARSE_SRC) $(TOOL_PARSE_HDR)
