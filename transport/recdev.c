@@ -35,6 +35,7 @@ enum { SENSE_NONE = 0, SENSE_MEDIUM_ERROR = 3, SENSE_ILLEGAL_REQUEST = 5 };
 
 #define ITEM_MAX_LEN (1u << 20)  /* a buffered bulk chunk is cut to this */
 #define PENDING_MAX 64           /* bulk IN requests held per endpoint */
+#define BOT_RECORD_MAX (64u << 20) /* a recorded data stage learnt whole */
 
 struct item {                    /* recorded IN data on an endpoint */
     uint64_t t_ns;
@@ -98,6 +99,16 @@ struct block {
     bool live;                   /* written by the live guest */
 };
 
+/* A map from a 64-bit key to an index (into one of the arrays below):
+ * open addressing, at most half full, so every lookup is near O(1) - a
+ * recording of many distinct setups or blocks, or a guest writing blocks
+ * in any order, stays linear. */
+struct map {
+    uint64_t *key;
+    uint32_t *val;               /* index + 1; 0: empty */
+    uint32_t size, count;        /* size: a power of two, or 0 */
+};
+
 struct bot {                     /* the live Bulk-Only state */
     enum { BOT_CBW, BOT_DATA_IN, BOT_DATA_OUT, BOT_CSW } phase;
     uint8_t tag[4];
@@ -117,8 +128,11 @@ struct recdev {
     struct infos initial, current;
     struct ctl *ctl;
     uint32_t nctl, ctlcap;
+    struct map ctl_map;          /* setup (rt, req, value, index) -> ctl */
     struct setting *set;         /* iface 0xff: a configuration */
     uint32_t nset, setcap;
+    struct map set_map;          /* (iface, value) -> set */
+    uint8_t alt[256];            /* each interface's alternate setting now */
     uint8_t config_value;        /* recorded get_configuration answer */
     bool have_config_value;
     struct ep ep[32];
@@ -127,8 +141,10 @@ struct recdev {
     uint8_t msc_in, msc_out;
     struct scsi *scsi;
     uint32_t nscsi, scsicap;
-    struct block *blk;
+    struct map scsi_map;         /* (op, evpd, page) -> scsi */
+    struct block *blk;           /* in the order stored */
     uint32_t nblk, blkcap;
+    struct map blk_map;          /* lba -> blk */
     uint32_t block_size;
     uint64_t live_written;
     struct bot bot;
@@ -167,6 +183,8 @@ static uint8_t *dup_bytes(struct recdev *d, const uint8_t *p, uint32_t n)
     return c;
 }
 
+static void map_free(struct recdev *d, struct map *m);
+
 void recdev_free(struct recdev *d)
 {
     struct urg_allocator a;
@@ -185,6 +203,10 @@ void recdev_free(struct recdev *d)
         urgi_free(&a, d->scsi[i].data);
     for (i = 0; i < d->nblk; i++)
         urgi_free(&a, d->blk[i].data);
+    map_free(d, &d->ctl_map);
+    map_free(d, &d->set_map);
+    map_free(d, &d->scsi_map);
+    map_free(d, &d->blk_map);
     urgi_free(&a, d->ctl);
     urgi_free(&a, d->set);
     urgi_free(&a, d->scsi);
@@ -193,30 +215,75 @@ void recdev_free(struct recdev *d)
     urgi_free(&a, d);
 }
 
-/* ---------------------------------------------------------------- the disk */
+/* ---------------------------------------------------------------- maps */
 
-/* The index of lba in the sorted block array, or where it would go. */
-static uint32_t blk_find(const struct recdev *d, uint64_t lba, bool *found)
+static uint32_t map_slot(const struct map *m, uint64_t key)
 {
-    uint32_t lo = 0, hi = d->nblk;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (d->blk[mid].lba < lba)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = lo < d->nblk && d->blk[lo].lba == lba;
-    return lo;
+    uint64_t h = key * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32) & (m->size - 1);
 }
 
-/* Stores one block (block_size bytes at p): 0 or URG_ERR_NOMEM. */
-static int blk_put(struct recdev *d, uint64_t lba, const uint8_t *p, bool live)
+/* The index stored for key, or UINT32_MAX. */
+static uint32_t map_get(const struct map *m, uint64_t key)
 {
-    bool found;
-    uint32_t i = blk_find(d, lba, &found);
+    if (!m->size)
+        return UINT32_MAX;
+    for (uint32_t i = map_slot(m, key);; i = (i + 1) & (m->size - 1)) {
+        if (!m->val[i])
+            return UINT32_MAX;
+        if (m->key[i] == key)
+            return m->val[i] - 1;
+    }
+}
+
+/* Stores key -> index (key not in m): 0 or URG_ERR_NOMEM. */
+static int map_put(struct recdev *d, struct map *m, uint64_t key, uint32_t index)
+{
+    uint32_t i;
+    if ((m->count + 1) * 2 > m->size) {
+        struct map n = { NULL, NULL, m->size ? m->size * 2 : 64, 0 };
+        if (n.size > (1u << 30) || !(n.key = urgi_malloc(&d->alloc, (size_t)n.size * 8)) ||
+            !(n.val = urgi_calloc(&d->alloc, (size_t)n.size * 4))) {
+            urgi_free(&d->alloc, n.key);
+            return URG_ERR_NOMEM;
+        }
+        for (uint32_t k = 0; k < m->size; k++) {
+            if (!m->val[k])
+                continue;
+            for (i = map_slot(&n, m->key[k]); n.val[i]; i = (i + 1) & (n.size - 1))
+                ;
+            n.key[i] = m->key[k];
+            n.val[i] = m->val[k];
+        }
+        n.count = m->count;
+        urgi_free(&d->alloc, m->key);
+        urgi_free(&d->alloc, m->val);
+        *m = n;
+    }
+    for (i = map_slot(m, key); m->val[i]; i = (i + 1) & (m->size - 1))
+        ;
+    m->key[i] = key;
+    m->val[i] = index + 1;
+    m->count++;
+    return 0;
+}
+
+static void map_free(struct recdev *d, struct map *m)
+{
+    urgi_free(&d->alloc, m->key);
+    urgi_free(&d->alloc, m->val);
+}
+
+/* ---------------------------------------------------------------- the disk */
+
+/* Stores one block (block_size bytes at p): 0 or URG_ERR_NOMEM; *fresh
+ * says whether it is new (not a block stored before). */
+static int blk_put(struct recdev *d, uint64_t lba, const uint8_t *p, bool live, bool *fresh)
+{
+    uint32_t i = map_get(&d->blk_map, lba);
     struct block *nb;
-    if (found) {
+    *fresh = i == UINT32_MAX;
+    if (!*fresh) {
         memcpy(d->blk[i].data, p, d->block_size);
         d->blk[i].live = d->blk[i].live || live;
         return 0;
@@ -224,11 +291,13 @@ static int blk_put(struct recdev *d, uint64_t lba, const uint8_t *p, bool live)
     if (!(nb = grow(d, d->blk, &d->blkcap, d->nblk, sizeof(*nb))))
         return URG_ERR_NOMEM;
     d->blk = nb;
-    memmove(&d->blk[i + 1], &d->blk[i], (size_t)(d->nblk - i) * sizeof(*nb));
-    d->blk[i].lba = lba;
-    d->blk[i].live = live;
-    if (!(d->blk[i].data = dup_bytes(d, p, d->block_size))) {
-        memmove(&d->blk[i], &d->blk[i + 1], (size_t)(d->nblk - i) * sizeof(*nb));
+    nb = &d->blk[d->nblk];
+    nb->lba = lba;
+    nb->live = live;
+    if (!(nb->data = dup_bytes(d, p, d->block_size)))
+        return URG_ERR_NOMEM;
+    if (map_put(d, &d->blk_map, lba, d->nblk)) {
+        urgi_free(&d->alloc, nb->data);
         return URG_ERR_NOMEM;
     }
     d->nblk++;
@@ -237,9 +306,8 @@ static int blk_put(struct recdev *d, uint64_t lba, const uint8_t *p, bool live)
 
 static const uint8_t *blk_get(const struct recdev *d, uint64_t lba)
 {
-    bool found;
-    uint32_t i = blk_find(d, lba, &found);
-    return found ? d->blk[i].data : NULL;
+    uint32_t i = map_get(&d->blk_map, lba);
+    return i == UINT32_MAX ? NULL : d->blk[i].data;
 }
 
 /* ---------------------------------------------------------------- SCSI */
@@ -297,15 +365,18 @@ static void scsi_key(const uint8_t *cdb, bool *evpd, uint8_t *page)
     }
 }
 
-static struct scsi *scsi_find(struct recdev *d, const uint8_t *cdb)
+static uint64_t scsi_map_key(const uint8_t *cdb)
 {
     bool evpd;
     uint8_t page;
     scsi_key(cdb, &evpd, &page);
-    for (uint32_t i = 0; i < d->nscsi; i++)
-        if (d->scsi[i].op == cdb[0] && d->scsi[i].evpd == evpd && d->scsi[i].page == page)
-            return &d->scsi[i];
-    return NULL;
+    return (uint64_t)cdb[0] << 9 | (uint64_t)evpd << 8 | page;
+}
+
+static struct scsi *scsi_find(struct recdev *d, const uint8_t *cdb)
+{
+    uint32_t i = map_get(&d->scsi_map, scsi_map_key(cdb));
+    return i == UINT32_MAX ? NULL : &d->scsi[i];
 }
 
 /* A recorded command, whole: its data (IN or OUT) and its CSW status. */
@@ -320,10 +391,11 @@ static int scsi_learn(struct recdev *d, const uint8_t *cdb, bool in, const uint8
     if (rw_range(cdb, &lba, &count, &write)) {
         /* The blocks it moved, whole ones only, if it passed. */
         uint32_t n = len / d->block_size;
-        if (status != 0 || (write == in))
+        bool fresh;
+        if (status != 0 || (write == in) || lba > UINT64_MAX - count)
             return 0;
         for (uint32_t i = 0; i < n && i < count; i++)
-            if (blk_put(d, lba + i, data + (size_t)i * d->block_size, false))
+            if (blk_put(d, lba + i, data + (size_t)i * d->block_size, false, &fresh))
                 return URG_ERR_NOMEM;
         return 0;
     }
@@ -342,7 +414,10 @@ static int scsi_learn(struct recdev *d, const uint8_t *cdb, bool in, const uint8
         if (!(s = grow(d, d->scsi, &d->scsicap, d->nscsi, sizeof(*s))))
             return URG_ERR_NOMEM;
         d->scsi = s;
+        if (map_put(d, &d->scsi_map, scsi_map_key(cdb), d->nscsi))
+            return URG_ERR_NOMEM;
         s = &d->scsi[d->nscsi++];
+        s->data = NULL;
     }
     scsi_key(cdb, &evpd, &page);
     s->op = cdb[0];
@@ -454,10 +529,8 @@ static void take_info(struct infos *in, const struct urg_packet *p)
 
 static struct setting *setting_find(struct recdev *d, uint8_t iface, uint8_t value)
 {
-    for (uint32_t i = 0; i < d->nset; i++)
-        if (d->set[i].iface == iface && d->set[i].value == value)
-            return &d->set[i];
-    return NULL;
+    uint32_t i = map_get(&d->set_map, (uint64_t)iface << 8 | value);
+    return i == UINT32_MAX ? NULL : &d->set[i];
 }
 
 static struct setting *setting_get(struct recdev *d, uint8_t iface, uint8_t value)
@@ -468,6 +541,8 @@ static struct setting *setting_get(struct recdev *d, uint8_t iface, uint8_t valu
     if (!(s = grow(d, d->set, &d->setcap, d->nset, sizeof(*s))))
         return NULL;
     d->set = s;
+    if (map_put(d, &d->set_map, (uint64_t)iface << 8 | value, d->nset))
+        return NULL;
     s = &d->set[d->nset++];
     memset(s, 0, sizeof(*s));
     s->iface = iface;
@@ -495,19 +570,24 @@ static int add_item(struct recdev *d, uint8_t ep, uint64_t t, uint8_t status, co
     return 0;
 }
 
+/* A setup's key: bmRequestType, bRequest, wValue, wIndex. */
+static uint64_t setup_key(const struct urg_control_packet *c)
+{
+    return (uint64_t)c->requesttype << 40 | (uint64_t)c->request << 32 |
+           (uint64_t)c->value << 16 | c->index;
+}
+
+static const struct ctl *ctl_find(const struct recdev *d, const struct urg_control_packet *c)
+{
+    uint32_t i = map_get(&d->ctl_map, setup_key(c));
+    return i == UINT32_MAX ? NULL : &d->ctl[i];
+}
+
 static int learn_control(struct recdev *d, const struct urg_packet *req, const struct urg_packet *rep)
 {
     const struct urg_control_packet *c = &req->h.control;
-    struct ctl *k = NULL;
+    struct ctl *k = (struct ctl *)(uintptr_t)ctl_find(d, c);
     bool in = c->requesttype & 0x80;
-    for (uint32_t i = 0; i < d->nctl; i++) {
-        struct ctl *x = &d->ctl[i];
-        if (x->rt == c->requesttype && x->req == c->request && x->value == c->value &&
-            x->index == c->index) {
-            k = x;
-            break;
-        }
-    }
     if (k) {
         /* The longest successful reply stays (a descriptor read first with
          * wLength 8, then whole). */
@@ -519,7 +599,10 @@ static int learn_control(struct recdev *d, const struct urg_packet *req, const s
         if (!(k = grow(d, d->ctl, &d->ctlcap, d->nctl, sizeof(*k))))
             return URG_ERR_NOMEM;
         d->ctl = k;
+        if (map_put(d, &d->ctl_map, setup_key(c), d->nctl))
+            return URG_ERR_NOMEM;
         k = &d->ctl[d->nctl++];
+        k->data = NULL;
         k->rt = c->requesttype;
         k->req = c->request;
         k->value = c->value;
@@ -583,6 +666,10 @@ static int bot_record(struct build *b, bool in, const uint8_t *data, uint32_t le
         return 0; /* not a data stage we follow */
     if (len > r->want - (r->len < r->want ? r->len : r->want))
         len = r->want - (r->len < r->want ? r->len : r->want);
+    if ((uint64_t)r->len + len > BOT_RECORD_MAX) {
+        r->phase = 0; /* a data stage this long is not learnt */
+        return 0;
+    }
     if (r->len + len > r->cap) {
         uint32_t nc = r->cap ? r->cap : 4096;
         uint8_t *nb;
@@ -837,15 +924,7 @@ static int reply_control(struct recdev *d, const struct urg_packet *req)
     const struct urg_control_packet *c = &req->h.control;
     struct urg_packet p = *req;
     bool in = c->requesttype & 0x80;
-    const struct ctl *k = NULL;
-    for (uint32_t i = 0; i < d->nctl; i++) {
-        const struct ctl *x = &d->ctl[i];
-        if (x->rt == c->requesttype && x->req == c->request && x->value == c->value &&
-            x->index == c->index) {
-            k = x;
-            break;
-        }
-    }
+    const struct ctl *k = ctl_find(d, c);
     p.data = NULL;
     p.data_len = 0;
     if (k) {
@@ -874,10 +953,10 @@ static int reply_control(struct recdev *d, const struct urg_packet *req)
  * (bConfigurationValue of a GET_DESCRIPTOR(CONFIGURATION) reply). */
 static bool config_described(const struct recdev *d, uint8_t value)
 {
-    for (uint32_t i = 0; i < d->nctl; i++) {
-        const struct ctl *k = &d->ctl[i];
-        if (k->rt == 0x80 && k->req == 6 && (k->value >> 8) == 2 && k->len >= 6 &&
-            k->data[1] == 2 && k->data[5] == value)
+    for (uint32_t i = 0; i < 256; i++) {
+        struct urg_control_packet c = { 0, 6, 0x80, 0, (uint16_t)(0x0200 | i), 0, 0 };
+        const struct ctl *k = ctl_find(d, &c);
+        if (k && k->len >= 6 && k->data[1] == 2 && k->data[5] == value)
             return true;
     }
     return false;
@@ -924,6 +1003,8 @@ static int reply_setting(struct recdev *d, const struct urg_packet *req)
         p.h.alt_setting_status.status = status;
         p.h.alt_setting_status.interface = iface;
         p.h.alt_setting_status.alt = value;
+        if (status == URG_STATUS_SUCCESS)
+            d->alt[iface] = value;
     }
     return send_pkt(d, &p);
 }
@@ -977,7 +1058,9 @@ static int start_stream(struct recdev *d, const struct urg_packet *req, int kind
             e->bytes_per_transfer = req->h.start_bulk_receiving.bytes_per_transfer;
         }
     }
-    return stream_status(d, kind, ep, e->stream_id, req->id, status);
+    return stream_status(d, kind, ep,
+                         kind == KIND_BULKRECV ? req->h.start_bulk_receiving.stream_id : 0,
+                         req->id, status);
 }
 
 static int stop_stream(struct recdev *d, const struct urg_packet *req, int kind)
@@ -1062,9 +1145,17 @@ static int bot_answer(struct recdev *d, const uint8_t *cdb, uint32_t want)
     b->zero_sent = false;
     if (rw_range(cdb, &lba, &count, &write) && !write) {
         uint64_t bytes = (uint64_t)count * d->block_size;
+        uint8_t *nb;
         if (bytes > want)
             bytes = want;
-        count = (uint32_t)(bytes / d->block_size);
+        /* every block the data stage touches, a partial last one too */
+        count = (uint32_t)((bytes + d->block_size - 1) / d->block_size);
+        if (lba > UINT64_MAX - count) {
+            d->cov.unanswerable++;
+            b->csw_status = 1;
+            bot_sense(d, SENSE_ILLEGAL_REQUEST, 0x21, 0x00); /* LBA out of range */
+            return 0;
+        }
         for (uint32_t i = 0; i < count; i++) {
             if (!blk_get(d, lba + i)) {
                 d->cov.blocks_missing += count - i;
@@ -1074,10 +1165,15 @@ static int bot_answer(struct recdev *d, const uint8_t *cdb, uint32_t want)
                 return 0;
             }
         }
-        if (bytes && !(b->buf = urgi_realloc(&d->alloc, b->buf, (size_t)bytes)))
+        if (bytes && !(nb = urgi_realloc(&d->alloc, b->buf, (size_t)bytes)))
             return URG_ERR_NOMEM;
-        for (uint32_t i = 0; i < count; i++)
-            memcpy(b->buf + (size_t)i * d->block_size, blk_get(d, lba + i), d->block_size);
+        if (bytes)
+            b->buf = nb;
+        for (uint32_t i = 0; i < count; i++) {
+            uint64_t at = (uint64_t)i * d->block_size;
+            memcpy(b->buf + at, blk_get(d, lba + i),
+                   bytes - at < d->block_size ? (size_t)(bytes - at) : d->block_size);
+        }
         b->len = (uint32_t)bytes;
         d->cov.blocks_read += count;
         d->cov.recorded++;
@@ -1086,8 +1182,10 @@ static int bot_answer(struct recdev *d, const uint8_t *cdb, uint32_t want)
     }
     if (cdb[0] == 0x03) { /* REQUEST SENSE: what the last command left */
         uint8_t sense[18] = { 0x70, 0, b->sense_key, 0, 0, 0, 0, 10, 0, 0, 0, 0, b->asc, b->ascq };
-        if (!(b->buf = urgi_realloc(&d->alloc, b->buf, sizeof(sense))))
+        uint8_t *nb = urgi_realloc(&d->alloc, b->buf, sizeof(sense));
+        if (!nb)
             return URG_ERR_NOMEM;
+        b->buf = nb;
         memcpy(b->buf, sense, sizeof(sense));
         b->len = want < sizeof(sense) ? want : (uint32_t)sizeof(sense);
         bot_sense(d, SENSE_NONE, 0, 0);
@@ -1108,8 +1206,10 @@ static int bot_answer(struct recdev *d, const uint8_t *cdb, uint32_t want)
     }
     if ((s = scsi_find(d, cdb))) {
         uint32_t n = s->len < want ? s->len : want;
-        if (n && !(b->buf = urgi_realloc(&d->alloc, b->buf, n)))
+        uint8_t *nb = n ? urgi_realloc(&d->alloc, b->buf, n) : b->buf;
+        if (n && !nb)
             return URG_ERR_NOMEM;
+        b->buf = nb;
         if (n)
             memcpy(b->buf, s->data, n);
         b->len = n;
@@ -1139,21 +1239,27 @@ static void bot_write(struct recdev *d)
         return;
     }
     count = b->len / d->block_size < count ? b->len / d->block_size : count;
-    if (d->live_written + (uint64_t)count * d->block_size > d->write_limit) {
+    if (lba > UINT64_MAX - count) {
         d->cov.unanswerable++;
         b->csw_status = 1;
-        bot_sense(d, SENSE_MEDIUM_ERROR, 0x0c, 0x00); /* write error */
+        bot_sense(d, SENSE_ILLEGAL_REQUEST, 0x21, 0x00); /* LBA out of range */
         return;
     }
     for (uint32_t i = 0; i < count; i++) {
-        if (blk_put(d, lba + i, b->buf + (size_t)i * d->block_size, true)) {
+        bool fresh = !blk_get(d, lba + i);
+        /* Memory: blocks the guest adds count against write_limit (a
+         * block written again costs nothing more). */
+        if ((fresh && d->live_written + d->block_size > d->write_limit) ||
+            blk_put(d, lba + i, b->buf + (size_t)i * d->block_size, true, &fresh)) {
             b->csw_status = 1;
-            bot_sense(d, SENSE_MEDIUM_ERROR, 0x0c, 0x00);
+            bot_sense(d, SENSE_MEDIUM_ERROR, 0x0c, 0x00); /* write error */
             d->cov.unanswerable++;
+            d->cov.blocks_written += i;
             return;
         }
+        if (fresh)
+            d->live_written += d->block_size;
     }
-    d->live_written += (uint64_t)count * d->block_size;
     d->cov.blocks_written += count;
     d->cov.by_rule++;
     bot_sense(d, SENSE_NONE, 0, 0);
@@ -1191,15 +1297,17 @@ static int bot_out(struct recdev *d, const struct urg_packet *req)
     b->zero_sent = false;
     if (!(data[12] & 0x80) && b->want) {
         /* Data comes: room for it (a WRITE's blocks), bounded. */
-        if (b->want > (64u << 20) ||
-            !(b->buf = urgi_realloc(&d->alloc, b->buf, b->want))) {
-            b->want = 0;
+        uint8_t *nb = b->want > (64u << 20) ? NULL : urgi_realloc(&d->alloc, b->buf, b->want);
+        if (!nb) {
+            /* (the residue: all of it) */
+            b->len = 0;
             b->csw_status = 1;
             bot_sense(d, SENSE_ILLEGAL_REQUEST, 0x24, 0x00);
             d->cov.unanswerable++;
             b->phase = BOT_CSW;
             return send_pkt(d, &p);
         }
+        b->buf = nb;
         b->phase = BOT_DATA_OUT;
         return send_pkt(d, &p);
     }
@@ -1266,14 +1374,18 @@ static int bulk(struct recdev *d, const struct urg_packet *req, double now)
     data = take(d, e, req->h.bulk.length, &n, &status, now);
     if (!data) {
         /* Nothing left: it waits, as on a device with nothing to say (a
-         * cancel answers it). */
-        if (e->npending < PENDING_MAX) {
+         * cancel answers it); past PENDING_MAX waiting, it gets an empty
+         * transfer at once (a zero-length packet, as a device may send). */
+        d->cov.unanswerable++;
+        if (e->npending == PENDING_MAX)
+            return bulk_in_reply(d, req->id, ep, req->h.bulk.stream_id, URG_STATUS_SUCCESS, NULL,
+                                 0);
+        {
             struct pending_in *pi = &e->pending[e->npending++];
             pi->id = req->id;
             pi->length = req->h.bulk.length;
             pi->stream_id = req->h.bulk.stream_id;
         }
-        d->cov.unanswerable++;
         return 0;
     }
     d->cov.recorded++;
@@ -1330,6 +1442,7 @@ int recdev_guest(struct recdev *d, const struct urg_packet *p, double now)
         r.type = URG_ALT_SETTING_STATUS;
         r.id = p->id;
         r.h.alt_setting_status.interface = p->h.get_alt_setting.interface;
+        r.h.alt_setting_status.alt = d->alt[p->h.get_alt_setting.interface];
         d->cov.by_rule++;
         return send_pkt(d, &r);
     case URG_START_INTERRUPT_RECEIVING: return start_stream(d, p, KIND_INT, now);
@@ -1369,9 +1482,10 @@ int recdev_guest(struct recdev *d, const struct urg_packet *p, double now)
 /* When e's next item is due (on the caller's clock). */
 static double due(const struct recdev *d, const struct ep *e)
 {
-    if (d->fast)
+    uint64_t t = e->items[e->next].t_ns;
+    if (d->fast || t < e->t0_rec) /* (times that go back: at once) */
         return e->t0_live;
-    return e->t0_live + (double)(e->items[e->next].t_ns - e->t0_rec) / 1e9;
+    return e->t0_live + (double)(t - e->t0_rec) / 1e9;
 }
 
 static int stream_send(struct recdev *d, struct ep *e, int k, uint8_t status, const uint8_t *data,
@@ -1449,7 +1563,7 @@ int recdev_tick(struct recdev *d, double now, size_t budget, double *next)
             d->cov.recorded++;
             if ((rc = stream_send(d, e, k, status, data, n)))
                 return rc;
-            sent += n + 16;
+            sent += n + 32; /* (a header: 16 bytes, a type header at most 16) */
         }
     }
     return 0;

@@ -440,6 +440,15 @@ static void on_decode_error(void *ctx, int err, const char *msg, int fatal)
 
 /* ---------------------------------------------------------------- device */
 
+/* The device's output: stream packets are held back past its hint, and
+ * the guest is not read while it is over the hint (read_guest()); one
+ * reply more can always be queued (a bulk reply is at most
+ * URG_MAX_BULK_LENGTH bytes). */
+static size_t device_output_max(const urg_replay *r)
+{
+    return recdev_output_hint(r->dev) + URG_MAX_BULK_LENGTH + 4096;
+}
+
 /* Seconds from the end of the recording to the unplug (close_when_done). */
 #define LINGER 1.0
 
@@ -510,10 +519,14 @@ static void unplug(urg_replay *r)
 static int on_guest_device(void *ctx, const struct urg_packet *p)
 {
     urg_replay *r = ctx;
+    int rc;
     if (r->finished)
         return URG_DECODE_CONTINUE;
-    if (recdev_guest(r->dev, p, ev_now(r->loop)))
-        return URG_DECODE_STOP; /* (device_send() finished the replay) */
+    if ((rc = recdev_guest(r->dev, p, ev_now(r->loop)))) {
+        if (!r->reported) /* (a send error finished it already) */
+            finish(r, rc, "device: answering a %s: %s", urg_type_name(p->type), urg_strerror(rc));
+        return URG_DECODE_STOP;
+    }
     device_turn(r);
     return URG_DECODE_CONTINUE;
 }
@@ -558,7 +571,10 @@ static void flush(urg_replay *r)
     urg_host_output_reset(&r->out);
     if (r->fd >= 0)
         ev_io_stop(r->loop, &r->wio);
-    /* All written: the device may send the stream packets it held back. */
+    /* All written: the guest is read again, and the device may send the
+     * stream packets it held back. */
+    if (r->dev && !r->finished && r->fd >= 0 && !ev_is_active(&r->rio))
+        ev_io_start(r->loop, &r->rio);
     if (r->dev && r->dev_held && !r->finished && r->fd >= 0 && !ev_is_active(&r->tick)) {
         r->dev_held = false;
         ev_timer_set(&r->tick, 0., 0.);
@@ -573,7 +589,18 @@ static void read_guest(urg_replay *r)
 {
     uint8_t buf[65536];
     while (r->fd >= 0) {
-        ssize_t n = read(r->fd, buf, sizeof(buf));
+        ssize_t n;
+        if (r->dev) {
+            /* A guest that sends and does not read: it is not read either
+             * while the device's answers wait (flush() reads again). */
+            size_t queued = 0;
+            urg_host_output_data(&r->out, &queued);
+            if (queued >= recdev_output_hint(r->dev)) {
+                ev_io_stop(r->loop, &r->rio);
+                break;
+            }
+        }
+        n = read(r->fd, buf, sizeof(buf));
         if (n > 0) {
             int x = urg_decoder_feed(r->dec, buf, (size_t)n, NULL);
             if (x != 0) {
@@ -764,7 +791,7 @@ URG_API int urg_replay_new(const struct urg_replay_config *given, urg_replay **o
         caps &= ~URG_CAP_BIT(URG_CAP_BULK_STREAMS);
     if ((rc = urg_host_decoder_new(caps, &cb, r, &r->alloc, &r->dec)) ||
         (rc = urg_host_output_init(&r->out, r->dec, &r->alloc,
-                                   r->dev ? recdev_output_hint(r->dev) : output_bound(r)))) {
+                                   r->dev ? device_output_max(r) : output_bound(r)))) {
         if (cfg->log)
             cfg->log(cfg->user_data, URG_LOG_ERROR,
                      "replay: cannot create the decoder or the output");

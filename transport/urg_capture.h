@@ -170,7 +170,10 @@ struct urg_replay_config {
                                      that fails always closes it */
     /* The replay finished: status 0 (the whole capture replayed) or an
      * error (URG_ERR_DIVERGED, URG_ERR_EOF, ...), report says where and
-     * which field. Called once, from the loop (never from inside
+     * which field. URG_REPLAY_DEVICE: 0 when the guest hung up or the
+     * device was unplugged at the recording's end (report: the
+     * coverage), else the error that stopped the device (URG_ERR_NOMEM,
+     * URG_ERR_IO, ...). Called once, from the loop (never from inside
      * urg_replay_new(), even for a capture replayed whole there); r may be
      * freed from it. Not called after urg_replay_free(). */
     void (*done)(void *ud, urg_replay *r, int status, const char *report);
@@ -192,8 +195,10 @@ struct urg_replay_config {
     int loop_streams;             /* 1: a stream that ran out of recorded
                                      packets starts again from its first;
                                      0: it ends */
-    uint64_t write_limit;         /* bytes of mass-storage writes kept in
-                                     memory (64 MiB); more fail the write */
+    uint64_t write_limit;         /* bytes of blocks a guest adds to a
+                                     mass-storage device, kept in memory
+                                     (64 MiB; 0 also means 64 MiB); past it
+                                     a WRITE of new blocks fails */
 };
 enum urg_replay_mode { URG_REPLAY_EXACT = 0, URG_REPLAY_DEVICE = 1 };
 

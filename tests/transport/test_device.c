@@ -24,6 +24,7 @@
 #include <ev.h>
 
 #include "evtest.h"
+#include "failalloc.h"
 
 struct run {
     struct ev_loop *loop;
@@ -46,7 +47,9 @@ static bool replay_done(void *p) { return ((struct run *)p)->done > 0; }
 static bool guest_detached(void *p) { return ((struct run *)p)->d.detached > 0; }
 
 /* The device recorded in path on one end of a socketpair, a guest (model
- * and transport) on the other, attached. */
+ * and transport) on the other, attached; streams fast when fast_streams
+ * is set. */
+static int fast_streams;
 static void device_start(struct run *x, const char *path, int loop_streams, int close_when_done)
 {
     struct urg_replay_config rc;
@@ -59,6 +62,7 @@ static void device_start(struct run *x, const char *path, int loop_streams, int 
     rc.capture_path = path;
     rc.mode = URG_REPLAY_DEVICE;
     rc.loop_streams = loop_streams;
+    rc.fast = fast_streams;
     rc.close_when_done = close_when_done;
     rc.loop = x->loop;
     rc.fd = sv[1];
@@ -235,7 +239,14 @@ static void test_mass_storage_by_meaning(void **state)
         rw10(cdb, 0x28, lba, n);
         assert_int_equal(tdev_scsi(&x.d, cdb, 10, blocks + lba * 512, n * 512u, 1), 0);
     }
-    /* The same blocks as the recording's: the emulated disk's pattern. */
+    /* The same blocks as the recording's: the emulated disk's pattern
+     * ("block N" at the start of each, N's low byte at its end). */
+    for (int b = 0; b < 256; b++) {
+        char label[16];
+        int n = snprintf(label, sizeof(label), "block %d", b);
+        assert_memory_equal(blocks + b * 512, label, (size_t)n);
+        assert_int_equal(blocks[b * 512 + 511], b & 0xff);
+    }
     rw10(cdb, 0x28, 0, 128);
     assert_int_equal(tdev_scsi(&x.d, cdb, 10, again, 128 * 512, 1), 0);
     assert_memory_equal(again, blocks, 128 * 512);
@@ -275,6 +286,119 @@ static void test_mass_storage_by_meaning(void **state)
     free(again);
 }
 
+/* fast and loop_streams: the reports come as fast as the guest reads them,
+ * for ever; the device holds them back while its output is full (once
+ * it killed its own session there): 3000 taken, the session alive. */
+static void test_fast_looping_stream(void **state)
+{
+    struct run x;
+    uint8_t rep[8];
+    uint32_t got;
+    (void)state;
+    fast_streams = 1;
+    device_start(&x, "fixtures/keyboard-hid.urgcap", 1, 1);
+    fast_streams = 0;
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(tdev_xfer(&x.d, URG_EP_INTERRUPT, 0x81, NULL, rep, 8, &got),
+                         URG_URB_SUCCESS);
+    assert_int_equal(x.done, 0);
+    assert_true(coverage(&x).stream_packets >= 3000);
+    device_end(&x);
+}
+
+/* A READ of 600 blocks in one command (written first): one reply over the
+ * device's 256 KiB output hint goes out whole. */
+static void test_read_over_the_output_hint(void **state)
+{
+    struct run x;
+    uint8_t cdb[10], *buf = malloc(600 * 512), *back = malloc(600 * 512);
+    (void)state;
+    for (int i = 0; i < 600 * 512; i++)
+        buf[i] = (uint8_t)(i * 7 + i / 512);
+    device_start(&x, "fixtures/msc-read.urgcap", 0, 1);
+    rw10(cdb, 0x2a, 0, 600);
+    assert_int_equal(tdev_scsi(&x.d, cdb, 10, buf, 600 * 512, 0), 0);
+    rw10(cdb, 0x28, 0, 600);
+    assert_int_equal(tdev_scsi(&x.d, cdb, 10, back, 600 * 512, 1), 0);
+    assert_memory_equal(back, buf, 600 * 512);
+    assert_int_equal(x.done, 0);
+    device_end(&x);
+    free(buf);
+    free(back);
+}
+
+/* The device cannot allocate a READ's answer: the replay ends, done()
+ * says why (it once closed without a word). */
+static void test_answer_without_memory(void **state)
+{
+    struct run x;
+    struct urg_replay_config rc;
+    struct fail_alloc fa;
+    struct urg_allocator a;
+    int sv[2];
+    char addr[32];
+    uint8_t cdb[10], *buf = calloc(128, 512);
+    (void)state;
+    memset(&x, 0, sizeof(x));
+    memset(&fa, 0, sizeof(fa));
+    a = fail_allocator(&fa);
+    x.loop = ev_loop_new(0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    urg_replay_config_init(&rc);
+    rc.capture_path = "fixtures/msc-read.urgcap";
+    rc.mode = URG_REPLAY_DEVICE;
+    rc.allocator = &a;
+    rc.loop = x.loop;
+    rc.fd = sv[1];
+    rc.done = on_done;
+    rc.user_data = &x;
+    assert_int_equal(urg_replay_new(&rc, &x.r), 0);
+    snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
+    tdev_init(&x.d, x.loop, addr, 0, 0, NULL);
+    assert_true(run_until(x.loop, tdev_attached, &x.d, 10));
+    fail_alloc_refuse(&fa, 1);
+    rw10(cdb, 0x28, 0, 128);
+    assert_int_equal(tdev_scsi(&x.d, cdb, 10, buf, 128 * 512, 1), -1);
+    fail_alloc_refuse(&fa, 0);
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.status, URG_ERR_NOMEM);
+    assert_non_null(strstr(x.report, "bulk_packet"));
+    device_end(&x);
+    free(buf);
+}
+
+/* A device that listens: the guest connects, takes the keys, and the
+ * device is unplugged once they are over. */
+static void test_listening_device(void **state)
+{
+    struct run x;
+    struct urg_replay_config rc;
+    char addr[64];
+    uint8_t rep[8];
+    uint32_t got;
+    (void)state;
+    memset(&x, 0, sizeof(x));
+    x.loop = ev_loop_new(0);
+    urg_replay_config_init(&rc);
+    rc.capture_path = "fixtures/keyboard-hid.urgcap";
+    rc.mode = URG_REPLAY_DEVICE;
+    rc.listen_address = "127.0.0.1:0";
+    rc.loop = x.loop;
+    rc.done = on_done;
+    rc.user_data = &x;
+    assert_int_equal(urg_replay_new(&rc, &x.r), 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", urg_replay_port(x.r));
+    tdev_init(&x.d, x.loop, addr, 0, 0, NULL);
+    assert_true(run_until(x.loop, tdev_attached, &x.d, 10));
+    for (int i = 0; i < 22; i++)
+        assert_int_equal(tdev_xfer(&x.d, URG_EP_INTERRUPT, 0x81, NULL, rep, 8, &got),
+                         URG_URB_SUCCESS);
+    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_int_equal(x.status, 0);
+    assert_non_null(strstr(x.report, "unplugged"));
+    device_end(&x);
+}
+
 /* Recordings that cannot make a device: refused, with a clear error. */
 static void test_recordings_refused(void **state)
 {
@@ -309,6 +433,10 @@ int main(void)
         cmocka_unit_test(test_interrupt_stream_loops),
         cmocka_unit_test(test_no_unplug_without_close_when_done),
         cmocka_unit_test(test_mass_storage_by_meaning),
+        cmocka_unit_test(test_fast_looping_stream),
+        cmocka_unit_test(test_read_over_the_output_hint),
+        cmocka_unit_test(test_answer_without_memory),
+        cmocka_unit_test(test_listening_device),
         cmocka_unit_test(test_recordings_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,6 +43,23 @@ static void on_transport_log(void *ud, int level, const char *msg)
     on_model_log(ud, level, msg);
 }
 
+/* A device:FILE export's device says why it stopped answering (an error:
+ * the export then has no device). */
+static void on_device_log(void *ud, int level, const char *msg)
+{
+    struct export *e = ud;
+    if (level <= cli_log_level(e->s->o))
+        cli_error(e->s->o, "%s: %s", e->recording, msg);
+}
+
+static void on_device_done(void *ud, urg_replay *r, int status, const char *report)
+{
+    struct export *e = ud;
+    (void)r;
+    if (status)
+        cli_error(e->s->o, "%s: the recorded device stopped: %s", e->recording, report);
+}
+
 struct export *export_by_busid(struct server *s, const char *busid)
 {
     for (int i = 0; i < s->n_exports; i++)
@@ -286,7 +303,11 @@ static int export_open(struct server *s, struct export *e, const char *address)
             return EXIT_FAIL;
         }
         urg_replay_config_init(&rc);
-        rc.capture_path = address + 7;
+        e->recording = address + 7;
+        rc.capture_path = e->recording;
+        rc.log = on_device_log;
+        rc.done = on_device_done;
+        rc.user_data = e;
         rc.mode = URG_REPLAY_DEVICE;
         rc.fast = s->o->fast;
         rc.loop_streams = s->o->loop;
@@ -301,7 +322,6 @@ static int export_open(struct server *s, struct export *e, const char *address)
             return EXIT_FAIL;
         }
         snprintf(e->fd_address, sizeof(e->fd_address), "fd:%d", sv[0]);
-        e->recording = address + 7;
         address = e->fd_address;
     }
     if (urg_address_parse(address, &a)) {
