@@ -331,12 +331,12 @@ $(REALHOST_BIN) $(USBIP_LINUX_BIN): $(BUILD)/tests/%: tests/realhost/%.c $(VM_OB
 	$(CC) $(TEST_CFLAGS) -Itests/realhost $(DEPFLAGS) $< $(VM_OBJ) $(SUPPORT_OBJ) $(ALL_OBJ) \
 		$(TEST_LIBS) -lm -o $@
 
-check-realhost: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
+check-realhost: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL) $(WS_LUA) $(PCAP_FINS)
 	@tests/tiers/realhost.sh $(BUILD)
 
 # Records the fixtures of real traffic (fixtures/real-*.urgcap) again: the
 # command's tests of the real-host tier, keeping their recordings.
-fixtures-real: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
+fixtures-real: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL) $(WS_LUA) $(PCAP_FINS)
 	URG_REALHOST_FIXTURES=$(CURDIR)/fixtures URG_REALHOST_ONLY='test_cli_*' \
 		tests/tiers/realhost.sh $(BUILD)
 

@@ -47,12 +47,7 @@ bad() { echo "FAIL: $*"; fail=1; }
 
 command -v tshark > /dev/null || { echo "FAIL: tshark is not installed"; exit 1; }
 # A copy installed globally is loaded by every tshark: it must be this one.
-installed=$(tshark -G plugins 2> /dev/null | awk -F '\t' '$1 == "usbredir.lua" { print $4 }')
-if [ -n "$installed" ]; then
-    cmp -s "$installed" "$LUA" || { echo "FAIL: $installed is installed and is not $LUA:" \
-        "tshark would load both; install this one or remove it"; exit 1; }
-    LUA=
-fi
+LUA=$(tests/wireshark/lua-option.sh "$LUA") || { echo "FAIL: see above"; exit 1; }
 LUA_OPT=
 [ -n "$LUA" ] && LUA_OPT="-Xlua_script:$LUA"
 # The names of the types, once (tshark -G values takes a while).
