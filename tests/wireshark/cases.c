@@ -323,8 +323,12 @@ static void expect(const struct column *c, const struct sent *s, char *out, size
     case X_DATA:
         if (p->type == URG_HELLO || p->type == URG_FILTER_FILTER)
             return;
-        for (uint32_t i = 0; i < p->data_len && 2 * i + 3 < cap; i++)
-            append(out, cap, "%02llx", p->data[i]);
+        for (uint32_t i = 0; i < p->data_len && 2 * i + 3 < cap; i++) {
+            static const char hex[] = "0123456789abcdef";
+            out[2 * i] = hex[p->data[i] >> 4];
+            out[2 * i + 1] = hex[p->data[i] & 15];
+            out[2 * i + 2] = 0;
+        }
         return;
     default:
         break;
