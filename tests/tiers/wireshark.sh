@@ -23,7 +23,8 @@
 #   random types and lengths - whole and cut, with the whole tree built
 #   (-V): tshark exits 0, no "Lua Error" and no "usbredir dissector error"
 #   (an error the dissector caught), and the expert infos for unknown
-#   types, short packets and lengths over the limit do appear.
+#   types, short packets, lengths over the limit, stray data and text
+#   without its NUL do appear.
 #
 # Needs tshark (Wireshark 4.0 or later), the command, the dissector and
 # BUILD/tests/wireshark-cases built. tshark runs with HOME in a temporary
@@ -111,7 +112,8 @@ for p in hostile hostile-cut; do
         bad "$p: $(grep -i -m 3 -e "lua error" -e "usbredir dissector error" "$TMP/$p.txt")"
     fi
     for x in "unknown packet type" "bytes after the header, its type header is" \
-        "over the protocol's limit" "carries no data"; do
+        "over the protocol's limit" "carries no data" "the version does not end with a NUL" \
+        "the filter string does not end with a NUL" "bytes after the filter string's NUL"; do
         grep -q "$x" "$TMP/$p.txt" || bad "$p: no \"$x\" in tshark's output"
     done
     echo "$p: $(grep -c "^USB redirection protocol" "$TMP/$p.txt") usbredir packets," \

@@ -11,8 +11,10 @@
  *                        written into it; exits 1 at the first difference
  *   cases hostile OUT [FILE...]  writes the capture OUT of hostile streams:
  *                        each FILE's bytes after a hello and alone, each
- *                        way, random bytes, and well-formed headers with
- *                        random types and lengths
+ *                        way; a hello's version and a filter string without
+ *                        their NUL, a filter with bytes after it; random
+ *                        bytes, and well-formed headers with random types
+ *                        and lengths
  *
  * layouts: one connection per caps layout (the 24 of layout_caps(), each
  * with the guest or the host advertising the fewer caps: the negotiation
@@ -488,6 +490,31 @@ static void hostile(const char *out, int nfiles, char **files)
                 urg_capture_write_at(cap, as == 1 ? URG_CAP_GUEST : URG_CAP_HOST, 0, b, len);
         }
         free(b);
+    }
+    /* Text without its NUL: a hello's version, a filter string; a filter
+     * string with bytes after its NUL. Each after a good hello each way. */
+    {
+        static const char *const filters[] = { "0x03,-1,-1,-1,1", "0x03,-1,-1,-1,1\0junk" };
+        uint8_t *b = junk;
+        for (int k = 0; k < 12; k++) /* a hello: type 0, length 68, id 0 */
+            b[k] = (uint8_t)(k == 4 ? 68 : 0);
+        memset(b + 12, 'A', 64);
+        memset(b + 76, 0xff, 4);
+        urg_capture_write_at(cap, URG_CAP_CONNECT, 0, NULL, 0);
+        urg_capture_write_at(cap, URG_CAP_GUEST, 0, hdr, (size_t)hn);
+        urg_capture_write_at(cap, URG_CAP_HOST, 0, b, 80);
+        for (int k = 0; k < 2; k++) {
+            size_t len = strlen(filters[0]) + (k ? 5 : 0);
+            /* 16-byte header: both hellos advertise every cap */
+            memset(b, 0, 16);
+            b[0] = URG_FILTER_FILTER;
+            b[4] = (uint8_t)len;
+            memcpy(b + 16, filters[k], len);
+            urg_capture_write_at(cap, URG_CAP_CONNECT, 0, NULL, 0);
+            urg_capture_write_at(cap, URG_CAP_GUEST, 0, hdr, (size_t)hn);
+            urg_capture_write_at(cap, URG_CAP_HOST, 0, hdr, (size_t)hn);
+            urg_capture_write_at(cap, URG_CAP_HOST, 0, b, 16 + len);
+        }
     }
     /* Random bytes, and headers with random types and lengths. */
     for (int i = 0; i < 64; i++) {
