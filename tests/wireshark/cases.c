@@ -523,8 +523,11 @@ static void hostile(const char *out, int nfiles, char **files)
             junk[k] = (uint8_t)rnd(&rng);
         if (i % 2) { /* headers: small, big and huge lengths, known and unknown types */
             for (k = 0; k + 16 <= len;) {
-                uint32_t types[] = { 0, 1, 4, 5, 23, 100, 101, 104, 28, 99, 105, rnd(&rng) };
-                uint32_t type = types[rnd(&rng) % 12], plen;
+                /* every known type, and unknown ones */
+                uint32_t unknown[] = { 28, 99, 105, rnd(&rng) };
+                uint32_t type = rnd(&rng) % 4 ? urg_type_at((int)(rnd(&rng) % URG_TYPE_COUNT))
+                                              : unknown[rnd(&rng) % 4],
+                         plen;
                 switch (rnd(&rng) % 4) {
                 case 0: plen = rnd(&rng) % 16; break;
                 case 1: plen = rnd(&rng) % 400; break;
