@@ -33,10 +33,10 @@
 # then used, as -X lua_script would load a second copy).
 set -u
 B=$1
-ROOT=$(pwd -P)
-TOOL=$ROOT/$B/usbredir-guest
-LUA=$ROOT/$B/wireshark/usbredir.lua
-CASES=$ROOT/$B/tests/wireshark-cases
+case $B in /*) ABS=$B ;; *) ABS=$(pwd -P)/$B ;; esac
+TOOL=$ABS/usbredir-guest
+LUA=$ABS/wireshark/usbredir.lua
+CASES=$ABS/tests/wireshark-cases
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 HOME=$TMP/home
