@@ -16,7 +16,9 @@
 #   make soak         1000 connections, 1,000,000 URBs (also in make check)
 #   make check-realhost the real usb-host tier alone (tests/realhost/)
 #   make check-hostile  the hostile usb-host tier alone (tests/hostile/)
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make check-wireshark  the Wireshark dissector against tshark (tests/wireshark/)
+#   make install      PREFIX=/usr/local DESTDIR= WIRESHARK_PLUGINDIR= (the
+#                     dissector goes where Wireshark looks: docs/wireshark.md)
 #   make fuzz         FUZZ_SECONDS=600: each fuzz target for that long
 #                     (docs/robustness.md); make corpus rebuilds the seeds
 #
@@ -39,10 +41,16 @@
 #                            with ThreadSanitizer (build-tsan) and run
 #   tests/tiers/realhost.sh  check-realhost, fixtures-real (tests/realhost/)
 #   tests/hostile/run.sh     check-hostile (tests/hostile/)
+#   tests/tiers/wireshark.sh check-wireshark: the dissector (tools/wireshark/)
+#                            in tshark: each type's count each way equals
+#                            `usbredir-guest stats` on every fixture, every
+#                            field of every type under every caps layout,
+#                            hostile streams (tests/wireshark/)
 #   tests/tiers/fuzz.sh      check-fuzz, fuzz: each libFuzzer target
 #   tests/tiers/soak.sh      soak: the soak, plain and with ASan+UBSan
 #   tests/tiers/symbols.sh   check-symbols: only urg_ symbols, the sonames
-#   tests/tiers/install.sh   check-install: install to DESTDIR, build on it
+#   tests/tiers/install.sh   check-install: install to DESTDIR, build on it,
+#                            the dissector where Wireshark loads it
 #   tests/tiers/docs.sh      check-docs: the man page and docs/transport.md,
 #                            the installed headers' error lists
 #   tests/bench/run.sh       bench
@@ -105,9 +113,10 @@ TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 
 .PHONY: all lib tool check run install uninstall clean fuzz tests corpus fixtures \
 	check-unit check-valgrind check-asan check-fuzz check-symbols check-install \
-	check-clang check-docs run-tests check-realhost fixtures-real bench soak check-tsan
+	check-clang check-docs run-tests check-realhost fixtures-real bench soak check-tsan \
+	wireshark check-wireshark
 
-all: lib tool
+all: lib tool wireshark
 lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
 
 $(BUILD)/%.o: %.c
@@ -188,6 +197,20 @@ $(BUILD)/tools/fixtures.o: $(BUILD)/tools/fixtures.c
 
 $(TOOL): $(TOOL_OBJ) $(STATIC) $(TR_STATIC)
 	$(CC) $(OPT) $(CFLAGS) $(TOOL_OBJ) $(TR_STATIC) $(STATIC) $(TOOL_LIBS) $(PTHREAD) -o $@
+
+# ---- the Wireshark dissector (tools/wireshark/, docs/wireshark.md): the
+# Lua plugin is its template with the table of packet types written in by
+# make-lua from the library's own rows (guest/packet_types.c), checked
+# there against the codec's layouts.
+WS_LUA  := $(BUILD)/wireshark/usbredir.lua
+WS_MAKE := $(BUILD)/wireshark/make-lua
+$(WS_MAKE): tools/wireshark/make-lua.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iguest $(DEPFLAGS) $< $(STATIC) $(PTHREAD) -o $@
+$(WS_LUA): $(WS_MAKE) tools/wireshark/usbredir.lua.in
+	$(WS_MAKE) tools/wireshark/usbredir.lua.in $@
+wireshark: $(WS_LUA)
+# ---- end of the Wireshark dissector
 
 # The emulated usb-host as a program, for the command's tests and fixtures.
 EMUHOST := $(BUILD)/tests/emuhost-server
@@ -277,6 +300,20 @@ $(BUILD)/examples/%: docs/examples/%.c $(STATIC)
 
 tests: $(TEST_BINS) $(EXAMPLES) $(TOOL) $(EMUHOST) $(PCAP_FINS) $(USBMON_READ)
 
+# ---- the Wireshark tier (tests/tiers/wireshark.sh): the dissector in
+# tshark over the fixtures, exported to pcap, and over the captures
+# tests/wireshark/cases.c writes (every type under every layout, odd
+# streams, hostile ones).
+WS_CASES := $(BUILD)/tests/wireshark-cases
+$(WS_CASES): tests/wireshark/cases.c $(BUILD)/tests/support/packets.o $(ALL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) $< $(BUILD)/tests/support/packets.o $(ALL_OBJ) \
+		$(TR_LIBS) -o $@
+tests: $(WS_CASES) $(WS_LUA)
+check-wireshark: $(TOOL) $(WS_LUA) $(WS_CASES)
+	@tests/tiers/wireshark.sh $(BUILD)
+# ---- end of the Wireshark tier
+
 # The real usb-host: Debian's usbredirect in a QEMU VM (tests/realhost/).
 # image.sh builds the VM image once and caches it; the test boots it.
 # Linux's own USB/IP client (vhci-hcd in a second VM) against the bridge,
@@ -294,12 +331,12 @@ $(REALHOST_BIN) $(USBIP_LINUX_BIN): $(BUILD)/tests/%: tests/realhost/%.c $(VM_OB
 	$(CC) $(TEST_CFLAGS) -Itests/realhost $(DEPFLAGS) $< $(VM_OBJ) $(SUPPORT_OBJ) $(ALL_OBJ) \
 		$(TEST_LIBS) -lm -o $@
 
-check-realhost: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
+check-realhost: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL) $(WS_LUA) $(PCAP_FINS)
 	@tests/tiers/realhost.sh $(BUILD)
 
 # Records the fixtures of real traffic (fixtures/real-*.urgcap) again: the
 # command's tests of the real-host tier, keeping their recordings.
-fixtures-real: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
+fixtures-real: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL) $(WS_LUA) $(PCAP_FINS)
 	URG_REALHOST_FIXTURES=$(CURDIR)/fixtures URG_REALHOST_ONLY='test_cli_*' \
 		tests/tiers/realhost.sh $(BUILD)
 
@@ -483,8 +520,10 @@ check-symbols: lib
 STAGE := $(CURDIR)/$(BUILD)/stage
 check-install: lib
 	rm -rf $(STAGE)
-	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr/local
-	@CC="$(CC)" WARN_CFLAGS="$(CSTD) $(WARN)" tests/tiers/install.sh $(BUILD)
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr/local \
+		WIRESHARK_PLUGINDIR='$(WIRESHARK_PLUGINDIR)'
+	@CC="$(CC)" WARN_CFLAGS="$(CSTD) $(WARN)" WIRESHARK_PLUGINDIR='$(WIRESHARK_PLUGINDIR)' \
+		tests/tiers/install.sh $(BUILD)
 
 # The steps run one after another (each builds in parallel under -j).
 check:
@@ -495,6 +534,7 @@ check:
 	@$(MAKE) --no-print-directory check-tsan
 	@$(MAKE) --no-print-directory check-realhost BUILD=build-asan CC=clang SAN=1
 	@$(MAKE) --no-print-directory check-hostile BUILD=build-asan CC=clang SAN=1
+	@$(MAKE) --no-print-directory check-wireshark
 	@$(MAKE) --no-print-directory check-fuzz
 	@$(MAKE) --no-print-directory soak
 	@$(MAKE) --no-print-directory check-symbols
@@ -532,10 +572,22 @@ $(BUILD)/usbredirguest-transport.pc: Makefile
 
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+# Where Wireshark looks for Lua plugins, whatever PREFIX is: its "Global Lua
+# Plugins" folder (tshark -G folders; Debian's is
+# /usr/lib/x86_64-linux-gnu/wireshark/plugins), else pkg-config's
+# wireshark plugindir (Wireshark loads Lua plugins from its subfolders
+# too), else PREFIX/lib/wireshark/plugins (a Wireshark built with that
+# PREFIX). Found only when used (install, uninstall, check-install).
+WIRESHARK_PLUGINDIR ?= $(shell { tshark -G folders 2> /dev/null | \
+	sed -n 's/^Global Lua Plugins:[[:space:]]*//p'; \
+	pkg-config --variable=plugindir wireshark 2> /dev/null; \
+	echo '$(PREFIX)/lib/wireshark/plugins'; } | sed -n '/./{p;q;}')
 
-install: lib tool $(BUILD)/usbredirguest.pc $(BUILD)/usbredirguest-transport.pc
+install: lib tool $(WS_LUA) $(BUILD)/usbredirguest.pc $(BUILD)/usbredirguest-transport.pc
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(MANDIR)/man1
+	ws='$(DESTDIR)$(WIRESHARK_PLUGINDIR)' && install -d "$$ws" && \
+		install -m 644 $(WS_LUA) "$$ws/usbredir.lua"
 	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/
 	install -m 644 docs/usbredir-guest.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
@@ -550,6 +602,7 @@ install: lib tool $(BUILD)/usbredirguest.pc $(BUILD)/usbredirguest-transport.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/usbredir-guest $(DESTDIR)$(MANDIR)/man1/usbredir-guest.1
+	rm -f '$(DESTDIR)$(WIRESHARK_PLUGINDIR)/usbredir.lua'
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(PUBLIC_HEADERS)))
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME).a $(DESTDIR)$(LIBDIR)/$(LIBNAME).so*
 	rm -f $(DESTDIR)$(LIBDIR)/$(TR_LIBNAME).a $(DESTDIR)$(LIBDIR)/$(TR_LIBNAME).so*

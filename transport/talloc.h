@@ -42,4 +42,10 @@ int urgt_capture_decode_mem(const struct urg_allocator *a, const void *data, siz
 int urgt_capture_import_pcap(const struct urg_allocator *alloc, const char *pcap_path,
                              const char *out_path, int host_port, char *err, size_t errcap);
 
+/* urg_capture_export_pcap(): the reader and the packet buffer come from
+ * alloc (libpcap's writer does not). */
+int urgt_capture_export_pcap(const struct urg_allocator *alloc, const char *capture_path,
+                             const char *pcap_path, int host_port, const uint32_t *segment_sizes,
+                             size_t nsizes, char *err, size_t errcap);
+
 #endif

@@ -144,6 +144,31 @@ URG_API int urg_capture_decode_mem(const void *data, size_t len,
 URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path, int host_port,
                                     char *err, size_t errcap);
 
+/**
+ * Writes a capture as a pcap file (raw IPv4, nanosecond times) for
+ * Wireshark, tcpdump or urg_capture_import_pcap(): each connection of the
+ * capture becomes a TCP connection from the guest, 127.0.0.1 port 40000,
+ * 40001, ... (one per connection), to the usb-host, 127.0.0.2 port
+ * host_port (0: 4000), with its handshake at its first record, each side's
+ * bytes as segments with their sequence and ack numbers, and a FIN each
+ * way at its last record. Each record is one segment, cut at 65495 bytes
+ * (an IPv4 packet's room); with segment_sizes (nsizes of them), records
+ * are cut into segments of those sizes taken in turn (a segment never
+ * holds bytes of two records). Times are the records' times since the
+ * capture began, counted from the epoch. Returns 0, or an error with a
+ * message in err (if err is not NULL and errcap > 0):
+ * - URG_ERR_INVALID: capture_path or pcap_path NULL, host_port outside
+ *   0..65535, segment_sizes NULL with nsizes > 0, or a size outside
+ *   1..65495;
+ * - URG_ERR_CAPTURE: the capture cannot be opened, is not a capture, or is
+ *   damaged (as urg_capture_next());
+ * - URG_ERR_PCAP: the pcap file cannot be created or written;
+ * - URG_ERR_NOMEM: the allocator failed.
+ */
+URG_API int urg_capture_export_pcap(const char *capture_path, const char *pcap_path, int host_port,
+                                    const uint32_t *segment_sizes, size_t nsizes, char *err,
+                                    size_t errcap);
+
 /** One line describing a packet, as `dump` prints it (snprintf semantics:
  *  returns the length the whole line needs; buf may be NULL when cap is 0).
  *  Text the peer supplied (a hello's version, a filter string) is quoted

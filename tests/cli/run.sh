@@ -145,7 +145,7 @@ t usbip-usbmon-two 1 usbip --usbmon /nonexistent-dir/x.pcap 127.0.0.1:9 127.0.0.
 long=$(printf '%05000d' 0)
 t usbip-usbmon-long 2 usbip --usbmon "$TMP/$long" 127.0.0.1:9 127.0.0.1:8 &&
     has usbip-usbmon-long err "the name is too long"
-for c in lsusb hid msc serial record replay dump import stats usbip; do
+for c in lsusb hid msc serial record replay dump import export stats usbip; do
     t "help-$c" 0 "$c" --help && has "help-$c" out "usage: usbredir-guest $c"
 done
 # Nobody listens on a port just closed.
@@ -410,6 +410,31 @@ has replay-wrong-host err "capture packet 6 (guest to host): control_packet endp
 t dump 0 dump fixtures/keyboard-hid.urgcap && golden dump dump-keyboard-hid.txt
 t stats 0 stats fixtures/msc-read.urgcap && golden stats stats-msc-read.txt
 t dump-bad 1 dump "$TMP/pattern.bin" && has dump-bad err "not a capture file"
+
+# ---------------------------------------------------------------- export
+# A capture to pcap and back: the same packets each way (import reads the
+# first TCP connection; these fixtures have one), whole or cut into
+# segments of 1, 7 and 1000 bytes; the host on the port given.
+for f in keyboard-hid msc-write; do
+    t "export-$f" 0 export "fixtures/$f.urgcap" "$TMP/$f.pcap"
+    t "export-cut-$f" 0 export --host-port 5000 --segments 1,7,1000 "fixtures/$f.urgcap" \
+        "$TMP/$f-cut.pcap"
+    t "dump-$f" 0 dump "fixtures/$f.urgcap"
+    t "dump-pcap-$f" 0 dump --host-port 4000 "$TMP/$f.pcap"
+    t "dump-cut-$f" 0 dump --host-port 5000 "$TMP/$f-cut.pcap"
+    cut -c19- "$TMP/dump-$f.out" > "$TMP/a.txt"
+    cut -c19- "$TMP/dump-pcap-$f.out" > "$TMP/b.txt"
+    cut -c19- "$TMP/dump-cut-$f.out" > "$TMP/c.txt"
+    same "$TMP/a.txt" "$TMP/b.txt"
+    same "$TMP/a.txt" "$TMP/c.txt"
+done
+t export-usage 2 export fixtures/keyboard-hid.urgcap
+t export-bad-size 2 export --segments 1,0 fixtures/keyboard-hid.urgcap "$TMP/x.pcap" &&
+    has export-bad-size err "--segments: \"1,0\" is not a list"
+t export-big-size 2 export --segments 65496 fixtures/keyboard-hid.urgcap "$TMP/x.pcap"
+t export-not-capture 1 export "$TMP/pattern.bin" "$TMP/x.pcap" && has export-not-capture err "not a capture"
+t export-unwritable 1 export fixtures/keyboard-hid.urgcap /nonexistent-dir/x.pcap &&
+    has export-unwritable err "/nonexistent-dir/x.pcap"
 
 # ---------------------------------------------------------------- a tcpdump capture
 start_emu e keyboard --text "hello world"

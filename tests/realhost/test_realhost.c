@@ -14,6 +14,8 @@
  *   URG_TOOL               the usbredir-guest command
  *   URG_REALHOST_FIXTURES  if set, the recordings of real traffic are also
  *                          copied there (make fixtures-real)
+ *   URG_WIRESHARK_LUA      the Wireshark dissector (tools/wireshark/), for
+ *                          test_wireshark_live (with tshark and tcpdump)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +39,8 @@
 #include <ev.h>
 
 #include "evtest.h"
+#include "sessions.h"
+#include "urg_capture.h"
 #include "urg_transport.h"
 #include "vm.h"
 
@@ -1592,6 +1596,64 @@ static void test_cli_msc(void **state)
     keep_fixture("real-msc-read.urgcap");
 }
 
+/* The Wireshark dissector on a real session as the kernel saw it: tcpdump
+ * on the loopback while the command reads the disk from the real
+ * usbredirect (and records what it sent and got): tshark's count of each
+ * packet type each way in the pcap equals stats on the recording
+ * (tests/wireshark/compare.sh), with the usb-host found by its port and
+ * by what it sends, the port given as Decode As. */
+static void test_wireshark_live(void **state)
+{
+    char *pcap = path_in_dir("live.pcap"), *cap = path_in_dir("live.urgcap");
+    char *home = path_in_dir("wireshark-home"), *out = path_in_dir("compare.out");
+    const char *addr = vm_address(&vm, P_MSC), *lua = getenv("URG_WIRESHARK_LUA");
+    const char *args[] = { "record", cap, "msc", "--read", "0:64", "--retry", "--timeout", "60",
+                           addr, NULL };
+    static struct proc p;
+    struct urg_capture_record rec;
+    urg_capture_reader *r;
+    int port = atoi(strrchr(addr, ':') + 1), conns = 0, rc;
+    struct tcpdump dump;
+    char cmd[4096], text[2048];
+    FILE *f;
+    size_t n;
+    (void)state;
+    if (!lua)
+        fail_msg("URG_WIRESHARK_LUA is not set (the Makefile's check-realhost sets it)");
+    assert_int_equal(tcpdump_start(&dump, pcap, port), 0);
+    assert_int_equal(run_tool(&p, "wireshark-msc", args), 0);
+    /* Every connection the command made has ended (its retries by QEMU's
+     * RST, the last by a FIN each way): once they are all in the file, so
+     * is everything before them. */
+    assert_int_equal(urg_capture_open(cap, &r), 0);
+    while ((rc = urg_capture_next(r, &rec)) == 1)
+        conns += rec.kind == URG_CAP_CONNECT;
+    urg_capture_reader_free(r);
+    assert_int_equal(rc, 0);
+    assert_true(conns >= 1);
+    assert_int_equal(pcap_wait_closed(pcap, conns), 0);
+    assert_int_equal(tcpdump_stop(&dump), 0); /* no packet dropped */
+    mkdir(home, 0755);
+    for (int content = 0; content < 2; content++) {
+        char host_port[64] = "";
+        if (!content) /* else the usb-host is found by what it sends */
+            snprintf(host_port, sizeof(host_port), "-o usbredir.host_ports:%d", port);
+        snprintf(cmd, sizeof(cmd),
+                 "HOME='%s' sh tests/wireshark/compare.sh %s '%s' '%s' '%s' '%s' "
+                 "-d tcp.port==%d,usbredir %s > '%s' 2>&1",
+                 home, content ? "--content" : "", lua, tool, cap, pcap, port, host_port, out);
+        rc = system(cmd);
+        f = fopen(out, "r");
+        assert_non_null(f);
+        n = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[n] = 0;
+        note("  %s", strtok(text, "\n") ? text : "(compare.sh said nothing)");
+        assert_int_equal(rc, 0);
+    }
+    note("  %d connection%s captured by tcpdump", conns, conns == 1 ? "" : "s");
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(void)
@@ -1603,6 +1665,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_lsusb, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_cli_hid, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_cli_msc, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_wireshark_live, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_msc_read_write, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_msc_cancel_in_flight, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_msc_read_into_segments, test_setup, test_teardown),

@@ -39,4 +39,23 @@ int record_session(const char *path, int kind);
 /* A path in /tmp for a capture named after what and this process. */
 char *temp_capture(const char *what);
 
+/* tcpdump on the loopback writing pcap (whole frames, each at once) for
+ * "tcp port PORT", started and ready (it said "listening on"); it is
+ * killed if this process dies. Returns 0, or -1 if it did not start within
+ * 20 s (said on stderr). tcpdump_stop() ends it and returns the packets
+ * the kernel dropped (its last words), or -1 if it did not say. */
+struct tcpdump {
+    int pid;
+    int err; /* the read end of its stderr, open until it ends */
+};
+int tcpdump_start(struct tcpdump *t, const char *pcap, int port);
+int tcpdump_stop(struct tcpdump *t);
+/* Waits until the pcap being written holds n TCP segments with FIN set
+ * (tests/tools/pcap-fins, beside the test program): every segment before
+ * them is in the file then. Returns pcap-fins's exit code: 0, or 1 after a
+ * bound of 20 s. pcap_wait_closed() waits for n TCP connections ended (a
+ * FIN each way, or a RST). */
+int pcap_wait_fins(const char *pcap, int n);
+int pcap_wait_closed(const char *pcap, int n);
+
 #endif

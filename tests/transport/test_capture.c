@@ -637,21 +637,6 @@ static void test_import_pcapng(void **state)
 
 /* ---------------------------------------------------------------- real tcpdump */
 
-/* Waits (tests/tools/pcap-fins, beside this program) until the pcap being
- * written holds both FINs: then everything before them is there too. */
-static int wait_for_fins(const char *pcap)
-{
-    char self[4096], tool[4200];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    char *argv[] = { tool, (char *)pcap, "2", NULL };
-    if (n <= 0)
-        return -1;
-    self[n] = 0;
-    *strrchr(self, '/') = 0;
-    snprintf(tool, sizeof(tool), "%s/pcap-fins", self);
-    return run(argv);
-}
-
 struct tsrv {
     int lfd;
     ev_io w;
@@ -673,17 +658,13 @@ static void tsrv_accept(struct ev_loop *loop, ev_io *w, int revents)
 static void test_import_from_tcpdump(void **state)
 {
     struct ev_loop *loop = ev_loop_new(0);
-    char *rec = temp_capture("live"), *out = temp_capture("dumped"), pcap[64], addr[64],
-         filter[64], line[512];
+    char *rec = temp_capture("live"), *out = temp_capture("dumped"), pcap[64], addr[64];
     struct sockaddr_in a;
     socklen_t al = sizeof(a);
     struct tsrv s;
     struct tdev d;
     uint8_t back[512];
-    int errp[2], st;
-    size_t got = 0;
-    line[0] = 0;
-    pid_t pid;
+    struct tcpdump td;
     char err[300];
     (void)state;
     snprintf(pcap, sizeof(pcap), "/tmp/urg-test-%d-live.pcap", (int)getpid());
@@ -700,37 +681,7 @@ static void test_import_from_tcpdump(void **state)
     ev_io_start(loop, &s.w);
 
     /* tcpdump on the loopback, for this port; ready when it says so. */
-    snprintf(filter, sizeof(filter), "tcp port %d", ntohs(a.sin_port));
-    close(open(pcap, O_WRONLY | O_CREAT | O_TRUNC, 0644));
-    assert_int_equal(pipe(errp), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* It goes when this process goes, even after a failed assertion,
-         * and holds none of its output open. */
-        int null = open("/dev/null", O_WRONLY);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(null, 1);
-        dup2(errp[1], 2);
-        close(errp[0]);
-        /* -B: the default 2 MiB ring holds 8 whole (-s 0) frames; a burst of
-         * more would be dropped by the kernel. */
-        execlp("tcpdump", "tcpdump", "-i", "lo", "-U", "--immediate-mode", "-s", "0", "-B",
-               "65536", "-w", pcap, filter, (char *)NULL);
-        _exit(127);
-    }
-    close(errp[1]);
-    while (!strstr(line, "listening on")) {
-        struct pollfd p = { errp[0], POLLIN, 0 };
-        ssize_t n;
-        if (poll(&p, 1, 20000) != 1) /* a bound on a hang */
-            fail_msg("tcpdump did not start");
-        n = read(errp[0], line + got, sizeof(line) - 1 - got);
-        if (n <= 0)
-            fail_msg("tcpdump: %.*s", (int)got, line);
-        got += (size_t)n;
-        line[got] = 0;
-    }
+    assert_int_equal(tcpdump_start(&td, pcap, ntohs(a.sin_port)), 0);
 
     /* The session, recorded by the transport at the same time. */
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", ntohs(a.sin_port));
@@ -741,10 +692,8 @@ static void test_import_from_tcpdump(void **state)
     emu_close(s.e);
 
     /* Both FINs are in the file: everything before them is too. */
-    assert_int_equal(wait_for_fins(pcap), 0);
-    kill(pid, SIGTERM);
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    close(errp[0]);
+    assert_int_equal(pcap_wait_fins(pcap, 2), 0);
+    assert_int_equal(tcpdump_stop(&td), 0); /* no packet dropped */
 
     if (urg_capture_import_pcap(pcap, out, 0, err, sizeof(err)) != 0)
         fail_msg("%s", err);

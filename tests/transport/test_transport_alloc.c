@@ -14,7 +14,8 @@
  *      replay allocate while it serves;
  *   c) urg_capture_decode_mem() of a fixture;
  *   d) the pcap import of a fixture's pcap;
- *   e) a capture reader over a file.
+ *   e) a capture reader over a file;
+ *   f) the pcap export of a fixture.
  *
  * Every layer gets its own allocator (the transport, the replay, the model
  * and its engine, the capture functions), all failing on one shared count,
@@ -703,6 +704,42 @@ static enum outcome scenario_reader(struct fail *f)
     return f->failed ? OUT_TOLERATED : OUT_SUCCESS;
 }
 
+/* ---------------------------------------------------------------- f) export */
+
+#define EXPORT_FIXTURE "fixtures/msc-read.urgcap"
+
+static char export_out[64];
+static uint8_t *export_ref;  /* the pcap the run without a failure wrote */
+static size_t export_ref_len;
+
+static enum outcome scenario_export(struct fail *f)
+{
+    static const uint32_t sizes[] = { 1000, 7 };
+    char err[300];
+    uint8_t *got;
+    size_t len;
+    int rc;
+    unlink(export_out);
+    rc = urgt_capture_export_pcap(&f->l[L_CAPTURE].a, EXPORT_FIXTURE, export_out, 0, sizes, 2,
+                                  err, sizeof(err));
+    if (rc) {
+        assert_int_equal(rc, URG_ERR_NOMEM);
+        assert_true(err[0] != 0);
+        return OUT_NOMEM;
+    }
+    got = slurp(export_out, &len);
+    if (!f->fail_at) {
+        free(export_ref);
+        export_ref = got;
+        export_ref_len = len;
+        return OUT_SUCCESS;
+    }
+    assert_int_equal(len, export_ref_len);
+    assert_memory_equal(got, export_ref, len);
+    free(got);
+    return f->failed ? OUT_TOLERATED : OUT_SUCCESS;
+}
+
 /* ---------------------------------------------------------------- every failure in turn */
 
 /* Runs fn without a failure (counting), then failing each allocation in
@@ -826,6 +863,17 @@ static void test_import(void **state)
     unlink(import_out);
 }
 
+static void test_export(void **state)
+{
+    (void)state;
+    snprintf(export_out, sizeof(export_out), "/tmp/urg-alloc-%d-export.pcap", (int)getpid());
+    every_failure("pcap export", scenario_export, 1u << L_CAPTURE);
+    assert_true(export_ref_len > 131072);
+    free(export_ref);
+    export_ref = NULL;
+    unlink(export_out);
+}
+
 static void test_reader(void **state)
 {
     (void)state;
@@ -839,6 +887,7 @@ int main(void)
         cmocka_unit_test(test_transport_session), cmocka_unit_test(test_replay),
         cmocka_unit_test(test_replay_recorded),   cmocka_unit_test(test_decode),
         cmocka_unit_test(test_import),            cmocka_unit_test(test_reader),
+        cmocka_unit_test(test_export),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
  * captures.c - the commands on captures: record (a device command with its
  * session captured), replay (a capture served to a usb-guest, as a
  * usb-host), dump (each packet on a line), import (pcap/pcapng to a
- * capture) and stats (per endpoint). Whatever comes from a capture file
- * or a guest is printed escaped (parse.h).
+ * capture), export (a capture to pcap, for Wireshark) and stats (per
+ * endpoint and per packet type). Whatever comes from a capture file or a
+ * guest is printed escaped (parse.h).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -367,6 +368,74 @@ int cmd_import(int argc, char **argv, struct common *o)
     return EXIT_OK;
 }
 
+/* ---------------------------------------------------------------- export */
+
+#define EXPORT_MAX_SIZES 64
+
+struct export_opts {
+    const struct common *o;
+    uint32_t sizes[EXPORT_MAX_SIZES];
+    size_t nsizes;
+};
+
+/* --segments N[,N...] */
+static int segment_sizes(void *target, const char *arg)
+{
+    struct export_opts *x = target;
+    const char *p = arg;
+    char *end;
+    x->nsizes = 0;
+    for (;;) {
+        unsigned long v = strtoul(p, &end, 10);
+        if (end == p || v < 1 || v > 65495 || x->nsizes == EXPORT_MAX_SIZES ||
+            (*end && *end != ',')) {
+            cli_error(x->o,
+                      "--segments: \"%s\" is not a list of at most %d sizes of 1 to 65495 "
+                      "bytes (7,1,1000)",
+                      arg, EXPORT_MAX_SIZES);
+            return -1;
+        }
+        x->sizes[x->nsizes++] = (uint32_t)v;
+        if (!*end)
+            return 0;
+        p = end + 1;
+    }
+}
+
+int cmd_export(int argc, char **argv, struct common *o)
+{
+    static const char usage_text[] =
+        "export [--host-port PORT] [--segments N[,N...]] CAPTURE PCAP\n"
+        "Writes the capture as a pcap file of TCP over IPv4, for Wireshark or\n"
+        "tcpdump: each connection from 127.0.0.1 (port 40000, 40001, ...) to the\n"
+        "usb-host, 127.0.0.2 port PORT (4000). Each record of the capture is one\n"
+        "TCP segment, or is cut into segments of the sizes given, in turn.\n";
+    struct export_opts x;
+    int host_port = 0, first;
+    char err[512];
+    const struct cli_option options[] = {
+        CLI_NUMBER("host-port", 0, &host_port, 1, 65535),
+        CLI_PARSE("segments", 0, &x, segment_sizes),
+        CLI_HELP,
+        CLI_END,
+    };
+    memset(&x, 0, sizeof(x));
+    x.o = o;
+    first = cli_options(argc, argv, o, options);
+    if (first == CLI_ASKED_HELP)
+        return cli_usage(o, usage_text, EXIT_OK);
+    if (first == CLI_BAD_VALUE)
+        return EXIT_USAGE;
+    if (first < 0 || argc - first != 2)
+        return cli_usage(o, usage_text, EXIT_USAGE);
+    if (urg_capture_export_pcap(argv[first], argv[first + 1], host_port, x.sizes, x.nsizes, err,
+                                sizeof(err))) {
+        cli_error(o, "%s", err);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
 /* ---------------------------------------------------------------- stats */
 
 struct ep_stats {
@@ -378,6 +447,7 @@ struct ep_stats {
 
 struct stats_ctx {
     struct ep_stats ep[32];
+    uint64_t types[URG_TYPE_COUNT][2]; /* packets by type (urg_type_index), each way */
     uint64_t packets[2];
     uint32_t connections;
     uint64_t last_ns;
@@ -407,6 +477,8 @@ static int stats_packet(void *ctx, const struct urg_capture_packet *cp)
     int dir = cp->dir == URG_DIR_TO_GUEST, ep, i;
     uint8_t status;
     s->packets[dir]++;
+    if (urg_type_index(p->type) >= 0) /* always: the decoder knows every type it gives */
+        s->types[urg_type_index(p->type)][dir]++;
     s->connections = cp->connection;
     s->last_ns = cp->time_ns;
     if (p->type == URG_EP_INFO) {
@@ -435,7 +507,8 @@ int cmd_stats(int argc, char **argv, struct common *o)
     static const char usage_text[] =
         "stats [--host-port PORT] FILE\n"
         "Per-endpoint statistics of a capture (or a pcap/pcapng of a session):\n"
-        "packets and payload bytes each way, and the host's statuses.\n";
+        "packets and payload bytes each way, and the host's statuses; then the\n"
+        "packets of each type each way.\n";
     struct stats_ctx *s = calloc(1, sizeof(*s));
     const char *file;
     int i, k, rc;
@@ -470,6 +543,11 @@ int cmd_stats(int argc, char **argv, struct common *o)
         }
         printf("\n");
     }
+    printf("\n%-28s %9s %9s\n", "packet type", "pkts out", "pkts in");
+    for (i = 0; i < URG_TYPE_COUNT; i++)
+        if (s->types[i][0] || s->types[i][1])
+            printf("%-28s %9llu %9llu\n", urg_type_name(urg_type_at(i)),
+                   (unsigned long long)s->types[i][0], (unsigned long long)s->types[i][1]);
     free(s);
     return EXIT_OK;
 }

@@ -167,6 +167,7 @@ int cmd_record(int argc, char **argv, struct common *o);
 int cmd_replay(int argc, char **argv, struct common *o);
 int cmd_dump(int argc, char **argv, struct common *o);
 int cmd_import(int argc, char **argv, struct common *o);
+int cmd_export(int argc, char **argv, struct common *o);
 int cmd_stats(int argc, char **argv, struct common *o);
 int cmd_usbip(int argc, char **argv, struct common *o);
 

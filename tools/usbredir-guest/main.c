@@ -31,7 +31,8 @@ static const struct command commands[] = {
     { "replay", cmd_replay, "serve a capture to a usb-guest, as a usb-host would" },
     { "dump", cmd_dump, "print each packet of a capture (or pcap) decoded" },
     { "import", cmd_import, "turn a tcpdump pcap/pcapng of a session into a capture" },
-    { "stats", cmd_stats, "per-endpoint statistics of a capture (or pcap)" },
+    { "export", cmd_export, "write a capture as a pcap file, for Wireshark" },
+    { "stats", cmd_stats, "per-endpoint and per-type statistics of a capture (or pcap)" },
     { "usbip", cmd_usbip, "serve usb-hosts' devices to USB/IP clients (usbip attach)" },
 };
 
