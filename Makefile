@@ -313,9 +313,10 @@ fixtures-real: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL)
 # tcpdump (imported) and QEMU's pcap= (tests/realhost/record_foreign.c).
 # Built with the tests (so it keeps compiling), run only by this target.
 tests: $(FOREIGN_BIN)
-fixtures-foreign: $(FOREIGN_BIN) $(TOOL)
+fixtures-foreign: $(FOREIGN_BIN) $(TOOL) $(PCAP_FINS)
 	URG_REALHOST_IMAGE=$$(tests/realhost/image.sh) URG_REALHOST_DIR=$(CURDIR)/$(BUILD)/realhost \
-		URG_TOOL=$(CURDIR)/$(TOOL) $(FOREIGN_BIN) $(CURDIR)/fixtures
+		URG_TOOL=$(CURDIR)/$(TOOL) URG_PCAP_FINS=$(CURDIR)/$(PCAP_FINS) $(FOREIGN_BIN) \
+		$(CURDIR)/fixtures
 
 # ---- the hostile usb-host tier (tests/hostile/): every device command and
 # the transport example against a usb-host that misbehaves on purpose

@@ -34,7 +34,8 @@
  *   record_foreign OUT
  *
  * Environment (make fixtures-foreign sets them): URG_REALHOST_IMAGE,
- * URG_REALHOST_DIR (the rig works in DIR/foreign), URG_TOOL. Needs root
+ * URG_REALHOST_DIR (the rig works in DIR/foreign), URG_TOOL, URG_PCAP_FINS
+ * (tests/tools/pcap-fins.c: waits until a capture has its FINs). Needs root
  * (tcpdump on lo). Readiness is waited for by console markers and
  * tcpdump's "listening on", each wait bounded by WAIT; exits 1 with what
  * went wrong, 0 when all ground truth held and the files are written.
@@ -101,7 +102,7 @@ static const unsigned disk_reads[2][2] = { { 0, 128 }, { 16384, 64 } };
 
 static struct ev_loop *loop;
 static struct vm dev, guest;
-static const char *tool, *out_dir;
+static const char *tool, *pcap_fins, *out_dir;
 static char dir[512], disk_path[600];
 
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -116,6 +117,15 @@ static void note(const char *fmt, ...)
     va_end(ap);
 }
 
+/* The tcpdump captures, one per recording (td_start()). */
+static struct {
+    pid_t pid;
+    int err;                  /* its stderr */
+    char text[2048];          /* what it printed there */
+    size_t len;
+    char path[700];
+} td[NREC];
+
 /* Ends the run: everything started is killed by PID (the VMs and tcpdump
  * also die with this process, PR_SET_PDEATHSIG). */
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -129,6 +139,11 @@ static void die(const char *fmt, ...)
     va_end(ap);
     vm_stop(&guest);
     vm_stop(&dev);
+    for (int i = 0; i < NREC; i++)
+        if (td[i].pid > 0) {
+            kill(td[i].pid, SIGKILL);
+            waitpid(td[i].pid, NULL, 0);
+        }
     exit(1);
 }
 
@@ -269,13 +284,6 @@ static bool ser_received(void *p)
 
 /* ---------------------------------------------------------------- tcpdump */
 
-static struct {
-    pid_t pid;
-    int err;                  /* its stderr */
-    char text[2048];          /* what it printed there */
-    size_t len;
-    char path[700];
-} td[NREC];
 
 /* Reads the capture's stderr until needle (true) or it ends. */
 static bool td_read_until(int i, const char *needle, double timeout)
@@ -285,7 +293,12 @@ static bool td_read_until(int i, const char *needle, double timeout)
         struct pollfd p = { td[i].err, POLLIN, 0 };
         int ms = (int)((deadline - vm_now()) * 1000);
         ssize_t n;
-        if (ms <= 0 || poll(&p, 1, ms) != 1)
+        int r;
+        if (ms <= 0)
+            return false;
+        if ((r = poll(&p, 1, ms)) < 0 && errno == EINTR)
+            continue;
+        if (r != 1)
             return false;
         n = read(td[i].err, td[i].text + td[i].len, sizeof(td[i].text) - 1 - td[i].len);
         if (n <= 0)
@@ -309,12 +322,17 @@ static void td_start(int i, int port)
     if (td[i].pid < 0)
         die("fork: %s", strerror(errno));
     if (td[i].pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(e[1], 2);
+        if (null >= 0)
+            dup2(null, 1);
         close(e[0]);
         close(e[1]);
-        execlp("tcpdump", "tcpdump", "-i", "lo", "-U", "-s", "0", "-w", td[i].path, filter,
-               (char *)NULL);
+        /* -Z root: tcpdump keeps its user, so that it also keeps the
+         * death signal (changing its user would clear it). */
+        execlp("tcpdump", "tcpdump", "-i", "lo", "-U", "-s", "0", "-Z", "root", "-w", td[i].path,
+               filter, (char *)NULL);
         _exit(127);
     }
     close(e[1]);
@@ -334,6 +352,7 @@ static void td_stop(int i)
     close(td[i].err);
     while (waitpid(td[i].pid, &st, 0) < 0 && errno == EINTR)
         ;
+    td[i].pid = 0;
     if (!strstr(td[i].text, "\n0 packets dropped by kernel"))
         die("tcpdump of %s: %s", rec[i].name, td[i].text);
 }
@@ -536,9 +555,10 @@ int main(int argc, char **argv)
     int n = 0, g = 0;
 
     tool = getenv("URG_TOOL");
-    if (argc != 2 || !image || !base || !tool) {
-        fprintf(stderr, "usage: record_foreign OUT (with URG_REALHOST_IMAGE, URG_REALHOST_DIR "
-                        "and URG_TOOL set; make fixtures-foreign sets them)\n");
+    pcap_fins = getenv("URG_PCAP_FINS");
+    if (argc != 2 || !image || !base || !tool || !pcap_fins) {
+        fprintf(stderr, "usage: record_foreign OUT (with URG_REALHOST_IMAGE, URG_REALHOST_DIR, "
+                        "URG_TOOL and URG_PCAP_FINS set; make fixtures-foreign sets them)\n");
         return 2;
     }
     out_dir = argv[1];
@@ -618,11 +638,15 @@ int main(int argc, char **argv)
     session_serial(truth[R_SERIAL]);
     note("the three sessions took %.1f s", vm_now() - t1);
 
-    /* QEMU quits: usb-redir closes its connections and pcap files. */
+    /* QEMU quits: usb-redir closes its connections and pcap files; each
+     * capture is complete once it holds both FINs (tcpdump, stopped
+     * before it read them, leaves the last packets out). */
     if (vm_quit(&guest, WAIT))
         die("the guest VM did not quit");
-    for (int i = 0; i < NREC; i++)
+    for (int i = 0; i < NREC; i++) {
+        run("'%s' '%s' 2 %d", pcap_fins, td[i].path, (int)WAIT);
         td_stop(i);
+    }
     vm_stop(&dev);
     ev_loop_destroy(loop);
 
