@@ -12,6 +12,10 @@
 #   make run          builds and runs the main job (see README.md)
 #   make fixtures     records fixtures/ again (tests/cli/make-fixtures.sh)
 #   make fixtures-real  records fixtures/real-*.urgcap again (real usb-host)
+#   make fixtures-foreign  records fixtures/foreign-* again: QEMU's own
+#                     usb-redir and Linux in a second VM as the usb-guest
+#                     (tcpdump and usbmon files, ground truth; minutes, not
+#                     part of make check)
 #   make bench        figures beside libusbredirparser (docs/benchmarks.md)
 #   make soak         1000 connections, 1,000,000 URBs (also in make check)
 #   make check-realhost the real usb-host tier alone (tests/realhost/)
@@ -113,8 +117,8 @@ TR_SHARED  := $(BUILD)/$(TR_LIBNAME).so.$(VERSION)
 
 .PHONY: all lib tool check run install uninstall clean fuzz tests corpus fixtures \
 	check-unit check-valgrind check-asan check-fuzz check-symbols check-install \
-	check-clang check-docs run-tests check-realhost fixtures-real bench soak check-tsan \
-	wireshark check-wireshark
+	check-clang check-docs run-tests check-realhost fixtures-real fixtures-foreign bench soak \
+	check-tsan wireshark check-wireshark
 
 all: lib tool wireshark
 lib: $(STATIC) $(SHARED) $(TR_STATIC) $(TR_SHARED)
@@ -321,11 +325,12 @@ check-wireshark: $(TOOL) $(WS_LUA) $(WS_CASES)
 # VM driver, tests/realhost/vm.c.
 REALHOST_BIN    := $(BUILD)/tests/test_realhost
 USBIP_LINUX_BIN := $(BUILD)/tests/test_usbip_linux
+FOREIGN_BIN     := $(BUILD)/tests/record_foreign
 VM_OBJ          := $(BUILD)/tests/realhost/vm.o
 $(VM_OBJ): tests/realhost/vm.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -Itests/realhost $(DEPFLAGS) -c $< -o $@
-$(REALHOST_BIN) $(USBIP_LINUX_BIN): $(BUILD)/tests/%: tests/realhost/%.c $(VM_OBJ) \
+$(REALHOST_BIN) $(USBIP_LINUX_BIN) $(FOREIGN_BIN): $(BUILD)/tests/%: tests/realhost/%.c $(VM_OBJ) \
 		$(SUPPORT_OBJ) $(ALL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -Itests/realhost $(DEPFLAGS) $< $(VM_OBJ) $(SUPPORT_OBJ) $(ALL_OBJ) \
@@ -339,6 +344,16 @@ check-realhost: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL) $(WS_LUA) $(PCAP_FINS
 fixtures-real: $(REALHOST_BIN) $(USBIP_LINUX_BIN) $(TOOL) $(WS_LUA) $(PCAP_FINS)
 	URG_REALHOST_FIXTURES=$(CURDIR)/fixtures URG_REALHOST_ONLY='test_cli_*' \
 		tests/tiers/realhost.sh $(BUILD)
+
+# Records fixtures/foreign-* again: QEMU's own usb-redir in a second VM,
+# driven by its Linux, against usbredirect in the device VM, captured with
+# tcpdump (imported) and QEMU's pcap= (tests/realhost/record_foreign.c).
+# Built with the tests (so it keeps compiling), run only by this target.
+tests: $(FOREIGN_BIN)
+fixtures-foreign: $(FOREIGN_BIN) $(TOOL) $(PCAP_FINS)
+	URG_REALHOST_IMAGE=$$(tests/realhost/image.sh) URG_REALHOST_DIR=$(CURDIR)/$(BUILD)/realhost \
+		URG_TOOL=$(CURDIR)/$(TOOL) URG_PCAP_FINS=$(CURDIR)/$(PCAP_FINS) $(FOREIGN_BIN) \
+		$(CURDIR)/fixtures
 
 # ---- the hostile usb-host tier (tests/hostile/): every device command and
 # the transport example against a usb-host that misbehaves on purpose

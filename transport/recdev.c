@@ -129,6 +129,7 @@ struct recdev {
     struct ctl *ctl;
     uint32_t nctl, ctlcap;
     struct map ctl_map;          /* setup (rt, req, value, index) -> ctl */
+    struct map ctl_kind_map;     /* (rt, req) -> a ctl that succeeded */
     struct setting *set;         /* iface 0xff: a configuration */
     uint32_t nset, setcap;
     struct map set_map;          /* (iface, value) -> set */
@@ -204,6 +205,7 @@ void recdev_free(struct recdev *d)
     for (i = 0; i < d->nblk; i++)
         urgi_free(&a, d->blk[i].data);
     map_free(d, &d->ctl_map);
+    map_free(d, &d->ctl_kind_map);
     map_free(d, &d->set_map);
     map_free(d, &d->scsi_map);
     map_free(d, &d->blk_map);
@@ -588,6 +590,7 @@ static int learn_control(struct recdev *d, const struct urg_packet *req, const s
     const struct urg_control_packet *c = &req->h.control;
     struct ctl *k = (struct ctl *)(uintptr_t)ctl_find(d, c);
     bool in = c->requesttype & 0x80;
+    uint64_t kind = (uint64_t)c->requesttype << 8 | c->request;
     if (k) {
         /* The longest successful reply stays (a descriptor read first with
          * wLength 8, then whole). */
@@ -595,6 +598,7 @@ static int learn_control(struct recdev *d, const struct urg_packet *req, const s
             (rep->h.control.status != URG_STATUS_SUCCESS || rep->data_len <= k->len))
             return 0;
         urgi_free(&d->alloc, k->data);
+        k->data = NULL;
     } else {
         if (!(k = grow(d, d->ctl, &d->ctlcap, d->nctl, sizeof(*k))))
             return URG_ERR_NOMEM;
@@ -615,6 +619,11 @@ static int learn_control(struct recdev *d, const struct urg_packet *req, const s
         k->len = 0;
         return URG_ERR_NOMEM;
     }
+    /* The first request of its kind that succeeded (for OUT requests with
+     * other values: reply_control). */
+    if (k->status == URG_STATUS_SUCCESS && map_get(&d->ctl_kind_map, kind) == UINT32_MAX &&
+        map_put(d, &d->ctl_kind_map, kind, (uint32_t)(k - d->ctl)))
+        return URG_ERR_NOMEM;
     return 0;
 }
 
@@ -919,6 +928,8 @@ static int plug(struct recdev *d)
     return send_pkt(d, &p);
 }
 
+static bool self_powered_config(const struct recdev *d);
+
 static int reply_control(struct recdev *d, const struct urg_packet *req)
 {
     const struct urg_control_packet *c = &req->h.control;
@@ -936,17 +947,39 @@ static int reply_control(struct recdev *d, const struct urg_packet *req)
         }
     } else if ((c->requesttype & 0x60) == 0 && c->request == 0 /* GET_STATUS */ && in &&
                c->length >= 2) {
-        static const uint8_t zero[2];
+        /* Zeros, but a device's self-powered bit: its configuration
+         * descriptor's bmAttributes bit 6. */
+        static const uint8_t zero[2], self_powered[2] = { 1, 0 };
         d->cov.by_rule++;
         p.h.control.status = URG_STATUS_SUCCESS;
-        p.data = zero;
+        p.data = (c->requesttype & 0x1f) == 0 && self_powered_config(d) ? self_powered : zero;
         p.data_len = 2;
+    } else if (!in && !c->length && (c->requesttype & 0x60) &&
+               map_get(&d->ctl_kind_map, (uint64_t)c->requesttype << 8 | c->request) !=
+                   UINT32_MAX) {
+        /* A class or vendor OUT request with no data that the recording
+         * saw succeed with other values (an FTDI latency timer of 16, set
+         * to 0 when recorded): taken. */
+        d->cov.by_rule++;
+        p.h.control.status = URG_STATUS_SUCCESS;
     } else {
         d->cov.unanswerable++;
         p.h.control.status = URG_STATUS_STALL;
     }
     p.h.control.length = in ? (uint16_t)p.data_len : c->length;
     return send_pkt(d, &p);
+}
+
+/* A configuration descriptor's bmAttributes has self-powered (0x40). */
+static bool self_powered_config(const struct recdev *d)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        struct urg_control_packet c = { 0, 6, 0x80, 0, (uint16_t)(0x0200 | i), 0, 0 };
+        const struct ctl *k = ctl_find(d, &c);
+        if (k && k->len >= 8 && k->data[1] == 2)
+            return (k->data[7] & 0x40) != 0;
+    }
+    return false;
 }
 
 /* A configuration value the recording's configuration descriptors name

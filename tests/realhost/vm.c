@@ -237,6 +237,42 @@ void vm_stop(struct vm *vm)
     vm->log_len = vm->log_cap = 0;
 }
 
+static bool console_closed(void *p)
+{
+    return ((struct vm *)p)->console_out < 0;
+}
+
+int vm_quit(struct vm *vm, double timeout)
+{
+    struct sockaddr_un a;
+    static const char quit[] = "quit\n";
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", vm->monitor);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+         write(fd, quit, sizeof(quit) - 1) == (ssize_t)sizeof(quit) - 1;
+    ok = ok && run_until(vm->loop, console_closed, vm, timeout);
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        fprintf(stderr, "vm: QEMU did not quit within %g s\n", timeout);
+        return -1;
+    }
+    while (waitpid(vm->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    vm->pid = 0;
+    return 0;
+}
+
+uint8_t *vm_pattern(unsigned start, size_t n)
+{
+    uint8_t *p = malloc(n + 8);
+    for (size_t i = 0; p && i < n; i += 7)
+        snprintf((char *)p + i, 8, "%06u\n", start + (unsigned)(i / 7));
+    return p;
+}
+
 const char *vm_address(const struct vm *vm, int guest_port)
 {
     static char addr[VM_MAX_PORTS][32]; /* one for each port: a test may hold them all */

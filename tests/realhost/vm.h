@@ -62,6 +62,12 @@ int vm_launch(struct vm *vm, struct ev_loop *loop, const struct vm_config *cfg);
 int vm_booted(struct vm *vm, double timeout);
 /* Kills QEMU by its PID and reaps it; frees everything. */
 void vm_stop(struct vm *vm);
+/* Ends QEMU the orderly way: "quit" on the monitor, then runs the loop
+ * until QEMU has closed its console (it has exited, its files - a
+ * usb-redir pcap= - written and closed) and reaps it. Returns 0, or -1
+ * if it did not exit within timeout seconds (then it is left to
+ * vm_stop). */
+int vm_quit(struct vm *vm, double timeout);
 /* 127.0.0.1:PORT forwarding to a guest port, as an address string. */
 const char *vm_address(const struct vm *vm, int guest_port);
 /* Runs the loop until the console printed needle at or after offset *from
@@ -84,6 +90,10 @@ int vm_common_devices(const char **args, int n, const char *dir, const char *dis
                       const char *audiodev);
 /* cfg->serve[0..3] for the devices above; returns 4, the next free slot. */
 int vm_serve_common(struct vm_config *cfg);
+/* The VM's seq pattern (init's `pattern START N`, `seq -w START 999999 |
+ * head -c N`): 6-digit numbers and a newline each, so a byte out of place
+ * shows. A malloc'ed buffer of n bytes (and a few more), or NULL. */
+uint8_t *vm_pattern(unsigned start, size_t n);
 /* Seconds on a monotonic clock. */
 double vm_now(void);
 /* Writes a disk image of bytes (a multiple of 4): a fixed pseudo-random

@@ -11,8 +11,10 @@
 #                BUILD/NAME.out
 #   RUNNER       the command each test runs under (valgrind ...), or empty
 #   RUNNER_NAME  its name with a trailing space ("valgrind "), for the log
-# Runs tests/cli/run.sh BUILD, then BUILD/tests/test_usbip with the command,
-# the emulated host and the hostile host of BUILD (the server under RUNNER).
+# Runs tests/cli/run.sh BUILD and tests/cli/foreign.sh BUILD (the foreign
+# guest's recordings as device:FILE), then BUILD/tests/test_usbip with the
+# command, the emulated host and the hostile host of BUILD (the server
+# under RUNNER).
 set -eu
 B=$1
 RUNNER=${RUNNER:-}
@@ -29,6 +31,8 @@ for e in $EXAMPLES; do
 done
 echo "== ${RUNNER_NAME}tests/cli/run.sh"
 RUNNER="$RUNNER" tests/cli/run.sh "$B"
+echo "== ${RUNNER_NAME}tests/cli/foreign.sh"
+RUNNER="$RUNNER" tests/cli/foreign.sh "$B"
 echo "== $RUNNER_NAME$B/tests/test_usbip (the server under ${RUNNER_NAME:-no runner})"
 URG_TOOL=$ROOT/$B/usbredir-guest URG_EMUHOST=$ROOT/$B/tests/emuhost-server \
     URG_HOSTILE=$ROOT/$B/tests/hostile-host URG_TOOL_RUNNER="$RUNNER" \
