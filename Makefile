@@ -207,9 +207,17 @@ $(USBMON_READ): tests/tools/usbmon-read.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE $< -lpcap -o $@
 
+# usbmon captures made for the command's tests and fixtures: merged,
+# renumbered, in the 48-byte form, and a synthesized iso device
+# (tests/support/usbmonw.c).
+USBMON_MAKE := $(BUILD)/tests/usbmon-make
+$(USBMON_MAKE): tests/tools/usbmon-make.c tests/support/usbmonw.c tests/support/usbmonw.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Itests/support $< tests/support/usbmonw.c -lpcap -o $@
+
 # Records fixtures/ again with the command against the emulated host, then
 # rebuilds the command with them (tests/cli/make-fixtures.sh says how).
-fixtures: $(TOOL) $(EMUHOST)
+fixtures: $(TOOL) $(EMUHOST) $(USBMON_MAKE)
 	tests/cli/make-fixtures.sh $(BUILD)
 	$(MAKE) --no-print-directory tool
 
@@ -275,7 +283,7 @@ $(BUILD)/examples/%: docs/examples/%.c $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< $(STATIC) -o $@
 
-tests: $(TEST_BINS) $(EXAMPLES) $(TOOL) $(EMUHOST) $(PCAP_FINS) $(USBMON_READ)
+tests: $(TEST_BINS) $(EXAMPLES) $(TOOL) $(EMUHOST) $(PCAP_FINS) $(USBMON_READ) $(USBMON_MAKE)
 
 # The real usb-host: Debian's usbredirect in a QEMU VM (tests/realhost/).
 # image.sh builds the VM image once and caches it; the test boots it.
@@ -423,6 +431,11 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(LIB_HDR)
 
 # The importer's target takes the transport too (libpcap, libev).
 $(FUZZ_BUILD)/fuzz_import: tests/fuzz/fuzz_import.c $(LIB_SRC) $(LIB_HDR) $(TR_SRC) $(TR_HDR)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -Ihcd-model -Itransport $< $(LIB_SRC) $(TR_SRC) $(TR_LIBS) -o $@
+
+# The usbmon import (transport/usbmon.c) on usbmon captures: the transport.
+$(FUZZ_BUILD)/fuzz_usbmon: tests/fuzz/fuzz_usbmon.c $(LIB_SRC) $(LIB_HDR) $(TR_SRC) $(TR_HDR)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Ihcd-model -Itransport $< $(LIB_SRC) $(TR_SRC) $(TR_LIBS) -o $@
 

@@ -280,13 +280,19 @@ static int export_open(struct server *s, struct export *e, const char *address)
         /* The recorded device answers whatever Linux asks, for as long as
          * the bridge runs (no unplug at the recording's end). */
         struct urg_replay_config rc;
+        void *imported;
         int sv[2];
+        urg_replay_config_init(&rc);
+        /* a pcap or pcapng file (a session over TCP, or usbmon): imported */
+        if ((r = cli_recording(s->o, address + 7, 0, &imported, &rc.capture_size)))
+            return r;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
             cli_error(s->o, "socketpair: %s", strerror(errno));
+            free(imported);
             return EXIT_FAIL;
         }
-        urg_replay_config_init(&rc);
-        rc.capture_path = address + 7;
+        rc.capture_path = imported ? NULL : address + 7;
+        rc.capture_data = imported;
         rc.mode = URG_REPLAY_DEVICE;
         rc.fast = s->o->fast;
         rc.loop_streams = s->o->loop;
@@ -294,7 +300,9 @@ static int export_open(struct server *s, struct export *e, const char *address)
         rc.loop = s->loop;
         rc.fd = sv[1];
         rc.log_level = cli_log_level(s->o);
-        if ((r = urg_replay_new(&rc, &e->device))) {
+        r = urg_replay_new(&rc, &e->device);
+        free(imported); /* (read by urg_replay_new()) */
+        if (r) {
             cli_error(s->o, "usbip: %s: %s", address, urg_strerror(r));
             close(sv[0]);
             close(sv[1]);
