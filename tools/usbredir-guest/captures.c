@@ -411,7 +411,7 @@ static void hexdump(const uint8_t *d, uint32_t n)
                 printf("%s%02x", i == 8 ? "  " : " ", d[off + i]);
                 text[i] = d[off + i] >= 0x20 && d[off + i] < 0x7f ? (char)d[off + i] : '.';
             } else {
-                printf("%s  ", i == 8 ? "   " : " ");
+                printf("%s  ", i == 8 ? "  " : " ");
                 text[i] = 0;
             }
         }
