@@ -468,6 +468,8 @@ $(FUZZ_BUILD)/fuzz_filter_diff: tests/fuzz/fuzz_filter_diff.c tests/diff/filter_
 # sessions tests/fuzz/make_corpus.c writes, and the host side of every
 # fixture (tests/fuzz/corpus_from_fixtures.c). The filter targets' seeds are
 # written by hand (tests/fuzz/corpus/filter, tests/fuzz/corpus/filter_diff).
+# The usbmon import's: the fixtures' usbmon captures in both link types and
+# synthesized ones (tests/fuzz/usbmon-corpus.sh).
 corpus: $(ALL_OBJ)
 	@mkdir -p $(BUILD) tests/fuzz/corpus/recv tests/fuzz/corpus/hcd tests/fuzz/corpus/import
 	$(CC) $(TEST_CFLAGS) tests/fuzz/make_corpus.c tests/support/packets.c $(LIB_SRC) \
@@ -479,6 +481,8 @@ corpus: $(ALL_OBJ)
 	$(BUILD)/corpus_from_fixtures tests/fuzz/corpus/recv fixtures/*.urgcap
 	cp tests/fuzz/corpus/recv/* tests/fuzz/corpus/hcd/
 	$(BUILD)/corpus_from_fixtures --pcap tests/fuzz/corpus/import $(filter-out %msc-read.urgcap,$(wildcard fixtures/*.urgcap))
+	$(MAKE) --no-print-directory $(USBMON_MAKE)
+	tests/fuzz/usbmon-corpus.sh $(USBMON_MAKE) tests/fuzz/corpus/usbmon
 
 # Each target on a copy of its committed seed corpus: tests/tiers/fuzz.sh.
 check-fuzz: $(FUZZ_TARGETS)

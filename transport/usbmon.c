@@ -33,8 +33,8 @@
 #include "import.h"
 #include "urg_codec.h"
 
-#define SLOTS 32768           /* the table of URBs in flight (a power of 2) */
-#define INFLIGHT_MAX 16384    /* URBs in flight tracked at once */
+#define SLOTS_FIRST 256       /* the table of URBs in flight: its first size, */
+#define INFLIGHT_MAX 16384    /* doubled up to twice the URBs tracked at once */
 #define DEVICES_MAX 1024      /* devices the survey tells apart */
 #define CONFIGS_MAX 8         /* configuration descriptors kept */
 #define ISODESC_LEN 16
@@ -106,7 +106,7 @@ struct um {
     uint64_t t0;
     bool have_t0;
     struct slot *slots;
-    uint32_t nslots;
+    uint32_t nslots, slotcap; /* used; size (a power of 2) */
     uint64_t dropped;         /* submissions not tracked (table full, or
                                  replaced by one with the same key) */
     /* survey */
@@ -200,12 +200,13 @@ static int parse(struct um *u, const struct pcap_pkthdr *h, const uint8_t *d, ui
 
 /* ---------------------------------------------------------------- URBs in flight */
 
-static uint32_t slot_hash(uint16_t bus, uint8_t dev, uint8_t ep, uint8_t xfer, uint64_t id)
+static uint32_t slot_hash(const struct um *u, uint16_t bus, uint8_t dev, uint8_t ep,
+                          uint8_t xfer, uint64_t id)
 {
     uint64_t k = id * 0x9e3779b97f4a7c15ull;
     k ^= ((uint64_t)bus << 24 | (uint64_t)dev << 16 | (uint64_t)ep << 8 | xfer) *
          0xc2b2ae3d27d4eb4full;
-    return (uint32_t)(k >> 40) & (SLOTS - 1);
+    return (uint32_t)(k >> 40) & (u->slotcap - 1);
 }
 
 static bool slot_is(const struct slot *s, const struct ev *e)
@@ -216,8 +217,8 @@ static bool slot_is(const struct slot *s, const struct ev *e)
 
 static struct slot *slot_find(struct um *u, const struct ev *e)
 {
-    uint32_t h = slot_hash(e->bus, e->dev, e->ep, e->xfer, e->id);
-    for (; u->slots[h].used; h = (h + 1) & (SLOTS - 1))
+    uint32_t h = slot_hash(u, e->bus, e->dev, e->ep, e->xfer, e->id);
+    for (; u->slots[h].used; h = (h + 1) & (u->slotcap - 1))
         if (slot_is(&u->slots[h], e))
             return &u->slots[h];
     return NULL;
@@ -231,10 +232,10 @@ static void slot_remove(struct um *u, struct slot *s)
     u->nslots--;
     for (;;) {
         uint32_t k;
-        j = (j + 1) & (SLOTS - 1);
+        j = (j + 1) & (u->slotcap - 1);
         if (!u->slots[j].used)
             return;
-        k = slot_hash(u->slots[j].bus, u->slots[j].dev, u->slots[j].ep, u->slots[j].xfer,
+        k = slot_hash(u, u->slots[j].bus, u->slots[j].dev, u->slots[j].ep, u->slots[j].xfer,
                       u->slots[j].id);
         /* j stays if its home k lies cyclically in (i, j] */
         if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
@@ -245,23 +246,55 @@ static void slot_remove(struct um *u, struct slot *s)
     }
 }
 
-/* A submission: its slot, or NULL when too many are in flight. */
-static struct slot *slot_add(struct um *u, const struct ev *e)
+/* Where s goes in the table (its first free place from its home). */
+static struct slot *slot_place(struct um *u, const struct slot *s)
 {
-    struct slot *s = slot_find(u, e);
-    uint32_t h;
+    uint32_t h = slot_hash(u, s->bus, s->dev, s->ep, s->xfer, s->id);
+    while (u->slots[h].used)
+        h = (h + 1) & (u->slotcap - 1);
+    return &u->slots[h];
+}
+
+/* The table twice as large: 0, or URG_ERR_NOMEM. */
+static int slot_grow(struct um *u)
+{
+    struct slot *old = u->slots;
+    uint32_t oldcap = u->slotcap;
+    if (!(u->slots = urgi_calloc(u->x->alloc, (size_t)oldcap * 2 * sizeof(*old)))) {
+        u->slots = old;
+        return URG_ERR_NOMEM;
+    }
+    u->slotcap = oldcap * 2;
+    for (uint32_t i = 0; i < oldcap; i++)
+        if (old[i].used)
+            *slot_place(u, &old[i]) = old[i];
+    urgi_free(u->x->alloc, old);
+    return 0;
+}
+
+/* A submission: 0 and its slot in *out, NULL when too many are in flight;
+ * or URG_ERR_NOMEM. */
+static int slot_add(struct um *u, const struct ev *e, struct slot **out)
+{
+    struct slot *s = slot_find(u, e), key;
+    int rc;
+    *out = NULL;
     if (s) {
         u->dropped++; /* the same key again: the first was never completed */
         slot_remove(u, s);
     }
     if (u->nslots >= INFLIGHT_MAX) {
         u->dropped++;
-        return NULL;
+        return 0;
     }
-    for (h = slot_hash(e->bus, e->dev, e->ep, e->xfer, e->id); u->slots[h].used;
-         h = (h + 1) & (SLOTS - 1))
-        ;
-    s = &u->slots[h];
+    if ((u->nslots + 1) * 2 > u->slotcap && (rc = slot_grow(u)))
+        return rc;
+    key.bus = e->bus;
+    key.dev = e->dev;
+    key.ep = e->ep;
+    key.xfer = e->xfer;
+    key.id = e->id;
+    s = slot_place(u, &key);
     memset(s, 0, sizeof(*s));
     s->used = true;
     s->id = e->id;
@@ -273,7 +306,8 @@ static struct slot *slot_add(struct um *u, const struct ev *e)
     memcpy(s->setup, e->setup, 8);
     s->length = e->length;
     u->nslots++;
-    return s;
+    *out = s;
+    return 0;
 }
 
 /* Each record of the file (of the device only when one_device) through fn,
@@ -289,7 +323,7 @@ static int walk(struct um *u, bool one_device, int (*fn)(struct um *u, const str
     uint64_t n = 0;
     pcap_t *pc;
     int nx, rc = 0;
-    memset(u->slots, 0, SLOTS * sizeof(*u->slots));
+    memset(u->slots, 0, u->slotcap * sizeof(*u->slots));
     u->nslots = 0;
     u->dropped = 0;
     u->have_t0 = false;
@@ -304,8 +338,7 @@ static int walk(struct um *u, bool one_device, int (*fn)(struct um *u, const str
         if (one_device && (e.bus != u->bus || e.dev != u->dev))
             continue;
         if (e.type == 'S') {
-            s = slot_add(u, &e);
-            if ((rc = fn(u, &e, s)))
+            if ((rc = slot_add(u, &e, &s)) || (rc = fn(u, &e, s)))
                 break;
         } else if (e.type == 'C' || e.type == 'E') {
             s = slot_find(u, &e);
@@ -1194,7 +1227,8 @@ int usbmon_import(struct import *x, int dlt)
     memset(u->setif_t, 0xff, sizeof(u->setif_t));
     for (int i = 0; i < 32; i++)
         u->started[i] = -1;
-    u->slots = urgi_calloc(x->alloc, SLOTS * sizeof(*u->slots));
+    u->slotcap = SLOTS_FIRST;
+    u->slots = urgi_calloc(x->alloc, SLOTS_FIRST * sizeof(*u->slots));
     u->devs = urgi_calloc(x->alloc, DEVICES_MAX * sizeof(*u->devs));
     if (!u->slots || !u->devs) {
         rc = URG_ERR_NOMEM;

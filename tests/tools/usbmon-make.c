@@ -10,6 +10,8 @@
  *       48-byte form (link type USB_LINUX), else USB_LINUX_MMAPPED
  *   usbmon-make audio [--usb-linux] OUT
  *       the audio-like device of usbmonw.h at 1.4 (12 iso URBs)
+ *   usbmon-make hub [--usb-linux] OUT
+ *       the hub of usbmonw.h at 1.1 (40 status changes)
  *
  * Exits 1 with a message when an input cannot be read.
  */
@@ -98,15 +100,18 @@ int main(int argc, char **argv)
     }
     if (argc > a + 1 && !strcmp(argv[1], "cat"))
         return cat(argc - a, argv + a, linktype);
-    if (argc == a + 1 && !strcmp(argv[1], "audio")) {
+    if (argc == a + 1 && (!strcmp(argv[1], "audio") || !strcmp(argv[1], "hub"))) {
         struct umw *w = umw_open(argv[a], linktype);
         if (!w)
             return fprintf(stderr, "usbmon-make: cannot create %s\n", argv[a]), 1;
-        umw_audio(w, 1, 4, 12);
+        if (!strcmp(argv[1], "audio"))
+            umw_audio(w, 1, 4, 12);
+        else
+            umw_hub(w, 1, 1, 40);
         umw_close(w);
         return 0;
     }
     fprintf(stderr, "usage: usbmon-make cat [--usb-linux] OUT [--device BUS.DEV] IN...\n"
-                    "       usbmon-make audio [--usb-linux] OUT\n");
+                    "       usbmon-make audio|hub [--usb-linux] OUT\n");
     return 2;
 }

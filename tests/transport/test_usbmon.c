@@ -703,6 +703,45 @@ static void test_damaged(void **state)
     unlink(path);
 }
 
+/* More URBs in flight than are followed (16384): the first are answered,
+ * the rest left out, and the note counts them. */
+static void test_many_in_flight(void **state)
+{
+    const char *path = tmp(0, "many");
+    struct umw_rec r;
+    struct session s;
+    uint8_t byte = 0x33;
+    struct umw *w;
+    (void)state;
+    w = umw_open(path, UMW_USB_LINUX_MMAPPED);
+    assert_non_null(w);
+    memset(&r, 0, sizeof(r));
+    r.xfer = 3;
+    r.ep = 0x81;
+    r.dev = 2;
+    r.bus = 1;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint64_t id = 1; id <= 17000; id++) {
+            r.id = id * 64;
+            r.type = pass ? 'C' : 'S';
+            r.status = pass ? 0 : -EINPROGRESS;
+            r.length = pass ? 1 : 512;
+            r.data = pass ? &byte : NULL;
+            r.data_len = pass;
+            umw_write(w, &r);
+        }
+    }
+    umw_close(w);
+    import(path, -1, -1, &s);
+    assert_non_null(strstr(s.note, "616 URBs not followed (over 16384 in flight, or submitted "
+                                   "twice)"));
+    assert_non_null(strstr(s.note, "616 completions of URBs submitted before the capture began"));
+    assert_int_equal(count(&s, URG_BULK_PACKET), 2 * 16384);
+    assert_int_equal(nth(&s, URG_BULK_PACKET, URG_DIR_TO_GUEST, 16383)->data[0], 0x33);
+    session_free(&s);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -710,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_msc_fixture),        cmocka_unit_test(test_bus),
         cmocka_unit_test(test_audio_alt_settings), cmocka_unit_test(test_begun_late),
         cmocka_unit_test(test_qemu_pcap),          cmocka_unit_test(test_damaged),
+        cmocka_unit_test(test_many_in_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
