@@ -80,8 +80,11 @@ struct devstat {
     uint16_t bus;
     uint8_t dev;
     bool hub, have_desc;
+    bool not_root_hub;        /* a transfer a root hub does not make: other
+                                 than a status change (interrupt IN 0x81 of
+                                 at most 4 bytes) */
     uint16_t vid, pid;
-    uint64_t urbs, data;
+    uint64_t urbs, data, changes;
 };
 
 struct config {               /* a configuration descriptor, whole */
@@ -167,7 +170,6 @@ static int parse(struct um *u, const struct pcap_pkthdr *h, const uint8_t *d, ui
     e->xfer = d[9] & 3;
     e->ep = d[10];
     e->dev = d[11];
-    e->bus = (uint16_t)(d[12] | d[13] << 8);
     memcpy(&e->bus, d + 12, 2);
     e->has_setup = d[14] == 0;
     memcpy(e->setup, d + 40, 8);
@@ -435,6 +437,12 @@ static int survey(struct um *u, const struct ev *e, struct slot *s)
     ds->urbs++;
     if (e->xfer != XFER_CTRL && in)
         ds->data += e->data_len;
+    if (e->xfer != XFER_CTRL) {
+        if (e->xfer == XFER_INT && e->ep == 0x81 && e->data_len <= 4)
+            ds->changes++;
+        else
+            ds->not_root_hub = true;
+    }
     if (e->status != 0)
         return 0;
     if (is_get_descriptor(s, 1) && e->data_len >= 8 && e->data[1] == 1) {
@@ -449,6 +457,14 @@ static int survey(struct um *u, const struct ev *e, struct slot *s)
         config_walk(&c, &ds->hub, find_hub);
     }
     return 0;
+}
+
+/* A hub: its descriptors say class 9; or, with no device descriptor in
+ * the capture (a root hub is enumerated at boot), it is at address 1 -
+ * Linux's root hubs' - and its transfers are all status changes. */
+static bool is_hub(const struct devstat *d)
+{
+    return d->hub || (!d->have_desc && d->dev == 1 && d->changes && !d->not_root_hub);
 }
 
 /* Picks the device (u->bus, u->dev) and says which and why. */
@@ -478,7 +494,7 @@ static int choose(struct um *u)
     } else {
         for (i = 0; i < u->ndevs; i++) {
             const struct devstat *d = &u->devs[i];
-            if (d->hub) {
+            if (is_hub(d)) {
                 hubs++;
                 continue;
             }
@@ -1267,6 +1283,9 @@ int usbmon_import(struct import *x, int dlt)
     if (u->unmatched)
         import_note(x, "%llu completions of URBs submitted before the capture began (left out)",
                     (unsigned long long)u->unmatched);
+    if (u->more_devs)
+        import_note(x, "%llu records of devices past the first %u not looked at",
+                    (unsigned long long)u->more_devs, DEVICES_MAX);
     if (u->dropped)
         import_note(x, "%llu URBs not followed (over %u in flight, or submitted twice)",
                     (unsigned long long)u->dropped, INFLIGHT_MAX);

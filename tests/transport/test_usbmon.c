@@ -381,6 +381,44 @@ static void test_bus(void **state)
     unlink(bus);
 }
 
+/* A root hub of Linux, enumerated before the capture began: no
+ * descriptors, address 1, status changes of a few bytes on 0x81 - more
+ * data than the keyboard beside it, with no descriptors either, whose
+ * reports are 8 bytes; the keyboard is taken. */
+static void test_root_hub(void **state)
+{
+    const char *path = tmp(0, "roothub");
+    uint8_t b[8] = { 2, 0, 0, 0, 0, 0, 0, 0 };
+    struct session s;
+    struct umw *w;
+    (void)state;
+    w = umw_open(path, UMW_USB_LINUX_MMAPPED);
+    assert_non_null(w);
+    for (int i = 0; i < 50; i++)
+        umw_transfer(w, 2, 1, 0x77, 1, 0x81, 256, 4, b, 4, 0);
+    for (int i = 0; i < 10; i++)
+        umw_transfer(w, 2, 2, 0x78, 1, 0x81, 8, 8, b, 8, 0);
+    umw_close(w);
+    import(path, -1, -1, &s);
+    if (!strstr(s.note, "usb device 2.2: the one with the most data (80 bytes) of the 2 devices "
+                        "(2.1, 2.2), hubs aside"))
+        fail_msg("%s", s.note);
+    assert_int_equal(count(&s, URG_INTERRUPT_PACKET), 10);
+    session_free(&s);
+    /* a device at address 1 that does more than a hub does is no hub */
+    w = umw_open(path, UMW_USB_LINUX_MMAPPED);
+    for (int i = 0; i < 50; i++)
+        umw_transfer(w, 2, 1, 0x77, 1, 0x81, 256, 8, b, 8, 0);
+    for (int i = 0; i < 10; i++)
+        umw_transfer(w, 2, 2, 0x78, 1, 0x81, 8, 8, b, 8, 0);
+    umw_close(w);
+    import(path, -1, -1, &s);
+    if (!strstr(s.note, "usb device 2.1: the one with the most data (400 bytes)"))
+        fail_msg("%s", s.note);
+    session_free(&s);
+    unlink(path);
+}
+
 /* ---------------------------------------------------------------- settings and iso */
 
 /* The audio device: its iso IN endpoint exists only in alternate setting 1
@@ -749,7 +787,7 @@ int main(void)
         cmocka_unit_test(test_msc_fixture),        cmocka_unit_test(test_bus),
         cmocka_unit_test(test_audio_alt_settings), cmocka_unit_test(test_begun_late),
         cmocka_unit_test(test_qemu_pcap),          cmocka_unit_test(test_damaged),
-        cmocka_unit_test(test_many_in_flight),
+        cmocka_unit_test(test_many_in_flight),     cmocka_unit_test(test_root_hub),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
