@@ -518,6 +518,9 @@ static const char usage_text[] =
     "  --usbmon FILE   write each device's URBs to FILE, a usbmon pcap that\n"
     "                  Wireshark reads; with several ADDRESSes, FILE with the\n"
     "                  busid before its extension (usb.pcap: usb-1-2.pcap)\n"
+    "  --usb-device B.D an ADDRESS device:FILE whose FILE is a usbmon capture:\n"
+    "                  the device at bus B, address D (else the busiest one\n"
+    "                  that is no hub)\n"
     "  -v              say what happens (-vv: the protocol's debug lines)\n"
     "\n"
     "Prints \"listening on ADDR\" on stdout when it accepts clients; runs until\n"
@@ -540,6 +543,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         CLI_TEXT("usbmon", 0, &o->usbmon),
         CLI_SET("fast", 0, &o->fast, 1),
         CLI_SET("loop", 0, &o->loop, 1),
+        CLI_PARSE("usb-device", 0, o, cli_parse_usb_device),
         CLI_COUNT("verbose", 'v', &o->verbose),
         CLI_HELP,
         CLI_END,
