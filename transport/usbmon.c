@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <pcap/pcap.h>
@@ -69,10 +70,13 @@ struct slot {
     uint8_t dev, ep, xfer;
     uint16_t bus;
     uint64_t id;
+    uint64_t n;               /* the submission's record number */
     bool has_setup;
     uint8_t setup[8];
     uint32_t length;
     uint8_t kind;             /* K_* (convert) */
+    bool late;                /* an IN request of unknown length (QEMU's
+                                 pcap= gives none): made at its completion */
     uint64_t rid;             /* the request's usbredir id (convert) */
 };
 
@@ -110,8 +114,9 @@ struct um {
     bool have_t0;
     struct slot *slots;
     uint32_t nslots, slotcap; /* used; size (a power of 2) */
-    uint64_t dropped;         /* submissions not tracked (table full, or
-                                 replaced by one with the same key) */
+    uint64_t dropped;         /* submissions not tracked (table full) */
+    uint64_t repeated;        /* submissions of an URB in flight again */
+    uint64_t qemu_addrs[4];   /* bus 0 (QEMU's pcap=): the addresses seen */
     /* survey */
     struct devstat *devs;
     uint32_t ndevs;
@@ -141,6 +146,12 @@ struct um {
     int started[32];          /* -1, or URG_START_* of the stream on it */
     uint64_t seq[32];         /* stream packet ids */
     uint64_t cut, unanswered, unmatched, unencodable;
+    uint64_t unrecorded_out, unrecorded_in; /* control completions not in
+                                 the file (QEMU's pcap=) */
+    uint64_t *done_unrecorded; /* the record numbers of the control
+                                 submissions found done with no record of
+                                 it (learn), in order; */
+    size_t ndone, donecap, donenext; /* the next one (convert) */
     int err;                  /* a write error, kept */
 };
 
@@ -171,6 +182,13 @@ static int parse(struct um *u, const struct pcap_pkthdr *h, const uint8_t *d, ui
     e->ep = d[10];
     e->dev = d[11];
     memcpy(&e->bus, d + 12, 2);
+    if (e->bus == 0) {
+        /* QEMU's pcap= (the only writer of bus 0: Linux numbers its buses
+         * from 1) writes one device's URBs per file, at whatever address
+         * the firmware and then the OS gave it: one device, 0.0. */
+        u->qemu_addrs[e->dev >> 6] |= 1ull << (e->dev & 63);
+        e->dev = 0;
+    }
     e->has_setup = d[14] == 0;
     memcpy(e->setup, d + 40, 8);
     e->status = (int32_t)rd32(d + 28);
@@ -202,9 +220,14 @@ static int parse(struct um *u, const struct pcap_pkthdr *h, const uint8_t *d, ui
 
 /* ---------------------------------------------------------------- URBs in flight */
 
+/* A control URB's submission and completion name the same endpoint; the
+ * pipe, not its direction, is what pairs QEMU's (every one is id 0). */
+static uint8_t key_ep(uint8_t ep, uint8_t xfer) { return xfer == XFER_CTRL ? ep & 0x0f : ep; }
+
 static uint32_t slot_hash(const struct um *u, uint16_t bus, uint8_t dev, uint8_t ep,
                           uint8_t xfer, uint64_t id)
 {
+    ep = key_ep(ep, xfer);
     uint64_t k = id * 0x9e3779b97f4a7c15ull;
     k ^= ((uint64_t)bus << 24 | (uint64_t)dev << 16 | (uint64_t)ep << 8 | xfer) *
          0xc2b2ae3d27d4eb4full;
@@ -213,8 +236,8 @@ static uint32_t slot_hash(const struct um *u, uint16_t bus, uint8_t dev, uint8_t
 
 static bool slot_is(const struct slot *s, const struct ev *e)
 {
-    return s->used && s->id == e->id && s->bus == e->bus && s->dev == e->dev && s->ep == e->ep &&
-           s->xfer == e->xfer;
+    return s->used && s->id == e->id && s->bus == e->bus && s->dev == e->dev &&
+           s->xfer == e->xfer && key_ep(s->ep, s->xfer) == key_ep(e->ep, e->xfer);
 }
 
 static struct slot *slot_find(struct um *u, const struct ev *e)
@@ -274,17 +297,13 @@ static int slot_grow(struct um *u)
     return 0;
 }
 
-/* A submission: 0 and its slot in *out, NULL when too many are in flight;
- * or URG_ERR_NOMEM. */
+/* A submission (none with its key in flight): 0 and its slot in *out,
+ * NULL when too many are in flight; or URG_ERR_NOMEM. */
 static int slot_add(struct um *u, const struct ev *e, struct slot **out)
 {
-    struct slot *s = slot_find(u, e), key;
+    struct slot *s, key;
     int rc;
     *out = NULL;
-    if (s) {
-        u->dropped++; /* the same key again: the first was never completed */
-        slot_remove(u, s);
-    }
     if (u->nslots >= INFLIGHT_MAX) {
         u->dropped++;
         return 0;
@@ -307,6 +326,7 @@ static int slot_add(struct um *u, const struct ev *e, struct slot **out)
     s->has_setup = e->has_setup;
     memcpy(s->setup, e->setup, 8);
     s->length = e->length;
+    s->n = e->n;
     u->nslots++;
     *out = s;
     return 0;
@@ -327,7 +347,7 @@ static int walk(struct um *u, bool one_device, int (*fn)(struct um *u, const str
     int nx, rc = 0;
     memset(u->slots, 0, u->slotcap * sizeof(*u->slots));
     u->nslots = 0;
-    u->dropped = 0;
+    u->dropped = u->repeated = 0;
     u->have_t0 = false;
     pc = pcap_open_offline_with_tstamp_precision(u->x->path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
     if (!pc)
@@ -340,6 +360,24 @@ static int walk(struct um *u, bool one_device, int (*fn)(struct um *u, const str
         if (one_device && (e.bus != u->bus || e.dev != u->dev))
             continue;
         if (e.type == 'S') {
+            if ((s = slot_find(u, &e)) && e.xfer == XFER_CTRL) {
+                /* A control transfer on the pipe again: the one before
+                 * completed with no record of it (QEMU's pcap= writes the
+                 * completions of failed ones only): 'U'. */
+                struct ev done = e;
+                done.type = 'U';
+                done.status = 0;
+                done.length = (uint32_t)(s->setup[6] | s->setup[7] << 8);
+                done.data = NULL;
+                done.data_len = 0;
+                done.ndesc = 0;
+                if ((rc = fn(u, &done, s)))
+                    break;
+                slot_remove(u, s);
+            } else if (s) {
+                u->repeated++; /* the same URB again (QEMU's after a NAK): one */
+                continue;
+            }
             if ((rc = slot_add(u, &e, &s)) || (rc = fn(u, &e, s)))
                 break;
         } else if (e.type == 'C' || e.type == 'E') {
@@ -432,7 +470,7 @@ static int survey(struct um *u, const struct ev *e, struct slot *s)
     }
     if (e->type == 'S' && e->xfer != XFER_CTRL && !in)
         ds->data += e->data_len;
-    if (e->type != 'C')
+    if (e->type != 'C' && e->type != 'U')
         return 0;
     ds->urbs++;
     if (e->xfer != XFER_CTRL && in)
@@ -509,6 +547,17 @@ static int choose(struct um *u)
     }
     u->bus = best->bus;
     u->dev = best->dev;
+    if (u->bus == 0 && (u->qemu_addrs[0] | u->qemu_addrs[1] | u->qemu_addrs[2] |
+                        u->qemu_addrs[3])) {
+        char addrs[128];
+        size_t k = 0;
+        addrs[0] = 0;
+        for (int a = 0; a < 256 && k < sizeof(addrs) - 8; a++)
+            if (u->qemu_addrs[a >> 6] & (1ull << (a & 63)))
+                k += (size_t)snprintf(addrs + k, sizeof(addrs) - k, "%s%d", k ? ", " : "", a);
+        import_note(u->x, "bus 0: QEMU's pcap=, one device per file (at addresses %s: 0.0)",
+                    addrs);
+    }
     {
         char id[16] = "";
         if (best->have_desc)
@@ -559,6 +608,23 @@ static int learn(struct um *u, const struct ev *e, struct slot *s)
     int i = urg_ep_index(e->ep);
     struct epobs *o = &u->obs[i];
     uint32_t len = e->data_len;
+    if (e->type == 'U' && s) {
+        /* convert answers it right after its request */
+        if (u->ndone == u->donecap) {
+            size_t nc = u->donecap ? u->donecap * 2 : 64;
+            uint64_t *nd;
+            if (nc * sizeof(*nd) > u->x->budget)
+                return import_fail(u->x, URG_ERR_PCAP,
+                                   "%s: too many control transfers to follow within %zu bytes "
+                                   "(max_bytes)",
+                                   u->x->path, u->x->budget);
+            if (!(nd = urgi_realloc(u->x->alloc, u->done_unrecorded, nc * sizeof(*nd))))
+                return URG_ERR_NOMEM;
+            u->done_unrecorded = nd;
+            u->donecap = nc;
+        }
+        u->done_unrecorded[u->ndone++] = s->n;
+    }
     if (e->xfer != XFER_CTRL) {
         if (!o->seen) {
             o->seen = true;
@@ -581,7 +647,7 @@ static int learn(struct um *u, const struct ev *e, struct slot *s)
         }
         return 0;
     }
-    if (!s || !s->has_setup || e->type != 'C' || e->status != 0)
+    if (!s || !s->has_setup || (e->type != 'C' && e->type != 'U') || e->status != 0)
         return 0;
     if (s->setup[0] == 0x00 && s->setup[1] == 9 && u->first_setcfg < 0 && s->setup[2])
         u->first_setcfg = s->setup[2];
@@ -739,9 +805,9 @@ static void pkt(struct urg_packet *p, uint32_t type, uint64_t id)
 
 /* A completion's usbredir status: Linux's (a negative errno) mapped; -1
  * for a device that went away (no answer). -EREMOTEIO is a short read
- * with URB_SHORT_NOT_OK in Linux (data came), and every failure but
- * ENODEV in QEMU's pcap= (none came). */
-static int status_of(int32_t st, bool data)
+ * with URB_SHORT_NOT_OK in Linux (data came: success), and every failure
+ * but ENODEV in QEMU's pcap= (qemu: bus 0; a stall). */
+static int status_of(int32_t st, bool data, bool qemu)
 {
     switch (st) {
     case 0: return URG_STATUS_SUCCESS;
@@ -751,7 +817,7 @@ static int status_of(int32_t st, bool data)
     case -ETIMEDOUT:
     case -ETIME: return URG_STATUS_TIMEOUT;
     case -EOVERFLOW: return URG_STATUS_BABBLE;
-    case -EREMOTEIO: return data ? URG_STATUS_SUCCESS : URG_STATUS_STALL;
+    case -EREMOTEIO: return data && !qemu ? URG_STATUS_SUCCESS : URG_STATUS_STALL;
     case -ENODEV:
     case -ESHUTDOWN: return -1;
     default: return URG_STATUS_IOERROR;
@@ -918,6 +984,17 @@ static uint32_t have(struct um *u, const struct ev *e, uint32_t want)
     return e->data_len;
 }
 
+static int convert_complete(struct um *u, const struct ev *e, struct slot *s);
+
+/* Was the control submission e found done with no record of it (learn)?
+ * Then it is answered right after its request. */
+static bool done_unrecorded(struct um *u, const struct ev *e)
+{
+    while (u->donenext < u->ndone && u->done_unrecorded[u->donenext] < e->n)
+        u->donenext++;
+    return u->donenext < u->ndone && u->done_unrecorded[u->donenext] == e->n;
+}
+
 /* A submission: the request it becomes. */
 static int convert_submit(struct um *u, const struct ev *e, struct slot *s)
 {
@@ -968,7 +1045,20 @@ static int convert_submit(struct um *u, const struct ev *e, struct slot *s)
             }
             s->kind = K_CONTROL;
         }
-        return put(u, URG_DIR_TO_HOST, e->t, &p);
+        if ((rc = put(u, URG_DIR_TO_HOST, e->t, &p)))
+            return rc;
+        if (done_unrecorded(u, e)) {
+            struct ev done = *e;
+            done.type = 'U';
+            done.status = 0;
+            done.length = wlen;
+            done.data = NULL;
+            done.data_len = 0;
+            rc = convert_complete(u, &done, s);
+            s->kind = K_NONE; /* answered */
+            return rc;
+        }
+        return 0;
     }
     if ((e->xfer == XFER_INT || e->xfer == XFER_ISO) && in)
         return start_stream(u, e, e->t); /* the completions are its data */
@@ -998,6 +1088,13 @@ static int convert_submit(struct um *u, const struct ev *e, struct slot *s)
     }
     if (!s)
         return 0;
+    if (in && !e->length) {
+        /* an IN transfer of unknown length (QEMU's pcap= writes 0): its
+         * request is made at its completion, as long as what came */
+        s->kind = K_BULK;
+        s->late = true;
+        return 0;
+    }
     s->rid = u->next_id++;
     if (e->xfer == XFER_BULK) {
         pkt(&p, URG_BULK_PACKET, s->rid);
@@ -1025,7 +1122,7 @@ static int convert_submit(struct um *u, const struct ev *e, struct slot *s)
 /* A completion of an IN interrupt or iso endpoint: the stream's data. */
 static int convert_stream_data(struct um *u, const struct ev *e)
 {
-    int i = urg_ep_index(e->ep), st = status_of(e->status, e->data_len > 0), rc;
+    int i = urg_ep_index(e->ep), st = status_of(e->status, e->data_len > 0, !e->bus), rc;
     struct urg_packet p;
     if (st < 0 || (st == URG_STATUS_CANCELLED && !e->data_len))
         return 0; /* stopped, or the device went */
@@ -1053,7 +1150,7 @@ static int convert_stream_data(struct um *u, const struct ev *e)
     for (uint32_t k = 0; k < e->ndesc; k++) {
         const uint8_t *d = e->desc + k * ISODESC_LEN;
         uint32_t off = rd32(d + 4), len = rd32(d + 8);
-        int pst = status_of((int32_t)rd32(d), len > 0);
+        int pst = status_of((int32_t)rd32(d), len > 0, !e->bus);
         pkt(&p, URG_ISO_PACKET, u->seq[i]++);
         p.h.iso.endpoint = e->ep;
         p.h.iso.status = (uint8_t)(pst < 0 ? URG_STATUS_IOERROR : pst);
@@ -1072,11 +1169,22 @@ static int convert_stream_data(struct um *u, const struct ev *e)
     return 0;
 }
 
+/* The bytes an OUT transfer of asked bytes moved, as its completion e
+ * says: a success with none, when some were asked, is QEMU's pcap=, which
+ * writes 0 for every OUT completion - the whole. */
+static uint32_t out_done(const struct ev *e, int status, uint32_t asked)
+{
+    if (!e->length && status == URG_STATUS_SUCCESS)
+        return asked;
+    return e->length < asked ? e->length : asked;
+}
+
 /* A completion: the answer to its request. */
 static int convert_complete(struct um *u, const struct ev *e, struct slot *s)
 {
     bool in = e->ep & 0x80;
     struct urg_packet p;
+    struct ev failed;
     int st, rc;
     if ((e->xfer == XFER_INT || e->xfer == XFER_ISO) && in && e->type == 'C')
         return convert_stream_data(u, e);
@@ -1087,7 +1195,22 @@ static int convert_complete(struct um *u, const struct ev *e, struct slot *s)
     }
     if (s->kind == K_NONE)
         return 0;
-    st = status_of(e->status, e->data_len > 0);
+    if (e->type == 'U') {
+        /* done, with no record of it: an OUT one succeeded (a failure
+         * would have been written); an IN one's data is not in the file */
+        if ((s->setup[0] & 0x80) || s->kind == K_GETCFG || s->kind == K_GETALT) {
+            u->unrecorded_in++;
+            return 0;
+        }
+        u->unrecorded_out++;
+    }
+    st = status_of(e->status, e->data_len > 0, !e->bus);
+    if (st != URG_STATUS_SUCCESS && !e->bus) {
+        /* QEMU's pcap= writes its stale buffer with a failure */
+        failed = *e;
+        failed.data_len = failed.length = 0;
+        e = &failed;
+    }
     if (st < 0 || (st == URG_STATUS_CANCELLED && in && !e->data_len)) {
         u->unanswered++;
         return 0;
@@ -1142,11 +1265,20 @@ static int convert_complete(struct um *u, const struct ev *e, struct slot *s)
             p.data_len = have(u, e, e->length < wlen ? e->length : wlen);
             p.h.control.length = (uint16_t)p.data_len;
         } else {
-            p.h.control.length = (uint16_t)(e->length < wlen ? e->length : wlen);
+            p.h.control.length = (uint16_t)out_done(e, st, wlen);
         }
         break;
     }
     case K_BULK:
+        if (s->late) {
+            s->rid = u->next_id++;
+            s->length = e->length > URG_MAX_BULK_LENGTH ? URG_MAX_BULK_LENGTH : e->length;
+            pkt(&p, URG_BULK_PACKET, s->rid);
+            p.h.bulk.endpoint = s->ep;
+            p.h.bulk.length = s->length;
+            if ((rc = put(u, URG_DIR_TO_HOST, e->t, &p)))
+                return rc;
+        }
         pkt(&p, URG_BULK_PACKET, s->rid);
         p.h.bulk.endpoint = s->ep;
         p.h.bulk.status = (uint8_t)st;
@@ -1156,14 +1288,19 @@ static int convert_complete(struct um *u, const struct ev *e, struct slot *s)
             p.data_len = have(u, e, want > URG_MAX_BULK_LENGTH ? URG_MAX_BULK_LENGTH : want);
             p.h.bulk.length = p.data_len;
         } else {
-            p.h.bulk.length = e->length > URG_MAX_BULK_LENGTH ? URG_MAX_BULK_LENGTH : e->length;
+            p.h.bulk.length = out_done(e, st, s->length);
+            if (p.h.bulk.length > URG_MAX_BULK_LENGTH)
+                p.h.bulk.length = URG_MAX_BULK_LENGTH;
         }
         break;
     default: /* K_INTOUT */
         pkt(&p, URG_INTERRUPT_PACKET, s->rid);
         p.h.interrupt.endpoint = s->ep;
         p.h.interrupt.status = (uint8_t)st;
-        p.h.interrupt.length = (uint16_t)(e->length > 0xffff ? 0xffff : e->length);
+        {
+            uint32_t n = out_done(e, st, s->length);
+            p.h.interrupt.length = (uint16_t)(n > 0xffff ? 0xffff : n);
+        }
         break;
     }
     return put(u, URG_DIR_TO_GUEST, e->t, &p);
@@ -1229,6 +1366,12 @@ static void initial_alts(struct um *u)
     }
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 int usbmon_import(struct import *x, int dlt)
 {
     struct um *u;
@@ -1254,6 +1397,7 @@ int usbmon_import(struct import *x, int dlt)
         goto out;
     if ((rc = walk(u, true, learn)))
         goto out;
+    qsort(u->done_unrecorded, u->ndone, sizeof(*u->done_unrecorded), cmp_u64);
     u->speed = guess_speed(u, why, sizeof(why));
     import_note(x, "speed %s: %s", urg_speed_name(u->speed), why);
     if (u->devdesc_len < 14)
@@ -1287,8 +1431,18 @@ int usbmon_import(struct import *x, int dlt)
         import_note(x, "%llu records of devices past the first %u not looked at",
                     (unsigned long long)u->more_devs, DEVICES_MAX);
     if (u->dropped)
-        import_note(x, "%llu URBs not followed (over %u in flight, or submitted twice)",
+        import_note(x, "%llu URBs not followed (over %u in flight)",
                     (unsigned long long)u->dropped, INFLIGHT_MAX);
+    if (u->repeated)
+        import_note(x, "%llu submissions of an URB in flight again (QEMU's after a NAK) taken "
+                    "as one", (unsigned long long)u->repeated);
+    if (u->unrecorded_out || u->unrecorded_in)
+        import_note(x,
+                    "%llu control transfers completed with no record of it (QEMU's pcap= "
+                    "writes failed ones only): %llu OUT ones answered as done, %llu IN ones "
+                    "left unanswered (their data is not in the file)",
+                    (unsigned long long)(u->unrecorded_out + u->unrecorded_in),
+                    (unsigned long long)u->unrecorded_out, (unsigned long long)u->unrecorded_in);
     if (u->unencodable)
         import_note(x, "%llu packets left out: they could not be encoded",
                     (unsigned long long)u->unencodable);
@@ -1296,6 +1450,7 @@ out:
     for (uint32_t i = 0; i < u->ncfgs; i++)
         urgi_free(x->alloc, u->cfgs[i].raw);
     urgi_free(x->alloc, u->buf);
+    urgi_free(x->alloc, u->done_unrecorded);
     urgi_free(x->alloc, u->slots);
     urgi_free(x->alloc, u->devs);
     urgi_free(x->alloc, u);

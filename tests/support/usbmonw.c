@@ -265,3 +265,68 @@ void umw_audio(struct umw *w, uint16_t bus, uint8_t dev, int urbs)
     }
     umw_control(w, bus, dev, 0x1102, alt0, NULL, 0, 0);
 }
+
+/* A record as QEMU's pcap= (hw/usb/pcap.c) writes it: bus 0, status 0 in a
+ * submission, length 0 and no data in an IN submission and an OUT
+ * completion, len_cap counting the 64-byte header, data cut to cut bytes
+ * (the record saying how long it was). */
+static void qemu_rec(struct umw *w, uint64_t t, char type, uint8_t xfer, uint8_t ep, uint8_t dev,
+                     uint32_t id, int32_t status, const uint8_t *setup, const void *data,
+                     uint32_t len, uint32_t cut)
+{
+    uint8_t rec[64 + 4096];
+    uint32_t kept = len < cut ? len : cut, cap = 64 + kept;
+    memset(rec, 0, 64);
+    memcpy(rec, &id, 4);
+    rec[8] = (uint8_t)type;
+    rec[9] = xfer;
+    rec[10] = ep;
+    rec[11] = dev;
+    rec[15] = data ? '=' : (ep & 0x80) ? '<' : '>';
+    memcpy(rec + 28, &status, 4);
+    memcpy(rec + 32, &len, 4);
+    memcpy(rec + 36, &cap, 4);
+    if (setup)
+        memcpy(rec + 40, setup, 8);
+    if (kept)
+        memcpy(rec + 64, data, kept);
+    umw_write_raw(w, t, rec, cap, 64 + len);
+}
+
+void umw_qemu(struct umw *w)
+{
+    static const uint8_t device[18] = { 18, 1, 0x00, 0x02, 0, 0, 0, 64, 0x27, 0x06,
+                                        0x01, 0x00, 0x00, 0x00, 1, 2, 3, 1 };
+    static const uint8_t getdev[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
+    static const uint8_t setaddr[8] = { 0x00, 5, 3, 0, 0, 0, 0, 0 };
+    static const uint8_t getqual[8] = { 0x80, 6, 0, 6, 0, 0, 10, 0 };
+    static const uint8_t setcfg[8] = { 0x00, 9, 1, 0, 0, 0, 0, 0 };
+    static const uint8_t setidle[8] = { 0x21, 0x0a, 0, 0, 0, 0, 0, 0 };
+    static const uint8_t getrep[8] = { 0x81, 6, 0, 0x22, 0, 0, 63, 0 };
+    uint8_t big[512], cbw[31] = { 'U', 'S', 'B', 'C' };
+    for (int i = 0; i < 512; i++)
+        big[i] = (uint8_t)i;
+    /* an emulated device's synchronous control transfers, at 0 then 3 */
+    qemu_rec(w, 100, 'S', 2, 0x80, 0, 0, 0, getdev, NULL, 0, 4096);
+    qemu_rec(w, 101, 'C', 2, 0x80, 0, 0, 0, NULL, device, 18, 4096);
+    qemu_rec(w, 102, 'S', 2, 0x00, 0, 0, 0, setaddr, NULL, 0, 4096);
+    qemu_rec(w, 103, 'C', 2, 0x00, 0, 0, 0, NULL, NULL, 0, 4096);
+    qemu_rec(w, 104, 'S', 2, 0x80, 3, 0, 0, getqual, NULL, 0, 4096);
+    qemu_rec(w, 105, 'C', 2, 0x80, 3, 0, -EREMOTEIO, NULL, NULL, 0, 4096);
+    /* usb-redir's: no completions but the failed one's; at address 1 */
+    qemu_rec(w, 200, 'S', 2, 0x00, 1, 0, 0, setcfg, NULL, 0, 4096);
+    qemu_rec(w, 201, 'S', 2, 0x80, 1, 0, 0, getrep, NULL, 0, 4096);
+    qemu_rec(w, 202, 'S', 2, 0x00, 1, 0, 0, setidle, NULL, 0, 4096);
+    qemu_rec(w, 203, 'S', 2, 0x80, 1, 0, 0, getqual, NULL, 0, 4096);
+    /* (with its stale buffer: the device descriptor read before) */
+    qemu_rec(w, 204, 'C', 2, 0x80, 1, 0, -EREMOTEIO, NULL, device, 10, 4096);
+    /* bulk: a CBW out (its completion with length 0), 512 bytes in, cut */
+    qemu_rec(w, 300, 'S', 3, 0x02, 1, 0x40, 0, NULL, cbw, 31, 256);
+    qemu_rec(w, 301, 'C', 3, 0x02, 1, 0x40, 0, NULL, NULL, 0, 256);
+    qemu_rec(w, 302, 'S', 3, 0x81, 1, 0x41, 0, NULL, NULL, 0, 256);
+    qemu_rec(w, 303, 'S', 3, 0x81, 1, 0x41, 0, NULL, NULL, 0, 256); /* after a NAK */
+    qemu_rec(w, 304, 'C', 3, 0x81, 1, 0x41, 0, NULL, big, 512, 256);
+    /* another, the device gone */
+    qemu_rec(w, 400, 'S', 3, 0x81, 1, 0x42, 0, NULL, NULL, 0, 256);
+    qemu_rec(w, 401, 'C', 3, 0x81, 1, 0x42, -ENODEV, NULL, NULL, 0, 256);
+}

@@ -82,4 +82,20 @@ void umw_hub(struct umw *w, uint16_t bus, uint8_t dev, int n);
  * endpoint away again. */
 void umw_audio(struct umw *w, uint16_t bus, uint8_t dev, int urbs);
 
+/* What QEMU's pcap= option (hw/usb/pcap.c) writes, one device on bus 0,
+ * with QEMU's ways: status 0 in a submission, length 0 and no data in an
+ * IN submission and an OUT completion, len_cap counting the 64-byte
+ * header, data transfers cut to 256 bytes; control URBs all id 0. The
+ * device (0627:0001) is enumerated at address 0, then 3 (an emulated
+ * device's synchronous control transfers, each completed: the device
+ * descriptor, SET_ADDRESS, a stalled device qualifier), then used at
+ * address 1 through usb-redir, whose asynchronous control transfers have
+ * no completion but a failed one's (SET_CONFIGURATION 1, GET_DESCRIPTOR of
+ * the HID report, SET_IDLE, the device qualifier failed with -EREMOTEIO
+ * and QEMU's stale buffer, 10 bytes of the device descriptor); then bulk:
+ * a 31-byte CBW out on 0x02 (its completion length 0), 512 bytes in on
+ * 0x81 (0, 1, 2, ... cut to 256; its submission written twice, a NAK
+ * between), and an IN that ends with the device gone (-ENODEV). */
+void umw_qemu(struct umw *w);
+
 #endif

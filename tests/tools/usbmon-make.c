@@ -12,6 +12,8 @@
  *       the audio-like device of usbmonw.h at 1.4 (12 iso URBs)
  *   usbmon-make hub [--usb-linux] OUT
  *       the hub of usbmonw.h at 1.1 (40 status changes)
+ *   usbmon-make qemu OUT
+ *       what QEMU's pcap= writes (usbmonw.h, umw_qemu())
  *
  * Exits 1 with a message when an input cannot be read.
  */
@@ -100,18 +102,21 @@ int main(int argc, char **argv)
     }
     if (argc > a + 1 && !strcmp(argv[1], "cat"))
         return cat(argc - a, argv + a, linktype);
-    if (argc == a + 1 && (!strcmp(argv[1], "audio") || !strcmp(argv[1], "hub"))) {
+    if (argc == a + 1 &&
+        (!strcmp(argv[1], "audio") || !strcmp(argv[1], "hub") || !strcmp(argv[1], "qemu"))) {
         struct umw *w = umw_open(argv[a], linktype);
         if (!w)
             return fprintf(stderr, "usbmon-make: cannot create %s\n", argv[a]), 1;
         if (!strcmp(argv[1], "audio"))
             umw_audio(w, 1, 4, 12);
-        else
+        else if (!strcmp(argv[1], "hub"))
             umw_hub(w, 1, 1, 40);
+        else
+            umw_qemu(w);
         umw_close(w);
         return 0;
     }
     fprintf(stderr, "usage: usbmon-make cat [--usb-linux] OUT [--device BUS.DEV] IN...\n"
-                    "       usbmon-make audio|hub [--usb-linux] OUT\n");
+                    "       usbmon-make audio|hub|qemu [--usb-linux] OUT\n");
     return 2;
 }

@@ -104,7 +104,7 @@ int cli_recording(const struct common *o, const char *path, int host_port, void 
                   size_t *size)
 {
     struct urg_import_config ic;
-    char note[512], err[512];
+    char note[1024], err[512];
     *data = NULL;
     *size = 0;
     if (!is_pcap(path))
@@ -534,7 +534,7 @@ int cmd_import(int argc, char **argv, struct common *o)
         "BUS.DEV, or of the one with the most data that is not a hub, as a session.\n";
     struct urg_import_config ic;
     const char *files[2]; /* the pcap, the capture */
-    char note[512], err[512];
+    char note[1024], err[512];
     int host_port = 0, rc;
     if (!files_command_line(argc, argv, o, usage_text, NULL, &host_port, files, 2, &rc))
         return rc;
