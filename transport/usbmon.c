@@ -1397,7 +1397,8 @@ int usbmon_import(struct import *x, int dlt)
         goto out;
     if ((rc = walk(u, true, learn)))
         goto out;
-    qsort(u->done_unrecorded, u->ndone, sizeof(*u->done_unrecorded), cmp_u64);
+    if (u->ndone > 1)
+        qsort(u->done_unrecorded, u->ndone, sizeof(*u->done_unrecorded), cmp_u64);
     u->speed = guess_speed(u, why, sizeof(why));
     import_note(x, "speed %s: %s", urg_speed_name(u->speed), why);
     if (u->devdesc_len < 14)
