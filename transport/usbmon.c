@@ -21,8 +21,12 @@
  * A record's fields are in the byte order of the machine that captured it;
  * libpcap swaps them for a file written on the other one, so they are read
  * here in this machine's order. URBs are paired by (bus, address, endpoint,
- * transfer type, URB id): QEMU's pcap= gives every control URB id 0, and
- * its control transfers are one at a time.
+ * transfer type, URB id), a control URB by its pipe whatever its
+ * direction: QEMU's pcap= gives every control URB id 0, and its control
+ * transfers are one at a time. QEMU's pcap= (bus 0) has more ways of its
+ * own (docs/transport.md): one device at any address, control completions
+ * written only for failures, IN submissions and OUT completions of length
+ * 0, a submission written again after a NAK.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -108,7 +112,6 @@ struct epobs {                /* an endpoint as the device's URBs used it */
 
 struct um {
     struct import *x;
-    int dlt;
     uint32_t hdr;             /* 48 or 64 */
     uint64_t t0;
     bool have_t0;
@@ -1380,7 +1383,6 @@ int usbmon_import(struct import *x, int dlt)
     if (!(u = urgi_calloc(x->alloc, sizeof(*u))))
         return URG_ERR_NOMEM;
     u->x = x;
-    u->dlt = dlt;
     u->hdr = dlt == 220 ? 64 : 48;
     u->first_setcfg = -1;
     memset(u->setif_t, 0xff, sizeof(u->setif_t));
