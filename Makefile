@@ -234,9 +234,17 @@ $(USBMON_READ): tests/tools/usbmon-read.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE $< -lpcap -o $@
 
+# usbmon captures made for the command's tests and fixtures: merged,
+# renumbered, in the 48-byte form, and a synthesized iso device
+# (tests/support/usbmonw.c).
+USBMON_MAKE := $(BUILD)/tests/usbmon-make
+$(USBMON_MAKE): tests/tools/usbmon-make.c tests/support/usbmonw.c tests/support/usbmonw.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -Itests/support $< tests/support/usbmonw.c -lpcap -o $@
+
 # Records fixtures/ again with the command against the emulated host, then
 # rebuilds the command with them (tests/cli/make-fixtures.sh says how).
-fixtures: $(TOOL) $(EMUHOST)
+fixtures: $(TOOL) $(EMUHOST) $(USBMON_MAKE)
 	tests/cli/make-fixtures.sh $(BUILD)
 	$(MAKE) --no-print-directory tool
 
@@ -302,7 +310,7 @@ $(BUILD)/examples/%: docs/examples/%.c $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< $(STATIC) -o $@
 
-tests: $(TEST_BINS) $(EXAMPLES) $(TOOL) $(EMUHOST) $(PCAP_FINS) $(USBMON_READ)
+tests: $(TEST_BINS) $(EXAMPLES) $(TOOL) $(EMUHOST) $(PCAP_FINS) $(USBMON_READ) $(USBMON_MAKE)
 
 # ---- the Wireshark tier (tests/tiers/wireshark.sh): the dissector in
 # tshark over the fixtures, exported to pcap, and over the captures
@@ -478,6 +486,11 @@ $(FUZZ_BUILD)/fuzz_import: tests/fuzz/fuzz_import.c $(LIB_SRC) $(LIB_HDR) $(TR_S
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Ihcd-model -Itransport $< $(LIB_SRC) $(TR_SRC) $(TR_LIBS) -o $@
 
+# The usbmon import (transport/usbmon.c) on usbmon captures: the transport.
+$(FUZZ_BUILD)/fuzz_usbmon: tests/fuzz/fuzz_usbmon.c $(LIB_SRC) $(LIB_HDR) $(TR_SRC) $(TR_HDR)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -Ihcd-model -Itransport $< $(LIB_SRC) $(TR_SRC) $(TR_LIBS) -o $@
+
 # device:FILE's device model (transport/recdev.c) on its own: the whole
 # transport, its internal header too.
 $(FUZZ_BUILD)/fuzz_device: tests/fuzz/fuzz_device.c $(LIB_SRC) $(LIB_HDR) $(TR_SRC) $(TR_HDR)
@@ -507,6 +520,8 @@ $(FUZZ_BUILD)/fuzz_filter_diff: tests/fuzz/fuzz_filter_diff.c tests/diff/filter_
 # sessions tests/fuzz/make_corpus.c writes, and the host side of every
 # fixture (tests/fuzz/corpus_from_fixtures.c). The filter targets' seeds are
 # written by hand (tests/fuzz/corpus/filter, tests/fuzz/corpus/filter_diff).
+# The usbmon import's: the fixtures' usbmon captures in both link types and
+# synthesized ones (tests/fuzz/usbmon-corpus.sh).
 corpus: $(ALL_OBJ)
 	@mkdir -p $(BUILD) tests/fuzz/corpus/recv tests/fuzz/corpus/hcd tests/fuzz/corpus/import
 	$(CC) $(TEST_CFLAGS) tests/fuzz/make_corpus.c tests/support/packets.c $(LIB_SRC) \
@@ -518,6 +533,8 @@ corpus: $(ALL_OBJ)
 	$(BUILD)/corpus_from_fixtures tests/fuzz/corpus/recv fixtures/*.urgcap
 	cp tests/fuzz/corpus/recv/* tests/fuzz/corpus/hcd/
 	$(BUILD)/corpus_from_fixtures --pcap tests/fuzz/corpus/import $(filter-out %msc-read.urgcap,$(wildcard fixtures/*.urgcap))
+	$(MAKE) --no-print-directory $(USBMON_MAKE)
+	tests/fuzz/usbmon-corpus.sh $(USBMON_MAKE) tests/fuzz/corpus/usbmon
 
 # Each target on a copy of its committed seed corpus: tests/tiers/fuzz.sh.
 check-fuzz: $(FUZZ_TARGETS)

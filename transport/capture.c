@@ -28,7 +28,9 @@
 #define MAX_RECORD (256u * 1024u * 1024u)
 
 struct urg_capture {
-    FILE *f;
+    FILE *f;                  /* the file; NULL for a capture in memory: */
+    uint8_t *mem;             /* its bytes (from alloc) */
+    size_t len, cap, max;     /* used, allocated, the most it may hold */
     struct timespec start;
     struct urg_allocator alloc;
 };
@@ -75,6 +77,55 @@ URG_API int urg_capture_create(const char *path, urg_capture **out)
     return urgt_capture_create(NULL, path, out);
 }
 
+/* Appends n bytes to a capture in memory: 0, URG_ERR_CAPTURE past its
+ * max, or URG_ERR_NOMEM. */
+static int mem_put(urg_capture *c, const void *p, size_t n)
+{
+    if (n > c->max - c->len)
+        return URG_ERR_CAPTURE;
+    if (n > c->cap - c->len) {
+        size_t nc = c->cap ? c->cap : 4096;
+        uint8_t *nm;
+        while (nc - c->len < n)
+            nc = nc > c->max / 2 ? c->max : nc * 2;
+        if (!(nm = urgi_realloc(&c->alloc, c->mem, nc)))
+            return URG_ERR_NOMEM;
+        c->mem = nm;
+        c->cap = nc;
+    }
+    memcpy(c->mem + c->len, p, n);
+    c->len += n;
+    return 0;
+}
+
+int urgt_capture_create_mem(const struct urg_allocator *a, size_t max, urg_capture **out)
+{
+    urg_capture *c;
+    int rc;
+    if (!out || max < 8)
+        return URG_ERR_INVALID;
+    a = urgi_allocator_or_default(a);
+    if (!(c = urgi_calloc(a, sizeof(*c))))
+        return URG_ERR_NOMEM;
+    c->alloc = *a;
+    c->max = max;
+    if ((rc = mem_put(c, MAGIC, 8))) {
+        urgi_free(a, c);
+        return rc;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &c->start);
+    *out = c;
+    return 0;
+}
+
+void urgt_capture_take_mem(urg_capture *c, void **data, size_t *len)
+{
+    struct urg_allocator a = c->alloc;
+    *data = c->mem;
+    *len = c->len;
+    urgi_free(&a, c);
+}
+
 URG_API int urg_capture_write(urg_capture *c, int kind, const void *data, size_t len)
 {
     if (!c)
@@ -95,6 +146,14 @@ URG_API int urg_capture_write_at(urg_capture *c, int kind, uint64_t t, const voi
         h[4 + i] = (uint8_t)(len >> (8 * i));
     for (i = 0; i < 8; i++)
         h[8 + i] = (uint8_t)(t >> (8 * i));
+    if (!c->f) {
+        int rc;
+        if (16 + len > c->max - c->len)
+            return URG_ERR_CAPTURE; /* the record whole, or nothing */
+        if ((rc = mem_put(c, h, 16)) || (len && (rc = mem_put(c, data, len))))
+            return rc;
+        return 0;
+    }
     if (fwrite(h, 1, 16, c->f) != 16 || (len && fwrite(data, 1, len, c->f) != len))
         return URG_ERR_CAPTURE;
     return 0;
@@ -104,7 +163,9 @@ URG_API void urg_capture_close(urg_capture *c)
 {
     if (!c)
         return;
-    fclose(c->f);
+    if (c->f)
+        fclose(c->f);
+    urgi_free(&c->alloc, c->mem);
     urgi_free(&c->alloc, c);
 }
 

@@ -1,14 +1,17 @@
 /*
- * import.c - a TCP session captured by tcpdump (pcap or pcapng, read with
- * libpcap) into a capture file.
+ * import.c - a pcap or pcapng file (read with libpcap) into a capture: the
+ * file opened and told apart by its link type (a usbmon capture goes to
+ * usbmon.c), a usbredir session over TCP reassembled here, the capture
+ * written to a file or to memory.
  *
- * The first TCP connection in the file is taken. Each direction is
+ * TCP: the first TCP connection in the file is taken. Each direction is
  * reassembled by sequence number: segments are delivered in order,
  * retransmitted bytes are dropped, early segments wait for the bytes before
  * them; bytes that never arrive are a gap, and a gap refuses the import
  * with where it is. The usb-host is the side given by host_port or, by
  * default, the side whose second packet is interface_info, ep_info or
- * device_connect (only a host sends those).
+ * device_connect (only a host sends those); a host_port on the other side
+ * than that one is refused.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -21,7 +24,7 @@
 #include <pcap/pcap.h>
 #include <sys/socket.h>
 
-#include "talloc.h"
+#include "import.h"
 #include "urg_capture.h"
 #include "urg_transport.h"
 
@@ -57,6 +60,7 @@ struct chunk {
 };
 
 struct imp {
+    struct import *x;
     const struct urg_allocator *alloc;
     struct side s[2];
     bool have_conn;
@@ -64,22 +68,76 @@ struct imp {
     size_t nch, chcap;
     uint64_t t0;
     bool have_t0;
-    char *err;
-    size_t errcap;
     uint8_t *stream[2]; /* the first bytes of each side, for host detection */
     size_t slen[2];
+    size_t held;        /* bytes of chunks and early segments (the budget) */
 };
+
+#define DEFAULT_MAX_BYTES ((size_t)1 << 30)
+
+int import_fail(struct import *x, int code, const char *fmt, ...)
+{
+    va_list ap;
+    if (x->err && x->errcap) {
+        va_start(ap, fmt);
+        vsnprintf(x->err, x->errcap, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+void import_note(struct import *x, const char *fmt, ...)
+{
+    size_t n;
+    va_list ap;
+    if (!x->note || !x->notecap)
+        return;
+    n = strlen(x->note);
+    if (n && n + 2 < x->notecap) {
+        memcpy(x->note + n, "; ", 3);
+        n += 2;
+    }
+    if (n + 1 >= x->notecap)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(x->note + n, x->notecap - n, fmt, ap);
+    va_end(ap);
+}
+
+int import_output(struct import *x)
+{
+    int rc;
+    if (x->out_path) {
+        if ((rc = urgt_capture_create(x->alloc, x->out_path, &x->cap)))
+            return import_fail(x, rc, "%s: cannot create the capture", x->out_path);
+        return 0;
+    }
+    if ((rc = urgt_capture_create_mem(x->alloc, x->budget, &x->cap)))
+        return import_fail(x, rc, "%s: %s", x->path, urg_strerror(rc));
+    return 0;
+}
 
 static int fail(struct imp *m, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct imp *m, int code, const char *fmt, ...)
 {
     va_list ap;
-    if (m->err && m->errcap) {
+    if (m->x->err && m->x->errcap) {
         va_start(ap, fmt);
-        vsnprintf(m->err, m->errcap, fmt, ap);
+        vsnprintf(m->x->err, m->x->errcap, fmt, ap);
         va_end(ap);
     }
     return code;
+}
+
+/* Counts n more bytes held against the budget: 0, or the refusal. */
+static int hold(struct imp *m, size_t n)
+{
+    if (n > m->x->budget - m->held)
+        return fail(m, URG_ERR_PCAP,
+                    "%s: the TCP streams are over %zu bytes (max_bytes): too big to import",
+                    m->x->path, m->x->budget);
+    m->held += n;
+    return 0;
 }
 
 static void side_name(const struct side *s, char *buf, size_t cap)
@@ -109,8 +167,11 @@ static void *grow(const struct urg_allocator *a, void *p, size_t n, size_t *cap,
 static int emit(struct imp *m, int side, uint64_t t, const uint8_t *data, uint32_t len)
 {
     struct chunk *c;
+    int r;
     if (!len)
         return 0;
+    if ((r = hold(m, len)))
+        return r;
     if (!(c = grow(m->alloc, m->ch, m->nch, &m->chcap, sizeof(*m->ch), 256)))
         return URG_ERR_NOMEM;
     m->ch = c;
@@ -152,7 +213,10 @@ static int deliver(struct imp *m, int side, uint32_t seq, const uint8_t *data, u
     }
     if (seqdiff(seq, s->next) > 0) {
         /* Early: hold it until the bytes before it come. */
-        struct seg *g = grow(m->alloc, s->held, s->nheld, &s->cap, sizeof(*s->held), 16);
+        struct seg *g;
+        if ((r = hold(m, len)))
+            return r;
+        g = grow(m->alloc, s->held, s->nheld, &s->cap, sizeof(*s->held), 16);
         if (!g)
             return URG_ERR_NOMEM;
         s->held = g;
@@ -258,7 +322,8 @@ static int ip(struct imp *m, const uint8_t *p, uint32_t len, uint64_t ts)
         if (p[9] != 6)
             return 0;
         if ((p[6] & 0x3f) || p[7])
-            return fail(m, URG_ERR_PCAP, "fragmented IPv4 packets are not supported");
+            return fail(m, URG_ERR_PCAP, "%s: fragmented IPv4 packets are not supported",
+                        m->x->path);
         return tcp(m, 4, p + 12, p + 16, p + ihl, total - ihl, ts);
     }
     if ((p[0] >> 4) == 6) {
@@ -313,13 +378,17 @@ static int frame(struct imp *m, int dlt, const uint8_t *p, uint32_t len, uint64_
 #endif
         return ip(m, p, len, ts);
     default:
-        return fail(m, URG_ERR_PCAP, "link type %s is not supported",
+        return fail(m, URG_ERR_PCAP,
+                    "%s: link type %s is not supported (TCP/IP over Ethernet, Linux cooked, "
+                    "raw IP or loopback; or usbmon)",
+                    m->x->path,
                     pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?");
     }
 }
 
-/* Is this side's second packet one only a usb-host sends? */
-static int looks_like_host(const uint8_t *b, size_t n)
+/* The type of this side's second packet when it is one only a usb-host
+ * sends (interface_info, ep_info, device_connect); else -1. */
+static int host_only_packet(const uint8_t *b, size_t n)
 {
     uint32_t len, type;
     if (n < 12 || b[0] || b[1] || b[2] || b[3])
@@ -329,34 +398,65 @@ static int looks_like_host(const uint8_t *b, size_t n)
         return -1;
     b += 12 + len;
     type = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-    return type == URG_INTERFACE_INFO || type == URG_EP_INFO || type == URG_DEVICE_CONNECT;
+    return type == URG_INTERFACE_INFO || type == URG_EP_INFO || type == URG_DEVICE_CONNECT
+               ? (int)type
+               : -1;
 }
 
-int urgt_capture_import_pcap(const struct urg_allocator *alloc, const char *pcap_path,
-                             const char *out_path, int host_port, char *err, size_t errcap)
+/* The usb-host's side (0 or 1) by m->x->cfg->host_port or by what it
+ * sent; says which and why in the note. */
+static int host_side(struct imp *m)
 {
-    char ebuf[PCAP_ERRBUF_SIZE];
+    const char *path = m->x->path;
+    int port = m->x->cfg->host_port, sent[2], side, i;
+    char name[2][80];
+    for (i = 0; i < 2; i++) {
+        sent[i] = host_only_packet(m->stream[i], m->slen[i]);
+        side_name(&m->s[i], name[i], sizeof(name[i]));
+    }
+    if (port) {
+        bool on[2] = { m->s[0].port == port, m->s[1].port == port };
+        if (!on[0] && !on[1])
+            return fail(m, URG_ERR_PCAP,
+                        "%s: neither side of the connection uses port %d (its sides are %s and "
+                        "%s)",
+                        path, port, name[0], name[1]);
+        side = on[0] && on[1] ? (sent[1] >= 0 && sent[0] < 0) : !on[0];
+        if (sent[1 - side] >= 0 && sent[side] < 0)
+            return fail(m, URG_ERR_PCAP,
+                        "%s: port %d is the usb-guest's side (%s): the usb-host is %s, which "
+                        "sent %s (only a usb-host does)",
+                        path, port, name[side], name[1 - side],
+                        urg_type_name((uint32_t)sent[1 - side]));
+        import_note(m->x, "the usb-host is %s: its port was given (%d)", name[side], port);
+        return side;
+    }
+    side = sent[0] >= 0 ? 0 : sent[1] >= 0 ? 1 : -1;
+    if (side < 0)
+        return fail(m, URG_ERR_PCAP,
+                    "%s: cannot tell which side is the usb-host: neither %s nor %s sent "
+                    "interface_info, ep_info or device_connect after its hello; give the host's "
+                    "port",
+                    path, name[0], name[1]);
+    import_note(m->x, "the usb-host is %s: it sent %s (only a usb-host does)", name[side],
+                urg_type_name((uint32_t)sent[side]));
+    return side;
+}
+
+/* The TCP connection of pc (link type dlt) into the capture. */
+static int tcp_import(struct import *x, pcap_t *pc, int dlt)
+{
     struct pcap_pkthdr *hdr;
     const u_char *data;
     struct imp m;
-    pcap_t *pc;
-    urg_capture *cap = NULL;
-    int rc = 0, dlt, nx, host_side = -1, i;
+    int rc = 0, nx, hs, i;
     unsigned frames = 0;
     size_t k;
+    const char *pcap_path = x->path;
 
-    if (!pcap_path || !out_path)
-        return URG_ERR_INVALID;
     memset(&m, 0, sizeof(m));
-    m.alloc = urgi_allocator_or_default(alloc);
-    m.err = err;
-    m.errcap = errcap;
-    if (err && errcap)
-        err[0] = 0;
-    pc = pcap_open_offline_with_tstamp_precision(pcap_path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
-    if (!pc)
-        return fail(&m, URG_ERR_PCAP, "%s: %s", pcap_path, ebuf);
-    dlt = pcap_datalink(pc);
+    m.x = x;
+    m.alloc = x->alloc;
     while ((nx = pcap_next_ex(pc, &hdr, &data)) == 1) {
         uint64_t ts = (uint64_t)hdr->ts.tv_sec * 1000000000u + (uint64_t)hdr->ts.tv_usec;
         frames++;
@@ -399,43 +499,24 @@ int urgt_capture_import_pcap(const struct urg_allocator *alloc, const char *pcap
             goto out;
         }
     }
-    if (host_port) {
-        host_side = m.s[0].port == host_port ? 0 : m.s[1].port == host_port ? 1 : -1;
-        if (host_side < 0) {
-            rc = fail(&m, URG_ERR_PCAP, "%s: neither side of the connection uses port %d",
-                      pcap_path, host_port);
-            goto out;
-        }
-    } else {
-        int a = looks_like_host(m.stream[0], m.slen[0]);
-        int b = looks_like_host(m.stream[1], m.slen[1]);
-        host_side = a == 1 ? 0 : b == 1 ? 1 : -1;
-        if (host_side < 0) {
-            rc = fail(&m, URG_ERR_PCAP,
-                      "%s: cannot tell which side is the usb-host (no device_connect); give "
-                      "the host's port",
-                      pcap_path);
-            goto out;
-        }
-    }
-    if ((rc = urgt_capture_create(m.alloc, out_path, &cap))) {
-        fail(&m, rc, "%s: cannot create the capture", out_path);
+    if ((hs = host_side(&m)) < 0) {
+        rc = hs;
         goto out;
     }
-    if ((rc = urg_capture_write_at(cap, URG_CAP_CONNECT, 0, NULL, 0)))
+    if ((rc = import_output(x)))
         goto out;
+    if ((rc = urg_capture_write_at(x->cap, URG_CAP_CONNECT, 0, NULL, 0)))
+        goto written;
     for (k = 0; k < m.nch; k++) {
-        int kind = m.ch[k].side == host_side ? URG_CAP_HOST : URG_CAP_GUEST;
-        if ((rc = urg_capture_write_at(cap, kind, m.ch[k].t, m.ch[k].data, m.ch[k].len))) {
-            fail(&m, rc, "%s: cannot write the capture", out_path);
-            goto out;
-        }
+        int kind = m.ch[k].side == hs ? URG_CAP_HOST : URG_CAP_GUEST;
+        if ((rc = urg_capture_write_at(x->cap, kind, m.ch[k].t, m.ch[k].data, m.ch[k].len)))
+            goto written;
     }
+written:
+    if (rc)
+        fail(&m, rc, "%s: cannot write the capture: %s", x->out_path ? x->out_path : pcap_path,
+             urg_strerror(rc));
 out:
-    if (rc < 0 && err && errcap && !err[0])
-        snprintf(err, errcap, "%s: %s", pcap_path, urg_strerror(rc));
-    urg_capture_close(cap);
-    pcap_close(pc);
     for (k = 0; k < m.nch; k++)
         urgi_free(m.alloc, m.ch[k].data);
     urgi_free(m.alloc, m.ch);
@@ -446,6 +527,106 @@ out:
         urgi_free(m.alloc, m.stream[i]);
     }
     return rc;
+}
+
+#ifndef DLT_USB_LINUX
+#define DLT_USB_LINUX 189
+#endif
+#ifndef DLT_USB_LINUX_MMAPPED
+#define DLT_USB_LINUX_MMAPPED 220
+#endif
+
+URG_API void urg_import_config_init_size(struct urg_import_config *cfg, size_t size)
+{
+    struct urg_import_config d;
+    memset(&d, 0, sizeof(d));
+    d.usb_bus = d.usb_address = -1;
+    if (cfg)
+        urgi_config_give(cfg, size, &d, sizeof(d));
+}
+
+/* The import of in_path to out_path (NULL: to memory, into *data and
+ * *len), as the public functions below take it. */
+static int import_file(const char *in_path, const char *out_path,
+                       const struct urg_import_config *cfg_in, void **data, size_t *len,
+                       char *note, size_t notecap, char *err, size_t errcap)
+{
+    char ebuf[PCAP_ERRBUF_SIZE];
+    struct urg_import_config cfg;
+    struct import x;
+    pcap_t *pc;
+    int rc, dlt;
+
+    if (err && errcap)
+        err[0] = 0;
+    if (note && notecap)
+        note[0] = 0;
+    urg_import_config_init(&cfg);
+    if (cfg_in && urgi_config_take(&cfg, sizeof(cfg), cfg_in))
+        return URG_ERR_INVALID;
+    if (cfg.host_port < 0 || cfg.host_port > 65535 || cfg.usb_bus < -1 || cfg.usb_bus > 65535 ||
+        cfg.usb_address < -1 || cfg.usb_address > 255 || (cfg.usb_bus < 0) != (cfg.usb_address < 0))
+        return URG_ERR_INVALID;
+    memset(&x, 0, sizeof(x));
+    x.alloc = urgi_allocator_or_default(cfg.allocator);
+    x.cfg = &cfg;
+    x.path = in_path;
+    x.out_path = out_path;
+    x.budget = cfg.max_bytes ? cfg.max_bytes : DEFAULT_MAX_BYTES;
+    if (x.budget < 64)
+        x.budget = 64;
+    x.note = note;
+    x.notecap = notecap;
+    x.err = err;
+    x.errcap = errcap;
+    pc = pcap_open_offline_with_tstamp_precision(in_path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+    if (!pc)
+        return import_fail(&x, URG_ERR_PCAP, "%s: %s", in_path, ebuf);
+    dlt = pcap_datalink(pc);
+    if (dlt == DLT_USB_LINUX || dlt == DLT_USB_LINUX_MMAPPED) {
+        pcap_close(pc);
+        rc = usbmon_import(&x, dlt);
+    } else {
+        rc = tcp_import(&x, pc, dlt);
+        pcap_close(pc);
+    }
+    if (rc == 0 && !out_path)
+        urgt_capture_take_mem(x.cap, data, len);
+    else
+        urg_capture_close(x.cap);
+    if (rc < 0 && err && errcap && !err[0])
+        snprintf(err, errcap, "%s: %s", in_path, urg_strerror(rc));
+    return rc;
+}
+
+URG_API int urg_capture_import(const char *in_path, const char *out_path,
+                               const struct urg_import_config *cfg, char *note, size_t notecap,
+                               char *err, size_t errcap)
+{
+    if (!in_path || !out_path)
+        return URG_ERR_INVALID;
+    return import_file(in_path, out_path, cfg, NULL, NULL, note, notecap, err, errcap);
+}
+
+URG_API int urg_capture_import_mem(const char *in_path, const struct urg_import_config *cfg,
+                                   void **data, size_t *len, char *note, size_t notecap,
+                                   char *err, size_t errcap)
+{
+    if (!in_path || !data || !len)
+        return URG_ERR_INVALID;
+    *data = NULL;
+    *len = 0;
+    return import_file(in_path, NULL, cfg, data, len, note, notecap, err, errcap);
+}
+
+int urgt_capture_import_pcap(const struct urg_allocator *alloc, const char *pcap_path,
+                             const char *out_path, int host_port, char *err, size_t errcap)
+{
+    struct urg_import_config cfg;
+    urg_import_config_init(&cfg);
+    cfg.host_port = host_port;
+    cfg.allocator = alloc;
+    return urg_capture_import(pcap_path, out_path, &cfg, NULL, 0, err, errcap);
 }
 
 URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path, int host_port,

@@ -25,6 +25,14 @@
  * kept, so a itself need not outlive the call. */
 int urgt_capture_create(const struct urg_allocator *a, const char *path, urg_capture **out);
 int urgt_capture_open(const struct urg_allocator *a, const char *path, urg_capture_reader **out);
+/* A capture written to memory (from a, at most max bytes: a record that
+ * would go past it is refused whole, URG_ERR_CAPTURE; urg_capture_write_at()
+ * also returns URG_ERR_NOMEM for it): 0, URG_ERR_INVALID (out NULL, max
+ * under 8) or URG_ERR_NOMEM. urgt_capture_take_mem() ends it: its bytes
+ * (from a; the caller frees them) to *data and *len, and frees c;
+ * urg_capture_close() frees both. */
+int urgt_capture_create_mem(const struct urg_allocator *a, size_t max, urg_capture **out);
+void urgt_capture_take_mem(urg_capture *c, void **data, size_t *len);
 int urgt_capture_open_mem(const struct urg_allocator *a, const void *data, size_t len,
                           urg_capture_reader **out);
 

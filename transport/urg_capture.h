@@ -34,8 +34,10 @@ enum urg_capture_kind {
 };
 
 typedef struct urg_capture urg_capture;
-/* Captures, their readers, urg_capture_decode*() and the pcap import take
- * no config and allocate with urg_allocator_default() (libc). */
+/* Captures, their readers, urg_capture_decode*() and
+ * urg_capture_import_pcap() take no config and allocate with
+ * urg_allocator_default() (libc); urg_capture_import() and
+ * urg_capture_import_mem() with their config's allocator. */
 /** Creates (truncates) a capture file. Returns 0 and *out, or:
  *  - URG_ERR_INVALID: path or out NULL;
  *  - URG_ERR_CAPTURE: the file cannot be created, or its header written;
@@ -123,23 +125,100 @@ URG_API int urg_capture_decode_mem(const void *data, size_t len,
                                    int (*fn)(void *ctx, const struct urg_capture_packet *cp),
                                    void *ctx, char *err, size_t errcap);
 
+/* ---------------------------------------------------------------- import */
+
+/*
+ * Importing a pcap or pcapng file (read with libpcap) into a capture. Two
+ * kinds of file, told apart by their link type:
+ *
+ * - a usbredir session over TCP (tcpdump on the network: Ethernet, Linux
+ *   cooked v1 and v2, raw IP and loopback link types; IPv4 and IPv6). The
+ *   first TCP connection in the file is taken; each direction is
+ *   reassembled in sequence order (retransmissions dropped); a direction
+ *   with a gap is refused (URG_ERR_TCP_GAP, err says where). The usb-host
+ *   is the side on host_port, or (host_port 0) the side whose second
+ *   packet is one only a usb-host sends (interface_info, ep_info,
+ *   device_connect);
+ * - a Linux usbmon capture (link types USB_LINUX, 48-byte headers, and
+ *   USB_LINUX_MMAPPED, 64-byte ones: tcpdump -i usbmonN, Wireshark's USB
+ *   captures, QEMU's pcap= option): one device's URBs become a usbredir
+ *   session with a synthesized usb-host and usb-guest (docs/transport.md,
+ *   "Importing usbmon captures"): the device is the one at usb_bus,
+ *   usb_address, or (-1) the one with the most data that is not a hub.
+ *
+ * note (if not NULL and notecap > 0) says what was taken and why: which
+ * side is the usb-host ("the usb-host is 127.0.0.1:4000: it sent
+ * interface_info, which only a usb-host sends"), which usb device, its
+ * speed and why, and what the file lacked (transfers whose data the
+ * capture cut, URBs never completed).
+ */
+struct urg_import_config {
+    size_t size;              /* set by urg_import_config_init(): the
+                                 struct's size as this program knows it */
+    int host_port;            /* TCP: the usb-host's port (1-65535); 0:
+                                 the side that sends what only a usb-host
+                                 sends (0) */
+    int usb_bus;              /* usbmon: the device's bus (0-65535) and */
+    int usb_address;          /* address (0-255); -1 (both): the device
+                                 with the most data that is not a hub (-1) */
+    size_t max_bytes;         /* the most the import holds in memory: the
+                                 reassembled streams, the usbmon
+                                 conversion's state, the capture made by
+                                 urg_capture_import_mem() (0: 1 GiB) */
+    const struct urg_allocator *allocator; /* NULL: libc. Every allocation
+                                 of the import, and the capture
+                                 urg_capture_import_mem() returns */
+};
+/* (A macro, as urg_replay_config_init(): a config must start from it. A
+ * NULL cfg is ignored.) */
+#define urg_import_config_init(cfg) urg_import_config_init_size((cfg), sizeof(*(cfg)))
+URG_API void urg_import_config_init_size(struct urg_import_config *cfg, size_t size);
+
 /**
- * Imports one TCP connection of a pcap or pcapng file (as tcpdump writes
- * it, read with libpcap) into a capture: each direction is reassembled in
- * sequence order (retransmissions dropped); a direction with a gap is
- * refused (URG_ERR_TCP_GAP, err says where). host_port picks the side of
- * the usb-host (0: the side that sends device_connect). Ethernet, Linux
- * cooked (v1, v2), raw IP and loopback link types; IPv4 and IPv6. Returns
- * 0, or an error with a message in err (if err is not NULL and errcap > 0):
- * - URG_ERR_INVALID: pcap_path or out_path NULL;
- * - URG_ERR_PCAP: the pcap file cannot be opened or read, a frame was cut
- *   short (captured with a snap length), a fragmented IPv4 packet, a link
- *   type not supported, no TCP connection with data, neither side on
- *   host_port, or (host_port 0) neither side's second packet is one only a
- *   usb-host sends (interface_info, ep_info, device_connect);
- * - URG_ERR_TCP_GAP: a direction has bytes that were never captured;
+ * Imports the pcap or pcapng file in_path into the capture file out_path
+ * (created only once the file has been read and checked). cfg NULL: the
+ * defaults of urg_import_config_init(). Returns 0, or an error with a
+ * message naming the file in err (if err is not NULL and errcap > 0):
+ * - URG_ERR_INVALID: in_path or out_path NULL, or cfg not made by
+ *   urg_import_config_init() (or with a value out of its range);
+ * - URG_ERR_PCAP: the file cannot be opened or read, or is not a pcap or
+ *   pcapng file, or a link type that is neither TCP/IP nor usbmon; TCP: a
+ *   frame was cut short (captured with a snap length), a fragmented IPv4
+ *   packet, no TCP connection with data, neither side on host_port, the
+ *   side on host_port is the usb-guest's (the other sends what only a
+ *   usb-host sends), (host_port 0) neither side sends what only a usb-host
+ *   sends, the streams over max_bytes; usbmon: a record shorter than its
+ *   header, no URBs, no URBs of the device asked for, only hubs, the
+ *   conversion over max_bytes;
+ * - URG_ERR_TCP_GAP: a TCP direction has bytes that were never captured;
  * - URG_ERR_CAPTURE: out_path cannot be created or written;
  * - URG_ERR_NOMEM: the allocator failed.
+ */
+URG_API int urg_capture_import(const char *in_path, const char *out_path,
+                               const struct urg_import_config *cfg, char *note, size_t notecap,
+                               char *err, size_t errcap);
+/**
+ * The same into memory: *data (from cfg's allocator: free it with it, or
+ * with free() for libc's) holds the capture, *len bytes, for
+ * urg_capture_decode_mem(), urg_capture_open_mem() or a replay's
+ * capture_data. Returns 0, or an error with a message in err:
+ * - URG_ERR_INVALID: in_path, data or len NULL, or cfg not made by
+ *   urg_import_config_init() (or with a value out of its range);
+ * - URG_ERR_PCAP, URG_ERR_TCP_GAP: as urg_capture_import();
+ * - URG_ERR_CAPTURE: the capture would be over max_bytes;
+ * - URG_ERR_NOMEM: the allocator failed.
+ */
+URG_API int urg_capture_import_mem(const char *in_path, const struct urg_import_config *cfg,
+                                   void **data, size_t *len, char *note, size_t notecap,
+                                   char *err, size_t errcap);
+/**
+ * urg_capture_import() with the defaults but host_port (kept for the
+ * programs written before it). Returns 0, or an error with a message in
+ * err:
+ * - URG_ERR_INVALID: pcap_path or out_path NULL, or host_port out of
+ *   0-65535;
+ * - URG_ERR_PCAP, URG_ERR_TCP_GAP, URG_ERR_CAPTURE, URG_ERR_NOMEM: as
+ *   urg_capture_import().
  */
 URG_API int urg_capture_import_pcap(const char *pcap_path, const char *out_path, int host_port,
                                     char *err, size_t errcap);

@@ -264,6 +264,72 @@ t dev-fast-capture 2 lsusb --fast capture:fixtures/keyboard-lsusb.urgcap &&
     has dev-fast-capture err "--fast and --loop are for a device:FILE address"
 t dev-none 1 lsusb device:/nonexistent.urgcap && has dev-none err "cannot replay"
 
+# ---------------------------------------------------------------- usbmon recordings
+# The model's usbmon captures of a device enumerated (lsusb) then used
+# (fixtures/NAME.usbmon.pcap, tests/cli/make-fixtures.sh) serve the device as
+# its usbredir recordings do - the same output - and so does each in the
+# 48-byte form (link type USB_LINUX, written by tests/tools/usbmon-make).
+UM="$B/tests/usbmon-make"
+printf 'emulated FT232R ready\r\n' > "$TMP/um-serial.want"
+t um-hid-ref 0 hid device:fixtures/keyboard-hid.urgcap
+t um-msc-ref 0 msc --no-progress --read 32:16 -o "$TMP/um-msc-ref.bin" \
+    device:fixtures/msc-write.urgcap
+for form in 64 48; do
+    for f in keyboard msc ftdi; do
+        if [ $form = 64 ]; then
+            cp "fixtures/$f.usbmon.pcap" "$TMP/$f.$form.pcap"
+        else
+            "$UM" cat --usb-linux "$TMP/$f.$form.pcap" "fixtures/$f.usbmon.pcap"
+        fi
+    done
+    t "um-lsusb-$form" 0 lsusb "device:$TMP/keyboard.$form.pcap" &&
+        golden "um-lsusb-$form" lsusb-keyboard.txt
+    has "um-lsusb-$form" err "usb device 1.0 (0627:0001): the only one in the capture"
+    has "um-lsusb-$form" err "not answerable 0"
+    t "um-hid-$form" 0 hid "device:$TMP/keyboard.$form.pcap"
+    same "$TMP/um-hid-$form.out" "$TMP/um-hid-ref.out"
+    has "um-hid-$form" out 'typed: "hello world"'
+    has "um-hid-$form" err "stream packets 22"
+    t "um-msc-lsusb-$form" 0 lsusb "device:$TMP/msc.$form.pcap" &&
+        golden "um-msc-lsusb-$form" lsusb-msc.txt
+    t "um-msc-$form" 0 msc --no-progress --read 32:16 -o "$TMP/um-msc-$form.bin" \
+        "device:$TMP/msc.$form.pcap"
+    same "$TMP/um-msc-$form.bin" "$TMP/um-msc-ref.bin"
+    has "um-msc-$form" out "md5 6a02b95f08ef18b5bbf661447389cf56"
+    has "um-msc-$form" err "blocks read 16, missing 0"
+    t "um-serial-$form" 0 serial --bytes 23 "device:$TMP/ftdi.$form.pcap"
+    same "$TMP/um-serial-$form.out" "$TMP/um-serial.want"
+done
+# The speed: the interrupt URBs' interval says high (64-byte headers only).
+has um-hid-64 err "speed high: interval 64 microframes for bInterval 7 on endpoint 0x81"
+has um-hid-48 err "speed full: nothing in the capture says high or SuperSpeed"
+has um-msc-64 err "speed super: bcdUSB 3.00"
+# A bus: the keyboard at 1.5 and the disk at 1.7 in one capture. By
+# default the disk (the most data); the keyboard when asked for.
+"$UM" cat "$TMP/bus.pcap" --device 1.5 fixtures/keyboard.usbmon.pcap \
+    --device 1.7 fixtures/msc.usbmon.pcap
+t um-bus 0 lsusb "device:$TMP/bus.pcap" && golden um-bus lsusb-msc.txt
+has um-bus err "usb device 1.7 (46f4:0001): the one with the most data"
+has um-bus err "of the 2 devices (1.5, 1.7)"
+t um-bus-kbd 0 lsusb --usb-device 1.5 "device:$TMP/bus.pcap" && golden um-bus-kbd lsusb-keyboard.txt
+has um-bus-kbd err "usb device 1.5 (0627:0001): the one asked for"
+t um-bus-none 1 lsusb --usb-device 2.9 "device:$TMP/bus.pcap" &&
+    has um-bus-none err "$TMP/bus.pcap: no URBs of usb device 2.9 in the capture (its devices: 1.5, 1.7)"
+t um-bus-bad 2 lsusb --usb-device 1 "device:$TMP/bus.pcap" &&
+    has um-bus-bad err '--usb-device: "1" is not BUS.DEV'
+# import says which device and why; the capture it writes serves the same.
+t um-import 0 import --usb-device 1.5 "$TMP/bus.pcap" "$TMP/bus-kbd.urgcap" &&
+    has um-import out "import: usb device 1.5 (0627:0001): the one asked for; speed high"
+t um-import-hid 0 hid "device:$TMP/bus-kbd.urgcap"
+same "$TMP/um-import-hid.out" "$TMP/um-hid-ref.out"
+# the USB/IP bridge's device:FILE takes one too (its usage errors only here)
+t um-dump 0 dump fixtures/keyboard.usbmon.pcap &&
+    has um-dump out "device_connect id=0 0627:0001 speed=high class=00/00/00"
+has um-dump err "fixtures/keyboard.usbmon.pcap: usb device 1.0 (0627:0001)"
+# Damage: the file cut inside a record; not a capture of anything.
+head -c 5000 fixtures/keyboard.usbmon.pcap > "$TMP/cut.pcap"
+t um-cut 1 hid "device:$TMP/cut.pcap" && has um-cut err "$TMP/cut.pcap: truncated dump file"
+
 # ---------------------------------------------------------------- serial
 for k in ftdi cp210x pl2303; do
     case $k in ftdi) chip=FT232R ;; cp210x) chip=CP2102 ;; pl2303) chip=PL2303 ;; esac
@@ -343,6 +409,17 @@ replay_at fixtures/keyboard-hid.urgcap
 t replay-guest 0 hid -n 22 "$ADDR" && golden replay-guest hid-keyboard.txt
 replay_done replay-host 0
 has replay-host out "replay: replayed all"
+# A pcap of a session (tests/fuzz/corpus/import: the fixtures as a network
+# carries them): capture: and replay take it directly.
+t replay-pcap-capture 0 lsusb capture:tests/fuzz/corpus/import/fixture-keyboard-lsusb.pcap &&
+    golden replay-pcap-capture lsusb-keyboard.txt
+has replay-pcap-capture err "the usb-host is 10.0.0.2:4000: it sent interface_info"
+replay_at tests/fuzz/corpus/import/fixture-keyboard-hid.pcap
+t replay-pcap-guest 0 hid -n 22 "$ADDR" && golden replay-pcap-guest hid-keyboard.txt
+replay_done replay-pcap-host 0
+has replay-pcap-host out "replay: replayed all"
+t replay-pcap-wrong 1 replay --host-port 40000 tests/fuzz/corpus/import/fixture-keyboard-hid.pcap &&
+    has replay-pcap-wrong err "port 40000 is the usb-guest's side"
 replay_at fixtures/keyboard-lsusb.urgcap
 t replay-wrong-guest 3 hid "$ADDR"
 replay_done replay-wrong-host 4
@@ -352,6 +429,36 @@ has replay-wrong-host err "capture packet 6 (guest to host): control_packet endp
 t dump 0 dump fixtures/keyboard-hid.urgcap && golden dump dump-keyboard-hid.txt
 t stats 0 stats fixtures/msc-read.urgcap && golden stats stats-msc-read.txt
 t dump-bad 1 dump "$TMP/pattern.bin" && has dump-bad err "not a capture file"
+# --full: each payload whole below its line, 16 bytes a line.
+t dump-full 0 dump --full fixtures/keyboard-lsusb.urgcap
+has dump-full out "        0000  12 01 00 02 00 00 00 40  27 06 01 00 00 00 01 02  .......@'......."
+has dump-full out "        0010  03 01                                             .."
+# --payload-of EP -o FILE: an endpoint's payload in order; the keyboard's
+# 22 reports are the same bytes from its usbmon capture.
+t dump-payload 0 dump --payload-of 0x81 -o "$TMP/kbd-reports.bin" fixtures/keyboard-hid.urgcap &&
+    has dump-payload err "dump: 176 bytes of endpoint 0x81 in 22 packets to $TMP/kbd-reports.bin"
+t dump-payload-um 0 dump --payload-of 129 -o "$TMP/kbd-reports-um.bin" fixtures/keyboard.usbmon.pcap
+same "$TMP/kbd-reports.bin" "$TMP/kbd-reports-um.bin"
+grep '^\[' tests/cli/expected/hid-keyboard.txt | sed 's/\].*//; s/\[//' | xxd -r -p > "$TMP/kbd-reports.want"
+same "$TMP/kbd-reports.bin" "$TMP/kbd-reports.want"
+# the disk's written blocks, OUT data of 0x02: the CBWs and the pattern
+t dump-payload-out 0 dump --payload-of 0x02 -o "$TMP/msc-out.bin" fixtures/msc-write.urgcap
+if grep -q ABCDEFGHIJKLMNOPQRSTUVWXYZABC "$TMP/msc-out.bin"; then pass=$((pass + 1)); else bad "dump-payload-out: no pattern in the OUT data"; fi
+t dump-payload-usage 2 dump --payload-of 0x81 fixtures/keyboard-hid.urgcap &&
+    has dump-payload-usage err "--payload-of EP and -o FILE go together"
+t dump-payload-bad 2 dump --payload-of 0x31 -o "$TMP/x.bin" fixtures/keyboard-hid.urgcap &&
+    has dump-payload-bad err '--payload-of: "0x31" is not an endpoint address'
+# An iso endpoint that only an alternate setting has (the audio-like device
+# of tests/support/usbmonw.c, as usbmon saw it): its packets went while the
+# ep_info in force called it iso - alternate setting 0 takes it away later.
+"$UM" audio "$TMP/audio.pcap"
+t stats-alt 0 stats "$TMP/audio.pcap" &&
+    has stats-alt out "0x81     iso                 0            0        96        16128  success 96"
+# its payload: packet k of URB u holds (u * 8 + k), 192 bytes or (every 4th) 96
+awk 'BEGIN { for (u = 0; u < 12; u++) for (k = 0; k < 8; k++) for (i = 0; i < (k % 4 == 3 ? 96 : 192); i++) printf "%c", u * 8 + k }' \
+    > "$TMP/audio.want"
+t dump-iso 0 dump --payload-of 0x81 -o - "$TMP/audio.pcap"
+same "$TMP/dump-iso.out" "$TMP/audio.want"
 
 # ---------------------------------------------------------------- export
 # A capture to pcap and back: the same packets each way (import reads the
@@ -404,8 +511,27 @@ if [ $td_ready = 1 ]; then
     else
         bad "tcpdump dropped packets: $(tr '\n' ' ' < "$TMP/td.stats")"
     fi
-    t td-import 0 import "$TMP/live.pcap" "$TMP/imported.urgcap"
+    t td-import 0 import "$TMP/live.pcap" "$TMP/imported.urgcap" &&
+        has td-import out "import: the usb-host is 127.0.0.1:$port: it sent interface_info (only a usb-host does)"
     t td-replayed 0 lsusb "capture:$TMP/imported.urgcap" && golden td-replayed lsusb-keyboard.txt
+    t td-import-port 0 import --host-port "$port" "$TMP/live.pcap" "$TMP/imported2.urgcap" &&
+        has td-import-port out "import: the usb-host is 127.0.0.1:$port: its port was given ($port)"
+    same "$TMP/imported.urgcap" "$TMP/imported2.urgcap"
+    # A port neither side has; the usb-guest's port: refused, saying why.
+    t td-import-none 1 import --host-port 1 "$TMP/live.pcap" "$TMP/x.urgcap" &&
+        has td-import-none err "neither side of the connection uses port 1 (its sides are"
+    gport=$(sed -n 's/.*its sides are 127.0.0.1:\([0-9]*\) and 127.0.0.1:\([0-9]*\)).*/\1 \2/p' \
+        "$TMP/td-import-none.err" | tr ' ' '\n' | grep -vx "$port")
+    t td-import-guest 1 import --host-port "$gport" "$TMP/live.pcap" "$TMP/x.urgcap" &&
+        has td-import-guest err "port $gport is the usb-guest's side (127.0.0.1:$gport): the usb-host is 127.0.0.1:$port, which sent interface_info"
+    [ ! -e "$TMP/x.urgcap" ] && pass=$((pass + 1)) || bad "td-import-guest wrote a capture"
+    # capture: and replay take the pcap as it is (imported in memory).
+    t td-capture-pcap 0 lsusb "capture:$TMP/live.pcap" && golden td-capture-pcap lsusb-keyboard.txt
+    has td-capture-pcap err "the usb-host is 127.0.0.1:$port: it sent interface_info"
+    replay_at "$TMP/live.pcap"
+    t td-replay-guest 0 lsusb "$ADDR" && golden td-replay-guest lsusb-keyboard.txt
+    replay_done td-replay-host 0
+    has td-replay-host out "replay: replayed all"
     # The same packets each way as the command's own recording, numbers and
     # times aside (how the two directions interleave may differ).
     t td-dump-pcap 0 dump "$TMP/live.pcap"

@@ -573,20 +573,97 @@ static void test_import_refusals(void **state)
         assert_int_equal(urg_capture_import_pcap(pcap, out, 0, err, sizeof(err)), URG_ERR_PCAP);
         assert_non_null(strstr(err, "cannot tell which side is the usb-host"));
     }
-    /* A link type that carries no IP. */
+    /* A link type that carries no IP and is no usbmon; a usbmon capture
+     * with no URB (tests/transport/test_usbmon.c has the ones with). */
     {
-        pcap_t *dead = pcap_open_dead(DLT_USB_LINUX_MMAPPED, 65535);
-        pcap_dumper_t *d = pcap_dump_open(dead, pcap);
-        struct pcap_pkthdr h;
-        uint8_t z[64] = { 0 };
-        memset(&h, 0, sizeof(h));
-        h.len = h.caplen = 64;
-        pcap_dump((u_char *)d, &h, z);
-        pcap_dump_close(d);
-        pcap_close(dead);
-        assert_int_equal(urg_capture_import_pcap(pcap, out, 0, err, sizeof(err)), URG_ERR_PCAP);
-        assert_non_null(strstr(err, "link type USB_LINUX_MMAPPED is not supported"));
+        static const int dlts[2] = { DLT_IEEE802_11, DLT_USB_LINUX_MMAPPED };
+        static const char *const why[2] = { "link type IEEE802_11 is not supported",
+                                            "no URBs in the usbmon capture" };
+        for (int i = 0; i < 2; i++) {
+            pcap_t *dead = pcap_open_dead(dlts[i], 65535);
+            pcap_dumper_t *d = pcap_dump_open(dead, pcap);
+            struct pcap_pkthdr h;
+            uint8_t z[64] = { 0 };
+            char want[300];
+            memset(&h, 0, sizeof(h));
+            h.len = h.caplen = 64;
+            pcap_dump((u_char *)d, &h, z);
+            pcap_dump_close(d);
+            pcap_close(dead);
+            assert_int_equal(urg_capture_import_pcap(pcap, out, 0, err, sizeof(err)),
+                             URG_ERR_PCAP);
+            snprintf(want, sizeof(want), "%s: %s", pcap, why[i]);
+            if (!strstr(err, want))
+                fail_msg("%s", err);
+        }
     }
+    unlink(src);
+    unlink(out);
+    unlink(pcap);
+}
+
+/* Which side is the usb-host, and why: by what it sends, or by the port
+ * given; the usb-guest's port given is refused; a port neither side has
+ * too. The import into memory gives the same capture as into a file; a
+ * max_bytes under the streams refuses it. */
+static void test_import_host_side(void **state)
+{
+    char *src = temp_capture("src4"), *out = temp_capture("imported4"), pcap[64], err[300];
+    char note[300];
+    struct urg_import_config ic;
+    uint8_t file[8192];
+    void *mem;
+    size_t len, n;
+    (void)state;
+    snprintf(pcap, sizeof(pcap), "/tmp/urg-test-%d-h.pcap", (int)getpid());
+    assert_int_equal(record_session(src, EMU_KEYBOARD), 0);
+    synthesize(src, pcap, DLT_EN10MB, 0, SYN_ORDER);
+    urg_import_config_init(&ic);
+    assert_int_equal(urg_capture_import(pcap, out, &ic, note, sizeof(note), err, sizeof(err)), 0);
+    assert_string_equal(note, "the usb-host is 10.0.0.2:4000: it sent interface_info (only a "
+                              "usb-host does)");
+    assert_same_streams(src, out);
+    ic.host_port = 4000;
+    assert_int_equal(urg_capture_import(pcap, out, &ic, note, sizeof(note), err, sizeof(err)), 0);
+    assert_string_equal(note, "the usb-host is 10.0.0.2:4000: its port was given (4000)");
+    assert_same_streams(src, out);
+    ic.host_port = 40000;
+    assert_int_equal(urg_capture_import(pcap, out, &ic, note, sizeof(note), err, sizeof(err)),
+                     URG_ERR_PCAP);
+    if (!strstr(err, "port 40000 is the usb-guest's side (10.0.0.1:40000): the usb-host is "
+                     "10.0.0.2:4000, which sent interface_info (only a usb-host does)"))
+        fail_msg("%s", err);
+    ic.host_port = 4001;
+    assert_int_equal(urg_capture_import(pcap, out, &ic, note, sizeof(note), err, sizeof(err)),
+                     URG_ERR_PCAP);
+    if (!strstr(err, "neither side of the connection uses port 4001 (its sides are "
+                     "10.0.0.1:40000 and 10.0.0.2:4000)"))
+        fail_msg("%s", err);
+    /* In memory: the same bytes as the file. */
+    ic.host_port = 0;
+    assert_int_equal(urg_capture_import(pcap, out, &ic, NULL, 0, err, sizeof(err)), 0);
+    n = file_bytes(out, file, sizeof(file));
+    assert_true(n > 100 && n < sizeof(file));
+    assert_int_equal(urg_capture_import_mem(pcap, &ic, &mem, &len, NULL, 0, err, sizeof(err)), 0);
+    assert_int_equal(len, n);
+    assert_memory_equal(mem, file, n);
+    free(mem);
+    /* A budget under the streams' bytes. */
+    ic.max_bytes = 512;
+    assert_int_equal(urg_capture_import_mem(pcap, &ic, &mem, &len, NULL, 0, err, sizeof(err)),
+                     URG_ERR_PCAP);
+    if (!strstr(err, "the TCP streams are over 512 bytes (max_bytes)"))
+        fail_msg("%s", err);
+    assert_null(mem);
+    /* Out of its ranges. */
+    ic.max_bytes = 0;
+    ic.host_port = 70000;
+    assert_int_equal(urg_capture_import(pcap, out, &ic, NULL, 0, err, sizeof(err)),
+                     URG_ERR_INVALID);
+    ic.host_port = 0;
+    ic.usb_bus = 1; /* without usb_address */
+    assert_int_equal(urg_capture_import(pcap, out, &ic, NULL, 0, err, sizeof(err)),
+                     URG_ERR_INVALID);
     unlink(src);
     unlink(out);
     unlink(pcap);
@@ -715,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_decode_and_dump_lines),
         cmocka_unit_test(test_import_synthesized),
         cmocka_unit_test(test_import_refusals),
+        cmocka_unit_test(test_import_host_side),
         cmocka_unit_test(test_import_pcapng),
         cmocka_unit_test(test_import_from_tcpdump),
     };

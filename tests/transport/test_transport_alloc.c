@@ -13,7 +13,8 @@
  *      storage session recorded first whose 128 KiB each way make the
  *      replay allocate while it serves;
  *   c) urg_capture_decode_mem() of a fixture;
- *   d) the pcap import of a fixture's pcap;
+ *   d) the pcap import of a fixture's pcap, and a usbmon capture's import
+ *      into memory;
  *   e) a capture reader over a file;
  *   f) the pcap export of a fixture.
  *
@@ -675,6 +676,42 @@ static enum outcome scenario_import(struct fail *f)
     return f->failed ? OUT_TOLERATED : OUT_SUCCESS;
 }
 
+#define USBMON_PCAP "fixtures/keyboard.usbmon.pcap"
+
+static uint8_t *usbmon_ref; /* the capture the run without a failure made */
+static size_t usbmon_ref_len;
+
+static enum outcome scenario_usbmon(struct fail *f)
+{
+    struct urg_import_config ic;
+    const struct urg_allocator *a = &f->l[L_CAPTURE].a;
+    char err[300];
+    void *got;
+    size_t len;
+    int rc;
+    urg_import_config_init(&ic);
+    ic.allocator = a;
+    rc = urg_capture_import_mem(USBMON_PCAP, &ic, &got, &len, NULL, 0, err, sizeof(err));
+    if (rc) {
+        assert_int_equal(rc, URG_ERR_NOMEM);
+        assert_true(err[0] != 0);
+        assert_null(got);
+        return OUT_NOMEM;
+    }
+    if (!f->fail_at) {
+        free(usbmon_ref);
+        usbmon_ref = malloc(len);
+        assert_non_null(usbmon_ref);
+        memcpy(usbmon_ref, got, len);
+        usbmon_ref_len = len;
+    } else {
+        assert_int_equal(len, usbmon_ref_len);
+        assert_memory_equal(got, usbmon_ref, len);
+    }
+    a->free(a->ctx, got);
+    return f->failed ? OUT_TOLERATED : OUT_SUCCESS;
+}
+
 /* ---------------------------------------------------------------- e) a reader */
 
 #define READER_FIXTURE "fixtures/keyboard-lsusb.urgcap"
@@ -874,6 +911,15 @@ static void test_export(void **state)
     unlink(export_out);
 }
 
+static void test_usbmon_import(void **state)
+{
+    (void)state;
+    every_failure("usbmon import", scenario_usbmon, 1u << L_CAPTURE);
+    assert_true(usbmon_ref_len > 1000);
+    free(usbmon_ref);
+    usbmon_ref = NULL;
+}
+
 static void test_reader(void **state)
 {
     (void)state;
@@ -886,8 +932,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transport_session), cmocka_unit_test(test_replay),
         cmocka_unit_test(test_replay_recorded),   cmocka_unit_test(test_decode),
-        cmocka_unit_test(test_import),            cmocka_unit_test(test_reader),
-        cmocka_unit_test(test_export),
+        cmocka_unit_test(test_import),            cmocka_unit_test(test_usbmon_import),
+        cmocka_unit_test(test_reader),            cmocka_unit_test(test_export),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

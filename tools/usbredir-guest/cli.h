@@ -49,6 +49,8 @@ struct common {
     const char *usbmon;      /* --usbmon: the model's usbmon capture (pcap) */
     int fast;                /* --fast: device:FILE's streams as fast as taken */
     int loop;                /* --loop: device:FILE's streams start over */
+    int usb_bus, usb_address; /* --usb-device BUS.DEV: the device of a usbmon
+                                recording; -1: the busiest that is no hub */
     const char *prog;        /* argv[0] for messages */
 };
 
@@ -170,6 +172,21 @@ int cmd_import(int argc, char **argv, struct common *o);
 int cmd_export(int argc, char **argv, struct common *o);
 int cmd_stats(int argc, char **argv, struct common *o);
 int cmd_usbip(int argc, char **argv, struct common *o);
+
+/* ---------------------------------------------------------------- captures.c */
+
+/* A recording as the replay takes it (capture:, device:, replay FILE): a
+ * capture file is read from path (*data NULL); a pcap or pcapng file - a
+ * usbredir session over TCP (its usb-host on host_port, 0: found by what
+ * it sends), or a usbmon capture (its device o->usb_bus.o->usb_address) -
+ * is imported into memory, *data and *size (free() it), after saying on
+ * stderr what was taken and why. Returns 0, or EXIT_FAIL after saying
+ * why. */
+int cli_recording(const struct common *o, const char *path, int host_port, void **data,
+                  size_t *size);
+/* --usb-device BUS.DEV (CLI_PARSE's parse, target the struct common):
+ * 0, or -1 after saying why. */
+int cli_parse_usb_device(void *target, const char *arg);
 
 /* ---------------------------------------------------------------- options */
 

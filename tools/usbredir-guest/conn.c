@@ -406,6 +406,7 @@ bool cli_address_is_file(const char *address)
 static int start_replay(struct conn *c, const char *fixture, char *addr, size_t cap)
 {
     struct urg_replay_config rc;
+    void *imported = NULL;
     int sv[2], r;
     urg_replay_config_init(&rc);
     if (c->o.address && !strncmp(c->o.address, "device:", 7)) {
@@ -428,8 +429,17 @@ static int start_replay(struct conn *c, const char *fixture, char *addr, size_t 
         rc.capture_size = f->size;
         snprintf(c->where, sizeof(c->where), "the bundled capture %s", f->name);
     }
+    /* A pcap or pcapng file (a session over TCP, or usbmon): imported */
+    if (rc.capture_path && (r = cli_recording(&c->o, rc.capture_path, 0, &imported,
+                                              &rc.capture_size)))
+        return r;
+    if (imported) {
+        rc.capture_path = NULL;
+        rc.capture_data = imported;
+    }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
         cli_error(&c->o, "socketpair: %s", strerror(errno));
+        free(imported);
         return EXIT_FAIL;
     }
     rc.loop = c->loop;
@@ -438,7 +448,9 @@ static int start_replay(struct conn *c, const char *fixture, char *addr, size_t 
     rc.log = c->o.verbose ? on_log : NULL; /* conn_close() prints the outcome */
     rc.log_level = cli_log_level(&c->o);
     rc.user_data = c;
-    if ((r = urg_replay_new(&rc, &c->replay))) {
+    r = urg_replay_new(&rc, &c->replay);
+    free(imported); /* (read by urg_replay_new()) */
+    if (r) {
         cli_error(&c->o, "cannot replay %s: %s", c->where, urg_strerror(r));
         close(sv[0]);
         close(sv[1]);

@@ -52,6 +52,8 @@ static void usage(FILE *f, const char *prog)
     fprintf(f, "\n"
                "ADDRESS is host:port, [v6addr]:port, unix:/path, fd:N, capture:FILE (replay\n"
                "it exactly) or device:FILE (serve the device it recorded; --fast, --loop).\n"
+               "FILE is a capture, a pcap/pcapng of a usbredir session over TCP, or a usbmon\n"
+               "pcap (--usb-device BUS.DEV picks its device; else the busiest but hubs).\n"
                "Without one, a device command runs against a bundled\n"
                "capture. `%s COMMAND --help` describes a command.\n"
                "\n"
@@ -182,6 +184,7 @@ static bool device_command_line(int argc, char **argv, struct common *o, const c
         CLI_TEXT("usbmon", 0, &o->usbmon),
         CLI_SET("fast", 0, &o->fast, 1),
         CLI_SET("loop", 0, &o->loop, 1),
+        CLI_PARSE("usb-device", 0, o, cli_parse_usb_device),
     };
     struct cli_option all[MAX_OPTIONS + 1];
     size_t n = 0;
@@ -254,6 +257,7 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     o.prog = cli_prog = prog;
     o.timeout = 10;
+    o.usb_bus = o.usb_address = -1;
     signal(SIGPIPE, SIG_IGN);
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {

@@ -297,14 +297,20 @@ static int export_open(struct server *s, struct export *e, const char *address)
         /* The recorded device answers whatever Linux asks, for as long as
          * the bridge runs (no unplug at the recording's end). */
         struct urg_replay_config rc;
+        void *imported;
         int sv[2];
+        urg_replay_config_init(&rc);
+        /* a pcap or pcapng file (a session over TCP, or usbmon): imported */
+        if ((r = cli_recording(s->o, address + 7, 0, &imported, &rc.capture_size)))
+            return r;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
             cli_error(s->o, "socketpair: %s", strerror(errno));
+            free(imported);
             return EXIT_FAIL;
         }
-        urg_replay_config_init(&rc);
         e->recording = address + 7;
-        rc.capture_path = e->recording;
+        rc.capture_path = imported ? NULL : e->recording;
+        rc.capture_data = imported;
         rc.log = on_device_log;
         rc.done = on_device_done;
         rc.user_data = e;
@@ -315,7 +321,9 @@ static int export_open(struct server *s, struct export *e, const char *address)
         rc.loop = s->loop;
         rc.fd = sv[1];
         rc.log_level = cli_log_level(s->o);
-        if ((r = urg_replay_new(&rc, &e->device))) {
+        r = urg_replay_new(&rc, &e->device);
+        free(imported); /* (read by urg_replay_new()) */
+        if (r) {
             cli_error(s->o, "usbip: %s: %s", address, urg_strerror(r));
             close(sv[0]);
             close(sv[1]);
@@ -530,6 +538,9 @@ static const char usage_text[] =
     "  --usbmon FILE   write each device's URBs to FILE, a usbmon pcap that\n"
     "                  Wireshark reads; with several ADDRESSes, FILE with the\n"
     "                  busid before its extension (usb.pcap: usb-1-2.pcap)\n"
+    "  --usb-device B.D an ADDRESS device:FILE whose FILE is a usbmon capture:\n"
+    "                  the device at bus B, address D (else the busiest one\n"
+    "                  that is no hub)\n"
     "  -v              say what happens (-vv: the protocol's debug lines)\n"
     "\n"
     "Prints \"listening on ADDR\" on stdout when it accepts clients; runs until\n"
@@ -552,6 +563,7 @@ int cmd_usbip(int argc, char **argv, struct common *o)
         CLI_TEXT("usbmon", 0, &o->usbmon),
         CLI_SET("fast", 0, &o->fast, 1),
         CLI_SET("loop", 0, &o->loop, 1),
+        CLI_PARSE("usb-device", 0, o, cli_parse_usb_device),
         CLI_COUNT("verbose", 'v', &o->verbose),
         CLI_HELP,
         CLI_END,
