@@ -34,6 +34,8 @@
 #include <string.h>
 
 #include <pcap/pcap.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "import.h"
 #include "urg_codec.h"
@@ -112,6 +114,8 @@ struct epobs {                /* an endpoint as the device's URBs used it */
 
 struct um {
     struct import *x;
+    uint64_t seed;            /* the URB table's hash: a file cannot choose
+                                 ids that collide */
     uint32_t hdr;             /* 48 or 64 */
     uint64_t t0;
     bool have_t0;
@@ -227,14 +231,24 @@ static int parse(struct um *u, const struct pcap_pkthdr *h, const uint8_t *d, ui
  * pipe, not its direction, is what pairs QEMU's (every one is id 0). */
 static uint8_t key_ep(uint8_t ep, uint8_t xfer) { return xfer == XFER_CTRL ? ep & 0x0f : ep; }
 
+/* splitmix64's finaliser: every bit of x moves every bit of the result. */
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
 static uint32_t slot_hash(const struct um *u, uint16_t bus, uint8_t dev, uint8_t ep,
                           uint8_t xfer, uint64_t id)
 {
     ep = key_ep(ep, xfer);
-    uint64_t k = id * 0x9e3779b97f4a7c15ull;
-    k ^= ((uint64_t)bus << 24 | (uint64_t)dev << 16 | (uint64_t)ep << 8 | xfer) *
-         0xc2b2ae3d27d4eb4full;
-    return (uint32_t)(k >> 40) & (u->slotcap - 1);
+    return (uint32_t)(mix(mix(id ^ u->seed) ^ ((uint64_t)bus << 24 | (uint64_t)dev << 16 |
+                                               (uint64_t)ep << 8 | xfer)) >>
+                      32) &
+           (u->slotcap - 1);
 }
 
 static bool slot_is(const struct slot *s, const struct ev *e)
@@ -363,10 +377,10 @@ static int walk(struct um *u, bool one_device, int (*fn)(struct um *u, const str
         if (one_device && (e.bus != u->bus || e.dev != u->dev))
             continue;
         if (e.type == 'S') {
-            if ((s = slot_find(u, &e)) && e.xfer == XFER_CTRL) {
+            if ((s = slot_find(u, &e)) && e.xfer == XFER_CTRL && !e.bus) {
                 /* A control transfer on the pipe again: the one before
-                 * completed with no record of it (QEMU's pcap= writes the
-                 * completions of failed ones only): 'U'. */
+                 * completed with no record of it (QEMU's pcap=, bus 0,
+                 * writes the completions of failed ones only): 'U'. */
                 struct ev done = e;
                 done.type = 'U';
                 done.status = 0;
@@ -376,6 +390,11 @@ static int walk(struct um *u, bool one_device, int (*fn)(struct um *u, const str
                 done.ndesc = 0;
                 if ((rc = fn(u, &done, s)))
                     break;
+                slot_remove(u, s);
+            } else if (s && e.xfer == XFER_CTRL) {
+                /* Linux's usbmon lost the completion (its buffer ran
+                 * over): the one before stays unanswered. */
+                u->dropped++;
                 slot_remove(u, s);
             } else if (s) {
                 u->repeated++; /* the same URB again (QEMU's after a NAK): one */
@@ -409,17 +428,22 @@ static bool is_get_descriptor(const struct slot *s, uint8_t type)
  * configuration, in order: fn(ctx, d) with d the descriptor (at least its
  * type's length; an interface's or endpoint's cut short ends the walk),
  * iface the interface descriptor it comes after (NULL: none yet). */
+#define CONFIG_WALK_MAX 1024
+
 static void config_walk(const struct config *c, void *ctx,
                         void (*fn)(void *ctx, const uint8_t *iface, const uint8_t *d))
 {
     const uint8_t *iface = NULL;
-    uint32_t total, off;
+    uint32_t total;
     if (!c || c->len < 9)
         return;
     total = (uint32_t)(c->raw[2] | c->raw[3] << 8);
     if (total > c->len)
         total = c->len;
-    for (off = c->raw[0] >= 2 ? c->raw[0] : 9; off + 2 <= total;) {
+    /* At most CONFIG_WALK_MAX descriptors: a configuration of thousands of
+     * tiny ones would make every walk (one per SET_INTERFACE) slow. */
+    for (uint32_t seen = 0, off = c->raw[0] >= 2 ? c->raw[0] : 9;
+         off + 2 <= total && seen < CONFIG_WALK_MAX; seen++) {
         const uint8_t *d = c->raw + off;
         if (d[0] < 2 || off + d[0] > total)
             return;
@@ -1070,7 +1094,7 @@ static int convert_submit(struct um *u, const struct ev *e, struct slot *s)
         int i = urg_ep_index(e->ep);
         if ((rc = start_stream(u, e, e->t)))
             return rc;
-        for (uint32_t k = 0; k < e->ndesc; k++) {
+        for (uint32_t k = 0, budget = e->data_len; k < e->ndesc; k++) {
             uint32_t off = rd32(e->desc + k * ISODESC_LEN + 4);
             uint32_t len = rd32(e->desc + k * ISODESC_LEN + 8);
             pkt(&p, URG_ISO_PACKET, u->seq[i]++);
@@ -1081,6 +1105,13 @@ static int convert_submit(struct um *u, const struct ev *e, struct slot *s)
                 u->cut++;
                 len = off > e->data_len ? 0 : e->data_len - off;
             }
+            /* Descriptors that overlap: no more bytes out than the record
+             * holds (else a small file writes a huge capture). */
+            if (len > budget) {
+                u->cut++;
+                len = budget;
+            }
+            budget -= len;
             p.h.iso.length = (uint16_t)len;
             p.data = len ? e->data + off : NULL;
             p.data_len = len;
@@ -1150,7 +1181,7 @@ static int convert_stream_data(struct um *u, const struct ev *e)
         p.h.iso.length = (uint16_t)p.data_len;
         return put(u, URG_DIR_TO_GUEST, e->t, &p);
     }
-    for (uint32_t k = 0; k < e->ndesc; k++) {
+    for (uint32_t k = 0, budget = e->data_len; k < e->ndesc; k++) {
         const uint8_t *d = e->desc + k * ISODESC_LEN;
         uint32_t off = rd32(d + 4), len = rd32(d + 8);
         int pst = status_of((int32_t)rd32(d), len > 0, !e->bus);
@@ -1163,6 +1194,12 @@ static int convert_stream_data(struct um *u, const struct ev *e)
             u->cut++;
             len = off > e->data_len ? 0 : e->data_len - off;
         }
+        /* (overlapping descriptors: as for iso OUT) */
+        if (len > budget) {
+            u->cut++;
+            len = budget;
+        }
+        budget -= len;
         p.data = len ? e->data + off : NULL;
         p.data_len = len;
         p.h.iso.length = (uint16_t)len;
@@ -1383,6 +1420,8 @@ int usbmon_import(struct import *x, int dlt)
     if (!(u = urgi_calloc(x->alloc, sizeof(*u))))
         return URG_ERR_NOMEM;
     u->x = x;
+    if (getrandom(&u->seed, sizeof(u->seed), GRND_NONBLOCK) != (ssize_t)sizeof(u->seed))
+        u->seed = mix((uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)u);
     u->hdr = dlt == 220 ? 64 : 48;
     u->first_setcfg = -1;
     memset(u->setif_t, 0xff, sizeof(u->setif_t));

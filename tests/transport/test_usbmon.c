@@ -501,6 +501,46 @@ static void test_audio_alt_settings(void **state)
     unlink(path);
 }
 
+/* A hostile iso record: 1000 descriptors that all name the same 4096
+ * bytes. The session carries no more iso bytes than the record holds (it
+ * carried 1000 times as many: a small file made a huge capture). */
+static void test_overlapping_iso_descriptors(void **state)
+{
+    const char *path = tmp(0, "overlap");
+    static uint8_t data[4096];
+    static struct umw_iso desc[1000];
+    struct umw_rec r;
+    struct session s;
+    struct umw *w;
+    uint64_t bytes = 0;
+    (void)state;
+    for (int i = 0; i < 1000; i++)
+        desc[i] = (struct umw_iso){ 0, 0, 4096 };
+    memset(&r, 0, sizeof(r));
+    r.xfer = 0;
+    r.ep = 0x81;
+    r.dev = 3;
+    r.bus = 2;
+    r.interval = 1;
+    r.numdesc = r.ndesc = 1000;
+    r.desc = desc;
+    r.id = 7;
+    r.type = 'C';
+    r.length = 4096;
+    r.data = data;
+    r.data_len = sizeof(data);
+    w = umw_open(path, UMW_USB_LINUX_MMAPPED);
+    umw_write(w, &r);
+    umw_close(w);
+    import(path, -1, -1, &s);
+    for (size_t i = 0; i < s.n; i++)
+        if (s.k[i].p.type == URG_ISO_PACKET)
+            bytes += s.k[i].p.data_len;
+    assert_true(bytes <= sizeof(data));
+    assert_true(count(&s, URG_ISO_PACKET) >= 1);
+    session_free(&s);
+}
+
 /* A capture begun once the device was set up: iso URBs on an endpoint only
  * alternate setting 1 has, before any SET_INTERFACE: the session starts in
  * that setting. With no descriptors at all, the endpoints the URBs used
@@ -758,6 +798,7 @@ int main(void)
         cmocka_unit_test(test_keyboard_fixture),   cmocka_unit_test(test_usb_linux_48),
         cmocka_unit_test(test_msc_fixture),        cmocka_unit_test(test_bus),
         cmocka_unit_test(test_audio_alt_settings), cmocka_unit_test(test_begun_late),
+        cmocka_unit_test(test_overlapping_iso_descriptors),
         cmocka_unit_test(test_qemu_pcap),          cmocka_unit_test(test_damaged),
         cmocka_unit_test(test_many_in_flight),     cmocka_unit_test(test_root_hub),
     };
