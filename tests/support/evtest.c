@@ -266,3 +266,22 @@ int tdev_scsi_iov(struct tdev *d, const uint8_t *cdb, int cdb_len, const struct 
 {
     return scsi(d, cdb, cdb_len, NULL, iov, iovcnt, len, in);
 }
+
+void replay_run_done(void *ud, urg_replay *r, int status, const char *report)
+{
+    struct replay_session *x = ud;
+    (void)r;
+    x->done++;
+    x->status = status;
+    snprintf(x->report, sizeof(x->report), "%s", report);
+}
+
+bool replay_run_finished(void *p) { return ((struct replay_session *)p)->done > 0; }
+bool replay_run_detached(void *p) { return ((struct replay_session *)p)->d.detached > 0; }
+
+void replay_run_end(struct replay_session *x)
+{
+    tdev_free(&x->d);
+    urg_replay_free(x->r);
+    ev_loop_destroy(x->loop);
+}

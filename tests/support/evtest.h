@@ -76,4 +76,21 @@ bool tdev_attached(void *d);        /* conditions for run_until */
 bool tdev_detached(void *d);
 bool tdev_closed(void *d);
 
+/* A replay (or a device:FILE) and a guest (tdev) on one loop, as the
+ * replay tests run them; done() records its outcome. */
+struct replay_session {
+    struct ev_loop *loop;
+    urg_replay *r;
+    struct tdev d;
+    int done, status;
+    char report[1024];
+};
+/* urg_replay_config.done for a replay_session (user_data: it). */
+void replay_run_done(void *ud, urg_replay *r, int status, const char *report);
+/* run_until() conditions (p: the replay_session): done() came; the guest detached. */
+bool replay_run_finished(void *p);
+bool replay_run_detached(void *p);
+/* Frees the guest, the replay and the loop. */
+void replay_run_end(struct replay_session *x);
+
 #endif

@@ -26,31 +26,12 @@
 #include "evtest.h"
 #include "failalloc.h"
 
-struct run {
-    struct ev_loop *loop;
-    urg_replay *r;
-    struct tdev d;
-    int done, status;
-    char report[1024];
-};
-
-static void on_done(void *ud, urg_replay *r, int status, const char *report)
-{
-    struct run *x = ud;
-    (void)r;
-    x->done++;
-    x->status = status;
-    snprintf(x->report, sizeof(x->report), "%s", report);
-}
-
-static bool replay_done(void *p) { return ((struct run *)p)->done > 0; }
-static bool guest_detached(void *p) { return ((struct run *)p)->d.detached > 0; }
 
 /* The device recorded in path on one end of a socketpair, a guest (model
  * and transport) on the other, attached; streams fast when fast_streams
  * is set. */
 static int fast_streams;
-static void device_start(struct run *x, const char *path, int loop_streams, int close_when_done)
+static void device_start(struct replay_session *x, const char *path, int loop_streams, int close_when_done)
 {
     struct urg_replay_config rc;
     int sv[2];
@@ -66,7 +47,7 @@ static void device_start(struct run *x, const char *path, int loop_streams, int 
     rc.close_when_done = close_when_done;
     rc.loop = x->loop;
     rc.fd = sv[1];
-    rc.done = on_done;
+    rc.done = replay_run_done;
     rc.user_data = x;
     assert_int_equal(urg_replay_new(&rc, &x->r), 0);
     snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
@@ -74,21 +55,15 @@ static void device_start(struct run *x, const char *path, int loop_streams, int 
     assert_true(run_until(x->loop, tdev_attached, &x->d, 10));
 }
 
-static void device_end(struct run *x)
-{
-    tdev_free(&x->d);
-    urg_replay_free(x->r);
-    ev_loop_destroy(x->loop);
-}
 
-static struct urg_replay_coverage coverage(struct run *x)
+static struct urg_replay_coverage coverage(struct replay_session *x)
 {
     struct urg_replay_coverage c;
     assert_int_equal(urg_replay_coverage(x->r, &c), 0);
     return c;
 }
 
-static int control_in(struct run *x, uint8_t rt, uint8_t req, uint16_t value, uint16_t index,
+static int control_in(struct replay_session *x, uint8_t rt, uint8_t req, uint16_t value, uint16_t index,
                       uint8_t *buf, uint16_t len, uint32_t *got)
 {
     uint8_t setup[8] = { rt, req, (uint8_t)value, (uint8_t)(value >> 8), (uint8_t)index,
@@ -102,7 +77,7 @@ static int control_in(struct run *x, uint8_t rt, uint8_t req, uint16_t value, ui
  * OS enumerating) are answered; each request counted once. */
 static void test_control_by_setup(void **state)
 {
-    struct run x;
+    struct replay_session x;
     uint8_t desc[64], cfg[255];
     uint32_t got = 0;
     struct urg_replay_coverage c0, c1;
@@ -136,7 +111,7 @@ static void test_control_by_setup(void **state)
     }
     assert_int_equal(urg_hcd_dev_info(x.d.dev)->configuration, 1);
     assert_int_equal(coverage(&x).unanswerable, c0.unanswerable + 1);
-    device_end(&x);
+    replay_run_end(&x);
 }
 
 /* A keyboard's reports, in order, to a guest that starts receiving at
@@ -146,7 +121,7 @@ static void test_interrupt_stream_then_unplug(void **state)
 {
     static const uint8_t keys[11] = { 0x0b, 0x08, 0x0f, 0x0f, 0x12, 0x2c,
                                       0x1a, 0x12, 0x15, 0x0f, 0x07 }; /* hello world */
-    struct run x;
+    struct replay_session x;
     uint8_t rep[8];
     uint32_t got;
     (void)state;
@@ -158,19 +133,19 @@ static void test_interrupt_stream_then_unplug(void **state)
         assert_int_equal(rep[2], i % 2 ? 0 : keys[i / 2]);
     }
     assert_int_equal(coverage(&x).stream_packets, 22);
-    assert_true(run_until(x.loop, guest_detached, &x, 10));
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_detached, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, 0);
     assert_non_null(strstr(x.report, "the device was unplugged"));
     assert_non_null(strstr(x.report, "stream packets sent: 22"));
-    device_end(&x);
+    replay_run_end(&x);
 }
 
 /* loop_streams: the reports start over once they ran out (30 of the 22
  * recorded taken: the 23rd is the first again); no unplug. */
 static void test_interrupt_stream_loops(void **state)
 {
-    struct run x;
+    struct replay_session x;
     uint8_t rep[8];
     uint32_t got;
     (void)state;
@@ -183,7 +158,7 @@ static void test_interrupt_stream_loops(void **state)
     }
     assert_true(coverage(&x).stream_packets >= 30);
     assert_int_equal(x.d.detached, 0);
-    device_end(&x);
+    replay_run_end(&x);
 }
 
 /* Without close_when_done the device stays once the recording is over:
@@ -191,7 +166,7 @@ static void test_interrupt_stream_loops(void **state)
  * detach comes. */
 static void test_no_unplug_without_close_when_done(void **state)
 {
-    struct run x;
+    struct replay_session x;
     uint8_t rep[8];
     uint32_t got;
     (void)state;
@@ -199,9 +174,9 @@ static void test_no_unplug_without_close_when_done(void **state)
     for (int i = 0; i < 22; i++)
         assert_int_equal(tdev_xfer(&x.d, URG_EP_INTERRUPT, 0x81, NULL, rep, 8, &got),
                          URG_URB_SUCCESS);
-    assert_false(run_until(x.loop, guest_detached, &x, 2));
+    assert_false(run_until(x.loop, replay_run_detached, &x, 2));
     assert_int_equal(x.done, 0);
-    device_end(&x);
+    replay_run_end(&x);
 }
 
 static const uint8_t inquiry[6] = { 0x12, 0, 0, 0, 36, 0 };
@@ -223,7 +198,7 @@ static void rw10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t blocks)
  * (tdev_scsi() checks it). */
 static void test_mass_storage_by_meaning(void **state)
 {
-    struct run x;
+    struct replay_session x;
     uint8_t buf[36], cap[8], cdb[10], *blocks = malloc(256 * 512), *again = malloc(256 * 512);
     uint8_t sense[18], wr[1024];
     struct urg_replay_coverage c;
@@ -281,7 +256,7 @@ static void test_mass_storage_by_meaning(void **state)
         uint8_t luns[16];
         assert_int_equal(tdev_scsi(&x.d, report_luns, 12, luns, 16, 1), 1);
     }
-    device_end(&x);
+    replay_run_end(&x);
     free(blocks);
     free(again);
 }
@@ -291,7 +266,7 @@ static void test_mass_storage_by_meaning(void **state)
  * it killed its own session there): 3000 taken, the session alive. */
 static void test_fast_looping_stream(void **state)
 {
-    struct run x;
+    struct replay_session x;
     uint8_t rep[8];
     uint32_t got;
     (void)state;
@@ -303,14 +278,14 @@ static void test_fast_looping_stream(void **state)
                          URG_URB_SUCCESS);
     assert_int_equal(x.done, 0);
     assert_true(coverage(&x).stream_packets >= 3000);
-    device_end(&x);
+    replay_run_end(&x);
 }
 
 /* A READ of 600 blocks in one command (written first): one reply over the
  * device's 256 KiB output hint goes out whole. */
 static void test_read_over_the_output_hint(void **state)
 {
-    struct run x;
+    struct replay_session x;
     uint8_t cdb[10], *buf = malloc(600 * 512), *back = malloc(600 * 512);
     (void)state;
     for (int i = 0; i < 600 * 512; i++)
@@ -322,7 +297,7 @@ static void test_read_over_the_output_hint(void **state)
     assert_int_equal(tdev_scsi(&x.d, cdb, 10, back, 600 * 512, 1), 0);
     assert_memory_equal(back, buf, 600 * 512);
     assert_int_equal(x.done, 0);
-    device_end(&x);
+    replay_run_end(&x);
     free(buf);
     free(back);
 }
@@ -331,7 +306,7 @@ static void test_read_over_the_output_hint(void **state)
  * says why (it once closed without a word). */
 static void test_answer_without_memory(void **state)
 {
-    struct run x;
+    struct replay_session x;
     struct urg_replay_config rc;
     struct fail_alloc fa;
     struct urg_allocator a;
@@ -350,7 +325,7 @@ static void test_answer_without_memory(void **state)
     rc.allocator = &a;
     rc.loop = x.loop;
     rc.fd = sv[1];
-    rc.done = on_done;
+    rc.done = replay_run_done;
     rc.user_data = &x;
     assert_int_equal(urg_replay_new(&rc, &x.r), 0);
     snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
@@ -360,10 +335,10 @@ static void test_answer_without_memory(void **state)
     rw10(cdb, 0x28, 0, 128);
     assert_int_equal(tdev_scsi(&x.d, cdb, 10, buf, 128 * 512, 1), -1);
     fail_alloc_refuse(&fa, 0);
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, URG_ERR_NOMEM);
     assert_non_null(strstr(x.report, "bulk_packet"));
-    device_end(&x);
+    replay_run_end(&x);
     free(buf);
 }
 
@@ -371,7 +346,7 @@ static void test_answer_without_memory(void **state)
  * device is unplugged once they are over. */
 static void test_listening_device(void **state)
 {
-    struct run x;
+    struct replay_session x;
     struct urg_replay_config rc;
     char addr[64];
     uint8_t rep[8];
@@ -384,7 +359,7 @@ static void test_listening_device(void **state)
     rc.mode = URG_REPLAY_DEVICE;
     rc.listen_address = "127.0.0.1:0";
     rc.loop = x.loop;
-    rc.done = on_done;
+    rc.done = replay_run_done;
     rc.user_data = &x;
     assert_int_equal(urg_replay_new(&rc, &x.r), 0);
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", urg_replay_port(x.r));
@@ -393,10 +368,10 @@ static void test_listening_device(void **state)
     for (int i = 0; i < 22; i++)
         assert_int_equal(tdev_xfer(&x.d, URG_EP_INTERRUPT, 0x81, NULL, rep, 8, &got),
                          URG_URB_SUCCESS);
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, 0);
     assert_non_null(strstr(x.report, "unplugged"));
-    device_end(&x);
+    replay_run_end(&x);
 }
 
 /* Recordings that cannot make a device: refused, with a clear error. */

@@ -28,28 +28,9 @@ static const uint8_t get_device[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
 
 /* ---------------------------------------------------------------- a replay */
 
-struct run {
-    struct ev_loop *loop;
-    urg_replay *r;
-    struct tdev d;
-    int done, status;
-    char report[1024];
-};
-
-static void on_done(void *ud, urg_replay *r, int status, const char *report)
-{
-    struct run *x = ud;
-    (void)r;
-    x->done++;
-    x->status = status;
-    snprintf(x->report, sizeof(x->report), "%s", report);
-}
-
-static bool replay_done(void *p) { return ((struct run *)p)->done > 0; }
-static bool guest_detached(void *p) { return ((struct run *)p)->d.detached > 0; }
 
 /* A replay of path on one end of a socketpair, a guest on the other. */
-static void replay_start(struct run *x, const char *path)
+static void replay_start(struct replay_session *x, const char *path)
 {
     struct urg_replay_config rc;
     int sv[2];
@@ -61,7 +42,7 @@ static void replay_start(struct run *x, const char *path)
     rc.capture_path = path;
     rc.loop = x->loop;
     rc.fd = sv[1];
-    rc.done = on_done;
+    rc.done = replay_run_done;
     rc.user_data = x;
     assert_int_equal(urg_replay_new(&rc, &x->r), 0);
     snprintf(addr, sizeof(addr), "fd:%d", sv[0]);
@@ -69,12 +50,6 @@ static void replay_start(struct run *x, const char *path)
     assert_true(run_until(x->loop, tdev_attached, &x->d, 10));
 }
 
-static void replay_end(struct run *x)
-{
-    tdev_free(&x->d);
-    urg_replay_free(x->r);
-    ev_loop_destroy(x->loop);
-}
 
 /* Packets in a capture, and the index of the first of a type and direction. */
 struct census {
@@ -116,13 +91,13 @@ static void test_replay_of_a_keyboard_session(void **state)
     char *path = temp_capture("kbd"), want[64];
     struct kbd_result live, rec;
     struct census c;
-    struct run x;
+    struct replay_session x;
     (void)state;
     assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
     c = census(path, 0, URG_DIR_TO_HOST);
     replay_start(&x, path);
     kbd_session(&x.d, &live);
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, 0);
     snprintf(want, sizeof(want), "replayed all %u packets of the capture", c.packets);
     assert_string_equal(x.report, want);
@@ -140,9 +115,9 @@ static void test_replay_of_a_keyboard_session(void **state)
         }
     }
     /* Done: the replay closes the connection, the device goes. */
-    assert_true(run_until(x.loop, guest_detached, &x, 10));
+    assert_true(run_until(x.loop, replay_run_detached, &x, 10));
     assert_int_equal(x.done, 1);
-    replay_end(&x);
+    replay_run_end(&x);
     unlink(path);
 }
 
@@ -187,7 +162,7 @@ static void test_ids_are_remapped(void **state)
     struct shift s;
     struct kbd_result live;
     struct census c;
-    struct run x;
+    struct replay_session x;
     char err[256];
     (void)state;
     assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
@@ -205,9 +180,9 @@ static void test_ids_are_remapped(void **state)
     assert_int_equal(live.status, URG_URB_SUCCESS);
     assert_int_equal(live.vendor, 0x0627);
     assert_int_equal(live.reports[8][2], 0x12); /* o */
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, 0);
-    replay_end(&x);
+    replay_run_end(&x);
     unlink(path);
     unlink(moved);
 }
@@ -223,7 +198,7 @@ static void test_replay_skips_connections_the_host_never_answered(void **state)
     urg_capture *out;
     struct urg_capture_record rec;
     struct kbd_result live;
-    struct run x;
+    struct replay_session x;
     (void)state;
     assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
     assert_int_equal(urg_capture_create(retried, &out), 0);
@@ -240,9 +215,9 @@ static void test_replay_skips_connections_the_host_never_answered(void **state)
     kbd_session(&x.d, &live);
     assert_int_equal(live.status, URG_URB_SUCCESS);
     assert_int_equal(live.vendor, 0x0627);
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, 0);
-    replay_end(&x);
+    replay_run_end(&x);
     unlink(path);
     unlink(retried);
 }
@@ -258,7 +233,7 @@ static void test_divergence_in_a_field(void **state)
     static const uint8_t get_short[8] = { 0x80, 6, 0, 1, 0, 0, 9, 0 };
     char *path = temp_capture("kbd3"), want[128];
     struct census c;
-    struct run x;
+    struct replay_session x;
     struct urg_urb *u;
     uint8_t desc[18];
     (void)state;
@@ -273,7 +248,7 @@ static void test_divergence_in_a_field(void **state)
     u->length = 9;
     x.d.completions = 0;
     assert_int_equal(urg_hcd_submit(x.d.dev, u), 0);
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, URG_ERR_DIVERGED);
     snprintf(want, sizeof(want),
              "capture packet %u (guest to host): control_packet length is 9, the capture has 18\n",
@@ -287,10 +262,10 @@ static void test_divergence_in_a_field(void **state)
     assert_true(run_until(x.loop, one_more, &x.d, 10));
     assert_int_equal(x.d.completions, 1);
     assert_int_equal(u->status, URG_URB_NODEV);
-    assert_true(run_until(x.loop, guest_detached, &x, 10));
+    assert_true(run_until(x.loop, replay_run_detached, &x, 10));
     assert_int_equal(x.done, 1);
     urg_urb_free(u);
-    replay_end(&x);
+    replay_run_end(&x);
     unlink(path);
 }
 
@@ -298,17 +273,17 @@ static void test_divergence_in_the_data(void **state)
 {
     char *path = temp_capture("msc");
     uint8_t back[512];
-    struct run x;
+    struct replay_session x;
     (void)state;
     assert_int_equal(record_session(path, EMU_MSC), 0);
     replay_start(&x, path);
     /* The same commands, another pattern written. */
     assert_int_equal(msc_session(&x.d, 0x55, back), -1);
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, URG_ERR_DIVERGED);
     if (!strstr(x.report, ": bulk_packet data byte 0 is 0x55, the capture has 0xaa\n"))
         fail_msg("report: %s", x.report);
-    replay_end(&x);
+    replay_run_end(&x);
 
     /* And with the same pattern it replays to the end, data read back. */
     replay_start(&x, path);
@@ -316,9 +291,9 @@ static void test_divergence_in_the_data(void **state)
     assert_int_equal(msc_session(&x.d, 0xaa, back), 0);
     assert_int_equal(back[0], 0xaa);
     assert_int_equal(back[511], 0xaa);
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, 0);
-    replay_end(&x);
+    replay_run_end(&x);
     unlink(path);
 }
 
@@ -326,7 +301,7 @@ static void test_divergence_in_the_type(void **state)
 {
     char *path = temp_capture("kbd4");
     struct census c;
-    struct run x;
+    struct replay_session x;
     uint8_t buf[8];
     char want[128];
     (void)state;
@@ -338,14 +313,14 @@ static void test_divergence_in_the_type(void **state)
     x.d.completions = 0;
     assert_int_not_equal(tdev_xfer(&x.d, URG_EP_INTERRUPT, 0x81, NULL, buf, 8, NULL),
                          URG_URB_SUCCESS);
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, URG_ERR_DIVERGED);
     snprintf(want, sizeof(want),
              "capture packet %u (guest to host): the guest sent start_interrupt_receiving, the "
              "capture has control_packet",
              c.first);
     assert_memory_equal(x.report, want, strlen(want));
-    replay_end(&x);
+    replay_run_end(&x);
     unlink(path);
 }
 
@@ -353,7 +328,7 @@ static void test_guest_leaves_early(void **state)
 {
     char *path = temp_capture("kbd5");
     struct census g;
-    struct run x;
+    struct replay_session x;
     char want[160];
     uint32_t got;
     uint8_t desc[18];
@@ -369,13 +344,13 @@ static void test_guest_leaves_early(void **state)
     /* The guest goes before it asks for the reports. */
     urg_transport_free(x.d.t);
     x.d.t = NULL;
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, URG_ERR_EOF);
     snprintf(want, sizeof(want), "the guest closed the connection after 2 of %u guest packets",
              g.guest);
     if (strncmp(x.report, want, strlen(want)) != 0)
         fail_msg("report: %s", x.report);
-    replay_end(&x);
+    replay_run_end(&x);
     unlink(path);
 }
 
@@ -385,7 +360,7 @@ static void test_listening_replay(void **state)
     struct urg_replay_config rc;
     char *path = temp_capture("kbd6"), addr[64];
     struct kbd_result live;
-    struct run x;
+    struct replay_session x;
     (void)state;
     assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
     memset(&x, 0, sizeof(x));
@@ -394,7 +369,7 @@ static void test_listening_replay(void **state)
     rc.capture_path = path;
     rc.loop = loop;
     rc.listen_address = "127.0.0.1:0";
-    rc.done = on_done;
+    rc.done = replay_run_done;
     rc.user_data = &x;
     assert_int_equal(urg_replay_new(&rc, &x.r), 0);
     assert_true(urg_replay_port(x.r) > 0);
@@ -404,9 +379,9 @@ static void test_listening_replay(void **state)
     kbd_session(&x.d, &live);
     assert_int_equal(live.status, URG_URB_SUCCESS);
     assert_int_equal(live.reports[0][2], 0x0b);
-    assert_true(run_until(loop, replay_done, &x, 10));
+    assert_true(run_until(loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, 0);
-    replay_end(&x);
+    replay_run_end(&x);
     unlink(path);
 }
 
@@ -416,7 +391,7 @@ static void test_replay_from_memory(void **state)
     char *path = temp_capture("mem");
     struct urg_replay_config rc;
     struct kbd_result live;
-    struct run x;
+    struct replay_session x;
     uint8_t *buf = malloc(1 << 20);
     size_t n;
     int sv[2];
@@ -436,7 +411,7 @@ static void test_replay_from_memory(void **state)
     rc.capture_size = n;
     rc.loop = x.loop;
     rc.fd = sv[1];
-    rc.done = on_done;
+    rc.done = replay_run_done;
     rc.user_data = &x;
     assert_int_equal(urg_replay_new(&rc, &x.r), 0);
     memset(buf, 0, n); /* the replay keeps its own copy */
@@ -446,9 +421,9 @@ static void test_replay_from_memory(void **state)
     kbd_session(&x.d, &live);
     assert_int_equal(live.status, URG_URB_SUCCESS);
     assert_int_equal(live.reports[8][2], 0x12);
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, 0);
-    replay_end(&x);
+    replay_run_end(&x);
     /* An empty or damaged buffer is refused. */
     rc.capture_data = "URGCAP";
     rc.capture_size = 6;
@@ -468,7 +443,7 @@ static void test_committed_fixture(void **state)
     static const uint8_t usage[] = { 0x0b, 0x08, 0x0f, 0x0f, 0x12, 0x2c, /* hello_ */
                                      0x1a, 0x12, 0x15, 0x0f, 0x07 };     /* world */
     uint8_t rep[8];
-    struct run x;
+    struct replay_session x;
     size_t i;
     (void)state;
     replay_start(&x, "fixtures/keyboard-hid.urgcap");
@@ -484,11 +459,11 @@ static void test_committed_fixture(void **state)
                          URG_URB_SUCCESS);
         assert_int_equal(rep[2], 0); /* released */
     }
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.status, 0);
     /* Nothing more: the next report never comes, the replay hung up. */
     assert_int_equal(tdev_xfer(&x.d, URG_EP_INTERRUPT, 0x81, NULL, rep, 8, NULL), URG_URB_NODEV);
-    replay_end(&x);
+    replay_run_end(&x);
 }
 
 static void test_bad_captures(void **state)
@@ -535,7 +510,7 @@ static void test_bad_captures(void **state)
 static int new_returned, done_after_new;
 static void free_in_done(void *ud, urg_replay *r, int status, const char *report)
 {
-    on_done(ud, r, status, report);
+    replay_run_done(ud, r, status, report);
     done_after_new = new_returned;
     urg_replay_free(r);
 }
@@ -547,7 +522,7 @@ static void test_done_from_the_loop_only(void **state)
     urg_capture *out;
     struct urg_capture_record rec;
     struct urg_replay_config rc;
-    struct run x;
+    struct replay_session x;
     int sv[2];
     (void)state;
     assert_int_equal(record_session(path, EMU_KEYBOARD), 0);
@@ -575,7 +550,7 @@ static void test_done_from_the_loop_only(void **state)
     assert_int_equal(urg_replay_new(&rc, &x.r), 0);
     assert_int_equal(x.done, 0);
     new_returned = 1;
-    assert_true(run_until(x.loop, replay_done, &x, 10));
+    assert_true(run_until(x.loop, replay_run_finished, &x, 10));
     assert_int_equal(x.done, 1);
     assert_int_equal(done_after_new, 1);
     assert_int_equal(x.status, 0);
